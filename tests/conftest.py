@@ -1,0 +1,32 @@
+"""Shared fixtures. Nothing here reaches the network; every workspace is a temp folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch) -> Path:
+    """A fresh workspace; the app's default (.retention) is pointed here too."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    monkeypatch.setenv("RETENTION_WORKSPACE", str(ws))
+    return ws
+
+
+@pytest.fixture
+def online_retail_csv() -> Path:
+    path = SHARED_DATA / "online_retail_lines_sample.csv"
+    if not path.exists():
+        pytest.skip(f"the shared Online Retail sample is not at {path}")
+    return path

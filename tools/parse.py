@@ -1,0 +1,111 @@
+"""Value parsers shared by every loader: dates, numbers, yes/no flags.
+
+Each takes a Series of strings (as read) and returns a parsed Series plus a boolean mask of
+values that were present but could not be parsed, so the caller can reject those rows with
+a reason instead of guessing.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+_TZ_SUFFIX = re.compile(r"\s*(?:Z|UTC|GMT|[+-]\d{2}:?\d{2})$", re.IGNORECASE)
+_CURRENCY = re.compile(r"[£$€¥₹\s\u00a0']|^[A-Z]{3}|[A-Z]{3}$")
+
+TRUE_WORDS = frozenset({"true", "yes", "y", "1", "t", "subscribed", "opted_in", "optin", "on"})
+FALSE_WORDS = frozenset(
+    {"false", "no", "n", "0", "f", "", "unsubscribed", "not_subscribed", "opted_out",
+     "optout", "off", "none", "pending", "never_subscribed"}
+)
+
+
+def _blank(s: pd.Series) -> pd.Series:
+    return s.isna() | (s.astype(str).str.strip() == "")
+
+
+def parse_dates(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Parse dates as the wall-clock time recorded in the file.
+
+    A trailing time-zone offset (`-0500`, `+01:00`, `Z`) is dropped rather than converted:
+    a purchase at 23:30 local time belongs to that local day, which is what the merchant
+    sees in their shop admin. ISO 8601 is tried first (fast); anything else goes through
+    pandas' mixed-format parser, day-first when the values show day-first (a first field
+    above 12). Returns (datetime64[ns] series with NaT for blanks/bad, bad mask).
+    """
+    text = s.astype(str).str.strip()
+    blank = _blank(s)
+    text = text.where(~blank, None)
+    parsed = pd.to_datetime(text, format="ISO8601", errors="coerce")
+    if getattr(parsed.dt, "tz", None) is not None:  # pragma: no cover - ISO with offsets
+        parsed = parsed.dt.tz_localize(None)
+    missing = parsed.isna() & ~blank
+    if missing.any():
+        rest = text[missing].str.replace(_TZ_SUFFIX, "", regex=True)
+        first = rest.str.extract(r"^(\d{1,2})[/.\-]", expand=False).astype(float)
+        dayfirst = bool((first > 12).any())
+        second = pd.Series(pd.NaT, index=rest.index, dtype="datetime64[ns]")
+        for fmt in ("ISO8601", "mixed"):
+            todo = second.isna()
+            if not todo.any():
+                break
+            try:
+                got = pd.to_datetime(rest[todo], format=fmt, dayfirst=dayfirst, errors="coerce")
+            except (ValueError, TypeError, OverflowError):
+                got = pd.Series(pd.NaT, index=rest[todo].index)
+            if getattr(got.dt, "tz", None) is not None:
+                got = got.dt.tz_localize(None)
+            second.loc[todo] = got
+        parsed = parsed.astype("datetime64[ns]")
+        parsed.loc[missing] = second
+    parsed = parsed.astype("datetime64[ns]")
+    bad = parsed.isna() & ~blank
+    return parsed, bad
+
+
+def parse_numbers(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Parse money and quantities: currency signs, thousands separators, decimal commas,
+    accounting negatives `(12.50)`. Returns (float64 series, bad mask); blanks are NaN
+    and not bad."""
+    blank = _blank(s)
+    values = pd.to_numeric(s.where(~blank, None), errors="coerce")
+    todo = values.isna() & ~blank
+    if todo.any():
+        t = s[todo].astype(str).str.strip()
+        negative = t.str.match(r"^\(.*\)$") | t.str.endswith("-")
+        t = t.str.strip("()").str.rstrip("-").str.replace(_CURRENCY, "", regex=True)
+        decimal_comma = _uses_decimal_comma(s[~blank].astype(str))
+        if decimal_comma:
+            t = t.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+        else:
+            t = t.str.replace(",", "", regex=False)
+        fixed = pd.to_numeric(t, errors="coerce")
+        fixed = fixed.where(~negative, -fixed)
+        values = values.astype(float)
+        values.loc[todo] = fixed
+    values = values.astype(float)
+    bad = values.isna() & ~blank
+    bad |= ~np.isfinite(values.fillna(0.0))
+    return values.where(~bad), bad
+
+
+def _uses_decimal_comma(text: pd.Series) -> bool:
+    """True when the column writes decimals with a comma (`12,50`, `1.234,50`)."""
+    comma_dec = text.str.contains(r",\d{1,2}$", regex=True).sum()
+    dot_dec = text.str.contains(r"\.\d{1,2}$", regex=True).sum()
+    return bool(comma_dec > dot_dec)
+
+
+def parse_flags(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """yes/no, true/false, 1/0, subscribed/unsubscribed -> bool. Unknown words count as
+    False (no consent is the safe reading) and are reported in the mask."""
+    t = s.fillna("").astype(str).str.strip().str.lower()
+    is_true = t.isin(TRUE_WORDS)
+    unknown = ~is_true & ~t.isin(FALSE_WORDS)
+    return is_true, unknown
+
+
+def blank_mask(s: pd.Series) -> pd.Series:
+    return _blank(s)

@@ -1,0 +1,128 @@
+"""The column vocabulary, written down once.
+
+Every table that leaves `tools.load` uses these names and dtypes; every other module in
+tools/ reads them from here rather than spelling strings of its own.
+"""
+
+from __future__ import annotations
+
+# --- canonical tables -------------------------------------------------------------------
+# orders: one row per order line (an order-level file is one line per order).
+ORDERS_REQUIRED = ("customer_id", "order_id", "order_date", "amount")
+ORDERS_OPTIONAL = (
+    "product_id",
+    "product_name",
+    "quantity",
+    "discount",
+    "channel",
+    "currency",
+)
+CUSTOMERS_COLUMNS = (
+    "customer_id",
+    "email",
+    "first_name",
+    "last_name",
+    "phone",
+    "accepts_email",
+    "accepts_sms",
+    "created_at",
+    "tags",
+    "note",
+)
+PRODUCTS_COLUMNS = ("product_id", "name", "category", "price", "unit_cost")
+EVENTS_COLUMNS = ("customer_id", "timestamp", "type")
+TICKETS_COLUMNS = (
+    "customer_id",
+    "opened_at",
+    "resolved_at",
+    "severity",
+    "sentiment",
+    "text",
+)
+
+# Personal fields: never shown to an external model (DESIGN.md, invariants).
+PERSONAL_FIELDS = ("email", "first_name", "last_name", "phone", "address", "note")
+
+# --- synonyms ------------------------------------------------------------------------------
+# Keys are canonical names; values are header spellings seen in the wild, compared after
+# `normalise_header` (lower case, letters and digits only). First match in file order wins.
+SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
+    "orders": {
+        "customer_id": (
+            "customerid", "customer", "customerno", "customernumber", "clientid",
+            "userid", "buyerid", "accountid", "custid",
+        ),
+        "order_id": (
+            "orderid", "invoiceno", "invoice", "invoiceid", "invoicenumber", "ordernumber",
+            "orderno", "ordername", "name", "transactionid", "receiptid", "order",
+        ),
+        "order_date": (
+            "orderdate", "invoicedate", "createdat", "date", "orderdatetime", "purchasedate",
+            "transactiondate", "timestamp", "ordertime", "processedat", "datetime",
+        ),
+        "amount": (
+            "amount", "total", "ordertotal", "totalprice", "revenue", "sales", "value",
+            "netsales", "grandtotal", "linetotal", "totalamount", "orderamount",
+        ),
+        "quantity": ("quantity", "qty", "lineitemquantity", "units", "itemquantity"),
+        "unit_price": ("unitprice", "price", "lineitemprice", "itemprice", "priceeach"),
+        "product_id": (
+            "productid", "stockcode", "sku", "lineitemsku", "itemid", "variantid", "itemcode",
+        ),
+        "product_name": (
+            "productname", "description", "lineitemname", "itemname", "product", "title",
+        ),
+        "discount": ("discount", "discountamount", "lineitemdiscount", "discounts"),
+        "channel": ("channel", "source", "saleschannel"),
+        "currency": ("currency", "currencycode"),
+        "email": ("email", "customeremail"),
+    },
+    "customers": {
+        "customer_id": ("customerid", "id", "clientid", "userid", "custid", "customer"),
+        "email": ("email", "emailaddress", "customeremail"),
+        "first_name": ("firstname", "givenname", "forename"),
+        "last_name": ("lastname", "surname", "familyname"),
+        "phone": ("phone", "phonenumber", "mobile", "defaultaddressphone"),
+        "accepts_email": (
+            "acceptsemail", "acceptsemailmarketing", "acceptsmarketing", "emailconsent",
+            "emailoptin", "marketingoptin",
+        ),
+        "accepts_sms": ("acceptssms", "acceptssmsmarketing", "smsconsent", "smsoptin"),
+        "created_at": ("createdat", "signupdate", "joined", "registeredat", "created"),
+        "tags": ("tags", "labels"),
+        "note": ("note", "notes", "comment"),
+    },
+    "products": {
+        "product_id": ("productid", "sku", "stockcode", "id", "variantsku", "itemid"),
+        "name": ("name", "title", "productname", "description"),
+        "category": ("category", "producttype", "type", "collection"),
+        "price": ("price", "unitprice", "variantprice", "listprice"),
+        "unit_cost": ("unitcost", "cost", "costperitem", "cogs"),
+    },
+    "events": {
+        "customer_id": ("customerid", "clientid", "userid", "profileid"),
+        "timestamp": ("timestamp", "time", "date", "occurredat", "eventtime", "datetime"),
+        "type": ("type", "event", "eventtype", "metric", "action"),
+    },
+    "tickets": {
+        "customer_id": ("customerid", "clientid", "userid", "requesterid"),
+        "opened_at": ("openedat", "createdat", "opened", "created", "date"),
+        "resolved_at": ("resolvedat", "closedat", "resolved", "solvedat"),
+        "severity": ("severity", "priority"),
+        "sentiment": ("sentiment", "satisfaction", "csat"),
+        "text": ("text", "subject", "description", "body", "message"),
+    },
+}
+
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "orders": ORDERS_REQUIRED,
+    "customers": ("customer_id",),
+    "products": ("product_id",),
+    "events": ("customer_id", "timestamp", "type"),
+    "tickets": ("customer_id", "opened_at"),
+}
+
+
+def normalise_header(name: object) -> str:
+    """'Customer ID' -> 'customerid'; 'Lineitem quantity' -> 'lineitemquantity'."""
+    return "".join(ch for ch in str(name).lower() if ch.isalnum())
