@@ -1,0 +1,60 @@
+"""The command line: every DESIGN.md command is listed and has --help; errors are one line
+on stderr with a non-zero exit code, never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agent.cli import main
+
+COMMANDS = ["demo-data", "score", "backtest", "kb", "chat", "brief", "approvals", "campaigns", "ui", "eval"]
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "agent.cli", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=120)
+
+
+def test_help_lists_every_command():
+    res = run("--help")
+    assert res.returncode == 0
+    for cmd in COMMANDS:
+        assert cmd in res.stdout
+
+
+@pytest.mark.parametrize("cmd", COMMANDS + ["summary", "approvals list", "campaigns results"])
+def test_each_command_has_help(cmd, capsys):
+    assert main([*cmd.split(), "--help"]) == 0
+    assert "Usage" in capsys.readouterr().out
+
+
+def test_bad_store_is_one_line_on_stderr(tmp_path):
+    shop = tmp_path / "shop"
+    shop.mkdir()
+    (shop / "orders.csv").write_text("customer_id,order_id,amount\nc1,o1,5\n")
+    res = run("summary", "--store", str(shop), "--workspace", str(tmp_path / "ws"))
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "orders.csv" in lines[0] and "'order_date'" in lines[0]
+    assert "Traceback" not in res.stderr
+
+
+def test_usage_errors_exit_non_zero(tmp_path):
+    res = run("summary", "--workspace", str(tmp_path))
+    assert res.returncode == 2 and "--store" in res.stderr
+    res = run("no-such-command")
+    assert res.returncode != 0
+
+
+def test_summary_prints_load_report(online_retail_csv, tmp_path):
+    shop = tmp_path / "shop"
+    shop.mkdir()
+    (shop / "orders.csv").write_bytes(online_retail_csv.read_bytes())
+    res = run("summary", "--store", str(shop), "--workspace", str(tmp_path / "ws"))
+    assert res.returncode == 0, res.stderr
+    assert "10,000" in res.stdout and "7,513" in res.stdout and "2,487" in res.stdout
+    assert (tmp_path / "ws" / "rejects" / "orders.csv.rejects.csv").exists()
