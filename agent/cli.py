@@ -33,7 +33,8 @@ out = Console()
 err = Console(stderr=True)
 
 WorkspaceOpt = Annotated[
-    Path, typer.Option("--workspace", help="Folder the app writes to.", show_default=True)
+    Path, typer.Option("--workspace", envvar="RETENTION_WORKSPACE", help="Folder the app writes to.",
+                       show_default=True)
 ]
 StoreOpt = Annotated[Optional[Path], typer.Option("--store", help="Store folder (orders.csv and friends).")]
 DemoOpt = Annotated[bool, typer.Option("--demo", help="Use the demo store (generated on first use).")]
@@ -142,23 +143,175 @@ def _print_summary(s: dict, loaded) -> None:
 
 @app.command("quickstart", hidden=True)
 def quickstart(workspace: WorkspaceOpt = DEFAULT_WS) -> None:
-    """What `make run` does: the demo store, loaded and summarised."""
+    """What `make run` does: the demo store, loaded, summarised and scored."""
     summary(store=None, demo=True, column_map=None, workspace=workspace)
+    score(orders=None, customers=None, store=None, demo=True, as_of=None, horizon_days=365,
+          out_file=None, params_out=None, model="auto", margin=1.0, discount_rate=0.0,
+          column_map=None, workspace=workspace)
 
 
 # --- scoring ----------------------------------------------------------------------------------
 
 
+OrdersOpt = Annotated[Optional[Path], typer.Option("--orders", help="An orders file (CSV/Parquet).")]
+AsOfOpt = Annotated[Optional[str], typer.Option("--as-of", help="Score as of this date (default: last order date).")]
+HorizonOpt = Annotated[int, typer.Option("--horizon-days", min=7, max=3650, help="Prediction window in days.")]
+ModelOpt = Annotated[str, typer.Option("--model", help="auto (inner backtest picks), bgnbd or ml.")]
+
+
+def load_for_scoring(ws: Workspace, orders: Path | None, customers: Path | None, store: Path | None,
+                     demo: bool, column_map: dict[str, str]):
+    """A Store from --orders [--customers] or from a store folder (--store / --demo)."""
+    from tools.load import Store, load_orders, load_store, load_table
+
+    if orders is not None:
+        if store is not None or demo:
+            raise UserError("give --orders FILE or a store (--store DIR / --demo), not both")
+        o, rep = load_orders(orders, column_map=column_map, rejects_dir=ws.rejects)
+        reports, cust = [rep], None
+        if customers is not None:
+            cust, crep = load_table("customers", customers, column_map=column_map, rejects_dir=ws.rejects)
+            reports.append(crep)
+        return Store(orders, o, cust, reports=tuple(reports), currency=o.attrs.get("currency"))
+    path = resolve_store(ws, store, demo)
+    return load_store(path, column_map=column_map, rejects_dir=ws.rejects)
+
+
+def _as_of(value: str | None, orders) -> "pd.Timestamp":
+    import pandas as pd
+
+    if value is None:
+        return orders["order_date"].max().normalize()
+    try:
+        return pd.Timestamp(value).normalize()
+    except ValueError:
+        raise UserError(f"--as-of {value!r} is not a date (use YYYY-MM-DD)") from None
+
+
 @app.command("score")
-def score(workspace: WorkspaceOpt = DEFAULT_WS) -> None:
+def score(
+    orders: OrdersOpt = None,
+    customers: Annotated[Optional[Path], typer.Option("--customers", help="A customers file.")] = None,
+    store: StoreOpt = None,
+    demo: DemoOpt = False,
+    as_of: AsOfOpt = None,
+    horizon_days: HorizonOpt = 365,
+    out_file: Annotated[Optional[Path], typer.Option("--out", help="Scores file (.csv or .parquet).")] = None,
+    params_out: Annotated[Optional[Path], typer.Option("--params-out", help="Fitted parameters (JSON).")] = None,
+    model: ModelOpt = "auto",
+    margin: Annotated[float, typer.Option("--margin", min=0.0, max=1.0, help="Contribution margin.")] = 1.0,
+    discount_rate: Annotated[float, typer.Option("--discount-rate", min=0.0, max=1.0, help="Annual discount rate.")] = 0.0,
+    column_map: MapOpt = None,
+    workspace: WorkspaceOpt = DEFAULT_WS,
+) -> None:
     """Score every customer: CLV with a 90% interval, churn probability and reasons, segment."""
-    _not_yet("retention score", 3)
+    import json
+
+    from tools.score import MODELS, score_store
+
+    if model not in MODELS:
+        raise UserError(f"--model must be one of {', '.join(MODELS)}, got {model!r}")
+    ws = Workspace.at(workspace)
+    with out.status("Loading the store ...") as status:
+        loaded = load_for_scoring(ws, orders, customers, store, demo, parse_map(column_map))
+        when = _as_of(as_of, loaded.orders)
+        result = score_store(
+            loaded.orders, as_of=when, horizon_days=horizon_days, model=model, margin=margin,
+            discount_rate=discount_rate, events=loaded.events, tickets=loaded.tickets,
+            products=loaded.products, progress=lambda m: status.update(f"Scoring: {m} ..."))
+    from agent.snapshots import save_scores
+
+    snap = save_scores(ws, result, as_of=when)
+    if out_file is not None:
+        write_table(result.scores, out_file)
+    if params_out is not None:
+        atomic_write_text(params_out, json.dumps(result.params, indent=2, default=str))
+    s = result.scores
+    out.print(f"Scored {len(s):,} customers as of {when.date()} over {horizon_days} days "
+              f"(model {result.params['model_choice']}).")
+    out.print(f"  predicted value {s['predicted_clv'].sum():,.0f}; "
+              f"mean churn probability {s['churn_probability'].mean():.2f}; "
+              f"{(s['churn_probability'] > 0.5).sum():,} customers more likely to lapse than buy")
+    out.print(f"  scores: {out_file or snap}")
 
 
 @app.command("backtest")
-def backtest(workspace: WorkspaceOpt = DEFAULT_WS) -> None:
-    """Backtest the project's model against baselines on a calibration/holdout split."""
-    _not_yet("retention backtest", 3)
+def backtest(
+    orders: OrdersOpt = None,
+    store: StoreOpt = None,
+    demo: DemoOpt = False,
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="End of calibration (default: last date - horizon).")] = None,
+    horizon_days: HorizonOpt = 180,
+    model: ModelOpt = "auto",
+    column_map: MapOpt = None,
+    workspace: WorkspaceOpt = DEFAULT_WS,
+) -> None:
+    """Backtest the project's model against vanilla lifetimes and a naive rate model."""
+    import pandas as pd
+
+    from tools.backtest import METRIC_LABELS, project_wins, run_backtest
+
+    ws = Workspace.at(workspace)
+    with out.status("Loading the store ...") as status:
+        loaded = load_for_scoring(ws, orders, None, store, demo, parse_map(column_map))
+        last = loaded.orders["order_date"].max().normalize()
+        when = _as_of(as_of, loaded.orders) if as_of else last - pd.Timedelta(days=horizon_days)
+        if when >= last:
+            raise UserError(f"--as-of {when.date()} leaves no holdout: the last order is {last.date()}")
+        status.update("Backtesting the project's model and two baselines ...")
+        table = run_backtest(loaded.orders, as_of=when, horizon_days=horizon_days, model=model,
+                             events=loaded.events, tickets=loaded.tickets, products=loaded.products)
+    print_backtest(table, METRIC_LABELS, project_wins(table), when, horizon_days)
+    path = ws.sub("backtests") / f"backtest_{when.date()}_{horizon_days}d.md"
+    atomic_write_text(path, backtest_markdown(table, METRIC_LABELS, project_wins(table), when, horizon_days))
+    out.print(f"  written to {path}")
+
+
+def backtest_markdown(table, labels, wins, when, horizon_days) -> str:
+    lines = [f"Backtest: calibration to {when.date()}, holdout {horizon_days} days, "
+             f"{table.attrs.get('customers', 0):,} customers, model choice {table.attrs.get('model_choice')}",
+             "", "| metric | project | lifetimes | naive | project at least as good |", "|---|---|---|---|---|"]
+    for key, label in labels.items():
+        row = table.loc[key]
+        mark = "" if key not in wins else ("yes" if wins[key] else "NO")
+        lines.append(f"| {label} | " + " | ".join(_fmt(row[c]) for c in ("project", "lifetimes", "naive"))
+                     + f" | {mark} |")
+    return "\n".join(lines) + "\n"
+
+
+def print_backtest(table, labels, wins, when, horizon_days) -> None:
+    out.print(backtest_markdown(table, labels, wins, when, horizon_days), markup=False, highlight=False)
+
+
+def _fmt(v) -> str:
+    import math
+
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "n/a"
+    return f"{v:,.3f}" if abs(v) < 100 else f"{v:,.0f}"
+
+
+def write_table(df, path: Path) -> None:
+    """CSV or Parquet by extension, written atomically."""
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    if path.suffix.lower() in (".parquet", ".pq"):
+        df.to_parquet(tmp, index=False)
+    else:
+        df.to_csv(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    import os
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 # --- assistant --------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ FEATURE_REASON: dict[str, str | None] = {
     "return_share": "quality_returns",
     "returns_90d": "quality_returns",
     "tickets": "service_problems",
+    "quality_tickets": "quality_returns",
     "unresolved_tickets": "service_problems",
     "unresolved_severe": "service_problems",
     "min_sentiment": "service_problems",
@@ -43,6 +44,7 @@ FEATURE_REASON: dict[str, str | None] = {
     "events_90d": "fading_engagement",
     "engagement_trend": "fading_engagement",
     "days_since_event": "fading_engagement",
+    "engagement_fade": "fading_engagement",
     "clicks_90d": "fading_engagement",
     "categories": None,
     "top_category_share": None,
@@ -57,7 +59,10 @@ REASON_LABEL = {
     "cycle_overdue": "purchase cycle overdue",
     "one_time_buyer": "one-time buyer",
 }
-NO_HISTORY_DAYS = 9999.0  # 'never' for days-since features (trees split on it cleanly)
+NO_HISTORY_DAYS = 9999.0
+# a ticket about the product rather than the service (topic by keywords, case-insensitive)
+QUALITY_WORDS = (r"quality|faulty|defect|broke|broken|fell apart|damaged|not as described|"
+                 r"stopped working|poorly made|cheap|ripped|leak|smell|expired|wrong size|return")  # 'never' for days-since features (trees split on it cleanly)
 
 
 def _days(values) -> np.ndarray:
@@ -149,7 +154,8 @@ def build_features(
 
 
 def _ticket_features(f: pd.DataFrame, tickets: pd.DataFrame | None, as_of: pd.Timestamp) -> None:
-    cols = ("tickets", "unresolved_tickets", "unresolved_severe", "min_sentiment", "days_since_ticket")
+    cols = ("tickets", "quality_tickets", "unresolved_tickets", "unresolved_severe",
+            "min_sentiment", "days_since_ticket")
     if tickets is None or tickets.empty:
         for c in cols:
             f[c] = NO_HISTORY_DAYS if c == "days_since_ticket" else 0.0
@@ -157,6 +163,9 @@ def _ticket_features(f: pd.DataFrame, tickets: pd.DataFrame | None, as_of: pd.Ti
     t = tickets.loc[tickets["opened_at"] <= as_of + pd.Timedelta(days=1)]
     resolved = t["resolved_at"].notna() & (t["resolved_at"] <= as_of + pd.Timedelta(days=1))
     severe = t["severity"].astype(str).str.lower().isin(["high", "urgent", "critical", "severe"])
+    quality = t["text"].astype(str).str.contains(QUALITY_WORDS, case=False, regex=True)
+    f["quality_tickets"] = quality.groupby(t["customer_id"]).sum().reindex(f.index).fillna(0).astype(float)
+    t, resolved, severe = t.loc[~quality], resolved[~quality], severe[~quality]
     by = t["customer_id"]
     f["tickets"] = by.value_counts().reindex(f.index).fillna(0).astype(float)
     f["unresolved_tickets"] = (~resolved).groupby(by).sum().reindex(f.index).fillna(0).astype(float)
@@ -168,7 +177,7 @@ def _ticket_features(f: pd.DataFrame, tickets: pd.DataFrame | None, as_of: pd.Ti
 
 def _event_features(f: pd.DataFrame, events: pd.DataFrame | None, as_of: pd.Timestamp) -> None:
     if events is None or events.empty:
-        for c in ("events_30d", "events_90d", "engagement_trend", "clicks_90d"):
+        for c in ("events_30d", "events_90d", "engagement_trend", "clicks_90d", "engagement_fade"):
             f[c] = 0.0
         f["days_since_event"] = NO_HISTORY_DAYS
         return
@@ -183,6 +192,13 @@ def _event_features(f: pd.DataFrame, events: pd.DataFrame | None, as_of: pd.Time
     f["events_90d"] = count(age <= 90)
     f["engagement_trend"] = f["events_90d"] - count((age > 90) & (age <= 180))
     f["clicks_90d"] = count((age <= 90) & (e["type"].to_numpy() == "email_click"))
+    # fading engagement: engagement fell off while the customer was still buying. Events per
+    # 90 days in the quarter before the last order minus those of the two quarters before.
+    last_order = (as_of - pd.Timedelta(days=1) * f["recency_days"]).reindex(by).to_numpy()
+    before = (last_order - e["timestamp"].to_numpy()) / np.timedelta64(1, "D")
+    near = count((before >= -30) & (before <= 90))
+    far = count((before > 90) & (before <= 270)) / 2.0
+    f["engagement_fade"] = (far - near).clip(lower=0)
     last = pd.Series(age, index=by).groupby(level=0).min()
     f["days_since_event"] = last.reindex(f.index).fillna(NO_HISTORY_DAYS).astype(float)
 

@@ -1,0 +1,203 @@
+"""The machine-learned model: LightGBM trained by a time split inside the calibration data.
+
+Features are built at an inner cutoff (`as_of - horizon`), labels come from the window that
+follows it (`(cutoff, as_of]`), and the fitted models are applied to features at `as_of`
+to predict the next horizon. Three targets:
+
+- P(no purchase in the horizon): binary LightGBM, then isotonic calibration on customers
+  held out of the fit (Zadrozny & Elkan 2002). This is `churn_probability`; it is not
+  1 - P(alive).
+- purchase occasions in the horizon: Poisson LightGBM.
+- revenue in the horizon: Tweedie LightGBM for the mean, quantile LightGBM at 5% and 95%
+  for the 90% interval (Meinshausen 2006-style conditional quantiles with boosted trees).
+
+Churn reasons come from LightGBM's per-feature contributions (TreeSHAP, Lundberg & Lee
+2017, `pred_contrib=True`), summed by the reason group of each feature (features.FEATURE_REASON).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.isotonic import IsotonicRegression
+
+from tools.features import FEATURE_REASON, REASONS
+
+CAUSES = ("price_sensitivity", "service_problems", "quality_returns", "fading_engagement")
+MIN_TRAIN_CUSTOMERS = 200
+MAX_TRAIN_ROWS = 200_000
+DRIVER_HORIZON_DAYS = 90
+DRIVER_SPLITS = 4
+CAUSE_MIN_LOGODDS = 0.15  # a cause must push the churn log-odds up by this much to lead
+
+
+class NotEnoughHistory(ValueError):
+    """The store is too young or too small to train the ML model at this horizon."""
+
+
+@dataclass
+class MLModel:
+    features: list[str]
+    horizon_days: int
+    churn: lgb.Booster
+    orders: lgb.Booster
+    revenue: lgb.Booster
+    revenue_lo: lgb.Booster
+    revenue_hi: lgb.Booster
+    calibrator: IsotonicRegression
+    info: dict = field(default_factory=dict)
+    drivers: lgb.Booster | None = None  # near-term lapse model whose contributions give reasons
+
+    def predict(self, X: pd.DataFrame) -> pd.DataFrame:
+        """expected_orders, expected_revenue, revenue_low/high (90%), churn_probability."""
+        X = X[self.features]
+        raw = self.churn.predict(X, num_threads=2)
+        out = pd.DataFrame(index=X.index)
+        out["churn_probability"] = np.clip(self.calibrator.predict(raw), 0.0, 1.0)
+        out["expected_orders"] = np.clip(self.orders.predict(X, num_threads=2), 0, None)
+        mean = np.clip(self.revenue.predict(X, num_threads=2), 0, None)
+        lo = np.clip(self.revenue_lo.predict(X, num_threads=2), 0, None)
+        hi = np.clip(self.revenue_hi.predict(X, num_threads=2), 0, None)
+        out["expected_revenue"] = mean
+        out["revenue_low"] = np.minimum(lo, mean)
+        out["revenue_high"] = np.maximum(hi, mean)
+        return out
+
+    def reasons(self, X: pd.DataFrame, *, top: int = 3) -> pd.DataFrame:
+        """Per customer: `churn_reason` (the one to act on) and `churn_drivers` (up to `top`
+        reason codes pushing toward churn, strongest first, with their log-odds weight).
+
+        A cause (price, service, quality, engagement) leads when it adds at least
+        CAUSE_MIN_LOGODDS to the churn log-odds: an overdue purchase cycle is the symptom
+        most churners share, the cause is what a merchant can act on.
+        """
+        booster = self.drivers or self.churn
+        contrib = booster.predict(X[self.features], pred_contrib=True, num_threads=2)[:, :-1]
+        model = reasons_from_contributions(contrib, self.features, X, top=top)
+        return with_evidence(model, rule_reasons(X, top=top), top=top)
+
+
+def with_evidence(model: pd.DataFrame, evidence: pd.DataFrame, *, top: int = 3) -> pd.DataFrame:
+    """Where the model's contributions name only a symptom (overdue cycle, one-time buyer,
+    silence), a cause that the customer's own history shows plainly (rule_reasons) leads instead: a
+    forward-looking model cannot learn a cause that only shows once a customer has lapsed
+    (a discount-only buyer buys steadily until the discounts stop)."""
+    # silence across channels is partly a symptom too: specific evidence (discounts,
+    # tickets, returns) in the customer's history outranks it
+    symptom = ~model["churn_reason"].isin(CAUSES) | (model["churn_reason"] == "fading_engagement")
+    cause = evidence["churn_reason"].isin(CAUSES) & (evidence["churn_reason"] != "fading_engagement")
+    swap = symptom & cause
+    out = model.copy()
+    out.loc[swap, "churn_reason"] = evidence.loc[swap, "churn_reason"]
+    rest = model.loc[swap, "churn_drivers"].str.split("; ")
+    out.loc[swap, "churn_drivers"] = [
+        "; ".join(([lead] + [d for d in ds if d not in (lead, "none")])[:top])
+        for lead, ds in zip(out.loc[swap, "churn_reason"], rest)]
+    return out
+
+
+def reasons_from_contributions(contrib: np.ndarray, features: list[str], X: pd.DataFrame,
+                               *, top: int = 3) -> pd.DataFrame:
+    groups = np.zeros((contrib.shape[0], len(REASONS)))
+    for j, name in enumerate(features):
+        reason = FEATURE_REASON.get(name)
+        if reason is None and name.startswith("bgnbd_"):
+            reason = "cycle_overdue"
+        if reason is not None:
+            groups[:, REASONS.index(reason)] += contrib[:, j]
+    if "one_time" in X:  # a one-time buyer's recency is about the missing 2nd order
+        one = X["one_time"].to_numpy() > 0
+        k, o = REASONS.index("cycle_overdue"), REASONS.index("one_time_buyer")
+        groups[one, o] += np.clip(groups[one, k], 0, None)
+        groups[one, k] = np.minimum(groups[one, k], 0)
+    return _rank_reasons(groups, X.index, top=top)
+
+
+def _rank_reasons(groups: np.ndarray, index: pd.Index, *, top: int) -> pd.DataFrame:
+    order = np.argsort(-groups, axis=1)
+    names = np.array(REASONS)
+    ranked = names[order]
+    weights = np.take_along_axis(groups, order, axis=1)
+    cause_idx = [REASONS.index(c) for c in CAUSES]
+    cause_w = groups[:, cause_idx]
+    best_cause = np.array(CAUSES)[cause_w.argmax(axis=1)]
+    lead = np.where(cause_w.max(axis=1) >= CAUSE_MIN_LOGODDS, best_cause,
+                    np.where(weights[:, 0] > 0, ranked[:, 0], "none"))
+    drivers = []
+    for r, w, first in zip(ranked[:, :top], weights[:, :top], lead):
+        items = [f"{first}"] if first != "none" else []
+        items += [n for n, v in zip(r, w) if v > 0 and n != first]
+        drivers.append("; ".join(items[:top]) or "none")
+    return pd.DataFrame({"churn_reason": lead, "churn_drivers": drivers}, index=index)
+
+
+def rule_reasons(X: pd.DataFrame, *, top: int = 3) -> pd.DataFrame:
+    """Reasons without a trained model (too little history): transparent rules on the same
+    features, in the same vocabulary, scored on a comparable log-odds-like scale."""
+    s = pd.DataFrame(0.0, index=X.index, columns=list(REASONS))
+    s["service_problems"] = 1.0 * (X["unresolved_severe"] > 0) + 0.3 * (X["unresolved_tickets"] > 0)
+    s["quality_returns"] = 0.6 * (X["return_share"] > 0.2) + 0.3 * (X["returns_90d"] > 0)
+    s["price_sensitivity"] = 0.6 * (X["discount_share"] > 0.75) * (X["n_occasions"] > 1)
+    s["fading_engagement"] = 0.5 * ((X["engagement_trend"] < 0) & (X["events_30d"] == 0)) \
+        * (X["days_since_event"] < 9999)
+    s["cycle_overdue"] = (0.4 * (X["overdue_ratio"] > 1.5) * (X["n_occasions"] > 1))
+    s["one_time_buyer"] = 0.4 * (X["n_occasions"] == 1)
+    return _rank_reasons(s.to_numpy(), X.index, top=top)
+
+
+def _booster(params: dict, X, y, Xv, yv, rounds: int) -> lgb.Booster:
+    base = dict(learning_rate=0.08, num_leaves=31, min_data_in_leaf=40, feature_fraction=0.9,
+                bagging_fraction=0.8, bagging_freq=1, lambda_l2=1.0, num_threads=2,
+                verbose=-1, seed=0, deterministic=True, force_row_wise=True)
+    base.update(params)
+    train = lgb.Dataset(X, y, free_raw_data=False)
+    valid = lgb.Dataset(Xv, yv, reference=train)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return lgb.train(base, train, num_boost_round=rounds, valid_sets=[valid],
+                         callbacks=[lgb.early_stopping(20, verbose=False)])
+
+
+def train_ml(X: pd.DataFrame, y: pd.DataFrame, *, horizon_days: int, seed: int = 0) -> MLModel:
+    """Fit the three targets on features X (at the inner cutoff) and labels y (the window
+    after it). 20% of customers (seeded) are held out for early stopping and calibration."""
+    if len(X) < MIN_TRAIN_CUSTOMERS or y["no_purchase"].nunique() < 2:
+        raise NotEnoughHistory(
+            f"{len(X)} customers at the inner cutoff ({horizon_days} days before as-of); "
+            f"the ML model needs at least {MIN_TRAIN_CUSTOMERS} with both buyers and non-buyers")
+    rng = np.random.default_rng(seed)
+    idx = rng.permutation(len(X))[:MAX_TRAIN_ROWS]
+    cut = int(len(idx) * 0.8)
+    tr, va = idx[:cut], idx[cut:]
+    features = list(X.columns)
+    Xt, Xv = X.iloc[tr], X.iloc[va]
+    yt, yv = y.iloc[tr], y.iloc[va]
+    churn = _booster({"objective": "binary"}, Xt, yt["no_purchase"], Xv, yv["no_purchase"], 300)
+    calibrator = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
+    calibrator.fit(churn.predict(Xv, num_threads=2), yv["no_purchase"])
+    orders = _booster({"objective": "poisson"}, Xt, yt["orders"], Xv, yv["orders"], 300)
+    rev_t, rev_v = yt["revenue"].clip(lower=0), yv["revenue"].clip(lower=0)
+    revenue = _booster({"objective": "tweedie", "tweedie_variance_power": 1.3}, Xt, rev_t, Xv, rev_v, 300)
+    lo = _booster({"objective": "quantile", "alpha": 0.05}, Xt, rev_t, Xv, rev_v, 150)
+    hi = _booster({"objective": "quantile", "alpha": 0.95}, Xt, rev_t, Xv, rev_v, 150)
+    info = {"train_customers": int(len(tr)), "calibration_customers": int(len(va)),
+            "trees": {"churn": churn.num_trees(), "orders": orders.num_trees(),
+                      "revenue": revenue.num_trees()},
+            "base_rate_no_purchase": float(y["no_purchase"].mean())}
+    return MLModel(features, horizon_days, churn, orders, revenue, lo, hi, calibrator, info)
+
+
+def train_drivers(X: pd.DataFrame, no_purchase: pd.Series, *, seed: int = 0) -> lgb.Booster:
+    """The churn-driver model: P(no purchase in the next DRIVER_HORIZON_DAYS days), fitted
+    on several stacked quarterly time splits so that causes seen before a lapse are learnt.
+    Its TreeSHAP contributions are the reasons; its probabilities are not reported."""
+    rng = np.random.default_rng(seed)
+    idx = rng.permutation(len(X))
+    cut = int(len(idx) * 0.85)
+    tr, va = idx[:cut], idx[cut:]
+    return _booster({"objective": "binary", "num_leaves": 15, "min_data_in_leaf": 30},
+                    X.iloc[tr], no_purchase.iloc[tr], X.iloc[va], no_purchase.iloc[va], 300)

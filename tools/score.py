@@ -1,0 +1,264 @@
+"""Score every customer of a store (DESIGN.md, "Scores out").
+
+One row per customer seen up to `as_of`:
+
+    customer_id, orders_to_date, revenue_to_date, avg_days_between_orders, p_alive,
+    expected_orders, expected_next_order_date, predicted_clv, clv_low, clv_high,
+    churn_probability, churn_drivers, segment, clv_tier, next_best_product
+
+plus `churn_reason` (the driver to act on), `cluster` (behavioural cluster, described in
+the params) and `model` (which model produced the value columns).
+
+Models: the probabilistic one (BG/NBD or a fallback, Gamma-Gamma; `tools.clv`) always
+runs; its outputs are features of the machine-learned one (`tools.churn`). `model="auto"`
+picks per target (value, churn) by an inner backtest: both models predict the window
+(as_of - horizon, as_of] from data up to its start, scored on customers the ML model never
+saw. No NaN leaves this module and no customer is dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from tools import clv
+from tools.churn import (DRIVER_HORIZON_DAYS, DRIVER_SPLITS, MAX_TRAIN_ROWS, MLModel,
+                         NotEnoughHistory, rule_reasons, train_drivers, train_ml)
+from tools.features import build_features, labels, occasions
+from tools.metrics import auc, mae
+
+SCORE_COLUMNS = [
+    "customer_id", "orders_to_date", "revenue_to_date", "avg_days_between_orders", "p_alive",
+    "expected_orders", "expected_next_order_date", "predicted_clv", "clv_low", "clv_high",
+    "churn_probability", "churn_drivers", "segment", "clv_tier", "next_best_product",
+]
+EXTRA_COLUMNS = ["churn_reason", "cluster", "model"]
+MODELS = ("auto", "bgnbd", "ml")
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    scores: pd.DataFrame
+    params: dict = field(default_factory=dict)
+
+
+def _noop(_: str) -> None:
+    pass
+
+
+def score_store(
+    orders: pd.DataFrame,
+    *,
+    as_of,
+    horizon_days: int = 365,
+    model: str = "auto",
+    margin: float = 1.0,
+    discount_rate: float = 0.0,
+    events: pd.DataFrame | None = None,
+    tickets: pd.DataFrame | None = None,
+    products: pd.DataFrame | None = None,
+    seed: int = 0,
+    progress: Progress = _noop,
+) -> ScoreResult:
+    """Score every customer with a purchase on or before `as_of`."""
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {MODELS}, got {model!r}")
+    as_of = pd.Timestamp(as_of).normalize()
+    ctx = dict(events=events, tickets=tickets, products=products)
+    progress("fitting the purchase and value models")
+    prob, prob_params = _probabilistic(
+        orders, as_of=as_of, horizon_days=horizon_days, margin=margin,
+        discount_rate=discount_rate, seed=seed)
+    progress("building features")
+    X = _features(orders, as_of=as_of, prob=prob, **ctx)
+    out = prob.copy()
+    choice = {"value": "bgnbd", "churn": "bgnbd"}
+    ml_info: dict = {"used": False}
+    ml: MLModel | None = None
+    if model in ("auto", "ml"):
+        progress("training the ML model on an inner time split")
+        try:
+            ml, inner = _train_inner(orders, as_of=as_of, horizon_days=horizon_days, seed=seed, **ctx)
+            ml_info = {"used": True, **ml.info, "inner_backtest": inner}
+            if model == "ml":
+                choice = {"value": "ml", "churn": "ml"}
+            else:
+                choice = {k: inner["choice"][k] for k in choice}
+        except NotEnoughHistory as exc:
+            ml_info = {"used": False, "reason": str(exc)}
+            if model == "ml":
+                ml_info["fallback"] = "bgnbd: " + str(exc)
+    if ml is not None:
+        progress("predicting with the ML model")
+        pred = ml.predict(X)
+        scale = margin * discount_factor(horizon_days=horizon_days, discount_rate=discount_rate)
+        if choice["value"] == "ml":
+            out["expected_orders"] = pred["expected_orders"].to_numpy()
+            out["predicted_clv"] = (pred["expected_revenue"] * scale).to_numpy()
+            out["clv_low"] = (pred["revenue_low"] * scale).to_numpy()
+            out["clv_high"] = (pred["revenue_high"] * scale).to_numpy()
+        if choice["churn"] == "ml":
+            out["churn_probability"] = pred["churn_probability"].to_numpy()
+        progress("explaining churn drivers")
+        reasons = ml.reasons(X)
+    else:
+        reasons = rule_reasons(X)
+    out["churn_reason"] = reasons["churn_reason"].to_numpy()
+    out["churn_drivers"] = reasons["churn_drivers"].to_numpy()
+    out["model"] = f"value:{choice['value']},churn:{choice['churn']}"
+    progress("segments, tiers and next best product")
+    out = _segments_and_products(out, orders, X, as_of=as_of, products=products, seed=seed)
+    params = {"as_of": str(as_of.date()), "horizon_days": horizon_days, "model_requested": model,
+              "model_choice": choice, "margin": margin, "discount_rate": discount_rate,
+              "probabilistic": prob_params, "ml": ml_info,
+              "clusters": out.attrs.pop("cluster_descriptions", {})}
+    scores = _finalise(out)
+    return ScoreResult(scores, params)
+
+
+def _probabilistic(orders, *, as_of, horizon_days, margin=1.0, discount_rate=0.0, seed=0,
+                   n_draws=200) -> tuple[pd.DataFrame, dict]:
+    """The probabilistic model's scores (tools.clv), in this module's column names."""
+    rfm = clv.rfm_summary(orders, as_of=as_of)
+    fitted = clv.fit_clv(rfm)
+    scores, fitted = clv.predict_clv(rfm, fitted, horizon_days=horizon_days, as_of=as_of,
+                                     margin=margin, discount_rate=discount_rate,
+                                     n_draws=n_draws, seed=seed)
+    scores = scores.rename(columns={"prob_no_purchase": "churn_probability"})
+    return scores, json.loads(fitted.to_json())
+
+
+def discount_factor(*, horizon_days: int, discount_rate: float, step_days: float = 30.0) -> float:
+    """Average discount over the horizon for revenue spread evenly across it: the mean of
+    (1 + r) ** -(t_k / 365) over 30-day steps (the convention of tools.clv.predict_clv)."""
+    if not discount_rate:
+        return 1.0
+    steps = np.arange(step_days, horizon_days + step_days, step_days).clip(max=horizon_days)
+    return float(np.mean((1.0 + discount_rate) ** -(steps / 365.0)))
+
+
+def _features(orders, *, as_of, prob, events, tickets, products) -> pd.DataFrame:
+    X = build_features(orders, as_of=as_of, events=events, tickets=tickets, products=products)
+    p = prob.set_index("customer_id").reindex(X.index)
+    X["bgnbd_p_alive"] = p["p_alive"].to_numpy()
+    X["bgnbd_expected_orders"] = p["expected_orders"].to_numpy()
+    X["bgnbd_p_no_purchase"] = p["churn_probability"].to_numpy()
+    return X.fillna(0.0)
+
+
+def _sample(orders, events, tickets, *, before, n, seed):
+    """Orders/events/tickets of at most n customers who bought on or before `before`."""
+    first = orders.loc[orders["amount"] >= 0].groupby("customer_id")["order_date"].min()
+    ids = first.index[first <= before + pd.Timedelta(days=1)]
+    if len(ids) > n:
+        ids = pd.Index(np.random.default_rng(seed).choice(ids.to_numpy(), n, replace=False))
+        keep = lambda df: None if df is None else df.loc[df["customer_id"].isin(ids)]  # noqa: E731
+        return len(first), ids, keep(orders), keep(events), keep(tickets)
+    return len(first), ids, orders, events, tickets
+
+
+def _training_set(orders, events, tickets, products, *, cutoff, horizon_days, n, seed):
+    _, ids, o, e, t = _sample(orders, events, tickets, before=cutoff, n=n, seed=seed)
+    if len(ids) < 200:
+        raise NotEnoughHistory(
+            f"only {len(ids)} customers bought before {cutoff.date()} "
+            f"({horizon_days} days before as-of); the ML model needs 200")
+    prob_c, _ = _probabilistic(o, as_of=cutoff, horizon_days=horizon_days, seed=seed, n_draws=10)
+    Xc = _features(o, as_of=cutoff, prob=prob_c, events=e, tickets=t, products=products)
+    y = labels(o, start=cutoff, horizon_days=horizon_days, customers=Xc.index)
+    return Xc, y, prob_c
+
+
+def _train_inner(orders, *, as_of, horizon_days, seed, events, tickets, products):
+    """Train at cutoff = as_of - horizon on a sample of customers known then; compare with
+    the probabilistic model on sampled customers the fit never used, over (cutoff, as_of]."""
+    cutoff = as_of - pd.Timedelta(days=horizon_days)
+    n = int(MAX_TRAIN_ROWS / 0.8)
+    Xc, y, prob_c = _training_set(orders, events, tickets, products, cutoff=cutoff,
+                                  horizon_days=horizon_days, n=n, seed=seed)
+    ml = train_ml(Xc, y, horizon_days=horizon_days, seed=seed)
+    held = np.random.default_rng(seed).permutation(len(Xc))[int(min(len(Xc), MAX_TRAIN_ROWS) * 0.8):]
+    held = held[:50_000]
+    Xh, yh = Xc.iloc[held], y.iloc[held]
+    pred = ml.predict(Xh)
+    res = {
+        "cutoff": str(cutoff.date()), "held_out_customers": int(len(held)),
+        "ml": {"mae_orders": mae(pred["expected_orders"], yh["orders"]),
+               "mae_revenue": mae(pred["expected_revenue"], yh["revenue"]),
+               "auc_no_purchase": auc(pred["churn_probability"], yh["no_purchase"])},
+        "bgnbd": {"mae_orders": mae(Xh["bgnbd_expected_orders"], yh["orders"]),
+                  "mae_revenue": mae(prob_c.set_index("customer_id").loc[Xh.index, "predicted_clv"],
+                                     yh["revenue"]),
+                  "auc_no_purchase": auc(Xh["bgnbd_p_no_purchase"], yh["no_purchase"])},
+    }
+    res["choice"] = {
+        "value": "ml" if res["ml"]["mae_revenue"] <= res["bgnbd"]["mae_revenue"] else "bgnbd",
+        "churn": "ml" if not (res["ml"]["auc_no_purchase"] < res["bgnbd"]["auc_no_purchase"]) else "bgnbd",
+    }
+    ml.drivers, res["drivers"] = _train_drivers(orders, as_of=as_of, seed=seed, events=events,
+                                                tickets=tickets, products=products)
+    return ml, res
+
+
+def _train_drivers(orders, *, as_of, seed, events, tickets, products):
+    """Stack DRIVER_SPLITS quarterly splits (features at as_of - 90k, labels in the next 90
+    days) so the driver model sees causes that preceded a lapse."""
+    Xs, ys, used = [], [], []
+    for k in range(1, DRIVER_SPLITS + 1):
+        cutoff = as_of - pd.Timedelta(days=DRIVER_HORIZON_DAYS * k)
+        try:
+            Xc, y, _ = _training_set(orders, events, tickets, products, cutoff=cutoff,
+                                     horizon_days=DRIVER_HORIZON_DAYS, n=60_000, seed=seed + k)
+        except NotEnoughHistory:
+            break
+        Xs.append(Xc)
+        ys.append(y["no_purchase"])
+        used.append(str(cutoff.date()))
+    if not Xs:
+        return None, {"splits": []}
+    X = pd.concat(Xs, ignore_index=True)
+    y = pd.concat(ys, ignore_index=True)
+    if y.nunique() < 2:
+        return None, {"splits": used}
+    return train_drivers(X, y, seed=seed), {"splits": used, "rows": int(len(X))}
+
+
+def _segments_and_products(out, orders, X, *, as_of, products, seed) -> pd.DataFrame:
+    from tools.affinity import next_best_product
+    from tools.segments import behaviour_clusters, clv_tiers, rfm_scores, rfm_table
+
+    rfm = rfm_scores(rfm_table(orders, as_of=as_of)).set_index("customer_id")
+    out["segment"] = out["customer_id"].map(rfm["segment"]).fillna("Lost").to_numpy()
+    out["clv_tier"] = clv_tiers(out["predicted_clv"]).to_numpy()
+    cluster_cols = ["recency_days", "n_occasions", "avg_order_value", "discount_share",
+                    "return_share", "events_90d"]
+    sample_X = X[cluster_cols]
+    labels_, descriptions = behaviour_clusters(sample_X, seed=seed)
+    out["cluster"] = out["customer_id"].map(pd.Series(labels_, index=X.index)).fillna(-1).astype(int).to_numpy()
+    out.attrs["cluster_descriptions"] = {int(k): v for k, v in descriptions.items()}
+    hist = orders.loc[orders["order_date"] < as_of + pd.Timedelta(days=1)]
+    nbp = next_best_product(hist, products=products).set_index("customer_id")
+    out["next_best_product"] = out["customer_id"].map(nbp["next_best_product"]).fillna("").to_numpy()
+    return out
+
+
+def _finalise(out: pd.DataFrame) -> pd.DataFrame:
+    scores = out[SCORE_COLUMNS + EXTRA_COLUMNS].copy()
+    num = scores.select_dtypes("number").columns
+    bad = ~np.isfinite(scores[num].to_numpy(dtype=float))
+    if bad.any():  # a last guard: the models already replace non-finite values
+        raise RuntimeError(f"non-finite scores in {list(num[bad.any(axis=0)])}")
+    scores["clv_low"] = np.minimum(scores["clv_low"], scores["predicted_clv"])
+    scores["clv_high"] = np.maximum(scores["clv_high"], scores["predicted_clv"])
+    return scores.sort_values("customer_id", kind="stable").reset_index(drop=True)
+
+
+def purchase_occasions(orders: pd.DataFrame, *, as_of) -> pd.DataFrame:
+    """Re-exported for callers that want the day-level occasions behind the scores."""
+    return occasions(orders, as_of=as_of)
