@@ -11,7 +11,8 @@ the params) and `model` (which model produced the value columns).
 
 Models: the probabilistic one (BG/NBD or a fallback, Gamma-Gamma; `tools.clv`) always
 runs; its outputs are features of the machine-learned one (`tools.churn`). `model="auto"`
-picks per target (value, churn) by an inner backtest: both models predict the window
+picks per target by an inner backtest (value: ML, probabilistic or their average, by mean
+rank of MAE, Spearman and top-decile capture; churn: by AUC): both models predict the window
 (as_of - horizon, as_of] from data up to its start, scored on customers the ML model never
 saw. No NaN leaves this module and no customer is dropped.
 """
@@ -29,7 +30,7 @@ from tools import clv
 from tools.churn import (DRIVER_HORIZON_DAYS, DRIVER_SPLITS, MAX_TRAIN_ROWS, MLModel,
                          NotEnoughHistory, rule_reasons, train_drivers, train_ml)
 from tools.features import build_features, labels, occasions
-from tools.metrics import auc, mae
+from tools.metrics import auc, mae, spearman, top_decile_capture
 
 SCORE_COLUMNS = [
     "customer_id", "orders_to_date", "revenue_to_date", "avg_days_between_orders", "p_alive",
@@ -98,11 +99,14 @@ def score_store(
         progress("predicting with the ML model")
         pred = ml.predict(X)
         scale = margin * discount_factor(horizon_days=horizon_days, discount_rate=discount_rate)
-        if choice["value"] == "ml":
-            out["expected_orders"] = pred["expected_orders"].to_numpy()
-            out["predicted_clv"] = (pred["expected_revenue"] * scale).to_numpy()
-            out["clv_low"] = (pred["revenue_low"] * scale).to_numpy()
-            out["clv_high"] = (pred["revenue_high"] * scale).to_numpy()
+        if choice["value"] in ("ml", "blend"):
+            w = 1.0 if choice["value"] == "ml" else 0.5
+            out["expected_orders"] = w * pred["expected_orders"].to_numpy() + (1 - w) * out["expected_orders"]
+            out["predicted_clv"] = w * (pred["expected_revenue"] * scale).to_numpy() + (1 - w) * out["predicted_clv"]
+            lo, hi = (pred["revenue_low"] * scale).to_numpy(), (pred["revenue_high"] * scale).to_numpy()
+            if choice["value"] == "blend":  # the union of the two models' intervals
+                lo, hi = np.minimum(out["clv_low"], lo), np.maximum(out["clv_high"], hi)
+            out["clv_low"], out["clv_high"] = lo, hi
         if choice["churn"] == "ml":
             out["churn_probability"] = pred["churn_probability"].to_numpy()
         progress("explaining churn drivers")
@@ -152,6 +156,15 @@ def _features(orders, *, as_of, prob, events, tickets, products) -> pd.DataFrame
     return X.fillna(0.0)
 
 
+def _train_cutoffs(as_of: pd.Timestamp, horizon_days: int) -> list[pd.Timestamp]:
+    """Where the training window starts: the latest window that ends at as-of; if too few
+    customers are known by then, the same season a year earlier. (Training on last year's
+    season first was tried on the demo store: its younger population overpredicted more.)"""
+    latest = as_of - pd.Timedelta(days=horizon_days)
+    same_season = as_of - pd.Timedelta(days=365)
+    return [latest, same_season] if horizon_days < 365 else [latest]
+
+
 def _sample(orders, events, tickets, *, before, n, seed):
     """Orders/events/tickets of at most n customers who bought on or before `before`."""
     first = orders.loc[orders["amount"] >= 0].groupby("customer_id")["order_date"].min()
@@ -178,29 +191,37 @@ def _training_set(orders, events, tickets, products, *, cutoff, horizon_days, n,
 def _train_inner(orders, *, as_of, horizon_days, seed, events, tickets, products):
     """Train at cutoff = as_of - horizon on a sample of customers known then; compare with
     the probabilistic model on sampled customers the fit never used, over (cutoff, as_of]."""
-    cutoff = as_of - pd.Timedelta(days=horizon_days)
     n = int(MAX_TRAIN_ROWS / 0.8)
-    Xc, y, prob_c = _training_set(orders, events, tickets, products, cutoff=cutoff,
-                                  horizon_days=horizon_days, n=n, seed=seed)
+    Xc = None
+    for cutoff in _train_cutoffs(as_of, horizon_days):
+        try:
+            Xc, y, prob_c = _training_set(orders, events, tickets, products, cutoff=cutoff,
+                                          horizon_days=horizon_days, n=n, seed=seed)
+            break
+        except NotEnoughHistory as exc:
+            last_error = exc
+    if Xc is None:
+        raise last_error
     ml = train_ml(Xc, y, horizon_days=horizon_days, seed=seed)
     held = np.random.default_rng(seed).permutation(len(Xc))[int(min(len(Xc), MAX_TRAIN_ROWS) * 0.8):]
     held = held[:50_000]
     Xh, yh = Xc.iloc[held], y.iloc[held]
     pred = ml.predict(Xh)
-    res = {
-        "cutoff": str(cutoff.date()), "held_out_customers": int(len(held)),
-        "ml": {"mae_orders": mae(pred["expected_orders"], yh["orders"]),
-               "mae_revenue": mae(pred["expected_revenue"], yh["revenue"]),
-               "auc_no_purchase": auc(pred["churn_probability"], yh["no_purchase"])},
-        "bgnbd": {"mae_orders": mae(Xh["bgnbd_expected_orders"], yh["orders"]),
-                  "mae_revenue": mae(prob_c.set_index("customer_id").loc[Xh.index, "predicted_clv"],
-                                     yh["revenue"]),
-                  "auc_no_purchase": auc(Xh["bgnbd_p_no_purchase"], yh["no_purchase"])},
-    }
-    res["choice"] = {
-        "value": "ml" if res["ml"]["mae_revenue"] <= res["bgnbd"]["mae_revenue"] else "bgnbd",
-        "churn": "ml" if not (res["ml"]["auc_no_purchase"] < res["bgnbd"]["auc_no_purchase"]) else "bgnbd",
-    }
+    bg_clv = prob_c.set_index("customer_id").loc[Xh.index, "predicted_clv"].to_numpy()
+    value = {"ml": pred["expected_revenue"].to_numpy(), "bgnbd": bg_clv}
+    value["blend"] = 0.5 * value["ml"] + 0.5 * value["bgnbd"]
+    res = {"cutoff": str(cutoff.date()), "held_out_customers": int(len(held)), "value": {}}
+    for name, v in value.items():
+        res["value"][name] = {"mae_revenue": mae(v, yh["revenue"]),
+                              "spearman": spearman(v, yh["revenue"]),
+                              "top10_share": top_decile_capture(v, yh["revenue"])}
+    res["churn"] = {"ml": auc(pred["churn_probability"], yh["no_purchase"]),
+                    "bgnbd": auc(Xh["bgnbd_p_no_purchase"], yh["no_purchase"])}
+    table = pd.DataFrame(res["value"]).T
+    ranks = pd.concat([table["mae_revenue"].rank(), (-table["spearman"]).rank(),
+                       (-table["top10_share"]).rank()], axis=1).mean(axis=1)
+    res["choice"] = {"value": str(ranks.idxmin()),
+                     "churn": "bgnbd" if res["churn"]["ml"] < res["churn"]["bgnbd"] else "ml"}
     ml.drivers, res["drivers"] = _train_drivers(orders, as_of=as_of, seed=seed, events=events,
                                                 tickets=tickets, products=products)
     return ml, res
