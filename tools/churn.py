@@ -30,6 +30,7 @@ from tools.features import FEATURE_REASON, REASONS
 CAUSES = ("price_sensitivity", "service_problems", "quality_returns", "fading_engagement")
 MIN_TRAIN_CUSTOMERS = 200
 MAX_TRAIN_ROWS = 200_000
+PROB_FLOOR = 0.005
 DRIVER_HORIZON_DAYS = 90
 DRIVER_SPLITS = 4
 CAUSE_MIN_LOGODDS = 0.15  # a cause must push the churn log-odds up by this much to lead
@@ -57,7 +58,8 @@ class MLModel:
         X = X[self.features]
         raw = self.churn.predict(X, num_threads=2)
         out = pd.DataFrame(index=X.index)
-        out["churn_probability"] = np.clip(self.calibrator.predict(raw), 0.0, 1.0)
+        # isotonic steps can reach exactly 0 or 1; no customer is certain either way
+        out["churn_probability"] = np.clip(self.calibrator.predict(raw), PROB_FLOOR, 1 - PROB_FLOOR)
         out["expected_orders"] = np.clip(self.orders.predict(X, num_threads=2), 0, None)
         mean = np.clip(self.revenue.predict(X, num_threads=2), 0, None)
         lo = np.clip(self.revenue_lo.predict(X, num_threads=2), 0, None)
