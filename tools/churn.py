@@ -31,6 +31,8 @@ CAUSES = ("price_sensitivity", "service_problems", "quality_returns", "fading_en
 MIN_TRAIN_CUSTOMERS = 200
 MAX_TRAIN_ROWS = 200_000
 PROB_FLOOR = 0.005
+AT_RISK = 0.3  # customers at or above this churn probability get model-based reasons
+MAX_EXPLAINED = 200_000
 DRIVER_HORIZON_DAYS = 90
 DRIVER_SPLITS = 4
 CAUSE_MIN_LOGODDS = 0.15  # a cause must push the churn log-odds up by this much to lead
@@ -69,18 +71,33 @@ class MLModel:
         out["revenue_high"] = np.maximum(hi, mean)
         return out
 
-    def reasons(self, X: pd.DataFrame, *, top: int = 3) -> pd.DataFrame:
+    def reasons(self, X: pd.DataFrame, *, churn_probability=None, top: int = 3) -> pd.DataFrame:
         """Per customer: `churn_reason` (the one to act on) and `churn_drivers` (up to `top`
-        reason codes pushing toward churn, strongest first, with their log-odds weight).
+        reason codes pushing toward churn, strongest first).
 
+        The model's TreeSHAP contributions explain the customers at risk (churn probability
+        >= AT_RISK, the MAX_EXPLAINED riskiest); the others, whose reasons matter less and
+        whose explanations would cost most of the scoring time on a large store, get the
+        transparent rules (`rule_reasons`) in the same vocabulary.
         A cause (price, service, quality, engagement) leads when it adds at least
         CAUSE_MIN_LOGODDS to the churn log-odds: an overdue purchase cycle is the symptom
         most churners share, the cause is what a merchant can act on.
         """
-        booster = self.drivers or self.churn
-        contrib = booster.predict(X[self.features], pred_contrib=True, num_threads=2)[:, :-1]
-        model = reasons_from_contributions(contrib, self.features, X, top=top)
-        return with_evidence(model, rule_reasons(X, top=top), top=top)
+        rules = rule_reasons(X, top=top)
+        explain = np.ones(len(X), bool)
+        if churn_probability is not None:
+            p = np.asarray(churn_probability, float)
+            explain = p >= AT_RISK
+            if explain.sum() > MAX_EXPLAINED:
+                explain = p >= np.sort(p)[-MAX_EXPLAINED]
+        out = rules.copy()
+        if explain.any():
+            booster = self.drivers or self.churn
+            Xe = X.loc[explain, self.features]
+            contrib = booster.predict(Xe, pred_contrib=True, num_threads=2)[:, :-1]
+            model = reasons_from_contributions(contrib, self.features, Xe, top=top)
+            out.loc[explain] = with_evidence(model, rules.loc[explain], top=top).to_numpy()
+        return out
 
 
 def with_evidence(model: pd.DataFrame, evidence: pd.DataFrame, *, top: int = 3) -> pd.DataFrame:
@@ -152,7 +169,7 @@ def rule_reasons(X: pd.DataFrame, *, top: int = 3) -> pd.DataFrame:
 
 
 def _booster(params: dict, X, y, Xv, yv, rounds: int) -> lgb.Booster:
-    base = dict(learning_rate=0.08, num_leaves=31, min_data_in_leaf=40, feature_fraction=0.9,
+    base = dict(learning_rate=0.1, num_leaves=31, min_data_in_leaf=40, feature_fraction=0.9,
                 bagging_fraction=0.8, bagging_freq=1, lambda_l2=1.0, num_threads=2,
                 verbose=-1, seed=0, deterministic=True, force_row_wise=True)
     base.update(params)
@@ -178,14 +195,14 @@ def train_ml(X: pd.DataFrame, y: pd.DataFrame, *, horizon_days: int, seed: int =
     features = list(X.columns)
     Xt, Xv = X.iloc[tr], X.iloc[va]
     yt, yv = y.iloc[tr], y.iloc[va]
-    churn = _booster({"objective": "binary"}, Xt, yt["no_purchase"], Xv, yv["no_purchase"], 300)
+    churn = _booster({"objective": "binary"}, Xt, yt["no_purchase"], Xv, yv["no_purchase"], 200)
     calibrator = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
     calibrator.fit(churn.predict(Xv, num_threads=2), yv["no_purchase"])
-    orders = _booster({"objective": "poisson"}, Xt, yt["orders"], Xv, yv["orders"], 300)
+    orders = _booster({"objective": "poisson"}, Xt, yt["orders"], Xv, yv["orders"], 200)
     rev_t, rev_v = yt["revenue"].clip(lower=0), yv["revenue"].clip(lower=0)
-    revenue = _booster({"objective": "tweedie", "tweedie_variance_power": 1.3}, Xt, rev_t, Xv, rev_v, 300)
-    lo = _booster({"objective": "quantile", "alpha": 0.05}, Xt, rev_t, Xv, rev_v, 150)
-    hi = _booster({"objective": "quantile", "alpha": 0.95}, Xt, rev_t, Xv, rev_v, 150)
+    revenue = _booster({"objective": "tweedie", "tweedie_variance_power": 1.3}, Xt, rev_t, Xv, rev_v, 200)
+    lo = _booster({"objective": "quantile", "alpha": 0.05}, Xt, rev_t, Xv, rev_v, 100)
+    hi = _booster({"objective": "quantile", "alpha": 0.95}, Xt, rev_t, Xv, rev_v, 100)
     info = {"train_customers": int(len(tr)), "calibration_customers": int(len(va)),
             "trees": {"churn": churn.num_trees(), "orders": orders.num_trees(),
                       "revenue": revenue.num_trees()},
@@ -201,5 +218,8 @@ def train_drivers(X: pd.DataFrame, no_purchase: pd.Series, *, seed: int = 0) -> 
     idx = rng.permutation(len(X))
     cut = int(len(idx) * 0.85)
     tr, va = idx[:cut], idx[cut:]
-    return _booster({"objective": "binary", "num_leaves": 15, "min_data_in_leaf": 30},
-                    X.iloc[tr], no_purchase.iloc[tr], X.iloc[va], no_purchase.iloc[va], 300)
+    # small on purpose: TreeSHAP cost grows with trees x leaves x depth^2 and runs on every
+    # at-risk customer
+    return _booster({"objective": "binary", "num_leaves": 15, "max_depth": 5,
+                     "min_data_in_leaf": 30, "learning_rate": 0.15},
+                    X.iloc[tr], no_purchase.iloc[tr], X.iloc[va], no_purchase.iloc[va], 60)

@@ -209,14 +209,14 @@ def _category_features(f: pd.DataFrame, o: pd.DataFrame, products: pd.DataFrame 
         f["top_category_share"] = 0.0
         return
     buys = o.loc[o["amount"] > 0, ["customer_id", "product_id"]]
-    cat = buys["product_id"].map(products.drop_duplicates("product_id").set_index("product_id")["category"])
-    counts = pd.crosstab(buys["customer_id"], cat) if len(buys) else pd.DataFrame()
-    if counts.empty:
-        f["categories"] = 0.0
-        f["top_category_share"] = 0.0
-        return
-    f["categories"] = (counts > 0).sum(axis=1).reindex(f.index).fillna(0).astype(float)
-    share = counts.max(axis=1) / counts.sum(axis=1).clip(lower=1)
+    cats = products.drop_duplicates("product_id").set_index("product_id")["category"]
+    cat = pd.Categorical(buys["product_id"].map(cats))
+    pairs = pd.DataFrame({"c": buys["customer_id"].to_numpy(), "k": cat.codes})
+    pairs = pairs[pairs["k"] >= 0]
+    per = pairs.groupby(["c", "k"], sort=False).size()
+    by_c = per.groupby(level=0)
+    f["categories"] = by_c.size().reindex(f.index).fillna(0).astype(float)
+    share = by_c.max() / by_c.sum().clip(lower=1)
     f["top_category_share"] = share.reindex(f.index).fillna(0.0)
 
 

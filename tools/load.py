@@ -160,7 +160,10 @@ def load_table(
     cols = resolve_columns(frame.columns, kind, column_map or {}, raw.path.name)
     canon = frame[[LINE_COL]].copy()
     for name, header in cols.items():
-        canon[name] = frame[header].astype(str)
+        col = frame[header]
+        typed = pd.api.types.is_datetime64_any_dtype(col) or (
+            pd.api.types.is_numeric_dtype(col) and name not in ("customer_id", "order_id", "product_id"))
+        canon[name] = col if typed else col.astype(str)
     validator = _VALIDATORS[kind]
     table, reasons, more_warn = validator(canon, cols, raw.path.name, now=now)
     warnings += more_warn
@@ -295,7 +298,7 @@ def _dates(canon, reasons, column, cols, file, *, now, required):
     _whole_column_bad(canon, bad, blank, column, cols, file, "a date")
     if required:
         _first_reason(reasons, blank, f"{column} is blank")
-    _first_reason(reasons, bad, "'" + canon[column].str.slice(0, 40) + f"' is not a date ({column})")
+    _first_reason(reasons, bad, "'" + canon[column].astype(str).str.slice(0, 40) + f"' is not a date ({column})")
     _first_reason(reasons, parsed > pd.Timestamp(now + FUTURE_TOLERANCE),
                   f"{column} is in the future")
     return parsed
@@ -307,7 +310,7 @@ def _numbers(canon, reasons, column, cols, file, *, required):
     _whole_column_bad(canon, bad, blank, column, cols, file, "a number")
     if required:
         _first_reason(reasons, blank, f"{column} is blank")
-    _first_reason(reasons, bad, "'" + canon[column].str.slice(0, 40) + f"' is not a number ({column})")
+    _first_reason(reasons, bad, "'" + canon[column].astype(str).str.slice(0, 40) + f"' is not a number ({column})")
     return values
 
 

@@ -23,6 +23,8 @@ FALSE_WORDS = frozenset(
 
 
 def _blank(s: pd.Series) -> pd.Series:
+    if s.dtype != object:
+        return s.isna()
     return s.isna() | (s.astype(str).str.strip() == "")
 
 
@@ -35,6 +37,9 @@ def parse_dates(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     pandas' mixed-format parser, day-first when the values show day-first (a first field
     above 12). Returns (datetime64[ns] series with NaT for blanks/bad, bad mask).
     """
+    if pd.api.types.is_datetime64_any_dtype(s):  # already typed (Parquet)
+        parsed = s.dt.tz_localize(None) if s.dt.tz is not None else s
+        return parsed.astype("datetime64[ns]"), pd.Series(False, index=s.index)
     text = s.astype(str).str.strip()
     blank = _blank(s)
     text = text.where(~blank, None)
@@ -69,6 +74,9 @@ def parse_numbers(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Parse money and quantities: currency signs, thousands separators, decimal commas,
     accounting negatives `(12.50)`. Returns (float64 series, bad mask); blanks are NaN
     and not bad."""
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        values = s.astype(float)
+        return values, pd.Series(~np.isfinite(values.fillna(0.0)), index=s.index)
     blank = _blank(s)
     values = pd.to_numeric(s.where(~blank, None), errors="coerce")
     todo = values.isna() & ~blank

@@ -66,7 +66,10 @@ def _read_parquet(path: Path) -> RawTable:
         frame = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several types for a broken file
         raise DataError(f"cannot be read as Parquet ({type(exc).__name__})", file=path.name) from None
-    frame = frame.astype("string").fillna("").astype(object)
+    # typed columns (dates, numbers) stay typed: the parsers take them as they are
+    for col in frame.columns:
+        if frame[col].dtype == object or str(frame[col].dtype).startswith("string"):
+            frame[col] = frame[col].astype("string").fillna("").astype(object)
     frame.columns = [str(c) for c in frame.columns]
     frame.insert(0, LINE_COL, range(2, len(frame) + 2))
     return RawTable(path=path, frame=frame)

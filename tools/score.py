@@ -97,7 +97,7 @@ def score_store(
                 ml_info["fallback"] = "bgnbd: " + str(exc)
     if ml is not None:
         progress("predicting with the ML model")
-        pred = ml.predict(X)
+        pred = ml.predict(X).reindex(out["customer_id"])  # aligned with out's rows
         scale = margin * discount_factor(horizon_days=horizon_days, discount_rate=discount_rate)
         if choice["value"] in ("ml", "blend"):
             w = 1.0 if choice["value"] == "ml" else 0.5
@@ -110,9 +110,11 @@ def score_store(
         if choice["churn"] == "ml":
             out["churn_probability"] = pred["churn_probability"].to_numpy()
         progress("explaining churn drivers")
-        reasons = ml.reasons(X)
+        reasons = ml.reasons(X, churn_probability=out.set_index("customer_id")
+                             .loc[X.index, "churn_probability"].to_numpy())
     else:
         reasons = rule_reasons(X)
+    reasons = reasons.reindex(out["customer_id"])
     out["churn_reason"] = reasons["churn_reason"].to_numpy()
     out["churn_drivers"] = reasons["churn_drivers"].to_numpy()
     out["model"] = f"value:{choice['value']},churn:{choice['churn']}"
@@ -235,7 +237,7 @@ def _train_drivers(orders, *, as_of, seed, events, tickets, products):
         cutoff = as_of - pd.Timedelta(days=DRIVER_HORIZON_DAYS * k)
         try:
             Xc, y, _ = _training_set(orders, events, tickets, products, cutoff=cutoff,
-                                     horizon_days=DRIVER_HORIZON_DAYS, n=60_000, seed=seed + k)
+                                     horizon_days=DRIVER_HORIZON_DAYS, n=25_000, seed=seed + k)
         except NotEnoughHistory:
             break
         Xs.append(Xc)

@@ -1,0 +1,70 @@
+"""Benchmark: `retention score` end to end on a large demo store.
+
+    python -m evals.bench_score [--customers 1000000] [--runs 3] [--format parquet]
+
+Generates the store once (outside the timing), then runs the real CLI in a fresh process
+per run (load + score + write), measuring wall time and peak memory (ru_maxrss of the
+child). Prints the median of the runs and the machine's size. Targets (issue 3): <= 60 s
+wall and <= 4 GB peak for 1,000,000 customers on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def machine() -> str:
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores, {mem:.0f} GiB RAM, Python {sys.version.split()[0]}"
+
+
+def run_once(cmd: list[str]) -> tuple[float, float]:
+    t0 = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return wall, max(peak, before) / 2**20  # KiB -> GiB
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--customers", type=int, default=1_000_000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--format", default="parquet", choices=["csv", "parquet"])
+    ap.add_argument("--model", default="auto")
+    ap.add_argument("--dir", default=None, help="reuse/keep the store here")
+    args = ap.parse_args()
+    from tools.demo import generate_store
+
+    root = Path(args.dir or tempfile.mkdtemp(prefix="bench_score_"))
+    store = root / f"demo_{args.customers}_{args.format}"
+    if not (store / "manifest.json").exists():
+        t0 = time.perf_counter()
+        info = generate_store(store, customers=args.customers, seed=7, fmt=args.format)
+        print(f"generated {info} in {time.perf_counter() - t0:.1f} s")
+    retention = str(Path(sys.executable).with_name("retention"))
+    cmd = [retention, "score", "--store", str(store), "--horizon-days", "365", "--model", args.model,
+           "--out", str(root / "scores.parquet"), "--workspace", str(root / "ws")]
+    walls, peaks = [], []
+    for i in range(args.runs):
+        wall, peak = run_once(cmd)
+        walls.append(wall)
+        peaks.append(peak)
+        print(f"run {i + 1}: {wall:.1f} s wall, peak {peak:.2f} GiB")
+    print(f"\n| customers | model | median wall (s) | max peak memory (GiB) | runs | machine |")
+    print("|---|---|---|---|---|---|")
+    print(f"| {args.customers:,} | {args.model} | {statistics.median(walls):.1f} | {max(peaks):.2f} | "
+          f"{args.runs} | {machine()} |")
+
+
+if __name__ == "__main__":
+    main()
