@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -36,10 +36,10 @@ WorkspaceOpt = Annotated[
     Path, typer.Option("--workspace", envvar="RETENTION_WORKSPACE", help="Folder the app writes to.",
                        show_default=True)
 ]
-StoreOpt = Annotated[Optional[Path], typer.Option("--store", help="Store folder (orders.csv and friends).")]
+StoreOpt = Annotated[Path | None, typer.Option("--store", help="Store folder (orders.csv and friends).")]
 DemoOpt = Annotated[bool, typer.Option("--demo", help="Use the demo store (generated on first use).")]
 MapOpt = Annotated[
-    Optional[list[str]],
+    list[str] | None,
     typer.Option("--map", help="Column override, canonical=Header, e.g. --map amount='Net Total'."),
 ]
 DEFAULT_WS = Path(".retention")
@@ -153,8 +153,8 @@ def quickstart(workspace: WorkspaceOpt = DEFAULT_WS) -> None:
 # --- scoring ----------------------------------------------------------------------------------
 
 
-OrdersOpt = Annotated[Optional[Path], typer.Option("--orders", help="An orders file (CSV/Parquet).")]
-AsOfOpt = Annotated[Optional[str], typer.Option("--as-of", help="Score as of this date (default: last order date).")]
+OrdersOpt = Annotated[Path | None, typer.Option("--orders", help="An orders file (CSV/Parquet).")]
+AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Score as of this date (default: last order date).")]
 HorizonOpt = Annotated[int, typer.Option("--horizon-days", min=7, max=3650, help="Prediction window in days.")]
 ModelOpt = Annotated[str, typer.Option("--model", help="auto (inner backtest picks), bgnbd or ml.")]
 
@@ -177,7 +177,7 @@ def load_for_scoring(ws: Workspace, orders: Path | None, customers: Path | None,
     return load_store(path, column_map=column_map, rejects_dir=ws.rejects)
 
 
-def _as_of(value: str | None, orders) -> "pd.Timestamp":
+def _as_of(value: str | None, orders) -> pd.Timestamp:
     import pandas as pd
 
     if value is None:
@@ -191,13 +191,13 @@ def _as_of(value: str | None, orders) -> "pd.Timestamp":
 @app.command("score")
 def score(
     orders: OrdersOpt = None,
-    customers: Annotated[Optional[Path], typer.Option("--customers", help="A customers file.")] = None,
+    customers: Annotated[Path | None, typer.Option("--customers", help="A customers file.")] = None,
     store: StoreOpt = None,
     demo: DemoOpt = False,
     as_of: AsOfOpt = None,
     horizon_days: HorizonOpt = 365,
-    out_file: Annotated[Optional[Path], typer.Option("--out", help="Scores file (.csv or .parquet).")] = None,
-    params_out: Annotated[Optional[Path], typer.Option("--params-out", help="Fitted parameters (JSON).")] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", help="Scores file (.csv or .parquet).")] = None,
+    params_out: Annotated[Path | None, typer.Option("--params-out", help="Fitted parameters (JSON).")] = None,
     model: ModelOpt = "auto",
     margin: Annotated[float, typer.Option("--margin", min=0.0, max=1.0, help="Contribution margin.")] = 1.0,
     discount_rate: Annotated[float, typer.Option("--discount-rate", min=0.0, max=1.0, help="Annual discount rate.")] = 0.0,
@@ -240,7 +240,7 @@ def backtest(
     orders: OrdersOpt = None,
     store: StoreOpt = None,
     demo: DemoOpt = False,
-    as_of: Annotated[Optional[str], typer.Option("--as-of", help="End of calibration (default: last date - horizon).")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="End of calibration (default: last date - horizon).")] = None,
     horizon_days: HorizonOpt = 180,
     model: ModelOpt = "auto",
     column_map: MapOpt = None,
@@ -319,7 +319,7 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 @app.command("chat")
 def chat(
-    message: Annotated[Optional[str], typer.Argument(help="One-shot message; omit for interactive.")] = None,
+    message: Annotated[str | None, typer.Argument(help="One-shot message; omit for interactive.")] = None,
     store: StoreOpt = None,
     demo: DemoOpt = False,
     workspace: WorkspaceOpt = DEFAULT_WS,
@@ -332,8 +332,8 @@ def chat(
 def brief(
     store: StoreOpt = None,
     demo: DemoOpt = False,
-    week_ending: Annotated[Optional[str], typer.Option("--week-ending")] = None,
-    cac: Annotated[Optional[float], typer.Option("--cac", help="Customer acquisition cost.")] = None,
+    week_ending: Annotated[str | None, typer.Option("--week-ending")] = None,
+    cac: Annotated[float | None, typer.Option("--cac", help="Customer acquisition cost.")] = None,
     workspace: WorkspaceOpt = DEFAULT_WS,
 ) -> None:
     """Write the weekly retention brief (Markdown and HTML) to the workspace."""

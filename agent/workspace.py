@@ -14,7 +14,7 @@ class Workspace:
     root: Path
 
     @classmethod
-    def at(cls, root: str | Path) -> "Workspace":
+    def at(cls, root: str | Path) -> Workspace:
         ws = cls(Path(root).expanduser())
         ws.root.mkdir(parents=True, exist_ok=True)
         return ws

@@ -60,7 +60,7 @@ def main() -> None:
         walls.append(wall)
         peaks.append(peak)
         print(f"run {i + 1}: {wall:.1f} s wall, peak {peak:.2f} GiB")
-    print(f"\n| customers | model | median wall (s) | max peak memory (GiB) | runs | machine |")
+    print("\n| customers | model | median wall (s) | max peak memory (GiB) | runs | machine |")
     print("|---|---|---|---|---|---|")
     print(f"| {args.customers:,} | {args.model} | {statistics.median(walls):.1f} | {max(peaks):.2f} | "
           f"{args.runs} | {machine()} |")

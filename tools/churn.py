@@ -203,7 +203,7 @@ def train_ml(X: pd.DataFrame, y: pd.DataFrame, *, horizon_days: int, seed: int =
     revenue = _booster({"objective": "tweedie", "tweedie_variance_power": 1.3}, Xt, rev_t, Xv, rev_v, 200)
     lo = _booster({"objective": "quantile", "alpha": 0.05}, Xt, rev_t, Xv, rev_v, 100)
     hi = _booster({"objective": "quantile", "alpha": 0.95}, Xt, rev_t, Xv, rev_v, 100)
-    info = {"train_customers": int(len(tr)), "calibration_customers": int(len(va)),
+    info = {"train_customers": len(tr), "calibration_customers": len(va),
             "trees": {"churn": churn.num_trees(), "orders": orders.num_trees(),
                       "revenue": revenue.num_trees()},
             "base_rate_no_purchase": float(y["no_purchase"].mean())}

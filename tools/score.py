@@ -27,8 +27,16 @@ import numpy as np
 import pandas as pd
 
 from tools import clv
-from tools.churn import (DRIVER_HORIZON_DAYS, DRIVER_SPLITS, MAX_TRAIN_ROWS, MLModel,
-                         NotEnoughHistory, rule_reasons, train_drivers, train_ml)
+from tools.churn import (
+    DRIVER_HORIZON_DAYS,
+    DRIVER_SPLITS,
+    MAX_TRAIN_ROWS,
+    MLModel,
+    NotEnoughHistory,
+    rule_reasons,
+    train_drivers,
+    train_ml,
+)
 from tools.features import build_features, labels, occasions
 from tools.metrics import auc, mae, spearman, top_decile_capture
 
@@ -173,7 +181,7 @@ def _sample(orders, events, tickets, *, before, n, seed):
     ids = first.index[first <= before + pd.Timedelta(days=1)]
     if len(ids) > n:
         ids = pd.Index(np.random.default_rng(seed).choice(ids.to_numpy(), n, replace=False))
-        keep = lambda df: None if df is None else df.loc[df["customer_id"].isin(ids)]  # noqa: E731
+        keep = lambda df: None if df is None else df.loc[df["customer_id"].isin(ids)]
         return len(first), ids, keep(orders), keep(events), keep(tickets)
     return len(first), ids, orders, events, tickets
 
@@ -212,7 +220,7 @@ def _train_inner(orders, *, as_of, horizon_days, seed, events, tickets, products
     bg_clv = prob_c.set_index("customer_id").loc[Xh.index, "predicted_clv"].to_numpy()
     value = {"ml": pred["expected_revenue"].to_numpy(), "bgnbd": bg_clv}
     value["blend"] = 0.5 * value["ml"] + 0.5 * value["bgnbd"]
-    res = {"cutoff": str(cutoff.date()), "held_out_customers": int(len(held)), "value": {}}
+    res = {"cutoff": str(cutoff.date()), "held_out_customers": len(held), "value": {}}
     for name, v in value.items():
         res["value"][name] = {"mae_revenue": mae(v, yh["revenue"]),
                               "spearman": spearman(v, yh["revenue"]),
@@ -249,7 +257,7 @@ def _train_drivers(orders, *, as_of, seed, events, tickets, products):
     y = pd.concat(ys, ignore_index=True)
     if y.nunique() < 2:
         return None, {"splits": used}
-    return train_drivers(X, y, seed=seed), {"splits": used, "rows": int(len(X))}
+    return train_drivers(X, y, seed=seed), {"splits": used, "rows": len(X)}
 
 
 def _segments_and_products(out, orders, X, *, as_of, products, seed) -> pd.DataFrame:

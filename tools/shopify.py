@@ -34,7 +34,7 @@ def from_shopify_orders(frame: pd.DataFrame, customers: pd.DataFrame | None, fil
     from tools.load import REASON_COL, email_customer_id  # late: load imports this module
 
     col = {normalise_header(c): c for c in reversed(list(frame.columns))}
-    get = lambda key: frame[col[key]] if key in col else pd.Series("", index=frame.index)  # noqa: E731
+    get = lambda key: frame[col[key]] if key in col else pd.Series("", index=frame.index)
     name = get("name").str.strip()
     level = pd.DataFrame({k: get(k).where(get(k).str.strip() != "") for k in ORDER_LEVEL},
                          index=frame.index)
