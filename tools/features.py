@@ -90,16 +90,35 @@ def build_features(
     events: pd.DataFrame | None = None,
     tickets: pd.DataFrame | None = None,
     products: pd.DataFrame | None = None,
-    occ: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Features for every customer with a purchase on or before `as_of`, indexed by id.
 
     No NaN in the result: 'never happened' is `NO_HISTORY_DAYS` for day counts and 0 for
-    counts and shares.
+    counts and shares. Customer ids are replaced by integer codes for the aggregation
+    (grouping on strings sorts them again and again: 10x slower on a million customers).
     """
     as_of = pd.Timestamp(as_of).normalize()
+    o = orders.loc[orders["order_date"] < as_of + pd.Timedelta(days=1)]
+    key, uniq = pd.factorize(o["customer_id"])
+    o = o.assign(customer_id=key)
+    f = _build(o, as_of=as_of, events=_recode(events, uniq), tickets=_recode(tickets, uniq),
+               products=products)
+    f.index = pd.Index(np.asarray(uniq)[f.index.to_numpy()], name="customer_id")
+    return f
+
+
+def _recode(df: pd.DataFrame | None, uniq) -> pd.DataFrame | None:
+    """The same integer codes for another table's customer ids (unknown ids dropped)."""
+    if df is None or df.empty:
+        return df
+    code = pd.Index(uniq).get_indexer(df["customer_id"])
+    return df.assign(customer_id=code).loc[code >= 0]
+
+
+def _build(orders, *, as_of, events, tickets, products) -> pd.DataFrame:
+    as_of = pd.Timestamp(as_of).normalize()
     t0 = _days(np.array([as_of.to_datetime64()]))[0]
-    occ = occasions(orders, as_of=as_of) if occ is None else occ
+    occ = occasions(orders, as_of=as_of)
     g = occ.groupby("customer_id", sort=True)
     first, last, n = g["day"].min(), g["day"].max(), g["day"].size()
     f = pd.DataFrame(index=first.index)
@@ -129,8 +148,7 @@ def build_features(
     last_disc = occ.groupby("customer_id")["discounted"].last()
     f["last_order_discounted"] = last_disc.astype(float)
 
-    cutoff = as_of + pd.Timedelta(days=1)
-    o = orders.loc[orders["order_date"] < cutoff]
+    o = orders
     net = o.groupby("customer_id")["amount"].sum()
     f["revenue_to_date"] = net.reindex(f.index).fillna(0.0)
     if "discount" in o:

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from tools import schema
 from tools.errors import DataError
@@ -267,11 +269,16 @@ def _check_map(column_map: dict[str, str], files: dict[str, list[Path]]) -> None
 # --- validators: one per kind --------------------------------------------------------------
 
 
-def _first_reason(reasons: pd.Series, mask: pd.Series, text: str | pd.Series) -> None:
-    """Set the reason where a row has none yet (the first problem found is the one reported)."""
+def _first_reason(reasons: pd.Series, mask: pd.Series, text) -> None:
+    """Set the reason where a row has none yet (the first problem found is the one reported).
+    `text` is a string, or a function of the affected rows' index giving one per row (built
+    only for those rows: formatting millions of values to explain none is what a large
+    clean file would otherwise pay for)."""
+    if not mask.any():
+        return
     todo = mask & reasons.isna()
     if todo.any():
-        reasons.loc[todo] = text[todo] if isinstance(text, pd.Series) else text
+        reasons.loc[todo] = text(todo[todo].index) if callable(text) else text
 
 
 def _example(canon: pd.DataFrame, mask: pd.Series, column: str) -> str:
@@ -298,7 +305,8 @@ def _dates(canon, reasons, column, cols, file, *, now, required):
     _whole_column_bad(canon, bad, blank, column, cols, file, "a date")
     if required:
         _first_reason(reasons, blank, f"{column} is blank")
-    _first_reason(reasons, bad, "'" + canon[column].astype(str).str.slice(0, 40) + f"' is not a date ({column})")
+    _first_reason(reasons, bad, lambda idx: "'" + canon.loc[idx, column].astype(str).str.slice(0, 40)
+                  + f"' is not a date ({column})")
     _first_reason(reasons, parsed > pd.Timestamp(now + FUTURE_TOLERANCE),
                   f"{column} is in the future")
     return parsed
@@ -310,15 +318,36 @@ def _numbers(canon, reasons, column, cols, file, *, required):
     _whole_column_bad(canon, bad, blank, column, cols, file, "a number")
     if required:
         _first_reason(reasons, blank, f"{column} is blank")
-    _first_reason(reasons, bad, "'" + canon[column].astype(str).str.slice(0, 40) + f"' is not a number ({column})")
+    _first_reason(reasons, bad, lambda idx: "'" + canon.loc[idx, column].astype(str).str.slice(0, 40)
+                  + f"' is not a number ({column})")
     return values
 
 
 def _ids(canon, reasons, column):
-    ids = canon[column].str.strip()
-    ids = ids.str.replace(r"\.0$", "", regex=True)  # 17850.0 (a spreadsheet's float id) -> 17850
+    ids = _strip(canon[column].astype(str) if canon[column].dtype != object else canon[column])
+    arr = pa.array(ids.to_numpy(dtype=object), type=pa.string())
+    if pc.any(pc.ends_with(arr, ".0")).as_py():  # 17850.0 (a spreadsheet's float id) -> 17850
+        spreadsheet = ids.str.endswith(".0")
+        ids = ids.where(~spreadsheet, ids.str.slice(0, -2))
     _first_reason(reasons, ids == "", f"{column} is blank")
     return ids
+
+
+def _strip(s: pd.Series) -> pd.Series:
+    """Trim surrounding whitespace (Arrow's vectorised kernel: Python string methods over
+    millions of ids are what made large loads slow); unchanged columns are returned as is."""
+    arr = pa.array(s.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+    trimmed = pc.utf8_trim_whitespace(arr)
+    if pc.all(pc.equal(arr, trimmed)).as_py() is not False:
+        return s.fillna("") if s.hasnans else s
+    return pd.Series(trimmed.to_numpy(zero_copy_only=False), index=s.index, dtype=object).fillna("")
+
+
+def _normalise_category(s: pd.Series, fn) -> pd.Series:
+    """Apply a string clean-up to each distinct value once (event types, channels, ...)."""
+    codes, uniques = pd.factorize(s.astype(str))
+    cleaned = fn(pd.Series(uniques, dtype=object)).to_numpy(dtype=object)
+    return pd.Series(cleaned[codes], index=s.index, dtype=object)
 
 
 def _validate_orders(canon: pd.DataFrame, cols, file, *, now):
@@ -344,7 +373,8 @@ def _validate_orders(canon: pd.DataFrame, cols, file, *, now):
         warnings.append("no order id column: one order per customer and timestamp")
     for opt in ("product_id", "product_name", "channel"):
         if opt in cols:
-            out[opt] = canon[opt].str.strip().replace("", None)
+            text = _strip(canon[opt])
+            out[opt] = text.where(text != "", None)
     if "quantity" in cols:
         out["quantity"] = _numbers(canon, reasons, "quantity", cols, file, required=False)
     if "discount" in cols:
@@ -356,8 +386,8 @@ def _validate_orders(canon: pd.DataFrame, cols, file, *, now):
         if len(present):
             currency = present.value_counts().idxmax()
             other = (cur != "") & (cur != currency)
-            _first_reason(reasons, other,
-                          "currency " + cur + f" differs from the store's {currency} (no exchange rates given)")
+            _first_reason(reasons, other, lambda idx: "currency " + cur[idx]
+                          + f" differs from the store's {currency} (no exchange rates given)")
             if other.any():
                 warnings.append(f"mixed currencies: kept {currency}, rejected {int(other.sum())} rows in others")
         out["currency"] = cur.replace("", currency)
@@ -377,10 +407,14 @@ def _reject_duplicates(out: pd.DataFrame, reasons: pd.Series, *, has_lines: bool
         _first_reason(reasons, dup, "duplicate line (same order, product, quantity and amount)")
     # one order id used by two customers: keep the first customer's rows
     ok = reasons.isna()
-    first_owner = out.loc[ok].groupby("order_id", sort=False)["customer_id"].transform("first")
-    clash = pd.Series(False, index=out.index)
-    clash.loc[first_owner.index] = out.loc[first_owner.index, "customer_id"] != first_owner
-    _first_reason(reasons, clash, "order_id already used by another customer")
+    pairs = out.loc[ok, ["order_id", "customer_id"]].drop_duplicates()
+    shared = pairs["order_id"].duplicated(keep=False)
+    if shared.any():  # rare: only then find each order's first customer
+        owners = pairs.loc[shared].drop_duplicates("order_id").set_index("order_id")["customer_id"]
+        suspect = ok & out["order_id"].isin(owners.index)
+        clash = pd.Series(False, index=out.index)
+        clash.loc[suspect] = out.loc[suspect, "customer_id"] != out.loc[suspect, "order_id"].map(owners)
+        _first_reason(reasons, clash, "order_id already used by another customer")
 
 
 def _validate_customers(canon, cols, file, *, now):
@@ -394,11 +428,13 @@ def _validate_customers(canon, cols, file, *, now):
         canon = canon.assign(customer_id=canon["email"].map(email_customer_id, na_action="ignore"))
     out["customer_id"] = _ids(canon, reasons, "customer_id")
     for text_col in ("email", "first_name", "last_name", "phone", "tags", "note"):
-        out[text_col] = canon[text_col].str.strip() if text_col in cols else ""
-    out["email"] = out["email"].str.lower()
+        out[text_col] = _strip(canon[text_col]) if text_col in cols else ""
+    if "email" in cols:
+        arr = pa.array(out["email"].to_numpy(dtype=object), type=pa.string())
+        out["email"] = pc.utf8_lower(arr).to_numpy(zero_copy_only=False)
     for flag in ("accepts_email", "accepts_sms"):
         if flag in cols:
-            out[flag], unknown = parse_flags(canon[flag])
+            out[flag], unknown = parse_flags(_normalise_category(canon[flag], lambda t: t))
             if unknown.any():
                 warnings.append(f"{flag}: {int(unknown.sum())} values not read as yes/no were taken as no consent")
         else:
@@ -427,7 +463,8 @@ def _validate_events(canon, cols, file, *, now):
     out = pd.DataFrame({LINE_COL: canon[LINE_COL]})
     out["customer_id"] = _ids(canon, reasons, "customer_id")
     out["timestamp"] = _dates(canon, reasons, "timestamp", cols, file, now=now, required=True)
-    out["type"] = canon["type"].str.strip().str.lower().str.replace(r"[\s\-]+", "_", regex=True)
+    out["type"] = _normalise_category(
+        canon["type"], lambda t: t.str.strip().str.lower().str.replace(r"[\s\-]+", "_", regex=True))
     _first_reason(reasons, out["type"] == "", "type is blank")
     return out, reasons, []
 
@@ -441,7 +478,8 @@ def _validate_tickets(canon, cols, file, *, now):
         out["resolved_at"] = _dates(canon, reasons, "resolved_at", cols, file, now=now, required=False)
     else:
         out["resolved_at"] = pd.NaT
-    out["severity"] = canon["severity"].str.strip().str.lower() if "severity" in cols else ""
+    out["severity"] = (_normalise_category(canon["severity"], lambda t: t.str.strip().str.lower())
+                       if "severity" in cols else "")
     if "sentiment" in cols:
         out["sentiment"] = _sentiment(canon["sentiment"])
     else:

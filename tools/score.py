@@ -90,6 +90,7 @@ def score_store(
     choice = {"value": "bgnbd", "churn": "bgnbd"}
     ml_info: dict = {"used": False}
     ml: MLModel | None = None
+    ctx["first"] = _first_purchase(orders)  # shared by the training splits
     if model in ("auto", "ml"):
         progress("training the ML model on an inner time split")
         try:
@@ -175,9 +176,15 @@ def _train_cutoffs(as_of: pd.Timestamp, horizon_days: int) -> list[pd.Timestamp]
     return [latest, same_season] if horizon_days < 365 else [latest]
 
 
-def _sample(orders, events, tickets, *, before, n, seed):
+def _first_purchase(orders: pd.DataFrame) -> pd.Series:
+    buys = orders.loc[orders["amount"] >= 0]
+    key, uniq = pd.factorize(buys["customer_id"])
+    first = pd.Series(buys["order_date"].to_numpy()).groupby(key).min()
+    return pd.Series(first.to_numpy(), index=pd.Index(np.asarray(uniq)[first.index]))
+
+
+def _sample(orders, events, tickets, *, first, before, n, seed):
     """Orders/events/tickets of at most n customers who bought on or before `before`."""
-    first = orders.loc[orders["amount"] >= 0].groupby("customer_id")["order_date"].min()
     ids = first.index[first <= before + pd.Timedelta(days=1)]
     if len(ids) > n:
         ids = pd.Index(np.random.default_rng(seed).choice(ids.to_numpy(), n, replace=False))
@@ -186,8 +193,8 @@ def _sample(orders, events, tickets, *, before, n, seed):
     return len(first), ids, orders, events, tickets
 
 
-def _training_set(orders, events, tickets, products, *, cutoff, horizon_days, n, seed):
-    _, ids, o, e, t = _sample(orders, events, tickets, before=cutoff, n=n, seed=seed)
+def _training_set(orders, events, tickets, products, *, first, cutoff, horizon_days, n, seed):
+    _, ids, o, e, t = _sample(orders, events, tickets, first=first, before=cutoff, n=n, seed=seed)
     if len(ids) < 200:
         raise NotEnoughHistory(
             f"only {len(ids)} customers bought before {cutoff.date()} "
@@ -198,15 +205,15 @@ def _training_set(orders, events, tickets, products, *, cutoff, horizon_days, n,
     return Xc, y, prob_c
 
 
-def _train_inner(orders, *, as_of, horizon_days, seed, events, tickets, products):
+def _train_inner(orders, *, as_of, horizon_days, seed, events, tickets, products, first):
     """Train at cutoff = as_of - horizon on a sample of customers known then; compare with
     the probabilistic model on sampled customers the fit never used, over (cutoff, as_of]."""
     n = int(MAX_TRAIN_ROWS / 0.8)
     Xc = None
     for cutoff in _train_cutoffs(as_of, horizon_days):
         try:
-            Xc, y, prob_c = _training_set(orders, events, tickets, products, cutoff=cutoff,
-                                          horizon_days=horizon_days, n=n, seed=seed)
+            Xc, y, prob_c = _training_set(orders, events, tickets, products, first=first,
+                                          cutoff=cutoff, horizon_days=horizon_days, n=n, seed=seed)
             break
         except NotEnoughHistory as exc:
             last_error = exc
@@ -233,18 +240,18 @@ def _train_inner(orders, *, as_of, horizon_days, seed, events, tickets, products
     res["choice"] = {"value": str(ranks.idxmin()),
                      "churn": "bgnbd" if res["churn"]["ml"] < res["churn"]["bgnbd"] else "ml"}
     ml.drivers, res["drivers"] = _train_drivers(orders, as_of=as_of, seed=seed, events=events,
-                                                tickets=tickets, products=products)
+                                                tickets=tickets, products=products, first=first)
     return ml, res
 
 
-def _train_drivers(orders, *, as_of, seed, events, tickets, products):
+def _train_drivers(orders, *, as_of, seed, events, tickets, products, first):
     """Stack DRIVER_SPLITS quarterly splits (features at as_of - 90k, labels in the next 90
     days) so the driver model sees causes that preceded a lapse."""
     Xs, ys, used = [], [], []
     for k in range(1, DRIVER_SPLITS + 1):
         cutoff = as_of - pd.Timedelta(days=DRIVER_HORIZON_DAYS * k)
         try:
-            Xc, y, _ = _training_set(orders, events, tickets, products, cutoff=cutoff,
+            Xc, y, _ = _training_set(orders, events, tickets, products, first=first, cutoff=cutoff,
                                      horizon_days=DRIVER_HORIZON_DAYS, n=25_000, seed=seed + k)
         except NotEnoughHistory:
             break
