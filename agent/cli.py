@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from agent.cli_approvals import approvals_app, campaigns_app
 from agent.cli_kb import kb_app
 from agent.workspace import Workspace
 
@@ -24,10 +25,9 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(kb_app, name="kb", help="The retention playbook knowledge base.")
-approvals_app = typer.Typer(help="The approval queue: nothing leaves without a person's yes.")
-campaigns_app = typer.Typer(help="Campaigns and their measured results.")
-app.add_typer(approvals_app, name="approvals")
-app.add_typer(campaigns_app, name="campaigns")
+app.add_typer(approvals_app, name="approvals",
+              help="The approval queue: nothing leaves without a person's yes.")
+app.add_typer(campaigns_app, name="campaigns", help="Campaigns and their measured results.")
 
 out = Console()
 err = Console(stderr=True)
@@ -340,48 +340,6 @@ def brief(
     _not_yet("retention brief", 6)
 
 
-@approvals_app.command("list")
-def approvals_list(workspace: WorkspaceOpt = DEFAULT_WS) -> None:
-    """List drafts waiting for a decision."""
-    _not_yet("retention approvals list", 6)
-
-
-@approvals_app.command("show")
-def approvals_show(draft_id: str, workspace: WorkspaceOpt = DEFAULT_WS) -> None:
-    """Show one draft with its reason and cited playbook."""
-    _not_yet("retention approvals show", 6)
-
-
-@approvals_app.command("approve")
-def approvals_approve(draft_id: str, workspace: WorkspaceOpt = DEFAULT_WS) -> None:
-    """Approve a draft (only a person can)."""
-    _not_yet("retention approvals approve", 6)
-
-
-@approvals_app.command("reject")
-def approvals_reject(draft_id: str, workspace: WorkspaceOpt = DEFAULT_WS) -> None:
-    """Reject a draft."""
-    _not_yet("retention approvals reject", 6)
-
-
-@approvals_app.command("edit")
-def approvals_edit(draft_id: str, workspace: WorkspaceOpt = DEFAULT_WS) -> None:
-    """Edit a draft's subject or body."""
-    _not_yet("retention approvals edit", 6)
-
-
-@approvals_app.command("export")
-def approvals_export(workspace: WorkspaceOpt = DEFAULT_WS) -> None:
-    """Export approved drafts as CSV for Klaviyo or Shopify Email. Nothing is sent."""
-    _not_yet("retention approvals export", 6)
-
-
-@campaigns_app.command("results")
-def campaigns_results(workspace: WorkspaceOpt = DEFAULT_WS) -> None:
-    """Treated vs control repurchase and revenue per campaign, with the save rate's interval."""
-    _not_yet("retention campaigns results", 6)
-
-
 @app.command("ui")
 def ui(
     store: StoreOpt = None,
@@ -404,11 +362,12 @@ def eval_(
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: one-line errors, non-zero exit codes."""
+    from agent.approvals import ApprovalError
     from tools.errors import DataError
 
     try:
         app(args=argv, standalone_mode=False)
-    except (DataError, UserError) as exc:
+    except (DataError, UserError, ApprovalError) as exc:
         err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         return 2
     except FileNotFoundError as exc:

@@ -136,11 +136,12 @@ def project_wins(table: pd.DataFrame) -> dict[str, bool]:
         if base.empty or not np.isfinite(p):
             wins[metric] = bool(np.isfinite(p)) or base.empty
             continue
+        tol = 1e-6 * max(1.0, abs(p))  # the same model through two code paths ties
         if direction == 1:
-            wins[metric] = bool(p >= base.max() - 1e-9)
+            wins[metric] = bool(p >= base.max() - tol)
         elif direction == -1:
-            wins[metric] = bool(p <= base.min() + 1e-9)
+            wins[metric] = bool(p <= base.min() + tol)
         else:
             target = float(direction)
-            wins[metric] = bool(abs(p - target) <= (base - target).abs().min() + 1e-9)
+            wins[metric] = bool(abs(p - target) <= (base - target).abs().min() + tol)
     return wins

@@ -104,6 +104,14 @@ def score_store(
             ml_info = {"used": False, "reason": str(exc)}
             if model == "ml":
                 ml_info["fallback"] = "bgnbd: " + str(exc)
+    if ml is None and model == "auto":
+        progress("choosing the churn model on an inner split")
+        inner_churn = _churn_inner(orders, as_of=as_of, horizon_days=horizon_days, seed=seed)
+        ml_info["churn_inner_backtest"] = inner_churn
+        if inner_churn and inner_churn["rate"] > inner_churn["bgnbd"]:
+            choice["churn"] = "rate"
+            rate = rate_no_purchase(X, horizon_days=horizon_days).reindex(out["customer_id"])
+            out["churn_probability"] = rate.to_numpy()
     if ml is not None:
         progress("predicting with the ML model")
         pred = ml.predict(X).reindex(out["customer_id"])  # aligned with out's rows
@@ -181,6 +189,32 @@ def _first_purchase(orders: pd.DataFrame) -> pd.Series:
     key, uniq = pd.factorize(buys["customer_id"])
     first = pd.Series(buys["order_date"].to_numpy()).groupby(key).min()
     return pd.Series(first.to_numpy(), index=pd.Index(np.asarray(uniq)[first.index]))
+
+
+def rate_no_purchase(X: pd.DataFrame, *, horizon_days: int) -> pd.Series:
+    """P(no purchase in the horizon) if each customer keeps their own historical rate of
+    purchase occasions per day of tenure (at least 30 days): exp(-rate * horizon), Poisson."""
+    rate = X["n_occasions"] / (X["tenure_days"] + 1).clip(lower=30)
+    return np.exp(-rate * horizon_days).clip(1e-9, 1 - 1e-9)
+
+
+def _churn_inner(orders, *, as_of, horizon_days, seed) -> dict | None:
+    """Without an ML model, rank churn with BG/NBD's P(X = 0 | history) or the customer's
+    own rate, whichever had the higher AUC on the last min(horizon, 90) days before as-of
+    (both fitted on the data before that window)."""
+    window = min(horizon_days, 90)
+    cutoff = as_of - pd.Timedelta(days=window)
+    known = orders.loc[orders["order_date"] < cutoff + pd.Timedelta(days=1)]
+    if known["customer_id"].nunique() < 200:
+        return None
+    prob, _ = _probabilistic(known, as_of=cutoff, horizon_days=window, seed=seed, n_draws=10)
+    X = build_features(known, as_of=cutoff)
+    y = labels(orders, start=cutoff, horizon_days=window, customers=X.index)["no_purchase"]
+    if y.nunique() < 2:
+        return None
+    bg = prob.set_index("customer_id").loc[X.index, "churn_probability"]
+    return {"cutoff": str(cutoff.date()), "window_days": window,
+            "bgnbd": auc(bg, y), "rate": auc(rate_no_purchase(X, horizon_days=window), y)}
 
 
 def _sample(orders, events, tickets, *, first, before, n, seed):

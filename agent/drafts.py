@@ -1,0 +1,356 @@
+"""Personal drafts for the chosen customers of a plan (issue 6, part 2).
+
+A draft is written from the cited playbook's "Message skeleton" and only from facts in the
+store's data: the product the customer bought most recently and most often, the next best
+product, the last order's date and number, the year of the first order, and the offer of the
+plan. A skeleton paragraph whose placeholder has no fact behind it is left out rather than
+invented. Personal fields stay placeholders ({first_name}) and are filled locally by `render`
+at review or export time, so a language model (the optional `llm_writer`) never sees names or
+emails. Every draft, template or model-written, goes through `guardrails.check_draft`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from agent.guardrails import Flag, blocking, check_draft
+
+PERSONAL_FIELDS = ("first_name", "last_name")
+"""Placeholders filled only at render time, from the customers table."""
+PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+SMS_STOP = "Reply STOP to opt out."
+
+REASON_PARAGRAPH = {
+    "price_sensitivity": "We want to make sure you always get good value from us.",
+    "service_problems": "We are sorry if something did not go as it should with a recent order. "
+                        "If anything is still not right, just reply and a person will sort it out.",
+    "quality_returns": "If something you bought from us did not live up to what you expected, tell us "
+                       "and we will make it right.",
+    "fading_engagement": "It has been a while since we last saw you, so here is what we think you "
+                         "might enjoy.",
+    "cycle_overdue": "Based on how often you usually order, you may be running low around now.",
+    "one_time_buyer": "Thank you again for your first order with us.",
+}
+"""A plain, reason-appropriate paragraph used when the skeleton leaves too little. It never
+names the churn reason to the customer."""
+
+
+@dataclass(frozen=True)
+class StoreFacts:
+    """Store-level facts a message may use (not personal data)."""
+
+    store_name: str = "our store"
+    sender_name: str = "the team"
+    sender_role: str = ""
+
+
+@dataclass
+class Draft:
+    campaign_id: str
+    customer_id: str
+    channel: str
+    subject: str
+    body: str
+    offer: str
+    offer_percent: float
+    offer_code: str
+    reason: str
+    playbook_id: str
+    playbook_title: str = ""
+    expected_value: float = 0.0
+    writer: str = "template"
+    flags: list[Flag] = field(default_factory=list)
+
+    @property
+    def blocked(self) -> bool:
+        return bool(blocking(self.flags))
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["flags"] = [f.to_dict() for f in self.flags]
+        return d
+
+
+LlmWriter = Callable[[Mapping[str, Any], str, Mapping[str, Any]], Mapping[str, str]]
+"""(facts without personal data, message skeleton, play metadata) -> {"subject", "body"};
+the text may use {first_name}, filled locally at render time."""
+
+
+def customer_facts(orders: pd.DataFrame | None, *, products: pd.DataFrame | None = None,
+                   scores: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Facts per customer from the data: last_order_date, last_order_id, first_order_year,
+    last_product_name, favourite_product (most lines bought), recommended_product (the scores'
+    next_best_product, by name) and order_value (average order value)."""
+    names: dict[str, str] = {}
+    if products is not None and {"product_id", "name"} <= set(products.columns):
+        names = dict(zip(products["product_id"].astype(str), products["name"].astype(str)))
+    out = pd.DataFrame(index=pd.Index([], name="customer_id", dtype=str))
+    if orders is not None and len(orders):
+        o = orders.loc[orders["amount"] >= 0].copy()
+        o["customer_id"] = o["customer_id"].astype(str)
+        o = o.sort_values("order_date")
+        if "product_name" not in o.columns and "product_id" in o.columns:
+            o["product_name"] = o["product_id"].astype(str).map(names)
+        g = o.groupby("customer_id")
+        out = pd.DataFrame({"last_order_date": g["order_date"].max(),
+                            "first_order_year": g["order_date"].min().dt.year.astype(str)})
+        if "order_id" in o.columns:
+            out["last_order_id"] = g["order_id"].last().astype(str)
+        if "product_name" in o.columns:
+            pn = o.dropna(subset=["product_name"])
+            out["last_product_name"] = pn.groupby("customer_id")["product_name"].last()
+            fav = pn.groupby(["customer_id", "product_name"]).size().reset_index(name="n")
+            fav = fav.sort_values(["customer_id", "n"], ascending=[True, False])
+            out["favourite_product"] = fav.drop_duplicates("customer_id").set_index("customer_id")["product_name"]
+    if scores is not None and len(scores):
+        s = scores.set_index(scores["customer_id"].astype(str))
+        out = out.reindex(out.index.union(s.index))
+        if "next_best_product" in s.columns:
+            nbp = s["next_best_product"].fillna("").astype(str)
+            out["recommended_product"] = nbp.map(lambda p: names.get(p, p if not names else ""))
+        if {"revenue_to_date", "orders_to_date"} <= set(s.columns):
+            n = s["orders_to_date"].astype(float)
+            out["order_value"] = (s["revenue_to_date"].astype(float) / n.where(n > 0)).where(n > 0)
+    return out
+
+
+def _clean(value: Any, limit: int = 80) -> str:
+    """A fact from store data as plain text: no braces, angle brackets or line breaks."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    text = re.sub(r"[{}<>\r\n\t]+", " ", str(value)).strip()
+    return text[:limit].strip()
+
+
+def _facts_for(cid: str, row: Mapping, facts: pd.DataFrame, store: StoreFacts) -> dict[str, str]:
+    f = facts.loc[cid].to_dict() if cid in facts.index else {}
+    last = f.get("last_order_date")
+    last = pd.Timestamp(last) if last is not None and last == last else None
+    product = _clean(f.get("last_product_name")) or _clean(f.get("favourite_product"))
+    return {
+        "store_name": store.store_name, "sender_name": store.sender_name,
+        "sender_role": store.sender_role,
+        "product_name": product, "last_product_name": _clean(f.get("last_product_name")),
+        "favourite_product": _clean(f.get("favourite_product")),
+        "recommended_product": _clean(f.get("recommended_product")),
+        "last_order_date": f"{last.day} {last:%B %Y}" if last is not None else "",
+        "last_order_month": f"{last:%B %Y}" if last is not None else "",
+        "first_order_year": _clean(f.get("first_order_year")),
+        "order_number": _clean(f.get("last_order_id")),
+        "unsubscribe_link": "",  # the email platform adds its own unsubscribe footer
+        "reason_label": row.get("churn_reason", ""),
+    }
+
+
+def offer_code(campaign_id: str, customer_id: str, offer_type: str, pct: float) -> str:
+    """A unique, deterministic code per draft, for the merchant to create in their shop."""
+    if offer_type == "discount" and pct > 0:
+        prefix = f"SAVE{round(pct * 100)}"
+    elif offer_type == "free_shipping":
+        prefix = "SHIPFREE"
+    else:
+        return ""
+    h = hashlib.sha256(f"{campaign_id}:{customer_id}".encode()).hexdigest()[:6].upper()
+    return f"{prefix}-{h}"
+
+
+def _fill(text: str, facts: Mapping[str, str]) -> str | None:
+    """Fill a text's placeholders from facts; None when one has no fact (personal ones stay)."""
+    missing = False
+
+    def sub(m: re.Match) -> str:
+        nonlocal missing
+        key = m.group(1)
+        if key in PERSONAL_FIELDS:
+            return m.group(0)
+        value = facts.get(key)
+        if key == "unsubscribe_link" or key == "optional_offer_line":
+            return value or ""
+        if not value:
+            missing = True
+            return m.group(0)
+        return value
+
+    out = PLACEHOLDER.sub(sub, text)
+    return None if missing else out
+
+
+def template_text(skeleton: str | None, facts: Mapping[str, str], *, channel: str,
+                  churn_reason: str) -> tuple[str, str]:
+    """(subject, body) from a skeleton and facts; paragraphs without facts are left out."""
+    lines = (skeleton or "").strip().splitlines()
+    subject_tpl = ""
+    if lines and re.match(r"^(subject|headline)\s*:", lines[0], re.I):
+        subject_tpl = lines[0].split(":", 1)[1].strip()
+        lines = lines[1:]
+    subject = _fill(subject_tpl, facts) if subject_tpl else None
+    if not subject:
+        subject = f"A note from {facts['store_name']}"
+    paras = [p.strip() for p in re.split(r"\n\s*\n", "\n".join(lines)) if p.strip()]
+    paras = [p for p in paras if not p.startswith("[")]  # onsite buttons are not message text
+    kept = [f for f in (_fill(p, facts) for p in paras) if f and f.strip()]
+    kept = [re.sub(r"[ \t]+\n", "\n", p).strip() for p in kept if p.strip()]
+    greeting = "Hi {first_name},"
+    if not kept or not kept[0].lower().startswith(("hi", "hello", "dear")):
+        kept.insert(0, greeting)
+    sign = facts["store_name"]
+    body_paras = kept[1:]
+    if body_paras and len(body_paras[-1]) < 60 and "." not in body_paras[-1]:
+        sign = body_paras.pop()
+    offer_line = facts.get("optional_offer_line", "")
+    if not [p for p in body_paras if p != offer_line] and churn_reason in REASON_PARAGRAPH:
+        body_paras.insert(0, REASON_PARAGRAPH[churn_reason])
+    rec = facts.get("recommended_product")
+    if rec and rec not in "\n".join(body_paras):
+        body_paras.append(f"Based on what you have ordered before, you might like {rec}.")
+    if offer_line and offer_line not in "\n".join(body_paras):
+        body_paras.append(offer_line)
+    if "reply" not in "\n".join(body_paras).lower():
+        body_paras.append("Just reply to this message if there is anything we can help with.")
+    if channel == "sms":
+        first = next((p for p in body_paras if p != offer_line), "")
+        first = re.split(r"(?<=[.?!])\s", first.replace("\n", " "))[0]
+        parts = [f"Hi {{first_name}}, it's {facts['store_name']}.", first, offer_line, SMS_STOP]
+        return subject, " ".join(p for p in parts if p)
+    sign = sign[:1].upper() + sign[1:]
+    return subject, "\n\n".join([kept[0], *body_paras, sign])
+
+
+def render(draft: Any, customer_row: Mapping | None) -> tuple[str, str]:
+    """(subject, body) with the personal placeholders filled from the customer's row; done
+    locally, at review or export time. A missing first name becomes "there" ("Hi there,")."""
+    get = draft.get if isinstance(draft, Mapping) else (lambda k, d=None: getattr(draft, k, d))
+    subject, body = get("subject", "") or "", get("body", "") or ""
+    row = customer_row or {}
+    name = _clean(row.get("first_name"), 40) if row else ""
+    if not name:
+        subject = re.sub(r"^\{first_name\},\s*", "", subject)
+        subject = re.sub(r",\s*\{first_name\}", "", subject)
+        subject = subject[:1].upper() + subject[1:]
+    values = {"first_name": name or "there", "last_name": _clean(row.get("last_name"), 40) if row else ""}
+
+    def sub(m: re.Match) -> str:
+        key = m.group(1)
+        return values[key] if key in values and values[key] else m.group(0)
+
+    return PLACEHOLDER.sub(sub, subject), PLACEHOLDER.sub(sub, body)
+
+
+def draft_messages(plan, playbooks: list, *, settings, customers: pd.DataFrame | None,
+                   orders: pd.DataFrame | None = None, products: pd.DataFrame | None = None,
+                   scores: pd.DataFrame | None = None, store: StoreFacts | None = None,
+                   llm_writer: LlmWriter | None = None) -> list[Draft]:
+    """One draft per chosen row of `plan` (a Plan or its `chosen` list of dicts), each checked
+    by the guardrails. Blocked drafts are returned too, with their flags: the approval queue
+    stores them as `blocked`, never as pending."""
+    store = store or StoreFacts()
+    rows = plan.chosen if hasattr(plan, "chosen") else list(plan)
+    campaign_id = getattr(plan, "campaign_id", None)
+    books = {(pb.id if hasattr(pb, "id") else pb["id"]): pb for pb in playbooks}
+    facts = customer_facts(orders, products=products, scores=scores)
+    crow: dict[str, Mapping] = {}
+    if customers is not None and len(customers):
+        c = customers.assign(customer_id=customers["customer_id"].astype(str)).drop_duplicates("customer_id")
+        crow = {r["customer_id"]: r for r in c.to_dict("records")}
+    out: list[Draft] = []
+    for row in rows:
+        cid = str(row["customer_id"])
+        camp = campaign_id or row.get("campaign_id", "")
+        pb = books.get(row["playbook_id"])
+        skeleton = (pb.message_skeleton if hasattr(pb, "message_skeleton")
+                    else (pb or {}).get("sections", {}).get("Message skeleton")) if pb is not None else None
+        pct = float(row.get("offer_percent") or 0.0)
+        code = offer_code(camp, cid, row.get("offer_type", "none"), pct)
+        offer = row.get("offer", "") or ""
+        f = _facts_for(cid, row, facts, store)
+        f["optional_offer_line"] = (f"As a thank-you, here is {offer} with the code {code}." if code
+                                    else (f"We would also like to offer you {offer}." if offer else ""))
+        writer = "template"
+        if llm_writer is not None:
+            safe = {k: v for k, v in f.items() if k not in PERSONAL_FIELDS}
+            meta = {k: row.get(k) for k in ("playbook_id", "playbook_title", "channel", "offer",
+                                            "offer_percent", "churn_reason")}
+            text = llm_writer(safe, skeleton or "", meta)
+            subject, body, writer = str(text["subject"]), str(text["body"]), "llm"
+        else:
+            subject, body = template_text(skeleton, f, channel=row["channel"],
+                                          churn_reason=row.get("churn_reason", ""))
+        d = Draft(campaign_id=camp, customer_id=cid, channel=row["channel"], subject=subject,
+                  body=body, offer=offer, offer_percent=pct, offer_code=code,
+                  reason=row.get("reason", ""), playbook_id=row["playbook_id"],
+                  playbook_title=row.get("playbook_title", ""),
+                  expected_value=float(row.get("expected_value", 0.0)), writer=writer)
+        ov = None
+        if cid in facts.index and "order_value" in facts.columns:
+            v = facts.at[cid, "order_value"]
+            ov = float(v) if pd.notna(v) else None
+        d.flags = check_draft(d, customer_row=crow.get(cid), settings=settings, order_value=ov)
+        out.append(d)
+    return out
+
+
+# --- export rows (used by the approval queue) -------------------------------------------------
+
+EXPORT_COLUMNS = ["email", "first_name", "subject", "body", "offer_code", "campaign_id",
+                  "channel", "phone", "customer_id", "draft_id"]
+"""The export CSV: Klaviyo and Shopify Email import email and first_name, the rest as custom
+properties; subject and body are rendered (no placeholders left)."""
+
+
+def customer_rows(customers: pd.DataFrame | None) -> dict[str, dict]:
+    if customers is None or not len(customers):
+        return {}
+    c = customers.assign(customer_id=customers["customer_id"].astype(str)).drop_duplicates("customer_id")
+    return {r["customer_id"]: r for r in c.to_dict("records")}
+
+
+def exportable(drafts: list, customers: pd.DataFrame | None) -> tuple[list, list[str]]:
+    """The drafts whose customer has an email and still consents to the channel, and why the
+    others are held back."""
+    from agent.guardrails import CONSENT, truthy
+
+    rows = customer_rows(customers)
+    ok, why = [], []
+    for d in drafts:
+        c = rows.get(str(d.customer_id))
+        if c is None or not str(c.get("email") or "").strip():
+            why.append(f"draft {d.id}: no email for customer {d.customer_id}")
+        elif not truthy(c.get(CONSENT.get(d.channel, ""))):
+            why.append(f"draft {d.id}: customer {d.customer_id} no longer consents to {d.channel}")
+        else:
+            ok.append(d)
+    return ok, why
+
+
+def export_table(drafts: list, customers: pd.DataFrame | None) -> pd.DataFrame:
+    """One CSV row per draft (objects with id, customer_id, channel, subject, body,
+    offer_code, campaign_id), rendered locally with the customer's row."""
+    rows = customer_rows(customers)
+    out = []
+    for d in drafts:
+        c = rows.get(str(d.customer_id), {})
+        subject, body = render({"subject": d.subject, "body": d.body}, c)
+        out.append({"email": c.get("email", ""), "first_name": _clean(c.get("first_name"), 40),
+                    "subject": subject, "body": body, "offer_code": d.offer_code,
+                    "campaign_id": d.campaign_id, "channel": d.channel,
+                    "phone": (c.get("phone") or "") if d.channel == "sms" else "",
+                    "customer_id": d.customer_id, "draft_id": d.id})
+    return pd.DataFrame(out, columns=EXPORT_COLUMNS)
+
+
+def atomic_csv(table: pd.DataFrame, path: Path) -> None:
+    """Write a CSV through a temporary file and a rename: never half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    table.to_csv(tmp, index=False)
+    os.replace(tmp, path)

@@ -1,0 +1,200 @@
+"""The approval queue: state machine, person-only approval, append-only audit, idempotent
+approve and export, and no double export from two concurrent sessions."""
+
+from __future__ import annotations
+
+import threading
+
+import pandas as pd
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from agent.approvals import ApprovalError, AuditRow, open_queue
+from agent.drafts import Draft, EXPORT_COLUMNS
+from agent.guardrails import Flag
+from agent.prioritise import Plan
+
+CUSTOMERS = pd.DataFrame({"customer_id": ["C1", "C2", "C3", "C4"],
+                          "first_name": ["Ann", "Bo", "Cy", "Di"],
+                          "email": ["ann@example.com", "bo@example.com", "cy@example.com", ""],
+                          "accepts_email": [True, True, True, True], "accepts_sms": False})
+
+
+@pytest.fixture(autouse=True)
+def _local_database(monkeypatch):
+    """The queue is the workspace's SQLite file, whatever DATABASE_URL says outside."""
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+
+
+def plan(cid="c1") -> Plan:
+    return Plan(campaign_id=cid, week_of="2026-11-02", created_at="2026-11-02T00:00:00+00:00",
+                settings={"seed": 7, "control_share": 0.1}, chosen=[{"customer_id": c} for c in ("C1", "C2", "C3", "C4")],
+                skipped=[], control_ids=["C9"], held_out_ids=["C9", "C10"], budget_left=0)
+
+
+def draft(cid, flags=(), cam="c1") -> Draft:
+    return Draft(campaign_id=cam, customer_id=cid, channel="email", subject="A note for {first_name}",
+                 body="Hi {first_name},\n\nThanks.\n\nOur store", offer="", offer_percent=0.0,
+                 offer_code="", reason="at risk", playbook_id="win-back-lapsed", flags=list(flags))
+
+
+@pytest.fixture
+def queue(workspace):
+    q = open_queue(workspace)
+    block = Flag("consent", "block", "no email consent")
+    ids = q.add_campaign(plan(), [draft("C1"), draft("C2"), draft("C3", [block]), draft("C4")],
+                         store_path="/nowhere")
+    assert ids == [1, 2, 3, 4]
+    return q
+
+
+def test_new_drafts_are_pending_or_blocked(queue):
+    assert [d.status for d in queue.list_drafts()] == ["pending", "pending", "blocked", "pending"]
+    assert [d.id for d in queue.list_drafts(state="blocked")] == [3]
+    with pytest.raises(ApprovalError, match="already recorded"):
+        queue.add_campaign(plan(), [])
+
+
+def test_only_a_person_approves(queue):
+    for bot in ("assistant", "agent", "  Assistant ", ""):
+        with pytest.raises(ApprovalError, match="only a person"):
+            queue.approve([1], actor=bot)
+    with pytest.raises(ApprovalError, match="only a person"):
+        queue.reject(1, actor="agent")
+    with pytest.raises(ApprovalError, match="only a person"):
+        queue.edit(1, actor="assistant", body="Hi", discount_cap=0.15)
+    assert queue.get(1).state == "pending"
+
+
+def test_state_machine_and_audit(queue):
+    [t] = queue.approve([1], actor="Maria")
+    assert (t.before, t.after, t.changed) == ("pending", "approved", True)
+    [again] = queue.approve([1], actor="Maria")
+    assert not again.changed and "already approved" in again.message
+    assert [a.action for a in queue.audit(1)] == ["created", "approved"]  # one row per real transition
+    d = queue.get(1)
+    assert d.decided_by == "Maria" and d.decided_at is not None
+
+    t = queue.edit(2, actor="Maria", subject="Hello {first_name}", discount_cap=0.15)
+    assert t.after == "edited" and queue.get(2).subject == "Hello {first_name}"
+    queue.approve([2], actor="Maria")
+    assert queue.get(2).state == "approved"
+    queue.edit(2, actor="Maria", body="Hi {first_name}, new text.", discount_cap=0.15)
+    assert queue.get(2).state == "edited"  # an edit needs approving again
+
+    with pytest.raises(ApprovalError, match="guardrails"):
+        queue.edit(4, actor="Maria", body="Hurry, last chance!", discount_cap=0.15)
+    with pytest.raises(ApprovalError, match="blocked"):
+        queue.approve([3], actor="Maria")
+    with pytest.raises(ApprovalError, match="guardrails"):  # consent cannot be edited away
+        queue.edit(3, actor="Maria", body="Hi {first_name}", discount_cap=0.15)
+    queue.reject(4, actor="Maria", reason="not this week")
+    with pytest.raises(ApprovalError, match="cannot be approved"):
+        queue.approve([4], actor="Maria")
+    assert not queue.reject(4, actor="Maria").changed
+    audit = queue.audit(4)
+    assert audit[-1].action == "rejected" and audit[-1].note == "not this week"
+    assert audit[-1].before["state"] == "pending" and audit[-1].after["state"] == "rejected"
+    with pytest.raises(ApprovalError, match="no draft"):
+        queue.approve([99], actor="Maria")
+
+
+def test_audit_log_is_append_only(queue):
+    queue.approve([1], actor="Maria")
+    with Session(queue.engine) as s:
+        s.get(AuditRow, 1).actor = "someone else"
+        with pytest.raises(ApprovalError, match="append-only"):
+            s.commit()
+        s.rollback()
+        s.delete(s.get(AuditRow, 1))
+        with pytest.raises(ApprovalError, match="append-only"):
+            s.commit()
+        s.rollback()
+    with pytest.raises(Exception, match="append-only"):
+        with queue.engine.begin() as conn:
+            conn.execute(text("DELETE FROM audit_log"))
+    with pytest.raises(Exception, match="append-only"):
+        with queue.engine.begin() as conn:
+            conn.execute(text("UPDATE audit_log SET actor = 'x'"))
+    assert [a.actor for a in queue.audit(1)] == ["assistant", "Maria"]
+
+
+def test_export_only_approved_once_with_the_csv_columns(queue, workspace):
+    exports = workspace / "exports"
+    assert queue.export(CUSTOMERS, exports_dir=exports).path is None  # nothing approved yet
+    queue.approve([1, 4], actor="Maria")
+    res = queue.export(CUSTOMERS, exports_dir=exports)
+    assert res.draft_ids == [1] and "nothing was sent" in res.message
+    assert res.skipped == ["draft 4: no email for customer C4"]
+    table = pd.read_csv(res.path, keep_default_na=False)
+    assert list(table.columns) == EXPORT_COLUMNS
+    assert list(table.columns[:6]) == ["email", "first_name", "subject", "body", "offer_code", "campaign_id"]
+    row = table.iloc[0]
+    assert (row["email"], row["first_name"], row["campaign_id"]) == ("ann@example.com", "Ann", "c1")
+    assert row["subject"] == "A note for Ann" and row["body"].startswith("Hi Ann,") and "{" not in row["body"]
+    assert queue.export(CUSTOMERS, exports_dir=exports).path is None  # exporting twice: no duplicate
+    assert queue.get(1).status == "exported"
+    with pytest.raises(ApprovalError):
+        queue.edit(1, actor="Maria", body="Hi", discount_cap=0.15)
+    again = queue.export_again(1, CUSTOMERS, out=workspace / "again.csv")
+    assert again.draft_ids == [1] and len(pd.read_csv(again.path)) == 1
+    assert [a.action for a in queue.audit(1)] == ["created", "approved", "exported"]
+
+
+def test_two_sessions_approving_and_exporting_the_same_draft_export_it_once(queue, workspace):
+    sessions = [open_queue(workspace), open_queue(workspace)]  # two engines on one SQLite file
+    assert sessions[0].engine is not sessions[1].engine
+    barrier = threading.Barrier(2)
+    results, errors = [], []
+
+    def work(i):
+        try:
+            q = sessions[i]
+            barrier.wait()
+            q.approve([1, 2], actor=f"person{i}")
+            results.append(q.export(CUSTOMERS, exports_dir=workspace / "exports",
+                                    out=workspace / f"out{i}.csv"))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    exported = [i for r in results for i in r.draft_ids]
+    assert sorted(exported) == [1, 2]
+    rows = sum(len(pd.read_csv(r.path)) for r in results if r.path is not None)
+    assert rows == 2
+    for d in (1, 2):
+        actions = [a.action for a in queue.audit(d)]
+        assert actions.count("approved") == 1 and actions.count("exported") == 1
+
+
+def test_cli_refuses_the_assistant_and_says_nothing_is_sent(tmp_path, workspace):
+    from typer.testing import CliRunner
+
+    from agent.cli_approvals import approvals_app
+
+    store = tmp_path / "store"
+    store.mkdir()
+    pd.DataFrame({"customer_id": ["C1"], "order_id": ["O1"], "order_date": ["2026-01-05"],
+                  "amount": [10.0]}).to_csv(store / "orders.csv", index=False)
+    CUSTOMERS.to_csv(store / "customers.csv", index=False)
+    q = open_queue(workspace)
+    q.add_campaign(plan(), [draft("C1")], store_path=str(store))
+    run = CliRunner().invoke
+    ws = ["--workspace", str(workspace)]
+    res = run(approvals_app, ["approve", "1", "--by", "assistant", *ws])
+    assert isinstance(res.exception, ApprovalError)
+    res = run(approvals_app, ["approve", "--all-pending", *ws])
+    assert isinstance(res.exception, ApprovalError) and "--yes" in str(res.exception)
+    res = run(approvals_app, ["approve", "--all-pending", "--yes", "--by", "Maria", *ws])
+    assert res.exit_code == 0 and "1 approved" in res.output
+    res = run(approvals_app, ["export", *ws])
+    assert res.exit_code == 0, res.output
+    assert "exported 1 drafts" in res.output and "Nothing is sent" in res.output
+    res = run(approvals_app, ["list", "--state", "exported", *ws])
+    assert "C1" in res.output and "exported" in res.output
