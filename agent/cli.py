@@ -332,12 +332,24 @@ def chat(
 def brief(
     store: StoreOpt = None,
     demo: DemoOpt = False,
-    week_ending: Annotated[str | None, typer.Option("--week-ending")] = None,
-    cac: Annotated[float | None, typer.Option("--cac", help="Customer acquisition cost.")] = None,
+    week_ending: Annotated[str | None, typer.Option("--week-ending", help="Last day of the week (default: last order date).")] = None,
+    cac: Annotated[float | None, typer.Option("--cac", min=0.01, help="Customer acquisition cost, for LTV:CAC.")] = None,
+    column_map: MapOpt = None,
     workspace: WorkspaceOpt = DEFAULT_WS,
 ) -> None:
-    """Write the weekly retention brief (Markdown and HTML) to the workspace."""
-    _not_yet("retention brief", 6)
+    """Write the weekly retention brief (Markdown, HTML and charts) to the workspace."""
+    from agent.brief import weekly_brief
+    from tools.load import load_store
+
+    ws = Workspace.at(workspace)
+    path = resolve_store(ws, store, demo)
+    with out.status("Loading the store ...") as status:
+        loaded = load_store(path, column_map=parse_map(column_map), rejects_dir=ws.rejects)
+        when = _as_of(week_ending, loaded.orders) if week_ending else None
+        result = weekly_brief(loaded, workspace=ws, week_ending=when, cac=cac,
+                              progress=lambda m: status.update(f"Brief: {m} ..."))
+    out.print(result.markdown.split("\n## ")[0], markup=False, highlight=False)
+    out.print(f"Brief written to {result.paths['md']} and {result.paths['html']} (charts beside them).")
 
 
 @app.command("ui")

@@ -1,0 +1,239 @@
+"""The weekly retention brief: Markdown and HTML with charts, written to the workspace.
+
+Every number in the brief comes from a tool result and is kept in `Brief.facts` under a
+name; the text is rendered from those facts only (a test checks each number). Offline,
+templates write the narrative; in LLM mode a `narrator(facts) -> str` writes the opening
+paragraph from the same facts (and may only restate them).
+
+Sections: KPIs with week-over-week change; segment migration since last week; top at-risk
+high-value customers with reasons; recommended plays with playbook citations; drafts waiting
+for approval; model health (inner backtest of the scoring models).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from agent import charts
+from agent.workspace import Workspace
+from tools.features import REASON_LABEL
+from tools.kpis import change, week_kpis
+from tools.segments import migration_summary
+
+
+@dataclass
+class Brief:
+    week_ending: str
+    facts: dict
+    markdown: str
+    html: str
+    paths: dict[str, str] = field(default_factory=dict)
+
+
+def fmt(value, kind: str = "num") -> str:
+    """The one way a number is written in the brief."""
+    if kind == "pct":
+        return f"{value * 100:.1f}%"
+    if kind == "money":
+        return f"{value:,.0f}"
+    if kind == "signed":
+        return f"{value:+,.0f}" if abs(value) >= 1 else f"{value:+.2f}"
+    if kind == "signed_pct":
+        return f"{value * 100:+.1f} pts"
+    if kind == "ratio":
+        return f"{value:.2f}"
+    return f"{value:,.0f}" if float(value).is_integer() or abs(value) >= 100 else f"{value:,.2f}"
+
+
+def scores_at(store, ws: Workspace, as_of: pd.Timestamp, *, horizon_days: int, progress) -> tuple[pd.DataFrame, dict]:
+    """Scores as of a date: the workspace snapshot when it is for this store, else scored now."""
+    from agent.snapshots import load_scores, save_scores
+    from tools.score import score_store
+
+    day = str(as_of.date())
+    try:
+        scores, params = load_scores(ws, day)
+        if params.get("store") == str(store.path) and params.get("horizon_days") == horizon_days:
+            return scores, params
+    except (FileNotFoundError, KeyError, ValueError):
+        pass
+    progress(f"scoring customers as of {day}")
+    o = store.orders.loc[store.orders["order_date"] < as_of + pd.Timedelta(days=1)]
+    res = score_store(o, as_of=as_of, horizon_days=horizon_days, events=store.events,
+                      tickets=store.tickets, products=store.products)
+    res.params["store"] = str(store.path)
+    save_scores(ws, res, as_of=as_of)
+    return res.scores, res.params
+
+
+def weekly_brief(store, *, workspace: Workspace, week_ending=None, cac: float | None = None,
+                 horizon_days: int = 365, settings=None, top_n: int = 10,
+                 narrator: Callable[[dict], str] | None = None,
+                 progress: Callable[[str], None] = lambda _: None) -> Brief:
+    from agent.approvals import open_queue
+    from agent.prioritise import prioritise
+    from agent.settings import Settings
+    from knowledge import builtin_playbook_dir, load_playbooks
+
+    settings = settings or Settings()
+    end = pd.Timestamp(week_ending).normalize() if week_ending else store.orders["order_date"].max().normalize()
+    now_scores, params = scores_at(store, workspace, end, horizon_days=horizon_days, progress=progress)
+    prev_scores, _ = scores_at(store, workspace, end - pd.Timedelta(days=7), horizon_days=horizon_days,
+                               progress=progress)
+    progress("computing KPIs, migration and plays")
+    k_now = week_kpis(store.orders, now_scores, as_of=end, cac=cac)
+    k_prev = week_kpis(store.orders, prev_scores, as_of=end - pd.Timedelta(days=7), cac=cac)
+    facts: dict = {"kpi": k_now, "kpi_change": change(k_now, k_prev)}
+    mig = migration_summary(prev_scores[["customer_id", "segment"]], now_scores[["customer_id", "segment"]])
+    facts["migration"] = mig.to_dict("records")
+    risky = now_scores[now_scores["clv_tier"] == "high"].assign(
+        value_at_risk=lambda d: d["churn_probability"] * d["predicted_clv"])
+    top = risky.nlargest(top_n, "value_at_risk")
+    facts["at_risk"] = [{"customer_id": r.customer_id, "predicted_clv": float(r.predicted_clv),
+                         "churn_probability": float(r.churn_probability),
+                         "reason": REASON_LABEL.get(r.churn_reason, r.churn_reason),
+                         "segment": r.segment} for r in top.itertuples()]
+    playbooks = list(load_playbooks([builtin_playbook_dir()]).playbooks)
+    plan = prioritise(now_scores, store.customers, playbooks, settings=settings, week_of=end.date(),
+                      campaign_id=f"brief-{end.date()}")
+    chosen = plan.chosen_frame()
+    plays = (chosen.groupby(["playbook_id", "playbook_title"])
+             .agg(customers=("customer_id", "size"), expected_value=("expected_value", "sum"))
+             .reset_index().sort_values("expected_value", ascending=False))
+    facts["plays"] = plays.to_dict("records")
+    facts["control_group"] = len(plan.control_ids)
+    queue = open_queue(workspace.root)
+    facts["drafts_pending"] = len(queue.list_drafts(state="pending"))
+    facts["drafts_approved"] = len(queue.list_drafts(state="approved"))
+    facts["model"] = _model_health(params)
+    brief = Brief(str(end.date()), facts, "", "")
+    out = workspace.sub("briefs") / f"brief_{end.date()}"
+    out.mkdir(parents=True, exist_ok=True)
+    progress("drawing charts")
+    for name, fig in (("clv_distribution", charts.clv_distribution(now_scores)),
+                      ("churn_by_segment", charts.churn_by_segment(now_scores)),
+                      ("segment_migration", charts.segment_migration(mig))):
+        charts.save(fig, out / f"{name}.png")
+        brief.paths[name] = str(out / f"{name}.png")
+    opening = narrator(facts) if narrator else _opening(facts)
+    brief.markdown = render_markdown(facts, end, opening)
+    brief.html = render_html(brief.markdown)
+    for ext, text in (("md", brief.markdown), ("html", brief.html), ("json", json.dumps(facts, indent=2, default=str))):
+        path = out / f"brief.{ext}"
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+        brief.paths[ext] = str(path)
+    return brief
+
+
+def _model_health(params: dict) -> dict:
+    prob = params.get("probabilistic", {})
+    inner = params.get("ml", {}).get("inner_backtest", {})
+    health = {"purchase_model": prob.get("model"), "converged": bool(prob.get("converged")),
+              "choice": params.get("model_choice", {})}
+    if inner:
+        health["auc_ml"] = inner.get("churn", {}).get("ml")
+        health["auc_bgnbd"] = inner.get("churn", {}).get("bgnbd")
+        health["held_out"] = inner.get("held_out_customers")
+    return health
+
+
+def _opening(f: dict) -> str:
+    k, c = f["kpi"], f["kpi_change"]
+    parts = [f"This week {fmt(k['orders_week'])} orders brought in {fmt(k['revenue_week'], 'money')} "
+             f"({fmt(c.get('revenue_week', 0), 'signed')} on last week)."]
+    parts.append(f"{fmt(k['active_customers'])} customers bought in the last 90 days "
+                 f"({fmt(c.get('active_customers', 0), 'signed')}); {fmt(k['churned_this_week'])} "
+                 "slipped out of that window this week.")
+    if f["at_risk"]:
+        a = f["at_risk"][0]
+        parts.append(f"The most valuable customer at risk is {a['customer_id']} "
+                     f"(predicted value {fmt(a['predicted_clv'], 'money')}, "
+                     f"{fmt(a['churn_probability'], 'pct')} churn risk, {a['reason']}).")
+    parts.append("No language model wrote this: it is a template filled from the numbers below.")
+    return " ".join(parts)
+
+
+def render_markdown(f: dict, end: pd.Timestamp, opening: str) -> str:
+    k, c = f["kpi"], f["kpi_change"]
+    rows = [("Active customers (90 days)", fmt(k["active_customers"]), fmt(c.get("active_customers", 0), "signed")),
+            ("Repeat-purchase rate", fmt(k["repeat_rate"], "pct"), fmt(c.get("repeat_rate", 0), "signed_pct")),
+            ("Churned this week", fmt(k["churned_this_week"]), fmt(c.get("churned_this_week", 0), "signed")),
+            ("Revenue this week", fmt(k["revenue_week"], "money"), fmt(c.get("revenue_week", 0), "signed")),
+            ("Average order value", fmt(k["aov_week"]), fmt(c.get("aov_week", 0), "signed")),
+            ("Predicted 12-month value of the base", fmt(k.get("predicted_value", 0), "money"),
+             fmt(c.get("predicted_value", 0), "signed"))]
+    if "ltv_cac" in k:
+        rows.append((f"LTV:CAC at CAC {fmt(k['cac'])}", fmt(k["ltv_cac"], "ratio"), fmt(c.get("ltv_cac", 0), "signed")))
+    lines = [f"# Weekly retention brief — week ending {end.date()}", "", opening, "",
+             "## KPIs", "", "| KPI | this week | change |", "|---|---|---|"]
+    lines += [f"| {a} | {b} | {d} |" for a, b, d in rows]
+    if "ltv_cac" in k:
+        verdict = "meets" if k["ltv_cac"] >= 3 else "is below"
+        lines += ["", f"LTV:CAC {verdict} the rule of thumb of 3 (playbook `ltv-cac-acquisition`)."]
+    lines += ["", "![CLV distribution](clv_distribution.png)", "",
+              "## Segment migration since last week", "", "| segment | last week | this week | change |",
+              "|---|---|---|---|"]
+    lines += [f"| {m['segment']} | {fmt(m['before'])} | {fmt(m['after'])} | {fmt(m['change'], 'signed')} |"
+              for m in f["migration"]]
+    lines += ["", "![Segment migration](segment_migration.png)", "",
+              "## Top at-risk high-value customers", "",
+              "| customer | predicted value | churn risk | reason | segment |", "|---|---|---|---|---|"]
+    lines += [f"| {a['customer_id']} | {fmt(a['predicted_clv'], 'money')} | {fmt(a['churn_probability'], 'pct')} "
+              f"| {a['reason']} | {a['segment']} |" for a in f["at_risk"]]
+    lines += ["", "![Churn by segment](churn_by_segment.png)", "", "## Recommended plays", "",
+              "| play (playbook) | customers | expected value |", "|---|---|---|"]
+    lines += [f"| {p['playbook_title']} (`{p['playbook_id']}`) | {fmt(p['customers'])} | {fmt(p['expected_value'], 'money')} |"
+              for p in f["plays"]]
+    lines += ["", f"A control group of {fmt(f['control_group'])} customers is held out to measure the effect.",
+              "", "## Drafts", "",
+              f"{fmt(f['drafts_pending'])} drafts wait for approval and {fmt(f['drafts_approved'])} are approved "
+              "(`retention approvals list`). Nothing is sent by this software.", "", "## Model health", ""]
+    m = f["model"]
+    lines.append(f"Purchase model: {m['purchase_model']} ({'converged' if m['converged'] else 'fallback used'}); "
+                 f"value from {m['choice'].get('value')}, churn from {m['choice'].get('churn')}.")
+    if m.get("auc_ml") is not None:
+        lines.append(f"Inner backtest on {fmt(m['held_out'])} held-out customers: churn AUC "
+                     f"{fmt(m['auc_ml'], 'ratio')} (ML) vs {fmt(m['auc_bgnbd'], 'ratio')} (BG/NBD).")
+    return "\n".join(lines) + "\n"
+
+
+def render_html(markdown: str) -> str:
+    """A small Markdown-to-HTML for the brief's own constructs (headings, tables, images)."""
+    body, table = [], []
+
+    def flush():
+        if table:
+            head, *rest = [r for r in table if not set(r.replace("|", "").strip()) <= {"-"}]
+            cells = lambda r: [html.escape(c.strip()) for c in r.strip().strip("|").split("|")]  # noqa: E731
+            body.append("<table><tr>" + "".join(f"<th>{c}</th>" for c in cells(head)) + "</tr>"
+                        + "".join("<tr>" + "".join(f"<td>{c}</td>" for c in cells(r)) + "</tr>" for r in rest)
+                        + "</table>")
+            table.clear()
+
+    for line in markdown.splitlines():
+        if line.startswith("|"):
+            table.append(line)
+            continue
+        flush()
+        if line.startswith("# "):
+            body.append(f"<h1>{html.escape(line[2:])}</h1>")
+        elif line.startswith("## "):
+            body.append(f"<h2>{html.escape(line[3:])}</h2>")
+        elif line.startswith("!["):
+            alt, src = line[2:].split("](")
+            body.append(f'<img alt="{html.escape(alt)}" src="{html.escape(src.rstrip(")"))}">')
+        elif line.strip():
+            body.append(f"<p>{html.escape(line)}</p>")
+    flush()
+    style = ("body{font-family:sans-serif;max-width:860px;margin:2em auto}"
+             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}")
+    return f"<!doctype html><html><head><meta charset='utf-8'><style>{style}</style></head><body>{''.join(body)}</body></html>"

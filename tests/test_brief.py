@@ -1,0 +1,67 @@
+"""The weekly brief: written offline to the workspace, and every number in it is a tool
+result (the KPIs recomputed independently, the rest read back from the facts)."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+
+from agent.brief import fmt, weekly_brief
+from agent.workspace import Workspace
+from tools.demo import generate_store
+from tools.kpis import week_kpis
+from tools.load import load_store
+
+
+@pytest.fixture(scope="module")
+def brief(tmp_path_factory):
+    root = tmp_path_factory.mktemp("brief")
+    generate_store(root / "store", customers=1500, seed=4)
+    st = load_store(root / "store")
+    ws = Workspace.at(root / "ws")
+    return st, weekly_brief(st, workspace=ws, cac=40.0)
+
+
+def test_files_written(brief):
+    _, b = brief
+    for key in ("md", "html", "json", "clv_distribution", "churn_by_segment", "segment_migration"):
+        assert pd.io.common.file_exists(b.paths[key]), key
+    assert "<table>" in b.html and "<img" in b.html
+    assert "No language model wrote this" in b.markdown
+
+
+def test_kpis_equal_an_independent_computation(brief):
+    st, b = brief
+    end = pd.Timestamp(b.week_ending)
+    k = week_kpis(st.orders, None, as_of=end)
+    assert f"| Active customers (90 days) | {fmt(k['active_customers'])} |" in b.markdown
+    assert f"| Revenue this week | {fmt(k['revenue_week'], 'money')} |" in b.markdown
+    assert f"| Repeat-purchase rate | {fmt(k['repeat_rate'], 'pct')} |" in b.markdown
+    ltv = b.facts["kpi"]["avg_clv"] / 40.0
+    assert fmt(ltv, "ratio") in b.markdown
+
+
+def _fact_strings(obj, out: set) -> set:
+    if isinstance(obj, dict):
+        for v in obj.values():
+            _fact_strings(v, out)
+    elif isinstance(obj, list):
+        for v in obj:
+            _fact_strings(v, out)
+    elif isinstance(obj, (int, float)) and not isinstance(obj, bool):
+        for kind in ("num", "pct", "money", "signed", "signed_pct", "ratio"):
+            out.add(fmt(obj, kind))
+    return out
+
+
+def test_every_number_in_the_brief_is_a_fact(brief):
+    _, b = brief
+    allowed = _fact_strings(b.facts, set()) | {"12", "90", "3", "0"}
+    text = re.sub(r"\d{4}-\d{2}-\d{2}", " ", b.markdown)       # dates
+    text = re.sub(r"\bC\d{6}\b", " ", text)                     # customer ids
+    text = re.sub(r"\([a-z_]+\.png\)", " ", text)               # chart files
+    tokens = re.findall(r"[+-]?\d+(?:,\d{3})*(?:\.\d+)?(?:%| pts)?", text)
+    stray = [t for t in tokens if t not in allowed and t.lstrip("+") not in allowed]
+    assert not stray, stray[:10]

@@ -1,0 +1,59 @@
+"""Store KPIs for a week: the numbers the weekly brief and the assistant report.
+
+Definitions (one place, so the brief, the chat and the app agree):
+- active customers: bought at least once in the ACTIVE_DAYS (90) days up to `as_of`;
+- repeat-purchase rate: share of customers (bought on or before `as_of`) with 2+ purchase days;
+- churned this week: customers whose last purchase fell out of the active window during the
+  week ending `as_of` (last purchase 91-97 days before `as_of`, none since);
+- revenue and AOV of the week: net revenue of (as_of - 7 days, as_of]; AOV = purchase revenue
+  per order in the week;
+- predicted value of the base: sum of `predicted_clv` of the scores (12 months when the
+  scores' horizon is 365 days);
+- LTV:CAC: average predicted CLV per customer / CAC (rule of thumb: at least 3).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+ACTIVE_DAYS = 90
+
+
+def week_kpis(orders: pd.DataFrame, scores: pd.DataFrame | None, *, as_of, cac: float | None = None) -> dict:
+    as_of = pd.Timestamp(as_of).normalize()
+    end = as_of + pd.Timedelta(days=1)
+    o = orders.loc[orders["order_date"] < end]
+    buys = o.loc[o["amount"] >= 0]
+    last = buys.groupby("customer_id")["order_date"].max()
+    days = pd.Series(buys["order_date"].dt.normalize().to_numpy(), index=buys["customer_id"].to_numpy())
+    purchase_days = days.groupby(level=0).nunique()
+    age = (as_of - last.dt.normalize()).dt.days
+    week = o.loc[o["order_date"] >= end - pd.Timedelta(days=7)]
+    week_buys = week.loc[week["amount"] >= 0]
+    n_orders = int(week_buys["order_id"].nunique())
+    k = {
+        "as_of": str(as_of.date()),
+        "customers": int(len(last)),
+        "active_customers": int((age < ACTIVE_DAYS).sum()),
+        "repeat_rate": float((purchase_days >= 2).mean()) if len(purchase_days) else 0.0,
+        "churned_this_week": int(((age >= ACTIVE_DAYS) & (age < ACTIVE_DAYS + 7)).sum()),
+        "revenue_week": float(week["amount"].sum()),
+        "orders_week": n_orders,
+        "aov_week": float(week_buys["amount"].sum() / n_orders) if n_orders else 0.0,
+    }
+    if scores is not None and len(scores):
+        k["predicted_value"] = float(scores["predicted_clv"].sum())
+        k["avg_clv"] = float(scores["predicted_clv"].mean())
+        k["at_risk"] = int((scores["churn_probability"] > 0.5).sum())
+        if cac:
+            k["cac"] = float(cac)
+            k["ltv_cac"] = k["avg_clv"] / float(cac)
+    return k
+
+
+def change(now: dict, before: dict | None) -> dict:
+    """Week-over-week change of every numeric KPI present in both (now - before)."""
+    if not before:
+        return {}
+    return {k: now[k] - before[k] for k, v in now.items()
+            if isinstance(v, (int, float)) and isinstance(before.get(k), (int, float))}
