@@ -98,7 +98,7 @@ def weekly_brief(store, *, workspace: Workspace, week_ending=None, cac: float | 
     top = risky.nlargest(top_n, "value_at_risk")
     facts["at_risk"] = [{"customer_id": r.customer_id, "predicted_clv": float(r.predicted_clv),
                          "churn_probability": float(r.churn_probability),
-                         "reason": REASON_LABEL.get(r.churn_reason, r.churn_reason),
+                         "reason": REASON_LABEL.get(r.churn_reason, "no clear driver"),
                          "segment": r.segment} for r in top.itertuples()]
     playbooks = list(load_playbooks([builtin_playbook_dir()]).playbooks)
     plan = prioritise(now_scores, store.customers, playbooks, settings=settings, week_of=end.date(),

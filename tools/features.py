@@ -58,7 +58,6 @@ REASON_LABEL = {
     "fading_engagement": "fading engagement",
     "cycle_overdue": "purchase cycle overdue",
     "one_time_buyer": "one-time buyer",
-    "none": "no clear driver",
 }
 NO_HISTORY_DAYS = 9999.0
 # a ticket about the product rather than the service (topic by keywords, case-insensitive)
