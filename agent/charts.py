@@ -50,3 +50,32 @@ def segment_migration(summary: pd.DataFrame):
 def save(fig, path) -> None:
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def tracking_plot(df: pd.DataFrame):
+    """Cumulative repeat purchases per week, actual vs predicted; holdout shaded."""
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    ax.plot(df["week_end"], df["actual"], label="actual", color="#333333")
+    ax.plot(df["week_end"], df["predicted"], label="model", color="#4C72B0", linestyle="--")
+    hold = df.loc[df["holdout"], "week_end"]
+    if len(hold):
+        ax.axvspan(hold.iloc[0], hold.iloc[-1], color="#EEEEEE", label="holdout")
+    ax.set_title("Tracking: cumulative repeat purchases")
+    fig.autofmt_xdate()
+    ax.set_ylabel("repeat purchases")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def conditional_expectation_plot(df: pd.DataFrame):
+    """Holdout purchases per customer by calibration frequency, actual vs predicted."""
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax.plot(df["frequency"], df["actual"], marker="o", label="actual", color="#333333")
+    ax.plot(df["frequency"], df["predicted"], marker="s", label="model", color="#4C72B0", linestyle="--")
+    ax.set_title("Conditional expectation: holdout purchases")
+    ax.set_xlabel("repeat purchases in calibration")
+    ax.set_ylabel("holdout purchases per customer")
+    ax.legend()
+    fig.tight_layout()
+    return fig

@@ -262,9 +262,16 @@ def backtest(
         table = run_backtest(loaded.orders, as_of=when, horizon_days=horizon_days, model=model,
                              events=loaded.events, tickets=loaded.tickets, products=loaded.products)
     print_backtest(table, METRIC_LABELS, project_wins(table), when, horizon_days)
-    path = ws.sub("backtests") / f"backtest_{when.date()}_{horizon_days}d.md"
+    from agent import charts
+
+    folder = ws.sub("backtests")
+    stem = f"backtest_{when.date()}_{horizon_days}d"
+    path = folder / f"{stem}.md"
     atomic_write_text(path, backtest_markdown(table, METRIC_LABELS, project_wins(table), when, horizon_days))
-    out.print(f"  written to {path}")
+    charts.save(charts.tracking_plot(table.attrs["tracking"]), folder / f"{stem}_tracking.png")
+    charts.save(charts.conditional_expectation_plot(table.attrs["conditional"]),
+                folder / f"{stem}_conditional.png")
+    out.print(f"  written to {path}, with {stem}_tracking.png and {stem}_conditional.png")
 
 
 def backtest_markdown(table, labels, wins, when, horizon_days) -> str:

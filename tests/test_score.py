@@ -122,3 +122,22 @@ def test_backtest_on_demo_prints_every_metric(demo):
     wins = project_wins(table)
     # the project's model beats both baselines on churn ranking and per-customer error
     assert wins["auc_no_purchase"] and wins["mae_orders"], table
+
+
+def test_backtest_plot_data_on_cdnow(tmp_path):
+    from evals.cdnow import CALIBRATION_END, HOLDOUT_DAYS, write_store
+    from tools.load import load_orders
+
+    orders, _ = load_orders(write_store(tmp_path / "cdnow"))
+    table = run_backtest(orders, as_of=CALIBRATION_END, horizon_days=HOLDOUT_DAYS)
+    track = table.attrs["tracking"]
+    assert track["actual"].is_monotonic_increasing and track["predicted"].is_monotonic_increasing
+    # the model tracks the calibration period closely (FHL 2005, Figure 2)
+    cal = track[~track["holdout"]].iloc[-1]
+    assert cal["predicted"] == pytest.approx(cal["actual"], rel=0.05)
+    cond = table.attrs["conditional"]
+    assert list(cond["frequency"])[:3] == ["0", "1", "2"] and cond["customers"].sum() == 2357
+    # more calibration purchases, more holdout purchases, in the data and in the model
+    assert cond["actual"].iloc[-1] > cond["actual"].iloc[0]
+    assert cond["predicted"].is_monotonic_increasing
+    assert all(project_wins(table).values()), table

@@ -60,6 +60,9 @@ def run_backtest(orders: pd.DataFrame, *, as_of, horizon_days: int, events=None,
     cols["naive"] = all_metrics(nai["expected_orders"], nai["predicted_clv"], nai["churn_probability"],
                                 nai["clv_low"], nai["clv_high"], actual["orders"], actual["revenue"])
     table = pd.DataFrame(cols)
+    table.attrs["tracking"] = tracking_data(orders, as_of=as_of, horizon_days=horizon_days,
+                                            fitted=result.params["probabilistic"])
+    table.attrs["conditional"] = conditional_expectation_data(s, actual)
     table.attrs["customers"] = len(s)
     table.attrs["model_choice"] = result.params.get("model_choice")
     table.attrs["vanilla_nonfinite"] = int(van.attrs.get("nonfinite", 0))
@@ -145,3 +148,53 @@ def project_wins(table: pd.DataFrame) -> dict[str, bool]:
             target = float(direction)
             wins[metric] = bool(abs(p - target) <= (base - target).abs().min() + tol)
     return wins
+
+
+def tracking_data(orders: pd.DataFrame, *, as_of, horizon_days: int, fitted: dict) -> pd.DataFrame:
+    """Cumulative repeat purchase occasions per week, actual vs the fitted purchase model,
+    across calibration and holdout, for the customers who first bought by `as_of`.
+    Predicted: sum over customers of the model's unconditional E[X(t)] since their first
+    purchase (the conditional expectation at x = t_x = T = 0; FHL 2005 eq. (9))."""
+    from tools.clv_fit import expected_purchases
+
+    as_of = pd.Timestamp(as_of).normalize()
+    end = as_of + pd.Timedelta(days=horizon_days)
+    occ = occasions(orders, as_of=end)
+    first = occ.groupby("customer_id")["day"].transform("min")
+    cohort_first = occ.groupby("customer_id")["day"].min()
+    t0 = np.datetime64(as_of.date(), "D").astype(np.int64)
+    cohort = cohort_first[cohort_first <= t0]
+    occ = occ[occ["customer_id"].isin(cohort.index)]
+    start = int(cohort.min())
+    repeat_day = occ.loc[occ["day"] > first.loc[occ.index], "day"].to_numpy() - start
+    n_weeks = int((np.datetime64(end.date(), "D").astype(np.int64) - start) // 7) + 1
+    week_end = (np.arange(n_weeks) + 1) * 7
+    actual = np.array([(repeat_day < e).sum() for e in week_end], float)
+    counts = (cohort - start).value_counts()
+    days, n = counts.index.to_numpy(float), counts.to_numpy(float)
+    model, par = fitted.get("model"), fitted.get("params", {})
+    order = {"bgnbd": ("r", "alpha", "a", "b"), "mbgnbd": ("r", "alpha", "a", "b"),
+             "paretonbd": ("r", "alpha", "s", "beta")}.get(model)
+    predicted = []
+    for e in week_end:
+        t = np.clip(e - days, 0, None)
+        if order:
+            ex = expected_purchases(model, tuple(par[k] for k in order), t, np.zeros_like(t), 0.0, 0.0)
+        else:  # pooled rate
+            ex = float(fitted.get("pooled_rate") or 0.0) * t
+        predicted.append(float(np.sum(np.nan_to_num(ex) * n)))
+    weeks = pd.to_datetime(start, unit="D") + pd.to_timedelta(week_end, unit="D")
+    return pd.DataFrame({"week_end": weeks, "actual": actual, "predicted": predicted,
+                         "holdout": weeks > as_of})
+
+
+def conditional_expectation_data(scores: pd.DataFrame, actual: pd.DataFrame, *, cap: int = 7) -> pd.DataFrame:
+    """Holdout purchase occasions by calibration repeat frequency (0..cap+), actual vs the
+    project's predicted, averaged per customer (the FHL 2005 Figure 5 check)."""
+    freq = (scores["orders_to_date"] - 1).clip(lower=0, upper=cap)
+    df = pd.DataFrame({"frequency": freq, "actual": actual.loc[scores.index, "orders"],
+                       "predicted": scores["expected_orders"]})
+    out = df.groupby("frequency").agg(customers=("actual", "size"), actual=("actual", "mean"),
+                                      predicted=("predicted", "mean")).reset_index()
+    out["frequency"] = out["frequency"].astype(int).astype(str).where(out["frequency"] < cap, f"{cap}+")
+    return out
