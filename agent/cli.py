@@ -6,6 +6,7 @@ with a non-zero exit; tracebacks are for bugs only.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -28,6 +29,16 @@ app.add_typer(kb_app, name="kb", help="The retention playbook knowledge base.")
 app.add_typer(approvals_app, name="approvals",
               help="The approval queue: nothing leaves without a person's yes.")
 app.add_typer(campaigns_app, name="campaigns", help="Campaigns and their measured results.")
+
+@app.callback()
+def _global(
+    workspace: Annotated[Path | None, typer.Option(
+        "--workspace", help="Folder the app writes to (also accepted after the command).")] = None,
+) -> None:
+    """Global options: `retention --workspace DIR COMMAND` equals `retention COMMAND --workspace DIR`."""
+    if workspace is not None:
+        os.environ["RETENTION_WORKSPACE"] = str(workspace)
+
 
 out = Console()
 err = Console(stderr=True)
@@ -397,13 +408,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except SystemExit as exc:  # typer.Exit / click usage errors
         return int(exc.code or 0)
-    except Exception as exc:  # click.exceptions.UsageError and friends
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+    except Exception as exc:  # usage errors (typer vendors its own click: match by shape)
+        if hasattr(exc, "exit_code") and hasattr(exc, "show"):
             exc.show(file=sys.stderr)
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
+            return int(exc.exit_code)
+        if type(exc).__name__ == "Abort":
             return 1
         raise
     return 0

@@ -47,7 +47,18 @@ def test_usage_errors_exit_non_zero(tmp_path):
     res = run("summary", "--workspace", str(tmp_path))
     assert res.returncode == 2 and "--store" in res.stderr
     res = run("no-such-command")
-    assert res.returncode != 0
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    res = run("summary", "--no-such-option")
+    assert res.returncode == 2 and "Traceback" not in res.stderr and "--no-such-option" in res.stderr
+
+
+def test_global_workspace_option(tmp_path, online_retail_csv):
+    shop = tmp_path / "shop"
+    shop.mkdir()
+    (shop / "orders.csv").write_bytes(online_retail_csv.read_bytes())
+    res = run("--workspace", str(tmp_path / "ws"), "summary", "--store", str(shop))
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "ws" / "rejects" / "orders.csv.rejects.csv").exists()
 
 
 def test_summary_prints_load_report(online_retail_csv, tmp_path):
