@@ -244,6 +244,23 @@ def score(
               f"mean churn probability {s['churn_probability'].mean():.2f}; "
               f"{(s['churn_probability'] > 0.5).sum():,} customers more likely to lapse than buy")
     out.print(f"  scores: {out_file or snap}")
+    _print_top_at_risk(s)
+
+
+def _print_top_at_risk(s, n: int = 5) -> None:
+    from rich.table import Table
+
+    from tools.features import REASON_LABEL
+
+    top = s.assign(at_stake=s["churn_probability"] * s["predicted_clv"]).nlargest(n, "at_stake")
+    table = Table(title=f"Top {n} customers by value at risk")
+    for col in ("customer", "predicted value (90% interval)", "churn risk", "reason", "segment"):
+        table.add_column(col)
+    for r in top.itertuples():
+        table.add_row(r.customer_id, f"{r.predicted_clv:,.0f} ({r.clv_low:,.0f}-{r.clv_high:,.0f})",
+                      f"{r.churn_probability:.0%}", REASON_LABEL.get(r.churn_reason, "no clear driver"),
+                      r.segment)
+    out.print(table)
 
 
 @app.command("backtest")
