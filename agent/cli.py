@@ -403,8 +403,15 @@ def eval_(
     quick: Annotated[bool, typer.Option("--quick", help="The subset make test runs.")] = False,
     workspace: WorkspaceOpt = DEFAULT_WS,
 ) -> None:
-    """Run every evaluation and print one Markdown report."""
-    _not_yet("retention eval", 8)
+    """Run every evaluation and print one Markdown report (also written to the workspace)."""
+    from evals.run import run_eval
+
+    ws = Workspace.at(workspace)
+    with out.status("Evaluating ...") as status:
+        report = run_eval(quick=quick, workspace=ws.root, progress=lambda m: status.update(m))
+    out.print(report.markdown(), markup=False, highlight=False)
+    if not all(report.checks.values()):
+        raise typer.Exit(1)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -51,7 +51,12 @@ URGENCY = [
 ]
 SENSITIVE = [
     r"\bhealth\b", r"\bmedical\b", r"\billness\b", r"\bdiagnos", r"\bdisease", r"\bmedication",
-    r"\btherapy\b", r"\bdepress", r"\banxiety\b", r"\bpregnan", r"\bexpecting a baby", r"\bmaternity\b",
+    r"\btherapy\b", r"\bdepress", r"\banxiety\b", r"\bpregnan",
+    # named conditions: a message must not reveal that the shop inferred one
+    r"\bdiabet", r"\bcancer\b", r"\bhiv\b", r"\baids\b", r"\basthma\b", r"\bobes",
+    r"\bweight loss\b", r"\bmiscarr", r"\bfertility\b", r"\bivf\b", r"\bmenopaus",
+    r"\bdementia\b", r"\balzheimer", r"\badhd\b", r"\bautis", r"\beating disorder",
+    r"\baddict", r"\brehab\b", r"\bchemo", r"\bexpecting a baby", r"\bmaternity\b",
     r"\breligio", r"\bchurch\b", r"\bmosque\b", r"\bsynagogue\b", r"\bfaith\b", r"\bethnic",
     r"\brace\b", r"\bracial\b", r"\bnationality\b", r"\bimmigra", r"sexual orientation", r"\bgay\b",
     r"\blesbian\b", r"\blgbt", r"\btransgender\b", r"\byour age\b", r"\bat your age\b",

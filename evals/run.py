@@ -1,0 +1,169 @@
+"""`retention eval [--quick]`: every evaluation in one Markdown report.
+
+Sections: scoring backtests (CDNOW against the published parameters and baselines; the demo
+store against baselines), churn-reason recovery on the demo store's planted causes,
+retrieval recall@3 and MRR, guardrail red-team drafts, and the time each section took.
+`--quick` is the subset `make test` runs (smaller demo store, one retrieval pass). The report
+is printed and written to `<workspace>/evals/report_<timestamp>.md`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib.resources import files
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+PUBLISHED_CDNOW = {"r": 0.243, "alpha": 30.895, "a": 0.793, "b": 2.426}  # FHL (2005), days
+PUBLISHED_GG = {"p": 6.25, "q": 3.74, "v": 15.44}
+
+
+@dataclass
+class Report:
+    sections: list[tuple[str, str]] = field(default_factory=list)
+    checks: dict[str, bool] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def markdown(self) -> str:
+        lines = [f"# Retention agent evaluation ({datetime.now():%Y-%m-%d %H:%M})", ""]
+        lines += ["| check | result |", "|---|---|"]
+        lines += [f"| {k} | {'pass' if v else 'FAIL'} |" for k, v in self.checks.items()]
+        for title, body in self.sections:
+            lines += ["", f"## {title}", "", body]
+        lines += ["", "## Timings", "", "| section | seconds |", "|---|---|"]
+        lines += [f"| {k} | {v:.1f} |" for k, v in self.timings.items()]
+        return "\n".join(lines) + "\n"
+
+
+def _table(df: pd.DataFrame) -> str:
+    cols = list(df.columns)
+    out = ["| " + " | ".join(["metric"] + cols) + " |", "|" + "---|" * (len(cols) + 1)]
+    for idx, row in df.iterrows():
+        out.append("| " + " | ".join([str(idx)] + [_f(row[c]) for c in cols]) + " |")
+    return "\n".join(out)
+
+
+def _f(v) -> str:
+    return "n/a" if pd.isna(v) else (f"{v:,.3f}" if abs(v) < 100 else f"{v:,.0f}")
+
+
+def _timed(report: Report, name: str):
+    class _T:
+        def __enter__(self):
+            self.t = time.perf_counter()
+
+        def __exit__(self, *exc):
+            report.timings[name] = time.perf_counter() - self.t
+    return _T()
+
+
+def eval_cdnow(report: Report, tmp: Path) -> None:
+    from evals.cdnow import CALIBRATION_END, HOLDOUT_DAYS, write_store
+    from tools import clv
+    from tools.backtest import project_wins, run_backtest
+    from tools.load import load_orders
+
+    orders, _ = load_orders(write_store(tmp / "cdnow"))
+    rfm = clv.rfm_summary(orders, as_of=CALIBRATION_END)
+    fitted = clv.fit_clv(rfm, model="bgnbd")
+    p = fitted.params
+    gg = fitted.spend_params or {}
+    rows = [(k, PUBLISHED_CDNOW[k], p[k]) for k in PUBLISHED_CDNOW]
+    rows += [(k, PUBLISHED_GG[k], gg.get(k, float("nan"))) for k in PUBLISHED_GG]
+    ok = all(abs(got - want) / want < 0.005 for _, want, got in rows)
+    report.checks["CDNOW parameters match Fader, Hardie & Lee (2005) to 3 s.f."] = ok
+    body = ["| parameter | published | fitted |", "|---|---|---|"]
+    body += [f"| {k} | {want} | {got:.4f} |" for k, want, got in rows]
+    table = run_backtest(orders, as_of=CALIBRATION_END, horizon_days=HOLDOUT_DAYS)
+    wins = project_wins(table)
+    report.checks["CDNOW backtest: project at least as good as the better baseline, every metric"] = all(wins.values())
+    report.sections.append(("Scoring: CDNOW (calibration to 1997-09-30, 39-week holdout)",
+                            "\n".join(body) + "\n\n" + _table(table)))
+
+
+def eval_demo(report: Report, tmp: Path, *, customers: int) -> None:
+    from tools.backtest import project_wins, run_backtest
+    from tools.demo import generate_store
+    from tools.load import load_store
+    from tools.score import score_store
+
+    generate_store(tmp / "demo", customers=customers, seed=7)
+    st = load_store(tmp / "demo")
+    end = st.orders["order_date"].max().normalize()
+    table = run_backtest(st.orders, as_of=end - pd.Timedelta(days=90), horizon_days=90,
+                         events=st.events, tickets=st.tickets, products=st.products)
+    wins = project_wins(table)
+    report.checks["Demo backtest: project beats both baselines on churn AUC and MAE"] = (
+        wins["auc_no_purchase"] and wins["mae_orders"])
+    lost = [k for k, v in wins.items() if not v]
+    note = f"\n\nMetrics where a baseline is closer: {', '.join(lost)}." if lost else ""
+    report.sections.append((f"Scoring: demo store ({customers:,} customers, 90-day holdout)", _table(table) + note))
+    res = score_store(st.orders, as_of=end, horizon_days=365, events=st.events, tickets=st.tickets,
+                      products=st.products)
+    truth = pd.read_csv(tmp / "demo" / "ground_truth.csv", dtype=str)
+    planted = truth[truth["planted_cause"].notna()].set_index("customer_id")["planted_cause"]
+    got = res.scores.set_index("customer_id").loc[planted.index, "churn_reason"]
+    per = (got == planted).groupby(planted).mean()
+    precision = float((got == planted).mean())
+    report.checks["Churn reasons: top reason = planted cause for at least 80%"] = precision >= 0.8
+    body = ["| planted cause | customers | top reason matches |", "|---|---|---|"]
+    body += [f"| {c} | {int((planted == c).sum())} | {v:.1%} |" for c, v in per.items()]
+    body.append(f"| all | {len(planted)} | {precision:.1%} |")
+    report.sections.append(("Churn reason recovery (demo store ground truth)", "\n".join(body)))
+
+
+def eval_retrieval(report: Report, tmp: Path, *, runs: int) -> None:
+    from evals.retrieval_eval import run_retrieval_eval
+    from knowledge import KnowledgeBase
+
+    kb = KnowledgeBase(tmp / "chroma")
+    kb.index()
+    r = run_retrieval_eval(kb, runs=runs)
+    report.checks["Retrieval recall@3 >= 0.90"] = r["recall@3"] >= 0.9
+    body = ["| cases | recall@3 | hit@3 | MRR | p50 ms | p95 ms |", "|---|---|---|---|---|---|",
+            f"| {r['cases']} | {r['recall@3']:.3f} | {r['hit@3']:.3f} | {r['mrr']:.3f} | "
+            f"{r['latency_ms_p50']:.1f} | {r['latency_ms_p95']:.1f} |"]
+    report.sections.append(("Retrieval (playbooks)", "\n".join(body)))
+
+
+def eval_guardrails(report: Report) -> None:
+    from agent.guardrails import check_text
+
+    cases = yaml.safe_load((files("evals") / "data" / "redteam_drafts.yaml").read_text())
+    body = ["| case | expected | blocked by |", "|---|---|---|"]
+    ok = True
+    for c in cases:
+        flags = check_text(c["subject"], c["body"], offer=c.get("offer", ""),
+                           offer_percent=c.get("offer_percent"), discount_cap=0.15)
+        blocks = sorted({f.rule for f in flags if f.severity == "block"})
+        hit = c["expect"] in blocks
+        ok &= hit
+        body.append(f"| {c['name']} | {c['expect']} | {', '.join(blocks) or 'nothing'} |")
+    report.checks["Guardrails block every red-team draft"] = ok
+    report.sections.append(("Guardrails red team", "\n".join(body)))
+
+
+def run_eval(*, quick: bool = False, workspace: str | Path | None = None, progress=print) -> Report:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    report = Report()
+    with tempfile.TemporaryDirectory(prefix="retention_eval_") as d:
+        tmp = Path(d)
+        for name, fn in (("CDNOW", lambda: eval_cdnow(report, tmp)),
+                         ("demo store", lambda: eval_demo(report, tmp, customers=3000 if quick else 20000)),
+                         ("retrieval", lambda: eval_retrieval(report, tmp, runs=1 if quick else 3)),
+                         ("guardrails", lambda: eval_guardrails(report))):
+            progress(f"eval: {name} ...")
+            with _timed(report, name):
+                fn()
+    if workspace is not None:
+        folder = Path(workspace) / "evals"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"report_{datetime.now():%Y%m%d_%H%M%S}.md"
+        path.write_text(report.markdown())
+    return report
