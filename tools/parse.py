@@ -8,6 +8,7 @@ a reason instead of guessing.
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -43,9 +44,12 @@ def parse_dates(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     text = s.astype(str).str.strip()
     blank = _blank(s)
     text = text.where(~blank, None)
-    parsed = pd.to_datetime(text, format="ISO8601", errors="coerce")
-    if getattr(parsed.dt, "tz", None) is not None:  # pragma: no cover - ISO with offsets
-        parsed = parsed.dt.tz_localize(None)
+    parsed = _to_datetime(text, format="ISO8601")
+    if parsed is None:  # mixed offsets: drop them (wall time), then try again
+        text = text.str.replace(_TZ_SUFFIX, "", regex=True)
+        parsed = _to_datetime(text, format="ISO8601")
+    if parsed is None:  # still mixed (a malformed offset): UTC is the last resort
+        parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True).dt.tz_localize(None)
     missing = parsed.isna() & ~blank
     if missing.any():
         rest = text[missing].str.replace(_TZ_SUFFIX, "", regex=True)
@@ -57,17 +61,27 @@ def parse_dates(s: pd.Series) -> tuple[pd.Series, pd.Series]:
             if not todo.any():
                 break
             try:
-                got = pd.to_datetime(rest[todo], format=fmt, dayfirst=dayfirst, errors="coerce")
+                got = _to_datetime(rest[todo], format=fmt, dayfirst=dayfirst)
             except (ValueError, TypeError, OverflowError):
+                got = None
+            if got is None:
                 got = pd.Series(pd.NaT, index=rest[todo].index)
-            if getattr(got.dt, "tz", None) is not None:
-                got = got.dt.tz_localize(None)
             second.loc[todo] = got
         parsed = parsed.astype("datetime64[ns]")
         parsed.loc[missing] = second
     parsed = parsed.astype("datetime64[ns]")
     bad = parsed.isna() & ~blank
     return parsed, bad
+
+
+def _to_datetime(values: pd.Series, **kw) -> pd.Series | None:
+    """pandas' parser, wall-clock and tz-naive; None when offsets are mixed (object result)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the mixed-offset FutureWarning: handled by the caller
+        got = pd.to_datetime(values, errors="coerce", **kw)
+    if not pd.api.types.is_datetime64_any_dtype(got):
+        return None
+    return got.dt.tz_localize(None) if got.dt.tz is not None else got
 
 
 def parse_numbers(s: pd.Series) -> tuple[pd.Series, pd.Series]:
