@@ -18,19 +18,25 @@ from agent.workspace import Workspace
 
 
 def save_scores(ws: Workspace, result, *, as_of) -> Path:
+    """Params first, then the scores file: a scores file on disk means a complete snapshot
+    (each written to a temp file and renamed, so a kill leaves the old one or the new one)."""
     day = pd.Timestamp(as_of).date().isoformat()
+    for stale in ws.scores.glob("*.tmp"):  # left by a process killed mid-write
+        stale.unlink(missing_ok=True)
+    ptmp = ws.scores / f"params_{day}.json.tmp"
+    ptmp.write_text(json.dumps(result.params, indent=2, default=str))
+    os.replace(ptmp, ws.scores / f"params_{day}.json")
     path = ws.scores / f"scores_{day}.parquet"
     tmp = path.with_name(path.name + ".tmp")
     result.scores.to_parquet(tmp, index=False)
     os.replace(tmp, path)
-    ptmp = ws.scores / f"params_{day}.json.tmp"
-    ptmp.write_text(json.dumps(result.params, indent=2, default=str))
-    os.replace(ptmp, ws.scores / f"params_{day}.json")
     return path
 
 
 def list_snapshots(ws: Workspace) -> list[str]:
-    return sorted(p.stem.removeprefix("scores_") for p in ws.scores.glob("scores_*.parquet"))
+    """As-of dates with a complete snapshot (scores and params)."""
+    days = (p.stem.removeprefix("scores_") for p in ws.scores.glob("scores_*.parquet"))
+    return sorted(d for d in days if (ws.scores / f"params_{d}.json").exists())
 
 
 def load_scores(ws: Workspace, as_of: str | None = None) -> tuple[pd.DataFrame, dict]:
