@@ -23,6 +23,7 @@ import pandas as pd
 from tools.parse import parse_numbers
 from tools.read import LINE_COL
 from tools.schema import normalise_header
+from tools.validate import REASON_COL, email_customer_id
 
 SHOPIFY_ORDER_MARKERS = frozenset({"name", "lineitemquantity", "lineitemprice", "createdat"})
 ORDER_LEVEL = ("email", "financialstatus", "currency", "subtotal", "total", "createdat",
@@ -31,8 +32,6 @@ ORDER_LEVEL = ("email", "financialstatus", "currency", "subtotal", "total", "cre
 
 def from_shopify_orders(frame: pd.DataFrame, customers: pd.DataFrame | None, file: str):
     """Returns (generic orders frame as strings, rejected rows with reasons, warnings)."""
-    from tools.load import REASON_COL, email_customer_id  # late: load imports this module
-
     col = {normalise_header(c): c for c in reversed(list(frame.columns))}
     get = lambda key: frame[col[key]] if key in col else pd.Series("", index=frame.index)
     name = get("name").str.strip()
