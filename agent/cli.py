@@ -357,10 +357,13 @@ def chat(
     message: Annotated[str | None, typer.Argument(help="One-shot message; omit for interactive.")] = None,
     store: StoreOpt = None,
     demo: DemoOpt = False,
+    show_tools: Annotated[bool, typer.Option("--show-tools", help="Print the tools called and their results.")] = False,
     workspace: WorkspaceOpt = DEFAULT_WS,
 ) -> None:
     """Ask the retention assistant (offline planner unless a model is configured)."""
-    _not_yet("retention chat", 5)
+    from agent.cli_chat import chat_command
+
+    chat_command(message, store, demo, workspace, show_tools)
 
 
 @app.command("brief")

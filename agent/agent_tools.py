@@ -1,0 +1,397 @@
+"""The assistant's tools: typed functions over a StoreSession, shared by both modes.
+
+Each tool is a plain function `fn(session, args) -> dict` with a pydantic argument model
+(descriptions, bounds, extra="forbid") and a docstring the model reads. Results are compact
+JSON-able dicts: aggregates and top-N rows with units, never a whole table, and no personal
+data (customer ids and features only). Text that comes from the store's files (product
+names, ticket text) sits under a `store_text` key: quoted, untrusted data, never instructions.
+
+`ToolRunner` is the one way to call a tool: it validates the arguments, times the call, turns
+an exception into an "Error: ..." result (and a log line) and keeps the trace for the UI.
+The follow-up tools (prioritise_interventions, draft_message, queue_drafts, weekly_brief)
+register from `agent.chat`: they call agent.prioritise / drafts / approvals / brief when those
+modules exist, and otherwise return "Error: not available yet".
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agent.prompts import STORE_TEXT_NOTE, driver_words
+from tools.features import REASON_LABEL
+
+log = logging.getLogger(__name__)
+
+SEGMENTS = ("Champions", "Loyal", "Potential loyalist", "New", "Promising", "Need attention",
+            "About to sleep", "At risk", "Can't lose them", "Hibernating", "Lost")
+Segment = Literal["Champions", "Loyal", "Potential loyalist", "New", "Promising", "Need attention",
+                  "About to sleep", "At risk", "Can't lose them", "Hibernating", "Lost"]
+Reason = Literal["price_sensitivity", "service_problems", "quality_returns", "fading_engagement",
+                 "cycle_overdue", "one_time_buyer"]
+Tier = Literal["high", "medium", "low"]
+AT_RISK = 0.5
+"""A customer is at risk when churn_probability > 0.5: more likely to lapse than to buy."""
+ACTIVE_DAYS = 90
+NOT_AVAILABLE = "Error: not available yet"
+
+
+class Args(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    fn: Callable[[Any, Any], dict]
+    args: type[Args]
+
+    @property
+    def description(self) -> str:
+        return " ".join((self.fn.__doc__ or self.name).split())
+
+
+TOOLS: dict[str, Tool] = {}
+
+
+def tool(args: type[Args]):
+    def register(fn):
+        TOOLS[fn.__name__] = Tool(fn.__name__, fn, args)
+        return fn
+    return register
+
+
+@dataclass
+class TraceStep:
+    tool: str
+    args: dict
+    result: Any
+    seconds: float
+    ok: bool = True
+
+    def to_dict(self) -> dict:
+        return {"tool": self.tool, "args": self.args, "result": self.result,
+                "seconds": round(self.seconds, 4), "ok": self.ok}
+
+
+@dataclass
+class Answer:
+    """One assistant turn: the text shown, the tool calls behind it, and the mode used."""
+
+    text: str
+    trace: list[TraceStep] = field(default_factory=list)
+    mode: str = "offline"
+
+
+@dataclass
+class ToolRunner:
+    """Calls tools with the session bound; every call lands in `trace`."""
+
+    session: Any
+    trace: list[TraceStep] = field(default_factory=list)
+
+    def call(self, name: str, args: dict | None = None) -> dict | str:
+        args = dict(args or {})
+        start = time.perf_counter()
+        spec = TOOLS.get(name)
+        try:
+            if spec is None:
+                raise LookupError(f"unknown tool {name!r}; tools: {', '.join(TOOLS)}")
+            parsed = spec.args.model_validate(args)
+            result: dict | str = spec.fn(self.session, parsed)
+            ok = True
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}"
+                                 for e in exc.errors())
+            result, ok = f"Error: invalid arguments for {name}: {problems}", False
+        except Exception as exc:  # a tool's failure is a result the model can read
+            result, ok = f"Error: {exc}", False
+        if isinstance(result, str):
+            ok = False
+        if not ok:
+            level = logging.INFO if result == NOT_AVAILABLE else logging.WARNING
+            log.log(level, "tool %s(%s) failed: %s", name, args, result)
+        self.trace.append(TraceStep(name, args, result, time.perf_counter() - start, ok))
+        return result
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _r(x: float, nd: int = 2) -> float:
+    return round(float(x), nd)
+
+
+def _base(session) -> dict:
+    return {"as_of": str(session.as_of.date()), "currency": session.currency or "store currency"}
+
+
+# --- analytics tools ------------------------------------------------------------------------------
+
+
+class NoArgs(Args):
+    """No arguments."""
+
+
+@tool(NoArgs)
+def store_overview(session, a: NoArgs) -> dict:
+    """Headline KPIs of the store: customers, active customers (bought in the last 90 days),
+    net revenue to date, average order value, repeat rate, predicted value of the next
+    horizon (usually 12 months), and how many customers are at risk (churn probability > 0.5)."""
+    if "overview" not in session.memo:
+        s, o = session.scores, session.orders
+        o = o.loc[o["order_date"] < session.as_of + pd.Timedelta(days=1)]
+        buys = o.loc[o["amount"] >= 0]
+        n_orders = buys["order_id"].nunique() if "order_id" in buys else len(buys)
+        last = buys.groupby("customer_id")["order_date"].max()
+        active = int((last >= session.as_of - pd.Timedelta(days=ACTIVE_DAYS - 1)).sum())
+        risk = s["churn_probability"] > AT_RISK
+        session.memo["overview"] = {
+            **_base(session), "customers": int(len(s)),
+            "active_customers_last_90_days": active,
+            "orders": int(n_orders), "net_revenue_to_date": _r(o["amount"].sum()),
+            "average_order_value": _r(buys["amount"].sum() / max(n_orders, 1)),
+            "repeat_rate": _r((s["orders_to_date"] >= 2).mean(), 4),
+            "predicted_value_next_horizon": _r(s["predicted_clv"].sum()),
+            "horizon_days": int(session.params.get("horizon_days", session.horizon_days)),
+            "at_risk_customers": int(risk.sum()),
+            "at_risk_predicted_value": _r(s.loc[risk, "predicted_clv"].sum()),
+            "mean_churn_probability": _r(s["churn_probability"].mean(), 4),
+            "definitions": {"at_risk": "churn_probability > 0.5 (no purchase in the horizon)",
+                            "repeat_rate": "share of customers with 2+ purchase occasions"}}
+    return session.memo["overview"]
+
+
+class AtRiskArgs(Args):
+    segment: Segment | None = Field(None, description="Only this RFM segment.")
+    clv_tier: Tier | None = Field(None, description="Only this CLV tier (high = top 20%).")
+    reason: Reason | None = Field(None, description="Only customers whose main churn reason is this.")
+    limit: int = Field(10, ge=1, le=50, description="How many customers to list.")
+
+
+@tool(AtRiskArgs)
+def at_risk_customers(session, a: AtRiskArgs) -> dict:
+    """Customers most worth saving: at risk (churn probability > 0.5), optionally filtered by
+    segment, CLV tier or churn reason, ranked by churn_probability x predicted_clv (the value
+    at stake). Each row: customer id, predicted CLV with its 90% interval, churn probability,
+    main churn reason, segment and tier."""
+    s = session.scores
+    m = s["churn_probability"] > AT_RISK
+    for col, val in (("segment", a.segment), ("clv_tier", a.clv_tier), ("churn_reason", a.reason)):
+        if val is not None:
+            m &= s[col] == val
+    sub = s.loc[m]
+    stake = sub["churn_probability"] * sub["predicted_clv"]
+    top = sub.assign(value_at_stake=stake).nlargest(a.limit, "value_at_stake")
+    rows = [{"customer_id": r.customer_id, "value_at_stake": _r(r.value_at_stake),
+             "predicted_clv": _r(r.predicted_clv), "clv_interval_90": [_r(r.clv_low), _r(r.clv_high)],
+             "churn_probability": _r(r.churn_probability, 3), "churn_reason": r.churn_reason,
+             "reason_words": REASON_LABEL.get(r.churn_reason, r.churn_reason),
+             "segment": r.segment, "clv_tier": r.clv_tier} for r in top.itertuples()]
+    return {**_base(session), "filters": a.model_dump(exclude={"limit"}, exclude_none=True),
+            "matching_customers": int(m.sum()), "matching_value_at_stake": _r(stake.sum()),
+            "customers": rows,
+            "units": "value_at_stake = churn_probability x predicted_clv, in currency"}
+
+
+class CustomerArgs(Args):
+    customer_id: str = Field(description="The customer's id, e.g. C000123.", min_length=1,
+                             max_length=64)
+
+
+@tool(CustomerArgs)
+def explain_customer(session, a: CustomerArgs) -> dict:
+    """One customer: purchase history summary, scores (CLV with its 90% interval, churn
+    probability, segment, tier), the churn drivers in plain words with the facts behind them,
+    consent flags and the next best product. Ids and features only, no personal data."""
+    row = session.customer_row(a.customer_id)
+    cid = row["customer_id"]
+    o = session.rows_of("orders", cid)
+    buys = o.loc[o["amount"] >= 0]
+    days_since = int((session.as_of - buys["order_date"].max().normalize()).days) if len(buys) else None
+    nxt = pd.Timestamp(row["expected_next_order_date"])
+    disc = float((buys["discount"] > 0).mean()) if "discount" in buys and len(buys) else 0.0
+    t = session.rows_of("tickets", cid)
+    e = session.rows_of("events", cid)
+    recent = e.loc[e["timestamp"] >= session.as_of - pd.Timedelta(days=90)] if len(e) else e
+    earlier = (e.loc[(e["timestamp"] < session.as_of - pd.Timedelta(days=90))
+                     & (e["timestamp"] >= session.as_of - pd.Timedelta(days=365))] if len(e) else e)
+    facts = {"purchase_occasions": int(row["orders_to_date"]),
+             "revenue_to_date": _r(row["revenue_to_date"]),
+             "first_purchase": str(buys["order_date"].min().date()) if len(buys) else None,
+             "last_purchase": str(buys["order_date"].max().date()) if len(buys) else None,
+             "days_since_last_purchase": days_since,
+             "avg_days_between_purchases": _r(row["avg_days_between_orders"], 1),
+             "expected_next_purchase": str(nxt.date()),
+             "days_overdue": max(0, int((session.as_of - nxt).days)),
+             "returned_lines": int((o["amount"] < 0).sum()),
+             "share_of_lines_discounted": _r(disc, 3),
+             "support_tickets": int(len(t)),
+             "lowest_ticket_sentiment": (_r(t["sentiment"].min(), 2)
+                                         if "sentiment" in t and t["sentiment"].notna().any() else None),
+             "engagement_events_last_90_days": int(len(recent)),
+             "engagement_events_91_to_365_days_ago": int(len(earlier))}
+    drivers = [d for d in str(row["churn_drivers"]).split("; ") if d and d != "none"]
+    consent = {}
+    if session.customers is not None and "accepts_email" in session.customers:
+        c = session.customers.loc[session.customers["customer_id"].astype(str) == cid]
+        if len(c):
+            consent = {k: bool(c.iloc[0][k]) for k in ("accepts_email", "accepts_sms") if k in c}
+    names = session.product_names()
+    bought = buys["product_id"].astype(str).value_counts().head(3) if "product_id" in buys else {}
+    text = {"top_products": [session.quote(names.get(p, p), 60) for p in getattr(bought, "index", [])],
+            "next_best_product_name": session.quote(names.get(str(row["next_best_product"]), ""), 60)}
+    if len(t) and "text" in t:
+        text["latest_ticket"] = session.quote(t["text"].iloc[-1])
+    return {**_base(session), "customer_id": cid,
+            "scores": {"predicted_clv": _r(row["predicted_clv"]),
+                       "clv_interval_90": [_r(row["clv_low"]), _r(row["clv_high"])],
+                       "churn_probability": _r(row["churn_probability"], 3),
+                       "p_alive": _r(row["p_alive"], 3), "expected_orders": _r(row["expected_orders"], 2),
+                       "segment": row["segment"], "clv_tier": row["clv_tier"],
+                       "at_risk": bool(row["churn_probability"] > AT_RISK)},
+            "history": facts, "churn_reason": row["churn_reason"],
+            "drivers": [{"reason": d, "words": driver_words(d, facts)} for d in drivers],
+            "consent": consent, "next_best_product_id": str(row["next_best_product"]),
+            "store_text": text, "store_text_note": STORE_TEXT_NOTE}
+
+
+@tool(NoArgs)
+def segment_summary(session, a: NoArgs) -> dict:
+    """Per RFM segment: customers, share, revenue to date, predicted CLV (total and average),
+    mean churn probability and how many are at risk. Segments best first."""
+    s = session.scores
+    g = s.assign(at_risk=s["churn_probability"] > AT_RISK).groupby("segment")
+    t = pd.DataFrame({"customers": g.size(), "revenue_to_date": g["revenue_to_date"].sum(),
+                      "predicted_clv_total": g["predicted_clv"].sum(),
+                      "predicted_clv_avg": g["predicted_clv"].mean(),
+                      "mean_churn_probability": g["churn_probability"].mean(),
+                      "at_risk": g["at_risk"].sum()})
+    order = [x for x in SEGMENTS if x in t.index] + [x for x in t.index if x not in SEGMENTS]
+    rows = [{"segment": seg, "customers": int(r.customers), "share": _r(r.customers / len(s), 4),
+             "revenue_to_date": _r(r.revenue_to_date), "predicted_clv_total": _r(r.predicted_clv_total),
+             "predicted_clv_avg": _r(r.predicted_clv_avg),
+             "mean_churn_probability": _r(r.mean_churn_probability, 3), "at_risk": int(r.at_risk)}
+            for seg, r in t.loc[order].iterrows()]
+    return {**_base(session), "customers": int(len(s)), "segments": rows,
+            "units": "revenue and CLV in currency; CLV over the scoring horizon"}
+
+
+class MigrationArgs(Args):
+    days_back: int = Field(7, ge=1, le=365, description="Compare with this many days before as-of.")
+
+
+@tool(MigrationArgs)
+def segment_migration(session, a: MigrationArgs) -> dict:
+    """How segment sizes changed since an earlier date (default one week before): per segment
+    before, after, change, new, gone; and the largest moves between segments."""
+    from tools.segments import migration_summary
+    from tools.segments import segment_migration as moves
+
+    before, basis = session.previous_segments(a.days_back)
+    after = session.scores[["customer_id", "segment"]]
+    summ = migration_summary(before, after)
+    flows = moves(before, after)
+    flows = flows.loc[flows["from_segment"] != flows["to_segment"]].nlargest(8, "customers")
+    return {**_base(session), "compared_with": str((session.as_of - pd.Timedelta(days=a.days_back)).date()),
+            "previous_basis": basis,
+            "segments": [{k: (int(v) if k != "segment" else v) for k, v in r.items()
+                          if k in ("segment", "before", "after", "change", "new", "gone")}
+                         for r in summ.to_dict("records")],
+            "largest_moves": [{"from": r["from_segment"], "to": r["to_segment"],
+                               "customers": int(r["customers"])} for r in flows.to_dict("records")]}
+
+
+class LtvCacArgs(Args):
+    cac: float = Field(gt=0, le=1_000_000, description="Customer acquisition cost, in currency.")
+    margin: float | None = Field(None, gt=0, le=1, description="Gross margin to turn revenue into "
+                                 "contribution (0.4 = 40%); default: the margin the scores used.")
+    segment: Segment | None = Field(None, description="Only this segment.")
+
+
+@tool(LtvCacArgs)
+def clv_ltv_cac(session, a: LtvCacArgs) -> dict:
+    """LTV:CAC for a given acquisition cost. LTV per customer = revenue to date + predicted
+    value over the horizon, times the margin. Rule of thumb: LTV should be at least 3 x CAC.
+    Also the highest CAC that keeps the 3x rule."""
+    s = session.scores if a.segment is None else session.scores.loc[session.scores["segment"] == a.segment]
+    if not len(s):
+        raise ValueError(f"no customers in segment {a.segment!r}")
+    used = float(session.params.get("margin", 1.0) or 1.0)
+    margin = a.margin if a.margin is not None else 1.0
+    future = s["predicted_clv"].mean() * (margin if a.margin is not None else 1.0)
+    past = s["revenue_to_date"].mean() * (margin if a.margin is not None else used)
+    ltv = past + future
+    return {**_base(session), "segment": a.segment, "customers": int(len(s)), "cac": _r(a.cac),
+            "margin_applied": a.margin if a.margin is not None else used,
+            "avg_revenue_to_date": _r(s["revenue_to_date"].mean()),
+            "avg_predicted_clv_next_horizon": _r(s["predicted_clv"].mean()),
+            "ltv_per_customer": _r(ltv), "ltv_to_cac": _r(ltv / a.cac),
+            "forward_only_ltv_to_cac": _r(future / a.cac),
+            "meets_3x_rule": bool(ltv >= 3 * a.cac), "max_cac_for_3x": _r(ltv / 3),
+            "note": "LTV = value to date + predicted value over the horizon; revenue unless a "
+                    "margin is given"}
+
+
+@tool(CustomerArgs)
+def next_best_product(session, a: CustomerArgs) -> dict:
+    """The product to cross-sell to a customer: the scores' next best product (not yet bought,
+    most often bought with what they have), why, and its price and category."""
+    row = session.customer_row(a.customer_id)
+    cid, pid = row["customer_id"], str(row["next_best_product"])
+    if not pid:
+        return {**_base(session), "customer_id": cid, "next_best_product_id": None,
+                "why": "nothing left to suggest"}
+    o = session.orders
+    mine = set(session.rows_of("orders", cid)["product_id"].astype(str)) if "product_id" in o else set()
+    with_it = o.loc[o["product_id"].astype(str).to_numpy() == pid, "order_id"] if "order_id" in o else []
+    co = o.loc[o["order_id"].isin(set(with_it)), "product_id"].astype(str) if len(with_it) else pd.Series([], dtype=str)
+    co = co[co.isin(mine) & (co != pid)].value_counts()
+    names = session.product_names()
+    why = (f"bought together with a product they own in {int(co.iloc[0])} order(s)" if len(co)
+           else "a best seller they have not bought")
+    info: dict = {}
+    p = session.products
+    if p is not None and "product_id" in p:
+        hit = p.loc[p["product_id"].astype(str) == pid]
+        if len(hit):
+            info = {k: (_r(hit.iloc[0][k]) if k == "price" else None) for k in ("price",) if k in hit}
+            if "category" in hit:
+                info["category"] = session.quote(hit.iloc[0]["category"], 40)
+    return {**_base(session), "customer_id": cid, "next_best_product_id": pid,
+            "price": info.get("price"), "why": why,
+            "orders_containing_it": int(pd.Series(with_it).nunique()),
+            "store_text": {"product_name": session.quote(names.get(pid, pid), 60),
+                           "category": info.get("category"),
+                           "bought_with": session.quote(names.get(co.index[0], co.index[0]), 60)
+                           if len(co) else None},
+            "store_text_note": STORE_TEXT_NOTE}
+
+
+class PlaybookArgs(Args):
+    query: str = Field(min_length=2, max_length=300, description="What the play should do.")
+    segment: Segment | None = Field(None, description="Only plays tagged for this segment.")
+    reason: Reason | None = Field(None, description="Only plays tagged for this churn reason.")
+    k: int = Field(3, ge=1, le=5, description="How many playbooks.")
+
+
+@tool(PlaybookArgs)
+def search_playbooks(session, a: PlaybookArgs) -> dict:
+    """Search the retention playbooks (proven plays with prior uplift, channels, offer type)
+    for a situation; optional filters by segment and churn reason. Returns the best passages."""
+    hits = session.kb.search(a.query, k=a.k, segment=a.segment, reason=a.reason)
+    out = []
+    for h in hits:
+        m = h.metadata
+        out.append({"playbook_id": h.playbook_id, "title": h.title, "score": _r(h.score, 3),
+                    "section": h.section, "passage": " ".join(h.passage.split())[:400],
+                    "prior_uplift": m.get("prior_uplift"), "channels": m.get("channels"),
+                    "offer_type": m.get("offer_type"), "cost_level": m.get("cost_level")})
+    return {"query": a.query, "filters": a.model_dump(include={"segment", "reason"}, exclude_none=True),
+            "playbooks": out, "units": "prior_uplift: expected save rate vs a holdout, 0.08 = 8%"}

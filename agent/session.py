@@ -1,0 +1,347 @@
+"""One loaded, scored store for the assistant (DESIGN.md, "The assistant", "Workspace").
+
+    session = StoreSession(store_dir, Workspace.at(".retention"))
+    session.scores          # one row per customer (tools.score columns), no personal data
+    session.customers       # customer_id and consent/tags only: names, emails, phones removed
+    session.personal(cid)   # personal fields, for rendering a draft locally; never for a model
+    session.kb              # the playbook knowledge base in <workspace>/chroma (indexed on first use)
+    session.previous_segments(days=7)   # segments a week earlier, for migration
+
+The store is loaded and scored once. Scores are cached as a workspace snapshot
+(`agent.snapshots`); a fingerprint file next to it (store path, file sizes and mtimes, horizon,
+snapshot size/mtime) says which store it belongs to, so a changed store, horizon or snapshot
+is scored again rather than reused.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from agent.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+PERSONAL_FIELDS = ("email", "first_name", "last_name", "name", "phone", "note", "address",
+                   "address1", "address2", "city", "zip", "postcode")
+"""Customer columns kept only inside the session (local rendering), never in a tool result."""
+FINGERPRINT_VERSION = 1
+Progress = Callable[[str], None]
+
+
+def _noop(_: str) -> None:
+    pass
+
+
+def store_fingerprint(store_dir: Path) -> dict:
+    """The store's identity for the score cache: resolved path plus each file's size and mtime."""
+    store_dir = Path(store_dir)
+    files = [store_dir] if store_dir.is_file() else sorted(p for p in store_dir.iterdir() if p.is_file())
+    return {"store": str(store_dir.resolve()),
+            "files": {p.name: [p.stat().st_size, p.stat().st_mtime_ns] for p in files
+                      if not p.name.endswith(".tmp")}}
+
+
+class StoreSession:
+    """A store loaded and scored once, plus the knowledge base, for the assistant's tools."""
+
+    def __init__(self, store_dir: str | Path, workspace: Workspace | str | Path, *, as_of=None,
+                 horizon_days: int = 365, progress: Progress | None = None,
+                 kb=None, embedder=None, settings=None) -> None:
+        from tools.load import load_store
+
+        self.store_dir = Path(store_dir)
+        self.workspace = workspace if isinstance(workspace, Workspace) else Workspace.at(workspace)
+        self.horizon_days = int(horizon_days)
+        self.settings = settings
+        self._progress = progress or _noop
+        self._kb = kb
+        self._kb_indexed = False
+        self._embedder = embedder
+        self._previous: dict[int, pd.DataFrame] = {}
+        self._slices: dict[str, tuple] = {}
+        self.memo: dict = {}
+        """Per-session cache for tool aggregates (the store does not change within a session)."""
+        self._names: dict | None = None
+        self._progress(f"loading {self.store_dir}")
+        loaded = load_store(self.store_dir, rejects_dir=self.workspace.rejects)
+        self.reports = loaded.reports
+        self.currency = loaded.currency
+        cust = loaded.customers
+        personal = [c for c in PERSONAL_FIELDS if cust is not None and c in cust.columns]
+        if cust is not None:
+            ids = cust["customer_id"].astype(str)
+            self._personal = cust[personal].set_index(ids) if personal else None
+            if self._personal is not None:
+                self._personal = self._personal[~self._personal.index.duplicated()]
+            cust = cust.drop(columns=personal)
+        else:
+            self._personal = None
+        self.customers: pd.DataFrame | None = cust
+        self.store = dataclasses.replace(loaded, customers=cust)
+        orders = loaded.orders
+        self.as_of = (pd.Timestamp(as_of).normalize() if as_of is not None
+                      else orders["order_date"].max().normalize())
+        self.scores, self.params = self._scores_at(self.as_of)
+        self.by_id = self.scores.set_index(self.scores["customer_id"].astype(str), drop=False)
+        self._id_width = _id_shape(self.by_id.index)
+
+    # --- tables ---------------------------------------------------------------------------
+
+    @property
+    def orders(self) -> pd.DataFrame:
+        return self.store.orders
+
+    @property
+    def products(self) -> pd.DataFrame | None:
+        return self.store.products
+
+    @property
+    def events(self) -> pd.DataFrame | None:
+        return self.store.events
+
+    @property
+    def tickets(self) -> pd.DataFrame | None:
+        return self.store.tickets
+
+    def personal(self, customer_id: str) -> dict:
+        """Personal fields of one customer, for local rendering only (drafts, exports)."""
+        if self._personal is None or customer_id not in self._personal.index:
+            return {}
+        row = self._personal.loc[customer_id]
+        return {k: (None if pd.isna(v) else v) for k, v in row.items()}
+
+    # --- scores and snapshots -----------------------------------------------------------------
+
+    def _snapshot_paths(self, day: str) -> tuple[Path, Path, Path]:
+        d = self.workspace.scores
+        return d / f"scores_{day}.parquet", d / f"params_{day}.json", d / f"fingerprint_{day}.json"
+
+    def _expected_fingerprint(self) -> dict:
+        return {"version": FINGERPRINT_VERSION, "horizon_days": self.horizon_days,
+                **store_fingerprint(self.store_dir)}
+
+    def _cached(self, day: str) -> tuple[pd.DataFrame, dict] | None:
+        from agent.snapshots import load_scores
+
+        scores_p, params_p, fp_p = self._snapshot_paths(day)
+        if not (scores_p.exists() and params_p.exists() and fp_p.exists()):
+            return None
+        try:
+            stored = json.loads(fp_p.read_text())
+            snap = stored.pop("snapshot", None)
+            st = scores_p.stat()
+            if stored != self._expected_fingerprint() or snap != [st.st_size, st.st_mtime_ns]:
+                log.info("score snapshot %s is for another store or version; rescoring", day)
+                return None
+            return load_scores(self.workspace, day)
+        except (OSError, ValueError) as exc:
+            log.warning("score snapshot %s unreadable (%s); rescoring", day, exc)
+            return None
+
+    def _scores_at(self, when: pd.Timestamp) -> tuple[pd.DataFrame, dict]:
+        from agent.snapshots import save_scores
+        from tools.score import score_store
+
+        day = when.date().isoformat()
+        hit = self._cached(day)
+        if hit is not None:
+            self._progress(f"using cached scores as of {day}")
+            return hit
+        self._progress(f"scoring customers as of {day}")
+        s = self.store
+        result = score_store(s.orders, as_of=when, horizon_days=self.horizon_days,
+                             events=s.events, tickets=s.tickets, products=s.products,
+                             progress=lambda m: self._progress(f"scoring: {m}"))
+        result.params["store"] = str(self.store_dir)  # what agent.brief checks before reuse
+        path = save_scores(self.workspace, result, as_of=when)
+        fp = self._expected_fingerprint()
+        st = path.stat()
+        fp["snapshot"] = [st.st_size, st.st_mtime_ns]
+        fp_p = self._snapshot_paths(day)[2]
+        tmp = fp_p.with_name(fp_p.name + ".tmp")
+        tmp.write_text(json.dumps(fp, indent=2))
+        os.replace(tmp, fp_p)
+        return result.scores, result.params
+
+    def previous_segments(self, days: int = 7) -> tuple[pd.DataFrame, str]:
+        """customer_id and segment `days` before as-of, and where they came from. A cached
+        snapshot for that day is used when it matches this store; otherwise the RFM segments
+        are recomputed from the orders up to that day (the same computation scoring uses)."""
+        if days not in self._previous:
+            when = self.as_of - pd.Timedelta(days=days)
+            hit = self._cached(when.date().isoformat())
+            if hit is not None:
+                frame, basis = hit[0][["customer_id", "segment"]], "snapshot"
+            else:
+                from tools.segments import rfm_scores, rfm_table
+
+                rfm = rfm_scores(rfm_table(self.orders, as_of=when))
+                frame, basis = rfm[["customer_id", "segment"]].reset_index(drop=True), "recomputed"
+            self._previous[days] = (frame, basis)
+        return self._previous[days]
+
+    def previous_scores(self, days: int = 7) -> tuple[pd.DataFrame, dict]:
+        """The full scores `days` before as-of (scored and cached on first use: slow)."""
+        return self._scores_at(self.as_of - pd.Timedelta(days=days))
+
+    # --- customers ------------------------------------------------------------------------------
+
+    def resolve_customer_id(self, text: str) -> str | None:
+        """A customer id of this store from what a person typed: exact, any case, or the
+        number alone padded to the store's pattern (c123 or 123 -> C000123)."""
+        raw = str(text).strip().strip("#'\".,?!")
+        if raw in self.by_id.index:
+            return raw
+        up = raw.upper()
+        if up in self.by_id.index:
+            return up
+        prefix, width = self._id_width
+        m = re.fullmatch(r"([A-Za-z]*)[-_ ]?0*(\d+)", raw)
+        if m and width and (not m.group(1) or m.group(1).upper() == prefix):
+            cand = f"{prefix}{int(m.group(2)):0{width}d}"
+            if cand in self.by_id.index:
+                return cand
+        return None
+
+    def id_pattern(self) -> re.Pattern:
+        """A regex for customer ids of this store (C000123 style, or the generic one)."""
+        prefix, width = self._id_width
+        if prefix:
+            return re.compile(rf"\b{re.escape(prefix)}[-_]?\d{{1,{max(width, 1)}}}\b", re.I)
+        return re.compile(r"\b(?:customer|cust|id)\s*#?\s*([A-Za-z0-9_-]{2,})\b", re.I)
+
+    def rows_of(self, table: str, customer_id: str) -> pd.DataFrame:
+        """One customer's rows of orders/events/tickets up to as-of, in time order: a binary
+        search in a copy sorted by customer_id (built on first use)."""
+        if table not in self._slices:
+            frame = getattr(self.store, table)
+            if frame is None:
+                return pd.DataFrame()
+            col = {"orders": "order_date", "events": "timestamp", "tickets": "opened_at"}[table]
+            if col in frame.columns:
+                frame = frame.loc[frame[col] < self.as_of + pd.Timedelta(days=1)]
+            ids = frame["customer_id"].astype(str).to_numpy()
+            order = np.argsort(ids, kind="stable")
+            self._slices[table] = (frame.iloc[order].reset_index(drop=True), ids[order], col)
+        frame, ids, col = self._slices[table]
+        lo, hi = np.searchsorted(ids, customer_id, "left"), np.searchsorted(ids, customer_id, "right")
+        out = frame.iloc[lo:hi]
+        return out.sort_values(col, kind="stable") if col in out.columns else out
+
+    def customer_orders(self, customer_id: str) -> pd.DataFrame:
+        return self.rows_of("orders", customer_id)
+
+    def customer_row(self, customer_id: str) -> pd.Series:
+        """The scores row of a customer; LookupError naming the id pattern when unknown."""
+        cid = self.resolve_customer_id(customer_id)
+        if cid is None:
+            example = self.by_id.index[0] if len(self.by_id) else "C000001"
+            raise LookupError(f"no customer {customer_id!r} in this store (ids look like {example})")
+        return self.by_id.loc[cid]
+
+    def product_names(self) -> dict[str, str]:
+        """product_id -> name, from the products table, else the orders' product_name."""
+        if "product_names" not in self.memo:
+            names: dict[str, str] = {}
+            o, p = self.orders, self.products
+            if {"product_name", "product_id"} <= set(o.columns):
+                pn = o.dropna(subset=["product_id", "product_name"]).drop_duplicates("product_id")
+                names.update(zip(pn["product_id"].astype(str), pn["product_name"].astype(str)))
+            if p is not None and {"product_id", "name"} <= set(p.columns):
+                names.update(zip(p["product_id"].astype(str), p["name"].astype(str)))
+            self.memo["product_names"] = names
+        return self.memo["product_names"]
+
+    def quote(self, text, limit: int = 160) -> str | None:
+        """Store text as data: control characters dropped, whitespace collapsed, personal data
+        masked, truncated. Callers label it as untrusted (agent.prompts.STORE_TEXT_NOTE)."""
+        if text is None or (isinstance(text, float) and np.isnan(text)):
+            return None
+        s = self.redact(" ".join(re.sub(r"[\x00-\x1f\x7f]+", " ", str(text)).split()))
+        return s if len(s) <= limit else s[: limit - 1] + "…"
+
+    def redact(self, text: str) -> str:
+        """Replace emails, phone numbers and full names of this store's customers in free text
+        with their customer id (or a placeholder), before the text leaves the machine."""
+        if self._personal is None or not text:
+            return _mask_generic(text)
+        if self._names is None:
+            p = self._personal
+            lut: dict[str, str] = {}
+            for col in ("email", "phone"):
+                if col in p.columns:
+                    vals = p[col].dropna().astype(str).str.strip().str.lower()
+                    lut.update(zip(vals, vals.index))
+            if {"first_name", "last_name"} <= set(p.columns):
+                full = (p["first_name"].fillna("").astype(str).str.strip() + " "
+                        + p["last_name"].fillna("").astype(str).str.strip()).str.lower()
+                full = full[full.str.contains(" ")]
+                dup = full.duplicated(keep=False)  # shared names: no id, just a placeholder
+                lut.update((v, "[customer name]" if d else k) for k, v, d in zip(full.index, full, dup))
+            self._names = lut
+        lut = self._names
+
+        def email(m: re.Match) -> str:
+            return lut.get(m.group(0).lower(), "[email]")
+
+        out = re.sub(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", email, text)
+        for m in list(re.finditer(r"\b([A-Z][\w'-]+)\s+([A-Z][\w'-]+)\b", out))[::-1]:
+            cid = lut.get(f"{m.group(1)} {m.group(2)}".lower())
+            if cid:
+                out = out[:m.start()] + cid + out[m.end():]
+        return _mask_generic(out, lut)
+
+    # --- knowledge ------------------------------------------------------------------------------
+
+    @property
+    def embedder(self):
+        if self._embedder is None:
+            from knowledge import default_embedder
+
+            self._embedder = default_embedder()
+        return self._embedder
+
+    @property
+    def kb(self):
+        """The knowledge base in the workspace, brought up to date once per session."""
+        if self._kb is None:
+            from knowledge import KnowledgeBase
+
+            self._kb = KnowledgeBase(self.workspace.chroma, embedder=self._embedder)
+        if not self._kb_indexed:
+            self._progress("indexing the retention playbooks")
+            report = self._kb.index()
+            if report.errors:
+                log.warning("playbooks skipped: %s", "; ".join(map(str, report.errors)))
+            self._kb_indexed = True
+        return self._kb
+
+
+def _mask_generic(text: str, lut: dict | None = None) -> str:
+    text = re.sub(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", "[email]", text)
+
+    def phone(m: re.Match) -> str:
+        if lut is not None and m.group(0).strip().lower() in lut:
+            return lut[m.group(0).strip().lower()]
+        return "[phone]"
+
+    return re.sub(r"(?<![\w])\+?\d[\d ()-]{8,}\d\b", phone, text)
+
+
+def _id_shape(ids: pd.Index) -> tuple[str, int]:
+    """('C', 6) when most ids look like C000123; ('', 0) when there is no common shape."""
+    sample = pd.Series(ids[:2000], dtype=str)
+    m = sample.str.extract(r"^([A-Za-z]*)(\d+)$")
+    if m[1].notna().mean() < 0.9:
+        return "", 0
+    prefix = m[0].mode().iloc[0] if len(m) else ""
+    return prefix.upper(), int(m[1].str.len().mode().iloc[0])

@@ -1,0 +1,294 @@
+"""LLM mode: the real create_agent loop driven by a scripted fake chat model, and the real
+openai client + ChatOpenAI against a local stand-in server replaying recorded exchanges.
+Nothing here reaches the network; no personal field reaches a prompt."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, ToolMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import Field
+
+from tests.test_agent_tools import HashEmbedder, build_demo, personal_strings
+
+CASSETTES = Path(__file__).parent / "cassettes"
+
+
+class ScriptedChatModel(BaseChatModel):
+    """Replays queued AI messages (tool calls or text) and records every prompt it is sent."""
+
+    script: list = Field(default_factory=list)
+    received: list = Field(default_factory=list)
+    tools: list = Field(default_factory=list)
+
+    def bind_tools(self, tools, **kwargs):
+        from langchain_core.utils.function_calling import convert_to_openai_tool
+
+        self.tools = [convert_to_openai_tool(t) for t in tools]
+        return self
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
+        self.received.append(list(messages))
+        step = self.script.pop(0) if self.script else AIMessage("(script exhausted)")
+        msg = step(messages) if callable(step) else step
+        return ChatResult(generations=[ChatGeneration(message=msg)])
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted"
+
+
+def call(name: str, args: dict, cid: str = "call_1") -> AIMessage:
+    return AIMessage("", tool_calls=[{"name": name, "args": args, "id": cid, "type": "tool_call"}])
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    return build_demo(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def session(demo):
+    from agent.session import StoreSession
+    from knowledge import KnowledgeBase
+
+    store, ws = demo
+    return StoreSession(store, ws, kb=KnowledgeBase(ws / "chroma-hash", embedder=HashEmbedder()))
+
+
+@pytest.fixture(autouse=True)
+def no_real_model(monkeypatch):
+    for var in ("RETENTION_MODEL", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+
+
+def assistant_with(session, script, **kw):
+    from agent.chat import Assistant
+
+    model = ScriptedChatModel(script=list(script))
+    return Assistant(session, chat_model=model, **kw), model
+
+
+def test_tool_chain_every_step(session):
+    a, model = assistant_with(session, [
+        call("at_risk_customers", {"segment": "Champions", "limit": 2}, "c1"),
+        lambda msgs: call("explain_customer",
+                          {"customer_id": json.loads(msgs[-1].content)["customers"][0]["customer_id"]}, "c2"),
+        AIMessage("Call your top Champion first."),
+    ])
+    assert a.mode == "llm"
+    ans = a.ask("Which Champions should I call?")
+    assert ans.mode == "llm" and ans.text == "Call your top Champion first."
+    assert [s.tool for s in ans.trace] == ["at_risk_customers", "explain_customer"]
+    first, second = ans.trace
+    assert first.args == {"segment": "Champions", "limit": 2} and first.ok
+    top = first.result["customers"][0]["customer_id"]
+    assert second.args == {"customer_id": top} and second.result["customer_id"] == top
+    assert all(s.seconds >= 0 for s in ans.trace)
+    # what the model saw: the system prompt, the question, then each tool result as JSON
+    assert len(model.received) == 3
+    last = model.received[-1]
+    tool_msgs = [m for m in last if isinstance(m, ToolMessage)]
+    assert [json.loads(m.content)["customer_id"] if "customer_id" in json.loads(m.content) else None
+            for m in tool_msgs][1] == top
+    assert json.loads(tool_msgs[0].content) == json.loads(json.dumps(first.result, default=str))
+    assert "Every number you state must come from a tool result" in last[0].content
+    names = {t["function"]["name"] for t in model.tools}
+    assert {"store_overview", "explain_customer", "search_playbooks", "queue_drafts"} <= names
+    schema = next(t for t in model.tools if t["function"]["name"] == "at_risk_customers")
+    assert schema["function"]["parameters"]["properties"]["limit"]["maximum"] == 50
+
+
+def test_memory_per_thread(session):
+    a, model = assistant_with(session, [AIMessage("first"), AIMessage("second")])
+    a.ask("remember the number seven")
+    a.ask("what did I say?")
+    contents = [m.content for m in model.received[-1]]
+    assert "remember the number seven" in contents and "first" in contents
+
+
+def test_tool_errors_go_back_to_the_model(session):
+    a, model = assistant_with(session, [
+        call("explain_customer", {"customer_id": "Z999"}, "c1"),
+        call("at_risk_customers", {"limit": 500}, "c2"),
+        call("no_such_tool", {}, "c3"),
+        AIMessage("Sorry, I could not find that customer."),
+    ])
+    ans = a.ask("tell me about Z999")
+    tool_msgs = [m for m in model.received[-1] if isinstance(m, ToolMessage)]
+    assert tool_msgs[0].content.startswith("Error: no customer 'Z999'")
+    assert tool_msgs[1].content.startswith("Error: invalid arguments for at_risk_customers")
+    assert "no_such_tool" in tool_msgs[2].content and "rror" in tool_msgs[2].content
+    assert ans.trace[0].ok is False and ans.trace[0].result.startswith("Error:")
+
+
+def test_iteration_cap(session):
+    a, model = assistant_with(session, [call("store_overview", {}, f"c{i}") for i in range(10)],
+                              max_iterations=3)
+    ans = a.ask("loop forever")
+    assert "iteration cap" in ans.text and "3 model calls" in ans.text
+    assert len(model.received) == 3 and len(ans.trace) == 3
+
+
+def test_no_personal_field_reaches_the_prompt(session, demo):
+    import pandas as pd
+
+    c = pd.read_csv(demo[0] / "customers.csv", dtype=str).iloc[1]
+    a, model = assistant_with(session, [
+        call("explain_customer", {"customer_id": "C000002"}, "c1"),
+        call("next_best_product", {"customer_id": "C000002"}, "c2"),
+        call("at_risk_customers", {"limit": 20}, "c3"),
+        call("draft_message", {"customer_id": "C000859"}, "c4"),
+        AIMessage("done"),
+    ])
+    a.ask(f"Why might {c['first_name']} {c['last_name']} ({c['email']}, {c['phone']}) leave us?")
+    sent = json.dumps([[m.content for m in msgs] for msgs in model.received], default=str)
+    leaks = [p for p in personal_strings(demo[0]) if re.search(rf"\b{re.escape(p)}\b", sent)]
+    assert leaks == []
+    assert "C000002" in sent  # the email was replaced by the customer's id
+
+
+# --- the real openai client against a local stand-in server ----------------------------------------
+
+
+class StandIn:
+    """A tiny OpenAI-compatible server on 127.0.0.1 replaying one cassette in order."""
+
+    def __init__(self, cassette: str, subs: dict[str, str] | None = None) -> None:
+        data = json.loads((CASSETTES / cassette).read_text())
+        self.interactions = list(data["interactions"])
+        self.subs = subs or {}
+        self.requests: list[dict[str, Any]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                outer.requests.append({"path": self.path, "body": body,
+                                       "auth": self.headers.get("Authorization", "")})
+                status, payload = outer.reply(self.path, body)
+                raw = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def reply(self, path: str, body: dict) -> tuple[int, dict]:
+        if not self.interactions:
+            return 500, {"error": {"message": "cassette exhausted"}}
+        rec = self.interactions.pop(0)
+        want = rec["request"]
+        roles = [m["role"] for m in body.get("messages", [])]
+        last_user = next((m["content"] for m in reversed(body["messages"]) if m["role"] == "user"), "")
+        if (path != want["path"] or body.get("model") != want["model"] or roles != want["roles"]
+                or want.get("last_user_contains", "") not in last_user):
+            return 500, {"error": {"message": f"request does not match the cassette: {roles}"}}
+        text = json.dumps(rec["response"]["body"])
+        for k, v in self.subs.items():
+            text = text.replace("{{" + k + "}}", v)
+        return rec["response"]["status"], json.loads(text)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_cassettes_hold_no_secrets():
+    for path in CASSETTES.glob("*.json"):
+        text = path.read_text()
+        assert not re.search(r"sk-[A-Za-z0-9]{8,}|Bearer |\"authorization\"", text), path.name
+
+
+def test_chatopenai_tool_loop_replayed(session, monkeypatch, demo):
+    from agent.chat import Assistant
+
+    top = session.scores.loc[(session.scores["clv_tier"] == "high")
+                             & (session.scores["churn_probability"] > 0.5)]
+    top_id = top.assign(v=top["churn_probability"] * top["predicted_clv"]).nlargest(1, "v")["customer_id"].iloc[0]
+    server = StandIn("chat_tool_loop.json", {"TOP_ID": top_id})
+    try:
+        monkeypatch.setenv("RETENTION_MODEL", "gpt-4o-mini")
+        monkeypatch.setenv("OPENAI_API_KEY", "test-key-not-real")
+        monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+        a = Assistant(session)
+        assert a.mode == "llm"
+        ans = a.ask("Who should I contact first among my high-value customers?")
+    finally:
+        server.close()
+    assert ans.text.startswith(f"Start with {top_id}")
+    assert [s.tool for s in ans.trace] == ["at_risk_customers", "explain_customer"]
+    assert ans.trace[0].args == {"clv_tier": "high", "limit": 3}
+    assert ans.trace[0].result["customers"][0]["customer_id"] == top_id
+    assert len(server.requests) == 3 and not server.interactions
+    assert server.requests[0]["auth"] == "Bearer test-key-not-real"
+    sent_tools = {t["function"]["name"] for t in server.requests[0]["body"]["tools"]}
+    assert "at_risk_customers" in sent_tools
+    tool_reply = server.requests[2]["body"]["messages"][-1]
+    assert tool_reply["role"] == "tool" and json.loads(tool_reply["content"])["customer_id"] == top_id
+    sent = json.dumps([r["body"] for r in server.requests])
+    assert [p for p in personal_strings(demo[0]) if re.search(rf"\b{re.escape(p)}\b", sent)] == []
+
+
+def test_401_says_how_to_fix(session, monkeypatch):
+    from agent.chat import Assistant
+    from agent.llm import ModelConfigError
+
+    server = StandIn("auth_401.json")
+    try:
+        monkeypatch.setenv("RETENTION_MODEL", "gpt-4o-mini")
+        monkeypatch.setenv("OPENAI_API_KEY", "wrong-key")
+        monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+        with pytest.raises(ModelConfigError) as err:
+            Assistant(session).ask("hello")
+    finally:
+        server.close()
+    msg = str(err.value)
+    assert "401" in msg and "set OPENAI_API_KEY=" in msg and "unset RETENTION_MODEL" in msg
+    assert "\n" not in msg
+
+
+def test_missing_key_says_how_to_fix(session, monkeypatch):
+    from agent.chat import Assistant
+    from agent.llm import ModelConfigError
+
+    monkeypatch.setenv("RETENTION_MODEL", "gpt-4o-mini")
+    with pytest.raises(ModelConfigError, match=r"set OPENAI_API_KEY=… or unset RETENTION_MODEL"):
+        Assistant(session)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # a local server needs no key
+    assert Assistant(session).mode == "llm"
+
+
+def test_cli_chat_one_shot_offline(demo, capsys):
+    from agent.cli_chat import chat_command
+
+    import logging
+
+    store, ws = demo
+    logger = logging.getLogger("agent")
+    before = (list(logger.handlers), logger.propagate, logger.level)
+    try:
+        chat_command("what is my LTV:CAC at $40 CAC?", store, False, ws, show_tools=True)
+    finally:  # chat_command sends the agent's log lines to <workspace>/chat.log
+        for h in logger.handlers[len(before[0]):]:
+            logger.removeHandler(h)
+            h.close()
+        logger.propagate, logger.level = before[1], before[2]
+    assert (ws / "chat.log").exists()
+    out = capsys.readouterr().out
+    assert "tool clv_ltv_cac" in out and "LTV:CAC is" in out and "no language model is in use" in out
