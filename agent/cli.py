@@ -188,7 +188,7 @@ def load_for_scoring(ws: Workspace, orders: Path | None, customers: Path | None,
     return load_store(path, column_map=column_map, rejects_dir=ws.rejects)
 
 
-def _as_of(value: str | None, orders) -> pd.Timestamp:
+def _as_of(value: str | None, orders):
     import pandas as pd
 
     if value is None:
