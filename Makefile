@@ -19,6 +19,7 @@ run: $(STAMP)
 	$(BIN)/retention --workspace $(WORKSPACE) quickstart
 
 test: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
