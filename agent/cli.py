@@ -379,15 +379,29 @@ def brief(
     from agent.brief import weekly_brief
     from tools.load import load_store
 
+    from agent.settings import Settings
+
     ws = Workspace.at(workspace)
     path = resolve_store(ws, store, demo)
+    settings = Settings()
+    narrator = None
+    if settings.model:  # LLM mode: the model writes the opening from the facts
+        from agent.brief import llm_narrator
+        from agent.llm import ModelConfigError, chat_model_from_settings
+
+        try:
+            narrator = llm_narrator(chat_model_from_settings(settings), model_name=settings.model)
+        except ModelConfigError as exc:
+            raise UserError(str(exc)) from None
     with out.status("Loading the store ...") as status:
         loaded = load_store(path, column_map=parse_map(column_map), rejects_dir=ws.rejects)
         when = _as_of(week_ending, loaded.orders) if week_ending else None
-        result = weekly_brief(loaded, workspace=ws, week_ending=when, cac=cac,
+        result = weekly_brief(loaded, workspace=ws, week_ending=when, cac=cac, narrator=narrator,
                               progress=lambda m: status.update(f"Brief: {m} ..."))
     out.print(result.markdown.split("\n## ")[0], markup=False, highlight=False)
     out.print(f"Brief written to {result.paths['md']} and {result.paths['html']} (charts beside them).")
+    if result.prompt_tokens:
+        out.print(f"  {result.prompt_tokens:,} tokens were sent to {settings.model} (facts only, no personal data).")
 
 
 @app.command("ui")

@@ -65,3 +65,40 @@ def test_every_number_in_the_brief_is_a_fact(brief):
     tokens = re.findall(r"[+-]?\d+(?:,\d{3})*(?:\.\d+)?(?:%| pts)?", text)
     stray = [t for t in tokens if t not in allowed and t.lstrip("+") not in allowed]
     assert not stray, stray[:10]
+
+
+class _Recorder:
+    """A chat model stand-in: returns a canned reply and records what it was sent."""
+
+    def __init__(self, reply: str):
+        self.reply, self.sent = reply, []
+
+    def invoke(self, messages):
+        from langchain_core.messages import AIMessage
+
+        self.sent.append(messages)
+        return AIMessage(content=self.reply)
+
+
+def test_llm_narrator_restates_facts_only(brief):
+    from agent.brief import _opening, display_facts, llm_narrator, stray_numbers
+
+    st, b = brief
+    shown = display_facts(b.facts)
+    good = (f"This week brought in {shown['revenue_week']} from {shown['orders_week']} orders; "
+            f"{shown['churned_this_week']} customers slipped out of the active window.")
+    model = _Recorder(good)
+    narrate = llm_narrator(model, model_name="test-model")
+    text = narrate(b.facts)
+    assert text.startswith("This week brought in") and "test-model" in text
+    assert not stray_numbers(text, b.facts)
+    # the prompt is the facts only: no personal data, and within the token budget
+    sent = " ".join(m.content for m in model.sent[0])
+    for email in st.customers["email"].head(200):
+        assert email not in sent
+    assert 0 < narrate.prompt_tokens <= 8000
+    # a reply with an invented number is set aside for the template
+    liar = llm_narrator(_Recorder("Revenue grew by 12,345,678 this week."), model_name="test-model")
+    text = liar(b.facts)
+    assert text.startswith(_opening(b.facts)) and "set aside" in text
+    assert "12,345,678" not in text and liar.set_aside == ["12,345,678"]
