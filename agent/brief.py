@@ -55,7 +55,6 @@ def fmt(value, kind: str = "num") -> str:
 def scores_at(store, ws: Workspace, as_of: pd.Timestamp, *, horizon_days: int, progress) -> tuple[pd.DataFrame, dict]:
     """Scores as of a date: the workspace snapshot when it is for this store, else scored now."""
     from agent.snapshots import load_scores, save_scores
-    from tools.score import score_store
 
     day = str(as_of.date())
     try:
@@ -64,6 +63,8 @@ def scores_at(store, ws: Workspace, as_of: pd.Timestamp, *, horizon_days: int, p
             return scores, params
     except (FileNotFoundError, KeyError, ValueError):
         pass
+    from tools.score import score_store  # LightGBM and friends: imported only when needed
+
     progress(f"scoring customers as of {day}")
     o = store.orders.loc[store.orders["order_date"] < as_of + pd.Timedelta(days=1)]
     res = score_store(o, as_of=as_of, horizon_days=horizon_days, events=store.events,
