@@ -13,6 +13,7 @@ for approval; model health (inner backtest of the scoring models).
 from __future__ import annotations
 
 import html
+import re
 import json
 import os
 from collections.abc import Callable
@@ -215,7 +216,8 @@ def render_html(markdown: str) -> str:
     def flush():
         if table:
             head, *rest = [r for r in table if not set(r.replace("|", "").strip()) <= {"-"}]
-            cells = lambda r: [html.escape(c.strip()) for c in r.strip().strip("|").split("|")]  # noqa: E731
+            cells = lambda r: [re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(c.strip()))  # noqa: E731
+                               for c in r.strip().strip("|").split("|")]
             body.append("<table><tr>" + "".join(f"<th>{c}</th>" for c in cells(head)) + "</tr>"
                         + "".join("<tr>" + "".join(f"<td>{c}</td>" for c in cells(r)) + "</tr>" for r in rest)
                         + "</table>")
@@ -234,7 +236,7 @@ def render_html(markdown: str) -> str:
             alt, src = line[2:].split("](")
             body.append(f'<img alt="{html.escape(alt)}" src="{html.escape(src.rstrip(")"))}">')
         elif line.strip():
-            body.append(f"<p>{html.escape(line)}</p>")
+            body.append("<p>" + re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(line)) + "</p>")
     flush()
     style = ("body{font-family:sans-serif;max-width:860px;margin:2em auto}"
              "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}")
@@ -297,7 +299,6 @@ def fact_strings(obj, out: set | None = None) -> set:
 def stray_numbers(text: str, facts: dict) -> list[str]:
     """Numbers in `text` that no tool produced (dates, customer ids and the rule-of-thumb
     constants 3, 12 and 90 excepted)."""
-    import re
 
     allowed = fact_strings(facts) | {"12", "90", "3", "0"}
     text = re.sub(r"\d{4}-\d{2}-\d{2}", " ", text)
