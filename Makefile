@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/retention --workspace $(WORKSPACE) quickstart
+	$(BIN)/retention ui --demo --workspace $(WORKSPACE)
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -412,7 +412,10 @@ def ui(
     workspace: WorkspaceOpt = DEFAULT_WS,
 ) -> None:
     """Start the Gradio app on 127.0.0.1."""
-    _not_yet("retention ui", 7)
+    from ui.app import launch
+
+    ws = Workspace.at(workspace)
+    launch(resolve_store(ws, store, demo), ws.root, port=port)
 
 
 @app.command("eval")

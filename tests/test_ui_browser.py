@@ -1,0 +1,164 @@
+"""The app in a real browser: Debian's headless Chromium driven by Playwright (never a
+downloaded browser). Upload a store, read the load report, ask the assistant and see its tool
+trace, open a customer, approve a draft, export the CSV and check it; screenshot every tab
+into tests/output/."""
+
+from __future__ import annotations
+
+import csv
+import re
+import socket
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+SHOTS = Path(__file__).parent / "output"
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at "
+                                "/usr/bin/chromium (apt-get install chromium); .ci/run installs it")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    from tools.demo import generate_store
+    from ui.app import launch
+
+    root = tmp_path_factory.mktemp("ui")
+    generate_store(root / "store", customers=800, seed=2)
+    port = _free_port()
+    app = launch(root / "store", root / "ws", port=port, block=False)
+    yield f"http://127.0.0.1:{port}", root
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        pg = ctx.new_page()
+        pg.set_default_timeout(30_000)
+        pg.outside = []  # requests the page makes anywhere but the app itself
+        pg.on("request", lambda r: None if r.url.startswith((app_url[0], "data:", "blob:"))
+              else pg.outside.append(r.url))
+        pg.goto(app_url[0])
+        yield pg
+        browser.close()
+
+
+def _tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def _shot(page, name: str) -> None:
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"ui_{name}.png"), full_page=True)
+
+
+def test_end_to_end_in_chromium(page, app_url):
+    from playwright.sync_api import expect
+
+    url, root = app_url
+    expect(page.locator("#mode-banner")).to_contain_text("offline: no language model in use")
+    _shot(page, "1_assistant_empty")
+
+    # Data: upload orders + customers into a new store; the load report appears, scoring runs
+    _tab(page, "Data")
+    bad = root / "notes.csv"
+    bad.write_text("a,b\n1,2\n")
+    page.locator("#data-files input[type=file]").set_input_files([str(bad)])
+    expect(page.locator("#data-files").get_by_role("link")).to_have_count(1)
+    page.locator("#data-go").click()
+    expect(page.locator("#data-status")).to_contain_text("error: ")  # the CLI's one line, no traceback
+    expect(page.locator("#data-status")).to_contain_text("no orders file")
+    expect(page.locator("#data-status")).not_to_contain_text("Traceback")
+    page.locator("#data-files").get_by_role("button", name="Clear").click()
+    page.locator("#data-files input[type=file]").set_input_files(
+        [str(root / "store" / "orders.csv"), str(root / "store" / "customers.csv")])
+    expect(page.locator("#data-files").get_by_role("link")).to_have_count(2)  # both uploaded
+    page.locator("#data-go").click()
+    expect(page.locator("#data-status")).to_contain_text("rows read", timeout=240_000)
+    expect(page.locator("#data-report")).to_contain_text("orders.csv")
+    expect(page.locator("#data-report")).to_contain_text("customers.csv")
+    _shot(page, "5_data")
+
+    # Assistant: a question that queues drafts; its trace names the tool
+    _tab(page, "Assistant")
+    page.locator("#chat-input textarea").fill("Draft messages for the top 3 at-risk customers")
+    page.locator("#chat-send").click()
+    trace = page.get_by_text("Tools used: queue_drafts")
+    expect(trace).to_be_visible(timeout=90_000)
+    detail = page.locator("#chatbot").get_by_text("args:").first
+    if not detail.is_visible():
+        trace.click()  # expand the "tools used" section
+    expect(detail).to_be_visible()
+    expect(page.locator("#chatbot")).to_contain_text("draft_ids")
+    expect(page.locator("#chatbot")).to_contain_text("Approvals")
+    _shot(page, "1_assistant")
+
+    # Customers: the table, then one customer's view
+    _tab(page, "Customers & segments")
+    page.locator("#customers-load").click()
+    expect(page.locator("#customers-table")).to_contain_text("C0", timeout=60_000)
+    first_id = re.search(r"C\d{6}", page.locator("#customers-table").inner_text()).group(0)
+    box = page.locator("#customer-id textarea, #customer-id input").first
+    box.fill(first_id)
+    expect(box).to_have_value(first_id)
+    page.locator("#customer-open").click()
+    expect(page.locator("#customer-detail")).to_contain_text("Churn drivers")
+    expect(page.locator("#customer-detail")).to_contain_text(first_id)
+    page.locator("#customer-draft").click()  # queued (or a one-line reason why not: consent, caps)
+    expect(page.locator("#customer-draft-result")).to_contain_text(re.compile(r"Queued draft|No draft queued"))
+    _shot(page, "3_customers")
+
+    # Approvals: open draft 1, approve it as the merchant, export the CSV
+    _tab(page, "Approvals")
+    page.locator("#approvals-refresh").click()
+    expect(page.locator("#drafts-table")).to_contain_text("pending")
+    page.locator("#draft-id input").fill("1")
+    page.locator("#draft-id input").press("Enter")
+    expect(page.locator("#draft-info")).to_contain_text("Guardrail flags")
+    page.locator("#draft-approve").click()
+    expect(page.locator("#approvals-msg")).to_contain_text("approved")
+    expect(page.locator("#drafts-table")).to_contain_text("approved")
+    page.locator("#export").click()
+    expect(page.locator("#approvals-msg")).to_contain_text("exported 1 drafts")
+    link = page.locator("#export-file a").first
+    expect(link).to_be_visible()
+    with page.expect_download() as dl:
+        link.click()
+    path = dl.value.path()
+    rows = list(csv.DictReader(open(path, newline="")))
+    assert len(rows) == 1 and rows[0]["draft_id"] == "1"
+    assert rows[0]["email"] and "{first_name}" not in rows[0]["body"]
+    _shot(page, "4_approvals")
+
+    # Weekly brief: KPI cards with week-over-week change, charts, downloads
+    _tab(page, "Weekly brief")
+    page.locator("#brief-go").click()
+    expect(page.locator("#brief-status")).to_contain_text("written to", timeout=120_000)
+    expect(page.locator("#brief-cards")).to_contain_text("w/w")
+    expect(page.locator("#brief-html a").first).to_be_visible()
+    _shot(page, "2_brief")
+
+    # Settings: the API key is write-only (accepted, never shown back); no model = still offline
+    _tab(page, "Settings")
+    key = page.locator("#settings-key input")
+    key.fill("sk-test-not-real")
+    page.locator("#settings-save").click()
+    expect(page.locator("#settings-msg")).to_contain_text("API key: set")
+    expect(page.locator("#settings-msg")).to_contain_text("offline")
+    expect(key).to_have_value("")
+    assert "sk-test-not-real" not in page.content()
+    _shot(page, "6_settings")
+    assert page.outside == [], f"the page reached the network: {page.outside[:5]}"

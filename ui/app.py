@@ -1,0 +1,471 @@
+"""The Gradio app: layout and event wiring only. Every action is an agent/ call the CLI makes too.
+
+    from ui.app import launch
+    launch(store_dir, workspace, port=7860)     # http://127.0.0.1:7860, offline unless a model is set
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+import time
+import uuid
+from pathlib import Path
+
+# No analytics, no version check, no telemetry: set before Gradio is imported.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import gradio as gr  # noqa: E402
+
+from agent.approvals import ApprovalError, open_queue  # noqa: E402
+from agent.settings import Settings  # noqa: E402
+from agent.workspace import Workspace  # noqa: E402
+from ui import views  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+
+class AppContext:
+    """The app's server-side state: one workspace, the current store and its session."""
+
+    def __init__(self, store_dir: str | Path, workspace: str | Path, *, settings: Settings | None = None):
+        self.ws = Workspace.at(workspace)
+        self.store_dir = Path(store_dir)
+        self.settings = settings or Settings()
+        self._session = None
+        self._assistant = None
+        self._names: dict | None = None
+        self._lock = threading.Lock()
+
+    # the session is built once per store (loading + scoring is the slow part)
+    def session(self, progress=None):
+        with self._lock:
+            if self._session is None or self._session.store_dir != self.store_dir:
+                from agent.session import StoreSession
+
+                self._session = StoreSession(self.store_dir, self.ws, settings=self.settings,
+                                             progress=progress)
+                self._assistant, self._names = None, None
+            return self._session
+
+    def use_store(self, store_dir: Path, progress=None):
+        """Switch to another store; on a load error the current store stays in use."""
+        before = self.store_dir
+        self.store_dir = Path(store_dir)
+        try:
+            return self.session(progress)
+        except Exception:
+            self.store_dir = before
+            raise
+
+    def assistant(self):
+        if self._assistant is None:
+            from agent.chat import Assistant
+
+            self._assistant = Assistant(self.session(), settings=self.settings)
+        return self._assistant
+
+    def runner(self):
+        from agent.agent_tools import ToolRunner
+
+        return ToolRunner(self.session())
+
+    def first_names(self) -> dict:
+        if self._names is None:
+            s = self.session()
+            ids = s.scores["customer_id"].astype(str)
+            self._names = {c: (s.personal(c) or {}).get("first_name") or "" for c in ids}
+        return self._names
+
+    def full_customers(self):
+        """The customers table with emails and names, for rendering the export locally."""
+        from agent.cli_approvals import _store
+
+        return _store(self.ws, self.queue(), self.store_dir, False).customers
+
+    def queue(self):
+        return open_queue(self.ws.root)
+
+    def set_settings(self, **values) -> None:
+        clean = {k: v for k, v in values.items() if v is not None}
+        self.settings = self.settings.model_copy(update=clean)
+        if self._session is not None:
+            self._session.settings = self.settings
+        self._assistant = None
+
+
+def _progress_cb(progress, steps: int = 8):
+    state = {"i": 0}
+
+    def cb(message: str) -> None:
+        state["i"] += 1
+        progress(min(0.95, state["i"] / steps), desc=message)
+    return cb
+
+
+def _err(exc: Exception) -> str:
+    return f"error: {exc}".splitlines()[0]
+
+
+# --- the layout ------------------------------------------------------------------------------
+
+
+def build_app(ctx: AppContext) -> gr.Blocks:
+    with gr.Blocks(title="Retention analyst") as app:
+        gr.Markdown("# Retention analyst\nScores your customers, finds retention plays, drafts "
+                    "outreach that **you** approve. Nothing is ever sent.")
+        store_md = gr.Markdown(f"Store: `{ctx.store_dir}` · workspace: `{ctx.ws.root}`", elem_id="store-line")
+        with gr.Tabs():
+            _assistant_tab(ctx)
+            _brief_tab(ctx)
+            _customers_tab(ctx)
+            _approvals_tab(ctx)
+            _data_tab(ctx, store_md)
+            _settings_tab(ctx)
+    app.queue(default_concurrency_limit=1)
+    return app
+
+
+def _mode(ctx: AppContext) -> str:
+    return views.mode_banner("llm" if ctx.settings.model else "offline", ctx.settings.model)
+
+
+def _assistant_tab(ctx: AppContext) -> None:
+    with gr.Tab("Assistant", id="assistant"):
+        banner = gr.Markdown(_mode(ctx), elem_id="mode-banner")
+        chat = gr.Chatbot(label="Assistant", height=480, elem_id="chatbot")
+        with gr.Row():
+            msg = gr.Textbox(placeholder="Ask about your customers…", show_label=False, scale=5,
+                             elem_id="chat-input")
+            send = gr.Button("Send", variant="primary", scale=1, elem_id="chat-send")
+        starters = gr.Dataset(components=[gr.Textbox(visible=False)], samples=[[s] for s in views.STARTERS],
+                              label="Try one of these")
+
+        def user_turn(message, history):
+            history = list(history or []) + [{"role": "user", "content": message}]
+            return "", history, gr.update(interactive=False)
+
+        def bot_turn(history, progress=gr.Progress()):
+            message = views.message_text(history[-1]["content"]) if history else ""
+            progress(0.1, desc="thinking (first question loads and scores the store)")
+            try:
+                answer = ctx.assistant().ask(message)
+                history = history + views.answer_messages(answer)
+            except Exception as exc:  # shown as one line, logged with its traceback
+                log.exception("assistant failed")
+                history = history + [{"role": "assistant", "content": _err(exc)}]
+            return history, gr.update(interactive=True), _mode(ctx)
+
+        for trigger in (msg.submit, send.click):
+            trigger(user_turn, [msg, chat], [msg, chat, send], queue=False).then(
+                bot_turn, [chat], [chat, send, banner], concurrency_limit=1)
+        starters.click(lambda s: s[0], [starters], [msg])
+
+
+def _brief_tab(ctx: AppContext) -> None:
+    with gr.Tab("Weekly brief", id="brief"):
+        with gr.Row():
+            week = gr.Textbox(label="Week ending (YYYY-MM-DD; empty = last order date)", elem_id="brief-week")
+            cac = gr.Number(label="Customer acquisition cost (optional)", value=None, minimum=0)
+            go = gr.Button("Generate brief", variant="primary", elem_id="brief-go")
+        status = gr.Markdown(elem_id="brief-status")
+        cards = gr.HTML(elem_id="brief-cards")
+        with gr.Row():
+            clv_img = gr.Image(label="CLV distribution", type="filepath")
+            churn_img = gr.Image(label="Churn risk by segment", type="filepath")
+        with gr.Row():
+            mig_img = gr.Image(label="Segment migration", type="filepath")
+            cohort_plot = gr.Plot(label="Cohort retention")
+        body = gr.Markdown()
+        with gr.Row():
+            dl_html = gr.File(label="Brief (HTML)", elem_id="brief-html")
+            dl_md = gr.File(label="Brief (Markdown)")
+
+        def make(week_ending, cac_value, progress=gr.Progress()):
+            from agent.brief import weekly_brief
+            from ui.charts import cohort_retention
+
+            try:
+                s = ctx.session(_progress_cb(progress))
+                b = weekly_brief(s.store, workspace=ctx.ws, week_ending=(week_ending or "").strip() or None,
+                                 cac=float(cac_value) if cac_value else None, settings=ctx.settings,
+                                 progress=_progress_cb(progress))
+            except Exception as exc:
+                log.exception("brief failed")
+                return (_err(exc),) + (gr.update(),) * 9
+            p = b.paths
+            return (f"Brief for the week ending **{b.week_ending}** written to `{p.get('md')}`.",
+                    views.kpi_cards(b.facts.get("kpi", {}), b.facts.get("kpi_change", {})),
+                    p.get("clv_distribution"), p.get("churn_by_segment"), p.get("segment_migration"),
+                    cohort_retention(s.orders), b.markdown, p.get("html"), p.get("md"))
+
+        go.click(make, [week, cac], [status, cards, clv_img, churn_img, mig_img, cohort_plot, body,
+                                     dl_html, dl_md], concurrency_limit=1, trigger_mode="once")
+
+
+def _customers_tab(ctx: AppContext) -> None:
+    with gr.Tab("Customers & segments", id="customers"):
+        load = gr.Button("Show customers", elem_id="customers-load")
+        with gr.Row():
+            seg = gr.Dropdown([views.ALL], value=views.ALL, label="Segment")
+            tier = gr.Dropdown([views.ALL], value=views.ALL, label="CLV tier")
+            reason = gr.Dropdown([views.ALL], value=views.ALL, label="Churn reason")
+            consent = gr.Dropdown(["(all)", "email", "sms", "none"], value=views.ALL, label="Consent")
+            top = gr.Slider(10, 500, value=50, step=10, label="Rows shown")
+        table = gr.DataFrame(label="Customers (highest value at stake first)", interactive=False,
+                             elem_id="customers-table")
+        segments = gr.DataFrame(label="Segments: size and value", interactive=False)
+        gr.Markdown("### One customer")
+        with gr.Row():
+            cid = gr.Textbox(label="Customer id", elem_id="customer-id", scale=3)
+            open_btn = gr.Button("Open customer", elem_id="customer-open", scale=1)
+            draft_btn = gr.Button("Draft outreach", elem_id="customer-draft", scale=1)
+        detail = gr.Markdown(elem_id="customer-detail")
+        history = gr.DataFrame(label="Order history", interactive=False)
+        draft_out = gr.Markdown(elem_id="customer-draft-result")
+
+        def refresh(s_, t_, r_, c_, n_, progress=gr.Progress()):
+            s = ctx.session(_progress_cb(progress))
+            ch = views.filter_choices(s.scores)
+            tab = views.scores_table(s.scores, s.customers, first_names=ctx.first_names(), segment=s_,
+                                     clv_tier=t_, churn_reason=r_, consent=c_, top_n=n_)
+            return (tab, views.segment_table(s.scores), gr.update(choices=ch["segment"]),
+                    gr.update(choices=ch["clv_tier"]), gr.update(choices=ch["churn_reason"]))
+
+        outs = [table, segments, seg, tier, reason]
+        load.click(refresh, [seg, tier, reason, consent, top], outs, concurrency_limit=1)
+        for f in (seg, tier, reason, consent):
+            f.input(refresh, [seg, tier, reason, consent, top], outs, concurrency_limit=1)
+        top.release(refresh, [seg, tier, reason, consent, top], outs, concurrency_limit=1)
+
+        def pick(evt: gr.SelectData, tab):
+            row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+            return str(tab.iloc[row]["customer_id"])
+
+        table.select(pick, [table], [cid])
+
+        def open_customer(customer_id, progress=gr.Progress()):
+            customer_id = (customer_id or "").strip()
+            if not customer_id:
+                return "Enter a customer id.", None
+            ctx.session(_progress_cb(progress))
+            r = ctx.runner()
+            info = r.call("explain_customer", {"customer_id": customer_id})
+            nbp = r.call("next_best_product", {"customer_id": customer_id})
+            if isinstance(info, str):
+                return info, None
+            return views.customer_markdown(info, nbp), views.orders_table(
+                ctx.session().customer_orders(info["customer_id"]))
+
+        open_btn.click(open_customer, [cid], [detail, history], concurrency_limit=1)
+        cid.submit(open_customer, [cid], [detail, history], concurrency_limit=1)
+
+        def draft(customer_id, progress=gr.Progress()):
+            customer_id = (customer_id or "").strip()
+            if not customer_id:
+                return "Enter a customer id first."
+            progress(0.2, desc="drafting")
+            res = ctx.runner().call("queue_drafts", {"customer_ids": [customer_id], "top_n": 1})
+            if isinstance(res, str):
+                return res
+            if not res.get("queued"):
+                why = "; ".join(f"{k}: {v}" for k, v in (res.get("not_drafted") or {}).items())
+                return f"No draft queued for {customer_id}: {why or 'no play fits'}."
+            return (f"Queued draft {res['draft_ids']} for {customer_id} (campaign `{res['campaign_id']}`). "
+                    "Review it in the **Approvals** tab; nothing is sent.")
+
+        draft_btn.click(draft, [cid], [draft_out], concurrency_limit=1, trigger_mode="once")
+
+
+def _approvals_tab(ctx: AppContext) -> None:
+    with gr.Tab("Approvals", id="approvals"):
+        with gr.Row():
+            state = gr.Dropdown(["(all)", "pending", "edited", "approved", "rejected", "blocked"],
+                                value=views.ALL, label="State")
+            refresh = gr.Button("Refresh queue", elem_id="approvals-refresh")
+            actor = gr.Textbox(value="merchant", label="Your name (recorded as the decider)",
+                               elem_id="approvals-actor")
+        table = gr.DataFrame(label="Drafts", interactive=False, elem_id="drafts-table")
+        with gr.Row():
+            with gr.Column():
+                draft_id = gr.Number(label="Draft id", precision=0, elem_id="draft-id")
+                subject = gr.Textbox(label="Subject", elem_id="draft-subject")
+                body = gr.Textbox(label="Body", lines=8, elem_id="draft-body")
+                with gr.Row():
+                    save = gr.Button("Save edit", elem_id="draft-edit")
+                    approve = gr.Button("Approve", variant="primary", elem_id="draft-approve")
+                    reject = gr.Button("Reject", variant="stop", elem_id="draft-reject")
+                reason = gr.Textbox(label="Reject reason (optional)")
+            with gr.Column():
+                info = gr.Markdown(elem_id="draft-info")
+        msg = gr.Markdown(elem_id="approvals-msg")
+        with gr.Row():
+            confirm = gr.Checkbox(label="Yes, approve every pending and edited draft", elem_id="bulk-confirm")
+            bulk = gr.Button("Approve all pending", elem_id="bulk-approve")
+        with gr.Row():
+            export = gr.Button("Export approved drafts (CSV)", elem_id="export")
+            export_file = gr.File(label="Export", elem_id="export-file")
+
+        def rows(st):
+            q = ctx.queue()
+            drafts = [d.to_dict() for d in q.list_drafts(state=None if st == views.ALL else st)]
+            return views.drafts_table(drafts)
+
+        def show(i):
+            if i is None:
+                return "", "", "Pick a draft (click a row or type its id)."
+            try:
+                d = ctx.queue().get(int(i)).to_dict()
+            except Exception as exc:
+                return "", "", _err(exc)
+            return d["subject"], d["body"], views.draft_detail(d)
+
+        refresh.click(rows, [state], [table])
+        state.input(rows, [state], [table])
+
+        def pick(evt: gr.SelectData, tab):
+            row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+            return int(tab.iloc[row]["id"])
+
+        table.select(pick, [table], [draft_id]).then(show, [draft_id], [subject, body, info])
+        draft_id.submit(show, [draft_id], [subject, body, info])
+
+        def act(kind, i, who, subj, text, why, st):
+            try:
+                q = ctx.queue()
+                if i is None:
+                    raise ApprovalError("pick a draft first")
+                if kind == "approve":
+                    m = q.approve([int(i)], actor=who)[0].message
+                elif kind == "reject":
+                    m = q.reject(int(i), actor=who, reason=why or "").message
+                else:
+                    m = q.edit(int(i), actor=who, subject=subj, body=text,
+                               discount_cap=ctx.settings.discount_cap).message
+            except (ApprovalError, LookupError, ValueError) as exc:
+                m = _err(exc)
+            return (m, rows(st)) + show(i)
+
+        outs = [msg, table, subject, body, info]
+        ins = [draft_id, actor, subject, body, reason, state]
+        approve.click(lambda *a: act("approve", *a), ins, outs, concurrency_limit=1)
+        reject.click(lambda *a: act("reject", *a), ins, outs, concurrency_limit=1)
+        save.click(lambda *a: act("edit", *a), ins, outs, concurrency_limit=1)
+
+        def bulk_approve(ok, who, st):
+            if not ok:
+                return "Tick the confirmation box to approve every pending draft.", rows(st), False
+            try:
+                done = ctx.queue().approve_all_pending(actor=who)
+                m = f"{sum(t.changed for t in done)} drafts approved by {who}."
+            except ApprovalError as exc:
+                m = _err(exc)
+            return m, rows(st), False
+
+        bulk.click(bulk_approve, [confirm, actor, state], [msg, table, confirm], concurrency_limit=1)
+
+        def do_export(who, st):
+            try:
+                res = ctx.queue().export(ctx.full_customers(), exports_dir=ctx.ws.exports,
+                                         actor=(who or "merchant"))
+            except Exception as exc:
+                log.exception("export failed")
+                return _err(exc), rows(st), None
+            return res.message, rows(st), (str(res.path) if res.path else None)
+
+        export.click(do_export, [actor, state], [msg, table, export_file], concurrency_limit=1,
+                     trigger_mode="once")
+
+
+def _data_tab(ctx: AppContext, store_md) -> None:
+    with gr.Tab("Data", id="data"):
+        gr.Markdown("Upload `orders.csv` (required) and optionally customers / products / events / "
+                    "tickets files, or Shopify's `orders_export_1.csv`. They are copied into a new store "
+                    "folder in the workspace, loaded, validated and scored.")
+        with gr.Row():
+            files = gr.File(label="Store files", file_count="multiple", file_types=[".csv", ".parquet"],
+                            elem_id="data-files")
+            name = gr.Textbox(label="Store name", value="uploaded", elem_id="data-name")
+        go = gr.Button("Load and score", variant="primary", elem_id="data-go")
+        status = gr.Markdown(elem_id="data-status")
+        report = gr.DataFrame(label="Load report", interactive=False, elem_id="data-report")
+        rejects = gr.File(label="Rejected rows", file_count="multiple", elem_id="data-rejects")
+
+        def upload(paths, store_name, progress=gr.Progress()):
+            if not paths:
+                return "error: choose at least an orders file", None, None, gr.update()
+            safe = "".join(ch for ch in (store_name or "uploaded") if ch.isalnum() or ch in "-_") or "uploaded"
+            folder = ctx.ws.sub("stores") / f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
+            folder.mkdir(parents=True)
+            for p in paths:
+                p = Path(p if isinstance(p, str) else p.name)
+                shutil.copy(p, folder / p.name)
+            progress(0.05, desc="loading and validating")
+            try:
+                s = ctx.use_store(folder, _progress_cb(progress))
+            except Exception as exc:  # DataError and friends: the CLI's one-line message
+                log.info("upload refused: %s", exc)
+                return _err(exc), None, None, gr.update()
+            reps = list(s.reports)
+            rej = [r.rejects_path for r in reps if r.rejects_path and r.rows_rejected]
+            return (views.load_summary(reps) + f" Scored {len(s.scores):,} customers; the app now uses "
+                    f"this store.", views.load_report_table(reps), rej or None,
+                    f"Store: `{folder}` · workspace: `{ctx.ws.root}`")
+
+        go.click(upload, [files, name], [status, report, rejects, store_md], concurrency_limit=1,
+                 trigger_mode="once")
+
+
+def _settings_tab(ctx: AppContext) -> None:
+    with gr.Tab("Settings", id="settings"):
+        s = ctx.settings
+        gr.Markdown("Stored for this session only. The API key is write-only: it is never shown back.")
+        with gr.Row():
+            base = gr.Textbox(label="Model endpoint (OpenAI-compatible base URL)", value=s.openai_base_url or "")
+            model = gr.Textbox(label="Model name (empty = offline)", value=s.model or "")
+            key = gr.Textbox(label="API key", type="password", value="", placeholder="unchanged",
+                             elem_id="settings-key")
+        with gr.Row():
+            cap = gr.Slider(0, 0.5, value=s.discount_cap, step=0.01, label="Discount cap")
+            budget = gr.Number(label="Weekly contact budget", value=s.weekly_contact_budget, precision=0)
+            control = gr.Slider(0, 0.5, value=s.control_share, step=0.01, label="Control-group share")
+            margin = gr.Slider(0, 1, value=s.margin, step=0.01, label="Margin")
+        save = gr.Button("Save settings", elem_id="settings-save")
+        out = gr.Markdown(elem_id="settings-msg")
+
+        def apply(base_, model_, key_, cap_, budget_, control_, margin_):
+            upd = dict(openai_base_url=base_.strip() or None, model=model_.strip() or None,
+                       discount_cap=float(cap_), weekly_contact_budget=int(budget_ or 0),
+                       control_share=float(control_), margin=float(margin_))
+            ctx.set_settings(**upd)
+            if not upd["openai_base_url"]:
+                ctx.settings = ctx.settings.model_copy(update={"openai_base_url": None})
+            if not upd["model"]:
+                ctx.settings = ctx.settings.model_copy(update={"model": None})
+            if key_:
+                ctx.settings = ctx.settings.model_copy(update={"openai_api_key": key_})
+            mode = f"model `{ctx.settings.model}`" if ctx.settings.model else "offline: no language model in use"
+            return f"Saved. Mode: {mode}. API key: {'set' if ctx.settings.openai_api_key else 'not set'}.", ""
+
+        save.click(apply, [base, model, key, cap, budget, control, margin], [out, key])
+
+
+# --- starting it -------------------------------------------------------------------------------
+
+
+def launch(store_dir: str | Path, workspace: str | Path, *, port: int = 7860, block: bool = True,
+           settings: Settings | None = None):
+    """Start the app on 127.0.0.1:`port` (no share link, no analytics); prints the address."""
+    ctx = AppContext(store_dir, workspace, settings=settings)
+    app = build_app(ctx)
+    app.launch(server_name="127.0.0.1", server_port=int(port), share=False, inbrowser=False,
+               prevent_thread_lock=True, allowed_paths=[str(ctx.ws.root.resolve())],
+               show_error=False, quiet=True)
+    print(f"Retention analyst running at http://127.0.0.1:{port} (store {store_dir}); Ctrl+C stops it.",
+          flush=True)
+    if block:
+        app.block_thread()
+    return app

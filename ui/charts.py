@@ -1,0 +1,40 @@
+"""Charts only the app draws: functions that take data and return a matplotlib figure."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def cohort_retention_table(orders: pd.DataFrame, *, max_months: int = 12) -> pd.DataFrame:
+    """Share of each first-purchase quarter's customers who bought again in month k after their
+    first purchase (k = 1..max_months). Rows: cohort, columns: month offset."""
+    o = orders.loc[orders["amount"] >= 0, ["customer_id", "order_date"]].copy()
+    o["month"] = pd.to_datetime(o["order_date"]).dt.to_period("M")
+    first = o.groupby("customer_id")["month"].min().rename("first")
+    o = o.join(first, on="customer_id")
+    o["k"] = (o["month"] - o["first"]).apply(lambda x: x.n)
+    o["cohort"] = o["first"].dt.asfreq("Q").astype(str)
+    size = o.groupby("cohort")["customer_id"].nunique()
+    active = o.loc[(o["k"] >= 1) & (o["k"] <= max_months)].groupby(["cohort", "k"])["customer_id"].nunique()
+    table = (active.unstack("k").reindex(columns=range(1, max_months + 1)).div(size, axis=0)
+             .fillna(0.0))
+    return table.loc[size.index]
+
+
+def cohort_retention(orders: pd.DataFrame, *, max_months: int = 12, max_cohorts: int = 6):
+    """Cohort retention curves: one line per first-purchase quarter (the latest few)."""
+    table = cohort_retention_table(orders, max_months=max_months).tail(max_cohorts)
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    for cohort, row in table.iterrows():
+        ax.plot(row.index, row.to_numpy() * 100, marker="o", ms=3, label=cohort)
+    ax.set_title("Cohort retention: share buying again, by months since first purchase")
+    ax.set_xlabel("months since first purchase")
+    ax.set_ylabel("% of cohort buying")
+    if len(table):
+        ax.legend(fontsize=7, title="first purchase", title_fontsize=7)
+    fig.tight_layout()
+    return fig
