@@ -89,10 +89,16 @@ def customer_facts(orders: pd.DataFrame | None, *, products: pd.DataFrame | None
                    scores: pd.DataFrame | None = None) -> pd.DataFrame:
     """Facts per customer from the data: last_order_date, last_order_id, first_order_year,
     last_product_name, favourite_product (most lines bought), recommended_product (the scores'
-    next_best_product, by name) and order_value (average order value)."""
+    next_best_product, by name, left empty when no name is known: a product id means nothing
+    to a customer) and order_value (average order value). Names come from the products table,
+    else the orders' product_name; they are store data, cleaned by `_clean` like every fact."""
     names: dict[str, str] = {}
+    if orders is not None and {"product_id", "product_name"} <= set(orders.columns):
+        named = orders.dropna(subset=["product_id", "product_name"])
+        names.update(zip(named["product_id"].astype(str), named["product_name"].astype(str)))
     if products is not None and {"product_id", "name"} <= set(products.columns):
-        names = dict(zip(products["product_id"].astype(str), products["name"].astype(str)))
+        named = products.loc[products["name"].fillna("").astype(str).str.strip() != ""]
+        names.update(zip(named["product_id"].astype(str), named["name"].astype(str)))
     out = pd.DataFrame(index=pd.Index([], name="customer_id", dtype=str))
     if orders is not None and len(orders):
         o = orders.loc[orders["amount"] >= 0].copy()
@@ -116,7 +122,7 @@ def customer_facts(orders: pd.DataFrame | None, *, products: pd.DataFrame | None
         out = out.reindex(out.index.union(s.index))
         if "next_best_product" in s.columns:
             nbp = s["next_best_product"].fillna("").astype(str)
-            out["recommended_product"] = nbp.map(lambda p: names.get(p, p if not names else ""))
+            out["recommended_product"] = nbp.map(lambda p: names.get(p, ""))
         if {"revenue_to_date", "orders_to_date"} <= set(s.columns):
             n = s["orders_to_date"].astype(float)
             out["order_value"] = (s["revenue_to_date"].astype(float) / n.where(n > 0)).where(n > 0)

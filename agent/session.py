@@ -102,7 +102,19 @@ class StoreSession:
 
     @property
     def products(self) -> pd.DataFrame | None:
-        return self.store.products
+        """The products table; without a products file, the products named in the orders
+        (product_id, name), so drafts and answers can say a product's name, not its id."""
+        if self.store.products is not None:
+            return self.store.products
+        o = self.orders
+        if not {"product_id", "product_name"} <= set(o.columns):
+            return None
+        if "products_from_orders" not in self.memo:
+            named = o.dropna(subset=["product_id", "product_name"]).drop_duplicates("product_id", keep="last")
+            self.memo["products_from_orders"] = pd.DataFrame(
+                {"product_id": named["product_id"].astype(str).to_numpy(),
+                 "name": named["product_name"].astype(str).to_numpy()})
+        return self.memo["products_from_orders"]
 
     @property
     def events(self) -> pd.DataFrame | None:
@@ -252,7 +264,7 @@ class StoreSession:
         """product_id -> name, from the products table, else the orders' product_name."""
         if "product_names" not in self.memo:
             names: dict[str, str] = {}
-            o, p = self.orders, self.products
+            o, p = self.orders, self.store.products
             if {"product_name", "product_id"} <= set(o.columns):
                 pn = o.dropna(subset=["product_id", "product_name"]).drop_duplicates("product_id")
                 names.update(zip(pn["product_id"].astype(str), pn["product_name"].astype(str)))

@@ -101,3 +101,31 @@ def test_paragraphs_without_facts_are_left_out_not_invented():
 def test_render_without_a_name():
     subject, body = render({"subject": "{first_name}, a note", "body": "Hi {first_name},"}, {"first_name": ""})
     assert subject == "A note" and body == "Hi there,"
+
+
+def test_next_best_product_is_named_from_the_orders_never_by_its_id(builtin):
+    scores, customers, orders, _ = store()
+    plan = prioritise(scores, customers, builtin, settings=S, week_of="2026-11-02", campaign_id="c1")
+    named = {d.customer_id: d for d in draft_messages(plan, builtin, settings=S, customers=customers,
+                                                      orders=orders, products=None, scores=scores)}
+    assert "Linen Throw" in named["C1"].body and "P2" not in named["C1"].body  # no products file
+    bare = {d.customer_id: d for d in draft_messages(plan, builtin, settings=S, customers=customers,
+                                                     orders=orders.drop(columns="product_name"),
+                                                     products=None, scores=scores)}
+    assert "P2" not in bare["C1"].body and "might like" not in bare["C1"].body  # no name: left out
+
+
+def test_session_without_a_products_file_names_products_from_its_orders():
+    from types import SimpleNamespace
+
+    from agent.session import StoreSession
+
+    orders = pd.DataFrame({"product_id": ["P1", "P2", "P1"], "product_name": ["Old name", "Mug", "Candle"]})
+    fake = SimpleNamespace(store=SimpleNamespace(products=None), orders=orders, memo={})
+    table = StoreSession.products.fget(fake)
+    assert dict(zip(table["product_id"], table["name"])) == {"P1": "Candle", "P2": "Mug"}  # latest name
+    catalogue = pd.DataFrame({"product_id": ["P1"], "name": ["Cedar Candle"]})
+    assert StoreSession.products.fget(SimpleNamespace(store=SimpleNamespace(products=catalogue),
+                                                      orders=orders, memo={})) is catalogue
+    assert StoreSession.products.fget(SimpleNamespace(store=SimpleNamespace(products=None),
+                                                      orders=orders[["product_id"]], memo={})) is None
