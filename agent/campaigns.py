@@ -126,6 +126,48 @@ def list_campaigns(queue) -> list:
         return list(s.scalars(select(CampaignRow).order_by(CampaignRow.week_of, CampaignRow.created_at)))
 
 
+def campaign_store(workspace, queue, store=None, *, demo: bool = False):
+    """The store (tools.load.Store) that campaign commands read customers and orders from:
+    `store`, else the workspace's demo store when `demo`, else the one store the queued
+    campaigns were planned on. ApprovalError (one line) when that is missing or ambiguous."""
+    from pathlib import Path
+
+    from agent.approvals import ApprovalError
+    from agent.workspace import Workspace
+    from tools.load import load_store
+
+    ws = workspace if isinstance(workspace, Workspace) else Workspace.at(workspace)
+    if store is None and demo:
+        store = ws.demo_store
+    if store is None:
+        paths = {c.store_path for c in list_campaigns(queue) if c.store_path}
+        if len(paths) != 1:
+            raise ApprovalError("which store? give --store DIR (the campaigns name "
+                                f"{len(paths)} different stores)" if paths else
+                                "which store? give --store DIR or --demo")
+        store = Path(paths.pop())
+    if not Path(store).exists():
+        raise ApprovalError(f"{store}: no such store folder")
+    return load_store(Path(store), rejects_dir=ws.rejects)
+
+
+def export_approved(workspace, queue, *, actor: str, store=None, demo: bool = False, out=None,
+                    again: str | int | None = None):
+    """Approved drafts as a CSV for Klaviyo / Shopify Email (`queue.export`), or an earlier
+    export written again (`again`: its id or path); names and emails are filled locally from
+    the store's customers file (`campaign_store`). Returns the ExportResult. Nothing is sent."""
+    from agent.approvals import ApprovalError
+    from agent.workspace import Workspace
+
+    ws = workspace if isinstance(workspace, Workspace) else Workspace.at(workspace)
+    customers = campaign_store(ws, queue, store, demo=demo).customers
+    if customers is None:
+        raise ApprovalError("the store has no customers file: emails and names come from it")
+    if again is not None:
+        return queue.export_again(again, customers, out=out, actor=actor)
+    return queue.export(customers, exports_dir=ws.exports, out=out, actor=actor)
+
+
 def all_campaign_results(queue, orders: pd.DataFrame, *, window_days: int | None = None) -> pd.DataFrame:
     """`campaign_results` for every campaign in an approval queue, oldest first."""
     drafts = queue.list_drafts()

@@ -40,25 +40,6 @@ def _by(name: str | None) -> str:
     return name if name is not None else getpass.getuser()
 
 
-def _store(ws: Workspace, queue, store: Path | None, demo: bool):
-    """The store to read customers/orders from: --store, --demo, or the campaigns' store."""
-    from agent.campaigns import list_campaigns
-    from tools.load import load_store
-
-    if store is None and demo:
-        store = ws.demo_store
-    if store is None:
-        paths = {c.store_path for c in list_campaigns(queue) if c.store_path}
-        if len(paths) != 1:
-            raise ApprovalError("which store? give --store DIR (the campaigns name "
-                                f"{len(paths)} different stores)" if paths else
-                                "which store? give --store DIR or --demo")
-        store = Path(paths.pop())
-    if not Path(store).exists():
-        raise ApprovalError(f"{store}: no such store folder")
-    return load_store(Path(store), rejects_dir=ws.rejects)
-
-
 def _line(d) -> str:
     flags = f"  [{len(d.flags)} flag(s)]" if d.flags else ""
     return (f"{d.id:>5}  {d.status:<9} {d.campaign_id:<18} {d.customer_id:<10} {d.channel:<15}"
@@ -181,15 +162,11 @@ def approvals_export(
     workspace: WorkspaceOpt = DEFAULT_WS,
 ) -> None:
     """Export approved drafts as CSV for Klaviyo or Shopify Email. Nothing is sent."""
+    from agent.campaigns import export_approved
+
     ws = Workspace.at(workspace)
-    q = open_queue(ws.root)
-    customers = _store(ws, q, store, demo).customers
-    if customers is None:
-        raise ApprovalError("the store has no customers file: emails and names come from it")
-    if again is not None:
-        res = q.export_again(again, customers, out=out, actor=_by(by))
-    else:
-        res = q.export(customers, exports_dir=ws.exports, out=out, actor=_by(by))
+    res = export_approved(ws, open_queue(ws.root), actor=_by(by), store=store, demo=demo, out=out,
+                          again=again)
     for s in res.skipped:
         typer.echo(f"  held back: {s}")
     typer.echo(res.message)
@@ -208,11 +185,11 @@ def campaigns_results(
     workspace: WorkspaceOpt = DEFAULT_WS,
 ) -> None:
     """Treated vs control repurchase and revenue per campaign, with the save rate's interval."""
-    from agent.campaigns import all_campaign_results
+    from agent.campaigns import all_campaign_results, campaign_store
 
     ws = Workspace.at(workspace)
     q = open_queue(ws.root)
-    table = all_campaign_results(q, _store(ws, q, store, demo).orders, window_days=window_days)
+    table = all_campaign_results(q, campaign_store(ws, q, store, demo=demo).orders, window_days=window_days)
     if as_json:
         typer.echo(table.to_json(orient="records", indent=2))
         return
@@ -242,7 +219,7 @@ def campaigns_plan(
     """Plan this week's campaign from the latest scores and queue its drafts for approval."""
     import pandas as pd
 
-    from agent.campaigns import create_campaign
+    from agent.campaigns import campaign_store, create_campaign
     from agent.settings import Settings
     from agent.snapshots import list_snapshots, load_scores
     from knowledge import builtin_playbook_dir, load_playbooks
@@ -252,7 +229,7 @@ def campaigns_plan(
         raise ApprovalError("no scores in the workspace yet: run `retention score` first")
     scores, _ = load_scores(ws)
     q = open_queue(ws.root)
-    st = _store(ws, q, store, demo)
+    st = campaign_store(ws, q, store, demo=demo)
     day = pd.Timestamp(week_of or list_snapshots(ws)[-1]).date()
     cid = campaign or f"week-{day}"
     plan, drafts, ids = create_campaign(

@@ -198,3 +198,30 @@ def test_cli_refuses_the_assistant_and_says_nothing_is_sent(tmp_path, workspace)
     assert "exported 1 drafts" in res.output and "Nothing is sent" in res.output
     res = run(approvals_app, ["list", "--state", "exported", *ws])
     assert "C1" in res.output and "exported" in res.output
+
+
+def test_campaign_store_and_export_are_one_agent_call_for_cli_and_app(tmp_path, workspace):
+    from agent.campaigns import campaign_store, export_approved
+
+    q = open_queue(workspace)
+    with pytest.raises(ApprovalError, match="give --store DIR or --demo"):
+        campaign_store(workspace, q)
+    with pytest.raises(ApprovalError, match="no such store folder"):
+        campaign_store(workspace, q, tmp_path / "gone")
+    store = tmp_path / "store"
+    store.mkdir()
+    pd.DataFrame({"customer_id": ["C1", "C2"], "order_id": ["O1", "O2"], "order_date": ["2026-01-05"] * 2,
+                  "amount": [10.0, 12.0]}).to_csv(store / "orders.csv", index=False)
+    q.add_campaign(plan("a"), [draft("C1", cam="a"), draft("C2", cam="a")], store_path=str(store))
+    assert len(campaign_store(workspace, q).orders) == 2  # the one store the campaigns name
+    q.approve([1], actor="Maria")
+    with pytest.raises(ApprovalError, match="no customers file"):
+        export_approved(workspace, q, actor="Maria")
+    CUSTOMERS.to_csv(store / "customers.csv", index=False)
+    res = export_approved(workspace, q, actor="Maria")
+    rows = pd.read_csv(res.path)
+    assert list(rows["draft_id"]) == [1] and rows.loc[0, "email"] == "ann@example.com"
+    assert "Hi Ann," in rows.loc[0, "body"]
+    q.add_campaign(plan("b"), [draft("C3", cam="b")], store_path=str(tmp_path / "other"))
+    with pytest.raises(ApprovalError, match="2 different stores"):
+        campaign_store(workspace, q)
