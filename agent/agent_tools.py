@@ -91,13 +91,17 @@ class Answer:
 
 @dataclass
 class ToolRunner:
-    """Calls tools with the session bound; every call lands in `trace`."""
+    """Calls tools with the session bound; every call lands in `trace`. Each listener is told
+    `(name, args, None)` when a call starts and `(name, args, step)` when it ends (streaming)."""
 
     session: Any
     trace: list[TraceStep] = field(default_factory=list)
+    listeners: list[Callable[[str, dict, TraceStep | None], None]] = field(default_factory=list)
 
     def call(self, name: str, args: dict | None = None) -> dict | str:
         args = dict(args or {})
+        for listener in list(self.listeners):
+            listener(name, args, None)
         start = time.perf_counter()
         spec = TOOLS.get(name)
         try:
@@ -117,7 +121,10 @@ class ToolRunner:
         if not ok:
             level = logging.INFO if result == NOT_AVAILABLE else logging.WARNING
             log.log(level, "tool %s(%s) failed: %s", name, args, result)
-        self.trace.append(TraceStep(name, args, result, time.perf_counter() - start, ok))
+        step = TraceStep(name, args, result, time.perf_counter() - start, ok)
+        self.trace.append(step)
+        for listener in list(self.listeners):
+            listener(name, args, step)
         return result
 
 

@@ -87,24 +87,70 @@ class LLMAgent:
             middleware=[ModelCallLimitMiddleware(run_limit=max_iterations, exit_behavior="end")],
             checkpointer=InMemorySaver())
 
+    def _config(self) -> dict:
+        return {"configurable": {"thread_id": self.thread_id},
+                "recursion_limit": 4 * self.max_iterations + 10}
+
+    def _answer(self, text: str, start: int) -> Answer:
+        if text.startswith(LIMIT_PREFIX):
+            text = (f"I stopped after {self.max_iterations} model calls without a final answer "
+                    "(the iteration cap). Try a narrower question, or see the tool trace.")
+        return Answer(text, self.runner.trace[start:], "llm")
+
     def ask(self, message: str) -> Answer:
         from langchain_core.messages import HumanMessage
         from langgraph.errors import GraphRecursionError
 
         start = len(self.runner.trace)
-        config = {"configurable": {"thread_id": self.thread_id},
-                  "recursion_limit": 4 * self.max_iterations + 10}
         try:
-            out = self.graph.invoke({"messages": [HumanMessage(self.session.redact(message))]}, config)
+            out = self.graph.invoke({"messages": [HumanMessage(self.session.redact(message))]},
+                                    self._config())
             text = _text(out["messages"][-1].content)
         except GraphRecursionError:
             text = LIMIT_PREFIX
         except Exception as exc:
             raise _explain(exc, self.settings) from exc
-        if text.startswith(LIMIT_PREFIX):
-            text = (f"I stopped after {self.max_iterations} model calls without a final answer "
-                    "(the iteration cap). Try a narrower question, or see the tool trace.")
-        return Answer(text, self.runner.trace[start:], "llm")
+        return self._answer(text, start)
+
+    def stream(self, message: str):
+        """`ask`, as events (agent.streaming.TurnEvent): the model's tokens as the answer so far,
+        "status" when it calls a tool, "tool" when the tool's result is back, then "answer"
+        (what `ask` would have returned). LangGraph stream modes "messages" and "updates"."""
+        from langchain_core.messages import AIMessage, HumanMessage
+        from langgraph.errors import GraphRecursionError
+
+        from agent.streaming import TurnEvent, calling, finished
+
+        start = len(self.runner.trace)
+        seen = start
+        config = self._config()
+        text = ""
+        try:
+            for part in self.graph.stream({"messages": [HumanMessage(self.session.redact(message))]},
+                                          config, stream_mode=["messages", "updates"], version="v2"):
+                if part["type"] == "messages":
+                    token, meta = part["data"]
+                    if meta.get("langgraph_node") == "model" and isinstance(token, AIMessage):
+                        piece = _text(token.content)
+                        if piece:
+                            text += piece
+                            yield TurnEvent("text", text)
+                    continue
+                for update in (part["data"] or {}).values():
+                    for m in (update or {}).get("messages", []) if isinstance(update, dict) else []:
+                        if isinstance(m, AIMessage) and m.tool_calls:
+                            text = ""  # words before a tool call were a step, not the answer
+                            for call in m.tool_calls:
+                                yield TurnEvent("status", calling(call["name"]))
+                    for step in self.runner.trace[seen:]:
+                        yield TurnEvent("tool", finished(step), step=step)
+                    seen = len(self.runner.trace)
+            text = _text(self.graph.get_state(config).values["messages"][-1].content)
+        except GraphRecursionError:
+            text = LIMIT_PREFIX
+        except Exception as exc:
+            raise _explain(exc, self.settings) from exc
+        yield TurnEvent("answer", answer=self._answer(text, start))
 
 
 def _text(content) -> str:

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessage, ToolMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.messages import AIMessage, AIMessageChunk, ToolMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import Field
 
 from tests.test_agent_tools import HashEmbedder, build_demo, personal_strings
@@ -44,6 +44,20 @@ class ScriptedChatModel(BaseChatModel):
     @property
     def _llm_type(self) -> str:
         return "scripted"
+
+
+class StreamingScriptedModel(ScriptedChatModel):
+    """The scripted model, streamed: text word by word, each tool call as one chunk."""
+
+    def _stream(self, messages, stop=None, run_manager=None, **kwargs):
+        self.received.append(list(messages))
+        step = self.script.pop(0) if self.script else AIMessage("(script exhausted)")
+        msg = step(messages) if callable(step) else step
+        for word in re.findall(r"\S+\s*", msg.content if isinstance(msg.content, str) else ""):
+            yield ChatGenerationChunk(message=AIMessageChunk(content=word))
+        for i, tc in enumerate(msg.tool_calls):
+            yield ChatGenerationChunk(message=AIMessageChunk(content="", tool_call_chunks=[
+                {"name": tc["name"], "args": json.dumps(tc["args"]), "id": tc["id"], "index": i}]))
 
 
 def call(name: str, args: dict, cid: str = "call_1") -> AIMessage:
@@ -138,6 +152,45 @@ def test_iteration_cap(session):
     assert len(model.received) == 3 and len(ans.trace) == 3
 
 
+def stream_script():
+    return [AIMessage("Let me look that up.", tool_calls=[
+                {"name": "at_risk_customers", "args": {"segment": "Champions", "limit": 2}, "id": "c1",
+                 "type": "tool_call"}]),
+            AIMessage("Call your top Champion first: they carry the most value at stake this quarter.")]
+
+
+def test_stream_gives_tokens_and_steps_then_the_answer_ask_gives(session):
+    from agent.chat import Assistant
+    from agent.streaming import stream_answer
+
+    want = assistant_with(session, stream_script())[0].ask("Which Champions should I call?")
+    model = StreamingScriptedModel(script=stream_script())
+    events = list(stream_answer(Assistant(session, chat_model=model), "Which Champions should I call?"))
+    kinds = [e.kind for e in events]
+    assert kinds[-1] == "answer" and kinds.count("answer") == 1
+    assert kinds.index("status") < kinds.index("tool") < len(kinds) - 1
+    assert events[kinds.index("status")].text == "calling tool at_risk_customers"
+    tool = events[kinds.index("tool")]
+    assert tool.step.tool == "at_risk_customers" and tool.step.ok and "done" in tool.text
+    texts = [e.text for e in events if e.kind == "text"]
+    assert texts[0] == "Let " and "Let me look that up." in texts  # the model's tokens, as they come
+    final = [t for t in texts[texts.index("Let me look that up.") + 1:]]
+    assert len(final) > 5 and all(b.startswith(a) for a, b in zip(final, final[1:]))  # the answer so far
+    got = events[-1].answer
+    assert got.text == want.text == final[-1] and got.mode == "llm"
+    assert [(s.tool, s.args, s.result) for s in got.trace] == [(s.tool, s.args, s.result) for s in want.trace]
+
+
+def test_stream_keeps_the_iteration_cap(session):
+    from agent.chat import Assistant
+    from agent.streaming import stream_answer
+
+    model = StreamingScriptedModel(script=[call("store_overview", {}, f"c{i}") for i in range(10)])
+    events = list(stream_answer(Assistant(session, chat_model=model, max_iterations=2), "loop"))
+    assert "iteration cap" in events[-1].answer.text and len(events[-1].answer.trace) == 2
+    assert [e.text for e in events if e.kind == "status"] == ["calling tool store_overview"] * 2
+
+
 def test_no_personal_field_reaches_the_prompt(session, demo):
     import pandas as pd
 
@@ -175,9 +228,14 @@ class StandIn:
                 outer.requests.append({"path": self.path, "body": body,
                                        "auth": self.headers.get("Authorization", "")})
                 status, payload = outer.reply(self.path, body)
-                raw = json.dumps(payload).encode()
+                if body.get("stream") and status == 200:  # the recorded reply, as the API streams it
+                    raw = "".join(f"data: {json.dumps(c)}\n\n" for c in as_chunks(payload)).encode()
+                    raw += b"data: [DONE]\n\n"
+                    kind = "text/event-stream"
+                else:
+                    raw, kind = json.dumps(payload).encode(), "application/json"
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(raw)))
                 self.end_headers()
                 self.wfile.write(raw)
@@ -207,6 +265,31 @@ class StandIn:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+def as_chunks(payload: dict) -> list[dict]:
+    """A recorded chat.completion as the chat.completion.chunk events of a streamed reply: the
+    role, the content word by word, each tool call's name then its arguments in pieces, the
+    finish reason, and the usage last."""
+    choice, head = payload["choices"][0], {k: payload[k] for k in ("id", "created", "model")}
+    msg = choice["message"]
+
+    def chunk(delta: dict, finish=None) -> dict:
+        return {**head, "object": "chat.completion.chunk",
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]}
+
+    out = [chunk({"role": "assistant", "content": ""})]
+    out += [chunk({"content": w}) for w in re.findall(r"\S+\s*", msg.get("content") or "")]
+    for i, tc in enumerate(msg.get("tool_calls") or []):
+        out.append(chunk({"tool_calls": [{"index": i, "id": tc["id"], "type": "function",
+                                          "function": {"name": tc["function"]["name"], "arguments": ""}}]}))
+        args = tc["function"]["arguments"]
+        out += [chunk({"tool_calls": [{"index": i, "function": {"arguments": args[j:j + 7]}}]})
+                for j in range(0, len(args), 7)]
+    out.append(chunk({}, choice["finish_reason"]))
+    if payload.get("usage"):
+        out.append({**head, "object": "chat.completion.chunk", "choices": [], "usage": payload["usage"]})
+    return out
 
 
 def test_cassettes_hold_no_secrets():
@@ -243,6 +326,32 @@ def test_chatopenai_tool_loop_replayed(session, monkeypatch, demo):
     assert tool_reply["role"] == "tool" and json.loads(tool_reply["content"])["customer_id"] == top_id
     sent = json.dumps([r["body"] for r in server.requests])
     assert [p for p in personal_strings(demo[0]) if re.search(rf"\b{re.escape(p)}\b", sent)] == []
+
+
+def test_chatopenai_streams_the_replayed_tool_loop(session, monkeypatch):
+    from agent.chat import Assistant
+    from agent.streaming import stream_answer
+
+    top = session.scores.loc[(session.scores["clv_tier"] == "high")
+                             & (session.scores["churn_probability"] > 0.5)]
+    top_id = top.assign(v=top["churn_probability"] * top["predicted_clv"]).nlargest(1, "v")["customer_id"].iloc[0]
+    server = StandIn("chat_tool_loop.json", {"TOP_ID": top_id})
+    try:
+        monkeypatch.setenv("RETENTION_MODEL", "gpt-4o-mini")
+        monkeypatch.setenv("OPENAI_API_KEY", "test-key-not-real")
+        monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+        events = list(stream_answer(Assistant(session), "Who should I contact first among my high-value customers?"))
+    finally:
+        server.close()
+    assert all(r["body"].get("stream") is True for r in server.requests) and len(server.requests) == 3
+    assert [e.text for e in events if e.kind == "status"] == ["calling tool at_risk_customers",
+                                                              "calling tool explain_customer"]
+    texts = [e.text for e in events if e.kind == "text"]
+    answer = events[-1].answer
+    assert len(texts) > 5 and texts[0] == "Start " and texts[-1] == answer.text
+    assert answer.text == f"Start with {top_id}: the highest value at stake among your high-value at-risk customers."
+    assert [s.tool for s in answer.trace] == ["at_risk_customers", "explain_customer"]
+    assert answer.trace[0].args == {"clv_tier": "high", "limit": 3}
 
 
 def test_401_says_how_to_fix(session, monkeypatch):
