@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import re
+import threading
+from types import SimpleNamespace
+
 import pandas as pd
 import pytest
 
 from agent.agent_tools import Answer, TraceStep
 from ui import charts, views
+
+ALL = views.ALL
 
 
 @pytest.fixture
@@ -138,3 +145,236 @@ def test_cohort_retention_curve_on_data():
     ax = fig.axes[0]
     assert ax.get_xlabel() == "months since first purchase" and len(ax.get_lines()) == 2
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["2026Q1", "2026Q2"]
+
+
+def test_working_messages_show_each_step_then_the_text_so_far():
+    msgs = views.working_messages(["calling tool at_risk_customers", "at_risk_customers done (0.01 s)"],
+                                  "Three customers")
+    assert msgs[0]["metadata"] == {"title": "Working: at_risk_customers done (0.01 s)", "status": "pending"}
+    assert msgs[0]["content"] == "- calling tool at_risk_customers\n- at_risk_customers done (0.01 s)"
+    assert msgs[1] == {"role": "assistant", "content": "Three customers"}
+    assert len(views.working_messages([])) == 1
+
+
+# --- the app's handlers, called as Gradio calls them (no browser) ----------------------------------
+
+QUESTION = "Who is most at risk of churning?"
+TIMING = re.compile(r"\((ok|error), \d+\.\d+ s\)")
+
+
+@pytest.fixture(scope="module")
+def offline_settings():
+    from agent.settings import Settings
+
+    return Settings().model_copy(update={"model": None, "openai_api_key": None, "openai_base_url": None})
+
+
+@pytest.fixture(scope="module")
+def demo_session(tmp_path_factory):
+    from agent.session import StoreSession
+    from knowledge import KnowledgeBase, default_embedder
+    from tests.test_agent_tools import HashEmbedder, build_demo
+
+    store, ws = build_demo(tmp_path_factory)
+    return StoreSession(store, ws, kb=KnowledgeBase(ws / "chroma-hash", embedder=HashEmbedder()),
+                        embedder=default_embedder())
+
+
+@pytest.fixture
+def ui_ctx(demo_session, offline_settings):
+    from ui.app import AppContext
+
+    return AppContext(demo_session.store_dir, demo_session.workspace.root, settings=offline_settings,
+                      session=demo_session)
+
+
+def _no_timing(msgs: list[dict]) -> list[dict]:
+    return [{**m, "content": TIMING.sub("(…)", m["content"])} for m in msgs]
+
+
+def test_chat_streams_status_then_text_and_ends_with_the_plain_answer(ui_ctx, demo_session, offline_settings):
+    from agent.chat import Assistant
+    from ui.app import chat_turn
+
+    history = [{"role": "user", "content": [{"type": "text", "text": QUESTION}]}]
+    yields = list(chat_turn(ui_ctx, history))
+    assert len(yields) >= 4
+    shown = [json.dumps(y[0][len(history):]) for y in yields[:-1]]
+    assert any("calling tool at_risk_customers" in s for s in shown)  # before the answer is there
+    assert all(y[1]["interactive"] is False for y in yields[:-1]) and yields[-1][1]["interactive"] is True
+    partial = [y[0][-1]["content"] for y in yields[:-1] if "metadata" not in y[0][-1]]
+    assert len(partial) >= 2 and all(b.startswith(a) for a, b in zip(partial, partial[1:]))
+    plain = Assistant(demo_session, settings=offline_settings).ask(QUESTION)
+    final = yields[-1][0]
+    assert final[:1] == history and final[1]["content"] == plain.text == partial[-1]
+    assert _no_timing(final[1:]) == _no_timing(views.answer_messages(plain))
+    assert final[2]["metadata"]["title"] == "Tools used: at_risk_customers"
+
+
+def test_offline_stream_events_match_ask(demo_session, offline_settings):
+    from agent.chat import Assistant
+    from agent.streaming import stream_answer
+
+    events = list(stream_answer(Assistant(demo_session, settings=offline_settings), QUESTION))
+    kinds = [e.kind for e in events]
+    assert kinds[:2] == ["status", "tool"] and kinds[-1] == "answer" and kinds.count("text") >= 2
+    plain = Assistant(demo_session, settings=offline_settings).ask(QUESTION)
+    got = events[-1].answer
+    assert got.text == plain.text and got.mode == "offline"
+    assert [(s.tool, s.args, s.result) for s in got.trace] == [(s.tool, s.args, s.result) for s in plain.trace]
+
+
+def test_chat_in_llm_mode_streams_the_models_tokens(demo_session, offline_settings, tmp_path):
+    from tests.test_llm import StandIn
+    from ui.app import AppContext, chat_turn
+
+    s = demo_session.scores
+    top = s.loc[(s["clv_tier"] == "high") & (s["churn_probability"] > 0.5)]
+    top_id = top.assign(v=top["churn_probability"] * top["predicted_clv"]).nlargest(1, "v")["customer_id"].iloc[0]
+    server = StandIn("chat_tool_loop.json", {"TOP_ID": top_id})
+    try:
+        settings = offline_settings.model_copy(update={"model": "gpt-4o-mini", "openai_base_url": server.url,
+                                                       "openai_api_key": "test-key-not-real"})
+        ctx = AppContext(demo_session.store_dir, demo_session.workspace.root, settings=settings,
+                         session=demo_session)
+        history = [{"role": "user", "content": "Who should I contact first among my high-value customers?"}]
+        yields = list(chat_turn(ctx, history))
+    finally:
+        server.close()
+    assert "gpt-4o-mini" in yields[-1][2]
+    tokens = [y[0][-1]["content"] for y in yields[:-1] if "metadata" not in y[0][-1]]
+    assert len(tokens) > 5 and tokens[0] == "Start " and all(b.startswith(a) for a, b in zip(tokens, tokens[1:]))
+    shown = json.dumps([y[0] for y in yields[:-1]])
+    assert "calling tool at_risk_customers" in shown and "calling tool explain_customer" in shown
+    final = yields[-1][0]
+    assert final[1]["content"] == tokens[-1] and final[1]["content"].startswith(f"Start with {top_id}")
+    assert final[2]["metadata"]["title"] == "Tools used: at_risk_customers, explain_customer"
+
+
+def test_customer_filters_segment_tier_reason_and_consent(ui_ctx, demo_session):
+    from ui.app import customer_rows
+
+    s, c = demo_session.scores, demo_session.customers.set_index("customer_id")
+    everyone, segments, seg_u, tier_u, reason_u = customer_rows(ui_ctx, ALL, ALL, ALL, ALL, 100_000)
+    assert len(everyone) == len(s) and segments["customers"].sum() == len(s)
+    choices = views.filter_choices(s)
+    assert (seg_u["choices"], tier_u["choices"], reason_u["choices"]) == (
+        choices["segment"], choices["clv_tier"], choices["churn_reason"])
+    seg, tier, reason = "At risk", "high", s["churn_reason"].value_counts().index[0]
+
+    def ids(**f):
+        args = [f.get(k, ALL) for k in ("segment", "clv_tier", "churn_reason", "consent")]
+        return set(customer_rows(ui_ctx, *args, 100_000)[0]["customer_id"])
+
+    assert ids(segment=seg) == set(s.loc[s["segment"] == seg, "customer_id"]) and 0 < len(ids(segment=seg)) < len(s)
+    assert ids(clv_tier=tier) == set(s.loc[s["clv_tier"] == tier, "customer_id"])
+    assert ids(churn_reason=reason) == set(s.loc[s["churn_reason"] == reason, "customer_id"])
+    email = set(c.index[c["accepts_email"].astype(bool)]) & set(s["customer_id"])
+    assert ids(consent="email") == email and 0 < len(email) < len(s)
+    both = s.loc[(s["segment"] == seg) & (s["clv_tier"] == tier), "customer_id"]
+    assert ids(segment=seg, clv_tier=tier) == set(both)
+    top = customer_rows(ui_ctx, seg, ALL, ALL, ALL, 10)[0]
+    assert len(top) == 10 and list(top["value_at_stake"]) == sorted(top["value_at_stake"], reverse=True)
+
+
+@pytest.fixture
+def small_app(tmp_path, monkeypatch, offline_settings):
+    """An app on a two-file store whose queue holds 2 pending drafts and 1 blocked one."""
+    from agent.guardrails import Flag
+    from tests.test_approvals import CUSTOMERS, draft, plan
+    from ui.app import AppContext
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    store = tmp_path / "store"
+    store.mkdir()
+    pd.DataFrame({"customer_id": ["C1", "C2", "C3"], "order_id": ["O1", "O2", "O3"],
+                  "order_date": ["2026-01-05"] * 3, "amount": [10.0, 12.0, 9.0]}).to_csv(store / "orders.csv",
+                                                                                        index=False)
+    CUSTOMERS.to_csv(store / "customers.csv", index=False)
+    ctx = AppContext(store, tmp_path / "ws", settings=offline_settings)
+    ctx.queue().add_campaign(plan(), [draft("C1"), draft("C2"), draft("C3", [Flag("consent", "block", "no")])],
+                             store_path=str(store))
+    return ctx
+
+
+def test_bulk_approve_needs_the_confirmation_and_a_person(small_app):
+    from ui.app import bulk_approve, export_drafts
+
+    states = lambda: [d.state for d in small_app.queue().list_drafts()]  # noqa: E731
+    msg, table, box = bulk_approve(small_app, False, "Maria", ALL)
+    assert "Tick the confirmation box" in msg and box is False and states() == ["pending", "pending", "blocked"]
+    msg, _, _ = bulk_approve(small_app, True, "assistant", ALL)
+    assert msg.startswith("error: only a person") and states() == ["pending", "pending", "blocked"]
+    msg, table, box = bulk_approve(small_app, True, "Maria", ALL)
+    assert msg == "2 drafts approved by Maria." and box is False  # the box is cleared for next time
+    assert list(table["status"]) == ["approved", "approved", "blocked"] == states()
+    assert {d.decided_by for d in small_app.queue().list_drafts(state="approved")} == {"Maria"}
+    msg, table, path = export_drafts(small_app, "Maria", ALL)
+    rows = pd.read_csv(path)
+    assert "exported 2 drafts" in msg and list(rows["draft_id"]) == [1, 2]
+    assert list(rows["email"]) == ["ann@example.com", "bo@example.com"] and "Hi Ann," in rows.loc[0, "body"]
+
+
+def _second_click_while_running(first, second, started: threading.Event, release: threading.Event):
+    """Start `first` in a thread, click `second` while it runs; return (first's, second's) result."""
+    out = {}
+    t = threading.Thread(target=lambda: out.setdefault("first", first()))
+    t.start()
+    assert started.wait(30)
+    try:
+        out["second"] = second()
+    finally:
+        release.set()
+        t.join(30)
+    return out["first"], out["second"]
+
+
+def test_a_second_click_does_not_make_the_brief_twice(ui_ctx, monkeypatch):
+    import agent.brief
+    from ui.app import make_brief
+
+    started, release, calls = threading.Event(), threading.Event(), []
+
+    def slow_brief(store, **kw):
+        calls.append(kw["week_ending"])
+        started.set()
+        release.wait(30)
+        return SimpleNamespace(week_ending="2026-10-31", paths={"md": "/b.md", "html": "/b.html"},
+                               facts={"kpi": {"customers": 1500}, "kpi_change": {}}, markdown="# Brief")
+
+    monkeypatch.setattr(agent.brief, "weekly_brief", slow_brief)
+    first, second = _second_click_while_running(lambda: make_brief(ui_ctx, "", None),
+                                                lambda: make_brief(ui_ctx, "", None), started, release)
+    assert calls == [None]
+    assert second[0].startswith("the weekly brief is already running") and len(second) == len(first) == 9
+    assert first[0].startswith("Brief for the week ending **2026-10-31**")
+    make_brief(ui_ctx, "", None)  # once it is done, the next click runs again
+    assert len(calls) == 2
+
+
+def test_a_second_click_does_not_score_an_upload_twice(small_app, tmp_path, monkeypatch):
+    from ui.app import upload_store
+
+    started, release, calls = threading.Event(), threading.Event(), []
+
+    def slow_use_store(folder, progress=None):
+        calls.append(folder)
+        started.set()
+        release.wait(30)
+        return SimpleNamespace(reports=[], scores=pd.DataFrame({"customer_id": ["C1"]}))
+
+    monkeypatch.setattr(small_app, "use_store", slow_use_store)
+    orders = str(small_app.store_dir / "orders.csv")
+    first, second = _second_click_while_running(lambda: upload_store(small_app, [orders], "shop"),
+                                                lambda: upload_store(small_app, [orders], "shop"),
+                                                started, release)
+    assert len(calls) == 1 and "already running" in second[0] and "Scored 1 customers" in first[0]
+
+
+def test_the_app_sends_no_analytics(small_app):
+    import os
+
+    from ui.app import build_app
+
+    assert build_app(small_app).analytics_enabled is False
+    assert os.environ["GRADIO_ANALYTICS_ENABLED"] == "False"

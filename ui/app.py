@@ -12,10 +12,13 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-# No analytics, no version check, no telemetry: set before Gradio is imported.
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# No analytics, no version check, no telemetry: set before Gradio is imported (and the Blocks
+# say analytics_enabled=False too, whatever the environment says).
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import gradio as gr  # noqa: E402
@@ -28,17 +31,29 @@ from ui import views  # noqa: E402
 log = logging.getLogger(__name__)
 
 
+class JobRunning(RuntimeError):
+    """A second click on a job that is still running: refused, the first one carries on."""
+
+
 class AppContext:
     """The app's server-side state: one workspace, the current store and its session."""
 
-    def __init__(self, store_dir: str | Path, workspace: str | Path, *, settings: Settings | None = None):
+    def __init__(self, store_dir: str | Path, workspace: str | Path, *, settings: Settings | None = None,
+                 session=None):
         self.ws = Workspace.at(workspace)
         self.store_dir = Path(store_dir)
         self.settings = settings or Settings()
-        self._session = None
+        self._session = session  # an agent.session.StoreSession of store_dir, when one is at hand
         self._assistant = None
         self._names: dict | None = None
         self._lock = threading.Lock()
+        self._jobs_lock = threading.Lock()
+        self._running: set[str] = set()
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the current store is loaded and scored already (the slow part)."""
+        return self._session is not None and self._session.store_dir == self.store_dir
 
     # the session is built once per store (loading + scoring is the slow part)
     def session(self, progress=None):
@@ -80,11 +95,19 @@ class AppContext:
             self._names = {c: (s.personal(c) or {}).get("first_name") or "" for c in ids}
         return self._names
 
-    def full_customers(self):
-        """The customers table with emails and names, for rendering the export locally."""
-        from agent.cli_approvals import _store
-
-        return _store(self.ws, self.queue(), self.store_dir, False).customers
+    @contextmanager
+    def job(self, what: str):
+        """Run one long job of a kind at a time: a second start while it runs raises JobRunning."""
+        with self._jobs_lock:
+            if what in self._running:
+                raise JobRunning(f"{what} is already running: this click was ignored, the first one "
+                                 "carries on")
+            self._running.add(what)
+        try:
+            yield
+        finally:
+            with self._jobs_lock:
+                self._running.discard(what)
 
     def queue(self):
         return open_queue(self.ws.root)
@@ -97,8 +120,13 @@ class AppContext:
         self._assistant = None
 
 
+def _no_progress(*_args, **_kwargs) -> None:
+    pass
+
+
 def _progress_cb(progress, steps: int = 8):
     state = {"i": 0}
+    progress = progress or _no_progress
 
     def cb(message: str) -> None:
         state["i"] += 1
@@ -110,11 +138,161 @@ def _err(exc: Exception) -> str:
     return f"error: {exc}".splitlines()[0]
 
 
+# --- handlers: plain functions of the context, so tests call them without a browser -------------
+
+
+def chat_turn(ctx: AppContext, history: list) -> Iterator[tuple]:
+    """The Assistant tab's answer to the last user message, streamed: yields (chat history,
+    send-button update, mode banner) as the work goes on; the last yield holds the answer and
+    its expandable tool trace, exactly as a non-streamed `Assistant.ask` would give them."""
+    from agent.streaming import stream_answer
+
+    history = list(history or [])
+    message = views.message_text(history[-1]["content"]) if history else ""
+    busy, statuses = gr.update(interactive=False), []
+    try:
+        if not ctx.loaded:
+            statuses.append("loading and scoring the store (first question only)")
+            yield history + views.working_messages(statuses), busy, _mode(ctx)
+        assistant = ctx.assistant()
+        who = f"model {ctx.settings.model}" if assistant.mode == "llm" else "offline planner"
+        statuses.append(f"thinking ({who})")
+        yield history + views.working_messages(statuses), busy, _mode(ctx)
+        for event in stream_answer(assistant, message):
+            if event.kind == "answer":
+                history = history + views.answer_messages(event.answer)
+                break
+            if event.kind in ("status", "tool"):
+                statuses.append(event.text)
+                text = ""
+            else:
+                text = event.text
+            yield history + views.working_messages(statuses, text), busy, _mode(ctx)
+    except Exception as exc:  # shown as one line, logged with its traceback
+        log.exception("assistant failed")
+        history = history + [{"role": "assistant", "content": _err(exc)}]
+    yield history, gr.update(interactive=True), _mode(ctx)
+
+
+def customer_rows(ctx: AppContext, segment: str, clv_tier: str, churn_reason: str, consent: str,
+                  top_n: int, progress=None) -> tuple:
+    """The Customers tab's table after the filters, the segment table and the filters' choices."""
+    s = ctx.session(_progress_cb(progress))
+    ch = views.filter_choices(s.scores)
+    tab = views.scores_table(s.scores, s.customers, first_names=ctx.first_names(), segment=segment,
+                             clv_tier=clv_tier, churn_reason=churn_reason, consent=consent, top_n=top_n)
+    return (tab, views.segment_table(s.scores), gr.update(choices=ch["segment"]),
+            gr.update(choices=ch["clv_tier"]), gr.update(choices=ch["churn_reason"]))
+
+
+def draft_rows(ctx: AppContext, state: str):
+    drafts = [d.to_dict() for d in ctx.queue().list_drafts(state=None if state == views.ALL else state)]
+    return views.drafts_table(drafts)
+
+
+def bulk_approve(ctx: AppContext, confirmed: bool, actor: str, state: str) -> tuple:
+    """Approve every pending and edited draft, only with the confirmation box ticked; the box is
+    cleared afterwards, so the next bulk approval needs a new tick. (message, table, box)"""
+    if not confirmed:
+        return "Tick the confirmation box to approve every pending draft.", draft_rows(ctx, state), False
+    try:
+        done = ctx.queue().approve_all_pending(actor=actor)
+        m = f"{sum(t.changed for t in done)} drafts approved by {actor}."
+    except ApprovalError as exc:
+        m = _err(exc)
+    return m, draft_rows(ctx, state), False
+
+
+def export_drafts(ctx: AppContext, actor: str, state: str) -> tuple:
+    """Approved drafts to CSV (agent.campaigns.export_approved). (message, table, file)"""
+    from agent.campaigns import export_approved
+
+    try:
+        with ctx.job("the export"):
+            res = export_approved(ctx.ws, ctx.queue(), store=ctx.store_dir, actor=actor or "merchant")
+    except JobRunning as exc:
+        return str(exc), draft_rows(ctx, state), gr.update()
+    except Exception as exc:
+        log.exception("export failed")
+        return _err(exc), draft_rows(ctx, state), None
+    return res.message, draft_rows(ctx, state), (str(res.path) if res.path else None)
+
+
+def make_brief(ctx: AppContext, week_ending: str | None, cac, progress=None) -> tuple:
+    """The Weekly brief tab: (status, KPI cards, 3 chart files, cohort plot, Markdown, HTML file,
+    Markdown file). A second click while one is being made is refused, not run twice."""
+    from agent.brief import weekly_brief
+    from ui.charts import cohort_retention
+
+    try:
+        with ctx.job("the weekly brief"):
+            s = ctx.session(_progress_cb(progress))
+            b = weekly_brief(s.store, workspace=ctx.ws, week_ending=(week_ending or "").strip() or None,
+                             cac=float(cac) if cac else None, settings=ctx.settings,
+                             progress=_progress_cb(progress))
+    except Exception as exc:
+        if not isinstance(exc, JobRunning):
+            log.exception("brief failed")
+        return (_err(exc) if not isinstance(exc, JobRunning) else str(exc),) + (gr.update(),) * 8
+    p = b.paths
+    return (f"Brief for the week ending **{b.week_ending}** written to `{p.get('md')}`.",
+            views.kpi_cards(b.facts.get("kpi", {}), b.facts.get("kpi_change", {})),
+            p.get("clv_distribution"), p.get("churn_by_segment"), p.get("segment_migration"),
+            cohort_retention(s.orders), b.markdown, p.get("html"), p.get("md"))
+
+
+def upload_store(ctx: AppContext, paths, store_name: str | None, progress=None) -> tuple:
+    """The Data tab: copy the files into a new store folder, load, validate and score it, and
+    use it from now on. (status, load report, rejected-rows files, store line)"""
+    if not paths:
+        return "error: choose at least an orders file", None, None, gr.update()
+    try:
+        with ctx.job("loading and scoring a store"):
+            safe = "".join(ch for ch in (store_name or "uploaded") if ch.isalnum() or ch in "-_") or "uploaded"
+            folder = ctx.ws.sub("stores") / f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
+            folder.mkdir(parents=True)
+            for p in paths:
+                p = Path(p if isinstance(p, str) else p.name)
+                shutil.copy(p, folder / p.name)
+            (progress or _no_progress)(0.05, desc="loading and validating")
+            s = ctx.use_store(folder, _progress_cb(progress))
+    except JobRunning as exc:
+        return str(exc), gr.update(), gr.update(), gr.update()
+    except Exception as exc:  # DataError and friends: the CLI's one-line message
+        log.info("upload refused: %s", exc)
+        return _err(exc), None, None, gr.update()
+    reps = list(s.reports)
+    rej = [r.rejects_path for r in reps if r.rejects_path and r.rows_rejected]
+    return (views.load_summary(reps) + f" Scored {len(s.scores):,} customers; the app now uses "
+            f"this store.", views.load_report_table(reps), rej or None,
+            f"Store: `{folder}` · workspace: `{ctx.ws.root}`")
+
+
+def draft_for(ctx: AppContext, customer_id: str | None, progress=None) -> str:
+    """The Customers tab's "Draft outreach": one draft queued for approval (queue_drafts)."""
+    customer_id = (customer_id or "").strip()
+    if not customer_id:
+        return "Enter a customer id first."
+    try:
+        with ctx.job(f"drafting for {customer_id}"):
+            (progress or _no_progress)(0.2, desc="drafting")
+            res = ctx.runner().call("queue_drafts", {"customer_ids": [customer_id], "top_n": 1})
+    except JobRunning as exc:
+        return str(exc)
+    if isinstance(res, str):
+        return res
+    if not res.get("queued"):
+        why = "; ".join(f"{k}: {v}" for k, v in (res.get("not_drafted") or {}).items())
+        return f"No draft queued for {customer_id}: {why or 'no play fits'}."
+    return (f"Queued draft {res['draft_ids']} for {customer_id} (campaign `{res['campaign_id']}`). "
+            "Review it in the **Approvals** tab; nothing is sent.")
+
+
 # --- the layout ------------------------------------------------------------------------------
 
 
 def build_app(ctx: AppContext) -> gr.Blocks:
-    with gr.Blocks(title="Retention analyst") as app:
+    with gr.Blocks(title="Retention analyst", analytics_enabled=False) as app:
         gr.Markdown("# Retention analyst\nScores your customers, finds retention plays, drafts "
                     "outreach that **you** approve. Nothing is ever sent.")
         store_md = gr.Markdown(f"Store: `{ctx.store_dir}` · workspace: `{ctx.ws.root}`", elem_id="store-line")
@@ -148,16 +326,8 @@ def _assistant_tab(ctx: AppContext) -> None:
             history = list(history or []) + [{"role": "user", "content": message}]
             return "", history, gr.update(interactive=False)
 
-        def bot_turn(history, progress=gr.Progress()):
-            message = views.message_text(history[-1]["content"]) if history else ""
-            progress(0.1, desc="thinking (first question loads and scores the store)")
-            try:
-                answer = ctx.assistant().ask(message)
-                history = history + views.answer_messages(answer)
-            except Exception as exc:  # shown as one line, logged with its traceback
-                log.exception("assistant failed")
-                history = history + [{"role": "assistant", "content": _err(exc)}]
-            return history, gr.update(interactive=True), _mode(ctx)
+        def bot_turn(history):
+            yield from chat_turn(ctx, history)
 
         for trigger in (msg.submit, send.click):
             trigger(user_turn, [msg, chat], [msg, chat, send], queue=False).then(
@@ -185,22 +355,7 @@ def _brief_tab(ctx: AppContext) -> None:
             dl_md = gr.File(label="Brief (Markdown)")
 
         def make(week_ending, cac_value, progress=gr.Progress()):
-            from agent.brief import weekly_brief
-            from ui.charts import cohort_retention
-
-            try:
-                s = ctx.session(_progress_cb(progress))
-                b = weekly_brief(s.store, workspace=ctx.ws, week_ending=(week_ending or "").strip() or None,
-                                 cac=float(cac_value) if cac_value else None, settings=ctx.settings,
-                                 progress=_progress_cb(progress))
-            except Exception as exc:
-                log.exception("brief failed")
-                return (_err(exc),) + (gr.update(),) * 9
-            p = b.paths
-            return (f"Brief for the week ending **{b.week_ending}** written to `{p.get('md')}`.",
-                    views.kpi_cards(b.facts.get("kpi", {}), b.facts.get("kpi_change", {})),
-                    p.get("clv_distribution"), p.get("churn_by_segment"), p.get("segment_migration"),
-                    cohort_retention(s.orders), b.markdown, p.get("html"), p.get("md"))
+            return make_brief(ctx, week_ending, cac_value, progress)
 
         go.click(make, [week, cac], [status, cards, clv_img, churn_img, mig_img, cohort_plot, body,
                                      dl_html, dl_md], concurrency_limit=1, trigger_mode="once")
@@ -228,12 +383,7 @@ def _customers_tab(ctx: AppContext) -> None:
         draft_out = gr.Markdown(elem_id="customer-draft-result")
 
         def refresh(s_, t_, r_, c_, n_, progress=gr.Progress()):
-            s = ctx.session(_progress_cb(progress))
-            ch = views.filter_choices(s.scores)
-            tab = views.scores_table(s.scores, s.customers, first_names=ctx.first_names(), segment=s_,
-                                     clv_tier=t_, churn_reason=r_, consent=c_, top_n=n_)
-            return (tab, views.segment_table(s.scores), gr.update(choices=ch["segment"]),
-                    gr.update(choices=ch["clv_tier"]), gr.update(choices=ch["churn_reason"]))
+            return customer_rows(ctx, s_, t_, r_, c_, n_, progress)
 
         outs = [table, segments, seg, tier, reason]
         load.click(refresh, [seg, tier, reason, consent, top], outs, concurrency_limit=1)
@@ -264,18 +414,7 @@ def _customers_tab(ctx: AppContext) -> None:
         cid.submit(open_customer, [cid], [detail, history], concurrency_limit=1)
 
         def draft(customer_id, progress=gr.Progress()):
-            customer_id = (customer_id or "").strip()
-            if not customer_id:
-                return "Enter a customer id first."
-            progress(0.2, desc="drafting")
-            res = ctx.runner().call("queue_drafts", {"customer_ids": [customer_id], "top_n": 1})
-            if isinstance(res, str):
-                return res
-            if not res.get("queued"):
-                why = "; ".join(f"{k}: {v}" for k, v in (res.get("not_drafted") or {}).items())
-                return f"No draft queued for {customer_id}: {why or 'no play fits'}."
-            return (f"Queued draft {res['draft_ids']} for {customer_id} (campaign `{res['campaign_id']}`). "
-                    "Review it in the **Approvals** tab; nothing is sent.")
+            return draft_for(ctx, customer_id, progress)
 
         draft_btn.click(draft, [cid], [draft_out], concurrency_limit=1, trigger_mode="once")
 
@@ -310,9 +449,7 @@ def _approvals_tab(ctx: AppContext) -> None:
             export_file = gr.File(label="Export", elem_id="export-file")
 
         def rows(st):
-            q = ctx.queue()
-            drafts = [d.to_dict() for d in q.list_drafts(state=None if st == views.ALL else st)]
-            return views.drafts_table(drafts)
+            return draft_rows(ctx, st)
 
         def show(i):
             if i is None:
@@ -355,26 +492,11 @@ def _approvals_tab(ctx: AppContext) -> None:
         reject.click(lambda *a: act("reject", *a), ins, outs, concurrency_limit=1)
         save.click(lambda *a: act("edit", *a), ins, outs, concurrency_limit=1)
 
-        def bulk_approve(ok, who, st):
-            if not ok:
-                return "Tick the confirmation box to approve every pending draft.", rows(st), False
-            try:
-                done = ctx.queue().approve_all_pending(actor=who)
-                m = f"{sum(t.changed for t in done)} drafts approved by {who}."
-            except ApprovalError as exc:
-                m = _err(exc)
-            return m, rows(st), False
-
-        bulk.click(bulk_approve, [confirm, actor, state], [msg, table, confirm], concurrency_limit=1)
+        bulk.click(lambda ok, who, st: bulk_approve(ctx, ok, who, st), [confirm, actor, state],
+                   [msg, table, confirm], concurrency_limit=1)
 
         def do_export(who, st):
-            try:
-                res = ctx.queue().export(ctx.full_customers(), exports_dir=ctx.ws.exports,
-                                         actor=(who or "merchant"))
-            except Exception as exc:
-                log.exception("export failed")
-                return _err(exc), rows(st), None
-            return res.message, rows(st), (str(res.path) if res.path else None)
+            return export_drafts(ctx, who, st)
 
         export.click(do_export, [actor, state], [msg, table, export_file], concurrency_limit=1,
                      trigger_mode="once")
@@ -395,25 +517,7 @@ def _data_tab(ctx: AppContext, store_md) -> None:
         rejects = gr.File(label="Rejected rows", file_count="multiple", elem_id="data-rejects")
 
         def upload(paths, store_name, progress=gr.Progress()):
-            if not paths:
-                return "error: choose at least an orders file", None, None, gr.update()
-            safe = "".join(ch for ch in (store_name or "uploaded") if ch.isalnum() or ch in "-_") or "uploaded"
-            folder = ctx.ws.sub("stores") / f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
-            folder.mkdir(parents=True)
-            for p in paths:
-                p = Path(p if isinstance(p, str) else p.name)
-                shutil.copy(p, folder / p.name)
-            progress(0.05, desc="loading and validating")
-            try:
-                s = ctx.use_store(folder, _progress_cb(progress))
-            except Exception as exc:  # DataError and friends: the CLI's one-line message
-                log.info("upload refused: %s", exc)
-                return _err(exc), None, None, gr.update()
-            reps = list(s.reports)
-            rej = [r.rejects_path for r in reps if r.rejects_path and r.rows_rejected]
-            return (views.load_summary(reps) + f" Scored {len(s.scores):,} customers; the app now uses "
-                    f"this store.", views.load_report_table(reps), rej or None,
-                    f"Store: `{folder}` · workspace: `{ctx.ws.root}`")
+            return upload_store(ctx, paths, store_name, progress)
 
         go.click(upload, [files, name], [status, report, rejects, store_md], concurrency_limit=1,
                  trigger_mode="once")

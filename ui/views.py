@@ -85,6 +85,17 @@ def answer_messages(answer) -> list[dict]:
     return msgs
 
 
+def working_messages(statuses: list[str], text: str = "") -> list[dict]:
+    """Chatbot messages while an answer is being made: a collapsible "Working…" section with
+    one line per step (tool called, tool done), then the answer text so far, if any."""
+    msgs = [{"role": "assistant", "content": "\n".join(f"- {s}" for s in statuses) or "- thinking",
+             "metadata": {"title": f"Working: {statuses[-1] if statuses else 'thinking'}",
+                          "status": "pending"}}]
+    if text:
+        msgs.append({"role": "assistant", "content": text})
+    return msgs
+
+
 def _fmt(value, kind: str) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return "–"
