@@ -6,6 +6,9 @@ MiniLM, `knowledge.default_embedder`) and a few example phrasings per intent
 counts, segments, churn reasons, CLV tiers, periods) are extracted with patterns. The intent
 picks the tool calls; the answer is a template filled only from the tool results, and says
 that no language model is in use. What it cannot map, it says so and lists what it can do.
+A request it must not carry out (send without approval, target by a sensitive attribute, false
+urgency, a discount over the cap, personal data, another store) is refused first, with what it
+can do instead (`agent.policy`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from agent.agent_tools import SEGMENTS, Answer, ToolRunner
+from agent import policy
 from agent import prompts as T
 from agent.prompts import CAPABILITIES, INTENT_EXAMPLES, OFFLINE_NOTE
 
@@ -163,6 +167,10 @@ class Planner:
 
     def ask(self, message: str) -> Answer:
         start = len(self.runner.trace)
+        refused = policy.refusal(message, discount_cap=self._discount_cap())
+        if refused is not None:
+            text = self._refuse(refused)
+            return Answer(f"{text}\n\n{OFFLINE_NOTE}", self.runner.trace[start:], "offline")
         ents = extract(self.session, message)
         intent, _ = self.classify(message, ents)
         if ents.customer_ids:
@@ -184,6 +192,15 @@ class Planner:
             return ("Which customer? Give their id, e.g. "
                     f"'{message.rstrip('?.! ')} {self.session.by_id.index[0]}'.")
         return getattr(self, f"_{intent}")(e, message)
+
+    def _discount_cap(self) -> float:
+        from agent.settings import Settings
+
+        return float((self.session.settings or Settings()).discount_cap)
+
+    def _refuse(self, r: policy.Refusal) -> str:
+        rules = self._call("outreach_rules") if r.kind == "discount" else None
+        return policy.refusal_text(r, rules, store=f"the store in {self.session.store_dir.name!r}")
 
     def _call_error(self, tool: str, args: dict) -> str:
         res = self.runner.call(tool, args)

@@ -31,7 +31,7 @@ CAPABILITIES = [
     "why customer C000123 is at risk / tell me about customer C000123",
     "CLV by segment, and how a segment (e.g. Champions) changed since last week",
     "what to cross-sell to customer C000123",
-    "LTV:CAC at a given acquisition cost (e.g. $40)",
+    "LTV:CAC at the acquisition cost you give (a CAC in your currency)",
     "which playbook fits a churn reason or segment (e.g. price-sensitive churners)",
     "this week's brief, and store KPIs",
     "draft a win-back email for a customer, or for your top N at-risk customers",
@@ -316,7 +316,8 @@ def queued(r: dict) -> str:
                  f"{r['campaign_id']}); {r['blocked']} blocked by guardrails. Nothing is sent: "
                  f"{r['next_step']}."]
     for d in r.get("drafts", []):
-        lines.append(f"- {d['customer_id']} by {d['channel']}: \"{d['subject']}\" — {d['playbook_title']}"
-                     + (" [BLOCKED]" if d["blocked"] else ""))
+        blocked = f" [BLOCKED: {', '.join(d.get('blocked_by') or ['guardrails'])}]" if d["blocked"] else ""
+        lines.append(f"- {d['customer_id']} by {d['channel']}: \"{d['store_text']['subject']}\" — "
+                     f"{d['playbook_title']}{blocked}")
     lines += [f"- {cid}: not drafted ({why})" for cid, why in r.get("not_drafted", {}).items()]
     return "\n".join(lines)
