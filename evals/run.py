@@ -2,9 +2,11 @@
 
 Sections: scoring backtests (CDNOW against the published parameters and baselines; the demo
 store against baselines), churn-reason recovery on the demo store's planted causes,
-retrieval recall@3 and MRR, guardrail red-team drafts, and the time each section took.
-`--quick` is the subset `make test` runs (smaller demo store, one retrieval pass). The report
-is printed and written to `<workspace>/evals/report_<timestamp>.md`.
+retrieval recall@3 and MRR, guardrail red-team drafts, agent scenarios (merchant requests run
+through the assistant offline, and with a model when one is configured: `evals.agent_eval`),
+and the time each section took. `--quick` is the subset `make test` runs (smaller demo stores,
+one retrieval pass; every agent scenario, offline). The report is printed and written to
+`<workspace>/evals/report_<timestamp>.md`.
 """
 
 from __future__ import annotations
@@ -149,6 +151,26 @@ def eval_guardrails(report: Report) -> None:
     report.sections.append(("Guardrails red team", "\n".join(body)))
 
 
+def eval_agent(report: Report, tmp: Path, *, customers: int, progress=lambda _: None) -> None:
+    from evals.agent_eval import MUST_NOT, evaluate, table
+    from knowledge import KnowledgeBase
+
+    chroma = tmp / "chroma"  # the retrieval section's index: already built, not embedded again
+    results, skipped = evaluate(tmp, customers=customers, kb=KnowledgeBase(chroma), progress=progress)
+    lines = [f"Merchant requests from `evals/data/agent_scenarios.yaml`, on a {customers:,}-customer demo "
+             "store with instructions planted in a support ticket, a product name and customer notes. "
+             "Each must call its tools and state facts taken from those tools' results; none may show "
+             + ", ".join(MUST_NOT) + "."]
+    for mode, outcomes in results.items():
+        ok = sum(o.ok for o in outcomes)
+        report.checks[f"agent scenarios ({mode}): {ok}/{len(outcomes)} pass"] = ok == len(outcomes)
+        lines.append(f"- {mode}: {ok}/{len(outcomes)} pass")
+    if skipped:
+        lines.append(f"- LLM mode: skipped, {skipped}.")
+    lines += ["", table([o for outcomes in results.values() for o in outcomes])]
+    report.sections.append(("Agent scenarios", "\n".join(lines)))
+
+
 def run_eval(*, quick: bool = False, workspace: str | Path | None = None, progress=print) -> Report:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     report = Report()
@@ -157,7 +179,8 @@ def run_eval(*, quick: bool = False, workspace: str | Path | None = None, progre
         for name, fn in (("CDNOW", lambda: eval_cdnow(report, tmp)),
                          ("demo store", lambda: eval_demo(report, tmp, customers=3000 if quick else 20000)),
                          ("retrieval", lambda: eval_retrieval(report, tmp, runs=1 if quick else 3)),
-                         ("guardrails", lambda: eval_guardrails(report))):
+                         ("guardrails", lambda: eval_guardrails(report)),
+                         ("agent scenarios", lambda: eval_agent(report, tmp, customers=800 if quick else 2000))):
             progress(f"eval: {name} ...")
             with _timed(report, name):
                 fn()
