@@ -336,18 +336,21 @@ class ApprovalQueue:
 
     # --- export -----------------------------------------------------------------------------
     def export(self, customers: pd.DataFrame, *, exports_dir: Path, out: Path | None = None,
-               actor: str = "cli") -> ExportResult:
+               actor: str = "cli", campaigns: list[str] | None = None) -> ExportResult:
         """Write approved, not yet exported drafts as CSV (drafts.EXPORT_COLUMNS, bodies rendered
         from the customers table), atomically. Each draft is claimed by a conditional UPDATE, so
         it is exported once; drafts whose customer has no email or no longer consents stay in
-        the queue. Nothing is sent."""
+        the queue. `campaigns`: only drafts of these campaigns (those of the store `customers`
+        belongs to). Nothing is sent."""
         from agent.drafts import atomic_csv, export_table, exportable
 
         written = None
         try:
             with self._session() as s, s.begin():
-                todo = s.scalars(select(DraftRow).where(DraftRow.state == "approved",
-                                                        DraftRow.exported_at.is_(None)).order_by(DraftRow.id))
+                q = select(DraftRow).where(DraftRow.state == "approved", DraftRow.exported_at.is_(None))
+                if campaigns is not None:
+                    q = q.where(DraftRow.campaign_id.in_(list(campaigns)))
+                todo = s.scalars(q.order_by(DraftRow.id))
                 rows, skipped = exportable(list(todo), customers)
                 if not rows:
                     return ExportResult(None, [], skipped, "nothing to export: no approved drafts waiting")

@@ -160,12 +160,30 @@ def export_approved(workspace, queue, *, actor: str, store=None, demo: bool = Fa
     from agent.workspace import Workspace
 
     ws = workspace if isinstance(workspace, Workspace) else Workspace.at(workspace)
-    customers = campaign_store(ws, queue, store, demo=demo).customers
+    st = campaign_store(ws, queue, store, demo=demo)
+    customers = st.customers
     if customers is None:
         raise ApprovalError("the store has no customers file: emails and names come from it")
     if again is not None:
         return queue.export_again(again, customers, out=out, actor=actor)
-    return queue.export(customers, exports_dir=ws.exports, out=out, actor=actor)
+    # a workspace may hold several stores' campaigns, and their customer ids may coincide: a
+    # draft is rendered only with the customers file of the store it was planned on
+    camps = list_campaigns(queue)
+    mine = [c.id for c in camps if c.store_path is None or _same_store(c.store_path, st.path)]
+    res = queue.export(customers, exports_dir=ws.exports, out=out, actor=actor, campaigns=mine)
+    elsewhere = {c.id: c.store_path for c in camps if c.id not in mine}
+    held = [f"draft {d.id}: planned on another store ({elsewhere[d.campaign_id]}); export it with "
+            "--store pointing there" for d in queue.list_drafts(state="approved") if d.campaign_id in elsewhere]
+    return res._replace(skipped=res.skipped + held) if held else res
+
+
+def _same_store(a, b) -> bool:
+    from pathlib import Path
+
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return str(a) == str(b)
 
 
 def all_campaign_results(queue, orders: pd.DataFrame, *, window_days: int | None = None) -> pd.DataFrame:

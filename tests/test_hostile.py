@@ -442,3 +442,42 @@ def test_llm_other_store_personal_data_is_not_there_to_get(llm, session_b, store
     assert "lookup_customer_email" in replies[1] and "rror" in replies[1]
     assert leaks(sent_to_model(server), personal(stores["a"]) + personal(stores["b"])) == []
     assert [(t.tool, t.ok) for t in ans.trace] == [("explain_customer", False)]
+
+
+# --- a person's export in a workspace shared by two stores -----------------------------------------
+
+
+def test_export_renders_a_draft_only_with_its_own_stores_customers(tmp_path, no_model):
+    """Two stores with the same customer ids share a workspace: an approved draft planned on
+    store B must never go out with the email of store A's customer who has B's id."""
+    from agent.approvals import open_queue
+    from agent.campaigns import export_approved
+    from agent.drafts import Draft
+    from agent.prioritise import Plan
+    from tools.demo import generate_store
+
+    a, b, ws = tmp_path / "a", tmp_path / "b", tmp_path / "ws"
+    generate_store(a, customers=50, seed=1)
+    generate_store(b, customers=50, seed=2)
+    ca = pd.read_csv(a / "customers.csv", dtype=str)
+    cid = ca.loc[ca["accepts_email"] == "true", "customer_id"].iloc[0]
+    queue = open_queue(ws)
+    for store, camp, text in ((a, "a-week", "From shop A"), (b, "b-week", "From shop B")):
+        plan = Plan(campaign_id=camp, week_of="2026-11-02", created_at="2026-11-02T00:00:00+00:00",
+                    settings={}, chosen=[{"customer_id": cid}], skipped=[], control_ids=[],
+                    held_out_ids=[], budget_left=0)
+        d = Draft(campaign_id=camp, customer_id=cid, channel="email", subject=text,
+                  body=f"Hi {{first_name}},\n\n{text}.", offer="", offer_percent=0.0, offer_code="",
+                  reason="at risk", playbook_id="win-back-lapsed")
+        queue.add_campaign(plan, [d], store_path=str(store))
+    queue.approve([1, 2], actor="Maria")
+    res = export_approved(ws, queue, actor="Maria", store=a)
+    assert res.draft_ids == [1]
+    assert any("draft 2: planned on another store" in s for s in res.skipped)
+    out = pd.read_csv(res.path, dtype=str)
+    assert list(out["subject"]) == ["From shop A"] and "From shop B" not in res.path.read_text()
+    assert out["email"].iloc[0] == ca.set_index("customer_id").loc[cid, "email"]
+    assert queue.get(2).exported_at is None  # still waiting for an export from store B
+    res_b = export_approved(ws, queue, actor="Maria", store=b)
+    cb = pd.read_csv(b / "customers.csv", dtype=str).set_index("customer_id")
+    assert res_b.draft_ids == [2] and pd.read_csv(res_b.path, dtype=str)["email"].iloc[0] == cb.loc[cid, "email"]
