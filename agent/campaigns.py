@@ -196,12 +196,16 @@ def all_campaign_results(queue, orders: pd.DataFrame, *, window_days: int | None
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def contact_log(queue) -> pd.DataFrame:
+def contact_log(queue, store_path=None) -> pd.DataFrame:
     """customer_id, contacted_on (the campaign's week), campaign_id for every draft that was
-    not rejected or blocked: the input of `prioritise`'s frequency cap and weekly budget."""
-    weeks = {c.id: pd.Timestamp(c.week_of) for c in list_campaigns(queue)}
-    rows = [(d.customer_id, weeks.get(d.campaign_id), d.campaign_id) for d in queue.list_drafts()
-            if d.state not in ("rejected", "blocked")]
+    not rejected or blocked: the input of `prioritise`'s frequency cap and weekly budget. With
+    `store_path`, only campaigns of that store (or of no recorded store): in a workspace shared
+    by several stores, the same id in another store is another person."""
+    camps = [c for c in list_campaigns(queue)
+             if store_path is None or c.store_path is None or _same_store(c.store_path, store_path)]
+    weeks = {c.id: pd.Timestamp(c.week_of) for c in camps}
+    rows = [(d.customer_id, weeks[d.campaign_id], d.campaign_id) for d in queue.list_drafts()
+            if d.state not in ("rejected", "blocked") and d.campaign_id in weeks]
     return pd.DataFrame(rows, columns=["customer_id", "contacted_on", "campaign_id"])
 
 
@@ -223,7 +227,7 @@ def create_campaign(queue, *, scores: pd.DataFrame, customers: pd.DataFrame | No
     from agent.prioritise import prioritise
 
     plan = prioritise(scores, customers, playbooks, settings=settings, week_of=week_of,
-                      campaign_id=campaign_id, contact_log=contact_log(queue))
+                      campaign_id=campaign_id, contact_log=contact_log(queue, store_path))
     drafts = draft_messages(plan, playbooks, settings=settings, customers=customers, orders=orders,
                             products=products, scores=scores, store=store_facts, llm_writer=llm_writer)
     ids = queue.add_campaign(plan, drafts, store_path=store_path)

@@ -90,7 +90,8 @@ def _plan(session, *, ids: list[str] | None = None, campaign_id: str | None = No
         return None
     queue = _queue(session)
     camps = _optional("campaigns")
-    contacts = (camps.contact_log(queue) if queue is not None and hasattr(camps, "contact_log")
+    contacts = (camps.contact_log(queue, session.store_dir)  # this store's campaigns only
+                if queue is not None and hasattr(camps, "contact_log")
                 else None)  # the frequency cap and weekly budget count what is already queued
     scores = session.scores
     settings = _settings(session)

@@ -451,7 +451,7 @@ def test_export_renders_a_draft_only_with_its_own_stores_customers(tmp_path, no_
     """Two stores with the same customer ids share a workspace: an approved draft planned on
     store B must never go out with the email of store A's customer who has B's id."""
     from agent.approvals import open_queue
-    from agent.campaigns import export_approved
+    from agent.campaigns import contact_log, export_approved
     from agent.drafts import Draft
     from agent.prioritise import Plan
     from tools.demo import generate_store
@@ -470,6 +470,9 @@ def test_export_renders_a_draft_only_with_its_own_stores_customers(tmp_path, no_
                   body=f"Hi {{first_name}},\n\n{text}.", offer="", offer_percent=0.0, offer_code="",
                   reason="at risk", playbook_id="win-back-lapsed")
         queue.add_campaign(plan, [d], store_path=str(store))
+    # the frequency cap counts this store's contacts only: the same id elsewhere is someone else
+    assert list(contact_log(queue, a)["campaign_id"]) == ["a-week"]
+    assert sorted(contact_log(queue)["campaign_id"]) == ["a-week", "b-week"]
     queue.approve([1, 2], actor="Maria")
     res = export_approved(ws, queue, actor="Maria", store=a)
     assert res.draft_ids == [1]
