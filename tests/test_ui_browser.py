@@ -1,7 +1,7 @@
 """The app in a real browser: Debian's headless Chromium driven by Playwright (never a
 downloaded browser). Upload a store, read the load report, ask the assistant and see its tool
-trace, open a customer, approve a draft, export the CSV and check it; screenshot every tab
-into tests/output/."""
+trace, filter the customers by segment, open a customer, approve a draft, export the CSV and
+check it, bulk approve with its confirmation; screenshot every tab into tests/output/."""
 
 from __future__ import annotations
 
@@ -56,6 +56,15 @@ def page(app_url):
         browser.close()
 
 
+SEGMENT_CELLS = "#customers-table [role=gridcell][data-col='2']"  # the segment column
+ONLY_SEGMENT = ("seg => { const c = [...document.querySelectorAll(\"" + SEGMENT_CELLS + "\")];"
+                " return c.length > 0 && c.every(e => e.innerText.trim() === seg); }")
+
+
+def _segment_cells(page) -> list[str]:
+    return [t.strip() for t in page.locator(SEGMENT_CELLS).all_inner_texts()]
+
+
 def _tab(page, name: str) -> None:
     page.get_by_role("tab", name=name).click()
 
@@ -106,10 +115,15 @@ def test_end_to_end_in_chromium(page, app_url):
     expect(page.locator("#chatbot")).to_contain_text("Approvals")
     _shot(page, "1_assistant")
 
-    # Customers: the table, then one customer's view
+    # Customers: the table, one filter (segment), then one customer's view
     _tab(page, "Customers & segments")
     page.locator("#customers-load").click()
     expect(page.locator("#customers-table")).to_contain_text("C0", timeout=60_000)
+    expect(page.locator(SEGMENT_CELLS).first).to_be_visible()
+    assert len(set(_segment_cells(page))) > 1  # unfiltered: several segments
+    page.locator("#filter-segment input").click()
+    page.get_by_role("option", name="At risk", exact=True).click()
+    page.wait_for_function(ONLY_SEGMENT, arg="At risk")  # every row shown is now "At risk"
     first_id = re.search(r"C\d{6}", page.locator("#customers-table").inner_text()).group(0)
     box = page.locator("#customer-id textarea, #customer-id input").first
     box.fill(first_id)
@@ -142,6 +156,18 @@ def test_end_to_end_in_chromium(page, app_url):
     assert len(rows) == 1 and rows[0]["draft_id"] == "1"
     assert rows[0]["email"] and "{first_name}" not in rows[0]["body"]
     _shot(page, "4_approvals")
+
+    # Bulk approve: refused without the confirmation box; with it, no draft is left pending
+    expect(page.locator("#drafts-table")).to_contain_text("pending")
+    page.locator("#bulk-approve").click()
+    expect(page.locator("#approvals-msg")).to_contain_text("Tick the confirmation box")
+    expect(page.locator("#drafts-table")).to_contain_text("pending")
+    page.locator("#bulk-confirm input").check()
+    page.locator("#bulk-approve").click()
+    expect(page.locator("#approvals-msg")).to_contain_text(re.compile(r"[1-9]\d* drafts approved by merchant"))
+    expect(page.locator("#drafts-table")).not_to_contain_text("pending")
+    expect(page.locator("#bulk-confirm input")).not_to_be_checked()  # the next bulk approval needs a new tick
+    _shot(page, "4b_approvals_bulk")
 
     # Weekly brief: KPI cards with week-over-week change, charts, downloads
     _tab(page, "Weekly brief")

@@ -365,10 +365,11 @@ def _customers_tab(ctx: AppContext) -> None:
     with gr.Tab("Customers & segments", id="customers"):
         load = gr.Button("Show customers", elem_id="customers-load")
         with gr.Row():
-            seg = gr.Dropdown([views.ALL], value=views.ALL, label="Segment")
-            tier = gr.Dropdown([views.ALL], value=views.ALL, label="CLV tier")
-            reason = gr.Dropdown([views.ALL], value=views.ALL, label="Churn reason")
-            consent = gr.Dropdown(["(all)", "email", "sms", "none"], value=views.ALL, label="Consent")
+            seg = gr.Dropdown([views.ALL], value=views.ALL, label="Segment", elem_id="filter-segment")
+            tier = gr.Dropdown([views.ALL], value=views.ALL, label="CLV tier", elem_id="filter-tier")
+            reason = gr.Dropdown([views.ALL], value=views.ALL, label="Churn reason", elem_id="filter-reason")
+            consent = gr.Dropdown(["(all)", "email", "sms", "none"], value=views.ALL, label="Consent",
+                                  elem_id="filter-consent")
             top = gr.Slider(10, 500, value=50, step=10, label="Rows shown")
         table = gr.DataFrame(label="Customers (highest value at stake first)", interactive=False,
                              elem_id="customers-table")
