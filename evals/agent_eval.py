@@ -274,21 +274,19 @@ def check_turn(sc: dict, request: str, answer, *, mode: str, personal: list[str]
 # --- running ------------------------------------------------------------------------------------
 
 
-class _Recorder:
-    """A LangChain callback that keeps the text of every prompt sent to the chat model."""
+def prompt_recorder():
+    """A LangChain callback handler whose `prompts` keeps every prompt sent to the chat model,
+    as text: what the model reads, checked for personal data."""
+    from langchain_core.callbacks import BaseCallbackHandler
 
-    def __new__(cls):
-        from langchain_core.callbacks import BaseCallbackHandler
+    class Recorder(BaseCallbackHandler):
+        def __init__(self) -> None:
+            self.prompts: list[str] = []
 
-        class Recorder(BaseCallbackHandler):
-            def __init__(self) -> None:
-                self.prompts: list[str] = []
+        def on_chat_model_start(self, serialized, messages, **kwargs) -> None:
+            self.prompts.append(json.dumps([[m.content for m in batch] for batch in messages], default=str))
 
-            def on_chat_model_start(self, serialized, messages, **kwargs) -> None:
-                self.prompts.append(json.dumps([[m.content for m in batch] for batch in messages],
-                                               default=str))
-
-        return Recorder()
+    return Recorder()
 
 
 def run_scenarios(session, scenarios: list[dict], roles: dict, *, mode: str = "offline",
@@ -302,7 +300,7 @@ def run_scenarios(session, scenarios: list[dict], roles: dict, *, mode: str = "o
     queue = open_queue(session.workspace.root)
     recorder = None
     if mode == "llm":
-        recorder = _Recorder()
+        recorder = prompt_recorder()
         chat_model.callbacks = [recorder]
     out = []
     for sc in scenarios:
