@@ -20,6 +20,7 @@ import pandas as pd
 from scipy import sparse
 
 from tools.errors import DataError
+from tools.keys import factorize_sorted
 
 AFFINITY_COLUMNS = ("product_a", "product_b", "n_orders_together", "support", "confidence", "lift")
 NBP_COLUMNS = ("customer_id", "rank", "next_best_product", "product_name", "score", "reason")
@@ -120,7 +121,7 @@ def next_best_product(
         _require(orders, ("order_date",))
         cutoff = pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)
         hist = orders.loc[orders["order_date"].to_numpy() < cutoff.to_datetime64()]
-    c_codes, c_ids = pd.factorize(hist["customer_id"].to_numpy(), sort=True)
+    c_codes, c_ids = factorize_sorted(hist["customer_id"].to_numpy())
     n_cust = len(c_ids)
     raw_p, raw_ids = (pd.factorize(hist["product_id"].to_numpy()) if "product_id" in hist.columns
                       else (np.full(len(hist), -1), []))  # NaN -> -1

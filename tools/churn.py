@@ -149,11 +149,22 @@ def _rank_reasons(groups: np.ndarray, index: pd.Index, *, top: int) -> pd.DataFr
     best_cause = np.array(CAUSES)[cause_w.argmax(axis=1)]
     lead = np.where(cause_w.max(axis=1) >= CAUSE_MIN_LOGODDS, best_cause,
                     np.where(weights[:, 0] > 0, ranked[:, 0], "none"))
-    drivers = []
-    for r, w, first in zip(ranked[:, :top], weights[:, :top], lead):
-        items = [f"{first}"] if first != "none" else []
-        items += [n for n, v in zip(r, w) if v > 0 and n != first]
-        drivers.append("; ".join(items[:top]) or "none")
+    # the drivers text depends only on (lead, top reasons, which of them push up): build it
+    # once per distinct pattern (a few dozen), not once per customer (a million)
+    lead_idx = np.select([lead == n for n in names], range(len(names)), default=len(names))
+    k = len(names)
+    code = lead_idx.astype(np.int64)
+    for j in range(min(top, k)):
+        code = code * k + order[:, j]
+        code = code * 2 + (weights[:, j] > 0)
+    uniq, first_row, inverse = np.unique(code, return_index=True, return_inverse=True)
+    texts = []
+    for i in first_row:
+        first = names[lead_idx[i]] if lead_idx[i] < k else "none"
+        items = [first] if first != "none" else []
+        items += [names[c] for c, w in zip(order[i, :top], weights[i, :top]) if w > 0 and names[c] != first]
+        texts.append("; ".join(items[:top]) or "none")
+    drivers = np.asarray(texts, dtype=object)[inverse.ravel()] if len(uniq) else np.array([], object)
     return pd.DataFrame({"churn_reason": lead, "churn_drivers": drivers}, index=index)
 
 

@@ -35,6 +35,7 @@ import pandas as pd
 
 from tools import clv_fit as F
 from tools.errors import DataError
+from tools.keys import factorize_sorted
 
 PARAMS_SCHEMA = "retention.clv.params/1"
 MODELS = ("bgnbd", "mbgnbd", "paretonbd", "pooled")
@@ -71,7 +72,7 @@ def _lines(orders: pd.DataFrame, as_of):
     _check_orders(orders)
     day = _day(as_of)
     keep = (orders["order_date"] < day + pd.Timedelta(days=1)).to_numpy()
-    codes, ids = pd.factorize(orders["customer_id"].to_numpy()[keep], sort=True)
+    codes, ids = factorize_sorted(orders["customer_id"].to_numpy()[keep])
     days = orders["order_date"].to_numpy()[keep].astype("datetime64[D]").astype(np.int64)
     amount = orders["amount"].to_numpy(float)[keep]
     return codes, ids, days, amount, int(np.datetime64(day.date(), "D").astype(np.int64))

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tools.keys import factorize_sorted
 
 DAY = np.timedelta64(1, "D")
 
@@ -72,15 +76,31 @@ def _days(values) -> np.ndarray:
 def occasions(orders: pd.DataFrame, *, as_of) -> pd.DataFrame:
     """Day-level purchase occasions up to `as_of` (inclusive): one customer, one day, one
     occasion (the BG/NBD convention). Only lines with amount >= 0 make occasions; value is
-    the day's sum of those lines; `discounted` says any line carried a discount."""
+    the day's sum of those lines; `discounted` says any line carried a discount. Sorted by
+    customer, then day."""
     cutoff = pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)
-    o = orders.loc[(orders["order_date"] < cutoff) & (orders["amount"] >= 0)]
-    disc = o["discount"].to_numpy() > 0 if "discount" in o else np.zeros(len(o), bool)
-    df = pd.DataFrame({"customer_id": o["customer_id"].to_numpy(),
-                       "day": _days(o["order_date"].to_numpy()),
-                       "value": o["amount"].to_numpy(), "discounted": disc})
-    return df.groupby(["customer_id", "day"], sort=True, observed=True).agg(
-        value=("value", "sum"), discounted=("discounted", "max")).reset_index()
+    keep = ((orders["order_date"] < cutoff) & (orders["amount"] >= 0)).to_numpy()
+    ids = orders["customer_id"].to_numpy()[keep]
+    if np.issubdtype(ids.dtype, np.integer):  # already integer codes (build_features)
+        code, uniq = ids.astype(np.int64), None
+    else:
+        code, uniq = factorize_sorted(ids)
+    day = _days(orders["order_date"].to_numpy()[keep])
+    value = orders["amount"].to_numpy(float)[keep]
+    disc = (orders["discount"].to_numpy(float)[keep] > 0) if "discount" in orders else np.zeros(len(day), bool)
+    lo = int(day.min()) if len(day) else 0
+    key = code * (int(day.max()) - lo + 1 if len(day) else 1) + (day - lo)
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.array([], int)
+    cust = code[order][starts]
+    return pd.DataFrame({
+        "customer_id": cust if uniq is None else np.asarray(uniq)[cust],
+        "day": day[order][starts],
+        "value": np.add.reduceat(value[order], starts) if len(starts) else np.array([], float),
+        "discounted": (np.maximum.reduceat(disc[order], starts) if len(starts)
+                       else np.array([], bool)).astype(bool),
+    })
 
 
 def build_features(
@@ -98,7 +118,9 @@ def build_features(
     (grouping on strings sorts them again and again: 10x slower on a million customers).
     """
     as_of = pd.Timestamp(as_of).normalize()
-    o = orders.loc[orders["order_date"] < as_of + pd.Timedelta(days=1)]
+    cols = [c for c in ("customer_id", "order_date", "amount", "discount", "product_id") if c in orders]
+    keep = (orders["order_date"] < as_of + pd.Timedelta(days=1)).to_numpy()
+    o = orders[cols] if keep.all() else orders.loc[keep, cols]  # only the columns used
     key, uniq = pd.factorize(o["customer_id"])
     o = o.assign(customer_id=key)
     f = _build(o, as_of=as_of, events=_recode(events, uniq), tickets=_recode(tickets, uniq),
@@ -115,55 +137,78 @@ def _recode(df: pd.DataFrame | None, uniq) -> pd.DataFrame | None:
     return df.assign(customer_id=code).loc[code >= 0]
 
 
+def _sum(key: np.ndarray, values, n: int) -> np.ndarray:
+    """Per-code sums (codes are dense integers 0..n-1): np.bincount, not a pandas groupby,
+    which hashes the key again on every call (most of the feature time on a large store)."""
+    return np.bincount(key, weights=np.asarray(values, dtype=float), minlength=n)
+
+
 def _build(orders, *, as_of, events, tickets, products) -> pd.DataFrame:
     as_of = pd.Timestamp(as_of).normalize()
     t0 = _days(np.array([as_of.to_datetime64()]))[0]
-    occ = occasions(orders, as_of=as_of)
-    g = occ.groupby("customer_id", sort=True)
-    first, last, n = g["day"].min(), g["day"].max(), g["day"].size()
-    f = pd.DataFrame(index=first.index)
-    f.index.name = "customer_id"
-    f["n_occasions"] = n.astype(float)
+    n_codes = int(orders["customer_id"].max()) + 1 if len(orders) else 0
+    occ = occasions(orders, as_of=as_of)  # sorted by customer code, then day
+    c, day, value = (occ["customer_id"].to_numpy(), occ["day"].to_numpy(),
+                     occ["value"].to_numpy(float))
+    disc = occ["discounted"].to_numpy(float)
+    counts = np.bincount(c, minlength=n_codes)
+    present = np.flatnonzero(counts)  # customers with at least one purchase occasion
+    start = np.concatenate([[0], np.cumsum(counts)[:-1]])[present]
+    end = start + counts[present] - 1
+    n = counts[present].astype(float)
+    first, last = day[start], day[end]
+    f = pd.DataFrame(index=pd.Index(present, name="customer_id"))
+    f["n_occasions"] = n
     f["one_time"] = (n == 1).astype(float)
     f["recency_days"] = (t0 - last).astype(float)
     f["tenure_days"] = (t0 - first).astype(float)
     span = (last - first).astype(float)
-    f["avg_gap_days"] = np.where(n > 1, span / (n - 1).clip(lower=1), np.nan)
-    gaps = occ["day"].diff().where(occ["customer_id"].eq(occ["customer_id"].shift()))
-    gstats = gaps.groupby(occ["customer_id"]).agg(["std", "last"])
-    f["gap_cv"] = (gstats["std"] / f["avg_gap_days"]).fillna(0.0)
-    f["last_gap_days"] = gstats["last"].fillna(NO_HISTORY_DAYS)
-    pop_gap = float(np.nanmedian(f["avg_gap_days"])) if f["avg_gap_days"].notna().any() else 90.0
-    f["avg_gap_days"] = f["avg_gap_days"].fillna(pop_gap)
+    with np.errstate(all="ignore"):
+        avg_gap = np.where(n > 1, span / np.maximum(n - 1, 1), np.nan)
+    f["avg_gap_days"] = avg_gap  # (filled below; the column order is the models' feature order)
+    # gaps between consecutive occasions of a customer: their sample std (ddof 1) and the last
+    same = np.r_[False, c[1:] == c[:-1]]
+    gap = np.where(same, np.r_[0, np.diff(day)], 0).astype(float)
+    n_gaps = n - 1
+    gsum, gsq = _sum(c, gap, n_codes)[present], _sum(c, gap * gap, n_codes)[present]
+    with np.errstate(all="ignore"):
+        var = (gsq - gsum * gsum / n_gaps) / (n_gaps - 1)
+        gstd = np.where(n_gaps > 1, np.sqrt(np.clip(var, 0, None)), np.nan)
+        f["gap_cv"] = np.nan_to_num(gstd / avg_gap, nan=0.0, posinf=0.0, neginf=0.0)
+    f["last_gap_days"] = np.where(n > 1, (day[end] - day[np.maximum(end - 1, 0)]).astype(float),
+                                  NO_HISTORY_DAYS)
+    pop_gap = float(np.nanmedian(avg_gap)) if np.isfinite(avg_gap).any() else 90.0
+    f["avg_gap_days"] = np.where(np.isnan(avg_gap), pop_gap, avg_gap)
     f["overdue_ratio"] = f["recency_days"] / f["avg_gap_days"].clip(lower=1.0)
-    f["avg_order_value"] = g["value"].mean()
-    recent = occ["day"] > t0 - 90
-    prior = (occ["day"] > t0 - 180) & ~recent
-    f["occasions_90d"] = recent.groupby(occ["customer_id"]).sum().astype(float)
-    f["occasion_trend"] = f["occasions_90d"] - prior.groupby(occ["customer_id"]).sum()
-    rev_recent = occ["value"].where(occ["day"] > t0 - 180, 0).groupby(occ["customer_id"]).sum()
-    rev_prior = occ["value"].where((occ["day"] > t0 - 360) & (occ["day"] <= t0 - 180), 0)
-    f["revenue_trend"] = rev_recent - rev_prior.groupby(occ["customer_id"]).sum()
-    f["discount_share"] = g["discounted"].mean()
-    last_disc = occ.groupby("customer_id")["discounted"].last()
-    f["last_order_discounted"] = last_disc.astype(float)
+    f["avg_order_value"] = _sum(c, value, n_codes)[present] / n
+    recent = day > t0 - 90
+    prior = (day > t0 - 180) & ~recent
+    f["occasions_90d"] = _sum(c, recent, n_codes)[present]
+    f["occasion_trend"] = f["occasions_90d"] - _sum(c, prior, n_codes)[present]
+    rev_recent = _sum(c, np.where(day > t0 - 180, value, 0.0), n_codes)[present]
+    rev_prior = _sum(c, np.where((day > t0 - 360) & (day <= t0 - 180), value, 0.0), n_codes)[present]
+    f["revenue_trend"] = rev_recent - rev_prior
+    f["discount_share"] = _sum(c, disc, n_codes)[present] / n
+    f["last_order_discounted"] = disc[end]
 
     o = orders
-    net = o.groupby("customer_id")["amount"].sum()
-    f["revenue_to_date"] = net.reindex(f.index).fillna(0.0)
+    key = o["customer_id"].to_numpy()
+    amount = o["amount"].to_numpy(float)
+    f["revenue_to_date"] = _sum(key, amount, n_codes)[present]
+    bought = np.clip(amount, 0, None)
     if "discount" in o:
-        gross = o["amount"].clip(lower=0) + o["discount"].fillna(0)
-        f["discount_rate"] = (o["discount"].fillna(0).groupby(o["customer_id"]).sum()
-                              / gross.groupby(o["customer_id"]).sum().clip(lower=1e-9)).reindex(f.index).fillna(0.0)
+        d = o["discount"].fillna(0).to_numpy(float)
+        f["discount_rate"] = _sum(key, d, n_codes)[present] / np.clip(
+            _sum(key, bought + d, n_codes)[present], 1e-9, None)
     else:
         f["discount_rate"] = 0.0
-    ret = o["amount"] < 0
-    f["return_lines"] = ret.groupby(o["customer_id"]).sum().reindex(f.index).fillna(0).astype(float)
-    returned = (-o["amount"].where(ret, 0)).groupby(o["customer_id"]).sum()
-    bought = o["amount"].clip(lower=0).groupby(o["customer_id"]).sum()
-    f["return_share"] = (returned / bought.clip(lower=1e-9)).reindex(f.index).fillna(0.0).clip(upper=5)
-    ret90 = ret & (o["order_date"] > as_of - pd.Timedelta(days=90))
-    f["returns_90d"] = ret90.groupby(o["customer_id"]).sum().reindex(f.index).fillna(0).astype(float)
+    ret = amount < 0
+    f["return_lines"] = _sum(key, ret, n_codes)[present]
+    returned = _sum(key, np.where(ret, -amount, 0.0), n_codes)[present]
+    f["return_share"] = np.clip(returned / np.clip(_sum(key, bought, n_codes)[present], 1e-9, None),
+                                None, 5)
+    ret90 = ret & (o["order_date"] > as_of - pd.Timedelta(days=90)).to_numpy()
+    f["returns_90d"] = _sum(key, ret90, n_codes)[present]
 
     _ticket_features(f, tickets, as_of)
     _event_features(f, events, as_of)
@@ -181,7 +226,9 @@ def _ticket_features(f: pd.DataFrame, tickets: pd.DataFrame | None, as_of: pd.Ti
     t = tickets.loc[tickets["opened_at"] <= as_of + pd.Timedelta(days=1)]
     resolved = t["resolved_at"].notna() & (t["resolved_at"] <= as_of + pd.Timedelta(days=1))
     severe = t["severity"].astype(str).str.lower().isin(["high", "urgent", "critical", "severe"])
-    quality = t["text"].astype(str).str.contains(QUALITY_WORDS, case=False, regex=True)
+    text = pa.array(t["text"].astype(str).to_numpy(dtype=object), type=pa.string())
+    quality = pd.Series(pc.match_substring_regex(text, QUALITY_WORDS, ignore_case=True)
+                        .to_numpy(zero_copy_only=False), index=t.index)
     f["quality_tickets"] = quality.groupby(t["customer_id"]).sum().reindex(f.index).fillna(0).astype(float)
     t, resolved, severe = t.loc[~quality], resolved[~quality], severe[~quality]
     by = t["customer_id"]
@@ -202,9 +249,10 @@ def _event_features(f: pd.DataFrame, events: pd.DataFrame | None, as_of: pd.Time
     e = events.loc[events["timestamp"] <= as_of + pd.Timedelta(days=1)]
     age = (as_of - e["timestamp"]).dt.days.to_numpy()
     by = e["customer_id"].to_numpy()
+    n_codes = max(int(f.index.max()) + 1 if len(f) else 0, int(by.max()) + 1 if len(by) else 0)
 
-    def count(mask) -> pd.Series:
-        return pd.Series(mask, index=by).groupby(level=0).sum().reindex(f.index).fillna(0).astype(float)
+    def count(mask) -> np.ndarray:
+        return _sum(by, mask, n_codes)[f.index.to_numpy()]
 
     f["events_30d"] = count(age <= 30)
     f["events_90d"] = count(age <= 90)
@@ -212,13 +260,17 @@ def _event_features(f: pd.DataFrame, events: pd.DataFrame | None, as_of: pd.Time
     f["clicks_90d"] = count((age <= 90) & (e["type"].to_numpy() == "email_click"))
     # fading engagement: engagement fell off while the customer was still buying. Events per
     # 90 days in the quarter before the last order minus those of the two quarters before.
-    last_order = (as_of - pd.Timedelta(days=1) * f["recency_days"]).reindex(by).to_numpy()
-    before = (last_order - e["timestamp"].to_numpy()) / np.timedelta64(1, "D")
+    last_order = np.full(n_codes, np.nan)
+    last_order[f.index.to_numpy()] = f["recency_days"].to_numpy()
+    exact_age = (as_of - e["timestamp"]).to_numpy() / DAY
+    before = exact_age - last_order[by]  # days from the event to the customer's last order
     near = count((before >= -30) & (before <= 90))
     far = count((before > 90) & (before <= 270)) / 2.0
-    f["engagement_fade"] = (far - near).clip(lower=0)
-    last = pd.Series(age, index=by).groupby(level=0).min()
-    f["days_since_event"] = last.reindex(f.index).fillna(NO_HISTORY_DAYS).astype(float)
+    f["engagement_fade"] = (far - near).clip(min=0)
+    newest = np.full(n_codes, np.inf)
+    np.minimum.at(newest, by, age.astype(float))
+    newest = newest[f.index.to_numpy()]
+    f["days_since_event"] = np.where(np.isfinite(newest), newest, NO_HISTORY_DAYS)
 
 
 def _category_features(f: pd.DataFrame, o: pd.DataFrame, products: pd.DataFrame | None) -> None:

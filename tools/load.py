@@ -170,9 +170,11 @@ def load_table(
         bad = frame.loc[reasons.notna()].copy()
         bad[REASON_COL] = reasons[reasons.notna()]
         rejected.append(bad)
-    table = table.loc[reasons.isna()]
+    if reasons.notna().any():
+        table = table.loc[reasons.isna()]
     accepted = int(table[LINE_COL].nunique())  # a Shopify refund line shares its order's line
-    table = table.drop(columns=[LINE_COL]).reset_index(drop=True)
+    table = table.drop(columns=[LINE_COL])
+    table.index = pd.RangeIndex(len(table))  # (reset_index would copy every column again)
     rejects = pd.concat(rejected, ignore_index=True) if rejected else frame.iloc[:0]
     report = _report(raw, kind, accepted, rejects, cols, rejects_dir, warnings)
     return table, report

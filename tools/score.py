@@ -90,7 +90,7 @@ def score_store(
     choice = {"value": "bgnbd", "churn": "bgnbd"}
     ml_info: dict = {"used": False}
     ml: MLModel | None = None
-    ctx["first"] = _first_purchase(orders)  # shared by the training splits
+    ctx["pop"] = _Population.of(orders, events, tickets)  # shared by the training splits
     if model in ("auto", "ml"):
         progress("training the ML model on an inner time split")
         try:
@@ -184,11 +184,27 @@ def _train_cutoffs(as_of: pd.Timestamp, horizon_days: int) -> list[pd.Timestamp]
     return [latest, same_season] if horizon_days < 365 else [latest]
 
 
-def _first_purchase(orders: pd.DataFrame) -> pd.Series:
-    buys = orders.loc[orders["amount"] >= 0]
-    key, uniq = pd.factorize(buys["customer_id"])
-    first = pd.Series(buys["order_date"].to_numpy()).groupby(key).min()
-    return pd.Series(first.to_numpy(), index=pd.Index(np.asarray(uniq)[first.index]))
+@dataclass(frozen=True)
+class _Population:
+    """Every table's customer ids as integer codes, computed once per scoring run: matching
+    string ids across millions of order lines and events for each training sample is what
+    made sampling slow on a million customers."""
+    ids: np.ndarray  # code -> customer id (the orders' ids)
+    first: np.ndarray  # code -> first purchase (datetime64; NaT: refunds only)
+    codes: dict  # table name -> code per row (-1: not a customer with orders)
+
+    @classmethod
+    def of(cls, orders, events=None, tickets=None) -> _Population:
+        code, uniq = pd.factorize(orders["customer_id"])
+        buy = orders["amount"].to_numpy() >= 0
+        first = (pd.Series(orders["order_date"].to_numpy()[buy]).groupby(code[buy]).min()
+                 .reindex(range(len(uniq))).to_numpy())
+        index = pd.Index(uniq)
+        codes = {"orders": code}
+        for name, df in (("events", events), ("tickets", tickets)):
+            if df is not None:
+                codes[name] = index.get_indexer(df["customer_id"])
+        return cls(np.asarray(uniq, dtype=object), first, codes)
 
 
 def rate_no_purchase(X: pd.DataFrame, *, horizon_days: int) -> pd.Series:
@@ -217,18 +233,23 @@ def _churn_inner(orders, *, as_of, horizon_days, seed) -> dict | None:
             "bgnbd": auc(bg, y), "rate": auc(rate_no_purchase(X, horizon_days=window), y)}
 
 
-def _sample(orders, events, tickets, *, first, before, n, seed):
+def _sample(orders, events, tickets, *, pop: _Population, before, n, seed):
     """Orders/events/tickets of at most n customers who bought on or before `before`."""
-    ids = first.index[first <= before + pd.Timedelta(days=1)]
-    if len(ids) > n:
-        ids = pd.Index(np.random.default_rng(seed).choice(ids.to_numpy(), n, replace=False))
-        keep = lambda df: None if df is None else df.loc[df["customer_id"].isin(ids)]
-        return len(first), ids, keep(orders), keep(events), keep(tickets)
-    return len(first), ids, orders, events, tickets
+    eligible = np.flatnonzero(pop.first <= (before + pd.Timedelta(days=1)).to_datetime64())
+    if len(eligible) <= n:
+        return eligible, orders, events, tickets
+    chosen = np.random.default_rng(seed).choice(eligible, n, replace=False)
+    keep_code = np.zeros(len(pop.ids) + 1, bool)  # the last slot answers code -1 (unknown)
+    keep_code[chosen] = True
+
+    def keep(name, df):
+        return None if df is None else df.loc[keep_code[pop.codes[name]]]
+
+    return chosen, keep("orders", orders), keep("events", events), keep("tickets", tickets)
 
 
-def _training_set(orders, events, tickets, products, *, first, cutoff, horizon_days, n, seed):
-    _, ids, o, e, t = _sample(orders, events, tickets, first=first, before=cutoff, n=n, seed=seed)
+def _training_set(orders, events, tickets, products, *, pop, cutoff, horizon_days, n, seed):
+    ids, o, e, t = _sample(orders, events, tickets, pop=pop, before=cutoff, n=n, seed=seed)
     if len(ids) < 200:
         raise NotEnoughHistory(
             f"only {len(ids)} customers bought before {cutoff.date()} "
@@ -239,14 +260,14 @@ def _training_set(orders, events, tickets, products, *, first, cutoff, horizon_d
     return Xc, y, prob_c
 
 
-def _train_inner(orders, *, as_of, horizon_days, seed, events, tickets, products, first):
+def _train_inner(orders, *, as_of, horizon_days, seed, events, tickets, products, pop):
     """Train at cutoff = as_of - horizon on a sample of customers known then; compare with
     the probabilistic model on sampled customers the fit never used, over (cutoff, as_of]."""
     n = int(MAX_TRAIN_ROWS / 0.8)
     Xc = None
     for cutoff in _train_cutoffs(as_of, horizon_days):
         try:
-            Xc, y, prob_c = _training_set(orders, events, tickets, products, first=first,
+            Xc, y, prob_c = _training_set(orders, events, tickets, products, pop=pop,
                                           cutoff=cutoff, horizon_days=horizon_days, n=n, seed=seed)
             break
         except NotEnoughHistory as exc:
@@ -274,18 +295,18 @@ def _train_inner(orders, *, as_of, horizon_days, seed, events, tickets, products
     res["choice"] = {"value": str(ranks.idxmin()),
                      "churn": "bgnbd" if res["churn"]["ml"] < res["churn"]["bgnbd"] else "ml"}
     ml.drivers, res["drivers"] = _train_drivers(orders, as_of=as_of, seed=seed, events=events,
-                                                tickets=tickets, products=products, first=first)
+                                                tickets=tickets, products=products, pop=pop)
     return ml, res
 
 
-def _train_drivers(orders, *, as_of, seed, events, tickets, products, first):
+def _train_drivers(orders, *, as_of, seed, events, tickets, products, pop):
     """Stack DRIVER_SPLITS quarterly splits (features at as_of - 90k, labels in the next 90
     days) so the driver model sees causes that preceded a lapse."""
     Xs, ys, used = [], [], []
     for k in range(1, DRIVER_SPLITS + 1):
         cutoff = as_of - pd.Timedelta(days=DRIVER_HORIZON_DAYS * k)
         try:
-            Xc, y, _ = _training_set(orders, events, tickets, products, first=first, cutoff=cutoff,
+            Xc, y, _ = _training_set(orders, events, tickets, products, pop=pop, cutoff=cutoff,
                                      horizon_days=DRIVER_HORIZON_DAYS, n=25_000, seed=seed + k)
         except NotEnoughHistory:
             break

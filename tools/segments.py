@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from tools.errors import DataError
+from tools.keys import factorize_sorted
 
 # Segment names, best first; `segment_migration` orders its rows by this list.
 SEGMENTS = (
@@ -57,7 +58,7 @@ def rfm_table(orders: pd.DataFrame, *, as_of) -> pd.DataFrame:
     cutoff = as_of + pd.Timedelta(days=1)
     dates = orders["order_date"].to_numpy()
     keep = dates < cutoff.to_datetime64()
-    codes, uniques = pd.factorize(orders["customer_id"].to_numpy()[keep], sort=True)
+    codes, uniques = factorize_sorted(orders["customer_id"].to_numpy()[keep])
     amount = orders["amount"].to_numpy(dtype=float)[keep]
     day = dates[keep].astype("datetime64[D]").astype(np.int64)
     n = len(uniques)

@@ -150,24 +150,40 @@ def _validate_orders(canon: pd.DataFrame, cols, file, *, now):
 
 
 def _reject_duplicates(out: pd.DataFrame, reasons: pd.Series, *, has_lines: bool) -> None:
-    ok = reasons.isna()
-    keys = ["order_id"] + [c for c in ("product_id", "quantity", "amount") if has_lines and c in out]
-    dup = out[keys].duplicated(keep="first") & ok
+    """Duplicate lines/orders, and an order id used by two customers. Keys are compared as
+    integer codes (hashing millions of string ids once, not once per check)."""
+    ok = reasons.isna().to_numpy()
+    order = pd.factorize(out["order_id"])[0]
+    keys = [order] + [pd.factorize(out[c])[0] for c in ("product_id", "quantity", "amount")
+                      if has_lines and c in out]
+    dup = _duplicated(keys) & ok
     if not has_lines:
         # an order-level file: a second row with the same order id is a duplicate order
-        _first_reason(reasons, dup, "duplicate order_id")
+        _first_reason(reasons, pd.Series(dup, index=out.index), "duplicate order_id")
     else:
-        _first_reason(reasons, dup, "duplicate line (same order, product, quantity and amount)")
+        _first_reason(reasons, pd.Series(dup, index=out.index),
+                      "duplicate line (same order, product, quantity and amount)")
     # one order id used by two customers: keep the first customer's rows
-    ok = reasons.isna()
-    pairs = out.loc[ok, ["order_id", "customer_id"]].drop_duplicates()
-    shared = pairs["order_id"].duplicated(keep=False)
-    if shared.any():  # rare: only then find each order's first customer
-        owners = pairs.loc[shared].drop_duplicates("order_id").set_index("order_id")["customer_id"]
-        suspect = ok & out["order_id"].isin(owners.index)
-        clash = pd.Series(False, index=out.index)
-        clash.loc[suspect] = out.loc[suspect, "customer_id"] != out.loc[suspect, "order_id"].map(owners)
-        _first_reason(reasons, clash, "order_id already used by another customer")
+    idx = np.flatnonzero(reasons.isna().to_numpy() & (order >= 0))
+    o_ok, c_ok = order[idx], pd.factorize(out["customer_id"])[0][idx]
+    first_pair = ~_duplicated([o_ok, c_ok])  # each (order, customer) pair's first row
+    per_order = np.bincount(o_ok[first_pair], minlength=int(order.max()) + 1 if len(order) else 0)
+    if (per_order > 1).any():  # rare: only then find each order's first customer
+        owner = pd.Series(c_ok[first_pair]).groupby(o_ok[first_pair], sort=False).first()
+        clash = np.zeros(len(order), bool)
+        clash[idx] = (per_order[o_ok] > 1) & (c_ok != owner.reindex(o_ok).to_numpy())
+        _first_reason(reasons, pd.Series(clash, index=out.index), "order_id already used by another customer")
+
+
+def _duplicated(codes: list[np.ndarray]) -> np.ndarray:
+    """Rows whose combination of integer codes (-1: missing) appeared on an earlier row."""
+    key = np.zeros(len(codes[0]), np.int64)
+    for c in codes:
+        base = int(c.max()) + 2 if len(c) else 1
+        if len(c) and (int(key.max()) + 1) * base > 2**62:  # re-compress: no overflow
+            key = pd.factorize(key)[0].astype(np.int64)
+        key = key * base + (c + 1)
+    return pd.Series(key).duplicated(keep="first").to_numpy()
 
 
 def _validate_customers(canon, cols, file, *, now):

@@ -1,0 +1,32 @@
+"""Customer ids as integer codes, fast.
+
+Every per-customer aggregate starts by turning ids into dense integer codes. pandas'
+`factorize(sort=True)` sorts the unique ids with Python string comparisons, which on a
+million customers costs more than the hashing itself; Arrow's sort does the same ordering
+(Unicode code points, as Python compares `str`) in a fraction of the time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+def factorize_sorted(values) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, uniques) as `pd.factorize(values, sort=True)` gives them: uniques sorted,
+    codes into them, -1 for missing values."""
+    codes, uniques = pd.factorize(values)
+    uniques = np.asarray(uniques, dtype=object) if not isinstance(uniques, np.ndarray) else uniques
+    try:
+        arr = pa.array(uniques, type=pa.string()) if uniques.dtype == object else None
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all strings: pandas sorts them
+        arr = None
+    if arr is None:
+        return pd.factorize(values, sort=True)
+    order = pc.sort_indices(arr).to_numpy()
+    rank = np.empty(len(order) + 1, np.int64)
+    rank[order] = np.arange(len(order))
+    rank[-1] = -1  # code -1 (missing) stays -1
+    return rank[codes], uniques[order]
