@@ -316,3 +316,28 @@ def test_rejects_file_is_rewritten_not_appended(tmp_path):
 def test_load_table_rejects_unknown_kind(tmp_path):
     with pytest.raises(ValueError):
         load_table("invoices", write(tmp_path / "x.csv", GOOD))
+
+
+def test_side_tables_load_in_a_second_process_the_same(tmp_path, monkeypatch):
+    """A large store loads events/tickets/products in a spawned process: same tables, same
+    reports in the same order, and a bad side file still fails with its one-line error."""
+    import tools.load as L
+
+    shop = tmp_path / "shop"
+    write(shop / "orders.csv", GOOD)
+    write(shop / "products.csv", "sku,title,product_type,price\nP1,Mug,Kitchen,10\n")
+    write(shop / "events.csv", "customer_id,timestamp,event\nc1,2025-01-01T10:00:00Z,Email Open\nc1,later,x\n")
+    write(shop / "tickets.csv", "customer_id,created_at,priority,subject\nc1,2025-01-02,High,late parcel\n")
+    serial = load_store(shop, rejects_dir=tmp_path / "rj1", now=NOW)
+    monkeypatch.setattr(L, "SIDE_PROCESS_BYTES", 0)
+    assert L._worth_a_process(L.find_store_files(shop))
+    spawned = load_store(shop, rejects_dir=tmp_path / "rj2", now=NOW)
+    assert [r.file for r in spawned.reports] == [r.file for r in serial.reports]
+    assert [r.rows_rejected for r in spawned.reports] == [r.rows_rejected for r in serial.reports]
+    for kind in ("products", "events", "tickets"):
+        pd.testing.assert_frame_equal(getattr(spawned, kind), getattr(serial, kind))
+    assert (tmp_path / "rj2").exists()  # the child wrote the events rejects
+    write(shop / "tickets.csv", "customer_id,priority\nc1,High\n")  # no date column
+    with pytest.raises(DataError) as err:
+        load_store(shop, rejects_dir=tmp_path / "rj3", now=NOW)
+    assert err.value.file == "tickets.csv" and "tickets.csv" in str(err.value)

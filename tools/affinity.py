@@ -275,15 +275,21 @@ def _best_seller_fill(H, rec_p, rec_s, popularity) -> None:
 
 
 def _names(p_ids: np.ndarray, hist: pd.DataFrame, products: pd.DataFrame | None) -> np.ndarray:
+    """Each product's name: the products table's `name`, else the first product_name the
+    orders give it (looked up only for the products the table does not name)."""
     names = pd.Series("", index=pd.Index(p_ids), dtype=object)
-    if "product_name" in hist.columns:
-        known = hist.loc[hist["product_id"].notna() & hist["product_name"].notna(), ["product_id", "product_name"]]
-        first = known.drop_duplicates("product_id").set_index("product_id")["product_name"]
-        names.update(first[first.index.isin(names.index)].astype(str))
     if products is not None and {"product_id", "name"} <= set(products.columns):
         p = products.loc[products["name"].notna() & (products["name"].astype(str) != "")]
         p = p.drop_duplicates("product_id").set_index("product_id")["name"]
         names.update(p[p.index.isin(names.index)].astype(str))
+    todo = names.index[names == ""]
+    if "product_name" in hist.columns and len(todo):
+        ok = hist["product_id"].notna() & hist["product_name"].notna()
+        if len(todo) < len(names):
+            ok &= hist["product_id"].isin(todo)
+        known = hist.loc[ok, ["product_id", "product_name"]]
+        first = known.drop_duplicates("product_id").set_index("product_id")["product_name"]
+        names.update(first[first.index.isin(todo)].astype(str))
     return names.to_numpy(dtype=object)
 
 

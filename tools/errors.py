@@ -32,6 +32,10 @@ class DataError(ValueError):
         self.hint = hint
         super().__init__(self._render())
 
+    def __reduce__(self):  # every field survives a trip to another process (parallel loads)
+        return _rebuild, (self.problem, {k: getattr(self, k) for k in
+                                         ("file", "column", "bad_rows", "example", "hint")})
+
     def _render(self) -> str:
         parts = []
         if self.file:
@@ -47,3 +51,7 @@ class DataError(ValueError):
         if self.hint:
             msg += f". {self.hint}"
         return msg.replace("\n", " ")
+
+
+def _rebuild(problem: str, fields: dict) -> DataError:
+    return DataError(problem, **fields)

@@ -110,23 +110,38 @@ def build_features(
     events: pd.DataFrame | None = None,
     tickets: pd.DataFrame | None = None,
     products: pd.DataFrame | None = None,
+    keys=None,
 ) -> pd.DataFrame:
     """Features for every customer with a purchase on or before `as_of`, indexed by id.
 
     No NaN in the result: 'never happened' is `NO_HISTORY_DAYS` for day counts and 0 for
     counts and shares. Customer ids are replaced by integer codes for the aggregation
     (grouping on strings sorts them again and again: 10x slower on a million customers).
+    `keys`, when given, holds those codes already computed for these same tables
+    (`keys.codes["orders" | "events" | "tickets"]`: a code per row, -1 for an id without
+    orders; `keys.ids`: code -> id), so the ids are not hashed again.
     """
     as_of = pd.Timestamp(as_of).normalize()
     cols = [c for c in ("customer_id", "order_date", "amount", "discount", "product_id") if c in orders]
     keep = (orders["order_date"] < as_of + pd.Timedelta(days=1)).to_numpy()
     o = orders[cols] if keep.all() else orders.loc[keep, cols]  # only the columns used
-    key, uniq = pd.factorize(o["customer_id"])
+    if keys is None:
+        key, uniq = pd.factorize(o["customer_id"])
+        events, tickets = _recode(events, uniq), _recode(tickets, uniq)
+    else:
+        key, uniq = keys.codes["orders"][keep], keys.ids
+        events = _with_codes(events, keys.codes.get("events"))
+        tickets = _with_codes(tickets, keys.codes.get("tickets"))
     o = o.assign(customer_id=key)
-    f = _build(o, as_of=as_of, events=_recode(events, uniq), tickets=_recode(tickets, uniq),
-               products=products)
+    f = _build(o, as_of=as_of, events=events, tickets=tickets, products=products)
     f.index = pd.Index(np.asarray(uniq)[f.index.to_numpy()], name="customer_id")
     return f
+
+
+def _with_codes(df: pd.DataFrame | None, code) -> pd.DataFrame | None:
+    if df is None or df.empty:
+        return df
+    return df.assign(customer_id=code).loc[code >= 0]
 
 
 def _recode(df: pd.DataFrame | None, uniq) -> pd.DataFrame | None:
@@ -146,7 +161,7 @@ def _sum(key: np.ndarray, values, n: int) -> np.ndarray:
 def _build(orders, *, as_of, events, tickets, products) -> pd.DataFrame:
     as_of = pd.Timestamp(as_of).normalize()
     t0 = _days(np.array([as_of.to_datetime64()]))[0]
-    n_codes = int(orders["customer_id"].max()) + 1 if len(orders) else 0
+    n_codes = int(orders["customer_id"].max()) + 1 if len(orders) else 0  # codes may be sparse
     occ = occasions(orders, as_of=as_of)  # sorted by customer code, then day
     c, day, value = (occ["customer_id"].to_numpy(), occ["day"].to_numpy(),
                      occ["value"].to_numpy(float))

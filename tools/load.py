@@ -16,6 +16,11 @@ Rules every loader follows:
 from __future__ import annotations
 
 import os
+import pickle
+import shutil
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -96,21 +101,78 @@ def load_store(
         )
     _check_map(column_map or {}, files)
     kw = dict(column_map=column_map, rejects_dir=rejects_dir, now=now, max_bytes=max_bytes)
-    reports: list[FileReport] = []
-    customers = None
-    if files.get("customers"):
-        customers, reps = _load_many("customers", files["customers"], **kw)
-        reports += reps
-    orders, reps = _load_many("orders", files["orders"], customers=customers, **kw)
-    reports += reps
-    tables: dict[str, pd.DataFrame | None] = {}
-    for kind in ("products", "events", "tickets"):
-        tables[kind] = None
-        if files.get(kind):
-            tables[kind], reps = _load_many(kind, files[kind], **kw)
+    side = {k: files[k] for k in ("products", "events", "tickets") if files.get(k)}
+    # a large store: events/tickets/products load in a second process while this one loads
+    # customers and orders (pandas holds the GIL: threads would not overlap)
+    child = _start_side(side, kw) if _worth_a_process(side) else None
+    try:
+        reports: list[FileReport] = []
+        customers = None
+        if files.get("customers"):
+            customers, reps = _load_many("customers", files["customers"], **kw)
             reports += reps
+        orders, reps = _load_many("orders", files["orders"], customers=customers, **kw)
+        reports += reps
+        tables, reps = _finish_side(child, side, kw) if child else _load_side(side, kw)
+        reports += reps
+    finally:
+        if child is not None:
+            _stop_side(child)
     currency = orders.attrs.get("currency")
     return Store(path, orders, customers, reports=tuple(reports), currency=currency, **tables)
+
+
+SIDE_PROCESS_BYTES = 32 * 2**20  # side tables at least this big load in a second process
+
+
+def _worth_a_process(side: dict[str, list[Path]]) -> bool:
+    if (os.cpu_count() or 1) < 2 or os.environ.get("RETENTION_LOAD_PROCESSES", "1") == "0":
+        return False
+    return sum(p.stat().st_size for paths in side.values() for p in paths) >= SIDE_PROCESS_BYTES
+
+
+def _start_side(side: dict[str, list[Path]], kw: dict):
+    tmp = Path(tempfile.mkdtemp(prefix="retention_load_"))
+    with (tmp / "in.pkl").open("wb") as fh:
+        pickle.dump((side, kw), fh)
+    proc = subprocess.Popen([sys.executable, "-m", "tools.load_side", str(tmp / "in.pkl"),
+                             str(tmp / "out.pkl")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return proc, tmp
+
+
+def _finish_side(child, side: dict[str, list[Path]], kw: dict):
+    """The child's tables and reports; its DataError is raised here. If the child died
+    (killed, out of memory), the side tables are loaded in this process instead."""
+    proc, tmp = child
+    proc.wait()
+    out = tmp / "out.pkl"
+    if proc.returncode != 0 or not out.exists():
+        return _load_side(side, kw)
+    with out.open("rb") as fh:
+        status, value = pickle.load(fh)
+    if status == "error":
+        raise value
+    return value
+
+
+def _stop_side(child) -> None:
+    proc, tmp = child
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _load_side(side: dict[str, list[Path]], kw: dict):
+    """products, events, tickets (those present) and their reports, in that order."""
+    tables: dict[str, pd.DataFrame | None] = {}
+    reports: list[FileReport] = []
+    for kind in ("products", "events", "tickets"):
+        tables[kind] = None
+        if side.get(kind):
+            tables[kind], reps = _load_many(kind, side[kind], **kw)
+            reports += reps
+    return tables, reports
 
 
 def load_orders(

@@ -85,12 +85,13 @@ def score_store(
         orders, as_of=as_of, horizon_days=horizon_days, margin=margin,
         discount_rate=discount_rate, seed=seed)
     progress("building features")
-    X = _features(orders, as_of=as_of, prob=prob, **ctx)
+    pop = _Population.of(orders, events, tickets)  # customer codes, shared by every step
+    X = _features(orders, as_of=as_of, prob=prob, keys=pop, **ctx)
     out = prob.copy()
     choice = {"value": "bgnbd", "churn": "bgnbd"}
     ml_info: dict = {"used": False}
     ml: MLModel | None = None
-    ctx["pop"] = _Population.of(orders, events, tickets)  # shared by the training splits
+    ctx["pop"] = pop
     if model in ("auto", "ml"):
         progress("training the ML model on an inner time split")
         try:
@@ -166,8 +167,8 @@ def discount_factor(*, horizon_days: int, discount_rate: float, step_days: float
     return float(np.mean((1.0 + discount_rate) ** -(steps / 365.0)))
 
 
-def _features(orders, *, as_of, prob, events, tickets, products) -> pd.DataFrame:
-    X = build_features(orders, as_of=as_of, events=events, tickets=tickets, products=products)
+def _features(orders, *, as_of, prob, events, tickets, products, keys=None) -> pd.DataFrame:
+    X = build_features(orders, as_of=as_of, events=events, tickets=tickets, products=products, keys=keys)
     p = prob.set_index("customer_id").reindex(X.index)
     X["bgnbd_p_alive"] = p["p_alive"].to_numpy()
     X["bgnbd_expected_orders"] = p["expected_orders"].to_numpy()
@@ -324,9 +325,14 @@ def _train_drivers(orders, *, as_of, seed, events, tickets, products, pop):
 
 def _segments_and_products(out, orders, X, *, as_of, products, seed) -> pd.DataFrame:
     from tools.affinity import next_best_product
-    from tools.segments import behaviour_clusters, clv_tiers, rfm_scores, rfm_table
+    from tools.segments import behaviour_clusters, clv_tiers, rfm_scores
 
-    rfm = rfm_scores(rfm_table(orders, as_of=as_of)).set_index("customer_id")
+    # the RFM table from the features (the same definitions as segments.rfm_table: days since
+    # the last purchase day, purchase days, net revenue), not from the order lines again
+    rfm = rfm_scores(pd.DataFrame({
+        "customer_id": X.index, "recency_days": X["recency_days"].to_numpy().astype(np.int64),
+        "frequency": X["n_occasions"].to_numpy().astype(np.int64),
+        "monetary": X["revenue_to_date"].to_numpy()})).set_index("customer_id")
     out["segment"] = out["customer_id"].map(rfm["segment"]).fillna("Lost").to_numpy()
     out["clv_tier"] = clv_tiers(out["predicted_clv"]).to_numpy()
     cluster_cols = ["recency_days", "n_occasions", "avg_order_value", "discount_share",
