@@ -262,7 +262,7 @@ def prioritise(scores: pd.DataFrame, customers: pd.DataFrame | None, playbooks: 
         s["accepts_email"] = False
         s["accepts_sms"] = False
     for col in CONSENT_COLUMNS:  # a missing consent column means no consent
-        s[col] = s[col].map(truthy) if col in s.columns else False
+        s[col] = _truthy_column(s[col]) if col in s.columns else False
     reason = s.get("churn_reason", pd.Series("none", index=s.index)).fillna("none").astype(str)
     s["churn_reason"] = reason
     s["segment"] = s.get("segment", pd.Series("", index=s.index)).fillna("").astype(str)
@@ -286,51 +286,59 @@ def prioritise(scores: pd.DataFrame, customers: pd.DataFrame | None, playbooks: 
                                      f"{settings.contact_cap_days} days"))
         s = s.loc[~capped]
 
-    rows: list[pd.DataFrame] = []
+    # one pass per group of customers who share reason, segment, tier and consent; the rows
+    # are gathered as arrays and made into one frame at the end (not a frame per group)
     keys = ["churn_reason", "segment", "clv_tier", "accepts_email", "accepts_sms"]
-    for key, g in s.groupby(keys, sort=False):
-        r, seg, tier, ae, asms = key
+    group = s.groupby(keys, sort=False).ngroup().to_numpy()
+    by_group = np.argsort(group, kind="stable")  # each group's rows in table order
+    bounds = np.searchsorted(group[by_group], np.arange(group.max() + 2 if len(group) else 1))
+    ids = s["customer_id"].to_numpy()
+    key_cols = [s[k].to_numpy() for k in keys]
+    churn_all = s["churn_probability"].to_numpy(float)
+    clv_all = s["predicted_clv"].to_numpy(float)
+    aov_all = s["aov"].to_numpy(float)
+    picked: list[tuple[np.ndarray, dict, dict]] = []  # (positions, scalars, arrays)
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        at = by_group[lo:hi]
+        r, seg, tier, ae, asms = (col[at[0]] for col in key_cols)
         opts, why = _options(plays, r, seg, tier, {"accepts_email": ae, "accepts_sms": asms}, cap)
         if not opts:
-            skipped += [Skip(cid, why) for cid in g["customer_id"]]
+            skipped += [Skip(cid, why) for cid in ids[at]]
             continue
-        p_churn = g["churn_probability"].to_numpy(float)
-        clv = g["predicted_clv"].to_numpy(float)
+        p_churn, clv, aov = churn_all[at], clv_all[at], aov_all[at]
         parts = []
         for play, ch in opts:
             offer_pct = pct if play.offer_type == "discount" else 0.0
             if play.offer_type == "discount":
-                value = offer_pct * g["aov"].to_numpy(float)
+                value = offer_pct * aov
             elif play.offer_type in SHARE_OF_ORDER:
-                value = SHARE_OF_ORDER[play.offer_type] * g["aov"].to_numpy(float)
+                value = SHARE_OF_ORDER[play.offer_type] * aov
             else:
-                value = np.full(len(g), float(ocost.get(play.offer_type, 0.0)))
+                value = np.full(len(at), float(ocost.get(play.offer_type, 0.0)))
             if play.offer_type in ON_PURCHASE:
                 red = 1.0 - p_churn * (1.0 - play.prior_uplift)
             elif value.any():
-                red = np.ones(len(g))
+                red = np.ones(len(at))
             else:
-                red = np.zeros(len(g))
+                red = np.zeros(len(at))
             ev = expected_value(churn_probability=p_churn, clv=clv, save_rate=play.prior_uplift,
                                 offer_value=value, redemption=red, channel_cost=ccost.get(ch, 0.0))
             parts.append((play, ch, offer_pct, value, red, ev))
-        evs = np.vstack([p[-1] for p in parts])
-        pick = evs.argmax(axis=0)
+        pick = np.vstack([p[-1] for p in parts]).argmax(axis=0)
         for i, (play, ch, offer_pct, value, red, ev) in enumerate(parts):
             m = pick == i
             if not m.any():
                 continue
-            sub = g.loc[m]
-            rows.append(pd.DataFrame({
-                "customer_id": sub["customer_id"].to_numpy(), "playbook_id": play.id,
-                "playbook_title": play.title, "channel": ch, "offer_type": play.offer_type,
-                "offer_percent": offer_pct, "offer": _offer_text(play.offer_type, offer_pct),
-                "churn_reason": r, "segment": seg, "clv_tier": tier,
-                "churn_probability": p_churn[m], "clv": clv[m], "save_rate": play.prior_uplift,
-                "value_at_stake": p_churn[m] * clv[m], "offer_value": value[m],
-                "redemption": red[m], "offer_cost": value[m] * red[m],
-                "channel_cost": ccost.get(ch, 0.0), "expected_value": ev[m]}))
-    cand = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=PLAN_COLUMNS)
+            picked.append((at[m], {
+                "playbook_id": play.id, "playbook_title": play.title, "channel": ch,
+                "offer_type": play.offer_type, "offer_percent": float(offer_pct),
+                "offer": _offer_text(play.offer_type, offer_pct), "churn_reason": r,
+                "segment": seg, "clv_tier": tier, "save_rate": float(play.prior_uplift),
+                "channel_cost": float(ccost.get(ch, 0.0))}, {
+                "churn_probability": p_churn[m], "clv": clv[m], "value_at_stake": p_churn[m] * clv[m],
+                "offer_value": value[m], "redemption": red[m], "offer_cost": value[m] * red[m],
+                "expected_value": ev[m]}))
+    cand = _candidates(ids, picked)
     cand = cand.sort_values(["expected_value", "customer_id"], ascending=[False, True])
     neg = cand["expected_value"] <= 0
     skipped += [Skip(cid, f"expected value not positive: {ev:.2f}")
@@ -345,8 +353,8 @@ def prioritise(scores: pd.DataFrame, customers: pd.DataFrame | None, playbooks: 
     budget_left = max(0, int(settings.weekly_contact_budget) - used)
     chosen = treat_pool.iloc[:budget_left].copy()
     over = treat_pool.iloc[budget_left:]
-    skipped += [Skip(cid, f"over the weekly contact budget: {settings.weekly_contact_budget} a week, "
-                          f"{used} already used") for cid in over["customer_id"]]
+    why = f"over the weekly contact budget: {settings.weekly_contact_budget} a week, {used} already used"
+    skipped += [Skip(cid, why) for cid in over["customer_id"]]
     skipped += [Skip(cid, "control group: held out to measure the campaign")
                 for cid in held["customer_id"]]
     floor = chosen["expected_value"].min() if len(over) and len(chosen) else -np.inf
@@ -362,6 +370,30 @@ def prioritise(scores: pd.DataFrame, customers: pd.DataFrame | None, playbooks: 
                 chosen=_records(chosen[list(PLAN_COLUMNS)]), skipped=skipped,
                 control_ids=control, held_out_ids=held["customer_id"].tolist(),
                 budget_left=budget_left - len(chosen), notes=notes)
+
+
+def _candidates(ids: np.ndarray, picked: list[tuple[np.ndarray, dict, dict]]) -> pd.DataFrame:
+    """One frame of every (customer, chosen play) row: per-group scalars repeated, per-customer
+    arrays concatenated, in PLAN_COLUMNS order (less `reason`, written for the chosen only)."""
+    if not picked:
+        return pd.DataFrame(columns=PLAN_COLUMNS)
+    sizes = [len(at) for at, _, _ in picked]
+    cols: dict[str, np.ndarray] = {"customer_id": ids[np.concatenate([at for at, _, _ in picked])]}
+    for name in PLAN_COLUMNS[1:-1]:
+        if name in picked[0][2]:
+            cols[name] = np.concatenate([arrays[name] for _, _, arrays in picked])
+        else:
+            values = np.empty(len(picked), dtype=object if isinstance(picked[0][1][name], str) else float)
+            values[:] = [scalars[name] for _, scalars, _ in picked]
+            cols[name] = np.repeat(values, sizes)
+    return pd.DataFrame(cols)
+
+
+def _truthy_column(values: pd.Series) -> np.ndarray:
+    """`guardrails.truthy` of each value, computed once per distinct value."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    verdict = np.array([truthy(u) for u in uniques] + [False], dtype=bool)  # code -1: missing
+    return verdict[codes]
 
 
 def _contacts_in_week(contact_log: pd.DataFrame | None, week: pd.Timestamp) -> int:

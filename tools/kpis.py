@@ -14,6 +14,7 @@ Definitions (one place, so the brief, the chat and the app agree):
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 ACTIVE_DAYS = 90
@@ -22,24 +23,38 @@ ACTIVE_DAYS = 90
 def week_kpis(orders: pd.DataFrame, scores: pd.DataFrame | None, *, as_of, cac: float | None = None) -> dict:
     as_of = pd.Timestamp(as_of).normalize()
     end = as_of + pd.Timedelta(days=1)
-    o = orders.loc[orders["order_date"] < end]
-    buys = o.loc[o["amount"] >= 0]
-    last = buys.groupby("customer_id")["order_date"].max()
-    days = pd.Series(buys["order_date"].dt.normalize().to_numpy(), index=buys["customer_id"].to_numpy())
-    purchase_days = days.groupby(level=0).nunique()
-    age = (as_of - last.dt.normalize()).dt.days
-    week = o.loc[o["order_date"] >= end - pd.Timedelta(days=7)]
-    week_buys = week.loc[week["amount"] >= 0]
-    n_orders = int(week_buys["order_id"].nunique())
+    when = orders["order_date"].to_numpy("datetime64[ns]")
+    amount = orders["amount"].to_numpy(float)
+    before = when < end.to_datetime64()
+    customer, _ = pd.factorize(orders["customer_id"])  # -1: no customer id
+    buy = before & (amount >= 0) & (customer >= 0)
+    # purchase days per customer: the distinct (customer, day) pairs, sorted by customer, day
+    day = when[buy].astype("datetime64[D]").astype(np.int64)
+    first = int(day.min()) if len(day) else 0
+    span = int(day.max()) - first + 1 if len(day) else 1
+    pairs = np.sort(customer[buy].astype(np.int64) * span + (day - first))
+    pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]] if len(pairs) else pairs
+    if len(pairs):
+        who = pairs // span
+        last = np.r_[who[1:] != who[:-1], True]  # each customer's last pair: the last purchase day
+        purchase_days = np.diff(np.r_[-1, np.flatnonzero(last)])
+        last_day = pairs[last] % span + first
+    else:
+        purchase_days = last_day = np.zeros(0, np.int64)
+    age = as_of.to_datetime64().astype("datetime64[D]").astype(np.int64) - last_day
+    week = before & (when >= (end - pd.Timedelta(days=7)).to_datetime64())
+    week_buys = week & (amount >= 0)
+    n_orders = int(pd.Series(orders["order_id"].to_numpy()[week_buys]).nunique())
+    buy_revenue = float(pd.Series(amount[week_buys]).sum())
     k = {
         "as_of": str(as_of.date()),
-        "customers": int(len(last)),
+        "customers": int(len(purchase_days)),
         "active_customers": int((age < ACTIVE_DAYS).sum()),
         "repeat_rate": float((purchase_days >= 2).mean()) if len(purchase_days) else 0.0,
         "churned_this_week": int(((age >= ACTIVE_DAYS) & (age < ACTIVE_DAYS + 7)).sum()),
-        "revenue_week": float(week["amount"].sum()),
+        "revenue_week": float(pd.Series(amount[week]).sum()),
         "orders_week": n_orders,
-        "aov_week": float(week_buys["amount"].sum() / n_orders) if n_orders else 0.0,
+        "aov_week": buy_revenue / n_orders if n_orders else 0.0,
     }
     if scores is not None and len(scores):
         k["predicted_value"] = float(scores["predicted_clv"].sum())
