@@ -411,11 +411,13 @@ def ui(
     port: Annotated[int, typer.Option("--port")] = 7860,
     workspace: WorkspaceOpt = DEFAULT_WS,
 ) -> None:
-    """Start the Gradio app on 127.0.0.1."""
+    """Start the Gradio app on 127.0.0.1 (after the store's summary: what `make run` shows)."""
     from ui.app import launch
 
     ws = Workspace.at(workspace)
-    launch(resolve_store(ws, store, demo), ws.root, port=port)
+    path = resolve_store(ws, store, demo)
+    summary(store=path, demo=False, column_map=None, workspace=workspace)
+    launch(path, ws.root, port=port)
 
 
 @app.command("eval")
