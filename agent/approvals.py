@@ -379,9 +379,12 @@ class ApprovalQueue:
                                                           "nothing was sent")
 
     def export_again(self, which: str | int, customers: pd.DataFrame, *, out: Path | None = None,
-                     actor: str = "cli") -> ExportResult:
+                     actor: str = "cli", campaigns: list[str] | None = None) -> ExportResult:
         """Re-write an earlier export (by id or path) with the same drafts, recorded as a new
-        export pointing at the old one. No draft is added to it."""
+        export pointing at the old one. No draft is added to it. `campaigns`: only drafts of
+        these campaigns (those of the store `customers` belongs to) are rendered; the others
+        are held back with the reason, and a partial re-export goes to a new file (unless
+        `out` says where) so the earlier file keeps every row it had."""
         from agent.drafts import atomic_csv, export_table
 
         with self._session() as s, s.begin():
@@ -390,11 +393,25 @@ class ApprovalQueue:
                             .where(ExportRow.again_of.is_(None))).first()
             if old is None:
                 raise ApprovalError(f"no export {which!r}; see the exports folder")
+            rows = [self._row(s, i) for i in old.draft_ids]
+            mine = [r for r in rows if campaigns is None or r.campaign_id in campaigns]
+            skipped = [f"draft {r.id}: planned on another store (campaign {r.campaign_id}); re-export it "
+                       "with --store pointing there" for r in rows if r not in mine]
+            if not mine:
+                raise ApprovalError(f"export {old.id} holds no drafts of this store (its campaigns: "
+                                    f"{', '.join(sorted({r.campaign_id for r in rows}))}); give --store "
+                                    "pointing at the store they were planned on")
+            exp = ExportRow(actor=actor, draft_ids=[r.id for r in mine], again_of=old.id)
+            s.add(exp)
+            s.flush()
             path = Path(out) if out else Path(old.path)
-            s.add(ExportRow(actor=actor, path=str(path), draft_ids=list(old.draft_ids), again_of=old.id))
-            atomic_csv(export_table([self._row(s, i) for i in old.draft_ids], customers), path)
-        return ExportResult(path, list(old.draft_ids), [], f"re-exported the {len(old.draft_ids)} drafts "
-                                                           f"of export {old.id} to {path}; nothing was sent")
+            if skipped and not out:
+                path = path.with_name(f"{path.stem}_again_{exp.id:04d}{path.suffix}")
+            exp.path = str(path)
+            atomic_csv(export_table(mine, customers), path)
+        which_ = f"the {len(rows)}" if not skipped else f"{len(mine)} of the {len(rows)}"
+        return ExportResult(path, list(exp.draft_ids), skipped, f"re-exported {which_} drafts of export "
+                                                                f"{old.id} to {path}; nothing was sent")
 
 
 def open_queue(workspace: str | Path | None = None, *, url: str | None = None) -> ApprovalQueue:

@@ -80,6 +80,7 @@ def weekly_brief(store, *, workspace: Workspace, week_ending=None, cac: float | 
                  narrator: Callable[[dict], str] | None = None,
                  progress: Callable[[str], None] = lambda _: None) -> Brief:
     from agent.approvals import open_queue
+    from agent.campaigns import store_campaigns
     from agent.prioritise import prioritise
     from agent.settings import Settings
     from knowledge import builtin_playbook_dir, load_playbooks
@@ -111,9 +112,11 @@ def weekly_brief(store, *, workspace: Workspace, week_ending=None, cac: float | 
              .reset_index().sort_values("expected_value", ascending=False))
     facts["plays"] = plays.to_dict("records")
     facts["control_group"] = len(plan.control_ids)
+    # only this store's drafts: a workspace may hold other stores' campaigns too
     queue = open_queue(workspace.root)
-    facts["drafts_pending"] = len(queue.list_drafts(state="pending"))
-    facts["drafts_approved"] = len(queue.list_drafts(state="approved"))
+    mine = set(store_campaigns(queue, store.path)[0])
+    facts["drafts_pending"] = sum(d.campaign_id in mine for d in queue.list_drafts(state="pending"))
+    facts["drafts_approved"] = sum(d.campaign_id in mine for d in queue.list_drafts(state="approved"))
     facts["model"] = _model_health(params)
     brief = Brief(str(end.date()), facts, "", "")
     out = workspace.sub("briefs") / f"brief_{end.date()}"

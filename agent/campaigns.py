@@ -164,17 +164,25 @@ def export_approved(workspace, queue, *, actor: str, store=None, demo: bool = Fa
     customers = st.customers
     if customers is None:
         raise ApprovalError("the store has no customers file: emails and names come from it")
-    if again is not None:
-        return queue.export_again(again, customers, out=out, actor=actor)
     # a workspace may hold several stores' campaigns, and their customer ids may coincide: a
     # draft is rendered only with the customers file of the store it was planned on
-    camps = list_campaigns(queue)
-    mine = [c.id for c in camps if c.store_path is None or _same_store(c.store_path, st.path)]
+    mine, elsewhere = store_campaigns(queue, st.path)
+    if again is not None:
+        return queue.export_again(again, customers, out=out, actor=actor, campaigns=mine)
     res = queue.export(customers, exports_dir=ws.exports, out=out, actor=actor, campaigns=mine)
-    elsewhere = {c.id: c.store_path for c in camps if c.id not in mine}
     held = [f"draft {d.id}: planned on another store ({elsewhere[d.campaign_id]}); export it with "
             "--store pointing there" for d in queue.list_drafts(state="approved") if d.campaign_id in elsewhere]
     return res._replace(skipped=res.skipped + held) if held else res
+
+
+def store_campaigns(queue, store_path) -> tuple[list[str], dict[str, str]]:
+    """(ids of the campaigns planned on `store_path` or on no recorded store, {id: store path}
+    of the other stores' campaigns). In a workspace shared by several stores the same customer
+    id in another store is another person: exports, the contact log and the brief's draft
+    counts look only at the first list."""
+    camps = list_campaigns(queue)
+    mine = [c.id for c in camps if c.store_path is None or _same_store(c.store_path, store_path)]
+    return mine, {c.id: c.store_path for c in camps if c.id not in mine}
 
 
 def _same_store(a, b) -> bool:

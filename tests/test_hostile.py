@@ -444,32 +444,46 @@ def test_llm_other_store_personal_data_is_not_there_to_get(llm, session_b, store
     assert [(t.tool, t.ok) for t in ans.trace] == [("explain_customer", False)]
 
 
-# --- a person's export in a workspace shared by two stores -----------------------------------------
+# --- a person's export and the brief in a workspace shared by two stores --------------------------
+
+
+def two_stores_one_queue(tmp_path, *, customers: int = 50, drafts: dict | None = None):
+    """Stores A and B (demo stores, so the same customer ids C000001...) in one workspace, with
+    a campaign of each in its approval queue: `drafts` says how many of each ("a", "b"), every
+    draft's subject naming its shop. Returns (a, b, ws, queue, the shared consenting ids)."""
+    from agent.approvals import open_queue
+    from agent.drafts import Draft
+    from agent.prioritise import Plan
+    from tools.demo import generate_store
+
+    drafts = drafts or {"a": 1, "b": 1}
+    a, b, ws = tmp_path / "a", tmp_path / "b", tmp_path / "ws"
+    generate_store(a, customers=customers, seed=1)
+    generate_store(b, customers=customers, seed=2)
+    ca, cb = (pd.read_csv(p / "customers.csv", dtype=str) for p in (a, b))
+    both = sorted(set(ca.loc[ca["accepts_email"] == "true", "customer_id"])
+                  & set(cb.loc[cb["accepts_email"] == "true", "customer_id"]))
+    assert len(both) >= max(drafts.values())
+    queue = open_queue(ws)
+    for key, store in (("a", a), ("b", b)):
+        camp, text, ids = f"{key}-week", f"From shop {key.upper()}", both[:drafts[key]]
+        plan = Plan(campaign_id=camp, week_of="2026-11-02", created_at="2026-11-02T00:00:00+00:00",
+                    settings={}, chosen=[{"customer_id": c} for c in ids], skipped=[], control_ids=[],
+                    held_out_ids=[], budget_left=0)
+        queue.add_campaign(plan, [Draft(campaign_id=camp, customer_id=c, channel="email", subject=text,
+                                        body=f"Hi {{first_name}},\n\n{text}.", offer="", offer_percent=0.0,
+                                        offer_code="", reason="at risk", playbook_id="win-back-lapsed")
+                                  for c in ids], store_path=str(store))
+    return a, b, ws, queue, both
 
 
 def test_export_renders_a_draft_only_with_its_own_stores_customers(tmp_path, no_model):
     """Two stores with the same customer ids share a workspace: an approved draft planned on
     store B must never go out with the email of store A's customer who has B's id."""
-    from agent.approvals import open_queue
     from agent.campaigns import contact_log, export_approved
-    from agent.drafts import Draft
-    from agent.prioritise import Plan
-    from tools.demo import generate_store
 
-    a, b, ws = tmp_path / "a", tmp_path / "b", tmp_path / "ws"
-    generate_store(a, customers=50, seed=1)
-    generate_store(b, customers=50, seed=2)
+    a, b, ws, queue, (cid, *_) = two_stores_one_queue(tmp_path)
     ca = pd.read_csv(a / "customers.csv", dtype=str)
-    cid = ca.loc[ca["accepts_email"] == "true", "customer_id"].iloc[0]
-    queue = open_queue(ws)
-    for store, camp, text in ((a, "a-week", "From shop A"), (b, "b-week", "From shop B")):
-        plan = Plan(campaign_id=camp, week_of="2026-11-02", created_at="2026-11-02T00:00:00+00:00",
-                    settings={}, chosen=[{"customer_id": cid}], skipped=[], control_ids=[],
-                    held_out_ids=[], budget_left=0)
-        d = Draft(campaign_id=camp, customer_id=cid, channel="email", subject=text,
-                  body=f"Hi {{first_name}},\n\n{text}.", offer="", offer_percent=0.0, offer_code="",
-                  reason="at risk", playbook_id="win-back-lapsed")
-        queue.add_campaign(plan, [d], store_path=str(store))
     # the frequency cap counts this store's contacts only: the same id elsewhere is someone else
     assert list(contact_log(queue, a)["campaign_id"]) == ["a-week"]
     assert sorted(contact_log(queue)["campaign_id"]) == ["a-week", "b-week"]
@@ -484,3 +498,63 @@ def test_export_renders_a_draft_only_with_its_own_stores_customers(tmp_path, no_
     res_b = export_approved(ws, queue, actor="Maria", store=b)
     cb = pd.read_csv(b / "customers.csv", dtype=str).set_index("customer_id")
     assert res_b.draft_ids == [2] and pd.read_csv(res_b.path, dtype=str)["email"].iloc[0] == cb.loc[cid, "email"]
+
+
+def test_export_again_renders_only_the_stores_own_drafts_with_its_own_customers(tmp_path, no_model):
+    """`retention approvals export --again N --store A` re-writes export N with store A's
+    customers file for A's drafts only: B's drafts (same customer ids) are held back, never
+    rendered with A's names and emails, and the earlier file keeps all its rows."""
+    from agent.approvals import ApprovalError
+    from agent.campaigns import export_approved
+    from agent.drafts import Draft
+    from agent.prioritise import Plan
+
+    a, b, ws, queue, (cid, *_) = two_stores_one_queue(tmp_path)
+    email = {k: pd.read_csv(p / "customers.csv", dtype=str).set_index("customer_id").loc[cid, "email"]
+             for k, p in (("a", a), ("b", b))}
+    assert email["a"] != email["b"]
+    queue.approve([1, 2], actor="Maria")
+    # an export that holds both stores' drafts, as one written before exports were kept per store
+    first = queue.export(pd.read_csv(a / "customers.csv", dtype=str), exports_dir=ws / "exports", actor="Maria")
+    assert first.draft_ids == [1, 2]
+    before = first.path.read_text()
+
+    res = export_approved(ws, queue, actor="Maria", store=a, again="1")
+    assert res.draft_ids == [1] and "1 of the 2 drafts of export 1" in res.message
+    assert res.skipped == ["draft 2: planned on another store (campaign b-week); re-export it with "
+                           "--store pointing there"]
+    out = pd.read_csv(res.path, dtype=str)
+    assert list(out["subject"]) == ["From shop A"] and list(out["email"]) == [email["a"]]
+    assert res.path != first.path and first.path.read_text() == before  # a partial re-export: a new file
+
+    res_b = export_approved(ws, queue, actor="Maria", store=b, again=str(first.path))
+    out_b = pd.read_csv(res_b.path, dtype=str)
+    assert res_b.draft_ids == [2] and list(out_b["subject"]) == ["From shop B"]
+    assert list(out_b["email"]) == [email["b"]]
+
+    # an export of store A's drafts only, re-exported with store B: refused, nothing written
+    queue.add_campaign(Plan(campaign_id="a-next", week_of="2026-11-09", created_at="2026-11-09T00:00:00+00:00",
+                            settings={}, chosen=[], skipped=[], control_ids=[], held_out_ids=[], budget_left=0),
+                       [Draft(campaign_id="a-next", customer_id=cid, channel="email", subject="A again",
+                              body="Hi {first_name}.", offer="", offer_percent=0.0, offer_code="",
+                              reason="at risk", playbook_id="win-back-lapsed")], store_path=str(a))
+    queue.approve([3], actor="Maria")
+    mine = export_approved(ws, queue, actor="Maria", store=a)
+    assert mine.draft_ids == [3]
+    with pytest.raises(ApprovalError, match="holds no drafts of this store"):
+        export_approved(ws, queue, actor="Maria", store=b, again=str(mine.path))
+    again = export_approved(ws, queue, actor="Maria", store=a, again=str(mine.path))
+    assert again.path == mine.path and again.skipped == [] and "the 1 drafts" in again.message
+
+
+def test_brief_counts_only_its_own_stores_drafts(tmp_path, no_model):
+    """The weekly brief of store A says how many of A's drafts wait, not the workspace's."""
+    from agent.brief import weekly_brief
+    from agent.workspace import Workspace
+    from tools.load import load_store
+
+    a, b, ws, queue, _ = two_stores_one_queue(tmp_path, customers=150, drafts={"a": 2, "b": 5})
+    queue.approve([1, 3, 4], actor="Maria")  # A: 1 approved, 1 pending; B: 2 approved, 3 pending
+    brief = weekly_brief(load_store(a), workspace=Workspace.at(ws))
+    assert (brief.facts["drafts_pending"], brief.facts["drafts_approved"]) == (1, 1)
+    assert "1 drafts wait for approval and 1 are approved" in brief.markdown
