@@ -106,7 +106,17 @@ def resolve_roles(session, planted: dict) -> dict[str, str]:
     pid = planted["product_id"]
     o = session.orders
     buyers = o.loc[o["product_id"].astype(str) == pid, "customer_id"].astype(str).value_counts()
-    nbp = s.loc[s["next_best_product"].astype(str) == pid, "customer_id"].astype(str)
+    # the customer a draft would recommend the planted product to: worth contacting (highest
+    # stake first) and with email consent, so that a draft is actually written
+    nbp = s.loc[s["next_best_product"].astype(str) == pid].sort_values("stake", ascending=False)
+    nbp = nbp.loc[nbp["customer_id"].astype(str).isin(consent.index[consent["accepts_email"]]),
+                  "customer_id"].astype(str)
+    if len(nbp):  # the prioritiser's own choice among them (a positive expected value)
+        from agent.chat import _plan
+
+        picked = _plan(session, ids=list(nbp.iloc[:200]))
+        picked = [r["customer_id"] for r in (picked.chosen if picked is not None else [])]
+        nbp = pd.Series(picked + [c for c in nbp if c not in picked], dtype=object)
     ids = session.by_id.index
     prefix, width = session._id_width
     top_number = max((int(m) for m in ids.str.extract(r"(\d+)$")[0].dropna()), default=0)
