@@ -47,6 +47,15 @@ def test_answer_has_collapsible_trace_and_points_to_approvals():
     assert msgs[1]["metadata"]["title"] == "Tools used: queue_drafts"
     assert '"draft_ids"' in msgs[1]["content"] and '{"top_n": 3}' in msgs[1]["content"]
     assert len(views.answer_messages(Answer("hi", [], "offline"))) == 1
+    # the ids behind the link to the Approvals tab: every successful queue_drafts call, once each
+    again = TraceStep("queue_drafts", {"top_n": 1}, {"queued": 2, "draft_ids": [3, 7]}, 0.1)
+    failed = TraceStep("queue_drafts", {"top_n": 1}, "Error: not available yet", 0.1, ok=False)
+    assert views.queued_draft_ids(Answer("x", [step, failed, again], "offline")) == [1, 2, 3, 7]
+    assert views.queued_draft_ids(Answer("x", [failed], "offline")) == []
+    assert "Approvals tab" not in views.answer_messages(Answer("x", [failed], "offline"))[0]["content"]
+    assert views.open_drafts_label([1, 2, 3]) == "Open these 3 drafts in Approvals"
+    assert views.open_drafts_label([4]) == "Open this draft in Approvals"
+    assert views.parse_ids(" 4, 12 x 7,") == [4, 12, 7] and views.parse_ids(None) == []
 
 
 def test_trace_marks_errors_and_truncates():
@@ -209,6 +218,35 @@ def test_chat_streams_status_then_text_and_ends_with_the_plain_answer(ui_ctx, de
     assert final[:1] == history and final[1]["content"] == plain.text == partial[-1]
     assert _no_timing(final[1:]) == _no_timing(views.answer_messages(plain))
     assert final[2]["metadata"]["title"] == "Tools used: at_risk_customers"
+    # no drafts written in this turn: no link to the Approvals tab
+    assert all(y[3] == {"__type__": "update", "visible": False} and y[4] == [] for y in yields)
+
+
+def test_drafts_written_in_chat_open_in_the_approvals_tab_filtered_to_them(ui_ctx):
+    import gradio as gr
+
+    from ui.app import chat_turn, draft_rows, open_chat_drafts
+
+    earlier = ui_ctx.runner().call("queue_drafts", {"top_n": 1})["draft_ids"]  # not this turn's
+    before = {d.id for d in ui_ctx.queue().list_drafts()}
+    history = [{"role": "user", "content": "Draft messages for the top 3 at-risk customers"}]
+    yields = list(chat_turn(ui_ctx, history))
+    assert all(y[3]["visible"] is False for y in yields[:-1])  # hidden while the turn runs
+    final, _, _, link, ids = yields[-1]
+    assert final[-1]["metadata"]["title"] == "Tools used: queue_drafts"
+    assert ids == sorted({d.id for d in ui_ctx.queue().list_drafts()} - before) and len(ids) >= 2
+    assert link == {"__type__": "update", "visible": True, "value": f"Open these {len(ids)} drafts in Approvals"}
+
+    tabs, only, state, table, msg, first, subject, body, info = open_chat_drafts(ui_ctx, ids)
+    assert isinstance(tabs, gr.Tabs) and tabs.selected == "approvals"
+    assert views.parse_ids(only) == ids and state == ALL
+    assert list(table["id"]) == ids and set(table["status"]) <= {"pending", "blocked"}
+    assert f"Showing the {len(ids)} draft(s) written in chat" in msg
+    d = ui_ctx.queue().get(ids[0])
+    assert first == ids[0] and (subject, body) == (d.subject, d.body) and f"### Draft {ids[0]}" in info
+    # the filter stays on while the merchant works through those drafts, and clears to the whole queue
+    assert list(draft_rows(ui_ctx, ALL, only)["id"]) == ids
+    assert set(draft_rows(ui_ctx, ALL, "")["id"]) == before | set(ids) and earlier[0] in before
 
 
 def test_offline_stream_events_match_ask(demo_session, offline_settings):
@@ -255,8 +293,9 @@ def test_customer_filters_segment_tier_reason_and_consent(ui_ctx, demo_session):
     from ui.app import customer_rows
 
     s, c = demo_session.scores, demo_session.customers.set_index("customer_id")
-    everyone, segments, seg_u, tier_u, reason_u = customer_rows(ui_ctx, ALL, ALL, ALL, ALL, 100_000)
+    everyone, segments, seg_u, tier_u, reason_u, count = customer_rows(ui_ctx, ALL, ALL, ALL, ALL, 100_000)
     assert len(everyone) == len(s) and segments["customers"].sum() == len(s)
+    assert count == f"**{len(s):,} customers match** the filters (of {len(s):,} scored)."
     choices = views.filter_choices(s)
     assert (seg_u["choices"], tier_u["choices"], reason_u["choices"]) == (
         choices["segment"], choices["clv_tier"], choices["churn_reason"])
@@ -273,8 +312,15 @@ def test_customer_filters_segment_tier_reason_and_consent(ui_ctx, demo_session):
     assert ids(consent="email") == email and 0 < len(email) < len(s)
     both = s.loc[(s["segment"] == seg) & (s["clv_tier"] == tier), "customer_id"]
     assert ids(segment=seg, clv_tier=tier) == set(both)
-    top = customer_rows(ui_ctx, seg, ALL, ALL, ALL, 10)[0]
+    top, *_, count = customer_rows(ui_ctx, seg, ALL, ALL, ALL, 10)
     assert len(top) == 10 and list(top["value_at_stake"]) == sorted(top["value_at_stake"], reverse=True)
+    # the count is of every match, not of the rows shown
+    n_seg = int((s["segment"] == seg).sum())
+    assert count == (f"**{n_seg:,} customers match** the filters (of {len(s):,} scored); the 10 with the "
+                     "most value at stake are shown.")
+    n_both = len(both)
+    assert customer_rows(ui_ctx, seg, tier, ALL, ALL, 100_000)[-1].startswith(f"**{n_both:,} customers match**")
+    assert views.match_count(1, 5, 1) == "**1 customer matches** the filters (of 5 scored)."
 
 
 @pytest.fixture

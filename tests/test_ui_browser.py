@@ -1,7 +1,8 @@
 """The app in a real browser: Debian's headless Chromium driven by Playwright (never a
 downloaded browser). Upload a store, read the load report, ask the assistant and see its tool
-trace, filter the customers by segment, open a customer, approve a draft, export the CSV and
-check it, bulk approve with its confirmation; screenshot every tab into tests/output/."""
+trace, follow its link to the drafts it wrote in the Approvals tab, filter the customers by
+segment (with the count of matches), open a customer, approve a draft, export the CSV and check
+it, bulk approve with its confirmation; screenshot every tab into tests/output/."""
 
 from __future__ import annotations
 
@@ -115,15 +116,32 @@ def test_end_to_end_in_chromium(page, app_url):
     expect(page.locator("#chatbot")).to_contain_text("Approvals")
     _shot(page, "1_assistant")
 
+    # ... and its link opens the Approvals tab filtered to the drafts it wrote
+    link = page.locator("#chat-open-drafts")
+    expect(link).to_have_text(re.compile(r"Open (these \d+ drafts|this draft) in Approvals"))
+    link.click()
+    expect(page.get_by_role("tab", name="Approvals")).to_have_attribute("aria-selected", "true")
+    only = page.locator("#approvals-only textarea, #approvals-only input").first
+    expect(only).to_have_value(re.compile(r"^\d+(, \d+)*$"))
+    ids = only.input_value().split(", ")
+    expect(page.locator("#approvals-msg")).to_contain_text(f"Showing the {len(ids)} draft(s) written in chat")
+    expect(page.locator("#drafts-table [role=gridcell][data-col='0']")).to_have_text(ids)
+    expect(page.locator("#draft-info")).to_contain_text(f"Draft {ids[0]}")
+
     # Customers: the table, one filter (segment), then one customer's view
     _tab(page, "Customers & segments")
     page.locator("#customers-load").click()
     expect(page.locator("#customers-table")).to_contain_text("C0", timeout=60_000)
+    count = page.locator("#customers-count")
+    expect(count).to_contain_text(re.compile(r"[1-9][\d,]* customers match the filters \(of [\d,]+ scored\)"))
+    everyone = count.inner_text()
     expect(page.locator(SEGMENT_CELLS).first).to_be_visible()
     assert len(set(_segment_cells(page))) > 1  # unfiltered: several segments
     page.locator("#filter-segment input").click()
     page.get_by_role("option", name="At risk", exact=True).click()
     page.wait_for_function(ONLY_SEGMENT, arg="At risk")  # every row shown is now "At risk"
+    expect(count).not_to_have_text(everyone)  # the count follows the filter
+    assert re.match(r"[1-9][\d,]* customers? match", count.inner_text().strip())
     first_id = re.search(r"C\d{6}", page.locator("#customers-table").inner_text()).group(0)
     box = page.locator("#customer-id textarea, #customer-id input").first
     box.fill(first_id)
@@ -135,8 +153,9 @@ def test_end_to_end_in_chromium(page, app_url):
     expect(page.locator("#customer-draft-result")).to_contain_text(re.compile(r"Queued draft|No draft queued"))
     _shot(page, "3_customers")
 
-    # Approvals: open draft 1, approve it as the merchant, export the CSV
+    # Approvals: the whole queue; open draft 1, approve it as the merchant, export the CSV
     _tab(page, "Approvals")
+    only.fill("")
     page.locator("#approvals-refresh").click()
     expect(page.locator("#drafts-table")).to_contain_text("pending")
     page.locator("#draft-id input").fill("1")

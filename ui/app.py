@@ -143,67 +143,102 @@ def _err(exc: Exception) -> str:
 
 def chat_turn(ctx: AppContext, history: list) -> Iterator[tuple]:
     """The Assistant tab's answer to the last user message, streamed: yields (chat history,
-    send-button update, mode banner) as the work goes on; the last yield holds the answer and
-    its expandable tool trace, exactly as a non-streamed `Assistant.ask` would give them."""
+    send-button update, mode banner, "open the drafts" button update, the drafts' ids) as the
+    work goes on; the last yield holds the answer and its expandable tool trace, exactly as a
+    non-streamed `Assistant.ask` would give them, and, when the turn queued drafts, shows the
+    button that opens them in the Approvals tab (`open_chat_drafts`)."""
     from agent.streaming import stream_answer
 
     history = list(history or [])
     message = views.message_text(history[-1]["content"]) if history else ""
-    busy, statuses = gr.update(interactive=False), []
+    busy, statuses, ids = gr.update(interactive=False), [], []
+    no_link = gr.update(visible=False)
     try:
         if not ctx.loaded:
             statuses.append("loading and scoring the store (first question only)")
-            yield history + views.working_messages(statuses), busy, _mode(ctx)
+            yield history + views.working_messages(statuses), busy, _mode(ctx), no_link, []
         assistant = ctx.assistant()
         who = f"model {ctx.settings.model}" if assistant.mode == "llm" else "offline planner"
         statuses.append(f"thinking ({who})")
-        yield history + views.working_messages(statuses), busy, _mode(ctx)
+        yield history + views.working_messages(statuses), busy, _mode(ctx), no_link, []
         for event in stream_answer(assistant, message):
             if event.kind == "answer":
                 history = history + views.answer_messages(event.answer)
+                ids = views.queued_draft_ids(event.answer)
                 break
             if event.kind in ("status", "tool"):
                 statuses.append(event.text)
                 text = ""
             else:
                 text = event.text
-            yield history + views.working_messages(statuses, text), busy, _mode(ctx)
+            yield history + views.working_messages(statuses, text), busy, _mode(ctx), no_link, []
     except Exception as exc:  # shown as one line, logged with its traceback
         log.exception("assistant failed")
         history = history + [{"role": "assistant", "content": _err(exc)}]
-    yield history, gr.update(interactive=True), _mode(ctx)
+    link = gr.update(visible=True, value=views.open_drafts_label(ids)) if ids else no_link
+    yield history, gr.update(interactive=True), _mode(ctx), link, ids
+
+
+def open_chat_drafts(ctx: AppContext, ids: list[int]) -> tuple:
+    """The Assistant tab's "Open these N drafts in Approvals": switch to the Approvals tab with
+    the queue filtered to those drafts and the first one open. (tabs, id filter, state filter,
+    table, message, draft id, subject, body, detail)"""
+    ids = [int(i) for i in ids or []]
+    only = ", ".join(map(str, ids))
+    first = ids[0] if ids else None
+    msg = (f"Showing the {len(ids)} draft(s) written in chat (ids {only}); clear the id filter to see "
+           "the whole queue." if ids else "No drafts were written in that chat turn.")
+    return ((gr.Tabs(selected="approvals"), only, views.ALL, draft_rows(ctx, views.ALL, only), msg, first)
+            + show_draft(ctx, first))
+
+
+def show_draft(ctx: AppContext, draft_id) -> tuple:
+    """One draft for the Approvals editor: (subject, body, detail)."""
+    if draft_id is None:
+        return "", "", "Pick a draft (click a row or type its id)."
+    try:
+        d = ctx.queue().get(int(draft_id)).to_dict()
+    except Exception as exc:
+        return "", "", _err(exc)
+    return d["subject"], d["body"], views.draft_detail(d)
 
 
 def customer_rows(ctx: AppContext, segment: str, clv_tier: str, churn_reason: str, consent: str,
                   top_n: int, progress=None) -> tuple:
-    """The Customers tab's table after the filters, the segment table and the filters' choices."""
+    """The Customers tab's table after the filters, the segment table, the filters' choices and
+    how many customers the filters match. (table, segments, 3 dropdown updates, count line)"""
     s = ctx.session(_progress_cb(progress))
     ch = views.filter_choices(s.scores)
-    tab = views.scores_table(s.scores, s.customers, first_names=ctx.first_names(), segment=segment,
-                             clv_tier=clv_tier, churn_reason=churn_reason, consent=consent, top_n=top_n)
+    matched = views.filter_scores(s.scores, s.customers, first_names=ctx.first_names(), segment=segment,
+                                  clv_tier=clv_tier, churn_reason=churn_reason, consent=consent)
+    tab = views.top_rows(matched, top_n)
     return (tab, views.segment_table(s.scores), gr.update(choices=ch["segment"]),
-            gr.update(choices=ch["clv_tier"]), gr.update(choices=ch["churn_reason"]))
+            gr.update(choices=ch["clv_tier"]), gr.update(choices=ch["churn_reason"]),
+            views.match_count(len(matched), len(s.scores), len(tab)))
 
 
-def draft_rows(ctx: AppContext, state: str):
-    drafts = [d.to_dict() for d in ctx.queue().list_drafts(state=None if state == views.ALL else state)]
+def draft_rows(ctx: AppContext, state: str, only: str = ""):
+    """The approval queue's table, by state and, when `only` names draft ids, just those."""
+    ids = set(views.parse_ids(only))
+    drafts = [d.to_dict() for d in ctx.queue().list_drafts(state=None if state == views.ALL else state)
+              if not ids or d.id in ids]
     return views.drafts_table(drafts)
 
 
-def bulk_approve(ctx: AppContext, confirmed: bool, actor: str, state: str) -> tuple:
+def bulk_approve(ctx: AppContext, confirmed: bool, actor: str, state: str, only: str = "") -> tuple:
     """Approve every pending and edited draft, only with the confirmation box ticked; the box is
     cleared afterwards, so the next bulk approval needs a new tick. (message, table, box)"""
     if not confirmed:
-        return "Tick the confirmation box to approve every pending draft.", draft_rows(ctx, state), False
+        return "Tick the confirmation box to approve every pending draft.", draft_rows(ctx, state, only), False
     try:
         done = ctx.queue().approve_all_pending(actor=actor)
         m = f"{sum(t.changed for t in done)} drafts approved by {actor}."
     except ApprovalError as exc:
         m = _err(exc)
-    return m, draft_rows(ctx, state), False
+    return m, draft_rows(ctx, state, only), False
 
 
-def export_drafts(ctx: AppContext, actor: str, state: str) -> tuple:
+def export_drafts(ctx: AppContext, actor: str, state: str, only: str = "") -> tuple:
     """Approved drafts to CSV (agent.campaigns.export_approved). (message, table, file)"""
     from agent.campaigns import export_approved
 
@@ -211,11 +246,11 @@ def export_drafts(ctx: AppContext, actor: str, state: str) -> tuple:
         with ctx.job("the export"):
             res = export_approved(ctx.ws, ctx.queue(), store=ctx.store_dir, actor=actor or "merchant")
     except JobRunning as exc:
-        return str(exc), draft_rows(ctx, state), gr.update()
+        return str(exc), draft_rows(ctx, state, only), gr.update()
     except Exception as exc:
         log.exception("export failed")
-        return _err(exc), draft_rows(ctx, state), None
-    return res.message, draft_rows(ctx, state), (str(res.path) if res.path else None)
+        return _err(exc), draft_rows(ctx, state, only), None
+    return res.message, draft_rows(ctx, state, only), (str(res.path) if res.path else None)
 
 
 def make_brief(ctx: AppContext, week_ending: str | None, cac, progress=None) -> tuple:
@@ -296,13 +331,17 @@ def build_app(ctx: AppContext) -> gr.Blocks:
         gr.Markdown("# Retention analyst\nScores your customers, finds retention plays, drafts "
                     "outreach that **you** approve. Nothing is ever sent.")
         store_md = gr.Markdown(f"Store: `{ctx.store_dir}` · workspace: `{ctx.ws.root}`", elem_id="store-line")
-        with gr.Tabs():
-            _assistant_tab(ctx)
+        with gr.Tabs() as tabs:
+            open_btn, chat_ids = _assistant_tab(ctx)
             _brief_tab(ctx)
             _customers_tab(ctx)
-            _approvals_tab(ctx)
+            queue_ui = _approvals_tab(ctx)
             _data_tab(ctx, store_md)
             _settings_tab(ctx)
+        # the link from a chat turn's drafts to the Approvals tab, filtered to those drafts
+        open_btn.click(lambda ids: open_chat_drafts(ctx, ids), [chat_ids],
+                       [tabs] + [queue_ui[k] for k in ("only", "state", "table", "msg", "draft_id",
+                                                       "subject", "body", "info")])
     app.queue(default_concurrency_limit=1)
     return app
 
@@ -311,7 +350,8 @@ def _mode(ctx: AppContext) -> str:
     return views.mode_banner("llm" if ctx.settings.model else "offline", ctx.settings.model)
 
 
-def _assistant_tab(ctx: AppContext) -> None:
+def _assistant_tab(ctx: AppContext) -> tuple:
+    """The chat; returns its "open the drafts" button and the state holding those draft ids."""
     with gr.Tab("Assistant", id="assistant"):
         banner = gr.Markdown(_mode(ctx), elem_id="mode-banner")
         chat = gr.Chatbot(label="Assistant", height=480, elem_id="chatbot")
@@ -319,6 +359,8 @@ def _assistant_tab(ctx: AppContext) -> None:
             msg = gr.Textbox(placeholder="Ask about your customers…", show_label=False, scale=5,
                              elem_id="chat-input")
             send = gr.Button("Send", variant="primary", scale=1, elem_id="chat-send")
+        open_btn = gr.Button("Open the drafts in Approvals", visible=False, elem_id="chat-open-drafts")
+        chat_ids = gr.State([])
         starters = gr.Dataset(components=[gr.Textbox(visible=False)], samples=[[s] for s in views.STARTERS],
                               label="Try one of these")
 
@@ -331,8 +373,9 @@ def _assistant_tab(ctx: AppContext) -> None:
 
         for trigger in (msg.submit, send.click):
             trigger(user_turn, [msg, chat], [msg, chat, send], queue=False).then(
-                bot_turn, [chat], [chat, send, banner], concurrency_limit=1)
+                bot_turn, [chat], [chat, send, banner, open_btn, chat_ids], concurrency_limit=1)
         starters.click(lambda s: s[0], [starters], [msg])
+    return open_btn, chat_ids
 
 
 def _brief_tab(ctx: AppContext) -> None:
@@ -371,6 +414,7 @@ def _customers_tab(ctx: AppContext) -> None:
             consent = gr.Dropdown(["(all)", "email", "sms", "none"], value=views.ALL, label="Consent",
                                   elem_id="filter-consent")
             top = gr.Slider(10, 500, value=50, step=10, label="Rows shown")
+        count = gr.Markdown(elem_id="customers-count")
         table = gr.DataFrame(label="Customers (highest value at stake first)", interactive=False,
                              elem_id="customers-table")
         segments = gr.DataFrame(label="Segments: size and value", interactive=False)
@@ -386,7 +430,7 @@ def _customers_tab(ctx: AppContext) -> None:
         def refresh(s_, t_, r_, c_, n_, progress=gr.Progress()):
             return customer_rows(ctx, s_, t_, r_, c_, n_, progress)
 
-        outs = [table, segments, seg, tier, reason]
+        outs = [table, segments, seg, tier, reason, count]
         load.click(refresh, [seg, tier, reason, consent, top], outs, concurrency_limit=1)
         for f in (seg, tier, reason, consent):
             f.input(refresh, [seg, tier, reason, consent, top], outs, concurrency_limit=1)
@@ -420,11 +464,13 @@ def _customers_tab(ctx: AppContext) -> None:
         draft_btn.click(draft, [cid], [draft_out], concurrency_limit=1, trigger_mode="once")
 
 
-def _approvals_tab(ctx: AppContext) -> None:
+def _approvals_tab(ctx: AppContext) -> dict:
+    """The queue; returns the components the Assistant tab's link fills in."""
     with gr.Tab("Approvals", id="approvals"):
         with gr.Row():
             state = gr.Dropdown(["(all)", "pending", "edited", "approved", "rejected", "blocked"],
                                 value=views.ALL, label="State")
+            only = gr.Textbox(label="Only these draft ids (empty = all)", elem_id="approvals-only")
             refresh = gr.Button("Refresh queue", elem_id="approvals-refresh")
             actor = gr.Textbox(value="merchant", label="Your name (recorded as the decider)",
                                elem_id="approvals-actor")
@@ -449,20 +495,15 @@ def _approvals_tab(ctx: AppContext) -> None:
             export = gr.Button("Export approved drafts (CSV)", elem_id="export")
             export_file = gr.File(label="Export", elem_id="export-file")
 
-        def rows(st):
-            return draft_rows(ctx, st)
+        def rows(st, ids):
+            return draft_rows(ctx, st, ids)
 
         def show(i):
-            if i is None:
-                return "", "", "Pick a draft (click a row or type its id)."
-            try:
-                d = ctx.queue().get(int(i)).to_dict()
-            except Exception as exc:
-                return "", "", _err(exc)
-            return d["subject"], d["body"], views.draft_detail(d)
+            return show_draft(ctx, i)
 
-        refresh.click(rows, [state], [table])
-        state.input(rows, [state], [table])
+        refresh.click(rows, [state, only], [table])
+        state.input(rows, [state, only], [table])
+        only.submit(rows, [state, only], [table])
 
         def pick(evt: gr.SelectData, tab):
             row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
@@ -471,7 +512,7 @@ def _approvals_tab(ctx: AppContext) -> None:
         table.select(pick, [table], [draft_id]).then(show, [draft_id], [subject, body, info])
         draft_id.submit(show, [draft_id], [subject, body, info])
 
-        def act(kind, i, who, subj, text, why, st):
+        def act(kind, i, who, subj, text, why, st, ids):
             try:
                 q = ctx.queue()
                 if i is None:
@@ -485,22 +526,24 @@ def _approvals_tab(ctx: AppContext) -> None:
                                discount_cap=ctx.settings.discount_cap).message
             except (ApprovalError, LookupError, ValueError) as exc:
                 m = _err(exc)
-            return (m, rows(st)) + show(i)
+            return (m, rows(st, ids)) + show(i)
 
         outs = [msg, table, subject, body, info]
-        ins = [draft_id, actor, subject, body, reason, state]
+        ins = [draft_id, actor, subject, body, reason, state, only]
         approve.click(lambda *a: act("approve", *a), ins, outs, concurrency_limit=1)
         reject.click(lambda *a: act("reject", *a), ins, outs, concurrency_limit=1)
         save.click(lambda *a: act("edit", *a), ins, outs, concurrency_limit=1)
 
-        bulk.click(lambda ok, who, st: bulk_approve(ctx, ok, who, st), [confirm, actor, state],
+        bulk.click(lambda ok, who, st, ids: bulk_approve(ctx, ok, who, st, ids), [confirm, actor, state, only],
                    [msg, table, confirm], concurrency_limit=1)
 
-        def do_export(who, st):
-            return export_drafts(ctx, who, st)
+        def do_export(who, st, ids):
+            return export_drafts(ctx, who, st, ids)
 
-        export.click(do_export, [actor, state], [msg, table, export_file], concurrency_limit=1,
+        export.click(do_export, [actor, state, only], [msg, table, export_file], concurrency_limit=1,
                      trigger_mode="once")
+    return {"only": only, "state": state, "table": table, "msg": msg, "draft_id": draft_id,
+            "subject": subject, "body": body, "info": info}
 
 
 def _data_tab(ctx: AppContext, store_md) -> None:

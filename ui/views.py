@@ -72,11 +72,31 @@ def trace_markdown(trace) -> str:
     return "\n\n".join(parts)
 
 
+def queued_draft_ids(answer) -> list[int]:
+    """The ids of the drafts an answer queued for approval (every successful queue_drafts call)."""
+    ids: list[int] = []
+    for s in answer.trace if answer is not None else []:
+        if s.tool == "queue_drafts" and getattr(s, "ok", True) and isinstance(s.result, dict):
+            ids += [int(i) for i in s.result.get("draft_ids") or [] if int(i) not in ids]
+    return ids
+
+
+def open_drafts_label(ids: list[int]) -> str:
+    """The Assistant tab's link to the drafts a chat turn queued."""
+    return "Open this draft in Approvals" if len(ids) == 1 else f"Open these {len(ids)} drafts in Approvals"
+
+
+def parse_ids(text) -> list[int]:
+    """Draft ids from the Approvals filter box ("3, 4 5"); anything that is not a number is ignored."""
+    return [int(t) for t in str(text or "").replace(",", " ").split() if t.isdigit()]
+
+
 def answer_messages(answer) -> list[dict]:
     """Chatbot messages for one answer: the text, then a collapsible 'tools used' section."""
     text = answer.text
-    if any(s.tool == "queue_drafts" and getattr(s, "ok", True) for s in answer.trace):
-        text += "\n\nThe drafts are waiting in the Approvals tab; nothing is sent until a person approves."
+    if queued_draft_ids(answer):
+        text += ("\n\nThe drafts are waiting in the Approvals tab (the button under the chat opens "
+                 "them); nothing is sent until a person approves.")
     msgs = [{"role": "assistant", "content": text}]
     if answer.trace:
         names = ", ".join(dict.fromkeys(s.tool for s in answer.trace))
@@ -144,6 +164,23 @@ def scores_table(scores: pd.DataFrame, customers: pd.DataFrame | None = None, *,
                  top_n: int = 50) -> pd.DataFrame:
     """Top-N scored customers (highest value at stake first) after the filters. The only
     personal field shown is the first name (when `first_names` maps id -> name)."""
+    return top_rows(filter_scores(scores, customers, first_names=first_names, segment=segment,
+                                  clv_tier=clv_tier, churn_reason=churn_reason, consent=consent), top_n)
+
+
+def match_count(matched: int, total: int, shown: int) -> str:
+    """The line over the customers table: how many customers the filters match."""
+    word = "customer matches" if matched == 1 else "customers match"
+    line = f"**{matched:,} {word}** the filters (of {total:,} scored)"
+    if 0 < shown < matched:
+        line += f"; the {shown:,} with the most value at stake are shown"
+    return line + "."
+
+
+def filter_scores(scores: pd.DataFrame, customers: pd.DataFrame | None = None, *, first_names=None,
+                  segment: str = ALL, clv_tier: str = ALL, churn_reason: str = ALL,
+                  consent: str = ALL) -> pd.DataFrame:
+    """Every scored customer the filters match, with consent and first name joined on."""
     df = scores.copy()
     df["customer_id"] = df["customer_id"].astype(str)
     if customers is not None and len(customers):
@@ -164,6 +201,11 @@ def scores_table(scores: pd.DataFrame, customers: pd.DataFrame | None = None, *,
         df = df[df["accepts_sms"]]
     elif consent == "none":
         df = df[~df["accepts_email"] & ~df["accepts_sms"]]
+    return df
+
+
+def top_rows(df: pd.DataFrame, top_n: int = 50) -> pd.DataFrame:
+    """The table shown: the top-N of `filter_scores` by value at stake, rounded."""
     df = df.assign(value_at_stake=df["churn_probability"] * df["predicted_clv"])
     df = df.sort_values("value_at_stake", ascending=False).head(int(top_n))
     cols = [c for c in SCORE_COLUMNS if c in df] + ["value_at_stake"]
