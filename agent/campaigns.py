@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 DEFAULT_WINDOW_DAYS = 56
 Z95 = 1.959963984540054
@@ -66,6 +65,8 @@ def welch_difference(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> tuple
     if se == 0:
         return (d, d, d)
     df = (va + vb) ** 2 / (va ** 2 / (a.size - 1) + vb ** 2 / (b.size - 1))
+    from scipy import stats  # here, not at the top: the brief imports this module (scipy: ~1 s)
+
     t = stats.t.ppf(0.5 + level / 2, df)
     return (d, d - t * se, d + t * se)
 
