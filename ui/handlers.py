@@ -1,0 +1,324 @@
+"""The app's server-side state (`AppContext`) and its event handlers: plain functions of the
+context, so tests call them without a browser. `ui.app` lays them out and wires them to events.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+# No analytics, no version check, no telemetry: set before Gradio is imported (as ui.app does, so
+# it holds whichever of the two is imported first).
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import gradio as gr  # noqa: E402
+
+from agent.approvals import ApprovalError, open_queue  # noqa: E402
+from agent.settings import Settings  # noqa: E402
+from agent.workspace import Workspace  # noqa: E402
+from ui import views  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+
+class JobRunning(RuntimeError):
+    """A second click on a job that is still running: refused, the first one carries on."""
+
+
+class AppContext:
+    """The app's server-side state: one workspace, the current store and its session."""
+
+    def __init__(self, store_dir: str | Path, workspace: str | Path, *, settings: Settings | None = None,
+                 session=None):
+        self.ws = Workspace.at(workspace)
+        self.store_dir = Path(store_dir)
+        self.settings = settings or Settings()
+        self._session = session  # an agent.session.StoreSession of store_dir, when one is at hand
+        self._assistant = None
+        self._names: dict | None = None
+        self._lock = threading.Lock()
+        self._jobs_lock = threading.Lock()
+        self._running: set[str] = set()
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the current store is loaded and scored already (the slow part)."""
+        return self._session is not None and self._session.store_dir == self.store_dir
+
+    # the session is built once per store (loading + scoring is the slow part)
+    def session(self, progress=None):
+        with self._lock:
+            if self._session is None or self._session.store_dir != self.store_dir:
+                from agent.session import StoreSession
+
+                self._session = StoreSession(self.store_dir, self.ws, settings=self.settings,
+                                             progress=progress)
+                self._assistant, self._names = None, None
+            return self._session
+
+    def use_store(self, store_dir: Path, progress=None):
+        """Switch to another store; on a load error the current store stays in use."""
+        before = self.store_dir
+        self.store_dir = Path(store_dir)
+        try:
+            return self.session(progress)
+        except Exception:
+            self.store_dir = before
+            raise
+
+    def assistant(self):
+        if self._assistant is None:
+            from agent.chat import Assistant
+
+            self._assistant = Assistant(self.session(), settings=self.settings)
+        return self._assistant
+
+    def runner(self):
+        from agent.agent_tools import ToolRunner
+
+        return ToolRunner(self.session())
+
+    def first_names(self) -> dict:
+        if self._names is None:
+            s = self.session()
+            ids = s.scores["customer_id"].astype(str)
+            self._names = {c: (s.personal(c) or {}).get("first_name") or "" for c in ids}
+        return self._names
+
+    @contextmanager
+    def job(self, what: str):
+        """Run one long job of a kind at a time: a second start while it runs raises JobRunning."""
+        with self._jobs_lock:
+            if what in self._running:
+                raise JobRunning(f"{what} is already running: this click was ignored, the first one "
+                                 "carries on")
+            self._running.add(what)
+        try:
+            yield
+        finally:
+            with self._jobs_lock:
+                self._running.discard(what)
+
+    def queue(self):
+        return open_queue(self.ws.root)
+
+    def set_settings(self, **values) -> None:
+        clean = {k: v for k, v in values.items() if v is not None}
+        self.settings = self.settings.model_copy(update=clean)
+        if self._session is not None:
+            self._session.settings = self.settings
+        self._assistant = None
+
+
+def _no_progress(*_args, **_kwargs) -> None:
+    pass
+
+
+def _progress_cb(progress, steps: int = 8):
+    state = {"i": 0}
+    progress = progress or _no_progress
+
+    def cb(message: str) -> None:
+        state["i"] += 1
+        progress(min(0.95, state["i"] / steps), desc=message)
+    return cb
+
+
+def _err(exc: Exception) -> str:
+    return f"error: {exc}".splitlines()[0]
+
+
+
+
+def chat_turn(ctx: AppContext, history: list) -> Iterator[tuple]:
+    """The Assistant tab's answer to the last user message, streamed: yields (chat history,
+    send-button update, mode banner, "open the drafts" button update, the drafts' ids) as the
+    work goes on; the last yield holds the answer and its expandable tool trace, exactly as a
+    non-streamed `Assistant.ask` would give them, and, when the turn queued drafts, shows the
+    button that opens them in the Approvals tab (`open_chat_drafts`)."""
+    from agent.streaming import stream_answer
+
+    history = list(history or [])
+    message = views.message_text(history[-1]["content"]) if history else ""
+    busy, statuses, ids = gr.update(interactive=False), [], []
+    no_link = gr.update(visible=False)
+    try:
+        if not ctx.loaded:
+            statuses.append("loading and scoring the store (first question only)")
+            yield history + views.working_messages(statuses), busy, _mode(ctx), no_link, []
+        assistant = ctx.assistant()
+        who = f"model {ctx.settings.model}" if assistant.mode == "llm" else "offline planner"
+        statuses.append(f"thinking ({who})")
+        yield history + views.working_messages(statuses), busy, _mode(ctx), no_link, []
+        for event in stream_answer(assistant, message):
+            if event.kind == "answer":
+                history = history + views.answer_messages(event.answer)
+                ids = views.queued_draft_ids(event.answer)
+                break
+            if event.kind in ("status", "tool"):
+                statuses.append(event.text)
+                text = ""
+            else:
+                text = event.text
+            yield history + views.working_messages(statuses, text), busy, _mode(ctx), no_link, []
+    except Exception as exc:  # shown as one line, logged with its traceback
+        log.exception("assistant failed")
+        history = history + [{"role": "assistant", "content": _err(exc)}]
+    link = gr.update(visible=True, value=views.open_drafts_label(ids)) if ids else no_link
+    yield history, gr.update(interactive=True), _mode(ctx), link, ids
+
+
+def open_chat_drafts(ctx: AppContext, ids: list[int]) -> tuple:
+    """The Assistant tab's "Open these N drafts in Approvals": switch to the Approvals tab with
+    the queue filtered to those drafts and the first one open. (tabs, id filter, state filter,
+    table, message, draft id, subject, body, detail)"""
+    ids = [int(i) for i in ids or []]
+    only = ", ".join(map(str, ids))
+    first = ids[0] if ids else None
+    msg = (f"Showing the {len(ids)} draft(s) written in chat (ids {only}); clear the id filter to see "
+           "the whole queue." if ids else "No drafts were written in that chat turn.")
+    return ((gr.Tabs(selected="approvals"), only, views.ALL, draft_rows(ctx, views.ALL, only), msg, first)
+            + show_draft(ctx, first))
+
+
+def show_draft(ctx: AppContext, draft_id) -> tuple:
+    """One draft for the Approvals editor: (subject, body, detail)."""
+    if draft_id is None:
+        return "", "", "Pick a draft (click a row or type its id)."
+    try:
+        d = ctx.queue().get(int(draft_id)).to_dict()
+    except Exception as exc:
+        return "", "", _err(exc)
+    return d["subject"], d["body"], views.draft_detail(d)
+
+
+def customer_rows(ctx: AppContext, segment: str, clv_tier: str, churn_reason: str, consent: str,
+                  top_n: int, progress=None) -> tuple:
+    """The Customers tab's table after the filters, the segment table, the filters' choices and
+    how many customers the filters match. (table, segments, 3 dropdown updates, count line)"""
+    s = ctx.session(_progress_cb(progress))
+    ch = views.filter_choices(s.scores)
+    matched = views.filter_scores(s.scores, s.customers, first_names=ctx.first_names(), segment=segment,
+                                  clv_tier=clv_tier, churn_reason=churn_reason, consent=consent)
+    tab = views.top_rows(matched, top_n)
+    return (tab, views.segment_table(s.scores), gr.update(choices=ch["segment"]),
+            gr.update(choices=ch["clv_tier"]), gr.update(choices=ch["churn_reason"]),
+            views.match_count(len(matched), len(s.scores), len(tab)))
+
+
+def draft_rows(ctx: AppContext, state: str, only: str = ""):
+    """The approval queue's table, by state and, when `only` names draft ids, just those."""
+    ids = set(views.parse_ids(only))
+    drafts = [d.to_dict() for d in ctx.queue().list_drafts(state=None if state == views.ALL else state)
+              if not ids or d.id in ids]
+    return views.drafts_table(drafts)
+
+
+def bulk_approve(ctx: AppContext, confirmed: bool, actor: str, state: str, only: str = "") -> tuple:
+    """Approve every pending and edited draft, only with the confirmation box ticked; the box is
+    cleared afterwards, so the next bulk approval needs a new tick. (message, table, box)"""
+    if not confirmed:
+        return "Tick the confirmation box to approve every pending draft.", draft_rows(ctx, state, only), False
+    try:
+        done = ctx.queue().approve_all_pending(actor=actor)
+        m = f"{sum(t.changed for t in done)} drafts approved by {actor}."
+    except ApprovalError as exc:
+        m = _err(exc)
+    return m, draft_rows(ctx, state, only), False
+
+
+def export_drafts(ctx: AppContext, actor: str, state: str, only: str = "") -> tuple:
+    """Approved drafts to CSV (agent.campaigns.export_approved). (message, table, file)"""
+    from agent.campaigns import export_approved
+
+    try:
+        with ctx.job("the export"):
+            res = export_approved(ctx.ws, ctx.queue(), store=ctx.store_dir, actor=actor or "merchant")
+    except JobRunning as exc:
+        return str(exc), draft_rows(ctx, state, only), gr.update()
+    except Exception as exc:
+        log.exception("export failed")
+        return _err(exc), draft_rows(ctx, state, only), None
+    return res.message, draft_rows(ctx, state, only), (str(res.path) if res.path else None)
+
+
+def make_brief(ctx: AppContext, week_ending: str | None, cac, progress=None) -> tuple:
+    """The Weekly brief tab: (status, KPI cards, 3 chart files, cohort plot, Markdown, HTML file,
+    Markdown file). A second click while one is being made is refused, not run twice."""
+    from agent.brief import weekly_brief
+    from ui.charts import cohort_retention
+
+    try:
+        with ctx.job("the weekly brief"):
+            s = ctx.session(_progress_cb(progress))
+            b = weekly_brief(s.store, workspace=ctx.ws, week_ending=(week_ending or "").strip() or None,
+                             cac=float(cac) if cac else None, settings=ctx.settings,
+                             progress=_progress_cb(progress))
+    except Exception as exc:
+        if not isinstance(exc, JobRunning):
+            log.exception("brief failed")
+        return (_err(exc) if not isinstance(exc, JobRunning) else str(exc),) + (gr.update(),) * 8
+    p = b.paths
+    return (f"Brief for the week ending **{b.week_ending}** written to `{p.get('md')}`.",
+            views.kpi_cards(b.facts.get("kpi", {}), b.facts.get("kpi_change", {})),
+            p.get("clv_distribution"), p.get("churn_by_segment"), p.get("segment_migration"),
+            cohort_retention(s.orders), b.markdown, p.get("html"), p.get("md"))
+
+
+def upload_store(ctx: AppContext, paths, store_name: str | None, progress=None) -> tuple:
+    """The Data tab: copy the files into a new store folder, load, validate and score it, and
+    use it from now on. (status, load report, rejected-rows files, store line)"""
+    if not paths:
+        return "error: choose at least an orders file", None, None, gr.update()
+    try:
+        with ctx.job("loading and scoring a store"):
+            safe = "".join(ch for ch in (store_name or "uploaded") if ch.isalnum() or ch in "-_") or "uploaded"
+            folder = ctx.ws.sub("stores") / f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
+            folder.mkdir(parents=True)
+            for p in paths:
+                p = Path(p if isinstance(p, str) else p.name)
+                shutil.copy(p, folder / p.name)
+            (progress or _no_progress)(0.05, desc="loading and validating")
+            s = ctx.use_store(folder, _progress_cb(progress))
+    except JobRunning as exc:
+        return str(exc), gr.update(), gr.update(), gr.update()
+    except Exception as exc:  # DataError and friends: the CLI's one-line message
+        log.info("upload refused: %s", exc)
+        return _err(exc), None, None, gr.update()
+    reps = list(s.reports)
+    rej = [r.rejects_path for r in reps if r.rejects_path and r.rows_rejected]
+    return (views.load_summary(reps) + f" Scored {len(s.scores):,} customers; the app now uses "
+            f"this store.", views.load_report_table(reps), rej or None,
+            f"Store: `{folder}` · workspace: `{ctx.ws.root}`")
+
+
+def draft_for(ctx: AppContext, customer_id: str | None, progress=None) -> str:
+    """The Customers tab's "Draft outreach": one draft queued for approval (queue_drafts)."""
+    customer_id = (customer_id or "").strip()
+    if not customer_id:
+        return "Enter a customer id first."
+    try:
+        with ctx.job(f"drafting for {customer_id}"):
+            (progress or _no_progress)(0.2, desc="drafting")
+            res = ctx.runner().call("queue_drafts", {"customer_ids": [customer_id], "top_n": 1})
+    except JobRunning as exc:
+        return str(exc)
+    if isinstance(res, str):
+        return res
+    if not res.get("queued"):
+        why = "; ".join(f"{k}: {v}" for k, v in (res.get("not_drafted") or {}).items())
+        return f"No draft queued for {customer_id}: {why or 'no play fits'}."
+    return (f"Queued draft {res['draft_ids']} for {customer_id} (campaign `{res['campaign_id']}`). "
+            "Review it in the **Approvals** tab; nothing is sent.")
+
+
+def _mode(ctx: AppContext) -> str:
+    return views.mode_banner("llm" if ctx.settings.model else "offline", ctx.settings.model)
