@@ -3,8 +3,10 @@
     python -m evals.bench_brief [--customers 100000] [--runs 3]
 
 "Raw" starts from an empty workspace (both weeks are scored); "cached" reuses the snapshots.
-Each run is a fresh `retention brief` process; the median of the runs and the machine's size
-are printed. Targets (issue 6): <= 30 s raw, <= 5 s cached, for 100,000 customers.
+Each run is a fresh `retention brief` process, measured with its peak memory (summed RSS of
+the process tree, `evals.proctree`); the median of the runs and the machine's size are
+printed. Targets (issue 6): <= 30 s raw, <= 5 s cached, for 100,000 customers.
+`evals.bench_all` reuses `brief_command` and `brief_pair`.
 """
 
 from __future__ import annotations
@@ -12,13 +14,24 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-from evals.bench_score import machine
+from evals.bench_score import machine, retention_cli
+from evals.proctree import Measured, run_measured
+
+
+def brief_command(store: Path, ws: Path) -> list[str]:
+    return [retention_cli(), "brief", "--store", str(store), "--workspace", str(ws)]
+
+
+def brief_pair(store: Path, ws: Path, *, env: dict | None = None) -> tuple[Measured, Measured]:
+    """One brief from raw data (the workspace `ws` emptied first), then one with the scores
+    it cached; each a fresh process."""
+    shutil.rmtree(ws, ignore_errors=True)
+    raw = run_measured(brief_command(store, ws), env=env)
+    cached = run_measured(brief_command(store, ws), env=env)
+    return raw, cached
 
 
 def main() -> None:
@@ -33,20 +46,15 @@ def main() -> None:
     store = root / f"demo_{args.customers}"
     if not (store / "manifest.json").exists():
         generate_store(store, customers=args.customers, seed=7, fmt="parquet")
-    retention = str(Path(sys.executable).with_name("retention"))
-    raw, cached = [], []
-    for _ in range(args.runs):
-        ws = root / "ws"
-        shutil.rmtree(ws, ignore_errors=True)
-        for bucket in (raw, cached):
-            t0 = time.perf_counter()
-            subprocess.run([retention, "brief", "--store", str(store), "--workspace", str(ws)],
-                           check=True, stdout=subprocess.DEVNULL)
-            bucket.append(time.perf_counter() - t0)
+    pairs = [brief_pair(store, root / "ws") for _ in range(args.runs)]
+    for i, (raw, cached) in enumerate(pairs):
+        print(f"run {i + 1}: raw {raw.wall_s:.1f} s (peak {raw.peak_gib:.2f} GiB), "
+              f"cached {cached.wall_s:.1f} s (peak {cached.peak_gib:.2f} GiB)")
+    raw = statistics.median(r.wall_s for r, _ in pairs)
+    cached = statistics.median(c.wall_s for _, c in pairs)
     print("| customers | from raw data (s) | scores cached (s) | runs | machine |")
     print("|---|---|---|---|---|")
-    print(f"| {args.customers:,} | {statistics.median(raw):.1f} | {statistics.median(cached):.1f} | "
-          f"{args.runs} | {machine()} |")
+    print(f"| {args.customers:,} | {raw:.1f} | {cached:.1f} | {args.runs} | {machine()} |")
 
 
 if __name__ == "__main__":

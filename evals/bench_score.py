@@ -3,22 +3,23 @@
     python -m evals.bench_score [--customers 1000000] [--runs 3] [--format parquet]
 
 Generates the store once (outside the timing), then runs the real CLI in a fresh process
-per run (load + score + write), measuring wall time and peak memory (ru_maxrss of the
-child). Prints the median of the runs and the machine's size. Targets (issue 3): <= 60 s
-wall and <= 4 GB peak for 1,000,000 customers on 2 cores.
+per run (load + score + write), measuring wall time and peak memory (the summed RSS of the
+process tree, sampled: `evals.proctree`, since loading may start a helper process). Prints the
+median of the runs and the machine's size. Targets (issue 3): <= 60 s wall and <= 4 GB peak
+for 1,000,000 customers on 2 cores. `evals.bench_all` reuses `score_command` and `run_once`.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from evals.proctree import run_measured
 
 
 def machine() -> str:
@@ -26,13 +27,21 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {mem:.0f} GiB RAM, Python {sys.version.split()[0]}"
 
 
-def run_once(cmd: list[str]) -> tuple[float, float]:
-    t0 = time.perf_counter()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    wall = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, max(peak, before) / 2**20  # KiB -> GiB
+def run_once(cmd: list[str], *, env: dict | None = None) -> tuple[float, float]:
+    """(wall seconds, peak GiB of the whole process tree) of one run of `cmd`."""
+    m = run_measured(cmd, env=env)
+    return m.wall_s, m.peak_gib
+
+
+def retention_cli() -> str:
+    """The `retention` console script of this interpreter's environment."""
+    return str(Path(sys.executable).with_name("retention"))
+
+
+def score_command(store: Path, root: Path, *, model: str = "auto") -> list[str]:
+    """`retention score` on `store`, writing the scores and the workspace under `root`."""
+    return [retention_cli(), "score", "--store", str(store), "--horizon-days", "365", "--model", model,
+            "--out", str(root / "scores.parquet"), "--workspace", str(root / "ws")]
 
 
 def main() -> None:
@@ -51,9 +60,7 @@ def main() -> None:
         t0 = time.perf_counter()
         info = generate_store(store, customers=args.customers, seed=7, fmt=args.format)
         print(f"generated {info} in {time.perf_counter() - t0:.1f} s")
-    retention = str(Path(sys.executable).with_name("retention"))
-    cmd = [retention, "score", "--store", str(store), "--horizon-days", "365", "--model", args.model,
-           "--out", str(root / "scores.parquet"), "--workspace", str(root / "ws")]
+    cmd = score_command(store, root, model=args.model)
     walls, peaks = [], []
     for i in range(args.runs):
         wall, peak = run_once(cmd)

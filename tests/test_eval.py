@@ -89,3 +89,37 @@ def test_llm_mode_is_held_to_the_same_checks(tmp_path, no_model):
     assert any("numbers no tool produced: 123,457" in f for f in bad)
     assert any(f.startswith("fact store_overview.customers") for f in bad)
     assert len(model.received) == 6
+
+
+def test_peak_memory_sums_the_whole_process_tree():
+    """A parent and its child each hold 150 MiB at the same time: the measured peak is the sum
+    (about 300 MiB), not the larger of the two (what ru_maxrss of one process would say)."""
+    import sys
+
+    from evals.proctree import run_measured
+
+    hold = "b = b'x' * (150 * 2**20); import time; time.sleep(1.5)"
+    parent = ("import subprocess, sys; a = b'x' * (150 * 2**20); "
+              f"subprocess.run([sys.executable, '-c', {hold!r}], check=True)")
+    m = run_measured([sys.executable, "-c", parent], interval=0.1)
+    assert m.peak_bytes >= 290 * 2**20, m.peak_bytes / 2**20
+    assert m.peak_bytes < 600 * 2**20 and m.wall_s >= 1.5
+
+
+def test_bench_all_prints_every_step_with_numbers(tmp_path, capsys):
+    """The benchmark table at a tiny size: every step has a median and a peak memory."""
+    import re
+
+    from evals.bench_all import LABELS, STEPS, main
+
+    text = main(["--customers", "200", "--runs", "1", "--tool-repeat", "1", "--dir", str(tmp_path)])
+    assert re.search(r"Machine: \d+ cores, \d+ GiB RAM, Python 3\.\d+", text)
+    assert "| step | 200 customers |" in text and "returned an error" not in text
+    rows = {r.split("|")[1].strip(): r.split("|")[2].strip() for r in text.splitlines() if r.startswith("| ")}
+    number = r"\d+\.\d+ (?:s|ms)"
+    for step in STEPS:
+        cell = rows[LABELS[step]]
+        two = step in ("tools", "retrieval")  # median / slowest tool, p50 / p95
+        assert re.fullmatch(rf"{number}{' / ' + number if two else ''}; peak (\d+\.\d\d) GiB", cell), cell
+        assert float(re.search(r"peak (\S+) GiB", cell).group(1)) >= 0.05  # a Python process with pandas
+    assert text in capsys.readouterr().out

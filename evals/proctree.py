@@ -1,0 +1,101 @@
+"""Wall time and peak memory of a command and every process it starts (Linux /proc).
+
+    m = run_measured(["retention", "score", ...])   # m.wall_s, m.peak_bytes, m.stdout
+
+A step may start helpers (`tools.load.load_store` runs `python -m tools.load_side` for a large
+store), so the peak is the largest sum of resident memory (RSS) over the whole process tree,
+sampled every `interval` seconds while the command runs. A spike shorter than the interval can
+fall between samples, so the peak is also at least the largest single process's own peak
+(`ru_maxrss` of the reaped children, when this command raised it). RSS counts pages shared by
+two processes twice: the sum is an upper bound on what the tree needs, which is the honest side
+for a memory budget. No dependency beyond the standard library.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _processes() -> dict[int, tuple[int, int]]:
+    """pid -> (parent pid, resident bytes) of every process now visible in /proc."""
+    out: dict[int, tuple[int, int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as fh:
+                raw = fh.read()
+        except OSError:  # it ended while we looked
+            continue
+        # fields after "(comm)": state ppid ... rss is field 24 overall (the 22nd after comm)
+        rest = raw[raw.rindex(b")") + 2:].split()
+        out[int(entry.name)] = (int(rest[1]), int(rest[21]) * PAGE)
+    return out
+
+
+def tree_rss(pid: int) -> int:
+    """Resident bytes of `pid` and all its descendants, summed, right now (0 if it is gone)."""
+    procs = _processes()
+    children: dict[int, list[int]] = {}
+    for p, (ppid, _) in procs.items():
+        children.setdefault(ppid, []).append(p)
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        if p in procs:
+            total += procs[p][1]
+        todo += children.get(p, [])
+    return total
+
+
+@dataclass(frozen=True)
+class Measured:
+    wall_s: float
+    peak_bytes: int
+    stdout: str = ""
+
+    @property
+    def peak_gib(self) -> float:
+        return self.peak_bytes / 2**30
+
+
+def run_measured(cmd: list[str], *, env: dict | None = None, capture: bool = False,
+                 interval: float = 0.2) -> Measured:
+    """Run `cmd` to the end (raising CalledProcessError on a non-zero exit) and measure it."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    peak = 0
+    done = threading.Event()
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
+                            text=True)
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, tree_rss(proc.pid))
+            done.wait(interval)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        out, _ = proc.communicate()
+    finally:
+        wall = time.perf_counter() - t0
+        done.set()
+        sampler.join()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux
+    if after > before:  # this command's largest process set a new high: a floor for the peak
+        peak = max(peak, after * 1024)
+    if proc.returncode:
+        raise subprocess.CalledProcessError(proc.returncode, cmd, out)
+    return Measured(wall, peak, out or "")
