@@ -56,6 +56,12 @@ def test_values_are_coherent(scored):
     one = s[s["orders_to_date"] == 1]
     assert (one["churn_probability"] > 0.05).mean() > 0.9
     assert pd.to_datetime(s["expected_next_order_date"]).min() > pd.Timestamp("2026-10-31")
+    # "one-time buyer" is said of one-time buyers only (a draft would thank them for their
+    # first order)
+    repeat = s[s["orders_to_date"] > 1]
+    assert not (repeat["churn_reason"] == "one_time_buyer").any()
+    assert not repeat["churn_drivers"].str.contains("one_time_buyer").any()
+    assert (one["churn_reason"] == "one_time_buyer").any()
 
 
 def test_planted_churn_causes_are_recovered(demo, scored):

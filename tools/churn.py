@@ -136,6 +136,9 @@ def reasons_from_contributions(contrib: np.ndarray, features: list[str], X: pd.D
         k, o = REASONS.index("cycle_overdue"), REASONS.index("one_time_buyer")
         groups[one, o] += np.clip(groups[one, k], 0, None)
         groups[one, k] = np.minimum(groups[one, k], 0)
+        # few purchases push a repeat customer's risk up too, but "one-time buyer" would be
+        # untrue of them: that reason is kept for customers with exactly one purchase
+        groups[~one, o] = np.minimum(groups[~one, o], 0)
     return _rank_reasons(groups, X.index, top=top)
 
 
