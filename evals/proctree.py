@@ -5,8 +5,9 @@
 A step may start helpers (`tools.load.load_store` runs `python -m tools.load_side` for a large
 store), so the peak is the largest sum of resident memory (RSS) over the whole process tree,
 sampled every `interval` seconds while the command runs. A spike shorter than the interval can
-fall between samples, so the peak is also at least the largest single process's own peak
-(`ru_maxrss` of the reaped children, when this command raised it). RSS counts pages shared by
+fall between samples, so the peak is also at least the largest high-water mark (VmHWM) any
+process of the tree showed. (Not `ru_maxrss` of the reaped children: in a process that has
+other children, such as a test run, that counts whichever old child happens to be reaped.) RSS counts pages shared by
 two processes twice: the sum is an upper bound on what the tree needs, which is the honest side
 for a memory budget. No dependency beyond the standard library.
 """
@@ -14,7 +15,6 @@ for a memory budget. No dependency beyond the standard library.
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 import threading
 import time
@@ -40,19 +40,37 @@ def _processes() -> dict[int, tuple[int, int]]:
     return out
 
 
-def tree_rss(pid: int) -> int:
-    """Resident bytes of `pid` and all its descendants, summed, right now (0 if it is gone)."""
+def tree_pids(pid: int) -> tuple[list[int], int]:
+    """`pid` and all its descendants now alive, and their resident bytes summed (0 if gone)."""
     procs = _processes()
     children: dict[int, list[int]] = {}
     for p, (ppid, _) in procs.items():
         children.setdefault(ppid, []).append(p)
-    total, todo = 0, [pid]
+    pids, total, todo = [], 0, [pid]
     while todo:
         p = todo.pop()
         if p in procs:
+            pids.append(p)
             total += procs[p][1]
         todo += children.get(p, [])
-    return total
+    return pids, total
+
+
+def tree_rss(pid: int) -> int:
+    """Resident bytes of `pid` and all its descendants, summed, right now (0 if it is gone)."""
+    return tree_pids(pid)[1]
+
+
+def high_water(pid: int) -> int:
+    """The process's own peak resident bytes so far (VmHWM), 0 if it is gone."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
 
 @dataclass(frozen=True)
@@ -69,7 +87,6 @@ class Measured:
 def run_measured(cmd: list[str], *, env: dict | None = None, capture: bool = False,
                  interval: float = 0.2) -> Measured:
     """Run `cmd` to the end (raising CalledProcessError on a non-zero exit) and measure it."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     peak = 0
     done = threading.Event()
     t0 = time.perf_counter()
@@ -79,7 +96,9 @@ def run_measured(cmd: list[str], *, env: dict | None = None, capture: bool = Fal
     def sample() -> None:
         nonlocal peak
         while not done.is_set():
-            peak = max(peak, tree_rss(proc.pid))
+            pids, total = tree_pids(proc.pid)
+            # a spike between two samples still shows in each process's own high-water mark
+            peak = max(peak, total, *(high_water(p) for p in pids))
             done.wait(interval)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -93,9 +112,6 @@ def run_measured(cmd: list[str], *, env: dict | None = None, capture: bool = Fal
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux
-    if after > before:  # this command's largest process set a new high: a floor for the peak
-        peak = max(peak, after * 1024)
     if proc.returncode:
         raise subprocess.CalledProcessError(proc.returncode, cmd, out)
     return Measured(wall, peak, out or "")
