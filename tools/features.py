@@ -139,6 +139,7 @@ def build_features(
 
 
 def _with_codes(df: pd.DataFrame | None, code) -> pd.DataFrame | None:
+    """`df` with its customer ids replaced by the given codes (rows coded -1 dropped)."""
     if df is None or df.empty:
         return df
     return df.assign(customer_id=code).loc[code >= 0]
@@ -148,8 +149,7 @@ def _recode(df: pd.DataFrame | None, uniq) -> pd.DataFrame | None:
     """The same integer codes for another table's customer ids (unknown ids dropped)."""
     if df is None or df.empty:
         return df
-    code = pd.Index(uniq).get_indexer(df["customer_id"])
-    return df.assign(customer_id=code).loc[code >= 0]
+    return _with_codes(df, pd.Index(uniq).get_indexer(df["customer_id"]))
 
 
 def _sum(key: np.ndarray, values, n: int) -> np.ndarray:

@@ -18,14 +18,14 @@ def factorize_sorted(values) -> tuple[np.ndarray, np.ndarray]:
     """(codes, uniques) as `pd.factorize(values, sort=True)` gives them: uniques sorted,
     codes into them, -1 for missing values."""
     codes, uniques = pd.factorize(values)
-    uniques = np.asarray(uniques, dtype=object) if not isinstance(uniques, np.ndarray) else uniques
-    try:
-        arr = pa.array(uniques, type=pa.string()) if uniques.dtype == object else None
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all strings: pandas sorts them
-        arr = None
-    if arr is None:
-        return pd.factorize(values, sort=True)
-    order = pc.sort_indices(arr).to_numpy()
+    uniques = np.asarray(uniques)
+    if uniques.dtype == object:
+        try:
+            order = pc.sort_indices(pa.array(uniques, type=pa.string())).to_numpy()
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all strings: pandas sorts them
+            return pd.factorize(values, sort=True)
+    else:  # numbers or dates (missing values are already out of the uniques)
+        order = np.argsort(uniques, kind="stable")
     rank = np.empty(len(order) + 1, np.int64)
     rank[order] = np.arange(len(order))
     rank[-1] = -1  # code -1 (missing) stays -1

@@ -113,7 +113,7 @@ def load_store(
             reports += reps
         orders, reps = _load_many("orders", files["orders"], customers=customers, **kw)
         reports += reps
-        tables, reps = _finish_side(child, side, kw) if child else _load_side(side, kw)
+        tables, reps = _finish_side(child, side, kw) if child else load_side_tables(side, kw)
         reports += reps
     finally:
         if child is not None:
@@ -147,7 +147,7 @@ def _finish_side(child, side: dict[str, list[Path]], kw: dict):
     proc.wait()
     out = tmp / "out.pkl"
     if proc.returncode != 0 or not out.exists():
-        return _load_side(side, kw)
+        return load_side_tables(side, kw)
     with out.open("rb") as fh:
         status, value = pickle.load(fh)
     if status == "error":
@@ -163,7 +163,7 @@ def _stop_side(child) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _load_side(side: dict[str, list[Path]], kw: dict):
+def load_side_tables(side: dict[str, list[Path]], kw: dict):
     """products, events, tickets (those present) and their reports, in that order."""
     tables: dict[str, pd.DataFrame | None] = {}
     reports: list[FileReport] = []

@@ -15,7 +15,7 @@ import pickle
 import sys
 
 from tools.errors import DataError
-from tools.load import _load_side
+from tools.load import load_side_tables
 
 
 def main(argv: list[str]) -> int:
@@ -23,7 +23,7 @@ def main(argv: list[str]) -> int:
     with open(inp, "rb") as fh:
         side, kw = pickle.load(fh)
     try:
-        result = ("ok", _load_side(side, kw))
+        result = ("ok", load_side_tables(side, kw))
     except DataError as exc:  # the parent raises it as if it had loaded the file itself
         result = ("error", exc)
     with open(out + ".tmp", "wb") as fh:

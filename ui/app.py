@@ -6,27 +6,21 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-# No analytics, no version check, no telemetry: set before Gradio is imported (and the Blocks
-# say analytics_enabled=False too, whatever the environment says).
-os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+import gradio as gr
 
-import gradio as gr  # noqa: E402
-
-from agent.approvals import ApprovalError  # noqa: E402
-from agent.settings import Settings  # noqa: E402
-from ui import views  # noqa: E402
+from agent.approvals import ApprovalError
+from agent.settings import Settings
+from ui import views
 
 # The handlers and the context live in ui.handlers; imported here for the wiring below, and so
 # they stay importable from ui.app as before.
-from ui.handlers import (  # noqa: E402
+from ui.handlers import (
     AppContext,
-    _err,
-    _mode,
-    _progress_cb,
+    error_message,
+    banner_for,
+    progress_callback,
     bulk_approve,
     chat_turn,
     customer_rows,
@@ -66,7 +60,7 @@ def build_app(ctx: AppContext) -> gr.Blocks:
 def _assistant_tab(ctx: AppContext) -> tuple:
     """The chat; returns its "open the drafts" button and the state holding those draft ids."""
     with gr.Tab("Assistant", id="assistant"):
-        banner = gr.Markdown(_mode(ctx), elem_id="mode-banner")
+        banner = gr.Markdown(banner_for(ctx), elem_id="mode-banner")
         chat = gr.Chatbot(label="Assistant", height=480, elem_id="chatbot")
         with gr.Row():
             msg = gr.Textbox(placeholder="Ask about your customers…", show_label=False, scale=5,
@@ -159,7 +153,7 @@ def _customers_tab(ctx: AppContext) -> None:
             customer_id = (customer_id or "").strip()
             if not customer_id:
                 return "Enter a customer id.", None
-            ctx.session(_progress_cb(progress))
+            ctx.session(progress_callback(progress))
             r = ctx.runner()
             info = r.call("explain_customer", {"customer_id": customer_id})
             nbp = r.call("next_best_product", {"customer_id": customer_id})
@@ -238,7 +232,7 @@ def _approvals_tab(ctx: AppContext) -> dict:
                     m = q.edit(int(i), actor=who, subject=subj, body=text,
                                discount_cap=ctx.settings.discount_cap).message
             except (ApprovalError, LookupError, ValueError) as exc:
-                m = _err(exc)
+                m = error_message(exc)
             return (m, rows(st, ids)) + show(i)
 
         outs = [msg, table, subject, body, info]

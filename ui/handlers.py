@@ -5,7 +5,6 @@ context, so tests call them without a browser. `ui.app` lays them out and wires 
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import threading
 import time
@@ -14,17 +13,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-# No analytics, no version check, no telemetry: set before Gradio is imported (as ui.app does, so
-# it holds whichever of the two is imported first).
-os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+import gradio as gr
 
-import gradio as gr  # noqa: E402
-
-from agent.approvals import ApprovalError, open_queue  # noqa: E402
-from agent.settings import Settings  # noqa: E402
-from agent.workspace import Workspace  # noqa: E402
-from ui import views  # noqa: E402
+from agent.approvals import ApprovalError, open_queue
+from agent.settings import Settings
+from agent.workspace import Workspace
+from ui import views
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +116,7 @@ def _no_progress(*_args, **_kwargs) -> None:
     pass
 
 
-def _progress_cb(progress, steps: int = 8):
+def progress_callback(progress, steps: int = 8):
     state = {"i": 0}
     progress = progress or _no_progress
 
@@ -132,7 +126,7 @@ def _progress_cb(progress, steps: int = 8):
     return cb
 
 
-def _err(exc: Exception) -> str:
+def error_message(exc: Exception) -> str:
     return f"error: {exc}".splitlines()[0]
 
 
@@ -153,11 +147,11 @@ def chat_turn(ctx: AppContext, history: list) -> Iterator[tuple]:
     try:
         if not ctx.loaded:
             statuses.append("loading and scoring the store (first question only)")
-            yield history + views.working_messages(statuses), busy, _mode(ctx), no_link, []
+            yield history + views.working_messages(statuses), busy, banner_for(ctx), no_link, []
         assistant = ctx.assistant()
         who = f"model {ctx.settings.model}" if assistant.mode == "llm" else "offline planner"
         statuses.append(f"thinking ({who})")
-        yield history + views.working_messages(statuses), busy, _mode(ctx), no_link, []
+        yield history + views.working_messages(statuses), busy, banner_for(ctx), no_link, []
         for event in stream_answer(assistant, message):
             if event.kind == "answer":
                 history = history + views.answer_messages(event.answer)
@@ -168,12 +162,12 @@ def chat_turn(ctx: AppContext, history: list) -> Iterator[tuple]:
                 text = ""
             else:
                 text = event.text
-            yield history + views.working_messages(statuses, text), busy, _mode(ctx), no_link, []
+            yield history + views.working_messages(statuses, text), busy, banner_for(ctx), no_link, []
     except Exception as exc:  # shown as one line, logged with its traceback
         log.exception("assistant failed")
-        history = history + [{"role": "assistant", "content": _err(exc)}]
+        history = history + [{"role": "assistant", "content": error_message(exc)}]
     link = gr.update(visible=True, value=views.open_drafts_label(ids)) if ids else no_link
-    yield history, gr.update(interactive=True), _mode(ctx), link, ids
+    yield history, gr.update(interactive=True), banner_for(ctx), link, ids
 
 
 def open_chat_drafts(ctx: AppContext, ids: list[int]) -> tuple:
@@ -196,7 +190,7 @@ def show_draft(ctx: AppContext, draft_id) -> tuple:
     try:
         d = ctx.queue().get(int(draft_id)).to_dict()
     except Exception as exc:
-        return "", "", _err(exc)
+        return "", "", error_message(exc)
     return d["subject"], d["body"], views.draft_detail(d)
 
 
@@ -204,7 +198,7 @@ def customer_rows(ctx: AppContext, segment: str, clv_tier: str, churn_reason: st
                   top_n: int, progress=None) -> tuple:
     """The Customers tab's table after the filters, the segment table, the filters' choices and
     how many customers the filters match. (table, segments, 3 dropdown updates, count line)"""
-    s = ctx.session(_progress_cb(progress))
+    s = ctx.session(progress_callback(progress))
     ch = views.filter_choices(s.scores)
     matched = views.filter_scores(s.scores, s.customers, first_names=ctx.first_names(), segment=segment,
                                   clv_tier=clv_tier, churn_reason=churn_reason, consent=consent)
@@ -231,7 +225,7 @@ def bulk_approve(ctx: AppContext, confirmed: bool, actor: str, state: str, only:
         done = ctx.queue().approve_all_pending(actor=actor)
         m = f"{sum(t.changed for t in done)} drafts approved by {actor}."
     except ApprovalError as exc:
-        m = _err(exc)
+        m = error_message(exc)
     return m, draft_rows(ctx, state, only), False
 
 
@@ -246,7 +240,7 @@ def export_drafts(ctx: AppContext, actor: str, state: str, only: str = "") -> tu
         return str(exc), draft_rows(ctx, state, only), gr.update()
     except Exception as exc:
         log.exception("export failed")
-        return _err(exc), draft_rows(ctx, state, only), None
+        return error_message(exc), draft_rows(ctx, state, only), None
     return res.message, draft_rows(ctx, state, only), (str(res.path) if res.path else None)
 
 
@@ -258,14 +252,14 @@ def make_brief(ctx: AppContext, week_ending: str | None, cac, progress=None) -> 
 
     try:
         with ctx.job("the weekly brief"):
-            s = ctx.session(_progress_cb(progress))
+            s = ctx.session(progress_callback(progress))
             b = weekly_brief(s.store, workspace=ctx.ws, week_ending=(week_ending or "").strip() or None,
                              cac=float(cac) if cac else None, settings=ctx.settings,
-                             progress=_progress_cb(progress))
+                             progress=progress_callback(progress))
     except Exception as exc:
         if not isinstance(exc, JobRunning):
             log.exception("brief failed")
-        return (_err(exc) if not isinstance(exc, JobRunning) else str(exc),) + (gr.update(),) * 8
+        return (error_message(exc) if not isinstance(exc, JobRunning) else str(exc),) + (gr.update(),) * 8
     p = b.paths
     return (f"Brief for the week ending **{b.week_ending}** written to `{p.get('md')}`.",
             views.kpi_cards(b.facts.get("kpi", {}), b.facts.get("kpi_change", {})),
@@ -287,12 +281,12 @@ def upload_store(ctx: AppContext, paths, store_name: str | None, progress=None) 
                 p = Path(p if isinstance(p, str) else p.name)
                 shutil.copy(p, folder / p.name)
             (progress or _no_progress)(0.05, desc="loading and validating")
-            s = ctx.use_store(folder, _progress_cb(progress))
+            s = ctx.use_store(folder, progress_callback(progress))
     except JobRunning as exc:
         return str(exc), gr.update(), gr.update(), gr.update()
     except Exception as exc:  # DataError and friends: the CLI's one-line message
         log.info("upload refused: %s", exc)
-        return _err(exc), None, None, gr.update()
+        return error_message(exc), None, None, gr.update()
     reps = list(s.reports)
     rej = [r.rejects_path for r in reps if r.rejects_path and r.rows_rejected]
     return (views.load_summary(reps) + f" Scored {len(s.scores):,} customers; the app now uses "
@@ -320,5 +314,5 @@ def draft_for(ctx: AppContext, customer_id: str | None, progress=None) -> str:
             "Review it in the **Approvals** tab; nothing is sent.")
 
 
-def _mode(ctx: AppContext) -> str:
+def banner_for(ctx: AppContext) -> str:
     return views.mode_banner("llm" if ctx.settings.model else "offline", ctx.settings.model)
