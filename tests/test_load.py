@@ -269,6 +269,22 @@ def test_shopify_export_shape(tmp_path):
     assert bool(c.loc["7002", "accepts_sms"])
 
 
+def test_shopify_orders_get_their_customers_first_on_a_large_store(tmp_path, monkeypatch):
+    """Shopify orders map emails to the customers file's ids: with the side tables in a
+    second process, the customers still load before the orders (in this process)."""
+    import tools.load as L
+
+    shop = tmp_path / "shop"
+    write(shop / "orders_export_1.csv", SHOPIFY_ORDERS)
+    write(shop / "customers_export.csv", SHOPIFY_CUSTOMERS)
+    write(shop / "events.csv", "customer_id,timestamp,event\n7001,2025-01-01T10:00:00Z,Email Open\n")
+    monkeypatch.setattr(L, "SIDE_PROCESS_BYTES", 0)
+    store = load_store(shop, rejects_dir=tmp_path / "rj", now=NOW)
+    assert set(store.orders["customer_id"]) == {"7001", "7002"}
+    assert len(store.customers) == 2 and len(store.events) == 1
+    assert [r.kind for r in store.reports] == ["customers", "orders", "events"]
+
+
 def test_shopify_orders_without_customers_file_hash_the_email(tmp_path):
     orders, rep = load_orders(write(tmp_path / "orders_export_1.csv", SHOPIFY_ORDERS), now=NOW)
     ids = set(orders["customer_id"])
@@ -319,12 +335,14 @@ def test_load_table_rejects_unknown_kind(tmp_path):
 
 
 def test_side_tables_load_in_a_second_process_the_same(tmp_path, monkeypatch):
-    """A large store loads events/tickets/products in a spawned process: same tables, same
-    reports in the same order, and a bad side file still fails with its one-line error."""
+    """A large store loads customers/products/events/tickets in a spawned process: same
+    tables, same reports in the same order, and a bad side file still fails with its
+    one-line error."""
     import tools.load as L
 
     shop = tmp_path / "shop"
     write(shop / "orders.csv", GOOD)
+    write(shop / "customers.csv", "customer_id,email,first_name\nc1,a@x.com,Ann\n,b@x.com,Bob\n")
     write(shop / "products.csv", "sku,title,product_type,price\nP1,Mug,Kitchen,10\n")
     write(shop / "events.csv", "customer_id,timestamp,event\nc1,2025-01-01T10:00:00Z,Email Open\nc1,later,x\n")
     write(shop / "tickets.csv", "customer_id,created_at,priority,subject\nc1,2025-01-02,High,late parcel\n")
@@ -334,9 +352,10 @@ def test_side_tables_load_in_a_second_process_the_same(tmp_path, monkeypatch):
     spawned = load_store(shop, rejects_dir=tmp_path / "rj2", now=NOW)
     assert [r.file for r in spawned.reports] == [r.file for r in serial.reports]
     assert [r.rows_rejected for r in spawned.reports] == [r.rows_rejected for r in serial.reports]
-    for kind in ("products", "events", "tickets"):
+    assert [r.kind for r in spawned.reports] == ["customers", "orders", "products", "events", "tickets"]
+    for kind in ("customers", "products", "events", "tickets"):
         pd.testing.assert_frame_equal(getattr(spawned, kind), getattr(serial, kind))
-    assert (tmp_path / "rj2").exists()  # the child wrote the events rejects
+    assert (tmp_path / "rj2" / "customers.csv.rejects.csv").exists()  # written by the child
     write(shop / "tickets.csv", "customer_id,priority\nc1,High\n")  # no date column
     with pytest.raises(DataError) as err:
         load_store(shop, rejects_dir=tmp_path / "rj3", now=NOW)

@@ -101,25 +101,42 @@ def load_store(
         )
     _check_map(column_map or {}, files)
     kw = dict(column_map=column_map, rejects_dir=rejects_dir, now=now, max_bytes=max_bytes)
-    side = {k: files[k] for k in ("products", "events", "tickets") if files.get(k)}
-    # a large store: events/tickets/products load in a second process while this one loads
-    # customers and orders (pandas holds the GIL: threads would not overlap)
-    child = _start_side(side, kw) if _worth_a_process(side) else None
+    side = {k: files[k] for k in SIDE_KINDS if files.get(k)}
+    # a large store: the side tables load in a second process while this one loads the
+    # orders (pandas holds the GIL: threads would not overlap). Customers load here, before
+    # the orders, when the orders are Shopify's (emails -> ids) or there is no second process.
+    parallel = _worth_a_process(side)
+    before = {}
+    if side.get("customers") and (not parallel or _shopify_orders(files["orders"])):
+        before["customers"] = side.pop("customers")
+    child = _start_side(side, kw) if parallel and side else None
     try:
-        reports: list[FileReport] = []
-        customers = None
-        if files.get("customers"):
-            customers, reps = _load_many("customers", files["customers"], **kw)
-            reports += reps
-        orders, reps = _load_many("orders", files["orders"], customers=customers, **kw)
-        reports += reps
-        tables, reps = _finish_side(child, side, kw) if child else load_side_tables(side, kw)
-        reports += reps
+        first, reports = load_side_tables(before, kw)
+        orders, reps = _load_many("orders", files["orders"], customers=first["customers"], **kw)
+        tables, more = _finish_side(child, side, kw) if child else load_side_tables(side, kw)
+        reports = _in_load_order(reports + reps + more)
     finally:
         if child is not None:
             _stop_side(child)
+    tables = {k: tables[k] if tables[k] is not None else first[k] for k in SIDE_KINDS}
     currency = orders.attrs.get("currency")
-    return Store(path, orders, customers, reports=tuple(reports), currency=currency, **tables)
+    return Store(path, orders, reports=tuple(reports), currency=currency, **tables)
+
+
+SIDE_KINDS = ("customers", "products", "events", "tickets")
+LOAD_ORDER = ("customers", "orders", "products", "events", "tickets")
+
+
+def _in_load_order(reports: list[FileReport]) -> list[FileReport]:
+    """Reports in the order a one-process load gives them (customers, orders, products,
+    events, tickets), whichever process loaded each."""
+    return sorted(reports, key=lambda r: LOAD_ORDER.index(r.kind))
+
+
+def _shopify_orders(paths: list[Path]) -> bool:
+    from tools.read import read_header
+
+    return any(_is_shopify_orders(read_header(p) or []) for p in paths)
 
 
 SIDE_PROCESS_BYTES = 32 * 2**20  # side tables at least this big load in a second process
@@ -164,10 +181,11 @@ def _stop_side(child) -> None:
 
 
 def load_side_tables(side: dict[str, list[Path]], kw: dict):
-    """products, events, tickets (those present) and their reports, in that order."""
+    """customers, products, events, tickets (those in `side`; None for the others) and
+    their reports, in that order."""
     tables: dict[str, pd.DataFrame | None] = {}
     reports: list[FileReport] = []
-    for kind in ("products", "events", "tickets"):
+    for kind in SIDE_KINDS:
         tables[kind] = None
         if side.get(kind):
             tables[kind], reps = _load_many(kind, side[kind], **kw)

@@ -64,6 +64,22 @@ def read_table(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> RawTa
     return _read_text(path)
 
 
+def read_header(path: str | Path) -> list[str] | None:
+    """A table file's column names without reading its rows; None if they cannot be read
+    (`read_table` then gives the reason)."""
+    path = Path(path)
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            return list(pq.read_schema(path).names)
+        with path.open("rb") as fh:
+            sample = fh.read(64 * 1024)
+        encoding, delimiter = _sniff(sample)
+        lines = sample.decode(encoding, errors="replace").splitlines()
+        return [h.strip() for h in next(csv.reader(lines[:1], delimiter=delimiter))] if lines else None
+    except Exception:  # a broken file: read_table names the problem
+        return None
+
+
 def _read_parquet(path: Path) -> RawTable:
     try:
         table = pq.read_table(path)
