@@ -12,6 +12,8 @@ import warnings
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 _TZ_SUFFIX = re.compile(r"\s*(?:Z|UTC|GMT|[+-]\d{2}:?\d{2})$", re.IGNORECASE)
 _CURRENCY = re.compile(r"[£$€¥₹\s\u00a0']|^[A-Z]{3}|[A-Z]{3}$")
@@ -26,7 +28,18 @@ FALSE_WORDS = frozenset(
 def _blank(s: pd.Series) -> pd.Series:
     if s.dtype != object:
         return s.isna()
-    return s.isna() | (s.astype(str).str.strip() == "")
+    return s.isna() | (_stripped(s) == "")
+
+
+def _stripped(s: pd.Series) -> pd.Series:
+    """`str(value).strip()` of every value, by Arrow's kernel (Python's string methods cost
+    seconds on a million rows); the same Unicode whitespace is trimmed."""
+    text = s.astype(str)
+    try:
+        arr = pc.utf8_trim_whitespace(pa.array(text.to_numpy(dtype=object), type=pa.string()))
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return text.str.strip()
+    return pd.Series(arr.to_numpy(zero_copy_only=False), index=s.index, dtype=object)
 
 
 def parse_dates(s: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -41,8 +54,8 @@ def parse_dates(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     if pd.api.types.is_datetime64_any_dtype(s):  # already typed (Parquet)
         parsed = s.dt.tz_localize(None) if s.dt.tz is not None else s
         return parsed.astype("datetime64[ns]"), pd.Series(False, index=s.index)
-    text = s.astype(str).str.strip()
-    blank = _blank(s)
+    text = _stripped(s)
+    blank = s.isna() | (text == "") if s.dtype == object else s.isna()
     text = text.where(~blank, None)
     parsed = _to_datetime(text, format="ISO8601")
     if parsed is None:  # mixed offsets: drop them (wall time), then try again

@@ -76,24 +76,46 @@ def _numbers(canon, reasons, column, cols, file, *, required):
     return values
 
 
-def _ids(canon, reasons, column):
-    ids = _strip(canon[column].astype(str) if canon[column].dtype != object else canon[column])
-    arr = pa.array(ids.to_numpy(dtype=object), type=pa.string())
-    if pc.any(pc.ends_with(arr, ".0")).as_py():  # 17850.0 (a spreadsheet's float id) -> 17850
-        spreadsheet = ids.str.endswith(".0")
-        ids = ids.where(~spreadsheet, ids.str.slice(0, -2))
-    _first_reason(reasons, ids == "", f"{column} is blank")
-    return ids
+def _ids(canon, reasons, column) -> pd.Series:
+    return _id_column(canon, reasons, column)[0]
+
+
+def _id_column(canon, reasons, column) -> tuple[pd.Series, pa.Array]:
+    """The trimmed ids (a spreadsheet's float id 17850.0 read as 17850; blank ids rejected),
+    as a Series and as the same values in an Arrow array (for integer codes by Arrow)."""
+    col = canon[column]
+    ids, arr = _text(col.astype(str) if col.dtype != object else col)
+    spreadsheet = pc.ends_with(arr, ".0")
+    if pc.any(spreadsheet).as_py():
+        arr = pc.if_else(spreadsheet, pc.utf8_slice_codeunits(arr, 0, -2), arr)
+        ids = pd.Series(arr.to_numpy(zero_copy_only=False), index=col.index, dtype=object)
+    blank = pd.Series(pc.equal(arr, "").to_numpy(zero_copy_only=False), index=col.index)
+    _first_reason(reasons, blank, f"{column} is blank")
+    return ids, arr
 
 
 def _strip(s: pd.Series) -> pd.Series:
-    """Trim surrounding whitespace (Arrow's vectorised kernel: Python string methods over
-    millions of ids are what made large loads slow); unchanged columns are returned as is."""
+    return _text(s)[0]
+
+
+def _text(s: pd.Series) -> tuple[pd.Series, pa.Array]:
+    """Trim surrounding whitespace, missing values as "" (Arrow's vectorised kernels: Python
+    string methods over millions of ids are what made large loads slow): the Series, the
+    column itself when nothing changed, and the same values as an Arrow array."""
     arr = pa.array(s.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
     trimmed = pc.utf8_trim_whitespace(arr)
-    if pc.all(pc.equal(arr, trimmed)).as_py() is not False:
-        return s.fillna("") if s.hasnans else s
-    return pd.Series(trimmed.to_numpy(zero_copy_only=False), index=s.index, dtype=object).fillna("")
+    if arr.null_count:
+        trimmed = trimmed.fill_null("")
+    elif pc.all(pc.equal(arr, trimmed)).as_py() is not False:
+        return s, trimmed
+    return pd.Series(trimmed.to_numpy(zero_copy_only=False), index=s.index, dtype=object), trimmed
+
+
+def codes_of(arr: pa.Array) -> np.ndarray:
+    """Integer codes of an Arrow array's values in order of first appearance, as
+    `pd.factorize` gives them (-1: missing), by Arrow's hash kernel."""
+    enc = pc.dictionary_encode(arr)
+    return enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _normalise_category(s: pd.Series, fn) -> pd.Series:
@@ -110,7 +132,7 @@ def _validate_orders(canon: pd.DataFrame, cols, file, *, now):
     if "customer_id" not in cols:
         canon = canon.assign(customer_id=canon["email"].map(email_customer_id, na_action="ignore"))
         warnings.append("no customer id column: customers are identified by their email")
-    out["customer_id"] = _ids(canon, reasons, "customer_id")
+    out["customer_id"], customer_arr = _id_column(canon, reasons, "customer_id")
     out["order_date"] = _dates(canon, reasons, "order_date", cols, file, now=now, required=True)
     if "amount" in cols:
         out["amount"] = _numbers(canon, reasons, "amount", cols, file, required=True)
@@ -119,15 +141,17 @@ def _validate_orders(canon: pd.DataFrame, cols, file, *, now):
         price = _numbers(canon, reasons, "unit_price", cols, file, required=True)
         out["amount"] = (qty * price).round(4)
         warnings.append("no amount column: amount = quantity x unit price")
+    order_arr = None
     if "order_id" in cols:
-        out["order_id"] = _ids(canon, reasons, "order_id")
+        out["order_id"], order_arr = _id_column(canon, reasons, "order_id")
     else:
         out["order_id"] = out["customer_id"] + "@" + out["order_date"].astype(str)
         warnings.append("no order id column: one order per customer and timestamp")
     for opt in ("product_id", "product_name", "channel"):
         if opt in cols:
-            text = _strip(canon[opt])
-            out[opt] = text.where(text != "", None)
+            text, arr = _text(canon[opt])
+            blank = pc.equal(arr, "").to_numpy(zero_copy_only=False)
+            out[opt] = text.where(~blank, None) if blank.any() else text
     if "quantity" in cols:
         out["quantity"] = _numbers(canon, reasons, "quantity", cols, file, required=False)
     if "discount" in cols:
@@ -144,16 +168,20 @@ def _validate_orders(canon: pd.DataFrame, cols, file, *, now):
             if other.any():
                 warnings.append(f"mixed currencies: kept {currency}, rejected {int(other.sum())} rows in others")
         out["currency"] = cur.replace("", currency)
-    _reject_duplicates(out, reasons, has_lines="product_id" in cols)
+    _reject_duplicates(out, reasons, has_lines="product_id" in cols,
+                       order=None if order_arr is None else codes_of(order_arr),
+                       customer=codes_of(customer_arr))
     out.attrs["currency"] = currency
     return out, reasons, warnings
 
 
-def _reject_duplicates(out: pd.DataFrame, reasons: pd.Series, *, has_lines: bool) -> None:
+def _reject_duplicates(out: pd.DataFrame, reasons: pd.Series, *, has_lines: bool,
+                       order: np.ndarray | None = None, customer: np.ndarray | None = None) -> None:
     """Duplicate lines/orders, and an order id used by two customers. Keys are compared as
-    integer codes (hashing millions of string ids once, not once per check)."""
+    integer codes (hashing millions of string ids once, not once per check); `order` and
+    `customer`: those codes, when already known."""
     ok = reasons.isna().to_numpy()
-    order = pd.factorize(out["order_id"])[0]
+    order = pd.factorize(out["order_id"])[0] if order is None else order
     keys = [order] + [pd.factorize(out[c])[0] for c in ("product_id", "quantity", "amount")
                       if has_lines and c in out]
     dup = _duplicated(keys) & ok
@@ -165,7 +193,8 @@ def _reject_duplicates(out: pd.DataFrame, reasons: pd.Series, *, has_lines: bool
                       "duplicate line (same order, product, quantity and amount)")
     # one order id used by two customers: keep the first customer's rows
     idx = np.flatnonzero(reasons.isna().to_numpy() & (order >= 0))
-    o_ok, c_ok = order[idx], pd.factorize(out["customer_id"])[0][idx]
+    customer = pd.factorize(out["customer_id"])[0] if customer is None else customer
+    o_ok, c_ok = order[idx], customer[idx]
     first_pair = ~_duplicated([o_ok, c_ok])  # each (order, customer) pair's first row
     per_order = np.bincount(o_ok[first_pair], minlength=int(order.max()) + 1 if len(order) else 0)
     if (per_order > 1).any():  # rare: only then find each order's first customer
