@@ -81,7 +81,7 @@ def occasions(orders: pd.DataFrame, *, as_of) -> pd.DataFrame:
     cutoff = pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)
     keep = ((orders["order_date"] < cutoff) & (orders["amount"] >= 0)).to_numpy()
     ids = orders["customer_id"].to_numpy()[keep]
-    if np.issubdtype(ids.dtype, np.integer):  # already integer codes (build_features)
+    if is_code(ids):  # already integer codes (build_features, tools.score)
         code, uniq = ids.astype(np.int64), None
     else:
         code, uniq = factorize_sorted(ids)
@@ -110,32 +110,50 @@ def build_features(
     events: pd.DataFrame | None = None,
     tickets: pd.DataFrame | None = None,
     products: pd.DataFrame | None = None,
-    keys=None,
 ) -> pd.DataFrame:
     """Features for every customer with a purchase on or before `as_of`, indexed by id.
 
     No NaN in the result: 'never happened' is `NO_HISTORY_DAYS` for day counts and 0 for
     counts and shares. Customer ids are replaced by integer codes for the aggregation
     (grouping on strings sorts them again and again: 10x slower on a million customers).
-    `keys`, when given, holds those codes already computed for these same tables
-    (`keys.codes["orders" | "events" | "tickets"]`: a code per row, -1 for an id without
-    orders; `keys.ids`: code -> id), so the ids are not hashed again.
+    Ids that are already small non-negative integers (the codes `tools.score` scores with)
+    are used as codes as they are.
     """
     as_of = pd.Timestamp(as_of).normalize()
     cols = [c for c in ("customer_id", "order_date", "amount", "discount", "product_id") if c in orders]
     keep = (orders["order_date"] < as_of + pd.Timedelta(days=1)).to_numpy()
     o = orders[cols] if keep.all() else orders.loc[keep, cols]  # only the columns used
-    if keys is None:
-        key, uniq = pd.factorize(o["customer_id"])
-        events, tickets = _recode(events, uniq), _recode(tickets, uniq)
-    else:
-        key, uniq = keys.codes["orders"][keep], keys.ids
-        events = _with_codes(events, keys.codes.get("events"))
-        tickets = _with_codes(tickets, keys.codes.get("tickets"))
+    ids = o["customer_id"].to_numpy()
+    if is_code(ids):
+        top = int(ids.max()) if len(ids) else -1
+        o = o.assign(customer_id=ids.astype(np.int64))
+        events, tickets = _as_codes(events, top), _as_codes(tickets, top)
+        f = _build(o, as_of=as_of, events=events, tickets=tickets, products=products)
+        f.index.name = "customer_id"
+        return f
+    key, uniq = pd.factorize(o["customer_id"])
+    events, tickets = _recode(events, uniq), _recode(tickets, uniq)
     o = o.assign(customer_id=key)
     f = _build(o, as_of=as_of, events=events, tickets=tickets, products=products)
     f.index = pd.Index(np.asarray(uniq)[f.index.to_numpy()], name="customer_id")
     return f
+
+
+def is_code(ids: np.ndarray) -> bool:
+    """Integer ids small enough to index arrays by (at most 4 per row, plus slack)."""
+    return (np.issubdtype(ids.dtype, np.integer)
+            and (len(ids) == 0 or (int(ids.min()) >= 0 and int(ids.max()) <= 4 * len(ids) + 1024)))
+
+
+def _as_codes(df: pd.DataFrame | None, top: int) -> pd.DataFrame | None:
+    """Another table of the same coded customers: rows outside 0..top left out."""
+    if df is None or df.empty:
+        return df
+    ids = df["customer_id"].to_numpy()
+    if not np.issubdtype(ids.dtype, np.integer):
+        return df.iloc[:0].assign(customer_id=np.zeros(0, np.int64))  # ids of another kind
+    ok = (ids >= 0) & (ids <= top)
+    return df if ok.all() else df.loc[ok]
 
 
 def _with_codes(df: pd.DataFrame | None, code) -> pd.DataFrame | None:

@@ -14,13 +14,15 @@ runs; its outputs are features of the machine-learned one (`tools.churn`). `mode
 picks per target by an inner backtest (value: ML, probabilistic or their average, by mean
 rank of MAE, Spearman and top-decile capture; churn: by AUC): both models predict the window
 (as_of - horizon, as_of] from data up to its start, scored on customers the ML model never
-saw. No NaN leaves this module and no customer is dropped.
+saw (on a store too small to spare them, its calibration customers). No NaN leaves this
+module and no customer is dropped.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,6 +40,7 @@ from tools.churn import (
     train_ml,
 )
 from tools.features import build_features, labels, occasions
+from tools.keys import codes_in, factorize_sorted
 from tools.metrics import auc, mae, spearman, top_decile_capture
 
 SCORE_COLUMNS = [
@@ -46,6 +49,7 @@ SCORE_COLUMNS = [
     "churn_probability", "churn_drivers", "segment", "clv_tier", "next_best_product",
 ]
 EXTRA_COLUMNS = ["churn_reason", "cluster", "model"]
+NBP_INPUT = ("customer_id", "order_id", "product_id", "product_name", "amount")  # order columns it reads
 MODELS = ("auto", "bgnbd", "ml")
 
 Progress = Callable[[str], None]
@@ -79,14 +83,29 @@ def score_store(
     if model not in MODELS:
         raise ValueError(f"model must be one of {MODELS}, got {model!r}")
     as_of = pd.Timestamp(as_of).normalize()
-    ctx = dict(events=events, tickets=tickets, products=products)
     progress("fitting the purchase and value models")
+    # every step below sees customer codes, not ids (_Population); the ids come back at the end
+    pop = _Population.of(orders, events, tickets)
+    # the next best product needs the order history only: it is worked out on a second
+    # thread, on its own copy of the columns it reads, while the models are fitted (its
+    # numpy and scipy work runs beside theirs; a few seconds less on a large store)
+    keep = (pop.orders["order_date"] < as_of + pd.Timedelta(days=1)).to_numpy()
+    hist = pop.orders.loc[keep, [c for c in NBP_INPUT if c in pop.orders]]  # a copy
+    with ThreadPoolExecutor(1, thread_name_prefix="next-best-product") as pool:
+        nbp = pool.submit(_next_best, hist, products=None if products is None else products.copy())
+        return _score(pop, nbp, as_of=as_of, horizon_days=horizon_days, model=model, margin=margin,
+                      discount_rate=discount_rate, products=products, seed=seed, progress=progress)
+
+
+def _score(pop, nbp, *, as_of, horizon_days, model, margin, discount_rate, products, seed,
+           progress) -> ScoreResult:
+    orders, events, tickets = pop.orders, pop.events, pop.tickets
+    ctx = dict(events=events, tickets=tickets, products=products)
     prob, prob_params = _probabilistic(
         orders, as_of=as_of, horizon_days=horizon_days, margin=margin,
         discount_rate=discount_rate, seed=seed)
     progress("building features")
-    pop = _Population.of(orders, events, tickets)  # customer codes, shared by every step
-    X = _features(orders, as_of=as_of, prob=prob, keys=pop, **ctx)
+    X = _features(orders, as_of=as_of, prob=prob, **ctx)
     out = prob.copy()
     choice = {"value": "bgnbd", "churn": "bgnbd"}
     ml_info: dict = {"used": False}
@@ -137,12 +156,12 @@ def score_store(
     out["churn_drivers"] = reasons["churn_drivers"].to_numpy()
     out["model"] = f"value:{choice['value']},churn:{choice['churn']}"
     progress("segments, tiers and next best product")
-    out = _segments_and_products(out, orders, X, as_of=as_of, products=products, seed=seed)
+    out = _segments_and_products(out, nbp.result(), X, seed=seed)
     params = {"as_of": str(as_of.date()), "horizon_days": horizon_days, "model_requested": model,
               "model_choice": choice, "margin": margin, "discount_rate": discount_rate,
               "probabilistic": prob_params, "ml": ml_info,
               "clusters": out.attrs.pop("cluster_descriptions", {})}
-    scores = _finalise(out)
+    scores = _finalise(out, ids=pop.ids)
     return ScoreResult(scores, params)
 
 
@@ -167,8 +186,8 @@ def discount_factor(*, horizon_days: int, discount_rate: float, step_days: float
     return float(np.mean((1.0 + discount_rate) ** -(steps / 365.0)))
 
 
-def _features(orders, *, as_of, prob, events, tickets, products, keys=None) -> pd.DataFrame:
-    X = build_features(orders, as_of=as_of, events=events, tickets=tickets, products=products, keys=keys)
+def _features(orders, *, as_of, prob, events, tickets, products) -> pd.DataFrame:
+    X = build_features(orders, as_of=as_of, events=events, tickets=tickets, products=products)
     p = prob.set_index("customer_id").reindex(X.index)
     X["bgnbd_p_alive"] = p["p_alive"].to_numpy()
     X["bgnbd_expected_orders"] = p["expected_orders"].to_numpy()
@@ -187,25 +206,34 @@ def _train_cutoffs(as_of: pd.Timestamp, horizon_days: int) -> list[pd.Timestamp]
 
 @dataclass(frozen=True)
 class _Population:
-    """Every table's customer ids as integer codes, computed once per scoring run: matching
-    string ids across millions of order lines and events for each training sample is what
-    made sampling slow on a million customers."""
-    ids: np.ndarray  # code -> customer id (the orders' ids)
+    """The store's tables with each customer id replaced by an integer code (its position
+    among the sorted ids), computed once per scoring run. Every step (occasions, features,
+    training samples, labels, look-ups) then works on integers: hashing millions of string
+    ids again in each of them was a third of the scoring time on a million customers.
+    Codes keep the ids' order, so sorting by code is sorting by id."""
+    ids: np.ndarray  # code -> customer id (sorted)
     first: np.ndarray  # code -> first purchase (datetime64; NaT: refunds only)
-    codes: dict  # table name -> code per row (-1: not a customer with orders)
+    orders: pd.DataFrame
+    events: pd.DataFrame | None = None  # rows of customers without orders left out
+    tickets: pd.DataFrame | None = None
 
     @classmethod
     def of(cls, orders, events=None, tickets=None) -> _Population:
-        code, uniq = pd.factorize(orders["customer_id"])
+        code, ids = factorize_sorted(orders["customer_id"].to_numpy())
+        if (code < 0).any():
+            raise ValueError("orders have a missing customer_id (the loader rejects such rows)")
         buy = orders["amount"].to_numpy() >= 0
         first = (pd.Series(orders["order_date"].to_numpy()[buy]).groupby(code[buy]).min()
-                 .reindex(range(len(uniq))).to_numpy())
-        index = pd.Index(uniq)
-        codes = {"orders": code}
-        for name, df in (("events", events), ("tickets", tickets)):
-            if df is not None:
-                codes[name] = index.get_indexer(df["customer_id"])
-        return cls(np.asarray(uniq, dtype=object), first, codes)
+                 .reindex(range(len(ids))).to_numpy())
+
+        def coded(df, codes):
+            df = df.copy(deep=False)  # the caller's table is left as it is
+            df["customer_id"] = codes
+            return df if (codes >= 0).all() else df.loc[codes >= 0]
+
+        return cls(np.asarray(ids, dtype=object), first, coded(orders, code),
+                   *(None if df is None else coded(df, codes_in(df["customer_id"].to_numpy(), ids))
+                     for df in (events, tickets)))
 
 
 def rate_no_purchase(X: pd.DataFrame, *, horizon_days: int) -> pd.Series:
@@ -240,13 +268,13 @@ def _sample(orders, events, tickets, *, pop: _Population, before, n, seed):
     if len(eligible) <= n:
         return eligible, orders, events, tickets
     chosen = np.random.default_rng(seed).choice(eligible, n, replace=False)
-    keep_code = np.zeros(len(pop.ids) + 1, bool)  # the last slot answers code -1 (unknown)
+    keep_code = np.zeros(len(pop.ids), bool)
     keep_code[chosen] = True
 
-    def keep(name, df):
-        return None if df is None else df.loc[keep_code[pop.codes[name]]]
+    def keep(df):  # the tables' customer ids are codes (_Population)
+        return None if df is None else df.loc[keep_code[df["customer_id"].to_numpy()]]
 
-    return chosen, keep("orders", orders), keep("events", events), keep("tickets", tickets)
+    return chosen, keep(orders), keep(events), keep(tickets)
 
 
 def _training_set(orders, events, tickets, products, *, pop, cutoff, horizon_days, n, seed):
@@ -261,9 +289,13 @@ def _training_set(orders, events, tickets, products, *, pop, cutoff, horizon_day
     return Xc, y, prob_c
 
 
+MIN_HELD_OUT = 5_000  # unseen customers needed to judge the models on them alone
+
+
 def _train_inner(orders, *, as_of, horizon_days, seed, events, tickets, products, pop):
     """Train at cutoff = as_of - horizon on a sample of customers known then; compare with
-    the probabilistic model on sampled customers the fit never used, over (cutoff, as_of]."""
+    the probabilistic model on sampled customers the trees were not grown on, over
+    (cutoff, as_of]."""
     n = int(MAX_TRAIN_ROWS / 0.8)
     Xc = None
     for cutoff in _train_cutoffs(as_of, horizon_days):
@@ -276,14 +308,21 @@ def _train_inner(orders, *, as_of, horizon_days, seed, events, tickets, products
     if Xc is None:
         raise last_error
     ml = train_ml(Xc, y, horizon_days=horizon_days, seed=seed)
-    held = np.random.default_rng(seed).permutation(len(Xc))[int(min(len(Xc), MAX_TRAIN_ROWS) * 0.8):]
+    # judged on customers the fit never saw: beyond the training and calibration rows (the
+    # same permutation as train_ml's) when there are enough of them, else the calibration
+    # rows (used for early stopping and calibration, not to grow the trees)
+    perm = np.random.default_rng(seed).permutation(len(Xc))
+    held, judged_on = perm[MAX_TRAIN_ROWS:], "customers not used by the ML model"
+    if len(held) < MIN_HELD_OUT:
+        held, judged_on = perm[int(min(len(Xc), MAX_TRAIN_ROWS) * 0.8):], "the ML model's calibration customers"
     held = held[:50_000]
     Xh, yh = Xc.iloc[held], y.iloc[held]
     pred = ml.predict(Xh)
     bg_clv = prob_c.set_index("customer_id").loc[Xh.index, "predicted_clv"].to_numpy()
     value = {"ml": pred["expected_revenue"].to_numpy(), "bgnbd": bg_clv}
     value["blend"] = 0.5 * value["ml"] + 0.5 * value["bgnbd"]
-    res = {"cutoff": str(cutoff.date()), "held_out_customers": len(held), "value": {}}
+    res = {"cutoff": str(cutoff.date()), "held_out_customers": len(held), "held_out": judged_on,
+           "value": {}}
     for name, v in value.items():
         res["value"][name] = {"mae_revenue": mae(v, yh["revenue"]),
                               "spearman": spearman(v, yh["revenue"]),
@@ -323,8 +362,13 @@ def _train_drivers(orders, *, as_of, seed, events, tickets, products, pop):
     return train_drivers(X, y, seed=seed), {"splits": used, "rows": len(X)}
 
 
-def _segments_and_products(out, orders, X, *, as_of, products, seed) -> pd.DataFrame:
+def _next_best(hist, *, products) -> pd.DataFrame:
     from tools.affinity import next_best_product
+
+    return next_best_product(hist, products=products).set_index("customer_id")
+
+
+def _segments_and_products(out, nbp, X, *, seed) -> pd.DataFrame:
     from tools.segments import behaviour_clusters, clv_tiers, rfm_scores
 
     # the RFM table from the features (the same definitions as segments.rfm_table: days since
@@ -341,13 +385,12 @@ def _segments_and_products(out, orders, X, *, as_of, products, seed) -> pd.DataF
     labels_, descriptions = behaviour_clusters(sample_X, seed=seed)
     out["cluster"] = out["customer_id"].map(pd.Series(labels_, index=X.index)).fillna(-1).astype(int).to_numpy()
     out.attrs["cluster_descriptions"] = {int(k): v for k, v in descriptions.items()}
-    hist = orders.loc[orders["order_date"] < as_of + pd.Timedelta(days=1)]
-    nbp = next_best_product(hist, products=products).set_index("customer_id")
     out["next_best_product"] = out["customer_id"].map(nbp["next_best_product"]).fillna("").to_numpy()
     return out
 
 
-def _finalise(out: pd.DataFrame) -> pd.DataFrame:
+def _finalise(out: pd.DataFrame, *, ids: np.ndarray) -> pd.DataFrame:
+    """The score columns, customer codes back to ids, sorted by id."""
     scores = out[SCORE_COLUMNS + EXTRA_COLUMNS].copy()
     num = scores.select_dtypes("number").columns
     bad = ~np.isfinite(scores[num].to_numpy(dtype=float))
@@ -355,7 +398,9 @@ def _finalise(out: pd.DataFrame) -> pd.DataFrame:
         raise RuntimeError(f"non-finite scores in {list(num[bad.any(axis=0)])}")
     scores["clv_low"] = np.minimum(scores["clv_low"], scores["predicted_clv"])
     scores["clv_high"] = np.maximum(scores["clv_high"], scores["predicted_clv"])
-    return scores.sort_values("customer_id", kind="stable").reset_index(drop=True)
+    scores = scores.sort_values("customer_id", kind="stable").reset_index(drop=True)
+    scores["customer_id"] = ids[scores["customer_id"].to_numpy()]
+    return scores
 
 
 def purchase_occasions(orders: pd.DataFrame, *, as_of) -> pd.DataFrame:
