@@ -234,7 +234,7 @@ def score(
 
     snap = save_scores(ws, result, as_of=when)
     if out_file is not None:
-        write_table(result.scores, out_file)
+        write_table(result.scores, out_file, same_as=snap)
     if params_out is not None:
         atomic_write_text(params_out, json.dumps(result.params, indent=2, default=str))
     s = result.scores
@@ -326,13 +326,17 @@ def _fmt(v) -> str:
     return f"{v:,.3f}" if abs(v) < 100 else f"{v:,.0f}"
 
 
-def write_table(df, path: Path) -> None:
-    """CSV or Parquet by extension, written atomically."""
+def write_table(df, path: Path, *, same_as: Path | None = None) -> None:
+    """CSV or Parquet by extension, written atomically. `same_as`: a Parquet file already
+    holding `df` (the snapshot), copied rather than encoded again."""
     import os
+    import shutil
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    if path.suffix.lower() in (".parquet", ".pq"):
+    if path.suffix.lower() in (".parquet", ".pq") and same_as is not None:
+        shutil.copyfile(same_as, tmp)
+    elif path.suffix.lower() in (".parquet", ".pq"):
         df.to_parquet(tmp, index=False)
     else:
         df.to_csv(tmp, index=False)
