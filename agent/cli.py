@@ -185,7 +185,9 @@ def load_for_scoring(ws: Workspace, orders: Path | None, customers: Path | None,
             reports.append(crep)
         return Store(orders, o, cust, reports=tuple(reports), currency=o.attrs.get("currency"))
     path = resolve_store(ws, store, demo)
-    return load_store(path, column_map=column_map, rejects_dir=ws.rejects)
+    # scoring reads orders, events, tickets and products; the customers file (contact
+    # details, consent) is for the commands that write to customers
+    return load_store(path, column_map=column_map, rejects_dir=ws.rejects, skip=("customers",))
 
 
 def _as_of(value: str | None, orders):

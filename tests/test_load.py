@@ -285,6 +285,20 @@ def test_shopify_orders_get_their_customers_first_on_a_large_store(tmp_path, mon
     assert [r.kind for r in store.reports] == ["customers", "orders", "events"]
 
 
+def test_skipped_customers_are_still_read_for_shopify_orders(tmp_path):
+    """Scoring skips the customers file, except where Shopify orders need it for their ids."""
+    plain = tmp_path / "plain"
+    write(plain / "orders.csv", GOOD)
+    write(plain / "customers.csv", "customer_id,email\nc1,a@x.com\n")
+    store = load_store(plain, now=NOW, skip=("customers",))
+    assert store.customers is None and [r.kind for r in store.reports] == ["orders"]
+    shop = tmp_path / "shop"
+    write(shop / "orders_export_1.csv", SHOPIFY_ORDERS)
+    write(shop / "customers_export.csv", SHOPIFY_CUSTOMERS)
+    store = load_store(shop, now=NOW, skip=("customers",))
+    assert set(store.orders["customer_id"]) == {"7001", "7002"} and len(store.customers) == 2
+
+
 def test_shopify_orders_without_customers_file_hash_the_email(tmp_path):
     orders, rep = load_orders(write(tmp_path / "orders_export_1.csv", SHOPIFY_ORDERS), now=NOW)
     ids = set(orders["customer_id"])

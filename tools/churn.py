@@ -59,9 +59,10 @@ class MLModel:
 
     def predict(self, X: pd.DataFrame) -> pd.DataFrame:
         """expected_orders, expected_revenue, revenue_low/high (90%), churn_probability."""
-        X = X[self.features]
+        index = X.index
+        X = X[self.features].to_numpy(np.float64)  # converted once for the five models
         raw = self.churn.predict(X, num_threads=2)
-        out = pd.DataFrame(index=X.index)
+        out = pd.DataFrame(index=index)
         # isotonic steps can reach exactly 0 or 1; no customer is certain either way
         out["churn_probability"] = np.clip(self.calibrator.predict(raw), PROB_FLOOR, 1 - PROB_FLOOR)
         out["expected_orders"] = np.clip(self.orders.predict(X, num_threads=2), 0, None)

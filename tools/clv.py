@@ -126,7 +126,11 @@ def rfm_summary(orders: pd.DataFrame, *, as_of, unit_days: float = 1) -> pd.Data
     n = np.bincount(cust, minlength=n_cust)
     has = n > 0
     start = np.concatenate([[0], np.cumsum(n)[:-1]])  # occasions are sorted by customer, day
-    first_line = pd.Series(days).groupby(codes).min().reindex(range(n_cust)).to_numpy()
+    first_line = np.zeros(n_cust, np.int64)  # only read for customers with refunds only
+    if not has.all():
+        refunds_only = ~has[codes]
+        first_line = (pd.Series(days[refunds_only]).groupby(codes[refunds_only]).min()
+                      .reindex(range(n_cust), fill_value=0).to_numpy())
     i_first = np.where(has, start, len(occ_day))  # customers without occasions -> padding
     i_last = np.where(has, start + n - 1, len(occ_day))
     occ_day, value = np.append(occ_day, 0), np.append(value, 0.0)

@@ -311,16 +311,27 @@ def _category_features(f: pd.DataFrame, o: pd.DataFrame, products: pd.DataFrame 
         f["categories"] = 0.0
         f["top_category_share"] = 0.0
         return
-    buys = o.loc[o["amount"] > 0, ["customer_id", "product_id"]]
+    buy = (o["amount"] > 0).to_numpy()
+    # products -> category codes once (a few hundred products), then each line's by code:
+    # no per-line string look-up or multi-key groupby over millions of lines
+    p_codes, p_ids = pd.factorize(o["product_id"].to_numpy()[buy])
     cats = products.drop_duplicates("product_id").set_index("product_id")["category"]
-    cat = pd.Categorical(buys["product_id"].map(cats))
-    pairs = pd.DataFrame({"c": buys["customer_id"].to_numpy(), "k": cat.codes})
-    pairs = pairs[pairs["k"] >= 0]
-    per = pairs.groupby(["c", "k"], sort=False).size()
-    by_c = per.groupby(level=0)
-    f["categories"] = by_c.size().reindex(f.index).fillna(0).astype(float)
-    share = by_c.max() / by_c.sum().clip(lower=1)
-    f["top_category_share"] = share.reindex(f.index).fillna(0.0)
+    k_codes, _ = pd.factorize(pd.Index(p_ids).map(cats).to_numpy())  # NaN (unknown) -> -1
+    k = np.where(p_codes >= 0, k_codes[np.maximum(p_codes, 0)] if len(k_codes) else -1, -1)
+    c = o["customer_id"].to_numpy()[buy][k >= 0].astype(np.int64)
+    k = k[k >= 0].astype(np.int64)
+    n_k = int(k.max()) + 1 if len(k) else 1
+    pair, per = np.unique(c * n_k + k, return_counts=True)  # sorted by customer, then category
+    pc_ = pair // n_k
+    first = np.flatnonzero(np.r_[True, pc_[1:] != pc_[:-1]]) if len(pair) else np.zeros(0, np.int64)
+    cust = pc_[first]
+    n_codes = max(int(f.index.max()) + 1 if len(f) else 0, int(cust.max()) + 1 if len(cust) else 0)
+    categories, share = np.zeros(n_codes), np.zeros(n_codes)
+    if len(first):
+        categories[cust] = np.diff(np.r_[first, len(pair)])
+        share[cust] = np.maximum.reduceat(per, first) / np.maximum(np.add.reduceat(per, first), 1)
+    f["categories"] = categories[f.index.to_numpy()]
+    f["top_category_share"] = share[f.index.to_numpy()]
 
 
 def labels(orders: pd.DataFrame, *, start, horizon_days: int, customers: pd.Index) -> pd.DataFrame:

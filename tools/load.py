@@ -86,8 +86,11 @@ def load_store(
     rejects_dir: str | Path | None = None,
     now: datetime | None = None,
     max_bytes: int | None = None,
+    skip: tuple[str, ...] = (),
 ) -> Store:
-    """Load every table of a store folder (or a single orders file)."""
+    """Load every table of a store folder (or a single orders file). `skip`: optional
+    tables the caller does not use (left as None, no report); the customers of Shopify
+    orders are always loaded, since the orders need them to know who bought."""
     path = Path(path)
     if not path.exists():
         raise DataError("no such store folder or file", file=str(path))
@@ -100,6 +103,9 @@ def load_store(
             file=str(path),
         )
     _check_map(column_map or {}, files)
+    if "customers" in skip and files.get("customers") and _shopify_orders(files["orders"]):
+        skip = tuple(k for k in skip if k != "customers")
+    files = {k: v for k, v in files.items() if k == "orders" or k not in skip}
     kw = dict(column_map=column_map, rejects_dir=rejects_dir, now=now, max_bytes=max_bytes)
     side = {k: files[k] for k in SIDE_KINDS if files.get(k)}
     # a large store: the side tables load in a second process while this one loads the
