@@ -140,6 +140,10 @@ def resolve_roles(session, planted: dict) -> dict[str, str]:
 PATH_PART = re.compile(r"\.?([A-Za-z_][\w]*)|\[(\*|\d+|[\w ']+=[^\]]+)\]")
 
 
+class NothingThere(LookupError):
+    """The tool answered, and the path leads to no value (an empty list, an absent key)."""
+
+
 def resolve_path(results: dict[str, list], path: str) -> list:
     """The values at `path` in this turn's results (tool name first). [i] indexes a list, [*]
     takes every item, [key=value] picks the items whose key equals value."""
@@ -166,7 +170,7 @@ def resolve_path(results: dict[str, list], path: str) -> list:
                            if isinstance(x, dict) and str(x.get(k)) == want)
         values = nxt
     if not values:
-        raise LookupError(f"{path}: nothing there")
+        raise NothingThere(f"{path}: nothing there")
     return values
 
 
@@ -256,8 +260,14 @@ def check_turn(sc: dict, request: str, answer, *, mode: str, personal: list[str]
         results.setdefault(s.tool, []).append(s.result)
     for path in sc.get("facts", []):
         path = path.format(**roles)
+        optional = path.endswith("?")  # stated when the tool found it; none is a true answer
+        path = path.removesuffix("?")
         try:
             values = resolve_path(results, path)
+        except NothingThere as exc:
+            if not optional:
+                out.append(f"fact {path}: {exc}")
+            continue
         except LookupError as exc:
             out.append(f"fact {path}: {exc}")
             continue

@@ -55,6 +55,12 @@ def test_turn_checks_catch_stray_numbers_missing_facts_and_personal_data():
     assert any("did not call" in f for f in fails(good, tools=["segment_summary"]))
     assert any("must not trigger" in f for f in fails(good, forbid_tools=["clv_ltv_cac"]))
     assert any("does not say" in f for f in fails(good.replace("3 ×", "three times")))
+    # a fact path ending in ? must be stated when the tool found it; an empty list is no failure
+    assert any("customers[0].customer_id" in f for f in fails(good, facts=["clv_ltv_cac.customers[0].customer_id?"]))
+    assert fails(good + " First: C000001.", facts=["clv_ltv_cac.customers[0].customer_id?"]) == []
+    assert fails(good, facts=["clv_ltv_cac.customers[5].customer_id?"]) == []
+    assert any("nothing there" in f for f in fails(good, facts=["clv_ltv_cac.customers[5].customer_id"]))
+    assert any("was not called" in f for f in fails(good, facts=["store_overview.customers?"]))
     leaked = check_turn(sc, "LTV:CAC at $40?", Answer(good, trace), mode="llm", personal=["ann@example.com"],
                         sent='{"content": "write to ann@example.com"}', roles={})
     assert leaked == ["personal data reaches the model: 'ann@example.com'"]
