@@ -246,6 +246,8 @@ def score(
               f"mean churn probability {s['churn_probability'].mean():.2f}; "
               f"{(s['churn_probability'] > 0.5).sum():,} customers more likely to lapse than buy")
     out.print(f"  scores: {out_file or snap}")
+    for warning in result.params.get("warnings", []):
+        out.print(f"[yellow]Note:[/yellow] {warning}")
     _print_top_at_risk(s)
 
 

@@ -69,3 +69,19 @@ def test_summary_prints_load_report(online_retail_csv, tmp_path):
     assert res.returncode == 0, res.stderr
     assert "10,000" in res.stdout and "7,513" in res.stdout and "2,487" in res.stdout
     assert (tmp_path / "ws" / "rejects" / "orders.csv.rejects.csv").exists()
+
+
+def test_score_says_when_the_history_is_shorter_than_the_horizon(online_retail_csv, tmp_path):
+    """The Online Retail sample covers 5 days: a 365-day score must say it extrapolates."""
+    out, params = tmp_path / "scores.csv", tmp_path / "params.json"
+    res = run("score", "--orders", str(online_retail_csv), "--out", str(out), "--params-out", str(params),
+              "--workspace", str(tmp_path / "ws"))
+    assert res.returncode == 0, res.stderr
+    text = " ".join(res.stdout.split())
+    assert "Note: The order history covers 5 days" in text and "365-day horizon" in text
+    import json
+
+    import pandas as pd
+
+    assert len(json.loads(params.read_text())["warnings"]) == 1
+    assert len(pd.read_csv(out)) == 323  # one row per customer with an accepted order

@@ -160,9 +160,21 @@ def _score(pop, nbp, *, as_of, horizon_days, model, margin, discount_rate, produ
     params = {"as_of": str(as_of.date()), "horizon_days": horizon_days, "model_requested": model,
               "model_choice": choice, "margin": margin, "discount_rate": discount_rate,
               "probabilistic": prob_params, "ml": ml_info,
-              "clusters": out.attrs.pop("cluster_descriptions", {})}
+              "clusters": out.attrs.pop("cluster_descriptions", {}),
+              "warnings": _warnings(orders, as_of=as_of, horizon_days=horizon_days)}
     scores = _finalise(out, ids=pop.ids)
     return ScoreResult(scores, params)
+
+
+def _warnings(orders, *, as_of, horizon_days) -> list[str]:
+    """What a merchant should know before trusting the numbers."""
+    first = orders["order_date"].min()
+    days = int((as_of - first.normalize()).days) + 1
+    if days < horizon_days:
+        return [f"The order history covers {days} days ({first.date()} to {as_of.date()}), less "
+                f"than the {horizon_days}-day horizon: the predictions extrapolate beyond what the "
+                "data shows. Treat them as rough, or score a shorter --horizon-days."]
+    return []
 
 
 def _probabilistic(orders, *, as_of, horizon_days, margin=1.0, discount_rate=0.0, seed=0,
