@@ -149,6 +149,8 @@ def _model_health(params: dict) -> dict:
         health["auc_ml"] = inner.get("churn", {}).get("ml")
         health["auc_bgnbd"] = inner.get("churn", {}).get("bgnbd")
         health["held_out"] = inner.get("held_out_customers")
+        health["held_out_who"] = inner.get("held_out", "held-out customers")
+    health["warnings"] = list(params.get("warnings", []))
     return health
 
 
@@ -207,8 +209,9 @@ def render_markdown(f: dict, end: pd.Timestamp, opening: str) -> str:
     lines.append(f"Purchase model: {m['purchase_model']} ({'converged' if m['converged'] else 'fallback used'}); "
                  f"value from {m['choice'].get('value')}, churn from {m['choice'].get('churn')}.")
     if m.get("auc_ml") is not None:
-        lines.append(f"Inner backtest on {fmt(m['held_out'])} held-out customers: churn AUC "
-                     f"{fmt(m['auc_ml'], 'ratio')} (ML) vs {fmt(m['auc_bgnbd'], 'ratio')} (BG/NBD).")
+        lines.append(f"Inner backtest on {fmt(m['held_out'])} {m.get('held_out_who', 'held-out customers')}: "
+                     f"churn AUC {fmt(m['auc_ml'], 'ratio')} (ML) vs {fmt(m['auc_bgnbd'], 'ratio')} (BG/NBD).")
+    lines += [f"Note: {w}" for w in m.get("warnings", [])]
     return "\n".join(lines) + "\n"
 
 

@@ -102,3 +102,17 @@ def test_llm_narrator_restates_facts_only(brief):
     text = liar(b.facts)
     assert text.startswith(_opening(b.facts)) and "set aside" in text
     assert "12,345,678" not in text and liar.set_aside == ["12,345,678"]
+
+
+def test_model_health_carries_the_scoring_warnings(brief):
+    """A short history's warning reaches the brief's model-health section, its numbers as facts."""
+    from agent.brief import render_markdown, stray_numbers
+
+    _, b = brief
+    assert b.facts["model"]["warnings"] == []  # two years of history, a 365-day horizon
+    warning = ("The order history covers 40 days (2026-09-22 to 2026-10-31), less than the "
+               "365-day horizon: the predictions extrapolate beyond what the data shows.")
+    facts = {**b.facts, "model": {**b.facts["model"], "warnings": [warning]}}
+    md = render_markdown(facts, pd.Timestamp(b.week_ending), "Opening.")
+    assert "Note: The order history covers 40 days" in md
+    assert "40" not in stray_numbers(md, facts)
