@@ -171,7 +171,8 @@ def store_overview(session, a: NoArgs) -> dict:
             "at_risk_predicted_value": _r(s.loc[risk, "predicted_clv"].sum()),
             "mean_churn_probability": _r(s["churn_probability"].mean(), 4),
             "definitions": {"at_risk": "churn_probability > 0.5 (no purchase in the horizon)",
-                            "repeat_rate": "share of customers with 2+ purchase occasions"}}
+                            "repeat_rate": "share of customers with 2+ purchase occasions"},
+            "warnings": list(session.params.get("warnings", []))}  # e.g. history shorter than the horizon
     return session.memo["overview"]
 
 

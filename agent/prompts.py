@@ -160,7 +160,8 @@ def overview(r: dict) -> str:
             f"{_m(r['average_order_value'], r)}, repeat rate {_pct(r['repeat_rate'])}.\n"
             f"Predicted value of the next {r['horizon_days']} days: {_m(r['predicted_value_next_horizon'], r)}. "
             f"At risk (churn probability > 50%): {r['at_risk_customers']:,} customers holding "
-            f"{_m(r['at_risk_predicted_value'], r)} of predicted value.")
+            f"{_m(r['at_risk_predicted_value'], r)} of predicted value."
+            + "".join(f"\nNote: {w}" for w in r.get("warnings", [])))
 
 
 def _risk_line(i: int, c: dict, res: dict) -> str:

@@ -155,6 +155,7 @@ def test_numbers_match_the_scores(runner, session):
     assert o["customers"] == len(s)
     assert o["at_risk_customers"] == int((s["churn_probability"] > 0.5).sum())
     assert o["predicted_value_next_horizon"] == pytest.approx(s["predicted_clv"].sum(), abs=0.01)
+    assert o["warnings"] == session.params["warnings"] == []  # two years of history
     seg = runner.call("segment_summary", {})
     assert sum(r["customers"] for r in seg["segments"]) == len(s)
     ltv = runner.call("clv_ltv_cac", {"cac": 40})
@@ -240,3 +241,16 @@ def test_tool_schemas_forbid_unknown_fields_and_have_docs():
         schema = spec.args.model_json_schema()
         assert schema.get("additionalProperties") is False, spec.name
         assert len(spec.description) > 40, spec.name
+
+
+def test_overview_answer_carries_a_scoring_warning():
+    from agent import prompts
+
+    r = {"as_of": "2010-12-05", "customers": 323, "active_customers_last_90_days": 323, "orders": 500,
+         "net_revenue_to_date": 1000.0, "average_order_value": 2.0, "repeat_rate": 0.2,
+         "horizon_days": 365, "predicted_value_next_horizon": 5000.0, "at_risk_customers": 0,
+         "at_risk_predicted_value": 0.0, "currency": "GBP",
+         "warnings": ["The order history covers 5 days (2010-12-01 to 2010-12-05), less than the 365-day horizon."]}
+    text = prompts.overview(r)
+    assert text.endswith("Note: The order history covers 5 days (2010-12-01 to 2010-12-05), less than the 365-day horizon.")
+    assert "Note:" not in prompts.overview({**r, "warnings": []})
