@@ -417,6 +417,18 @@ def test_a_second_click_does_not_score_an_upload_twice(small_app, tmp_path, monk
     assert len(calls) == 1 and "already running" in second[0] and "Scored 1 customers" in first[0]
 
 
+def test_an_upload_with_a_short_history_says_so(small_app, tmp_path, online_retail_csv):
+    """The Online Retail sample covers 5 days: the status says a year's prediction extrapolates."""
+    from ui.app import upload_store
+
+    orders = tmp_path / "upload" / "orders.csv"
+    orders.parent.mkdir()
+    orders.write_bytes(online_retail_csv.read_bytes())
+    status, report, rejects, _ = upload_store(small_app, [str(orders)], "uk")
+    assert "Scored 323 customers" in status and "Note: The order history covers 5 days" in status
+    assert report["rows_rejected"].sum() == 2487 and rejects
+
+
 def test_the_app_sends_no_analytics(small_app):
     import os
 

@@ -289,8 +289,9 @@ def upload_store(ctx: AppContext, paths, store_name: str | None, progress=None) 
         return error_message(exc), None, None, gr.update()
     reps = list(s.reports)
     rej = [r.rejects_path for r in reps if r.rejects_path and r.rows_rejected]
+    notes = "".join(f" Note: {w}" for w in (getattr(s, "params", None) or {}).get("warnings", []))
     return (views.load_summary(reps) + f" Scored {len(s.scores):,} customers; the app now uses "
-            f"this store.", views.load_report_table(reps), rej or None,
+            f"this store." + notes, views.load_report_table(reps), rej or None,
             f"Store: `{folder}` · workspace: `{ctx.ws.root}`")
 
 
