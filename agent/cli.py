@@ -89,10 +89,6 @@ def resolve_store(ws: Workspace, store: Path | None, demo: bool) -> Path:
     return path
 
 
-def _not_yet(what: str, issue: int) -> None:
-    raise UserError(f"'{what}' is not built yet (tracked in issue {issue})")
-
-
 # --- data -------------------------------------------------------------------------------------
 
 

@@ -106,14 +106,12 @@ class StoreSession:
         (product_id, name), so drafts and answers can say a product's name, not its id."""
         if self.store.products is not None:
             return self.store.products
-        o = self.orders
-        if not {"product_id", "product_name"} <= set(o.columns):
+        if not {"product_id", "product_name"} <= set(self.orders.columns):
             return None
         if "products_from_orders" not in self.memo:
-            named = o.dropna(subset=["product_id", "product_name"]).drop_duplicates("product_id", keep="last")
+            names = self.product_names()  # one source of names for drafts and answers
             self.memo["products_from_orders"] = pd.DataFrame(
-                {"product_id": named["product_id"].astype(str).to_numpy(),
-                 "name": named["product_name"].astype(str).to_numpy()})
+                {"product_id": list(names), "name": list(names.values())})
         return self.memo["products_from_orders"]
 
     @property
@@ -261,12 +259,13 @@ class StoreSession:
         return self.by_id.loc[cid]
 
     def product_names(self) -> dict[str, str]:
-        """product_id -> name, from the products table, else the orders' product_name."""
+        """product_id -> name, from the products table, else the orders' product_name (the
+        latest line's: the name the shop uses now)."""
         if "product_names" not in self.memo:
             names: dict[str, str] = {}
             o, p = self.orders, self.store.products
             if {"product_name", "product_id"} <= set(o.columns):
-                pn = o.dropna(subset=["product_id", "product_name"]).drop_duplicates("product_id")
+                pn = o.dropna(subset=["product_id", "product_name"]).drop_duplicates("product_id", keep="last")
                 names.update(zip(pn["product_id"].astype(str), pn["product_name"].astype(str)))
             if p is not None and {"product_id", "name"} <= set(p.columns):
                 names.update(zip(p["product_id"].astype(str), p["name"].astype(str)))

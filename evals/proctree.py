@@ -56,11 +56,6 @@ def tree_pids(pid: int) -> tuple[list[int], int]:
     return pids, total
 
 
-def tree_rss(pid: int) -> int:
-    """Resident bytes of `pid` and all its descendants, summed, right now (0 if it is gone)."""
-    return tree_pids(pid)[1]
-
-
 def high_water(pid: int) -> int:
     """The process's own peak resident bytes so far (VmHWM), 0 if it is gone."""
     try:

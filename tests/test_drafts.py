@@ -122,6 +122,7 @@ def test_session_without_a_products_file_names_products_from_its_orders():
 
     orders = pd.DataFrame({"product_id": ["P1", "P2", "P1"], "product_name": ["Old name", "Mug", "Candle"]})
     fake = SimpleNamespace(store=SimpleNamespace(products=None), orders=orders, memo={})
+    fake.product_names = lambda: StoreSession.product_names(fake)
     table = StoreSession.products.fget(fake)
     assert dict(zip(table["product_id"], table["name"])) == {"P1": "Candle", "P2": "Mug"}  # latest name
     catalogue = pd.DataFrame({"product_id": ["P1"], "name": ["Cedar Candle"]})

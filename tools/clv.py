@@ -35,7 +35,7 @@ import pandas as pd
 
 from tools import clv_fit as F
 from tools.errors import DataError
-from tools.keys import factorize_sorted
+from tools.keys import day_keys, factorize_sorted
 
 PARAMS_SCHEMA = "retention.clv.params/1"
 MODELS = ("bgnbd", "mbgnbd", "paretonbd", "pooled")
@@ -81,9 +81,7 @@ def _lines(orders: pd.DataFrame, as_of):
 def _occasions(codes, days, amount):
     """Unique (customer code, day) pairs of the non-negative lines, sorted, with their value."""
     ok = amount >= 0
-    lo = days.min() if len(days) else 0
-    span = int(days.max() - lo + 1) if len(days) else 1
-    key = codes[ok].astype(np.int64) * span + (days[ok] - lo)
+    key, span, lo = day_keys(codes[ok], days[ok])
     ukey, inv = np.unique(key, return_inverse=True)
     return ukey // span, ukey % span + lo, np.bincount(inv.ravel(), weights=amount[ok])
 

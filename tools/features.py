@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tools.keys import factorize_sorted
+from tools.keys import day_keys, factorize_sorted
 
 DAY = np.timedelta64(1, "D")
 
@@ -88,8 +88,7 @@ def occasions(orders: pd.DataFrame, *, as_of) -> pd.DataFrame:
     day = _days(orders["order_date"].to_numpy()[keep])
     value = orders["amount"].to_numpy(float)[keep]
     disc = (orders["discount"].to_numpy(float)[keep] > 0) if "discount" in orders else np.zeros(len(day), bool)
-    lo = int(day.min()) if len(day) else 0
-    key = code * (int(day.max()) - lo + 1 if len(day) else 1) + (day - lo)
+    key, _, _ = day_keys(code, day)
     order = np.argsort(key, kind="stable")
     key = key[order]
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.array([], int)
@@ -156,18 +155,12 @@ def _as_codes(df: pd.DataFrame | None, top: int) -> pd.DataFrame | None:
     return df if ok.all() else df.loc[ok]
 
 
-def _with_codes(df: pd.DataFrame | None, code) -> pd.DataFrame | None:
-    """`df` with its customer ids replaced by the given codes (rows coded -1 dropped)."""
-    if df is None or df.empty:
-        return df
-    return df.assign(customer_id=code).loc[code >= 0]
-
-
 def _recode(df: pd.DataFrame | None, uniq) -> pd.DataFrame | None:
     """The same integer codes for another table's customer ids (unknown ids dropped)."""
     if df is None or df.empty:
         return df
-    return _with_codes(df, pd.Index(uniq).get_indexer(df["customer_id"]))
+    code = pd.Index(uniq).get_indexer(df["customer_id"])
+    return df.assign(customer_id=code).loc[code >= 0]
 
 
 def _sum(key: np.ndarray, values, n: int) -> np.ndarray:

@@ -47,3 +47,13 @@ def codes_in(values, uniques) -> np.ndarray:
         else:
             return pos.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
     return pd.Index(uniques).get_indexer(values)
+
+
+def day_keys(code: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """One int64 key per (customer code, day number) pair, in the order of code, then day:
+    key = code * span + (day - first). Returns (key, span, first); a key decodes as
+    code = key // span, day = key % span + first. Sorting or deduplicating the keys is how
+    purchase occasions (one customer, one day) are found without a two-column groupby."""
+    first = int(day.min()) if len(day) else 0
+    span = int(day.max()) - first + 1 if len(day) else 1
+    return np.asarray(code, np.int64) * span + (day - first), span, first

@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from tools.keys import day_keys
+
 ACTIVE_DAYS = 90
 
 
@@ -30,9 +32,8 @@ def week_kpis(orders: pd.DataFrame, scores: pd.DataFrame | None, *, as_of, cac: 
     buy = before & (amount >= 0) & (customer >= 0)
     # purchase days per customer: the distinct (customer, day) pairs, sorted by customer, day
     day = when[buy].astype("datetime64[D]").astype(np.int64)
-    first = int(day.min()) if len(day) else 0
-    span = int(day.max()) - first + 1 if len(day) else 1
-    pairs = np.sort(customer[buy].astype(np.int64) * span + (day - first))
+    pairs, span, first = day_keys(customer[buy], day)
+    pairs = np.sort(pairs)
     pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]] if len(pairs) else pairs
     if len(pairs):
         who = pairs // span

@@ -103,8 +103,9 @@ def load_store(
             file=str(path),
         )
     _check_map(column_map or {}, files)
-    if "customers" in skip and files.get("customers") and _shopify_orders(files["orders"]):
-        skip = tuple(k for k in skip if k != "customers")
+    # Shopify orders know customers by email: their customers file is read first, always
+    shopify = bool(files.get("customers")) and _shopify_orders(files["orders"])
+    skip = tuple(k for k in skip if not (k == "customers" and shopify))
     files = {k: v for k, v in files.items() if k == "orders" or k not in skip}
     kw = dict(column_map=column_map, rejects_dir=rejects_dir, now=now, max_bytes=max_bytes)
     side = {k: files[k] for k in SIDE_KINDS if files.get(k)}
@@ -113,7 +114,7 @@ def load_store(
     # the orders, when the orders are Shopify's (emails -> ids) or there is no second process.
     parallel = _worth_a_process(side)
     before = {}
-    if side.get("customers") and (not parallel or _shopify_orders(files["orders"])):
+    if side.get("customers") and (not parallel or shopify):
         before["customers"] = side.pop("customers")
     child = _start_side(side, kw) if parallel and side else None
     try:
