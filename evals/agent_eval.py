@@ -102,21 +102,29 @@ def resolve_roles(session, planted: dict) -> dict[str, str]:
     champs = s.loc[s["segment"] == "Champions"].sort_values("predicted_clv", ascending=False)
     plan = ToolRunner(session).call("prioritise_interventions", {"limit": 50})
     chosen = plan["customers"] if isinstance(plan, dict) else []
-    price = [r["customer_id"] for r in chosen if r["churn_reason"] == "price_sensitivity" and r.get("offer")]
+    # the customers named in draft requests are distinct: a customer with a draft pending is
+    # rightly not drafted again (the contact cap counts queued drafts)
+    draftable = chosen[0]["customer_id"] if chosen else risk["customer_id"].iloc[0]
+    price = [r["customer_id"] for r in chosen
+             if r["churn_reason"] == "price_sensitivity" and r.get("offer") and r["customer_id"] != draftable]
+    price_sensitive = price[0] if price else next(
+        (r["customer_id"] for r in reversed(chosen) if r["customer_id"] != draftable), session.by_id.index[0])
     pid = planted["product_id"]
     o = session.orders
     buyers = o.loc[o["product_id"].astype(str) == pid, "customer_id"].astype(str).value_counts()
     # the customer a draft would recommend the planted product to: worth contacting (highest
     # stake first) and with email consent, so that a draft is actually written
     nbp = s.loc[s["next_best_product"].astype(str) == pid].sort_values("stake", ascending=False)
-    nbp = nbp.loc[nbp["customer_id"].astype(str).isin(consent.index[consent["accepts_email"]]),
-                  "customer_id"].astype(str)
+    nbp = nbp.loc[nbp["customer_id"].astype(str).isin(consent.index[consent["accepts_email"]])
+                  & ~nbp["customer_id"].astype(str).isin([draftable, price_sensitive]), "customer_id"].astype(str)
     if len(nbp):  # the prioritiser's own choice among them (a positive expected value)
         from agent.chat import _plan
 
         picked = _plan(session, ids=list(nbp.iloc[:200]))
         picked = [r["customer_id"] for r in (picked.chosen if picked is not None else [])]
         nbp = pd.Series(picked + [c for c in nbp if c not in picked], dtype=object)
+    named = [draftable, price_sensitive, *nbp.iloc[:1]]
+    assert len(set(named)) == len(named), f"draft roles must be distinct customers: {named}"
     ids = session.by_id.index
     prefix, width = session._id_width
     top_number = max((int(m) for m in ids.str.extract(r"(\d+)$")[0].dropna()), default=0)
@@ -125,8 +133,8 @@ def resolve_roles(session, planted: dict) -> dict[str, str]:
         "second_risk": risk["customer_id"].iloc[1],
         "champion": champs["customer_id"].iloc[0],
         "no_consent": risk.loc[risk["customer_id"].astype(str).isin(none), "customer_id"].iloc[0],
-        "draftable": chosen[0]["customer_id"] if chosen else risk["customer_id"].iloc[0],
-        "price_sensitive": price[0] if price else (chosen[-1]["customer_id"] if chosen else ids[0]),
+        "draftable": draftable,
+        "price_sensitive": price_sensitive,
         "injected_ticket": planted["ticket_customer"],
         "noted": planted["noted"][0],
         "product_buyer": buyers.index[0],

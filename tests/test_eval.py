@@ -32,6 +32,17 @@ def test_quick_eval_passes_every_check(tmp_path, no_model):
     assert list((tmp_path / "evals").glob("report_*.md"))
 
 
+def test_named_drafts_come_before_the_top_n_draft():
+    """A customer with a draft pending is not drafted again, and the top N are picked after a
+    random control hold-out: a top-N draft before a named one could take the named customer."""
+    from evals.agent_eval import load_scenarios
+
+    drafting = [s for s in load_scenarios() if "queue_drafts" in s.get("tools", [])]
+    named = [i for i, s in enumerate(drafting) if "{" in s["request"]]
+    top_n = [i for i, s in enumerate(drafting) if "{" not in s["request"]]
+    assert named and top_n and max(named) < min(top_n), [s["id"] for s in drafting]
+
+
 def test_turn_checks_catch_stray_numbers_missing_facts_and_personal_data():
     from agent.agent_tools import Answer, TraceStep
     from evals.agent_eval import check_turn
