@@ -394,9 +394,10 @@ class ApprovalQueue:
             if old is None:
                 raise ApprovalError(f"no export {which!r}; see the exports folder")
             rows = [self._row(s, i) for i in old.draft_ids]
-            mine = [r for r in rows if campaigns is None or r.campaign_id in campaigns]
+            keep = None if campaigns is None else set(campaigns)
+            mine = [r for r in rows if keep is None or r.campaign_id in keep]
             skipped = [f"draft {r.id}: planned on another store (campaign {r.campaign_id}); re-export it "
-                       "with --store pointing there" for r in rows if r not in mine]
+                       "with --store pointing there" for r in rows if keep is not None and r.campaign_id not in keep]
             if not mine:
                 raise ApprovalError(f"export {old.id} holds no drafts of this store (its campaigns: "
                                     f"{', '.join(sorted({r.campaign_id for r in rows}))}); give --store "

@@ -16,6 +16,7 @@ import html
 import re
 import json
 import os
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -115,8 +116,8 @@ def weekly_brief(store, *, workspace: Workspace, week_ending=None, cac: float | 
     # only this store's drafts: a workspace may hold other stores' campaigns too
     queue = open_queue(workspace.root)
     mine = set(store_campaigns(queue, store.path)[0])
-    facts["drafts_pending"] = sum(d.campaign_id in mine for d in queue.list_drafts(state="pending"))
-    facts["drafts_approved"] = sum(d.campaign_id in mine for d in queue.list_drafts(state="approved"))
+    waiting = Counter(d.status for d in queue.list_drafts() if d.campaign_id in mine)  # one read
+    facts["drafts_pending"], facts["drafts_approved"] = waiting["pending"], waiting["approved"]
     facts["model"] = _model_health(params)
     brief = Brief(str(end.date()), facts, "", "")
     out = workspace.sub("briefs") / f"brief_{end.date()}"

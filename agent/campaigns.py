@@ -181,9 +181,18 @@ def store_campaigns(queue, store_path) -> tuple[list[str], dict[str, str]]:
     of the other stores' campaigns). In a workspace shared by several stores the same customer
     id in another store is another person: exports, the contact log and the brief's draft
     counts look only at the first list."""
-    camps = list_campaigns(queue)
-    mine = [c.id for c in camps if c.store_path is None or _same_store(c.store_path, store_path)]
-    return mine, {c.id: c.store_path for c in camps if c.id not in mine}
+    mine, elsewhere = [], {}
+    for c in list_campaigns(queue):
+        if _on_store(c, store_path):
+            mine.append(c.id)
+        else:
+            elsewhere[c.id] = c.store_path
+    return mine, elsewhere
+
+
+def _on_store(campaign, store_path) -> bool:
+    """Whether a campaign was planned on `store_path` (or on no recorded store)."""
+    return campaign.store_path is None or _same_store(campaign.store_path, store_path)
 
 
 def _same_store(a, b) -> bool:
@@ -210,8 +219,7 @@ def contact_log(queue, store_path=None) -> pd.DataFrame:
     not rejected or blocked: the input of `prioritise`'s frequency cap and weekly budget. With
     `store_path`, only campaigns of that store (or of no recorded store): in a workspace shared
     by several stores, the same id in another store is another person."""
-    camps = [c for c in list_campaigns(queue)
-             if store_path is None or c.store_path is None or _same_store(c.store_path, store_path)]
+    camps = [c for c in list_campaigns(queue) if store_path is None or _on_store(c, store_path)]
     weeks = {c.id: pd.Timestamp(c.week_of) for c in camps}
     rows = [(d.customer_id, weeks[d.campaign_id], d.campaign_id) for d in queue.list_drafts()
             if d.state not in ("rejected", "blocked") and d.campaign_id in weeks]

@@ -118,13 +118,18 @@ def summary(
     workspace: WorkspaceOpt = DEFAULT_WS,
 ) -> None:
     """Load a store and print its summary and the load report (rows read / accepted / rejected)."""
+    ws = Workspace.at(workspace)
+    _load_and_print(resolve_store(ws, store, demo), ws, column_map=parse_map(column_map))
+
+
+def _load_and_print(path: Path, ws: Workspace, *, column_map: dict | None = None):
+    """The loaded store, after printing its summary and load report."""
     from tools.load import load_store, store_summary
 
-    ws = Workspace.at(workspace)
-    path = resolve_store(ws, store, demo)
     with out.status(f"Loading {path} ..."):
-        loaded = load_store(path, column_map=parse_map(column_map), rejects_dir=ws.rejects)
+        loaded = load_store(path, column_map=column_map, rejects_dir=ws.rejects)
     _print_summary(store_summary(loaded), loaded)
+    return loaded
 
 
 def _print_summary(s: dict, loaded) -> None:
@@ -334,10 +339,11 @@ def write_table(df, path: Path, *, same_as: Path | None = None) -> None:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    if path.suffix.lower() in (".parquet", ".pq") and same_as is not None:
-        shutil.copyfile(same_as, tmp)
-    elif path.suffix.lower() in (".parquet", ".pq"):
-        df.to_parquet(tmp, index=False)
+    if path.suffix.lower() in (".parquet", ".pq"):
+        if same_as is not None:
+            shutil.copyfile(same_as, tmp)
+        else:
+            df.to_parquet(tmp, index=False)
     else:
         df.to_csv(tmp, index=False)
     os.replace(tmp, path)
@@ -420,8 +426,7 @@ def ui(
 
     ws = Workspace.at(workspace)
     path = resolve_store(ws, store, demo)
-    summary(store=path, demo=False, column_map=None, workspace=workspace)
-    launch(path, ws.root, port=port)
+    launch(path, ws.root, port=port, loaded=_load_and_print(path, ws))
 
 
 @app.command("eval")

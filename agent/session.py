@@ -55,7 +55,9 @@ class StoreSession:
 
     def __init__(self, store_dir: str | Path, workspace: Workspace | str | Path, *, as_of=None,
                  horizon_days: int = 365, progress: Progress | None = None,
-                 kb=None, embedder=None, settings=None) -> None:
+                 kb=None, embedder=None, settings=None, loaded=None) -> None:
+        """`loaded`: this store as `tools.load.load_store` already gave it (with this
+        workspace's rejects folder), so that it is not read again."""
         from tools.load import load_store
 
         self.store_dir = Path(store_dir)
@@ -71,8 +73,9 @@ class StoreSession:
         self.memo: dict = {}
         """Per-session cache for tool aggregates (the store does not change within a session)."""
         self._names: dict | None = None
-        self._progress(f"loading {self.store_dir}")
-        loaded = load_store(self.store_dir, rejects_dir=self.workspace.rejects)
+        if loaded is None:
+            self._progress(f"loading {self.store_dir}")
+            loaded = load_store(self.store_dir, rejects_dir=self.workspace.rejects)
         self.reports = loaded.reports
         self.currency = loaded.currency
         cust = loaded.customers

@@ -120,10 +120,12 @@ def resolve_roles(session, planted: dict) -> dict[str, str]:
     if len(nbp):  # the prioritiser's own choice among them (a positive expected value)
         from agent.chat import _plan
 
-        picked = _plan(session, ids=list(nbp.iloc[:200]))
-        picked = [r["customer_id"] for r in (picked.chosen if picked is not None else [])]
-        nbp = pd.Series(picked + [c for c in nbp if c not in picked], dtype=object)
-    named = [draftable, price_sensitive, *nbp.iloc[:1]]
+        theirs = _plan(session, ids=list(nbp.iloc[:200]))
+        picked = [r["customer_id"] for r in (theirs.chosen if theirs is not None else [])]
+        nbp_injected = picked[0] if picked else nbp.iloc[0]
+    else:
+        nbp_injected = buyers.index[0]
+    named = [draftable, price_sensitive, nbp_injected]
     assert len(set(named)) == len(named), f"draft roles must be distinct customers: {named}"
     ids = session.by_id.index
     prefix, width = session._id_width
@@ -138,7 +140,7 @@ def resolve_roles(session, planted: dict) -> dict[str, str]:
         "injected_ticket": planted["ticket_customer"],
         "noted": planted["noted"][0],
         "product_buyer": buyers.index[0],
-        "nbp_injected": nbp.iloc[0] if len(nbp) else buyers.index[0],
+        "nbp_injected": nbp_injected,
         "unknown": f"{prefix}{top_number + 900:0{width}d}" if prefix else "no-such-id",
     }
 
@@ -272,12 +274,9 @@ def check_turn(sc: dict, request: str, answer, *, mode: str, personal: list[str]
         path = path.removesuffix("?")
         try:
             values = resolve_path(results, path)
-        except NothingThere as exc:
-            if not optional:
-                out.append(f"fact {path}: {exc}")
-            continue
         except LookupError as exc:
-            out.append(f"fact {path}: {exc}")
+            if not (optional and isinstance(exc, NothingThere)):
+                out.append(f"fact {path}: {exc}")
             continue
         missed = [v for v in values if not states_fact(answer.text, v)]
         if missed:

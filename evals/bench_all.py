@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from evals.bench_brief import brief_pair
-from evals.bench_score import machine, score_command
+from evals.bench_score import demo_store, machine, score_command
 from evals.proctree import Measured, run_measured
 
 RESULT = "BENCH_RESULT "
@@ -68,24 +68,26 @@ def step_load(store: str) -> dict:
     return {"s": time.perf_counter() - t, "order_lines": len(loaded.orders)}
 
 
-def step_prepare(store: str, ws: str) -> dict:
-    """Score the store into the session's cache and index the playbooks (not timed)."""
+def _warm_session(store: str, ws: str):
+    """The assistant's session on `store`, its embedding model loaded (once per session)."""
     from agent.session import StoreSession
     from agent.workspace import Workspace
 
     session = StoreSession(store, Workspace.at(ws))
     session.kb.search("warm up", k=1)
-    return {"customers": len(session.scores)}
+    return session
+
+
+def step_prepare(store: str, ws: str) -> dict:
+    """Score the store into the session's cache and index the playbooks (not timed)."""
+    return {"customers": len(_warm_session(store, ws).scores)}
 
 
 def step_tools(store: str, ws: str, repeat: int) -> dict:
     from agent.chat import Assistant
-    from agent.session import StoreSession
-    from agent.workspace import Workspace
     from evals.bench_agent import focus_customer, time_tools, tool_calls, tool_summary
 
-    session = StoreSession(store, Workspace.at(ws))
-    session.kb.search("warm up", k=1)  # the embedding model loads once per session
+    session = _warm_session(store, ws)
     assistant = Assistant(session)
     tools = time_tools(assistant.runner, tool_calls(focus_customer(session)), repeat=repeat)
     return {**tool_summary(tools), "failed": [k for k, v in tools.items() if not v["ok"]]}
@@ -129,14 +131,8 @@ class StepRuns:
 
 def bench_size(customers: int, root: Path, *, runs: int, tool_repeat: int = 5,
                progress=print) -> dict[str, StepRuns]:
-    from tools.demo import generate_store
-
     root.mkdir(parents=True, exist_ok=True)
-    store = root / f"demo_{customers}"
-    if not (store / "manifest.json").exists():
-        t = time.perf_counter()
-        generate_store(store, customers=customers, seed=7, fmt="parquet")
-        progress(f"{customers:,} customers: store generated in {time.perf_counter() - t:.1f} s")
+    store = demo_store(root / f"demo_{customers}", customers=customers, progress=progress)
     env = child_env()
     out = {name: StepRuns() for name in STEPS}
 

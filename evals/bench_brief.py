@@ -6,7 +6,7 @@
 Each run is a fresh `retention brief` process, measured with its peak memory (summed RSS of
 the process tree, `evals.proctree`); the median of the runs and the machine's size are
 printed. Targets (issue 6): <= 30 s raw, <= 5 s cached, for 100,000 customers.
-`evals.bench_all` reuses `brief_command` and `brief_pair`.
+`evals.bench_all` reuses `brief_pair`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from evals.bench_score import machine, retention_cli
+from evals.bench_score import demo_store, machine, retention_cli
 from evals.proctree import Measured, run_measured
 
 
@@ -40,12 +40,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--dir", default=None)
     args = ap.parse_args()
-    from tools.demo import generate_store
-
     root = Path(args.dir or tempfile.mkdtemp(prefix="bench_brief_"))
-    store = root / f"demo_{args.customers}"
-    if not (store / "manifest.json").exists():
-        generate_store(store, customers=args.customers, seed=7, fmt="parquet")
+    store = demo_store(root / f"demo_{args.customers}", customers=args.customers)
     pairs = [brief_pair(store, root / "ws") for _ in range(args.runs)]
     for i, (raw, cached) in enumerate(pairs):
         print(f"run {i + 1}: raw {raw.wall_s:.1f} s (peak {raw.peak_gib:.2f} GiB), "

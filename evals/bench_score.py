@@ -6,7 +6,8 @@ Generates the store once (outside the timing), then runs the real CLI in a fresh
 per run (load + score + write), measuring wall time and peak memory (the summed RSS of the
 process tree, sampled: `evals.proctree`, since loading may start a helper process). Prints the
 median of the runs and the machine's size. Targets (issue 3): <= 60 s wall and <= 4 GB peak
-for 1,000,000 customers on 2 cores. `evals.bench_all` reuses `score_command` and `run_once`.
+for 1,000,000 customers on 2 cores. `evals.bench_all` and `evals.bench_brief` reuse
+`demo_store`, `score_command` and `machine`.
 """
 
 from __future__ import annotations
@@ -27,10 +28,15 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {mem:.0f} GiB RAM, Python {sys.version.split()[0]}"
 
 
-def run_once(cmd: list[str], *, env: dict | None = None) -> tuple[float, float]:
-    """(wall seconds, peak GiB of the whole process tree) of one run of `cmd`."""
-    m = run_measured(cmd, env=env)
-    return m.wall_s, m.peak_gib
+def demo_store(store: Path, *, customers: int, fmt: str = "parquet", progress=print) -> Path:
+    """The benchmarks' demo store (seed 7) at `store`, generated unless it is there already."""
+    from tools.demo import generate_store
+
+    if not (store / "manifest.json").exists():
+        t0 = time.perf_counter()
+        info = generate_store(store, customers=customers, seed=7, fmt=fmt)
+        progress(f"generated {info} in {time.perf_counter() - t0:.1f} s")
+    return store
 
 
 def retention_cli() -> str:
@@ -52,21 +58,16 @@ def main() -> None:
     ap.add_argument("--model", default="auto")
     ap.add_argument("--dir", default=None, help="reuse/keep the store here")
     args = ap.parse_args()
-    from tools.demo import generate_store
-
     root = Path(args.dir or tempfile.mkdtemp(prefix="bench_score_"))
-    store = root / f"demo_{args.customers}_{args.format}"
-    if not (store / "manifest.json").exists():
-        t0 = time.perf_counter()
-        info = generate_store(store, customers=args.customers, seed=7, fmt=args.format)
-        print(f"generated {info} in {time.perf_counter() - t0:.1f} s")
+    store = demo_store(root / f"demo_{args.customers}_{args.format}", customers=args.customers,
+                       fmt=args.format)
     cmd = score_command(store, root, model=args.model)
     walls, peaks = [], []
     for i in range(args.runs):
-        wall, peak = run_once(cmd)
-        walls.append(wall)
-        peaks.append(peak)
-        print(f"run {i + 1}: {wall:.1f} s wall, peak {peak:.2f} GiB")
+        m = run_measured(cmd)
+        walls.append(m.wall_s)
+        peaks.append(m.peak_gib)
+        print(f"run {i + 1}: {m.wall_s:.1f} s wall, peak {m.peak_gib:.2f} GiB")
     print("\n| customers | model | median wall (s) | max peak memory (GiB) | runs | machine |")
     print("|---|---|---|---|---|---|")
     print(f"| {args.customers:,} | {args.model} | {statistics.median(walls):.1f} | {max(peaks):.2f} | "

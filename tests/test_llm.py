@@ -298,14 +298,14 @@ def test_cassettes_hold_no_secrets():
         assert not re.search(r"sk-[A-Za-z0-9]{8,}|Bearer |\"authorization\"", text), path.name
 
 
-def _top_high_value_at_risk(session) -> str:
+def top_high_value_at_risk(session) -> str:
     """The customer the recorded tool loop names: high CLV tier, churn > 50%, most value at stake."""
     top = session.scores.loc[(session.scores["clv_tier"] == "high")
                              & (session.scores["churn_probability"] > 0.5)]
     return top.assign(v=top["churn_probability"] * top["predicted_clv"]).nlargest(1, "v")["customer_id"].iloc[0]
 
 
-def _use_stand_in(monkeypatch, server) -> None:
+def use_stand_in(monkeypatch, server) -> None:
     monkeypatch.setenv("RETENTION_MODEL", "gpt-4o-mini")
     monkeypatch.setenv("OPENAI_API_KEY", "test-key-not-real")
     monkeypatch.setenv("OPENAI_BASE_URL", server.url)
@@ -314,10 +314,10 @@ def _use_stand_in(monkeypatch, server) -> None:
 def test_chatopenai_tool_loop_replayed(session, monkeypatch, demo):
     from agent.chat import Assistant
 
-    top_id = _top_high_value_at_risk(session)
+    top_id = top_high_value_at_risk(session)
     server = StandIn("chat_tool_loop.json", {"TOP_ID": top_id})
     try:
-        _use_stand_in(monkeypatch, server)
+        use_stand_in(monkeypatch, server)
         a = Assistant(session)
         assert a.mode == "llm"
         ans = a.ask("Who should I contact first among my high-value customers?")
@@ -341,10 +341,10 @@ def test_chatopenai_streams_the_replayed_tool_loop(session, monkeypatch):
     from agent.chat import Assistant
     from agent.streaming import stream_answer
 
-    top_id = _top_high_value_at_risk(session)
+    top_id = top_high_value_at_risk(session)
     server = StandIn("chat_tool_loop.json", {"TOP_ID": top_id})
     try:
-        _use_stand_in(monkeypatch, server)
+        use_stand_in(monkeypatch, server)
         events = list(stream_answer(Assistant(session), "Who should I contact first among my high-value customers?"))
     finally:
         server.close()

@@ -263,12 +263,10 @@ def test_offline_stream_events_match_ask(demo_session, offline_settings):
 
 
 def test_chat_in_llm_mode_streams_the_models_tokens(demo_session, offline_settings, tmp_path):
-    from tests.test_llm import StandIn
+    from tests.test_llm import StandIn, top_high_value_at_risk
     from ui.app import AppContext, chat_turn
 
-    s = demo_session.scores
-    top = s.loc[(s["clv_tier"] == "high") & (s["churn_probability"] > 0.5)]
-    top_id = top.assign(v=top["churn_probability"] * top["predicted_clv"]).nlargest(1, "v")["customer_id"].iloc[0]
+    top_id = top_high_value_at_risk(demo_session)
     server = StandIn("chat_tool_loop.json", {"TOP_ID": top_id})
     try:
         settings = offline_settings.model_copy(update={"model": "gpt-4o-mini", "openai_base_url": server.url,
@@ -407,7 +405,7 @@ def test_a_second_click_does_not_score_an_upload_twice(small_app, tmp_path, monk
         calls.append(folder)
         started.set()
         release.wait(30)
-        return SimpleNamespace(reports=[], scores=pd.DataFrame({"customer_id": ["C1"]}))
+        return SimpleNamespace(reports=[], scores=pd.DataFrame({"customer_id": ["C1"]}), params={})
 
     monkeypatch.setattr(small_app, "use_store", slow_use_store)
     orders = str(small_app.store_dir / "orders.csv")
@@ -436,3 +434,33 @@ def test_the_app_sends_no_analytics(small_app):
 
     assert build_app(small_app).analytics_enabled is False
     assert os.environ["GRADIO_ANALYTICS_ENABLED"] == "False"
+
+
+def test_retention_ui_reads_the_store_once(tmp_path, monkeypatch, capsys, offline_settings):
+    """`retention ui` (make run) prints the summary from one load, and the app's session is
+    built from that load instead of reading the files again."""
+    import tools.load
+    import ui.app
+    from agent.cli import main
+    from ui.app import AppContext
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    store = tmp_path / "store"
+    store.mkdir()
+    pd.DataFrame({"customer_id": ["C1", "C2", "C3", "C1"], "order_id": ["O1", "O2", "O3", "O4"],
+                  "order_date": ["2026-01-05", "2026-01-06", "2026-02-01", "2026-03-01"],
+                  "amount": [10.0, 12.0, 9.0, 11.0]}).to_csv(store / "orders.csv", index=False)
+    launched = {}
+    monkeypatch.setattr(ui.app, "launch", lambda path, ws, **kw: launched.update(path=path, ws=ws, **kw))
+    assert main(["ui", "--store", str(store), "--workspace", str(tmp_path / "ws")]) == 0
+    assert "Load report" in capsys.readouterr().out
+    loaded = launched["loaded"]
+    assert loaded.path == store and len(loaded.orders) == 4
+
+    def no_second_read(*a, **kw):
+        raise AssertionError("the store was read again")
+
+    monkeypatch.setattr(tools.load, "load_store", no_second_read)
+    ctx = AppContext(launched["path"], launched["ws"], settings=offline_settings, loaded=loaded)
+    session = ctx.session()
+    assert session.reports == loaded.reports and len(session.scores) == 3

@@ -123,18 +123,16 @@ def build_features(
     keep = (orders["order_date"] < as_of + pd.Timedelta(days=1)).to_numpy()
     o = orders[cols] if keep.all() else orders.loc[keep, cols]  # only the columns used
     ids = o["customer_id"].to_numpy()
-    if is_code(ids):
+    if is_code(ids):  # used as they are
+        key, uniq = ids.astype(np.int64), None
         top = int(ids.max()) if len(ids) else -1
-        o = o.assign(customer_id=ids.astype(np.int64))
         events, tickets = _as_codes(events, top), _as_codes(tickets, top)
-        f = _build(o, as_of=as_of, events=events, tickets=tickets, products=products)
-        f.index.name = "customer_id"
-        return f
-    key, uniq = pd.factorize(o["customer_id"])
-    events, tickets = _recode(events, uniq), _recode(tickets, uniq)
-    o = o.assign(customer_id=key)
-    f = _build(o, as_of=as_of, events=events, tickets=tickets, products=products)
-    f.index = pd.Index(np.asarray(uniq)[f.index.to_numpy()], name="customer_id")
+    else:
+        key, uniq = pd.factorize(o["customer_id"])
+        events, tickets = _recode(events, uniq), _recode(tickets, uniq)
+    f = _build(o.assign(customer_id=key), as_of=as_of, events=events, tickets=tickets, products=products)
+    code = f.index.to_numpy()
+    f.index = pd.Index(code if uniq is None else np.asarray(uniq)[code], name="customer_id")
     return f
 
 

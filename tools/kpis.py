@@ -33,8 +33,7 @@ def week_kpis(orders: pd.DataFrame, scores: pd.DataFrame | None, *, as_of, cac: 
     # purchase days per customer: the distinct (customer, day) pairs, sorted by customer, day
     day = when[buy].astype("datetime64[D]").astype(np.int64)
     pairs, span, first = day_keys(customer[buy], day)
-    pairs = np.sort(pairs)
-    pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]] if len(pairs) else pairs
+    pairs = np.unique(pairs)
     if len(pairs):
         who = pairs // span
         last = np.r_[who[1:] != who[:-1], True]  # each customer's last pair: the last purchase day

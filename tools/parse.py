@@ -31,15 +31,23 @@ def _blank(s: pd.Series) -> pd.Series:
     return s.isna() | (_stripped(s) == "")
 
 
+def trimmed_text(s: pd.Series) -> tuple[pd.Series, pa.Array]:
+    """Trim surrounding whitespace, missing values as "" (Arrow's vectorised kernels: Python
+    string methods over millions of ids are what made large loads slow; the same Unicode
+    whitespace is trimmed): the Series, the column itself when nothing changed, and the same
+    values as an Arrow array."""
+    arr = pa.array(s.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+    trimmed = pc.utf8_trim_whitespace(arr)
+    if arr.null_count:
+        trimmed = trimmed.fill_null("")
+    elif pc.all(pc.equal(arr, trimmed)).as_py() is not False:
+        return s, trimmed
+    return pd.Series(trimmed.to_numpy(zero_copy_only=False), index=s.index, dtype=object), trimmed
+
+
 def _stripped(s: pd.Series) -> pd.Series:
-    """`str(value).strip()` of every value, by Arrow's kernel (Python's string methods cost
-    seconds on a million rows); the same Unicode whitespace is trimmed."""
-    text = s.astype(str)
-    try:
-        arr = pc.utf8_trim_whitespace(pa.array(text.to_numpy(dtype=object), type=pa.string()))
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return text.str.strip()
-    return pd.Series(arr.to_numpy(zero_copy_only=False), index=s.index, dtype=object)
+    """`str(value).strip()` of every value."""
+    return trimmed_text(s.astype(str))[0]
 
 
 def parse_dates(s: pd.Series) -> tuple[pd.Series, pd.Series]:

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tools.errors import DataError
-from tools.parse import blank_mask, parse_dates, parse_flags, parse_numbers
+from tools.parse import blank_mask, parse_dates, parse_flags, parse_numbers, trimmed_text
 from tools.read import LINE_COL
 
 REASON_COL = "_reason"
@@ -84,7 +84,7 @@ def _id_column(canon, reasons, column) -> tuple[pd.Series, pa.Array]:
     """The trimmed ids (a spreadsheet's float id 17850.0 read as 17850; blank ids rejected),
     as a Series and as the same values in an Arrow array (for integer codes by Arrow)."""
     col = canon[column]
-    ids, arr = _text(col.astype(str) if col.dtype != object else col)
+    ids, arr = trimmed_text(col.astype(str) if col.dtype != object else col)
     spreadsheet = pc.ends_with(arr, ".0")
     if pc.any(spreadsheet).as_py():
         arr = pc.if_else(spreadsheet, pc.utf8_slice_codeunits(arr, 0, -2), arr)
@@ -92,23 +92,6 @@ def _id_column(canon, reasons, column) -> tuple[pd.Series, pa.Array]:
     blank = pd.Series(pc.equal(arr, "").to_numpy(zero_copy_only=False), index=col.index)
     _first_reason(reasons, blank, f"{column} is blank")
     return ids, arr
-
-
-def _strip(s: pd.Series) -> pd.Series:
-    return _text(s)[0]
-
-
-def _text(s: pd.Series) -> tuple[pd.Series, pa.Array]:
-    """Trim surrounding whitespace, missing values as "" (Arrow's vectorised kernels: Python
-    string methods over millions of ids are what made large loads slow): the Series, the
-    column itself when nothing changed, and the same values as an Arrow array."""
-    arr = pa.array(s.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
-    trimmed = pc.utf8_trim_whitespace(arr)
-    if arr.null_count:
-        trimmed = trimmed.fill_null("")
-    elif pc.all(pc.equal(arr, trimmed)).as_py() is not False:
-        return s, trimmed
-    return pd.Series(trimmed.to_numpy(zero_copy_only=False), index=s.index, dtype=object), trimmed
 
 
 def codes_of(arr: pa.Array) -> np.ndarray:
@@ -149,7 +132,7 @@ def _validate_orders(canon: pd.DataFrame, cols, file, *, now):
         warnings.append("no order id column: one order per customer and timestamp")
     for opt in ("product_id", "product_name", "channel"):
         if opt in cols:
-            text, arr = _text(canon[opt])
+            text, arr = trimmed_text(canon[opt])
             blank = pc.equal(arr, "").to_numpy(zero_copy_only=False)
             out[opt] = text.where(~blank, None) if blank.any() else text
     if "quantity" in cols:
@@ -226,7 +209,7 @@ def _validate_customers(canon, cols, file, *, now):
         canon = canon.assign(customer_id=canon["email"].map(email_customer_id, na_action="ignore"))
     out["customer_id"] = _ids(canon, reasons, "customer_id")
     for text_col in ("email", "first_name", "last_name", "phone", "tags", "note"):
-        out[text_col] = _strip(canon[text_col]) if text_col in cols else ""
+        out[text_col] = trimmed_text(canon[text_col])[0] if text_col in cols else ""
     if "email" in cols:
         arr = pa.array(out["email"].to_numpy(dtype=object), type=pa.string())
         out["email"] = pc.utf8_lower(arr).to_numpy(zero_copy_only=False)

@@ -312,9 +312,10 @@ def _settings_tab(ctx: AppContext) -> None:
 
 
 def launch(store_dir: str | Path, workspace: str | Path, *, port: int = 7860, block: bool = True,
-           settings: Settings | None = None):
-    """Start the app on 127.0.0.1:`port` (no share link, no analytics); prints the address."""
-    ctx = AppContext(store_dir, workspace, settings=settings)
+           settings: Settings | None = None, loaded=None):
+    """Start the app on 127.0.0.1:`port` (no share link, no analytics); prints the address.
+    `loaded`: the store as `load_store` gave it already (the app does not read it again)."""
+    ctx = AppContext(store_dir, workspace, settings=settings, loaded=loaded)
     app = build_app(ctx)
     app.launch(server_name="127.0.0.1", server_port=int(port), share=False, inbrowser=False,
                prevent_thread_lock=True, allowed_paths=[str(ctx.ws.root.resolve())],

@@ -31,11 +31,13 @@ class AppContext:
     """The app's server-side state: one workspace, the current store and its session."""
 
     def __init__(self, store_dir: str | Path, workspace: str | Path, *, settings: Settings | None = None,
-                 session=None):
+                 session=None, loaded=None):
         self.ws = Workspace.at(workspace)
         self.store_dir = Path(store_dir)
         self.settings = settings or Settings()
         self._session = session  # an agent.session.StoreSession of store_dir, when one is at hand
+        self._loaded = loaded  # store_dir as load_store gave it (the CLI's summary), not read again
+        self._queue = None
         self._assistant = None
         self._names: dict | None = None
         self._lock = threading.Lock()
@@ -53,8 +55,10 @@ class AppContext:
             if self._session is None or self._session.store_dir != self.store_dir:
                 from agent.session import StoreSession
 
+                loaded = self._loaded if self._loaded is not None and self._loaded.path == self.store_dir else None
+                self._loaded = None
                 self._session = StoreSession(self.store_dir, self.ws, settings=self.settings,
-                                             progress=progress)
+                                             progress=progress, loaded=loaded)
                 self._assistant, self._names = None, None
             return self._session
 
@@ -102,7 +106,9 @@ class AppContext:
                 self._running.discard(what)
 
     def queue(self):
-        return open_queue(self.ws.root)
+        if self._queue is None:  # one engine per workspace (it never changes)
+            self._queue = open_queue(self.ws.root)
+        return self._queue
 
     def set_settings(self, **values) -> None:
         clean = {k: v for k, v in values.items() if v is not None}
@@ -289,7 +295,7 @@ def upload_store(ctx: AppContext, paths, store_name: str | None, progress=None) 
         return error_message(exc), None, None, gr.update()
     reps = list(s.reports)
     rej = [r.rejects_path for r in reps if r.rejects_path and r.rows_rejected]
-    notes = "".join(f" Note: {w}" for w in (getattr(s, "params", None) or {}).get("warnings", []))
+    notes = "".join(f" Note: {w}" for w in s.params.get("warnings", []))
     return (views.load_summary(reps) + f" Scored {len(s.scores):,} customers; the app now uses "
             f"this store." + notes, views.load_report_table(reps), rej or None,
             f"Store: `{folder}` · workspace: `{ctx.ws.root}`")
