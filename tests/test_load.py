@@ -155,12 +155,20 @@ def test_non_numeric_amounts(tmp_path):
     assert orders.loc[orders["order_id"] == "o10", "amount"].item() == 1299.0
 
 
-def test_duplicate_order_ids(tmp_path):
-    text = GOOD + "c1,o1,2025-01-05,20.00\nc9,o2,2025-02-05,99\n"
+def test_an_order_in_several_rows_is_one_order_summed(tmp_path):
+    """An invoice-level file where one invoice is split over two timestamps: one order,
+    summed, dated at its first timestamp; an order id of another customer is refused."""
+    text = GOOD + "c1,o1,2025-01-05 00:02,20.00\nc9,o2,2025-02-05,99\n"
     orders, rep = load_orders(write(tmp_path / "orders.csv", text), rejects_dir=tmp_path, now=NOW)
-    assert balanced(rep) and rep.rows_rejected == 2
-    assert set(rejects_of(rep)["reason"]) == {"duplicate order_id"}
-    assert orders["order_id"].is_unique
+    assert balanced(rep) and rep.rows_rejected == 1
+    assert set(rejects_of(rep)["reason"]) == {"order_id already used by another customer"}
+    o1 = orders[orders["order_id"] == "o1"]
+    assert o1["amount"].sum() == pytest.approx(40.0) and o1["order_date"].nunique() == 1
+    assert store_summary_orders(orders) == 3
+
+
+def store_summary_orders(orders) -> int:
+    return int(orders.loc[orders["amount"] >= 0, "order_id"].nunique())
 
 
 def test_order_id_shared_by_two_customers_in_line_file(tmp_path):
@@ -232,9 +240,10 @@ def test_parquet_orders(tmp_path):
 SHOPIFY_ORDERS = """Name,Email,Financial Status,Currency,Subtotal,Shipping,Taxes,Total,Discount Code,Discount Amount,Created at,Lineitem quantity,Lineitem name,Lineitem price,Lineitem sku,Cancelled at,Refunded Amount,Source
 #1001,Ann@Example.com,paid,USD,90.00,5.00,0,95.00,WELCOME10,10.00,2025-03-01 10:00:00 -0500,2,Mug,25.00,MUG-1,,0,web
 #1001,,,,,,,,,,,1,Teapot,50.00,TEA-1,,,
-#1002,bob@example.com,refunded,USD,40.00,0,0,40.00,,0,2025-03-02 23:30:00 -0500,1,Tea tin,40.00,TIN-1,,40.00,web
+#1002,bob@example.com,partially_refunded,USD,40.00,0,0,40.00,,0,2025-03-02 23:30:00 -0500,1,Tea tin,40.00,TIN-1,,15.00,web
 #1003,ann@example.com,voided,USD,10.00,0,0,10.00,,0,2025-03-03 09:00:00 -0500,1,Spoon,10.00,SPN-1,,0,web
 #1004,cat@example.com,paid,USD,15.00,0,0,15.00,,0,2025-03-04 09:00:00 -0500,1,Spoon,15.00,SPN-1,2025-03-04 10:00:00 -0500,0,web
+#1005,ann@example.com,refunded,USD,12.00,0,0,12.00,,0,2025-03-05 09:00:00 -0500,1,Spoon,12.00,SPN-1,,12.00,web
 """
 SHOPIFY_CUSTOMERS = """Customer ID,First Name,Last Name,Email,Accepts Email Marketing,Accepts SMS Marketing,Tags,Note
 7001,Ann,Lee,ann@example.com,yes,no,vip,
@@ -249,20 +258,22 @@ def test_shopify_export_shape(tmp_path):
     store = load_store(shop, rejects_dir=tmp_path / "rj", now=NOW)
     o = store.orders
     rep = next(r for r in store.reports if r.kind == "orders")
-    assert rep.rows_read == 5 and balanced(rep)
-    assert rep.reasons == {"payment voided": 1, "order cancelled": 1}
+    assert rep.rows_read == 6 and balanced(rep)
+    assert rep.reasons == {"payment voided": 1, "order cancelled": 1,
+                           "order fully refunded: not a purchase": 1}
     # order-level fields reached the second line of #1001; email mapped to the customer id
     first = o[o["order_id"] == "#1001"]
     assert set(first["customer_id"]) == {"7001"}
     assert first["order_date"].dt.strftime("%Y-%m-%d %H:%M").tolist() == ["2025-03-01 10:00"] * 2
-    # the discount code is spread over the lines: amounts sum to the Subtotal
-    assert first["amount"].sum() == pytest.approx(90.0)
+    # the lines share the order's Total (what was paid, shipping included) to the cent;
+    # the discount code is spread over them
+    assert first["amount"].sum() == pytest.approx(95.0)
     assert first["discount"].sum() == pytest.approx(10.0)
     # the local wall-clock day is kept (23:30 -0500 stays on 2 March)
     bob = o[o["customer_id"] == "7002"]
     assert set(bob["order_date"].dt.day) == {2}
-    # the refund became a negative line
-    assert bob["amount"].sum() == pytest.approx(0.0) and (bob["amount"] < 0).sum() == 1
+    # the partial refund became a negative line
+    assert bob["amount"].sum() == pytest.approx(25.0) and (bob["amount"] < 0).sum() == 1
     assert store.currency == "USD"
     c = store.customers.set_index("customer_id")
     assert bool(c.loc["7001", "accepts_email"]) and not bool(c.loc["7002", "accepts_email"])
@@ -323,7 +334,7 @@ def test_customers_products_events_tickets(tmp_path):
         assert balanced(rep), rep
     c = store.customers.set_index("customer_id")
     assert c.loc["c1", "email"] == "a@x.com"
-    assert not bool(c.loc["c2", "accepts_email"])  # 'maybe' is not consent
+    assert c.loc["c2", "accepts_email"] is pd.NA  # "maybe" is not consent: unknown
     assert len(store.customers) == 2
     assert store.products["price"].tolist() == [10.0]
     assert store.events["type"].tolist() == ["email_open"]

@@ -30,7 +30,7 @@ import pandas as pd
 from tools import schema
 from tools.errors import DataError
 from tools.read import LINE_COL, TABLE_SUFFIXES, RawTable, read_table
-from tools.shopify import SHOPIFY_ORDER_MARKERS, from_shopify_orders
+from tools.shopify import customers_from_orders, from_shopify_orders, is_shopify_orders
 from tools.validate import REASON_COL, VALIDATORS, email_customer_id
 
 __all__ = ["FileReport", "Store", "load_store", "load_orders", "load_table", "find_store_files",
@@ -126,6 +126,9 @@ def load_store(
         if child is not None:
             _stop_side(child)
     tables = {k: tables[k] if tables[k] is not None else first[k] for k in SIDE_KINDS}
+    contacts = orders.attrs.pop("contacts", None)
+    if contacts is not None and len(contacts):  # Shopify: customers known from their orders too
+        tables["customers"] = customers_from_orders(contacts, tables["customers"])
     currency = orders.attrs.get("currency")
     return Store(path, orders, reports=tuple(reports), currency=currency, **tables)
 
@@ -143,7 +146,7 @@ def _in_load_order(reports: list[FileReport]) -> list[FileReport]:
 def _shopify_orders(paths: list[Path]) -> bool:
     from tools.read import read_header
 
-    return any(_is_shopify_orders(read_header(p) or []) for p in paths)
+    return any(is_shopify_orders(read_header(p) or []) for p in paths)
 
 
 SIDE_PROCESS_BYTES = 32 * 2**20  # side tables at least this big load in a second process
@@ -224,24 +227,38 @@ def load_table(
     customers: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, FileReport]:
     """Load one file of a given kind (orders, customers, products, events, tickets)."""
+    part = _read_part(kind, path, column_map=column_map, now=now, max_bytes=max_bytes,
+                      customers=customers)
+    return _finish(part, rejects_dir)
+
+
+@dataclass
+class _Part:
+    """One file read and validated, before its report: the accepted rows (with `_line`),
+    the first reason found for each line not used, and what the report needs."""
+
+    raw: RawTable
+    kind: str
+    table: pd.DataFrame
+    reasons: dict[int, str]
+    cols: dict[str, str]
+    warnings: list[str]
+    contacts: pd.DataFrame | None = None
+
+
+def _read_part(kind, path, *, column_map=None, now=None, max_bytes=None, customers=None) -> _Part:
     if kind not in KINDS:
         raise ValueError(f"unknown table kind {kind!r}; one of {KINDS}")
     raw = read_table(path, **({"max_bytes": max_bytes} if max_bytes else {}))
     now = now or datetime.now()
-    rejected: list[pd.DataFrame] = []
-    if raw.bad_lines:
-        rejected.append(pd.DataFrame({
-            LINE_COL: [n for n, _ in raw.bad_lines],
-            "_raw": [t for _, t in raw.bad_lines],
-            REASON_COL: "line does not split into the header's fields",
-        }))
     frame = raw.frame
     warnings = list(raw.warnings)
-    if kind == "orders" and _is_shopify_orders(frame.columns):
-        frame, shop_rejects, shop_warn = from_shopify_orders(frame, customers, raw.path.name)
-        rejected.append(shop_rejects)
+    reasons: dict[int, str] = {}
+    contacts = None
+    if kind == "orders" and is_shopify_orders(frame.columns):
+        frame, reasons, shop_warn, contacts = from_shopify_orders(frame, customers, raw.path.name)
         warnings += shop_warn
-    if frame.empty and kind == "orders" and not rejected:
+    if frame.empty and kind == "orders" and not reasons:
         raise DataError("has a header but no rows", file=raw.path.name)
     cols = resolve_columns(frame.columns, kind, column_map or {}, raw.path.name)
     canon = frame[[LINE_COL]].copy()
@@ -250,20 +267,36 @@ def load_table(
         typed = pd.api.types.is_datetime64_any_dtype(col) or (
             pd.api.types.is_numeric_dtype(col) and name not in ("customer_id", "order_id", "product_id"))
         canon[name] = col if typed else col.astype(str)
-    validator = VALIDATORS[kind]
-    table, reasons, more_warn = validator(canon, cols, raw.path.name, now=now)
+    table, row_reasons, more_warn = VALIDATORS[kind](canon, cols, raw.path.name, now=now)
     warnings += more_warn
-    if reasons.notna().any():
-        bad = frame.loc[reasons.notna()].copy()
-        bad[REASON_COL] = reasons[reasons.notna()]
-        rejected.append(bad)
-    if reasons.notna().any():
-        table = table.loc[reasons.isna()]
-    accepted = int(table[LINE_COL].nunique())  # a Shopify refund line shares its order's line
+    if kind == "orders":
+        table[schema.ORDER_KEY_COL] = (frame[schema.ORDER_KEY_COL].to_numpy()
+                                       if schema.ORDER_KEY_COL in frame else table["order_id"])
+    bad = row_reasons.notna()
+    if bad.any():
+        # a line with any row not usable (a Shopify line and its refund) is rejected whole
+        for line, why in zip(table.loc[bad, LINE_COL], row_reasons[bad]):
+            reasons.setdefault(int(line), why)
+        table = table.loc[~table[LINE_COL].isin(list(reasons))]
+    return _Part(raw, kind, table, reasons, cols, warnings, contacts)
+
+
+def _finish(part: _Part, rejects_dir) -> tuple[pd.DataFrame, FileReport]:
+    """The part's table and report. Every line of the file is either accepted (some row of
+    the table came from it) or rejected with its first reason, written as it stood in the
+    file, so rows read = accepted + rejected by construction."""
+    raw, table = part.raw, part.table
+    lines = raw.frame[LINE_COL]
+    used = lines.isin(table[LINE_COL].unique())
+    rejects = raw.frame.loc[~used].copy()
+    rejects[REASON_COL] = rejects[LINE_COL].map(part.reasons).fillna("not used (no reason recorded)")
+    if raw.bad_lines:
+        rejects = pd.concat([rejects, pd.DataFrame({
+            LINE_COL: [n for n, _ in raw.bad_lines], "_raw": [t for _, t in raw.bad_lines],
+            REASON_COL: "line does not split into the header's fields"})], ignore_index=True)
     table = table.drop(columns=[LINE_COL])
     table.index = pd.RangeIndex(len(table))  # (reset_index would copy every column again)
-    rejects = pd.concat(rejected, ignore_index=True) if rejected else frame.iloc[:0]
-    report = _report(raw, kind, accepted, rejects, cols, rejects_dir, warnings)
+    report = _report(raw, part.kind, int(used.sum()), rejects, part.cols, rejects_dir, part.warnings)
     return table, report
 
 
@@ -331,6 +364,8 @@ def resolve_columns(
             missing.remove("order_id")  # one order per customer per timestamp, with a warning
         if "customer_id" in missing and "email" in cols:
             missing.remove("customer_id")  # a customer is known by their email
+    if kind == "customers" and "customer_id" in missing and ({"email", "phone"} & cols.keys()):
+        missing.remove("customer_id")  # Shopify's customers export: Email is the key
     if missing:
         shown = ", ".join(repr(h) for h in headers[:12])
         name = missing[0]
@@ -355,23 +390,53 @@ def _check_map(column_map: dict[str, str], files: dict[str, list[Path]]) -> None
 # --- helpers -----------------------------------------------------------------------------
 
 
-def _is_shopify_orders(headers) -> bool:
-    norm = {schema.normalise_header(h) for h in headers}
-    return SHOPIFY_ORDER_MARKERS <= norm
-
-
-def _load_many(kind, paths, *, customers=None, **kw):
+def _load_many(kind, paths, *, customers=None, rejects_dir=None, **kw):
+    """One kind's files, concatenated. Orders in several overlapping exports (a Shopify store
+    exported more than once) count once: each order is kept from the newest export that
+    has it (the file whose latest order is latest); its rows in the other files are
+    rejected with the reason."""
+    extra = {"customers": customers} if kind == "orders" else {}
+    parts = [_read_part(kind, p, **extra, **kw) for p in paths]
+    if kind == "orders" and len(parts) > 1:
+        _drop_repeated_orders(parts)
     tables, reports = [], []
-    for p in paths:
-        extra = {"customers": customers} if kind == "orders" else {}
-        t, r = load_table(kind, p, **extra, **kw)
+    for part in parts:
+        t, r = _finish(part, rejects_dir)
         tables.append(t)
         reports.append(r)
     table = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
     if kind == "orders":
         currencies = {t.attrs.get("currency") for t in tables} - {None}
         table.attrs["currency"] = currencies.pop() if len(currencies) == 1 else None
+        key = table.pop(schema.ORDER_KEY_COL)
+        if len(parts) > 1:  # one order id for two orders (a Name reused): the key tells them apart
+            names = pd.DataFrame({"o": table["order_id"], "k": key}).drop_duplicates()
+            reused = names["o"][names["o"].duplicated()].unique()
+            if len(reused):
+                clash = table["order_id"].isin(reused)
+                table.loc[clash, "order_id"] = table.loc[clash, "order_id"] + " (" + key[clash].astype(str) + ")"
+        contacts = [p.contacts for p in parts if p.contacts is not None]
+        if contacts:
+            table.attrs["contacts"] = pd.concat(contacts, ignore_index=True)
     return table, reports
+
+
+def _drop_repeated_orders(parts: list[_Part]) -> None:
+    newest_first = sorted(range(len(parts)), key=lambda i: (
+        parts[i].table["order_date"].max() if len(parts[i].table) else pd.Timestamp.min,
+        parts[i].raw.path.name), reverse=True)
+    seen: dict[str, str] = {}
+    for i in newest_first:
+        part = parts[i]
+        keys = part.table[schema.ORDER_KEY_COL].astype(str)
+        again = keys.map(seen)
+        repeated = again.notna()
+        if repeated.any():
+            for line, other in zip(part.table.loc[repeated, LINE_COL], again[repeated]):
+                part.reasons.setdefault(int(line), f"order also in the newer export {other} (counted once)")
+            part.table = part.table.loc[~repeated]
+        for k in keys[~repeated].unique():
+            seen[k] = part.raw.path.name
 
 
 def _report(raw: RawTable, kind, accepted, rejects, cols, rejects_dir, warnings) -> FileReport:
@@ -386,8 +451,7 @@ def _report(raw: RawTable, kind, accepted, rejects, cols, rejects_dir, warnings)
         stale = Path(rejects_dir) / f"{raw.path.name}.rejects.csv"
         stale.unlink(missing_ok=True)
     n_rejected = len(rejects)
-    if accepted + n_rejected != raw.rows_read:  # the invariant every report keeps
-        raise RuntimeError(f"{raw.path.name}: read {raw.rows_read} != accepted {accepted} + rejected {n_rejected}")
+    assert accepted + n_rejected == raw.rows_read, raw.path.name  # true by construction (_finish)
     return FileReport(
         file=raw.path.name, kind=kind, rows_read=raw.rows_read, rows_accepted=accepted,
         rows_rejected=n_rejected, reasons=reasons, columns=dict(cols),

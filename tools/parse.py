@@ -152,5 +152,26 @@ def parse_flags(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     return is_true, unknown
 
 
+CONSENT_UNKNOWN_WORDS = frozenset({"", "unknown", "nan", "none", "null", "n/a", "na"})
+
+
+def parse_consent(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """A consent column as pandas' nullable boolean: True (opted in), False (said no, or a
+    state that is not consent: unsubscribed, pending double opt-in), <NA> where the cell is
+    blank: unknown consent is not refused consent. The mask: words read neither way (also
+    <NA>, reported by the caller)."""
+    codes, uniques = pd.factorize(s.fillna("").astype(str))
+    words = pd.Series(uniques, dtype=object).str.strip().str.lower()
+    yes = words.isin(TRUE_WORDS).to_numpy()
+    no = (words.isin(FALSE_WORDS) & ~words.isin(CONSENT_UNKNOWN_WORDS)).to_numpy()
+    blank = words.isin(CONSENT_UNKNOWN_WORDS).to_numpy()
+    values = pd.array(np.where(yes, True, False), dtype="boolean")
+    values[~(yes | no)] = pd.NA
+    flags = pd.Series(values[codes] if len(codes) else pd.array([], dtype="boolean"),
+                      index=s.index, dtype="boolean")
+    unknown = pd.Series(~(yes | no | blank)[codes] if len(codes) else np.zeros(0, bool), index=s.index)
+    return flags, unknown
+
+
 def blank_mask(s: pd.Series) -> pd.Series:
     return _blank(s)

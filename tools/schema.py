@@ -40,6 +40,23 @@ TICKETS_COLUMNS = (
     "text",
 )
 
+# An order's identity across several export files of one store (Shopify's order Id, else
+# the order id): the same order in overlapping exports counts once (`tools.load`).
+ORDER_KEY_COL = "_order_key"
+
+# Ids that stand for "no customer" in real exports: a guest checkout, a blank cell written
+# out by a spreadsheet or by pandas. Compared after `normalise_placeholder`. A row with one of
+# these is rejected with the reason, never loaded as one giant customer.
+PLACEHOLDER_IDS = frozenset({
+    "", "nan", "none", "null", "nil", "na", "n/a", "#n/a", "blank", "(blank)", "<blank>",
+    "empty", "missing", "guest", "guestcheckout", "guest checkout", "unknown", "unknowncustomer",
+    "anonymous", "anon", "notavailable", "not available", "undefined", "-", "--", "?", ".",
+    "nocustomer", "no customer", "noid",
+})
+
+# One order line beyond this (in any currency) is a broken value, not a purchase.
+MAX_PLAUSIBLE_AMOUNT = 1e10
+
 # Personal fields: never shown to an external model (DESIGN.md, invariants).
 PERSONAL_FIELDS = ("email", "first_name", "last_name", "phone", "address", "note")
 
@@ -121,6 +138,12 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "events": ("customer_id", "timestamp", "type"),
     "tickets": ("customer_id", "opened_at"),
 }
+
+
+def is_placeholder_id(value: str) -> bool:
+    """'(blank)', 'NaN', 'Guest', '0', '000', '-1' ... : an id that names nobody."""
+    v = " ".join(str(value).strip().lower().split())
+    return v in PLACEHOLDER_IDS or (v != "" and set(v) <= {"0"}) or v in ("-1", "-0")
 
 
 def normalise_header(name: object) -> str:

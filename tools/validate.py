@@ -12,8 +12,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tools.errors import DataError
-from tools.parse import blank_mask, parse_dates, parse_flags, parse_numbers, trimmed_text
+from tools.parse import blank_mask, parse_consent, parse_dates, parse_numbers, trimmed_text
 from tools.read import LINE_COL
+from tools.schema import MAX_PLAUSIBLE_AMOUNT, is_placeholder_id
 
 REASON_COL = "_reason"
 FUTURE_TOLERANCE = timedelta(days=1)
@@ -91,6 +92,14 @@ def _id_column(canon, reasons, column) -> tuple[pd.Series, pa.Array]:
         ids = pd.Series(arr.to_numpy(zero_copy_only=False), index=col.index, dtype=object)
     blank = pd.Series(pc.equal(arr, "").to_numpy(zero_copy_only=False), index=col.index)
     _first_reason(reasons, blank, f"{column} is blank")
+    enc = pc.dictionary_encode(arr)
+    words = enc.dictionary.to_pylist()
+    fake = np.array([w != "" and is_placeholder_id(w) for w in words] + [False], bool)
+    if fake.any():
+        hit = pd.Series(fake[enc.indices.fill_null(len(words)).to_numpy(zero_copy_only=False)],
+                        index=col.index)
+        _first_reason(reasons, hit, lambda idx: f"{column} '" + ids[idx].astype(str)
+                      + "' is a placeholder, not a customer (a guest or blank id)")
     return ids, arr
 
 
@@ -124,6 +133,9 @@ def _validate_orders(canon: pd.DataFrame, cols, file, *, now):
         price = _numbers(canon, reasons, "unit_price", cols, file, required=True)
         out["amount"] = (qty * price).round(4)
         warnings.append("no amount column: amount = quantity x unit price")
+    huge = ~np.isfinite(out["amount"].fillna(0.0)) | (out["amount"].abs() > MAX_PLAUSIBLE_AMOUNT)
+    _first_reason(reasons, huge, lambda idx: "amount " + out.loc[idx, "amount"].map("{:.6g}".format)
+                  + f" is beyond any plausible order line (over {MAX_PLAUSIBLE_AMOUNT:.0e})")
     order_arr = None
     if "order_id" in cols:
         out["order_id"], order_arr = _id_column(canon, reasons, "order_id")
@@ -137,6 +149,8 @@ def _validate_orders(canon: pd.DataFrame, cols, file, *, now):
             out[opt] = text.where(~blank, None) if blank.any() else text
     if "quantity" in cols:
         out["quantity"] = _numbers(canon, reasons, "quantity", cols, file, required=False)
+        _first_reason(reasons, out["quantity"].abs() > MAX_PLAUSIBLE_AMOUNT,
+                      "quantity is beyond any plausible order line")
     if "discount" in cols:
         out["discount"] = _numbers(canon, reasons, "discount", cols, file, required=False).abs().fillna(0.0)
     currency = None
@@ -151,30 +165,20 @@ def _validate_orders(canon: pd.DataFrame, cols, file, *, now):
             if other.any():
                 warnings.append(f"mixed currencies: kept {currency}, rejected {int(other.sum())} rows in others")
         out["currency"] = cur.replace("", currency)
-    _reject_duplicates(out, reasons, has_lines="product_id" in cols,
-                       order=None if order_arr is None else codes_of(order_arr),
-                       customer=codes_of(customer_arr))
+    _orders_of_one_customer(out, reasons, order=None if order_arr is None else codes_of(order_arr),
+                            customer=codes_of(customer_arr))
     out.attrs["currency"] = currency
     return out, reasons, warnings
 
 
-def _reject_duplicates(out: pd.DataFrame, reasons: pd.Series, *, has_lines: bool,
-                       order: np.ndarray | None = None, customer: np.ndarray | None = None) -> None:
-    """Duplicate lines/orders, and an order id used by two customers. Keys are compared as
-    integer codes (hashing millions of string ids once, not once per check); `order` and
-    `customer`: those codes, when already known."""
-    ok = reasons.isna().to_numpy()
+def _orders_of_one_customer(out: pd.DataFrame, reasons: pd.Series, *, order: np.ndarray | None = None,
+                            customer: np.ndarray | None = None) -> None:
+    """Rows that share an order id are parts of one order: identical line items are two
+    items bought, an invoice split over two timestamps is one order (summed; dated at its
+    first timestamp), so no row is rejected as a duplicate. An order id used by two
+    customers keeps the first customer's rows. Keys are integer codes (hashing millions of
+    string ids once, not once per check); `order` and `customer`: those codes, when known."""
     order = pd.factorize(out["order_id"])[0] if order is None else order
-    keys = [order] + [pd.factorize(out[c])[0] for c in ("product_id", "quantity", "amount")
-                      if has_lines and c in out]
-    dup = _duplicated(keys) & ok
-    if not has_lines:
-        # an order-level file: a second row with the same order id is a duplicate order
-        _first_reason(reasons, pd.Series(dup, index=out.index), "duplicate order_id")
-    else:
-        _first_reason(reasons, pd.Series(dup, index=out.index),
-                      "duplicate line (same order, product, quantity and amount)")
-    # one order id used by two customers: keep the first customer's rows
     idx = np.flatnonzero(reasons.isna().to_numpy() & (order >= 0))
     customer = pd.factorize(out["customer_id"])[0] if customer is None else customer
     o_ok, c_ok = order[idx], customer[idx]
@@ -185,6 +189,14 @@ def _reject_duplicates(out: pd.DataFrame, reasons: pd.Series, *, has_lines: bool
         clash = np.zeros(len(order), bool)
         clash[idx] = (per_order[o_ok] > 1) & (c_ok != owner.reindex(o_ok).to_numpy())
         _first_reason(reasons, pd.Series(clash, index=out.index), "order_id already used by another customer")
+    ok = np.flatnonzero(reasons.isna().to_numpy() & (order >= 0))
+    if len(ok) and np.bincount(order[ok]).max() > 1:  # some order has several rows
+        dates = out["order_date"].to_numpy()
+        first = pd.Series(dates[ok]).groupby(order[ok]).transform("min").to_numpy()
+        if (first != dates[ok]).any():
+            col = out["order_date"].to_numpy(copy=True)
+            col[ok] = first
+            out["order_date"] = col
 
 
 def _duplicated(codes: list[np.ndarray]) -> np.ndarray:
@@ -202,25 +214,31 @@ def _validate_customers(canon, cols, file, *, now):
     reasons = pd.Series(None, index=canon.index, dtype=object)
     warnings: list[str] = []
     out = pd.DataFrame({LINE_COL: canon[LINE_COL]})
-    if "customer_id" not in cols:
-        if "email" not in cols:
-            raise DataError("required column 'customer_id' not found (nor an email column)",
-                            file=file, column="customer_id")
-        canon = canon.assign(customer_id=canon["email"].map(email_customer_id, na_action="ignore"))
+    if "customer_id" not in cols:  # Shopify's customers export: Email is the key
+        if "email" not in cols and "phone" not in cols:
+            raise DataError("required column 'customer_id' not found (nor an Email or Phone column "
+                            "to know customers by)", file=file, column="customer_id",
+                            hint="Rename the column or pass --map customer_id=<your column name>")
+        by_email = (canon["email"].map(email_customer_id, na_action="ignore") if "email" in cols
+                    else pd.Series("", index=canon.index))
+        by_phone = (canon["phone"].map(phone_key, na_action="ignore").map(phone_customer_id)
+                    if "phone" in cols else pd.Series("", index=canon.index))
+        canon = canon.assign(customer_id=by_email.where(by_email.fillna("") != "", by_phone).fillna(""))
+        warnings.append("no customer id column: customers are known by their email (or phone)")
     out["customer_id"] = _ids(canon, reasons, "customer_id")
     for text_col in ("email", "first_name", "last_name", "phone", "tags", "note"):
         out[text_col] = trimmed_text(canon[text_col])[0] if text_col in cols else ""
     if "email" in cols:
         arr = pa.array(out["email"].to_numpy(dtype=object), type=pa.string())
         out["email"] = pc.utf8_lower(arr).to_numpy(zero_copy_only=False)
-    for flag in ("accepts_email", "accepts_sms"):
+    for flag in CONSENT_FLAGS:
         if flag in cols:
-            out[flag], unknown = parse_flags(_normalise_category(canon[flag], lambda t: t))
+            out[flag], unknown = parse_consent(_normalise_category(canon[flag], lambda t: t))
             if unknown.any():
-                warnings.append(f"{flag}: {int(unknown.sum())} values not read as yes/no were taken as no consent")
+                warnings.append(f"{flag}: {int(unknown.sum())} values not read as yes/no are unknown consent")
         else:
-            out[flag] = False
-            warnings.append(f"no {flag} column: nobody is treated as consenting to {flag[8:]}")
+            out[flag] = pd.array([pd.NA] * len(out), dtype="boolean")
+            warnings.append(f"no {flag} column: consent to {flag[8:]} is unknown (not assumed)")
     if "created_at" in cols:
         out["created_at"] = _dates(canon, reasons, "created_at", cols, file, now=now, required=False)
     _first_reason(reasons, out["customer_id"].duplicated() & reasons.isna(), "duplicate customer_id")
@@ -284,6 +302,25 @@ VALIDATORS = {
     "tickets": _validate_tickets,
 }
 
+
+
+CONSENT_FLAGS = ("accepts_email", "accepts_sms")
+
+
+def phone_key(phone) -> str:
+    """A phone number's digits, the last 10 of them ('+1 555.864.6660', '(555) 864-6660' and
+    '5558646660' are one key: country prefixes and trunk zeros are written either way);
+    "" for what is not a phone (fewer than 7 digits)."""
+    digits = "".join(ch for ch in str(phone) if ch.isdigit())
+    return digits[-10:] if len(digits) >= 7 else ""
+
+
+def phone_customer_id(key: str) -> str:
+    """A stable, non-personal id for a customer known only by phone ('p' + 12 hex)."""
+    key = str(key)
+    if not key or key == "nan":
+        return ""
+    return "p" + hashlib.sha1(key.encode()).hexdigest()[:12]
 
 
 def email_customer_id(email: str) -> str | None:
