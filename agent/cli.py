@@ -469,8 +469,35 @@ def main(argv: list[str] | None = None) -> int:
             return int(exc.exit_code)
         if type(exc).__name__ == "Abort":
             return 1
-        raise
+        where = _log_internal_error(argv)
+        err.print(f"error: something went wrong inside the retention analyst ({type(exc).__name__}); "
+                  f"your store files are unchanged. The details for a bug report are in {where}",
+                  markup=False, highlight=False, soft_wrap=True)
+        return 1
     return 0
+
+
+def _log_internal_error(argv: list[str] | None) -> str:
+    """The traceback of a bug, kept in the workspace's logs folder (never shown as the
+    merchant's error); returns where."""
+    import traceback
+    from datetime import datetime
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    root = os.environ.get("RETENTION_WORKSPACE", ".retention")
+    for i, a in enumerate(args):
+        if a == "--workspace" and i + 1 < len(args):
+            root = args[i + 1]
+        elif a.startswith("--workspace="):
+            root = a.split("=", 1)[1]
+    try:
+        folder = Path(root) / "logs"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"error-{datetime.now():%Y%m%d-%H%M%S}.log"
+        path.write_text("retention " + " ".join(args) + "\n\n" + traceback.format_exc())
+        return str(path)
+    except OSError:
+        return "(the log could not be written: " + traceback.format_exc(limit=1).strip() + ")"
 
 
 if __name__ == "__main__":

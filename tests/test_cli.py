@@ -85,3 +85,25 @@ def test_score_says_when_the_history_is_shorter_than_the_horizon(online_retail_c
 
     assert len(json.loads(params.read_text())["warnings"]) == 1
     assert len(pd.read_csv(out)) == 323  # one row per customer with an accepted order
+
+
+def test_a_bug_is_one_line_for_the_merchant_and_a_log_for_us(tmp_path, monkeypatch, capsys):
+    """An internal error (here: the loader raising something unexpected) never reaches the
+    merchant as a traceback: one line saying their files are unchanged, and where the
+    details for a bug report were written."""
+    import tools.load
+
+    def broken(*a, **k):
+        raise RuntimeError("read 811 != accepted 745 + rejected 67")
+
+    monkeypatch.setattr(tools.load, "load_store", broken)
+    shop = tmp_path / "shop"
+    shop.mkdir()
+    (shop / "orders.csv").write_text("customer_id,order_id,order_date,amount\nc1,o1,2025-01-01,5\n")
+    ws = tmp_path / "ws"
+    assert main(["summary", "--store", str(shop), "--workspace", str(ws)]) == 1
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err and "811" not in out.err
+    assert "store files are unchanged" in out.err
+    (log,) = (ws / "logs").glob("error-*.log")
+    assert "RuntimeError: read 811" in log.read_text()
