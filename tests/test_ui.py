@@ -464,3 +464,13 @@ def test_retention_ui_reads_the_store_once(tmp_path, monkeypatch, capsys, offlin
     ctx = AppContext(launched["path"], launched["ws"], settings=offline_settings, loaded=loaded)
     session = ctx.session()
     assert session.reports == loaded.reports and len(session.scores) == 3
+
+
+def test_an_internal_check_never_reaches_the_merchant_as_the_error():
+    from tools.errors import DataError
+    from ui.handlers import error_message
+
+    bug = error_message(RuntimeError("orders_export_1.csv: read 811 != accepted 745 + rejected 67"))
+    assert "811" not in bug and "unchanged" in bug and bug.count("\n") == 0
+    told = error_message(DataError("no value can be read as a date", file="orders.csv", column="Created at"))
+    assert "orders.csv" in told and "Created at" in told

@@ -133,7 +133,20 @@ def progress_callback(progress, steps: int = 8):
 
 
 def error_message(exc: Exception) -> str:
-    return f"error: {exc}".splitlines()[0]
+    """One line for the merchant. Errors written for a person (bad store data, a refused
+    approval, a missing model setting, a second click) say what they say; anything else is a
+    bug: its text (an internal check) is not the merchant's error, and its traceback is in
+    the app's log (`log.exception` at the caller)."""
+    from agent.approvals import ApprovalError
+    from agent.llm import ModelConfigError
+    from knowledge.store import KnowledgeError
+    from tools.errors import DataError
+
+    if isinstance(exc, (DataError, ApprovalError, ModelConfigError, KnowledgeError, JobRunning)) or (
+            type(exc) in (ValueError, LookupError)):
+        return f"error: {exc}".splitlines()[0]
+    return (f"error: something went wrong inside the app ({type(exc).__name__}); your store files "
+            "are unchanged. The details are in the app's log: please report it.")
 
 
 
