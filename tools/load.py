@@ -28,6 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from tools import schema
+from tools.csvout import write_csv
 from tools.errors import DataError
 from tools.read import LINE_COL, TABLE_SUFFIXES, RawTable, read_table
 from tools.shopify import customers_from_orders, from_shopify_orders, is_shopify_orders
@@ -460,11 +461,8 @@ def _report(raw: RawTable, kind, accepted, rejects, cols, rejects_dir, warnings)
 
 
 def _write_rejects(rejects: pd.DataFrame, folder: Path, name: str) -> Path:
-    """Atomic write: a crash mid-way never leaves half a rejects file."""
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{name}.rejects.csv"
-    tmp = target.with_suffix(".csv.tmp")
+    """Atomic and inert (`tools.csvout`): a crash mid-way never leaves half a rejects file,
+    and a cell such as `=HYPERLINK(...)` from the store's file cannot run in a spreadsheet."""
     cols = [LINE_COL, REASON_COL] + [c for c in rejects.columns if c not in (LINE_COL, REASON_COL)]
-    rejects[cols].rename(columns={LINE_COL: "line", REASON_COL: "reason"}).to_csv(tmp, index=False)
-    os.replace(tmp, target)
-    return target
+    return write_csv(rejects[cols].rename(columns={LINE_COL: "line", REASON_COL: "reason"}),
+                     Path(folder) / f"{name}.rejects.csv")
