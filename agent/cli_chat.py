@@ -15,14 +15,17 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
+from tools.models import DEFAULT_MODEL
+
 out = Console()
 err = Console(stderr=True)
 BYE = ("exit", "quit", "bye", ":q")
 
 
 def chat_command(message: str | None, store: Path | None, demo: bool, workspace: Path,
-                 show_tools: bool = False) -> None:
-    """Answer one message, or chat until the person types exit (or Ctrl-D)."""
+                 show_tools: bool = False, *, model: str = DEFAULT_MODEL) -> None:
+    """Answer one message, or chat until the person types exit (or Ctrl-D). `model`: the
+    scoring model (tools.models.MODELS, `--model`)."""
     from agent.cli import UserError, resolve_store
     from agent.llm import ModelConfigError
     from agent.settings import Settings
@@ -33,7 +36,7 @@ def chat_command(message: str | None, store: Path | None, demo: bool, workspace:
     _log_to(ws.root / "chat.log")
     settings = Settings()
     try:
-        assistant = _assistant(path, ws, settings)
+        assistant = _assistant(path, ws, settings, model=model)
         if message is not None:
             _turn(assistant, message, show_tools)
             return
@@ -66,13 +69,13 @@ def _log_to(path: Path) -> None:
         logger.propagate = False
 
 
-def _assistant(path: Path, ws, settings):
+def _assistant(path: Path, ws, settings, *, model: str = DEFAULT_MODEL):
     from agent.chat import Assistant
     from agent.session import StoreSession
 
     with out.status("Loading the store ...") as status:
         session = StoreSession(path, ws, horizon_days=settings.horizon_days, settings=settings,
-                               progress=lambda m: status.update(m[:1].upper() + m[1:] + " ..."))
+                               model=model, progress=lambda m: status.update(m[:1].upper() + m[1:] + " ..."))
         assistant = Assistant(session, settings=settings)
         if assistant.mode == "offline":
             status.update("Loading the local language-understanding model ...")

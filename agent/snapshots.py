@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from agent.workspace import Workspace
+from tools.models import DEFAULT_MODEL
 
 
 def save_scores(ws: Workspace, result, *, as_of) -> Path:
@@ -47,3 +48,29 @@ def load_scores(ws: Workspace, as_of: str | None = None) -> tuple[pd.DataFrame, 
     scores = pd.read_parquet(ws.scores / f"scores_{day}.parquet")
     params = json.loads((ws.scores / f"params_{day}.json").read_text())
     return scores, params
+
+
+def scores_for(store, ws: Workspace, as_of, *, horizon_days: int, model: str = DEFAULT_MODEL,
+               progress=lambda _: None) -> tuple[pd.DataFrame, dict]:
+    """Scores of a loaded store (`tools.load.Store`) as of a date with `model`: the
+    workspace snapshot when it was scored for this store, horizon and model (its params say
+    so: `store`, `horizon_days`, `model_requested`), else scored now and saved as the
+    snapshot of that day (what `agent.brief` reads)."""
+    as_of = pd.Timestamp(as_of).normalize()
+    day = str(as_of.date())
+    try:
+        scores, params = load_scores(ws, day)
+        if (params.get("store") == str(store.path) and params.get("horizon_days") == horizon_days
+                and params.get("model_requested", DEFAULT_MODEL) == model):
+            return scores, params
+    except (FileNotFoundError, KeyError, ValueError):
+        pass
+    from tools.score import score_store  # LightGBM and friends: imported only when needed
+
+    progress(f"scoring customers as of {day}")
+    o = store.orders.loc[store.orders["order_date"] < as_of + pd.Timedelta(days=1)]
+    res = score_store(o, as_of=as_of, horizon_days=horizon_days, model=model, events=store.events,
+                      tickets=store.tickets, products=store.products)
+    res.params["store"] = str(store.path)
+    save_scores(ws, res, as_of=as_of)
+    return res.scores, res.params

@@ -96,10 +96,13 @@ def test_small_store_without_history_falls_back_and_scores_everyone(tmp_path):
     assert len(s) == 40 and not s.isna().any().any()
     assert res.params["ml"]["used"] is False and "needs" in res.params["ml"]["reason"]
     assert res.params["model_choice"] == {"value": "bgnbd", "churn": "bgnbd"}
-    # six weeks of history cannot carry a 90-day prediction without saying so
-    (warning,) = res.params["warnings"]
+    # six weeks of history cannot carry a 90-day prediction without saying so, and the
+    # store too short for the ML model says which model scored it instead
+    short, no_ml = res.params["warnings"]
     days = (pd.Timestamp("2025-02-12") - orders["order_date"].min()).days + 1
-    assert f"covers {days} days" in warning and "90-day horizon" in warning
+    assert f"covers {days} days" in short and "90-day horizon" in short
+    assert "machine-learned model was not used" in no_ml and "the ML model needs" in no_ml
+    assert "purchase model" in no_ml
 
 
 def test_no_warning_when_the_history_covers_the_horizon(scored):

@@ -15,12 +15,15 @@ where it has one, a 90% interval for revenue. Baselines:
 
 from __future__ import annotations
 
+import contextlib
+import io
 import warnings
 
 import numpy as np
 import pandas as pd
 from scipy.stats import poisson
 
+from tools.clv import rfm_summary
 from tools.features import labels, occasions
 from tools.metrics import all_metrics
 from tools.score import score_store
@@ -77,13 +80,16 @@ def _upto(df, as_of):
 
 
 def _summary(cal: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """The baselines' inputs for every customer seen by as_of (the project's population,
+    `tools.clv.rfm_summary`): frequency, recency, T, monetary_value (mean repeat occasion),
+    n (purchase occasions) and aov (mean occasion value). A customer whose lines are all
+    refunds has n 0, frequency 0, T from the first line and aov 0."""
+    rfm = rfm_summary(cal, as_of=as_of).set_index("customer_id")
     occ = occasions(cal, as_of=as_of)
-    t0 = np.datetime64(as_of.date(), "D").astype(np.int64)
-    g = occ.groupby("customer_id")
-    first, last, n = g["day"].min(), g["day"].max(), g["day"].size()
-    repeat_value = (g["value"].sum() - occ.groupby("customer_id")["value"].first()) / (n - 1).where(n > 1)
-    return pd.DataFrame({"frequency": n - 1, "recency": last - first, "T": t0 - first,
-                         "monetary_value": repeat_value.fillna(0.0), "aov": g["value"].mean()})
+    aov = occ.groupby("customer_id")["value"].mean().reindex(rfm.index).fillna(0.0)
+    return pd.DataFrame({"frequency": rfm["frequency"], "recency": rfm["recency"], "T": rfm["T"],
+                         "monetary_value": rfm["monetary_value"], "n": rfm["orders_to_date"],
+                         "aov": aov})
 
 
 def vanilla_lifetimes(cal: pd.DataFrame, *, as_of, horizon_days: int) -> pd.DataFrame:
@@ -91,7 +97,8 @@ def vanilla_lifetimes(cal: pd.DataFrame, *, as_of, horizon_days: int) -> pd.Data
 
     summ = _summary(cal, pd.Timestamp(as_of))
     out = pd.DataFrame(index=summ.index)
-    with warnings.catch_warnings():
+    # lifetimes prints the optimiser's result when a fit fails: not for the merchant's terminal
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
         bg = BetaGeoFitter(penalizer_coef=0.0)
         try:
@@ -119,7 +126,7 @@ def vanilla_lifetimes(cal: pd.DataFrame, *, as_of, horizon_days: int) -> pd.Data
 
 def naive_rate(cal: pd.DataFrame, *, as_of, horizon_days: int) -> pd.DataFrame:
     summ = _summary(cal, pd.Timestamp(as_of))
-    rate = (summ["frequency"] + 1) / (summ["T"] + 1).clip(lower=30)
+    rate = summ["n"] / (summ["T"] + 1).clip(lower=30)  # 0 for a customer of refunds only
     expected = rate * horizon_days
     out = pd.DataFrame(index=summ.index)
     out["expected_orders"] = expected

@@ -110,8 +110,11 @@ def build_features(
     tickets: pd.DataFrame | None = None,
     products: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Features for every customer with a purchase on or before `as_of`, indexed by id.
+    """Features for every customer with an order line on or before `as_of`, indexed by id.
 
+    A customer whose lines by then are all refunds (returns of purchases made before the
+    data begins) has a row too: n_occasions 0, first and last purchase on the day of the
+    first line (as in `tools.clv.rfm_summary`), no order value, and their returns.
     No NaN in the result: 'never happened' is `NO_HISTORY_DAYS` for day counts and 0 for
     counts and shares. Customer ids are replaced by integer codes for the aggregation
     (grouping on strings sorts them again and again: 10x slower on a million customers).
@@ -176,11 +179,24 @@ def _build(orders, *, as_of, events, tickets, products) -> pd.DataFrame:
                      occ["value"].to_numpy(float))
     disc = occ["discounted"].to_numpy(float)
     counts = np.bincount(c, minlength=n_codes)
-    present = np.flatnonzero(counts)  # customers with at least one purchase occasion
-    start = np.concatenate([[0], np.cumsum(counts)[:-1]])[present]
-    end = start + counts[present] - 1
+    line_code = orders["customer_id"].to_numpy()
+    # every customer with a line by as_of, also one whose lines are all refunds (no occasion)
+    present = np.flatnonzero(np.bincount(line_code, minlength=n_codes))
     n = counts[present].astype(float)
-    first, last = day[start], day[end]
+    has = n > 0
+    pad = len(day)  # the index of a padding entry (0) in day_ / disc_, for no occasion
+    day_, disc_ = np.append(day, 0), np.append(disc, 0.0)
+    start = np.where(has, np.concatenate([[0], np.cumsum(counts)[:-1]])[present], pad)
+    end = np.where(has, start + n.astype(np.int64) - 1, pad)
+    prev = np.where(n > 1, end - 1, pad)
+    first, last = day_[start], day_[end]
+    if not has.all():  # without an occasion, first and last purchase are the first line's
+        # day (the convention of tools.clv.rfm_summary: the purchase model and features agree)
+        none = ~has[np.searchsorted(present, line_code)]
+        first_line = (pd.Series(_days(orders["order_date"].to_numpy()[none]))
+                      .groupby(line_code[none]).min())
+        first = np.where(has, first, first_line.reindex(present).fillna(0).to_numpy(np.int64))
+        last = np.where(has, last, first)
     f = pd.DataFrame(index=pd.Index(present, name="customer_id"))
     f["n_occasions"] = n
     f["one_time"] = (n == 1).astype(float)
@@ -199,12 +215,12 @@ def _build(orders, *, as_of, events, tickets, products) -> pd.DataFrame:
         var = (gsq - gsum * gsum / n_gaps) / (n_gaps - 1)
         gstd = np.where(n_gaps > 1, np.sqrt(np.clip(var, 0, None)), np.nan)
         f["gap_cv"] = np.nan_to_num(gstd / avg_gap, nan=0.0, posinf=0.0, neginf=0.0)
-    f["last_gap_days"] = np.where(n > 1, (day[end] - day[np.maximum(end - 1, 0)]).astype(float),
-                                  NO_HISTORY_DAYS)
+    f["last_gap_days"] = np.where(n > 1, (day_[end] - day_[prev]).astype(float), NO_HISTORY_DAYS)
     pop_gap = float(np.nanmedian(avg_gap)) if np.isfinite(avg_gap).any() else 90.0
     f["avg_gap_days"] = np.where(np.isnan(avg_gap), pop_gap, avg_gap)
     f["overdue_ratio"] = f["recency_days"] / f["avg_gap_days"].clip(lower=1.0)
-    f["avg_order_value"] = _sum(c, value, n_codes)[present] / n
+    per_occasion = np.maximum(n, 1)  # a customer without an occasion: 0, not 0 / 0
+    f["avg_order_value"] = _sum(c, value, n_codes)[present] / per_occasion
     recent = day > t0 - 90
     prior = (day > t0 - 180) & ~recent
     f["occasions_90d"] = _sum(c, recent, n_codes)[present]
@@ -212,8 +228,8 @@ def _build(orders, *, as_of, events, tickets, products) -> pd.DataFrame:
     rev_recent = _sum(c, np.where(day > t0 - 180, value, 0.0), n_codes)[present]
     rev_prior = _sum(c, np.where((day > t0 - 360) & (day <= t0 - 180), value, 0.0), n_codes)[present]
     f["revenue_trend"] = rev_recent - rev_prior
-    f["discount_share"] = _sum(c, disc, n_codes)[present] / n
-    f["last_order_discounted"] = disc[end]
+    f["discount_share"] = _sum(c, disc, n_codes)[present] / per_occasion
+    f["last_order_discounted"] = disc_[end]  # 0 (the padding) without an occasion
 
     o = orders
     key = o["customer_id"].to_numpy()
