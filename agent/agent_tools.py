@@ -136,7 +136,9 @@ def _r(x: float, nd: int = 2) -> float:
 
 
 def _base(session) -> dict:
-    return {"as_of": str(session.as_of.date()), "currency": session.currency or "store currency"}
+    from agent.display import UNKNOWN_CURRENCY
+
+    return {"as_of": str(session.as_of.date()), "currency": session.currency or UNKNOWN_CURRENCY}
 
 
 # --- analytics tools ------------------------------------------------------------------------------
@@ -160,7 +162,7 @@ def store_overview(session, a: NoArgs) -> dict:
         active = int((last >= session.as_of - pd.Timedelta(days=ACTIVE_DAYS - 1)).sum())
         risk = s["churn_probability"] > AT_RISK
         session.memo["overview"] = {
-            **_base(session), "customers": int(len(s)),
+            "customers": int(len(s)),
             "active_customers_last_90_days": active,
             "orders": int(n_orders), "net_revenue_to_date": _r(o["amount"].sum()),
             "average_order_value": _r(buys["amount"].sum() / max(n_orders, 1)),
@@ -173,7 +175,7 @@ def store_overview(session, a: NoArgs) -> dict:
             "definitions": {"at_risk": "churn_probability > 0.5 (no purchase in the horizon)",
                             "repeat_rate": "share of customers with 2+ purchase occasions"},
             "warnings": list(session.params.get("warnings", []))}  # e.g. history shorter than the horizon
-    return session.memo["overview"]
+    return {**_base(session), **session.memo["overview"]}  # the currency may be set meanwhile
 
 
 class AtRiskArgs(Args):
@@ -246,14 +248,10 @@ def explain_customer(session, a: CustomerArgs) -> dict:
              "engagement_events_last_90_days": int(len(recent)),
              "engagement_events_91_to_365_days_ago": int(len(earlier))}
     drivers = [d for d in str(row["churn_drivers"]).split("; ") if d and d != "none"]
-    consent = {}
-    if session.customers is not None and "accepts_email" in session.customers:
-        c = session.customers.loc[session.customers["customer_id"].astype(str) == cid]
-        if len(c):
-            consent = {k: bool(c.iloc[0][k]) for k in ("accepts_email", "accepts_sms") if k in c}
+    consent, consent_note = _consent_of(session, cid)
     names = session.product_names()
     bought = buys["product_id"].astype(str).value_counts().head(3) if "product_id" in buys else {}
-    text = {"top_products": [session.quote(names.get(p, p), 60) for p in getattr(bought, "index", [])],
+    text = {"top_products": [session.quote(session.product_label(p), 60) for p in getattr(bought, "index", [])],
             "next_best_product_name": session.quote(names.get(str(row["next_best_product"]), ""), 60)}
     if len(t) and "text" in t:
         text["latest_ticket"] = session.quote(t["text"].iloc[-1])
@@ -266,8 +264,37 @@ def explain_customer(session, a: CustomerArgs) -> dict:
                        "at_risk": bool(row["churn_probability"] > AT_RISK)},
             "history": facts, "churn_reason": row["churn_reason"],
             "drivers": [{"reason": d, "words": driver_words(d, facts)} for d in drivers],
-            "consent": consent, "next_best_product_id": str(row["next_best_product"]),
+            "consent": consent, "consent_note": consent_note,
+            "next_best_product_id": str(row["next_best_product"]),
             "store_text": text, "store_text_note": STORE_TEXT_NOTE}
+
+
+def _consent_of(session, cid: str) -> tuple[dict, str]:
+    """({accepts_email: True/False/None, accepts_sms: ...}, a note): None is unknown (the
+    store's files do not say), which is not a refusal; the note says so and names a merchant's
+    confirmation of the channel when there is one (agent.consent)."""
+    from agent.consent import KINDS, state
+
+    c = session.customers
+    row = None
+    if c is not None and len(c):
+        hit = c.loc[c["customer_id"].astype(str) == cid]
+        row = hit.iloc[0] if len(hit) else None
+    consent = {col: (state(row[col]) if row is not None and col in row.index else None)
+               for col in KINDS.values()}
+    unknown = [k for k, col in KINDS.items() if consent[col] is None]
+    if not unknown:
+        return consent, ""
+    try:
+        from agent.chat import _confirmed
+
+        conf = _confirmed(session)
+    except Exception as exc:  # the approvals database is not essential to an explanation
+        log.warning("consent confirmations unreadable: %s", exc)
+        conf = {}
+    parts = [f"{k}: unknown (the store's files do not say)" + (f"; {conf[k].words()}" if k in conf else "")
+             for k in unknown]
+    return consent, "; ".join(parts)
 
 
 @tool(NoArgs)
@@ -359,9 +386,9 @@ def next_best_product(session, a: CustomerArgs) -> dict:
     o = session.orders
     mine = set(session.rows_of("orders", cid)["product_id"].astype(str)) if "product_id" in o else set()
     with_it = o.loc[o["product_id"].astype(str).to_numpy() == pid, "order_id"] if "order_id" in o else []
-    co = o.loc[o["order_id"].isin(set(with_it)), "product_id"].astype(str) if len(with_it) else pd.Series([], dtype=str)
+    co = (o.loc[o["order_id"].isin(set(with_it)), "product_id"].dropna().astype(str) if len(with_it)
+          else pd.Series([], dtype=str))  # lines without a product id name no product
     co = co[co.isin(mine) & (co != pid)].value_counts()
-    names = session.product_names()
     why = (f"bought together with a product they own in {int(co.iloc[0])} order(s)" if len(co)
            else "a best seller they have not bought")
     info: dict = {}
@@ -375,9 +402,9 @@ def next_best_product(session, a: CustomerArgs) -> dict:
     return {**_base(session), "customer_id": cid, "next_best_product_id": pid,
             "price": info.get("price"), "why": why,
             "orders_containing_it": int(pd.Series(with_it).nunique()),
-            "store_text": {"product_name": session.quote(names.get(pid, pid), 60),
+            "store_text": {"product_name": session.quote(session.product_label(pid), 60),
                            "category": info.get("category"),
-                           "bought_with": session.quote(names.get(co.index[0], co.index[0]), 60)
+                           "bought_with": session.quote(session.product_label(co.index[0]), 60)
                            if len(co) else None},
             "store_text_note": STORE_TEXT_NOTE}
 

@@ -14,6 +14,9 @@ conditional UPDATE (WHERE state = <the state read>); export claims drafts with U
 state = 'approved' AND exported_at IS NULL, so two sessions exporting the same draft export it
 once. On SQLite every transaction starts with BEGIN IMMEDIATE (writers queue up to 30 s).
 The software never sends anything: exports are CSV files for Klaviyo or Shopify Email.
+A merchant's confirmation that they hold consent for a channel of a store (agent.consent) is an
+audit-log row too (action consent_confirmed / consent_withdrawn, with who and when; the latest
+per store and channel is in force): `confirm_consent`, `consent_confirmations`.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from sqlalchemy import (JSON, Date, DateTime, Float, ForeignKey, Integer, String
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+CONSENT_CONFIRMED, CONSENT_WITHDRAWN = "consent_confirmed", "consent_withdrawn"
+"""Audit-log actions of a merchant's consent confirmation (agent.consent)."""
 NOT_A_PERSON = {"", "assistant", "agent", "ai", "bot", "llm", "model", "system", "planner"}
 STATES = ("pending", "edited", "approved", "rejected", "blocked")
 
@@ -334,14 +339,65 @@ class ApprovalQueue:
                 raise ApprovalError(f"edit refused by the guardrails: {'; '.join(block)}")
             return self._move(s, r, "edited", actor, "edited", subject=subj, body=text_, flags=new)
 
+    # --- consent confirmations (agent.consent) ----------------------------------------------
+    def confirm_consent(self, store_path: str | Path, kind: str, *, actor: str, note: str = "") -> AuditRow:
+        """Record a person's confirmation that they hold consent for one channel (`kind`:
+        email or sms) of one store: an audit-log row with who and when. Unknown consent on
+        that channel then counts as given; a customer whose data says no stays refused."""
+        return self._consent_event(store_path, kind, actor=actor, note=note, action=CONSENT_CONFIRMED)
+
+    def withdraw_consent(self, store_path: str | Path, kind: str, *, actor: str, note: str = "") -> AuditRow:
+        """Record that an earlier confirmation no longer holds (the latest event wins)."""
+        return self._consent_event(store_path, kind, actor=actor, note=note, action=CONSENT_WITHDRAWN)
+
+    def _consent_event(self, store_path, kind: str, *, actor: str, note: str, action: str) -> AuditRow:
+        from agent.consent import KINDS
+
+        try:
+            actor = person(actor)
+        except ApprovalError:
+            raise ApprovalError(f"only a person can confirm or withdraw consent; actor {actor!r} is "
+                                "refused (use --by NAME)") from None
+        if kind not in KINDS:
+            raise ApprovalError(f"unknown consent channel {kind!r}; use one of {', '.join(KINDS)}")
+        store = _store_key(store_path)
+        words = (f"{actor} confirms holding the customers' consent to be contacted by {kind} for "
+                 f"the store {store}, where a customer's data does not say otherwise"
+                 if action == CONSENT_CONFIRMED else
+                 f"{actor} withdraws the confirmation of {kind} consent for the store {store}")
+        with self._session() as s, s.begin():
+            row = AuditRow(draft_id=None, campaign_id=None, action=action, actor=actor,
+                           after={"store": store, "kind": kind, "statement": words}, note=note)
+            s.add(row)
+            s.flush()
+            return row
+
+    def consent_confirmations(self, store_path: str | Path) -> dict:
+        """{kind: agent.consent.Confirmation} in force for a store: per kind, the latest
+        confirm/withdraw event of the audit log for that store, when it is a confirmation."""
+        from agent.consent import Confirmation
+
+        store = _store_key(store_path)
+        q = (select(AuditRow).where(AuditRow.action.in_([CONSENT_CONFIRMED, CONSENT_WITHDRAWN]))
+             .order_by(AuditRow.id))
+        latest: dict[str, AuditRow] = {}
+        with self._session() as s, s.begin():
+            for r in s.scalars(q):
+                after = r.after or {}
+                if after.get("store") == store and after.get("kind"):
+                    latest[after["kind"]] = r
+        return {k: Confirmation(kind=k, by=r.actor, at=r.at, store=store, note=r.note)
+                for k, r in latest.items() if r.action == CONSENT_CONFIRMED}
+
     # --- export -----------------------------------------------------------------------------
     def export(self, customers: pd.DataFrame, *, exports_dir: Path, out: Path | None = None,
-               actor: str = "cli", campaigns: list[str] | None = None) -> ExportResult:
+               actor: str = "cli", campaigns: list[str] | None = None, confirmed=None) -> ExportResult:
         """Write approved, not yet exported drafts as CSV (drafts.EXPORT_COLUMNS, bodies rendered
         from the customers table), atomically. Each draft is claimed by a conditional UPDATE, so
         it is exported once; drafts whose customer has no email or no longer consents stay in
         the queue. `campaigns`: only drafts of these campaigns (those of the store `customers`
-        belongs to). Nothing is sent."""
+        belongs to); `confirmed`: the store's consent confirmations (`consent_confirmations`),
+        for customers whose data does not say. Nothing is sent."""
         from agent.drafts import atomic_csv, export_table, exportable
 
         written = None
@@ -351,7 +407,7 @@ class ApprovalQueue:
                 if campaigns is not None:
                     q = q.where(DraftRow.campaign_id.in_(list(campaigns)))
                 todo = s.scalars(q.order_by(DraftRow.id))
-                rows, skipped = exportable(list(todo), customers)
+                rows, skipped = exportable(list(todo), customers, confirmed=confirmed)
                 if not rows:
                     return ExportResult(None, [], skipped, "nothing to export: no approved drafts waiting")
                 exp = ExportRow(actor=actor)
@@ -413,6 +469,14 @@ class ApprovalQueue:
         which_ = f"the {len(rows)}" if not skipped else f"{len(mine)} of the {len(rows)}"
         return ExportResult(path, list(exp.draft_ids), skipped, f"re-exported {which_} drafts of export "
                                                                 f"{old.id} to {path}; nothing was sent")
+
+
+def _store_key(store_path: str | Path) -> str:
+    """A store's identity in the audit log: its resolved path."""
+    try:
+        return str(Path(store_path).resolve())
+    except OSError:
+        return str(store_path)
 
 
 def open_queue(workspace: str | Path | None = None, *, url: str | None = None) -> ApprovalQueue:

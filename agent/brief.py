@@ -6,8 +6,10 @@ templates write the narrative; in LLM mode a `narrator(facts) -> str` writes the
 paragraph from the same facts (and may only restate them).
 
 Sections: KPIs with week-over-week change; segment migration since last week; top at-risk
-high-value customers with reasons; recommended plays with playbook citations; drafts waiting
-for approval; model health (inner backtest of the scoring models).
+high-value customers with reasons and the product to suggest (by name); recommended plays with
+playbook citations; consent (what the files carry, who would be contacted but for unknown
+consent, and how to supply it); drafts waiting for approval; model health (inner backtest of the
+scoring models). Money is written in the store's currency (`agent.display.money`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from agent import charts
+from agent.display import money, product_label, product_names, store_currency
 from agent.workspace import Workspace
 from tools.features import REASON_LABEL
 from tools.kpis import change, week_kpis
@@ -39,14 +42,16 @@ class Brief:
     prompt_tokens: int = 0  # tokens sent to a language model for this brief (0 offline)
 
 
-def fmt(value, kind: str = "num") -> str:
-    """The one way a number is written in the brief."""
+def fmt(value, kind: str = "num", currency: str | None = None) -> str:
+    """The one way a number is written in the brief; `currency` is written after money
+    ("money", and "signed" changes of money) when the store's currency is known."""
     if kind == "pct":
         return f"{value * 100:.1f}%"
     if kind == "money":
-        return f"{value:,.0f}"
+        return money(value, currency, decimals=0)
     if kind == "signed":
-        return f"{value:+,.0f}" if abs(value) >= 1 else f"{value:+.2f}"
+        text = f"{value:+,.0f}" if abs(value) >= 1 else f"{value:+.2f}"
+        return f"{text} {currency}" if currency else text
     if kind == "signed_pct":
         return f"{value * 100:+.1f} pts"
     if kind == "ratio":
@@ -87,34 +92,44 @@ def weekly_brief(store, *, workspace: Workspace, week_ending=None, cac: float | 
     from knowledge import builtin_playbook_dir, load_playbooks
 
     settings = settings or Settings()
+    currency = store_currency(getattr(store, "currency", None), settings)
     end = pd.Timestamp(week_ending).normalize() if week_ending else store.orders["order_date"].max().normalize()
     now_scores, params = scores_at(store, workspace, end, horizon_days=horizon_days, progress=progress)
-    prev_scores, _ = scores_at(store, workspace, end - pd.Timedelta(days=7), horizon_days=horizon_days,
-                               progress=progress)
+    week_before = end - pd.Timedelta(days=7)
+    if (store.orders["order_date"] < week_before + pd.Timedelta(days=1)).any():
+        prev_scores, _ = scores_at(store, workspace, week_before, horizon_days=horizon_days, progress=progress)
+    else:  # the history starts this week: nothing to compare with
+        prev_scores = now_scores.iloc[:0]
     progress("computing KPIs, migration and plays")
     k_now = week_kpis(store.orders, now_scores, as_of=end, cac=cac)
-    k_prev = week_kpis(store.orders, prev_scores, as_of=end - pd.Timedelta(days=7), cac=cac)
-    facts: dict = {"kpi": k_now, "kpi_change": change(k_now, k_prev)}
+    k_prev = (week_kpis(store.orders, prev_scores, as_of=week_before, cac=cac) if len(prev_scores)
+              else None)
+    facts: dict = {"kpi": k_now, "kpi_change": change(k_now, k_prev), "currency": currency}
     mig = migration_summary(prev_scores[["customer_id", "segment"]], now_scores[["customer_id", "segment"]])
     facts["migration"] = mig.to_dict("records")
     risky = now_scores[now_scores["clv_tier"] == "high"].assign(
         value_at_risk=lambda d: d["churn_probability"] * d["predicted_clv"])
     top = risky.nlargest(top_n, "value_at_risk")
+    names = product_names(store.orders, store.products)
     facts["at_risk"] = [{"customer_id": r.customer_id, "predicted_clv": float(r.predicted_clv),
                          "churn_probability": float(r.churn_probability),
                          "reason": REASON_LABEL.get(r.churn_reason, "no clear driver"),
-                         "segment": r.segment} for r in top.itertuples()]
+                         "segment": r.segment,
+                         "next_best_product": product_label(getattr(r, "next_best_product", ""), names)}
+                        for r in top.itertuples()]
     playbooks = list(load_playbooks([builtin_playbook_dir()]).playbooks)
+    # only this store's drafts and consent confirmations: a workspace may hold other stores' too
+    queue = open_queue(workspace.root)
     plan = prioritise(now_scores, store.customers, playbooks, settings=settings, week_of=end.date(),
-                      campaign_id=f"brief-{end.date()}")
+                      campaign_id=f"brief-{end.date()}", currency=currency,
+                      confirmed=queue.consent_confirmations(store.path))
     chosen = plan.chosen_frame()
     plays = (chosen.groupby(["playbook_id", "playbook_title"])
              .agg(customers=("customer_id", "size"), expected_value=("expected_value", "sum"))
              .reset_index().sort_values("expected_value", ascending=False))
     facts["plays"] = plays.to_dict("records")
     facts["control_group"] = len(plan.control_ids)
-    # only this store's drafts: a workspace may hold other stores' campaigns too
-    queue = open_queue(workspace.root)
+    facts["consent"] = _consent_facts(plan)
     mine = set(store_campaigns(queue, store.path)[0])
     waiting = Counter(d.status for d in queue.list_drafts() if d.campaign_id in mine)  # one read
     facts["drafts_pending"], facts["drafts_approved"] = waiting["pending"], waiting["approved"]
@@ -141,6 +156,23 @@ def weekly_brief(store, *, workspace: Workspace, week_ending=None, cac: float | 
     return brief
 
 
+def _consent_facts(plan) -> dict:
+    """What the brief says about consent: the plan's summary of the files, and who would be
+    contacted this week but for unknown consent (top 5, with why), and how to supply it."""
+    from agent.consent import CHANNEL_KIND, how_to_supply, statement
+
+    kinds = sorted({CHANNEL_KIND[r["channel"]] for r in plan.awaiting_consent}) or ["email"]
+    return {"statement": statement(plan.consent), "awaiting_total": int(plan.awaiting_total),
+            "awaiting_this_week": len(plan.awaiting_consent),
+            "awaiting": [{"customer_id": r["customer_id"], "playbook_title": r["playbook_title"],
+                          "channel": r["channel"], "churn_probability": float(r["churn_probability"]),
+                          "clv": float(r["clv"]), "expected_value": float(r["expected_value"]),
+                          "reason": REASON_LABEL.get(r["churn_reason"], r["churn_reason"])}
+                         for r in plan.awaiting_consent[:5]],
+            "how_to_supply": how_to_supply(kinds),
+            "summary": {k: v for k, v in plan.consent.items() if isinstance(v, dict)}}
+
+
 def _model_health(params: dict) -> dict:
     prob = params.get("probabilistic", {})
     inner = params.get("ml", {}).get("inner_backtest", {})
@@ -155,35 +187,45 @@ def _model_health(params: dict) -> dict:
     return health
 
 
+def _chg(c: dict, key: str, kind: str, currency: str | None = None) -> str:
+    """A week-over-week change as the brief writes it; "n/a" without an earlier week."""
+    return fmt(c[key], kind, currency) if key in c else "n/a"
+
+
 def _opening(f: dict) -> str:
-    k, c = f["kpi"], f["kpi_change"]
-    parts = [f"This week {fmt(k['orders_week'])} orders brought in {fmt(k['revenue_week'], 'money')} "
-             f"({fmt(c.get('revenue_week', 0), 'signed')} on last week)."]
+    k, c, cur = f["kpi"], f["kpi_change"], f.get("currency")
+    parts = [f"This week {fmt(k['orders_week'])} orders brought in {fmt(k['revenue_week'], 'money', cur)} "
+             f"({_chg(c, 'revenue_week', 'signed', cur)} on last week)."]
     parts.append(f"{fmt(k['active_customers'])} customers bought in the last 90 days "
-                 f"({fmt(c.get('active_customers', 0), 'signed')}); {fmt(k['churned_this_week'])} "
+                 f"({_chg(c, 'active_customers', 'signed')}); {fmt(k['churned_this_week'])} "
                  "slipped out of that window this week.")
     if f["at_risk"]:
         a = f["at_risk"][0]
         parts.append(f"The most valuable customer at risk is {a['customer_id']} "
-                     f"(predicted value {fmt(a['predicted_clv'], 'money')}, "
+                     f"(predicted value {fmt(a['predicted_clv'], 'money', cur)}, "
                      f"{fmt(a['churn_probability'], 'pct')} churn risk, {a['reason']}).")
     parts.append("No language model wrote this: it is a template filled from the numbers below.")
     return " ".join(parts)
 
 
 def render_markdown(f: dict, end: pd.Timestamp, opening: str) -> str:
-    k, c = f["kpi"], f["kpi_change"]
-    rows = [("Active customers (90 days)", fmt(k["active_customers"]), fmt(c.get("active_customers", 0), "signed")),
-            ("Repeat-purchase rate", fmt(k["repeat_rate"], "pct"), fmt(c.get("repeat_rate", 0), "signed_pct")),
-            ("Churned this week", fmt(k["churned_this_week"]), fmt(c.get("churned_this_week", 0), "signed")),
-            ("Revenue this week", fmt(k["revenue_week"], "money"), fmt(c.get("revenue_week", 0), "signed")),
-            ("Average order value", fmt(k["aov_week"]), fmt(c.get("aov_week", 0), "signed")),
-            ("Predicted 12-month value of the base", fmt(k.get("predicted_value", 0), "money"),
-             fmt(c.get("predicted_value", 0), "signed"))]
+    k, c, cur = f["kpi"], f["kpi_change"], f.get("currency")
+    aov = fmt(k["aov_week"]) + (f" {cur}" if cur else "")
+    rows = [("Active customers (90 days)", fmt(k["active_customers"]), _chg(c, "active_customers", "signed")),
+            ("Repeat-purchase rate", fmt(k["repeat_rate"], "pct"), _chg(c, "repeat_rate", "signed_pct")),
+            ("Churned this week", fmt(k["churned_this_week"]), _chg(c, "churned_this_week", "signed")),
+            ("Revenue this week", fmt(k["revenue_week"], "money", cur), _chg(c, "revenue_week", "signed", cur)),
+            ("Average order value", aov, _chg(c, "aov_week", "signed", cur)),
+            ("Predicted 12-month value of the base", fmt(k.get("predicted_value", 0), "money", cur),
+             _chg(c, "predicted_value", "signed", cur))]
     if "ltv_cac" in k:
-        rows.append((f"LTV:CAC at CAC {fmt(k['cac'])}", fmt(k["ltv_cac"], "ratio"), fmt(c.get("ltv_cac", 0), "signed")))
+        cac = fmt(k["cac"]) + (f" {cur}" if cur else "")
+        rows.append((f"LTV:CAC at CAC {cac}", fmt(k["ltv_cac"], "ratio"), _chg(c, "ltv_cac", "signed")))
     lines = [f"# Weekly retention brief — week ending {end.date()}", "", opening, "",
              "## KPIs", "", "| KPI | this week | change |", "|---|---|---|"]
+    if not cur:
+        lines[3:3] = ["(The store's files do not say which currency it uses: amounts are in its own "
+                      "currency; set it with --currency or RETENTION_CURRENCY.)", ""]
     lines += [f"| {a} | {b} | {d} |" for a, b, d in rows]
     if "ltv_cac" in k:
         verdict = "meets" if k["ltv_cac"] >= 3 else "is below"
@@ -195,15 +237,18 @@ def render_markdown(f: dict, end: pd.Timestamp, opening: str) -> str:
               for m in f["migration"]]
     lines += ["", "![Segment migration](segment_migration.png)", "",
               "## Top at-risk high-value customers", "",
-              "| customer | predicted value | churn risk | reason | segment |", "|---|---|---|---|---|"]
-    lines += [f"| {a['customer_id']} | {fmt(a['predicted_clv'], 'money')} | {fmt(a['churn_probability'], 'pct')} "
-              f"| {a['reason']} | {a['segment']} |" for a in f["at_risk"]]
+              "| customer | predicted value | churn risk | reason | segment | product to suggest |",
+              "|---|---|---|---|---|---|"]
+    lines += [f"| {a['customer_id']} | {fmt(a['predicted_clv'], 'money', cur)} | {fmt(a['churn_probability'], 'pct')} "
+              f"| {a['reason']} | {a['segment']} | {_cell(a.get('next_best_product')) or '–'} |"
+              for a in f["at_risk"]]
     lines += ["", "![Churn by segment](churn_by_segment.png)", "", "## Recommended plays", "",
               "| play (playbook) | customers | expected value |", "|---|---|---|"]
-    lines += [f"| {p['playbook_title']} (`{p['playbook_id']}`) | {fmt(p['customers'])} | {fmt(p['expected_value'], 'money')} |"
-              for p in f["plays"]]
-    lines += ["", f"A control group of {fmt(f['control_group'])} customers is held out to measure the effect.",
-              "", "## Drafts", "",
+    lines += [f"| {p['playbook_title']} (`{p['playbook_id']}`) | {fmt(p['customers'])} | "
+              f"{fmt(p['expected_value'], 'money', cur)} |" for p in f["plays"]]
+    lines += ["", f"A control group of {fmt(f['control_group'])} customers is held out to measure the effect."]
+    lines += _consent_markdown(f.get("consent") or {}, cur)
+    lines += ["", "## Drafts", "",
               f"{fmt(f['drafts_pending'])} drafts wait for approval and {fmt(f['drafts_approved'])} are approved "
               "(`retention approvals list`). Nothing is sent by this software.", "", "## Model health", ""]
     m = f["model"]
@@ -214,6 +259,30 @@ def render_markdown(f: dict, end: pd.Timestamp, opening: str) -> str:
                      f"churn AUC {fmt(m['auc_ml'], 'ratio')} (ML) vs {fmt(m['auc_bgnbd'], 'ratio')} (BG/NBD).")
     lines += [f"Note: {w}" for w in m.get("warnings", [])]
     return "\n".join(lines) + "\n"
+
+
+def _cell(text) -> str:
+    """Store text (a product name) inside a Markdown table cell: one line, no pipes."""
+    return " ".join(str(text or "").replace("|", "/").split())[:80]
+
+
+def _consent_markdown(c: dict, cur: str | None) -> list[str]:
+    if not c.get("statement") and not c.get("awaiting_total"):
+        return []
+    lines = ["", "## Consent", ""]
+    if c.get("statement"):
+        lines.append(c["statement"])
+    if c.get("awaiting_total"):
+        lines += ["", f"{fmt(c['awaiting_total'])} customers have a play worth running but unknown consent, so "
+                      f"nobody is contacted on it; {fmt(c['awaiting_this_week'])} would be this week. The first "
+                      "of them, and why:", "",
+                  "| customer | play | channel | churn risk | CLV | expected value | reason |",
+                  "|---|---|---|---|---|---|---|"]
+        lines += [f"| {a['customer_id']} | {a['playbook_title']} | {a['channel'].replace('_', ' ')} | "
+                  f"{fmt(a['churn_probability'], 'pct')} | {fmt(a['clv'], 'money', cur)} | "
+                  f"{fmt(a['expected_value'])}{' ' + cur if cur else ''} | {a['reason']} |" for a in c["awaiting"]]
+        lines += ["", f"To supply consent: {c['how_to_supply']}"]
+    return lines
 
 
 def render_html(markdown: str) -> str:
@@ -265,22 +334,23 @@ NARRATOR_SYSTEM = (
 
 def display_facts(f: dict) -> dict:
     """The facts as the brief writes them: what the model sees (ids and numbers, no names)."""
-    k, c = f["kpi"], f["kpi_change"]
+    k, c, cur = f["kpi"], f["kpi_change"], f.get("currency")
     shown = {
         "week_ending": k["as_of"],
+        "currency": cur or "not stated in the store's files",
         "active_customers_90d": fmt(k["active_customers"]),
-        "active_customers_change": fmt(c.get("active_customers", 0), "signed"),
+        "active_customers_change": _chg(c, "active_customers", "signed"),
         "churned_this_week": fmt(k["churned_this_week"]),
-        "revenue_week": fmt(k["revenue_week"], "money"),
-        "revenue_change": fmt(c.get("revenue_week", 0), "signed"),
+        "revenue_week": fmt(k["revenue_week"], "money", cur),
+        "revenue_change": _chg(c, "revenue_week", "signed", cur),
         "orders_week": fmt(k["orders_week"]),
         "repeat_rate": fmt(k["repeat_rate"], "pct"),
-        "predicted_12_month_value": fmt(k.get("predicted_value", 0), "money"),
-        "top_at_risk": [{"customer_id": a["customer_id"], "predicted_value": fmt(a["predicted_clv"], "money"),
+        "predicted_12_month_value": fmt(k.get("predicted_value", 0), "money", cur),
+        "top_at_risk": [{"customer_id": a["customer_id"], "predicted_value": fmt(a["predicted_clv"], "money", cur),
                          "churn_risk": fmt(a["churn_probability"], "pct"), "reason": a["reason"]}
                         for a in f["at_risk"][:5]],
         "plays": [{"playbook": p["playbook_id"], "customers": fmt(p["customers"]),
-                   "expected_value": fmt(p["expected_value"], "money")} for p in f["plays"][:5]],
+                   "expected_value": fmt(p["expected_value"], "money", cur)} for p in f["plays"][:5]],
         "drafts_pending": fmt(f["drafts_pending"]),
     }
     if "ltv_cac" in k:
@@ -300,6 +370,8 @@ def fact_strings(obj, out: set | None = None) -> set:
     elif isinstance(obj, (int, float)) and not isinstance(obj, bool):
         for kind in ("num", "pct", "money", "signed", "signed_pct", "ratio"):
             out.add(fmt(obj, kind))
+    elif isinstance(obj, str) and re.fullmatch(r"\d+", obj):
+        out.add(obj)  # a numeric id (customer 12395), as it is written
     return out
 
 

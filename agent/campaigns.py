@@ -164,13 +164,15 @@ def export_approved(workspace, queue, *, actor: str, store=None, demo: bool = Fa
     st = campaign_store(ws, queue, store, demo=demo)
     customers = st.customers
     if customers is None:
-        raise ApprovalError("the store has no customers file: emails and names come from it")
+        raise ApprovalError("the store has no customers file: the export takes emails and names from it "
+                            "(add customers.csv with customer_id, email, first_name to the store folder)")
     # a workspace may hold several stores' campaigns, and their customer ids may coincide: a
     # draft is rendered only with the customers file of the store it was planned on
     mine, elsewhere = store_campaigns(queue, st.path)
     if again is not None:
         return queue.export_again(again, customers, out=out, actor=actor, campaigns=mine)
-    res = queue.export(customers, exports_dir=ws.exports, out=out, actor=actor, campaigns=mine)
+    res = queue.export(customers, exports_dir=ws.exports, out=out, actor=actor, campaigns=mine,
+                       confirmed=queue.consent_confirmations(st.path))
     held = [f"draft {d.id}: planned on another store ({elsewhere[d.campaign_id]}); export it with "
             "--store pointing there" for d in queue.list_drafts(state="approved") if d.campaign_id in elsewhere]
     return res._replace(skipped=res.skipped + held) if held else res
@@ -237,15 +239,19 @@ def split_ids(ids: Iterable[str], *, share: float, seed: int) -> tuple[list[str]
 def create_campaign(queue, *, scores: pd.DataFrame, customers: pd.DataFrame | None, playbooks: list,
                     settings, week_of, campaign_id: str, orders: pd.DataFrame | None = None,
                     products: pd.DataFrame | None = None, store_path=None, store_facts=None,
-                    llm_writer=None):
-    """Plan, draft and queue one campaign: `prioritise` (with the queue's contact log), then
-    `draft_messages`, then `queue.add_campaign`. Returns (plan, drafts, draft ids)."""
+                    llm_writer=None, currency: str | None = None):
+    """Plan, draft and queue one campaign: `prioritise` (with the queue's contact log and the
+    store's consent confirmations), then `draft_messages`, then `queue.add_campaign`. Returns
+    (plan, drafts, draft ids)."""
     from agent.drafts import draft_messages
     from agent.prioritise import prioritise
 
+    confirmed = queue.consent_confirmations(store_path) if store_path is not None else {}
     plan = prioritise(scores, customers, playbooks, settings=settings, week_of=week_of,
-                      campaign_id=campaign_id, contact_log=contact_log(queue, store_path))
+                      campaign_id=campaign_id, contact_log=contact_log(queue, store_path),
+                      confirmed=confirmed, currency=currency)
     drafts = draft_messages(plan, playbooks, settings=settings, customers=customers, orders=orders,
-                            products=products, scores=scores, store=store_facts, llm_writer=llm_writer)
+                            products=products, scores=scores, store=store_facts, llm_writer=llm_writer,
+                            confirmed=confirmed)
     ids = queue.add_campaign(plan, drafts, store_path=store_path)
     return plan, drafts, ids

@@ -84,6 +84,14 @@ def _queue(session):
     return None if ap is None else ap.open_queue(session.workspace.root)
 
 
+def _confirmed(session, queue=None) -> dict:
+    """The merchant's consent confirmations for this store, from the audit log (agent.consent)."""
+    queue = queue if queue is not None else _queue(session)
+    if queue is None or not hasattr(queue, "consent_confirmations"):
+        return {}
+    return queue.consent_confirmations(session.store_dir)
+
+
 def _plan(session, *, ids: list[str] | None = None, campaign_id: str | None = None):
     pri = _optional("prioritise")
     if pri is None:
@@ -100,7 +108,8 @@ def _plan(session, *, ids: list[str] | None = None, campaign_id: str | None = No
         settings = _settings(session, control_share=0.0)  # named customers: no random hold-out
     return pri.prioritise(scores, session.customers, session.kb.playbooks(), settings=settings,
                           week_of=session.as_of, contact_log=contacts,
-                          campaign_id=campaign_id or f"week-{session.as_of.date()}")
+                          campaign_id=campaign_id or f"week-{session.as_of.date()}",
+                          confirmed=_confirmed(session, queue), currency=session.currency)
 
 
 PLAN_KEYS = ("customer_id", "playbook_id", "playbook_title", "channel", "offer", "churn_reason",
@@ -120,12 +129,36 @@ def prioritise_interventions(session, a: PrioritiseArgs) -> dict | str:
     plan = _plan(session)
     if plan is None:
         return NOT_AVAILABLE
-    rows = [{**{k: r.get(k) for k in PLAN_KEYS}, "churn_probability": _r(r["churn_probability"], 3),
-             "clv": _r(r["clv"]), "expected_value": _r(r["expected_value"])} for r in plan.chosen[:a.limit]]
+    def row(r: dict) -> dict:
+        return {**{k: r.get(k) for k in PLAN_KEYS}, "churn_probability": _r(r["churn_probability"], 3),
+                "clv": _r(r["clv"]), "expected_value": _r(r["expected_value"]),
+                "consent_basis": r.get("consent_basis")}
+
     return {**_base(session), "week_of": plan.week_of, "chosen_total": len(plan.chosen),
-            "customers": rows, "skipped_counts": plan.skipped_counts(),
+            "customers": [row(r) for r in plan.chosen[:a.limit]], "skipped_counts": plan.skipped_counts(),
             "control_group_size": len(plan.held_out_ids), "budget_left": plan.budget_left,
-            "units": "expected_value and clv in currency"}
+            **_consent_part(plan, a.limit), "units": "expected_value and clv in currency"}
+
+
+def _consent_part(plan, limit: int) -> dict:
+    """What a plan says about consent: the files' consent, the confirmation in force, who would
+    be contacted but for unknown consent (never contacted), and how to supply it."""
+    from agent.consent import CHANNEL_KIND, how_to_supply, statement
+
+    out: dict = {"consent": {k: v for k, v in plan.consent.items() if isinstance(v, dict)},
+                 "consent_statement": statement(plan.consent)}
+    if plan.awaiting_total:
+        out["awaiting_consent_total"] = plan.awaiting_total
+        out["awaiting_consent"] = [{k: r.get(k) for k in ("customer_id", "playbook_title", "channel",
+                                                           "churn_reason", "segment", "clv_tier")}
+                                   | {"churn_probability": _r(r["churn_probability"], 3),
+                                      "clv": _r(r["clv"]), "expected_value": _r(r["expected_value"])}
+                                   for r in plan.awaiting_consent[:limit]]
+        out["awaiting_consent_shown"] = min(limit, len(plan.awaiting_consent))
+        out["awaiting_consent_this_week"] = len(plan.awaiting_consent)
+        out["how_to_supply_consent"] = how_to_supply(sorted({CHANNEL_KIND[r["channel"]]
+                                                             for r in plan.awaiting_consent} or {"email"}))
+    return out
 
 
 class DraftArgs(CustomerArgs):
@@ -148,7 +181,8 @@ def draft_message(session, a: DraftArgs) -> dict | str:
     d = drafts_mod.draft_messages(plan, session.kb.playbooks(), settings=_settings(session),
                                   customers=session.customers, orders=session.rows_of("orders", cid),
                                   products=session.products,
-                                  scores=session.scores.loc[session.scores["customer_id"] == cid])[0]
+                                  scores=session.scores.loc[session.scores["customer_id"] == cid],
+                                  confirmed=_confirmed(session))[0]
     return {"customer_id": cid, "drafted": True, "channel": d.channel, "offer": d.offer,
             "playbook_id": d.playbook_id, "playbook_title": d.playbook_title, "reason": d.reason,
             "blocked": d.blocked, "flags": [f.to_dict() for f in d.flags], "queued": False,
@@ -189,9 +223,10 @@ def queue_drafts(session, a: QueueArgs) -> dict | str:
     drafts = drafts_mod.draft_messages(
         plan, session.kb.playbooks(), settings=_settings(session), customers=session.customers,
         orders=session.orders.loc[session.orders["customer_id"].isin(chosen)],
-        products=session.products, scores=s.loc[s["customer_id"].isin(chosen)])
+        products=session.products, scores=s.loc[s["customer_id"].isin(chosen)],
+        confirmed=_confirmed(session, queue))
     draft_ids = queue.add_campaign(plan, drafts, store_path=session.store_dir) if drafts else []
-    return {"campaign_id": camp, "queued": len(draft_ids), "draft_ids": draft_ids,
+    return {**_base(session), "campaign_id": camp, "queued": len(draft_ids), "draft_ids": draft_ids,
             "drafts": [{"customer_id": d.customer_id, "channel": d.channel,
                         "playbook_title": d.playbook_title, "blocked": d.blocked,
                         "blocked_by": sorted({f.rule for f in d.flags if f.severity == "block"}),
@@ -199,6 +234,7 @@ def queue_drafts(session, a: QueueArgs) -> dict | str:
             "store_text_note": DRAFT_TEXT_NOTE,
             "blocked": sum(d.blocked for d in drafts),
             "not_drafted": {s.customer_id: s.why for s in plan.skipped if ids and s.customer_id in ids},
+            **_consent_part(plan, a.top_n),
             "next_step": "a person reviews them: retention approvals list / approve / reject"}
 
 

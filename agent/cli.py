@@ -15,8 +15,10 @@ import typer
 from rich.console import Console
 
 from agent.cli_approvals import approvals_app, campaigns_app
+from agent.cli_consent import consent_app
 from agent.cli_kb import kb_app
 from agent.workspace import Workspace
+from tools.models import DEFAULT_MODEL, MODEL_HELP, MODELS
 
 app = typer.Typer(
     help="A merchant's retention analyst: scores customers, finds retention plays, drafts "
@@ -29,6 +31,8 @@ app.add_typer(kb_app, name="kb", help="The retention playbook knowledge base.")
 app.add_typer(approvals_app, name="approvals",
               help="The approval queue: nothing leaves without a person's yes.")
 app.add_typer(campaigns_app, name="campaigns", help="Campaigns and their measured results.")
+app.add_typer(consent_app, name="consent", help="Consent to contact: what the files say, and your "
+              "confirmation for a channel.")
 
 @app.callback()
 def _global(
@@ -53,6 +57,8 @@ MapOpt = Annotated[
     list[str] | None,
     typer.Option("--map", help="Column override, canonical=Header, e.g. --map amount='Net Total'."),
 ]
+CurrencyOpt = Annotated[str | None, typer.Option(
+    "--currency", help="The store's currency when its files do not say (e.g. GBP); the file's wins.")]
 DEFAULT_WS = Path(".retention")
 
 
@@ -68,6 +74,18 @@ def parse_map(items: list[str] | None) -> dict[str, str]:
         key, value = item.split("=", 1)
         mapping[key.strip()] = value.strip()
     return mapping
+
+
+def use_currency(currency: str | None) -> None:
+    """--currency: checked, then the `currency` setting (RETENTION_CURRENCY) of this run."""
+    from agent.display import currency_code
+
+    if currency is None:
+        return
+    try:
+        os.environ["RETENTION_CURRENCY"] = currency_code(currency) or ""
+    except ValueError as exc:
+        raise UserError(f"--currency: {exc}") from None
 
 
 def resolve_store(ws: Workspace, store: Path | None, demo: bool) -> Path:
@@ -115,9 +133,11 @@ def summary(
     store: StoreOpt = None,
     demo: DemoOpt = False,
     column_map: MapOpt = None,
+    currency: CurrencyOpt = None,
     workspace: WorkspaceOpt = DEFAULT_WS,
 ) -> None:
     """Load a store and print its summary and the load report (rows read / accepted / rejected)."""
+    use_currency(currency)
     ws = Workspace.at(workspace)
     _load_and_print(resolve_store(ws, store, demo), ws, column_map=parse_map(column_map))
 
@@ -135,11 +155,12 @@ def _load_and_print(path: Path, ws: Workspace, *, column_map: dict | None = None
 def _print_summary(s: dict, loaded) -> None:
     from rich.table import Table
 
+    from agent.display import money, store_currency
+
+    cur = store_currency(s["currency"])
     out.print(f"[bold]Store[/bold] {s['store']}")
-    out.print(
-        f"  {s['customers']:,} customers, {s['orders']:,} orders, revenue {s['revenue']:,.2f}"
-        f" {s['currency'] or ''}".rstrip()
-    )
+    out.print(f"  {s['customers']:,} customers, {s['orders']:,} orders, revenue {money(s['revenue'], cur)}"
+              + ("" if cur else " (currency not stated in the files: give --currency)"))
     out.print(f"  orders from {s['first_order']} to {s['last_order']}")
     table = Table(title="Load report", show_lines=False)
     for col in ("file", "rows read", "accepted", "rejected", "reasons"):
@@ -168,7 +189,14 @@ def quickstart(workspace: WorkspaceOpt = DEFAULT_WS) -> None:
 OrdersOpt = Annotated[Path | None, typer.Option("--orders", help="An orders file (CSV/Parquet).")]
 AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Score as of this date (default: last order date).")]
 HorizonOpt = Annotated[int, typer.Option("--horizon-days", min=7, max=3650, help="Prediction window in days.")]
-ModelOpt = Annotated[str, typer.Option("--model", help="auto (inner backtest picks), bgnbd or ml.")]
+ModelOpt = Annotated[str, typer.Option("--model", help=MODEL_HELP)]
+
+
+def check_model(model: str) -> str:
+    """--model (score, backtest, chat, brief): one of tools.models.MODELS."""
+    if model not in MODELS:
+        raise UserError(f"--model must be one of {', '.join(MODELS)}, got {model!r}")
+    return model
 
 
 def load_for_scoring(ws: Workspace, orders: Path | None, customers: Path | None, store: Path | None,
@@ -212,19 +240,22 @@ def score(
     horizon_days: HorizonOpt = 365,
     out_file: Annotated[Path | None, typer.Option("--out", help="Scores file (.csv or .parquet).")] = None,
     params_out: Annotated[Path | None, typer.Option("--params-out", help="Fitted parameters (JSON).")] = None,
-    model: ModelOpt = "auto",
+    model: ModelOpt = DEFAULT_MODEL,
     margin: Annotated[float, typer.Option("--margin", min=0.0, max=1.0, help="Contribution margin.")] = 1.0,
     discount_rate: Annotated[float, typer.Option("--discount-rate", min=0.0, max=1.0, help="Annual discount rate.")] = 0.0,
     column_map: MapOpt = None,
+    currency: CurrencyOpt = None,
     workspace: WorkspaceOpt = DEFAULT_WS,
 ) -> None:
     """Score every customer: CLV with a 90% interval, churn probability and reasons, segment."""
     import json
 
-    from tools.score import MODELS, score_store
+    from agent.display import money, product_names, store_currency
 
-    if model not in MODELS:
-        raise UserError(f"--model must be one of {', '.join(MODELS)}, got {model!r}")
+    use_currency(currency)
+    from tools.score import score_store
+
+    check_model(model)
     ws = Workspace.at(workspace)
     with out.status("Loading the store ...") as status:
         loaded = load_for_scoring(ws, orders, customers, store, demo, parse_map(column_map))
@@ -241,30 +272,34 @@ def score(
     if params_out is not None:
         atomic_write_text(params_out, json.dumps(result.params, indent=2, default=str))
     s = result.scores
+    cur = store_currency(loaded.currency)
     out.print(f"Scored {len(s):,} customers as of {when.date()} over {horizon_days} days "
               f"(model {result.params['model_choice']}).")
-    out.print(f"  predicted value {s['predicted_clv'].sum():,.0f}; "
+    out.print(f"  predicted value {money(s['predicted_clv'].sum(), cur, decimals=0)}; "
               f"mean churn probability {s['churn_probability'].mean():.2f}; "
               f"{(s['churn_probability'] > 0.5).sum():,} customers more likely to lapse than buy")
     out.print(f"  scores: {out_file or snap}")
     for warning in result.params.get("warnings", []):
         out.print(f"[yellow]Note:[/yellow] {warning}")
-    _print_top_at_risk(s)
+    _print_top_at_risk(s, currency=cur, names=product_names(loaded.orders, loaded.products))
 
 
-def _print_top_at_risk(s, n: int = 5) -> None:
+def _print_top_at_risk(s, n: int = 5, *, currency: str | None = None, names: dict | None = None) -> None:
     from rich.table import Table
 
+    from agent.display import money, product_label
     from tools.features import REASON_LABEL
 
     top = s.assign(at_stake=s["churn_probability"] * s["predicted_clv"]).nlargest(n, "at_stake")
     table = Table(title=f"Top {n} customers by value at risk")
-    for col in ("customer", "predicted value (90% interval)", "churn risk", "reason", "segment"):
+    for col in ("customer", "predicted value (90% interval)", "churn risk", "reason", "segment",
+                "next best product"):
         table.add_column(col)
     for r in top.itertuples():
-        table.add_row(r.customer_id, f"{r.predicted_clv:,.0f} ({r.clv_low:,.0f}-{r.clv_high:,.0f})",
+        table.add_row(r.customer_id, f"{money(r.predicted_clv, currency, decimals=0)} "
+                                     f"({r.clv_low:,.0f}-{r.clv_high:,.0f})",
                       f"{r.churn_probability:.0%}", REASON_LABEL.get(r.churn_reason, "no clear driver"),
-                      r.segment)
+                      r.segment, product_label(getattr(r, "next_best_product", ""), names))
     out.print(table)
 
 
@@ -275,7 +310,7 @@ def backtest(
     demo: DemoOpt = False,
     as_of: Annotated[str | None, typer.Option("--as-of", help="End of calibration (default: last date - horizon).")] = None,
     horizon_days: HorizonOpt = 180,
-    model: ModelOpt = "auto",
+    model: ModelOpt = DEFAULT_MODEL,
     column_map: MapOpt = None,
     workspace: WorkspaceOpt = DEFAULT_WS,
 ) -> None:
@@ -284,6 +319,7 @@ def backtest(
 
     from tools.backtest import METRIC_LABELS, project_wins, run_backtest
 
+    check_model(model)
     ws = Workspace.at(workspace)
     with out.status("Loading the store ...") as status:
         loaded = load_for_scoring(ws, orders, None, store, demo, parse_map(column_map))
@@ -345,7 +381,10 @@ def write_table(df, path: Path, *, same_as: Path | None = None) -> None:
         else:
             df.to_parquet(tmp, index=False)
     else:
-        df.to_csv(tmp, index=False)
+        from tools.csvout import write_csv
+
+        write_csv(df, path)  # inert in a spreadsheet, atomic
+        return
     os.replace(tmp, path)
 
 
@@ -368,12 +407,15 @@ def chat(
     store: StoreOpt = None,
     demo: DemoOpt = False,
     show_tools: Annotated[bool, typer.Option("--show-tools", help="Print the tools called and their results.")] = False,
+    currency: CurrencyOpt = None,
+    model: ModelOpt = DEFAULT_MODEL,
     workspace: WorkspaceOpt = DEFAULT_WS,
 ) -> None:
     """Ask the retention assistant (offline planner unless a model is configured)."""
     from agent.cli_chat import chat_command
 
-    chat_command(message, store, demo, workspace, show_tools)
+    use_currency(currency)
+    chat_command(message, store, demo, workspace, show_tools, model=check_model(model))
 
 
 @app.command("brief")
@@ -383,6 +425,8 @@ def brief(
     week_ending: Annotated[str | None, typer.Option("--week-ending", help="Last day of the week (default: last order date).")] = None,
     cac: Annotated[float | None, typer.Option("--cac", min=0.01, help="Customer acquisition cost, for LTV:CAC.")] = None,
     column_map: MapOpt = None,
+    currency: CurrencyOpt = None,
+    model: ModelOpt = DEFAULT_MODEL,
     workspace: WorkspaceOpt = DEFAULT_WS,
 ) -> None:
     """Write the weekly retention brief (Markdown, HTML and charts) to the workspace."""
@@ -391,6 +435,8 @@ def brief(
 
     from agent.settings import Settings
 
+    use_currency(currency)
+    check_model(model)
     ws = Workspace.at(workspace)
     path = resolve_store(ws, store, demo)
     settings = Settings()
@@ -406,12 +452,28 @@ def brief(
     with out.status("Loading the store ...") as status:
         loaded = load_store(path, column_map=parse_map(column_map), rejects_dir=ws.rejects)
         when = _as_of(week_ending, loaded.orders) if week_ending else None
+        horizon = 365
+        _brief_scores(loaded, ws, when, horizon_days=horizon, model=model,
+                      progress=lambda m: status.update(f"Brief: {m} ..."))
         result = weekly_brief(loaded, workspace=ws, week_ending=when, cac=cac, narrator=narrator,
-                              progress=lambda m: status.update(f"Brief: {m} ..."))
+                              horizon_days=horizon, progress=lambda m: status.update(f"Brief: {m} ..."))
     out.print(result.markdown.split("\n## ")[0], markup=False, highlight=False)
     out.print(f"Brief written to {result.paths['md']} and {result.paths['html']} (charts beside them).")
     if result.prompt_tokens:
         out.print(f"  {result.prompt_tokens:,} tokens were sent to {settings.model} (facts only, no personal data).")
+
+
+def _brief_scores(loaded, ws: Workspace, week_ending, *, horizon_days: int, model: str, progress) -> None:
+    """The two snapshots the brief reads (the week's end and a week before), scored with
+    --model unless the workspace has them for this store, horizon and model."""
+    import pandas as pd
+
+    from agent.snapshots import scores_for
+
+    end = week_ending if week_ending is not None else loaded.orders["order_date"].max().normalize()
+    for day in (end, end - pd.Timedelta(days=7)):
+        if (loaded.orders["order_date"] < day + pd.Timedelta(days=1)).any():
+            scores_for(loaded, ws, day, horizon_days=horizon_days, model=model, progress=progress)
 
 
 @app.command("ui")
@@ -419,11 +481,13 @@ def ui(
     store: StoreOpt = None,
     demo: DemoOpt = False,
     port: Annotated[int, typer.Option("--port")] = 7860,
+    currency: CurrencyOpt = None,
     workspace: WorkspaceOpt = DEFAULT_WS,
 ) -> None:
     """Start the Gradio app on 127.0.0.1 (after the store's summary: what `make run` shows)."""
     from ui.app import launch
 
+    use_currency(currency)
     ws = Workspace.at(workspace)
     path = resolve_store(ws, store, demo)
     launch(path, ws.root, port=port, loaded=_load_and_print(path, ws))

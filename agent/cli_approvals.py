@@ -220,6 +220,7 @@ def campaigns_plan(
     import pandas as pd
 
     from agent.campaigns import campaign_store, create_campaign
+    from agent.display import store_currency
     from agent.settings import Settings
     from agent.snapshots import list_snapshots, load_scores
     from knowledge import builtin_playbook_dir, load_playbooks
@@ -235,10 +236,14 @@ def campaigns_plan(
     plan, drafts, ids = create_campaign(
         q, scores=scores, customers=st.customers, playbooks=list(load_playbooks([builtin_playbook_dir()]).playbooks),
         settings=Settings(), week_of=day, campaign_id=cid, orders=st.orders, products=st.products,
-        store_path=str(Path(st.path).resolve()))
+        store_path=str(Path(st.path).resolve()), currency=store_currency(st.currency))
     blocked = sum(d.blocked for d in drafts)
     typer.echo(f"Campaign {cid}: {len(ids)} drafts queued ({blocked} blocked by the guardrails), "
                f"{len(plan.control_ids)} customers held out as control.")
     for k, v in plan.skipped_counts().items():
         typer.echo(f"  skipped {v:,}: {k}")
+    for note in plan.notes[1:]:  # what the files say about consent, and how to supply it
+        typer.echo(f"  {note}")
+    for r in plan.awaiting_consent[:10]:
+        typer.echo(f"  would contact {r['customer_id']} but for unknown consent: {r['reason']}")
     typer.echo("Review them with `retention approvals list`. Nothing is sent.")

@@ -92,13 +92,9 @@ def customer_facts(orders: pd.DataFrame | None, *, products: pd.DataFrame | None
     next_best_product, by name, left empty when no name is known: a product id means nothing
     to a customer) and order_value (average order value). Names come from the products table,
     else the orders' product_name; they are store data, cleaned by `_clean` like every fact."""
-    names: dict[str, str] = {}
-    if orders is not None and {"product_id", "product_name"} <= set(orders.columns):
-        named = orders.dropna(subset=["product_id", "product_name"])
-        names.update(zip(named["product_id"].astype(str), named["product_name"].astype(str)))
-    if products is not None and {"product_id", "name"} <= set(products.columns):
-        named = products.loc[products["name"].fillna("").astype(str).str.strip() != ""]
-        names.update(zip(named["product_id"].astype(str), named["name"].astype(str)))
+    from agent.display import product_names
+
+    names = product_names(orders, products)
     out = pd.DataFrame(index=pd.Index([], name="customer_id", dtype=str))
     if orders is not None and len(orders):
         o = orders.loc[orders["amount"] >= 0].copy()
@@ -254,10 +250,11 @@ def render(draft: Any, customer_row: Mapping | None) -> tuple[str, str]:
 def draft_messages(plan, playbooks: list, *, settings, customers: pd.DataFrame | None,
                    orders: pd.DataFrame | None = None, products: pd.DataFrame | None = None,
                    scores: pd.DataFrame | None = None, store: StoreFacts | None = None,
-                   llm_writer: LlmWriter | None = None) -> list[Draft]:
+                   llm_writer: LlmWriter | None = None, confirmed=None) -> list[Draft]:
     """One draft per chosen row of `plan` (a Plan or its `chosen` list of dicts), each checked
     by the guardrails. Blocked drafts are returned too, with their flags: the approval queue
-    stores them as `blocked`, never as pending."""
+    stores them as `blocked`, never as pending. `confirmed`: the merchant's consent
+    confirmations for the store (agent.consent), for customers whose data does not say."""
     store = store or StoreFacts()
     rows = plan.chosen if hasattr(plan, "chosen") else list(plan)
     campaign_id = getattr(plan, "campaign_id", None)
@@ -299,7 +296,8 @@ def draft_messages(plan, playbooks: list, *, settings, customers: pd.DataFrame |
         if cid in facts.index and "order_value" in facts.columns:
             v = facts.at[cid, "order_value"]
             ov = float(v) if pd.notna(v) else None
-        d.flags = check_draft(d, customer_row=crow.get(cid), settings=settings, order_value=ov)
+        d.flags = check_draft(d, customer_row=crow.get(cid), settings=settings, order_value=ov,
+                              confirmed=confirmed)
         out.append(d)
     return out
 
@@ -319,10 +317,12 @@ def customer_rows(customers: pd.DataFrame | None) -> dict[str, dict]:
     return {r["customer_id"]: r for r in c.to_dict("records")}
 
 
-def exportable(drafts: list, customers: pd.DataFrame | None) -> tuple[list, list[str]]:
-    """The drafts whose customer has an email and still consents to the channel, and why the
-    others are held back."""
-    from agent.guardrails import CONSENT, truthy
+def exportable(drafts: list, customers: pd.DataFrame | None, *, confirmed=None) -> tuple[list, list[str]]:
+    """The drafts whose customer has an email and still may be contacted on the channel (their
+    data says yes, or says nothing and the merchant confirmed the channel: agent.consent),
+    and why the others are held back. A customer whose data now says no is held back."""
+    from agent.consent import allows, state
+    from agent.guardrails import CONSENT
 
     rows = customer_rows(customers)
     ok, why = [], []
@@ -330,10 +330,15 @@ def exportable(drafts: list, customers: pd.DataFrame | None) -> tuple[list, list
         c = rows.get(str(d.customer_id))
         if c is None or not str(c.get("email") or "").strip():
             why.append(f"draft {d.id}: no email for customer {d.customer_id}")
-        elif not truthy(c.get(CONSENT.get(d.channel, ""))):
+            continue
+        value = c.get(CONSENT.get(d.channel, ""))
+        allowed, _, reason = allows(value, d.channel, confirmed)
+        if allowed:
+            ok.append(d)
+        elif state(value) is False:
             why.append(f"draft {d.id}: customer {d.customer_id} no longer consents to {d.channel}")
         else:
-            ok.append(d)
+            why.append(f"draft {d.id}: customer {d.customer_id}: {reason}")
     return ok, why
 
 

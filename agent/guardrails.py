@@ -11,7 +11,9 @@ Rules (DESIGN.md, "Invariants"; the consent-fairness-safeguards playbook):
 - discounts within the cap: every "N%" in the subject, body or offer, and the offer percent;
   a money-off amount above cap × the customer's average order value is blocked, and one with
   no known order value goes to review;
-- consent for the channel (email and personal email: accepts_email; SMS: accepts_sms);
+- consent for the channel (email and personal email: accepts_email; SMS: accepts_sms): a
+  customer's no blocks, unknown blocks unless the merchant confirmed the channel
+  (agent.consent), and a draft on a confirmation is flagged for review saying so;
 - every placeholder filled once rendered with the customer's row (no `{...}` left);
 - no instruction-like text, which can only come from store data (notes, ticket text, product
   names) copied into the message: store data is data, never instructions.
@@ -88,14 +90,10 @@ def _get(obj: Any, name: str, default=None):
 
 
 def truthy(value) -> bool:
-    if value is None:
-        return False
-    if isinstance(value, str):
-        return value.strip().lower() in ("true", "1", "yes", "y", "t", "subscribed")
-    try:
-        return bool(value) and value == value  # NaN is not consent
-    except (TypeError, ValueError):
-        return False
+    """Whether a consent value says yes (unknown and no are both not yes; see agent.consent)."""
+    from agent.consent import state
+
+    return state(value) is True
 
 
 def _hits(patterns: list[str], text: str) -> list[str]:
@@ -148,10 +146,14 @@ def check_text(subject: str, body: str, *, offer: str = "", offer_percent: float
 
 
 def check_draft(draft: Any, *, customer_row: Mapping | None, settings,
-                order_value: float | None = None) -> list[Flag]:
+                order_value: float | None = None, confirmed=None) -> list[Flag]:
     """Every rule on one draft (a Draft, a dict or any object with channel, subject, body,
     offer, offer_percent). `customer_row` is the customer's row from the customers table
-    (consent flags, first_name); None means consent is unknown, which blocks."""
+    (consent flags, first_name); None means there is no record, so consent is unknown.
+    Consent (agent.consent): yes passes, no blocks, unknown blocks unless the merchant
+    confirmed that channel (`confirmed`: {kind: Confirmation} or the kinds), and then the
+    draft carries a review flag naming the confirmation."""
+    from agent.consent import CHANNEL_KIND, allows, confirmed_kinds
     from agent.drafts import render
 
     channel = _get(draft, "channel", "") or ""
@@ -161,18 +163,20 @@ def check_draft(draft: Any, *, customer_row: Mapping | None, settings,
                        offer_percent=_get(draft, "offer_percent"),
                        discount_cap=float(settings.discount_cap), order_value=order_value)
     need = CONSENT.get(channel)
-    if need is None:
-        flags.append(Flag("consent", "block", f"channel {channel!r} has no consent field in the data; "
-                                              "only email, personal_email and sms are drafted"))
-    elif customer_row is None:
-        flags.append(Flag("consent", "block", "no customer record: consent unknown"))
-    elif not truthy(customer_row.get(need)):
-        flags.append(Flag("consent", "block", f"the customer has not opted in to {channel} ({need})"))
-    if customer_row is not None:
-        subj, text = render(draft, customer_row)
-        left = sorted(set(PLACEHOLDER.findall(subj + "\n" + text)))
-        if left:
-            flags.append(Flag("placeholder", "block", "placeholders left after rendering: " + ", ".join(left)))
+    value = None if customer_row is None or need is None else customer_row.get(need)
+    ok, basis, why = allows(value, channel, confirmed)
+    if not ok:
+        if customer_row is None and need is not None:
+            why = "no customer record: consent unknown"
+        flags.append(Flag("consent", "block", why))
+    elif basis == "confirmation":
+        words = confirmed_kinds(confirmed)[CHANNEL_KIND[channel]]
+        flags.append(Flag("consent", "review", f"consent from the merchant's confirmation ({words}); "
+                                               "the customer's own data does not say"))
+    subj, text = render(draft, customer_row or {})
+    left = sorted(set(PLACEHOLDER.findall(subj + "\n" + text)))
+    if left:
+        flags.append(Flag("placeholder", "block", "placeholders left after rendering: " + ", ".join(left)))
     if channel == "sms" and len(body) > SMS_LIMIT:
         flags.append(Flag("length", "review", f"SMS of {len(body)} characters (over {SMS_LIMIT})"))
     if not _get(draft, "playbook_id"):

@@ -64,6 +64,8 @@ _CACHE: dict[int, tuple[list[str], np.ndarray]] = {}
 class Entities:
     customer_ids: list[str] = field(default_factory=list)
     unknown_ids: list[str] = field(default_factory=list)
+    ambiguous: list[str] = field(default_factory=list)
+    """Names several of the store's customers share (no id can be chosen)."""
     money: float | None = None
     count: int | None = None
     segment: str | None = None
@@ -73,19 +75,18 @@ class Entities:
 
 
 def extract(session, text: str) -> Entities:
-    """Customer ids, money, counts, segment, churn reason, CLV tier and period in a request."""
+    """Customer ids, money, counts, segment, churn reason, CLV tier and period in a request.
+    Customers are only those the store has (`StoreSession.find_customers`: its ids, its
+    customers' names); what is written as an id but is not one of the store's is unknown."""
     e, low = Entities(), text.lower()
-    for m in session.id_pattern().finditer(text):
-        raw = m.group(1) if m.groups() else m.group(0)
-        cid = session.resolve_customer_id(raw)
-        if cid and cid not in e.customer_ids:
-            e.customer_ids.append(cid)
-        elif not cid:
-            e.unknown_ids.append(raw)
-    for m in re.finditer(r"\bcustomer\s*(?:id\s*)?#?\s*(\d{1,9})\b", low):
-        cid = session.resolve_customer_id(m.group(1))
-        if cid and cid not in e.customer_ids:
-            e.customer_ids.append(cid)
+    for m in session.find_customers(text):
+        if m.customer_id is not None:
+            if m.customer_id not in e.customer_ids:
+                e.customer_ids.append(m.customer_id)
+        elif m.note:
+            e.ambiguous.append(m.text)
+        else:
+            e.unknown_ids.append(m.text)
     money = (re.search(r"[$£€]\s?(\d[\d,]*(?:\.\d+)?)", text)
              or re.search(r"(\d[\d,]*(?:\.\d+)?)\s?(?:dollars?|bucks|usd|pounds?|gbp|quid|euros?|eur)\b", low)
              or re.search(r"\bcac\s*(?:of|is|=|at|:|was|costs?)?\s*(\d[\d,]*(?:\.\d+)?)", low)
@@ -147,7 +148,7 @@ class Planner:
         """The intent (None when nothing fits well enough) and every intent's score."""
         ents = ents or extract(self.session, text)
         labels, mat = self._examples()
-        norm = self.session.id_pattern().sub("C000123", text)
+        norm = _normalised(self.session, text)
         q = _unit(np.asarray(self.embedder.embed([norm]), dtype=float))[0]
         sims = mat @ q
         scores: dict[str, float] = {}
@@ -157,7 +158,7 @@ class Planner:
         for intent, (pat, boost) in KEYWORDS.items():
             if re.search(pat, low):
                 scores[intent] += boost
-        has_id = bool(ents.customer_ids or ents.unknown_ids)
+        has_id = bool(ents.customer_ids or ents.unknown_ids or ents.ambiguous)
         for intent in CUSTOMER_INTENTS:
             scores[intent] += 0.1 if has_id else -0.05
         if ents.money is not None:
@@ -186,6 +187,9 @@ class Planner:
             lead = ("I can't map that request to one of my tools." if intent is None
                     else "Here is what I can do.")
             return lead + " Try asking about:\n" + "\n".join(f"- {c}" for c in CAPABILITIES)
+        if intent in CUSTOMER_INTENTS + ("draft",) and not e.customer_ids and e.ambiguous:
+            return (f"Several customers of this store are called {e.ambiguous[0]}: which one? Give "
+                    f"their customer id, e.g. '{message.rstrip('?.! ')}' with the id instead of the name.")
         if intent in CUSTOMER_INTENTS and not e.customer_ids:
             if e.unknown_ids:
                 return self._call_error("explain_customer", {"customer_id": e.unknown_ids[0]})
@@ -267,6 +271,16 @@ class Planner:
 
     def _overview(self, e: Entities, _: str) -> str:
         return T.overview(self._call("store_overview"))
+
+
+def _normalised(session, text: str) -> str:
+    """The request with each customer it names written as C000123, so that the intent examples
+    (which use that id) match whatever the store's ids or names look like."""
+    out, last = [], 0
+    for m in session.find_customers(text):
+        out += [text[last:m.start], "C000123"]
+        last = m.end
+    return "".join(out) + text[last:]
 
 
 def _unit(m: np.ndarray) -> np.ndarray:

@@ -26,7 +26,12 @@ risk alone; the holdout design follows the `holdout-measurement` playbook.
 Rules, in order: a churn reason to act on; the frequency cap (no contact within
 `contact_cap_days` of the last one in the contact log); a playbook that fits; channel consent
 (email and personal email need `accepts_email`, SMS needs `accepts_sms`; phone, direct mail and
-onsite are not drafted); the discount cap; EV > 0. High-CLV customers never get a discount play
+onsite are not drafted); the discount cap; EV > 0. Consent is yes, no or unknown
+(`agent.consent`): no is final; unknown (no customers table, no consent column, an empty cell)
+counts only on a channel the merchant confirmed (`confirmed`). Customers who would be contacted
+but for unknown consent are not dropped silently: the plan lists them (`awaiting_consent`, after
+the same control draw and budget), says what the files carry (`consent`) and how to supply it
+(`notes`). High-CLV customers never get a discount play
 and get personal outreach when a personal play fits. Then a seeded random control group
 (`control_share`, keyed on seed + campaign id + customer id, so it does not depend on row order)
 is held out of the eligible pool BEFORE the weekly budget picks the highest-EV customers.
@@ -44,7 +49,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from agent.guardrails import truthy
+from agent import consent as C
+from agent.display import money
 from tools.features import REASON_LABEL
 
 DRAFTABLE = ("personal_email", "email", "sms")
@@ -125,6 +131,14 @@ class Plan:
     """Every eligible customer the random draw held out (none of them is contacted)."""
     budget_left: int
     notes: list[str] = field(default_factory=list)
+    awaiting_consent: list[dict] = field(default_factory=list)
+    """Who would be contacted this week (same play choice, control draw and budget) if their
+    unknown consent were supplied: a customers file with consent, or the merchant's
+    confirmation of the channel. Nobody here is contacted."""
+    awaiting_total: int = 0
+    """How many customers have a play worth running (EV > 0) but unknown consent."""
+    consent: dict = field(default_factory=dict)
+    """What the store's files say about consent (agent.consent.summary) and any confirmation."""
 
     @property
     def treated_ids(self) -> list[str]:
@@ -147,7 +161,8 @@ class Plan:
                 "chosen": self.chosen, "skipped": [asdict(s) for s in skipped],
                 "skipped_counts": self.skipped_counts(), "control_ids": self.control_ids,
                 "held_out_ids": self.held_out_ids, "budget_left": self.budget_left,
-                "notes": self.notes}
+                "notes": self.notes, "awaiting_consent": self.awaiting_consent,
+                "awaiting_total": self.awaiting_total, "consent": self.consent}
 
     def to_json(self, **kw) -> str:
         return json.dumps(self.to_dict(**kw), indent=2)
@@ -157,7 +172,7 @@ PLAN_COLUMNS = (
     "customer_id", "playbook_id", "playbook_title", "channel", "offer_type", "offer_percent",
     "offer", "churn_reason", "segment", "clv_tier", "churn_probability", "clv", "save_rate",
     "value_at_stake", "offer_value", "redemption", "offer_cost", "channel_cost",
-    "expected_value", "reason",
+    "expected_value", "consent_basis", "reason",
 )
 
 
@@ -200,6 +215,7 @@ def _fits(play: Play, reason: str, segment: str, tier: str) -> bool:
 
 def _options(plays: list[Play], reason: str, segment: str, tier: str, consent: dict[str, bool],
              discount_cap: float) -> tuple[list[tuple[Play, str]], str]:
+    """`consent`: column (accepts_email, accepts_sms) -> whether that channel may be used."""
     """(play, channel) options for one group of customers, or none and why."""
     fitting = [p for p in plays if _fits(p, reason, segment, tier)]
     if not fitting:
@@ -234,13 +250,17 @@ def prioritise(scores: pd.DataFrame, customers: pd.DataFrame | None, playbooks: 
                settings, week_of: date | str, campaign_id: str,
                contact_log: pd.DataFrame | None = None,
                channel_costs: Mapping[str, float] | None = None,
-               offer_costs: Mapping[str, float] | None = None) -> Plan:
+               offer_costs: Mapping[str, float] | None = None,
+               confirmed: C.Confirmed = None, currency: str | None = None) -> Plan:
     """Choose who to contact this week with which play (see the module docstring).
 
-    `scores`: the scores table; `customers`: customer_id, accepts_email, accepts_sms (None
-    means no consent is known, so nobody is contacted); `playbooks`: knowledge Playbooks or
-    their metadata dicts; `contact_log`: customer_id, contacted_on (e.g.
-    `ApprovalQueue.contact_log()`). Nothing passed in is modified.
+    `scores`: the scores table; `customers`: customer_id, accepts_email, accepts_sms (True,
+    False or <NA>; None, a missing column or an empty cell means consent is unknown);
+    `playbooks`: knowledge Playbooks or their metadata dicts; `contact_log`: customer_id,
+    contacted_on (e.g. `ApprovalQueue.contact_log()`); `confirmed`: the merchant's consent
+    confirmations for this store ({kind: Confirmation} or the kinds, `agent.consent`), which
+    make unknown consent on that channel count; `currency`: for the reasons' money.
+    Nothing passed in is modified.
     """
     missing = [c for c in ("customer_id", "churn_probability", "predicted_clv") if c not in scores.columns]
     if missing:
@@ -254,15 +274,14 @@ def prioritise(scores: pd.DataFrame, customers: pd.DataFrame | None, playbooks: 
     s = scores.copy()
     s["customer_id"] = s["customer_id"].astype(str)
     s = s.drop_duplicates("customer_id")
+    conf = C.confirmed_kinds(confirmed)
+    consent_summary = C.summary(s["customer_id"], customers, confirmed)
     if customers is not None and len(customers):
         c = customers[[k for k in ("customer_id", *CONSENT_COLUMNS) if k in customers.columns]].copy()
         c["customer_id"] = c["customer_id"].astype(str)
         s = s.merge(c.drop_duplicates("customer_id"), on="customer_id", how="left")
-    else:
-        s["accepts_email"] = False
-        s["accepts_sms"] = False
-    for col in CONSENT_COLUMNS:  # a missing consent column means no consent
-        s[col] = _truthy_column(s[col]) if col in s.columns else False
+    for col in CONSENT_COLUMNS:  # yes / no / unknown: a missing column or table says nothing
+        s[col] = _state_words(s[col]) if col in s.columns else "unknown"
     reason = s.get("churn_reason", pd.Series("none", index=s.index)).fillna("none").astype(str)
     s["churn_reason"] = reason
     s["segment"] = s.get("segment", pd.Series("", index=s.index)).fillna("").astype(str)
@@ -298,10 +317,20 @@ def prioritise(scores: pd.DataFrame, customers: pd.DataFrame | None, playbooks: 
     clv_all = s["predicted_clv"].to_numpy(float)
     aov_all = s["aov"].to_numpy(float)
     picked: list[tuple[np.ndarray, dict, dict]] = []  # (positions, scalars, arrays)
+    awaiting: list[tuple[np.ndarray, dict, dict]] = []  # the same, for unknown consent
     for lo, hi in zip(bounds[:-1], bounds[1:]):
         at = by_group[lo:hi]
         r, seg, tier, ae, asms = (col[at[0]] for col in key_cols)
-        opts, why = _options(plays, r, seg, tier, {"accepts_email": ae, "accepts_sms": asms}, cap)
+        states = {"accepts_email": ae, "accepts_sms": asms}
+        usable = {col: st == "yes" or (st == "unknown" and kind in conf)
+                  for kind, col in C.KINDS.items() for st in [states[col]]}
+        opts, why = _options(plays, r, seg, tier, usable, cap)
+        into = picked
+        if not opts and why.startswith("no consent"):
+            unknown = {col: st != "no" for col, st in states.items()}  # if unknown were supplied
+            maybe, _ = _options(plays, r, seg, tier, unknown, cap)
+            if maybe:
+                opts, into = maybe, awaiting
         if not opts:
             skipped += [Skip(cid, why) for cid in ids[at]]
             continue
@@ -329,12 +358,15 @@ def prioritise(scores: pd.DataFrame, customers: pd.DataFrame | None, playbooks: 
             m = pick == i
             if not m.any():
                 continue
-            picked.append((at[m], {
+            st = states[C.KINDS[C.CHANNEL_KIND[ch]]]
+            basis = "customer's data" if st == "yes" else (
+                f"merchant's confirmation ({conf[C.CHANNEL_KIND[ch]]})" if into is picked else "unknown")
+            into.append((at[m], {
                 "playbook_id": play.id, "playbook_title": play.title, "channel": ch,
                 "offer_type": play.offer_type, "offer_percent": float(offer_pct),
                 "offer": _offer_text(play.offer_type, offer_pct), "churn_reason": r,
                 "segment": seg, "clv_tier": tier, "save_rate": float(play.prior_uplift),
-                "channel_cost": float(ccost.get(ch, 0.0))}, {
+                "channel_cost": float(ccost.get(ch, 0.0)), "consent_basis": basis}, {
                 "churn_probability": p_churn[m], "clv": clv[m], "value_at_stake": p_churn[m] * clv[m],
                 "offer_value": value[m], "redemption": red[m], "offer_cost": value[m] * red[m],
                 "expected_value": ev[m]}))
@@ -359,17 +391,39 @@ def prioritise(scores: pd.DataFrame, customers: pd.DataFrame | None, playbooks: 
                 for cid in held["customer_id"]]
     floor = chosen["expected_value"].min() if len(over) and len(chosen) else -np.inf
     control = held.loc[held["expected_value"] >= floor, "customer_id"].tolist()
-    chosen["reason"] = [_reason_words(r) for r in chosen.itertuples()]
+    chosen["reason"] = [_reason_words(r, currency) for r in chosen.itertuples()]
     notes = [f"{len(chosen)} chosen of {len(cand)} eligible; {len(held)} held out as control "
              f"({settings.control_share:.0%}, seed {settings.seed} + campaign {campaign_id})"]
-    if customers is None:
-        notes.append("no customers table: consent unknown, so nobody can be contacted")
+
+    # unknown consent: who would be contacted (the same control draw and budget), never contacted
+    wait = _candidates(ids, awaiting).sort_values(["expected_value", "customer_id"], ascending=[False, True])
+    wneg = wait["expected_value"] <= 0
+    skipped += [Skip(cid, f"expected value not positive: {ev:.2f}")
+                for cid, ev in zip(wait.loc[wneg, "customer_id"], wait.loc[wneg, "expected_value"])]
+    wait = wait.loc[~wneg]
+    for cid, ch in zip(wait["customer_id"], wait["channel"]):
+        kind = C.CHANNEL_KIND[ch]
+        skipped.append(Skip(cid, f"consent unknown: the store's files do not say whether this customer "
+                                 f"accepts {kind}; supply it or confirm the channel"))
+    wu = control_draw(wait["customer_id"], seed=settings.seed, campaign_id=campaign_id)
+    would = wait.loc[wu >= settings.control_share].iloc[:max(0, budget_left - len(chosen))].copy()
+    would["reason"] = [_reason_words(r, currency) for r in would.itertuples()]
+    statement = C.statement(consent_summary)
+    if statement:
+        notes.append(statement)
+    if len(wait):
+        kinds = sorted({C.CHANNEL_KIND[ch] for ch in wait["channel"]})
+        notes.append(f"{len(wait):,} customers have a play worth running but unknown {' and '.join(kinds)} "
+                     f"consent, so none of them is contacted; {len(would):,} of them would be this week. "
+                     f"To supply consent: {C.how_to_supply(kinds)}")
     return Plan(campaign_id=campaign_id, week_of=str(week.date()),
                 created_at=datetime.now(UTC).isoformat(timespec="seconds"),
                 settings=_settings_snapshot(settings),
                 chosen=_records(chosen[list(PLAN_COLUMNS)]), skipped=skipped,
                 control_ids=control, held_out_ids=held["customer_id"].tolist(),
-                budget_left=budget_left - len(chosen), notes=notes)
+                budget_left=budget_left - len(chosen), notes=notes,
+                awaiting_consent=_records(would[list(PLAN_COLUMNS)]), awaiting_total=int(len(wait)),
+                consent=consent_summary)
 
 
 def _candidates(ids: np.ndarray, picked: list[tuple[np.ndarray, dict, dict]]) -> pd.DataFrame:
@@ -389,11 +443,11 @@ def _candidates(ids: np.ndarray, picked: list[tuple[np.ndarray, dict, dict]]) ->
     return pd.DataFrame(cols)
 
 
-def _truthy_column(values: pd.Series) -> np.ndarray:
-    """`guardrails.truthy` of each value, computed once per distinct value."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    verdict = np.array([truthy(u) for u in uniques] + [False], dtype=bool)  # code -1: missing
-    return verdict[codes]
+def _state_words(values: pd.Series) -> np.ndarray:
+    """"yes", "no" or "unknown" per consent value (`agent.consent.state`); words, not None,
+    so that the groups below keep the unknown ones."""
+    st = C.state_column(values)
+    return np.where(st == True, "yes", np.where(st == False, "no", "unknown"))  # noqa: E712
 
 
 def _contacts_in_week(contact_log: pd.DataFrame | None, week: pd.Timestamp) -> int:
@@ -413,13 +467,16 @@ def _offer_text(offer_type: str, pct: float) -> str:
             "loyalty_points": "bonus loyalty points", "early_access": "early access"}.get(offer_type, "")
 
 
-def _reason_words(r) -> str:
+def _reason_words(r, currency: str | None = None) -> str:
     why = REASON_LABEL.get(r.churn_reason, r.churn_reason)
     how = "personal outreach, no discount" if r.channel == "personal_email" else r.channel
-    return (f"{r.churn_probability:.0%} likely to lapse ({why}); CLV {r.clv:,.0f} ({r.clv_tier} tier, "
-            f"{r.segment}); {r.playbook_title} by {how}; expected value {r.expected_value:,.2f} = "
-            f"{r.churn_probability:.2f} x {r.clv:,.0f} x {r.save_rate:.2f} - "
-            f"({r.offer_value:,.2f} x {r.redemption:.2f} + {r.channel_cost:.2f})")
+    text = (f"{r.churn_probability:.0%} likely to lapse ({why}); CLV {money(r.clv, currency, decimals=0)} "
+            f"({r.clv_tier} tier, {r.segment}); {r.playbook_title} by {how}; expected value "
+            f"{money(r.expected_value, currency)} = {r.churn_probability:.2f} x {r.clv:,.0f} x "
+            f"{r.save_rate:.2f} - ({r.offer_value:,.2f} x {r.redemption:.2f} + {r.channel_cost:.2f})")
+    if str(getattr(r, "consent_basis", "")).startswith("merchant"):
+        text += f"; consent: {r.consent_basis}"
+    return text
 
 
 def _records(df: pd.DataFrame) -> list[dict]:

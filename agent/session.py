@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from agent.workspace import Workspace
+from tools.models import DEFAULT_MODEL, check_model
 
 log = logging.getLogger(__name__)
 
@@ -55,14 +56,17 @@ class StoreSession:
 
     def __init__(self, store_dir: str | Path, workspace: Workspace | str | Path, *, as_of=None,
                  horizon_days: int = 365, progress: Progress | None = None,
-                 kb=None, embedder=None, settings=None, loaded=None) -> None:
+                 kb=None, embedder=None, settings=None, loaded=None,
+                 model: str = DEFAULT_MODEL) -> None:
         """`loaded`: this store as `tools.load.load_store` already gave it (with this
-        workspace's rejects folder), so that it is not read again."""
+        workspace's rejects folder), so that it is not read again. `model`: the scoring
+        model (tools.models.MODELS; `--model` of chat and brief)."""
         from tools.load import load_store
 
         self.store_dir = Path(store_dir)
         self.workspace = workspace if isinstance(workspace, Workspace) else Workspace.at(workspace)
         self.horizon_days = int(horizon_days)
+        self.model = check_model(model)
         self.settings = settings
         self._progress = progress or _noop
         self._kb = kb
@@ -77,7 +81,7 @@ class StoreSession:
             self._progress(f"loading {self.store_dir}")
             loaded = load_store(self.store_dir, rejects_dir=self.workspace.rejects)
         self.reports = loaded.reports
-        self.currency = loaded.currency
+        self._file_currency = loaded.currency
         cust = loaded.customers
         personal = [c for c in PERSONAL_FIELDS if cust is not None and c in cust.columns]
         if cust is not None:
@@ -96,6 +100,14 @@ class StoreSession:
         self.scores, self.params = self._scores_at(self.as_of)
         self.by_id = self.scores.set_index(self.scores["customer_id"].astype(str), drop=False)
         self._id_width = _id_shape(self.by_id.index)
+
+    @property
+    def currency(self) -> str | None:
+        """The store's currency: its files' (e.g. Shopify's Currency column), else the
+        `currency` setting (RETENTION_CURRENCY, `--currency`, the app's Settings), else None."""
+        from agent.display import store_currency
+
+        return store_currency(self._file_currency, self.settings)
 
     # --- tables ---------------------------------------------------------------------------
 
@@ -140,7 +152,7 @@ class StoreSession:
 
     def _expected_fingerprint(self) -> dict:
         return {"version": FINGERPRINT_VERSION, "horizon_days": self.horizon_days,
-                **store_fingerprint(self.store_dir)}
+                "model": self.model, **store_fingerprint(self.store_dir)}
 
     def _cached(self, day: str) -> tuple[pd.DataFrame, dict] | None:
         from agent.snapshots import load_scores
@@ -172,7 +184,7 @@ class StoreSession:
         self._progress(f"scoring customers as of {day}")
         s = self.store
         result = score_store(s.orders, as_of=when, horizon_days=self.horizon_days,
-                             events=s.events, tickets=s.tickets, products=s.products,
+                             model=self.model, events=s.events, tickets=s.tickets, products=s.products,
                              progress=lambda m: self._progress(f"scoring: {m}"))
         result.params["store"] = str(self.store_dir)  # what agent.brief checks before reuse
         path = save_scores(self.workspace, result, as_of=when)
@@ -225,12 +237,94 @@ class StoreSession:
                 return cand
         return None
 
+    def find_customers(self, text: str) -> list[Mention]:
+        """The customers a person's text names, in text order: ids that exist in this store
+        (any case, the number alone padded to the store's pattern), the full names and emails
+        of this store's customers, and, as unknown (customer_id None), what is written as an
+        id but is not one of this store's (after "customer", "id" or "#", or in the store's
+        id pattern, e.g. C999999). Words are never ids: "customers" is not customer "omers",
+        and a bare number is an id only where it cannot be a count, an amount or a year."""
+        found: list[Mention] = []
+        taken: list[tuple[int, int]] = []
+
+        def add(start: int, end: int, raw: str, cid: str | None) -> None:
+            if any(start < b and a < end for a, b in taken):
+                return
+            taken.append((start, end))
+            found.append(Mention(start, end, raw, cid))
+
+        for start, end, raw, cid, note in self._name_mentions(text):
+            if not any(start < b and a < end for a, b in taken):
+                taken.append((start, end))
+                found.append(Mention(start, end, raw, cid, note))
+        prefix, width = self._id_width
+        for m in _TOKEN.finditer(text):
+            raw = m.group(0).rstrip(".-_+")
+            start, end = m.start(), m.start() + len(raw)
+            if not raw or any(start < b and a < end for a, b in taken):
+                continue
+            before, after = text[:start], text[end:]
+            cue = bool(_ID_CUE.search(before))
+            digits = any(ch.isdigit() for ch in raw)
+            if raw.isdigit() and not cue and _COUNT_AFTER.match(after):
+                continue  # "3 customers", "30 days", "40 dollars": a number, not an id
+            cid = self.resolve_customer_id(raw)
+            if cid is not None:
+                if not digits and not cue and re.fullmatch(r"[^\W\d_]+", raw):
+                    continue  # a plain word is an id only where it is written as one
+                if raw.isdigit() and not cue and not _bare_number_is_id(raw, before, after, width):
+                    continue
+                add(start, end, raw, cid)
+            elif digits and (cue or (prefix and re.fullmatch(rf"{re.escape(prefix)}[-_]?\d+", raw, re.I))):
+                add(start, end, raw, None)
+        return sorted(found, key=lambda x: x.start)
+
+    def _name_mentions(self, text: str) -> list[tuple[int, int, str, str | None, str]]:
+        """Full names and emails of this store's customers in `text`: (start, end, text, id,
+        note). A full name several customers share gives no id (which one is meant is not
+        known) and says so in the note."""
+        if self._personal is None or not text:
+            return []
+        if "name_index" not in self.memo:
+            p = self._personal
+            emails: dict[str, str] = {}
+            if "email" in p.columns:
+                e = p["email"].dropna().astype(str).str.strip().str.lower()
+                emails = dict(zip(e[e != ""], e[e != ""].index))
+            full: dict[str, str | None] = {}
+            if {"first_name", "last_name"} <= set(p.columns):
+                names = (p["first_name"].fillna("").astype(str).str.strip() + " "
+                         + p["last_name"].fillna("").astype(str).str.strip()).str.lower()
+                names = names[names.str.contains(r"\S \S", regex=True)]
+                dup = names.duplicated(keep=False)
+                full = {n: (None if d else cid) for cid, n, d in zip(names.index, names, dup)}
+            self.memo["name_index"] = (emails, full)
+        emails, full = self.memo["name_index"]
+        out = []
+        for m in re.finditer(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", text):
+            cid = emails.get(m.group(0).lower())
+            if cid is not None:
+                out.append((m.start(), m.end(), m.group(0), cid, ""))
+        if full:
+            words = list(re.finditer(r"[^\W\d_][\w'-]*", text))
+            for a, b in zip(words, words[1:]):
+                if text[a.end():b.start()].strip():
+                    continue
+                key = f"{a.group(0)} {b.group(0)}".lower()
+                if key in full:
+                    cid = full[key]
+                    note = "" if cid else "several customers of this store have that name; give the id"
+                    out.append((a.start(), b.end(), text[a.start():b.end()], cid, note))
+        return out
+
     def id_pattern(self) -> re.Pattern:
-        """A regex for customer ids of this store (C000123 style, or the generic one)."""
+        """A regex for customer ids of this store (C000123 style, or the generic one: a code
+        with a digit after "customer"/"id"). To find the customers a text names, use
+        `find_customers`, which checks each candidate against the store."""
         prefix, width = self._id_width
         if prefix:
             return re.compile(rf"\b{re.escape(prefix)}[-_]?\d{{1,{max(width, 1)}}}\b", re.I)
-        return re.compile(r"\b(?:customer|cust|id)\s*#?\s*([A-Za-z0-9_-]{2,})\b", re.I)
+        return re.compile(r"\b(?:customer|cust|id)\b\s*#?\s*([A-Za-z0-9_-]*\d[A-Za-z0-9_-]*)\b", re.I)
 
     def rows_of(self, table: str, customer_id: str) -> pd.DataFrame:
         """One customer's rows of orders/events/tickets up to as-of, in time order: a binary
@@ -265,15 +359,16 @@ class StoreSession:
         """product_id -> name, from the products table, else the orders' product_name (the
         latest line's: the name the shop uses now)."""
         if "product_names" not in self.memo:
-            names: dict[str, str] = {}
-            o, p = self.orders, self.store.products
-            if {"product_name", "product_id"} <= set(o.columns):
-                pn = o.dropna(subset=["product_id", "product_name"]).drop_duplicates("product_id", keep="last")
-                names.update(zip(pn["product_id"].astype(str), pn["product_name"].astype(str)))
-            if p is not None and {"product_id", "name"} <= set(p.columns):
-                names.update(zip(p["product_id"].astype(str), p["name"].astype(str)))
-            self.memo["product_names"] = names
+            from agent.display import product_names
+
+            self.memo["product_names"] = product_names(self.orders, self.store.products)
         return self.memo["product_names"]
+
+    def product_label(self, product_id) -> str:
+        """A product as the merchant is shown it: its name, the id only where there is no name."""
+        from agent.display import product_label
+
+        return product_label(product_id, self.product_names())
 
     def quote(self, text, limit: int = 160) -> str | None:
         """Store text as data: control characters dropped, whitespace collapsed, personal data
@@ -349,6 +444,41 @@ def _mask_generic(text: str, lut: dict | None = None) -> str:
         return "[phone]"
 
     return re.sub(r"(?<![\w])\+?\d[\d ()-]{8,}\d\b", phone, text)
+
+
+@dataclasses.dataclass(frozen=True)
+class Mention:
+    """A customer named in a person's text: where, as written, and the store's id (None: unknown)."""
+
+    start: int
+    end: int
+    text: str
+    customer_id: str | None
+    note: str = ""
+
+
+_TOKEN = re.compile(r"(?<![\w@.+-])[A-Za-z0-9][\w.+@-]*")
+"""A word or code as typed (ids may carry -, _, . or @)."""
+_ID_CUE = re.compile(r"(?:\b(?:customer|cust|client|buyer|shopper)\s*(?:id|number|no\.)?\s*[:#]?\s*"
+                     r"|\bid\s*[:#]?\s*|#\s*)$", re.I)
+"""Text right before an id: "customer 123", "customer id: 123", "customer #123", "#123"."""
+_COUNT_AFTER = re.compile(r"\s*(?:%|[-\s]*(?:days?|weeks?|months?|years?|hours?|times?|orders?|"
+                          r"customers?|people|percent|dollars?|pounds?|euros?|x\b))", re.I)
+_MONEY_BEFORE = re.compile(r"(?:[$£€¥₹]|\b(?:usd|gbp|eur|cad|aud|pkr|bdt|inr|rs\.?))\s*$", re.I)
+_COUNT_BEFORE = re.compile(r"\b(?:top|first|last|best|worst|next|past|over|under|at|of|than|cac|"
+                           r"ltv|budget|limit|show|list|give|by|in|since|from|to|until|before|after)\s*$", re.I)
+
+
+def _bare_number_is_id(raw: str, before: str, after: str, width: int) -> bool:
+    """Whether a number written without "customer"/"#" before it can be a customer id: of the
+    store's id length (at least 4 digits), not a year, an amount, a count or a period."""
+    if len(raw) < 4 or (width and len(raw.lstrip("0")) != width and len(raw) != width):
+        return False
+    if len(raw) == 4 and raw[:2] in ("19", "20"):
+        return False  # a year
+    if _MONEY_BEFORE.search(before) or _COUNT_AFTER.match(after) or _COUNT_BEFORE.search(before):
+        return False
+    return not re.match(r"\s*[.,]\d", after) and not re.search(r"\d[.,]$", before)
 
 
 def _id_shape(ids: pd.Index) -> tuple[str, int]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -30,3 +30,12 @@ class Settings(BaseSettings):
     contact_cap_days: int = Field(14, ge=0, description="Least days between two contacts of one customer.")
     control_share: float = Field(0.10, ge=0.0, le=0.5, description="Share held out as control.")
     seed: int = Field(7, description="Seed for the demo store and control groups.")
+    currency: str | None = Field(None, description="Currency of a store whose files do not say "
+                                 "(a three-letter code, e.g. GBP); the file's currency column wins.")
+
+    @field_validator("currency", mode="before")
+    @classmethod
+    def _currency_code(cls, value):
+        from agent.display import currency_code
+
+        return currency_code(value)

@@ -67,7 +67,8 @@ def test_summary_prints_load_report(online_retail_csv, tmp_path):
     (shop / "orders.csv").write_bytes(online_retail_csv.read_bytes())
     res = run("summary", "--store", str(shop), "--workspace", str(tmp_path / "ws"))
     assert res.returncode == 0, res.stderr
-    assert "10,000" in res.stdout and "7,513" in res.stdout and "2,487" in res.stdout
+    # the lines without a CustomerID are rejected (identical line items are kept: 2 items)
+    assert "10,000" in res.stdout and "7,709" in res.stdout and "2,291" in res.stdout
     assert (tmp_path / "ws" / "rejects" / "orders.csv.rejects.csv").exists()
 
 
@@ -83,7 +84,10 @@ def test_score_says_when_the_history_is_shorter_than_the_horizon(online_retail_c
 
     import pandas as pd
 
-    assert len(json.loads(params.read_text())["warnings"]) == 1
+    # and the ML model says why it was not used; the 20 customers of returns only, how scored
+    short, no_ml, returns = json.loads(params.read_text())["warnings"]
+    assert "covers 5 days" in short and "machine-learned model was not used" in no_ml
+    assert "20 customers had only returns" in returns
     assert len(pd.read_csv(out)) == 323  # one row per customer with an accepted order
 
 
@@ -107,3 +111,53 @@ def test_a_bug_is_one_line_for_the_merchant_and_a_log_for_us(tmp_path, monkeypat
     assert "store files are unchanged" in out.err
     (log,) = (ws / "logs").glob("error-*.log")
     assert "RuntimeError: read 811" in log.read_text()
+
+
+@pytest.mark.parametrize("cmd", ["score", "backtest", "chat", "brief"])
+def test_every_scoring_command_takes_the_same_model_option(cmd, tmp_path, capsys):
+    """--model auto|bgnbd|ml on every command that scores (one definition, tools.models),
+    checked before the store is read: one line on stderr."""
+    from tools.models import MODELS
+
+    assert main([cmd, "--help"]) == 0
+    assert "--model" in capsys.readouterr().out
+    shop = tmp_path / "shop"
+    shop.mkdir()
+    (shop / "orders.csv").write_text("customer_id,order_id,order_date,amount\nc1,o1,2025-01-01,5\n")
+    assert main([cmd, "--store", str(shop), "--model", "nope", "--workspace", str(tmp_path / "ws")]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"--model must be one of {', '.join(MODELS)}, got 'nope'" in err
+
+
+def test_chat_and_brief_score_with_the_model_asked_for(tmp_path, monkeypatch):
+    """chat threads --model into its StoreSession; brief's two snapshots are scored with it
+    (and a snapshot of another model is not reused)."""
+    import json
+
+    import agent.cli_chat
+    from agent.session import StoreSession
+    from evals.cdnow import write_store
+
+    store = write_store(tmp_path / "cdnow").parent
+    ws = tmp_path / "ws"
+    seen = {}
+
+    class Quiet:
+        def ask(self, message):
+            return type("Answer", (), {"text": "ok", "trace": []})()
+
+    def assistant(path, ws_, settings, *, model):
+        seen["model"] = model
+        return Quiet()
+
+    monkeypatch.setattr(agent.cli_chat, "_assistant", assistant)
+    assert main(["chat", "--store", str(store), "--model", "bgnbd", "hi", "--workspace", str(ws)]) == 0
+    assert seen["model"] == "bgnbd"
+    session = StoreSession(store, ws, model="bgnbd")
+    assert session.params["model_requested"] == "bgnbd"
+    assert session.scores["model"].str.startswith("value:bgnbd").all()
+
+    assert main(["brief", "--store", str(store), "--model", "bgnbd", "--workspace", str(ws)]) == 0
+    for day in ("1998-06-30", "1998-06-23"):  # the week's end and the week before
+        params = json.loads((ws / "scores" / f"params_{day}.json").read_text())
+        assert params["model_requested"] == "bgnbd" and params["store"] == str(store)

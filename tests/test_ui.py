@@ -107,10 +107,17 @@ def test_customer_markdown_shows_interval_drivers_and_next_product():
     nbp = {"next_best_product_id": "P2", "price": 19.5, "why": "a best seller they have not bought",
            "store_text": {"product_name": "Mug"}}
     md = views.customer_markdown(info, nbp)
-    for part in ("50.00–300.00", "80.0%", "120 days past", "Mug (P2, price 19.50)", "email yes, sms no",
+    for part in ("50.00–300.00", "80.0%", "120 days past", "Mug (price 19.50)", "email yes, sms no",
                  "at risk", "120 days overdue"):
         assert part in md
+    assert "P2" not in md  # the product's name, not its code
     assert views.customer_markdown("Error: no customer X") == "Error: no customer X"
+    # a product without a name is shown by its id; money in the store's currency; unknown consent
+    bare = {**nbp, "store_text": {"product_name": None}, "currency": "GBP"}
+    md = views.customer_markdown({**info, "currency": "GBP", "consent": {"accepts_email": None,
+                                                                        "accepts_sms": False}}, bare)
+    assert "P2 (price 19.50 GBP)" in md and "Predicted CLV **200.00 GBP**" in md
+    assert "email unknown, sms no" in md
 
 
 def test_orders_table_newest_first():
@@ -424,7 +431,7 @@ def test_an_upload_with_a_short_history_says_so(small_app, tmp_path, online_reta
     orders.write_bytes(online_retail_csv.read_bytes())
     status, report, rejects, _ = upload_store(small_app, [str(orders)], "uk")
     assert "Scored 323 customers" in status and "Note: The order history covers 5 days" in status
-    assert report["rows_rejected"].sum() == 2487 and rejects
+    assert report["rows_rejected"].sum() == 2291 and rejects  # the lines without a CustomerID
 
 
 def test_the_app_sends_no_analytics(small_app):

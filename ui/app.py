@@ -18,6 +18,8 @@ from ui import views
 # they stay importable from ui.app as before.
 from ui.handlers import (
     AppContext,
+    confirm_consent,
+    consent_status,
     error_message,
     banner_for,
     progress_callback,
@@ -118,7 +120,7 @@ def _customers_tab(ctx: AppContext) -> None:
             seg = gr.Dropdown([views.ALL], value=views.ALL, label="Segment", elem_id="filter-segment")
             tier = gr.Dropdown([views.ALL], value=views.ALL, label="CLV tier", elem_id="filter-tier")
             reason = gr.Dropdown([views.ALL], value=views.ALL, label="Churn reason", elem_id="filter-reason")
-            consent = gr.Dropdown(["(all)", "email", "sms", "none"], value=views.ALL, label="Consent",
+            consent = gr.Dropdown(views.CONSENT_FILTERS, value=views.ALL, label="Consent",
                                   elem_id="filter-consent")
             top = gr.Slider(10, 500, value=50, step=10, label="Rows shown")
         count = gr.Markdown(elem_id="customers-count")
@@ -288,10 +290,36 @@ def _settings_tab(ctx: AppContext) -> None:
             budget = gr.Number(label="Weekly contact budget", value=s.weekly_contact_budget, precision=0)
             control = gr.Slider(0, 0.5, value=s.control_share, step=0.01, label="Control-group share")
             margin = gr.Slider(0, 1, value=s.margin, step=0.01, label="Margin")
+            currency = gr.Textbox(label="Currency when the files do not say (e.g. GBP)", value=s.currency or "",
+                                  elem_id="settings-currency")
         save = gr.Button("Save settings", elem_id="settings-save")
         out = gr.Markdown(elem_id="settings-msg")
 
-        def apply(base_, model_, key_, cap_, budget_, control_, margin_):
+        gr.Markdown("### Consent\nCustomers whose data does not say whether they accept email or SMS are "
+                    "not contacted. If you hold their consent elsewhere (a double opt-in list, your "
+                    "shop's own records), confirm it here once per channel: it is recorded in the audit "
+                    "log with your name and the time. A customer whose data says no stays refused.")
+        with gr.Row():
+            channel = gr.Dropdown(["email", "sms"], value="email", label="Channel", elem_id="consent-channel")
+            who = gr.Textbox(label="Your name (recorded in the audit log)", elem_id="consent-by")
+            ticked = gr.Checkbox(label="I confirm that I hold these customers' consent for this channel",
+                                 elem_id="consent-tick")
+        with gr.Row():
+            record = gr.Button("Record confirmation", elem_id="consent-confirm")
+            withdraw = gr.Button("Withdraw confirmation", elem_id="consent-withdraw")
+        consent_msg = gr.Markdown(consent_status(ctx), elem_id="consent-msg")
+        record.click(lambda ch, by, ok: (confirm_consent(ctx, ch, by, ok), False), [channel, who, ticked],
+                     [consent_msg, ticked], concurrency_limit=1)
+        withdraw.click(lambda ch, by: confirm_consent(ctx, ch, by, True, action="withdraw"), [channel, who],
+                       [consent_msg], concurrency_limit=1)
+
+        def apply(base_, model_, key_, cap_, budget_, control_, margin_, currency_):
+            from agent.display import currency_code
+
+            try:
+                code = currency_code(currency_)
+            except ValueError as exc:
+                return error_message(exc), ""
             upd = dict(openai_base_url=base_.strip() or None, model=model_.strip() or None,
                        discount_cap=float(cap_), weekly_contact_budget=int(budget_ or 0),
                        control_share=float(control_), margin=float(margin_))
@@ -302,10 +330,12 @@ def _settings_tab(ctx: AppContext) -> None:
                 ctx.settings = ctx.settings.model_copy(update={"model": None})
             if key_:
                 ctx.settings = ctx.settings.model_copy(update={"openai_api_key": key_})
+            ctx.set_currency(code)  # last: the session gets the settings as saved
             mode = f"model `{ctx.settings.model}`" if ctx.settings.model else "offline: no language model in use"
-            return f"Saved. Mode: {mode}. API key: {'set' if ctx.settings.openai_api_key else 'not set'}.", ""
+            cur = f" Currency: {ctx.currency or 'not known'}."
+            return f"Saved. Mode: {mode}. API key: {'set' if ctx.settings.openai_api_key else 'not set'}.{cur}", ""
 
-        save.click(apply, [base, model, key, cap, budget, control, margin], [out, key])
+        save.click(apply, [base, model, key, cap, budget, control, margin, currency], [out, key])
 
 
 # --- starting it -------------------------------------------------------------------------------

@@ -110,6 +110,23 @@ class AppContext:
             self._queue = open_queue(self.ws.root)
         return self._queue
 
+    @property
+    def currency(self) -> str | None:
+        """The current store's currency (its files', else the setting), without loading it."""
+        from agent.display import store_currency
+
+        if self.loaded:
+            return self._session.currency
+        loaded = self._loaded if self._loaded is not None and self._loaded.path == self.store_dir else None
+        return store_currency(getattr(loaded, "currency", None), self.settings)
+
+    def set_currency(self, code: str | None) -> None:
+        """The currency setting (None clears it): used where the store's files do not say."""
+        self.settings = self.settings.model_copy(update={"currency": code})
+        if self._session is not None:
+            self._session.settings = self.settings
+        self._assistant = None
+
     def set_settings(self, **values) -> None:
         clean = {k: v for k, v in values.items() if v is not None}
         self.settings = self.settings.model_copy(update=clean)
@@ -210,7 +227,7 @@ def show_draft(ctx: AppContext, draft_id) -> tuple:
         d = ctx.queue().get(int(draft_id)).to_dict()
     except Exception as exc:
         return "", "", error_message(exc)
-    return d["subject"], d["body"], views.draft_detail(d)
+    return d["subject"], d["body"], views.draft_detail(d, ctx.currency)
 
 
 def customer_rows(ctx: AppContext, segment: str, clv_tier: str, churn_reason: str, consent: str,
@@ -221,10 +238,10 @@ def customer_rows(ctx: AppContext, segment: str, clv_tier: str, churn_reason: st
     ch = views.filter_choices(s.scores)
     matched = views.filter_scores(s.scores, s.customers, first_names=ctx.first_names(), segment=segment,
                                   clv_tier=clv_tier, churn_reason=churn_reason, consent=consent)
-    tab = views.top_rows(matched, top_n)
+    tab = views.top_rows(matched, top_n, product_names=s.product_names())
     return (tab, views.segment_table(s.scores), gr.update(choices=ch["segment"]),
             gr.update(choices=ch["clv_tier"]), gr.update(choices=ch["churn_reason"]),
-            views.match_count(len(matched), len(s.scores), len(tab)))
+            views.match_count(len(matched), len(s.scores), len(tab), s.currency))
 
 
 def draft_rows(ctx: AppContext, state: str, only: str = ""):
@@ -281,7 +298,7 @@ def make_brief(ctx: AppContext, week_ending: str | None, cac, progress=None) -> 
         return (error_message(exc) if not isinstance(exc, JobRunning) else str(exc),) + (gr.update(),) * 8
     p = b.paths
     return (f"Brief for the week ending **{b.week_ending}** written to `{p.get('md')}`.",
-            views.kpi_cards(b.facts.get("kpi", {}), b.facts.get("kpi_change", {})),
+            views.kpi_cards(b.facts.get("kpi", {}), b.facts.get("kpi_change", {}), b.facts.get("currency")),
             p.get("clv_distribution"), p.get("churn_by_segment"), p.get("segment_migration"),
             cohort_retention(s.orders), b.markdown, p.get("html"), p.get("md"))
 
@@ -309,6 +326,9 @@ def upload_store(ctx: AppContext, paths, store_name: str | None, progress=None) 
     reps = list(s.reports)
     rej = [r.rejects_path for r in reps if r.rejects_path and r.rows_rejected]
     notes = "".join(f" Note: {w}" for w in s.params.get("warnings", []))
+    cur = getattr(s, "currency", None)
+    notes += (f" Amounts are in {cur}." if cur else
+              " The files do not say which currency the store uses: set it in Settings.")
     return (views.load_summary(reps) + f" Scored {len(s.scores):,} customers; the app now uses "
             f"this store." + notes, views.load_report_table(reps), rej or None,
             f"Store: `{folder}` · workspace: `{ctx.ws.root}`")
@@ -332,6 +352,34 @@ def draft_for(ctx: AppContext, customer_id: str | None, progress=None) -> str:
         return f"No draft queued for {customer_id}: {why or 'no play fits'}."
     return (f"Queued draft {res['draft_ids']} for {customer_id} (campaign `{res['campaign_id']}`). "
             "Review it in the **Approvals** tab; nothing is sent.")
+
+
+def consent_status(ctx: AppContext) -> str:
+    """The Settings tab's consent line: the confirmations in force for the current store."""
+    try:
+        conf = ctx.queue().consent_confirmations(ctx.store_dir)
+    except Exception as exc:
+        return error_message(exc)
+    if not conf:
+        return (f"No consent confirmation for `{ctx.store_dir}`: customers whose data does not say are "
+                "not contacted.")
+    return "Consent confirmations for this store: " + "; ".join(c.words() for c in conf.values()) + "."
+
+
+def confirm_consent(ctx: AppContext, channel: str, by: str, ticked: bool, action: str = "confirm") -> str:
+    """The Settings tab's consent confirmation (or withdrawal) for one channel of the current
+    store, recorded in the audit log with the name given; only with the box ticked."""
+    if action == "confirm" and not ticked:
+        return "Tick the box to confirm that you hold this consent; nothing was recorded."
+    try:
+        q = ctx.queue()
+        if action == "confirm":
+            row = q.confirm_consent(ctx.store_dir, channel, actor=by)
+        else:
+            row = q.withdraw_consent(ctx.store_dir, channel, actor=by)
+    except (ApprovalError, ValueError) as exc:
+        return error_message(exc)
+    return f"Recorded in the audit log (entry {row.id}): {row.after['statement']}. " + consent_status(ctx)
 
 
 def banner_for(ctx: AppContext) -> str:

@@ -10,6 +10,9 @@ import json
 
 import pandas as pd
 
+from agent.consent import KINDS, state_column
+from agent.display import money, product_label
+
 STARTERS = [
     "Give me an overview of my store",
     "Who is most at risk of churning?",
@@ -31,6 +34,9 @@ DRAFT_COLUMNS = ["id", "status", "customer_id", "channel", "subject", "playbook_
                  "flags", "campaign_id"]
 
 ALL = "(all)"
+CONSENT_FILTERS = [ALL, "email", "sms", "none", "unknown"]
+"""email / sms: the customer's data says yes; none: yes on neither; unknown: a channel the data
+does not say (agent.consent: unknown is not a refusal)."""
 
 
 def mode_banner(mode: str, model: str | None) -> str:
@@ -116,13 +122,13 @@ def working_messages(statuses: list[str], text: str = "") -> list[dict]:
     return msgs
 
 
-def _fmt(value, kind: str) -> str:
+def _fmt(value, kind: str, currency: str | None = None) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return "–"
     if kind == "pct":
         return f"{value * 100:.1f}%"
     if kind == "money":
-        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
+        return money(value, currency, decimals=0 if abs(value) >= 100 else 2)
     return f"{value:,.0f}"
 
 
@@ -134,8 +140,8 @@ def _change(value, kind: str) -> str:
     return (f"{value:+,.0f}" if abs(value) >= 1 or value == 0 else f"{value:+.2f}") + " w/w"
 
 
-def kpi_cards(kpi: dict, kpi_change: dict) -> str:
-    """KPI cards (HTML) with the week-over-week change under each value."""
+def kpi_cards(kpi: dict, kpi_change: dict, currency: str | None = None) -> str:
+    """KPI cards (HTML) with the week-over-week change under each value; money in `currency`."""
     cards = []
     for key, label, kind in KPI_LABELS:
         if key not in kpi:
@@ -147,7 +153,7 @@ def kpi_cards(kpi: dict, kpi_change: dict) -> str:
         cards.append(
             f'<div class="kpi-card" style="border:1px solid #ddd;border-radius:8px;padding:8px 12px;'
             f'min-width:140px"><div style="font-size:12px;color:#555">{html.escape(label)}</div>'
-            f'<div style="font-size:22px;font-weight:600">{_fmt(kpi[key], kind)}</div>'
+            f'<div style="font-size:22px;font-weight:600">{html.escape(_fmt(kpi[key], kind, currency))}</div>'
             f'<div style="font-size:12px;color:{colour}">{_change(ch, kind)}</div></div>')
     return '<div style="display:flex;flex-wrap:wrap;gap:8px">' + "".join(cards) + "</div>"
 
@@ -156,60 +162,68 @@ def filter_choices(scores: pd.DataFrame) -> dict[str, list[str]]:
     """Dropdown choices for the customer table filters."""
     pick = lambda col: [ALL] + sorted(scores[col].dropna().astype(str).unique().tolist()) if col in scores else [ALL]
     return {"segment": pick("segment"), "clv_tier": pick("clv_tier"), "churn_reason": pick("churn_reason"),
-            "consent": [ALL, "email", "sms", "none"]}
+            "consent": list(CONSENT_FILTERS)}
 
 
 def scores_table(scores: pd.DataFrame, customers: pd.DataFrame | None = None, *, first_names=None,
                  segment: str = ALL, clv_tier: str = ALL, churn_reason: str = ALL, consent: str = ALL,
-                 top_n: int = 50) -> pd.DataFrame:
+                 top_n: int = 50, product_names: dict | None = None) -> pd.DataFrame:
     """Top-N scored customers (highest value at stake first) after the filters. The only
     personal field shown is the first name (when `first_names` maps id -> name)."""
     return top_rows(filter_scores(scores, customers, first_names=first_names, segment=segment,
-                                  clv_tier=clv_tier, churn_reason=churn_reason, consent=consent), top_n)
+                                  clv_tier=clv_tier, churn_reason=churn_reason, consent=consent), top_n,
+                    product_names=product_names)
 
 
-def match_count(matched: int, total: int, shown: int) -> str:
-    """The line over the customers table: how many customers the filters match."""
+def match_count(matched: int, total: int, shown: int, currency: str | None = None) -> str:
+    """The line over the customers table: how many customers the filters match, and the
+    currency its amounts are in."""
     word = "customer matches" if matched == 1 else "customers match"
     line = f"**{matched:,} {word}** the filters (of {total:,} scored)"
     if 0 < shown < matched:
         line += f"; the {shown:,} with the most value at stake are shown"
-    return line + "."
+    return line + "." + (f" Amounts in {currency}." if currency else "")
 
 
 def filter_scores(scores: pd.DataFrame, customers: pd.DataFrame | None = None, *, first_names=None,
                   segment: str = ALL, clv_tier: str = ALL, churn_reason: str = ALL,
                   consent: str = ALL) -> pd.DataFrame:
-    """Every scored customer the filters match, with consent and first name joined on."""
+    """Every scored customer the filters match, with consent (yes / no / unknown) and first
+    name joined on."""
     df = scores.copy()
     df["customer_id"] = df["customer_id"].astype(str)
     if customers is not None and len(customers):
         c = customers.assign(customer_id=customers["customer_id"].astype(str)).drop_duplicates("customer_id")
-        keep = [k for k in ("accepts_email", "accepts_sms") if k in c]
+        keep = [k for k in KINDS.values() if k in c]
         df = df.merge(c[["customer_id", *keep]], on="customer_id", how="left")
-    for col in ("accepts_email", "accepts_sms"):
-        if col not in df:
-            df[col] = False
-        df[col] = df[col].fillna(False).astype(bool)
+    for col in KINDS.values():
+        st = state_column(df[col]) if col in df else [None] * len(df)
+        df[col] = ["yes" if v is True else "no" if v is False else "unknown" for v in st]
     df["first_name"] = df["customer_id"].map(first_names or {}).fillna("")
     for col, val in (("segment", segment), ("clv_tier", clv_tier), ("churn_reason", churn_reason)):
         if val and val != ALL and col in df:
             df = df[df[col].astype(str) == val]
+    email, sms = df["accepts_email"], df["accepts_sms"]
     if consent == "email":
-        df = df[df["accepts_email"]]
+        df = df[email == "yes"]
     elif consent == "sms":
-        df = df[df["accepts_sms"]]
+        df = df[sms == "yes"]
     elif consent == "none":
-        df = df[~df["accepts_email"] & ~df["accepts_sms"]]
+        df = df[(email != "yes") & (sms != "yes")]
+    elif consent == "unknown":
+        df = df[(email == "unknown") | (sms == "unknown")]
     return df
 
 
-def top_rows(df: pd.DataFrame, top_n: int = 50) -> pd.DataFrame:
-    """The table shown: the top-N of `filter_scores` by value at stake, rounded."""
+def top_rows(df: pd.DataFrame, top_n: int = 50, *, product_names: dict | None = None) -> pd.DataFrame:
+    """The table shown: the top-N of `filter_scores` by value at stake, rounded; the next best
+    product by name (`product_names`: id -> name), the id only where there is no name."""
     df = df.assign(value_at_stake=df["churn_probability"] * df["predicted_clv"])
     df = df.sort_values("value_at_stake", ascending=False).head(int(top_n))
     cols = [c for c in SCORE_COLUMNS if c in df] + ["value_at_stake"]
     out = df[cols].copy()
+    if "next_best_product" in out and product_names:
+        out["next_best_product"] = [product_label(p, product_names) for p in out["next_best_product"]]
     for c in ("predicted_clv", "clv_low", "clv_high", "revenue_to_date", "value_at_stake"):
         if c in out:
             out[c] = out[c].astype(float).round(2)
@@ -237,27 +251,29 @@ def customer_markdown(info: dict | str, nbp: dict | str | None = None) -> str:
         return info
     s, h = info["scores"], info["history"]
     lo, hi = s["clv_interval_90"]
+    cur = info.get("currency")
     lines = [f"### Customer {info['customer_id']}",
              f"- Segment **{s['segment']}**, CLV tier **{s['clv_tier']}**"
              + (" — **at risk**" if s.get("at_risk") else ""),
-             f"- Predicted CLV **{s['predicted_clv']:,.2f}** (90% interval {lo:,.2f}–{hi:,.2f})",
+             f"- Predicted CLV **{money(s['predicted_clv'], cur)}** (90% interval {lo:,.2f}–{hi:,.2f})",
              f"- Churn probability **{s['churn_probability'] * 100:.1f}%**, P(alive) {s['p_alive']:.2f}, "
              f"expected orders {s['expected_orders']:.2f}",
-             f"- {h['purchase_occasions']} purchase occasions, revenue {h['revenue_to_date']:,.2f}; "
+             f"- {h['purchase_occasions']} purchase occasions, revenue {money(h['revenue_to_date'], cur)}; "
              f"last purchase {h['last_purchase']} ({h['days_since_last_purchase']} days ago); "
              f"next expected {h['expected_next_purchase']}"
              + (f" ({h['days_overdue']} days overdue)" if h.get("days_overdue") else "")]
     consent = info.get("consent") or {}
     if consent:
-        lines.append("- Consent: " + ", ".join(f"{k.replace('accepts_', '')} {'yes' if v else 'no'}"
-                                              for k, v in consent.items()))
+        word = lambda v: "yes" if v is True else "no" if v is False else "unknown"  # noqa: E731
+        lines.append("- Consent: " + ", ".join(f"{k.replace('accepts_', '')} {word(v)}" for k, v in consent.items())
+                     + (f" ({info['consent_note']})" if info.get("consent_note") else ""))
     lines.append("\n**Churn drivers**")
     drivers = info.get("drivers") or []
     lines += [f"- {d['words']}" for d in drivers] or ["- no clear driver"]
     if isinstance(nbp, dict) and nbp.get("next_best_product_id"):
         name = (nbp.get("store_text") or {}).get("product_name") or nbp["next_best_product_id"]
-        price = f", price {nbp['price']:,.2f}" if nbp.get("price") is not None else ""
-        lines += ["\n**Next best product**", f"- {name} ({nbp['next_best_product_id']}{price}): {nbp['why']}"]
+        price = f" (price {money(nbp['price'], nbp.get('currency') or cur)})" if nbp.get("price") is not None else ""
+        lines += ["\n**Next best product**", f"- {name}{price}: {nbp['why']}"]
     return "\n".join(lines)
 
 
@@ -284,14 +300,14 @@ def drafts_table(drafts: list[dict]) -> pd.DataFrame:
     return df
 
 
-def draft_detail(d: dict) -> str:
+def draft_detail(d: dict, currency: str | None = None) -> str:
     """A draft's reason, citation (playbook), offer and guardrail flags, as Markdown."""
     lines = [f"### Draft {d['id']} — {d['status']}",
              f"- Customer **{d['customer_id']}** by {d['channel']} (campaign `{d['campaign_id']}`)",
              f"- **Why:** {d.get('reason') or '–'}",
              f"- **Playbook (citation):** `{d.get('playbook_id') or '–'}`",
              f"- **Offer:** {d.get('offer') or 'none'}",
-             f"- Expected value {float(d.get('expected_value') or 0):,.2f}"]
+             f"- Expected value {money(float(d.get('expected_value') or 0), currency)}"]
     if d.get("decided_by"):
         lines.append(f"- Decided by {d['decided_by']} at {d.get('decided_at')}")
     flags = d.get("flags") or []

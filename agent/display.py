@@ -1,0 +1,88 @@
+"""How values are written for a person: money in the store's currency, products by name.
+
+The one place these are defined; the CLI, the chat answers, the brief, the drafts and the app
+import them from here.
+
+    money(1234.5, "GBP")            -> "1,234.50 GBP"
+    money(1234.5, None, decimals=0) -> "1,235"          (the currency is not known)
+    store_currency(store, settings) -> "GBP"            (the file's, else the setting's, else None)
+    product_names(orders, products) -> {"85123A": "WHITE HANGING HEART T-LIGHT HOLDER", ...}
+    product_label("85123A", names)  -> "WHITE HANGING HEART T-LIGHT HOLDER"  (the id only without a name)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+UNKNOWN_CURRENCY = "store currency"
+"""What a tool result says when neither the store's files nor the settings name a currency."""
+
+
+def currency_code(value) -> str | None:
+    """A currency as an upper-case ISO-4217-style code, or None (unknown, empty, the placeholder)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    text = str(value).strip().upper()
+    if not text or text == UNKNOWN_CURRENCY.upper():
+        return None
+    if not re.fullmatch(r"[A-Z]{3}", text):
+        raise ValueError(f"currency {value!r} is not a three-letter code such as USD, GBP or EUR")
+    return text
+
+
+def store_currency(file_currency, settings=None) -> str | None:
+    """The store's currency: what its files say, else the `currency` setting
+    (RETENTION_CURRENCY, `--currency`), else None."""
+    code = currency_code(file_currency)
+    if code:
+        return code
+    if settings is None:
+        from agent.settings import Settings
+
+        settings = Settings()
+    return currency_code(getattr(settings, "currency", None))
+
+
+def money(value, currency=None, *, decimals: int = 2, signed: bool = False) -> str:
+    """An amount of money as a person reads it: "1,234.50 GBP"; without a known currency just
+    the number. `signed` writes a leading + for gains."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    sign = "+" if signed else ""
+    text = f"{float(value):{sign},.{int(decimals)}f}"
+    try:
+        code = currency_code(currency)
+    except ValueError:
+        code = None
+    return f"{text} {code}" if code else text
+
+
+def product_names(orders, products=None) -> dict[str, str]:
+    """product_id -> name: the products table's name, else the orders' product_name (the latest
+    line's by order date: the name the shop uses now). Blank names are no names."""
+    names: dict[str, str] = {}
+    if orders is not None and {"product_id", "product_name"} <= set(orders.columns):
+        o = orders.dropna(subset=["product_id", "product_name"])
+        if "order_date" in o.columns:
+            o = o.sort_values("order_date", kind="stable")
+        o = o.drop_duplicates("product_id", keep="last")
+        for pid, name in zip(o["product_id"].astype(str), o["product_name"].astype(str)):
+            name = " ".join(name.split())
+            if name:
+                names[pid] = name
+    if products is not None and {"product_id", "name"} <= set(products.columns):
+        p = products.dropna(subset=["product_id", "name"])
+        for pid, name in zip(p["product_id"].astype(str), p["name"].astype(str)):
+            name = " ".join(name.split())
+            if name:
+                names[pid] = name
+    return names
+
+
+def product_label(product_id, names: dict[str, str] | None) -> str:
+    """What a person is shown for a product: its name, the id only where there is no name."""
+    if product_id is None or (isinstance(product_id, float) and math.isnan(product_id)):
+        return ""
+    pid = str(product_id)
+    return (names or {}).get(pid) or pid
