@@ -86,12 +86,18 @@ def test_online_retail_sample_loads_by_synonyms_alone(online_retail_csv, tmp_pat
 
 
 def test_refunds_net_and_free_orders_count(tmp_path):
-    text = GOOD + "c2,o4,2025-03-10,0\nc2,r1,2025-03-12,-12\n"
+    text = GOOD + "c2,o4,2025-03-10,0\nc2,r1,2025-03-12,-5\n"
     store = load_store(write(tmp_path / "s" / "orders.csv", text), now=NOW)
     s = store_summary(store)
     assert s["orders"] == 4  # the free order counts, the refund does not
-    assert s["revenue"] == pytest.approx(20 + 35.5 + 12 + 0 - 12)
-    assert s["refunds"] == pytest.approx(12)
+    assert s["revenue"] == pytest.approx(20 + 35.5 + 12 + 0 - 5)
+    assert s["refunds"] == pytest.approx(5)
+    # a refund of the whole order: that order was not a purchase either; revenue is the same
+    text = GOOD + "c2,o4,2025-03-10,0\nc2,r1,2025-03-12,-12\n"
+    store = load_store(write(tmp_path / "t" / "orders.csv", text), now=NOW)
+    s = store_summary(store)
+    assert s["orders"] == 3 and s["revenue"] == pytest.approx(20 + 35.5)
+    assert store.reports[0].rows_rejected == 2
 
 
 # --- bad input: a one-line error, or rejects with reasons -----------------------------------

@@ -132,9 +132,12 @@ def test_online_retail_lines_keep_identical_lines_and_revenue(tmp_path, online_r
     (rep,) = orders_report(store)
     d = online_retail
     known = d[d["CustomerID"].notna() & (d["CustomerID"].astype(str).str.strip() != "")]
-    assert rep.rows_read == len(d) and rep.rows_accepted == len(known)
+    whole = sum(v for k, v in rep.reasons.items() if "in full" in k or "whole earlier order" in k)
+    assert rep.rows_read == len(d) and rep.rows_accepted + whole == len(known)  # duplicates kept
+    assert rep.reasons["customer_id is blank"] == len(d) - len(known)
     assert store.orders["amount"].sum() == pytest.approx((known["Quantity"] * known["UnitPrice"]).sum(), abs=0.01)
-    assert store.orders["customer_id"].nunique() == known["CustomerID"].nunique() == 4372
+    # every customer but those whose only orders were returned in full
+    assert 4360 < store.orders["customer_id"].nunique() <= known["CustomerID"].nunique() == 4372
 
 
 def test_invoice_level_file_placeholder_ids_and_split_invoices(tmp_path, online_retail):
@@ -167,3 +170,21 @@ def test_amounts_that_cannot_be_a_purchase_are_rejected_with_the_reason(tmp_path
     assert list(orders["customer_id"]) == ["c1"] and np.isfinite(orders["amount"]).all()
     assert rep.rows_rejected == 3
     assert any("plausible" in k for k in rep.reasons) and any("placeholder" in k for k in rep.reasons)
+
+
+def test_an_order_returned_in_full_is_not_a_purchase(tmp_path, online_retail):
+    """Online Retail's customer 16446 bought 80,995 units and the invoice was cancelled the
+    same day (C581484): neither invoice is a purchase occasion, revenue is unchanged, and
+    partial returns stay returns."""
+    store_dir = tmp_path / "or"
+    store_dir.mkdir()
+    shutil.copy(SHARED / "online_retail_lines.parquet", store_dir / "orders.parquet")
+    store = load_store(store_dir)
+    o = store.orders
+    assert "581483" not in set(o["order_id"]) and "C581484" not in set(o["order_id"])
+    assert o.loc[o["customer_id"] == "16446", "amount"].max() < 100
+    d = online_retail[online_retail["CustomerID"].notna()]
+    assert o["amount"].sum() == pytest.approx((d["Quantity"] * d["UnitPrice"]).sum(), abs=0.01)
+    assert (o["amount"] < 0).sum() > 5000  # the partial returns are still there
+    (rep,) = orders_report(store)
+    assert rep.reasons["order returned in full by a later return (not a purchase)"] > 0

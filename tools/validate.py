@@ -167,8 +167,61 @@ def _validate_orders(canon: pd.DataFrame, cols, file, *, now):
         out["currency"] = cur.replace("", currency)
     _orders_of_one_customer(out, reasons, order=None if order_arr is None else codes_of(order_arr),
                             customer=codes_of(customer_arr))
+    n_full = _fully_returned_orders(out, reasons)
+    if n_full:
+        warnings.append(f"{n_full} orders returned in full by a later return of the same items: "
+                        "neither is a purchase (both kept in the rejects, revenue unchanged)")
     out.attrs["currency"] = currency
     return out, reasons, warnings
+
+
+def _fully_returned_orders(out: pd.DataFrame, reasons: pd.Series) -> int:
+    """An order that a return of the same customer on or after its date gives back in full
+    (the same products in the same quantities, or without products the same amount) was not
+    a purchase: a cancelled invoice (Online Retail's C-invoices), a refund of the whole order.
+    Both are rejected with the reason (they net to zero, so revenue is unchanged), so the
+    order is no purchase occasion. Partial returns stay returns. Returns the orders matched."""
+    ok = reasons.isna().to_numpy()
+    amount = out["amount"].to_numpy()
+    neg = ok & (amount < 0)
+    if not neg.any():
+        return 0
+    # only the customers with a return need looking at
+    who = set(out.loc[neg, "customer_id"])
+    rows = out.loc[ok & out["customer_id"].isin(who).to_numpy()]
+    parts = [rows["product_id"].fillna("").astype(str)] if "product_id" in rows else []
+    size = rows["amount"].abs().round(4).astype(str)
+    if "quantity" in rows:
+        size = rows["quantity"].abs().astype(str) + "x" + size
+    text = (parts[0] + "|" + size) if parts else size
+    item = pd.util.hash_array(text.to_numpy(dtype=object)).astype(np.uint64)
+    # an order's signature: its multiset of items (sums of independent 31-bit hash parts),
+    # so the order of lines does not matter; an order of mixed signs is never matched
+    orders = pd.DataFrame({
+        "order": rows["order_id"].to_numpy(), "customer": rows["customer_id"].to_numpy(),
+        "date": rows["order_date"].to_numpy(), "sign": np.sign(rows["amount"].to_numpy()),
+        "h1": (item & np.uint64(0x7FFFFFFF)).astype(np.int64),
+        "h2": ((item >> np.uint64(32)) & np.uint64(0x7FFFFFFF)).astype(np.int64),
+        "h3": ((item * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(33)).astype(np.int64)})
+    sig = orders.groupby("order", sort=False).agg(
+        customer=("customer", "first"), date=("date", "min"), sign_min=("sign", "min"),
+        sign_max=("sign", "max"), n=("h1", "size"), h1=("h1", "sum"), h2=("h2", "sum"),
+        h3=("h3", "sum")).reset_index()
+    buys = sig[(sig["sign_min"] >= 0) & (sig["sign_max"] > 0)]
+    rets = sig[sig["sign_max"] < 0]
+    pairs = rets.merge(buys, on=["customer", "n", "h1", "h2", "h3"], suffixes=("_r", "_b"))
+    pairs = pairs[pairs["date_b"] <= pairs["date_r"]].sort_values(["date_r", "date_b"],
+                                                                   ascending=[True, False])
+    pairs = pairs.drop_duplicates("order_r").drop_duplicates("order_b")
+    if pairs.empty:
+        return 0
+    oid = out["order_id"]
+    live = pd.Series(ok, index=out.index)
+    _first_reason(reasons, oid.isin(list(pairs["order_b"])) & live,
+                  "order returned in full by a later return (not a purchase)")
+    _first_reason(reasons, oid.isin(list(pairs["order_r"])) & live,
+                  "return of a whole earlier order (neither is a purchase)")
+    return len(pairs)
 
 
 def _orders_of_one_customer(out: pd.DataFrame, reasons: pd.Series, *, order: np.ndarray | None = None,
