@@ -192,3 +192,29 @@ def test_online_retail_recommendations_exclude_owned(retail):
     named = rec["next_best_product"] != ""
     assert (rec.loc[named, "product_name"] != "").all()
     assert np.isfinite(rec["score"]).all()
+
+
+def test_postage_and_fees_are_never_the_next_best_product():
+    """Online Retail's POST (POSTAGE), DOT (DOTCOM POSTAGE), M (Manual), BANK CHARGES: the
+    most common 'products' of the real file, and not merchandise. A name containing such a
+    word as part of a real product ("Polka Dot Dress", "POSTMAN BAG") is still a product."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "online_retail_lines.parquet"
+    if not path.exists():
+        pytest.skip("full Online Retail not in shared data")
+    d = pd.read_parquet(path)
+    d = d[d["CustomerID"].notna()]
+    orders = pd.DataFrame({"customer_id": d["CustomerID"].astype(str), "order_id": d["InvoiceNo"],
+                           "amount": d["Quantity"] * d["UnitPrice"], "product_id": d["StockCode"],
+                           "product_name": d["Description"].str.strip()})
+    nbp = next_best_product(orders, top_n=3)
+    assert not set(nbp["next_best_product"]) & {"POST", "DOT", "M", "BANK CHARGES", "C2", "AMAZONFEE"}
+    assert not nbp["reason"].str.contains("POSTAGE|Manual", regex=True).any()
+    assert (nbp["next_best_product"] != "").mean() > 0.99
+    toy = pd.DataFrame({"customer_id": ["a", "a", "b", "b", "c"], "order_id": ["1", "1", "2", "2", "3"],
+                        "amount": [5.0] * 5, "product_id": ["X", "SHIP", "X", "Y", "X"],
+                        "product_name": ["Polka Dot Dress", "Shipping", "Polka Dot Dress", "POSTMAN BAG",
+                                         "Polka Dot Dress"]})
+    got = next_best_product(toy).set_index("customer_id")["next_best_product"]
+    assert got["c"] == "Y" and "SHIP" not in set(got)

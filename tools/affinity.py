@@ -21,6 +21,7 @@ from scipy import sparse
 
 from tools.errors import DataError
 from tools.keys import factorize_sorted
+from tools.schema import NON_PRODUCT_PATTERN
 
 AFFINITY_COLUMNS = ("product_a", "product_b", "n_orders_together", "support", "confidence", "lift")
 NBP_COLUMNS = ("customer_id", "rank", "next_best_product", "product_name", "score", "reason")
@@ -125,6 +126,10 @@ def next_best_product(
     n_cust = len(c_ids)
     raw_p, raw_ids = (pd.factorize(hist["product_id"].to_numpy()) if "product_id" in hist.columns
                       else (np.full(len(hist), -1), []))  # NaN -> -1
+    service = _non_products(hist, raw_p, raw_ids)
+    if service.any():  # postage, fees, tips: revenue, never a product to suggest
+        raw_p = np.where(service[raw_p] & (raw_p >= 0), -1, raw_p)
+        raw_p, raw_ids = _recode(raw_p, raw_ids)
     if len(raw_ids) == 0:
         return _frame(c_ids, np.ones(n_cust, np.int64), np.full(n_cust, "", object),
                       np.full(n_cust, "", object), np.zeros(n_cust), np.full(n_cust, NO_PRODUCTS, object))
@@ -165,6 +170,31 @@ def next_best_product(
 
 
 # --- helpers -----------------------------------------------------------------------------
+
+
+def _non_products(hist: pd.DataFrame, raw_p: np.ndarray, raw_ids) -> np.ndarray:
+    """Per product code: True for lines that are not merchandise (`schema.NON_PRODUCT_PATTERN`
+    in the product's id or in a name it carries)."""
+    if len(raw_ids) == 0:
+        return np.zeros(0, bool)
+    text = pd.Series(np.asarray(raw_ids, dtype=object)).astype(str)
+    hit = text.str.contains(NON_PRODUCT_PATTERN, regex=True).to_numpy()
+    if "product_name" in hist.columns:
+        first = pd.Series(hist["product_name"].to_numpy()).groupby(raw_p).first()
+        first = first[first.index >= 0]
+        named = first.astype(str).str.contains(NON_PRODUCT_PATTERN, regex=True)
+        hit[named.index.to_numpy()[named.to_numpy()]] = True
+    return hit
+
+
+def _recode(codes: np.ndarray, ids) -> tuple[np.ndarray, list]:
+    """Codes renumbered over the ids still in use (-1 stays -1)."""
+    ids = np.asarray(ids, dtype=object)
+    used = np.unique(codes[codes >= 0])
+    new = np.full(len(ids), -1, np.int64)
+    new[used] = np.arange(len(used))
+    return np.where(codes >= 0, new[np.maximum(codes, 0)], -1), list(ids[used])
+
 
 
 def _incidence(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int) -> sparse.csr_matrix:

@@ -54,6 +54,17 @@ PLACEHOLDER_IDS = frozenset({
     "nocustomer", "no customer", "noid",
 })
 
+# Order lines that are not merchandise (postage, fees, manual adjustments, tips, gift cards):
+# revenue like any line, never a product to recommend. Matched as whole words in the line's
+# product name or id (Online Retail's POST, DOTCOM POSTAGE, BANK CHARGES, AMAZONFEE, "Manual";
+# Shopify's "Tip", "Shipping protection", gift cards).
+NON_PRODUCT_PATTERN = (
+    r"(?i)^(?:post|dot|cruk|amazonfee|bank charges)$"  # codes, as the whole value
+    r"|\b(?:postage|shipping|carriage|delivery charge|freight|handling fee|fee|fees|amazon fee|"
+    r"bank charges?|manual|discount|adjust bad debt|adjustment|samples|tip|tips|gift ?cards?|"
+    r"e-?gift ?card|voucher|deposit|commission|package protection|shipping protection|"
+    r"shipping insurance|surcharge)\b")
+
 # One order line beyond this (in any currency) is a broken value, not a purchase.
 MAX_PLAUSIBLE_AMOUNT = 1e10
 
