@@ -166,3 +166,17 @@ def test_cdnow_master_cli_default_model(cdnow_master, tmp_path):
                  "--workspace", str(tmp_path / "ws")]) == 0
     assert len(pd.read_csv(out)) == 23_570
     assert any("not used" in w for w in json.loads(params.read_text())["warnings"])
+
+
+@pytest.mark.parametrize("store", ["small_usd", "fashion_pkr"])
+def test_the_next_best_product_has_its_name_where_the_file_has_names(store):
+    """Shopify stores: the scores carry the product's name beside its SKU; a store whose
+    lines have no SKU (fashion_pkr) gets a product all the same, known by its name."""
+    from tools.load import load_store
+
+    s = load_store(SHARED / "shopify" / store)
+    scores = score_store(s.orders, as_of=s.orders["order_date"].max(), horizon_days=90).scores
+    named = set(s.orders["product_name"].dropna())
+    picked = scores.loc[scores["next_best_product"] != ""]
+    assert len(picked) >= 0.9 * len(scores)
+    assert picked["next_best_product_name"].isin(named).all()

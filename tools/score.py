@@ -67,7 +67,9 @@ SCORE_COLUMNS = [
     "expected_orders", "expected_next_order_date", "predicted_clv", "clv_low", "clv_high",
     "churn_probability", "churn_drivers", "segment", "clv_tier", "next_best_product",
 ]
-EXTRA_COLUMNS = ["churn_reason", "cluster", "model"]
+EXTRA_COLUMNS = ["churn_reason", "cluster", "model", "next_best_product_name"]
+"""Beyond DESIGN.md's columns: the reason a merchant acts on, the behavioural cluster, the
+model that made each row, and the next best product's name (its code is `next_best_product`)."""
 NBP_INPUT = ("customer_id", "order_id", "product_id", "product_name", "amount")  # order columns it reads
 
 Progress = Callable[[str], None]
@@ -543,6 +545,7 @@ def _segments_and_products(out, nbp, X, *, seed) -> pd.DataFrame:
     out["cluster"] = out["customer_id"].map(pd.Series(labels_, index=X.index)).fillna(-1).astype(int).to_numpy()
     out.attrs["cluster_descriptions"] = {int(k): v for k, v in descriptions.items()}
     out["next_best_product"] = out["customer_id"].map(nbp["next_best_product"]).fillna("").to_numpy()
+    out["next_best_product_name"] = out["customer_id"].map(nbp["product_name"]).fillna("").to_numpy()
     return out
 
 

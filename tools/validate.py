@@ -147,6 +147,12 @@ def _validate_orders(canon: pd.DataFrame, cols, file, *, now):
             text, arr = trimmed_text(canon[opt])
             blank = pc.equal(arr, "").to_numpy(zero_copy_only=False)
             out[opt] = text.where(~blank, None) if blank.any() else text
+    if "product_name" in cols:  # a line without a product code is known by its name
+        if "product_id" not in out:
+            out["product_id"] = out["product_name"]
+            warnings.append("no product code column: products are known by their names")
+        elif out["product_id"].isna().any():
+            out["product_id"] = out["product_id"].fillna(out["product_name"])
     if "quantity" in cols:
         out["quantity"] = _numbers(canon, reasons, "quantity", cols, file, required=False)
         _first_reason(reasons, out["quantity"].abs() > MAX_PLAUSIBLE_AMOUNT,
