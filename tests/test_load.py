@@ -97,7 +97,8 @@ def test_refunds_net_and_free_orders_count(tmp_path):
     store = load_store(write(tmp_path / "t" / "orders.csv", text), now=NOW)
     s = store_summary(store)
     assert s["orders"] == 3 and s["revenue"] == pytest.approx(20 + 35.5)
-    assert store.reports[0].rows_rejected == 2
+    assert store.reports[0].rows_rejected == 0  # both kept: the return is a churn signal
+    assert store.orders["returned_in_full"].tolist() == [False, False, True, False, False]
 
 
 # --- bad input: a one-line error, or rejects with reasons -----------------------------------
@@ -265,8 +266,10 @@ def test_shopify_export_shape(tmp_path):
     o = store.orders
     rep = next(r for r in store.reports if r.kind == "orders")
     assert rep.rows_read == 6 and balanced(rep)
-    assert rep.reasons == {"payment voided": 1, "order cancelled": 1,
-                           "order fully refunded: not a purchase": 1}
+    assert rep.reasons == {"payment voided": 1, "order cancelled": 1}
+    # the fully refunded #1005 stays with its refund, and is no purchase occasion
+    full = o[o["order_id"] == "#1005"]
+    assert full["amount"].sum() == pytest.approx(0.0) and full["returned_in_full"].sum() == 1
     # order-level fields reached the second line of #1001; email mapped to the customer id
     first = o[o["order_id"] == "#1001"]
     assert set(first["customer_id"]) == {"7001"}

@@ -36,6 +36,7 @@ import pandas as pd
 from tools import clv_fit as F
 from tools.errors import DataError
 from tools.keys import day_keys, factorize_sorted
+from tools.schema import purchase_mask
 
 PARAMS_SCHEMA = "retention.clv.params/1"
 MODELS = ("bgnbd", "mbgnbd", "paretonbd", "pooled")
@@ -75,12 +76,14 @@ def _lines(orders: pd.DataFrame, as_of):
     codes, ids = factorize_sorted(orders["customer_id"].to_numpy()[keep])
     days = orders["order_date"].to_numpy()[keep].astype("datetime64[D]").astype(np.int64)
     amount = orders["amount"].to_numpy(float)[keep]
-    return codes, ids, days, amount, int(np.datetime64(day.date(), "D").astype(np.int64))
+    buy = purchase_mask(orders)[keep]
+    return codes, ids, days, amount, int(np.datetime64(day.date(), "D").astype(np.int64)), buy
 
 
-def _occasions(codes, days, amount):
-    """Unique (customer code, day) pairs of the non-negative lines, sorted, with their value."""
-    ok = amount >= 0
+def _occasions(codes, days, amount, buy):
+    """Unique (customer code, day) pairs of the purchase lines (`buy`: non-negative, not of an
+    order returned in full), sorted, with their value."""
+    ok = buy
     key, span, lo = day_keys(codes[ok], days[ok])
     ukey, inv = np.unique(key, return_inverse=True)
     return ukey // span, ukey % span + lo, np.bincount(inv.ravel(), weights=amount[ok])
@@ -97,8 +100,8 @@ def purchase_occasions(orders: pd.DataFrame, *, as_of) -> pd.DataFrame:
     non-negative amounts), sorted by customer and date. Days with only refund lines are not
     occasions.
     """
-    codes, ids, days, amount, _ = _lines(orders, as_of)
-    cust, occ_day, value = _occasions(codes, days, amount)
+    codes, ids, days, amount, _, buy = _lines(orders, as_of)
+    cust, occ_day, value = _occasions(codes, days, amount, buy)
     return pd.DataFrame({"customer_id": ids[cust], "occasion_date": _dates(occ_day),
                          "value": value})
 
@@ -115,12 +118,12 @@ def rfm_summary(orders: pd.DataFrame, *, as_of, unit_days: float = 1) -> pd.Data
     is imputed with the median over repeat customers (the whole observed span in days if
     nobody repeats) and `avg_gap_imputed` is True, so the column has no NaN.
     """
-    codes, ids, days, amount, end = _lines(orders, as_of)
+    codes, ids, days, amount, end, buy = _lines(orders, as_of)
     if len(codes) == 0:
         raise DataError("no orders on or before the as-of date", column="order_date",
                         hint=f"as_of is {_day(as_of).date()}")
     n_cust = len(ids)
-    cust, occ_day, value = _occasions(codes, days, amount)
+    cust, occ_day, value = _occasions(codes, days, amount, buy)
     n = np.bincount(cust, minlength=n_cust)
     has = n > 0
     start = np.concatenate([[0], np.cumsum(n)[:-1]])  # occasions are sorted by customer, day

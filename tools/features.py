@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tools.keys import day_keys, factorize_sorted
+from tools.schema import purchase_mask
 
 DAY = np.timedelta64(1, "D")
 
@@ -79,7 +80,7 @@ def occasions(orders: pd.DataFrame, *, as_of) -> pd.DataFrame:
     the day's sum of those lines; `discounted` says any line carried a discount. Sorted by
     customer, then day."""
     cutoff = pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)
-    keep = ((orders["order_date"] < cutoff) & (orders["amount"] >= 0)).to_numpy()
+    keep = (orders["order_date"] < cutoff).to_numpy() & purchase_mask(orders)
     ids = orders["customer_id"].to_numpy()[keep]
     if is_code(ids):  # already integer codes (build_features, tools.score)
         code, uniq = ids.astype(np.int64), None
@@ -347,7 +348,7 @@ def labels(orders: pd.DataFrame, *, start, horizon_days: int, customers: pd.Inde
     end = start + pd.Timedelta(days=horizon_days)
     o = orders.loc[(orders["order_date"] >= start) & (orders["order_date"] < end)]
     o = o.loc[o["customer_id"].isin(customers)]
-    occ = o.loc[o["amount"] >= 0].assign(day=o["order_date"].dt.normalize())
+    occ = o.loc[purchase_mask(o)].assign(day=o["order_date"].dt.normalize())
     n = occ.drop_duplicates(["customer_id", "day"]).groupby("customer_id").size()
     rev = o.groupby("customer_id")["amount"].sum()
     out = pd.DataFrame(index=customers)

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from tools.keys import day_keys
+from tools.schema import purchase_mask
 
 ACTIVE_DAYS = 90
 
@@ -29,7 +30,8 @@ def week_kpis(orders: pd.DataFrame, scores: pd.DataFrame | None, *, as_of, cac: 
     amount = orders["amount"].to_numpy(float)
     before = when < end.to_datetime64()
     customer, _ = pd.factorize(orders["customer_id"])  # -1: no customer id
-    buy = before & (amount >= 0) & (customer >= 0)
+    purchase = purchase_mask(orders)
+    buy = before & purchase & (customer >= 0)
     # purchase days per customer: the distinct (customer, day) pairs, sorted by customer, day
     day = when[buy].astype("datetime64[D]").astype(np.int64)
     pairs, span, first = day_keys(customer[buy], day)
@@ -43,7 +45,7 @@ def week_kpis(orders: pd.DataFrame, scores: pd.DataFrame | None, *, as_of, cac: 
         purchase_days = last_day = np.zeros(0, np.int64)
     age = as_of.to_datetime64().astype("datetime64[D]").astype(np.int64) - last_day
     week = before & (when >= (end - pd.Timedelta(days=7)).to_datetime64())
-    week_buys = week & (amount >= 0)
+    week_buys = week & purchase
     n_orders = int(pd.Series(orders["order_id"].to_numpy()[week_buys]).nunique())
     buy_revenue = float(pd.Series(amount[week_buys]).sum())
     k = {

@@ -273,6 +273,9 @@ def _read_part(kind, path, *, column_map=None, now=None, max_bytes=None, custome
     if kind == "orders":
         table[schema.ORDER_KEY_COL] = (frame[schema.ORDER_KEY_COL].to_numpy()
                                        if schema.ORDER_KEY_COL in frame else table["order_id"])
+        if schema.RETURNED_COL in frame:  # Shopify's fully refunded orders
+            table[schema.RETURNED_COL] = frame[schema.RETURNED_COL].to_numpy(dtype=bool) | (
+                table[schema.RETURNED_COL].to_numpy(dtype=bool) if schema.RETURNED_COL in table else False)
     bad = row_reasons.notna()
     if bad.any():
         # a line with any row not usable (a Shopify line and its refund) is rejected whole
@@ -320,7 +323,7 @@ def find_store_files(folder: Path) -> dict[str, list[Path]]:
 def store_summary(store: Store) -> dict:
     """Headline figures of a loaded store, for the CLI and the app."""
     o = store.orders
-    purchases = o[o["amount"] >= 0]
+    purchases = o[schema.purchase_mask(o)]
     return {
         "store": str(store.path),
         "customers": int(o["customer_id"].nunique()),
@@ -406,6 +409,8 @@ def _load_many(kind, paths, *, customers=None, rejects_dir=None, **kw):
         tables.append(t)
         reports.append(r)
     table = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
+    if kind == "orders" and schema.RETURNED_COL in table:  # files without it: no such order
+        table[schema.RETURNED_COL] = table[schema.RETURNED_COL].fillna(False).astype(bool)
     if kind == "orders":
         currencies = {t.attrs.get("currency") for t in tables} - {None}
         table.attrs["currency"] = currencies.pop() if len(currencies) == 1 else None

@@ -6,6 +6,8 @@ tools/ reads them from here rather than spelling strings of its own.
 
 from __future__ import annotations
 
+import numpy as np
+
 # --- canonical tables -------------------------------------------------------------------
 # orders: one row per order line (an order-level file is one line per order).
 ORDERS_REQUIRED = ("customer_id", "order_id", "order_date", "amount")
@@ -64,6 +66,22 @@ NON_PRODUCT_PATTERN = (
     r"bank charges?|manual|discount|adjust bad debt|adjustment|samples|tip|tips|gift ?cards?|"
     r"e-?gift ?card|voucher|deposit|commission|package protection|shipping protection|"
     r"shipping insurance|surcharge)\b")
+
+# An optional orders column: True on the lines of an order that was returned or refunded in
+# full (Shopify's refunded orders, an invoice cancelled by a later return of the same items).
+# The lines and their refund stay (revenue nets to zero; the returns are a churn signal), but
+# such an order is no purchase occasion: `purchase_mask` is the one test for a purchase line.
+RETURNED_COL = "returned_in_full"
+
+
+def purchase_mask(orders) -> np.ndarray:
+    """Lines that are purchases: amount >= 0 (a refund or return is negative; zero is a free
+    order), and not of an order returned in full (`RETURNED_COL`)."""
+    buy = orders["amount"].to_numpy(dtype=float) >= 0
+    if RETURNED_COL in orders.columns:
+        buy &= ~orders[RETURNED_COL].to_numpy(dtype=bool)
+    return buy
+
 
 # One order line beyond this (in any currency) is a broken value, not a purchase.
 MAX_PLAUSIBLE_AMOUNT = 1e10

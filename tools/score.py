@@ -55,6 +55,7 @@ from tools.churn import (
     train_ml,
 )
 from tools.errors import DataError
+from tools.schema import purchase_mask
 from tools.features import build_features, labels, occasions
 from tools.keys import codes_in, factorize_sorted
 from tools.metrics import auc, mae, spearman, top_decile_capture
@@ -348,7 +349,7 @@ class _Population:
         code, ids = factorize_sorted(orders["customer_id"].to_numpy())
         if (code < 0).any():
             raise ValueError("orders have a missing customer_id (the loader rejects such rows)")
-        buy = orders["amount"].to_numpy() >= 0
+        buy = purchase_mask(orders)
         first = (pd.Series(orders["order_date"].to_numpy()[buy]).groupby(code[buy]).min()
                  .reindex(range(len(ids))).to_numpy())
 

@@ -18,6 +18,7 @@ import pandas as pd
 
 from tools.errors import DataError
 from tools.keys import factorize_sorted
+from tools.schema import purchase_mask
 
 # Segment names, best first; `segment_migration` orders its rows by this list.
 SEGMENTS = (
@@ -63,7 +64,7 @@ def rfm_table(orders: pd.DataFrame, *, as_of) -> pd.DataFrame:
     day = dates[keep].astype("datetime64[D]").astype(np.int64)
     n = len(uniques)
     monetary = np.bincount(codes, weights=amount, minlength=n)
-    buy = amount >= 0
+    buy = purchase_mask(orders)[keep]
     bc, bd = codes[buy], day[buy]
     if len(bd):
         d0 = bd.min()

@@ -13,10 +13,11 @@ into the generic orders shape (one row per line, canonical column names, as text
   difference between the line's list value and its share of the `Subtotal` is its
   discount. Without a Total: Subtotal + Shipping + Taxes; without those: quantity x price
   less the line discount.
-- **Refunds.** A partially refunded order keeps its lines and gets one refund line
-  (negative amount, the export's `Refunded Amount`) on the order date: the export carries
-  no refund date. A fully refunded order (status `refunded`, or refunded >= Total) is not a
-  purchase: its rows are rejected with that reason.
+- **Refunds.** A refunded order keeps its lines and gets one refund line (negative amount,
+  the export's `Refunded Amount`) on the order date: the export carries no refund date. A
+  fully refunded order (status `refunded`, or refunded >= Total) is no purchase occasion: its
+  lines are marked `returned_in_full` (`tools.schema.purchase_mask`); its refund stays a
+  return, the churn signal it is.
 - **Not purchases.** Cancelled (`Cancelled at` set) and voided orders, and test orders
   (Shopify's Bogus Gateway), are rejected with the reason.
 - **Who bought.** `Email` is the customer's key (the customers export has no id column and
@@ -42,7 +43,7 @@ import pandas as pd
 from tools.errors import DataError
 from tools.parse import parse_consent, parse_numbers
 from tools.read import LINE_COL
-from tools.schema import ORDER_KEY_COL, normalise_header
+from tools.schema import ORDER_KEY_COL, RETURNED_COL, normalise_header
 from tools.validate import email_customer_id, phone_customer_id, phone_key
 
 SHOPIFY_ORDER_MARKERS = frozenset({"name", "lineitemquantity", "lineitemname", "createdat"})
@@ -98,9 +99,6 @@ def from_shopify_orders(frame: pd.DataFrame, customers: pd.DataFrame | None, fil
     reject(status.eq("voided"), "payment voided")
     reject(level["paymentmethod"].str.lower().str.contains("bogus"), "test order (Bogus Gateway)")
     full = refunded.fillna(0).gt(0) & (status.eq("refunded") | (refunded >= paid.fillna(np.inf) - 0.005))
-    kept = (paid - refunded).fillna(0).round(2)
-    reject(full, kept.map(lambda k: "order fully refunded: not a purchase"
-                          + (f" ({k:.2f} kept after the refund)" if abs(k) >= 0.005 else "")))
 
     email = level["email"].str.lower()
     phone = level["phone"].where(level["phone"] != "", level["billingphone"])
@@ -136,6 +134,7 @@ def from_shopify_orders(frame: pd.DataFrame, customers: pd.DataFrame | None, fil
         "channel": level["source"],
         "currency": level["currency"],
         ORDER_KEY_COL: key,
+        RETURNED_COL: full,
     }, index=frame.index)
     used = ~lines.isin(list(reasons))
     out = out.loc[used]
@@ -146,9 +145,12 @@ def from_shopify_orders(frame: pd.DataFrame, customers: pd.DataFrame | None, fil
         refunds["amount"] = (-refunded[first]).map("{:.2f}".format)
         refunds[["product_id", "product_name", "quantity"]] = ""
         refunds["discount"] = "0.00"
+        refunds[RETURNED_COL] = False
         out = pd.concat([out, refunds])
-        warnings.append(f"{int(first.sum())} partial refunds dated on their order date "
-                        "(the export has no refund date)")
+        n_full = int((first & full).sum())
+        warnings.append(f"{int(first.sum())} refunds dated on their order date (the export has no "
+                        f"refund date); {n_full} of them refund the whole order, which is then no "
+                        "purchase occasion")
     pending = ~group.duplicated() & used & status.isin(["pending", "authorized"])
     if pending.any():
         warnings.append(f"{int(pending.sum())} orders awaiting payment (pending or authorized, "

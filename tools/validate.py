@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 from tools.errors import DataError
 from tools.parse import blank_mask, parse_consent, parse_dates, parse_numbers, trimmed_text
 from tools.read import LINE_COL
-from tools.schema import MAX_PLAUSIBLE_AMOUNT, is_placeholder_id
+from tools.schema import MAX_PLAUSIBLE_AMOUNT, RETURNED_COL, is_placeholder_id
 
 REASON_COL = "_reason"
 FUTURE_TOLERANCE = timedelta(days=1)
@@ -176,7 +176,7 @@ def _validate_orders(canon: pd.DataFrame, cols, file, *, now):
     n_full = _fully_returned_orders(out, reasons)
     if n_full:
         warnings.append(f"{n_full} orders returned in full by a later return of the same items: "
-                        "neither is a purchase (both kept in the rejects, revenue unchanged)")
+                        "kept with their return (revenue nets to zero), not purchase occasions")
     out.attrs["currency"] = currency
     return out, reasons, warnings
 
@@ -185,8 +185,9 @@ def _fully_returned_orders(out: pd.DataFrame, reasons: pd.Series) -> int:
     """An order that a return of the same customer on or after its date gives back in full
     (the same products in the same quantities, or without products the same amount) was not
     a purchase: a cancelled invoice (Online Retail's C-invoices), a refund of the whole order.
-    Both are rejected with the reason (they net to zero, so revenue is unchanged), so the
-    order is no purchase occasion. Partial returns stay returns. Returns the orders matched."""
+    Both stay (they net to zero; the return is a churn signal); the order's lines are marked
+    `RETURNED_COL`, so it is no purchase occasion (`schema.purchase_mask`). Partial returns
+    stay plain returns. Marks `out` in place; returns the number of orders matched."""
     ok = reasons.isna().to_numpy()
     amount = out["amount"].to_numpy()
     neg = ok & (amount < 0)
@@ -221,12 +222,8 @@ def _fully_returned_orders(out: pd.DataFrame, reasons: pd.Series) -> int:
     pairs = pairs.drop_duplicates("order_r").drop_duplicates("order_b")
     if pairs.empty:
         return 0
-    oid = out["order_id"]
-    live = pd.Series(ok, index=out.index)
-    _first_reason(reasons, oid.isin(list(pairs["order_b"])) & live,
-                  "order returned in full by a later return (not a purchase)")
-    _first_reason(reasons, oid.isin(list(pairs["order_r"])) & live,
-                  "return of a whole earlier order (neither is a purchase)")
+    full = out["order_id"].isin(list(pairs["order_b"])).to_numpy() & ok
+    out[RETURNED_COL] = full | (out[RETURNED_COL].to_numpy(dtype=bool) if RETURNED_COL in out else False)
     return len(pairs)
 
 
