@@ -57,6 +57,10 @@ DRAFTABLE = ("personal_email", "email", "sms")
 """Channels a draft can be written for; phone, direct mail and onsite are left to the merchant."""
 CONSENT = {"email": "accepts_email", "personal_email": "accepts_email", "sms": "accepts_sms"}
 CONSENT_COLUMNS = ("accepts_email", "accepts_sms")
+REACH = {"has_email": "accepts_email", "has_phone": "accepts_sms"}
+"""The customers table's reachability flags (agent.session.REACHABLE) and the channel they gate."""
+UNREACHABLE = "no address"
+"""The consent state of a channel the customer has no email or phone for."""
 CHANNEL_COSTS = {"email": 0.01, "sms": 0.03, "personal_email": 2.0, "phone": 5.0,
                  "direct_mail": 4.0, "onsite": 0.0}
 """Cost per contact (assumption): sending cost, or a few minutes of staff time for personal mail."""
@@ -277,11 +281,14 @@ def prioritise(scores: pd.DataFrame, customers: pd.DataFrame | None, playbooks: 
     conf = C.confirmed_kinds(confirmed)
     consent_summary = C.summary(s["customer_id"], customers, confirmed)
     if customers is not None and len(customers):
-        c = customers[[k for k in ("customer_id", *CONSENT_COLUMNS) if k in customers.columns]].copy()
+        c = customers[[k for k in ("customer_id", *CONSENT_COLUMNS, *REACH) if k in customers.columns]].copy()
         c["customer_id"] = c["customer_id"].astype(str)
         s = s.merge(c.drop_duplicates("customer_id"), on="customer_id", how="left")
     for col in CONSENT_COLUMNS:  # yes / no / unknown: a missing column or table says nothing
         s[col] = _state_words(s[col]) if col in s.columns else "unknown"
+    for flag, col in REACH.items():  # no address for the channel: consent or not, unreachable
+        if flag in s.columns:
+            s.loc[~s[flag].fillna(False).astype(bool), col] = UNREACHABLE
     reason = s.get("churn_reason", pd.Series("none", index=s.index)).fillna("none").astype(str)
     s["churn_reason"] = reason
     s["segment"] = s.get("segment", pd.Series("", index=s.index)).fillna("").astype(str)
@@ -325,9 +332,13 @@ def prioritise(scores: pd.DataFrame, customers: pd.DataFrame | None, playbooks: 
         usable = {col: st == "yes" or (st == "unknown" and kind in conf)
                   for kind, col in C.KINDS.items() for st in [states[col]]}
         opts, why = _options(plays, r, seg, tier, usable, cap)
+        if not opts and why.startswith("no consent") and UNREACHABLE in states.values():
+            gone = [k for k, col in C.KINDS.items() if states[col] == UNREACHABLE]
+            why = "no " + " or ".join("email address" if k == "email" else "phone number" for k in gone) \
+                + " to reach them on" + ("" if len(gone) == 2 else f" ({why})")
         into = picked
         if not opts and why.startswith("no consent"):
-            unknown = {col: st != "no" for col, st in states.items()}  # if unknown were supplied
+            unknown = {col: st not in ("no", UNREACHABLE) for col, st in states.items()}  # if unknown were supplied
             maybe, _ = _options(plays, r, seg, tier, unknown, cap)
             if maybe:
                 opts, into = maybe, awaiting

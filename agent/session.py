@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 PERSONAL_FIELDS = ("email", "first_name", "last_name", "name", "phone", "note", "address",
                    "address1", "address2", "city", "zip", "postcode")
 """Customer columns kept only inside the session (local rendering), never in a tool result."""
+REACHABLE = {"has_email": "email", "has_phone": "phone"}
+"""Non-personal flags kept in `customers`: an email channel needs an address, SMS a phone."""
 FINGERPRINT_VERSION = 1
 Progress = Callable[[str], None]
 
@@ -76,7 +78,7 @@ class StoreSession:
         self._slices: dict[str, tuple] = {}
         self.memo: dict = {}
         """Per-session cache for tool aggregates (the store does not change within a session)."""
-        self._names: dict | None = None
+        self._names = None  # agent.redaction.PersonalIndex, on first use
         if loaded is None:
             self._progress(f"loading {self.store_dir}")
             loaded = load_store(self.store_dir, rejects_dir=self.workspace.rejects)
@@ -89,7 +91,10 @@ class StoreSession:
             self._personal = cust[personal].set_index(ids) if personal else None
             if self._personal is not None:
                 self._personal = self._personal[~self._personal.index.duplicated()]
-            cust = cust.drop(columns=personal)
+            # whether each customer can be reached at all, without the address itself
+            reach = {flag: cust[col].fillna("").astype(str).str.strip().ne("")
+                     for flag, col in REACHABLE.items() if col in cust.columns}
+            cust = cust.drop(columns=personal).assign(**reach)
         else:
             self._personal = None
         self.customers: pd.DataFrame | None = cust
@@ -380,34 +385,33 @@ class StoreSession:
 
     def redact(self, text: str) -> str:
         """Replace emails, phone numbers and full names of this store's customers in free text
-        with their customer id (or a placeholder), before the text leaves the machine."""
-        if self._personal is None or not text:
-            return _mask_generic(text)
+        with their customer id (or a placeholder), before the text leaves the machine: names
+        whatever their case or accents, phones with any separator, emails also spelled out
+        ("… at example dot com"); see agent.redaction."""
+        from agent.redaction import redact
+
+        if not text:
+            return text
+        return redact(text, self.personal_index())
+
+    def redact_result(self, result):
+        """A tool result with `redact` applied to every string in it (keys and numbers stay):
+        what the model is sent."""
+        if isinstance(result, str):
+            return self.redact(result)
+        if isinstance(result, dict):
+            return {k: self.redact_result(v) for k, v in result.items()}
+        if isinstance(result, (list, tuple)):
+            return [self.redact_result(v) for v in result]
+        return result
+
+    def personal_index(self):
+        """This store's emails, phones and names keyed for `redact` (built on first use)."""
+        from agent.redaction import PersonalIndex
+
         if self._names is None:
-            p = self._personal
-            lut: dict[str, str] = {}
-            for col in ("email", "phone"):
-                if col in p.columns:
-                    vals = p[col].dropna().astype(str).str.strip().str.lower()
-                    lut.update(zip(vals, vals.index))
-            if {"first_name", "last_name"} <= set(p.columns):
-                full = (p["first_name"].fillna("").astype(str).str.strip() + " "
-                        + p["last_name"].fillna("").astype(str).str.strip()).str.lower()
-                full = full[full.str.contains(" ")]
-                dup = full.duplicated(keep=False)  # shared names: no id, just a placeholder
-                lut.update((v, "[customer name]" if d else k) for k, v, d in zip(full.index, full, dup))
-            self._names = lut
-        lut = self._names
-
-        def email(m: re.Match) -> str:
-            return lut.get(m.group(0).lower(), "[email]")
-
-        out = re.sub(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", email, text)
-        for m in list(re.finditer(r"\b([A-Z][\w'-]+)\s+([A-Z][\w'-]+)\b", out))[::-1]:
-            cid = lut.get(f"{m.group(1)} {m.group(2)}".lower())
-            if cid:
-                out = out[:m.start()] + cid + out[m.end():]
-        return _mask_generic(out, lut)
+            self._names = PersonalIndex.of(frame=self._personal, ids=self.by_id.index)
+        return self._names
 
     # --- knowledge ------------------------------------------------------------------------------
 
@@ -433,17 +437,6 @@ class StoreSession:
                 log.warning("playbooks skipped: %s", "; ".join(map(str, report.errors)))
             self._kb_indexed = True
         return self._kb
-
-
-def _mask_generic(text: str, lut: dict | None = None) -> str:
-    text = re.sub(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", "[email]", text)
-
-    def phone(m: re.Match) -> str:
-        if lut is not None and m.group(0).strip().lower() in lut:
-            return lut[m.group(0).strip().lower()]
-        return "[phone]"
-
-    return re.sub(r"(?<![\w])\+?\d[\d ()-]{8,}\d\b", phone, text)
 
 
 @dataclasses.dataclass(frozen=True)

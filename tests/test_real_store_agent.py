@@ -367,3 +367,25 @@ def test_the_app_settings_record_a_consent_confirmation(retail, tmp_path):
     msg = confirm_consent(ctx, "sms", "Ann Merchant", True)
     assert "Recorded in the audit log" in msg and "sms consent confirmed by Ann Merchant" in msg
     assert set(ctx.queue().consent_confirmations(retail.store_dir)) == {"sms"}
+
+
+def test_customers_known_by_phone_only_get_no_email_draft(tmp_path):
+    """repeat_exports_bdt knows almost every customer by phone: consent to email marketing
+    (Accepts Marketing) is no use without an address, so no email draft is planned for them."""
+    from agent.prioritise import prioritise
+    from agent.session import StoreSession
+    from agent.settings import Settings
+    from knowledge import builtin_playbook_dir, load_playbooks
+
+    folder = SHARED_DATA / "shopify" / "repeat_exports_bdt"
+    if not folder.exists():
+        pytest.skip("shared data missing")
+    s = StoreSession(folder, tmp_path / "ws", horizon_days=90)
+    c = s.customers
+    assert "has_email" in c and not {"email", "phone"} & set(c.columns)
+    assert c["has_phone"].mean() > 0.95 and c["has_email"].mean() < 0.1
+    plays = list(load_playbooks([builtin_playbook_dir()]).playbooks)
+    plan = prioritise(s.scores, c, plays, settings=Settings(), week_of=s.as_of, campaign_id="t")
+    emailed = {r["customer_id"] for r in plan.chosen if r["channel"] in ("email", "personal_email")}
+    assert not emailed & set(c.loc[~c["has_email"], "customer_id"])
+    assert any("email address" in k.why for k in plan.skipped)
