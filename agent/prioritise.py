@@ -282,6 +282,9 @@ def prioritise(scores: pd.DataFrame, customers: pd.DataFrame | None, playbooks: 
     consent_summary = C.summary(s["customer_id"], customers, confirmed)
     if customers is not None and len(customers):
         c = customers[[k for k in ("customer_id", *CONSENT_COLUMNS, *REACH) if k in customers.columns]].copy()
+        for flag, address in (("has_email", "email"), ("has_phone", "phone")):
+            if flag not in c and address in customers.columns:  # a table with the addresses
+                c[flag] = customers[address].fillna("").astype(str).str.strip().ne("").to_numpy()
         c["customer_id"] = c["customer_id"].astype(str)
         s = s.merge(c.drop_duplicates("customer_id"), on="customer_id", how="left")
     for col in CONSENT_COLUMNS:  # yes / no / unknown: a missing column or table says nothing

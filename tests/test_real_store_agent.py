@@ -389,3 +389,23 @@ def test_customers_known_by_phone_only_get_no_email_draft(tmp_path):
     emailed = {r["customer_id"] for r in plan.chosen if r["channel"] in ("email", "personal_email")}
     assert not emailed & set(c.loc[~c["has_email"], "customer_id"])
     assert any("email address" in k.why for k in plan.skipped)
+
+
+def test_campaigns_plan_on_a_phone_only_store_drafts_no_email(tmp_path):
+    """`retention campaigns plan` reads the store's own customers table (with addresses):
+    the same rule, no email draft for a customer without an email address."""
+    import json
+    import subprocess
+    import sys
+
+    folder = SHARED_DATA / "shopify" / "repeat_exports_bdt"
+    if not folder.exists():
+        pytest.skip("shared data missing")
+    ws = str(tmp_path / "ws")
+    run = lambda *a: subprocess.run([sys.executable, "-m", "agent.cli", *a, "--workspace", ws],
+                                    capture_output=True, text=True, timeout=300)
+    assert run("score", "--store", str(folder), "--horizon-days", "90").returncode == 0
+    res = run("campaigns", "plan", "--store", str(folder))
+    assert res.returncode == 0, res.stderr
+    drafts = json.loads(run("approvals", "list", "--json").stdout or "[]")
+    assert not [d for d in drafts if d["channel"] == "email" and d["customer_id"].startswith("p")]
