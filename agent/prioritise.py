@@ -335,16 +335,17 @@ def prioritise(scores: pd.DataFrame, customers: pd.DataFrame | None, playbooks: 
         usable = {col: st == "yes" or (st == "unknown" and kind in conf)
                   for kind, col in C.KINDS.items() for st in [states[col]]}
         opts, why = _options(plays, r, seg, tier, usable, cap)
-        if not opts and why.startswith("no consent") and UNREACHABLE in states.values():
-            gone = [k for k, col in C.KINDS.items() if states[col] == UNREACHABLE]
-            why = "no " + " or ".join("email address" if k == "email" else "phone number" for k in gone) \
-                + " to reach them on" + ("" if len(gone) == 2 else f" ({why})")
         into = picked
         if not opts and why.startswith("no consent"):
             unknown = {col: st not in ("no", UNREACHABLE) for col, st in states.items()}  # if unknown were supplied
             maybe, _ = _options(plays, r, seg, tier, unknown, cap)
             if maybe:
                 opts, into = maybe, awaiting
+            elif UNREACHABLE in states.values() and "no" not in states.values():
+                # nothing refused: what stops them is an address the store does not have
+                gone = [k for k, col in C.KINDS.items() if states[col] == UNREACHABLE]
+                why = ("no " + " or ".join("email address" if k == "email" else "phone number" for k in gone)
+                       + " to reach them on")
         if not opts:
             skipped += [Skip(cid, why) for cid in ids[at]]
             continue
