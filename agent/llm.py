@@ -3,8 +3,9 @@
 Configured by RETENTION_MODEL (the model name), OPENAI_API_KEY and OPENAI_BASE_URL (OpenAI
 itself, or a local server: Ollama, vLLM, llama.cpp), read through `agent.settings.Settings`.
 The tools are thin StructuredTools over `agent.agent_tools` with the session bound; the model
-only ever sees customer ids and features, and the merchant's message has known customers'
-emails, phones and full names replaced by their ids before it leaves the machine.
+only ever sees customer ids and features: the merchant's message and every string of every
+tool result have known customers' emails, phones and full names replaced by their ids (any
+other email or phone by a placeholder) before they leave the machine (agent.redaction).
 Conversation memory is per thread (an in-memory checkpointer); a run stops after
 `max_iterations` model calls with a clear message.
 """
@@ -51,6 +52,9 @@ def langchain_tools(runner: ToolRunner) -> list:
         def call(_name: str = spec.name, **kwargs):
             args = {k: v for k, v in kwargs.items() if v is not None}  # None = left unset
             result = runner.call(_name, args)
+            redact = getattr(runner.session, "redact_result", None)
+            if redact is not None:  # every string the model is sent, store text or not
+                result = redact(result)
             return result if isinstance(result, str) else json.dumps(result, default=str)
 
         def bad_args(exc, _name: str = spec.name) -> str:
