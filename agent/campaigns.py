@@ -170,7 +170,7 @@ def export_approved(workspace, queue, *, actor: str, store=None, demo: bool = Fa
     # draft is rendered only with the customers file of the store it was planned on
     mine, elsewhere = store_campaigns(queue, st.path)
     if again is not None:
-        return queue.export_again(again, customers, out=out, actor=actor, campaigns=mine)
+        return queue.export_again(again, customers, out=out, actor=actor, campaigns=mine, exports_dir=ws.exports)
     res = queue.export(customers, exports_dir=ws.exports, out=out, actor=actor, campaigns=mine,
                        confirmed=queue.consent_confirmations(st.path))
     held = [f"draft {d.id}: planned on another store ({elsewhere[d.campaign_id]}); export it with "

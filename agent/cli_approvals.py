@@ -13,16 +13,20 @@ from typing import Annotated, Optional
 
 import typer
 
-from agent.approvals import ApprovalError, open_queue
+from agent.approvals import ApprovalError, open_queue, person
 from agent.workspace import Workspace
 
 approvals_app = typer.Typer(help="The approval queue: nothing leaves without a person's yes.",
                             no_args_is_help=True)
+people_app = typer.Typer(help="The people who may approve, edit and reject drafts in this workspace.",
+                         no_args_is_help=True)
+approvals_app.add_typer(people_app, name="people")
 campaigns_app = typer.Typer(help="Campaigns and their measured results.", no_args_is_help=True)
 
 WorkspaceOpt = Annotated[Path, typer.Option("--workspace", envvar="RETENTION_WORKSPACE",
                                             help="Folder the app writes to.", show_default=True)]
-ByOpt = Annotated[Optional[str], typer.Option("--by", help="Your name, recorded in the audit log "
+ByOpt = Annotated[Optional[str], typer.Option("--by", help="Your name as registered in this workspace "
+                                              "(`approvals people`), recorded in the audit log "
                                               "(default: your login name).")]
 StoreOpt = Annotated[Optional[Path], typer.Option("--store", help="Store folder (customers, orders); "
                                                   "default: the store the campaign was planned on.")]
@@ -38,6 +42,68 @@ def _queue(workspace: Path):
 
 def _by(name: str | None) -> str:
     return name if name is not None else getpass.getuser()
+
+
+def _ask(question: str) -> bool:
+    """A yes/no question to the person at the keyboard; no answer (no terminal) is no."""
+    try:
+        return typer.confirm(question, default=False)
+    except (typer.Abort, EOFError):
+        return False
+
+
+def _first_approver(q, name: str) -> bool:
+    """Whether `name` is to be registered as the workspace's first approver: asked (and
+    confirmed) only while nobody is registered. A refused answer refuses the decision."""
+    if q.people():
+        return False
+    person(name)  # a program's name is refused before anything is asked
+    if _ask(f"Nobody is registered to approve drafts in this workspace yet. Register {name!r} as "
+            "its first approver (decisions are recorded under this name)?"):
+        return True
+    raise ApprovalError(f"nothing done: nobody is registered to decide on drafts yet; register "
+                        f"yourself with `retention approvals people add {name!r}`")
+
+
+@people_app.command("add")
+def people_add(
+    name: Annotated[str, typer.Argument(help="The person's name, as it goes into the audit log.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for a confirmation.")] = False,
+    by: Annotated[Optional[str], typer.Option("--by", help="Your name: a registered person adds "
+                                              "people (default: your login name); not needed for the first.")] = None,
+    workspace: WorkspaceOpt = DEFAULT_WS,
+) -> None:
+    """Register a person who may approve, edit and reject drafts (the first one registers
+    themselves; later ones are added by a registered person)."""
+    q = _queue(workspace)
+    name = person(name)
+    first = not q.people()
+    question = (f"Register {name!r} as the first person who may approve drafts in this workspace?" if first
+                else f"Register {name!r} as a person who may approve drafts in this workspace?")
+    if not yes and not _ask(question):
+        raise ApprovalError("nobody registered (not confirmed)")
+    row, added = q.add_person(name, by=None if first else _by(by))
+    if added:
+        typer.echo(f"Registered {row.name}: they may approve, edit and reject drafts in this workspace"
+                   + ("." if first else f" (added by {row.added_by})."))
+    else:
+        typer.echo(f"{row.name} is already registered; nothing to do.")
+
+
+@people_app.command("list")
+def people_list(as_json: JsonOpt = False, workspace: WorkspaceOpt = DEFAULT_WS) -> None:
+    """The people who may decide on drafts."""
+    people = _queue(workspace).people()
+    if as_json:
+        typer.echo(json.dumps([{"name": p.name, "added_at": p.added_at.isoformat(), "added_by": p.added_by}
+                               for p in people], indent=2))
+        return
+    if not people:
+        typer.echo("Nobody is registered yet: `retention approvals people add NAME` (or the first "
+                   "approval asks).")
+        return
+    for p in people:
+        typer.echo(f"{p.name}  (added {p.added_at:%Y-%m-%d %H:%M} by {p.added_by})")
 
 
 def _line(d) -> str:
@@ -113,9 +179,9 @@ def approvals_approve(
         waiting = [d for d in q.list_drafts(campaign=campaign) if d.state in ("pending", "edited")]
         if not yes:
             raise ApprovalError(f"--all-pending would approve {len(waiting)} drafts; add --yes to confirm")
-        done = q.approve_all_pending(actor=_by(by), campaign=campaign)
+        done = q.approve_all_pending(actor=_by(by), campaign=campaign, first_approver=_first_approver(q, _by(by)))
     elif draft_ids:
-        done = q.approve(list(draft_ids), actor=_by(by))
+        done = q.approve(list(draft_ids), actor=_by(by), first_approver=_first_approver(q, _by(by)))
     else:
         raise ApprovalError("which drafts? give ids (retention approvals list) or --all-pending --yes")
     for t in done:
@@ -131,7 +197,8 @@ def approvals_reject(
     workspace: WorkspaceOpt = DEFAULT_WS,
 ) -> None:
     """Reject a draft."""
-    typer.echo(_queue(workspace).reject(draft_id, actor=_by(by), reason=reason).message)
+    q = _queue(workspace)
+    typer.echo(q.reject(draft_id, actor=_by(by), reason=reason, first_approver=_first_approver(q, _by(by))).message)
 
 
 @approvals_app.command("edit")
@@ -146,14 +213,16 @@ def approvals_edit(
     approving again."""
     from agent.settings import Settings
 
-    t = _queue(workspace).edit(draft_id, actor=_by(by), subject=subject, body=body,
-                               discount_cap=Settings().discount_cap)
+    q = _queue(workspace)
+    t = q.edit(draft_id, actor=_by(by), subject=subject, body=body, discount_cap=Settings().discount_cap,
+               first_approver=_first_approver(q, _by(by)))
     typer.echo(t.message + " (approve it again to export it)")
 
 
 @approvals_app.command("export")
 def approvals_export(
-    out: Annotated[Optional[Path], typer.Option("--out", help="CSV file (default: workspace/exports).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="A new CSV file (default: a new file in "
+                                                "workspace/exports); never an existing file.")] = None,
     again: Annotated[Optional[str], typer.Option("--again", help="Re-write an earlier export "
                                                  "(its id or path) with the same drafts.")] = None,
     store: StoreOpt = None,

@@ -7,14 +7,23 @@ plan. A skeleton paragraph whose placeholder has no fact behind it is left out r
 invented. Personal fields stay placeholders ({first_name}) and are filled locally by `render`
 at review or export time, so a language model (the optional `llm_writer`) never sees names or
 emails. Every draft, template or model-written, goes through `guardrails.check_draft`.
+
+Store text is data, never instructions, and enters a draft only after a check that it is what
+it claims to be (`guardrails.check_store_text`: a product name carries no web or email address,
+phone number, request to the reader, credentials, price, percentage, discount or code, and is at
+most 80 characters; an order number is a short code). Text that fails is left out, as a fact
+the store does not have is (its paragraph goes, or the neutral reason paragraph stands in), so
+it never reaches the customer or a language model; the draft carries a flag naming the text
+and why: one of the guardrails' own rules, severity block (the draft is held for a person, who
+can edit or reject it) for an address, a request, an offer, credentials, instructions or
+look-alike characters; `store_text`, severity review, for a price or an over-long name. A
+customer's first or last name that is not a name ("Visit evil.example") renders as "there".
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,7 +31,7 @@ from typing import Any
 
 import pandas as pd
 
-from agent.guardrails import Flag, blocking, check_draft
+from agent.guardrails import Flag, blocking, check_draft, check_store_text, store_text_problems
 
 PERSONAL_FIELDS = ("first_name", "last_name")
 """Placeholders filled only at render time, from the customers table."""
@@ -133,24 +142,90 @@ def _clean(value: Any, limit: int = 80) -> str:
     return text[:limit].strip()
 
 
-def _facts_for(cid: str, row: Mapping, facts: pd.DataFrame, store: StoreFacts) -> dict[str, str]:
+STORE_TEXT_FACTS = {"last_product_name": "product name", "favourite_product": "product name",
+                    "recommended_product": "product name", "order_number": "order number",
+                    "store_name": "store name", "sender_name": "sender name", "sender_role": "sender role"}
+"""The facts that are text from the store's files (or settings), checked before they are used."""
+ORDER_NUMBER = re.compile(r"#?[A-Za-z0-9][A-Za-z0-9_/.-]{0,23}")
+
+
+class _Vetting:
+    """`check_store_text` once per distinct text (product names repeat across customers)."""
+
+    def __init__(self) -> None:
+        self.seen: dict[tuple[str, str], tuple[str, list[Flag]]] = {}
+
+    def __call__(self, value: Any, what: str) -> tuple[str, list[Flag]]:
+        text = _clean(value, 10_000)
+        if not text:
+            return "", []
+        key = (text, what)
+        if key not in self.seen:
+            flags = check_store_text(text, what)
+            if what == "order number" and not flags and not ORDER_NUMBER.fullmatch(text):
+                flags = [Flag("store_text", "review", f"the order number {text[:40]!r} from the store's data "
+                                                      "was left out of the draft: it is not a short code")]
+            self.seen[key] = ("" if flags else text, flags)
+        return self.seen[key]
+
+
+def _facts_for(cid: str, row: Mapping, facts: pd.DataFrame, store: StoreFacts,
+               vet: _Vetting | None = None) -> tuple[dict[str, str], dict[str, list[Flag]]]:
+    """The facts of one customer's draft, and the store text left out of them: {fact: flags}
+    (`product_name` stands for the product it would have been)."""
+    vet = vet or _Vetting()
     f = facts.loc[cid].to_dict() if cid in facts.index else {}
     last = f.get("last_order_date")
     last = pd.Timestamp(last) if last is not None and last == last else None
-    product = _clean(f.get("last_product_name")) or _clean(f.get("favourite_product"))
+    raw = {"last_product_name": f.get("last_product_name"), "favourite_product": f.get("favourite_product"),
+           "recommended_product": f.get("recommended_product"), "order_number": f.get("last_order_id"),
+           "store_name": store.store_name, "sender_name": store.sender_name, "sender_role": store.sender_role}
+    vetted: dict[str, str] = {}
+    left_out: dict[str, list[Flag]] = {}
+    for key, value in raw.items():
+        vetted[key], flags = vet(value, STORE_TEXT_FACTS[key])
+        if flags:
+            left_out[key] = flags
+    source = "last_product_name" if _clean(raw["last_product_name"]) else "favourite_product"
+    product = vetted["last_product_name"] or vetted["favourite_product"]
+    if source in left_out:
+        left_out["product_name"] = left_out[source]
     return {
-        "store_name": store.store_name, "sender_name": store.sender_name,
-        "sender_role": store.sender_role,
-        "product_name": product, "last_product_name": _clean(f.get("last_product_name")),
-        "favourite_product": _clean(f.get("favourite_product")),
-        "recommended_product": _clean(f.get("recommended_product")),
+        "store_name": vetted["store_name"] or "our store", "sender_name": vetted["sender_name"] or "the team",
+        "sender_role": vetted["sender_role"],
+        "product_name": product, "last_product_name": vetted["last_product_name"],
+        "favourite_product": vetted["favourite_product"],
+        "recommended_product": vetted["recommended_product"],
         "last_order_date": f"{last.day} {last:%B %Y}" if last is not None else "",
         "last_order_month": f"{last:%B %Y}" if last is not None else "",
         "first_order_year": _clean(f.get("first_order_year")),
-        "order_number": _clean(f.get("last_order_id")),
+        "order_number": vetted["order_number"],
         "unsubscribe_link": "",  # the email platform adds its own unsubscribe footer
         "reason_label": row.get("churn_reason", ""),
-    }
+    }, left_out
+
+
+def _left_out_flags(left_out: Mapping[str, list[Flag]], skeleton: str | None, *, llm: bool) -> list[Flag]:
+    """The flags of the store text this draft would have used: every fact for a language model
+    (it is given them all), else the skeleton's placeholders plus the facts every template may
+    add (the recommended product, the store's name)."""
+    used = set(left_out) if llm else ({*PLACEHOLDER.findall(skeleton or ""), "recommended_product",
+                                       "store_name"})
+    out: dict[tuple[str, str], Flag] = {}
+    for key in sorted(left_out):
+        if key in used and not (key == "product_name" and "product_name" not in used):
+            for flag in left_out[key]:
+                out.setdefault((flag.rule, flag.message), flag)
+    return list(out.values())
+
+
+def _name_or_blank(value: Any) -> str:
+    """A customer's first or last name for a message, or "" when it is not a name (a web
+    address, a request, digits: text from the customers file like any other)."""
+    name = _clean(value, 40)
+    if not name or not re.fullmatch(r"[^\W\d_]+(?:[ .'’-]{1,2}[^\W\d_]+)*\.?", name):
+        return ""
+    return "" if store_text_problems(name) else name
 
 
 def offer_code(campaign_id: str, customer_id: str, offer_type: str, pct: float) -> str:
@@ -233,12 +308,12 @@ def render(draft: Any, customer_row: Mapping | None) -> tuple[str, str]:
     get = draft.get if isinstance(draft, Mapping) else (lambda k, d=None: getattr(draft, k, d))
     subject, body = get("subject", "") or "", get("body", "") or ""
     row = customer_row or {}
-    name = _clean(row.get("first_name"), 40) if row else ""
+    name = _name_or_blank(row.get("first_name")) if row else ""
     if not name:
         subject = re.sub(r"^\{first_name\},\s*", "", subject)
         subject = re.sub(r",\s*\{first_name\}", "", subject)
         subject = subject[:1].upper() + subject[1:]
-    values = {"first_name": name or "there", "last_name": _clean(row.get("last_name"), 40) if row else ""}
+    values = {"first_name": name or "there", "last_name": _name_or_blank(row.get("last_name")) if row else ""}
 
     def sub(m: re.Match) -> str:
         key = m.group(1)
@@ -265,6 +340,7 @@ def draft_messages(plan, playbooks: list, *, settings, customers: pd.DataFrame |
         c = customers.assign(customer_id=customers["customer_id"].astype(str)).drop_duplicates("customer_id")
         crow = {r["customer_id"]: r for r in c.to_dict("records")}
     out: list[Draft] = []
+    vet = _Vetting()
     for row in rows:
         cid = str(row["customer_id"])
         camp = campaign_id or row.get("campaign_id", "")
@@ -274,7 +350,7 @@ def draft_messages(plan, playbooks: list, *, settings, customers: pd.DataFrame |
         pct = float(row.get("offer_percent") or 0.0)
         code = offer_code(camp, cid, row.get("offer_type", "none"), pct)
         offer = row.get("offer", "") or ""
-        f = _facts_for(cid, row, facts, store)
+        f, left_out = _facts_for(cid, row, facts, store, vet)
         f["optional_offer_line"] = (f"As a thank-you, here is {offer} with the code {code}." if code
                                     else (f"We would also like to offer you {offer}." if offer else ""))
         writer = "template"
@@ -298,6 +374,7 @@ def draft_messages(plan, playbooks: list, *, settings, customers: pd.DataFrame |
             ov = float(v) if pd.notna(v) else None
         d.flags = check_draft(d, customer_row=crow.get(cid), settings=settings, order_value=ov,
                               confirmed=confirmed)
+        d.flags += _left_out_flags(left_out, skeleton, llm=writer == "llm")
         out.append(d)
     return out
 
@@ -359,9 +436,9 @@ def export_table(drafts: list, customers: pd.DataFrame | None) -> pd.DataFrame:
 
 
 def atomic_csv(table: pd.DataFrame, path: Path) -> None:
-    """Write a CSV through a temporary file and a rename: never half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    table.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    """Write an export CSV with `tools.csvout.write_csv`: inert in a spreadsheet (a cell
+    starting with =, +, -, @, tab or CR gets a leading apostrophe; numbers stay numbers), and
+    through a temporary file and a rename, so never half a file."""
+    from tools.csvout import write_csv
+
+    write_csv(table, path)

@@ -1,13 +1,19 @@
 """Score snapshots in the workspace: one per as-of date, so weeks can be compared.
 
-    <workspace>/scores/scores_<YYYY-MM-DD>.parquet   the scores table
-    <workspace>/scores/params_<YYYY-MM-DD>.json      the fitted parameters and model choice
+    <workspace>/scores/scores_<YYYY-MM-DD>.parquet   the scores table, with the fitted
+                                                     parameters in its metadata: the snapshot
+    <workspace>/scores/params_<YYYY-MM-DD>.json      the same parameters, to read
 
-Writes are atomic (temp file + rename): a crash never leaves half a snapshot.
+A snapshot is written as a unit: the scores and their parameters are one Parquet file, written
+to a temporary file and renamed, so a kill during a re-score leaves the old snapshot or the new
+one, never new parameters next to old scores. The JSON copy is written after it; `load_scores`
+reads the parameters from the Parquet file and puts a stale JSON copy (a kill between the two)
+right. (A snapshot from an earlier version, without parameters inside, is read with its JSON.)
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
@@ -17,36 +23,75 @@ import pandas as pd
 from agent.workspace import Workspace
 from tools.models import DEFAULT_MODEL
 
+PARAMS_KEY = b"retention.params"
+"""The Parquet metadata key of a snapshot's parameters (JSON)."""
+
 
 def save_scores(ws: Workspace, result, *, as_of) -> Path:
-    """Params first, then the scores file: a scores file on disk means a complete snapshot
-    (each written to a temp file and renamed, so a kill leaves the old one or the new one)."""
+    """The scores and their parameters as one file (temp file + rename), then the JSON copy
+    of the parameters (temp file + rename): a kill leaves the old snapshot or the new one."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     day = pd.Timestamp(as_of).date().isoformat()
     for stale in ws.scores.glob("*.tmp"):  # left by a process killed mid-write
         stale.unlink(missing_ok=True)
-    ptmp = ws.scores / f"params_{day}.json.tmp"
-    ptmp.write_text(json.dumps(result.params, indent=2, default=str))
-    os.replace(ptmp, ws.scores / f"params_{day}.json")
+    params = json.dumps(result.params, indent=2, default=str)
+    table = pa.Table.from_pandas(result.scores, preserve_index=False)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), PARAMS_KEY: params.encode()})
     path = ws.scores / f"scores_{day}.parquet"
     tmp = path.with_name(path.name + ".tmp")
-    result.scores.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    pq.write_table(table, tmp, compression="snappy")
+    os.replace(tmp, path)  # the snapshot: scores and parameters at once
+    _write_params_copy(ws.scores / f"params_{day}.json", params)
     return path
 
 
+def _write_params_copy(path: Path, params: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(params)
+    os.replace(tmp, path)
+
+
+def _embedded(source) -> str | None:
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(source).schema_arrow.metadata or {}
+    raw = meta.get(PARAMS_KEY)
+    return raw.decode() if raw is not None else None
+
+
 def list_snapshots(ws: Workspace) -> list[str]:
-    """As-of dates with a complete snapshot (scores and params)."""
-    days = (p.stem.removeprefix("scores_") for p in ws.scores.glob("scores_*.parquet"))
-    return sorted(d for d in days if (ws.scores / f"params_{d}.json").exists())
+    """As-of dates with a complete snapshot (scores with their parameters)."""
+    days = []
+    for p in ws.scores.glob("scores_*.parquet"):
+        day = p.stem.removeprefix("scores_")
+        try:
+            if (ws.scores / f"params_{day}.json").exists() or _embedded(p) is not None:
+                days.append(day)
+        except (OSError, ValueError):  # unreadable: not a snapshot
+            continue
+    return sorted(days)
 
 
 def load_scores(ws: Workspace, as_of: str | None = None) -> tuple[pd.DataFrame, dict]:
+    """(scores, params) of a snapshot (default: the latest), read from one file at once."""
     days = list_snapshots(ws)
     if not days:
         raise FileNotFoundError(ws.scores / "scores_<date>.parquet")
     day = as_of or days[-1]
-    scores = pd.read_parquet(ws.scores / f"scores_{day}.parquet")
-    params = json.loads((ws.scores / f"params_{day}.json").read_text())
+    data = (ws.scores / f"scores_{day}.parquet").read_bytes()  # one version of the file, even mid-rescore
+    scores = pd.read_parquet(io.BytesIO(data))
+    embedded = _embedded(io.BytesIO(data))
+    copy = ws.scores / f"params_{day}.json"
+    if embedded is None:  # a snapshot written by an earlier version
+        return scores, json.loads(copy.read_text())
+    params = json.loads(embedded)
+    try:
+        if not copy.exists() or json.loads(copy.read_text()) != params:  # a kill between the two writes
+            _write_params_copy(copy, embedded)
+    except (OSError, ValueError):
+        pass
     return scores, params
 
 

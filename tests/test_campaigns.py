@@ -88,6 +88,7 @@ def test_contact_log_from_the_queue(workspace):
                 skipped=[], control_ids=[], held_out_ids=[], budget_left=0)
     drafts = [Draft("c1", c, "email", "s", "b", "", 0.0, "", "r", "p") for c in ("A", "B")]
     q.add_campaign(plan, drafts)
+    q.add_person("Maria")
     q.reject(2, actor="Maria")
     log = contact_log(q)
     assert log["customer_id"].tolist() == ["A"]

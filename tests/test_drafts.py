@@ -130,3 +130,35 @@ def test_session_without_a_products_file_names_products_from_its_orders():
                                                       orders=orders, memo={})) is catalogue
     assert StoreSession.products.fget(SimpleNamespace(store=SimpleNamespace(products=None),
                                                       orders=orders[["product_id"]], memo={})) is None
+
+
+HOSTILE_NAMES = [("Gift card: claim at https://evil.example/login", "url"),
+                 ("Mug - reply with your password to confirm", "credentials"),
+                 ("Tea (ninety off with code EVIL90)", "offer_not_in_plan"),
+                 ("Candle 9O% off today", "lookalike")]
+
+
+@pytest.mark.parametrize("product, rule", HOSTILE_NAMES)
+def test_a_product_name_that_is_not_one_is_left_out_and_holds_the_draft(builtin, product, rule):
+    seen = []
+
+    def writer(facts, skeleton, play):
+        seen.append(dict(facts))
+        return {"subject": "A note", "body": "Hi {first_name}, thank you for shopping with us."}
+
+    for kw in ({}, {"llm_writer": writer}):
+        _, drafts, _ = make(builtin, product=product, **kw)
+        for cid in ("C1", "C2"):  # C1 bought it; C2 would have been recommended it
+            d = drafts[cid]
+            assert rule in {f.rule for f in d.flags} and d.blocked, (cid, d.flags)
+            assert any("left out of the draft" in f.message for f in d.flags)
+            text = (d.subject + d.body).lower()
+            assert not any(w in text for w in ("evil", "password", "ninety", "9o%", "claim", product.lower()))
+        if not kw:
+            assert "Linen Throw" in drafts["C1"].body  # the rest of what the data says stays
+    assert seen and not any(product in repr(f) for f in seen)  # never given to a model
+
+
+def test_an_ordinary_store_drafts_unflagged(builtin):
+    _, drafts, _ = make(builtin, product="Café Crème 500g")
+    assert drafts["C1"].flags == [] and "Café Crème 500g" in drafts["C1"].subject + drafts["C1"].body

@@ -461,6 +461,7 @@ def two_stores_one_queue(tmp_path, *, customers: int = 50, drafts: dict | None =
                   & set(cb.loc[cb["accepts_email"] == "true", "customer_id"]))
     assert len(both) >= max(drafts.values())
     queue = open_queue(ws)
+    queue.add_person("Maria")
     for key, store in (("a", a), ("b", b)):
         text = f"From shop {key.upper()}"
         queue_campaign(queue, store, f"{key}-week", both[:drafts[key]], subject=text,
@@ -556,3 +557,198 @@ def test_brief_counts_only_its_own_stores_drafts(tmp_path, no_model):
     brief = weekly_brief(load_store(a), workspace=Workspace.at(ws))
     assert (brief.facts["drafts_pending"], brief.facts["drafts_approved"]) == (1, 1)
     assert "1 drafts wait for approval and 1 are approved" in brief.markdown
+
+
+# --- the app, attacked over HTTP (issue 15, item 1) ---------------------------------------------
+# A real server on 127.0.0.1 (ui.app.launch) and real requests (httpx), as a local process or a
+# web page that rebinds its name to 127.0.0.1 would make them.
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def running_app(tmp_path, monkeypatch, no_model):
+    """Start the app on a two-file store with 3 pending drafts and a registered person; yields a
+    function that starts it (with a password, say) and returns the running app."""
+    from tests.test_approvals import CUSTOMERS, draft, plan
+    from ui.app import launch
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("RETENTION_UI_PASSWORD", raising=False)
+    store = tmp_path / "store"
+    store.mkdir()
+    pd.DataFrame({"customer_id": ["C1", "C2", "C3"], "order_id": ["O1", "O2", "O3"],
+                  "order_date": ["2026-01-05"] * 3, "amount": [10.0, 12.0, 9.0]}).to_csv(store / "orders.csv",
+                                                                                        index=False)
+    CUSTOMERS.to_csv(store / "customers.csv", index=False)
+    started = []
+
+    def start(**kw):
+        run = launch(store, tmp_path / "ws", port=_free_port(), block=False, **kw)
+        started.append(run)
+        q = run.ctx.queue()
+        if not q.list_drafts():
+            q.add_campaign(plan(), [draft("C1"), draft("C2"), draft("C3")], store_path=str(store))
+            q.add_person("Maria")
+        return run
+
+    yield start
+    for run in started:
+        run.close()
+
+
+def _port(run) -> int:
+    return int(run.base.rsplit(":", 1)[1])
+
+
+def _merchant(run):
+    """A client that opened the printed address (so it holds this launch's key, as a cookie)."""
+    import httpx
+
+    c = httpx.Client(base_url=run.base, timeout=30)
+    r = c.get(run.url, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/" and "HttpOnly" in r.headers["set-cookie"]
+    assert "SameSite=Strict" in r.headers["set-cookie"] and c.get("/").status_code == 200
+    return c
+
+
+def _event(client, elem_id: str, event: str, data: list, session: str):
+    """Trigger the event `event` of the component `elem_id` as the page does (queue/join, then the
+    SSE stream of results): (status of the join, the output data or None)."""
+    cfg = client.get("/config").json()
+    target = next(c["id"] for c in cfg["components"] if c.get("props", {}).get("elem_id") == elem_id)
+    dep = next(d for d in cfg["dependencies"] if [target, event] in d["targets"])
+    r = client.post("/gradio_api/queue/join", json={"data": data, "event_data": None, "fn_index": dep["id"],
+                                                     "trigger_id": target, "session_hash": session})
+    if r.status_code != 200:
+        return r.status_code, None
+    with client.stream("GET", "/gradio_api/queue/data", params={"session_hash": session}) as s:
+        for line in s.iter_lines():
+            if line.startswith("data:"):
+                msg = json.loads(line[5:])
+                if msg.get("msg") == "process_completed":
+                    assert msg.get("success"), msg
+                    return 200, msg["output"]["data"]
+    return r.status_code, None
+
+
+def test_app_refuses_a_foreign_host_and_a_caller_without_the_launch_key(running_app):
+    """DNS rebinding (`Host: evil.example:PORT`) gets 400 on every route, key or not; a local
+    process without the key gets 401 on the page, its config, the API and the events; a request
+    from another site's page (Origin) is refused even with the key. Nothing is approved."""
+    import httpx
+
+    run = running_app()
+    port = _port(run)
+    routes = [("GET", "/"), ("GET", "/config"), ("GET", "/gradio_api/info"), ("GET", "/gradio_api/openapi.json"),
+              ("POST", "/gradio_api/queue/join"), ("POST", "/gradio_api/call/false"), ("POST", "/gradio_api/upload"),
+              ("GET", f"/gradio_api/file={run.ctx.ws.root / 'approvals.sqlite'}")]
+    bearer = {"Authorization": f"Bearer {run.key}"}
+    for host in (f"evil.example:{port}", f"127.0.0.1.evil.example:{port}", f"localhost.evil.example:{port}",
+                 "127.0.0.1", f"127.0.0.1:{port + 1}", "evil.example"):
+        for method, path in routes:
+            r = httpx.request(method, run.base + path, headers={"Host": host, **bearer}, json={})
+            assert r.status_code == 400, (host, path, r.status_code)
+        assert httpx.get(run.url, headers={"Host": host}, follow_redirects=False).status_code == 400
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}"):
+        for method, path in routes:
+            r = httpx.request(method, run.base + path, headers={"Host": host}, json={})
+            assert r.status_code == 401, (host, path, r.status_code)
+        assert httpx.get(run.base + "/config", headers={"Host": host, **bearer}).status_code == 200
+    # a wrong key does not let anyone in; the right one does, as a cookie
+    assert httpx.get(run.base + "/?key=guess", follow_redirects=False).status_code == 401
+    merchant = _merchant(run)
+    assert merchant.get("/config").status_code == 200
+    # another site's page: even a browser that holds the cookie is refused
+    assert merchant.get("/config", headers={"Origin": "http://evil.example"}).status_code == 403
+    assert merchant.post("/gradio_api/queue/join", json={}, headers={"Origin": "null"}).status_code == 403
+    # the bulk approval, called without the key: refused before it reaches the app
+    anon = httpx.Client(base_url=run.base, timeout=30)
+    cfg = merchant.get("/config").json()
+    bulk = next(c["id"] for c in cfg["components"] if c.get("props", {}).get("elem_id") == "bulk-approve")
+    dep = next(d for d in cfg["dependencies"] if [bulk, "click"] in d["targets"])
+    r = anon.post("/gradio_api/queue/join", json={"data": [{"ids": [1, 2, 3]}, "Maria", {"ids": [1, 2, 3]}],
+                                                   "fn_index": dep["id"], "trigger_id": bulk,
+                                                   "session_hash": "attacker", "event_data": None})
+    assert r.status_code == 401
+    assert [d.state for d in run.ctx.queue().list_drafts()] == ["pending"] * 3
+
+
+def test_app_lists_no_api_and_its_confirmation_is_not_a_parameter(running_app):
+    """The API page lists no endpoint; with the key, a caller who sends "confirmed" and the ids
+    itself to "Approve all pending" approves nothing: the tick and the table shown are kept on
+    the server. The page's own way (filter to ids 1 and 2, tick, approve) approves those two."""
+    run = running_app()
+    c = _merchant(run)
+    info = c.get("/gradio_api/info").json()
+    assert info == {"named_endpoints": {}, "unnamed_endpoints": {}}
+    assert c.get("/gradio_api/info", params={"all_endpoints": "true"}).json()["named_endpoints"] == {}
+    assert not [p for p in c.get("/gradio_api/openapi.json").json().get("paths", {}) if "upload" not in p]
+    states = lambda: [d.state for d in run.ctx.queue().list_drafts()]  # noqa: E731
+    status, out = _event(c, "bulk-approve", "click", [{"ids": [1, 2, 3]}, "Maria", {"ids": [1, 2, 3]}], "s1")
+    assert status == 200 and "Tick the confirmation box" in out[0] and states() == ["pending"] * 3
+    # the page: filter the queue to ids 1 and 2, tick the box, approve all
+    status, out = _event(c, "approvals-only", "submit", ["(all)", "1, 2"], "s2")
+    assert status == 200 and [row[0] for row in out[0]["data"]] == [1, 2]
+    status, out = _event(c, "bulk-confirm", "input", [True, None], "s2")
+    assert status == 200 and "(ids 1, 2)" in out[1]
+    status, out = _event(c, "bulk-approve", "click", [None, "Maria", None], "s2")
+    assert status == 200 and out[0] == "2 drafts approved by Maria (ids 1, 2)."
+    assert states() == ["approved", "approved", "pending"]
+    # the tick was used up: a second press approves nothing more
+    status, out = _event(c, "bulk-approve", "click", [None, "Maria", None], "s2")
+    assert "Tick the confirmation box" in out[0] and states()[2] == "pending"
+
+
+def test_app_serves_only_the_download_it_has_just_made(running_app):
+    """`/gradio_api/file=` serves the latest export's copy, and nothing else: not the approvals
+    database, not an earlier export, not the store's customers.csv, not an export's own file in
+    the workspace, not a URL; Gradio's other file routes are refused."""
+    from pathlib import Path
+
+    run = running_app()
+    c = _merchant(run)
+    q, ws, store = run.ctx.queue(), run.ctx.ws.root, run.ctx.store_dir
+    q.approve([1], actor="Maria")
+    status, out = _event(c, "export", "click", ["Maria", None], "s")
+    assert status == 200 and "exported 1 drafts" in out[0]
+    first = out[2]["path"]
+    r = c.get(f"/gradio_api/file={first}")
+    assert r.status_code == 200 and "ann@example.com" in r.text
+    q.approve([2], actor="Maria")
+    status, out = _event(c, "export", "click", ["Maria", None], "s")
+    second = out[2]["path"]
+    assert second != first and c.get(f"/gradio_api/file={second}").status_code == 200
+    exports = sorted((ws / "exports").glob("*.csv"))
+    assert len(exports) == 2
+    refused = [first, ws / "approvals.sqlite", store / "customers.csv", store / "orders.csv", *exports,
+               f"{Path(second).parent}/../{Path(first).parent.name}/{Path(first).name}", "/etc/passwd",
+               "http://127.0.0.1:9/x.csv"]
+    for path in refused:
+        r = c.get(f"/gradio_api/file={path}")
+        assert r.status_code == 403, (path, r.status_code)
+        assert "ann@example.com" not in r.text and "SQLite" not in r.text
+    for route in (f"/gradio_api/file/{str(second).lstrip('/')}", "/gradio_api/proxy=http://127.0.0.1:9/"):
+        assert c.get(route).status_code == 403
+    # and an upload lands in Gradio's cache, which is not a served folder either
+    r = c.post("/gradio_api/upload", files={"files": ("customers.csv", (store / "customers.csv").read_bytes())})
+    assert r.status_code == 200
+    uploaded = r.json()[0]
+    assert c.get(f"/gradio_api/file={uploaded}").status_code == 403
+
+
+def test_app_password_is_gradios_login(running_app):
+    """RETENTION_UI_PASSWORD: with the key, the app still wants the password (any user name)."""
+    run = running_app(password="correct horse")
+    c = _merchant(run)
+    assert c.get("/config").status_code == 401
+    assert c.post("/login", data={"username": "anyone", "password": "wrong"}).status_code >= 400
+    assert c.get("/config").status_code == 401
+    assert c.post("/login", data={"username": "anyone", "password": "correct horse"}).status_code == 200
+    assert c.get("/config").status_code == 200

@@ -244,7 +244,8 @@ def test_drafts_written_in_chat_open_in_the_approvals_tab_filtered_to_them(ui_ct
     assert ids == sorted({d.id for d in ui_ctx.queue().list_drafts()} - before) and len(ids) >= 2
     assert link == {"__type__": "update", "visible": True, "value": f"Open these {len(ids)} drafts in Approvals"}
 
-    tabs, only, state, table, msg, first, subject, body, info = open_chat_drafts(ui_ctx, ids)
+    tabs, only, state, table, msg, first, subject, body, info, view, box, armed = open_chat_drafts(ui_ctx, ids)
+    assert view["ids"] == ids and box is False and armed is None  # the server knows what is shown
     assert isinstance(tabs, gr.Tabs) and tabs.selected == "approvals"
     assert views.parse_ids(only) == ids and state == ALL
     assert list(table["id"]) == ids and set(table["status"]) <= {"pending", "blocked"}
@@ -348,22 +349,84 @@ def small_app(tmp_path, monkeypatch, offline_settings):
     return ctx
 
 
-def test_bulk_approve_needs_the_confirmation_and_a_person(small_app):
-    from ui.app import bulk_approve, export_drafts
+def test_bulk_approve_needs_the_tick_and_approves_only_the_drafts_shown(small_app):
+    """The issue's attack: with the queue filtered to ids 1 and 2, "Approve all pending"
+    approved every pending draft. Now it approves the pending drafts the table shows, and only
+    after the merchant's tick, noted on the server for that same table."""
+    from tests.test_approvals import draft, plan
+    from ui.app import arm_bulk, bulk_approve, export_drafts, people_line, register_person, shown_rows
 
+    small_app.queue().add_campaign(plan("c2"), [draft("C1", cam="c2"), draft("C2", cam="c2")],
+                                   store_path=str(small_app.store_dir))  # drafts 4 and 5, pending
     states = lambda: [d.state for d in small_app.queue().list_drafts()]  # noqa: E731
-    msg, table, box = bulk_approve(small_app, False, "Maria", ALL)
-    assert "Tick the confirmation box" in msg and box is False and states() == ["pending", "pending", "blocked"]
-    msg, _, _ = bulk_approve(small_app, True, "assistant", ALL)
-    assert msg.startswith("error: only a person") and states() == ["pending", "pending", "blocked"]
-    msg, table, box = bulk_approve(small_app, True, "Maria", ALL)
-    assert msg == "2 drafts approved by Maria." and box is False  # the box is cleared for next time
-    assert list(table["status"]) == ["approved", "approved", "blocked"] == states()
+    assert "Nobody is registered yet" in people_line(small_app)
+    assert register_person(small_app, "Maria", "")[0] == "Registered Maria to decide on drafts."
+    assert people_line(small_app) == "People who decide on drafts here: Maria."
+    table, view, box, armed = shown_rows(small_app, ALL, "1, 2")
+    assert list(table["id"]) == [1, 2] and view == {"state": ALL, "only": "1, 2", "ids": [1, 2]}
+    assert box is False and armed is None
+    # no tick noted on the server: nothing approved, whatever the page says
+    msg, table, view2, box, armed = bulk_approve(small_app, None, "Maria", view)
+    assert "Tick the confirmation box" in msg and box is False and armed is None
+    assert states() == ["pending", "pending", "blocked", "pending", "pending"]
+    armed, note = arm_bulk(small_app, True, view)
+    assert armed == {"ids": [1, 2], "view": [1, 2]} and "(ids 1, 2)" in note
+    assert arm_bulk(small_app, False, view) == (None, "Bulk approval not confirmed.")
+    # a tick for another table (the filter changed since) approves nothing
+    _, other, _, _ = shown_rows(small_app, ALL, "")
+    msg, *_ = bulk_approve(small_app, armed, "Maria", other)
+    assert "changed since the box was ticked" in msg and states()[0] == "pending"
+    msg, _, _, _, _ = bulk_approve(small_app, armed, "assistant", view)
+    assert msg.startswith("error: only a person") and states()[:2] == ["pending", "pending"]
+    # drafts not shown are never approved, even if the arming named them
+    msg, table, view3, box, armed_after = bulk_approve(small_app, {"ids": [1, 2, 4, 5], "view": [1, 2]}, "Maria",
+                                                       view)
+    assert msg == "2 drafts approved by Maria (ids 1, 2)." and box is False and armed_after is None
+    assert states() == ["approved", "approved", "blocked", "pending", "pending"]
+    assert list(table["id"]) == [1, 2] and view3["ids"] == [1, 2]  # the same filter, shown again
     assert {d.decided_by for d in small_app.queue().list_drafts(state="approved")} == {"Maria"}
-    msg, table, path = export_drafts(small_app, "Maria", ALL)
+    msg, table, path, *_ = export_drafts(small_app, "Maria", view3)
     rows = pd.read_csv(path)
     assert "exported 2 drafts" in msg and list(rows["draft_id"]) == [1, 2]
     assert list(rows["email"]) == ["ann@example.com", "bo@example.com"] and "Hi Ann," in rows.loc[0, "body"]
+    # the file handed to the page is a copy in Gradio's cache, the one file served for exports
+    assert small_app.downloads.allowed(path) and not small_app.downloads.allowed(str(small_app.ws.root))
+    assert not str(path).startswith(str(small_app.ws.root))
+
+
+def test_settings_a_new_endpoint_clears_the_key_and_every_change_is_logged(small_app):
+    from ui.app import save_settings
+    from ui.handlers import settings_log
+
+    small_app.settings = small_app.settings.model_copy(update={"openai_base_url": "https://api.openai.com/v1",
+                                                               "openai_api_key": "sk-old-not-real"})
+    args = dict(model="", key="", cap=0.15, budget=100, control=0.1, margin=1.0, currency="")
+    msg, key_box = save_settings(small_app, "http://evil.example:8080/v1", by="Maria", **args)
+    assert small_app.settings.openai_base_url == "http://evil.example:8080/v1" and key_box == ""
+    assert small_app.settings.openai_api_key is None and "API key: not set" in msg
+    assert "the stored API key was cleared" in msg
+    log = settings_log(small_app)
+    assert len(log) == 1 and log[0]["by"] == "Maria"
+    assert log[0]["changes"]["openai_base_url"] == {"before": "https://api.openai.com/v1",
+                                                    "after": "http://evil.example:8080/v1"}
+    assert log[0]["changes"]["openai_api_key"] == {"before": "set", "after": "not set"}
+    assert "sk-old" not in (small_app.ws.root / "settings-log.jsonl").read_text()
+    # a key given with the new endpoint is kept; the same endpoint again keeps the key
+    save_settings(small_app, "http://localhost:11434/v1", **{**args, "key": "sk-new-not-real"})
+    assert small_app.settings.openai_api_key == "sk-new-not-real"
+    msg, _ = save_settings(small_app, "http://localhost:11434/v1", **{**args, "cap": 0.2, "control": 0.0})
+    assert small_app.settings.openai_api_key == "sk-new-not-real" and small_app.settings.control_share == 0.0
+    assert settings_log(small_app)[-1]["changes"] == {"discount_cap": {"before": 0.15, "after": 0.2},
+                                                      "control_share": {"before": 0.1, "after": 0.0}}
+    assert settings_log(small_app)[-1]["by"] == "merchant"
+    # out of range, whatever the page sends: refused, nothing changed, nothing logged
+    n = len(settings_log(small_app))
+    for bad in ({"cap": 0.9}, {"control": -0.1}, {"margin": float("nan")}, {"budget": -3}):
+        msg, _ = save_settings(small_app, "http://localhost:11434/v1", **{**args, "cap": 0.2, "control": 0.0, **bad})
+        assert msg.startswith("error: ") and small_app.settings.discount_cap == 0.2
+    msg, _ = save_settings(small_app, "file:///etc/passwd", **args)
+    assert "http:// or https://" in msg and small_app.settings.openai_base_url == "http://localhost:11434/v1"
+    assert len(settings_log(small_app)) == n
 
 
 def _second_click_while_running(first, second, started: threading.Event, release: threading.Event):
@@ -481,3 +544,15 @@ def test_an_internal_check_never_reaches_the_merchant_as_the_error():
     assert "811" not in bug and "unchanged" in bug and bug.count("\n") == 0
     told = error_message(DataError("no value can be read as a date", file="orders.csv", column="Created at"))
     assert "orders.csv" in told and "Created at" in told
+
+
+def test_no_event_of_the_app_is_in_its_api(small_app):
+    """Every event is api_name=False: none is listed in the API page (/gradio_api/info). That does
+    not refuse a call by itself (gradio-app/gradio#13051); ui.guard's launch key does, tested over
+    HTTP in tests/test_hostile.py."""
+    from ui.app import build_app
+
+    app = build_app(small_app)
+    assert len(app.fns) > 20 and {fn.api_visibility for fn in app.fns.values()} == {"private"}
+    info = app.get_api_info(all_endpoints=True)
+    assert info["named_endpoints"] == {} and info["unnamed_endpoints"] == {}

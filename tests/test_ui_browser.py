@@ -1,8 +1,11 @@
 """The app in a real browser: Debian's headless Chromium driven by Playwright (never a
 downloaded browser). Upload a store, read the load report, ask the assistant and see its tool
 trace, follow its link to the drafts it wrote in the Approvals tab, filter the customers by
-segment (with the count of matches), open a customer, approve a draft, export the CSV and check
-it, bulk approve with its confirmation; screenshot every tab into tests/output/."""
+segment (with the count of matches), open a customer, register the merchant as the person who
+decides, approve a draft, export the CSV and check it, bulk approve with the queue filtered to
+two drafts and find only those two approved; screenshot every tab into tests/output/. The page
+is opened from the address the app printed (it carries the launch key, ui.guard), and none of
+its own requests is refused."""
 
 from __future__ import annotations
 
@@ -36,9 +39,9 @@ def app_url(tmp_path_factory):
     root = tmp_path_factory.mktemp("ui")
     generate_store(root / "store", customers=800, seed=2)
     port = _free_port()
-    app = launch(root / "store", root / "ws", port=port, block=False)
-    yield f"http://127.0.0.1:{port}", root
-    app.close()
+    run = launch(root / "store", root / "ws", port=port, block=False)
+    yield run.base, root, run
+    run.close()
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +55,9 @@ def page(app_url):
         pg.outside = []  # requests the page makes anywhere but the app itself
         pg.on("request", lambda r: None if r.url.startswith((app_url[0], "data:", "blob:"))
               else pg.outside.append(r.url))
-        pg.goto(app_url[0])
+        pg.refused = []  # the page's own requests that the app refused
+        pg.on("response", lambda r: pg.refused.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+        pg.goto(app_url[2].url)  # the printed address, with the launch key
         yield pg
         browser.close()
 
@@ -78,7 +83,7 @@ def _shot(page, name: str) -> None:
 def test_end_to_end_in_chromium(page, app_url):
     from playwright.sync_api import expect
 
-    url, root = app_url
+    url, root, run = app_url
     expect(page.locator("#mode-banner")).to_contain_text("offline: no language model in use")
     _shot(page, "1_assistant_empty")
 
@@ -153,8 +158,15 @@ def test_end_to_end_in_chromium(page, app_url):
     expect(page.locator("#customer-draft-result")).to_contain_text(re.compile(r"Queued draft|No draft queued"))
     _shot(page, "3_customers")
 
-    # Approvals: the whole queue; open draft 1, approve it as the merchant, export the CSV
+    # Approvals: register the merchant as the person who decides; the whole queue; open draft 1,
+    # approve it, export the CSV
     _tab(page, "Approvals")
+    expect(page.locator("#people-list")).to_contain_text("Nobody is registered yet")
+    page.locator("#approvals-actor textarea, #approvals-actor input").first.fill("Maria")
+    page.locator("#person-name textarea, #person-name input").first.fill("Maria")
+    page.locator("#person-add").click()
+    expect(page.locator("#approvals-msg")).to_contain_text("Registered Maria to decide on drafts")
+    expect(page.locator("#people-list")).to_contain_text("People who decide on drafts here: Maria.")
     only.fill("")
     page.locator("#approvals-refresh").click()
     expect(page.locator("#drafts-table")).to_contain_text("pending")
@@ -176,16 +188,30 @@ def test_end_to_end_in_chromium(page, app_url):
     assert rows[0]["email"] and "{first_name}" not in rows[0]["body"]
     _shot(page, "4_approvals")
 
-    # Bulk approve: refused without the confirmation box; with it, no draft is left pending
-    expect(page.locator("#drafts-table")).to_contain_text("pending")
+    # Bulk approve with the queue filtered to two pending drafts: refused without the tick; with
+    # it, those two are approved and every other pending draft stays pending (issue 15: it used
+    # to approve the whole queue)
+    q = run.ctx.queue()
+    if len(q.list_drafts(state="pending")) < 3:  # more drafts in the queue than the filter shows
+        assert run.ctx.runner().call("queue_drafts", {"top_n": 3}).get("queued")
+    pending = [d.id for d in q.list_drafts(state="pending")]
+    assert len(pending) >= 3, pending
+    shown = pending[:2]
+    only.fill(", ".join(map(str, shown)))
+    only.press("Enter")
+    expect(page.locator("#drafts-table [role=gridcell][data-col='0']")).to_have_text([str(i) for i in shown])
     page.locator("#bulk-approve").click()
     expect(page.locator("#approvals-msg")).to_contain_text("Tick the confirmation box")
-    expect(page.locator("#drafts-table")).to_contain_text("pending")
+    assert [d.id for d in q.list_drafts(state="pending")] == pending
     page.locator("#bulk-confirm input").check()
+    expect(page.locator("#approvals-msg")).to_contain_text(f"(ids {', '.join(map(str, shown))})")
     page.locator("#bulk-approve").click()
-    expect(page.locator("#approvals-msg")).to_contain_text(re.compile(r"[1-9]\d* drafts approved by merchant"))
+    expect(page.locator("#approvals-msg")).to_contain_text(
+        f"2 drafts approved by Maria (ids {', '.join(map(str, shown))}).")
     expect(page.locator("#drafts-table")).not_to_contain_text("pending")
     expect(page.locator("#bulk-confirm input")).not_to_be_checked()  # the next bulk approval needs a new tick
+    assert [d.id for d in q.list_drafts(state="pending")] == pending[2:]
+    assert {d.id for d in q.list_drafts() if d.state == "approved"} == {1, *shown}
     _shot(page, "4b_approvals_bulk")
 
     # Weekly brief: KPI cards with week-over-week change, charts, downloads
@@ -196,7 +222,8 @@ def test_end_to_end_in_chromium(page, app_url):
     expect(page.locator("#brief-html a").first).to_be_visible()
     _shot(page, "2_brief")
 
-    # Settings: the API key is write-only (accepted, never shown back); no model = still offline
+    # Settings: the API key is write-only (accepted, never shown back); no model = still offline;
+    # a new model endpoint clears it, and both changes are in the settings log
     _tab(page, "Settings")
     key = page.locator("#settings-key input")
     key.fill("sk-test-not-real")
@@ -205,5 +232,12 @@ def test_end_to_end_in_chromium(page, app_url):
     expect(page.locator("#settings-msg")).to_contain_text("offline")
     expect(key).to_have_value("")
     assert "sk-test-not-real" not in page.content()
+    page.locator("#settings-base textarea, #settings-base input").first.fill("http://127.0.0.1:9/v1")
+    page.locator("#settings-save").click()
+    expect(page.locator("#settings-msg")).to_contain_text("the stored API key was cleared")
+    expect(page.locator("#settings-msg")).to_contain_text("API key: not set")
+    log = (root / "ws" / "settings-log.jsonl").read_text()
+    assert '"openai_base_url"' in log and "sk-test-not-real" not in log
     _shot(page, "6_settings")
     assert page.outside == [], f"the page reached the network: {page.outside[:5]}"
+    assert page.refused == [], f"the app refused the page's own requests: {page.refused[:5]}"

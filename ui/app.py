@@ -1,23 +1,34 @@
 """The Gradio app: layout and event wiring only. Every action is an agent/ call the CLI makes too.
 
     from ui.app import launch
-    launch(store_dir, workspace, port=7860)     # http://127.0.0.1:7860, offline unless a model is set
+    launch(store_dir, workspace, port=7860)     # prints http://127.0.0.1:7860/?key=..., offline unless a model is set
+
+Who can drive it (ui.guard): only requests to 127.0.0.1 / localhost carrying this launch's key;
+no event is part of Gradio's public API (every one is `api_name=False`), and the only files
+served are the downloads just made. RETENTION_UI_PASSWORD adds Gradio's login.
 """
 
 from __future__ import annotations
 
+import hmac
+import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
+from gradio import utils as gr_utils
+from starlette.middleware import Middleware
 
 from agent.approvals import ApprovalError
 from agent.settings import Settings
 from ui import views
+from ui.guard import Gate, new_key
 
 # The handlers and the context live in ui.handlers; imported here for the wiring below, and so
 # they stay importable from ui.app as before.
 from ui.handlers import (
     AppContext,
+    arm_bulk,
     confirm_consent,
     consent_status,
     error_message,
@@ -27,20 +38,28 @@ from ui.handlers import (
     chat_turn,
     customer_rows,
     draft_for,
-    draft_rows,
+    draft_rows,  # noqa: F401  (importable from ui.app, as before)
     export_drafts,
     make_brief,
     open_chat_drafts,
+    people_line,
+    register_person,
+    save_settings,
     show_draft,
+    shown_rows,
     upload_store,
 )
+
+PRIVATE = {"api_name": False}
+"""Every event: not in Gradio's API page. (That alone does not refuse a call, gradio-app/gradio#13051:
+the launch key in ui.guard does.)"""
 
 
 # --- the layout ------------------------------------------------------------------------------
 
 
 def build_app(ctx: AppContext) -> gr.Blocks:
-    with gr.Blocks(title="Retention analyst", analytics_enabled=False) as app:
+    with gr.Blocks(title="Retention analyst", analytics_enabled=False, delete_cache=(3600, 86400)) as app:
         gr.Markdown("# Retention analyst\nScores your customers, finds retention plays, drafts "
                     "outreach that **you** approve. Nothing is ever sent.")
         store_md = gr.Markdown(f"Store: `{ctx.store_dir}` · workspace: `{ctx.ws.root}`", elem_id="store-line")
@@ -50,11 +69,15 @@ def build_app(ctx: AppContext) -> gr.Blocks:
             _customers_tab(ctx)
             queue_ui = _approvals_tab(ctx)
             _data_tab(ctx, store_md)
-            _settings_tab(ctx)
+            consent_msg = _settings_tab(ctx)
         # the link from a chat turn's drafts to the Approvals tab, filtered to those drafts
         open_btn.click(lambda ids: open_chat_drafts(ctx, ids), [chat_ids],
                        [tabs] + [queue_ui[k] for k in ("only", "state", "table", "msg", "draft_id",
-                                                       "subject", "body", "info")])
+                                                       "subject", "body", "info", "view", "confirm",
+                                                       "armed")], **PRIVATE)
+        # what the workspace says now, each time the page is opened (not as it was at launch)
+        app.load(lambda: (people_line(ctx), consent_status(ctx)), None, [queue_ui["people"], consent_msg],
+                 **PRIVATE)
     app.queue(default_concurrency_limit=1)
     return app
 
@@ -81,9 +104,9 @@ def _assistant_tab(ctx: AppContext) -> tuple:
             yield from chat_turn(ctx, history)
 
         for trigger in (msg.submit, send.click):
-            trigger(user_turn, [msg, chat], [msg, chat, send], queue=False).then(
-                bot_turn, [chat], [chat, send, banner, open_btn, chat_ids], concurrency_limit=1)
-        starters.click(lambda s: s[0], [starters], [msg])
+            trigger(user_turn, [msg, chat], [msg, chat, send], queue=False, **PRIVATE).then(
+                bot_turn, [chat], [chat, send, banner, open_btn, chat_ids], concurrency_limit=1, **PRIVATE)
+        starters.click(lambda s: s[0], [starters], [msg], **PRIVATE)
     return open_btn, chat_ids
 
 
@@ -110,7 +133,7 @@ def _brief_tab(ctx: AppContext) -> None:
             return make_brief(ctx, week_ending, cac_value, progress)
 
         go.click(make, [week, cac], [status, cards, clv_img, churn_img, mig_img, cohort_plot, body,
-                                     dl_html, dl_md], concurrency_limit=1, trigger_mode="once")
+                                     dl_html, dl_md], concurrency_limit=1, trigger_mode="once", **PRIVATE)
 
 
 def _customers_tab(ctx: AppContext) -> None:
@@ -140,16 +163,16 @@ def _customers_tab(ctx: AppContext) -> None:
             return customer_rows(ctx, s_, t_, r_, c_, n_, progress)
 
         outs = [table, segments, seg, tier, reason, count]
-        load.click(refresh, [seg, tier, reason, consent, top], outs, concurrency_limit=1)
+        load.click(refresh, [seg, tier, reason, consent, top], outs, concurrency_limit=1, **PRIVATE)
         for f in (seg, tier, reason, consent):
-            f.input(refresh, [seg, tier, reason, consent, top], outs, concurrency_limit=1)
-        top.release(refresh, [seg, tier, reason, consent, top], outs, concurrency_limit=1)
+            f.input(refresh, [seg, tier, reason, consent, top], outs, concurrency_limit=1, **PRIVATE)
+        top.release(refresh, [seg, tier, reason, consent, top], outs, concurrency_limit=1, **PRIVATE)
 
         def pick(evt: gr.SelectData, tab):
             row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
             return str(tab.iloc[row]["customer_id"])
 
-        table.select(pick, [table], [cid])
+        table.select(pick, [table], [cid], **PRIVATE)
 
         def open_customer(customer_id, progress=gr.Progress()):
             customer_id = (customer_id or "").strip()
@@ -164,13 +187,13 @@ def _customers_tab(ctx: AppContext) -> None:
             return views.customer_markdown(info, nbp), views.orders_table(
                 ctx.session().customer_orders(info["customer_id"]))
 
-        open_btn.click(open_customer, [cid], [detail, history], concurrency_limit=1)
-        cid.submit(open_customer, [cid], [detail, history], concurrency_limit=1)
+        open_btn.click(open_customer, [cid], [detail, history], concurrency_limit=1, **PRIVATE)
+        cid.submit(open_customer, [cid], [detail, history], concurrency_limit=1, **PRIVATE)
 
         def draft(customer_id, progress=gr.Progress()):
             return draft_for(ctx, customer_id, progress)
 
-        draft_btn.click(draft, [cid], [draft_out], concurrency_limit=1, trigger_mode="once")
+        draft_btn.click(draft, [cid], [draft_out], concurrency_limit=1, trigger_mode="once", **PRIVATE)
 
 
 def _approvals_tab(ctx: AppContext) -> dict:
@@ -183,6 +206,10 @@ def _approvals_tab(ctx: AppContext) -> dict:
             refresh = gr.Button("Refresh queue", elem_id="approvals-refresh")
             actor = gr.Textbox(value="merchant", label="Your name (recorded as the decider)",
                                elem_id="approvals-actor")
+        with gr.Row():
+            people = gr.Markdown(people_line(ctx), elem_id="people-list")
+            person = gr.Textbox(label="Register a person who decides on drafts", elem_id="person-name")
+            add_person = gr.Button("Register", elem_id="person-add")
         table = gr.DataFrame(label="Drafts", interactive=False, elem_id="drafts-table")
         with gr.Row():
             with gr.Column():
@@ -198,30 +225,36 @@ def _approvals_tab(ctx: AppContext) -> dict:
                 info = gr.Markdown(elem_id="draft-info")
         msg = gr.Markdown(elem_id="approvals-msg")
         with gr.Row():
-            confirm = gr.Checkbox(label="Yes, approve every pending and edited draft", elem_id="bulk-confirm")
+            confirm = gr.Checkbox(label="Yes, approve every pending and edited draft shown in the table",
+                                  elem_id="bulk-confirm")
             bulk = gr.Button("Approve all pending", elem_id="bulk-approve")
         with gr.Row():
             export = gr.Button("Export approved drafts (CSV)", elem_id="export")
             export_file = gr.File(label="Export", elem_id="export-file")
+        # kept on the server, never sent by the page: what the table shows, and which of those
+        # drafts the merchant's tick confirmed for "Approve all pending"
+        view = gr.State({"state": views.ALL, "only": "", "ids": []})
+        armed = gr.State(None)
+        shown = [table, view, confirm, armed]
 
         def rows(st, ids):
-            return draft_rows(ctx, st, ids)
+            return shown_rows(ctx, st, ids)
 
         def show(i):
             return show_draft(ctx, i)
 
-        refresh.click(rows, [state, only], [table])
-        state.input(rows, [state, only], [table])
-        only.submit(rows, [state, only], [table])
+        refresh.click(rows, [state, only], shown, **PRIVATE)
+        state.input(rows, [state, only], shown, **PRIVATE)
+        only.submit(rows, [state, only], shown, **PRIVATE)
 
         def pick(evt: gr.SelectData, tab):
             row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
             return int(tab.iloc[row]["id"])
 
-        table.select(pick, [table], [draft_id]).then(show, [draft_id], [subject, body, info])
-        draft_id.submit(show, [draft_id], [subject, body, info])
+        table.select(pick, [table], [draft_id], **PRIVATE).then(show, [draft_id], [subject, body, info], **PRIVATE)
+        draft_id.submit(show, [draft_id], [subject, body, info], **PRIVATE)
 
-        def act(kind, i, who, subj, text, why, st, ids):
+        def act(kind, i, who, subj, text, why, v):
             try:
                 q = ctx.queue()
                 if i is None:
@@ -235,24 +268,29 @@ def _approvals_tab(ctx: AppContext) -> dict:
                                discount_cap=ctx.settings.discount_cap).message
             except (ApprovalError, LookupError, ValueError) as exc:
                 m = error_message(exc)
-            return (m, rows(st, ids)) + show(i)
+            v = v or {}
+            return (m,) + rows(v.get("state", views.ALL), v.get("only", "")) + show(i)
 
-        outs = [msg, table, subject, body, info]
-        ins = [draft_id, actor, subject, body, reason, state, only]
-        approve.click(lambda *a: act("approve", *a), ins, outs, concurrency_limit=1)
-        reject.click(lambda *a: act("reject", *a), ins, outs, concurrency_limit=1)
-        save.click(lambda *a: act("edit", *a), ins, outs, concurrency_limit=1)
+        outs = [msg, *shown, subject, body, info]
+        ins = [draft_id, actor, subject, body, reason, view]
+        approve.click(lambda *a: act("approve", *a), ins, outs, concurrency_limit=1, **PRIVATE)
+        reject.click(lambda *a: act("reject", *a), ins, outs, concurrency_limit=1, **PRIVATE)
+        save.click(lambda *a: act("edit", *a), ins, outs, concurrency_limit=1, **PRIVATE)
 
-        bulk.click(lambda ok, who, st, ids: bulk_approve(ctx, ok, who, st, ids), [confirm, actor, state, only],
-                   [msg, table, confirm], concurrency_limit=1)
+        add_person.click(lambda name, who: register_person(ctx, name, who), [person, actor], [msg, people],
+                         concurrency_limit=1, **PRIVATE)
 
-        def do_export(who, st, ids):
-            return export_drafts(ctx, who, st, ids)
+        # the tick is noted on the server with the drafts it confirms; the button reads only that
+        confirm.input(lambda ticked, v: arm_bulk(ctx, ticked, v), [confirm, view], [armed, msg], **PRIVATE)
+        bulk.click(lambda a, who, v: bulk_approve(ctx, a, who, v), [armed, actor, view],
+                   [msg, table, view, confirm, armed], concurrency_limit=1, **PRIVATE)
 
-        export.click(do_export, [actor, state, only], [msg, table, export_file], concurrency_limit=1,
-                     trigger_mode="once")
+        export.click(lambda who, v: export_drafts(ctx, who, v), [actor, view],
+                     [msg, table, export_file, view, confirm, armed], concurrency_limit=1, trigger_mode="once",
+                     **PRIVATE)
     return {"only": only, "state": state, "table": table, "msg": msg, "draft_id": draft_id,
-            "subject": subject, "body": body, "info": info}
+            "subject": subject, "body": body, "info": info, "view": view, "confirm": confirm, "armed": armed,
+            "people": people}
 
 
 def _data_tab(ctx: AppContext, store_md) -> None:
@@ -273,16 +311,20 @@ def _data_tab(ctx: AppContext, store_md) -> None:
             return upload_store(ctx, paths, store_name, progress)
 
         go.click(upload, [files, name], [status, report, rejects, store_md], concurrency_limit=1,
-                 trigger_mode="once")
+                 trigger_mode="once", **PRIVATE)
 
 
-def _settings_tab(ctx: AppContext) -> None:
+def _settings_tab(ctx: AppContext):
+    """The settings and the consent confirmations; returns the consent line."""
     with gr.Tab("Settings", id="settings"):
         s = ctx.settings
-        gr.Markdown("Stored for this session only. The API key is write-only: it is never shown back.")
+        gr.Markdown("Stored for this session only; every change is written to the workspace's settings "
+                    "log. The API key is write-only: it is never shown back, and a changed model endpoint "
+                    "clears it.")
         with gr.Row():
-            base = gr.Textbox(label="Model endpoint (OpenAI-compatible base URL)", value=s.openai_base_url or "")
-            model = gr.Textbox(label="Model name (empty = offline)", value=s.model or "")
+            base = gr.Textbox(label="Model endpoint (OpenAI-compatible base URL)", value=s.openai_base_url or "",
+                              elem_id="settings-base")
+            model = gr.Textbox(label="Model name (empty = offline)", value=s.model or "", elem_id="settings-model")
             key = gr.Textbox(label="API key", type="password", value="", placeholder="unchanged",
                              elem_id="settings-key")
         with gr.Row():
@@ -292,7 +334,10 @@ def _settings_tab(ctx: AppContext) -> None:
             margin = gr.Slider(0, 1, value=s.margin, step=0.01, label="Margin")
             currency = gr.Textbox(label="Currency when the files do not say (e.g. GBP)", value=s.currency or "",
                                   elem_id="settings-currency")
-        save = gr.Button("Save settings", elem_id="settings-save")
+        with gr.Row():
+            by = gr.Textbox(label="Your name (recorded in the settings log)", value="merchant",
+                            elem_id="settings-by")
+            save = gr.Button("Save settings", elem_id="settings-save")
         out = gr.Markdown(elem_id="settings-msg")
 
         gr.Markdown("### Consent\nCustomers whose data does not say whether they accept email or SMS are "
@@ -308,50 +353,77 @@ def _settings_tab(ctx: AppContext) -> None:
             record = gr.Button("Record confirmation", elem_id="consent-confirm")
             withdraw = gr.Button("Withdraw confirmation", elem_id="consent-withdraw")
         consent_msg = gr.Markdown(consent_status(ctx), elem_id="consent-msg")
-        record.click(lambda ch, by, ok: (confirm_consent(ctx, ch, by, ok), False), [channel, who, ticked],
-                     [consent_msg, ticked], concurrency_limit=1)
-        withdraw.click(lambda ch, by: confirm_consent(ctx, ch, by, True, action="withdraw"), [channel, who],
-                       [consent_msg], concurrency_limit=1)
+        record.click(lambda ch, by_, ok: (confirm_consent(ctx, ch, by_, ok), False), [channel, who, ticked],
+                     [consent_msg, ticked], concurrency_limit=1, **PRIVATE)
+        withdraw.click(lambda ch, by_: confirm_consent(ctx, ch, by_, True, action="withdraw"), [channel, who],
+                       [consent_msg], concurrency_limit=1, **PRIVATE)
 
-        def apply(base_, model_, key_, cap_, budget_, control_, margin_, currency_):
-            from agent.display import currency_code
-
-            try:
-                code = currency_code(currency_)
-            except ValueError as exc:
-                return error_message(exc), ""
-            upd = dict(openai_base_url=base_.strip() or None, model=model_.strip() or None,
-                       discount_cap=float(cap_), weekly_contact_budget=int(budget_ or 0),
-                       control_share=float(control_), margin=float(margin_))
-            ctx.set_settings(**upd)
-            if not upd["openai_base_url"]:
-                ctx.settings = ctx.settings.model_copy(update={"openai_base_url": None})
-            if not upd["model"]:
-                ctx.settings = ctx.settings.model_copy(update={"model": None})
-            if key_:
-                ctx.settings = ctx.settings.model_copy(update={"openai_api_key": key_})
-            ctx.set_currency(code)  # last: the session gets the settings as saved
-            mode = f"model `{ctx.settings.model}`" if ctx.settings.model else "offline: no language model in use"
-            cur = f" Currency: {ctx.currency or 'not known'}."
-            return f"Saved. Mode: {mode}. API key: {'set' if ctx.settings.openai_api_key else 'not set'}.{cur}", ""
-
-        save.click(apply, [base, model, key, cap, budget, control, margin, currency], [out, key])
+        save.click(lambda *a: save_settings(ctx, *a), [base, model, key, cap, budget, control, margin, currency, by],
+                   [out, key], concurrency_limit=1, **PRIVATE)
+    return consent_msg
 
 
 # --- starting it -------------------------------------------------------------------------------
 
+PASSWORD_ENV = "RETENTION_UI_PASSWORD"
+
+
+@dataclass
+class RunningApp:
+    """A started app: `url` is the address to open (it carries the launch key), `base` the
+    address without it."""
+
+    blocks: gr.Blocks
+    url: str
+    base: str
+    key: str
+    ctx: AppContext
+
+    def close(self) -> None:
+        self.blocks.close()
+
+    def block_thread(self) -> None:
+        self.blocks.block_thread()
+
+
+def password_check(password: str):
+    """Gradio's auth for RETENTION_UI_PASSWORD: any user name, this password."""
+    want = password.encode()
+    return lambda _user, given: hmac.compare_digest(str(given or "").encode(), want)
+
 
 def launch(store_dir: str | Path, workspace: str | Path, *, port: int = 7860, block: bool = True,
-           settings: Settings | None = None, loaded=None):
-    """Start the app on 127.0.0.1:`port` (no share link, no analytics); prints the address.
-    `loaded`: the store as `load_store` gave it already (the app does not read it again)."""
+           settings: Settings | None = None, loaded=None, password: str | None = None) -> RunningApp:
+    """Start the app on 127.0.0.1:`port` (no share link, no analytics, no API page, no
+    monitoring, no server-side rendering) behind ui.guard.Gate; prints the address to open,
+    which carries this launch's key. `password` (default: RETENTION_UI_PASSWORD) adds Gradio's
+    login, any user name. `loaded`: the store as `load_store` gave it already (not read again)."""
     ctx = AppContext(store_dir, workspace, settings=settings, loaded=loaded)
     app = build_app(ctx)
-    app.launch(server_name="127.0.0.1", server_port=int(port), share=False, inbrowser=False,
-               prevent_thread_lock=True, allowed_paths=[str(ctx.ws.root.resolve())],
-               show_error=False, quiet=True)
-    print(f"Retention analyst running at http://127.0.0.1:{port} (store {store_dir}); Ctrl+C stops it.",
-          flush=True)
+    port, key = int(port), new_key()
+    password = password if password is not None else (os.environ.get(PASSWORD_ENV) or None)
+    blocked = [str(p) for p in (ctx.ws.root.resolve(), Path(store_dir).resolve())
+               if not _contains(p, Path(gr_utils.get_upload_folder()))]
+    app.launch(server_name="127.0.0.1", server_port=port, share=False, inbrowser=False,
+               prevent_thread_lock=True, show_error=False, quiet=True, ssr_mode=False, pwa=False,
+               mcp_server=False, enable_monitoring=False, run_history=False, strict_cors=True,
+               footer_links=["gradio", "settings"], allowed_paths=[], blocked_paths=blocked,
+               auth=password_check(password) if password else None,
+               auth_message="Enter the app's password (RETENTION_UI_PASSWORD); any user name." if password else None,
+               app_kwargs={"middleware": [Middleware(Gate, port=port, key=key, downloads=ctx.downloads)],
+                           "docs_url": None, "redoc_url": None})
+    base = f"http://127.0.0.1:{port}"
+    running = RunningApp(app, f"{base}/?key={key}", base, key, ctx)
+    print(f"Retention analyst running at {running.url} (store {store_dir}); open that address: it carries "
+          f"this launch's key{', then the password' if password else ''}. Ctrl+C stops it.", flush=True)
     if block:
         app.block_thread()
-    return app
+    return running
+
+
+def _contains(outer: Path, inner: Path) -> bool:
+    try:
+        inner.resolve().relative_to(outer.resolve())
+        return True
+    except ValueError:
+        return False

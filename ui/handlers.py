@@ -4,7 +4,10 @@ context, so tests call them without a browser. `ui.app` lays them out and wires 
 
 from __future__ import annotations
 
+import json
 import logging
+import math
+import re
 import shutil
 import threading
 import time
@@ -19,6 +22,7 @@ from agent.approvals import ApprovalError, open_queue
 from agent.settings import Settings
 from agent.workspace import Workspace
 from ui import views
+from ui.guard import Downloads
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +47,7 @@ class AppContext:
         self._lock = threading.Lock()
         self._jobs_lock = threading.Lock()
         self._running: set[str] = set()
+        self.downloads = Downloads()  # the only files the app serves (ui.guard)
 
     @property
     def loaded(self) -> bool:
@@ -209,14 +214,15 @@ def chat_turn(ctx: AppContext, history: list) -> Iterator[tuple]:
 def open_chat_drafts(ctx: AppContext, ids: list[int]) -> tuple:
     """The Assistant tab's "Open these N drafts in Approvals": switch to the Approvals tab with
     the queue filtered to those drafts and the first one open. (tabs, id filter, state filter,
-    table, message, draft id, subject, body, detail)"""
+    table, message, draft id, subject, body, detail, the view shown, bulk box, bulk arming)"""
     ids = [int(i) for i in ids or []]
     only = ", ".join(map(str, ids))
     first = ids[0] if ids else None
     msg = (f"Showing the {len(ids)} draft(s) written in chat (ids {only}); clear the id filter to see "
            "the whole queue." if ids else "No drafts were written in that chat turn.")
-    return ((gr.Tabs(selected="approvals"), only, views.ALL, draft_rows(ctx, views.ALL, only), msg, first)
-            + show_draft(ctx, first))
+    table, view, box, armed = shown_rows(ctx, views.ALL, only)
+    return ((gr.Tabs(selected="approvals"), only, views.ALL, table, msg, first) + show_draft(ctx, first)
+            + (view, box, armed))
 
 
 def show_draft(ctx: AppContext, draft_id) -> tuple:
@@ -246,38 +252,123 @@ def customer_rows(ctx: AppContext, segment: str, clv_tier: str, churn_reason: st
 
 def draft_rows(ctx: AppContext, state: str, only: str = ""):
     """The approval queue's table, by state and, when `only` names draft ids, just those."""
+    return views.drafts_table([d.to_dict() for d in _listed(ctx, state, only)])
+
+
+def _listed(ctx: AppContext, state: str, only: str = "") -> list:
     ids = set(views.parse_ids(only))
-    drafts = [d.to_dict() for d in ctx.queue().list_drafts(state=None if state == views.ALL else state)
-              if not ids or d.id in ids]
-    return views.drafts_table(drafts)
+    return [d for d in ctx.queue().list_drafts(state=None if state in (views.ALL, None, "") else state)
+            if not ids or d.id in ids]
 
 
-def bulk_approve(ctx: AppContext, confirmed: bool, actor: str, state: str, only: str = "") -> tuple:
-    """Approve every pending and edited draft, only with the confirmation box ticked; the box is
-    cleared afterwards, so the next bulk approval needs a new tick. (message, table, box)"""
-    if not confirmed:
-        return "Tick the confirmation box to approve every pending draft.", draft_rows(ctx, state, only), False
+def shown_rows(ctx: AppContext, state: str, only: str = "") -> tuple:
+    """The queue's table as the merchant asked for it, and what it shows, kept on the server
+    (a gr.State: {"state", "only", "ids"}); the bulk box is cleared and disarmed, since what
+    it would approve has changed. (table, view, box, arming)"""
+    drafts = _listed(ctx, state, only)
+    view = {"state": state, "only": only or "", "ids": [d.id for d in drafts]}
+    return views.drafts_table([d.to_dict() for d in drafts]), view, False, None
+
+
+def _approvable(ctx: AppContext, view: dict | None) -> list[int]:
+    """The pending and edited drafts among those the table shows (the server's view)."""
+    shown = set((view or {}).get("ids") or [])
+    return [d.id for d in ctx.queue().list_drafts() if d.id in shown and d.state in ("pending", "edited")]
+
+
+def arm_bulk(ctx: AppContext, ticked: bool, view: dict | None) -> tuple:
+    """The bulk confirmation box ticked (or unticked) by the merchant: the server notes which
+    drafts it confirms, the pending and edited drafts the table shows now; "Approve all pending"
+    approves those and no other. (arming, message)"""
+    if not ticked:
+        return None, "Bulk approval not confirmed."
+    ids = _approvable(ctx, view)
+    if not ids:
+        return None, "None of the drafts shown is pending or edited: nothing to approve."
+    return ({"ids": ids, "view": list((view or {}).get("ids") or [])},
+            f"Confirmed for the {len(ids)} pending and edited draft(s) shown (ids {_id_list(ids)}): "
+            "press «Approve all pending» to approve them.")
+
+
+def _id_list(ids: list[int], most: int = 20) -> str:
+    words = ", ".join(map(str, ids[:most]))
+    return words + (f" and {len(ids) - most} more" if len(ids) > most else "")
+
+
+def bulk_approve(ctx: AppContext, armed: dict | None, actor: str, view: dict | None) -> tuple:
+    """Approve the pending and edited drafts the table shows, only when the merchant's tick
+    (`arm_bulk`, kept on the server) confirmed them for the same table; drafts that appeared or
+    changed since are left alone. The box is cleared afterwards, so the next bulk approval needs
+    a new tick. (message, table, view, box, arming)"""
+    view = view or {"state": views.ALL, "only": "", "ids": []}
+
+    def after(message: str) -> tuple:
+        table, new_view, box, disarmed = shown_rows(ctx, view.get("state", views.ALL), view.get("only", ""))
+        return message, table, new_view, box, disarmed
+
+    if not armed or not armed.get("ids"):
+        return after("Tick the confirmation box to approve the pending drafts shown.")
+    if list(armed.get("view") or []) != list(view.get("ids") or []):
+        return after("The drafts shown changed since the box was ticked: nothing approved; tick it again.")
+    ids = [i for i in _approvable(ctx, view) if i in set(armed["ids"])]
+    if not ids:
+        return after("None of the confirmed drafts is still pending or edited: nothing approved.")
     try:
-        done = ctx.queue().approve_all_pending(actor=actor)
-        m = f"{sum(t.changed for t in done)} drafts approved by {actor}."
-    except ApprovalError as exc:
+        done = ctx.queue().approve(ids, actor=actor)
+        changed = [t.draft_id for t in done if t.changed]
+        m = f"{len(changed)} drafts approved by {actor} (ids {_id_list(changed)})."
+    except (ApprovalError, LookupError, ValueError) as exc:
         m = error_message(exc)
-    return m, draft_rows(ctx, state, only), False
+    return after(m)
 
 
-def export_drafts(ctx: AppContext, actor: str, state: str, only: str = "") -> tuple:
-    """Approved drafts to CSV (agent.campaigns.export_approved). (message, table, file)"""
+def people_line(ctx: AppContext) -> str:
+    """Who may decide on drafts in this workspace (agent.approvals: a registered person)."""
+    try:
+        names = [p.name for p in ctx.queue().people()]
+    except Exception as exc:
+        return error_message(exc)
+    if not names:
+        return ("Nobody is registered yet to decide on drafts in this workspace: register yourself "
+                "(the name you give in «Your name»), then approve.")
+    return "People who decide on drafts here: " + ", ".join(names) + "."
+
+
+def register_person(ctx: AppContext, name: str | None, by: str | None) -> tuple:
+    """Register a person who may approve, edit and reject drafts: the first one registers
+    themselves, later ones are added by a registered person (`by`, «Your name»). (message, people)"""
+    try:
+        row, added = ctx.queue().add_person(name or "", by=(by or "").strip() or None)
+    except (ApprovalError, ValueError) as exc:
+        return error_message(exc), people_line(ctx)
+    return (f"Registered {row.name} to decide on drafts." if added else f"{row.name} is registered already."), \
+        people_line(ctx)
+
+
+def export_drafts(ctx: AppContext, actor: str, view: dict | None = None) -> tuple:
+    """Approved drafts to CSV (agent.campaigns.export_approved); the file is the one download
+    the app then serves for exports. (message, table, file, view, box, arming)"""
     from agent.campaigns import export_approved
+
+    view = view or {"state": views.ALL, "only": ""}
+
+    def rows():
+        return shown_rows(ctx, view.get("state", views.ALL), view.get("only", ""))
 
     try:
         with ctx.job("the export"):
             res = export_approved(ctx.ws, ctx.queue(), store=ctx.store_dir, actor=actor or "merchant")
     except JobRunning as exc:
-        return str(exc), draft_rows(ctx, state, only), gr.update()
+        table, v, box, armed = rows()
+        return str(exc), table, gr.update(), v, box, armed
     except Exception as exc:
         log.exception("export failed")
-        return error_message(exc), draft_rows(ctx, state, only), None
-    return res.message, draft_rows(ctx, state, only), (str(res.path) if res.path else None)
+        ctx.downloads.withdraw("export")
+        table, v, box, armed = rows()
+        return error_message(exc), table, None, v, box, armed
+    served = ctx.downloads.offer("export", [res.path] if res.path else [])
+    table, v, box, armed = rows()
+    return res.message, table, (served[0] if served else None), v, box, armed
 
 
 def make_brief(ctx: AppContext, week_ending: str | None, cac, progress=None) -> tuple:
@@ -297,10 +388,17 @@ def make_brief(ctx: AppContext, week_ending: str | None, cac, progress=None) -> 
             log.exception("brief failed")
         return (error_message(exc) if not isinstance(exc, JobRunning) else str(exc),) + (gr.update(),) * 8
     p = b.paths
+    clv, churn, mig, html_, md = ctx.downloads.offer("brief", [
+        p.get(k) for k in ("clv_distribution", "churn_by_segment", "segment_migration", "html", "md")])
     return (f"Brief for the week ending **{b.week_ending}** written to `{p.get('md')}`.",
             views.kpi_cards(b.facts.get("kpi", {}), b.facts.get("kpi_change", {}), b.facts.get("currency")),
-            p.get("clv_distribution"), p.get("churn_by_segment"), p.get("segment_migration"),
-            cohort_retention(s.orders), b.markdown, p.get("html"), p.get("md"))
+            clv, churn, mig, cohort_retention(s.orders), _without_images(b.markdown), html_, md)
+
+
+def _without_images(markdown: str) -> str:
+    """The brief's Markdown as the tab shows it: its charts are the images above it, so its
+    image links (file names next to the .md file in the workspace, not served) are left out."""
+    return re.sub(r"!\[[^\]]*\]\([^)]*\)[ \t]*\n?", "", markdown or "")
 
 
 def upload_store(ctx: AppContext, paths, store_name: str | None, progress=None) -> tuple:
@@ -322,9 +420,10 @@ def upload_store(ctx: AppContext, paths, store_name: str | None, progress=None) 
         return str(exc), gr.update(), gr.update(), gr.update()
     except Exception as exc:  # DataError and friends: the CLI's one-line message
         log.info("upload refused: %s", exc)
+        ctx.downloads.withdraw("rejects")
         return error_message(exc), None, None, gr.update()
     reps = list(s.reports)
-    rej = [r.rejects_path for r in reps if r.rejects_path and r.rows_rejected]
+    rej = ctx.downloads.offer("rejects", [r.rejects_path for r in reps if r.rejects_path and r.rows_rejected])
     notes = "".join(f" Note: {w}" for w in s.params.get("warnings", []))
     cur = getattr(s, "currency", None)
     notes += (f" Amounts are in {cur}." if cur else
@@ -384,3 +483,84 @@ def confirm_consent(ctx: AppContext, channel: str, by: str, ticked: bool, action
 
 def banner_for(ctx: AppContext) -> str:
     return views.mode_banner("llm" if ctx.settings.model else "offline", ctx.settings.model)
+
+
+# --- settings ------------------------------------------------------------------------------------
+
+SETTINGS_LOG = "settings-log.jsonl"
+"""The settings changes made in the app, one JSON object a line, in the workspace: when, by whom,
+each changed field before and after (the API key only as set / not set, never its value)."""
+
+LIMITS = {"discount_cap": (0.0, 0.5), "control_share": (0.0, 0.5), "margin": (0.0, 1.0)}
+
+
+def settings_log(ctx: AppContext) -> list[dict]:
+    """The app's settings log, oldest first."""
+    path = ctx.ws.root / SETTINGS_LOG
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _log_settings(ctx: AppContext, by: str, changes: dict, note: str = "") -> None:
+    row = {"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "by": by, "action": "settings changed",
+           "changes": changes, "note": note}
+    with open(ctx.ws.root / SETTINGS_LOG, "a", encoding="utf-8") as f:
+        f.write(json.dumps(row, default=str) + "\n")
+
+
+def save_settings(ctx: AppContext, base: str | None, model: str | None, key: str | None, cap, budget,
+                  control, margin, currency: str | None, by: str | None = None) -> tuple:
+    """The Settings tab's "Save settings", checked here whatever the page sent: numbers within
+    their limits, an http(s) endpoint. A changed model endpoint clears the stored API key (a
+    key meant for one server is never sent to another) unless a new key comes with it. Every
+    change is written to the workspace's settings log (SETTINGS_LOG). (message, key box)"""
+    from agent.display import currency_code
+
+    who = (by or "").strip() or "merchant"
+    try:
+        code = currency_code(currency)
+        values = {"discount_cap": float(cap), "control_share": float(control), "margin": float(margin)}
+        for name, (lo, hi) in LIMITS.items():
+            if not (math.isfinite(values[name]) and lo <= values[name] <= hi):
+                raise ValueError(f"{name.replace('_', ' ')} must be between {lo:g} and {hi:g}; got {values[name]:g}")
+        n = float(budget or 0)
+        if not math.isfinite(n) or n < 0 or n != int(n):
+            raise ValueError(f"the weekly contact budget must be a whole number of customers, 0 or more; got {budget}")
+        values["weekly_contact_budget"] = int(n)
+        new_base = (base or "").strip() or None
+        if new_base and not new_base.lower().startswith(("http://", "https://")):
+            raise ValueError(f"the model endpoint must be an http:// or https:// address; got {new_base!r}")
+    except ValueError as exc:
+        return error_message(exc), ""
+    before = ctx.settings
+    new_key = (key or "").strip() or None
+    values.update(openai_base_url=new_base, model=(model or "").strip() or None)
+    note = ""
+    if new_key:
+        values["openai_api_key"] = new_key
+    elif new_base != before.openai_base_url and before.openai_api_key:
+        values["openai_api_key"] = None
+        note = ("The model endpoint changed, so the stored API key was cleared: enter the key for "
+                f"{new_base or 'the default endpoint'} if it needs one.")
+    ctx.settings = before.model_copy(update=values)
+    ctx.set_settings()  # the session and the assistant get the new settings
+    ctx.set_currency(code)  # last: the session gets the settings as saved
+    after = ctx.settings
+    changes = {}
+    for name in ("openai_base_url", "model", "discount_cap", "weekly_contact_budget", "control_share",
+                 "margin", "currency"):
+        if getattr(before, name) != getattr(after, name):
+            changes[name] = {"before": getattr(before, name), "after": getattr(after, name)}
+    if new_key or before.openai_api_key != after.openai_api_key:
+        word = lambda k: "set" if k else "not set"  # noqa: E731
+        changes["openai_api_key"] = {"before": word(before.openai_api_key),
+                                     "after": "replaced" if new_key and before.openai_api_key else word(after.openai_api_key)}
+    if changes:
+        _log_settings(ctx, who, changes, note)
+    mode = f"model `{after.model}`" if after.model else "offline: no language model in use"
+    cur = f" Currency: {ctx.currency or 'not known'}."
+    logged = (f" Recorded in the settings log ({len(changes)} change(s), by {who})." if changes
+              else " Nothing changed.")
+    return (f"Saved. Mode: {mode}. API key: {'set' if after.openai_api_key else 'not set'}.{cur}"
+            + (f" {note}" if note else "") + logged), ""
