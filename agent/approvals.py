@@ -52,6 +52,8 @@ CONSENT_CONFIRMED, CONSENT_WITHDRAWN = "consent_confirmed", "consent_withdrawn"
 """Audit-log actions of a merchant's consent confirmation (agent.consent)."""
 NOT_A_PERSON = {"", "assistant", "agent", "ai", "bot", "llm", "model", "system", "planner"}
 """Names refused outright (kept for callers); `person` refuses many more."""
+SETTINGS_CHANGED = "settings_changed"
+"""Audit-log action of a change of the app's settings (`record_settings_change`)."""
 PERSON_ADDED = "person_added"
 """Audit-log action of a person registered to decide on drafts."""
 STATES = ("pending", "edited", "approved", "rejected", "blocked")
@@ -399,6 +401,29 @@ class ApprovalQueue:
         """The people registered to decide on drafts, in the order they were added."""
         with self._session() as s, s.begin():
             return list(s.scalars(select(PersonRow).order_by(PersonRow.id)))
+
+    def record_settings_change(self, *, actor: str, changes: dict, note: str = "") -> AuditRow:
+        """An audit-log row for a change of the app's settings (discount cap, model endpoint,
+        ...): who, when, each field before and after ({field: {"before": x, "after": y}}; the
+        caller never passes a secret's value)."""
+        with self._session() as s, s.begin():
+            row = AuditRow(draft_id=None, campaign_id=None, action=SETTINGS_CHANGED,
+                           actor=(actor or "").strip()[:120] or "merchant",
+                           before={k: v.get("before") for k, v in changes.items()},
+                           after={k: v.get("after") for k, v in changes.items()}, note=note)
+            s.add(row)
+            s.flush()
+            s.expunge(row)
+            return row
+
+    def settings_changes(self) -> list[AuditRow]:
+        """The settings changes in the audit log, oldest first."""
+        with self._session() as s:
+            rows = list(s.scalars(select(AuditRow).where(AuditRow.action == SETTINGS_CHANGED)
+                                  .order_by(AuditRow.id)))
+            for r in rows:
+                s.expunge(r)
+            return rows
 
     def add_person(self, name: str, *, by: str | None = None) -> tuple[PersonRow, bool]:
         """Register a person who may approve, edit and reject drafts: (row, added). The first

@@ -30,3 +30,14 @@ def online_retail_csv() -> Path:
     if not path.exists():
         pytest.skip(f"the shared Online Retail sample is not at {path}")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _retention_environment_restored():
+    """A command run in-process (`agent.cli.main`) may set RETENTION_* variables for its run
+    (e.g. --currency): each test starts from the environment the session started with."""
+    before = {k: v for k, v in os.environ.items() if k.startswith("RETENTION_")}
+    yield
+    for k in [k for k in os.environ if k.startswith("RETENTION_") and k not in before]:
+        del os.environ[k]
+    os.environ.update(before)

@@ -410,7 +410,11 @@ def test_settings_a_new_endpoint_clears_the_key_and_every_change_is_logged(small
     assert log[0]["changes"]["openai_base_url"] == {"before": "https://api.openai.com/v1",
                                                     "after": "http://evil.example:8080/v1"}
     assert log[0]["changes"]["openai_api_key"] == {"before": "set", "after": "not set"}
-    assert "sk-old" not in (small_app.ws.root / "settings-log.jsonl").read_text()
+    import sqlite3
+
+    with sqlite3.connect(small_app.ws.root / "approvals.sqlite") as db:  # the audit log itself
+        rows = db.execute("SELECT actor, before, after FROM audit_log WHERE action = 'settings_changed'").fetchall()
+    assert rows and rows[-1][0] == "Maria" and "sk-old" not in repr(rows)
     # a key given with the new endpoint is kept; the same endpoint again keeps the key
     save_settings(small_app, "http://localhost:11434/v1", **{**args, "key": "sk-new-not-real"})
     assert small_app.settings.openai_api_key == "sk-new-not-real"

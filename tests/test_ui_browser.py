@@ -236,8 +236,11 @@ def test_end_to_end_in_chromium(page, app_url):
     page.locator("#settings-save").click()
     expect(page.locator("#settings-msg")).to_contain_text("the stored API key was cleared")
     expect(page.locator("#settings-msg")).to_contain_text("API key: not set")
-    log = (root / "ws" / "settings-log.jsonl").read_text()
-    assert '"openai_base_url"' in log and "sk-test-not-real" not in log
+    import sqlite3
+
+    with sqlite3.connect(root / "ws" / "approvals.sqlite") as db:  # the audit log
+        log = repr(db.execute("SELECT before, after FROM audit_log WHERE action = 'settings_changed'").fetchall())
+    assert "openai_base_url" in log and "sk-test-not-real" not in log
     _shot(page, "6_settings")
     assert page.outside == [], f"the page reached the network: {page.outside[:5]}"
     assert page.refused == [], f"the app refused the page's own requests: {page.refused[:5]}"

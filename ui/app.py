@@ -335,7 +335,7 @@ def _settings_tab(ctx: AppContext):
             currency = gr.Textbox(label="Currency when the files do not say (e.g. GBP)", value=s.currency or "",
                                   elem_id="settings-currency")
         with gr.Row():
-            by = gr.Textbox(label="Your name (recorded in the settings log)", value="merchant",
+            by = gr.Textbox(label="Your name (recorded in the audit log)", value="merchant",
                             elem_id="settings-by")
             save = gr.Button("Save settings", elem_id="settings-save")
         out = gr.Markdown(elem_id="settings-msg")

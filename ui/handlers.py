@@ -487,26 +487,21 @@ def banner_for(ctx: AppContext) -> str:
 
 # --- settings ------------------------------------------------------------------------------------
 
-SETTINGS_LOG = "settings-log.jsonl"
-"""The settings changes made in the app, one JSON object a line, in the workspace: when, by whom,
-each changed field before and after (the API key only as set / not set, never its value)."""
-
 LIMITS = {"discount_cap": (0.0, 0.5), "control_share": (0.0, 0.5), "margin": (0.0, 1.0)}
 
 
 def settings_log(ctx: AppContext) -> list[dict]:
-    """The app's settings log, oldest first."""
-    path = ctx.ws.root / SETTINGS_LOG
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    """The settings changes made in the app, oldest first, from the approval queue's audit log:
+    when, by whom, each changed field before and after (the API key only as set / not set,
+    never its value)."""
+    return [{"at": r.at.isoformat() if r.at else None, "by": r.actor, "action": "settings changed",
+             "changes": {k: {"before": (r.before or {}).get(k), "after": v} for k, v in (r.after or {}).items()},
+             "note": r.note} for r in ctx.queue().settings_changes()]
 
 
 def _log_settings(ctx: AppContext, by: str, changes: dict, note: str = "") -> None:
-    row = {"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "by": by, "action": "settings changed",
-           "changes": changes, "note": note}
-    with open(ctx.ws.root / SETTINGS_LOG, "a", encoding="utf-8") as f:
-        f.write(json.dumps(row, default=str) + "\n")
+    ctx.queue().record_settings_change(actor=by, changes=json.loads(json.dumps(changes, default=str)),
+                                       note=note)
 
 
 def save_settings(ctx: AppContext, base: str | None, model: str | None, key: str | None, cap, budget,
@@ -514,7 +509,7 @@ def save_settings(ctx: AppContext, base: str | None, model: str | None, key: str
     """The Settings tab's "Save settings", checked here whatever the page sent: numbers within
     their limits, an http(s) endpoint. A changed model endpoint clears the stored API key (a
     key meant for one server is never sent to another) unless a new key comes with it. Every
-    change is written to the workspace's settings log (SETTINGS_LOG). (message, key box)"""
+    change is written to the audit log (`settings_log`). (message, key box)"""
     from agent.display import currency_code
 
     who = (by or "").strip() or "merchant"
@@ -560,7 +555,7 @@ def save_settings(ctx: AppContext, base: str | None, model: str | None, key: str
         _log_settings(ctx, who, changes, note)
     mode = f"model `{after.model}`" if after.model else "offline: no language model in use"
     cur = f" Currency: {ctx.currency or 'not known'}."
-    logged = (f" Recorded in the settings log ({len(changes)} change(s), by {who})." if changes
+    logged = (f" Recorded in the audit log ({len(changes)} change(s), by {who})." if changes
               else " Nothing changed.")
     return (f"Saved. Mode: {mode}. API key: {'set' if after.openai_api_key else 'not set'}.{cur}"
             + (f" {note}" if note else "") + logged), ""
