@@ -28,13 +28,13 @@ def chat_command(message: str | None, store: Path | None, demo: bool, workspace:
     scoring model (tools.models.MODELS, `--model`)."""
     from agent.cli import UserError, resolve_store
     from agent.llm import ModelConfigError
-    from agent.settings import Settings
+    from agent.settings import Settings, with_workspace
     from agent.workspace import Workspace
 
     ws = Workspace.at(workspace)
     path = resolve_store(ws, store, demo)
     _log_to(ws.root / "chat.log")
-    settings = Settings()
+    settings = with_workspace(Settings(), ws.root)  # the store settings saved in the app
     try:
         assistant = _assistant(path, ws, settings, model=model)
         if message is not None:
@@ -61,6 +61,11 @@ def _log_to(path: Path) -> None:
     import logging
 
     logger = logging.getLogger("agent")
+    target = str(Path(path).resolve())
+    for h in [h for h in logger.handlers if isinstance(h, logging.FileHandler)]:
+        if h.baseFilename != target:  # an earlier chat in this process, another workspace
+            logger.removeHandler(h)
+            h.close()
     if not any(isinstance(h, logging.FileHandler) for h in logger.handlers):
         handler = logging.FileHandler(path, encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

@@ -32,12 +32,20 @@ def online_retail_csv() -> Path:
     return path
 
 
+_SESSION_ENV = {k: v for k, v in os.environ.items() if k.startswith("RETENTION_")}
+
+
+def _restore_retention_environment() -> None:
+    for k in [k for k in os.environ if k.startswith("RETENTION_") and k not in _SESSION_ENV]:
+        del os.environ[k]
+    os.environ.update(_SESSION_ENV)
+
+
 @pytest.fixture(autouse=True)
 def _retention_environment_restored():
     """A command run in-process (`agent.cli.main`) may set RETENTION_* variables for its run
-    (e.g. --currency): each test starts from the environment the session started with."""
-    before = {k: v for k, v in os.environ.items() if k.startswith("RETENTION_")}
+    (e.g. --currency), also inside a module-scoped fixture: each test starts from, and leaves,
+    the environment the test session started with."""
+    _restore_retention_environment()
     yield
-    for k in [k for k in os.environ if k.startswith("RETENTION_") and k not in before]:
-        del os.environ[k]
-    os.environ.update(before)
+    _restore_retention_environment()
