@@ -39,6 +39,8 @@ class Brief:
     markdown: str
     html: str
     paths: dict[str, str] = field(default_factory=dict)
+    images: dict[str, str] = field(default_factory=dict)
+    """The charts as data: URIs, by name (what brief.html embeds and the app shows)."""
     prompt_tokens: int = 0  # tokens sent to a language model for this brief (0 offline)
 
 
@@ -50,10 +52,13 @@ def fmt(value, kind: str = "num", currency: str | None = None) -> str:
     if kind == "money":
         return money(value, currency, decimals=0)
     if kind == "signed":
-        text = f"{value:+,.0f}" if abs(value) >= 1 else f"{value:+.2f}"
+        if value == 0:
+            text = "0"  # no change: not "+0.00"
+        else:
+            text = f"{value:+,.0f}" if abs(value) >= 1 else f"{value:+.2f}"
         return f"{text} {currency}" if currency else text
     if kind == "signed_pct":
-        return f"{value * 100:+.1f} pts"
+        return f"{round(value * 100, 1) + 0.0:+.1f} pts"  # + 0.0: never "-0.0"
     if kind == "ratio":
         return f"{value:.2f}"
     return f"{value:,.0f}" if float(value).is_integer() or abs(value) >= 100 else f"{value:,.2f}"
@@ -134,19 +139,24 @@ def weekly_brief(store, *, workspace: Workspace, week_ending=None, cac: float | 
     waiting = Counter(d.status for d in queue.list_drafts() if d.campaign_id in mine)  # one read
     facts["drafts_pending"], facts["drafts_approved"] = waiting["pending"], waiting["approved"]
     facts["model"] = _model_health(params)
+    facts["horizon"] = horizon_facts(horizon_days)
     brief = Brief(str(end.date()), facts, "", "")
     out = workspace.sub("briefs") / f"brief_{end.date()}"
     out.mkdir(parents=True, exist_ok=True)
     progress("drawing charts")
-    for name, fig in (("clv_distribution", charts.clv_distribution(now_scores)),
-                      ("churn_by_segment", charts.churn_by_segment(now_scores)),
+    for name, fig in (("clv_distribution", charts.clv_distribution(now_scores, horizon_days=horizon_days,
+                                                                    currency=currency)),
+                      ("churn_by_segment", charts.churn_by_segment(now_scores, horizon_days=horizon_days)),
                       ("segment_migration", charts.segment_migration(mig))):
-        charts.save(fig, out / f"{name}.png")
+        png = charts.png_bytes(fig)
+        (out / f"{name}.png").write_bytes(png)  # kept next to the Markdown file, which links them
         brief.paths[name] = str(out / f"{name}.png")
+        brief.images[name] = charts.data_uri(png)
     opening = narrator(facts) if narrator else _opening(facts)
     brief.prompt_tokens = getattr(narrator, "prompt_tokens", 0)
     brief.markdown = render_markdown(facts, end, opening)
-    brief.html = render_html(brief.markdown)
+    brief.html = render_html(brief.markdown, images={f"{k}.png": v for k, v in brief.images.items()},
+                             title=f"Weekly retention brief — week ending {end.date()}")
     for ext, text in (("md", brief.markdown), ("html", brief.html), ("json", json.dumps(facts, indent=2, default=str))):
         path = out / f"brief.{ext}"
         tmp = path.with_name(path.name + ".tmp")
@@ -171,6 +181,16 @@ def _consent_facts(plan) -> dict:
                          for r in plan.awaiting_consent[:5]],
             "how_to_supply": how_to_supply(kinds),
             "summary": {k: v for k, v in plan.consent.items() if isinstance(v, dict)}}
+
+
+def horizon_facts(days: int) -> dict:
+    """The prediction window as the brief names it ("12 months"), and its numbers as facts."""
+    words = charts.horizon_words(days)
+    return {"days": int(days), "words": words, "number": int(words.split()[0])}
+
+
+def _horizon(f: dict) -> str:
+    return (f.get("horizon") or {}).get("words") or "12 months"
 
 
 def _model_health(params: dict) -> dict:
@@ -216,7 +236,7 @@ def render_markdown(f: dict, end: pd.Timestamp, opening: str) -> str:
             ("Churned this week", fmt(k["churned_this_week"]), _chg(c, "churned_this_week", "signed")),
             ("Revenue this week", fmt(k["revenue_week"], "money", cur), _chg(c, "revenue_week", "signed", cur)),
             ("Average order value", aov, _chg(c, "aov_week", "signed", cur)),
-            ("Predicted 12-month value of the base", fmt(k.get("predicted_value", 0), "money", cur),
+            (f"Predicted value of the base (next {_horizon(f)})", fmt(k.get("predicted_value", 0), "money", cur),
              _chg(c, "predicted_value", "signed", cur))]
     if "ltv_cac" in k:
         cac = fmt(k["cac"]) + (f" {cur}" if cur else "")
@@ -225,7 +245,7 @@ def render_markdown(f: dict, end: pd.Timestamp, opening: str) -> str:
              "## KPIs", "", "| KPI | this week | change |", "|---|---|---|"]
     if not cur:
         lines[3:3] = ["(The store's files do not say which currency it uses: amounts are in its own "
-                      "currency; set it with --currency or RETENTION_CURRENCY.)", ""]
+                      "currency; name it in Settings, the Currency field.)", ""]
     lines += [f"| {a} | {b} | {d} |" for a, b, d in rows]
     if "ltv_cac" in k:
         verdict = "meets" if k["ltv_cac"] >= 3 else "is below"
@@ -250,7 +270,7 @@ def render_markdown(f: dict, end: pd.Timestamp, opening: str) -> str:
     lines += _consent_markdown(f.get("consent") or {}, cur)
     lines += ["", "## Drafts", "",
               f"{fmt(f['drafts_pending'])} drafts wait for approval and {fmt(f['drafts_approved'])} are approved "
-              "(`retention approvals list`). Nothing is sent by this software.", "", "## Model health", ""]
+              "(review them in Approvals). Nothing is sent by this software.", "", "## Model health", ""]
     m = f["model"]
     lines.append(f"Purchase model: {m['purchase_model']} ({'converged' if m['converged'] else 'fallback used'}); "
                  f"value from {m['choice'].get('value')}, churn from {m['choice'].get('churn')}.")
@@ -285,8 +305,27 @@ def _consent_markdown(c: dict, cur: str | None) -> list[str]:
     return lines
 
 
-def render_html(markdown: str) -> str:
-    """A small Markdown-to-HTML for the brief's own constructs (headings, tables, images)."""
+PRINT_STYLE = (
+    "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1f2328;line-height:1.45;"
+    "max-width:860px;margin:2em auto;padding:0 1em}"
+    "h1{font-size:1.6em;margin-bottom:.4em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd}"
+    "table{border-collapse:collapse;margin:.6em 0;font-size:.92em}"
+    "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}th{background:#f4f4f4}"
+    "figure{margin:1em 0}img{max-width:100%;height:auto;display:block}"
+    "figcaption{font-size:.85em;color:#555}code{font-size:.9em}"
+    "@page{margin:15mm}"
+    "@media print{body{max-width:none;margin:0;padding:0;font-size:10.5pt}"
+    "h2{break-after:avoid;page-break-after:avoid}"
+    "table,tr,figure,img{break-inside:avoid;page-break-inside:avoid}"
+    "thead{display:table-header-group}th{background:#eee;-webkit-print-color-adjust:exact;print-color-adjust:exact}}"
+)
+
+
+def render_html(markdown: str, images: dict[str, str] | None = None, title: str = "Weekly retention brief") -> str:
+    """A small Markdown-to-HTML for the brief's own constructs (headings, tables, images),
+    self-contained: an image whose file name is in `images` (file name -> data: URI) is
+    embedded, so the file opens anywhere and prints with its charts."""
+    images = images or {}
     body, table = [], []
 
     def flush():
@@ -294,9 +333,9 @@ def render_html(markdown: str) -> str:
             head, *rest = [r for r in table if not set(r.replace("|", "").strip()) <= {"-"}]
             cells = lambda r: [re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(c.strip()))  # noqa: E731
                                for c in r.strip().strip("|").split("|")]
-            body.append("<table><tr>" + "".join(f"<th>{c}</th>" for c in cells(head)) + "</tr>"
+            body.append("<table><thead><tr>" + "".join(f"<th>{c}</th>" for c in cells(head)) + "</tr></thead><tbody>"
                         + "".join("<tr>" + "".join(f"<td>{c}</td>" for c in cells(r)) + "</tr>" for r in rest)
-                        + "</table>")
+                        + "</tbody></table>")
             table.clear()
 
     for line in markdown.splitlines():
@@ -310,13 +349,27 @@ def render_html(markdown: str) -> str:
             body.append(f"<h2>{html.escape(line[3:])}</h2>")
         elif line.startswith("!["):
             alt, src = line[2:].split("](")
-            body.append(f'<img alt="{html.escape(alt)}" src="{html.escape(src.rstrip(")"))}">')
+            src = src.rstrip(")")
+            body.append(f'<figure><img alt="{html.escape(alt)}" src="{html.escape(images.get(src, src))}">'
+                        "</figure>")
         elif line.strip():
             body.append("<p>" + re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(line)) + "</p>")
     flush()
-    style = ("body{font-family:sans-serif;max-width:860px;margin:2em auto}"
-             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}")
-    return f"<!doctype html><html><head><meta charset='utf-8'><style>{style}</style></head><body>{''.join(body)}</body></html>"
+    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+            "<meta name='viewport' content='width=device-width,initial-scale=1'>"
+            f"<title>{html.escape(title)}</title><style>{PRINT_STYLE}</style></head>"
+            f"<body>{''.join(body)}</body></html>")
+
+
+def charts_html(images: dict[str, str]) -> str:
+    """The brief's charts for the app, embedded (no file to serve): one figure per chart."""
+    labels = {"clv_distribution": "Predicted customer value", "churn_by_segment": "Churn risk by segment",
+              "segment_migration": "Segment migration"}
+    figs = [f'<figure class="brief-chart" style="margin:0;flex:1 1 360px;min-width:0">'
+            f'<img alt="{html.escape(labels.get(k, k))}" src="{html.escape(v)}" '
+            'style="max-width:100%;height:auto;display:block"></figure>'
+            for k, v in images.items()]
+    return '<div style="display:flex;flex-wrap:wrap;gap:12px">' + "".join(figs) + "</div>" if figs else ""
 
 
 # --- LLM mode: the model writes the opening from the facts, and may only restate them ------
@@ -345,7 +398,8 @@ def display_facts(f: dict) -> dict:
         "revenue_change": _chg(c, "revenue_week", "signed", cur),
         "orders_week": fmt(k["orders_week"]),
         "repeat_rate": fmt(k["repeat_rate"], "pct"),
-        "predicted_12_month_value": fmt(k.get("predicted_value", 0), "money", cur),
+        "prediction_window": f"the next {_horizon(f)}",
+        "predicted_value_of_the_base": fmt(k.get("predicted_value", 0), "money", cur),
         "top_at_risk": [{"customer_id": a["customer_id"], "predicted_value": fmt(a["predicted_clv"], "money", cur),
                          "churn_risk": fmt(a["churn_probability"], "pct"), "reason": a["reason"]}
                         for a in f["at_risk"][:5]],

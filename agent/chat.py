@@ -48,11 +48,43 @@ class Assistant:
         message = (message or "").strip()
         if not message:
             return Answer("Ask me something about your customers (try 'help').", [], self.mode)
-        return self.agent.ask(message)
+        if self.mode != "llm":
+            return self.agent.ask(message)
+        from agent.llm import ModelUnavailable
+
+        start = len(self.runner.trace)
+        try:
+            return self.agent.ask(message)
+        except ModelUnavailable as exc:
+            return self.offline_turn(message, exc, start)
+
+    @property
+    def planner(self) -> Planner:
+        """The offline planner over the same runner: the whole agent offline, the fallback of a
+        turn whose model server cannot be reached or fails in LLM mode."""
+        if isinstance(self.agent, Planner):
+            return self.agent
+        if getattr(self, "_planner", None) is None:
+            self._planner = Planner(self.session, self.runner)
+        return self._planner
+
+    def offline_turn(self, message: str, exc: Exception, start: int) -> Answer:
+        """This turn answered by the offline planner, saying why (LLM mode only)."""
+        import logging
+
+        logging.getLogger(__name__).warning("model unavailable, offline for this turn: %s", exc)
+        answer = self.planner.ask(message)
+        return Answer(f"{fallback_note(exc)}\n\n{answer.text}", self.runner.trace[start:], "offline")
 
     @property
     def trace(self):
         return self.runner.trace
+
+
+def fallback_note(exc: Exception) -> str:
+    """The first line of a turn the offline planner answered because the model failed."""
+    return (f"The language model is unavailable ({exc}), so the offline planner answered this "
+            "turn instead:")
 
 
 # --- follow-up tools (issue 6) -------------------------------------------------------------------

@@ -433,13 +433,13 @@ def brief(
     from agent.brief import weekly_brief
     from tools.load import load_store
 
-    from agent.settings import Settings
+    from agent.settings import Settings, with_workspace
 
     use_currency(currency)
     check_model(model)
     ws = Workspace.at(workspace)
     path = resolve_store(ws, store, demo)
-    settings = Settings()
+    settings = with_workspace(Settings(), ws.root)  # the store settings saved in the app
     narrator = None
     if settings.model:  # LLM mode: the model writes the opening from the facts
         from agent.brief import llm_narrator

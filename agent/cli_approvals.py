@@ -211,10 +211,11 @@ def approvals_edit(
 ) -> None:
     """Edit a draft's subject or body; the guardrails check the new text and the draft needs
     approving again."""
-    from agent.settings import Settings
+    from agent.settings import Settings, with_workspace
 
     q = _queue(workspace)
-    t = q.edit(draft_id, actor=_by(by), subject=subject, body=body, discount_cap=Settings().discount_cap,
+    cap = with_workspace(Settings(), Workspace.at(workspace).root).discount_cap  # the store's, as saved
+    t = q.edit(draft_id, actor=_by(by), subject=subject, body=body, discount_cap=cap,
                first_approver=_first_approver(q, _by(by)))
     typer.echo(t.message + " (approve it again to export it)")
 
@@ -290,7 +291,7 @@ def campaigns_plan(
 
     from agent.campaigns import campaign_store, create_campaign
     from agent.display import store_currency
-    from agent.settings import Settings
+    from agent.settings import Settings, with_workspace
     from agent.snapshots import list_snapshots, load_scores
     from knowledge import builtin_playbook_dir, load_playbooks
 
@@ -304,7 +305,7 @@ def campaigns_plan(
     cid = campaign or f"week-{day}"
     plan, drafts, ids = create_campaign(
         q, scores=scores, customers=st.customers, playbooks=list(load_playbooks([builtin_playbook_dir()]).playbooks),
-        settings=Settings(), week_of=day, campaign_id=cid, orders=st.orders, products=st.products,
+        settings=with_workspace(Settings(), ws.root), week_of=day, campaign_id=cid, orders=st.orders, products=st.products,
         store_path=str(Path(st.path).resolve()), currency=store_currency(st.currency))
     blocked = sum(d.blocked for d in drafts)
     typer.echo(f"Campaign {cid}: {len(ids)} drafts queued ({blocked} blocked by the guardrails), "

@@ -60,6 +60,14 @@ class StoreFacts:
     store_name: str = "our store"
     sender_name: str = "the team"
     sender_role: str = ""
+    sign_off: str = ""
+
+    @classmethod
+    def from_settings(cls, settings) -> StoreFacts:
+        """The store's name, sender and sign-off as the merchant set them (agent.settings)."""
+        return cls(store_name=getattr(settings, "store_name", None) or "our store",
+                   sender_name=getattr(settings, "sender_name", None) or "the team",
+                   sign_off=getattr(settings, "sign_off", None) or "")
 
 
 @dataclass
@@ -144,7 +152,8 @@ def _clean(value: Any, limit: int = 80) -> str:
 
 STORE_TEXT_FACTS = {"last_product_name": "product name", "favourite_product": "product name",
                     "recommended_product": "product name", "order_number": "order number",
-                    "store_name": "store name", "sender_name": "sender name", "sender_role": "sender role"}
+                    "store_name": "store name", "sender_name": "sender name", "sender_role": "sender role",
+                    "sign_off": "sign-off"}
 """The facts that are text from the store's files (or settings), checked before they are used."""
 ORDER_NUMBER = re.compile(r"#?[A-Za-z0-9][A-Za-z0-9_/.-]{0,23}")
 
@@ -179,7 +188,8 @@ def _facts_for(cid: str, row: Mapping, facts: pd.DataFrame, store: StoreFacts,
     last = pd.Timestamp(last) if last is not None and last == last else None
     raw = {"last_product_name": f.get("last_product_name"), "favourite_product": f.get("favourite_product"),
            "recommended_product": f.get("recommended_product"), "order_number": f.get("last_order_id"),
-           "store_name": store.store_name, "sender_name": store.sender_name, "sender_role": store.sender_role}
+           "store_name": store.store_name, "sender_name": store.sender_name, "sender_role": store.sender_role,
+           "sign_off": getattr(store, "sign_off", "")}
     vetted: dict[str, str] = {}
     left_out: dict[str, list[Flag]] = {}
     for key, value in raw.items():
@@ -192,7 +202,7 @@ def _facts_for(cid: str, row: Mapping, facts: pd.DataFrame, store: StoreFacts,
         left_out["product_name"] = left_out[source]
     return {
         "store_name": vetted["store_name"] or "our store", "sender_name": vetted["sender_name"] or "the team",
-        "sender_role": vetted["sender_role"],
+        "sender_role": vetted["sender_role"], "sign_off": vetted["sign_off"],
         "product_name": product, "last_product_name": vetted["last_product_name"],
         "favourite_product": vetted["favourite_product"],
         "recommended_product": vetted["recommended_product"],
@@ -283,6 +293,10 @@ def template_text(skeleton: str | None, facts: Mapping[str, str], *, channel: st
     body_paras = kept[1:]
     if body_paras and len(body_paras[-1]) < 60 and "." not in body_paras[-1]:
         sign = body_paras.pop()
+    if facts.get("sign_off"):  # the merchant's own closing line, then who signs
+        who = facts["sender_name"] if facts.get("sender_name") not in (None, "", "the team") else ""
+        sign = facts["sign_off"].rstrip(",") + ",\n" + (f"{who}, {facts['store_name']}" if who
+                                                        else facts["store_name"])
     offer_line = facts.get("optional_offer_line", "")
     if not [p for p in body_paras if p != offer_line] and churn_reason in REASON_PARAGRAPH:
         body_paras.insert(0, REASON_PARAGRAPH[churn_reason])
@@ -330,7 +344,7 @@ def draft_messages(plan, playbooks: list, *, settings, customers: pd.DataFrame |
     by the guardrails. Blocked drafts are returned too, with their flags: the approval queue
     stores them as `blocked`, never as pending. `confirmed`: the merchant's consent
     confirmations for the store (agent.consent), for customers whose data does not say."""
-    store = store or StoreFacts()
+    store = store or StoreFacts.from_settings(settings)
     rows = plan.chosen if hasattr(plan, "chosen") else list(plan)
     campaign_id = getattr(plan, "campaign_id", None)
     books = {(pb.id if hasattr(pb, "id") else pb["id"]): pb for pb in playbooks}

@@ -8,6 +8,10 @@ customer and order ids, list numbering and the constants of the definitions the 
 (`DEFINITIONS`) are not numbers to check. `agent.brief.stray_numbers` is the brief's stricter
 cousin over its own named facts.
 
+`check_answer(text, trace, request=...)` grounds an LLM answer when it is produced (agent.llm):
+sentences with stray numbers, or claiming an action (drafted, queued, approved, exported, sent)
+that no tool of the turn did, are removed, and the report says which.
+
 `personal_leaks(text, personal)` lists the personal strings (emails, phones, names) found in a
 text, whole words only.
 """
@@ -95,3 +99,113 @@ def personal_leaks(text: str, personal: Iterable[str]) -> list[str]:
     """The personal strings (emails, phones, names) that occur in `text` as whole words."""
     blob = text if isinstance(text, str) else json.dumps(text, default=str)
     return [p for p in personal if p and re.search(rf"(?<![\w@.]){re.escape(p)}(?![\w@])", blob)]
+
+
+# --- an LLM answer, checked when it is produced ------------------------------------------------
+
+ACTIONS = {  # what an answer may claim was done -> the words that claim it
+    "drafted": r"drafted|(?:created|wrote) (?:a |the |\d+ )?(?:new )?(?:drafts?|messages?|emails?)",
+    "queued": r"queued|added to the (?:approval )?queue",
+    "approved": r"approved",
+    "exported": r"exported",
+    "sent": r"sent|emailed|texted|messaged|delivered|scheduled|launched",
+}
+CLAIM = {k: re.compile(rf"\b(?:{v})\b", re.I) for k, v in ACTIONS.items()}
+NEGATION = re.compile(r"\b(?:not|no|nothing|never|none|n't|cannot|can't|won't|until|once|before|"
+                      r"only a person|needs? (?:a person|your)|waiting|pending|awaiting|if you|"
+                      r"you can|to be)\b|n't\b", re.I)
+DISCOUNT = re.compile(r"(\d+(?:\.\d+)?)\s*%\s*(?:off|discount)|discount of (\d+(?:\.\d+)?)\s*%", re.I)
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences (and lines) of a text, each with its trailing whitespace, in order; joined
+    they give the text back."""
+    out, pos = [], 0
+    for m in re.finditer(r"(?<=[.!?])\s+|\n+", text):
+        out.append(text[pos:m.end()])
+        pos = m.end()
+    if pos < len(text):
+        out.append(text[pos:])
+    return out
+
+
+def actions_done(trace) -> set[str]:
+    """The actions the tools of a turn did (drafted, queued, approved, exported, sent)."""
+    done: set[str] = set()
+    for step in trace:
+        r = step.result if isinstance(step.result, dict) else {}
+        if not step.ok:
+            continue
+        if step.tool == "draft_message" and r.get("drafted"):
+            done.add("drafted")
+        if step.tool == "queue_drafts" and r.get("queued"):
+            done |= {"drafted", "queued"}
+        for act in ("approve", "export", "send"):
+            if act in step.tool:
+                done.add({"approve": "approved", "export": "exported", "send": "sent"}[act])
+    return done
+
+
+def claimed_actions(sentence: str) -> set[str]:
+    """The actions a sentence says were done (not those it says were not, or are to come)."""
+    if NEGATION.search(sentence):
+        return set()
+    return {k for k, pat in CLAIM.items() if pat.search(sentence)}
+
+
+def check_answer(text: str, trace, *, request: str = "") -> tuple[str, dict]:
+    """An LLM answer, grounded: each sentence with a number no tool result of the turn (or the
+    request) holds, a discount no tool offered, or a claim of an action (drafted, queued,
+    approved, exported, sent) no tool did, is removed. Returns the text the merchant sees and
+    what was checked: {"unverified_numbers", "unsupported_claims", "removed"}."""
+    results = [s.result for s in trace]
+    done = actions_done(trace)
+    offered = tool_numbers(results + [request])
+    report: dict = {"unverified_numbers": [], "unsupported_claims": [], "removed": []}
+    kept = []
+    for sent in sentences(text):
+        stray = stray_numbers(sent, results, request=request)
+        stray += [d for m in DISCOUNT.finditer(sent) for d in m.groups()
+                  if d and _norm(d) not in offered and d not in stray]
+        claims = sorted(claimed_actions(sent) - done)
+        if stray or claims:
+            report["unverified_numbers"] += stray
+            report["unsupported_claims"] += claims
+            report["removed"].append(sent.strip())
+        else:
+            kept.append(sent)
+    if not report["removed"]:
+        return text, report
+    body = "".join(kept).strip()
+    what = []
+    if report["unverified_numbers"]:
+        what.append("numbers that no tool result of this turn holds")
+    if report["unsupported_claims"]:
+        what.append("claims that something was " + " or ".join(sorted(set(report["unsupported_claims"])))
+                    + ", which no tool did")
+    many = "statements" if len(report["removed"]) > 1 else "a statement"
+    note = f"(Unverified: I left out {many} with {' and '.join(what)}; the tool trace lists them.)"
+    if not body:
+        body = ("I could not check the model's answer against this turn's tool results, so I "
+                "left it out. Ask again, or ask for one figure or one customer.")
+    return f"{body}\n\n{note}", report
+
+
+def safe_prefix(partial: str, results: Iterable, *, request: str = "",
+                known: set[str] | None = None) -> str:
+    """The part of a sentence still being written that may be shown: up to its first number no
+    tool result holds, or its first word that claims an action. `known`: the results' numbers
+    (`tool_numbers`), when already computed."""
+    if known is None:
+        known = tool_numbers(list(results) + [request])
+    known = known | {_norm(a) for a in DEFINITIONS}
+    skip = [m.span() for pat in (DATE, IDS) for m in pat.finditer(partial)]
+    cut = len(partial)
+    for m in NUMBER.finditer(partial):
+        if not any(a <= m.start() < b for a, b in skip) and _norm(m.group()) not in known:
+            cut = min(cut, m.start())
+            break
+    for pat in CLAIM.values():
+        if (m := pat.search(partial)) is not None:
+            cut = min(cut, m.start())
+    return partial[:cut]

@@ -51,12 +51,20 @@ def stream_answer(assistant, message: str) -> Iterator[TurnEvent]:
     """The events of one turn of `assistant` (agent.chat.Assistant); the last is "answer"."""
     message = (message or "").strip()
     if assistant.mode == "llm" and message:
-        yield from assistant.agent.stream(message)
-        return
+        from agent.llm import ModelUnavailable
+
+        start = len(assistant.runner.trace)
+        try:
+            yield from assistant.agent.stream(message)
+            return
+        except ModelUnavailable as exc:  # this turn offline, as `Assistant.ask` does
+            yield from _offline(assistant, message,
+                                ask=lambda m, e=exc: assistant.offline_turn(m, e, start))
+            return
     yield from _offline(assistant, message)
 
 
-def _offline(assistant, message: str) -> Iterator[TurnEvent]:
+def _offline(assistant, message: str, ask=None) -> Iterator[TurnEvent]:
     events: queue.Queue = queue.Queue()
     done = object()
     out: dict = {}
@@ -67,7 +75,7 @@ def _offline(assistant, message: str) -> Iterator[TurnEvent]:
 
     def work() -> None:
         try:
-            out["answer"] = assistant.ask(message)
+            out["answer"] = (ask or assistant.ask)(message)
         except BaseException as exc:  # re-raised in the caller's thread
             out["error"] = exc
         finally:

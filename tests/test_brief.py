@@ -116,3 +116,42 @@ def test_model_health_carries_the_scoring_warnings(brief):
     md = render_markdown(facts, pd.Timestamp(b.week_ending), "Opening.")
     assert "Note: The order history covers 40 days" in md
     assert "40" not in stray_numbers(md, facts)
+
+
+def test_html_is_self_contained_and_prints(brief):
+    """brief.html opens anywhere: its charts are embedded (data: URIs), it links no other file,
+    and it carries print rules; the PNGs are still written next to the Markdown, which links them."""
+    _, b = brief
+    srcs = re.findall(r'src="([^"]*)"', b.html)
+    assert len(srcs) == 3 and all(s.startswith("data:image/png;base64,") for s in srcs)
+    assert not re.search(r'(?:src|href)="(?!data:)', b.html)
+    assert "@media print" in b.html and "<thead>" in b.html and "<title>" in b.html
+    assert set(b.images) == {"clv_distribution", "churn_by_segment", "segment_migration"}
+    assert "(clv_distribution.png)" in b.markdown
+    with open(b.paths["html"]) as fh:
+        assert fh.read() == b.html
+
+
+def test_titles_follow_the_horizon_and_money_the_currency(tmp_path):
+    """A 180-day window is named as such in the KPI table and the charts; amounts carry the
+    store's currency (here the setting, since the demo files do not say)."""
+    from agent import charts
+    from agent.brief import display_facts
+    from agent.settings import Settings
+
+    generate_store(tmp_path / "store", customers=300, seed=5)
+    st = load_store(tmp_path / "store")
+    b = weekly_brief(st, workspace=Workspace.at(tmp_path / "ws"), horizon_days=180,
+                     settings=Settings(currency="GBP", _env_file=None))
+    assert "| Predicted value of the base (next 6 months) |" in b.markdown
+    assert "12-month" not in b.markdown and "12 months" not in b.markdown
+    assert re.search(r"\| Revenue this week \| [\d,]+ GBP \|", b.markdown)
+    assert display_facts(b.facts)["prediction_window"] == "the next 6 months"
+    assert charts.horizon_words(365) == "12 months" and charts.horizon_words(90) == "3 months"
+    assert charts.horizon_words(45) == "45 days"
+    fig = charts.clv_distribution(st.orders.assign(predicted_clv=1.0).head(5), horizon_days=180, currency="GBP")
+    assert fig.axes[0].get_title() == "Predicted customer value (next 6 months)"
+    assert "GBP" in fig.axes[0].get_xlabel()
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)

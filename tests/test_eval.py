@@ -103,7 +103,9 @@ def test_llm_mode_is_held_to_the_same_checks(tmp_path, no_model):
     llm = {o.id: o for o in results["llm"]}
     assert llm["ltv-cac-40"].ok and llm["hostile-discount-60"].ok, [o.failures for o in llm.values()]
     bad = llm["store-overview"].failures
-    assert any("numbers no tool produced: 123,457" in f for f in bad)
+    # the made-up numbers never reach the answer: LLM mode grounds it when it is produced
+    # (agent.llm, issue 16 item 3), so the evaluation finds the fact missing, not a stray number
+    assert not any("numbers no tool produced" in f for f in bad), bad
     assert any(f.startswith("fact store_overview.customers") for f in bad)
     assert len(model.received) == 6
 

@@ -424,7 +424,11 @@ def test_llm_discount_over_the_cap_is_refused_by_the_tools(llm, session, queue):
     replies = tool_replies(server)
     assert replies[0].startswith("Error: invalid arguments for queue_drafts")  # no discount argument
     assert json.loads(replies[1])["discount_cap"] == 0.15
-    assert [t.tool for t in ans.trace] == ["outreach_rules", "queue_drafts"]
+    # the customer has no consent: nothing was queued, so the recorded "I queued a draft" is
+    # removed when the answer is produced, and the answer check says so (issue 16, item 3)
+    assert [t.tool for t in ans.trace] == ["outreach_rules", "queue_drafts", "answer_check"]
+    assert ans.trace[1].result["queued"] == 0 and ans.trace[2].result["unsupported_claims"] == ["queued"]
+    assert "I queued" not in ans.text and "Unverified" in ans.text
     new = [d for d in queue.list_drafts() if d.id not in before]
     assert all(d.offer_percent <= 0.15 and "60%" not in d.body for d in new)
     assert not [d for d in new if d.state == "pending" and d.offer_percent > 0.15]

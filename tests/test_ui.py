@@ -447,6 +447,67 @@ def _second_click_while_running(first, second, started: threading.Event, release
     return out["first"], out["second"]
 
 
+def test_store_settings_are_kept_in_the_workspace_and_shown_after_a_reload(small_app, offline_settings):
+    """Saved store settings go to the workspace: the page opened again (settings_values, the
+    header's store line) and a new app on the same workspace show them, not the defaults, so a
+    save from a reloaded page does not overwrite them; drafts are signed with them."""
+    from agent.drafts import StoreFacts, template_text
+    from agent.settings import STORE_SETTINGS_FILE, saved_store_settings
+    from ui.app import AppContext, save_settings, settings_values, store_line
+    from ui.handlers import settings_log
+
+    args = dict(model="", key="", cap=0.2, budget=40, control=0.05, margin=0.6, currency="gbp")
+    msg, _ = save_settings(small_app, "", by="Maria", store_name="Green Leaf Tea", sender="Maria",
+                           sign_off="Warm wishes", **args)
+    assert msg.startswith("Saved.") and (small_app.ws.root / STORE_SETTINGS_FILE).is_file()
+    saved = saved_store_settings(small_app.ws.root)
+    assert saved == {"store_name": "Green Leaf Tea", "currency": "GBP", "sender_name": "Maria",
+                     "sign_off": "Warm wishes", "discount_cap": 0.2, "weekly_contact_budget": 40,
+                     "control_share": 0.05, "margin": 0.6}
+    shown = ("", "", 0.2, 40, 0.05, 0.6, "GBP", "Green Leaf Tea", "Maria", "Warm wishes")
+    assert settings_values(small_app) == shown
+    assert "Green Leaf Tea" in store_line(small_app) and str(small_app.store_dir) in store_line(small_app)
+    # a restart on the same workspace: the saved values, not the defaults
+    again = AppContext(small_app.store_dir, small_app.ws.root, settings=offline_settings)
+    assert settings_values(again) == shown
+    # saving from the reloaded page without touching the store fields keeps them
+    save_settings(again, "", by="Maria", **{**args, "cap": 0.1}, store_name="Green Leaf Tea", sender="Maria",
+                  sign_off="Warm wishes")
+    assert saved_store_settings(again.ws.root)["discount_cap"] == 0.1
+    assert saved_store_settings(again.ws.root)["store_name"] == "Green Leaf Tea"
+    # an explicit setting (an argument, the environment) still wins over the workspace
+    explicit = AppContext(small_app.store_dir, small_app.ws.root,
+                          settings=offline_settings.model_copy(update={"discount_cap": 0.05}))
+    assert explicit.settings.discount_cap == 0.05 and explicit.settings.store_name == "Green Leaf Tea"
+    # the drafts are signed with the store's name, sender and sign-off
+    facts = {"store_name": "Green Leaf Tea", "sender_name": "Maria", "sign_off": "Warm wishes"}
+    store = StoreFacts.from_settings(again.settings)
+    assert (store.store_name, store.sender_name, store.sign_off) == ("Green Leaf Tea", "Maria", "Warm wishes")
+    _, body = template_text("Hi {first_name},\n\nWe miss you.", facts, channel="email", churn_reason="")
+    assert body.endswith("Warm wishes,\nMaria, Green Leaf Tea")
+    log = settings_log(again)
+    assert any("store_name" in e["changes"] for e in log)
+
+
+def test_the_brief_tab_shows_its_charts_embedded_and_serves_only_the_downloads(ui_ctx):
+    """The brief's charts are data: URIs in the page (never a file to fetch: no 404, nothing more
+    for ui.guard to serve); the downloads are the self-contained HTML file and the Markdown."""
+    from pathlib import Path
+
+    from ui.app import make_brief
+
+    out = make_brief(ui_ctx, "", None)
+    assert out[0].startswith("Brief for the week ending") and len(out) == 9
+    for chart in out[2:5]:
+        srcs = re.findall(r'src="([^"]*)"', chart)
+        assert len(srcs) == 1 and srcs[0].startswith("data:image/png;base64,")
+    html_file, md_file = out[7], out[8]
+    assert len(ui_ctx.downloads.served()) == 2
+    assert ui_ctx.downloads.allowed(html_file) and ui_ctx.downloads.allowed(md_file)
+    text = Path(html_file).read_text()
+    assert text.count("data:image/png;base64,") == 3 and ".png\"" not in text
+
+
 def test_a_second_click_does_not_make_the_brief_twice(ui_ctx, monkeypatch):
     import agent.brief
     from ui.app import make_brief

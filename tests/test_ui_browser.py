@@ -75,6 +75,11 @@ def _tab(page, name: str) -> None:
     page.get_by_role("tab", name=name).click()
 
 
+def _field(page, elem_id: str):
+    """A text or number field of a Gradio component (a textarea or an input)."""
+    return page.locator(f"#{elem_id} textarea, #{elem_id} input").first
+
+
 def _shot(page, name: str) -> None:
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / f"ui_{name}.png"), full_page=True)
@@ -220,6 +225,20 @@ def test_end_to_end_in_chromium(page, app_url):
     expect(page.locator("#brief-status")).to_contain_text("written to", timeout=120_000)
     expect(page.locator("#brief-cards")).to_contain_text("w/w")
     expect(page.locator("#brief-html a").first).to_be_visible()
+    # its three charts are shown, embedded in the page (data: URIs), and every one has loaded
+    charts = page.locator("#brief-chart-clv img, #brief-chart-churn img, #brief-chart-migration img")
+    expect(charts).to_have_count(3)
+    assert all(src.startswith("data:image/png;base64,") for src in
+               charts.evaluate_all("imgs => imgs.map(i => i.getAttribute('src'))"))
+    page.wait_for_function("() => [...document.querySelectorAll('[id^=brief-chart-] img')]"
+                           ".every(i => i.complete && i.naturalWidth > 0)")
+    # the downloaded brief.html carries its charts: it opens anywhere, with nothing to fetch
+    link = page.locator("#brief-html a").first
+    with page.expect_download() as dl:
+        link.click()
+    brief_html = Path(dl.value.path()).read_text()
+    assert brief_html.count('src="data:image/png;base64,') == 3 and "@media print" in brief_html
+    assert not re.search(r'(?:src|href)="(?!data:)', brief_html)
     _shot(page, "2_brief")
 
     # Settings: the API key is write-only (accepted, never shown back); no model = still offline;
@@ -241,6 +260,30 @@ def test_end_to_end_in_chromium(page, app_url):
     with sqlite3.connect(root / "ws" / "approvals.sqlite") as db:  # the audit log
         log = repr(db.execute("SELECT before, after FROM audit_log WHERE action = 'settings_changed'").fetchall())
     assert "openai_base_url" in log and "sk-test-not-real" not in log
+    # the store's settings: saved to the workspace, and shown as they are after a reload
+    _field(page, "settings-store-name").fill("Green Leaf Tea")
+    _field(page, "settings-sender").fill("Maria")
+    _field(page, "settings-sign-off").fill("Warm wishes")
+    _field(page, "settings-budget").fill("40")
+    _field(page, "settings-currency").fill("GBP")
+    page.locator("#settings-save").click()
+    expect(page.locator("#settings-msg")).to_contain_text("Currency: GBP")
+    expect(page.locator("#store-line")).to_contain_text("uploaded-")  # before the reload, as after it
     _shot(page, "6_settings")
+    page.reload()
+    expect(page.locator("#store-line")).to_contain_text("Green Leaf Tea")
+    expect(page.locator("#store-line")).to_contain_text("uploaded-")  # the store in use, not the demo one
+    _tab(page, "Settings")
+    expect(_field(page, "settings-store-name")).to_have_value("Green Leaf Tea")
+    expect(_field(page, "settings-sender")).to_have_value("Maria")
+    expect(_field(page, "settings-sign-off")).to_have_value("Warm wishes")
+    expect(_field(page, "settings-budget")).to_have_value("40")
+    expect(_field(page, "settings-currency")).to_have_value("GBP")
+    expect(_field(page, "settings-base")).to_have_value("http://127.0.0.1:9/v1")
+    import json
+
+    saved = json.loads((root / "ws" / "store_settings.json").read_text())
+    assert saved["store_name"] == "Green Leaf Tea" and saved["weekly_contact_budget"] == 40
+    _shot(page, "6b_settings_after_reload")
     assert page.outside == [], f"the page reached the network: {page.outside[:5]}"
     assert page.refused == [], f"the app refused the page's own requests: {page.refused[:5]}"

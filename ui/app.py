@@ -45,7 +45,9 @@ from ui.handlers import (
     people_line,
     register_person,
     save_settings,
+    settings_values,
     show_draft,
+    store_line,
     shown_rows,
     upload_store,
 )
@@ -62,22 +64,23 @@ def build_app(ctx: AppContext) -> gr.Blocks:
     with gr.Blocks(title="Retention analyst", analytics_enabled=False, delete_cache=(3600, 86400)) as app:
         gr.Markdown("# Retention analyst\nScores your customers, finds retention plays, drafts "
                     "outreach that **you** approve. Nothing is ever sent.")
-        store_md = gr.Markdown(f"Store: `{ctx.store_dir}` · workspace: `{ctx.ws.root}`", elem_id="store-line")
+        store_md = gr.Markdown(store_line(ctx), elem_id="store-line")
         with gr.Tabs() as tabs:
             open_btn, chat_ids = _assistant_tab(ctx)
             _brief_tab(ctx)
             _customers_tab(ctx)
             queue_ui = _approvals_tab(ctx)
             _data_tab(ctx, store_md)
-            consent_msg = _settings_tab(ctx)
+            consent_msg, settings_fields = _settings_tab(ctx)
         # the link from a chat turn's drafts to the Approvals tab, filtered to those drafts
         open_btn.click(lambda ids: open_chat_drafts(ctx, ids), [chat_ids],
                        [tabs] + [queue_ui[k] for k in ("only", "state", "table", "msg", "draft_id",
                                                        "subject", "body", "info", "view", "confirm",
                                                        "armed")], **PRIVATE)
-        # what the workspace says now, each time the page is opened (not as it was at launch)
-        app.load(lambda: (people_line(ctx), consent_status(ctx)), None, [queue_ui["people"], consent_msg],
-                 **PRIVATE)
+        # what the workspace says now, each time the page is opened (not as it was at launch):
+        # the store in use, who decides, the consent confirmations, the settings as saved
+        app.load(lambda: (store_line(ctx), people_line(ctx), consent_status(ctx)) + settings_values(ctx), None,
+                 [store_md, queue_ui["people"], consent_msg, *settings_fields], **PRIVATE)
     app.queue(default_concurrency_limit=1)
     return app
 
@@ -118,11 +121,12 @@ def _brief_tab(ctx: AppContext) -> None:
             go = gr.Button("Generate brief", variant="primary", elem_id="brief-go")
         status = gr.Markdown(elem_id="brief-status")
         cards = gr.HTML(elem_id="brief-cards")
+        # the brief's charts, embedded in the page as data: URIs (nothing to fetch or serve)
         with gr.Row():
-            clv_img = gr.Image(label="CLV distribution", type="filepath")
-            churn_img = gr.Image(label="Churn risk by segment", type="filepath")
+            clv_img = gr.HTML(elem_id="brief-chart-clv")
+            churn_img = gr.HTML(elem_id="brief-chart-churn")
         with gr.Row():
-            mig_img = gr.Image(label="Segment migration", type="filepath")
+            mig_img = gr.HTML(elem_id="brief-chart-migration")
             cohort_plot = gr.Plot(label="Cohort retention")
         body = gr.Markdown()
         with gr.Row():
@@ -315,12 +319,21 @@ def _data_tab(ctx: AppContext, store_md) -> None:
 
 
 def _settings_tab(ctx: AppContext):
-    """The settings and the consent confirmations; returns the consent line."""
+    """The settings and the consent confirmations; returns the consent line and the settings
+    fields, in `settings_values` order (filled in again each time the page is opened)."""
     with gr.Tab("Settings", id="settings"):
         s = ctx.settings
-        gr.Markdown("Stored for this session only; every change is written to the workspace's settings "
-                    "log. The API key is write-only: it is never shown back, and a changed model endpoint "
-                    "clears it.")
+        gr.Markdown("Your store's settings are kept in the workspace (the same after a reload or a "
+                    "restart), and every change is written to the audit log. The model connection is "
+                    "for this session only; the API key is write-only: it is never shown back, and a "
+                    "changed model endpoint clears it.")
+        with gr.Row():
+            store_name = gr.Textbox(label="Store name (drafts are signed with it)", value=s.store_name or "",
+                                    max_length=80, elem_id="settings-store-name")
+            sender = gr.Textbox(label="Sender (who signs the drafts, e.g. Maria)", value=s.sender_name or "",
+                                max_length=80, elem_id="settings-sender")
+            sign_off = gr.Textbox(label="Sign-off (e.g. Warm wishes)", value=s.sign_off or "", max_length=120,
+                                  elem_id="settings-sign-off")
         with gr.Row():
             base = gr.Textbox(label="Model endpoint (OpenAI-compatible base URL)", value=s.openai_base_url or "",
                               elem_id="settings-base")
@@ -328,10 +341,12 @@ def _settings_tab(ctx: AppContext):
             key = gr.Textbox(label="API key", type="password", value="", placeholder="unchanged",
                              elem_id="settings-key")
         with gr.Row():
-            cap = gr.Slider(0, 0.5, value=s.discount_cap, step=0.01, label="Discount cap")
-            budget = gr.Number(label="Weekly contact budget", value=s.weekly_contact_budget, precision=0)
-            control = gr.Slider(0, 0.5, value=s.control_share, step=0.01, label="Control-group share")
-            margin = gr.Slider(0, 1, value=s.margin, step=0.01, label="Margin")
+            cap = gr.Slider(0, 0.5, value=s.discount_cap, step=0.01, label="Discount cap", elem_id="settings-cap")
+            budget = gr.Number(label="Weekly contact budget", value=s.weekly_contact_budget, precision=0,
+                               elem_id="settings-budget")
+            control = gr.Slider(0, 0.5, value=s.control_share, step=0.01, label="Control-group share",
+                                elem_id="settings-control")
+            margin = gr.Slider(0, 1, value=s.margin, step=0.01, label="Margin", elem_id="settings-margin")
             currency = gr.Textbox(label="Currency when the files do not say (e.g. GBP)", value=s.currency or "",
                                   elem_id="settings-currency")
         with gr.Row():
@@ -358,9 +373,10 @@ def _settings_tab(ctx: AppContext):
         withdraw.click(lambda ch, by_: confirm_consent(ctx, ch, by_, True, action="withdraw"), [channel, who],
                        [consent_msg], concurrency_limit=1, **PRIVATE)
 
-        save.click(lambda *a: save_settings(ctx, *a), [base, model, key, cap, budget, control, margin, currency, by],
+        save.click(lambda *a: save_settings(ctx, *a), [base, model, key, cap, budget, control, margin, currency, by,
+                                                        store_name, sender, sign_off],
                    [out, key], concurrency_limit=1, **PRIVATE)
-    return consent_msg
+    return consent_msg, [base, model, cap, budget, control, margin, currency, store_name, sender, sign_off]
 
 
 # --- starting it -------------------------------------------------------------------------------

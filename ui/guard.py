@@ -12,7 +12,7 @@ Every request to the app passes `Gate`, an ASGI middleware in front of Gradio's 
   the port can neither read the app nor call any of its events: Gradio's `api_name=False`
   only hides an event from the API page, it does not refuse a call (gradio-app/gradio#13051).
 - **Files**: `/gradio_api/file=PATH` serves only the files the app has just produced for
-  download (`Downloads`: the latest export, the latest brief and its charts, the latest
+  download (`Downloads`: the latest export, the latest brief (HTML, Markdown: its charts are embedded), the latest
   upload's rejected rows), never the workspace (`approvals.sqlite`, earlier exports) or a
   store's files; Gradio's other ways of fetching a path or a URL (`file/`, `proxy=`) are refused.
 """

@@ -19,7 +19,7 @@ from pathlib import Path
 import gradio as gr
 
 from agent.approvals import ApprovalError, open_queue
-from agent.settings import Settings
+from agent.settings import Settings, save_store_settings, with_workspace
 from agent.workspace import Workspace
 from ui import views
 from ui.guard import Downloads
@@ -38,7 +38,8 @@ class AppContext:
                  session=None, loaded=None):
         self.ws = Workspace.at(workspace)
         self.store_dir = Path(store_dir)
-        self.settings = settings or Settings()
+        # the store settings the merchant saved in this workspace, under explicit ones
+        self.settings = with_workspace(settings or Settings(), self.ws.root)
         self._session = session  # an agent.session.StoreSession of store_dir, when one is at hand
         self._loaded = loaded  # store_dir as load_store gave it (the CLI's summary), not read again
         self._queue = None
@@ -63,7 +64,8 @@ class AppContext:
                 loaded = self._loaded if self._loaded is not None and self._loaded.path == self.store_dir else None
                 self._loaded = None
                 self._session = StoreSession(self.store_dir, self.ws, settings=self.settings,
-                                             progress=progress, loaded=loaded)
+                                             horizon_days=self.settings.horizon_days, progress=progress,
+                                             loaded=loaded)
                 self._assistant, self._names = None, None
             return self._session
 
@@ -372,9 +374,11 @@ def export_drafts(ctx: AppContext, actor: str, view: dict | None = None) -> tupl
 
 
 def make_brief(ctx: AppContext, week_ending: str | None, cac, progress=None) -> tuple:
-    """The Weekly brief tab: (status, KPI cards, 3 chart files, cohort plot, Markdown, HTML file,
-    Markdown file). A second click while one is being made is refused, not run twice."""
-    from agent.brief import weekly_brief
+    """The Weekly brief tab: (status, KPI cards, 3 charts as embedded HTML, cohort plot, Markdown,
+    HTML file, Markdown file). The charts are data: URIs in the page, so nothing but the two
+    downloads is served; the HTML file carries them too. A second click while one is being made
+    is refused, not run twice."""
+    from agent.brief import charts_html, weekly_brief
     from ui.charts import cohort_retention
 
     try:
@@ -382,14 +386,17 @@ def make_brief(ctx: AppContext, week_ending: str | None, cac, progress=None) -> 
             s = ctx.session(progress_callback(progress))
             b = weekly_brief(s.store, workspace=ctx.ws, week_ending=(week_ending or "").strip() or None,
                              cac=float(cac) if cac else None, settings=ctx.settings,
+                             horizon_days=getattr(s, "horizon_days", 365),
                              progress=progress_callback(progress))
     except Exception as exc:
         if not isinstance(exc, JobRunning):
             log.exception("brief failed")
         return (error_message(exc) if not isinstance(exc, JobRunning) else str(exc),) + (gr.update(),) * 8
     p = b.paths
-    clv, churn, mig, html_, md = ctx.downloads.offer("brief", [
-        p.get(k) for k in ("clv_distribution", "churn_by_segment", "segment_migration", "html", "md")])
+    html_, md = ctx.downloads.offer("brief", [p.get("html"), p.get("md")])
+    images = getattr(b, "images", None) or {}
+    clv, churn, mig = (charts_html({k: images[k]}) if k in images else ""
+                       for k in ("clv_distribution", "churn_by_segment", "segment_migration"))
     return (f"Brief for the week ending **{b.week_ending}** written to `{p.get('md')}`.",
             views.kpi_cards(b.facts.get("kpi", {}), b.facts.get("kpi_change", {}), b.facts.get("currency")),
             clv, churn, mig, cohort_retention(s.orders), _without_images(b.markdown), html_, md)
@@ -429,8 +436,29 @@ def upload_store(ctx: AppContext, paths, store_name: str | None, progress=None) 
     notes += (f" Amounts are in {cur}." if cur else
               " The files do not say which currency the store uses: set it in Settings.")
     return (views.load_summary(reps) + f" Scored {len(s.scores):,} customers; the app now uses "
-            f"this store." + notes, views.load_report_table(reps), rej or None,
-            f"Store: `{folder}` · workspace: `{ctx.ws.root}`")
+            f"this store." + notes, views.load_report_table(reps), rej or None, store_line(ctx))
+
+
+def store_line(ctx: AppContext) -> str:
+    """The header's line: the store the app works on now (its name as set in Settings), its
+    folder and the workspace; filled in again each time the page is opened."""
+    name = ctx.settings.store_name
+    where = f"`{ctx.store_dir}` · workspace: `{ctx.ws.root}`"
+    return f"Store: **{_md_text(name)}** · files: {where}" if name else f"Store: {where}"
+
+
+def _md_text(text: str) -> str:
+    """Merchant text shown in Markdown as typed (no markup of its own)."""
+    return re.sub(r"([\\`*_{}\[\]()#+!|<>~-])", r"\\\1", text)
+
+
+def settings_values(ctx: AppContext) -> tuple:
+    """The Settings tab's fields as the settings are now (shown again after a reload): (model
+    endpoint, model, discount cap, weekly budget, control share, margin, currency, store name,
+    sender, sign-off). The API key is never shown back."""
+    s = ctx.settings
+    return (s.openai_base_url or "", s.model or "", s.discount_cap, s.weekly_contact_budget, s.control_share,
+            s.margin, s.currency or "", s.store_name or "", s.sender_name or "", s.sign_off or "")
 
 
 def draft_for(ctx: AppContext, customer_id: str | None, progress=None) -> str:
@@ -505,11 +533,16 @@ def _log_settings(ctx: AppContext, by: str, changes: dict, note: str = "") -> No
 
 
 def save_settings(ctx: AppContext, base: str | None, model: str | None, key: str | None, cap, budget,
-                  control, margin, currency: str | None, by: str | None = None) -> tuple:
+                  control, margin, currency: str | None, by: str | None = None, store_name: str | None = None,
+                  sender: str | None = None, sign_off: str | None = None) -> tuple:
     """The Settings tab's "Save settings", checked here whatever the page sent: numbers within
     their limits, an http(s) endpoint. A changed model endpoint clears the stored API key (a
     key meant for one server is never sent to another) unless a new key comes with it. Every
-    change is written to the audit log (`settings_log`). (message, key box)"""
+    change is written to the audit log (`settings_log`); the store settings (name, sender,
+    sign-off, currency, cap, budget, control share, margin) are kept in the workspace
+    (agent.settings.save_store_settings), so they are the same after a reload or a restart.
+    `store_name`, `sender`, `sign_off`: None leaves them as they are, "" clears them.
+    (message, key box)"""
     from agent.display import currency_code
 
     who = (by or "").strip() or "merchant"
@@ -526,6 +559,14 @@ def save_settings(ctx: AppContext, base: str | None, model: str | None, key: str
         new_base = (base or "").strip() or None
         if new_base and not new_base.lower().startswith(("http://", "https://")):
             raise ValueError(f"the model endpoint must be an http:// or https:// address; got {new_base!r}")
+        for name, text, most in (("store_name", store_name, 80), ("sender_name", sender, 80),
+                                 ("sign_off", sign_off, 120)):
+            if text is not None:
+                text = " ".join(str(text).split())
+                if len(text) > most:
+                    raise ValueError(f"the {name.replace('_', ' ')} may have at most {most} characters; "
+                                     f"got {len(text)}")
+                values[name] = text or None
     except ValueError as exc:
         return error_message(exc), ""
     before = ctx.settings
@@ -542,9 +583,10 @@ def save_settings(ctx: AppContext, base: str | None, model: str | None, key: str
     ctx.set_settings()  # the session and the assistant get the new settings
     ctx.set_currency(code)  # last: the session gets the settings as saved
     after = ctx.settings
+    save_store_settings(ctx.ws.root, after)
     changes = {}
     for name in ("openai_base_url", "model", "discount_cap", "weekly_contact_budget", "control_share",
-                 "margin", "currency"):
+                 "margin", "currency", "store_name", "sender_name", "sign_off"):
         if getattr(before, name) != getattr(after, name):
             changes[name] = {"before": getattr(before, name), "after": getattr(after, name)}
     if new_key or before.openai_api_key != after.openai_api_key:
