@@ -162,18 +162,15 @@ def from_shopify_orders(frame: pd.DataFrame, customers: pd.DataFrame | None, fil
 def _check_usable(col: dict, frame: pd.DataFrame, file: str) -> None:
     """An export without any contact column or any money column cannot be used at all."""
     shown = ", ".join(repr(c) for c in list(frame.columns)[1:12])
-    if not any(c in col for c in CONTACT_COLUMNS):
-        raise DataError(
-            "this Shopify orders export has no Email or Phone column, so no order can be "
-            f"matched to a customer; the file has {shown}", file=file, column="Email",
-            hint="Export the orders again from Shopify admin (Orders > Export) with "
-                 "'Plain CSV file' and all columns")
-    if not any(c in col for c in MONEY_COLUMNS):
-        raise DataError(
-            "this Shopify orders export has no Total, Subtotal or Lineitem price column, so "
-            f"no order has an amount; the file has {shown}", file=file, column="Total",
-            hint="Export the orders again from Shopify admin (Orders > Export) with "
-                 "'Plain CSV file' and all columns")
+    for needed, column, what in ((CONTACT_COLUMNS, "Email", "no Email or Phone column, so no order "
+                                  "can be matched to a customer"),
+                                 (MONEY_COLUMNS, "Total", "no Total, Subtotal or Lineitem price "
+                                  "column, so no order has an amount")):
+        if not any(c in col for c in needed):
+            raise DataError(f"this Shopify orders export has {what}; the file has {shown}",
+                            file=file, column=column,
+                            hint="Export the orders again from Shopify admin (Orders > Export) "
+                                 "with 'Plain CSV file' and all columns")
 
 
 def _round_to_order(amount: pd.Series, group: pd.Series, paid: pd.Series) -> pd.Series:
