@@ -29,14 +29,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tools.parse import CONSENT_UNKNOWN_WORDS, TRUE_WORDS
+
 KINDS = {"email": "accepts_email", "sms": "accepts_sms"}
 """Consent kind -> the customers table's column."""
 CHANNEL_KIND = {"email": "email", "personal_email": "email", "sms": "sms"}
 """Draftable channel -> the consent kind it needs."""
-YES = frozenset({"true", "1", "yes", "y", "t", "subscribed", "opted_in", "opt_in", "opt-in",
-                 "accepted", "accepts", "confirmed"})
-UNKNOWN = frozenset({"", "nan", "none", "null", "na", "n/a", "<na>", "unknown", "?"})
-"""Text that says nothing. Any other text (no, false, unsubscribed, pending, invalid...) is no."""
+YES = TRUE_WORDS
+UNKNOWN = CONSENT_UNKNOWN_WORDS
+"""Text that says nothing. Any other text (no, false, unsubscribed, pending, invalid...) is no.
+Both lists are the loader's (`tools.parse`), so a file and the assistant read a cell alike."""
 
 
 def state(value) -> bool | None:

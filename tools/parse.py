@@ -18,7 +18,9 @@ import pyarrow.compute as pc
 _TZ_SUFFIX = re.compile(r"\s*(?:Z|UTC|GMT|[+-]\d{2}:?\d{2})$", re.IGNORECASE)
 _CURRENCY = re.compile(r"[£$€¥₹\s\u00a0']|^[A-Z]{3}|[A-Z]{3}$")
 
-TRUE_WORDS = frozenset({"true", "yes", "y", "1", "t", "subscribed", "opted_in", "optin", "on"})
+TRUE_WORDS = frozenset({"true", "yes", "y", "1", "t", "subscribed", "opted_in", "optin", "opt_in",
+                        "opt-in", "on", "accepted", "accepts", "confirmed"})
+"""Yes, in a consent or yes/no column (the one list: the loader and agent.consent use it)."""
 FALSE_WORDS = frozenset(
     {"false", "no", "n", "0", "f", "", "unsubscribed", "not_subscribed", "opted_out",
      "optout", "off", "none", "pending", "never_subscribed"}
@@ -152,7 +154,8 @@ def parse_flags(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     return is_true, unknown
 
 
-CONSENT_UNKNOWN_WORDS = frozenset({"", "unknown", "nan", "none", "null", "n/a", "na"})
+CONSENT_UNKNOWN_WORDS = frozenset({"", "unknown", "nan", "none", "null", "n/a", "na", "<na>", "?"})
+"""A consent cell that says nothing: unknown, not refused (the loader and agent.consent)."""
 
 
 def parse_consent(s: pd.Series) -> tuple[pd.Series, pd.Series]:
