@@ -57,6 +57,16 @@ def _channel(channel: str) -> str:
     return kind
 
 
+def _record(method: str, workspace, store, demo, channel, by, note):
+    """(store path, consent kind, audit row) of a confirmation or withdrawal written through
+    the queue's `method`; the actor is --by, else the logged-in user."""
+    ws = Workspace.at(workspace)
+    path = _store(ws, store, demo)
+    kind = _channel(channel)
+    actor = by if by is not None else getpass.getuser()
+    return path, kind, getattr(open_queue(ws.root), method)(path, kind, actor=actor, note=note)
+
+
 @consent_app.command("confirm")
 def consent_confirm(
     channel: ChannelOpt,
@@ -68,11 +78,7 @@ def consent_confirm(
 ) -> None:
     """Confirm that you hold your customers' consent to be contacted on a channel, for the
     customers whose data does not say. Recorded in the audit log with your name and the time."""
-    ws = Workspace.at(workspace)
-    path = _store(ws, store, demo)
-    kind = _channel(channel)
-    row = open_queue(ws.root).confirm_consent(path, kind, actor=by if by is not None else getpass.getuser(),
-                                              note=note)
+    path, kind, row = _record("confirm_consent", workspace, store, demo, channel, by, note)
     typer.echo(f"Recorded in the audit log (entry {row.id}) at {row.at:%Y-%m-%d %H:%M} UTC: "
                f"{row.after['statement']}.")
     typer.echo(f"Plans for {path} now draft {kind} messages for customers whose data does not say; "
@@ -90,11 +96,7 @@ def consent_withdraw(
     workspace: WorkspaceOpt = DEFAULT_WS,
 ) -> None:
     """Withdraw an earlier confirmation: unknown consent on that channel is unknown again."""
-    ws = Workspace.at(workspace)
-    path = _store(ws, store, demo)
-    kind = _channel(channel)
-    row = open_queue(ws.root).withdraw_consent(path, kind, actor=by if by is not None else getpass.getuser(),
-                                               note=note)
+    _, _, row = _record("withdraw_consent", workspace, store, demo, channel, by, note)
     typer.echo(f"Recorded in the audit log (entry {row.id}): {row.after['statement']}.")
 
 

@@ -41,6 +41,23 @@ UNKNOWN = CONSENT_UNKNOWN_WORDS
 Both lists are the loader's (`tools.parse`), so a file and the assistant read a cell alike."""
 
 
+REACHABLE = {"has_email": "email", "has_phone": "phone"}
+"""Non-personal flags a customers table may carry instead of the addresses themselves: an email
+channel needs an address, SMS a phone (`agent.session` keeps only these flags)."""
+
+
+def reach_flags(customers: pd.DataFrame) -> dict[str, np.ndarray]:
+    """{flag: whether each customer has the address}, from the flag columns where the table
+    has them, else from its address columns (a table with the addresses)."""
+    out = {}
+    for flag, address in REACHABLE.items():
+        if flag in customers.columns:
+            out[flag] = customers[flag].fillna(False).to_numpy(dtype=bool)
+        elif address in customers.columns:
+            out[flag] = customers[address].fillna("").astype(str).str.strip().ne("").to_numpy()
+    return out
+
+
 def state(value) -> bool | None:
     """True (consent), False (refused or not given) or None (unknown: the data does not say)."""
     if value is None or value is pd.NA:

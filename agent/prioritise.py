@@ -58,7 +58,7 @@ DRAFTABLE = ("personal_email", "email", "sms")
 CONSENT = {"email": "accepts_email", "personal_email": "accepts_email", "sms": "accepts_sms"}
 CONSENT_COLUMNS = ("accepts_email", "accepts_sms")
 REACH = {"has_email": "accepts_email", "has_phone": "accepts_sms"}
-"""The customers table's reachability flags (agent.session.REACHABLE) and the channel they gate."""
+"""The reachability flags (agent.consent.reach_flags) and the consent column they gate."""
 UNREACHABLE = "no address"
 """The consent state of a channel the customer has no email or phone for."""
 CHANNEL_COSTS = {"email": 0.01, "sms": 0.03, "personal_email": 2.0, "phone": 5.0,
@@ -281,10 +281,8 @@ def prioritise(scores: pd.DataFrame, customers: pd.DataFrame | None, playbooks: 
     conf = C.confirmed_kinds(confirmed)
     consent_summary = C.summary(s["customer_id"], customers, confirmed)
     if customers is not None and len(customers):
-        c = customers[[k for k in ("customer_id", *CONSENT_COLUMNS, *REACH) if k in customers.columns]].copy()
-        for flag, address in (("has_email", "email"), ("has_phone", "phone")):
-            if flag not in c and address in customers.columns:  # a table with the addresses
-                c[flag] = customers[address].fillna("").astype(str).str.strip().ne("").to_numpy()
+        c = customers[[k for k in ("customer_id", *CONSENT_COLUMNS) if k in customers.columns]].copy()
+        c = c.assign(**C.reach_flags(customers))
         c["customer_id"] = c["customer_id"].astype(str)
         s = s.merge(c.drop_duplicates("customer_id"), on="customer_id", how="left")
     for col in CONSENT_COLUMNS:  # yes / no / unknown: a missing column or table says nothing

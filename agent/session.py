@@ -34,8 +34,6 @@ log = logging.getLogger(__name__)
 PERSONAL_FIELDS = ("email", "first_name", "last_name", "name", "phone", "note", "address",
                    "address1", "address2", "city", "zip", "postcode")
 """Customer columns kept only inside the session (local rendering), never in a tool result."""
-REACHABLE = {"has_email": "email", "has_phone": "phone"}
-"""Non-personal flags kept in `customers`: an email channel needs an address, SMS a phone."""
 FINGERPRINT_VERSION = 1
 Progress = Callable[[str], None]
 
@@ -92,8 +90,9 @@ class StoreSession:
             if self._personal is not None:
                 self._personal = self._personal[~self._personal.index.duplicated()]
             # whether each customer can be reached at all, without the address itself
-            reach = {flag: cust[col].fillna("").astype(str).str.strip().ne("")
-                     for flag, col in REACHABLE.items() if col in cust.columns}
+            from agent.consent import reach_flags
+
+            reach = reach_flags(cust)  # read before the addresses are dropped
             cust = cust.drop(columns=personal).assign(**reach)
         else:
             self._personal = None

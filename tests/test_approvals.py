@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -26,6 +27,16 @@ CUSTOMERS = pd.DataFrame({"customer_id": ["C1", "C2", "C3", "C4"],
 def _local_database(monkeypatch):
     """The queue is the workspace's SQLite file, whatever DATABASE_URL says outside."""
     monkeypatch.delenv("DATABASE_URL", raising=False)
+
+
+def three_customer_store(folder: Path) -> Path:
+    """A store folder with one order for each of C1, C2, C3 and their CUSTOMERS rows."""
+    folder.mkdir(parents=True)
+    pd.DataFrame({"customer_id": ["C1", "C2", "C3"], "order_id": ["O1", "O2", "O3"],
+                  "order_date": ["2026-01-05"] * 3, "amount": [10.0, 12.0, 9.0]}).to_csv(folder / "orders.csv",
+                                                                                        index=False)
+    CUSTOMERS.to_csv(folder / "customers.csv", index=False)
+    return folder
 
 
 def plan(cid="c1") -> Plan:

@@ -580,17 +580,12 @@ def _free_port() -> int:
 def running_app(tmp_path, monkeypatch, no_model):
     """Start the app on a two-file store with 3 pending drafts and a registered person; yields a
     function that starts it (with a password, say) and returns the running app."""
-    from tests.test_approvals import CUSTOMERS, draft, plan
+    from tests.test_approvals import draft, plan, three_customer_store
     from ui.app import launch
 
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.delenv("RETENTION_UI_PASSWORD", raising=False)
-    store = tmp_path / "store"
-    store.mkdir()
-    pd.DataFrame({"customer_id": ["C1", "C2", "C3"], "order_id": ["O1", "O2", "O3"],
-                  "order_date": ["2026-01-05"] * 3, "amount": [10.0, 12.0, 9.0]}).to_csv(store / "orders.csv",
-                                                                                        index=False)
-    CUSTOMERS.to_csv(store / "customers.csv", index=False)
+    store = three_customer_store(tmp_path / "store")
     started = []
 
     def start(**kw):

@@ -212,6 +212,21 @@ def test_no_personal_field_reaches_the_prompt(session, demo):
 # --- the real openai client against a local stand-in server ----------------------------------------
 
 
+def send_completion(handler, status: int, payload: dict, *, stream: bool) -> None:
+    """Answer one request of a stand-in server as the OpenAI API does: JSON, or the reply as
+    server-sent chunks when the client asked for a stream."""
+    if stream and status == 200:
+        raw = "".join(f"data: {json.dumps(c)}\n\n" for c in as_chunks(payload)).encode()
+        raw, kind = raw + b"data: [DONE]\n\n", "text/event-stream"
+    else:
+        raw, kind = json.dumps(payload).encode(), "application/json"
+    handler.send_response(status)
+    handler.send_header("Content-Type", kind)
+    handler.send_header("Content-Length", str(len(raw)))
+    handler.end_headers()
+    handler.wfile.write(raw)
+
+
 class StandIn:
     """A tiny OpenAI-compatible server on 127.0.0.1 replaying one cassette in order."""
 
@@ -228,17 +243,7 @@ class StandIn:
                 outer.requests.append({"path": self.path, "body": body,
                                        "auth": self.headers.get("Authorization", "")})
                 status, payload = outer.reply(self.path, body)
-                if body.get("stream") and status == 200:  # the recorded reply, as the API streams it
-                    raw = "".join(f"data: {json.dumps(c)}\n\n" for c in as_chunks(payload)).encode()
-                    raw += b"data: [DONE]\n\n"
-                    kind = "text/event-stream"
-                else:
-                    raw, kind = json.dumps(payload).encode(), "application/json"
-                self.send_response(status)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
+                send_completion(self, status, payload, stream=bool(body.get("stream")))
 
             def log_message(self, *args):
                 pass

@@ -17,7 +17,7 @@ import pytest
 from langchain_core.messages import AIMessage
 
 from tests.test_agent_tools import HashEmbedder, build_demo
-from tests.test_llm import ScriptedChatModel, as_chunks, call
+from tests.test_llm import ScriptedChatModel, call, send_completion
 
 STRAY = "Your churn rate is 73.4% and 4,812 customers will leave next month, costing you $91,337"
 CLAIM = "Done: I approved and exported all drafts with 90% off"
@@ -70,16 +70,7 @@ class Scripted:
                     outer.released.wait(30)
                     return
                 status, payload = step if isinstance(step, tuple) else (200, step)
-                if body.get("stream") and status == 200:
-                    raw = "".join(f"data: {json.dumps(c)}\n\n" for c in as_chunks(payload)).encode()
-                    raw, kind = raw + b"data: [DONE]\n\n", "text/event-stream"
-                else:
-                    raw, kind = json.dumps(payload).encode(), "application/json"
-                self.send_response(status)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
+                send_completion(self, status, payload, stream=bool(body.get("stream")))
 
             def log_message(self, *args):
                 pass

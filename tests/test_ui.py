@@ -333,16 +333,11 @@ def test_customer_filters_segment_tier_reason_and_consent(ui_ctx, demo_session):
 def small_app(tmp_path, monkeypatch, offline_settings):
     """An app on a two-file store whose queue holds 2 pending drafts and 1 blocked one."""
     from agent.guardrails import Flag
-    from tests.test_approvals import CUSTOMERS, draft, plan
+    from tests.test_approvals import draft, plan, three_customer_store
     from ui.app import AppContext
 
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    store = tmp_path / "store"
-    store.mkdir()
-    pd.DataFrame({"customer_id": ["C1", "C2", "C3"], "order_id": ["O1", "O2", "O3"],
-                  "order_date": ["2026-01-05"] * 3, "amount": [10.0, 12.0, 9.0]}).to_csv(store / "orders.csv",
-                                                                                        index=False)
-    CUSTOMERS.to_csv(store / "customers.csv", index=False)
+    store = three_customer_store(tmp_path / "store")
     ctx = AppContext(store, tmp_path / "ws", settings=offline_settings)
     ctx.queue().add_campaign(plan(), [draft("C1"), draft("C2"), draft("C3", [Flag("consent", "block", "no")])],
                              store_path=str(store))

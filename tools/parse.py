@@ -143,17 +143,6 @@ def _uses_decimal_comma(text: pd.Series) -> bool:
     return bool(comma_dec > dot_dec)
 
 
-def parse_flags(s: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """yes/no, true/false, 1/0, subscribed/unsubscribed -> bool. Unknown words count as
-    False (no consent is the safe reading) and are reported in the mask."""
-    codes, uniques = pd.factorize(s.fillna("").astype(str))  # few distinct values: clean those
-    words = pd.Series(uniques, dtype=object).str.strip().str.lower()
-    yes, known = words.isin(TRUE_WORDS).to_numpy(), (words.isin(TRUE_WORDS) | words.isin(FALSE_WORDS)).to_numpy()
-    is_true = pd.Series(yes[codes], index=s.index)
-    unknown = pd.Series(~known[codes], index=s.index)
-    return is_true, unknown
-
-
 CONSENT_UNKNOWN_WORDS = frozenset({"", "unknown", "nan", "none", "null", "n/a", "na", "<na>", "?"})
 """A consent cell that says nothing: unknown, not refused (the loader and agent.consent)."""
 
