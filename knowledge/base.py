@@ -1,8 +1,14 @@
 """The knowledge base: index playbooks into Chroma incrementally, search them hybrid-style.
 
-Search combines the cosine similarity of the local embedding with BM25 keyword scores
-(weighted sum, BM25 scaled by the best keyword score of the query), then keeps the best chunk
-per playbook. It knows nothing about customers or the agent.
+Before a search the question is understood (`knowledge.query.understand`): the segments, CLV
+tiers and churn reasons a merchant's words imply ("best customer" = tier high, "hasn't ordered
+in 4 months" = lapsed) add a short expansion to the query and a bonus to playbooks tagged with
+them. Search then combines the cosine similarity of the local embedding with BM25 keyword
+scores (weighted sum, BM25 scaled by the best keyword score of the query) over every chunk,
+the front-matter questions included, blends each playbook's best passage with its best question
+(`QUESTION_WEIGHT`) and adds the intent bonus. A hit's passage is always playbook text (its best
+section), never a synthetic question.
+It knows nothing about customers or the agent.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from knowledge.parse import (
     load_playbooks,
     parse_playbook,
 )
+from knowledge.query import QueryIntent, understand
 from knowledge.schema import Playbook
 from knowledge.store import (
     KnowledgeError,
@@ -40,8 +47,14 @@ Progress = Callable[[int, int, str], None]
 
 VECTOR_WEIGHT = 0.7
 KEYWORD_WEIGHT = 0.3
+INTENT_WEIGHT = 0.2
+"""Weight of the query-understanding bonus (0..1 tag overlap); 0 turns it off."""
+QUESTION_WEIGHT = 0.3
+"""A playbook's score: (1 - w) x its best passage + w x its best front-matter question (its best
+passage again when it has none). Blending, rather than the best of the two, keeps one short
+question of another playbook that shares a merchant's phrasing from outranking the text."""
 EMBED_BATCH = 32
-MAX_VECTOR_CANDIDATES = 300
+MAX_VECTOR_CANDIDATES = 600
 """Chunks asked of the vector index per query; chunks beyond it get the lowest similarity seen."""
 
 
@@ -110,13 +123,17 @@ class KnowledgeBase:
     playbooks, indexed with the built-in ones. embedder: defaults to the local MiniLM (or
     OpenAI when RETENTION_EMBEDDINGS=openai and OPENAI_API_KEY are set). collection: the
     Chroma collection name (default: one per embedder, e.g. one per merchant on a shared server).
+    intent_weight / understand_queries: the query-understanding bonus and whether questions are
+    understood at all (False searches the words exactly as given). question_weight: the share of
+    a playbook's score that comes from its front-matter questions.
     """
 
     def __init__(self, persist_dir: str | Path | None,
                  playbook_dirs: list[str | Path] | None = None,
                  embedder: Embedder | None = None, *, include_builtin: bool = True,
                  client=None, collection: str | None = None, vector_weight: float = VECTOR_WEIGHT,
-                 keyword_weight: float = KEYWORD_WEIGHT) -> None:
+                 keyword_weight: float = KEYWORD_WEIGHT, intent_weight: float = INTENT_WEIGHT,
+                 question_weight: float = QUESTION_WEIGHT, understand_queries: bool = True) -> None:
         self.persist_dir = Path(persist_dir) if persist_dir is not None else None
         dirs = [builtin_playbook_dir()] if include_builtin else []
         self.playbook_dirs: tuple[Path, ...] = tuple(dirs + [Path(d) for d in playbook_dirs or []])
@@ -128,6 +145,9 @@ class KnowledgeBase:
         self._playbooks: dict[str, Playbook] | None = None
         self.vector_weight = vector_weight
         self.keyword_weight = keyword_weight
+        self.intent_weight = intent_weight
+        self.question_weight = question_weight
+        self.understand_queries = understand_queries
 
     # --- plumbing -----------------------------------------------------------------------------
 
@@ -209,6 +229,9 @@ class KnowledgeBase:
                     skipped += 1
             else:
                 to_embed.append((c, meta))
+        # batches of similar length: each batch is padded to its longest text, so mixing short
+        # questions with long sections costs several times the work
+        to_embed.sort(key=lambda cm: len(cm[0].embed_text))
         total = len(to_embed)
         if progress:
             progress(0, total, f"{total} chunks to embed, {skipped} unchanged")
@@ -245,10 +268,15 @@ class KnowledgeBase:
                                    KeywordIndex(texts), {cid: i for i, cid in enumerate(ids)})
         return self._corpus
 
+    def understand(self, query: str) -> QueryIntent:
+        """What the search reads into a question (segments, tiers, churn reasons, expansion)."""
+        return understand(query) if self.understand_queries else QueryIntent(query=query)
+
     def search(self, query: str, k: int = 3, segment: str | None = None,
                reason: str | None = None, channel: str | None = None) -> list[Hit]:
-        """The k best playbooks for a question, best first, one hit (its best chunk) each.
-        segment / reason / channel keep only playbooks tagged with that value."""
+        """The k best playbooks for a question, best first, one hit (its best passage) each.
+        segment / reason / channel keep only playbooks tagged with that value; the segments,
+        tiers and reasons the question's own words imply only re-rank (see `understand`)."""
         query = (query or "").strip()
         if not query:
             raise KnowledgeError("the search query is empty")
@@ -261,27 +289,41 @@ class KnowledgeBase:
         allowed = [i for i, m in enumerate(corpus.metadatas) if all(m.get(key) for key in keys)]
         if not allowed:
             return []
-        qvec = self.embedder.embed([query])[0]
+        intent = self.understand(query)
+        text = intent.search_text
+        qvec = self.embedder.embed([text])[0]
         res = self.collection.query(query_embeddings=[qvec],
                                     n_results=min(len(allowed), MAX_VECTOR_CANDIDATES),
                                     where=where_clause(keys), include=["distances"])
         vector = {cid: 1.0 - float(d) for cid, d in zip(res["ids"][0], res["distances"][0])}
-        bm25 = corpus.keyword.scores(query)
+        bm25 = corpus.keyword.scores(text)
         top_kw = max((bm25[i] for i in allowed), default=0.0)
         floor = min(vector.values(), default=0.0)
-        best: dict[str, tuple[float, int]] = {}
+        question: dict[str, float] = {}  # playbook -> best front-matter question
+        passage: dict[str, tuple[float, int]] = {}  # playbook -> best chunk of playbook text
         for i in allowed:
             vsim = vector.get(corpus.ids[i], floor)
             kw = bm25[i] / top_kw if top_kw > 0 else 0.0
             score = self.vector_weight * vsim + self.keyword_weight * max(kw, 0.0)
-            pid = corpus.metadatas[i].get("playbook_id", corpus.ids[i].split("::")[0])
-            if pid not in best or score > best[pid][0]:
-                best[pid] = (score, i)
-        ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0]))[:k]
+            m = corpus.metadatas[i]
+            pid = m.get("playbook_id", corpus.ids[i].split("::")[0])
+            if m.get("kind") == "question":
+                question[pid] = max(score, question.get(pid, score))
+            elif pid not in passage or score > passage[pid][0]:
+                passage[pid] = (score, i)
+        scored = []
+        for pid, (text_score, shown) in passage.items():
+            q = question.get(pid, text_score)
+            score = (1 - self.question_weight) * text_score + self.question_weight * q
+            meta = playbook_metadata(corpus.metadatas[shown])
+            if intent and self.intent_weight:
+                score += self.intent_weight * intent.match(meta)
+            scored.append((score, pid, shown, meta))
+        scored.sort(key=lambda t: (-t[0], t[1]))
         hits = []
-        for pid, (score, i) in ranked:
+        for score, pid, i, meta in scored[:k]:
             m = corpus.metadatas[i]
             hits.append(Hit(playbook_id=pid, title=m.get("title", pid),
                             section=m.get("section", ""), passage=corpus.documents[i],
-                            score=score, metadata=playbook_metadata(m)))
+                            score=score, metadata=meta))
         return hits

@@ -1,7 +1,11 @@
-"""Split a playbook into chunks, one per `## ` section (long sections at paragraph breaks).
+"""Split a playbook into chunks, one per `## ` section (long sections at paragraph breaks), plus
+one per question of its front matter (`questions:`).
 
 Each chunk carries the playbook id, title, section and text plus the playbook's metadata, and
-a content hash of exactly what gets embedded, so re-indexing can skip unchanged chunks.
+a content hash of exactly what gets embedded, so re-indexing can skip unchanged chunks. A
+question chunk embeds the question alone: a merchant's question is compared with the questions
+the playbook answers (question-to-question matching, as retrieval knowledge bases with
+synthetic questions do), while the passage shown for a hit always comes from the playbook text.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ MAX_WORDS = 170
 """all-MiniLM-L6-v2 reads 256 word pieces; longer sections are split at paragraph breaks."""
 
 OVERVIEW = "Overview"
+QUESTIONS = "Questions"
+"""The section name of question chunks (never a passage shown to the merchant)."""
 
 
 @dataclass(frozen=True)
@@ -28,8 +34,15 @@ class Chunk:
     meta: dict = field(compare=False, hash=False)
 
     @property
+    def is_question(self) -> bool:
+        return self.section == QUESTIONS and "::q-" in self.id
+
+    @property
     def embed_text(self) -> str:
-        """What the embedding model reads: the title and section give the passage its context."""
+        """What the embedding model reads: the title and section give the passage its context;
+        a question is read on its own, the way a merchant's question will be."""
+        if self.is_question:
+            return self.text
         return f"{self.title}. {self.section}: {self.text}"
 
     @property
@@ -38,7 +51,8 @@ class Chunk:
 
 
 def chunk_playbook(pb: Playbook) -> list[Chunk]:
-    """One chunk for the overview (title, summary, intro) and one per section part."""
+    """One chunk for the overview (title, summary, intro), one per section part and one per
+    front-matter question (ids `<playbook>::q-1`, `::q-2`, ...)."""
     meta = {**pb.meta.model_dump(mode="python"), "path": str(pb.path)}
     chunks: list[Chunk] = []
     overview = " ".join(t for t in (pb.meta.summary, pb.intro) if t).strip()
@@ -54,6 +68,8 @@ def chunk_playbook(pb: Playbook) -> list[Chunk]:
             seen[base] = n + 1
             cid = f"{pb.id}::{base}" + (f"-{n + 1}" if n else "")
             chunks.append(Chunk(cid, pb.id, pb.title, section.heading, part, meta))
+    for n, question in enumerate(pb.meta.questions, 1):
+        chunks.append(Chunk(f"{pb.id}::q-{n}", pb.id, pb.title, QUESTIONS, question, meta))
     return chunks
 
 

@@ -65,6 +65,20 @@ class PlaybookMeta(BaseModel):
     offer_type: str = Field(default="none", pattern=r"^[a-z_]+$")
     prior_uplift: float = Field(ge=0.0, le=1.0, description="Prior save rate / uplift, 0.12 = 12%")
     sources: tuple[str, ...] = Field(min_length=1, description="Published sources or 'assumption'")
+    questions: tuple[str, ...] = Field(
+        default=(), max_length=20,
+        description="Questions the playbook answers, worded as merchants ask them; each is "
+                    "embedded on its own so a merchant's question meets its closest sibling")
+
+    @field_validator("questions")
+    @classmethod
+    def _questions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        cleaned = tuple(" ".join(q.split()) for q in value)
+        if any(len(q) < 8 for q in cleaned):
+            raise ValueError("every question needs at least 8 characters")
+        if len(set(q.lower() for q in cleaned)) != len(cleaned):
+            raise ValueError("a question is listed twice")
+        return cleaned
 
     @field_validator("id")
     @classmethod

@@ -2,7 +2,8 @@
 
 Chroma metadata holds scalars only, so a playbook's lists are stored twice: one boolean key per
 value (`seg_at_risk: True`, `reason_service_problems: True`, `channel_sms: True`) for filtering,
-and a `|`-delimited string (`segments: "At risk|Lost"`) to read them back.
+and a `|`-delimited string (`segments: "At risk|Lost"`) to read them back. `kind` tells a
+front-matter question ("question") from playbook text ("passage").
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ def flat_metadata(chunk: Chunk) -> dict[str, Any]:
         "hash": chunk.content_hash, "cost_level": m["cost_level"], "offer_type": m["offer_type"],
         "prior_uplift": float(m["prior_uplift"]), "sources": SEP.join(m["sources"]),
         "summary": m.get("summary", ""), "path": m.get("path", ""),
+        "kind": "question" if chunk.is_question else "passage",
     }
     for field_name, (prefix, _) in LIST_FIELDS.items():
         values = list(m.get(field_name, ()))

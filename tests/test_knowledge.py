@@ -19,7 +19,9 @@ import pytest
 
 from knowledge import (
     CHURN_REASONS,
+    CLV_TIERS,
     SECTIONS,
+    SEGMENTS,
     Hit,
     KnowledgeBase,
     KnowledgeError,
@@ -215,6 +217,150 @@ def test_long_sections_are_split_at_paragraphs(tmp_path):
     assert all(len(p.text.split()) <= 170 for p in parts)
 
 
+# --- front-matter questions -------------------------------------------------------------------
+
+
+def with_questions(path: Path, questions: list[str]) -> Path:
+    """Add a `questions:` list to a playbook's front matter (before the closing ---)."""
+    head, rest = path.read_text().split("\n---\n", 1)
+    block = "\n".join(["questions:"] + [f'  - "{q}"' for q in questions])
+    path.write_text(f"{head}\n{block}\n---\n{rest}")
+    return path
+
+
+def test_builtin_playbooks_carry_5_to_10_merchant_questions():
+    for pb in load_playbooks([builtin_playbook_dir()]).playbooks:
+        assert 5 <= len(pb.meta.questions) <= 10, pb.id
+        assert all(q == " ".join(q.split()) and len(q) >= 8 for q in pb.meta.questions), pb.id
+
+
+def test_front_matter_questions_are_parsed_chunked_and_indexed(tmp_path):
+    d = tmp_path / "pbs"
+    path = with_questions(write_pb(d, "gentle-nudge", when="Customers who drift away."),
+                          ["how do I bring the quiet ones back", "zebra yak quokka"])
+    pb = parse_playbook(path)
+    assert pb.meta.questions == ("how do I bring the quiet ones back", "zebra yak quokka")
+    chunks = chunk_playbook(pb)
+    questions = [c for c in chunks if c.is_question]
+    assert [c.id for c in questions] == ["gentle-nudge::q-1", "gentle-nudge::q-2"]
+    assert [c.embed_text for c in questions] == list(pb.meta.questions)  # the question alone
+    assert not any(c.is_question for c in chunks[:-2])
+    write_pb(d, "other-play", when="Customers who stop opening email.")
+    fake = FakeEmbedder()
+    kb = KnowledgeBase(tmp_path / "chroma", [d], embedder=fake, include_builtin=False)
+    report = kb.index()
+    assert (report.chunks, report.embedded) == (10, 10)
+    assert "zebra yak quokka" in fake.texts
+    kinds = kb.collection.get(ids=["gentle-nudge::q-2"], include=["metadatas"])["metadatas"]
+    assert kinds[0]["kind"] == "question"
+    hits = kb.search("zebra yak quokka", k=2)
+    # only a question has these words: its playbook comes first, and its hit shows playbook
+    # text, never the synthetic question
+    assert [h.playbook_id for h in hits] == ["gentle-nudge", "other-play"]
+    assert hits[0].section != "Questions" and hits[0].passage != "zebra yak quokka"
+    without = KnowledgeBase(tmp_path / "chroma", [d], embedder=fake, include_builtin=False,
+                            question_weight=0.0)
+    assert without.search("zebra yak quokka", k=1)[0].score < hits[0].score - 0.2
+    # a changed question is the only chunk embedded again
+    path.write_text(path.read_text().replace("zebra yak quokka", "zebra yak okapi"))
+    again = kb.index()
+    assert (again.embedded, again.removed) == (1, 0) and fake.texts[-1] == "zebra yak okapi"
+
+
+def test_bad_questions_are_reported_with_the_line(tmp_path):
+    d = tmp_path / "mine"
+    with_questions(write_pb(d, "twice"), ["what do I send them", "What do I send them"])
+    with_questions(write_pb(d, "short"), ["why?"])
+    report = KnowledgeBase(tmp_path / "chroma", [d], embedder=FakeEmbedder(),
+                           include_builtin=False).index()
+    errors = {e.path.name: e for e in report.errors}
+    assert set(errors) == {"twice.md", "short.md"}
+    assert "listed twice" in errors["twice.md"].message and errors["twice.md"].line == 12
+    assert "8 characters" in errors["short.md"].message
+
+
+# --- query understanding ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("query, segments, reasons, tiers", [
+    ("my best customer hasn't ordered in 4 months, what do I do",
+     {"Can't lose them", "At risk"}, set(), {"high"}),
+    ("one of our whales went quiet", {"Can't lose them"}, {"fading_engagement"}, {"high"}),
+    ("bring back people who haven't bought in over a year", {"Hibernating", "Lost"}, set(), set()),
+    ("she hasnt ordered for 3 weeks", {"About to sleep", "Need attention"}, set(), set()),
+    ("this lady only buys when there's a sale", set(), {"price_sensitivity"}, set()),
+    ("coupon hunters are killing my margin", set(), {"price_sensitivity"}, set()),
+    ("folks stopped opening my emails", set(), {"fading_engagement"}, set()),
+    ("customers about to run out of shampoo", set(), {"cycle_overdue"}, set()),
+    ("most people bought once and that was it", set(), {"one_time_buyer"}, set()),
+    ("the mug arrived broken and she sent it back", set(), {"quality_returns"}, set()),
+    ("a furious customer still waiting for his money back", set(), {"service_problems"}, set()),
+    ("what do I do with hibernating customers", {"Hibernating"}, set(), set()),
+    ("reason price_sensitivity, segment can't lose them", {"Can't lose them"},
+     {"price_sensitivity"}, set()),
+])
+def test_merchant_words_map_to_segments_reasons_and_tiers(query, segments, reasons, tiers):
+    from knowledge.query import understand
+
+    intent = understand(query)
+    assert set(intent.segments) >= segments, intent
+    assert set(intent.churn_reasons) == reasons, intent
+    assert set(intent.clv_tiers) == tiers, intent
+    assert intent and intent.search_text.startswith(query)
+    # everyday words get an expansion in the playbooks' words; vocabulary names need none
+    assert bool(intent.expansion) == any(":" not in c or c.startswith("lapsed") for c in intent.cues)
+    assert set(intent.segments) <= set(SEGMENTS) and set(intent.clv_tiers) <= set(CLV_TIERS)
+
+
+@pytest.mark.parametrize("query", [
+    "LTV:CAC", "thank-you page ideas", "customers who buy a tent never buy sleeping bags from us",
+    "what should the cancel page offer",
+])
+def test_questions_without_cues_are_searched_as_written(query):
+    from knowledge.query import understand
+
+    intent = understand(query)
+    assert not intent and not intent.segments and not intent.churn_reasons
+    assert "lapsed" not in intent.cues
+
+
+def test_the_vocabulary_is_imported_from_the_schema_not_copied():
+    import knowledge.query as q
+    import knowledge.schema as schema
+
+    assert q.SEGMENTS is schema.SEGMENTS and q.CHURN_REASONS is schema.CHURN_REASONS
+    assert q.CLV_TIERS is schema.CLV_TIERS
+    for cue in q.CUES:
+        assert set(cue.segments) <= set(schema.SEGMENTS), cue.name
+        assert set(cue.churn_reasons) <= set(schema.CHURN_REASONS), cue.name
+    with pytest.raises(ValueError, match="not in the vocabulary"):
+        q._cue("typo", [r"x"], segments=("At Risk",))
+
+
+def test_understanding_reranks_every_caller_of_search(tmp_path):
+    """Two plays with the same words, tagged for different customers: the tier and segments a
+    merchant's words imply put the right one first through the plain search API."""
+    d = tmp_path / "pbs"
+    when = "When a customer has not been back for a while, write to them."
+    vip = write_pb(d, "a-low-tier-play", when=when)
+    write_pb(d, "b-vip-play", when=when)
+    (d / "b-vip-play.md").write_text((d / "b-vip-play.md").read_text().replace(
+        "segments: [At risk, Lost]", "segments: [Can't lose them, At risk]").replace(
+        "clv_tiers: [medium]", "clv_tiers: [high]"))
+    assert vip.exists()
+    fake = FakeEmbedder()
+    kb = KnowledgeBase(tmp_path / "chroma", [d], embedder=fake, include_builtin=False)
+    kb.index()
+    ask = "my best customer hasn't ordered in 4 months"
+    assert kb.understand(ask).clv_tiers == ("high",)
+    assert [h.playbook_id for h in kb.search(ask, k=2)] == ["b-vip-play", "a-low-tier-play"]
+    assert fake.texts[-1] == kb.understand(ask).search_text  # the expansion is what is embedded
+    literal = KnowledgeBase(tmp_path / "chroma", [d], embedder=fake, include_builtin=False,
+                            understand_queries=False)
+    assert not literal.understand(ask)
+    assert [h.playbook_id for h in literal.search(ask, k=2)] == ["a-low-tier-play", "b-vip-play"]
+
+
 # --- incremental re-indexing ------------------------------------------------------------------
 
 
@@ -359,9 +505,47 @@ def test_real_model_retrieval_eval_meets_its_targets(real_kb):
     from evals.retrieval_eval import run_retrieval_eval
 
     result = run_retrieval_eval(real_kb, runs=1)
-    assert result["cases"] >= 60
-    assert result["recall@3"] >= 0.85, result["misses"]
+    assert result["split"] == "dev" and result["cases"] >= 80
+    assert result["recall@3"] >= 0.90, result["misses"]
     assert result["latency_ms_p95"] < 1000  # the 100 ms target is the benchmark's, not CI's
+
+
+@pytest.mark.parametrize("split, cases", [("heldout", 40), ("heldout_2", 40)])
+def test_real_model_recall_on_the_frozen_held_out_splits(real_kb, split, cases):
+    """Questions written apart from the playbooks and never tuned on: recall@3 >= 0.95."""
+    from evals.retrieval_eval import TARGETS, run_retrieval_eval
+
+    result = run_retrieval_eval(real_kb, split=split, runs=1, warmup=0)
+    assert result["cases"] >= cases
+    assert TARGETS[split] == 0.95
+    assert result["recall@3"] >= TARGETS[split], result["misses"]
+
+
+def test_held_out_target_fails_without_questions_and_understanding(real_kb):
+    """The target discriminates: the search as it was (no front-matter questions, words taken
+    literally) stays below it on the held-out split."""
+    from evals.retrieval_eval import TARGETS, run_retrieval_eval
+
+    literal = KnowledgeBase(real_kb.persist_dir, embedder=real_kb.embedder,
+                            understand_queries=False, question_weight=0.0)
+    result = run_retrieval_eval(literal, split="heldout", runs=1, warmup=0)
+    assert result["recall@3"] < TARGETS["heldout"]
+
+
+def test_held_out_splits_are_frozen_and_never_copied(monkeypatch):
+    import evals.retrieval_eval as ev
+
+    dev = {c["q"].lower() for c in ev.load_cases(split="dev")}
+    synthetic = {q.lower() for pb in load_playbooks([builtin_playbook_dir()]).playbooks
+                 for q in pb.meta.questions}
+    for split in ev.FROZEN:
+        held = {c["q"].lower() for c in ev.load_cases(split=split)}  # digest checked here
+        relevant = {r for c in ev.load_cases(split=split) for r in c["relevant"]}
+        assert not held & dev and not held & synthetic, split
+        assert relevant <= {pb.id for pb in load_playbooks([builtin_playbook_dir()]).playbooks}
+    monkeypatch.setitem(ev.FROZEN, "heldout", "0" * 64)
+    with pytest.raises(ev.HeldOutChanged, match="not the frozen heldout set"):
+        ev.load_cases(split="heldout")
 
 
 # --- the CLI ----------------------------------------------------------------------------------
