@@ -13,7 +13,9 @@ draft) is a no-op with a message and no audit row. Each change is one transactio
 conditional UPDATE (WHERE state = <the state read>); export claims drafts with UPDATE ... WHERE
 state = 'approved' AND exported_at IS NULL, so two sessions exporting the same draft export it
 once. On SQLite every transaction starts with BEGIN IMMEDIATE (writers queue up to 30 s).
-The software never sends anything: exports are CSV files for Klaviyo or Shopify Email.
+The software never sends anything: exports are CSV files for Klaviyo or Shopify Email; next to
+each, the same drafts as Klaviyo's profile import and as Shopify's customer-tag import
+(agent.drafts.write_export).
 A merchant's confirmation that they hold consent for a channel of a store (agent.consent) is an
 audit-log row too (action consent_confirmed / consent_withdrawn, with who and when; the latest
 per store and channel is in force): `confirm_consent`, `consent_confirmations`.
@@ -809,7 +811,7 @@ class ApprovalQueue:
         drafts' `exported` audit rows. Idempotent: a second writer writes the same file. A
         write that fails leaves no file, and the export is undone (its drafts wait again).
         None when the export is gone (undone by another session)."""
-        from agent.drafts import atomic_csv, export_table
+        from agent.drafts import export_table, write_export
 
         with self._session() as s, s.begin():
             exp = s.get(ExportRow, export_id)
@@ -824,7 +826,7 @@ class ApprovalQueue:
             raise ApprovalError(f"export {export_id} was interrupted, and {path} now holds another file: "
                                 "not overwritten; move that file away and export again")
         try:
-            atomic_csv(export_table(rows, customers), path)
+            write_export(export_table(rows, customers), path, customers)  # + its Klaviyo, Shopify files
         except Exception:
             if not path.exists():
                 self._undo(export_id)

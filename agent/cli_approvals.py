@@ -241,6 +241,11 @@ def approvals_export(
         typer.echo(f"  held back: {s}")
     typer.echo(res.message)
     if res.draft_ids:
+        from agent.drafts import format_paths
+
+        files = format_paths(res.path)
+        typer.echo(f"For Klaviyo (profile import): {files['klaviyo']}")
+        typer.echo(f"For Shopify (customer import, tags each customer): {files['shopify_tags']}")
         typer.echo("Any offer codes in the file must exist in your shop before you send.")
     typer.echo(NOTHING_SENT)
 

@@ -8,6 +8,9 @@ import them from here.
     store_currency(store, settings) -> "GBP"            (the file's, else the setting's, else None)
     product_names(orders, products) -> {"85123A": "WHITE HANGING HEART T-LIGHT HOLDER", ...}
     product_label("85123A", names)  -> "WHITE HANGING HEART T-LIGHT HOLDER"  (the id only without a name)
+    reason_label("cycle_overdue")   -> "purchase cycle overdue"   (channel_label, tier_label alike)
+    percent(0.571)                  -> "57%"
+    date_words("2025-04-22")        -> "22 April 2025"
 """
 
 from __future__ import annotations
@@ -86,3 +89,68 @@ def product_label(product_id, names: dict[str, str] | None) -> str:
         return ""
     pid = str(product_id)
     return (names or {}).get(pid) or pid
+
+
+# --- the merchant's words for the codes in scores, plans and drafts ---------------------------
+# One vocabulary: the app's filters, tables and text, the brief and the chat answers all say
+# a code with these words (a filter option and the text next to it never disagree).
+
+def _reason_words() -> dict[str, str]:
+    from tools.features import REASON_LABEL  # the churn model's own words for its reasons
+
+    return {**REASON_LABEL, "none": "no clear reason"}
+
+
+REASON_LABEL = _reason_words()
+"""churn_reason code -> words ("cycle_overdue" -> "purchase cycle overdue")."""
+CHANNEL_LABEL = {"email": "email", "personal_email": "personal email", "sms": "SMS", "phone": "phone call",
+                 "direct_mail": "direct mail", "onsite": "on-site message"}
+"""channel code -> words ("personal_email" -> "personal email")."""
+TIER_LABEL = {"high": "high value", "medium": "medium value", "low": "low value"}
+"""clv_tier code -> words (high = the top 20% by predicted value)."""
+STATUS_LABEL = {"pending": "pending", "edited": "edited", "approved": "approved", "rejected": "rejected",
+                "blocked": "blocked", "exported": "exported"}
+"""A draft's status as shown (the queue's own words)."""
+
+
+def label(code, vocabulary: dict[str, str] | None = None) -> str:
+    """A code as a person reads it: its words in `vocabulary`, else the code with spaces for
+    underscores ("one_time_buyer" -> "one time buyer"); "" for nothing."""
+    if code is None or (isinstance(code, float) and math.isnan(code)):
+        return ""
+    text = str(code)
+    return (vocabulary or {}).get(text) or text.replace("_", " ")
+
+
+def reason_label(code) -> str:
+    return label(code, REASON_LABEL)
+
+
+def channel_label(code) -> str:
+    return label(code, CHANNEL_LABEL)
+
+
+def tier_label(code) -> str:
+    return label(code, TIER_LABEL)
+
+
+def percent(value, *, decimals: int = 0, signed: bool = False) -> str:
+    """A share (0.57) as a person reads it: "57%"; "–" for nothing."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{float(value) * 100:{'+' if signed else ''}.{int(decimals)}f}%"
+
+
+def date_words(value) -> str:
+    """A day as a person reads it: "22 April 2025"; "" for nothing."""
+    import pandas as pd
+
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
+        return ""
+    try:
+        day = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        return str(value)
+    if pd.isna(day):
+        return ""
+    return f"{day.day} {day:%B %Y}"

@@ -37,6 +37,8 @@ PERSONAL_FIELDS = ("first_name", "last_name")
 """Placeholders filled only at render time, from the customers table."""
 PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 SMS_STOP = "Reply STOP to opt out."
+NOW_CLAIM = re.compile(r"around now|running low|getting low|running out|time for more|restock", re.I)
+"""Words that present a past purchase as current: kept only while the last order is recent."""
 
 REASON_PARAGRAPH = {
     "price_sensitivity": "We want to make sure you always get good value from us.",
@@ -122,6 +124,13 @@ def customer_facts(orders: pd.DataFrame | None, *, products: pd.DataFrame | None
         g = o.groupby("customer_id")
         out = pd.DataFrame({"last_order_date": g["order_date"].max(),
                             "first_order_year": g["order_date"].min().dt.year.astype(str)})
+        # how long ago the last order was (as of the data's last day) and the customer's usual
+        # interval between purchase days: a purchase long past is never written as current
+        days = o["order_date"].dt.normalize()
+        span = (g["order_date"].max() - g["order_date"].min()).dt.days
+        n_days = days.groupby(o["customer_id"]).nunique()
+        out["days_since_last_order"] = (o["order_date"].max().normalize() - out["last_order_date"].dt.normalize()).dt.days
+        out["usual_interval_days"] = (span / (n_days - 1).where(n_days > 1)).astype(float)
         if "order_id" in o.columns:
             out["last_order_id"] = g["order_id"].last().astype(str)
         if "product_name" in o.columns:
@@ -212,7 +221,25 @@ def _facts_for(cid: str, row: Mapping, facts: pd.DataFrame, store: StoreFacts,
         "order_number": vetted["order_number"],
         "unsubscribe_link": "",  # the email platform adds its own unsubscribe footer
         "reason_label": row.get("churn_reason", ""),
+        "last_order_stale": "yes" if _stale(f.get("days_since_last_order"), f.get("usual_interval_days")) else "",
     }, left_out
+
+
+STALE_AFTER_DAYS = 120
+"""A last order this old (with no usual interval to go by) is not "around now"."""
+STALE_AT_MOST_DAYS = 365
+
+
+def _stale(days, usual) -> bool:
+    """Whether a last order `days` ago is too long past to be written as current ("may be
+    getting low around now"): past twice the customer's usual interval (at least 60 days),
+    past STALE_AFTER_DAYS without one, and always past a year."""
+    if days is None or days != days:
+        return False
+    days = float(days)
+    if usual is not None and usual == usual and usual > 0:
+        return days > max(2.0 * float(usual), 60.0) or days > STALE_AT_MOST_DAYS
+    return days > STALE_AFTER_DAYS
 
 
 def _left_out_flags(left_out: Mapping[str, list[Flag]], skeleton: str | None, *, llm: bool) -> list[Flag]:
@@ -284,8 +311,14 @@ def template_text(skeleton: str | None, facts: Mapping[str, str], *, channel: st
         subject = f"A note from {facts['store_name']}"
     paras = [p.strip() for p in re.split(r"\n\s*\n", "\n".join(lines)) if p.strip()]
     paras = [p for p in paras if not p.startswith("[")]  # onsite buttons are not message text
+    stale = bool(facts.get("last_order_stale"))
+    if stale:  # an old purchase is not written as current ("may be getting low around now")
+        paras = [p for p in paras if not NOW_CLAIM.search(p)]
+        if subject_tpl and NOW_CLAIM.search(subject_tpl):
+            subject = f"A note from {facts['store_name']}"
     kept = [f for f in (_fill(p, facts) for p in paras) if f and f.strip()]
-    kept = [re.sub(r"[ \t]+\n", "\n", p).strip() for p in kept if p.strip()]
+    # one line per paragraph: a skeleton's hard line breaks are not the customer's
+    kept = [re.sub(r"\s*\n\s*", " ", p).strip() for p in kept if p.strip()]
     greeting = "Hi {first_name},"
     if not kept or not kept[0].lower().startswith(("hi", "hello", "dear")):
         kept.insert(0, greeting)
@@ -298,6 +331,8 @@ def template_text(skeleton: str | None, facts: Mapping[str, str], *, channel: st
         sign = facts["sign_off"].rstrip(",") + ",\n" + (f"{who}, {facts['store_name']}" if who
                                                         else facts["store_name"])
     offer_line = facts.get("optional_offer_line", "")
+    if stale and churn_reason == "cycle_overdue":
+        churn_reason = "fading_engagement"  # not "running low around now" a year on
     if not [p for p in body_paras if p != offer_line] and churn_reason in REASON_PARAGRAPH:
         body_paras.insert(0, REASON_PARAGRAPH[churn_reason])
     rec = facts.get("recommended_product")
@@ -398,7 +433,64 @@ def draft_messages(plan, playbooks: list, *, settings, customers: pd.DataFrame |
 EXPORT_COLUMNS = ["email", "first_name", "subject", "body", "offer_code", "campaign_id",
                   "channel", "phone", "customer_id", "draft_id"]
 """The export CSV: Klaviyo and Shopify Email import email and first_name, the rest as custom
-properties; subject and body are rendered (no placeholders left)."""
+properties; subject and body are rendered (no placeholders left), their paragraphs kept
+(blank lines), never hard-wrapped; the offer code is the one in the final (edited) text; the
+phone is filled wherever the customer has one."""
+
+KLAVIYO_COLUMNS = ["Email", "First Name", "Last Name", "Phone Number", "Retention Subject",
+                   "Retention Message", "Offer Code", "Retention Campaign", "Retention Channel"]
+"""Klaviyo's profile import (Lists & segments > Import contacts): Email, First Name, Last Name and
+Phone Number are its own profile fields (the phone in E.164, +441234567890, as the store has it);
+every other column becomes a custom profile property of that name, which a template uses as
+{{ person|lookup:'Retention Message' }}."""
+
+SHOPIFY_TAG_COLUMNS = ["First Name", "Last Name", "Email", "Phone", "Tags"]
+"""Shopify's customer CSV import (Customers > Import, "Overwrite existing customers"): headers are
+case sensitive and the Email column is required; Tags replaces a customer's tags, so the
+column carries the tags the store's customers file gives them plus this campaign's tag
+(`shopify_tag`). Columns left out of the file are not touched."""
+
+_GENERATED_CODE = re.compile(r"\b(?:SAVE\d{1,2}|SHIPFREE)-[0-9A-F]{6}\b")
+_CODE_AFTER_WORD = re.compile(r"\b(?i:code)\s*:?\s+([A-Z0-9][A-Z0-9_-]{3,31})\b")
+
+
+def final_offer_code(subject: str, body: str, generated: str = "") -> str:
+    """The offer code the customer will read: the one in the final (possibly edited) text.
+    The generated code when the text still carries it; else an upper-case code the text
+    gives after the word "code" ("use the code WELCOME10"), else a generated-looking one;
+    "" when the merchant took the offer out."""
+    text = f"{subject}\n{body}"
+    if generated and re.search(rf"\b{re.escape(generated)}\b", text):
+        return generated
+    m = _CODE_AFTER_WORD.search(text)
+    if m:
+        return m.group(1)
+    m = _GENERATED_CODE.search(text)
+    return m.group(0) if m else ""
+
+
+def unwrap(text: str) -> str:
+    """Paragraphs kept (a blank line between them), lines inside a paragraph joined: a text
+    written with hard line breaks ("... before it goes public on\n{date}") reads as one
+    paragraph in any email client. A short closing line ("Warm wishes,") keeps its break."""
+    paras = re.split(r"\n\s*\n", str(text or "").replace("\r\n", "\n").replace("\r", "\n"))
+    out = []
+    for p in paras:
+        lines = [ln.strip() for ln in p.split("\n") if ln.strip()]
+        if not lines:
+            continue
+        joined = lines[0]
+        for ln in lines[1:]:
+            joined += ("\n" if joined.endswith(",") and len(joined.split("\n")[-1]) < 40 else " ") + ln
+        out.append(joined)
+    return "\n\n".join(out)
+
+
+def shopify_tag(campaign_id: str) -> str:
+    """The customer tag of a campaign in Shopify: "retention-<campaign id>", letters, digits
+    and dashes only (a tag is at most 255 characters, commas separate tags)."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", str(campaign_id or "")).strip("-").lower()[:60]
+    return f"retention-{slug}" if slug else "retention"
 
 
 def customer_rows(customers: pd.DataFrame | None) -> dict[str, dict]:
@@ -441,12 +533,86 @@ def export_table(drafts: list, customers: pd.DataFrame | None) -> pd.DataFrame:
     for d in drafts:
         c = rows.get(str(d.customer_id), {})
         subject, body = render({"subject": d.subject, "body": d.body}, c)
-        out.append({"email": c.get("email", ""), "first_name": _clean(c.get("first_name"), 40),
-                    "subject": subject, "body": body, "offer_code": d.offer_code,
-                    "campaign_id": d.campaign_id, "channel": d.channel,
-                    "phone": (c.get("phone") or "") if d.channel == "sms" else "",
+        body = body.replace("\r\n", "\n").strip()
+        out.append({"email": _text(c.get("email")), "first_name": _clean(c.get("first_name"), 40),
+                    "subject": subject, "body": body,
+                    "offer_code": final_offer_code(subject, body, getattr(d, "offer_code", "") or ""),
+                    "campaign_id": d.campaign_id, "channel": d.channel, "phone": _text(c.get("phone")),
                     "customer_id": d.customer_id, "draft_id": d.id})
     return pd.DataFrame(out, columns=EXPORT_COLUMNS)
+
+
+def _text(value) -> str:
+    """A cell of the customers file as text ("" for nothing)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    return str(value).strip()
+
+
+def klaviyo_table(export: pd.DataFrame, customers: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The export (`export_table`) as Klaviyo's profile CSV (KLAVIYO_COLUMNS)."""
+    rows = customer_rows(customers)
+    last = [_clean(rows.get(str(c), {}).get("last_name"), 40) for c in export["customer_id"]]
+    return pd.DataFrame({"Email": export["email"], "First Name": export["first_name"], "Last Name": last,
+                         "Phone Number": export["phone"], "Retention Subject": export["subject"],
+                         "Retention Message": export["body"], "Offer Code": export["offer_code"],
+                         "Retention Campaign": export["campaign_id"],
+                         "Retention Channel": export["channel"]}, columns=KLAVIYO_COLUMNS)
+
+
+def shopify_tags_table(export: pd.DataFrame, customers: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The export (`export_table`) as Shopify's customer CSV that tags each customer with the
+    campaign (SHOPIFY_TAG_COLUMNS): one row per customer, the tags they have in the store's
+    customers file kept, the campaign's tag added."""
+    rows = customer_rows(customers)
+    out: dict[str, dict] = {}
+    for r in export.itertuples():
+        c = rows.get(str(r.customer_id), {})
+        key = str(r.email).lower()
+        if key not in out:
+            have = [t.strip() for t in _text(c.get("tags")).split(",") if t.strip()]
+            out[key] = {"First Name": r.first_name, "Last Name": _clean(c.get("last_name"), 40),
+                        "Email": r.email, "Phone": r.phone, "Tags": have}
+        tag = shopify_tag(r.campaign_id)
+        if tag not in out[key]["Tags"]:
+            out[key]["Tags"].append(tag)
+    table = [{**v, "Tags": ", ".join(v["Tags"])} for v in out.values()]
+    return pd.DataFrame(table, columns=SHOPIFY_TAG_COLUMNS)
+
+
+EXPORT_FORMATS = {"klaviyo": klaviyo_table, "shopify_tags": shopify_tags_table}
+"""The files written with each export CSV, in a folder of their own next to it:
+klaviyo/klaviyo_<export>.csv and shopify/shopify_tags_<export>.csv (so the exports folder
+itself holds the exports only)."""
+FORMAT_FOLDERS = {"klaviyo": "klaviyo", "shopify_tags": "shopify"}
+
+
+def format_paths(path: Path) -> dict[str, Path]:
+    """Where the Klaviyo and Shopify files of the export at `path` are."""
+    path = Path(path)
+    return {name: path.parent / FORMAT_FOLDERS[name] / f"{name}_{path.name}" for name in EXPORT_FORMATS}
+
+
+def write_export(table: pd.DataFrame, path: Path, customers: pd.DataFrame | None = None) -> None:
+    """The export CSV at `path`, then its Klaviyo and Shopify files next to it (`format_paths`),
+    each through `tools.csvout.write_csv`: inert, atomic."""
+    atomic_csv(table, path)
+    for name, target in format_paths(path).items():
+        frame = EXPORT_FORMATS[name](table, customers)
+        if target.exists() and not _same_header(target, list(frame.columns)):
+            import logging
+
+            logging.getLogger(__name__).warning("%s exists and is not an export's %s file: left as it is",
+                                                target, name)
+            continue  # a file of the merchant's own next to an --out file is never overwritten
+        atomic_csv(frame, target)
+
+
+def _same_header(path: Path, columns: list[str]) -> bool:
+    try:
+        return list(pd.read_csv(path, nrows=0).columns) == columns
+    except (OSError, ValueError):
+        return False
 
 
 def atomic_csv(table: pd.DataFrame, path: Path) -> None:

@@ -105,6 +105,31 @@ def test_next_best_product_uses_affinity_excludes_owned_and_falls_back():
     assert (rec["rank"] == 1).all()
 
 
+def test_a_customer_without_a_signal_gets_the_best_seller_of_their_category():
+    """A tea buyer with no bought-together rule is offered the best tea they do not have, not
+    the store's best-selling T-shirt; a customer whose category is sold out of new products,
+    or who has no category, still gets the store's best seller."""
+    rows = [(f"s{i}", f"S{i}", "2024-01-01", "TS", 20.0) for i in range(6)]  # T-shirt: the best seller
+    rows += [(f"t{i}", f"T{i}", "2024-01-02", "GREEN", 9.0) for i in range(3)]  # green tea: best tea
+    rows += [("t9", "T9", "2024-01-03", "BLACK", 8.0), ("solo", "X1", "2024-01-04", "BLACK", 8.0),
+             ("mug", "M1", "2024-01-05", "MUG", 6.0)]
+    o = _lines(rows)
+    products = pd.DataFrame({"product_id": ["TS", "GREEN", "BLACK", "MUG"],
+                             "name": ["T-shirt", "Green Sampler", "Black tea", "Mug"],
+                             "category": ["Apparel", "Tea", "Tea", None]})
+    rec = next_best_product(o, products=products, top_n=2)
+    solo = rec[rec["customer_id"] == "solo"]
+    assert solo["next_best_product"].tolist() == ["GREEN", "TS"]  # the best tea first, then the store's
+    assert solo["reason"].tolist() == ["best seller in Tea", BEST_SELLER]
+    assert solo["score"].iloc[0] == pytest.approx(3 / len(set(o["customer_id"])))
+    first = rec[rec["rank"] == 1].set_index("customer_id")
+    assert first.loc["t0", "next_best_product"] == "BLACK" and first.loc["t0", "reason"] == "best seller in Tea"
+    assert first.loc["mug", "next_best_product"] == "TS" and first.loc["mug", "reason"] == BEST_SELLER
+    # without categories, the store's best seller as before
+    plain = next_best_product(o, products=products.drop(columns="category")).set_index("customer_id")
+    assert plain.loc["solo", "next_best_product"] == "TS" and plain.loc["solo", "reason"] == BEST_SELLER
+
+
 def test_next_best_product_top_n_products_table_and_given_rules():
     o = _shop()
     products = pd.DataFrame({"product_id": ["A", "B", "C", "D"], "name": ["Linen apron", "", "Candle", "Mat"]})

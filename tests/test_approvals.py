@@ -414,6 +414,48 @@ def test_export_csv_is_inert_in_a_spreadsheet(tmp_path, workspace):
         assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
 
 
+def test_export_writes_klaviyo_and_shopify_files_that_import_unchanged(workspace):
+    """Next to the export: Klaviyo's profile CSV (its own Email, First Name, Last Name, Phone
+    Number fields; subject, message and offer code as properties) and Shopify's customer-tag
+    CSV (the customer's tags kept, the campaign's added). Paragraphs kept, lines never
+    wrapped, the offer code read from the edited text, the phone there for an email draft."""
+    from agent.drafts import KLAVIYO_COLUMNS, SHOPIFY_TAG_COLUMNS, format_paths
+
+    customers = CUSTOMERS.assign(last_name=["Lee", "Ray", "Kim", "Fox"],
+                                 phone=["+447700900123", "", "+447700900125", ""],
+                                 tags=["vip, tea", "", "@evil", ""])
+    q = open_queue(workspace)
+    offer = Draft(campaign_id="c1", customer_id="C1", channel="email", subject="For you, {first_name}",
+                  body="Hi {first_name},\n\nHere is 10% off with the code SAVE10-ABC123.\n\nOur store",
+                  offer="10% off", offer_percent=0.1, offer_code="SAVE10-ABC123", reason="at risk",
+                  playbook_id="win-back-lapsed")
+    q.add_campaign(plan(), [offer, draft("C2"), draft("C3")], store_path="/nowhere")
+    q.add_person("Maria")
+    q.edit(1, actor="Maria", body="Hi {first_name},\n\nUse the code WELCOME15 at checkout.\n\nOur store",
+           discount_cap=0.15)
+    q.edit(2, actor="Maria", body="Hi {first_name},\n\nThanks for every order.\n\nOur store", discount_cap=0.15)
+    q.approve([1, 2, 3], actor="Maria")
+    res = q.export(customers, exports_dir=workspace / "exports")
+    paths = format_paths(res.path)
+    kl = pd.read_csv(paths["klaviyo"], dtype=str, keep_default_na=False)
+    assert list(kl.columns) == KLAVIYO_COLUMNS and len(kl) == 3
+    ann = kl.set_index("Email").loc["ann@example.com"]
+    assert (ann["First Name"], ann["Last Name"], ann["Phone Number"]) == ("Ann", "Lee", "+447700900123")
+    assert ann["Offer Code"] == "WELCOME15"  # the edited text's, not the generated SAVE10-ABC123
+    assert ann["Retention Message"] == "Hi Ann,\n\nUse the code WELCOME15 at checkout.\n\nOur store"
+    assert ann["Retention Subject"] == "For you, Ann" and ann["Retention Campaign"] == "c1"
+    bo = kl.set_index("Email").loc["bo@example.com"]
+    assert bo["Offer Code"] == "" and bo["Phone Number"] == ""
+    main = pd.read_csv(res.path, dtype=str, keep_default_na=False).set_index("customer_id")
+    assert main.loc["C1", "phone"] == "+447700900123" and main.loc["C1", "offer_code"] == "WELCOME15"
+    sh = pd.read_csv(paths["shopify_tags"], dtype=str, keep_default_na=False)
+    assert list(sh.columns) == SHOPIFY_TAG_COLUMNS
+    tags = dict(zip(sh["Email"], sh["Tags"]))
+    assert tags == {"ann@example.com": "vip, tea, retention-c1", "bo@example.com": "retention-c1",
+                    "cy@example.com": "'@evil, retention-c1"}  # inert: a tag that is a formula is text
+    assert sh.set_index("Email").loc["ann@example.com", "Phone"] == "+447700900123"
+
+
 def test_score_csv_is_inert_in_a_spreadsheet(tmp_path):
     from agent.cli import write_table
 
@@ -462,3 +504,28 @@ def test_a_queue_made_by_an_earlier_version_gets_the_new_columns(workspace):
     [exp] = again.exports()
     assert exp.completed_at is not None
     assert again.export(CUSTOMERS, exports_dir=workspace / "exports").path is None and not res.path.exists()
+
+
+def test_the_klaviyo_and_shopify_files_never_overwrite_a_file_of_the_merchants(workspace):
+    """Next to an --out file, a file of the same name that is not an export's is left alone;
+    the export's own pattern (export_*.csv) still finds only the export."""
+    from agent.drafts import format_paths
+
+    q = open_queue(workspace)
+    q.add_campaign(plan(), [draft("C1")], store_path="/nowhere")
+    q.add_person("Maria")
+    q.approve([1], actor="Maria")
+    out = workspace / "mine" / "june.csv"
+    out.parent.mkdir()
+    theirs = format_paths(out)["klaviyo"]
+    theirs.parent.mkdir()
+    theirs.write_text("my,own\n1,2\n")
+    res = q.export(CUSTOMERS, exports_dir=workspace / "exports", out=out)
+    assert theirs.read_text() == "my,own\n1,2\n" and format_paths(out)["shopify_tags"].exists()
+    q2 = open_queue(workspace)
+    q2.add_campaign(plan("c2"), [draft("C2", cam="c2")], store_path="/nowhere")
+    q2.approve([2], actor="Maria")
+    res = q2.export(CUSTOMERS, exports_dir=workspace / "exports")
+    assert [p.name for p in (workspace / "exports").glob("*.csv")] == [res.path.name]  # the exports only
+    assert sorted(str(p.relative_to(workspace / "exports")) for p in (workspace / "exports").glob("*/*.csv")) == [
+        f"klaviyo/klaviyo_{res.path.name}", f"shopify/shopify_tags_{res.path.name}"]

@@ -162,3 +162,35 @@ def test_a_product_name_that_is_not_one_is_left_out_and_holds_the_draft(builtin,
 def test_an_ordinary_store_drafts_unflagged(builtin):
     _, drafts, _ = make(builtin, product="Café Crème 500g")
     assert drafts["C1"].flags == [] and "Café Crème 500g" in drafts["C1"].subject + drafts["C1"].body
+
+
+def test_an_old_purchase_is_never_written_as_current(builtin):
+    """Eighteen months after the last order, no "may be getting low around now": the
+    replenishment paragraph and subject go, the neutral paragraph stands in; a recent one keeps them."""
+    scores, customers, orders, products = store()
+    later = pd.DataFrame({"customer_id": ["C9"], "order_id": ["O9"], "order_date": pd.to_datetime(["2028-02-20"]),
+                          "amount": [10.0], "product_id": ["P2"], "product_name": ["Linen Throw"]})
+    plan = prioritise(scores, customers, builtin, settings=S, week_of="2028-02-21", campaign_id="c1")
+    old = {d.customer_id: d for d in draft_messages(plan, builtin, settings=S, customers=customers,
+                                                    orders=pd.concat([orders, later]), products=products,
+                                                    scores=scores)}["C1"]
+    assert old.playbook_id == "replenishment-reminder"
+    text = (old.subject + "\n" + old.body).lower()
+    for claim in ("around now", "getting low", "running low", "time for more", "14 august 2026"):
+        assert claim not in text, claim
+    assert "it has been a while" in text
+    _, recent, _ = make(builtin)
+    assert "around now" in recent["C1"].body and recent["C1"].subject.startswith("Time for more")
+
+
+def test_drafts_are_signed_with_the_store_and_keep_one_line_per_paragraph(builtin):
+    signed = S.model_copy(update={"store_name": "Green Leaf Tea", "sender_name": "Maria", "sign_off": "Warm wishes"})
+    from agent.drafts import StoreFacts
+
+    _, drafts, _ = make(builtin, store=StoreFacts.from_settings(signed))
+    for d in drafts.values():
+        paras = d.body.split("\n\n")
+        if d.channel != "sms":
+            assert paras[-1] == "Warm wishes,\nMaria, Green Leaf Tea"
+            assert all("\n" not in p for p in paras[:-1]), d.body  # no hard-wrapped lines
+        assert "our store" not in d.body.lower()

@@ -107,17 +107,19 @@ def test_customer_markdown_shows_interval_drivers_and_next_product():
     nbp = {"next_best_product_id": "P2", "price": 19.5, "why": "a best seller they have not bought",
            "store_text": {"product_name": "Mug"}}
     md = views.customer_markdown(info, nbp)
-    for part in ("50.00–300.00", "80.0%", "120 days past", "Mug (price 19.50)", "email yes, sms no",
-                 "at risk", "120 days overdue"):
+    for part in ("50.00–300.00", "80.0%", "120 days past", "Mug (price 19.50)", "email yes, SMS no",
+                 "at risk", "120 days overdue", "last purchase on 1 May 2026", "around 1 July 2026",
+                 "**high value**"):
         assert part in md
+    assert "P(alive)" not in md and "0.40" not in md  # not shown beside the churn risk
     assert "P2" not in md  # the product's name, not its code
     assert views.customer_markdown("Error: no customer X") == "Error: no customer X"
     # a product without a name is shown by its id; money in the store's currency; unknown consent
     bare = {**nbp, "store_text": {"product_name": None}, "currency": "GBP"}
     md = views.customer_markdown({**info, "currency": "GBP", "consent": {"accepts_email": None,
                                                                         "accepts_sms": False}}, bare)
-    assert "P2 (price 19.50 GBP)" in md and "Predicted CLV **200.00 GBP**" in md
-    assert "email unknown, sms no" in md
+    assert "P2 (price 19.50 GBP)" in md and "Predicted value **200.00 GBP**" in md
+    assert "email unknown, SMS no" in md
 
 
 def test_orders_table_newest_first():
@@ -161,6 +163,21 @@ def test_cohort_retention_curve_on_data():
     ax = fig.axes[0]
     assert ax.get_xlabel() == "months since first purchase" and len(ax.get_lines()) == 2
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["2026Q1", "2026Q2"]
+    # months that have not happened yet are not 0%: the data ends in May 2026, so month 2 of
+    # the April cohort (June) and months 5+ of January's are unknown, not "nobody came back"
+    assert pd.isna(t.loc["2026Q2", 2]) and pd.isna(t.loc["2026Q2", 3])
+    assert t.loc["2026Q1", 2] == 0.0 and t.loc["2026Q1", 3] == 0.0  # March, April: happened
+    wide = charts.cohort_retention_table(o, max_months=6)
+    assert pd.isna(wide.loc["2026Q1", 5]) and wide.loc["2026Q1", 4] == 0.0
+    # a customer whose month has not happened is not in that month's denominator
+    late = pd.concat([o, pd.DataFrame({"customer_id": ["d"], "order_date": pd.to_datetime(["2026-03-30"]),
+                                       "amount": [7.0]})])
+    assert charts.cohort_retention_table(late, max_months=3).loc["2026Q1", 3] == 0.0  # a, b (Apr) only
+    assert charts.cohort_retention_table(late, max_months=3).loc["2026Q1", 1] == pytest.approx(1 / 3)
+    # the title fits the figure (drawn, it stays inside it)
+    fig.canvas.draw()
+    box = ax.title.get_window_extent(fig.canvas.get_renderer())
+    assert 0 <= box.x0 and box.x1 <= fig.bbox.width and box.y1 <= fig.bbox.height
 
 
 def test_working_messages_show_each_step_then_the_text_so_far():
@@ -222,7 +239,8 @@ def test_chat_streams_status_then_text_and_ends_with_the_plain_answer(ui_ctx, de
     assert len(partial) >= 2 and all(b.startswith(a) for a, b in zip(partial, partial[1:]))
     plain = Assistant(demo_session, settings=offline_settings).ask(QUESTION)
     final = yields[-1][0]
-    assert final[:1] == history and final[1]["content"] == plain.text == partial[-1]
+    assert final[:1] == history and final[1]["content"] == views.codes_in_words(plain.text) == partial[-1]
+    assert "_" not in re.sub(r"C\d+|`[^`]*`", "", final[1]["content"])  # no codes in the answer
     assert _no_timing(final[1:]) == _no_timing(views.answer_messages(plain))
     assert final[2]["metadata"]["title"] == "Tools used: at_risk_customers"
     # no drafts written in this turn: no link to the Approvals tab
@@ -240,18 +258,34 @@ def test_drafts_written_in_chat_open_in_the_approvals_tab_filtered_to_them(ui_ct
     yields = list(chat_turn(ui_ctx, history))
     assert all(y[3]["visible"] is False for y in yields[:-1])  # hidden while the turn runs
     final, _, _, link, ids = yields[-1]
-    assert final[-1]["metadata"]["title"] == "Tools used: queue_drafts"
-    assert ids == sorted({d.id for d in ui_ctx.queue().list_drafts()} - before) and len(ids) >= 2
-    assert link == {"__type__": "update", "visible": True, "value": f"Open these {len(ids)} drafts in Approvals"}
+    assert final[-1]["metadata"]["title"].startswith("Tools used: ")
+    assert "queue_drafts" in final[-1]["metadata"]["title"]
+    assert ids == sorted({d.id for d in ui_ctx.queue().list_drafts()} - before) and len(ids) >= 1
+    assert link == {"__type__": "update", "visible": True, "value": views.open_drafts_label(ids)}
 
-    tabs, only, state, table, msg, first, subject, body, info, view, box, armed = open_chat_drafts(ui_ctx, ids)
+    (tabs, only, state, msg, subject, body, info, preview, table, view, box, armed, picker,
+     bulk) = open_chat_drafts(ui_ctx, ids)
+    first = picker["value"]
     assert view["ids"] == ids and box is False and armed is None  # the server knows what is shown
     assert isinstance(tabs, gr.Tabs) and tabs.selected == "approvals"
     assert views.parse_ids(only) == ids and state == ALL
-    assert list(table["id"]) == ids and set(table["status"]) <= {"pending", "blocked"}
+    assert list(table["Draft"]) == ids and set(table["Status"]) <= {"pending", "blocked"}
     assert f"Showing the {len(ids)} draft(s) written in chat" in msg
     d = ui_ctx.queue().get(ids[0])
     assert first == ids[0] and (subject, body) == (d.subject, d.body) and f"### Draft {ids[0]}" in info
+    # each draft with the customer's name and email, from the store's own file (on this machine)
+    who = ui_ctx.session().personal(d.customer_id)
+    row = table.set_index("Draft").loc[ids[0]]
+    assert row["Email"] == who["email"] and row["Name"].startswith(who["first_name"])
+    assert f"**To:** {who['first_name']}" in info and "_" not in row["Channel"]
+    # the preview is the message as the customer will read it: their name in, no placeholder
+    assert f"Hi {who['first_name']}," in preview and "{first_name}" not in preview
+    assert [v for _, v in picker["choices"]] == ids and picker["choices"][0][0].startswith(f"Draft {ids[0]}: ")
+    n = sum(ui_ctx.queue().get(i).state == "pending" for i in ids)
+    assert bulk["value"] == f"Approve the {n} pending draft{'s' if n != 1 else ''} shown"
+    # the plan's calculation is in the details fold, not in the text
+    words, calc = info.split("<details>") if "<details>" in info else (info, "")
+    assert " = " not in words and (" x " in calc or not calc)
     # the filter stays on while the merchant works through those drafts, and clears to the whole queue
     assert list(draft_rows(ui_ctx, ALL, only)["id"]) == ids
     assert set(draft_rows(ui_ctx, ALL, "")["id"]) == before | set(ids) and earlier[0] in before
@@ -300,16 +334,27 @@ def test_customer_filters_segment_tier_reason_and_consent(ui_ctx, demo_session):
 
     s, c = demo_session.scores, demo_session.customers.set_index("customer_id")
     everyone, segments, seg_u, tier_u, reason_u, count = customer_rows(ui_ctx, ALL, ALL, ALL, ALL, 100_000)
-    assert len(everyone) == len(s) and segments["customers"].sum() == len(s)
+    assert len(everyone) == len(s) and segments["Customers"].sum() == len(s)
     assert count == f"**{len(s):,} customers match** the filters (of {len(s):,} scored)."
     choices = views.filter_choices(s)
-    assert (seg_u["choices"], tier_u["choices"], reason_u["choices"]) == (
-        choices["segment"], choices["clv_tier"], choices["churn_reason"])
+    assert [v for _, v in seg_u["choices"]] == choices["segment"]
+    assert [v for _, v in tier_u["choices"]] == choices["clv_tier"]
+    assert [v for _, v in reason_u["choices"]] == choices["churn_reason"]
+    # one vocabulary: a filter option says what the table says (agent.display), never a code
+    from agent.display import reason_label
+
+    words = dict((v, w) for w, v in reason_u["choices"])
+    assert words[ALL] == "All" and all("_" not in w for w in words.values())
+    assert set(everyone["Main churn reason"]) <= set(words.values())
+    assert set(everyone["Main churn reason"]) == {reason_label(r) for r in s["churn_reason"]}
+    assert everyone.columns[0] == "Customer" and everyone.columns[2].startswith("Value at stake")
+    assert everyone["Churn risk"].str.fullmatch(r"\d{1,3}%").all()  # percentages, not fractions
+    assert all("_" not in c for c in everyone.columns) and segments["Share"].str.endswith("%").all()
     seg, tier, reason = "At risk", "high", s["churn_reason"].value_counts().index[0]
 
     def ids(**f):
         args = [f.get(k, ALL) for k in ("segment", "clv_tier", "churn_reason", "consent")]
-        return set(customer_rows(ui_ctx, *args, 100_000)[0]["customer_id"])
+        return set(customer_rows(ui_ctx, *args, 100_000)[0]["Customer"])
 
     assert ids(segment=seg) == set(s.loc[s["segment"] == seg, "customer_id"]) and 0 < len(ids(segment=seg)) < len(s)
     assert ids(clv_tier=tier) == set(s.loc[s["clv_tier"] == tier, "customer_id"])
@@ -319,7 +364,8 @@ def test_customer_filters_segment_tier_reason_and_consent(ui_ctx, demo_session):
     both = s.loc[(s["segment"] == seg) & (s["clv_tier"] == tier), "customer_id"]
     assert ids(segment=seg, clv_tier=tier) == set(both)
     top, *_, count = customer_rows(ui_ctx, seg, ALL, ALL, ALL, 10)
-    assert len(top) == 10 and list(top["value_at_stake"]) == sorted(top["value_at_stake"], reverse=True)
+    stake = top[top.columns[2]]
+    assert len(top) == 10 and list(stake) == sorted(stake, reverse=True)
     # the count is of every match, not of the rows shown
     n_seg = int((s["segment"] == seg).sum())
     assert count == (f"**{n_seg:,} customers match** the filters (of {len(s):,} scored); the 10 with the "
@@ -357,36 +403,47 @@ def test_bulk_approve_needs_the_tick_and_approves_only_the_drafts_shown(small_ap
     assert "Nobody is registered yet" in people_line(small_app)
     assert register_person(small_app, "Maria", "")[0] == "Registered Maria to decide on drafts."
     assert people_line(small_app) == "People who decide on drafts here: Maria."
-    table, view, box, armed = shown_rows(small_app, ALL, "1, 2")
-    assert list(table["id"]) == [1, 2] and view == {"state": ALL, "only": "1, 2", "ids": [1, 2]}
+    table, view, box, armed, picker, button = shown_rows(small_app, ALL, "1, 2")
+    assert list(table["Draft"]) == [1, 2] and view == {"state": ALL, "only": "1, 2", "ids": [1, 2]}
     assert box is False and armed is None
+    # the bulk action names exactly what it acts on: the pending drafts shown, with their count
+    assert button["value"] == "Approve the 2 pending drafts shown" and button["interactive"] is True
+    assert [v for _, v in picker["choices"]] == [1, 2]
+    assert shown_rows(small_app, ALL, "3")[5]["interactive"] is False  # a blocked draft: nothing to approve
+    assert shown_rows(small_app, ALL, "")[5]["value"] == "Approve the 4 pending drafts shown"
     # no tick noted on the server: nothing approved, whatever the page says
-    msg, table, view2, box, armed = bulk_approve(small_app, None, "Maria", view)
+    msg, table, view2, box, armed, *_ = bulk_approve(small_app, None, "Maria", view)
     assert "Tick the confirmation box" in msg and box is False and armed is None
     assert states() == ["pending", "pending", "blocked", "pending", "pending"]
     armed, note = arm_bulk(small_app, True, view)
     assert armed == {"ids": [1, 2], "view": [1, 2]} and "(ids 1, 2)" in note
     assert arm_bulk(small_app, False, view) == (None, "Bulk approval not confirmed.")
     # a tick for another table (the filter changed since) approves nothing
-    _, other, _, _ = shown_rows(small_app, ALL, "")
+    _, other, *_ = shown_rows(small_app, ALL, "")
     msg, *_ = bulk_approve(small_app, armed, "Maria", other)
     assert "changed since the box was ticked" in msg and states()[0] == "pending"
-    msg, _, _, _, _ = bulk_approve(small_app, armed, "assistant", view)
-    assert msg.startswith("error: only a person") and states()[:2] == ["pending", "pending"]
+    msg, *_ = bulk_approve(small_app, armed, "assistant", view)
+    assert msg.startswith("**Could not do that:** Only a person") and states()[:2] == ["pending", "pending"]
     # drafts not shown are never approved, even if the arming named them
-    msg, table, view3, box, armed_after = bulk_approve(small_app, {"ids": [1, 2, 4, 5], "view": [1, 2]}, "Maria",
-                                                       view)
+    msg, table, view3, box, armed_after, *_ = bulk_approve(small_app, {"ids": [1, 2, 4, 5], "view": [1, 2]},
+                                                           "Maria", view)
     assert msg == "2 drafts approved by Maria (ids 1, 2)." and box is False and armed_after is None
     assert states() == ["approved", "approved", "blocked", "pending", "pending"]
-    assert list(table["id"]) == [1, 2] and view3["ids"] == [1, 2]  # the same filter, shown again
+    assert list(table["Draft"]) == [1, 2] and view3["ids"] == [1, 2]  # the same filter, shown again
     assert {d.decided_by for d in small_app.queue().list_drafts(state="approved")} == {"Maria"}
-    msg, table, path, *_ = export_drafts(small_app, "Maria", view3)
+    msg, table, path, *_, platform = export_drafts(small_app, "Maria", view3)
+    klaviyo, shopify = platform
+    paths = [path, klaviyo, shopify]
     rows = pd.read_csv(path)
-    assert "exported 2 drafts" in msg and list(rows["draft_id"]) == [1, 2]
+    assert msg.startswith("Done: exported 2 drafts; nothing was sent.") and list(rows["draft_id"]) == [1, 2]
+    assert str(small_app.ws.root) not in msg and "Klaviyo" in msg and "Shopify" in msg
     assert list(rows["email"]) == ["ann@example.com", "bo@example.com"] and "Hi Ann," in rows.loc[0, "body"]
-    # the file handed to the page is a copy in Gradio's cache, the one file served for exports
-    assert small_app.downloads.allowed(path) and not small_app.downloads.allowed(str(small_app.ws.root))
-    assert not str(path).startswith(str(small_app.ws.root))
+    assert list(pd.read_csv(klaviyo)["Email"]) == ["ann@example.com", "bo@example.com"]
+    assert list(pd.read_csv(shopify)["Tags"]) == ["retention-c1", "retention-c1"]
+    # the files handed to the page are copies in Gradio's cache, the files served for exports
+    for p in paths:
+        assert small_app.downloads.allowed(p) and not str(p).startswith(str(small_app.ws.root))
+    assert not small_app.downloads.allowed(str(small_app.ws.root))
 
 
 def test_settings_a_new_endpoint_clears_the_key_and_every_change_is_logged(small_app):
@@ -422,7 +479,8 @@ def test_settings_a_new_endpoint_clears_the_key_and_every_change_is_logged(small
     n = len(settings_log(small_app))
     for bad in ({"cap": 0.9}, {"control": -0.1}, {"margin": float("nan")}, {"budget": -3}):
         msg, _ = save_settings(small_app, "http://localhost:11434/v1", **{**args, "cap": 0.2, "control": 0.0, **bad})
-        assert msg.startswith("error: ") and small_app.settings.discount_cap == 0.2
+        assert msg.startswith("**Could not do that:** The ") and small_app.settings.discount_cap == 0.2
+        assert "error" not in msg.lower() and ("%" in msg or "whole number" in msg)
     msg, _ = save_settings(small_app, "file:///etc/passwd", **args)
     assert "http:// or https://" in msg and small_app.settings.openai_base_url == "http://localhost:11434/v1"
     assert len(settings_log(small_app)) == n
@@ -521,7 +579,7 @@ def test_a_second_click_does_not_make_the_brief_twice(ui_ctx, monkeypatch):
                                                 lambda: make_brief(ui_ctx, "", None), started, release)
     assert calls == [None]
     assert second[0].startswith("the weekly brief is already running") and len(second) == len(first) == 9
-    assert first[0].startswith("Brief for the week ending **2026-10-31**")
+    assert first[0].startswith("Brief for the week ending **31 October 2026**")
     make_brief(ui_ctx, "", None)  # once it is done, the next click runs again
     assert len(calls) == 2
 
@@ -554,7 +612,8 @@ def test_an_upload_with_a_short_history_says_so(small_app, tmp_path, online_reta
     orders.write_bytes(online_retail_csv.read_bytes())
     status, report, rejects, _ = upload_store(small_app, [str(orders)], "uk")
     assert "Scored 323 customers" in status and "Note: The order history covers 5 days" in status
-    assert report["rows_rejected"].sum() == 2291 and rejects  # the lines without a CustomerID
+    assert report["Rejected"].sum() == 2291 and rejects  # the lines without a CustomerID
+    assert "--horizon-days" not in status.split("<details>")[0]  # a flag only in the details fold
 
 
 def test_the_app_sends_no_analytics(small_app):
@@ -616,3 +675,138 @@ def test_no_event_of_the_app_is_in_its_api(small_app):
     assert len(app.fns) > 20 and {fn.api_visibility for fn in app.fns.values()} == {"private"}
     info = app.get_api_info(all_endpoints=True)
     assert info["named_endpoints"] == {} and info["unnamed_endpoints"] == {}
+
+
+# --- issue 17: the first screen, approvals, the merchant's words ------------------------------------
+
+def test_the_store_is_scored_at_start_up_and_the_first_screen_shows_its_numbers(small_app, monkeypatch):
+    """launch starts the scoring in the background; the first screen names the step while it
+    runs, then greets the merchant with the store's numbers (the tools' own figures)."""
+    import knowledge
+    import knowledge.base
+    from tests.test_agent_tools import HashEmbedder
+    from ui.handlers import home_view
+
+    for where in (knowledge, knowledge.base):  # the embedding model is not the subject here
+        monkeypatch.setattr(where, "default_embedder", HashEmbedder)
+
+    seen = []
+    bar, hello, numbers, polling = home_view(small_app)  # before the start: nothing loaded
+    assert polling is True and "being scored" in hello and "…" in numbers
+    original = small_app._step
+    small_app._step = lambda m: (original(m), seen.append(home_view(small_app)[0]))[0]
+    small_app.start_warmup()
+    assert small_app.wait_ready(120) and small_app.loaded
+    assert any('data-state="working"' in b and "%)" in b for b in seen)  # a bar naming its step
+    assert any("Scoring" in b or "Loading" in b for b in seen)
+    assert not any("/" in re.sub(r"<[^>]+>", "", b).replace("w/w", "") for b in seen)  # no folder named
+    bar, hello, numbers, polling = home_view(small_app)
+    assert polling is False and 'data-state="ready"' in bar and "Ready: 3 customers scored" in bar
+    assert "Your 3 customers are scored" in hello and "nothing is sent" in hello.lower()
+    o = small_app.runner().call("store_overview", {})
+    for title in ("Active customers", "At risk", "Value at stake", "Drafts waiting", "Last campaign"):
+        assert title in numbers
+    assert f">{o['active_customers_last_90_days']:,}<" in numbers and f">{o['at_risk_customers']:,}<" in numbers
+    assert ">2<" in numbers  # drafts waiting: the two pending ones (the blocked one is not waiting)
+    small_app.settings = small_app.settings.model_copy(update={"store_name": "Green Leaf Tea"})
+    assert "Green Leaf Tea" in home_view(small_app)[1]
+
+
+def test_a_failed_brief_clears_the_old_one_and_an_empty_cost_is_no_cost(ui_ctx, monkeypatch):
+    import agent.brief
+    from ui.app import make_brief
+
+    got = {}
+
+    def fake(store, **kw):
+        got.update(kw)
+        return SimpleNamespace(week_ending="2026-10-31", paths={}, facts={"kpi": {"customers": 5}, "kpi_change": {}},
+                               markdown="# Brief")
+
+    monkeypatch.setattr(agent.brief, "weekly_brief", fake)
+    assert make_brief(ui_ctx, "", "")[0].startswith("Brief for the week ending") and got["cac"] is None
+    make_brief(ui_ctx, "", "1,200")
+    assert got["cac"] == 1200.0
+    out = make_brief(ui_ctx, "", "thirty")
+    assert out[0].startswith("**Could not do that:** The customer acquisition cost must be an amount")
+    assert out[1:] == ("", "", "", "", None, "", None, None)  # nothing left of the brief before
+
+    def broken(store, **kw):
+        raise ValueError("week_ending 2031-01-01 is after the last order")
+
+    monkeypatch.setattr(agent.brief, "weekly_brief", broken)
+    out = make_brief(ui_ctx, "2031-01-01", "")
+    assert out[0].startswith("**Could not do that:**") and "error:" not in out[0].lower()
+    assert out[1:] == ("", "", "", "", None, "", None, None) and not ui_ctx.downloads.served()
+
+
+def test_merchant_words_fold_flags_variables_and_formulas_away():
+    text, details = views.merchant_words("The history is short. Treat them as rough, or score a shorter "
+                                         "--horizon-days.")
+    assert text == "The history is short." and "--horizon-days" in details
+    text, _ = views.merchant_words("orders.csv, column 'x': missing. Rename the column or pass --map x=<your column>")
+    assert text.endswith("Rename the column in your file and upload it again") and "--map" not in text
+    assert views.merchant_words("Set OPENAI_BASE_URL to use a model.")[0] == "Set OPENAI_BASE_URL to use a model."
+    text, details = views.merchant_words("Done.\nNext: retention approvals approve 3.\n\nBye")
+    assert text == "Done.\n\nBye" and "retention approvals approve" in details
+    md = views.with_details(*views.merchant_words("Ok. Run retention approvals list."))
+    assert md.startswith("Ok.") and "<details><summary>Details</summary>" in md
+    words, calc = views.reason_parts("57% likely to lapse (purchase cycle overdue); expected value 4.72 = 0.57 x 55 "
+                                     "x 0.15 - (0 + 0.01); consent: merchant")
+    assert " = " not in words and "expected value 4.72" in words and "consent: merchant" in words
+    assert calc == "expected value 4.72 = 0.57 x 55 x 0.15 - (0 + 0.01)"
+    assert views.codes_in_words("by personal_email (cycle_overdue)") == "by personal email (purchase cycle overdue)"
+
+
+def test_tables_have_headings_and_no_codes_when_empty_or_full():
+    for heads in (views.CUSTOMER_HEADINGS, views.DRAFT_HEADINGS, views.CAMPAIGN_HEADINGS, views.ORDER_HEADINGS,
+                  views.SEGMENT_HEADINGS, views.LOAD_HEADINGS):
+        t = views.empty(heads)
+        assert list(t.columns) == heads and len(t) == 0  # headings, not Gradio's 1 2 3
+    assert list(views.drafts_view([]).columns) == views.DRAFT_HEADINGS
+    assert list(views.campaigns_view(pd.DataFrame()).columns) == views.CAMPAIGN_HEADINGS
+    d = {"id": 7, "status": "pending", "customer_id": "C2", "channel": "personal_email", "subject": "Hi",
+         "playbook_id": "win-back-lapsed", "expected_value": 12.345, "campaign_id": "c1", "flags": []}
+    t = views.drafts_view([d], {7: {"first_name": "Ann", "last_name": "Lee", "email": "ann@example.com"}}, "GBP")
+    assert t.loc[0, "Name"] == "Ann Lee" and t.loc[0, "Email"] == "ann@example.com"
+    assert t.loc[0, "Channel"] == "personal email" and t.loc[0, "Expected value (GBP)"] == 12.35
+    assert t.loc[0, "Playbook"] == "Win back lapsed"
+    res = pd.DataFrame([{"campaign_id": "c1", "start": "2026-11-02", "treated": 40, "control": 5, "contacted": 38,
+                         "treated_rate": 0.25, "control_rate": 0.2, "uplift": 0.05, "uplift_low": -0.1,
+                         "uplift_high": 0.2, "complete": False}])
+    c = views.campaigns_view(res)
+    assert c.loc[0, "Week of"] == "2 November 2026" and c.loc[0, "Bought again"] == "25.0%"
+    assert c.loc[0, "Difference"] == "+5.0 pts (-10.0 to +20.0)" and c.loc[0, "Status"] == "still running"
+    head = views.campaign_headline(res.iloc[0].to_dict())
+    assert head["headline"] == "+5.0 pts" and "25%" in head["detail"] and "still running" in head["detail"]
+    preview = views.draft_preview("For you", "Hi Ann,\n\nA <b>line</b>.\n\nWarm wishes,\nMaria", "email", "a@x.io")
+    assert preview.count("<p ") == 3 and "&lt;b&gt;line&lt;/b&gt;" in preview and "Warm wishes,<br>Maria" in preview
+    assert "To: a@x.io" in preview and "For you" in preview
+
+
+def test_a_draft_shows_its_customer_and_a_preview_only_for_its_own_store(small_app):
+    """The queue shows each draft with the customer's name and email from the store's own
+    customers file; a draft planned on another store in the same workspace (the same id is
+    another person there) is shown without them."""
+    from tests.test_approvals import draft, plan
+    from ui.handlers import show_draft
+
+    small_app.queue().add_campaign(plan("elsewhere"), [draft("C1", cam="elsewhere")], store_path="/another/store")
+    before = shown_rows_table(small_app)
+    assert set(before["Name"]) == {""}  # not loaded yet: no names read
+    small_app.session()
+    table = shown_rows_table(small_app).set_index("Draft")
+    assert table.loc[1, "Name"] == "Ann" and table.loc[1, "Email"] == "ann@example.com"
+    assert table.loc[4, "Name"] == "" and table.loc[4, "Email"] == ""  # another store's C1
+    subject, body, info, preview = show_draft(small_app, 1)
+    assert subject == "A note for {first_name}" and "{first_name}" in body  # the editor keeps the placeholders
+    assert "A note for Ann" in preview and "Hi Ann," in preview and "To: ann@example.com" in preview
+    assert "**To:** Ann, ann@example.com" in info
+    assert "Ann" not in show_draft(small_app, 4)[3] and "Hi there," in show_draft(small_app, 4)[3]
+    assert show_draft(small_app, None)[2].startswith("Pick a draft")
+
+
+def shown_rows_table(ctx):
+    from ui.handlers import shown_rows
+
+    return shown_rows(ctx, ALL, "")[0]

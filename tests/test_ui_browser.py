@@ -3,9 +3,16 @@ downloaded browser). Upload a store, read the load report, ask the assistant and
 trace, follow its link to the drafts it wrote in the Approvals tab, filter the customers by
 segment (with the count of matches), open a customer, register the merchant as the person who
 decides, approve a draft, export the CSV and check it, bulk approve with the queue filtered to
-two drafts and find only those two approved; screenshot every tab into tests/output/. The page
-is opened from the address the app printed (it carries the launch key, ui.guard), and none of
-its own requests is refused."""
+two drafts and find only those two approved; screenshot every tab into tests/output/ (kept
+there). Issue 17: the first screen (the start-up bar naming its step, the greeting, the store's
+numbers), the approval queue filled without Refresh (names, emails, a preview as the customer
+sees it, bulk approval naming its count, campaign results), the three export files (Klaviyo's
+profile CSV and Shopify's tag CSV importable as they are), the merchant's words (no codes,
+flags, variables, formulas or "error:" on the page, percentages, headings on empty tables) and
+a phone-sized screen (every tab reachable, tables scrolling sideways with the key columns first).
+The page is opened from the address the app printed (it carries the launch key, ui.guard); the
+test fails on any of its requests that is refused (a 404 included) or fails, and on any that
+leaves the machine."""
 
 from __future__ import annotations
 
@@ -57,12 +64,40 @@ def page(app_url):
               else pg.outside.append(r.url))
         pg.refused = []  # the page's own requests that the app refused
         pg.on("response", lambda r: pg.refused.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+        pg.failed = []  # requests that failed outright (no response); the page's streams, ended by
+        pg.on("requestfailed", lambda r: None if _stream_closed(r) else pg.failed.append(f"{r.failure} {r.url}"))
         pg.goto(app_url[2].url)  # the printed address, with the launch key
+        pg.browser_ = browser
         yield pg
         browser.close()
 
 
-SEGMENT_CELLS = "#customers-table [role=gridcell][data-col='2']"  # the segment column
+def _stream_closed(request) -> bool:
+    """An event stream of Gradio's queue that the page itself closed (a reload, a finished
+    event): aborted by the browser, not refused or lost."""
+    return "ERR_ABORTED" in str(request.failure or "") and "/gradio_api/" in request.url and (
+        request.resource_type in ("eventsource", "fetch", "xhr"))
+
+
+WORDS_NEVER_SHOWN = re.compile(r"--[a-z]|OPENAI_BASE_URL|RETENTION_[A-Z]|retention approvals|\berror:|P\(alive\)|"
+                               r"personal_email|cycle_overdue|one_time_buyer|fading_engagement|price_sensitivity|"
+                               r"\d\.\d+ x \d")
+
+
+def _visible_text(page) -> str:
+    """What the merchant can read now (innerText: a closed "details" fold and hidden tabs are not read)."""
+    return page.evaluate("() => document.body.innerText")
+
+
+def _merchant_words_only(page, where: str) -> None:
+    text = _visible_text(page)
+    bad = sorted({m.group(0) for m in WORDS_NEVER_SHOWN.finditer(text)})
+    assert not bad, f"{where}: the page shows {bad}"
+    heads = page.locator("th").all_inner_texts()
+    assert not [h for h in heads if "_" in h], f"{where}: table headings {heads}"
+
+
+SEGMENT_CELLS = "#customers-table [role=gridcell][data-col='4']"  # the segment column
 ONLY_SEGMENT = ("seg => { const c = [...document.querySelectorAll(\"" + SEGMENT_CELLS + "\")];"
                 " return c.length > 0 && c.every(e => e.innerText.trim() === seg); }")
 
@@ -90,6 +125,25 @@ def test_end_to_end_in_chromium(page, app_url):
 
     url, root, run = app_url
     expect(page.locator("#mode-banner")).to_contain_text("offline: no language model in use")
+    # the first screen: a greeting saying what it can do, the start-up's bar naming its step
+    # while the store is scored in the background, then the store's numbers
+    expect(page.locator("#greeting")).to_contain_text("Hello! I am the retention analyst")
+    expect(page.locator("#greeting")).to_contain_text("nothing is sent")
+    state = page.locator("#startup-state")
+    expect(state).to_have_attribute("data-state", re.compile("working|ready"))
+    if state.get_attribute("data-state") == "working":
+        assert re.search(r"\w+.*\(\d+%\)", state.inner_text()), state.inner_text()  # names its step
+        _shot(page, "0_starting")
+    expect(state).to_have_attribute("data-state", "ready", timeout=240_000)
+    expect(state).to_contain_text(re.compile(r"Ready: [\d,]+ customers scored"))
+    numbers = page.locator("#store-numbers")
+    for title in ("Active customers", "At risk", "Value at stake", "Drafts waiting", "Last campaign"):
+        expect(numbers).to_contain_text(title)
+    o = run.ctx.runner().call("store_overview", {})
+    expect(numbers).to_contain_text(f"{o['active_customers_last_90_days']:,}")
+    expect(numbers).to_contain_text(f"{o['at_risk_customers']:,}")
+    expect(page.locator("#greeting")).to_contain_text("customers are scored: ask away")
+    _merchant_words_only(page, "the first screen")
     _shot(page, "1_assistant_empty")
 
     # Data: upload orders + customers into a new store; the load report appears, scoring runs
@@ -99,9 +153,10 @@ def test_end_to_end_in_chromium(page, app_url):
     page.locator("#data-files input[type=file]").set_input_files([str(bad)])
     expect(page.locator("#data-files").get_by_role("link")).to_have_count(1)
     page.locator("#data-go").click()
-    expect(page.locator("#data-status")).to_contain_text("error: ")  # the CLI's one line, no traceback
+    expect(page.locator("#data-status")).to_contain_text("Could not do that")  # one line, no traceback
     expect(page.locator("#data-status")).to_contain_text("no orders file")
     expect(page.locator("#data-status")).not_to_contain_text("Traceback")
+    expect(page.locator("#data-status")).not_to_contain_text("error:")
     page.locator("#data-files").get_by_role("button", name="Clear").click()
     page.locator("#data-files input[type=file]").set_input_files(
         [str(root / "store" / "orders.csv"), str(root / "store" / "customers.csv")])
@@ -110,13 +165,15 @@ def test_end_to_end_in_chromium(page, app_url):
     expect(page.locator("#data-status")).to_contain_text("rows read", timeout=240_000)
     expect(page.locator("#data-report")).to_contain_text("orders.csv")
     expect(page.locator("#data-report")).to_contain_text("customers.csv")
+    expect(page.locator("#data-report")).to_contain_text("Rows read")
+    _merchant_words_only(page, "the Data tab")
     _shot(page, "5_data")
 
     # Assistant: a question that queues drafts; its trace names the tool
     _tab(page, "Assistant")
     page.locator("#chat-input textarea").fill("Draft messages for the top 3 at-risk customers")
     page.locator("#chat-send").click()
-    trace = page.get_by_text("Tools used: queue_drafts")
+    trace = page.get_by_text(re.compile(r"Tools used: (.*, )?queue_drafts"))
     expect(trace).to_be_visible(timeout=90_000)
     detail = page.locator("#chatbot").get_by_text("args:").first
     if not detail.is_visible():
@@ -137,9 +194,23 @@ def test_end_to_end_in_chromium(page, app_url):
     expect(page.locator("#approvals-msg")).to_contain_text(f"Showing the {len(ids)} draft(s) written in chat")
     expect(page.locator("#drafts-table [role=gridcell][data-col='0']")).to_have_text(ids)
     expect(page.locator("#draft-info")).to_contain_text(f"Draft {ids[0]}")
+    # each draft with the customer's name and email (shown here, never to a model), and a
+    # preview of the message as the customer will read it
+    d = run.ctx.queue().get(int(ids[0]))
+    who = run.ctx.session().personal(d.customer_id)
+    expect(page.locator("#drafts-table")).to_contain_text(who["email"])
+    expect(page.locator("#draft-info")).to_contain_text(f"To: {who['first_name']}")
+    expect(page.locator("#draft-preview")).to_contain_text(f"Hi {who['first_name']},")
+    expect(page.locator("#draft-preview")).not_to_contain_text("{first_name}")
+    expect(page.locator("#draft-pick input")).to_have_value(re.compile(rf"^Draft {ids[0]}: "))
+    expect(page.locator("#bulk-approve")).to_have_text(re.compile(r"^\s*Approve the \d+ pending drafts? shown\s*$"))
+    _merchant_words_only(page, "the Approvals tab")
 
     # Customers: the table, one filter (segment), then one customer's view
     _tab(page, "Customers & segments")
+    # before any are asked for, the tables show their headings (not Gradio's "1 2 3")
+    expect(page.locator("#customers-table th").first).to_contain_text("Customer")
+    assert "1" not in [h.strip() for h in page.locator("#customers-table th").all_inner_texts()]
     page.locator("#customers-load").click()
     expect(page.locator("#customers-table")).to_contain_text("C0", timeout=60_000)
     count = page.locator("#customers-count")
@@ -152,6 +223,15 @@ def test_end_to_end_in_chromium(page, app_url):
     page.wait_for_function(ONLY_SEGMENT, arg="At risk")  # every row shown is now "At risk"
     expect(count).not_to_have_text(everyone)  # the count follows the filter
     assert re.match(r"[1-9][\d,]* customers? match", count.inner_text().strip())
+    # one vocabulary: the churn reasons offered are the words the table shows, never codes
+    page.locator("#filter-reason input").click()
+    options = [t.strip().splitlines()[-1].strip() for t in page.get_by_role("option").all_inner_texts()]  # no ✓
+    assert "All" in options and len(options) > 2 and not [o for o in options if "_" in o], options
+    page.keyboard.press("Escape")
+    shown = {t.strip() for t in page.locator("#customers-table [role=gridcell][data-col='5']").all_inner_texts()}
+    assert shown and shown <= set(options), (shown, options)
+    risks = page.locator("#customers-table [role=gridcell][data-col='3']").all_inner_texts()
+    assert risks and all(re.fullmatch(r"\d{1,3}%", r.strip()) for r in risks), risks[:5]  # not 0.57
     first_id = re.search(r"C\d{6}", page.locator("#customers-table").inner_text()).group(0)
     box = page.locator("#customer-id textarea, #customer-id input").first
     box.fill(first_id)
@@ -159,8 +239,16 @@ def test_end_to_end_in_chromium(page, app_url):
     page.locator("#customer-open").click()
     expect(page.locator("#customer-detail")).to_contain_text("Churn drivers")
     expect(page.locator("#customer-detail")).to_contain_text(first_id)
+    expect(page.locator("#customer-detail")).not_to_contain_text("P(alive)")
     page.locator("#customer-draft").click()  # queued (or a one-line reason why not: consent, caps)
-    expect(page.locator("#customer-draft-result")).to_contain_text(re.compile(r"Queued draft|No draft queued"))
+    result = page.locator("#customer-draft-result")
+    expect(result).to_contain_text(re.compile(r"Drafts? [\d, ]+ for C\d+ queued|No draft queued"))
+    if "queued:" in result.inner_text():  # the draft appears next to its button, as it will read
+        expect(page.locator("#customer-draft-preview")).to_contain_text("Hi ")
+        box_draft = page.locator("#customer-draft").bounding_box()
+        box_result = result.bounding_box()
+        assert abs(box_result["y"] - box_draft["y"]) < 250, (box_draft, box_result)
+    _merchant_words_only(page, "the Customers tab")
     _shot(page, "3_customers")
 
     # Approvals: register the merchant as the person who decides; the whole queue; open draft 1,
@@ -173,24 +261,38 @@ def test_end_to_end_in_chromium(page, app_url):
     expect(page.locator("#approvals-msg")).to_contain_text("Registered Maria to decide on drafts")
     expect(page.locator("#people-list")).to_contain_text("People who decide on drafts here: Maria.")
     only.fill("")
-    page.locator("#approvals-refresh").click()
+    only.press("Enter")  # the whole queue (no Refresh to press)
     expect(page.locator("#drafts-table")).to_contain_text("pending")
-    page.locator("#draft-id input").fill("1")
-    page.locator("#draft-id input").press("Enter")
+    page.locator("#draft-pick input").click()  # the draft picker: no id to type, none defaulting to 0
+    page.get_by_role("option", name=re.compile(r"^Draft 1: ")).click()
     expect(page.locator("#draft-info")).to_contain_text("Guardrail flags")
+    expect(page.locator("#draft-info")).to_contain_text("Draft 1")
+    expect(page.locator("#draft-preview")).to_contain_text("Hi ")
     page.locator("#draft-approve").click()
     expect(page.locator("#approvals-msg")).to_contain_text("approved")
     expect(page.locator("#drafts-table")).to_contain_text("approved")
     page.locator("#export").click()
     expect(page.locator("#approvals-msg")).to_contain_text("exported 1 drafts")
-    link = page.locator("#export-file a").first
-    expect(link).to_be_visible()
-    with page.expect_download() as dl:
-        link.click()
-    path = dl.value.path()
-    rows = list(csv.DictReader(open(path, newline="")))
-    assert len(rows) == 1 and rows[0]["draft_id"] == "1"
-    assert rows[0]["email"] and "{first_name}" not in rows[0]["body"]
+    links = page.locator("#export-file a, #export-platform-files a")
+    expect(links).to_have_count(3)  # the export, Klaviyo's file, Shopify's file
+    files = {}
+    for i in range(3):
+        with page.expect_download() as dl:
+            links.nth(i).click()
+        files[dl.value.suggested_filename] = list(csv.DictReader(open(dl.value.path(), newline="")))
+    main = next(v for k, v in files.items() if k.startswith("export_"))
+    klaviyo = next(v for k, v in files.items() if k.startswith("klaviyo_export_"))
+    shopify = next(v for k, v in files.items() if k.startswith("shopify_tags_export_"))
+    assert len(main) == 1 and main[0]["draft_id"] == "1"
+    assert main[0]["email"] and "{first_name}" not in main[0]["body"]
+    assert list(klaviyo[0])[:4] == ["Email", "First Name", "Last Name", "Phone Number"]
+    assert klaviyo[0]["Email"] == main[0]["email"] and klaviyo[0]["Retention Message"] == main[0]["body"]
+    assert "\n\n" in klaviyo[0]["Retention Message"]  # paragraphs kept
+    assert all("\n" not in p for p in klaviyo[0]["Retention Message"].split("\n\n")[:-1])  # never hard-wrapped
+    assert list(shopify[0]) == ["First Name", "Last Name", "Email", "Phone", "Tags"]
+    assert shopify[0]["Email"] == main[0]["email"] and "retention-" in shopify[0]["Tags"]
+    expect(page.locator("#campaign-results")).to_contain_text(re.compile("still running|complete"))
+    _merchant_words_only(page, "the Approvals tab after the export")
     _shot(page, "4_approvals")
 
     # Bulk approve with the queue filtered to two pending drafts: refused without the tick; with
@@ -205,6 +307,7 @@ def test_end_to_end_in_chromium(page, app_url):
     only.fill(", ".join(map(str, shown)))
     only.press("Enter")
     expect(page.locator("#drafts-table [role=gridcell][data-col='0']")).to_have_text([str(i) for i in shown])
+    expect(page.locator("#bulk-approve")).to_have_text("Approve the 2 pending drafts shown")  # exactly those
     page.locator("#bulk-approve").click()
     expect(page.locator("#approvals-msg")).to_contain_text("Tick the confirmation box")
     assert [d.id for d in q.list_drafts(state="pending")] == pending
@@ -221,8 +324,9 @@ def test_end_to_end_in_chromium(page, app_url):
 
     # Weekly brief: KPI cards with week-over-week change, charts, downloads
     _tab(page, "Weekly brief")
+    expect(_field(page, "brief-cac")).to_have_value("")  # optional: empty, not 0
     page.locator("#brief-go").click()
-    expect(page.locator("#brief-status")).to_contain_text("written to", timeout=120_000)
+    expect(page.locator("#brief-status")).to_contain_text("is ready", timeout=120_000)
     expect(page.locator("#brief-cards")).to_contain_text("w/w")
     expect(page.locator("#brief-html a").first).to_be_visible()
     # its three charts are shown, embedded in the page (data: URIs), and every one has loaded
@@ -239,6 +343,7 @@ def test_end_to_end_in_chromium(page, app_url):
     brief_html = Path(dl.value.path()).read_text()
     assert brief_html.count('src="data:image/png;base64,') == 3 and "@media print" in brief_html
     assert not re.search(r'(?:src|href)="(?!data:)', brief_html)
+    _merchant_words_only(page, "the Weekly brief tab")
     _shot(page, "2_brief")
 
     # Settings: the API key is write-only (accepted, never shown back); no model = still offline;
@@ -284,6 +389,58 @@ def test_end_to_end_in_chromium(page, app_url):
 
     saved = json.loads((root / "ws" / "store_settings.json").read_text())
     assert saved["store_name"] == "Green Leaf Tea" and saved["weekly_contact_budget"] == 40
+    _merchant_words_only(page, "the Settings tab")
     _shot(page, "6b_settings_after_reload")
     assert page.outside == [], f"the page reached the network: {page.outside[:5]}"
     assert page.refused == [], f"the app refused the page's own requests: {page.refused[:5]}"
+    assert page.failed == [], f"the page's requests failed: {page.failed[:5]}"
+
+
+TABS = ["Assistant", "Weekly brief", "Customers & segments", "Approvals", "Data", "Settings"]
+
+
+def test_a_phone_reaches_every_tab_and_tables_scroll_sideways(page, app_url):
+    """390 x 844 (a phone): every tab can be opened, the customers table scrolls sideways
+    inside its box with the key columns (who, value at stake, churn risk) first. Runs after
+    the end-to-end test, on the same app."""
+    from playwright.sync_api import expect
+
+    url, root, run = app_url
+    ctx = page.browser_.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    phone = ctx.new_page()
+    phone.set_default_timeout(30_000)
+    outside, refused = [], []
+    phone.on("request", lambda r: None if r.url.startswith((url, "data:", "blob:")) else outside.append(r.url))
+    phone.on("response", lambda r: refused.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    try:
+        phone.goto(run.url)
+        expect(phone.locator("#startup-state")).to_have_attribute("data-state", "ready", timeout=120_000)
+        for name in TABS:
+            tab = phone.get_by_role("tab", name=name)
+            expect(tab).to_be_visible()
+            box = tab.bounding_box()
+            assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390 + 1, (name, box)  # on screen
+            tab.click()
+            expect(tab).to_have_attribute("aria-selected", "true")
+            _shot(phone, f"7_phone_{name.split()[0].lower()}")
+        _tab(phone, "Customers & segments")
+        phone.locator("#customers-load").click()
+        expect(phone.locator("#customers-table")).to_contain_text("C0", timeout=60_000)
+        heads = [h.strip() for h in phone.locator("#customers-table th").all_inner_texts() if h.strip()]
+        assert heads[:4] == ["Customer", "First name", heads[2], "Churn risk"] and heads[2].startswith("Value at stake")
+        scrolled = phone.evaluate("""() => {
+            const t = document.querySelector('#customers-table table');
+            let el = t;
+            while (el && !(el.scrollWidth > el.clientWidth + 5 && ['auto', 'scroll'].includes(getComputedStyle(el).overflowX)))
+                el = el.parentElement;
+            if (!el) return {ok: false, width: t.scrollWidth};
+            el.scrollLeft = 200;
+            return {ok: el.scrollLeft > 0, width: el.scrollWidth, box: el.clientWidth,
+                    page: document.documentElement.scrollWidth};
+        }""")
+        assert scrolled["ok"], scrolled  # the table scrolls inside its box ...
+        assert scrolled["page"] <= 390 + 20, scrolled  # ... and the page itself does not
+        _shot(phone, "7_phone_customers_table")
+    finally:
+        ctx.close()
+    assert outside == [] and refused == [], (outside[:5], refused[:5])

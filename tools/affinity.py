@@ -7,7 +7,8 @@
 - `next_best_product`: item-to-item collaborative filtering (Linden, Smith & York 2003):
   a customer's score for product b is the sum over the products a they bought of
   confidence(a -> b), over rules with lift > 1; bought products are masked out; customers
-  without a signal get the store's best seller they have not bought.
+  without a signal get the best seller of the category they buy most (products' `category`)
+  that they have not bought, else the store's best seller they have not bought.
 
 Only purchase lines (amount >= 0) make baskets; a refunded product still counts as bought
 when excluding what a customer already has. Everything is vectorised with scipy.sparse.
@@ -158,10 +159,16 @@ def next_best_product(
     for start in range(0, n_cust, _CHUNK):
         rows = slice(start, min(start + _CHUNK, n_cust))
         _affinity_picks(bought[rows], H[rows], W, rec_p[rows], rec_s[rows], rec_why[rows])
+    rec_cat = np.full((n_cust, top_n), -1, np.int64)  # the category behind a category pick
+    cats, cat_ids = _categories(p_ids, products)
+    if len(cat_ids):
+        _category_fill(bought, H, rec_p, rec_s, rec_cat, popularity, cats)
     _best_seller_fill(H, rec_p, rec_s, popularity)
 
     label = np.where(names != "", names, p_ids.astype(str)).astype(object)  # a name, else the id
-    reason = np.where(rec_why >= 0, "often bought with " + _take(label, rec_why), BEST_SELLER)
+    cat_words = np.asarray([f"{BEST_SELLER} in {c}" for c in cat_ids] or [""], dtype=object)
+    fallback = np.where(rec_cat >= 0, cat_words[np.maximum(rec_cat, 0)], BEST_SELLER)
+    reason = np.where(rec_why >= 0, "often bought with " + _take(label, rec_why), fallback)
     reason = np.where(rec_p < 0, NOTHING_LEFT, reason).astype(object)
     keep = (rec_p >= 0) | (np.arange(top_n) == 0)
     cust = np.broadcast_to(np.arange(n_cust)[:, None], rec_p.shape)[keep]
@@ -302,6 +309,57 @@ def _best_seller_fill(H, rec_p, rec_s, popularity) -> None:
             break
         need = need[(given < 0).any(axis=1)]
         width = min(n_sold, width * 4)
+
+
+def _categories(p_ids: np.ndarray, products: pd.DataFrame | None) -> tuple[np.ndarray, list]:
+    """Each product's category code (-1: none known) and the category names, from the
+    products table's `category` column."""
+    none = np.full(len(p_ids), -1, np.int64), []
+    if products is None or not {"product_id", "category"} <= set(products.columns):
+        return none
+    p = products.loc[products["category"].notna()].drop_duplicates("product_id")
+    cat = pd.Series(p["category"].astype(str).str.strip().to_numpy(), index=p["product_id"].to_numpy())
+    cat = cat[cat != ""]
+    per_product = pd.Series(pd.Index(p_ids)).map(cat)
+    codes, names = pd.factorize(per_product, sort=True)  # NaN -> -1
+    return codes.astype(np.int64), list(names)
+
+
+def _category_fill(B, H, rec_p, rec_s, rec_cat, popularity, cats) -> None:
+    """Empty ranks of customers with a main category (the one they bought most lines of,
+    ties to the first by name) get that category's best sellers they neither own nor were
+    given already: a tea buyer without a bought-together signal is offered the best tea, not
+    the store's best-selling T-shirt."""
+    n_cat = int(cats.max()) + 1 if len(cats) else 0
+    known = np.flatnonzero(cats >= 0)
+    if n_cat == 0 or len(known) == 0:
+        return
+    P = sparse.csr_matrix((np.ones(len(known)), (known, cats[known])), shape=(len(cats), n_cat))
+    per_cat = (B @ P).toarray()  # customers x categories: products bought in each
+    main = np.where(per_cat.max(axis=1) > 0, per_cat.argmax(axis=1), -1)
+    need = np.flatnonzero((rec_p < 0).any(axis=1) & (main >= 0))
+    for c in np.unique(main[need]):
+        rows = need[main[need] == c]
+        prods = np.flatnonzero((cats == c) & (popularity > 0))  # popularity order: best first
+        prods = prods[:32 + 2 * rec_p.shape[1]]  # the rest fall back to the store's best sellers
+        if len(prods) == 0:
+            continue
+        taken = H[rows][:, prods].toarray() > 0
+        given = rec_p[rows]
+        for j in range(rec_p.shape[1]):
+            taken |= (given[:, [j]] == prods[None, :])
+        for j in range(rec_p.shape[1]):
+            empty = np.flatnonzero(given[:, j] < 0)
+            if len(empty) == 0:
+                continue
+            col = np.argmin(taken[empty], axis=1)  # the first (best-selling) product not taken
+            ok = ~taken[empty, col]
+            r, k = empty[ok], col[ok]
+            given[r, j] = prods[k]
+            taken[r, k] = True
+            rec_s[rows[r], j] = popularity[prods[k]]
+            rec_cat[rows[r], j] = c
+        rec_p[rows] = given
 
 
 def _names(p_ids: np.ndarray, hist: pd.DataFrame, products: pd.DataFrame | None) -> np.ndarray:

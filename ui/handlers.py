@@ -19,6 +19,7 @@ from pathlib import Path
 import gradio as gr
 
 from agent.approvals import ApprovalError, open_queue
+from agent.display import date_words
 from agent.settings import Settings, save_store_settings, with_workspace
 from agent.workspace import Workspace
 from ui import views
@@ -49,6 +50,63 @@ class AppContext:
         self._jobs_lock = threading.Lock()
         self._running: set[str] = set()
         self.downloads = Downloads()  # the only files the app serves (ui.guard)
+        self.warm = {"fraction": 0.0, "step": "waiting to start", "done": False, "error": None,
+                     "started": None, "seconds": None}
+        """The start-up work (`start_warmup`): how far it is, the step it is at, when it ended."""
+        self._warm_thread: threading.Thread | None = None
+
+    # --- start-up: the store scored in the background, so the first question is quick ----------
+    WARM_STEPS = 12
+
+    def start_warmup(self) -> threading.Thread:
+        """Load and score the store, and get the assistant ready (its embedding model, the
+        playbooks, the store's headline numbers), in a background thread started at launch;
+        `warm` says how far it is and names the step. Idempotent: one thread per store."""
+        with self._jobs_lock:
+            if self._warm_thread is not None and self._warm_thread.is_alive():
+                return self._warm_thread
+            self.warm = {"fraction": 0.0, "step": "starting", "done": False, "error": None,
+                         "started": time.perf_counter(), "seconds": None}
+            self._warm_thread = threading.Thread(target=self._warmup, name="retention-warmup", daemon=True)
+            self._warm_thread.start()
+            return self._warm_thread
+
+    def _step(self, message: str) -> None:
+        w = self.warm
+        if w["done"]:
+            return
+        w["i"] = w.get("i", 0) + 1
+        w["fraction"] = min(0.97, w["i"] / self.WARM_STEPS)
+        w["step"] = _step_words(message)
+
+    def _warmup(self) -> None:
+        try:
+            self._step("loading the store")
+            self.session(self._step)
+            self._step("getting the assistant ready")
+            assistant = self.assistant()
+            planner = getattr(assistant, "planner", None)
+            if planner is not None:
+                planner.classify("overview of my store")  # loads the embedding model once
+            self._step("counting the store's numbers")
+            self.runner().call("store_overview", {})
+            self._step("reading the playbooks")
+            try:
+                _ = self.session().kb
+            except Exception:  # the playbooks are indexed on first use instead
+                log.exception("playbook index at start-up failed")
+            self.warm.update(done=True, fraction=1.0, step="ready",
+                             seconds=time.perf_counter() - (self.warm["started"] or time.perf_counter()))
+        except Exception as exc:
+            log.exception("start-up scoring failed")
+            self.warm.update(error=error_message(exc), step="could not load the store")
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Wait for the start-up work (when it was started); whether it is done."""
+        t = self._warm_thread
+        if t is not None:
+            t.join(timeout)
+        return bool(self.warm["done"])
 
     @property
     def loaded(self) -> bool:
@@ -146,6 +204,13 @@ def _no_progress(*_args, **_kwargs) -> None:
     pass
 
 
+def _step_words(message: str) -> str:
+    """A progress step as the merchant reads it: "scoring: building features" -> "Scoring:
+    building features"; a store's folder is not named."""
+    text = re.sub(r"^loading (/|\.|[A-Za-z]:\\)\S*$", "loading the store's files", str(message or "").strip())
+    return text[:1].upper() + text[1:]
+
+
 def progress_callback(progress, steps: int = 8):
     state = {"i": 0}
     progress = progress or _no_progress
@@ -168,9 +233,18 @@ def error_message(exc: Exception) -> str:
 
     if isinstance(exc, (DataError, ApprovalError, ModelConfigError, KnowledgeError, JobRunning)) or (
             type(exc) in (ValueError, LookupError)):
-        return f"error: {exc}".splitlines()[0]
-    return (f"error: something went wrong inside the app ({type(exc).__name__}); your store files "
+        text, details = views.merchant_words((str(exc).splitlines() or [""])[0])
+        return views.with_details("**Could not do that:** " + _sentence(text), details)
+    return (f"**Something went wrong inside the app** ({type(exc).__name__}); your store files "
             "are unchanged. The details are in the app's log: please report it.")
+
+
+def _sentence(text: str) -> str:
+    """A message as a sentence: a capital first letter, a full stop at the end."""
+    text = str(text or "").strip()
+    if text.split(" ", 1)[0].isalpha():  # a word, not a file name ("orders.csv") or a code
+        text = text[:1].upper() + text[1:]
+    return text if not text or text.endswith((".", "!", "?")) else text + "."
 
 
 
@@ -216,26 +290,32 @@ def chat_turn(ctx: AppContext, history: list) -> Iterator[tuple]:
 def open_chat_drafts(ctx: AppContext, ids: list[int]) -> tuple:
     """The Assistant tab's "Open these N drafts in Approvals": switch to the Approvals tab with
     the queue filtered to those drafts and the first one open. (tabs, id filter, state filter,
-    table, message, draft id, subject, body, detail, the view shown, bulk box, bulk arming)"""
+    message, subject, body, detail, preview, *shown_rows: the picker on the first)"""
     ids = [int(i) for i in ids or []]
     only = ", ".join(map(str, ids))
     first = ids[0] if ids else None
     msg = (f"Showing the {len(ids)} draft(s) written in chat (ids {only}); clear the id filter to see "
            "the whole queue." if ids else "No drafts were written in that chat turn.")
-    table, view, box, armed = shown_rows(ctx, views.ALL, only)
-    return ((gr.Tabs(selected="approvals"), only, views.ALL, table, msg, first) + show_draft(ctx, first)
-            + (view, box, armed))
+    return ((gr.Tabs(selected="approvals"), only, views.ALL, msg) + show_draft(ctx, first)
+            + shown_rows(ctx, views.ALL, only, first))
 
 
 def show_draft(ctx: AppContext, draft_id) -> tuple:
-    """One draft for the Approvals editor: (subject, body, detail)."""
-    if draft_id is None:
-        return "", "", "Pick a draft (click a row or type its id)."
+    """One draft for the Approvals editor: (subject, body, detail, preview as the customer will
+    see it: the name filled in from the store's customers file, on this machine)."""
+    if draft_id is None or draft_id == "":
+        return "", "", "Pick a draft: click a row of the table or choose it in «Draft».", ""
     try:
         d = ctx.queue().get(int(draft_id)).to_dict()
     except Exception as exc:
-        return "", "", error_message(exc)
-    return d["subject"], d["body"], views.draft_detail(d, ctx.currency)
+        return "", "", error_message(exc), ""
+    from agent.drafts import render
+
+    person = people_of(ctx, [d]).get(int(d["id"]))
+    subject, body = render(d, person or {})
+    to = (person or {}).get("phone" if d["channel"] == "sms" else "email") or ""
+    return (d["subject"], d["body"], views.draft_detail(d, ctx.currency, person),
+            views.draft_preview(subject, body, d["channel"], str(to)))
 
 
 def customer_rows(ctx: AppContext, segment: str, clv_tier: str, churn_reason: str, consent: str,
@@ -247,9 +327,12 @@ def customer_rows(ctx: AppContext, segment: str, clv_tier: str, churn_reason: st
     matched = views.filter_scores(s.scores, s.customers, first_names=ctx.first_names(), segment=segment,
                                   clv_tier=clv_tier, churn_reason=churn_reason, consent=consent)
     tab = views.top_rows(matched, top_n, product_names=s.product_names())
-    return (tab, views.segment_table(s.scores), gr.update(choices=ch["segment"]),
-            gr.update(choices=ch["clv_tier"]), gr.update(choices=ch["churn_reason"]),
-            views.match_count(len(matched), len(s.scores), len(tab), s.currency))
+    cur = s.currency
+    return (views.customers_view(tab, cur), views.segments_view(views.segment_table(s.scores), cur),
+            gr.update(choices=views.labelled("segment", ch["segment"])),
+            gr.update(choices=views.labelled("clv_tier", ch["clv_tier"])),
+            gr.update(choices=views.labelled("churn_reason", ch["churn_reason"])),
+            views.match_count(len(matched), len(s.scores), len(tab), cur))
 
 
 def draft_rows(ctx: AppContext, state: str, only: str = ""):
@@ -263,13 +346,93 @@ def _listed(ctx: AppContext, state: str, only: str = "") -> list:
             if not ids or d.id in ids]
 
 
-def shown_rows(ctx: AppContext, state: str, only: str = "") -> tuple:
+def people_of(ctx: AppContext, drafts: list[dict]) -> dict[int, dict]:
+    """draft id -> its customer's personal row (first and last name, email, phone) for the drafts planned
+    on the current store, read from the store's own customers file on this machine: shown in
+    the queue and the preview, never given to a model. Empty while the store is being scored,
+    and for drafts of another store in the same workspace (the same id is another person)."""
+    if not ctx.loaded or not drafts:
+        return {}
+    from agent.campaigns import store_campaigns
+
+    mine = set(store_campaigns(ctx.queue(), ctx.store_dir)[0])
+    s = ctx.session()
+    return {int(d["id"]): s.personal(str(d["customer_id"])) or {}
+            for d in drafts if d.get("campaign_id") in mine}
+
+
+SHOWN = 6
+"""What `shown_rows` fills: table, view, bulk box, arming, draft picker, bulk button."""
+
+
+def shown_rows(ctx: AppContext, state: str, only: str = "", picked=None) -> tuple:
     """The queue's table as the merchant asked for it, and what it shows, kept on the server
     (a gr.State: {"state", "only", "ids"}); the bulk box is cleared and disarmed, since what
-    it would approve has changed. (table, view, box, arming)"""
-    drafts = _listed(ctx, state, only)
-    view = {"state": state, "only": only or "", "ids": [d.id for d in drafts]}
-    return views.drafts_table([d.to_dict() for d in drafts]), view, False, None
+    it would approve has changed; the draft picker lists the drafts shown, and the bulk button
+    says how many of them it would approve; `picked` stays picked when it is still shown.
+    (table, view, box, arming, picker, bulk button)"""
+    drafts = [d.to_dict() for d in _listed(ctx, state, only)]
+    view = {"state": state, "only": only or "", "ids": [d["id"] for d in drafts]}
+    people = people_of(ctx, drafts)
+    n = sum(d["status"] in ("pending", "edited") for d in drafts)
+    bulk = gr.update(value=f"Approve the {n} pending draft{'s' if n != 1 else ''} shown", interactive=n > 0)
+    keep = int(picked) if picked not in (None, "") and int(picked) in view["ids"] else None
+    return (views.drafts_view(drafts, people, ctx.currency), view, False, None,
+            gr.update(choices=views.draft_choices(drafts, people), value=keep), bulk)
+
+
+def queue_results(ctx: AppContext):
+    """The campaign results beside the queue (agent.campaigns.all_campaign_results), as shown."""
+    if not ctx.loaded:
+        return views.empty(views.CAMPAIGN_HEADINGS)
+    from agent.campaigns import all_campaign_results
+
+    try:
+        return views.campaigns_view(all_campaign_results(ctx.queue(), ctx.session().orders))
+    except Exception:
+        log.exception("campaign results failed")
+        return views.empty(views.CAMPAIGN_HEADINGS)
+
+
+def store_numbers(ctx: AppContext) -> dict | None:
+    """The first screen's numbers, once the store is scored: active customers, at risk and
+    their value at stake (the store_overview tool's), drafts waiting for approval, and the
+    last campaign's result (agent.campaigns.all_campaign_results). None before."""
+    if not ctx.loaded:
+        return None
+    from agent.campaigns import all_campaign_results
+
+    o = ctx.runner().call("store_overview", {})
+    if isinstance(o, str):
+        return None
+    waiting = sum(d.state in ("pending", "edited") for d in ctx.queue().list_drafts())
+    try:
+        res = all_campaign_results(ctx.queue(), ctx.session().orders)
+        last = res.iloc[-1].to_dict() if len(res) else None
+    except Exception:
+        log.exception("campaign results failed")
+        last = None
+    return {"customers": o["customers"], "active": o["active_customers_last_90_days"],
+            "at_risk": o["at_risk_customers"], "value_at_stake": o["at_risk_value_at_stake"],
+            "horizon_days": o.get("horizon_days", 365), "drafts_waiting": waiting,
+            "last_campaign": views.campaign_headline(last)}
+
+
+def home_view(ctx: AppContext) -> tuple:
+    """The first screen, as far as the start-up has got: (progress bar, greeting, the store's
+    numbers, whether to keep polling). Called by the page's timer and on each page open."""
+    w = ctx.warm
+    done = bool(w.get("done")) or (ctx.loaded and w.get("started") is None)
+    if done:
+        secs = w.get("seconds")
+        step = (f"Ready: {len(ctx.session().scores):,} customers scored"
+                + (f" in {secs:.0f} s" if secs else "") + ".")
+        bar = views.startup_bar(1.0, step, done=True)
+        n = store_numbers(ctx)
+        return (bar, views.greeting(ctx.settings.store_name, True, n and n["customers"]),
+                views.store_numbers(n, ctx.currency), False)
+    bar = views.startup_bar(w.get("fraction", 0.0), w.get("step", "starting"), error=w.get("error"))
+    return bar, views.greeting(ctx.settings.store_name, False), views.store_numbers(None), not w.get("error")
 
 
 def _approvable(ctx: AppContext, view: dict | None) -> list[int]:
@@ -289,7 +452,7 @@ def arm_bulk(ctx: AppContext, ticked: bool, view: dict | None) -> tuple:
         return None, "None of the drafts shown is pending or edited: nothing to approve."
     return ({"ids": ids, "view": list((view or {}).get("ids") or [])},
             f"Confirmed for the {len(ids)} pending and edited draft(s) shown (ids {_id_list(ids)}): "
-            "press «Approve all pending» to approve them.")
+            "press «Approve the pending drafts shown» to approve them.")
 
 
 def _id_list(ids: list[int], most: int = 20) -> str:
@@ -301,12 +464,11 @@ def bulk_approve(ctx: AppContext, armed: dict | None, actor: str, view: dict | N
     """Approve the pending and edited drafts the table shows, only when the merchant's tick
     (`arm_bulk`, kept on the server) confirmed them for the same table; drafts that appeared or
     changed since are left alone. The box is cleared afterwards, so the next bulk approval needs
-    a new tick. (message, table, view, box, arming)"""
+    a new tick. (message, *shown_rows)"""
     view = view or {"state": views.ALL, "only": "", "ids": []}
 
     def after(message: str) -> tuple:
-        table, new_view, box, disarmed = shown_rows(ctx, view.get("state", views.ALL), view.get("only", ""))
-        return message, table, new_view, box, disarmed
+        return (message,) + shown_rows(ctx, view.get("state", views.ALL), view.get("only", ""))
 
     if not armed or not armed.get("ids"):
         return after("Tick the confirmation box to approve the pending drafts shown.")
@@ -347,30 +509,40 @@ def register_person(ctx: AppContext, name: str | None, by: str | None) -> tuple:
         people_line(ctx)
 
 
-def export_drafts(ctx: AppContext, actor: str, view: dict | None = None) -> tuple:
-    """Approved drafts to CSV (agent.campaigns.export_approved); the file is the one download
-    the app then serves for exports. (message, table, file, view, box, arming)"""
+def export_drafts(ctx: AppContext, actor: str, view: dict | None = None, picked=None) -> tuple:
+    """Approved drafts to CSV (agent.campaigns.export_approved): the export, and next to it the
+    same drafts as Klaviyo's profile import and Shopify's customer-tag import; those three
+    files are the downloads the app then serves for exports. (message, table, export file,
+    view, box, arming, picker, bulk button, the Klaviyo and Shopify files)"""
     from agent.campaigns import export_approved
+    from agent.drafts import format_paths
 
     view = view or {"state": views.ALL, "only": ""}
 
-    def rows():
-        return shown_rows(ctx, view.get("state", views.ALL), view.get("only", ""))
+    def out(message, file, platform):
+        table, v, box, armed, picker, bulk = shown_rows(ctx, view.get("state", views.ALL), view.get("only", ""),
+                                                        picked)
+        return message, table, file, v, box, armed, picker, bulk, platform
 
     try:
         with ctx.job("the export"):
             res = export_approved(ctx.ws, ctx.queue(), store=ctx.store_dir, actor=actor or "merchant")
     except JobRunning as exc:
-        table, v, box, armed = rows()
-        return str(exc), table, gr.update(), v, box, armed
+        return out(str(exc), gr.update(), gr.update())
     except Exception as exc:
         log.exception("export failed")
         ctx.downloads.withdraw("export")
-        table, v, box, armed = rows()
-        return error_message(exc), table, None, v, box, armed
-    served = ctx.downloads.offer("export", [res.path] if res.path else [])
-    table, v, box, armed = rows()
-    return res.message, table, (served[0] if served else None), v, box, armed
+        return out(error_message(exc), None, None)
+    paths = [res.path, *format_paths(res.path).values()] if res.path else []
+    served = ctx.downloads.offer("export", [p for p in paths if p.exists()])
+    msg = "Done: " + (res.message.replace(f" to {res.path}", "") if res.path else res.message) + "."
+    if res.path:
+        msg += (" Three files: the export, and the same drafts for **Klaviyo** (Lists & segments › Import "
+                "contacts; subject, message and offer code become profile properties) and for **Shopify** "
+                "(Customers › Import, with «Overwrite existing customers»: tags each customer with the campaign).")
+    if res.skipped:
+        msg += f" Held back: {'; '.join(res.skipped[:5])}" + (" …" if len(res.skipped) > 5 else "") + "."
+    return out(msg, served[0] if served else None, served[1:] or None)
 
 
 def make_brief(ctx: AppContext, week_ending: str | None, cac, progress=None) -> tuple:
@@ -383,23 +555,41 @@ def make_brief(ctx: AppContext, week_ending: str | None, cac, progress=None) -> 
 
     try:
         with ctx.job("the weekly brief"):
+            cost = _amount(cac, "the customer acquisition cost")
             s = ctx.session(progress_callback(progress))
             b = weekly_brief(s.store, workspace=ctx.ws, week_ending=(week_ending or "").strip() or None,
-                             cac=float(cac) if cac else None, settings=ctx.settings,
+                             cac=cost, settings=ctx.settings,
                              horizon_days=getattr(s, "horizon_days", 365),
                              progress=progress_callback(progress))
-    except Exception as exc:
-        if not isinstance(exc, JobRunning):
+    except JobRunning as exc:  # the first click's brief carries on: what it shows stays
+        return (str(exc),) + (gr.update(),) * 8
+    except Exception as exc:  # a failed brief clears the old one: nothing on screen it did not make
+        if type(exc) is not ValueError:
             log.exception("brief failed")
-        return (error_message(exc) if not isinstance(exc, JobRunning) else str(exc),) + (gr.update(),) * 8
+        ctx.downloads.withdraw("brief")
+        return (error_message(exc), "", "", "", "", None, "", None, None)
     p = b.paths
     html_, md = ctx.downloads.offer("brief", [p.get("html"), p.get("md")])
     images = getattr(b, "images", None) or {}
     clv, churn, mig = (charts_html({k: images[k]}) if k in images else ""
                        for k in ("clv_distribution", "churn_by_segment", "segment_migration"))
-    return (f"Brief for the week ending **{b.week_ending}** written to `{p.get('md')}`.",
+    return (f"Brief for the week ending **{date_words(b.week_ending)}** is ready (download it below).",
             views.kpi_cards(b.facts.get("kpi", {}), b.facts.get("kpi_change", {}), b.facts.get("currency")),
             clv, churn, mig, cohort_retention(s.orders), _without_images(b.markdown), html_, md)
+
+
+def _amount(value, what: str) -> float | None:
+    """An optional amount the merchant typed ("35", "35.50", "1,200"); None when left empty."""
+    text = str(value if value is not None else "").strip().replace(",", "")
+    if not text:
+        return None
+    try:
+        n = float(text)
+    except ValueError:
+        raise ValueError(f"{what} must be an amount such as 35 or 35.50; got {str(value)!r}") from None
+    if not math.isfinite(n) or n < 0:
+        raise ValueError(f"{what} must be an amount of 0 or more; got {str(value)!r}")
+    return n or None
 
 
 def _without_images(markdown: str) -> str:
@@ -412,7 +602,7 @@ def upload_store(ctx: AppContext, paths, store_name: str | None, progress=None) 
     """The Data tab: copy the files into a new store folder, load, validate and score it, and
     use it from now on. (status, load report, rejected-rows files, store line)"""
     if not paths:
-        return "error: choose at least an orders file", None, None, gr.update()
+        return "**Could not do that:** choose at least an orders file.", None, None, gr.update()
     try:
         with ctx.job("loading and scoring a store"):
             safe = "".join(ch for ch in (store_name or "uploaded") if ch.isalnum() or ch in "-_") or "uploaded"
@@ -435,8 +625,9 @@ def upload_store(ctx: AppContext, paths, store_name: str | None, progress=None) 
     cur = getattr(s, "currency", None)
     notes += (f" Amounts are in {cur}." if cur else
               " The files do not say which currency the store uses: set it in Settings.")
-    return (views.load_summary(reps) + f" Scored {len(s.scores):,} customers; the app now uses "
-            f"this store." + notes, views.load_report_table(reps), rej or None, store_line(ctx))
+    return (views.merchant_text(views.load_summary(reps) + f" Scored {len(s.scores):,} customers; the app now "
+                                f"uses this store." + notes),
+            views.load_report_view(reps), rej or None, store_line(ctx))
 
 
 def store_line(ctx: AppContext) -> str:
@@ -461,24 +652,28 @@ def settings_values(ctx: AppContext) -> tuple:
             s.margin, s.currency or "", s.store_name or "", s.sender_name or "", s.sign_off or "")
 
 
-def draft_for(ctx: AppContext, customer_id: str | None, progress=None) -> str:
-    """The Customers tab's "Draft outreach": one draft queued for approval (queue_drafts)."""
+def draft_for(ctx: AppContext, customer_id: str | None, progress=None) -> tuple:
+    """The Customers tab's "Draft outreach": one draft queued for approval (queue_drafts),
+    shown next to the button as the customer will see it. (message, preview)"""
     customer_id = (customer_id or "").strip()
     if not customer_id:
-        return "Enter a customer id first."
+        return "Enter a customer id first (or click a row of the table).", ""
     try:
         with ctx.job(f"drafting for {customer_id}"):
             (progress or _no_progress)(0.2, desc="drafting")
             res = ctx.runner().call("queue_drafts", {"customer_ids": [customer_id], "top_n": 1})
     except JobRunning as exc:
-        return str(exc)
+        return str(exc), ""
     if isinstance(res, str):
-        return res
+        return views.merchant_text(re.sub(r"^Error:\s*", "", res)), ""
     if not res.get("queued"):
-        why = "; ".join(f"{k}: {v}" for k, v in (res.get("not_drafted") or {}).items())
-        return f"No draft queued for {customer_id}: {why or 'no play fits'}."
-    return (f"Queued draft {res['draft_ids']} for {customer_id} (campaign `{res['campaign_id']}`). "
-            "Review it in the **Approvals** tab; nothing is sent.")
+        why = "; ".join(views.codes_in_words(str(v)) for v in (res.get("not_drafted") or {}).values())
+        return f"No draft queued for {customer_id}: {why or 'no play fits'}.", ""
+    ids = [int(i) for i in res["draft_ids"]]
+    _, _, _, preview = show_draft(ctx, ids[0])
+    word = "Draft" if len(ids) == 1 else "Drafts"
+    return (f"{word} {', '.join(map(str, ids))} for {customer_id} queued: it is waiting for your approval in "
+            "the **Approvals** tab. Nothing is sent.", preview)
 
 
 def consent_status(ctx: AppContext) -> str:
@@ -516,6 +711,7 @@ def banner_for(ctx: AppContext) -> str:
 # --- settings ------------------------------------------------------------------------------------
 
 LIMITS = {"discount_cap": (0.0, 0.5), "control_share": (0.0, 0.5), "margin": (0.0, 1.0)}
+LIMIT_WORDS = {"discount_cap": "largest discount", "control_share": "control group", "margin": "gross margin"}
 
 
 def settings_log(ctx: AppContext) -> list[dict]:
@@ -551,7 +747,8 @@ def save_settings(ctx: AppContext, base: str | None, model: str | None, key: str
         values = {"discount_cap": float(cap), "control_share": float(control), "margin": float(margin)}
         for name, (lo, hi) in LIMITS.items():
             if not (math.isfinite(values[name]) and lo <= values[name] <= hi):
-                raise ValueError(f"{name.replace('_', ' ')} must be between {lo:g} and {hi:g}; got {values[name]:g}")
+                raise ValueError(f"the {LIMIT_WORDS[name]} must be between {lo * 100:g}% and {hi * 100:g}%; "
+                                 f"got {values[name] * 100:g}%")
         n = float(budget or 0)
         if not math.isfinite(n) or n < 0 or n != int(n):
             raise ValueError(f"the weekly contact budget must be a whole number of customers, 0 or more; got {budget}")

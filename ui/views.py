@@ -7,11 +7,22 @@ from __future__ import annotations
 
 import html
 import json
+import re
 
 import pandas as pd
 
 from agent.consent import KINDS, state_column
-from agent.display import money, product_label
+from agent.display import (
+    STATUS_LABEL,
+    channel_label,
+    date_words,
+    label,
+    money,
+    percent,
+    product_label,
+    reason_label,
+    tier_label,
+)
 
 STARTERS = [
     "Give me an overview of my store",
@@ -99,7 +110,8 @@ def parse_ids(text) -> list[int]:
 
 def answer_messages(answer) -> list[dict]:
     """Chatbot messages for one answer: the text, then a collapsible 'tools used' section."""
-    text = answer.text
+    text, details = merchant_words(codes_in_words(answer.text))  # a flag or a formula only in a fold
+    text = with_details(text, details)
     if queued_draft_ids(answer):
         text += ("\n\nThe drafts are waiting in the Approvals tab (the button under the chat opens "
                  "them); nothing is sent until a person approves.")
@@ -118,7 +130,7 @@ def working_messages(statuses: list[str], text: str = "") -> list[dict]:
              "metadata": {"title": f"Working: {statuses[-1] if statuses else 'thinking'}",
                           "status": "pending"}}]
     if text:
-        msgs.append({"role": "assistant", "content": text})
+        msgs.append({"role": "assistant", "content": codes_in_words(text)})
     return msgs
 
 
@@ -143,7 +155,7 @@ def _change(value, kind: str) -> str:
 def kpi_cards(kpi: dict, kpi_change: dict, currency: str | None = None) -> str:
     """KPI cards (HTML) with the week-over-week change under each value; money in `currency`."""
     cards = []
-    for key, label, kind in KPI_LABELS:
+    for key, heading, kind in KPI_LABELS:
         if key not in kpi:
             continue
         ch = (kpi_change or {}).get(key)
@@ -152,7 +164,7 @@ def kpi_cards(kpi: dict, kpi_change: dict, currency: str | None = None) -> str:
             colour = "#c62828" if ch > 0 else "#2e7d32"
         cards.append(
             f'<div class="kpi-card" style="border:1px solid #ddd;border-radius:8px;padding:8px 12px;'
-            f'min-width:140px"><div style="font-size:12px;color:#555">{html.escape(label)}</div>'
+            f'min-width:140px"><div style="font-size:12px;color:#555">{html.escape(heading)}</div>'
             f'<div style="font-size:22px;font-weight:600">{html.escape(_fmt(kpi[key], kind, currency))}</div>'
             f'<div style="font-size:12px;color:{colour}">{_change(ch, kind)}</div></div>')
     return '<div style="display:flex;flex-wrap:wrap;gap:8px">' + "".join(cards) + "</div>"
@@ -163,6 +175,20 @@ def filter_choices(scores: pd.DataFrame) -> dict[str, list[str]]:
     pick = lambda col: [ALL] + sorted(scores[col].dropna().astype(str).unique().tolist()) if col in scores else [ALL]
     return {"segment": pick("segment"), "clv_tier": pick("clv_tier"), "churn_reason": pick("churn_reason"),
             "consent": list(CONSENT_FILTERS)}
+
+
+ALL_WORDS = "All"
+CONSENT_WORDS = {ALL: ALL_WORDS, "email": "email: yes", "sms": "SMS: yes", "none": "neither email nor SMS",
+                 "unknown": "consent not known"}
+LABELLERS = {"segment": str, "clv_tier": tier_label, "churn_reason": reason_label,
+             "consent": lambda c: CONSENT_WORDS.get(c, c)}
+
+
+def labelled(kind: str, codes: list[str]) -> list[tuple[str, str]]:
+    """A filter's choices as (words, code): the dropdown shows the words the tables and the
+    text use (agent.display), and gives back the code."""
+    words = LABELLERS.get(kind, str)
+    return [(ALL_WORDS if c == ALL else words(c), c) for c in codes]
 
 
 def scores_table(scores: pd.DataFrame, customers: pd.DataFrame | None = None, *, first_names=None,
@@ -253,23 +279,24 @@ def customer_markdown(info: dict | str, nbp: dict | str | None = None) -> str:
     lo, hi = s["clv_interval_90"]
     cur = info.get("currency")
     lines = [f"### Customer {info['customer_id']}",
-             f"- Segment **{s['segment']}**, CLV tier **{s['clv_tier']}**"
+             f"- Segment **{s['segment']}**, **{tier_label(s['clv_tier'])}**"
              + (" — **at risk**" if s.get("at_risk") else ""),
-             f"- Predicted CLV **{money(s['predicted_clv'], cur)}** (90% interval {lo:,.2f}–{hi:,.2f})",
-             f"- Churn probability **{s['churn_probability'] * 100:.1f}%**, P(alive) {s['p_alive']:.2f}, "
-             f"expected orders {s['expected_orders']:.2f}",
-             f"- {h['purchase_occasions']} purchase occasions, revenue {money(h['revenue_to_date'], cur)}; "
-             f"last purchase {h['last_purchase']} ({h['days_since_last_purchase']} days ago); "
-             f"next expected {h['expected_next_purchase']}"
+             f"- Predicted value **{money(s['predicted_clv'], cur)}** (90% interval {lo:,.2f}–{hi:,.2f})",
+             f"- Churn risk **{s['churn_probability'] * 100:.1f}%** (the chance of no purchase in the "
+             f"horizon); {s['expected_orders']:.1f} orders expected",
+             f"- {h['purchase_occasions']} purchase occasions, {money(h['revenue_to_date'], cur)} spent; "
+             f"last purchase on {date_words(h['last_purchase'])} ({h['days_since_last_purchase']} days ago); "
+             f"next one expected around {date_words(h['expected_next_purchase'])}"
              + (f" ({h['days_overdue']} days overdue)" if h.get("days_overdue") else "")]
     consent = info.get("consent") or {}
     if consent:
         word = lambda v: "yes" if v is True else "no" if v is False else "unknown"  # noqa: E731
-        lines.append("- Consent: " + ", ".join(f"{k.replace('accepts_', '')} {word(v)}" for k, v in consent.items())
+        kind = lambda k: "SMS" if k == "accepts_sms" else k.replace("accepts_", "")  # noqa: E731
+        lines.append("- Consent: " + ", ".join(f"{kind(k)} {word(v)}" for k, v in consent.items())
                      + (f" ({info['consent_note']})" if info.get("consent_note") else ""))
     lines.append("\n**Churn drivers**")
     drivers = info.get("drivers") or []
-    lines += [f"- {d['words']}" for d in drivers] or ["- no clear driver"]
+    lines += [f"- {codes_in_words(d['words'])}" for d in drivers] or ["- no clear driver"]
     if isinstance(nbp, dict) and nbp.get("next_best_product_id"):
         name = (nbp.get("store_text") or {}).get("product_name") or nbp["next_best_product_id"]
         price = f" (price {money(nbp['price'], nbp.get('currency') or cur)})" if nbp.get("price") is not None else ""
@@ -300,20 +327,40 @@ def drafts_table(drafts: list[dict]) -> pd.DataFrame:
     return df
 
 
-def draft_detail(d: dict, currency: str | None = None) -> str:
-    """A draft's reason, citation (playbook), offer and guardrail flags, as Markdown."""
-    lines = [f"### Draft {d['id']} — {d['status']}",
-             f"- Customer **{d['customer_id']}** by {d['channel']} (campaign `{d['campaign_id']}`)",
-             f"- **Why:** {d.get('reason') or '–'}",
-             f"- **Playbook (citation):** `{d.get('playbook_id') or '–'}`",
-             f"- **Offer:** {d.get('offer') or 'none'}",
-             f"- Expected value {money(float(d.get('expected_value') or 0), currency)}"]
+def codes_in_words(text: str) -> str:
+    """Codes in a text ("personal_email", "cycle_overdue") in the merchant's words."""
+    from agent.display import CHANNEL_LABEL, REASON_LABEL
+
+    for vocab in (CHANNEL_LABEL, REASON_LABEL):
+        for code, words in vocab.items():
+            if "_" in code:
+                text = re.sub(rf"\b{re.escape(code)}\b", words, text)
+    return text
+
+
+def draft_detail(d: dict, currency: str | None = None, person: dict | None = None) -> str:
+    """A draft's recipient (`person`: shown here, on this machine, never to a model), reason,
+    citation (playbook), offer and guardrail flags, as Markdown; the plan's calculation of
+    the expected value folded away under "Details"."""
+    words, calc = reason_parts(codes_in_words(str(d.get("reason") or "")))
+    status = STATUS_LABEL.get(d.get("status"), d.get("status"))
+    lines = [f"### Draft {d['id']}: {status}"]
+    if person:
+        name = " ".join(str(person.get(k) or "").strip() for k in ("first_name", "last_name")).strip()
+        contact = person.get("phone") if d.get("channel") == "sms" else person.get("email")
+        lines.append(f"- **To:** {_md(name or 'no name')}" + (f", {_md(contact)}" if contact else ""))
+    book = playbook_words(d) or "–"
+    lines += [f"- Customer **{d['customer_id']}** by {channel_label(d['channel'])} (campaign {d['campaign_id']})",
+              f"- **Why:** {words or '–'}",
+              f"- **Playbook (citation):** {book}" + (f" (`{d['playbook_id']}`)" if d.get("playbook_id") else ""),
+              f"- **Offer:** {d.get('offer') or 'none'}",
+              f"- **Expected value:** {money(float(d.get('expected_value') or 0), currency)}"]
     if d.get("decided_by"):
-        lines.append(f"- Decided by {d['decided_by']} at {d.get('decided_at')}")
+        lines.append(f"- Decided by {d['decided_by']} on {date_words(d.get('decided_at'))}")
     flags = d.get("flags") or []
     lines.append("\n**Guardrail flags**")
     lines += [f"- **{f.get('severity', '?')}**: {f.get('message', '')}" for f in flags] or ["- none"]
-    return "\n".join(lines)
+    return with_details("\n".join(lines), calc)
 
 
 def load_report_table(reports) -> pd.DataFrame:
@@ -334,3 +381,288 @@ def load_summary(reports) -> str:
     acc = sum(r.rows_accepted for r in reports)
     rej = sum(r.rows_rejected for r in reports)
     return f"Loaded {len(reports)} file(s): {total:,} rows read, {acc:,} accepted, {rej:,} rejected."
+
+
+# --- the first screen ------------------------------------------------------------------------
+
+WHAT_IT_DOES = ("- **Ask** who is about to stop buying, what they are worth and why, in your own words.\n"
+                "- **Customers & segments**: every customer scored, filtered by segment, value, reason "
+                "and consent.\n"
+                "- **Approvals**: personal messages drafted for the customers most worth keeping; "
+                "**nothing is sent** until you approve and export them.\n"
+                "- **Weekly brief**: this week's numbers, charts and what to do next.")
+
+
+def greeting(store_name: str | None, ready: bool, customers: int | None = None) -> str:
+    """The first screen's greeting: who it is for, what it can do, and whether the store's
+    scores are ready."""
+    who = f"**{_md(store_name)}**" if store_name else "your store"
+    state = (f"Your {customers:,} customers are scored: ask away." if ready and customers is not None
+             else "Your customers are being scored in the background (see the bar below); you "
+                  "can look around meanwhile.")
+    return f"### Hello! I am the retention analyst for {who}.\n{state}\n\n{WHAT_IT_DOES}"
+
+
+def _md(text: str) -> str:
+    return re.sub(r"([\\`*_{}\[\]()#+!|<>~-])", r"\\\1", str(text))
+
+
+def startup_bar(fraction: float, step: str, *, done: bool = False, error: str | None = None) -> str:
+    """The start-up progress bar (HTML): how far the scoring is and the step it is at."""
+    pct = 100 if done else max(0, min(99, round(fraction * 100)))
+    if error:
+        return (f'<div id="startup-state" data-state="error" role="status">'
+                f'{html.escape(re.sub(r"<[^>]+>|[*]", "", error))}</div>')
+    text = step if done else f"{step} ({pct}%)"
+    colour = "#2e7d32" if done else "#1565c0"
+    return (f'<div id="startup-state" data-state="{"ready" if done else "working"}" role="status">'
+            f'<div style="background:#e3e8ef;border-radius:6px;height:10px;overflow:hidden" '
+            f'role="progressbar" aria-valuenow="{pct}" aria-valuemin="0" aria-valuemax="100">'
+            f'<div style="width:{pct}%;height:10px;background:{colour}"></div></div>'
+            f'<div style="font-size:13px;margin-top:4px">{html.escape(text)}</div></div>')
+
+
+def store_numbers(n: dict | None, currency: str | None = None) -> str:
+    """The row of the store's numbers (HTML cards): active customers, at risk, value at stake,
+    drafts waiting, the last campaign's result. `n` from ui.handlers.store_numbers; None
+    while the store is being scored."""
+    if not n:
+        cards = [("Active customers", "…", "being scored"), ("At risk", "…", ""), ("Value at stake", "…", ""),
+                 ("Drafts waiting", "…", ""), ("Last campaign", "…", "")]
+    else:
+        camp = n.get("last_campaign") or {}
+        cards = [("Active customers", f"{n['active']:,}", f"of {n['customers']:,}, bought in the last 90 days"),
+                 ("At risk", f"{n['at_risk']:,}", "likely not to buy again in the next 12 months"
+                  if n.get("horizon_days", 365) == 365 else f"likely not to buy in {n.get('horizon_days')} days"),
+                 ("Value at stake", money(n["value_at_stake"], currency, decimals=0),
+                  "what the customers at risk are expected to spend, weighed by the risk"),
+                 ("Drafts waiting", f"{n['drafts_waiting']:,}", "for your approval in Approvals"),
+                 ("Last campaign", camp.get("headline", "none yet"), camp.get("detail", "no campaign exported yet"))]
+    body = "".join(
+        f'<div class="store-number" style="border:1px solid #ddd;border-radius:8px;padding:8px 12px;'
+        f'min-width:150px;flex:1"><div style="font-size:12px;color:#555">{html.escape(t)}</div>'
+        f'<div style="font-size:22px;font-weight:600">{html.escape(v)}</div>'
+        f'<div style="font-size:12px;color:#555">{html.escape(d)}</div></div>' for t, v, d in cards)
+    return f'<div style="display:flex;flex-wrap:wrap;gap:8px">{body}</div>'
+
+
+def campaign_headline(row: dict | None) -> dict:
+    """The last campaign's result in words: {"headline", "detail"}."""
+    if not row:
+        return {}
+    start = date_words(row.get("start"))
+    rate_t, rate_c = row.get("treated_rate"), row.get("control_rate")
+    uplift = row.get("uplift")
+    if row.get("control", 0) and uplift is not None and uplift == uplift:
+        headline = f"{uplift * 100:+.1f} pts"
+        detail = (f"week of {start}: {percent(rate_t)} of contacted customers bought again vs "
+                  f"{percent(rate_c)} of the control group")
+    else:
+        headline = percent(rate_t)
+        detail = f"week of {start}: share of contacted customers who bought again (no control group)"
+    if not row.get("complete", True):
+        detail += "; still running"
+    return {"headline": headline, "detail": detail}
+
+
+# --- tables as the merchant reads them -----------------------------------------------------------
+
+def _pct_col(s: pd.Series, decimals: int = 0) -> pd.Series:
+    return s.map(lambda v: percent(v, decimals=decimals))
+
+
+def _money_head(name: str, currency: str | None) -> str:
+    return f"{name} ({currency})" if currency else name
+
+
+def customers_view(table: pd.DataFrame, currency: str | None = None) -> pd.DataFrame:
+    """`top_rows` as shown: the key columns first (who, value at stake, risk), words for the
+    codes, percentages for the probabilities, the currency in the money headings."""
+    cols = [("customer_id", "Customer"), ("first_name", "First name"),
+            ("value_at_stake", _money_head("Value at stake", currency)), ("churn_probability", "Churn risk"),
+            ("segment", "Segment"), ("churn_reason", "Main churn reason"), ("clv_tier", "Value tier"),
+            ("predicted_clv", _money_head("Predicted value", currency)),
+            ("clv_low", _money_head("Low estimate", currency)), ("clv_high", _money_head("High estimate", currency)),
+            ("orders_to_date", "Orders"), ("revenue_to_date", _money_head("Spent to date", currency)),
+            ("accepts_email", "Email consent"), ("next_best_product", "Next best product")]
+    out = pd.DataFrame({label_: table[c] for c, label_ in cols if c in table}, columns=[
+        label_ for c, label_ in cols if c in table or not len(table)])
+    if len(table):
+        if "Churn risk" in out:
+            out["Churn risk"] = _pct_col(table["churn_probability"])
+        if "Main churn reason" in out:
+            out["Main churn reason"] = table["churn_reason"].map(reason_label)
+        if "Value tier" in out:
+            out["Value tier"] = table["clv_tier"].map(tier_label)
+    return out.reset_index(drop=True)
+
+
+def segments_view(table: pd.DataFrame, currency: str | None = None) -> pd.DataFrame:
+    """`segment_table` as shown."""
+    out = pd.DataFrame({"Segment": table["segment"], "Customers": table["customers"],
+                        "Share": _pct_col(table["share"], 1),
+                        _money_head("Predicted value", currency): table["predicted_value"],
+                        _money_head("Average value", currency): table["avg_clv"],
+                        "Average churn risk": _pct_col(table["avg_churn"])})
+    return out.reset_index(drop=True)
+
+
+CUSTOMER_HEADINGS = ["Customer", "First name", "Value at stake", "Churn risk", "Segment", "Main churn reason",
+                     "Value tier", "Predicted value", "Orders", "Next best product"]
+SEGMENT_HEADINGS = ["Segment", "Customers", "Share", "Predicted value", "Average value", "Average churn risk"]
+DRAFT_HEADINGS = ["Draft", "Status", "Customer", "Name", "Email", "Channel", "Subject", "Guardrail flags",
+                  "Expected value", "Playbook"]
+CAMPAIGN_HEADINGS = ["Campaign", "Week of", "Contacted", "Bought again", "Control bought again", "Difference",
+                     "Status"]
+ORDER_HEADINGS = ["Date", "Order", "Product", "Quantity", "Amount", "Discount", "Channel"]
+LOAD_HEADINGS = ["File", "Kind", "Rows read", "Accepted", "Rejected", "Why rejected", "Warnings"]
+
+
+def empty(headings: list[str]) -> pd.DataFrame:
+    """A table with its headings and no rows (not Gradio's "1 2 3")."""
+    return pd.DataFrame(columns=headings)
+
+
+def drafts_view(drafts: list[dict], people: dict | None = None, currency: str | None = None) -> pd.DataFrame:
+    """The approval queue as shown: each draft with the customer's name and email (`people`:
+    draft id -> its customer's personal row; shown here, on this machine, never given to a model)."""
+    people = people or {}
+    rows = []
+    for d in drafts:
+        p = people.get(d.get("id")) or {}
+        name = " ".join(str(p.get(k) or "").strip() for k in ("first_name", "last_name")).strip()
+        rows.append({"Draft": d.get("id"), "Status": STATUS_LABEL.get(d.get("status"), d.get("status")),
+                     "Customer": d.get("customer_id"), "Name": name, "Email": str(p.get("email") or ""),
+                     "Channel": channel_label(d.get("channel")), "Subject": d.get("subject"),
+                     "Guardrail flags": flag_words(d.get("flags")),
+                     _money_head("Expected value", currency): round(float(d.get("expected_value") or 0), 2),
+                     "Playbook": playbook_words(d)})
+    heads = [h if h != "Expected value" else _money_head(h, currency) for h in DRAFT_HEADINGS]
+    return pd.DataFrame(rows, columns=heads)
+
+
+def playbook_words(d: dict) -> str:
+    """A draft's playbook as a title: its own title, else its id in words ("Win back lapsed")."""
+    title = str(d.get("playbook_title") or "").strip()
+    if title:
+        return title
+    text = label(d.get("playbook_id")).replace("-", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def draft_choices(drafts: list[dict], people: dict | None = None) -> list[tuple[str, int]]:
+    """The draft picker's choices: (words, id) for each draft shown."""
+    people = people or {}
+    out = []
+    for d in drafts:
+        p = people.get(d.get("id")) or {}
+        who = str(p.get("first_name") or "").strip() or d.get("customer_id")
+        out.append((f"Draft {d['id']}: {who} ({d.get('customer_id')}), {channel_label(d.get('channel'))}, "
+                    f"{STATUS_LABEL.get(d.get('status'), d.get('status'))}", int(d["id"])))
+    return out
+
+
+def draft_preview(subject: str, body: str, channel: str, to: str = "") -> str:
+    """A draft as the customer will see it (HTML): the subject, then the message with its
+    paragraphs; every character of the text shown as text."""
+    paras = [p for p in str(body or "").split("\n\n") if p.strip()]
+    text = "".join(f'<p style="margin:0 0 10px 0">{html.escape(p).replace(chr(10), "<br>")}</p>' for p in paras)
+    head = ("" if channel == "sms" else
+            f'<div style="font-weight:600;margin-bottom:8px">{html.escape(subject or "")}</div>')
+    to_line = (f'<div style="font-size:12px;color:#555;margin-bottom:6px">To: {html.escape(to)} '
+               f'({html.escape(channel_label(channel))})</div>' if to else "")
+    return (f'<div class="draft-preview" style="border:1px solid #ddd;border-radius:8px;padding:12px;'
+            f'background:#fff;color:#111;max-width:640px">{to_line}{head}{text}</div>')
+
+
+def campaigns_view(results: pd.DataFrame) -> pd.DataFrame:
+    """Campaign results (agent.campaigns.all_campaign_results) as shown, newest first."""
+    if results is None or not len(results):
+        return empty(CAMPAIGN_HEADINGS)
+    r = results.iloc[::-1]
+    diff = [("–" if not (c and u == u) else f"{u * 100:+.1f} pts ({lo * 100:+.1f} to {hi * 100:+.1f})")
+            for c, u, lo, hi in zip(r["control"], r["uplift"], r["uplift_low"], r["uplift_high"])]
+    contacted = [int(c) if c == c and c is not None else int(t) for c, t in zip(r["contacted"], r["treated"])]
+    return pd.DataFrame({"Campaign": r["campaign_id"], "Week of": r["start"].map(date_words),
+                         "Contacted": contacted, "Bought again": _pct_col(r["treated_rate"], 1),
+                         "Control bought again": _pct_col(r["control_rate"], 1), "Difference": diff,
+                         "Status": ["complete" if c else "still running" for c in r["complete"]]},
+                        columns=CAMPAIGN_HEADINGS).reset_index(drop=True)
+
+
+def orders_view(orders: pd.DataFrame, currency: str | None = None) -> pd.DataFrame:
+    """`orders_table` as shown."""
+    t = orders_table(orders)
+    names = {"order_date": "Date", "order_id": "Order", "product_name": "Product", "quantity": "Quantity",
+             "amount": _money_head("Amount", currency), "discount": "Discount", "channel": "Channel"}
+    if "product_name" not in t and "product_id" in t:
+        t = t.rename(columns={"product_id": "product_name"})
+    t = t.drop(columns=[c for c in t.columns if c not in names])
+    if "order_date" in t:
+        t["order_date"] = t["order_date"].map(date_words)
+    if "channel" in t:
+        t["channel"] = t["channel"].map(channel_label)
+    return t.rename(columns=names)
+
+
+def load_report_view(reports) -> pd.DataFrame:
+    """`load_report_table` as shown."""
+    t = load_report_table(reports)
+    t.columns = LOAD_HEADINGS
+    return t
+
+
+# --- the merchant's words: no command-line flags, variables or formulas in the app's text ----------
+
+_CLI_BITS = re.compile(r"--[a-z][a-z-]+|\bretention (?:approvals|chat|brief|score|ui|kb|campaigns|demo-data|"
+                       r"backtest|eval|consent)\b|\b(?:OPENAI|RETENTION|DATABASE|CHROMA|GRADIO|HF)_[A-Z_]+\b|"
+                       r"\b\d+(?:\.\d+)? = \d")
+_MAP_HINT = re.compile(r"(Rename the column|Check that this is the \S+ column),? or pass --map \S+?=<[^>]*>", re.I)
+
+
+def merchant_words(text: str) -> tuple[str, str]:
+    """(text for the merchant, details): sentences that name a command-line flag, a command,
+    an environment variable or a formula are taken out of the text and given back as details
+    (the app shows them folded away). "Rename the column or pass --map x=<col>" keeps its
+    first half."""
+    text = _MAP_HINT.sub(lambda m: m.group(1) + " in your file and upload it again", str(text or ""))
+    lines, left = [], []
+    for line in text.split("\n"):
+        if not _CLI_BITS.search(line):  # a line without any is kept exactly as it is
+            lines.append(line)
+            continue
+        parts = re.split(r"(?<=[.;])\s+", line)
+        kept = [p for p in parts if not _CLI_BITS.search(p)]
+        left += [p for p in parts if _CLI_BITS.search(p)]
+        out = " ".join(kept).rstrip()
+        if out.endswith(";"):
+            out = out[:-1] + "."
+        if out.strip():
+            lines.append(out)
+    out = "\n".join(lines)
+    if not out.strip():
+        return text, ""
+    return out, " ".join(left)
+
+
+def with_details(text: str, details: str = "") -> str:
+    """Markdown: `text`, and `details` in a fold a person opens when they want them."""
+    if not details:
+        return text
+    return f"{text}\n\n<details><summary>Details</summary>\n\n{html.escape(details)}\n\n</details>"
+
+
+def merchant_text(text: str) -> str:
+    """`merchant_words` as Markdown: the text, its technical part folded away."""
+    return with_details(*merchant_words(text))
+
+
+def reason_parts(reason: str) -> tuple[str, str]:
+    """A plan's reason for a draft ("57% likely to lapse (...); ...; expected value 4.72 = 0.57 x
+    55 x ...") as (words, the calculation) for the detail view."""
+    text = str(reason or "")
+    m = re.search(r";?\s*expected value ([^;=]+?)\s*=\s*([^;]+)", text)
+    if not m:
+        return text, ""
+    words = (text[:m.start()] + f"; expected value {m.group(1).strip()}" + text[m.end():]).strip("; ")
+    return words, f"expected value {m.group(1).strip()} = {m.group(2).strip()}"
