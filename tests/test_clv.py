@@ -286,6 +286,9 @@ def test_non_finite_predictions_fall_back_with_flag():
     assert np.isfinite(scores.select_dtypes("number").to_numpy(float)).all()
     assert params.fallbacks["expected_orders"] == 2 and scores["clv_fallback"].all()
     np.testing.assert_allclose(scores["expected_orders"], 0.02 * 50)
+    # the fallback is named per customer: the value is the pooled rate's, not BG/NBD's
+    assert (scores["value_model"] == "pooled").all()
+    assert scores["clv_fallback_reason"].str.contains("expected_orders=pooled rate").all()
 
 
 # --- intervals -----------------------------------------------------------------------------------

@@ -77,8 +77,16 @@ def test_params_record_the_models(scored):
     p = scored.params
     assert p["probabilistic"]["model"] in ("bgnbd", "mbgnbd", "paretonbd", "pooled")
     assert p["probabilistic"]["time_unit"] == "days"
-    assert p["model_choice"]["churn"] in ("ml", "bgnbd")
-    assert p["ml"]["used"] and p["ml"]["inner_backtest"]["held_out_customers"] > 0
+    assert p["model_choice"]["churn"] in ("ml", "bgnbd", "rate")
+    # the choice and its evidence: rolling-origin backtests at several inner cutoffs
+    sel = p["model_selection"]
+    assert sel["method"] == "rolling origin" and len(sel["per_cutoff"]) >= 2
+    assert set(sel["evidence"]) >= {"churn:rate", "churn:ml", "value:ml"}
+    uses_ml = "ml" in p["model_choice"].values() or p["model_choice"]["value"] == "blend"
+    assert p["ml"]["used"] == uses_ml
+    if uses_ml:
+        assert p["ml"]["inner_backtest"]["held_out_customers"] > 0
+    assert p["interval_calibration"]["customers"] > 0
     assert json.loads(json.dumps(p, default=str))  # JSON, not pickle
 
 
@@ -98,10 +106,11 @@ def test_small_store_without_history_falls_back_and_scores_everyone(tmp_path):
     assert res.params["model_choice"] == {"value": "bgnbd", "churn": "bgnbd"}
     # six weeks of history cannot carry a 90-day prediction without saying so, and the
     # store too short for the ML model says which model scored it instead
-    short, no_ml = res.params["warnings"]
+    (short,) = [w for w in res.params["warnings"] if "order history covers" in w]
+    (no_ml,) = [w for w in res.params["warnings"] if "machine-learned" in w]
     days = (pd.Timestamp("2025-02-12") - orders["order_date"].min()).days + 1
     assert f"covers {days} days" in short and "90-day horizon" in short
-    assert "machine-learned model was not used" in no_ml and "the ML model needs" in no_ml
+    assert "machine-learned model was not used" in no_ml and "too short" in no_ml
     assert "purchase model" in no_ml
 
 
@@ -134,7 +143,8 @@ def test_backtest_on_demo_prints_every_metric(demo):
     _, st = demo
     table = run_backtest(st.orders, as_of="2026-08-02", horizon_days=90, events=st.events,
                          tickets=st.tickets, products=st.products)
-    assert list(table.columns) == ["project", "lifetimes", "naive"]
+    assert list(table.columns)[:3] == ["project", "lifetimes", "naive"]
+    assert set(table.columns) <= {"project", "lifetimes", "naive", "pymc_marketing"}
     assert table.loc["total_orders_actual"].nunique() == 1
     wins = project_wins(table)
     # the project's model beats both baselines on churn ranking and per-customer error
@@ -157,4 +167,9 @@ def test_backtest_plot_data_on_cdnow(tmp_path):
     # more calibration purchases, more holdout purchases, in the data and in the model
     assert cond["actual"].iloc[-1] > cond["actual"].iloc[0]
     assert cond["predicted"].is_monotonic_increasing
-    assert all(project_wins(table).values()), table
+    # at the published split the store is too short for the rolling-origin model choice
+    # (two 93-day windows, the own rate ahead by 0.009 +- 0.011 AUC): BG/NBD stands, so the
+    # naive rate's churn ranking may be ahead; every other metric is at least the baselines'
+    wins = project_wins(table)
+    assert all(v for k, v in wins.items() if k != "auc_no_purchase"), table
+    assert table.loc["auc_no_purchase", "project"] >= table.loc["auc_no_purchase", "lifetimes"]

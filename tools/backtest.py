@@ -11,6 +11,10 @@ where it has one, a 90% interval for revenue. Baselines:
 - `naive`: each customer keeps their historical rate of purchase occasions per day of
   tenure; churn = P(0 purchases) under a Poisson with that rate; interval from Poisson
   quantiles times the customer's average order value.
+- `pymc_marketing` (a second peer, when the optional extra is installed:
+  `pip install '.[peers]'`): PyMC-Marketing's BetaGeoModel and GammaGammaModel fitted by MAP
+  on the same RFM table, churn read as its P(no purchase in the horizon). Without it the
+  table says how to install it (`table.attrs["peers"]`).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ METRIC_LABELS = {
     "top10_revenue_share": "revenue share of top 10% predicted",
     "auc_no_purchase": "AUC, no purchase in horizon",
     "coverage_90": "90% interval coverage",
+    "median_rel_width_90": "90% interval median width / prediction",
 }
 # for "at least as good": +1 higher is better, -1 lower is better, 0 closeness to target
 METRIC_DIRECTION = {"total_orders_error_pct": 0, "mae_orders": -1, "spearman_clv": 1,
@@ -62,13 +67,30 @@ def run_backtest(orders: pd.DataFrame, *, as_of, horizon_days: int, events=None,
     nai = naive_rate(cal, as_of=as_of, horizon_days=horizon_days).reindex(s.index)
     cols["naive"] = all_metrics(nai["expected_orders"], nai["predicted_clv"], nai["churn_probability"],
                                 nai["clv_low"], nai["clv_high"], actual["orders"], actual["revenue"])
+    peer = pymc_marketing_peer(cal, as_of=as_of, horizon_days=horizon_days)
+    if isinstance(peer, pd.DataFrame):
+        peer = peer.reindex(s.index)
+        cols["pymc_marketing"] = all_metrics(peer["expected_orders"], peer["predicted_clv"],
+                                             peer["churn_probability"], None, None,
+                                             actual["orders"], actual["revenue"])
     table = pd.DataFrame(cols)
+    table.attrs["peers"] = {"pymc_marketing": "used" if isinstance(peer, pd.DataFrame) else peer}
     table.attrs["tracking"] = tracking_data(orders, as_of=as_of, horizon_days=horizon_days,
                                             fitted=result.params["probabilistic"])
     table.attrs["conditional"] = conditional_expectation_data(s, actual)
     table.attrs["customers"] = len(s)
     table.attrs["model_choice"] = result.params.get("model_choice")
     table.attrs["vanilla_nonfinite"] = int(van.attrs.get("nonfinite", 0))
+    # what a merchant reading the scores would trip over: NaN, a zero lower bound for a
+    # customer almost sure to buy, a churn probability shared by most customers (ties)
+    sure = s["churn_probability"] < 0.05
+    table.attrs["score_checks"] = {
+        "nan_cells": int(s.isna().sum().sum()),
+        "sure_buyers": int(sure.sum()),
+        "sure_buyers_with_zero_low": int((sure & (s["clv_low"] <= 0)).sum()),
+        "churn_most_common_share": float(s["churn_probability"].round(12).value_counts(
+            normalize=True).iloc[0]) if len(s) else float("nan"),
+        "model_counts": s["model"].value_counts().to_dict()}
     return table
 
 
@@ -83,8 +105,14 @@ def _summary(cal: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     """The baselines' inputs for every customer seen by as_of (the project's population,
     `tools.clv.rfm_summary`): frequency, recency, T, monetary_value (mean repeat occasion),
     n (purchase occasions) and aov (mean occasion value). A customer whose lines are all
-    refunds has n 0, frequency 0, T from the first line and aov 0."""
+    refunds has n 0, frequency 0, T from their first line (the baselines' own convention; the
+    project's model counts it from the first day of the data) and aov 0."""
     rfm = rfm_summary(cal, as_of=as_of).set_index("customer_id")
+    refunds_only = (rfm["orders_to_date"] == 0).to_numpy()
+    if refunds_only.any():
+        first = rfm["first_order"].to_numpy().astype("datetime64[D]")
+        since = (np.datetime64(pd.Timestamp(as_of).date(), "D") - first).astype(float)
+        rfm["T"] = np.where(refunds_only, since, rfm["T"].to_numpy())
     occ = occasions(cal, as_of=as_of)
     aov = occ.groupby("customer_id")["value"].mean().reindex(rfm.index).fillna(0.0)
     return pd.DataFrame({"frequency": rfm["frequency"], "recency": rfm["recency"], "T": rfm["T"],
@@ -124,6 +152,44 @@ def vanilla_lifetimes(cal: pd.DataFrame, *, as_of, horizon_days: int) -> pd.Data
     return out
 
 
+PEERS_INSTALL = ("PyMC-Marketing is not installed; add it as a second peer with "
+                 "pip install '.[peers]' (in this project's folder)")
+
+
+def pymc_marketing_peer(cal: pd.DataFrame, *, as_of, horizon_days: int):
+    """PyMC-Marketing's BG/NBD + Gamma-Gamma (MAP fits) on the project's RFM table: a frame
+    of expected_orders, predicted_clv, churn_probability per customer, or a string saying
+    why there is none (not installed: how to install it; a failed fit: the error)."""
+    try:
+        from pymc_marketing.clv import BetaGeoModel, GammaGammaModel
+    except ImportError:
+        return PEERS_INSTALL
+    summ = _summary(cal, pd.Timestamp(as_of))
+    data = pd.DataFrame({"customer_id": np.arange(len(summ)),
+                         "frequency": summ["frequency"].to_numpy(float),
+                         "recency": summ["recency"].to_numpy(float), "T": summ["T"].to_numpy(float),
+                         "monetary_value": summ["monetary_value"].to_numpy(float)})
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+                contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")
+            bg = BetaGeoModel(data=data[["customer_id", "frequency", "recency", "T"]])
+            bg.fit(method="map", progressbar=False)
+            exp = bg.expected_purchases(future_t=horizon_days).mean(("chain", "draw")).to_numpy()
+            p0 = bg.expected_probability_no_purchase(t=horizon_days).mean(("chain", "draw")).to_numpy()
+            rep = data[(data["frequency"] > 0) & (data["monetary_value"] > 0)]
+            gg = GammaGammaModel(data=rep[["customer_id", "frequency", "monetary_value"]])
+            gg.fit(method="map", progressbar=False)
+            spend = gg.expected_customer_spend(data).mean(("chain", "draw")).to_numpy()
+    except Exception as exc:  # a failed peer is a result of the peer, not an error
+        return f"PyMC-Marketing failed: {type(exc).__name__}: {str(exc)[:200]}"
+    out = pd.DataFrame(index=summ.index)
+    out["expected_orders"] = np.nan_to_num(exp, nan=0.0, posinf=0.0)
+    out["predicted_clv"] = out["expected_orders"] * np.nan_to_num(spend, nan=0.0, posinf=0.0)
+    out["churn_probability"] = np.nan_to_num(p0, nan=1.0)
+    return out
+
+
 def naive_rate(cal: pd.DataFrame, *, as_of, horizon_days: int) -> pd.DataFrame:
     summ = _summary(cal, pd.Timestamp(as_of))
     rate = summ["n"] / (summ["T"] + 1).clip(lower=30)  # 0 for a customer of refunds only
@@ -142,7 +208,7 @@ def project_wins(table: pd.DataFrame) -> dict[str, bool]:
     wins = {}
     for metric, direction in METRIC_DIRECTION.items():
         p = table.loc[metric, "project"]
-        base = table.loc[metric, ["lifetimes", "naive"]].dropna()
+        base = table.loc[metric, ["lifetimes", "naive"]].dropna()  # the peer is reported only
         if base.empty or not np.isfinite(p):
             wins[metric] = bool(np.isfinite(p)) or base.empty
             continue

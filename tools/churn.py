@@ -4,8 +4,11 @@ Features are built at an inner cutoff (`as_of - horizon`), labels come from the 
 follows it (`(cutoff, as_of]`), and the fitted models are applied to features at `as_of`
 to predict the next horizon. Three targets:
 
-- P(no purchase in the horizon): binary LightGBM, then isotonic calibration on customers
-  held out of the fit (Zadrozny & Elkan 2002). This is `churn_probability`; it is not
+- P(no purchase in the horizon): binary LightGBM, then calibration on customers held out
+  of the fit, by a method that fits their number (`Calibrator`): Platt's sigmoid on the
+  log-odds (Platt 1999) below ISOTONIC_MIN_CUSTOMERS, isotonic regression (Zadrozny & Elkan
+  2002) from there on; a step function fitted on a few hundred customers gives most of
+  them one value, ties a ranked list cannot use. This is `churn_probability`; it is not
   1 - P(alive).
 - purchase occasions in the horizon: Poisson LightGBM.
 - revenue in the horizon: Tweedie LightGBM for the mean, quantile LightGBM at 5% and 95%
@@ -27,16 +30,68 @@ import pandas as pd
 from sklearn.isotonic import IsotonicRegression
 
 from tools.features import FEATURE_REASON, REASONS
+from tools.schema import AT_RISK_PROBABILITY
 
 CAUSES = ("price_sensitivity", "service_problems", "quality_returns", "fading_engagement")
 MIN_TRAIN_CUSTOMERS = 200
 MAX_TRAIN_ROWS = 200_000
 PROB_FLOOR = 0.005
-AT_RISK = 0.3  # customers at or above this churn probability get model-based reasons
+EXPLAIN_FROM = 0.3
+"""Customers from this churn probability get model-based reasons. Not the "at risk" threshold
+(AT_RISK_PROBABILITY, tools.schema): lower on purpose, so every at-risk customer is explained."""
+assert EXPLAIN_FROM <= AT_RISK_PROBABILITY
 MAX_EXPLAINED = 200_000
 DRIVER_HORIZON_DAYS = 90
 DRIVER_SPLITS = 4
 CAUSE_MIN_LOGODDS = 0.15  # a cause must push the churn log-odds up by this much to lead
+
+
+ISOTONIC_MIN_CUSTOMERS = 1_000  # calibration customers below which Platt's sigmoid is used
+
+
+@dataclass
+class Calibrator:
+    """A map from a raw score in (0, 1) to a calibrated probability, fitted on held-out
+    customers: "sigmoid" (Platt 1999: logistic regression on the score's log-odds; smooth,
+    two parameters, so it keeps the ranking and suits a few hundred customers) or
+    "isotonic" (Zadrozny & Elkan 2002: monotone steps, for ISOTONIC_MIN_CUSTOMERS or more)."""
+
+    method: str
+    a: float = 1.0
+    b: float = 0.0
+    isotonic: IsotonicRegression | None = None
+    n: int = 0
+
+    @classmethod
+    def fit(cls, raw, y, *, method: str | None = None) -> Calibrator:
+        raw, y = np.asarray(raw, float), np.asarray(y, int)
+        method = method or ("isotonic" if len(y) >= ISOTONIC_MIN_CUSTOMERS else "sigmoid")
+        if method == "isotonic":
+            iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, y)
+            return cls("isotonic", isotonic=iso, n=len(y))
+        if len(y) == 0 or y.min() == y.max():
+            return cls("sigmoid", n=len(y))  # nothing to learn: the score as it is
+        from sklearn.linear_model import LogisticRegression
+
+        lr = LogisticRegression(C=1e4, max_iter=1000).fit(_logit(raw)[:, None], y)
+        return cls("sigmoid", float(lr.coef_[0, 0]), float(lr.intercept_[0]), n=len(y))
+
+    def predict(self, raw) -> np.ndarray:
+        raw = np.asarray(raw, float)
+        if self.method == "isotonic":
+            return self.isotonic.predict(raw)
+        return 1.0 / (1.0 + np.exp(-(self.a * _logit(raw) + self.b)))
+
+    def describe(self) -> dict:
+        d = {"method": self.method, "customers": self.n}
+        if self.method == "sigmoid":
+            d.update(a=self.a, b=self.b)
+        return d
+
+
+def _logit(p) -> np.ndarray:
+    p = np.clip(np.asarray(p, float), 1e-9, 1 - 1e-9)
+    return np.log(p) - np.log1p(-p)
 
 
 class NotEnoughHistory(ValueError):
@@ -52,7 +107,7 @@ class MLModel:
     revenue: lgb.Booster
     revenue_lo: lgb.Booster
     revenue_hi: lgb.Booster
-    calibrator: IsotonicRegression
+    calibrator: Calibrator
     info: dict = field(default_factory=dict)
     drivers: lgb.Booster | None = None  # near-term lapse model whose contributions give reasons
     interval_shift: float = 0.0  # conformal adjustment of the revenue quantiles (CQR)
@@ -80,28 +135,36 @@ class MLModel:
         reason codes pushing toward churn, strongest first).
 
         The model's TreeSHAP contributions explain the customers at risk (churn probability
-        >= AT_RISK, the MAX_EXPLAINED riskiest); the others, whose reasons matter less and
+        >= EXPLAIN_FROM, the MAX_EXPLAINED riskiest); the others, whose reasons matter less and
         whose explanations would cost most of the scoring time on a large store, get the
         transparent rules (`rule_reasons`) in the same vocabulary.
         A cause (price, service, quality, engagement) leads when it adds at least
         CAUSE_MIN_LOGODDS to the churn log-odds: an overdue purchase cycle is the symptom
         most churners share, the cause is what a merchant can act on.
         """
-        rules = rule_reasons(X, top=top)
-        explain = np.ones(len(X), bool)
-        if churn_probability is not None:
-            p = np.asarray(churn_probability, float)
-            explain = p >= AT_RISK
-            if explain.sum() > MAX_EXPLAINED:
-                explain = p >= np.sort(p)[-MAX_EXPLAINED]
-        out = rules.copy()
-        if explain.any():
-            booster = self.drivers or self.churn
-            Xe = X.loc[explain, self.features]
-            contrib = booster.predict(Xe, pred_contrib=True, num_threads=2)[:, :-1]
-            model = reasons_from_contributions(contrib, self.features, Xe, top=top)
-            out.loc[explain] = with_evidence(model, rules.loc[explain], top=top).to_numpy()
-        return out
+        return explain_reasons(self.drivers or self.churn, self.features, X,
+                               churn_probability=churn_probability, top=top)
+
+
+def explain_reasons(booster: lgb.Booster, features: list[str], X: pd.DataFrame, *,
+                    churn_probability=None, top: int = 3) -> pd.DataFrame:
+    """`MLModel.reasons` with any booster over `features` (the churn-driver model alone,
+    when the ML model's probabilities were not chosen): TreeSHAP for the customers at risk,
+    the rules for the others."""
+    rules = rule_reasons(X, top=top)
+    explain = np.ones(len(X), bool)
+    if churn_probability is not None:
+        p = np.asarray(churn_probability, float)
+        explain = p >= EXPLAIN_FROM
+        if explain.sum() > MAX_EXPLAINED:
+            explain = p >= np.sort(p)[-MAX_EXPLAINED]
+    out = rules.copy()
+    if explain.any():
+        Xe = X.loc[explain, features]
+        contrib = booster.predict(Xe, pred_contrib=True, num_threads=2)[:, :-1]
+        model = reasons_from_contributions(contrib, features, Xe, top=top)
+        out.loc[explain] = with_evidence(model, rules.loc[explain], top=top).to_numpy()
+    return out
 
 
 def with_evidence(model: pd.DataFrame, evidence: pd.DataFrame, *, top: int = 3) -> pd.DataFrame:
@@ -236,8 +299,7 @@ def train_ml(X: pd.DataFrame, y: pd.DataFrame, *, horizon_days: int, seed: int =
     yt, yv = y.iloc[tr], y.iloc[va]
     data = _binned(Xt, yt["no_purchase"], Xv, yv["no_purchase"])  # binned once, five targets
     churn = _booster({"objective": "binary"}, Xt, yt["no_purchase"], Xv, yv["no_purchase"], 200, data=data)
-    calibrator = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
-    calibrator.fit(churn.predict(Xv, num_threads=2), yv["no_purchase"])
+    calibrator = Calibrator.fit(churn.predict(Xv, num_threads=2), yv["no_purchase"])
     orders = _booster({"objective": "poisson"}, Xt, yt["orders"], Xv, yv["orders"], 200, data=data)
     rev_t, rev_v = yt["revenue"].clip(lower=0), yv["revenue"].clip(lower=0)
     revenue = _booster({"objective": "tweedie", "tweedie_variance_power": 1.3}, Xt, rev_t, Xv, rev_v, 200,
@@ -250,6 +312,7 @@ def train_ml(X: pd.DataFrame, y: pd.DataFrame, *, horizon_days: int, seed: int =
     level = min(1.0, 0.9 * (1 + 1 / max(len(e), 1)))
     shift = float(np.quantile(e, level)) if len(e) else 0.0
     info = {"train_customers": len(tr), "calibration_customers": len(va), "interval_shift": shift,
+            "churn_calibration": calibrator.describe(),
             "trees": {"churn": churn.num_trees(), "orders": orders.num_trees(),
                       "revenue": revenue.num_trees()},
             "base_rate_no_purchase": float(y["no_purchase"].mean())}

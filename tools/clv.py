@@ -47,7 +47,8 @@ RFM_COLUMNS = ("customer_id", "frequency", "recency", "T", "monetary_value", "fi
                "avg_gap_imputed")
 SCORE_COLUMNS = ("customer_id", "orders_to_date", "revenue_to_date", "avg_days_between_orders",
                  "p_alive", "expected_orders", "prob_no_purchase", "expected_next_order_date",
-                 "expected_order_value", "predicted_clv", "clv_low", "clv_high", "clv_fallback")
+                 "expected_order_value", "predicted_clv", "clv_low", "clv_high", "clv_fallback",
+                 "clv_fallback_reason", "value_model", "churn_model")
 NEXT_ORDER_CAP_DAYS = 730
 
 
@@ -113,7 +114,9 @@ def rfm_summary(orders: pd.DataFrame, *, as_of, unit_days: float = 1) -> pd.Data
     monetary_value is the mean value of the repeat occasions (first purchase excluded, same-day
     lines summed): the definition that reproduces Fader, Hardie & Lee (2005b) on CDNOW.
     A customer whose lines up to `as_of` are all refunds is kept with orders_to_date 0,
-    frequency 0 and T counted from the first line. avg_days_between_orders is
+    frequency 0 and T counted from the first day of the data: a return means a purchase
+    before the data, and what the data shows is no purchase in all of it (first_order and
+    last_order are their first line's day). avg_days_between_orders is
     (last - first) / (occasions - 1) in days; for customers with fewer than two occasions it
     is imputed with the median over repeat customers (the whole observed span in days if
     nobody repeats) and `avg_gap_imputed` is True, so the column has no NaN.
@@ -146,7 +149,7 @@ def rfm_summary(orders: pd.DataFrame, *, as_of, unit_days: float = 1) -> pd.Data
     fill = float(np.nanmedian(gap)) if (freq > 0).any() else float(max(end - first.min(), 1))
     return pd.DataFrame({
         "customer_id": ids, "frequency": freq.astype(np.int64), "recency": span / unit_days,
-        "T": (end - first).astype(float) / unit_days,
+        "T": (end - np.where(has, first, days.min())).astype(float) / unit_days,
         "monetary_value": np.where(freq > 0, rep_value / np.maximum(freq, 1), 0.0),
         "first_order": _dates(first), "last_order": _dates(last),
         "orders_to_date": n.astype(np.int64),
@@ -375,7 +378,8 @@ def _formulas(params: ClvParams, theta, t, x, tx, T):
 def predict_clv(rfm: pd.DataFrame, params: ClvParams, *, horizon_days: float,
                 as_of, margin: float = 1.0, discount_rate: float = 0.0,
                 interval: float = 0.9, n_draws: int = 200, seed: int = 0,
-                max_groups: int = 20_000, step_days: float = 30.0
+                max_groups: int = 20_000, step_days: float = 30.0,
+                interval_scale: float = 1.0, churn_probability=None
                 ) -> tuple[pd.DataFrame, ClvParams]:
     """Score every row of `rfm` (same time unit as `params`) over (as_of, as_of + horizon_days].
 
@@ -387,7 +391,9 @@ def predict_clv(rfm: pd.DataFrame, params: ClvParams, *, horizon_days: float,
     (α+T)(2^(1/(r+x)) - 1); capped at max(2 * horizon, 730 days)), expected_order_value
     (Gamma-Gamma, note 025 eq. (5); customers without a repeat purchase or with a non-positive mean get
     the prior mean p v / (q - 1); store average when the spend model fell back),
-    predicted_clv, clv_low, clv_high, clv_fallback.
+    predicted_clv, clv_low, clv_high, clv_fallback, clv_fallback_reason (which fallbacks, in
+    words; "" for none), value_model and churn_model (params.model, or the fallback that made
+    the customer's value or churn numbers: "pooled" rate, "poisson" of the expected orders).
 
     predicted_clv = margin * expected_order_value * discounted expected orders, where the
     horizon is cut into `step_days` steps and the orders expected in step k are discounted by
@@ -407,6 +413,11 @@ def predict_clv(rfm: pd.DataFrame, params: ClvParams, *, horizon_days: float,
     uses its mean t_x and T. Discounting and margin scale the interval by the customer's
     discounted/undiscounted expected orders. Finally the interval is widened to contain
     predicted_clv (a mean can sit above the 95th percentile when P(no purchase) > 95%).
+    `interval` and `interval_scale` (k: the bounds become low / k and high * k) are what a
+    calibration on the store's own past gives (`tools.score`); the defaults are the
+    model's nominal 90%. `churn_probability` (optional, one per row): P(no purchase) from
+    the churn model chosen for the customer; the interval is then the mixture of "nothing"
+    with that probability and the model's revenue given a purchase (`clv_fit.interval_factors`).
 
     Fallbacks (never NaN, never a dropped customer; counted in `fallbacks`, flagged in
     clv_fallback): non-finite p_alive -> mean of the finite ones; expected orders ->
@@ -436,9 +447,12 @@ def predict_clv(rfm: pd.DataFrame, params: ClvParams, *, horizon_days: float,
     fb: dict[str, int] = {}
     flag = ~(np.isfinite(pa) & np.isfinite(eo) & np.isfinite(p0) & np.isfinite(disc)) | (eo < 0)
     finite_pa = pa[np.isfinite(pa)]
+    bad_pa_raw = ~np.isfinite(pa)
     pa = np.clip(_fix(pa, float(finite_pa.mean()) if len(finite_pa) else 1.0, "p_alive", fb),
                  0.0, 1.0)
+    bad_pa = bad_pa_raw
     bad_eo = ~np.isfinite(eo) | (eo < 0)
+    bad_p0 = ~np.isfinite(p0)
     eo = _fix(np.where(eo < 0, np.nan, eo), params.pooled_rate * t, "expected_orders", fb)
     p0 = np.where(bad_eo & ~np.isfinite(p0), np.exp(-eo), p0)
     p0 = np.clip(_fix(p0, None, "prob_no_purchase", fb, default=np.exp(-eo)), 0.0, 1.0)
@@ -450,23 +464,20 @@ def predict_clv(rfm: pd.DataFrame, params: ClvParams, *, horizon_days: float,
     fb["next_order_capped"] = int((wait > cap).sum())
     wait = np.clip(wait, 1.0, cap)
 
-    gg = params.spend_model == "gamma_gamma"
-    x_gg = np.where(gg & (x > 0) & (m > 0), x, 0.0)
-    if gg:
-        sp = params.spend_params
-        value = np.where(x_gg > 0, F.gamma_gamma_expected_value(sp, x_gg, m),
+    x_gg, scale = _spend_scale(params, x, m)
+    if params.spend_model == "gamma_gamma":
+        value = np.where(x_gg > 0, F.gamma_gamma_expected_value(params.spend_params, x_gg, m),
                          params.mean_order_value)
-        scale = sp["v"] + x_gg * m
     else:
         value = np.full(len(x), params.mean_order_value)
-        scale = np.full(len(x), params.mean_order_value)
     value_raw = value
     value = _fix(value, params.mean_order_value, "expected_order_value", fb)
     clv = margin * value * disc
     ratio = np.where(eo > 0, disc / np.where(eo > 0, eo, 1.0), 1.0)
-    qlo, qhi = F.interval_factors(params, t, x, tx, T, x_gg, interval, n_draws, seed, max_groups)
-    low = margin * ratio * scale * qlo
-    high = margin * ratio * scale * qhi
+    qlo, qhi = F.interval_factors(params, t, x, tx, T, x_gg, interval, n_draws, seed, max_groups,
+                                  p0=churn_probability)
+    low = margin * ratio * scale * qlo / interval_scale
+    high = margin * ratio * scale * qhi * interval_scale
     bad_iv = ~(np.isfinite(low) & np.isfinite(high))
     fb["clv_interval"] = int(bad_iv.sum())
     low = np.where(bad_iv, 0.0, low)
@@ -490,7 +501,84 @@ def predict_clv(rfm: pd.DataFrame, params: ClvParams, *, horizon_days: float,
     out["clv_low"] = low
     out["clv_high"] = high
     out["clv_fallback"] = flag
+    # which fallback each flagged customer got, and the model that then made their numbers
+    reason = np.full(len(x), "", dtype=object)
+    for bad, what in ((bad_pa, "p_alive=mean of the others"),
+                      (bad_eo, "expected_orders=pooled rate"),
+                      (bad_p0 & ~bad_eo, "prob_no_purchase=Poisson of expected_orders"),
+                      (bad_p0 & bad_eo, "prob_no_purchase=pooled rate"),
+                      (~np.isfinite(value_raw), "order value=mean order value"),
+                      (bad_iv, "interval=Poisson quantile")):
+        reason = np.where(bad, np.where(reason == "", what, reason + "; " + what), reason)
+    out["clv_fallback_reason"] = reason
+    out["value_model"] = np.where(bad_eo, "pooled", params.model).astype(object)
+    out["churn_model"] = np.where(bad_p0, np.where(bad_eo, "pooled", "poisson"),
+                                  params.model).astype(object)
     return out, dataclasses.replace(params, fallbacks={**params.fallbacks, **fb})
+
+
+def _spend_scale(params: ClvParams, x, m):
+    """x as the spend model sees it (0 for a customer it cannot score) and the scale of the
+    spend posterior: v + x m̄ for Gamma-Gamma, the store average otherwise."""
+    if params.spend_model == "gamma_gamma":
+        x_gg = np.where((x > 0) & (m > 0), x, 0.0)
+        return x_gg, params.spend_params["v"] + x_gg * m
+    return np.zeros(len(x)), np.full(len(x), params.mean_order_value)
+
+
+def interval_quantiles(rfm: pd.DataFrame, params: ClvParams, *, horizon_days: float,
+                       levels, n_draws: int = 200, seed: int = 0, max_groups: int = 20_000,
+                       p0=None) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper bounds (customers x levels) of the central `levels` intervals of
+    revenue in the horizon (margin 1, undiscounted), from the predictive distribution of
+    `predict_clv` (purchases from the fitted model x spend from the Gamma-Gamma posterior;
+    `p0`: another churn model's P(no purchase), as in `predict_clv`'s churn_probability)."""
+    x = rfm["frequency"].to_numpy(float)
+    x_gg, scale = _spend_scale(params, x, rfm["monetary_value"].to_numpy(float))
+    lo, hi = F.interval_factors(params, horizon_days / params.unit_days, x,
+                                rfm["recency"].to_numpy(float), rfm["T"].to_numpy(float), x_gg,
+                                tuple(levels), n_draws, seed, max_groups, p0=p0)
+    return lo * scale[:, None], hi * scale[:, None]
+
+
+CALIBRATION_LEVELS = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9)
+CALIBRATION_SCALES = tuple(float(k) for k in np.round(np.geomspace(1.0, 100.0, 41)[1:], 4))
+TARGET_COVERAGE = 0.9
+
+
+def fit_interval_calibration(lo: np.ndarray, hi: np.ndarray, actual, *,
+                             target: float = TARGET_COVERAGE, min_level: float = 0.0) -> dict:
+    """The narrowest member of one nested family of intervals that covers `target` of the
+    customers' realised revenue, with the split-conformal finite-sample correction (level
+    target (1 + 1/n); Vovk et al. 2005, Lei et al. 2018). `lo`, `hi`: customers x
+    CALIBRATION_LEVELS bounds from `interval_quantiles`. The family: the model's central
+    intervals at CALIBRATION_LEVELS, then the 90% interval widened to [low / k, high * k]
+    for k in CALIBRATION_SCALES. The lower bound stays the model's 5% quantile or above, so
+    it is positive wherever P(no purchase) < 5%. `min_level`: levels below it are not tried
+    (never narrower than that). Returns level, scale, the coverage each candidate had and n."""
+    y = np.asarray(actual, float)
+    n = len(y)
+    need = min(1.0, target * (1 + 1 / max(n, 1)))
+
+    def cov(low, high):
+        return float(np.mean((y >= low - 1e-9) & (y <= high + 1e-9))) if n else float("nan")
+
+    tried = []
+    for j, level in enumerate(CALIBRATION_LEVELS):
+        if level < min_level:
+            continue
+        c = cov(lo[:, j], hi[:, j])
+        tried.append((level, 1.0, c))
+        if c >= need:
+            return {"level": level, "scale": 1.0, "coverage": c, "n": n, "tried": tried}
+    j = CALIBRATION_LEVELS.index(0.9)
+    for k in CALIBRATION_SCALES:
+        c = cov(lo[:, j] / k, hi[:, j] * k)
+        tried.append((0.9, k, c))
+        if c >= need:
+            return {"level": 0.9, "scale": k, "coverage": c, "n": n, "tried": tried}
+    return {"level": 0.9, "scale": CALIBRATION_SCALES[-1], "coverage": tried[-1][2], "n": n,
+            "tried": tried, "capped": True}
 
 
 def _fix(arr, fill, name, fb, default=None):

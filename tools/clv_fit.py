@@ -341,8 +341,30 @@ def p_alive(model, p, x, tx, T) -> np.ndarray:
             log_a0 = ParetoNBDFitter._log_A_0((r, alpha, s, beta), x, tx, T)
             z = np.log(s) - np.log(r + s + x) + (r + x) * np.log(alpha + T) \
                 + s * np.log(beta + T) + log_a0
-            return (1.0 / (1.0 + np.exp(z))).reshape(shape)
+            # the closed form of A0 is a difference of two hypergeometric terms: exactly 0 at
+            # t_x = T (P(alive) = 1: no time to have left unseen), lost to cancellation or
+            # overflow near it (T = t_x = 0 with min(alpha, beta) small gives inf - inf).
+            # There the integral it stands for is evaluated directly (`_pareto_log_tail`).
+            bad = ~np.isfinite(z) & (tx < T)
+            if bad.any():
+                z = z.copy()
+                z[bad] = np.log(s) + (r + x[bad]) * np.log(alpha + T[bad]) + s * np.log(
+                    beta + T[bad]) + _pareto_log_tail(r, alpha, s, beta, x[bad], tx[bad], T[bad])
+            out = np.where(tx >= T, 1.0, 1.0 / (1.0 + np.exp(z)))
+            return out.reshape(shape)
     raise ValueError(f"unknown model {model!r}")
+
+
+def _pareto_log_tail(r, alpha, s, beta, x, tx, T) -> np.ndarray:
+    """ln ∫_{t_x}^{T} (α+y)^-(r+x) (β+y)^-(s+1) dy, the integral behind A0 of note 009
+    (s/(r+s+x) A0 = s ∫ ...: the chance of leaving unseen between the last purchase and T),
+    by 48-point Gauss-Legendre in log space. Used where the closed form cancels."""
+    half = (T - tx) / 2.0
+    y = tx[:, None] + (np.asarray(_GL_NODES)[None, :] + 1.0) * half[:, None]
+    log_f = -(r + x)[:, None] * np.log(alpha + y) - (s + 1.0) * np.log(beta + y)
+    m = log_f.max(axis=1, keepdims=True)
+    total = np.log((np.exp(log_f - m) * _GL_WEIGHTS[None, :]).sum(axis=1)) + m[:, 0]
+    return total + np.log(half)
 
 
 def expected_purchases(model, p, t, x, tx, T) -> np.ndarray:
@@ -426,33 +448,57 @@ def simulate_purchases(model, p, t, x, tx, T, rng) -> np.ndarray:
         a, b = p[2], p[3]
         drop = rng.beta(np.broadcast_to(a, shape),
                         np.broadcast_to(b + x + (model == "mbgnbd"), shape))
-        k = rng.poisson(lam * t)
+        k = rng.poisson(_capped(lam * t))
         g = rng.geometric(np.clip(drop, 1e-12, 1.0))
         n = np.minimum(k, g)
     else:
         s, beta = p[2], p[3]
         mu = rng.gamma(np.broadcast_to(s, shape)) / (beta + T)
         tau = rng.exponential(size=shape) / np.maximum(mu, 1e-300)
-        n = rng.poisson(lam * np.minimum(tau, t))
+        n = rng.poisson(_capped(lam * np.minimum(tau, t)))
     return np.where(alive, n, 0)
+
+
+MAX_POISSON_MEAN = 1e9  # a parameter draw far in the tail can ask numpy for more than it draws
+
+
+def _capped(mean) -> np.ndarray:
+    """Poisson means made drawable: finite, non-negative, at most MAX_POISSON_MEAN."""
+    return np.clip(np.nan_to_num(mean, nan=0.0, posinf=MAX_POISSON_MEAN), 0.0, MAX_POISSON_MEAN)
 
 
 # --- interval ------------------------------------------------------------------------------
 
 def draw_thetas(params, n: int, rng) -> np.ndarray:
     """`n` parameter vectors from the asymptotic normal of the log-parameters (point
-    estimate repeated when there is no covariance)."""
+    estimate repeated when there is no covariance), truncated at MAX_DRAW_SD standard
+    deviations and a factor e^MAX_DRAW_LOG either side: a poorly identified fit's tail
+    draws (a Pareto/NBD beta a million times its estimate) say nothing about the store
+    and take scipy's hypergeometric function where it crashes."""
     theta = np.asarray([params.params[k] for k in PARAM_NAMES.get(params.model, ("rate",))],
                        float)
     if params.cov_log is None or params.model == "pooled":
         return np.tile(theta, (n, 1))
-    u = rng.multivariate_normal(np.log(theta), np.asarray(params.cov_log), size=n)
-    return np.exp(u)
+    cov = np.asarray(params.cov_log)
+    u = rng.multivariate_normal(np.log(theta), cov, size=n)
+    half = np.minimum(MAX_DRAW_SD * np.sqrt(np.clip(np.diag(cov), 0, None)), MAX_DRAW_LOG)
+    return np.exp(np.clip(u, np.log(theta) - half, np.log(theta) + half))
 
 
-def interval_factors(params, t, x, tx, T, x_gg, interval, n_draws, seed, max_groups):
+MAX_DRAW_SD = 3.0
+MAX_DRAW_LOG = 3.0
+
+
+def interval_factors(params, t, x, tx, T, x_gg, interval, n_draws, seed, max_groups, p0=None):
     """Per-customer lower/upper quantiles of R, revenue in the horizon per unit of spend scale
-    (method in `tools.clv.predict_clv`). `params` is a `tools.clv.ClvParams`."""
+    (method in `tools.clv.predict_clv`). `params` is a `tools.clv.ClvParams`. `interval` is
+    one central level (arrays of customers back) or a sequence of them (customers x levels).
+
+    `p0` (one per customer, optional): P(no purchase in the horizon) from another churn
+    model. The customer's revenue is then the mixture "nothing with probability p0, else
+    the model's revenue given at least one purchase", whose quantile at level a is 0 for
+    a <= p0 and the (a - p0) / (1 - p0) quantile of the model's positive draws above it;
+    so the lower bound is positive wherever p0 < (1 - level) / 2."""
     rng = np.random.default_rng(seed)
     gx, gtx, gT, _, inv, gflag = coarsen(x, tx, T, np.ones(len(x)), max_groups, x_gg > 0)
     thetas = draw_thetas(params, n_draws, rng)
@@ -474,8 +520,34 @@ def interval_factors(params, t, x, tx, T, x_gg, interval, n_draws, seed, max_gro
         R = np.where(N > 0, num / rng.gamma(np.broadcast_to(shape_nu, N.shape)), 0.0)
     else:
         R = N
-    lo, hi = np.quantile(R, [(1 - interval) / 2, 1 - (1 - interval) / 2], axis=1)
-    return lo[inv], hi[inv]
+    levels = np.atleast_1d(np.asarray(interval, float))
+    probs = np.concatenate([(1 - levels) / 2, 1 - (1 - levels) / 2])
+    if p0 is None:
+        qs = np.quantile(R, probs, axis=1).T[inv]
+    else:
+        qs = _mixture_quantiles(R, inv, np.clip(np.asarray(p0, float), 0.0, 1.0), probs)
+    lo, hi = qs[:, :len(levels)], qs[:, len(levels):]
+    if np.ndim(interval) == 0:
+        return lo[:, 0], hi[:, 0]
+    return lo, hi
+
+
+def _mixture_quantiles(R, inv, p0, probs) -> np.ndarray:
+    """Quantiles (customers x probs) of "0 with probability p0, else a positive draw of the
+    customer's group in R" (`interval_factors`); NaN where a group has no positive draw."""
+    Rs = np.sort(R, axis=1)
+    n = R.shape[1]
+    pos = (R > 0).sum(axis=1)[inv].astype(float)
+    out = np.zeros((len(inv), len(probs)))
+    for j, a in enumerate(probs):
+        c = np.clip((a - p0) / np.maximum(1.0 - p0, 1e-12), 0.0, 1.0)
+        f = (n - pos) + c * np.maximum(pos - 1, 0)
+        i0 = np.clip(np.floor(f).astype(int), 0, n - 1)
+        i1 = np.clip(i0 + 1, 0, n - 1)
+        w = f - np.floor(f)
+        q = Rs[inv, i0] * (1 - w) + Rs[inv, i1] * w  # never a customers x draws array
+        out[:, j] = np.where(a <= p0, 0.0, np.where(pos > 0, q, np.nan))
+    return out
 
 
 # --- Gamma-Gamma spend model ----------------------------------------------------------------

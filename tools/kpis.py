@@ -9,7 +9,10 @@ Definitions (one place, so the brief, the chat and the app agree):
   per order in the week;
 - predicted value of the base: sum of `predicted_clv` of the scores (12 months when the
   scores' horizon is 365 days);
-- LTV:CAC: average predicted CLV per customer / CAC (rule of thumb: at least 3).
+- LTV:CAC: average predicted CLV per customer / CAC (rule of thumb: at least 3);
+- at risk: churn_probability > AT_RISK_PROBABILITY (`tools.schema`, 0.5), `at_risk_mask`;
+- value at stake: churn_probability x predicted_clv, per customer (`value_at_stake`); the value
+  at stake of a group is the sum over its customers. Every caller uses these two functions.
 """
 
 from __future__ import annotations
@@ -18,9 +21,19 @@ import numpy as np
 import pandas as pd
 
 from tools.keys import day_keys
-from tools.schema import purchase_mask
+from tools.schema import AT_RISK_PROBABILITY, purchase_mask
 
 ACTIVE_DAYS = 90
+
+
+def at_risk_mask(scores: pd.DataFrame) -> pd.Series:
+    """Customers at risk: churn probability above AT_RISK_PROBABILITY (more likely to lapse)."""
+    return scores["churn_probability"] > AT_RISK_PROBABILITY
+
+
+def value_at_stake(scores: pd.DataFrame) -> pd.Series:
+    """Per customer: churn probability x predicted CLV, the expected value lost if nothing is done."""
+    return scores["churn_probability"] * scores["predicted_clv"]
 
 
 def week_kpis(orders: pd.DataFrame, scores: pd.DataFrame | None, *, as_of, cac: float | None = None) -> dict:
@@ -61,7 +74,9 @@ def week_kpis(orders: pd.DataFrame, scores: pd.DataFrame | None, *, as_of, cac: 
     if scores is not None and len(scores):
         k["predicted_value"] = float(scores["predicted_clv"].sum())
         k["avg_clv"] = float(scores["predicted_clv"].mean())
-        k["at_risk"] = int((scores["churn_probability"] > 0.5).sum())
+        risk = at_risk_mask(scores)
+        k["at_risk"] = int(risk.sum())
+        k["at_risk_value_at_stake"] = float(value_at_stake(scores.loc[risk]).sum())
         if cac:
             k["cac"] = float(cac)
             k["ltv_cac"] = k["avg_clv"] / float(cac)

@@ -48,6 +48,17 @@ def coverage(low, high, actual) -> float:
     return float(np.mean((a >= np.asarray(low) - 1e-9) & (a <= np.asarray(high) + 1e-9)))
 
 
+def median_relative_width(low, high, pred) -> float:
+    """Median over customers with a positive prediction of (high - low) / prediction: how wide
+    the interval is, in units of the point estimate."""
+    pred = np.asarray(pred, float)
+    ok = pred > 0
+    if not ok.any():
+        return float("nan")
+    width = np.asarray(high, float)[ok] - np.asarray(low, float)[ok]
+    return float(np.median(width / pred[ok]))
+
+
 def all_metrics(pred_orders, pred_clv, churn_prob, clv_low, clv_high, actual_orders, actual_revenue) -> dict:
     actual_orders = np.asarray(actual_orders, float)
     return {
@@ -60,4 +71,6 @@ def all_metrics(pred_orders, pred_clv, churn_prob, clv_low, clv_high, actual_ord
         "auc_no_purchase": auc(churn_prob, actual_orders == 0),
         "coverage_90": (coverage(clv_low, clv_high, actual_revenue)
                         if clv_low is not None else float("nan")),
+        "median_rel_width_90": (median_relative_width(clv_low, clv_high, pred_clv)
+                                if clv_low is not None else float("nan")),
     }

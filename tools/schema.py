@@ -86,6 +86,11 @@ def purchase_mask(orders) -> np.ndarray:
 # One order line beyond this (in any currency) is a broken value, not a purchase.
 MAX_PLAUSIBLE_AMOUNT = 1e10
 
+# "At risk", everywhere (tools, assistant, brief, app, CLI): churn_probability above this,
+# i.e. more likely to make no purchase in the horizon than to buy. Value at stake is
+# `tools.kpis.value_at_stake` (churn probability x predicted CLV), computed there only.
+AT_RISK_PROBABILITY = 0.5
+
 # Personal fields: never shown to an external model (DESIGN.md, invariants).
 PERSONAL_FIELDS = ("email", "first_name", "last_name", "phone", "address", "note")
 

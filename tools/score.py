@@ -44,12 +44,15 @@ import pandas as pd
 
 from tools import clv
 from tools.churn import (
+    PROB_FLOOR,
+    Calibrator,
     DRIVER_HORIZON_DAYS,
     DRIVER_SPLITS,
     MAX_TRAIN_ROWS,
     MIN_TRAIN_CUSTOMERS,
     MLModel,
     NotEnoughHistory,
+    explain_reasons,
     rule_reasons,
     train_drivers,
     train_ml,
@@ -68,9 +71,15 @@ SCORE_COLUMNS = [
     "expected_orders", "expected_next_order_date", "predicted_clv", "clv_low", "clv_high",
     "churn_probability", "churn_drivers", "segment", "clv_tier", "next_best_product",
 ]
-EXTRA_COLUMNS = ["churn_reason", "cluster", "model", "next_best_product_name"]
+EXTRA_COLUMNS = ["churn_reason", "cluster", "model", "next_best_product_name", "fallback",
+                 "interval_calibrated", "value_margin", "margin_source"]
 """Beyond DESIGN.md's columns: the reason a merchant acts on, the behavioural cluster, the
-model that made each row, and the next best product's name (its code is `next_best_product`)."""
+model that made each row, the next best product's name (its code is `next_best_product`),
+`fallback` (what replaced the model for this customer, in words; "" for none) and
+`interval_calibrated` (whether clv_low/clv_high were calibrated on the store's past),
+`value_margin` (the share of revenue the value columns count) and `margin_source` ("unit_cost":
+the customer's own lines' product costs; "store_unit_cost": the store's costed lines, for a
+customer with none; "flat": the --margin figure, for a store without product costs)."""
 NBP_INPUT = ("customer_id", "order_id", "product_id", "product_name", "amount")  # order columns it reads
 
 Progress = Callable[[str], None]
@@ -99,8 +108,14 @@ def score_store(
     products: pd.DataFrame | None = None,
     seed: int = 0,
     progress: Progress = _noop,
+    unit_costs: bool | None = None,
 ) -> ScoreResult:
-    """Score every customer with an order line on or before `as_of` (module docstring)."""
+    """Score every customer with an order line on or before `as_of` (module docstring).
+
+    Value columns are expected revenue with margin 1 (the default); a contribution margin
+    other than 1 turns them into contribution, from the products' unit costs where the
+    products carry them and from `margin` where they do not (`_customer_margins`).
+    `unit_costs` True/False forces the unit costs on or off."""
     check_model(model)
     as_of = pd.Timestamp(as_of).normalize()
     progress("fitting the purchase and value models")
@@ -114,16 +129,21 @@ def score_store(
     with ThreadPoolExecutor(1, thread_name_prefix="next-best-product") as pool:
         nbp = pool.submit(_next_best, hist, products=None if products is None else products.copy())
         return _score(pop, nbp, as_of=as_of, horizon_days=horizon_days, model=model, margin=margin,
-                      discount_rate=discount_rate, products=products, seed=seed, progress=progress)
+                      discount_rate=discount_rate, products=products, seed=seed, progress=progress,
+                      unit_costs=margin != 1.0 if unit_costs is None else unit_costs)
 
 
 def _score(pop, nbp, *, as_of, horizon_days, model, margin, discount_rate, products, seed,
-           progress) -> ScoreResult:
+           progress, unit_costs=False) -> ScoreResult:
     orders, events, tickets = pop.orders, pop.events, pop.tickets
     ctx = dict(events=events, tickets=tickets, products=products)
-    prob, prob_params = _probabilistic(
-        orders, as_of=as_of, horizon_days=horizon_days, margin=margin,
-        discount_rate=discount_rate, seed=seed)
+    # the interval drawn here is a placeholder (10 draws): it is drawn again once the churn
+    # model is chosen and the interval calibrated (_interval_with_churn)
+    # value is revenue here (margin 1); the margin, the store's unit costs or the flat
+    # --margin, is applied per customer at the end (_customer_margins)
+    prob, prob_params, fit = _probabilistic(
+        orders, as_of=as_of, horizon_days=horizon_days, margin=1.0,
+        discount_rate=discount_rate, seed=seed, keep_fit=True, n_draws=10)
     progress("building features")
     X = _features(orders, as_of=as_of, prob=prob, **ctx)
     out = prob.copy()  # every customer with a line by as-of, as X (in another order)
@@ -131,20 +151,39 @@ def _score(pop, nbp, *, as_of, horizon_days, model, margin, discount_rate, produ
     # purchase occasion; a customer whose lines are all refunds keeps the purchase model's
     # scores (a customer with no repeat purchase), named in their `model` column
     buyer = (X["n_occasions"].reindex(out["customer_id"]).to_numpy() > 0)
-    base = prob_params["model"]  # the purchase model as fitted names it in `model`
-    by = {k: np.full(len(out), base, dtype=object) for k in ("value", "churn")}
+    by = _base_models(prob)
     choice = {"value": "bgnbd", "churn": "bgnbd"}
     ml_info: dict = {"used": False}
     notes = _warnings(orders, as_of=as_of, horizon_days=horizon_days)
     ml: MLModel | None = None
     ctx["pop"] = pop
-    if model in ("auto", "ml"):
+    rolling: dict = {}
+    if model == "auto":
+        progress("choosing the models by rolling-origin backtests on the store")
+        try:
+            rolling = _rolling_choice(orders, as_of=as_of, horizon_days=horizon_days, seed=seed,
+                                      **ctx)
+        except Exception as exc:  # the choice is a refinement: BG/NBD stands
+            log.warning("the rolling-origin model choice failed", exc_info=True)
+            rolling = {"choice": dict(choice), "failed": f"{type(exc).__name__}: {exc}"}
+    wants_ml = model == "ml" or any(v in ("ml", "blend")
+                                    for v in rolling.get("choice", {}).values())
+    if model == "auto" and not wants_ml:
+        ml_info = {"used": False, "reason": (
+            f"the store is too short to choose a model by rolling-origin backtests: "
+            f"{rolling['too_short']}" if "too_short" in rolling else
+            f"the store is too short to judge it by rolling-origin backtests: "
+            f"{rolling['ml_too_short']}" if "ml_too_short" in rolling else
+            f"the model choice failed: {rolling['failed']}" if "failed" in rolling else
+            "the rolling-origin backtests did not show it ahead of the purchase model by more "
+            "than its spread across cutoffs")}
+    if wants_ml:
         progress("training the ML model on an inner time split")
         try:
             ml, inner = _train_inner(orders, as_of=as_of, horizon_days=horizon_days, seed=seed, **ctx)
             ml_info = {"used": True, **ml.info, "inner_backtest": inner}
             choice = ({"value": "ml", "churn": "ml"} if model == "ml"
-                      else {k: inner["choice"][k] for k in choice})
+                      else {k: rolling["choice"][k] for k in choice})
         except NotEnoughHistory as exc:
             ml_info = {"used": False, "reason": str(exc)}
         except Exception as exc:  # a model failure is not the merchant's error: fall back
@@ -154,40 +193,62 @@ def _score(pop, nbp, *, as_of, horizon_days, model, margin, discount_rate, produ
         progress("predicting with the ML model")
         try:
             _apply_ml(out, ml.predict(X.loc[out["customer_id"].to_numpy()[buyer]]), buyer, by,
-                      choice, margin * discount_factor(horizon_days=horizon_days,
+                      choice, discount_factor(horizon_days=horizon_days,
                                                        discount_rate=discount_rate))
         except Exception as exc:  # as above: the purchase model's scores stand
             log.warning("the ML model failed to predict; scoring with the purchase model",
                         exc_info=True)
             out = prob.copy()
-            by = {k: np.full(len(out), base, dtype=object) for k in by}
+            by = _base_models(prob)
             ml, choice = None, {"value": "bgnbd", "churn": "bgnbd"}
             ml_info = {**ml_info, "used": False,
                        "reason": f"it failed to predict: {type(exc).__name__}: {exc}"}
-    if ml is None and model == "auto":
-        progress("choosing the churn model on an inner split")
-        try:
-            inner_churn = _churn_inner(orders, as_of=as_of, horizon_days=horizon_days, seed=seed)
-        except Exception as exc:  # the choice is a refinement: BG/NBD's churn stands
-            log.warning("the inner churn backtest failed", exc_info=True)
-            inner_churn = {"failed": f"{type(exc).__name__}: {exc}"}
-        ml_info["churn_inner_backtest"] = inner_churn
-        if inner_churn and inner_churn.get("rate", 0) > inner_churn.get("bgnbd", 1):
-            choice["churn"] = "rate"
-            rate = rate_no_purchase(X, horizon_days=horizon_days).reindex(out["customer_id"])
-            out["churn_probability"] = np.where(buyer, rate.to_numpy(), out["churn_probability"])
-            by["churn"][buyer] = "rate"
+    if model == "auto" and rolling.get("choice", {}).get("churn") == "rate":
+        choice["churn"] = "rate"
+        rate = rate_no_purchase(X, horizon_days=horizon_days).reindex(out["customer_id"]).to_numpy()
+        if "rate_calibrator" in rolling:
+            p_rate = np.clip(rolling["rate_calibrator"].predict(rate), PROB_FLOOR, 1 - PROB_FLOOR)
+        else:
+            p_rate = np.zeros(len(out))
+            p_rate[buyer] = _rank_onto(rate[buyer], out["churn_probability"].to_numpy()[buyer])
+        out["churn_probability"] = np.where(buyer, p_rate, out["churn_probability"])
+        by["churn"][buyer] = "rate"
+    judged_out = model == "auto" and not wants_ml and not ({"too_short", "ml_too_short", "failed"}
+                                                           & set(rolling))
     if ml is None and model in ("auto", "ml"):
         ml_info["fallback"] = "bgnbd: " + ml_info["reason"]
         rate = ", churn by each customer's own purchase rate" if choice["churn"] == "rate" else ""
+    if ml is None and model in ("auto", "ml") and not judged_out:  # a choice by evidence is
+        # not a warning: it is in params["model_selection"]
         notes.append(f"The machine-learned model was {'requested but ' if model == 'ml' else ''}"
                      f"not used ({ml_info['reason']}): customers are scored by the purchase "
                      f"model ({_prob_name(prob_params)}){rate}.")
+    progress("calibrating the value interval on the store's own past")
+    calib = _interval_calibration(orders, as_of=as_of, horizon_days=horizon_days, seed=seed,
+                                  rate_calibrator=rolling.get("rate_calibrator")
+                                  if choice["churn"] == "rate" else None)
+    if "skipped" in calib:
+        notes.append(f"The value interval (clv_low, clv_high) is not calibrated on this store: "
+                     f"{calib['skipped']}.")
+    _interval_with_churn(out, by, fit, prob=prob, as_of=as_of, horizon_days=horizon_days,
+                         margin=1.0, discount_rate=discount_rate, seed=seed,
+                         interval=calib.get("level", 0.9), interval_scale=calib.get("scale", 1.0))
     progress("explaining churn drivers")
     ids = out["customer_id"].to_numpy()
-    if ml is not None and buyer.any():
-        reasons = ml.reasons(X.loc[ids[buyer]], churn_probability=out["churn_probability"]
-                             .to_numpy()[buyer])
+    drivers = None
+    if ml is None and model in ("auto", "ml"):
+        # the ML model's probabilities were not chosen, but the churn-driver model (causes
+        # that preceded a lapse, stacked quarterly splits) can still explain the at-risk
+        try:
+            drivers, ml_info["drivers"] = _train_drivers(orders, as_of=as_of, seed=seed, **ctx)
+        except Exception as exc:  # the rules explain instead
+            log.warning("the churn-driver model failed", exc_info=True)
+            ml_info["drivers"] = {"failed": f"{type(exc).__name__}: {exc}"}
+    if (ml is not None or drivers is not None) and buyer.any():
+        p_buy = out["churn_probability"].to_numpy()[buyer]
+        reasons = (ml.reasons(X.loc[ids[buyer]], churn_probability=p_buy) if ml is not None else
+                   explain_reasons(drivers, drivers.feature_name(), X.loc[ids[buyer]],
+                                   churn_probability=p_buy))
         reasons = pd.concat([reasons, rule_reasons(X.loc[ids[~buyer]])])
     else:
         reasons = rule_reasons(X)
@@ -196,12 +257,23 @@ def _score(pop, nbp, *, as_of, horizon_days, model, margin, discount_rate, produ
     out["churn_drivers"] = reasons["churn_drivers"].to_numpy()
     notes += _no_purchase_note(buyer, by, as_of=as_of, prob_params=prob_params)
     notes += _finite_or_fallback(out, prob, by, prob_params=prob_params)
+    notes += _fallback_note(prob, prob_params)
+    out["fallback"] = _fallback_text(prob, buyer)
     out["model"] = "value:" + pd.Series(by["value"]) + ",churn:" + pd.Series(by["churn"])
+    out["interval_calibrated"] = "skipped" not in calib
+    share, source, margin_info = _customer_margins(orders, products if unit_costs else None,
+                                                   as_of=as_of, margin=margin,
+                                                   customers=out["customer_id"].to_numpy())
+    for col in ("predicted_clv", "clv_low", "clv_high"):
+        out[col] = out[col].to_numpy(float) * share
+    out["value_margin"], out["margin_source"] = share, source
     progress("segments, tiers and next best product")
     out = _segments_and_products(out, nbp.result(), X, seed=seed)
+    rolling.pop("rate_calibrator", None)
     params = {"as_of": str(as_of.date()), "horizon_days": horizon_days, "model_requested": model,
-              "model_choice": choice, "model_counts": out["model"].value_counts().to_dict(),
-              "margin": margin, "discount_rate": discount_rate,
+              "model_choice": choice, "model_selection": rolling, "interval_calibration": calib,
+              "model_counts": out["model"].value_counts().to_dict(),
+              "margin": margin, "margin_used": margin_info, "discount_rate": discount_rate,
               "probabilistic": prob_params, "ml": ml_info,
               "clusters": out.attrs.pop("cluster_descriptions", {}), "warnings": notes}
     scores = _finalise(out, ids=pop.ids)
@@ -234,15 +306,68 @@ def _apply_ml(out, pred, buyer, by, choice, scale) -> None:
         put("expected_orders", w * pred["expected_orders"].to_numpy() + (1 - w) * mine["expected_orders"])
         put("predicted_clv", w * (pred["expected_revenue"] * scale).to_numpy()
             + (1 - w) * mine["predicted_clv"])
-        lo, hi = (pred["revenue_low"] * scale).to_numpy(), (pred["revenue_high"] * scale).to_numpy()
-        if choice["value"] == "blend":  # the union of the two models' intervals
-            lo, hi = np.minimum(mine["clv_low"], lo), np.maximum(mine["clv_high"], hi)
-        put("clv_low", lo)
-        put("clv_high", hi)
+        # the interval stays the purchase model's, calibrated on the store's past
+        # (_interval_calibration); it is widened to hold the ML value where that falls outside
         by["value"][buyer] = "ml" if choice["value"] == "ml" else "ml+" + by["value"][buyer]
     if choice["churn"] == "ml":
         put("churn_probability", pred["churn_probability"].to_numpy())
         by["churn"][buyer] = "ml"
+
+
+def _interval_with_churn(out, by, fit, *, as_of, horizon_days, margin, discount_rate,
+                         seed, interval, interval_scale, prob=None) -> None:
+    """The value interval (clv_low, clv_high of `out`, and of `prob` when given), drawn at the calibrated
+    level and scale. Where the churn probability is not the purchase model's (ML, own rate),
+    it is consistent with it: "nothing" with that probability, else the purchase and spend
+    models' revenue given a purchase (`tools.clv.predict_clv`, churn_probability)."""
+    # the mixture is drawn for every customer, the purchase model's own churn included: its
+    # P(no purchase) is then exact (not a Monte Carlo share of zero draws), so the lower
+    # bound is positive exactly where that probability is under (1 - level) / 2
+    rfm, fitted = fit
+    p0 = (out.set_index("customer_id")["churn_probability"]
+          .reindex(rfm["customer_id"]).to_numpy(float))
+    with np.errstate(all="ignore"):
+        again, _ = clv.predict_clv(rfm, fitted, horizon_days=horizon_days, as_of=as_of,
+                                   margin=margin, discount_rate=discount_rate, seed=seed,
+                                   interval=interval, interval_scale=interval_scale,
+                                   churn_probability=p0)
+    again = again.set_index("customer_id")
+    for frame in (out,) if prob is None else (out, prob):
+        new = again.reindex(frame["customer_id"])
+        for col in ("clv_low", "clv_high"):
+            v = new[col].to_numpy(float)
+            frame[col] = np.where(np.isfinite(v), v, frame[col].to_numpy(float))
+
+
+def _base_models(prob: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Per customer, the model behind the purchase model's value and churn numbers: the
+    fitted model's name, or the fallback that replaced a non-finite prediction."""
+    return {"value": prob["value_model"].to_numpy(object).copy(),
+            "churn": prob["churn_model"].to_numpy(object).copy()}
+
+
+def _fallback_note(prob, prob_params) -> list[str]:
+    """A warning naming the purchase model's fallbacks, when any customer got one."""
+    flagged = prob["clv_fallback"].to_numpy(bool)
+    if not flagged.any():
+        return []
+    kinds = pd.Series(prob.loc[flagged, "clv_fallback_reason"].str.split("; ").explode())
+    counts = kinds[kinds != ""].value_counts()
+    what = ", ".join(f"{k} ({v:,})" for k, v in counts.items())
+    return [f"{int(flagged.sum()):,} customers got no finite prediction from "
+            f"{_prob_name(prob_params)} for some numbers and were given a fallback: {what}. "
+            "Their `fallback` and `model` columns say which."]
+
+
+def _fallback_text(prob, buyer) -> np.ndarray:
+    """The `fallback` column: "" or what replaced the model for this customer, in words."""
+    text = prob["clv_fallback_reason"].to_numpy(object).copy()
+
+    def add(mask, what):
+        text[mask] = np.where(text[mask] == "", what, text[mask] + "; " + what)
+
+    add(~buyer, "refunds only: no purchase in the data, scored by the purchase model")
+    return text
 
 
 def _no_purchase_note(buyer, by, *, as_of, prob_params) -> list[str]:
@@ -273,8 +398,9 @@ def _finite_or_fallback(out, prob, by, *, prob_params) -> list[str]:
     failed = sorted({m for k in by for m in by[k][bad]} - {base}) or [base]
     for c in cols:
         out[c] = np.where(bad, prob[c].to_numpy(float), out[c].to_numpy(float))
+    base_by = _base_models(prob)
     for k in by:
-        by[k][bad] = base
+        by[k][bad] = base_by[k][bad]
     n = int(bad.sum())
     return [f"{n:,} customer{'s' if n > 1 else ''} got no finite prediction from the "
             f"{' or '.join(failed)} model: scored by the purchase model ({_prob_name(prob_params)}) "
@@ -293,15 +419,120 @@ def _warnings(orders, *, as_of, horizon_days) -> list[str]:
 
 
 def _probabilistic(orders, *, as_of, horizon_days, margin=1.0, discount_rate=0.0, seed=0,
-                   n_draws=200) -> tuple[pd.DataFrame, dict]:
-    """The probabilistic model's scores (tools.clv), in this module's column names."""
+                   n_draws=200, interval=0.9, interval_scale=1.0, keep_fit=False):
+    """The probabilistic model's scores (tools.clv), in this module's column names, and its
+    parameters as a dict; with `keep_fit`, also (rfm, ClvParams) for a later re-prediction."""
     rfm = clv.rfm_summary(orders, as_of=as_of)
     fitted = clv.fit_clv(rfm)
     scores, fitted = clv.predict_clv(rfm, fitted, horizon_days=horizon_days, as_of=as_of,
                                      margin=margin, discount_rate=discount_rate,
-                                     n_draws=n_draws, seed=seed)
+                                     n_draws=n_draws, seed=seed, interval=interval,
+                                     interval_scale=interval_scale)
     scores = scores.rename(columns={"prob_no_purchase": "churn_probability"})
+    if keep_fit:
+        return scores, json.loads(fitted.to_json()), (rfm, fitted)
     return scores, json.loads(fitted.to_json())
+
+
+MIN_CALIBRATION_CUSTOMERS = 50  # customers known at the inner cutoff to calibrate on
+MIN_CALIBRATED_LEVEL = 0.9
+"""The calibration widens the model's 90% interval, never narrows it: the inner window comes
+before the horizon, and customers may buy more in the next one than in the last (Online
+Retail's autumn: a level of 0.8 that covered 91% in the summer covered 83% by Christmas)."""
+
+
+def _interval_calibration(orders, *, as_of, horizon_days, seed, rate_calibrator=None) -> dict:
+    """Calibrate the 90% value interval on the store itself (split-conformal in time): the
+    purchase and spend models are fitted on the orders up to an inner cutoff, their
+    predictive intervals for the window after it are compared with what each customer
+    then spent, and the narrowest interval of one nested family that covers 90% is kept
+    (`tools.clv.fit_interval_calibration`). The window is the horizon where the store has
+    MIN_INNER_HISTORY_DAYS of orders before as-of minus the horizon, else the longest one
+    that leaves that much (at least 30 days); a store shorter than that keeps the model's
+    nominal interval, with `skipped` saying why. With `rate_calibrator` (churn by the own
+    rate): P(no purchase) of a buyer is their own rate's (rate_no_purchase, calibrated), as
+    it will be in the scores, so what is calibrated is the mixture the scores draw
+    (`_interval_with_churn`)."""
+    days = int((as_of - orders["order_date"].min().normalize()).days) + 1
+    window = min(horizon_days, days - MIN_INNER_HISTORY_DAYS)
+    if window < 30:
+        return {"skipped": f"{days} days of orders: too short to calibrate the interval on the "
+                           f"store's past (needs {MIN_INNER_HISTORY_DAYS + 30}); the model's "
+                           "nominal 90% interval is used"}
+    cutoff = as_of - pd.Timedelta(days=window)
+    known = orders.loc[orders["order_date"] < cutoff + pd.Timedelta(days=1)]
+    try:
+        rfm = clv.rfm_summary(known, as_of=cutoff)
+        if len(rfm) < MIN_CALIBRATION_CUSTOMERS:
+            return {"skipped": f"only {len(rfm):,} customers by {cutoff.date()}, the inner "
+                               f"cutoff; the model's nominal 90% interval is used"}
+        fitted = clv.fit_clv(rfm)
+        p0 = _model_p0(rfm, fitted, window)
+        if rate_calibrator is not None:
+            Xk = build_features(known, as_of=cutoff)
+            rate = rate_no_purchase(Xk, horizon_days=window).reindex(rfm["customer_id"])
+            buyer = (rfm["orders_to_date"] > 0).to_numpy()
+            p_rate = np.clip(rate_calibrator.predict(rate.to_numpy(float)), PROB_FLOOR,
+                             1 - PROB_FLOOR)
+            p0 = np.where(buyer & rate.notna().to_numpy(), p_rate, np.nan)
+            p0 = np.where(np.isfinite(p0), p0, _model_p0(rfm, fitted, window))
+        lo, hi = clv.interval_quantiles(rfm, fitted, horizon_days=window,
+                                        levels=clv.CALIBRATION_LEVELS, seed=seed, p0=p0)
+    except DataError as exc:
+        return {"skipped": f"the inner fit failed ({exc}); the model's nominal 90% interval is used"}
+    actual = labels(orders, start=cutoff, horizon_days=window,
+                    customers=pd.Index(rfm["customer_id"]))["revenue"].to_numpy()
+    fit = clv.fit_interval_calibration(lo, hi, actual, min_level=MIN_CALIBRATED_LEVEL)
+    j = clv.CALIBRATION_LEVELS.index(0.9)
+    nominal = float(np.mean((actual >= lo[:, j] - 1e-9) & (actual <= hi[:, j] + 1e-9)))
+    return {"cutoff": str(cutoff.date()), "window_days": int(window), "customers": fit["n"],
+            "purchase_model": fitted.model, "nominal_coverage": nominal,
+            "level": fit["level"], "scale": fit["scale"], "coverage": fit["coverage"],
+            "capped": bool(fit.get("capped", False))}
+
+
+def _customer_margins(orders, products, *, as_of, margin, customers):
+    """Per customer (codes in `customers`): the share of revenue that is contribution, and
+    where it came from. Where products carry `unit_cost` (products.csv, Shopify's "Cost per
+    item") and the lines name a product: 1 - sum(quantity x unit cost) / sum(amount) over the
+    customer's purchase lines with a known cost up to as-of ("unit_cost"), the same over all
+    the store's costed lines for a customer with none ("store_unit_cost"); otherwise the
+    flat `margin` ("flat"). Shares are clipped to [0, 1]."""
+    n = len(customers)
+    flat = (np.full(n, float(margin)), np.full(n, "flat", dtype=object), {"source": "flat",
+                                                                         "margin": float(margin)})
+    if (products is None or "unit_cost" not in products or "product_id" not in orders
+            or "product_id" not in products):
+        return flat
+    cost = pd.to_numeric(products.drop_duplicates("product_id").set_index("product_id")["unit_cost"],
+                         errors="coerce")
+    o = orders.loc[(orders["order_date"] < pd.Timestamp(as_of) + pd.Timedelta(days=1)).to_numpy()
+                   & purchase_mask(orders)]
+    unit = o["product_id"].map(cost).to_numpy(float)
+    qty = (pd.to_numeric(o["quantity"], errors="coerce").fillna(1.0).to_numpy(float)
+           if "quantity" in o else np.ones(len(o)))
+    amount = o["amount"].to_numpy(float)
+    known = np.isfinite(unit) & (amount > 0)
+    if not known.any():
+        return flat
+    line_cost = np.where(known, unit * qty, 0.0)
+    rev = pd.Series(np.where(known, amount, 0.0)).groupby(o["customer_id"].to_numpy()).sum()
+    cst = pd.Series(line_cost).groupby(o["customer_id"].to_numpy()).sum()
+    store = float(np.clip(1.0 - line_cost.sum() / amount[known].sum(), 0.0, 1.0))
+    r, c = rev.reindex(customers).fillna(0.0).to_numpy(), cst.reindex(customers).fillna(0.0).to_numpy()
+    own = r > 0
+    with np.errstate(all="ignore"):
+        share = np.where(own, np.clip(1.0 - c / np.where(own, r, 1.0), 0.0, 1.0), store)
+    source = np.where(own, "unit_cost", "store_unit_cost").astype(object)
+    return share, source, {"source": "unit_cost", "store_margin": store,
+                           "costed_line_share": float(known.mean()),
+                           "customers_own_costs": int(own.sum())}
+
+
+def _model_p0(rfm, fitted, window) -> np.ndarray:
+    """The purchase model's P(no purchase in `window` days) for every row of `rfm`."""
+    scores, _ = clv.predict_clv(rfm, fitted, horizon_days=window, as_of="2000-01-01", n_draws=2)
+    return scores["prob_no_purchase"].to_numpy(float)
 
 
 def discount_factor(*, horizon_days: int, discount_rate: float, step_days: float = 30.0) -> float:
@@ -391,6 +622,168 @@ def _churn_inner(orders, *, as_of, horizon_days, seed) -> dict:
     bg = prob.set_index("customer_id").loc[X.index, "churn_probability"]
     return {"cutoff": str(cutoff.date()), "window_days": window,
             "bgnbd": auc(bg, y), "rate": auc(rate_no_purchase(X, horizon_days=window), y)}
+
+
+ROLLING_CUTOFFS = 3  # inner cutoffs of the rolling-origin model choice
+MIN_CUTOFFS = 2  # a gain needs a spread: fewer cutoffs than this and BG/NBD stands
+MIN_EVAL_CUSTOMERS = 50  # buyers at a cutoff to judge the purchase model and the own rate
+EVAL_SAMPLE = 50_000  # customers sampled per cutoff on a large store
+JUDGED_SHARE = 0.4  # of a cutoff's customers, when the ML model must learn from the others
+
+
+def _rolling_cutoffs(orders, as_of, horizon_days) -> list[pd.Timestamp]:
+    """Inner cutoffs c with a full window (`horizon_days`) after them before as-of and
+    MIN_INNER_HISTORY_DAYS of orders before them: as_of - h - j * max(30, h / 2)."""
+    step = max(30, horizon_days // 2)
+    cuts = [as_of - pd.Timedelta(days=horizon_days + j * step) for j in range(ROLLING_CUTOFFS)]
+    return [c for c in cuts if _too_short(orders, c) is None]
+
+
+def _eval_set(orders, events, tickets, products, *, pop, cutoff, horizon_days, seed):
+    """Buyers known at `cutoff` (a sample of EVAL_SAMPLE on a large store): their features
+    (purchase-model columns included, fitted on the data up to the cutoff) and what they
+    did in (cutoff, cutoff + horizon]."""
+    _, o, e, t = _sample(orders, events, tickets, pop=pop, before=cutoff, n=EVAL_SAMPLE, seed=seed)
+    prob, _ = _probabilistic(o, as_of=cutoff, horizon_days=horizon_days, seed=seed, n_draws=2)
+    X = _features(o, as_of=cutoff, prob=prob, events=e, tickets=t, products=products)
+    X = X.loc[X["n_occasions"] > 0]
+    y = labels(o, start=cutoff, horizon_days=horizon_days, customers=X.index)
+    return X, y, prob.set_index("customer_id").loc[X.index, "predicted_clv"].to_numpy()
+
+
+def _rolling_choice(orders, *, as_of, horizon_days, seed, events, tickets, products, pop) -> dict:
+    """Model choice per target by rolling-origin backtests on the store itself (Tashman 2000):
+    at each inner cutoff c (`_rolling_cutoffs`), every candidate predicts the horizon after c
+    from the data up to c (the ML model trained at c - h on the horizon that ended at c, or,
+    on a store without that much history, on 60% of c's buyers) for the buyers known at c
+    (the other 40% in the second case). Churn candidates: the purchase model's P(no purchase), the
+    customer's own rate, the ML model (AUC); value candidates: the purchase model, the ML
+    model and their average (Spearman with revenue, MAE no worse). A candidate replaces the
+    purchase model only when its mean gain over the cutoffs is larger than the gain's
+    standard deviation across them, with at least MIN_CUTOFFS cutoffs; else BG/NBD (the
+    fitted purchase model) stands. The own rate's probabilities get a Platt calibration
+    fitted on the cutoffs' outcomes (`tools.churn.Calibrator`). A store without MIN_CUTOFFS
+    cutoffs a full horizon apart from as-of judges the purchase model and the own rate on the
+    longest shorter window that has them (30 days at least; the ML model, which predicts the
+    horizon, is then not judged), and the own rate, if chosen, only ranks (`_rank_onto`)."""
+    window = horizon_days
+    cuts = _rolling_cutoffs(orders, as_of, window)
+    while len(cuts) < MIN_CUTOFFS and window > 30:  # the cheap candidates on a shorter window
+        window = max(30, window - 30)
+        cuts = _rolling_cutoffs(orders, as_of, window)
+    res: dict = {"method": "rolling origin", "horizon_days": horizon_days, "window_days": window,
+                 "cutoffs": [str(c.date()) for c in cuts], "per_cutoff": [],
+                 "choice": {"value": "bgnbd", "churn": "bgnbd"}}
+    ctx = dict(events=events, tickets=tickets, products=products, pop=pop)
+    raw_rate, outcome = [], []
+    full = window == horizon_days
+    for j, c in enumerate(cuts if len(cuts) >= MIN_CUTOFFS else []):
+        X, y, bg_value = _eval_set(orders, **ctx, cutoff=c, horizon_days=window, seed=seed + j)
+        if len(X) < MIN_EVAL_CUSTOMERS or y["no_purchase"].nunique() < 2:
+            continue
+        rate = rate_no_purchase(X, horizon_days=window).to_numpy()
+        raw_rate.append(rate)
+        outcome.append(y["no_purchase"].to_numpy())
+        # the ML model learns from the horizon that ended at c (out of time); where the store
+        # has no such horizon before c, from JUDGED_SHARE of c's own customers, judged on
+        # the others (all candidates are then judged on those)
+        judged = np.ones(len(X), bool)
+        ml_pred, how = None, None
+        try:
+            if not full:
+                raise NotEnoughHistory(f"the window ({window} days) is shorter than the horizon")
+            Xt, yt, _ = _training_set(orders, events, tickets, products, pop=pop,
+                                      cutoff=c - pd.Timedelta(days=horizon_days),
+                                      horizon_days=horizon_days, n=EVAL_SAMPLE, seed=seed + j)
+            ml_pred, how = train_ml(Xt, yt, horizon_days=horizon_days, seed=seed).predict(X), \
+                "out of time"
+        except NotEnoughHistory:
+            perm = np.random.default_rng(seed + j).permutation(len(X))
+            held = perm[:int(len(X) * JUDGED_SHARE)]
+            judged = np.zeros(len(X), bool)
+            judged[held] = True
+            try:
+                if not full:
+                    raise NotEnoughHistory(f"the window ({window} days) is shorter than the "
+                                           "horizon the ML model predicts")
+                ml = train_ml(X.iloc[~judged], y.iloc[~judged], horizon_days=horizon_days,
+                              seed=seed)
+                ml_pred, how = ml.predict(X.iloc[judged]), "held-out customers"
+            except NotEnoughHistory as exc:
+                judged[:] = True
+                how = f"not judged: {exc}"
+        yj = y.iloc[judged]
+        row = {"cutoff": str(c.date()), "customers": int(judged.sum()), "ml_judged_on": how,
+               "churn": {"bgnbd": auc(X["bgnbd_p_no_purchase"].to_numpy()[judged], yj["no_purchase"]),
+                         "rate": auc(rate[judged], yj["no_purchase"])},
+               "value": {"bgnbd": _value_metrics(bg_value[judged], yj)}}
+        if ml_pred is not None and yj["no_purchase"].nunique() == 2:
+            ml_value = ml_pred["expected_revenue"].to_numpy()
+            row["churn"]["ml"] = auc(ml_pred["churn_probability"], yj["no_purchase"])
+            row["value"]["ml"] = _value_metrics(ml_value, yj)
+            row["value"]["blend"] = _value_metrics(0.5 * ml_value + 0.5 * bg_value[judged], yj)
+        res["per_cutoff"].append(row)
+    rows = res["per_cutoff"]
+    if len(rows) < MIN_CUTOFFS:
+        res["too_short"] = (f"{len(rows)} inner cutoff{'s' * (len(rows) != 1)} with a window "
+                            f"of 30 to {horizon_days} days after it before as-of, "
+                            f"{MIN_INNER_HISTORY_DAYS} days of orders before it and "
+                            f"{MIN_EVAL_CUSTOMERS} buyers of both outcomes; choosing a model "
+                            f"needs {MIN_CUTOFFS}")
+        return res
+    if not any("ml" in r["churn"] for r in rows):
+        why = sorted({str(r.get("ml_judged_on")) for r in rows})
+        res["ml_too_short"] = (f"the ML model could not be judged at any of the {len(rows)} "
+                               f"inner cutoffs ({'; '.join(why)})")
+    res["evidence"] = {}
+    for target, key in (("churn", None), ("value", "spearman")):
+        best, best_gain = "bgnbd", 0.0
+        for cand in ("rate", "ml", "blend"):
+            if target == "churn" and cand == "blend" or target == "value" and cand == "rate":
+                continue
+            have = [r for r in rows if cand in r[target]]
+            if len(have) < MIN_CUTOFFS:
+                continue
+            get = (lambda m: m) if key is None else (lambda m: m[key])
+            gains = np.array([get(r[target][cand]) - get(r[target]["bgnbd"]) for r in have])
+            spread = float(np.std(gains, ddof=1))
+            ok = bool(np.isfinite(gains).all() and gains.mean() > spread)
+            if target == "value":  # ranking gained, at no cost in error
+                ok &= bool(np.mean([r[target][cand]["mae_revenue"] for r in have])
+                           <= np.mean([r[target]["bgnbd"]["mae_revenue"] for r in have]))
+            res["evidence"][f"{target}:{cand}"] = {"mean_gain": float(gains.mean()),
+                                                  "spread": spread, "cutoffs": len(have),
+                                                  "chosen_if_best": ok}
+            if ok and gains.mean() > best_gain:
+                best, best_gain = cand, float(gains.mean())
+        res["choice"][target] = best
+    if res["choice"]["churn"] == "rate" and full:
+        cal = Calibrator.fit(np.concatenate(raw_rate), np.concatenate(outcome), method="sigmoid")
+        res["rate_calibrator"] = cal
+        res["rate_calibration"] = cal.describe()
+    elif res["choice"]["churn"] == "rate":  # judged on a shorter window: its ranking only
+        res["rate_calibration"] = {
+            "method": "model quantiles", "why": f"judged on {window}-day windows, not the "
+            f"{horizon_days}-day horizon: the own rate ranks the buyers and each gets the "
+            "purchase model's P(no purchase) of the same rank (their distribution kept)"}
+    return res
+
+
+def _rank_onto(score, reference) -> np.ndarray:
+    """`reference`'s values given out in the order of `score` (ties share the mean rank's
+    quantile): the ranking of one model with the calibrated distribution of another."""
+    from scipy.stats import rankdata
+
+    score, reference = np.asarray(score, float), np.sort(np.asarray(reference, float))
+    if len(score) == 0:
+        return score
+    q = (rankdata(score) - 0.5) / len(score)
+    return np.quantile(reference, q)
+
+
+def _value_metrics(pred, y) -> dict:
+    return {"mae_revenue": mae(pred, y["revenue"]), "spearman": spearman(pred, y["revenue"]),
+            "top10_share": top_decile_capture(pred, y["revenue"])}
 
 
 def _sample(orders, events, tickets, *, pop: _Population, before, n, seed):
