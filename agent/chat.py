@@ -14,10 +14,13 @@ module exists, and otherwise returns "Error: not available yet".
 from __future__ import annotations
 
 import uuid
+from typing import Literal
 
+import pandas as pd
 from pydantic import Field
 
-from agent.agent_tools import NOT_AVAILABLE, Answer, Args, CustomerArgs, ToolRunner, _base, _r, tool
+from agent.agent_tools import (NOT_AVAILABLE, PLAY_KINDS, Answer, Args, CustomerArgs, PlayKind, ToolRunner,
+                               _base, _r, tool)
 from agent.planner import Planner
 
 __all__ = ["Answer", "Assistant"]
@@ -124,7 +127,28 @@ def _confirmed(session, queue=None) -> dict:
     return queue.consent_confirmations(session.store_dir)
 
 
-def _plan(session, *, ids: list[str] | None = None, campaign_id: str | None = None):
+def _plays(session, play: str | None = None, channel: str | None = None) -> list:
+    """The playbooks a plan may use: all, or those of one kind (`PLAY_KINDS`), each limited to
+    the channels of one consent kind (email: email and personal email; sms: sms) when asked."""
+    plays = session.kb.playbooks()
+    if play is None and channel is None:
+        return plays
+    out = []
+    for pb in plays:
+        if play is not None and pb.id not in PLAY_KINDS[play]:
+            continue
+        meta = pb.meta.model_dump()
+        if channel is not None:
+            meta["channels"] = tuple(c for c in meta["channels"]
+                                     if c == channel or (channel == "email" and c == "personal_email"))
+            if not meta["channels"]:
+                continue
+        out.append(meta)
+    return out
+
+
+def _plan(session, *, ids: list[str] | None = None, campaign_id: str | None = None,
+          play: str | None = None, channel: str | None = None):
     pri = _optional("prioritise")
     if pri is None:
         return None
@@ -138,7 +162,7 @@ def _plan(session, *, ids: list[str] | None = None, campaign_id: str | None = No
     if ids is not None:
         scores = scores.loc[scores["customer_id"].isin(ids)]
         settings = _settings(session, control_share=0.0)  # named customers: no random hold-out
-    return pri.prioritise(scores, session.customers, session.kb.playbooks(), settings=settings,
+    return pri.prioritise(scores, session.customers, _plays(session, play, channel), settings=settings,
                           week_of=session.as_of, contact_log=contacts,
                           campaign_id=campaign_id or f"week-{session.as_of.date()}",
                           confirmed=_confirmed(session, queue), currency=session.currency)
@@ -235,6 +259,12 @@ class QueueArgs(Args):
     customer_ids: list[str] | None = Field(None, max_length=100,
                                            description="These customers; default: this week's plan.")
     top_n: int = Field(10, ge=1, le=100, description="At most this many drafts.")
+    play: PlayKind | None = Field(None, description="Only plays of this kind (e.g. win_back); default: "
+                                                    "the best-fitting play of any kind.")
+    channel: Literal["email", "sms"] | None = Field(None, description="Only this channel; default: the "
+                                                                      "best channel the customer consents to.")
+    explain_ids: list[str] | None = Field(None, max_length=50, description="Also say why each of these "
+                                          "customers (e.g. an at-risk list the merchant saw) was not drafted.")
 
 
 @tool(QueueArgs)
@@ -246,9 +276,22 @@ def queue_drafts(session, a: QueueArgs) -> dict | str:
     drafts_mod, queue = _optional("drafts"), _queue(session)
     ids = None if a.customer_ids is None else [session.customer_row(c)["customer_id"] for c in a.customer_ids]
     camp = f"chat-{session.as_of.date()}-{uuid.uuid4().hex[:6]}"
-    plan = _plan(session, ids=ids, campaign_id=camp)
+    plan = _plan(session, ids=ids, campaign_id=camp, play=a.play, channel=a.channel)
     if plan is None or drafts_mod is None or queue is None:
         return NOT_AVAILABLE
+    fallback: list[str] = []
+    if ids is not None and a.play is not None:  # named customers no play of that kind fits: the best play
+        missing = {x.customer_id for x in plan.skipped
+                   if x.why.startswith(("no playbook fits", "expected value not positive"))}
+        if missing:
+            extra = _plan(session, ids=sorted(missing), campaign_id=camp, channel=a.channel)
+            fallback = [r["customer_id"] for r in extra.chosen]
+            plan = dataclasses.replace(
+                plan, chosen=plan.chosen + extra.chosen,
+                skipped=[x for x in plan.skipped if x.customer_id not in missing] + extra.skipped,
+                awaiting_consent=plan.awaiting_consent + extra.awaiting_consent,
+                awaiting_total=plan.awaiting_total + extra.awaiting_total)
+    planned = [r["customer_id"] for r in plan.chosen]
     plan = dataclasses.replace(plan, chosen=plan.chosen[:a.top_n])
     chosen = {r["customer_id"] for r in plan.chosen}
     s = session.scores
@@ -259,15 +302,29 @@ def queue_drafts(session, a: QueueArgs) -> dict | str:
         confirmed=_confirmed(session, queue))
     draft_ids = queue.add_campaign(plan, drafts, store_path=session.store_dir) if drafts else []
     return {**_base(session), "campaign_id": camp, "queued": len(draft_ids), "draft_ids": draft_ids,
+            "play": a.play, "channel": a.channel, "asked_for": ids, "other_play_for": fallback,
             "drafts": [{"customer_id": d.customer_id, "channel": d.channel,
                         "playbook_title": d.playbook_title, "blocked": d.blocked,
                         "blocked_by": sorted({f.rule for f in d.flags if f.severity == "block"}),
                         "store_text": _draft_text(session, d, 300)} for d in drafts],
             "store_text_note": DRAFT_TEXT_NOTE,
             "blocked": sum(d.blocked for d in drafts),
-            "not_drafted": {s.customer_id: s.why for s in plan.skipped if ids and s.customer_id in ids},
+            "not_drafted": _not_drafted(plan, ids or [], a.explain_ids or [], planned, a.top_n),
             **_consent_part(plan, a.top_n),
-            "next_step": "a person reviews them: retention approvals list / approve / reject"}
+            "next_step": "a person reviews them in the approval queue and approves or rejects each one"}
+
+
+def _not_drafted(plan, ids: list[str], explain: list[str], planned: list[str], top_n: int) -> dict[str, str]:
+    """Why each named customer (asked for, or to explain) got no draft: the plan's reason."""
+    why = {x.customer_id: x.why for x in plan.skipped}
+    drafted = {r["customer_id"] for r in plan.chosen}
+    out = {}
+    for cid in [*ids, *explain]:
+        if cid in drafted or cid in out:
+            continue
+        out[cid] = why.get(cid) or (f"in this week's plan, but not among the {top_n} with the highest expected value"
+                                    if cid in planned else "no play chosen for them this week")
+    return out
 
 
 class BriefArgs(Args):
@@ -284,5 +341,111 @@ def weekly_brief(session, a: BriefArgs) -> dict | str:
         return NOT_AVAILABLE
     b = brief.weekly_brief(session.store, workspace=session.workspace, week_ending=session.as_of,
                            cac=a.cac, horizon_days=session.horizon_days, settings=_settings(session))
-    return {"week_ending": b.week_ending, "markdown": b.markdown[:4000],
+    return {"week_ending": b.week_ending, "markdown": b.markdown[:8000],
             "files": {k: v for k, v in b.paths.items() if k in ("md", "html")}}
+
+
+def _num(x, nd: int = 4):
+    """A rounded float, or None for a missing value (NaN: a group too small to measure)."""
+    try:
+        return None if x is None or x != x else _r(x, nd)
+    except (TypeError, ValueError):
+        return None
+
+
+def _effect(row: dict) -> dict:
+    """One campaign_results row in the tool's words: save rate and incremental revenue with their
+    95% intervals (incremental revenue = revenue difference per customer x treated customers)."""
+    n = int(row["treated"])
+    scale = (lambda v: None if v is None else _r(v * n, 2))
+    rd, lo, hi = (_num(row[k], 4) for k in ("revenue_difference", "revenue_low", "revenue_high"))
+    up = _num(row["uplift"])
+    return {"treated": n, "control": int(row["control"]),
+            "treated_buyers": int(row["treated_buyers"]), "control_buyers": int(row["control_buyers"]),
+            "treated_rate": _num(row["treated_rate"]), "control_rate": _num(row["control_rate"]),
+            "save_rate": up, "save_rate_interval_95": [_num(row["uplift_low"]), _num(row["uplift_high"])],
+            "customers_saved": None if up is None else _r(up * n, 1),
+            "revenue_per_customer_difference": None if rd is None else _r(rd, 2),
+            "incremental_revenue": scale(rd), "incremental_revenue_interval_95": [scale(lo), scale(hi)]}
+
+
+class CampaignArgs(Args):
+    campaign_id: str | None = Field(None, max_length=80, description="One campaign; default: the latest.")
+    window_days: int | None = Field(None, ge=7, le=365, description="Days after the campaign's start "
+                                    "in which a purchase counts (default 56).")
+    limit: int = Field(3, ge=1, le=20, description="How many campaigns, newest first.")
+
+
+@tool(CampaignArgs)
+def campaign_results(session, a: CampaignArgs) -> dict | str:
+    """Measured results of this store's campaigns, newest first: treated customers vs the held-out
+    control group over the measurement window, the save rate (repurchase rate difference) and the
+    incremental revenue, each with its 95% interval, per campaign and per play. `complete` is
+    false while the window is still open. Nothing is estimated: it is what the orders show."""
+    camps, queue = _optional("campaigns"), _queue(session)
+    if camps is None or queue is None or not hasattr(camps, "campaign_results"):
+        return NOT_AVAILABLE
+    mine = set(camps.store_campaigns(queue, session.store_dir)[0])
+    rows = [c for c in camps.list_campaigns(queue) if c.id in mine]
+    if a.campaign_id is not None:
+        rows = [c for c in rows if c.id == a.campaign_id]
+        if not rows:
+            raise ValueError(f"no campaign {a.campaign_id!r} for this store")
+    last = session.orders["order_date"].max().normalize()
+    measured = (lambda c: (last - pd.Timestamp(c.week_of)).days + 1)
+    # newest first, campaigns with a week of orders behind them before those just started
+    rows = sorted(rows[::-1], key=lambda c: measured(c) < 7)[:a.limit]
+    titles = {pb.id: pb.title for pb in session.kb.playbooks()}
+    drafts = queue.list_drafts()
+    out = []
+    for c in rows:
+        mine_d = [d for d in drafts if d.campaign_id == c.id]
+        sent = sum(d.exported_at is not None for d in mine_d)
+        row = camps.campaign_results(session.orders, c, window_days=a.window_days, contacted=sent).iloc[0]
+        plays = {}
+        treated = set(c.treated_ids or [])
+        for d in mine_d:
+            if d.customer_id in treated and d.playbook_id:
+                plays.setdefault(d.playbook_id, []).append(d.customer_id)
+        per_play = []
+        for pid, ids in sorted(plays.items(), key=lambda kv: -len(kv[1])):
+            pr = camps.campaign_results(session.orders, {"id": f"{c.id}/{pid}", "week_of": c.week_of,
+                                                         "treated_ids": ids, "control_ids": c.control_ids},
+                                        window_days=a.window_days).iloc[0]
+            per_play.append({"playbook_id": pid, "playbook_title": titles.get(pid, pid), **_effect(pr)})
+        out.append({"campaign_id": c.id, "week_of": str(c.week_of), "window": [row["start"], row["end"]],
+                    "complete": bool(row["complete"]), "days_measured": max(0, min(measured(c), int(row["window_days"]))), "contacted": sent, **_effect(row), "plays": per_play})
+    return {**_base(session), "campaigns": out, "campaigns_total": len(mine),
+            "method": "save rate: Newcombe hybrid score 95% interval; revenue: Welch t 95% interval; "
+                      "per play, that play's treated customers vs the campaign's whole control group",
+            "units": "rates as shares (0.05 = 5 points); revenue in currency"}
+
+
+@tool(CustomerArgs)
+def customer_history(session, a: CustomerArgs) -> dict | str:
+    """One customer's history with the store and with us: their purchase occasions (latest 10:
+    date, lines, net amount), returns, and every draft made for them in this store's campaigns
+    (campaign, week, channel, play, state: pending, approved, rejected, blocked or exported)."""
+    cid = session.customer_row(a.customer_id)["customer_id"]
+    o = session.rows_of("orders", cid)
+    day = o["order_date"].dt.normalize()
+    by_day = o.assign(_day=day).groupby("_day").agg(lines=("amount", "size"), amount=("amount", "sum"))
+    occasions = [{"date": str(d.date()), "lines": int(r.lines), "net_amount": _r(r.amount)}
+                 for d, r in by_day.sort_index(ascending=False).head(10).iterrows()]
+    out = {**_base(session), "customer_id": cid, "purchase_days": int((by_day["amount"] >= 0).sum()),
+           "net_revenue": _r(o["amount"].sum()), "returned_lines": int((o["amount"] < 0).sum()),
+           "latest_purchases": occasions, "drafts": [], "units": "amounts in currency"}
+    camps, queue = _optional("campaigns"), _queue(session)
+    if camps is None or queue is None:
+        out["drafts_note"] = "no approval queue yet"
+        return out
+    mine = {c.id: c for c in camps.list_campaigns(queue)
+            if c.id in set(camps.store_campaigns(queue, session.store_dir)[0])}
+    titles = {pb.id: pb.title for pb in session.kb.playbooks()}
+    out["drafts"] = [{"draft_id": d.id, "campaign_id": d.campaign_id, "week_of": str(mine[d.campaign_id].week_of),
+                      "channel": d.channel, "playbook_title": titles.get(d.playbook_id, d.playbook_id),
+                      "state": d.status, "store_text": {"subject": session.quote(d.subject, 120)}}
+                     for d in queue.list_drafts() if d.customer_id == cid and d.campaign_id in mine]
+    out["in_control_groups"] = [c.id for c in mine.values() if cid in (c.control_ids or [])]
+    out["store_text_note"] = DRAFT_TEXT_NOTE
+    return out

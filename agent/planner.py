@@ -6,6 +6,9 @@ MiniLM, `knowledge.default_embedder`) and a few example phrasings per intent
 counts, segments, churn reasons, CLV tiers, periods) are extracted with patterns. The intent
 picks the tool calls; the answer is a template filled only from the tool results, and says
 that no language model is in use. What it cannot map, it says so and lists what it can do.
+Several asks in one message are split and answered in turn (`Planner.route`). A question only
+reads: the one intent that writes (draft, which queues drafts) needs a request to write.
+Routing is measured on merchant phrasings, dev and held-out (`evals.agent_eval.routing_eval`).
 A request it must not carry out (send without approval, target by a sensitive attribute, false
 urgency, a discount over the cap, personal data, another store) is refused first, with what it
 can do instead (`agent.policy`).
@@ -25,18 +28,45 @@ from agent import prompts as T
 from agent.prompts import CAPABILITIES, INTENT_EXAMPLES, OFFLINE_NOTE
 
 MIN_SCORE = 0.38
-CUSTOMER_INTENTS = ("why_customer", "customer_profile", "cross_sell")
+CUSTOMER_INTENTS = ("why_customer", "customer_profile", "cross_sell", "customer_history")
+WRITES = ("draft",)
+"""Intents that write (queue drafts): only when the request asks to write (`WRITE_VERB`)."""
+WRITE_VERB = re.compile(r"\b(?:draft|write|compose|prep(?:are)?|create|queue|put together|make|preview)\b"
+                        r"|^\s*(?:please\s+)?(?:e-?mail|message|text)\b", re.I)
+MESSAGE_NOUN = re.compile(r"e-?mail|emial|message|\bsms\b|\btexts?\b|\bnote\b|outreach|reminder|win.?back|"
+                          r"\bdrafts?\b|campaign|\bletter|copy\b", re.I)
+"""What a draft request writes: a request to write something else ("a poem") is no draft."""
+WHY = re.compile(r"\bwhy\b|how come|reason|\bdriv(?:ing|es|ers?)\b|what'?s behind|\bcaus", re.I)
+OUT_OF_SCOPE = re.compile(r"^\s*(?:please\s+)?(?:refund|cancel|ship|update|set up|book|buy|translate|delete|"
+                          r"install|order more|restock|reorder)\b")
+HISTORY_CUE = re.compile(r"\bhist\w*|received|sent (?:to|them|him|her)|drafts?\b|contacted|e-?mailed|messaged|messages? (?:to|sent)|last order|"
+                         r"ordered|purchases|bought|before\b|already|pending|waiting", re.I)
 KEYWORDS = {  # intent -> (pattern, boost): cues that survive paraphrase
+    "help": (r"\bhelp\b|what can (?:you|this)|how do i use|\bfeatures?\b|^\s*(?:hi|hello|hey)\b", 0.2),
+    "campaign_results": (r"campaign|uplift|save rate|hold.?out|control group|incremental|\blift\b"
+                         r"|\bdid\b.{0,40}\bwork|results? of|how did .{0,30}\b(?:do|go|perform)|vs control"
+                         r"|\bpromo\b|\bblast\b|a/?b test|test results|move the needle", 0.25),
+    "tickets": (r"\btickets?\b|\btix\b|support|help.?desk|complain\w* about|customer service|\bcs inbox"
+                r"|zendesk|gorgias|freshdesk", 0.25),
+    "kpis": (r"repeat (?:purchase |customer )?(?:rate|%)|\baov\b|average order|\brevenue\b|\bsales\b|churned|"
+             r"active (?:customers|buyers)|\bkpis?\b|week over week|metrics|did we lose|returning customer"
+             r"|weekly numbers|numbers (?:vs|versus|compared)|churn (?:this|last) week", 0.2),
+    "customer_history": (r"\bhist\w*|received from|(?:bought|purchased|ordered) (?:\w+ )?before|drafts? (?:for|pending|waiting)|contacted|e-?mailed|messaged|last order", 0.2),
+    "why_customer": (r"\bwhy\b|\bexplain|how come|what'?s driving|what is driving", 0.15),
+    "customer_list": (r"(?:best|top|#1|number one|most valuable|biggest) (?:customer|spender)|consent|opt(?:ed)?.?in"
+                      r"|\blist (?:my|all|every)|customers (?:whose|with)|tier customers"
+                      r"|(?:in|of) the [\w' ]{3,25} (?:segment|group)", 0.15),
     "ltv_cac": (r"\bltv\b|\bcac\b|acqui[sz]|lifetime value (?:to|vs|versus)", 0.25),
     "cross_sell": (r"cross.?sell|upsell|up.?sell|recommend|next best|what else", 0.2),
     "draft": (r"\bdraft|\bwrite\b|\bcompose|win.?back (?:e.?mail|message)|\bemails? (?:to|for)\b", 0.2),
     "brief": (r"\bbrie?f\b|\bweekly (?:report|summary)|\bsummar", 0.2),
-    "playbook": (r"playbook|\bplays?\b|tactic|strateg|what works|how do i (?:win|keep|save)", 0.2),
-    "why_customer": (r"\bwhy\b", 0.15),
+    "playbook": (r"playbook|\bplays?\b|tactic|strateg|what works|how do i (?:win|keep|save)"
+                 r"|how (?:should|do|can) (?:i|we) (?:handle|deal with|treat|approach)", 0.2),
     "segment_change": (r"chang|migrat|moved?|grow|grew|shr[iu]nk|compared|since last|last week", 0.12),
     "clv_by_segment": (r"\bclv\b|lifetime value|by segment|per segment|each segment", 0.1),
-    "contact_week": (r"contact|reach out|this week|outreach", 0.08),
-    "at_risk_list": (r"about to (?:churn|leave)|likely to (?:churn|leave)|at.?risk|churning", 0.08),
+    "contact_week": (r"contact|reach out|this week|outreach|to.?do", 0.08),
+    "at_risk_list": (r"(?:about to|might|could|going to)(?: \w+)? (?:churn|leave|lose)\b|likely to (?:churn|leave|drop)|at.?risk|churning|drop(?:ping)? off"
+                     r"|stop (?:ordering|buying)", 0.08),
 }
 SEGMENT_WORDS = {s.lower(): s for s in SEGMENTS if s not in ("At risk", "New", "Lost")}
 SEGMENT_WORDS.update({"champion": "Champions", "loyal customers": "Loyal",
@@ -48,7 +78,7 @@ SEGMENT_WORDS.update({"champion": "Champions", "loyal customers": "Loyal",
 REASON_WORDS = [
     (r"price|discount|coupon|deal.?hunt|bargain|sale", "price_sensitivity"),
     (r"service|support|complain|ticket|late deliver|angry", "service_problems"),
-    (r"quality|return|refund|faulty|broken|defect", "quality_returns"),
+    (r"quality|return(?!ing customer)|refund|faulty|broken|defect", "quality_returns"),
     (r"engag|not opening|stopped opening|inactive|disengag", "fading_engagement"),
     (r"overdue|late for|cycle|replenish|running low", "cycle_overdue"),
     (r"one.?time|single purchase|only bought once|first.?time|second purchase", "one_time_buyer"),
@@ -72,13 +102,27 @@ class Entities:
     reason: str | None = None
     tier: str | None = None
     days_back: int = 7
+    period_given: bool = False
+    channel: str | None = None
+    """email or sms, when the request names one ("a win-back email")."""
+    play: str | None = None
+    """A kind of play the request names (agent.agent_tools.PLAY_KINDS), e.g. win_back."""
+    metrics: list[str] = field(default_factory=list)
+    """KPIs the request names (keys of agent.prompts.KPI_WORDS)."""
+    rank: str | None = None
+    """"value" or "stake" when the request names a customer by rank ("my best customer")."""
+    sort_by: str | None = None
+    consent: tuple[str, str] | None = None
+    """(channel or "any", state) when the request filters on consent."""
+    at_risk: bool = False
+    preview: bool = False
 
 
 def extract(session, text: str) -> Entities:
     """Customer ids, money, counts, segment, churn reason, CLV tier and period in a request.
     Customers are only those the store has (`StoreSession.find_customers`: its ids, its
     customers' names); what is written as an id but is not one of the store's is unknown."""
-    e, low = Entities(), text.lower()
+    e, low = Entities(), expand(text.lower())
     for m in session.find_customers(text):
         if m.customer_id is not None:
             if m.customer_id not in e.customer_ids:
@@ -94,7 +138,7 @@ def extract(session, text: str) -> Entities:
     if money:
         e.money = float(money.group(1).replace(",", ""))
     count = re.search(r"\btop\s+(\d{1,3}|" + "|".join(NUMBER_WORDS) + r")\b", low) or re.search(
-        r"\b(\d{1,3}|" + "|".join(NUMBER_WORDS) + r")\s+(?:[\w-]+\s+){0,2}customers\b", low)
+        r"\b(\d{1,3}|" + "|".join(NUMBER_WORDS) + r")\s+(?:[\w-]+\s+){0,3}customers\b", low)
     if count:
         e.count = int(NUMBER_WORDS.get(count.group(1), count.group(1) if count.group(1).isdigit() else 0)) or None
     e.segment = _segment(low)
@@ -104,10 +148,55 @@ def extract(session, text: str) -> Entities:
     elif re.search(r"low.?(?:value|clv|tier)", low):
         e.tier = "low"
     if re.search(r"last month|30 days|four weeks", low):
-        e.days_back = 30
+        e.days_back, e.period_given = 30, True
     elif m := re.search(r"(?:last|past)\s+(\d{1,3})\s+days", low):
-        e.days_back = max(1, min(365, int(m.group(1))))
+        e.days_back, e.period_given = max(1, min(365, int(m.group(1)))), True
+    elif re.search(r"this week|last week|past week|this wk|last wk|7 days", low):
+        e.period_given = True
+    if re.search(r"\bsms\b|\btexts?\b|text messages?", low):
+        e.channel = "sms"
+    elif re.search(r"e-?mails?\b|emial|\bmails?\b", low):
+        e.channel = "email"
+    e.play = next((k for pat, k in PLAY_WORDS if re.search(pat, low)), None)
+    e.metrics = [k for pat, k in METRIC_WORDS if re.search(pat, low)]
+    e.at_risk = bool(re.search(r"at.?risk|risk(?:y|iest)|churn(?!\w*\s+(?:reason|driver|this week|last week|rate))"
+                               r"|leav|lapse|slipping|drift|"
+                               r"in danger|drop(?:ping)? off|stop (?:ordering|buying)|go(?:ne|ing)? quiet"
+                               r"|(?:about|going) to lose|(?:might|could|will|may)(?: \w+)? lose\b", low))
+    if re.search(r"(?:best|top|#1|number one|no\.? ?1|most valuable|biggest|most important) customer\b", low):
+        e.rank = "value"
+    elif re.search(r"customer (?:with|who has) the most (?:value |money )?at stake", low):
+        e.rank = "stake"
+    if re.search(r"at stake|value at risk|money at risk", low):
+        e.sort_by = "value_at_stake"
+    elif re.search(r"spend|spender|revenue to date|spent the most", low):
+        e.sort_by = "revenue_to_date"
+    elif re.search(r"riskiest|most likely to (?:churn|leave)|highest churn", low):
+        e.sort_by = "churn_probability"
+    if re.search(r"consent|opt(?:ed)?.?(?:in|out)|unsubscrib|permission", low):
+        ch = "sms" if re.search(r"\bsms\b|text", low) else "email" if re.search(r"e-?mail", low) else "any"
+        neg = re.search(r"\bno\b|without|never|not|haven.?t|hasn.?t|missing|lack", low)
+        state = ("unknown" if re.search(r"unknown|don.?t know|not sure", low) else "no"
+                 if re.search(r"refus|opted.?out|unsubscrib|said no", low) else "not_given" if neg else "yes")
+        e.consent = (ch, state)
+    e.preview = bool(re.search(r"preview|without queu|don.?t queue|do not queue|not queue|just show", low))
     return e
+
+
+PLAY_WORDS = [
+    (r"win.?back|winback|bring (?:them |\w+ )?back|re.?engag|lapsed|reactivat", "win_back"),
+    (r"replenish|restock|running low|reorder|refill", "replenishment"),
+    (r"cross.?sell|upsell|bundle", "cross_sell"),
+    (r"second (?:purchase|order)|first.?time buyers?|onboard", "second_purchase"),
+    (r"\bvip\b|thank.?you gift|surprise", "vip"),
+    (r"feedback|review request|ask for a review", "feedback"),
+]
+METRIC_WORDS = [
+    (r"repeat|returning customer", "repeat_rate"), (r"\bactive\b", "active_customers"),
+    (r"churned|\bchurn this week|did we lose|lost this week", "churned_this_week"),
+    (r"\baov\b|average order|order value|basket", "aov_week"), (r"revenue|\bsales\b|turnover", "revenue_week"),
+    (r"how many orders|number of orders|\borders this week", "orders_week"),
+]
 
 
 def _segment(low: str) -> str | None:
@@ -154,17 +243,63 @@ class Planner:
         scores: dict[str, float] = {}
         for lab, s in zip(labels, sims):
             scores[lab] = max(scores.get(lab, -1.0), float(s))
-        low = text.lower()
+        low = expand(text.lower())
         for intent, (pat, boost) in KEYWORDS.items():
             if re.search(pat, low):
                 scores[intent] += boost
         has_id = bool(ents.customer_ids or ents.unknown_ids or ents.ambiguous)
         for intent in CUSTOMER_INTENTS:
             scores[intent] += 0.1 if has_id else -0.05
+        if ents.rank and not has_id:  # "my best customer": a customer named by rank
+            scores["why_customer" if WHY.search(low) else "customer_list"] += 0.15
         if ents.money is not None:
             scores["ltv_cac"] += 0.1
+        if not (WRITE_VERB.search(text) and MESSAGE_NOUN.search(text)):  # a question never writes
+            for intent in WRITES:
+                scores[intent] -= 0.5
+        if OUT_OF_SCOPE.search(low):  # an action on the shop itself: not one of the tools
+            for intent in scores:
+                scores[intent] -= 0.25
+        if not HISTORY_CUE.search(text):  # "tell me about C000123" is the profile, not the history
+            scores["customer_history"] -= 0.15
+        if ents.at_risk and not (ents.rank or ents.consent or ents.sort_by or WRITE_VERB.search(text)):
+            scores["at_risk_list"] += 0.1  # a list of customers at risk is the at-risk list
+            scores["customer_list"] -= 0.1
         best = max(scores, key=scores.get)
         return (best if scores[best] >= MIN_SCORE else None), scores
+
+    def route(self, message: str) -> list[tuple[str | None, Entities, str]]:
+        """(intent, entities, text) for each ask in the request: several asks in one ("repeat
+        rate? also who should I contact") are split at strong separators and each is routed;
+        a short part that refers back ("how did that change") stays with the part before it,
+        and parts with the same intent are one ask."""
+        whole = extract(self.session, message)
+        parts = [re.sub(r"^(?:and|then|also|plus)\s+", "", p.strip(" ,."), flags=re.I)
+                 for p in SPLIT.split(message) if p and p.strip(" ,.")]
+        merged: list[str] = []
+        for p in parts:
+            if merged and (len(p.split()) < 3 or (len(p.split()) <= 4 and BACK_REF.search(p))):
+                merged[-1] = f"{merged[-1]} and {p}"
+            else:
+                merged.append(p)
+        if len(merged) > 1:
+            routed = []
+            for p in merged:
+                e = extract(self.session, p)
+                if not (e.customer_ids or e.unknown_ids or e.ambiguous):
+                    e.customer_ids, e.unknown_ids = list(whole.customer_ids), list(whole.unknown_ids)
+                    e.rank = e.rank or whole.rank
+                intent, _ = self.classify(p, e)
+                if intent == "draft":  # "... at-risk customers, then draft emails for the top 3"
+                    e.at_risk = e.at_risk or whole.at_risk
+                if routed and routed[-1][0] == intent:
+                    continue
+                routed.append((intent, e, p))
+            known = [r for r in routed if r[0] not in (None, "help")]
+            if len(known) > 1:
+                return known
+        intent, _ = self.classify(message, whole)
+        return [(intent, whole, message)]
 
     def ask(self, message: str) -> Answer:
         start = len(self.runner.trace)
@@ -172,15 +307,15 @@ class Planner:
         if refused is not None:
             text = self._refuse(refused)
             return Answer(f"{text}\n\n{OFFLINE_NOTE}", self.runner.trace[start:], "offline")
-        ents = extract(self.session, message)
-        intent, _ = self.classify(message, ents)
-        if ents.customer_ids:
-            self.last_customer = ents.customer_ids[0]
-        elif not ents.unknown_ids and self.last_customer and re.search(
-                r"\b(this|that|the same|him|her|them) customer\b|\b(him|her)\b", message.lower()):
-            ents.customer_ids = [self.last_customer]
-        text = self._answer(intent, ents, message)
-        return Answer(f"{text}\n\n{OFFLINE_NOTE}", self.runner.trace[start:], "offline")
+        texts = []
+        for intent, ents, part in self.route(message):
+            if ents.customer_ids:
+                self.last_customer = ents.customer_ids[0]
+            elif not ents.unknown_ids and self.last_customer and re.search(
+                    r"\b(this|that|the same|him|her|them) customer\b|\b(him|her)\b", part.lower()):
+                ents.customer_ids = [self.last_customer]
+            texts.append(self._answer(intent, ents, part))
+        return Answer("\n\n".join(texts) + f"\n\n{OFFLINE_NOTE}", self.runner.trace[start:], "offline")
 
     def _answer(self, intent: str | None, e: Entities, message: str) -> str:
         if intent is None or intent == "help":
@@ -190,12 +325,20 @@ class Planner:
         if intent in CUSTOMER_INTENTS + ("draft",) and not e.customer_ids and e.ambiguous:
             return (f"Several customers of this store are called {e.ambiguous[0]}: which one? Give "
                     f"their customer id, e.g. '{message.rstrip('?.! ')}' with the id instead of the name.")
+        lead = ""
+        if intent in CUSTOMER_INTENTS + ("draft",) and not e.customer_ids and e.rank and not e.unknown_ids:
+            res = self._call("list_customers", sort_by="value_at_stake" if e.rank == "stake" else "predicted_clv",
+                             at_risk_only=e.at_risk or None, limit=1)
+            if isinstance(res, str) or not res["customers"]:
+                return T.customers(res)
+            e.customer_ids = [res["customers"][0]["customer_id"]]
+            lead = T.top_customer(res) + "\n"
         if intent in CUSTOMER_INTENTS and not e.customer_ids:
             if e.unknown_ids:
                 return self._call_error("explain_customer", {"customer_id": e.unknown_ids[0]})
             return ("Which customer? Give their id, e.g. "
                     f"'{message.rstrip('?.! ')} {self.session.by_id.index[0]}'.")
-        return getattr(self, f"_{intent}")(e, message)
+        return lead + getattr(self, f"_{intent}")(e, message)
 
     def _discount_cap(self) -> float:
         from agent.settings import Settings
@@ -244,9 +387,6 @@ class Planner:
                            self._call("segment_migration", days_back=e.days_back), e.segment)
 
     def _ltv_cac(self, e: Entities, _: str) -> str:
-        if e.money is None:
-            return ("What is your customer acquisition cost? Ask e.g. 'What is my LTV:CAC at $40 "
-                    "CAC?' and I will compare it with your customers' lifetime value.")
         return T.ltv_cac(self._call("clv_ltv_cac", cac=e.money, segment=e.segment))
 
     def _playbook(self, e: Entities, message: str) -> str:
@@ -263,14 +403,56 @@ class Planner:
                             self._call("at_risk_customers", limit=5))
 
     def _draft(self, e: Entities, _: str) -> str:
+        """Drafts into the approval queue, of the kind of play and on the channel asked for. "My
+        top N at-risk customers" are the ones the at-risk list names (by value at stake): each is
+        drafted or said why not (no consent, no fitting play), never silently swapped."""
         if e.unknown_ids and not e.customer_ids:
             return self._call_error("explain_customer", {"customer_id": e.unknown_ids[0]})
+        if e.preview and e.customer_ids:
+            return T.draft_preview(self._call("draft_message", customer_id=e.customer_ids[0]))
+        kind = {"play": e.play, "channel": e.channel}
         if e.customer_ids:
-            return T.queued(self._call("queue_drafts", customer_ids=e.customer_ids[:10]))
-        return T.queued(self._call("queue_drafts", top_n=e.count or 3))
+            return T.queued(self._call("queue_drafts", customer_ids=e.customer_ids[:10], **kind))
+        if e.at_risk or e.segment or e.tier:
+            risk = self._call("at_risk_customers", segment=e.segment, clv_tier=e.tier, reason=e.reason,
+                              limit=e.count or 3)
+            if isinstance(risk, str) or not risk["customers"]:
+                return T.at_risk(risk)
+            ids = [c["customer_id"] for c in risk["customers"]]
+            return (f"Your top {len(ids)} at-risk customers by value at stake: {', '.join(ids)}. Drafts go to "
+                    "the customers this week's plan can contact; each of these that gets none is named below "
+                    "with why.\n"
+                    + T.queued(self._call("queue_drafts", top_n=e.count or 3, explain_ids=ids, **kind)))
+        return T.queued(self._call("queue_drafts", top_n=e.count or 3, **kind))
 
     def _overview(self, e: Entities, _: str) -> str:
         return T.overview(self._call("store_overview"))
+
+    def _kpis(self, e: Entities, _: str) -> str:
+        return T.kpis(self._call("store_kpis"), e.metrics or None)
+
+    def _campaign_results(self, e: Entities, _: str) -> str:
+        return T.campaigns(self._call("campaign_results"))
+
+    def _customer_list(self, e: Entities, _: str) -> str:
+        ch, state = e.consent or (None, None)
+        sort_by = e.sort_by or ("value_at_stake" if e.rank == "stake" else None)
+        return T.customers(self._call("list_customers", sort_by=sort_by, at_risk_only=e.at_risk or None,
+                                      segment=e.segment, clv_tier=e.tier, reason=e.reason,
+                                      consent_channel=ch, consent_state=state,
+                                      limit=e.count or (1 if e.rank else 10)))
+
+    def _customer_history(self, e: Entities, _: str) -> str:
+        return "\n\n".join(T.history(self._call("customer_history", customer_id=c)) for c in e.customer_ids[:3])
+
+    def _tickets(self, e: Entities, _: str) -> str:
+        return T.tickets(self._call("support_tickets", days_back=e.days_back if e.period_given else None))
+
+
+SPLIT = re.compile(r"\?+\s*|;\s*|\s+\+\s+|\s+&\s+|\.\s+(?=[A-Za-z])|,?\s+(?:and\s+)?also\s+|,?\s+and then\s+"
+                   r"|,?\s+then\s+|,?\s+plus\s+|,?\s+and\s+(?=(?:what|how|who|which|whats|what's|show|list|"
+                   r"draft|give|tell)\b)", re.I)
+BACK_REF = re.compile(r"\b(?:that|it|this|those|these)\b", re.I)
 
 
 def _normalised(session, text: str) -> str:
@@ -280,7 +462,20 @@ def _normalised(session, text: str) -> str:
     for m in session.find_customers(text):
         out += [text[last:m.start], "C000123"]
         last = m.end
-    return "".join(out) + text[last:]
+    return expand("".join(out) + text[last:])
+
+
+SHORTHAND = {r"\bcusts?\b": "customers", r"\bcustomrs?\b|\bcustmers?\b|\bcusotmers?\b": "customers",
+             r"\bwk\b": "week", r"\bpls\b|\bplz\b": "please", r"\btix\b": "tickets", r"\bavg\b": "average",
+             r"#\s?1\b|\bno\.? ?1\b": "number one", r"\bthx\b": "thanks", r"\brev\b": "revenue",
+             r"\bmsgs?\b": "messages", r"\bu\b": "you", r"\bppl\b": "people"}
+
+
+def expand(text: str) -> str:
+    """Merchant shorthand written out ("custs" -> customers, "wk" -> week), for matching."""
+    for pat, word in SHORTHAND.items():
+        text = re.sub(pat, word, text, flags=re.I)
+    return text
 
 
 def _unit(m: np.ndarray) -> np.ndarray:

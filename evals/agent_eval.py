@@ -93,8 +93,10 @@ def resolve_roles(session, planted: dict) -> dict[str, str]:
     import agent.chat  # noqa: F401  (registers the follow-up tools)
     from agent.agent_tools import ToolRunner
 
-    s = session.scores.assign(stake=session.scores["churn_probability"] * session.scores["predicted_clv"])
-    risk = s.loc[s["churn_probability"] > 0.5].sort_values("stake", ascending=False)
+    from tools.kpis import at_risk_mask, value_at_stake
+
+    s = session.scores.assign(stake=value_at_stake(session.scores))
+    risk = s.loc[at_risk_mask(s)].sort_values("stake", ascending=False)
     c = session.customers.assign(customer_id=session.customers["customer_id"].astype(str))
     consent = c.set_index("customer_id")[["accepts_email", "accepts_sms"]].astype(str).apply(
         lambda col: col.str.lower().isin(["true", "1", "yes"]))
@@ -401,3 +403,40 @@ def evaluate(tmp: Path, *, customers: int = 800, kb=None, only: list[str] | None
         results["llm"] = run_scenarios(llm_session, scenarios, resolve_roles(llm_session, planted),
                                        mode="llm", chat_model=model, personal=personal)
     return results, skipped
+
+
+# --- intent routing: merchant phrasings -> the tools the offline planner calls ---------------
+
+PHRASING_SPLITS = {"dev": "planner_phrasings.yaml", "held-out": "planner_phrasings_heldout.yaml"}
+"""The dev split (the planner is tuned on it) and the held-out split (written first, frozen,
+never tuned on)."""
+
+
+def load_phrasings(split: str) -> list[dict]:
+    return yaml.safe_load((files("evals") / "data" / PHRASING_SPLITS[split]).read_text())
+
+
+def routed_ok(case: dict, tools: list[str]) -> bool:
+    """A phrasing reaches the right tools: the tools the planner called, in order, are `tools`."""
+    return tools == list(case["tools"])
+
+
+def routing_eval(assistant, cases: list[dict]) -> dict:
+    """Each phrasing asked of the offline assistant (its tools really run); the share whose
+    called tools equal the case's, and the misses (text, expected, called)."""
+    misses = []
+    for c in cases:
+        called = [s.tool for s in assistant.ask(c["text"]).trace]
+        if not routed_ok(c, called):
+            misses.append({"text": c["text"], "expected": list(c["tools"]), "called": called})
+    n = len(cases)
+    return {"phrasings": n, "right": n - len(misses), "accuracy": (n - len(misses)) / n if n else 0.0,
+            "misses": misses}
+
+
+def routing_table(results: dict[str, dict]) -> str:
+    rows = ["| split | phrasings | right tools | accuracy |", "|---|---|---|---|"]
+    rows += [f"| {k} | {r['phrasings']} | {r['right']} | {r['accuracy']:.1%} |" for k, r in results.items()]
+    misses = [f"- {k}: \"{m['text']}\" expected {', '.join(m['expected']) or 'no tool'}, called "
+              f"{', '.join(m['called']) or 'no tool'}" for k, r in results.items() for m in r["misses"][:20]]
+    return "\n".join(rows + (["", "Misses:", *misses] if misses else []))

@@ -101,6 +101,12 @@ ALL_CALLS = [
     ("prioritise_interventions", {"limit": 5}),
     ("draft_message", {"customer_id": "C000859"}),
     ("queue_drafts", {"top_n": 2}),
+    ("store_kpis", {}),
+    ("list_customers", {"sort_by": "value_at_stake", "at_risk_only": True, "limit": 5}),
+    ("list_customers", {"consent_channel": "email", "consent_state": "no"}),
+    ("support_tickets", {}),
+    ("customer_history", {"customer_id": "C000002"}),
+    ("campaign_results", {}),
 ]
 
 
@@ -235,7 +241,8 @@ def test_tool_schemas_forbid_unknown_fields_and_have_docs():
 
     expected = {"store_overview", "at_risk_customers", "explain_customer", "segment_summary",
                 "segment_migration", "clv_ltv_cac", "next_best_product", "search_playbooks",
-                "prioritise_interventions", "draft_message", "queue_drafts", "weekly_brief"}
+                "prioritise_interventions", "draft_message", "queue_drafts", "weekly_brief",
+                "store_kpis", "list_customers", "support_tickets", "customer_history", "campaign_results"}
     assert expected <= set(TOOLS)
     for spec in TOOLS.values():
         schema = spec.args.model_json_schema()
@@ -249,8 +256,137 @@ def test_overview_answer_carries_a_scoring_warning():
     r = {"as_of": "2010-12-05", "customers": 323, "active_customers_last_90_days": 323, "orders": 500,
          "net_revenue_to_date": 1000.0, "average_order_value": 2.0, "repeat_rate": 0.2,
          "horizon_days": 365, "predicted_value_next_horizon": 5000.0, "at_risk_customers": 0,
-         "at_risk_predicted_value": 0.0, "currency": "GBP",
+         "at_risk_value_at_stake": 0.0, "currency": "GBP",
          "warnings": ["The order history covers 5 days (2010-12-01 to 2010-12-05), less than the 365-day horizon."]}
     text = prompts.overview(r)
     assert text.endswith("Note: The order history covers 5 days (2010-12-01 to 2010-12-05), less than the 365-day horizon.")
     assert "Note:" not in prompts.overview({**r, "warnings": []})
+
+
+# --- issue 16: a tool for every question; one "at risk", one value at stake ----------------------
+
+
+def test_one_at_risk_threshold_and_one_value_at_stake(runner, session):
+    """Overview, at-risk list, KPIs and segments agree on who is at risk and what is at stake:
+    the same threshold (tools.schema) and the same function (tools.kpis.value_at_stake)."""
+    from tools.kpis import at_risk_mask, value_at_stake
+    from tools.schema import AT_RISK_PROBABILITY
+
+    s = session.scores
+    risk = s["churn_probability"] > AT_RISK_PROBABILITY
+    assert (at_risk_mask(s) == risk).all()
+    stake = round(float((s.loc[risk, "churn_probability"] * s.loc[risk, "predicted_clv"]).sum()), 2)
+    assert round(float(value_at_stake(s.loc[risk]).sum()), 2) == stake
+    o = runner.call("store_overview", {})
+    r = runner.call("at_risk_customers", {"limit": 3})
+    k = runner.call("store_kpis", {})
+    seg = runner.call("segment_summary", {})
+    lst = runner.call("list_customers", {"at_risk_only": True})
+    assert o["at_risk_customers"] == r["matching_customers"] == k["kpis"]["at_risk"] == int(risk.sum())
+    assert sum(x["at_risk"] for x in seg["segments"]) == lst["matching_customers"] == int(risk.sum())
+    assert o["at_risk_value_at_stake"] == r["matching_value_at_stake"] == lst["matching_value_at_stake"] == stake
+    assert k["kpis"]["at_risk_value_at_stake"] == pytest.approx(stake, abs=0.01)
+
+
+def test_no_bare_at_risk_threshold_left(request):
+    """Nowhere in the assistant, tools or app does a bare 0.5 / 0.3 stand for "at risk"."""
+    root = request.config.rootpath
+    hits = []
+    for folder in ("agent", "tools", "ui"):
+        for f in (root / folder).rglob("*.py"):
+            for i, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
+                if re.search(r"churn_probability[\"']?\]?\s*[><]=?\s*0\.[35]\b", line):
+                    hits.append(f"{f.relative_to(root)}:{i}: {line.strip()}")
+    assert hits == []
+
+
+def test_store_kpis_are_the_week_kpis_with_their_change(runner, session):
+    from tools.kpis import week_kpis
+
+    res = runner.call("store_kpis", {})
+    now = week_kpis(session.orders, session.scores, as_of=session.as_of)
+    before = week_kpis(session.orders, None, as_of=session.as_of - pd.Timedelta(days=7))
+    for key in ("repeat_rate", "active_customers", "churned_this_week", "aov_week", "revenue_week"):
+        assert res["kpis"][key] == pytest.approx(now[key], abs=1e-4), key
+        assert res["change"][key] == pytest.approx(now[key] - before[key], abs=1e-3), key
+    assert res["week"]["to"] == str(session.as_of.date())
+
+
+def test_list_customers_ranks_and_filters(runner, session):
+    s = session.scores
+    best = runner.call("list_customers", {"limit": 1})["customers"][0]
+    assert best["customer_id"] == s.sort_values(["predicted_clv", "customer_id"], ascending=[False, True]).iloc[0]["customer_id"]
+    res = runner.call("list_customers", {"sort_by": "value_at_stake", "segment": "Champions", "limit": 5})
+    stakes = [r["value_at_stake"] for r in res["customers"]]
+    assert stakes == sorted(stakes, reverse=True) and all(r["segment"] == "Champions" for r in res["customers"])
+    assert res["matching_customers"] == int((s["segment"] == "Champions").sum())
+    c = pd.read_csv(session.store_dir / "customers.csv", dtype=str)
+    refused = set(c.loc[c["accepts_email"].str.lower() == "false", "customer_id"])
+    no = runner.call("list_customers", {"consent_channel": "email", "consent_state": "no", "limit": 50})
+    assert no["matching_customers"] == len(refused & set(s["customer_id"]))
+    assert all(r["customer_id"] in refused and r["consent"]["email"] == "no" for r in no["customers"])
+    by_reason = runner.call("list_customers", {"reason": "price_sensitivity"})
+    assert by_reason["matching_customers"] == int((s["churn_reason"] == "price_sensitivity").sum())
+
+
+def test_support_tickets_counts_and_quotes(runner, session):
+    res = runner.call("support_tickets", {"days_back": 90})
+    t = session.tickets
+    opened = pd.to_datetime(t["opened_at"])
+    end = session.as_of + pd.Timedelta(days=1)
+    assert res["tickets"] == int(((opened >= end - pd.Timedelta(days=90)) & (opened < end)).sum())
+    quoted = json.dumps(res["most_negative"])
+    assert "attacker@evil.example" not in quoted and "+15550001111" not in quoted
+    assert "untrusted" in res["store_text_note"]
+    assert sum(res["severity"].values()) == res["tickets"]
+
+
+def test_queue_drafts_keeps_the_kind_of_play_and_the_channel(runner):
+    from agent.agent_tools import PLAY_KINDS
+
+    res = runner.call("queue_drafts", {"top_n": 4, "play": "win_back", "channel": "email"})
+    assert res["queued"] >= 1
+    assert all(d["channel"] in ("email", "personal_email") for d in res["drafts"])
+    titles = {pb.title for pb in runner.session.kb.playbooks() if pb.id in PLAY_KINDS["win_back"]}
+    assert all(d["playbook_title"] in titles for d in res["drafts"])
+    hist = runner.call("customer_history", {"customer_id": res["drafts"][0]["customer_id"]})
+    assert any(d["campaign_id"] == res["campaign_id"] for d in hist["drafts"])
+
+
+def test_campaign_results_tool_reports_the_measured_effect(runner, session):
+    """treated vs control, save rate and incremental revenue with intervals, per campaign and
+    per play, as agent.campaigns.campaign_results measures them."""
+    import dataclasses
+
+    from agent import campaigns
+    from agent.approvals import open_queue
+    from agent.chat import _plan
+
+    start = session.as_of - pd.Timedelta(days=70)
+    plan = _plan(session, campaign_id="test-campaign-16")
+    plan = dataclasses.replace(plan, week_of=str(start.date()))
+    queue = open_queue(session.workspace.root)
+    from agent.drafts import draft_messages
+
+    drafts = draft_messages(plan, session.kb.playbooks(), settings=session.settings or _settings(),
+                            customers=session.customers, orders=session.orders, products=session.products,
+                            scores=session.scores)
+    queue.add_campaign(plan, drafts, store_path=session.store_dir)
+    res = runner.call("campaign_results", {"campaign_id": "test-campaign-16"})
+    c = res["campaigns"][0]
+    want = campaigns.campaign_results(session.orders, {"id": plan.campaign_id, "week_of": plan.week_of,
+                                                       "treated_ids": plan.treated_ids,
+                                                       "control_ids": plan.control_ids}).iloc[0]
+    assert (c["treated"], c["control"]) == (int(want["treated"]), int(want["control"]))
+    assert c["save_rate"] == pytest.approx(want["uplift"], abs=1e-4)
+    lo, hi = c["save_rate_interval_95"]
+    assert lo <= c["save_rate"] <= hi
+    assert c["incremental_revenue"] == pytest.approx(want["revenue_difference"] * want["treated"], abs=0.05)
+    assert c["plays"] and sum(p["treated"] for p in c["plays"]) <= c["treated"]
+    assert all(p["control"] == c["control"] for p in c["plays"])
+
+
+def _settings():
+    from agent.settings import Settings
+
+    return Settings()

@@ -293,7 +293,8 @@ def test_discount_over_the_cap_is_refused_with_the_cap_from_the_tool(session, qu
         assert f"the discount cap is {cap * 100:g}%" in ans.text and "40%" in ans.text
     monkeypatch.setattr(session, "settings", Settings(model=None, discount_cap=0.5))
     ans = offline(session).ask("draft win-back emails for my top 2 at-risk customers with 40% off")
-    assert [s.tool for s in ans.trace] == ["queue_drafts"]  # within a 50% cap: drafted as usual
+    # within a 50% cap: drafted as usual, for the top 2 the at-risk list names (issue 16)
+    assert [s.tool for s in ans.trace] == ["at_risk_customers", "queue_drafts"]
     new = [d for d in queue.list_drafts() if d.id not in before]
     assert all(d.offer_percent <= 0.5 and d.state in ("pending", "blocked") for d in new)
 
