@@ -6,8 +6,10 @@ occasions, revenue (CLV with margin 1, no discounting), the probability of no pu
 where it has one, a 90% interval for revenue. Baselines:
 
 - `lifetimes`: vanilla BG/NBD + Gamma-Gamma from the lifetimes package, as a practitioner
-  would run it (no penalizer; churn read as 1 - P(alive); no interval). A non-finite
-  prediction counts as 0 and is reported.
+  would run it (no penalizer; no interval), churn read as its P(no purchase in the horizon)
+  from the fitted parameters (`tools.clv_fit.prob_no_purchase`: 1 - P(alive) alone calls every
+  one-time buyer alive and ranks churn worse than chance). A non-finite prediction counts as 0
+  and is reported.
 - `naive`: each customer keeps their historical rate of purchase occasions per day of
   tenure; churn = P(0 purchases) under a Poisson with that rate; interval from Poisson
   quantiles times the customer's average order value.
@@ -28,6 +30,7 @@ import pandas as pd
 from scipy.stats import poisson
 
 from tools.clv import rfm_summary
+from tools.clv_fit import prob_no_purchase
 from tools.features import labels, occasions
 from tools.metrics import all_metrics
 from tools.score import score_store
@@ -133,21 +136,25 @@ def vanilla_lifetimes(cal: pd.DataFrame, *, as_of, horizon_days: int) -> pd.Data
             bg.fit(summ["frequency"], summ["recency"], summ["T"])
             exp = bg.conditional_expected_number_of_purchases_up_to_time(
                 horizon_days, summ["frequency"], summ["recency"], summ["T"])
-            alive = bg.conditional_probability_alive(summ["frequency"], summ["recency"], summ["T"])
+            p = bg.params_
+            p0 = pd.Series(prob_no_purchase(
+                "bgnbd", (p["r"], p["alpha"], p["a"], p["b"]), horizon_days,
+                summ["frequency"].to_numpy(float), summ["recency"].to_numpy(float),
+                summ["T"].to_numpy(float)), index=summ.index)  # P(no purchase), not 1 - P(alive)
         except Exception:  # a failed textbook fit is a result of the baseline, not an error
             exp = pd.Series(np.nan, index=summ.index)
-            alive = pd.Series(np.nan, index=summ.index)
+            p0 = pd.Series(np.nan, index=summ.index)
         rep = summ[(summ["frequency"] > 0) & (summ["monetary_value"] > 0)]
         try:
             gg = GammaGammaFitter(penalizer_coef=0.0).fit(rep["frequency"], rep["monetary_value"])
             value = gg.conditional_expected_average_profit(summ["frequency"], summ["monetary_value"])
         except Exception:
             value = summ["aov"]
-    exp, alive, value = (np.asarray(v, float) for v in (exp, alive, value))
-    nonfinite = int((~np.isfinite(exp) | ~np.isfinite(alive) | ~np.isfinite(value)).sum())
+    exp, p0, value = (np.asarray(v, float) for v in (exp, p0, value))
+    nonfinite = int((~np.isfinite(exp) | ~np.isfinite(p0) | ~np.isfinite(value)).sum())
     out["expected_orders"] = np.nan_to_num(exp, nan=0.0, posinf=0.0)
     out["predicted_clv"] = out["expected_orders"] * np.nan_to_num(value, nan=0.0, posinf=0.0)
-    out["churn_probability"] = 1.0 - np.nan_to_num(alive, nan=1.0)
+    out["churn_probability"] = np.nan_to_num(p0, nan=1.0)
     out.attrs["nonfinite"] = nonfinite
     return out
 
