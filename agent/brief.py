@@ -5,9 +5,11 @@ name; the text is rendered from those facts only (a test checks each number). Of
 templates write the narrative; in LLM mode a `narrator(facts) -> str` writes the opening
 paragraph from the same facts (and may only restate them).
 
-Sections: KPIs with week-over-week change; segment migration since last week; top at-risk
-high-value customers with reasons and the product to suggest (by name); recommended plays with
-playbook citations; consent (what the files carry, who would be contacted but for unknown
+Sections: KPIs with week-over-week change; last week's forecast against what happened
+(`agent.grading`); segment migration since last week; top at-risk high-value customers with
+reasons and the product to suggest (by name); recommended plays with playbook citations (on the
+save rates the store's measured campaigns taught); campaign results; what the campaigns taught
+the plan; consent (what the files carry, who would be contacted but for unknown
 consent, and how to supply it); drafts waiting for approval; model health (inner backtest of the
 scoring models). Money is written in the store's currency (`agent.display.money`).
 """
@@ -82,7 +84,7 @@ def scores_at(store, ws: Workspace, as_of: pd.Timestamp, *, horizon_days: int, p
     res = score_store(o, as_of=as_of, horizon_days=horizon_days, events=store.events,
                       tickets=store.tickets, products=store.products)
     res.params["store"] = str(store.path)
-    save_scores(ws, res, as_of=as_of)
+    save_scores(ws, res, as_of=as_of, orders=o)
     return res.scores, res.params
 
 
@@ -90,8 +92,9 @@ def weekly_brief(store, *, workspace: Workspace, week_ending=None, cac: float | 
                  horizon_days: int = 365, settings=None, top_n: int = 10,
                  narrator: Callable[[dict], str] | None = None,
                  progress: Callable[[str], None] = lambda _: None) -> Brief:
+    from agent import grading as G
     from agent.approvals import open_queue
-    from agent.campaigns import store_campaigns
+    from agent.campaigns import open_control_groups, store_campaigns
     from agent.prioritise import prioritise
     from agent.settings import Settings
     from knowledge import builtin_playbook_dir, load_playbooks
@@ -125,10 +128,22 @@ def weekly_brief(store, *, workspace: Workspace, week_ending=None, cac: float | 
     playbooks = list(load_playbooks([builtin_playbook_dir()]).playbooks)
     # only this store's drafts and consent confirmations: a workspace may hold other stores' too
     queue = open_queue(workspace.root)
-    plan = prioritise(now_scores, store.customers, playbooks, settings=settings, week_of=end.date(),
-                      campaign_id=f"brief-{end.date()}", currency=currency,
-                      confirmed=queue.consent_confirmations(store.path))
+    progress("grading last week's forecast and the campaigns")
+    facts["forecast_check"] = G.forecast_facts(store, workspace, end, horizon_days=horizon_days, queue=queue)
+    facts["campaigns"] = G.campaign_facts(queue, store, end)
+    facts["campaign_level"] = G.CAMPAIGN_LEVEL
+    rates, facts["learning"] = G.learning_facts(queue, store, playbooks, end)
+    plan_kw = dict(settings=settings, week_of=end.date(), campaign_id=f"brief-{end.date()}", currency=currency,
+                   confirmed=queue.consent_confirmations(store.path),
+                   held_out=open_control_groups(queue, store.path, week_of=end))
+    plan = prioritise(now_scores, store.customers, playbooks, save_rates=rates, **plan_kw)
     chosen = plan.chosen_frame()
+    if facts["learning"]["plays"]:  # what the learnt rates changed: the plan on the playbooks' priors
+        before = prioritise(now_scores, store.customers, playbooks, **plan_kw).chosen_frame()["playbook_id"].value_counts()
+        after = chosen["playbook_id"].value_counts()
+        for p in facts["learning"]["plays"]:
+            p["customers_prior"] = int(before.get(p["playbook_id"], 0))
+            p["customers_learned"] = int(after.get(p["playbook_id"], 0))
     plays = (chosen.groupby(["playbook_id", "playbook_title"])
              .agg(customers=("customer_id", "size"), expected_value=("expected_value", "sum"))
              .reset_index().sort_values("expected_value", ascending=False))
@@ -203,6 +218,17 @@ def _model_health(params: dict) -> dict:
         health["auc_bgnbd"] = inner.get("churn", {}).get("bgnbd")
         health["held_out"] = inner.get("held_out_customers")
         health["held_out_who"] = inner.get("held_out", "held-out customers")
+    rows = [r for r in params.get("model_selection", {}).get("per_cutoff", [])
+            if "ml" in r.get("churn", {})]
+    if rows:  # the evidence of the choice: rolling-origin backtests (tools.score)
+        def mean(key):  # over the cutoffs where it could be judged (NaN: one class only)
+            v = [r["churn"][key] for r in rows if r["churn"][key] == r["churn"][key]]
+            return sum(v) / len(v) if v else None
+
+        health["auc_ml"], health["auc_bgnbd"] = mean("ml"), mean("bgnbd")
+        health["held_out"] = int(sum(r["customers"] for r in rows))
+        health["held_out_who"] = f"customers judged at {len(rows)} rolling-origin cutoffs"
+    health["selection"] = params.get("model_selection", {}).get("evidence", {})
     health["warnings"] = list(params.get("warnings", []))
     return health
 
@@ -229,6 +255,8 @@ def _opening(f: dict) -> str:
 
 
 def render_markdown(f: dict, end: pd.Timestamp, opening: str) -> str:
+    from agent import grading as G
+
     k, c, cur = f["kpi"], f["kpi_change"], f.get("currency")
     aov = fmt(k["aov_week"]) + (f" {cur}" if cur else "")
     rows = [("Active customers (90 days)", fmt(k["active_customers"]), _chg(c, "active_customers", "signed")),
@@ -250,6 +278,8 @@ def render_markdown(f: dict, end: pd.Timestamp, opening: str) -> str:
     if "ltv_cac" in k:
         verdict = "meets" if k["ltv_cac"] >= 3 else "is below"
         lines += ["", f"LTV:CAC {verdict} the rule of thumb of 3 (playbook `ltv-cac-acquisition`)."]
+    if "forecast_check" in f:
+        lines += G.forecast_markdown(f["forecast_check"], cur)
     lines += ["", "![CLV distribution](clv_distribution.png)", "",
               "## Segment migration since last week", "", "| segment | last week | this week | change |",
               "|---|---|---|---|"]
@@ -267,6 +297,8 @@ def render_markdown(f: dict, end: pd.Timestamp, opening: str) -> str:
     lines += [f"| {p['playbook_title']} (`{p['playbook_id']}`) | {fmt(p['customers'])} | "
               f"{fmt(p['expected_value'], 'money', cur)} |" for p in f["plays"]]
     lines += ["", f"A control group of {fmt(f['control_group'])} customers is held out to measure the effect."]
+    lines += G.campaigns_markdown(f.get("campaigns") or [], cur)
+    lines += G.learning_markdown(f.get("learning") or {})
     lines += _consent_markdown(f.get("consent") or {}, cur)
     lines += ["", "## Drafts", "",
               f"{fmt(f['drafts_pending'])} drafts wait for approval and {fmt(f['drafts_approved'])} are approved "
@@ -353,7 +385,8 @@ def render_html(markdown: str, images: dict[str, str] | None = None, title: str 
             body.append(f'<figure><img alt="{html.escape(alt)}" src="{html.escape(images.get(src, src))}">'
                         "</figure>")
         elif line.strip():
-            body.append("<p>" + re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(line)) + "</p>")
+            text = re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(line))
+            body.append("<p>" + re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", text) + "</p>")
     flush()
     return ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
             "<meta name='viewport' content='width=device-width,initial-scale=1'>"

@@ -17,6 +17,17 @@ For a campaign starting on its `week_of` date and a window of `window_days` (def
 Treated means every customer the plan chose (intention to treat): drafts a person rejected
 still count, so the uplift is that of running the campaign as planned, diluted by what was not
 sent; `contacted` says how many drafts were exported.
+
+Issue 18 adds what a merchant needs to read a result: `kept_share` (the share of would-be
+lapsers the campaign kept, uplift / (1 − control rate): the save rate `s` of the plan's expected
+value and of `agent.learning`, where `uplift` is the save rate in the repurchase-rate sense
+above) with its interval, `incremental_buyers` and `incremental_revenue` (per-customer differences times
+the treated group, with their intervals), and a `status`: "too early" while the window is
+open, "too few to tell" when the interval still spans zero and the groups are smaller than a
+power calculation asks for (`customers_needed`: two proportions, 5% two-sided, 80% power, at
+the control's rate and the uplift the plan expected, with the campaign's treated:control
+ratio; Fleiss, Levin & Paik 2003, eq. 4.14 without continuity correction), "no clear effect"
+when they were big enough, else "it worked" or "it backfired".
 """
 
 from __future__ import annotations
@@ -30,6 +41,7 @@ import pandas as pd
 
 DEFAULT_WINDOW_DAYS = 56
 Z95 = 1.959963984540054
+Z80 = 0.8416212335729143
 
 
 def wilson_interval(x: int, n: int, z: float = Z95) -> tuple[float, float]:
@@ -80,8 +92,11 @@ def campaign_results(orders: pd.DataFrame, campaign: Any, *, window_days: int | 
     """One row per campaign (`campaign`: a stored campaign, a Plan, or a mapping with id,
     week_of, treated_ids, control_ids): group sizes, repurchase rates, the save rate with its
     Newcombe 95% interval, revenue per customer and the Welch 95% interval of its difference.
-    `complete` is False while the window reaches past the last order in the data."""
-    window = int(window_days or DEFAULT_WINDOW_DAYS)
+    `complete` is False while the window reaches past the last order in the data. The window
+    is `window_days`, else the one recorded with the campaign (`settings["window_days"]`),
+    else DEFAULT_WINDOW_DAYS. See the module docstring for `status` and the added fields."""
+    recorded = _get(campaign, "settings") or {}
+    window = int(window_days or recorded.get("window_days") or DEFAULT_WINDOW_DAYS)
     start = pd.Timestamp(_get(campaign, "week_of")).normalize()
     end = start + pd.Timedelta(days=window)
     treated = pd.Index(pd.unique(pd.Series(list(_get(campaign, "treated_ids") or []), dtype=str)))
@@ -113,7 +128,63 @@ def campaign_results(orders: pd.DataFrame, campaign: Any, *, window_days: int | 
         "revenue_ci_method": "Welch t, 95%",
         "complete": bool(last >= end - pd.Timedelta(days=1)),
     }
+    row.update(_reading(row, expected_save_rate(recorded, treated)))
     return pd.DataFrame([row])
+
+
+def expected_save_rate(settings: Mapping, treated) -> float | None:
+    """The save rate the plan expected: the treated customers' plays' rates (`save_rates`,
+    `arms` in the campaign's settings), averaged over the treated; None when not recorded."""
+    rates, arms = settings.get("save_rates") or {}, settings.get("arms") or {}
+    got = [rates[arms[c][0]] for c in treated if c in arms and arms[c][0] in rates]
+    return float(np.mean(got)) if got else (float(np.mean(list(rates.values()))) if rates else None)
+
+
+def customers_needed(control_rate: float, uplift: float, *, ratio: float = 1.0,
+                     z_alpha: float = Z95, z_beta: float = Z80) -> tuple[int, int] | None:
+    """(treated, control) group sizes to detect `uplift` over `control_rate` (two proportions,
+    two-sided 5%, 80% power; `ratio` = treated / control; Fleiss, Levin & Paik eq. 4.14)."""
+    p2 = min(max(control_rate, 0.0), 1.0)
+    p1 = min(max(p2 + uplift, 0.0), 1.0)
+    d = abs(p1 - p2)
+    if d < 1e-9 or ratio <= 0:
+        return None
+    k = ratio
+    pbar = (k * p1 + p2) / (k + 1)
+    n_c = (z_alpha * math.sqrt(pbar * (1 - pbar) * (1 + 1 / k))
+           + z_beta * math.sqrt(p1 * (1 - p1) / k + p2 * (1 - p2))) ** 2 / d ** 2
+    return int(math.ceil(k * n_c)), int(math.ceil(n_c))
+
+
+def _reading(r: dict, save: float | None) -> dict:
+    """The fields a merchant reads a result by (module docstring)."""
+    nt, nc, pc = r["treated"], r["control"], r["control_rate"]
+    out = {"kept_share": float("nan"), "kept_share_low": float("nan"), "kept_share_high": float("nan"),
+           "incremental_buyers": float("nan"), "incremental_buyers_low": float("nan"),
+           "incremental_buyers_high": float("nan"), "incremental_revenue": float("nan"),
+           "incremental_revenue_low": float("nan"), "incremental_revenue_high": float("nan"),
+           "expected_save_rate": save, "customers_needed": None, "treated_needed": None,
+           "control_needed": None}
+    if nt and nc:
+        keep = 1 - pc if pc < 1 else float("nan")
+        out.update(kept_share=r["uplift"] / keep, kept_share_low=r["uplift_low"] / keep,
+                   kept_share_high=r["uplift_high"] / keep, incremental_buyers=r["uplift"] * nt,
+                   incremental_buyers_low=r["uplift_low"] * nt, incremental_buyers_high=r["uplift_high"] * nt,
+                   incremental_revenue=r["revenue_difference"] * nt,
+                   incremental_revenue_low=r["revenue_low"] * nt, incremental_revenue_high=r["revenue_high"] * nt)
+        target = (save if save else max(abs(r["uplift"]), 0.02)) * (1 - pc)
+        need = customers_needed(pc, target, ratio=nt / nc)
+        if need:
+            out.update(treated_needed=need[0], control_needed=need[1], customers_needed=need[0] + need[1])
+    if not r["complete"]:
+        status = "too early"
+    elif not (nt and nc) or not (r["uplift_low"] > 0 or r["uplift_high"] < 0):
+        big = out["customers_needed"] is not None and nt >= out["treated_needed"] and nc >= out["control_needed"]
+        status = "no clear effect" if big else "too few to tell"
+    else:
+        status = "it worked" if r["uplift_low"] > 0 else "it backfired"
+    out["status"] = status
+    return out
 
 
 def list_campaigns(queue) -> list:
@@ -207,7 +278,8 @@ def _same_store(a, b) -> bool:
 
 
 def all_campaign_results(queue, orders: pd.DataFrame, *, window_days: int | None = None) -> pd.DataFrame:
-    """`campaign_results` for every campaign in an approval queue, oldest first."""
+    """`campaign_results` for every campaign in an approval queue, oldest first (each with its
+    own recorded window unless `window_days` is given)."""
     drafts = queue.list_drafts()
     frames = []
     for c in list_campaigns(queue):
@@ -236,20 +308,54 @@ def split_ids(ids: Iterable[str], *, share: float, seed: int) -> tuple[list[str]
     return [i for i, h in zip(ids, hold) if not h], [i for i, h in zip(ids, hold) if h]
 
 
+def open_control_groups(queue, store_path=None, *, week_of) -> dict[str, str]:
+    """{customer id: why} for the control groups of campaigns whose measurement window is
+    still open on `week_of`: they stay uncontacted until it closes, or the comparison is spoilt."""
+    week = pd.Timestamp(week_of).normalize()
+    out: dict[str, str] = {}
+    for c in list_campaigns(queue):
+        if store_path is not None and not _on_store(c, store_path):
+            continue
+        start = pd.Timestamp(c.week_of)
+        end = start + pd.Timedelta(days=int((c.settings or {}).get("window_days") or DEFAULT_WINDOW_DAYS))
+        if start <= week < end:
+            why = (f"control group of campaign {c.id}: held out until {(end - pd.Timedelta(days=1)).date()} "
+                   "so its result can be measured")
+            out.update(dict.fromkeys(map(str, c.control_ids or []), why))
+    return out
+
+
 def create_campaign(queue, *, scores: pd.DataFrame, customers: pd.DataFrame | None, playbooks: list,
                     settings, week_of, campaign_id: str, orders: pd.DataFrame | None = None,
                     products: pd.DataFrame | None = None, store_path=None, store_facts=None,
-                    llm_writer=None, currency: str | None = None):
-    """Plan, draft and queue one campaign: `prioritise` (with the queue's contact log and the
-    store's consent confirmations), then `draft_messages`, then `queue.add_campaign`. Returns
-    (plan, drafts, draft ids)."""
+                    llm_writer=None, currency: str | None = None, window_days: int | None = None,
+                    save_rates=None, uplift=None):
+    """Plan, draft and queue one campaign: `prioritise` (with the queue's contact log, the
+    store's consent confirmations, the open control groups kept out, and what this store's
+    measured campaigns taught when `orders` are given: `agent.learning.learned_save_rates`
+    unless `save_rates` is, and once there are enough of them the uplift model
+    `agent.learning.uplift_ranker` unless `uplift` is given; `uplift=False` keeps risk ranking), then `draft_messages`, then `queue.add_campaign`. The
+    measurement window (`window_days`, default DEFAULT_WINDOW_DAYS) is recorded with the
+    campaign. Returns (plan, drafts, draft ids)."""
     from agent.drafts import draft_messages
     from agent.prioritise import prioritise
 
     confirmed = queue.consent_confirmations(store_path) if store_path is not None else {}
+    if orders is not None and (save_rates is None or uplift is None):
+        from agent.learning import arm_outcomes, learned_save_rates, uplift_ranker
+
+        measured = arm_outcomes(queue, orders, store_path=store_path, as_of=week_of)
+        if save_rates is None:
+            save_rates = learned_save_rates(queue, orders, playbooks, outcomes=measured)
+        if uplift is None:
+            uplift = uplift_ranker(queue, orders, scores=scores, as_of=week_of, outcomes=measured)
     plan = prioritise(scores, customers, playbooks, settings=settings, week_of=week_of,
                       campaign_id=campaign_id, contact_log=contact_log(queue, store_path),
-                      confirmed=confirmed, currency=currency)
+                      confirmed=confirmed, currency=currency, save_rates=save_rates,
+                      held_out=open_control_groups(queue, store_path, week_of=week_of),
+                      uplift=uplift or None)
+    plan.settings["ranked_by"] = "uplift model" if uplift else "risk x save rate"
+    plan.settings["window_days"] = int(window_days or DEFAULT_WINDOW_DAYS)
     drafts = draft_messages(plan, playbooks, settings=settings, customers=customers, orders=orders,
                             products=products, scores=scores, store=store_facts, llm_writer=llm_writer,
                             confirmed=confirmed)

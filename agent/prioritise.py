@@ -7,8 +7,10 @@ tier, the expected value of running the play is
 
 where P(churn) is the scores' `churn_probability` (no purchase in the horizon), CLV the scores'
 `predicted_clv` (expected revenue in the horizon, or contribution when the store was scored
-with `--margin`), s the play's expected save rate (the playbook's `prior_uplift`, an uplift
-against a no-contact holdout), and r the expected redemption of the offer:
+with `--margin`), s the play's expected save rate (the share of would-be lapsers the play
+keeps, against a no-contact holdout: the playbook's `prior_uplift`, or once this store's
+campaigns have been measured the posterior mean of `agent.learning`), and r the expected
+redemption of the offer:
 
     r = 1 − P(churn) · (1 − s)   for offers paid only on a purchase (discount, free shipping,
                                   points, bundle, subscription, referral credit): the
@@ -35,13 +37,15 @@ the same control draw and budget), says what the files carry (`consent`) and how
 and get personal outreach when a personal play fits. Then a seeded random control group
 (`control_share`, keyed on seed + campaign id + customer id, so it does not depend on row order)
 is held out of the eligible pool BEFORE the weekly budget picks the highest-EV customers.
+The plan's `settings` record the save rates used (`save_rates`) and, per treated and control
+customer, the play, churn reason and segment (`arms`): what the campaign is graded by.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -255,7 +259,10 @@ def prioritise(scores: pd.DataFrame, customers: pd.DataFrame | None, playbooks: 
                contact_log: pd.DataFrame | None = None,
                channel_costs: Mapping[str, float] | None = None,
                offer_costs: Mapping[str, float] | None = None,
-               confirmed: C.Confirmed = None, currency: str | None = None) -> Plan:
+               confirmed: C.Confirmed = None, currency: str | None = None,
+               save_rates: Mapping[str, float] | None = None,
+               held_out: Mapping[str, str] | None = None,
+               uplift: Callable[[pd.DataFrame], np.ndarray] | None = None) -> Plan:
     """Choose who to contact this week with which play (see the module docstring).
 
     `scores`: the scores table; `customers`: customer_id, accepts_email, accepts_sms (True,
@@ -263,7 +270,15 @@ def prioritise(scores: pd.DataFrame, customers: pd.DataFrame | None, playbooks: 
     `playbooks`: knowledge Playbooks or their metadata dicts; `contact_log`: customer_id,
     contacted_on (e.g. `ApprovalQueue.contact_log()`); `confirmed`: the merchant's consent
     confirmations for this store ({kind: Confirmation} or the kinds, `agent.consent`), which
-    make unknown consent on that channel count; `currency`: for the reasons' money.
+    make unknown consent on that channel count; `currency`: for the reasons' money;
+    `save_rates`: the save rates learnt from this store's campaigns (`agent.learning`), by
+    play id or "play id|churn reason" (the more specific wins; a play not named keeps its
+    playbook's prior); `held_out`: {customer id: why} of customers in the control group of a
+    campaign still being measured, who are not contacted until its window closes; `uplift`:
+    an uplift model (`agent.learning.uplift_ranker`) that gives each candidate row (customer and
+    chosen play) the predicted increase in their chance of buying, once the store has measured
+    enough campaigns: the customers are then ranked by EV = uplift · CLV − costs, the expected
+    incremental effect, not by risk · save rate.
     Nothing passed in is modified.
     """
     missing = [c for c in ("customer_id", "churn_probability", "predicted_clv") if c not in scores.columns]
@@ -303,6 +318,11 @@ def prioritise(scores: pd.DataFrame, customers: pd.DataFrame | None, playbooks: 
     no_reason = ~s["churn_reason"].isin(list(REASON_LABEL))
     skipped += [Skip(cid, "no churn reason to act on") for cid in s.loc[no_reason, "customer_id"]]
     s = s.loc[~no_reason]
+    if held_out:
+        hold = s["customer_id"].isin(list(held_out))
+        skipped += [Skip(cid, held_out[cid]) for cid in s.loc[hold, "customer_id"]]
+        s = s.loc[~hold]
+    rates = dict(save_rates or {})
     last = last_contacts(contact_log)
     if len(last):
         prev = s["customer_id"].map(last)
@@ -350,6 +370,7 @@ def prioritise(scores: pd.DataFrame, customers: pd.DataFrame | None, playbooks: 
         p_churn, clv, aov = churn_all[at], clv_all[at], aov_all[at]
         parts = []
         for play, ch in opts:
+            rate = float(rates.get(f"{play.id}|{r}", rates.get(play.id, play.prior_uplift)))
             offer_pct = pct if play.offer_type == "discount" else 0.0
             if play.offer_type == "discount":
                 value = offer_pct * aov
@@ -358,16 +379,16 @@ def prioritise(scores: pd.DataFrame, customers: pd.DataFrame | None, playbooks: 
             else:
                 value = np.full(len(at), float(ocost.get(play.offer_type, 0.0)))
             if play.offer_type in ON_PURCHASE:
-                red = 1.0 - p_churn * (1.0 - play.prior_uplift)
+                red = 1.0 - p_churn * (1.0 - rate)
             elif value.any():
                 red = np.ones(len(at))
             else:
                 red = np.zeros(len(at))
-            ev = expected_value(churn_probability=p_churn, clv=clv, save_rate=play.prior_uplift,
+            ev = expected_value(churn_probability=p_churn, clv=clv, save_rate=rate,
                                 offer_value=value, redemption=red, channel_cost=ccost.get(ch, 0.0))
-            parts.append((play, ch, offer_pct, value, red, ev))
-        pick = np.vstack([p[-1] for p in parts]).argmax(axis=0)
-        for i, (play, ch, offer_pct, value, red, ev) in enumerate(parts):
+            parts.append((play, ch, offer_pct, value, red, ev, rate))
+        pick = np.vstack([p[5] for p in parts]).argmax(axis=0)
+        for i, (play, ch, offer_pct, value, red, ev, rate) in enumerate(parts):
             m = pick == i
             if not m.any():
                 continue
@@ -378,12 +399,15 @@ def prioritise(scores: pd.DataFrame, customers: pd.DataFrame | None, playbooks: 
                 "playbook_id": play.id, "playbook_title": play.title, "channel": ch,
                 "offer_type": play.offer_type, "offer_percent": float(offer_pct),
                 "offer": _offer_text(play.offer_type, offer_pct), "churn_reason": r,
-                "segment": seg, "clv_tier": tier, "save_rate": float(play.prior_uplift),
+                "segment": seg, "clv_tier": tier, "save_rate": rate,
                 "channel_cost": float(ccost.get(ch, 0.0)), "consent_basis": basis}, {
                 "churn_probability": p_churn[m], "clv": clv[m], "value_at_stake": p_churn[m] * clv[m],
                 "offer_value": value[m], "redemption": red[m], "offer_cost": value[m] * red[m],
                 "expected_value": ev[m]}))
     cand = _candidates(ids, picked)
+    if uplift is not None and len(cand):
+        cand["uplift"] = np.clip(np.asarray(uplift(cand), float), -1.0, 1.0)
+        cand["expected_value"] = cand["uplift"] * cand["clv"] - (cand["offer_cost"] + cand["channel_cost"])
     cand = cand.sort_values(["expected_value", "customer_id"], ascending=[False, True])
     neg = cand["expected_value"] <= 0
     skipped += [Skip(cid, f"expected value not positive: {ev:.2f}")
@@ -429,9 +453,13 @@ def prioritise(scores: pd.DataFrame, customers: pd.DataFrame | None, playbooks: 
         notes.append(f"{len(wait):,} customers have a play worth running but unknown {' and '.join(kinds)} "
                      f"consent, so none of them is contacted; {len(would):,} of them would be this week. "
                      f"To supply consent: {C.how_to_supply(kinds)}")
+    arms = {r.customer_id: [r.playbook_id, r.churn_reason, r.segment]
+            for part in (chosen, held.loc[held["customer_id"].isin(control)])
+            for r in part.itertuples()}
+    rates_used = {pid: float(v) for pid, v in chosen.groupby("playbook_id")["save_rate"].mean().items()}
     return Plan(campaign_id=campaign_id, week_of=str(week.date()),
                 created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-                settings=_settings_snapshot(settings),
+                settings={**_settings_snapshot(settings), "save_rates": rates_used, "arms": arms},
                 chosen=_records(chosen[list(PLAN_COLUMNS)]), skipped=skipped,
                 control_ids=control, held_out_ids=held["customer_id"].tolist(),
                 budget_left=budget_left - len(chosen), notes=notes,
@@ -487,6 +515,11 @@ def _reason_words(r, currency: str | None = None) -> str:
             f"({r.clv_tier} tier, {r.segment}); {r.playbook_title} by {how}; expected value "
             f"{money(r.expected_value, currency)} = {r.churn_probability:.2f} x {r.clv:,.0f} x "
             f"{r.save_rate:.2f} - ({r.offer_value:,.2f} x {r.redemption:.2f} + {r.channel_cost:.2f})")
+    tau = getattr(r, "uplift", None)
+    if tau is not None and tau == tau:
+        text = text.split("; expected value")[0] + (
+            f"; expected value {money(r.expected_value, currency)} = uplift {tau:+.3f} (the uplift model) x "
+            f"{r.clv:,.0f} - ({r.offer_value:,.2f} x {r.redemption:.2f} + {r.channel_cost:.2f})")
     if str(getattr(r, "consent_basis", "")).startswith("merchant"):
         text += f"; consent: {r.consent_basis}"
     return text

@@ -93,3 +93,48 @@ def test_contact_log_from_the_queue(workspace):
     log = contact_log(q)
     assert log["customer_id"].tolist() == ["A"]
     assert log["contacted_on"].iloc[0] == pd.Timestamp("2026-11-02")
+
+
+def test_customers_needed_is_the_two_proportion_formula_and_has_its_power():
+    from agent.campaigns import customers_needed
+
+    # p = 0.6 against 0.8, 5% two-sided, 80% power: 82 a group (Fleiss, Levin & Paik 2003,
+    # eq. 4.14 without the continuity correction: 81.2, rounded up)
+    assert customers_needed(0.6, 0.2) == (82, 82)
+    t, c = customers_needed(0.10, 0.05, ratio=3.0)
+    assert t == pytest.approx(3 * c, abs=3)
+    # at that size a Newcombe interval excludes zero about 80% of the time
+    rng = np.random.default_rng(9)
+    found = sum(newcombe_difference(rng.binomial(t, 0.15), t, rng.binomial(c, 0.10), c)[1] > 0
+                for _ in range(400))
+    assert 0.72 < found / 400 < 0.88
+    assert customers_needed(0.3, 0.0) is None
+
+
+def test_results_say_too_early_too_few_or_what_happened():
+    rng = np.random.default_rng(4)
+    ids_t, ids_c = [f"T{i}" for i in range(2000)], [f"K{i}" for i in range(2000)]
+    buy_t = [c for c in ids_t if rng.random() < 0.30]
+    buy_c = [c for c in ids_c if rng.random() < 0.15]
+    orders = pd.DataFrame({"customer_id": buy_t + buy_c + ["X"],
+                           "order_date": pd.to_datetime(["2026-11-10"] * (len(buy_t) + len(buy_c)) + ["2026-12-31"]),
+                           "amount": 25.0})
+    settings = {"save_rates": {"p": 0.2}, "arms": {c: ["p", "fading_engagement", "At risk"] for c in ids_t}}
+    big = {"id": "big", "week_of": "2026-11-02", "treated_ids": ids_t, "control_ids": ids_c, "settings": settings}
+    r = campaign_results(orders, big, window_days=28).iloc[0]
+    assert r.status == "it worked" and r.expected_save_rate == pytest.approx(0.2)
+    assert r.kept_share == pytest.approx(r.uplift / (1 - r.control_rate))
+    assert r.incremental_revenue == pytest.approx(r.revenue_difference * 2000)
+    assert r.incremental_buyers_low < r.incremental_buyers < r.incremental_buyers_high
+    from agent.campaigns import customers_needed
+
+    few = pd.DataFrame({"customer_id": [f"S{i}" for i in range(10)] + ["Q0", "Q1"],
+                        "order_date": pd.Timestamp("2026-11-10"), "amount": 25.0})
+    small = {"id": "small", "week_of": "2026-11-02", "treated_ids": [f"S{i}" for i in range(40)],
+             "control_ids": [f"Q{i}" for i in range(12)], "settings": {"save_rates": {"p": 0.2}}}
+    r = campaign_results(pd.concat([few, orders.tail(1)]), small, window_days=28).iloc[0]
+    assert r.uplift_low < 0 < r.uplift_high and r.status == "too few to tell"
+    assert (r.treated_needed, r.control_needed) == customers_needed(2 / 12, 0.2 * (1 - 2 / 12), ratio=40 / 12)
+    assert r.customers_needed == r.treated_needed + r.control_needed > 52
+    late = campaign_results(orders.iloc[:-1], {**big, "week_of": "2026-11-30"}, window_days=28).iloc[0]
+    assert late.status == "too early" and not late.complete
