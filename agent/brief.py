@@ -30,7 +30,7 @@ from agent import charts
 from agent.display import money, product_label, product_names, store_currency
 from agent.workspace import Workspace
 from tools.features import REASON_LABEL
-from tools.kpis import change, week_kpis
+from tools.kpis import at_risk_mask, change, value_at_stake, week_kpis
 from tools.segments import migration_summary
 
 
@@ -115,9 +115,8 @@ def weekly_brief(store, *, workspace: Workspace, week_ending=None, cac: float | 
     facts: dict = {"kpi": k_now, "kpi_change": change(k_now, k_prev), "currency": currency}
     mig = migration_summary(prev_scores[["customer_id", "segment"]], now_scores[["customer_id", "segment"]])
     facts["migration"] = mig.to_dict("records")
-    risky = now_scores[now_scores["clv_tier"] == "high"].assign(
-        value_at_risk=lambda d: d["churn_probability"] * d["predicted_clv"])
-    top = risky.nlargest(top_n, "value_at_risk")
+    risky = now_scores[(now_scores["clv_tier"] == "high") & at_risk_mask(now_scores)]
+    top = risky.assign(at_stake=value_at_stake(risky)).nlargest(top_n, "at_stake")
     names = product_names(store.orders, store.products)
     facts["at_risk"] = [{"customer_id": r.customer_id, "predicted_clv": float(r.predicted_clv),
                          "churn_probability": float(r.churn_probability),

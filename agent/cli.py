@@ -19,6 +19,7 @@ from agent.cli_consent import consent_app
 from agent.cli_kb import kb_app
 from agent.workspace import Workspace
 from tools.models import DEFAULT_MODEL, MODEL_HELP, MODELS
+from tools.engine import DEFAULT_ENGINE, ENGINE_HELP, ENGINES
 
 app = typer.Typer(
     help="A merchant's retention analyst: scores customers, finds retention plays, drafts "
@@ -116,6 +117,8 @@ def demo_data(
     customers: Annotated[int, typer.Option("--customers", min=10, help="Number of customers.")] = 5_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same store).")] = 7,
     fmt: Annotated[str, typer.Option("--format", help="csv or parquet for the large tables.")] = "csv",
+    weeks: Annotated[int, typer.Option("--weeks", min=0, max=52, help="Then simulate N weeks of plan, approval, "
+                                       "export and the customers' responses (briefs in the workspace).")] = 0,
     workspace: WorkspaceOpt = DEFAULT_WS,
 ) -> None:
     """Write a realistic synthetic store, with planted churn causes in ground_truth.csv."""
@@ -123,9 +126,29 @@ def demo_data(
 
     if fmt not in ("csv", "parquet"):
         raise UserError(f"--format must be csv or parquet, got {fmt!r}")
+    if weeks and fmt != "csv":
+        raise UserError("--weeks simulates on a csv store: leave out --format parquet")
+    end = None
+    if weeks:  # the simulated weeks must end by today: the loader refuses orders in the future
+        import pandas as pd
+
+        end = str(min(pd.Timestamp("2026-10-31"), pd.Timestamp.now().normalize() - pd.Timedelta(days=7 * weeks + 1)).date())
     with out.status(f"Generating {customers:,} customers into {out_dir} ..."):
-        info = generate_store(out_dir, customers=customers, seed=seed, fmt=fmt)
+        info = generate_store(out_dir, customers=customers, seed=seed, fmt=fmt,
+                              **({"end_date": end} if end else {}))
     out.print(f"Wrote demo store to {out_dir}: " + ", ".join(f"{k} {v:,}" for k, v in info.items()))
+    if weeks:
+        from agent.demo_loop import run_loop
+
+        ws = Workspace.at(workspace)
+        with out.status("Simulating ...") as status:
+            res = run_loop(out_dir, ws, weeks=weeks, seed=seed, briefs=True,
+                           progress=lambda m: status.update(f"Simulating {m} ..."))
+        for w in res.weeks:
+            out.print(f"Week {w['week']} ({w['campaign_id']}): {w['treated']:,} treated, {w['control']:,} control, "
+                      f"{w['exported']:,} drafts approved and exported (nothing sent), {w['orders']:,} order lines "
+                      f"arrived", markup=False, highlight=False)
+        out.print(f"Briefs written to {', '.join(res.briefs)}", markup=False, highlight=False)
 
 
 @app.command("summary")
@@ -246,17 +269,30 @@ def score(
     column_map: MapOpt = None,
     currency: CurrencyOpt = None,
     workspace: WorkspaceOpt = DEFAULT_WS,
+    engine: Annotated[str, typer.Option("--engine", help=ENGINE_HELP)] = DEFAULT_ENGINE,
+    master: Annotated[str | None, typer.Option(
+        "--master", help="Spark master for --engine spark (local[4], spark://host:7077, yarn, "
+                         "k8s://...); default: spark-submit's, else local mode.")] = None,
 ) -> None:
     """Score every customer: CLV with a 90% interval, churn probability and reasons, segment."""
     import json
 
     from agent.display import money, product_names, store_currency
+    from tools.kpis import at_risk_mask
 
     use_currency(currency)
     from tools.score import score_store
 
     check_model(model)
     ws = Workspace.at(workspace)
+    if engine not in ENGINES:
+        raise UserError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if engine == "spark":
+        return _score_spark(ws, orders=orders, store=store, demo=demo, as_of=as_of,
+                            horizon_days=horizon_days, out_file=out_file, params_out=params_out,
+                            model=model, margin=margin, discount_rate=discount_rate, master=master)
+    if master is not None:
+        raise UserError("--master is for --engine spark")
     with out.status("Loading the store ...") as status:
         loaded = load_for_scoring(ws, orders, customers, store, demo, parse_map(column_map))
         when = _as_of(as_of, loaded.orders)
@@ -277,11 +313,65 @@ def score(
               f"(model {result.params['model_choice']}).")
     out.print(f"  predicted value {money(s['predicted_clv'].sum(), cur, decimals=0)}; "
               f"mean churn probability {s['churn_probability'].mean():.2f}; "
-              f"{(s['churn_probability'] > 0.5).sum():,} customers more likely to lapse than buy")
+              f"{int(at_risk_mask(s).sum()):,} customers more likely to lapse than buy (at risk)")
     out.print(f"  scores: {out_file or snap}")
     for warning in result.params.get("warnings", []):
         out.print(f"[yellow]Note:[/yellow] {warning}")
     _print_top_at_risk(s, currency=cur, names=product_names(loaded.orders, loaded.products))
+
+
+def _uri(path: Path) -> str:
+    """A path as Spark reads it: "s3a://bucket/key" survives typer's Path (which folds "//")."""
+    import re
+
+    text = str(path)
+    m = re.match(r"^([A-Za-z][\w+.-]*):/(?!/)(.*)$", text)
+    return f"{m[1]}://{m[2]}" if m and m[1].lower() != "file" else text
+
+
+def _score_spark(ws: Workspace, *, orders, store, demo, as_of, horizon_days, out_file, params_out,
+                 model, margin, discount_rate, master) -> None:
+    """`score --engine spark`: Spark reads the store (any path it reads) and writes the scores
+    as a Parquet folder (--out); this machine holds only the small results (tools.engine.spark)."""
+    import json
+
+    import pandas as pd
+
+    from tools.engine import spark as on_spark
+
+    if out_file is None:
+        raise UserError("--engine spark writes the scores as a Parquet folder: give --out DIR")
+    if orders is not None and (store is not None or demo):
+        raise UserError("give --orders PATH or a store (--store DIR / --demo), not both")
+    try:
+        when = None if as_of is None else pd.Timestamp(as_of).normalize()
+    except ValueError:
+        raise UserError(f"--as-of {as_of!r} is not a date (use YYYY-MM-DD)") from None
+    spark = on_spark.session(master)
+    try:
+        with out.status("Scoring on Spark ...") as status:
+            paths = ({"orders": _uri(orders)} if orders is not None
+                     else on_spark.store_paths(spark, _uri(resolve_store(ws, store, demo))))
+            result = on_spark.score_spark(
+                spark, paths, out=_uri(out_file), as_of=when, horizon_days=horizon_days,
+                model=model, margin=margin, discount_rate=discount_rate,
+                progress=lambda m: status.update(f"Scoring on Spark: {m} ..."))
+    finally:
+        spark.stop()
+    if params_out is not None:
+        atomic_write_text(params_out, json.dumps(result.params, indent=2, default=str))
+    s = result.summary
+    out.print(f"Scored {s['customers']:,} customers on Spark ({result.params['spark_master']}) "
+              f"as of {result.params['as_of']} over {horizon_days} days "
+              f"(model {result.params['model_choice']}).")
+    out.print(f"  predicted value {s['predicted_clv']:,.0f}; mean churn probability "
+              f"{s['mean_churn']:.2f}; {s['likely_to_lapse']:,} customers more likely to lapse "
+              "than buy (at risk)")
+    out.print(f"  scores: {result.out} (Parquet)")
+    for warning in result.params.get("warnings", []):
+        out.print(f"[yellow]Note:[/yellow] {warning}")
+    if len(result.top_at_risk):
+        _print_top_at_risk(result.top_at_risk, n=len(result.top_at_risk))
 
 
 def _print_top_at_risk(s, n: int = 5, *, currency: str | None = None, names: dict | None = None) -> None:
@@ -289,9 +379,10 @@ def _print_top_at_risk(s, n: int = 5, *, currency: str | None = None, names: dic
 
     from agent.display import money, product_label
     from tools.features import REASON_LABEL
+    from tools.kpis import value_at_stake
 
-    top = s.assign(at_stake=s["churn_probability"] * s["predicted_clv"]).nlargest(n, "at_stake")
-    table = Table(title=f"Top {n} customers by value at risk")
+    top = s.assign(at_stake=value_at_stake(s)).nlargest(n, "at_stake")
+    table = Table(title=f"Top {n} customers by value at stake (churn risk x predicted value)")
     for col in ("customer", "predicted value (90% interval)", "churn risk", "reason", "segment",
                 "next best product"):
         table.add_column(col)
@@ -344,14 +435,20 @@ def backtest(
 
 
 def backtest_markdown(table, labels, wins, when, horizon_days) -> str:
+    cols = [c for c in ("project", "lifetimes", "naive", "pymc_marketing") if c in table.columns]
     lines = [f"Backtest: calibration to {when.date()}, holdout {horizon_days} days, "
              f"{table.attrs.get('customers', 0):,} customers, model choice {table.attrs.get('model_choice')}",
-             "", "| metric | project | lifetimes | naive | project at least as good |", "|---|---|---|---|---|"]
+             "", "| metric | " + " | ".join(cols) + " | project at least as good |",
+             "|---|" + "---|" * len(cols) + "---|"]
     for key, label in labels.items():
+        if key not in table.index:
+            continue
         row = table.loc[key]
         mark = "" if key not in wins else ("yes" if wins[key] else "NO")
-        lines.append(f"| {label} | " + " | ".join(_fmt(row[c]) for c in ("project", "lifetimes", "naive"))
-                     + f" | {mark} |")
+        lines.append(f"| {label} | " + " | ".join(_fmt(row[c]) for c in cols) + f" | {mark} |")
+    peer = table.attrs.get("peers", {}).get("pymc_marketing")
+    if peer and peer != "used":
+        lines += ["", f"Second peer: {peer}."]
     return "\n".join(lines) + "\n"
 
 

@@ -23,6 +23,7 @@ from agent.display import (
     reason_label,
     tier_label,
 )
+from tools.kpis import value_at_stake
 
 STARTERS = [
     "Give me an overview of my store",
@@ -244,7 +245,7 @@ def filter_scores(scores: pd.DataFrame, customers: pd.DataFrame | None = None, *
 def top_rows(df: pd.DataFrame, top_n: int = 50, *, product_names: dict | None = None) -> pd.DataFrame:
     """The table shown: the top-N of `filter_scores` by value at stake, rounded; the next best
     product by name (`product_names`: id -> name), the id only where there is no name."""
-    df = df.assign(value_at_stake=df["churn_probability"] * df["predicted_clv"])
+    df = df.assign(value_at_stake=value_at_stake(df))
     df = df.sort_values("value_at_stake", ascending=False).head(int(top_n))
     cols = [c for c in SCORE_COLUMNS if c in df] + ["value_at_stake"]
     out = df[cols].copy()
