@@ -85,9 +85,13 @@ def test_score_says_when_the_history_is_shorter_than_the_horizon(online_retail_c
     import pandas as pd
 
     # and the ML model says why it was not used; the 20 customers of returns only, how scored
-    short, no_ml, returns = json.loads(params.read_text())["warnings"]
-    assert "covers 5 days" in short and "machine-learned model was not used" in no_ml
+    warnings = json.loads(params.read_text())["warnings"]
+    short, no_ml, returns = (next(w for w in warnings if cue in w) for cue in (
+        "covers 5 days", "machine-learned model was not used", "only returns"))
+    assert "365-day horizon" in short and "rolling-origin" in no_ml
     assert "20 customers had only returns" in returns
+    # and the interval says it could not be calibrated on five days (no silent nominal interval)
+    assert any("not calibrated on this store" in w for w in warnings)
     assert len(pd.read_csv(out)) == 323  # one row per customer with an accepted order
 
 
