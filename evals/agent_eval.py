@@ -407,9 +407,14 @@ def evaluate(tmp: Path, *, customers: int = 800, kb=None, only: list[str] | None
 
 # --- intent routing: merchant phrasings -> the tools the offline planner calls ---------------
 
-PHRASING_SPLITS = {"dev": "planner_phrasings.yaml", "held-out": "planner_phrasings_heldout.yaml"}
-"""The dev split (the planner is tuned on it) and the held-out split (written first, frozen,
-never tuned on)."""
+_SPLIT_FILES = {"dev": "planner_phrasings.yaml", "held-out": "planner_phrasings_heldout.yaml",
+                "held-out 2": "planner_phrasings_heldout_2.yaml"}
+PHRASING_SPLITS = {k: f for k, f in _SPLIT_FILES.items() if (files("evals") / "data" / f).is_file()}
+"""The dev split (the planner is tuned on it); held-out 1, written first and frozen, whose misses
+were looked at on 2026-12-02 (so it is seen, dev-like; its key stays "held-out" for callers); and
+held-out 2, written blind by someone else and never looked at: the clean measure, reported only
+once its file exists."""
+SPLIT_LABELS = {"held-out": "held-out 1 (seen)"}
 
 
 def load_phrasings(split: str) -> list[dict]:
@@ -434,9 +439,12 @@ def routing_eval(assistant, cases: list[dict]) -> dict:
             "misses": misses}
 
 
-def routing_table(results: dict[str, dict]) -> str:
+def routing_table(results: dict[str, dict], *, blind: tuple[str, ...] = ()) -> str:
+    """The accuracy per split, and the misses of the splits not in `blind` (a blind split's
+    phrasings are never shown, so nobody tunes on them)."""
     rows = ["| split | phrasings | right tools | accuracy |", "|---|---|---|---|"]
-    rows += [f"| {k} | {r['phrasings']} | {r['right']} | {r['accuracy']:.1%} |" for k, r in results.items()]
-    misses = [f"- {k}: \"{m['text']}\" expected {', '.join(m['expected']) or 'no tool'}, called "
-              f"{', '.join(m['called']) or 'no tool'}" for k, r in results.items() for m in r["misses"][:20]]
+    rows += [f"| {SPLIT_LABELS.get(k, k)} | {r['phrasings']} | {r['right']} | {r['accuracy']:.1%} |"
+             for k, r in results.items()]
+    misses = [f"- {SPLIT_LABELS.get(k, k)}: \"{m['text']}\" expected {', '.join(m['expected']) or 'no tool'}, called "
+              f"{', '.join(m['called']) or 'no tool'}" for k, r in results.items() if k not in blind for m in r["misses"][:20]]
     return "\n".join(rows + (["", "Misses:", *misses] if misses else []))

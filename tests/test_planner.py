@@ -13,10 +13,15 @@ from tests.test_agent_tools import HashEmbedder, build_demo
 
 CASES = yaml.safe_load(resources.files("evals").joinpath("data/planner_phrasings.yaml").read_text())
 HELDOUT = yaml.safe_load(resources.files("evals").joinpath("data/planner_phrasings_heldout.yaml").read_text())
+HELDOUT_2 = resources.files("evals").joinpath("data/planner_phrasings_heldout_2.yaml")
 NO_LLM = "no language model is in use"
 HELDOUT_FLOOR = 0.90
-"""The held-out routing accuracy this planner reaches (the target is 0.95; the held-out split is
-never tuned on, so this test guards against a regression, it is not a tuning signal)."""
+"""The routing accuracy on held-out 1 (seen: its misses were looked at on 2026-12-02, so it guards
+against a regression and is no clean measure)."""
+HELDOUT_2_FLOOR = 0.90
+"""The floor on held-out 2, written blind by someone else: the clean measure of routing. The
+target is 95% (`retention eval` reports the figure; 92.5% on 2026-12-02); the floor catches a
+regression without tuning on the split."""
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +138,38 @@ def test_held_out_phrasings_reach_the_right_tools(assistant):
     assert r["accuracy"] >= HELDOUT_FLOOR, r["misses"]
 
 
+@pytest.mark.parametrize("split,floor", [("held-out 2", HELDOUT_2_FLOOR)])
+def test_blind_held_out_phrasings_reach_the_right_tools(assistant, split, floor):
+    """The blind split: only its accuracy is reported, never which phrasings miss, so that it
+    stays a clean measure (read nothing else of it to tune on)."""
+    from evals.agent_eval import PHRASING_SPLITS, load_phrasings, routing_eval
+
+    if not HELDOUT_2.is_file() or split not in PHRASING_SPLITS:
+        pytest.skip(f"{split} is not written yet")
+    r = routing_eval(assistant, load_phrasings(split))
+    line = f"{split}: {r['right']}/{r['phrasings']} ({r['accuracy']:.1%}) reach the right tools (floor {floor:.0%})"
+    assert r["phrasings"] and r["accuracy"] >= floor, line
+
+
+@pytest.mark.parametrize("text", ["who's my #1 customer by value", "my top 1 customer", "our no. 1 buyer",
+                                  "the number 1 spender", "who is my number one customer"])
+def test_a_rank_is_not_a_customer_id(assistant, text):
+    """"#1", "top 1", "no. 1", "number one" name a place in a ranking, not customer C000001."""
+    from agent.planner import extract
+
+    e = extract(assistant.session, text)
+    assert not (e.customer_ids or e.unknown_ids) and e.rank == "value"
+    assert [s.tool for s in assistant.ask(text).trace] == ["list_customers"]
+
+
+@pytest.mark.parametrize("text,cid", [("tell me about customer #1", "C000001"),
+                                      ("why is customer no. 12 at risk", "C000012"), ("pull up #45", "C000045")])
+def test_an_id_after_customer_or_hash_is_still_an_id(assistant, text, cid):
+    from agent.planner import extract
+
+    assert extract(assistant.session, text).customer_ids == [cid]
+
+
 def _drafts(assistant) -> int:
     from agent.approvals import open_queue
 
@@ -213,6 +250,13 @@ def test_read_only_questions_never_queue_drafts(assistant):
                  and "draft" not in (c["intent"] if isinstance(c["intent"], list) else [c["intent"]])][:60]:
         assert "queue_drafts" not in [s.tool for s in assistant.ask(text).trace], text
     assert _drafts(assistant) == before
+
+
+def test_a_miss_on_a_read_only_question_never_routes_to_a_write(assistant):
+    """Whatever a question is routed to (even wrongly), without an ask to write it never drafts."""
+    reads = [c["text"] for c in CASES + HELDOUT if "draft" not in (c["intent"] if isinstance(c["intent"], list)
+                                                                   else [c["intent"]])]
+    assert reads and all("draft" not in [r[0] for r in assistant.agent.route(t)] for t in reads)
 
 
 def test_top_at_risk_drafts_are_the_listed_ones_or_say_why_not(assistant):
