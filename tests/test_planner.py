@@ -202,6 +202,10 @@ def test_campaign_question_reports_campaign_results(assistant):
     session = assistant.session
     plan = _plan(session, campaign_id="planner-campaign-16")
     plan = dataclasses.replace(plan, week_of=str((session.as_of - pd.Timedelta(days=60)).date()))
+    if not plan.control_ids:  # earlier tests of this module may have used up the comparable pool
+        chosen = {r["customer_id"] for r in plan.chosen}
+        spare = [c for c in session.scores["customer_id"].astype(str) if c not in chosen]
+        plan = dataclasses.replace(plan, control_ids=spare[:max(len(chosen), 20)])
     open_queue(session.workspace.root).add_campaign(plan, [], store_path=session.store_dir)
     a = assistant.ask("how did last week's campaign do?")
     assert [s.tool for s in a.trace] == ["campaign_results"]
