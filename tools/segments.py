@@ -266,8 +266,15 @@ def _nearest(z: np.ndarray, centres: np.ndarray, chunk: int = 200_000) -> np.nda
 
 
 def _standardise(num: pd.DataFrame) -> np.ndarray:
+    return standardisation(num)[0]
+
+
+def standardisation(num: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The clusters' feature scaling: NaN to the column median, log1p of the columns skewed
+    above 1, then z-scores. Returns (z, median, skewed, mean, std), the last four the fitted
+    transform, so the same scaling can be applied to other rows (`tools.engine.fitting`)."""
     x = num.to_numpy(dtype=float, copy=True)
-    med = np.nanmedian(x, axis=0)
+    med = np.nanmedian(x, axis=0) if len(x) else np.zeros(x.shape[1])
     nan = np.isnan(x)
     if nan.any():
         x[nan] = np.take(med, np.nonzero(nan)[1])
@@ -277,7 +284,8 @@ def _standardise(num: pd.DataFrame) -> np.ndarray:
     skewed = skew > 1.0
     x[:, skewed] = np.sign(x[:, skewed]) * np.log1p(np.abs(x[:, skewed]))
     mean, std = x.mean(axis=0), x.std(axis=0)
-    return (x - mean) / np.where(std > 0, std, 1.0)
+    std = np.where(std > 0, std, 1.0)
+    return (x - mean) / std, med, skewed, mean, std
 
 
 def _describe(centroid: pd.Series, share: float) -> str:

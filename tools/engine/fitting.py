@@ -116,21 +116,11 @@ class ClusterModel:
 
     @classmethod
     def fit(cls, sample: pd.DataFrame, *, seed: int = 0) -> ClusterModel:
-        from tools.segments import behaviour_clusters
+        from tools.segments import behaviour_clusters, standardisation
 
         cols = tuple(c for c in CLUSTER_COLUMNS if c in sample)
         labels, descriptions = behaviour_clusters(sample[list(cols)], seed=seed)
-        x = sample[list(cols)].to_numpy(float, copy=True)
-        med = np.nanmedian(x, axis=0) if len(x) else np.zeros(len(cols))
-        x = np.where(np.isnan(x), med, x)
-        mean, std = x.mean(axis=0), x.std(axis=0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            skew = np.where(std > 0, ((x - mean) ** 3).mean(axis=0) / std**3, 0.0)
-        skewed = skew > 1.0
-        x[:, skewed] = np.sign(x[:, skewed]) * np.log1p(np.abs(x[:, skewed]))
-        mean2, std2 = x.mean(axis=0), x.std(axis=0)
-        std2 = np.where(std2 > 0, std2, 1.0)
-        z = (x - mean2) / std2
+        z, med, skewed, mean2, std2 = standardisation(sample[list(cols)])
         lab = labels.to_numpy()
         k = int(lab.max()) + 1 if len(lab) else 1
         centres = np.vstack([z[lab == i].mean(axis=0) if (lab == i).any()
