@@ -533,15 +533,26 @@ class ApprovalQueue:
         return self.approve(ids, actor=actor, first_approver=first_approver) if ids else []
 
     def reject(self, draft_id: int, *, actor: str, reason: str = "", first_approver: bool = False) -> Transition:
+        return self.reject_many([draft_id], actor=actor, reason=reason, first_approver=first_approver)[0]
+
+    def reject_many(self, draft_ids: list[int], *, actor: str, reason: str = "",
+                    first_approver: bool = False) -> list[Transition]:
+        """Reject drafts (the app's bulk reject), in one transaction, each exactly as `reject`
+        does it: the same audit row with the same reason. Rejecting a rejected draft is a
+        no-op; an exported draft cannot be rejected (the whole call is refused)."""
         person(actor)
+        out = []
         with self._session() as s, s.begin():
             actor = self._registered(s, actor, first=first_approver)
-            r = self._row(s, draft_id)
-            if r.state == "rejected":
-                return Transition(r.id, "rejected", "rejected", False, f"draft {r.id} is already rejected")
-            if r.exported_at is not None:
-                raise ApprovalError(f"draft {r.id} was already exported; it cannot be rejected")
-            return self._move(s, r, "rejected", actor, "rejected", note=reason)
+            for i in draft_ids:
+                r = self._row(s, i)
+                if r.state == "rejected":
+                    out.append(Transition(r.id, "rejected", "rejected", False, f"draft {r.id} is already rejected"))
+                    continue
+                if r.exported_at is not None:
+                    raise ApprovalError(f"draft {r.id} was already exported; it cannot be rejected")
+                out.append(self._move(s, r, "rejected", actor, "rejected", note=reason))
+        return out
 
     def edit(self, draft_id: int, *, actor: str, subject: str | None = None, body: str | None = None,
              discount_cap: float, first_approver: bool = False) -> Transition:

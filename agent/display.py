@@ -9,6 +9,7 @@ import them from here.
     product_names(orders, products) -> {"85123A": "WHITE HANGING HEART T-LIGHT HOLDER", ...}
     product_label("85123A", names)  -> "WHITE HANGING HEART T-LIGHT HOLDER"  (the id only without a name)
     reason_label("cycle_overdue")   -> "purchase cycle overdue"   (channel_label, tier_label alike)
+    plain_words("... (--horizon-days)") -> "..."    (flags and column names of a warning in words)
     percent(0.571)                  -> "57%"
     date_words("2025-04-22")        -> "22 April 2025"
 """
@@ -108,6 +109,25 @@ CHANNEL_LABEL = {"email": "email", "personal_email": "personal email", "sms": "S
 """channel code -> words ("personal_email" -> "personal email")."""
 TIER_LABEL = {"high": "high value", "medium": "medium value", "low": "low value"}
 """clv_tier code -> words (high = the top 20% by predicted value)."""
+COLUMN_LABEL = {"clv_low": "the low end of the value range", "clv_high": "the high end of the value range",
+                "predicted_clv": "predicted value", "churn_probability": "churn risk",
+                "p_alive": "chance still active", "value_at_stake": "value at stake",
+                "expected_orders": "expected orders", "expected_next_order_date": "expected next order date",
+                "orders_to_date": "orders to date", "revenue_to_date": "revenue to date",
+                "avg_days_between_orders": "average days between orders", "churn_reason": "main churn reason",
+                "churn_drivers": "churn drivers", "clv_tier": "value tier",
+                "next_best_product": "next best product"}
+"""A scores column -> words ("clv_low" -> "the low end of the value range")."""
+FLAG_LABEL = {"--horizon-days": "the prediction window", "--as-of": "the scoring date",
+              "--margin": "the gross margin", "--discount-rate": "the discount rate",
+              "--model": "the scoring model", "--currency": "the currency (in Settings)"}
+"""A command-line flag -> what the app calls the same thing ("--horizon-days" -> "the prediction window")."""
+PHRASE_LABEL = {"(clv_low, clv_high)": "(the low and high ends of the value range)",
+                "Their `fallback` and `model` columns say which.":
+                    "The scores file says which, customer by customer.",
+                "(their `model` column says so)": "(the scores file says so, customer by customer)",
+                "(its `model` column says so)": "(the scores file says so, customer by customer)"}
+"""Whole phrases of the scoring warnings whose words above would read badly one by one."""
 STATUS_LABEL = {"pending": "pending", "edited": "edited", "approved": "approved", "rejected": "rejected",
                 "blocked": "blocked", "exported": "exported"}
 """A draft's status as shown (the queue's own words)."""
@@ -154,3 +174,22 @@ def date_words(value) -> str:
     if pd.isna(day):
         return ""
     return f"{day.day} {day:%B %Y}"
+
+
+_FLAG_ASIDE = re.compile(r"\s*\((?:--[a-z][a-z-]*(?:[ =][^\s),]+)?(?:,\s*|\s+or\s+)?)+\)")
+"""A flag in brackets after the words for it: "a shorter prediction window (--horizon-days)"."""
+
+
+def plain_words(text: str) -> str:
+    """A message written for the command line (a scoring warning, a tool's note) as the app
+    shows it: a flag in brackets after its words dropped, other flags and the scores' column
+    names said in words (PHRASE_LABEL, FLAG_LABEL, COLUMN_LABEL: the CLI keeps the flags)."""
+    text = str(text or "")
+    for phrase, words in PHRASE_LABEL.items():
+        text = text.replace(phrase, words)
+    text = _FLAG_ASIDE.sub("", text)
+    for flag, words in sorted(FLAG_LABEL.items(), key=lambda kv: -len(kv[0])):
+        text = re.sub(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", words, text)
+    for col, words in COLUMN_LABEL.items():
+        text = re.sub(rf"`?\b{re.escape(col)}\b`?", words, text)
+    return text

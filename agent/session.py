@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import re
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -40,6 +41,16 @@ Progress = Callable[[str], None]
 
 def _noop(_: str) -> None:
     pass
+
+
+_INDEX_LOCK = threading.Lock()
+
+
+def index_playbooks(kb):
+    """`kb.index()`, one at a time in this process: the app indexes the playbooks while the
+    store is scored, and a session's first search may ask for the same index meanwhile."""
+    with _INDEX_LOCK:
+        return kb.index()
 
 
 def store_fingerprint(store_dir: Path) -> dict:
@@ -431,7 +442,7 @@ class StoreSession:
             self._kb = KnowledgeBase(self.workspace.chroma, embedder=self._embedder)
         if not self._kb_indexed:
             self._progress("indexing the retention playbooks")
-            report = self._kb.index()
+            report = index_playbooks(self._kb)
             if report.errors:
                 log.warning("playbooks skipped: %s", "; ".join(map(str, report.errors)))
             self._kb_indexed = True

@@ -264,7 +264,7 @@ def test_drafts_written_in_chat_open_in_the_approvals_tab_filtered_to_them(ui_ct
     assert link == {"__type__": "update", "visible": True, "value": views.open_drafts_label(ids)}
 
     (tabs, only, state, msg, subject, body, info, preview, table, view, box, armed, picker,
-     bulk) = open_chat_drafts(ui_ctx, ids)
+     bulk, bulk_no) = open_chat_drafts(ui_ctx, ids)
     first = picker["value"]
     assert view["ids"] == ids and box is False and armed is None  # the server knows what is shown
     assert isinstance(tabs, gr.Tabs) and tabs.selected == "approvals"
@@ -283,6 +283,7 @@ def test_drafts_written_in_chat_open_in_the_approvals_tab_filtered_to_them(ui_ct
     assert [v for _, v in picker["choices"]] == ids and picker["choices"][0][0].startswith(f"Draft {ids[0]}: ")
     n = sum(ui_ctx.queue().get(i).state == "pending" for i in ids)
     assert bulk["value"] == f"Approve the {n} pending draft{'s' if n != 1 else ''} shown"
+    assert bulk_no["value"] == f"Reject the {n} pending draft{'s' if n != 1 else ''} shown"
     # the plan's calculation is in the details fold, not in the text
     words, calc = info.split("<details>") if "<details>" in info else (info, "")
     assert " = " not in words and (" x " in calc or not calc)
@@ -403,7 +404,7 @@ def test_bulk_approve_needs_the_tick_and_approves_only_the_drafts_shown(small_ap
     assert "Nobody is registered yet" in people_line(small_app)
     assert register_person(small_app, "Maria", "")[0] == "Registered Maria to decide on drafts."
     assert people_line(small_app) == "People who decide on drafts here: Maria."
-    table, view, box, armed, picker, button = shown_rows(small_app, ALL, "1, 2")
+    table, view, box, armed, picker, button, reject_button = shown_rows(small_app, ALL, "1, 2")
     assert list(table["Draft"]) == [1, 2] and view == {"state": ALL, "only": "1, 2", "ids": [1, 2]}
     assert box is False and armed is None
     # the bulk action names exactly what it acts on: the pending drafts shown, with their count
@@ -444,6 +445,50 @@ def test_bulk_approve_needs_the_tick_and_approves_only_the_drafts_shown(small_ap
     for p in paths:
         assert small_app.downloads.allowed(p) and not str(p).startswith(str(small_app.ws.root))
     assert not small_app.downloads.allowed(str(small_app.ws.root))
+
+
+def test_bulk_reject_acts_on_exactly_the_drafts_shown_like_the_single_reject(small_app):
+    """The bulk reject beside the bulk approve: the same count in its label, the same tick for
+    the same table, only the pending drafts shown, each with the single reject's reason and
+    audit row (agent.approvals: reject and reject_many write the same)."""
+    from tests.test_approvals import draft, plan
+    from ui.app import arm_bulk, bulk_reject, register_person, shown_rows
+
+    small_app.queue().add_campaign(plan("c2"), [draft("C1", cam="c2"), draft("C2", cam="c2")],
+                                   store_path=str(small_app.store_dir))  # drafts 4 and 5, pending
+    states = lambda: [d.state for d in small_app.queue().list_drafts()]  # noqa: E731
+    register_person(small_app, "Maria", "")
+    *_, approve_button, button = shown_rows(small_app, ALL, "1, 2")
+    assert button["value"] == "Reject the 2 pending drafts shown" and button["interactive"] is True
+    assert shown_rows(small_app, ALL, "3")[6]["interactive"] is False  # a blocked draft: nothing to reject
+    assert shown_rows(small_app, ALL, "")[6]["value"] == "Reject the 4 pending drafts shown"
+    assert shown_rows(small_app, ALL, "4")[6]["value"] == "Reject the 1 pending draft shown"
+    view = shown_rows(small_app, ALL, "1, 2")[1]
+    msg, *_ = bulk_reject(small_app, None, "Maria", view, "not this week")
+    assert "Tick the confirmation box to reject" in msg and states()[:2] == ["pending", "pending"]
+    armed, note = arm_bulk(small_app, True, view)
+    assert "Reject the 2 pending drafts shown" in note
+    other = shown_rows(small_app, ALL, "")[1]
+    msg, *_ = bulk_reject(small_app, armed, "Maria", other, "not this week")
+    assert "changed since the box was ticked: nothing rejected" in msg and states()[0] == "pending"
+    # drafts not shown are never rejected, even if the arming named them
+    msg, table, view2, box, armed_after, picker, approve_after, reject_after = bulk_reject(
+        small_app, {"ids": [1, 2, 4, 5], "view": [1, 2]}, "Maria", view, "  not this week ")
+    assert msg == "2 drafts rejected by Maria (ids 1, 2)." and box is False and armed_after is None
+    assert states() == ["rejected", "rejected", "blocked", "pending", "pending"]
+    assert list(table["Draft"]) == [1, 2] and reject_after["interactive"] is False
+    assert reject_after["value"] == "Reject the 0 pending drafts shown"
+    # the audit trail is the single reject's, row for row
+    small_app.queue().reject(4, actor="Maria", reason="not this week")
+    single = small_app.queue().audit(4)[-1]
+    for i in (1, 2):
+        row = small_app.queue().audit(i)[-1]
+        assert (row.action, row.actor, row.note) == (single.action, single.actor, single.note)
+        assert row.before["state"] == single.before["state"] and row.after["state"] == single.after["state"]
+    # an empty reason is allowed, as for the single reject
+    armed, _ = arm_bulk(small_app, True, shown_rows(small_app, ALL, "5")[1])
+    msg, *_ = bulk_reject(small_app, armed, "Maria", shown_rows(small_app, ALL, "5")[1], "")
+    assert msg == "1 drafts rejected by Maria (ids 5)." and small_app.queue().audit(5)[-1].note == ""
 
 
 def test_settings_a_new_endpoint_clears_the_key_and_every_change_is_logged(small_app):
@@ -810,3 +855,35 @@ def shown_rows_table(ctx):
     from ui.handlers import shown_rows
 
     return shown_rows(ctx, ALL, "")[0]
+
+
+CLI_LEFTOVERS = re.compile(r"--[a-z][a-z-]*|\b[a-z]+(?:_[a-z]+)+\b")
+"""A command-line flag or a snake_case column name: never in the app's text (a Details fold may keep them)."""
+
+
+def test_scoring_warnings_reach_the_app_in_the_merchants_words(tmp_path, monkeypatch, offline_settings):
+    """A store one day long fires the scoring warnings (history shorter than the horizon, an
+    uncalibrated value range, fallbacks): the load message, the chat's store overview and the
+    brief's notes show them with no flag (--horizon-days) and no column name (clv_low)."""
+    from types import SimpleNamespace
+
+    from agent import prompts
+    from agent.display import plain_words
+    from tests.test_approvals import three_customer_store
+    from ui.app import AppContext
+    from ui.handlers import upload_store
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    store = three_customer_store(tmp_path / "store")
+    ctx = AppContext(store, tmp_path / "ws", settings=offline_settings)
+    msg, *_ = upload_store(ctx, [str(p) for p in sorted(store.iterdir())], "short")
+    warnings = ctx.session().params["warnings"]
+    raw = " ".join(warnings)
+    assert "--horizon-days" in raw and "clv_low" in raw  # the CLI keeps its words ...
+    overview = views.answer_messages(SimpleNamespace(text=prompts.overview(ctx.runner().call("store_overview", {})),
+                                                     trace=[]))[0]["content"]
+    brief_notes = plain_words("\n".join(f"Note: {w}" for w in warnings))
+    for shown in (msg, overview, brief_notes):  # ... the app says them in the merchant's words
+        outside = re.sub(r"<details>.*?</details>", "", shown, flags=re.S)
+        assert "prediction window" in outside and "value range" in outside, outside
+        assert not CLI_LEFTOVERS.findall(outside), (CLI_LEFTOVERS.findall(outside), outside)

@@ -322,6 +322,26 @@ def test_end_to_end_in_chromium(page, app_url):
     assert {d.id for d in q.list_drafts() if d.state == "approved"} == {1, *shown}
     _shot(page, "4b_approvals_bulk")
 
+    # Bulk reject on exactly the drafts shown, with the single reject's reason, after the same tick
+    rest = [d.id for d in q.list_drafts(state="pending")]
+    target = rest[:1]
+    only.fill(", ".join(map(str, target)))
+    only.press("Enter")
+    expect(page.locator("#bulk-reject")).to_have_text("Reject the 1 pending draft shown")
+    page.locator("#bulk-reject").click()
+    expect(page.locator("#approvals-msg")).to_contain_text("Tick the confirmation box to reject")
+    _field(page, "reject-reason").fill("not this week")
+    page.locator("#bulk-confirm input").check()
+    expect(page.locator("#approvals-msg")).to_contain_text(f"(ids {target[0]})")
+    page.locator("#bulk-reject").click()
+    expect(page.locator("#approvals-msg")).to_contain_text(f"1 drafts rejected by Maria (ids {target[0]}).")
+    expect(page.locator("#bulk-reject")).to_have_text("Reject the 0 pending drafts shown")
+    expect(page.locator("#bulk-reject")).to_be_disabled()
+    assert [d.id for d in q.list_drafts(state="pending")] == rest[1:]
+    last = q.audit(target[0])[-1]
+    assert (last.action, last.actor, last.note) == ("rejected", "Maria", "not this week")
+    _shot(page, "4c_approvals_bulk_reject")
+
     # Weekly brief: KPI cards with week-over-week change, charts, downloads
     _tab(page, "Weekly brief")
     expect(_field(page, "brief-cac")).to_have_value("")  # optional: empty, not 0
@@ -440,6 +460,20 @@ def test_a_phone_reaches_every_tab_and_tables_scroll_sideways(page, app_url):
         }""")
         assert scrolled["ok"], scrolled  # the table scrolls inside its box ...
         assert scrolled["page"] <= 390 + 20, scrolled  # ... and the page itself does not
+        # ... and the first column (who) stays pinned at the left while the rest moves
+        pinned = phone.evaluate("""() => {
+            const vp = document.querySelector('#customers-table .virtual-table-viewport');
+            const x = sel => document.querySelector('#customers-table ' + sel).getBoundingClientRect().x;
+            vp.scrollLeft = 0;
+            const left = vp.getBoundingClientRect().x, before = [x('[data-col="0"][data-row="0"]'),
+                  x('th.first-column'), x('[data-col="2"][data-row="0"]')];
+            vp.scrollLeft = 250;
+            return {left, before, after: [x('[data-col="0"][data-row="0"]'), x('th.first-column'),
+                    x('[data-col="2"][data-row="0"]')], scrolled: vp.scrollLeft};
+        }""")
+        assert pinned["scrolled"] > 0, pinned
+        assert all(abs(v - pinned["left"]) <= 2 for v in pinned["after"][:2]), pinned  # cell and heading stay
+        assert pinned["after"][2] < pinned["before"][2] - 100, pinned  # the other columns scrolled
         _shot(phone, "7_phone_customers_table")
     finally:
         ctx.close()

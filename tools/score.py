@@ -414,7 +414,8 @@ def _warnings(orders, *, as_of, horizon_days) -> list[str]:
     if days < horizon_days:
         return [f"The order history covers {days} days ({first.date()} to {as_of.date()}), less "
                 f"than the {horizon_days}-day horizon: the predictions extrapolate beyond what the "
-                "data shows. Treat them as rough, or score a shorter --horizon-days."]
+                "data shows. Treat them as rough, or score with a shorter prediction window "
+                "(--horizon-days)."]
     return []
 
 

@@ -38,6 +38,7 @@ from ui.handlers import (
     banner_for,
     progress_callback,
     bulk_approve,
+    bulk_reject,
     chat_turn,
     customer_rows,
     draft_for,
@@ -67,6 +68,12 @@ CSS = """
 /* phones (390 px): tables scroll sideways inside their box (the key columns are first, the
    first one pinned), the cards of the store's numbers stack */
 .table-wrap, .table-container { overflow-x: auto !important; max-width: 100%; }
+/* the customers table's first column (who) stays at the left while the rest scrolls sideways:
+   Gradio 6's pinned_columns sets the grid's pinning state but draws nothing sticky */
+#customers-table .body-cell.first-column, #customers-table th.first-column {
+  position: sticky !important; left: 0; z-index: 3;
+  background: var(--table-even-background-fill, var(--background-fill-primary)); }
+#customers-table .virtual-row, #customers-table .header-table tr { width: max-content; min-width: 100%; }
 #store-numbers .store-number { min-width: 140px; }
 @media (max-width: 640px) {
   .gradio-container { padding: 4px !important; }
@@ -86,7 +93,7 @@ def build_app(ctx: AppContext) -> gr.Blocks:
             queue_ui = _approvals_tab(ctx)
             uploaded = _data_tab(ctx, store_md)
             consent_msg, settings_fields = _settings_tab(ctx)
-        shown = [queue_ui[k] for k in ("table", "view", "confirm", "armed", "picker", "bulk")]
+        shown = [queue_ui[k] for k in ("table", "view", "confirm", "armed", "picker", "bulk", "bulk_reject")]
         # the link from a chat turn's drafts to the Approvals tab, filtered to those drafts
         open_btn.click(lambda ids: open_chat_drafts(ctx, ids), [chat_ids],
                        [tabs] + [queue_ui[k] for k in ("only", "state", "msg", "subject", "body", "info",
@@ -273,16 +280,18 @@ def _approvals_tab(ctx: AppContext) -> dict:
                     save = gr.Button("Save edit", elem_id="draft-edit")
                     approve = gr.Button("Approve", variant="primary", elem_id="draft-approve")
                     reject = gr.Button("Reject", variant="stop", elem_id="draft-reject")
-                reason = gr.Textbox(label="Reject reason (optional)")
+                reason = gr.Textbox(label="Reject reason (optional; the bulk reject uses it too)",
+                                    elem_id="reject-reason")
             with gr.Column():
                 preview = gr.HTML(elem_id="draft-preview", label="As the customer will see it")
                 info = gr.Markdown("Pick a draft: click a row of the table or choose it in «Draft».",
                                    elem_id="draft-info")
         msg = gr.Markdown(elem_id="approvals-msg")
         with gr.Row():
-            confirm = gr.Checkbox(label="Yes, approve every pending and edited draft the table shows",
+            confirm = gr.Checkbox(label="Yes, I mean every pending and edited draft the table shows",
                                   elem_id="bulk-confirm")
             bulk = gr.Button("Approve the pending drafts shown", elem_id="bulk-approve")
+            bulk_no = gr.Button("Reject the pending drafts shown", variant="stop", elem_id="bulk-reject")
         with gr.Row():
             export = gr.Button("Export approved drafts (CSV for Klaviyo and Shopify)", elem_id="export")
             export_file = gr.File(label="Export (CSV)", elem_id="export-file")
@@ -292,7 +301,7 @@ def _approvals_tab(ctx: AppContext) -> dict:
         # drafts the merchant's tick confirmed for the bulk approval
         view = gr.State({"state": views.ALL, "only": "", "ids": []})
         armed = gr.State(None)
-        shown = [table, view, confirm, armed, picker, bulk]
+        shown = [table, view, confirm, armed, picker, bulk, bulk_no]
         editor = [subject, body, info, preview]
 
         def rows(st, ids, picked=None):
@@ -348,14 +357,17 @@ def _approvals_tab(ctx: AppContext) -> dict:
         confirm.input(lambda ticked, v: arm_bulk(ctx, ticked, v), [confirm, view], [armed, msg], **PRIVATE)
         bulk.click(lambda a, who, v: bulk_approve(ctx, a, who, v), [armed, actor, view], [msg, *shown],
                    concurrency_limit=1, **PRIVATE)
+        # the same terms, with the reason typed for the single reject (optional)
+        bulk_no.click(lambda a, who, v, why: bulk_reject(ctx, a, who, v, why), [armed, actor, view, reason],
+                      [msg, *shown], concurrency_limit=1, **PRIVATE)
 
         export.click(lambda who, v: export_drafts(ctx, who, v), [actor, view],
-                     [msg, table, export_file, view, confirm, armed, picker, bulk, platform_files],
+                     [msg, table, export_file, view, confirm, armed, picker, bulk, bulk_no, platform_files],
                      concurrency_limit=1, trigger_mode="once", **PRIVATE).then(
             lambda: queue_results(ctx), None, [results], **PRIVATE)  # the results count what was exported
     return {"only": only, "state": state, "table": table, "msg": msg, "picker": picker,
             "subject": subject, "body": body, "info": info, "preview": preview, "view": view, "confirm": confirm,
-            "armed": armed, "bulk": bulk, "people": people, "results": results}
+            "armed": armed, "bulk": bulk, "bulk_reject": bulk_no, "people": people, "results": results}
 
 
 def _data_tab(ctx: AppContext, store_md):

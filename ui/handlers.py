@@ -19,7 +19,7 @@ from pathlib import Path
 import gradio as gr
 
 from agent.approvals import ApprovalError, open_queue
-from agent.display import date_words
+from agent.display import date_words, plain_words
 from agent.settings import Settings, save_store_settings, with_workspace
 from agent.workspace import Workspace
 from ui import views
@@ -66,7 +66,7 @@ class AppContext:
             if self._warm_thread is not None and self._warm_thread.is_alive():
                 return self._warm_thread
             self.warm = {"fraction": 0.0, "step": "starting", "done": False, "error": None,
-                         "started": time.perf_counter(), "seconds": None}
+                         "started": time.perf_counter(), "seconds": None, "timings": []}
             self._warm_thread = threading.Thread(target=self._warmup, name="retention-warmup", daemon=True)
             self._warm_thread.start()
             return self._warm_thread
@@ -78,9 +78,36 @@ class AppContext:
         w["i"] = w.get("i", 0) + 1
         w["fraction"] = min(0.97, w["i"] / self.WARM_STEPS)
         w["step"] = _step_words(message)
+        w.setdefault("timings", []).append((w["step"], time.perf_counter()))  # when each step began
+
+    def _preload_embedder(self) -> None:
+        """What needs no scores, done while the store is scored: the embedding model loaded
+        (knowledge.default_embedder is one instance per process, so the assistant uses the one
+        loaded here) and the playbooks indexed into the workspace (the session's index then
+        finds every chunk stored: `KnowledgeBase.index` embeds only new content). Their
+        seconds go to warm["parallel"]."""
+        t = time.perf_counter()
+        try:
+            from knowledge import KnowledgeBase, default_embedder
+
+            emb = default_embedder()
+            emb.embed(["overview of my store"])
+            t1 = time.perf_counter()
+            done = [("loading the embedding model (beside the scoring)", t1 - t)]
+            from agent.session import index_playbooks
+
+            index_playbooks(KnowledgeBase(self.ws.chroma, embedder=emb))
+            done.append(("indexing the playbooks (beside the scoring)", time.perf_counter() - t1))
+            self.warm["parallel"] = done
+        except Exception:  # the assistant loads them on first use instead
+            log.exception("preparing the assistant beside the scoring failed")
 
     def _warmup(self) -> None:
         try:
+            side = None
+            if self._session is None:  # a session given by the caller brings its own embedder
+                side = threading.Thread(target=self._preload_embedder, name="retention-embedder", daemon=True)
+                side.start()
             self._step("loading the store")
             self.session(self._step)
             self._step("getting the assistant ready")
@@ -90,16 +117,31 @@ class AppContext:
                 planner.classify("overview of my store")  # loads the embedding model once
             self._step("counting the store's numbers")
             self.runner().call("store_overview", {})
+            if side is not None:
+                self._step("indexing the retention playbooks")
+                side.join()  # one index at a time in the workspace
             self._step("reading the playbooks")
             try:
                 _ = self.session().kb
             except Exception:  # the playbooks are indexed on first use instead
                 log.exception("playbook index at start-up failed")
+            self.warm.setdefault("timings", []).append(("ready", time.perf_counter()))
             self.warm.update(done=True, fraction=1.0, step="ready",
                              seconds=time.perf_counter() - (self.warm["started"] or time.perf_counter()))
         except Exception as exc:
             log.exception("start-up scoring failed")
             self.warm.update(error=error_message(exc), step="could not load the store")
+
+    def step_seconds(self) -> list[tuple[str, float]]:
+        """The start-up's steps and the seconds each took (from its start to the next one's)."""
+        t = self.warm.get("timings") or []
+        return [(step, b - a) for (step, a), (_, b) in zip(t, t[1:])] + list(self.warm.get("parallel") or [])
+
+    @property
+    def warming(self) -> bool:
+        """Whether the start-up work is running now."""
+        t = self._warm_thread
+        return t is not None and t.is_alive()
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         """Wait for the start-up work (when it was started); whether it is done."""
@@ -211,6 +253,13 @@ def _step_words(message: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def still_scoring(warm: dict) -> str:
+    """A chat status while the start-up scores the store: its step and how far it is."""
+    step = str(warm.get("step") or "starting")
+    return (f"Still scoring: {step[:1].lower() + step[1:]}, about {float(warm.get('fraction') or 0) * 100:.0f}% "
+            "done. I'll answer as soon as it's ready.")
+
+
 def progress_callback(progress, steps: int = 8):
     state = {"i": 0}
     progress = progress or _no_progress
@@ -262,6 +311,11 @@ def chat_turn(ctx: AppContext, history: list) -> Iterator[tuple]:
     busy, statuses, ids = gr.update(interactive=False), [], []
     no_link = gr.update(visible=False)
     try:
+        if not ctx.loaded and ctx.warming:  # the start-up is scoring: say how far, answer when done
+            while ctx.warming and not ctx.loaded:
+                yield (history + views.working_messages(statuses + [still_scoring(ctx.warm)]), busy,
+                       banner_for(ctx), no_link, [])
+                ctx.wait_ready(0.5)  # a failed start-up: the store is loaded below, and its error shown
         if not ctx.loaded:
             statuses.append("loading and scoring the store (first question only)")
             yield history + views.working_messages(statuses), busy, banner_for(ctx), no_link, []
@@ -361,24 +415,31 @@ def people_of(ctx: AppContext, drafts: list[dict]) -> dict[int, dict]:
             for d in drafts if d.get("campaign_id") in mine}
 
 
-SHOWN = 6
-"""What `shown_rows` fills: table, view, bulk box, arming, draft picker, bulk button."""
+SHOWN = 7
+"""What `shown_rows` fills: table, view, bulk box, arming, draft picker, bulk approve and bulk
+reject buttons."""
 
 
 def shown_rows(ctx: AppContext, state: str, only: str = "", picked=None) -> tuple:
     """The queue's table as the merchant asked for it, and what it shows, kept on the server
     (a gr.State: {"state", "only", "ids"}); the bulk box is cleared and disarmed, since what
-    it would approve has changed; the draft picker lists the drafts shown, and the bulk button
-    says how many of them it would approve; `picked` stays picked when it is still shown.
-    (table, view, box, arming, picker, bulk button)"""
+    it would approve has changed; the draft picker lists the drafts shown, and the bulk buttons
+    say how many of them they would approve or reject; `picked` stays picked when it is still
+    shown. (table, view, box, arming, picker, bulk approve button, bulk reject button)"""
     drafts = [d.to_dict() for d in _listed(ctx, state, only)]
     view = {"state": state, "only": only or "", "ids": [d["id"] for d in drafts]}
     people = people_of(ctx, drafts)
     n = sum(d["status"] in ("pending", "edited") for d in drafts)
-    bulk = gr.update(value=f"Approve the {n} pending draft{'s' if n != 1 else ''} shown", interactive=n > 0)
+    bulk = gr.update(value=bulk_label("Approve", n), interactive=n > 0)
+    bulk_no = gr.update(value=bulk_label("Reject", n), interactive=n > 0)
     keep = int(picked) if picked not in (None, "") and int(picked) in view["ids"] else None
     return (views.drafts_view(drafts, people, ctx.currency), view, False, None,
-            gr.update(choices=views.draft_choices(drafts, people), value=keep), bulk)
+            gr.update(choices=views.draft_choices(drafts, people), value=keep), bulk, bulk_no)
+
+
+def bulk_label(verb: str, n: int) -> str:
+    """A bulk button's label with its count: "Approve the 2 pending drafts shown"."""
+    return f"{verb} the {n} pending draft{'s' if n != 1 else ''} shown"
 
 
 def queue_results(ctx: AppContext):
@@ -443,16 +504,16 @@ def _approvable(ctx: AppContext, view: dict | None) -> list[int]:
 
 def arm_bulk(ctx: AppContext, ticked: bool, view: dict | None) -> tuple:
     """The bulk confirmation box ticked (or unticked) by the merchant: the server notes which
-    drafts it confirms, the pending and edited drafts the table shows now; "Approve all pending"
-    approves those and no other. (arming, message)"""
+    drafts it confirms, the pending and edited drafts the table shows now; the bulk approve
+    (or reject) button acts on those and no other. (arming, message)"""
     if not ticked:
         return None, "Bulk approval not confirmed."
     ids = _approvable(ctx, view)
     if not ids:
-        return None, "None of the drafts shown is pending or edited: nothing to approve."
+        return None, "None of the drafts shown is pending or edited: nothing to approve or reject."
     return ({"ids": ids, "view": list((view or {}).get("ids") or [])},
             f"Confirmed for the {len(ids)} pending and edited draft(s) shown (ids {_id_list(ids)}): "
-            "press «Approve the pending drafts shown» to approve them.")
+            f"press «{bulk_label('Approve', len(ids))}» or «{bulk_label('Reject', len(ids))}».")
 
 
 def _id_list(ids: list[int], most: int = 20) -> str:
@@ -465,22 +526,38 @@ def bulk_approve(ctx: AppContext, armed: dict | None, actor: str, view: dict | N
     (`arm_bulk`, kept on the server) confirmed them for the same table; drafts that appeared or
     changed since are left alone. The box is cleared afterwards, so the next bulk approval needs
     a new tick. (message, *shown_rows)"""
+    return _bulk(ctx, "approve", armed, actor, view)
+
+
+def bulk_reject(ctx: AppContext, armed: dict | None, actor: str, view: dict | None, reason: str = "") -> tuple:
+    """Reject the pending and edited drafts the table shows, on the same terms as
+    `bulk_approve` (the tick, the same table), each with the reason typed for the single
+    reject (optional), through the queue's `reject_many`: the audit log gets one row per
+    draft, as a single reject writes it. (message, *shown_rows)"""
+    return _bulk(ctx, "reject", armed, actor, view, reason)
+
+
+def _bulk(ctx: AppContext, kind: str, armed: dict | None, actor: str, view: dict | None,
+          reason: str = "") -> tuple:
+    verb, done_word = {"approve": ("approve", "approved"), "reject": ("reject", "rejected")}[kind]
     view = view or {"state": views.ALL, "only": "", "ids": []}
 
     def after(message: str) -> tuple:
         return (message,) + shown_rows(ctx, view.get("state", views.ALL), view.get("only", ""))
 
     if not armed or not armed.get("ids"):
-        return after("Tick the confirmation box to approve the pending drafts shown.")
+        return after(f"Tick the confirmation box to {verb} the pending drafts shown.")
     if list(armed.get("view") or []) != list(view.get("ids") or []):
-        return after("The drafts shown changed since the box was ticked: nothing approved; tick it again.")
+        return after(f"The drafts shown changed since the box was ticked: nothing {done_word}; tick it again.")
     ids = [i for i in _approvable(ctx, view) if i in set(armed["ids"])]
     if not ids:
-        return after("None of the confirmed drafts is still pending or edited: nothing approved.")
+        return after(f"None of the confirmed drafts is still pending or edited: nothing {done_word}.")
     try:
-        done = ctx.queue().approve(ids, actor=actor)
+        q = ctx.queue()
+        done = (q.approve(ids, actor=actor) if kind == "approve"
+                else q.reject_many(ids, actor=actor, reason=(reason or "").strip()))
         changed = [t.draft_id for t in done if t.changed]
-        m = f"{len(changed)} drafts approved by {actor} (ids {_id_list(changed)})."
+        m = f"{len(changed)} drafts {done_word} by {actor} (ids {_id_list(changed)})."
     except (ApprovalError, LookupError, ValueError) as exc:
         m = error_message(exc)
     return after(m)
@@ -513,16 +590,16 @@ def export_drafts(ctx: AppContext, actor: str, view: dict | None = None, picked=
     """Approved drafts to CSV (agent.campaigns.export_approved): the export, and next to it the
     same drafts as Klaviyo's profile import and Shopify's customer-tag import; those three
     files are the downloads the app then serves for exports. (message, table, export file,
-    view, box, arming, picker, bulk button, the Klaviyo and Shopify files)"""
+    view, box, arming, picker, bulk approve and reject buttons, the Klaviyo and Shopify files)"""
     from agent.campaigns import export_approved
     from agent.drafts import format_paths
 
     view = view or {"state": views.ALL, "only": ""}
 
     def out(message, file, platform):
-        table, v, box, armed, picker, bulk = shown_rows(ctx, view.get("state", views.ALL), view.get("only", ""),
-                                                        picked)
-        return message, table, file, v, box, armed, picker, bulk, platform
+        table, v, box, armed, picker, bulk, bulk_no = shown_rows(ctx, view.get("state", views.ALL),
+                                                                 view.get("only", ""), picked)
+        return message, table, file, v, box, armed, picker, bulk, bulk_no, platform
 
     try:
         with ctx.job("the export"):
@@ -575,7 +652,7 @@ def make_brief(ctx: AppContext, week_ending: str | None, cac, progress=None) -> 
                        for k in ("clv_distribution", "churn_by_segment", "segment_migration"))
     return (f"Brief for the week ending **{date_words(b.week_ending)}** is ready (download it below).",
             views.kpi_cards(b.facts.get("kpi", {}), b.facts.get("kpi_change", {}), b.facts.get("currency")),
-            clv, churn, mig, cohort_retention(s.orders), _without_images(b.markdown), html_, md)
+            clv, churn, mig, cohort_retention(s.orders), plain_words(_without_images(b.markdown)), html_, md)
 
 
 def _amount(value, what: str) -> float | None:
@@ -621,7 +698,7 @@ def upload_store(ctx: AppContext, paths, store_name: str | None, progress=None) 
         return error_message(exc), None, None, gr.update()
     reps = list(s.reports)
     rej = ctx.downloads.offer("rejects", [r.rejects_path for r in reps if r.rejects_path and r.rows_rejected])
-    notes = "".join(f" Note: {w}" for w in s.params.get("warnings", []))
+    notes = "".join(f" Note: {plain_words(w)}" for w in s.params.get("warnings", []))
     cur = getattr(s, "currency", None)
     notes += (f" Amounts are in {cur}." if cur else
               " The files do not say which currency the store uses: set it in Settings.")

@@ -19,6 +19,7 @@ from agent.display import (
     label,
     money,
     percent,
+    plain_words,
     product_label,
     reason_label,
     tier_label,
@@ -111,7 +112,8 @@ def parse_ids(text) -> list[int]:
 
 def answer_messages(answer) -> list[dict]:
     """Chatbot messages for one answer: the text, then a collapsible 'tools used' section."""
-    text, details = merchant_words(codes_in_words(answer.text))  # a flag or a formula only in a fold
+    # the scoring warnings' flags and column names in words; any other flag or formula in a fold
+    text, details = merchant_words(codes_in_words(plain_words(answer.text)))
     text = with_details(text, details)
     if queued_draft_ids(answer):
         text += ("\n\nThe drafts are waiting in the Approvals tab (the button under the chat opens "
@@ -131,7 +133,7 @@ def working_messages(statuses: list[str], text: str = "") -> list[dict]:
              "metadata": {"title": f"Working: {statuses[-1] if statuses else 'thinking'}",
                           "status": "pending"}}]
     if text:
-        msgs.append({"role": "assistant", "content": codes_in_words(text)})
+        msgs.append({"role": "assistant", "content": codes_in_words(plain_words(text))})
     return msgs
 
 
