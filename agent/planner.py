@@ -37,7 +37,7 @@ WRITES = ("draft",)
 WRITE_VERB = re.compile(r"\b(?:draft|write|compose|prep(?:are)?|create|queue|put together|make|preview)\b"
                         r"|^\s*(?:please\s+)?(?:e-?mail|message|text)\b", re.I)
 WRITE_ASK = re.compile(r"^\s*(?:(?:can|could|would) you\s+|pl(?:ea)?se?\s+|pls\s+|go ahead and\s+)*(?:draft|write|compose"
-                       r"|prep(?:are)?|create|queue|put together)\b", re.I)
+                       r"|prep(?:are)?|create|queue|put together|make|generate|set up)\b", re.I)
 """A request that starts by asking to write: with a message noun, it asks for drafts."""
 MESSAGE_NOUN = re.compile(r"e-?mail|emial|message|\bsms\b|\btexts?\b|\bnote\b|outreach|reminder|win.?back|nudges?\b|"
                           r"\bdrafts?\b|campaign|\bletter|copy\b", re.I)
@@ -56,27 +56,31 @@ KEYWORDS = {  # intent -> (pattern, boost): cues that survive paraphrase
     "overview": (r"\boverview\b|\boverall\b|snapshot|state of (?:the |my |our )?(?:store|shop|business)"
                  r"|how(?:'s| is| are) (?:the |my |our )?(?:store|shop|business|things)\b|\bhealth(?:y)?\b"
                  r"|where (?:do )?things stand|headline|key (?:numbers|figures|stats)|top.?line|all.?time"
-                 r"|\btotal (?:customers|revenue|orders)", 0.2),
+                 r"|\btotal (?:customers|revenue|orders)|how (?:are|am) (?:we|i) doing\b|\bin general\b|generally", 0.2),
     "customer_profile": (r"tell me about|\bprofile\b|\bdetails\b|everything (?:you|we) (?:have|know)|\binfo (?:on|about)"
                          r"|rundown|lowdown|pull up|look up|what do (?:we|you) know", 0.1),
-    "help": (r"\bhelp\b|what can (?:you|this)|how do i use|how does (?:this|it) work|what can i ask|getting started|\bfeatures?\b|^\s*(?:hi|hello|hey)\b", 0.2),
+    "help": (r"\bhelp\b|what can (?:you|this)|what (?:are|is) (?:you|this|it) (?:able to|good for|for)\b|what do you do\b|capabilit|how do i use|how does (?:this|it) work|what can i ask|getting started|\bfeatures?\b|^\s*(?:hi|hello|hey)\b", 0.2),
     "campaign_results": (r"campaign|uplift|save rate|hold.?out|control group|incremental|\blift\b"
                          r"|\bdid\b.{0,40}\bwork|results? of|how did .{0,30}\b(?:do|go|perform)|vs control"
                          r"|\bpromo\b|\bblast\b|a/?b test|test results|move the needle|results? from|\bpush\b", 0.25),
+    "campaign_strong": (r"\b(?:up)?lift\b|save rate|incremental|hold.?out|control group|how many (?:\w+ ){0,3}(?:did|were|got) (?:[\w'’-]+ ){0,4}(?:save|saved|win back|won back|bring back|brought back|recover|recovered)\b"
+                        r"|(?:saved|won back|recovered) by (?:the |our |my |that |last )|(?:extra|additional|incremental) (?:revenue|sales|orders|money)"
+                        r"|did (?:the |our |my |that |last )?(?:[\w'’-]+ ){0,2}(?:flow|campaign|e-?mails?|send|sequence|win.?back|promo|push)s? (?:bring|make|generate|drive|earn|add|save)", 0.2),
     "tickets": (r"\btickets?\b|\btix\b|support|help.?desk|complain\w* about|customer service|\bcs inbox"
                 r"|zendesk|gorgias|freshdesk", 0.25),
     "kpis": (r"repeat (?:purchase |customer )?(?:rate|%)|\baov\b|average order|\brevenue\b|\bsales\b|churned|"
              r"active (?:customers|buyers)|\bkpis?\b|week over week|metrics|did we lose|returning customer"
              r"|weekly numbers|numbers (?:vs|versus|compared)|churn (?:this|last) week|takings|\bgmv\b|turnover"
              r"|order (?:count|volume)|retention rate|cart size|ticket size|spend per order", 0.2),
-    "customer_history": (r"\bhist\w*|received from|(?:gone|went) out to|\bhad (?:any )?(?:e-?mails?|messages?|texts?)|(?:bought|purchased|ordered) (?:\w+ )?before|drafts? (?:for|pending|waiting)|contacted|e-?mailed|messaged|last order", 0.2),
+    "customer_history": (r"\bhist\w*|\borders? (?:for|of|from|by)\b|(?:their|his|her) (?:past |previous |last )?orders\b|what (?:has|have|did) (?:customer |cust |client )?\S+ (?:\w+ )?(?:buy|bought|order|ordered|purchase|purchased)\b|received from|(?:gone|went) out to|\bhad (?:any )?(?:e-?mails?|messages?|texts?)|(?:bought|purchased|ordered) (?:\w+ )?before|drafts? (?:for|pending|waiting)|contacted|e-?mailed|messaged|last order", 0.2),
     "why_customer": (r"\bwhy\b|\bexplain|how come|what'?s driving|what is driving|what'?s behind|what is behind", 0.15),
     "customer_list": (r"(?:best|top|#1|number one|most valuable|biggest) (?:customer|spender|buyer|client|shopper)\b"
                       r"|consent|opt(?:ed)?.?(?:in|out)|unsubscrib"
                       r"|\blist (?:my|all|every)|customers (?:whose|with)|tier customers"
                       r"|(?:in|of) the [\w' ]{3,25} (?:segment|group)", 0.15),
-    "ltv_cac": (r"\bltv\b|\bcac\b|acqui[sz]|lifetime value (?:to|vs|versus)", 0.25),
-    "cross_sell": (r"cross.?sell|upsell|up.?sell|recommend|next best|what else", 0.2),
+    "ltv_cac": (r"\bltv\b|\bcac\b|acqui[sz]|lifetime value (?:to|vs|versus)|pay.?back|pays back|paid back|pay for (?:itself|themselves)|\broas\b|ad spend|break.?even on"
+                r"|(?:cost|spent|spend|pay|paid) (?:to |on |for )?(?:get|getting|acquir|win(?:ning)? (?:a |new ))", 0.25),
+    "cross_sell": (r"cross.?sell|upsell|up.?sell|recommend|next best|what else|add.?ons?\b|\bpitch\b|suggest to|buy next", 0.2),
     "draft": (r"\bdraft|\bwrite\b|\bcompose|win.?back (?:e.?mail|message)|\bemails? (?:to|for)\b", 0.2),
     "brief": (r"\bbrie?f\b|\bweekly (?:report|summary|digest|recap|update)|\bsummar|\bdigest\b|\brecap\b|round.?up"
               r"|wrap.?up|catch me up|in a nutshell|tl;?dr|the gist|rundown (?:for|of) (?:this|the|last) week", 0.2),
@@ -85,17 +89,46 @@ KEYWORDS = {  # intent -> (pattern, boost): cues that survive paraphrase
                  r"|\btips?\b|\badvice\b|suggestions? for|what (?:should|can|do) (?:i|we) (?:send|offer|try)\b"
                  r"|best way to|wake (?:up|them)|what (?:should|can|do) (?:i|we) do (?:about|with|for)"
                  r"|\bapproach\b|game plan|best practice|what to do (?:about|with|for)"
-                 r"|how (?:should|do|can) (?:i|we) (?:handle|deal with|treat|approach)", 0.2),
-    "segment_change": (r"chang|migrat|moved?|grow|grew|shr[iu]nk|compared|since last|last week|gain(?:ed|ing)?\b|shift"
+                 r"|how (?:should|do|can) (?:i|we) (?:handle|deal with|treat|approach)|how to (?:handle|deal with|treat|approach|win|keep|save|bring|get|stop|prevent|reduce|re.?engage)"
+                 r"|\bsequences?\b|\bcadence\b|how often", 0.2),
+    "segment_change": (r"chang|migrat|moved?|grow|grew|shr[iu]nk|compared|since last|last week|\bgain(?:ed|ing)?\b|shift"
                        r"|segments? (?:\w+ ){0,3}(?:lost|los(?:e|ing)|bigger|smaller)"
-                       r"|(?:slid|slipped|fell|dropped|moved|went|gone) into\b|week on week", 0.12),
-    "clv_by_segment": (r"\bclv\b|lifetime value|by segment|per segment|each segment|every segment"
+                       r"|(?:slid|slipped|fell|dropped|moved|went|gone) into\b|week on week|upgrad|downgrad|promoted", 0.12),
+    "clv_by_segment": (r"\bclv\b|lifetime value|how much (?:value|money|clv)\b|(?:segments?|groups?|they|they're|they are) (?:are |is )?worth\b|by segment|per segment|each segment|every segment"
                        r"|segments? (?:split|breakdown|mix|distribution)|segments (?:\w+ )?split|split (?:of|across|by) (?:my )?segments", 0.1),
     "contact_week": (r"contact|reach out|this week|outreach|to.?do", 0.08),
+    "contact_strong": (r"\b(?:should|to|must|need to) (?:act on|focus on|prioriti[sz]e|work on|chase)\b|\baction (?:list|plan)\b|\bnext (?:7|seven|few) days\b|\bcoming week\b", 0.15),
     "at_risk_list": (r"(?:about to|might|could|going to)(?: \w+)? (?:churn|leave|lose)\b|likely to (?:churn|leave|drop)|at.?risk|churning|drop(?:ping)? off"
                      r"|stop (?:ordering|buying)|fading(?! engag)|cool(?:ing|ed) off"
-                     r"|\bbail|walk away|jump(?:ing)? ship|shaky|wobbl|flight risk|on the way out|los(?:e|ing) interest|waver", 0.08),
+                     r"|\bbail|walk away|jump(?:ing)? ship|shaky|wobbl|flight risk|on the way out|los(?:e|ing) interest|waver"
+                     r"|slip(?:ping)? away|not (?:come|coming) back|n'?t come back", 0.08),
 }
+KEYWORD_INTENT = {"campaign_strong": "campaign_results", "contact_strong": "contact_week"}
+"""Keyword rules that add a second boost to an intent: cues that all but name it."""
+ADVICE_Q = re.compile(r"^\s*(?:is it (?:\w+ ){0,2}(?:ok|okay|fine|wise|smart|sensible|good|bad|idea|worth|legal|allowed|better|mistake|risky"
+                      r"|effective|appropriate|too|pushy|spammy|annoying|overkill|creepy|enough)\b|should (?:i|we)\b"
+                      r"|how (?:often|much|many times|soon|long) should (?:i|we)|what(?:'s| is|s)? (?:a |the )?(?:good|best|right) (?!add.?on)"
+                      r"|(?:what|which) (?:\w+ )?works?\b|how (?:do|does|would) (?:other|most|successful|good|big) (?:shops|stores|brands|merchants|retailers|businesses)"
+                      r"|how to (?:handle|deal|treat|approach|win|keep|save|bring|get|stop|reduce|re.?engage)|does it (?:make sense|work|help)"
+                      r"|any (?:tips|advice|ideas)|(?:do|does) (?:[\w-]+ ){1,4}(?:actually |really |even )?work\b)|\b(?:better|worse|more effective) than\b", re.I)
+"""A question asking for advice ("is it ok to ...", "should I ...", "is SMS better than email"):
+the playbooks answer it, whatever customers or discounts it mentions."""
+SEND_ASK = re.compile(r"^\s*(?:(?:can|could|would) you\s+|pl(?:ea)?se?\s+|pls\s+|go ahead and\s+|just\s+)*"
+                      r"(?:blast|send(?! me\b)|e-?mail|text|sms|message|push|fire off|shoot)\b"
+                      r"(?!\s+(?:consent|opt|open|click|engagement|rates?|performance|results?|campaigns?|list|subscri|stats))"
+                      r"(?![^.?!]*\b(?:draft|preview)).*?"
+                      r"(?:\bnow\b|right away|immediately|straight away|today|tonight|asap|\ball\b|\beveryone\b|\bevery (?:customer|one)\b|\bout\b)"
+                      r"|\bblast (?:an?|out|everyone|all|them|my|our|the list)\b"
+                      r"|\b(?:export|upload|sync|push|send|import)\b[^.?!]{0,40}\b(?:to|into|with) (?:my |our |the )?(?:mailchimp|klaviyo|hubspot|omnisend|"
+                      r"sendgrid|attentive|postscript|brevo|sendinblue|shopify|salesforce|crm|esp|email (?:platform|tool|provider))\b", re.I)
+"""A request to send, blast or push customers to another platform now: nothing here sends or
+exports unapproved, so it gets the can't-do answer (and what it can do instead), no tool."""
+SELF_APPROVE = re.compile(r",?\s*\b(?:so (?:that )?(?:i|we) can|for (?:me|us) to|(?:and )?(?:i|we)(?:'ll| will| can| want to| wanna)|then (?:i|we)(?:'ll| will)?)"
+                          r" (?:approve|review|check|look (?:over|at)|sign off on|ok)\b[^.?!,]*", re.I)
+""""..., so I can approve them": the merchant approves, which is no request to skip approval."""
+OTHER_SHOPS_PRACTICE = re.compile(r"\bother (shops|stores|brands|merchants|retailers)\b(?!')", re.I)
+"""Other shops in an advice question ("how do other shops handle returns"): practice, not
+another store's data."""
 SEGMENT_WORDS = {s.lower(): s for s in SEGMENTS if s not in ("At risk", "New", "Lost")}
 SEGMENT_WORDS.update({"champion": "Champions", "loyal customers": "Loyal",
                       "potential loyalists": "Potential loyalist", "cant lose them": "Can't lose them",
@@ -194,8 +227,8 @@ def extract(session, text: str) -> Entities:
     e.metrics = [k for pat, k in METRIC_WORDS if re.search(pat, low)]
     e.at_risk = bool(re.search(r"at.?risk|risk(?:y|iest)|churn(?!\w*\s+(?:reason|driver|this week|last week|rate"
                                r"|is (?:mostly |mainly |largely )?(?:down to|due to|because|caused|driven)))"
-                               r"|leav|lapse|slipping|drift|"
-                               r"in danger|drop(?:ping)? off|stop (?:ordering|buying)|go(?:ne|ing)? quiet|fading(?! engag)"
+                               r"|leav|lapse|slip|drift|(?:high|higher|highest|most) (?:churn )?risk|n(?:o|')t (?:come|coming) back|"
+                               r"in danger|drop(?:ping)? off|stop(?:ped)? (?:ordering|buying|shopping|purchasing)|go(?:ne|ing)? quiet|fading(?! engag)"
                                r"|cool(?:ing|ed) off|on the fence"
                                r"|\bbail|walk away|jump(?:ing)? ship|shaky|wobbl|flight risk|on the way out|los(?:e|ing) interest|waver"
                                r"|(?:about|going) to lose|(?:might|could|will|may)(?: \w+)? lose\b", low))
@@ -208,7 +241,7 @@ def extract(session, text: str) -> Entities:
         e.sort_by = "value_at_stake"
     elif re.search(r"spend|spender|revenue to date|spent the most", low):
         e.sort_by = "revenue_to_date"
-    elif re.search(r"riskiest|most likely to (?:churn|leave)|highest churn", low):
+    elif re.search(r"riskiest|most likely to (?:churn|leave)|highest churn|by churn (?:prob\w*|risk|score|likelihood)", low):
         e.sort_by = "churn_probability"
     if re.search(r"consent|opt(?:ed)?.?(?:in|out)|unsubscrib|permission", low):
         ch = "sms" if re.search(r"\bsms\b|text", low) else "email" if re.search(r"e-?mail", low) else "any"
@@ -229,7 +262,7 @@ PLAY_WORDS = [
     (r"feedback|review request|ask for a review", "feedback"),
 ]
 METRIC_WORDS = [
-    (r"repeat|returning (?:customer|buyer|shopper)|retention rate|(?:come|came|coming) back (?:to buy|and buy)|buy again",
+    (r"repeat|returning (?:customer|buyer|shopper)|retention rate|(?:come|came|coming) back (?:to buy|and buy)|buy again|bought again",
      "repeat_rate"), (r"\bactive\b", "active_customers"),
     (r"churned|\bchurn this week|did we lose|lost this week", "churned_this_week"),
     (r"\baov\b|average order|order value|basket|cart size|ticket size|order size|spend per order", "aov_week"),
@@ -305,8 +338,11 @@ class Planner:
         low = expand(text.lower())
         for intent, (pat, boost) in KEYWORDS.items():
             if re.search(pat, low):
-                scores[intent] += boost
+                scores[KEYWORD_INTENT.get(intent, intent)] += boost
         has_id = bool(ents.customer_ids or ents.unknown_ids or ents.ambiguous)
+        if re.search(KEYWORDS["campaign_strong"][0], low):  # "how many did last week's emails win back": a campaign's effect
+            for intent in ("segment_change", "kpis"):
+                scores[intent] -= 0.1
         if customer_mentions(self.session, text):  # "snapshot of customer C000859": about one customer
             for intent in ("overview", "clv_by_segment"):
                 scores[intent] -= 0.1
@@ -334,7 +370,22 @@ class Planner:
                 scores[intent] -= 0.25
         if not HISTORY_CUE.search(text):  # "tell me about C000123" is the profile, not the history
             scores["customer_history"] -= 0.15
-        if ents.at_risk and not (ents.rank or ents.consent or ents.sort_by or WRITE_VERB.search(text)):
+        elif WRITE_ASK.search(text):  # "make drafts for ...": an ask to write, not the drafts made so far
+            scores["customer_history"] -= 0.2
+        if ents.segment and not (has_id or ents.at_risk) and SEGMENT_MEMBERS.search(low):
+            scores["customer_list"] += 0.25  # "everyone in the Can't lose them segment": its members
+            scores["at_risk_list"] -= 0.1
+        if not re.search(KEYWORDS["segment_change"][0] + CHANGE_CUE, low):  # "how big is the X segment": no change asked
+            scores["segment_change"] -= 0.1
+        if RANK_BY.search(low) and not WRITE_VERB.search(text):  # "top 25 by churn probability": a ranked list
+            scores["customer_list"] += 0.3
+            scores["at_risk_list"] -= 0.1
+        advice = bool(ADVICE_Q.search(low)) and not has_id and not WRITE_ASK.search(text)
+        if advice:  # "should I ...", "is it ok to ...": the playbooks answer advice questions
+            scores["playbook"] += 0.3
+            for intent in ("at_risk_list", "customer_list", "kpis", "tickets", "segment_change"):
+                scores[intent] -= 0.25
+        if ents.at_risk and not (advice or ents.rank or ents.consent or ents.sort_by or WRITE_VERB.search(text)):
             scores["at_risk_list"] += 0.1  # a list of customers at risk is the at-risk list
             scores["customer_list"] -= 0.1
         best = max(scores, key=scores.get)
@@ -346,14 +397,18 @@ class Planner:
         a short part that refers back ("how did that change") stays with the part before it,
         and parts with the same intent are one ask."""
         whole = extract(self.session, message)
+        if SEND_ASK.search(message) and not ADVICE_Q.search(message):  # send, blast, export: no tool (`ask`)
+            return [(None, whole, message)]
         parts = [re.sub(r"^(?:and|then|also|plus)\s+", "", p.strip(" ,."), flags=re.I)
                  for p in SPLIT.split(message) if p and p.strip(" ,.")]
         merged: list[str] = []
         for p in parts:
-            if merged and (len(p.split()) < 3 or (len(p.split()) <= 4 and BACK_REF.search(p))):
+            if merged and (len(p.split()) < 3 or (len(p.split()) <= 4 and BACK_REF.search(p)) or CONTEXT.search(p)):
                 merged[-1] = f"{merged[-1]} and {p}"
             else:
                 merged.append(p)
+        if len(merged) == 1:  # "the weekly brief and the segment changes": two asks if both halves are
+            merged = self._and_split(merged[0]) or merged
         if len(merged) > 1:
             routed = []
             for p in merged:
@@ -367,15 +422,54 @@ class Planner:
                 if routed and routed[-1][0] == intent:
                     continue
                 routed.append((intent, e, p))
-            known = [r for r in routed if r[0] not in (None, "help")]
-            if len(known) > 1:
+            kept = self._overlaps(routed, whole)
+            known = [r for r in kept if r[0] not in (None, "help")]
+            if len(known) > 1 or (known and len(kept) < len(routed)):
                 return known
         intent, _ = self.classify(message, whole)
         return [(intent, whole, message)]
 
+    def _and_split(self, text: str) -> list[str] | None:
+        """The two asks of "X and the Y" when each half is one on its own (3+ words, a clear
+        intent of its own, not help), else None."""
+        for m in AND_SPLIT.finditer(text):
+            a, b = text[:m.start()].strip(" ,."), text[m.end():].strip(" ,.")
+            if len(a.split()) < 3 or len(b.split()) < 3:
+                continue
+            ea, eb = extract(self.session, a), extract(self.session, b)
+            if not (eb.customer_ids or eb.unknown_ids or eb.ambiguous):  # "C000404 and their orders"
+                eb.customer_ids, eb.unknown_ids = list(ea.customer_ids), list(ea.unknown_ids)
+            (ia, sa), (ib, sb) = self.classify(a, ea), self.classify(b, eb)
+            if ia not in (None, "help") and ib not in (None, "help") and ia != ib and min(sa[ia], sb[ib]) >= 0.55:
+                return [a, b]
+        return None
+
+    @staticmethod
+    def _overlaps(routed: list, whole: Entities) -> list:
+        """Asks whose tools another ask already calls are one ask: the segment summary is part of
+        the segment change, and the at-risk list is what "draft for the top 5 at risk" drafts for."""
+        intents = [r[0] for r in routed]
+        out: list = []
+        for i, (intent, e, p) in enumerate(routed):
+            if intent == "clv_by_segment" and "segment_change" in intents:
+                continue
+            if intent == "at_risk_list" and any(r[0] == "draft" and r[1].at_risk and not r[1].customer_ids
+                                                for r in routed[i + 1:]):
+                continue
+            if intent == "segment_change" and not e.period_given and whole.period_given:
+                e.days_back, e.period_given = whole.days_back, True
+            out.append((intent, e, p))
+        return out
+
     def ask(self, message: str) -> Answer:
         start = len(self.runner.trace)
-        refused = policy.refusal(message, discount_cap=self._discount_cap())
+        if SEND_ASK.search(message) and not ADVICE_Q.search(message):  # send, blast, export: not done here
+            text = self._refuse(policy.Refusal("send"))
+            return Answer(f"{text}\n\n{OFFLINE_NOTE}", self.runner.trace[start:], "offline")
+        screened = SELF_APPROVE.sub("", message)
+        if ADVICE_Q.search(screened) or re.search(KEYWORDS["playbook"][0], screened.lower()):
+            screened = OTHER_SHOPS_PRACTICE.sub(r"most \1", screened)
+        refused = policy.refusal(screened, discount_cap=self._discount_cap())
         if refused is not None:
             text = self._refuse(refused)
             return Answer(f"{text}\n\n{OFFLINE_NOTE}", self.runner.trace[start:], "offline")
@@ -521,10 +615,22 @@ class Planner:
         return T.tickets(self._call("support_tickets", days_back=e.days_back if e.period_given else None))
 
 
+SEGMENT_MEMBERS = re.compile(r"\b(?:everyone|everybody|all|customers|people|members|who(?:'s| is| are)?)\b (?:\w+ ){0,2}(?:in|of) "
+                             r"(?:the |my |our )?[\"'“‘]?[\w' ]{3,25}[\"'”’]? (?:segment|group)", re.I)
+CHANGE_CUE = (r"|\bvs\b|versus|trend|(?:last|this|past) month|before|over time|week on week|month on month|evolv|moved where|who moved"
+              r"|smaller|bigger|larger|fewer|more or less|(?:came|come|got|get) into|joined|left (?:the|my)")
+RANK_BY = re.compile(r"\b(?:by|on|sorted by|ranked by|order(?:ed)? by) (?:their |highest |most )?(?:churn (?:prob\w*|risk|score|likelihood)"
+                     r"|value at stake|value|clv|predicted (?:clv|value)|lifetime value|spend|revenue)\b", re.I)
 SPLIT = re.compile(r"\?+\s*|;\s*|\s+\+\s+|\s+&\s+|\.\s+(?=[A-Za-z])|,?\s+(?:and\s+)?also\s+|,?\s+and then\s+"
                    r"|,?\s+then\s+|,?\s+plus\s+|,?\s+and\s+(?=(?:what|how|who|which|whats|what's|show|list|"
                    r"draft|give|tell)\b)|,\s+(?=(?:what|how|who|which)\b)", re.I)
-BACK_REF = re.compile(r"\b(?:that|it|this|those|these)\b", re.I)
+BACK_REF = re.compile(r"\b(?:that|it|this|those|these|they|them|they're|theyre)\b", re.I)
+CONTEXT = re.compile(r"^(?:they|he|she|i|we|it|this|that|our|my)\b(?!.*\b(?:what|how|who|which|why|when|show|list|give|tell|need|want"
+                     r"|like|can|could|should|would|draft|write|pull|send|compare)\b)", re.I)
+"""A part that only gives context ("They used to order every month"): it stays with the ask before it."""
+AND_SPLIT = re.compile(r",?\s+and\s+(?=(?:the|their|his|her|my|our)\b)", re.I)
+"""Where one ask may end and another begin without a question word ("the brief and the segment
+changes"): split there only when both sides are asks of their own (`Planner.route`)."""
 
 
 def _normalised(session, text: str) -> str:

@@ -126,7 +126,8 @@ INTENT_EXAMPLES: dict[str, list[str]] = {
         "How is my store doing?", "give me the key numbers", "how many customers do I have",
         "overview of the store", "how healthy is my business", "big picture of the shop",
         "bird's-eye view of my customers", "overall state of the business", "quick snapshot of the store",
-        "store overview please",
+        "store overview please", "how are we doing overall", "how is the business going in general",
+        "how is retention looking overall",
     ],
     "kpis": [
         "store KPIs", "what's my repeat rate", "what is my average order value",
@@ -140,6 +141,7 @@ INTENT_EXAMPLES: dict[str, list[str]] = {
         "How did last week's campaign do?", "campaign results", "what was the save rate of our campaign",
         "did the retention campaign beat the control group", "incremental revenue from the campaign",
         "which play worked best in the campaign", "did our win-back promo make a difference",
+        "how many customers did those emails bring back against the control group",
     ],
     "customer_list": [
         "Who is my best customer?", "top 10 customers by value", "list my Champions",

@@ -20,8 +20,8 @@ HELDOUT_FLOOR = 0.90
 against a regression and is no clean measure)."""
 HELDOUT_2_FLOOR = 0.90
 """The floor on held-out 2, written blind by someone else: the clean measure of routing. The
-target is 95% (`retention eval` reports the figure; 92.5% on 2026-12-02); the floor catches a
-regression without tuning on the split."""
+target is 95% (`retention eval` reports the figure and held-out 3's: 93.3% and 82.6% on
+2026-12-02); the floor catches a regression without tuning on the split."""
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +56,22 @@ def test_at_least_150_phrasings_with_a_held_out_split():
     assert not examples & {c["text"].lower() for c in HELDOUT}
     intents = {i for c in CASES + HELDOUT for i in (c["intent"] if isinstance(c["intent"], list) else [c["intent"]])}
     assert set(INTENT_EXAMPLES) <= intents  # every intent, so every tool the planner calls
+
+
+def test_no_blind_phrasing_leaked_into_what_the_planner_is_tuned_on():
+    """Held-out 3 was written blind and is never tuned on: none of its sentences is in the dev
+    splits or the planner's intent examples. (Held-out 2 shares 14 short sentences, such as "aov
+    this week vs last", with dev, dev 2 and the examples, written apart by different people, so
+    its figure is slightly optimistic; it is not checked here.)"""
+    from agent.prompts import INTENT_EXAMPLES
+
+    def texts(name):
+        return {c["text"].strip().lower() for c in yaml.safe_load(
+            resources.files("evals").joinpath(f"data/{name}").read_text())}
+
+    tuned = (texts("planner_phrasings.yaml") | texts("planner_phrasings_dev_2.yaml")
+             | {x.strip().lower() for xs in INTENT_EXAMPLES.values() for x in xs})
+    assert not tuned & texts("planner_phrasings_heldout_3.yaml")
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["text"][:40] for c in CASES])
@@ -300,3 +316,48 @@ def test_unmapped_request_gets_what_it_can_do(assistant):
     a = assistant.ask("book me a table for two tonight")
     assert a.trace == [] and "can't map" in a.text
     assert "campaign" in a.text and "support tickets" in a.text
+
+
+@pytest.mark.parametrize("text,tools", [
+    ("is it wise to offer free shipping to lapsed customers", ["search_playbooks"]),
+    ("should we text our at-risk regulars or email them", ["search_playbooks"]),
+    ("how often should I follow up with deal hunters", ["search_playbooks"]),
+    ("show me the orders from C000045", ["customer_history"]),
+    ("what did C000123 order last time", ["customer_history"]),
+    ("what lift did the win-back flow give us", ["campaign_results"]),
+    ("how many shoppers did our reactivation emails bring back", ["campaign_results"]),
+    ("what's the payback on a new customer at $35", ["clv_ltv_cac"]),
+    ("any good add-ons for C000045?", ["next_best_product"]),
+    ("who do I need to act on over the next few days", ["prioritise_interventions"]),
+    ("top 15 shoppers by churn risk", ["list_customers"]),
+    ("everybody in the About to sleep group", ["list_customers"]),
+])
+def test_a_class_of_phrasings_reaches_its_tool(assistant, text, tools):
+    """Advice questions go to the playbooks whatever customers or discounts they name; orders are
+    the history; lift and "how many did it bring back" are campaign results; payback is LTV:CAC;
+    "by churn risk" ranks a list; the members of a segment are a list, whatever its name says."""
+    assert [s.tool for s in assistant.ask(text).trace] == tools
+
+
+@pytest.mark.parametrize("text", ["send a 15% coupon to all my champions right now", "sync my at-risk list to klaviyo",
+                                  "blast everyone a reminder about the sale", "what are you good for"])
+def test_send_export_and_what_can_you_do_call_no_tool(assistant, text):
+    """Sending, blasting and exporting to another platform get the can't-do answer; "what are
+    you good for" gets what it can do; neither calls a tool."""
+    a = assistant.ask(text)
+    assert a.trace == []
+    assert "can't send" in a.text or "what I can do" in a.text
+
+
+@pytest.mark.parametrize("text,tools", [
+    ("list the at-risk customers, then write emails for the top 4", ["at_risk_customers", "queue_drafts"]),
+    ("show the CLV per segment; which segments grew since last week", ["segment_summary", "segment_migration"]),
+    ("give me the store KPIs and the latest campaign results", ["store_kpis", "campaign_results"]),
+    ("prepare win-back emails for my top 4 at-risk customers so I can review them", ["at_risk_customers", "queue_drafts"]),
+    ("Why might C000045 leave? They were a regular all last year.", ["explain_customer"]),
+])
+def test_several_asks_call_each_tool_once(assistant, text, tools):
+    """Asks whose tools overlap call each tool once (the segment summary is part of the change,
+    the at-risk list is what the drafts are for); "X and the Y" is two asks; a sentence of
+    context is no ask; "so I can review them" is no request to skip approval."""
+    assert [s.tool for s in assistant.ask(text).trace] == tools
