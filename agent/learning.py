@@ -15,11 +15,6 @@ its own Beta posterior. Where no control customer buys (p_c = 0, every treated b
 by the play) this is the conjugate Beta-binomial update Beta(μκ + buyers, (1 − μ)κ + others);
 otherwise which treated buyers the play won is unobserved, and the grid integrates it out.
 
-A play runs in several campaigns whose customers differ (more lost causes one week than the
-next), so each campaign has its own save rate, and the play's is the share of all its would-be
-lapsers kept: the campaigns' posteriors combined with weights n_t (1 − p_c)
-(`campaigns_posterior`), the playbook's prior split among them.
-
 Per churn reason (or segment), with at least MIN_CELL_TREATED treated and MIN_CELL_CONTROL
 control customers in the cell, the cell's prior is the play's posterior on the other cells'
 data, moment-matched to a Beta of at most PRIOR_STRENGTH: partial pooling, so a thin cell stays
@@ -44,7 +39,6 @@ MIN_CELL_CONTROL = 40
 GRID = np.linspace(0.0, 1.0, 1001)
 NODES = 200
 LEVEL = 0.90
-MIX_DRAWS = 20_000
 OUTCOME_COLUMNS = ("campaign_id", "week_of", "customer_id", "arm", "playbook_id", "churn_reason",
                    "segment", "bought", "revenue")
 
@@ -115,33 +109,6 @@ def posterior_grid(cells: Iterable[tuple[int, int, int, int]], *, prior_mean: fl
     return w / w.sum()
 
 
-def campaigns_posterior(cells: list[tuple[int, int, int, int]], *, prior_mean: float,
-                        prior_strength: float = PRIOR_STRENGTH, draws: int = MIX_DRAWS) -> np.ndarray:
-    """The posterior of a play's save rate over all its campaigns, on GRID: the share of
-    would-be lapsers kept, Σ_k n_k (1 − p_c,k) s_k / Σ_k n_k (1 − p_c,k), the estimand of the
-    module docstring. Each campaign k has its own save rate s_k (its customers' mix, lost causes
-    among them, changes from week to week), with the playbook's prior split evenly among the
-    campaigns so that its total weight stays `prior_strength`; the campaigns' posteriors
-    (`posterior_grid`) are combined by Monte Carlo with weights n_k (1 − p̂_c,k). One common s
-    for every campaign would weight them by their precision instead, and a campaign of lost
-    causes (a low rate, measured precisely) would pull the play's rate below what its
-    customers, on average, do. With one campaign this is `posterior_grid`."""
-    cells = [c for c in cells if c[0] > 0 and c[2] > 0]
-    if len(cells) <= 1:
-        return posterior_grid(cells, prior_mean=prior_mean, prior_strength=prior_strength)
-    rng = np.random.default_rng(0)  # the same answer for the same outcomes
-    strength = prior_strength / len(cells)
-    total, weight = np.zeros(draws), 0.0
-    for nt, bt, nc, bc in cells:
-        w = posterior_grid([(nt, bt, nc, bc)], prior_mean=prior_mean, prior_strength=strength)
-        wk = nt * (1 - (bc + 1) / (nc + 2))
-        total += wk * rng.choice(GRID, size=draws, p=w)
-        weight += wk
-    mix = np.bincount(np.clip(np.rint(total / weight * (len(GRID) - 1)).astype(int), 0, len(GRID) - 1),
-                      minlength=len(GRID)).astype(float)
-    return mix / mix.sum()
-
-
 def summarise(w: np.ndarray, prior_mean: float, level: float = LEVEL) -> dict:
     """Mean, central interval and P(s > the playbook's prior) of a grid posterior."""
     cdf = np.cumsum(w)
@@ -169,7 +136,7 @@ def play_posteriors(outcomes: pd.DataFrame, priors: dict[str, float], *, by: str
         return pd.DataFrame(rows)
     for pid, g in outcomes.groupby("playbook_id"):
         prior = float(priors.get(pid, 0.05))
-        w = campaigns_posterior(_cells(g), prior_mean=prior, prior_strength=prior_strength)
+        w = posterior_grid(_cells(g), prior_mean=prior, prior_strength=prior_strength)
         base = {"playbook_id": pid, **_counts(g), "prior": prior, **summarise(w, prior, level)}
         if by is None:
             rows.append(base)
@@ -179,11 +146,11 @@ def play_posteriors(outcomes: pd.DataFrame, priors: dict[str, float], *, by: str
             if n["treated"] < MIN_CELL_TREATED or n["control"] < MIN_CELL_CONTROL:
                 continue
             # the cell's prior: the play's posterior on the other cells' data (not its own twice)
-            wo = campaigns_posterior(_cells(g[g[by] != key]), prior_mean=prior, prior_strength=prior_strength)
+            wo = posterior_grid(_cells(g[g[by] != key]), prior_mean=prior, prior_strength=prior_strength)
             mean = float((wo * GRID).sum())
             var = float((wo * (GRID - mean) ** 2).sum())
             strength = min(prior_strength, max(mean * (1 - mean) / max(var, 1e-9) - 1, 1.0))
-            wc = campaigns_posterior(_cells(cell), prior_mean=mean, prior_strength=strength)
+            wc = posterior_grid(_cells(cell), prior_mean=mean, prior_strength=strength)
             rows.append({"playbook_id": pid, by: key, **n, "prior": prior, **summarise(wc, prior, level)})
     return pd.DataFrame(rows)
 

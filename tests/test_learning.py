@@ -54,32 +54,6 @@ def test_intervals_cover_the_true_save_rate():
     assert hits >= 50  # 90% intervals: about 54 of 60
 
 
-def test_a_play_whose_rate_changes_by_campaign_is_measured_by_its_customers_average():
-    """Campaigns of one play in different weeks keep different shares of their would-be lapsers
-    (one of lost causes: a low control rate and a low save rate, measured precisely). The play's
-    rate is the share kept over all its customers, Σ n (1 − p_c) s / Σ n (1 − p_c): the
-    campaigns' posterior covers it in about 90% of replicates; one common rate for every campaign
-    (weighted by precision) falls below it in most of them."""
-    from agent.learning import campaigns_posterior
-
-    rng = np.random.default_rng(11)
-    design = [(600, 250, 0.07, 0.14), (600, 230, 0.08, 0.13), (700, 320, 0.04, 0.11),
-              (530, 250, 0.01, 0.05), (350, 170, 0.07, 0.14)]  # (treated, control, p_c, s) per campaign
-    truth = (sum(nt * (1 - pc) * sk for nt, _, pc, sk in design)
-             / sum(nt * (1 - pc) for nt, _, pc, _ in design))
-    mixed = common = common_low = 0
-    for _ in range(40):
-        cells = [(nt, int(rng.binomial(nt, pc + (1 - pc) * sk)), nc, int(rng.binomial(nc, pc)))
-                 for nt, nc, pc, sk in design]
-        m = summarise(campaigns_posterior(cells, prior_mean=0.06), 0.06)
-        c = summarise(posterior_grid(cells, prior_mean=0.06), 0.06)
-        mixed += m["posterior_low"] <= truth <= m["posterior_high"]
-        common += c["posterior_low"] <= truth <= c["posterior_high"]
-        common_low += c["posterior_mean"] < truth
-    assert mixed >= 32  # 90% intervals (33 of 40 with this seed)
-    assert common <= 20 and common_low >= 36  # one common rate: 13 of 40, and low in all 40
-
-
 def _outcomes(rng, *, play, reason, n_t, n_c, pc, s, campaign="c1"):
     bt = rng.random(n_t) < pc + (1 - pc) * s
     bc = rng.random(n_c) < pc
