@@ -208,7 +208,8 @@ def demo_session(tmp_path_factory):
     from knowledge import KnowledgeBase, default_embedder
     from tests.test_agent_tools import HashEmbedder, build_demo
 
-    store, ws = build_demo(tmp_path_factory)
+    store, _ = build_demo(tmp_path_factory)
+    ws = tmp_path_factory.mktemp("ui-ws")  # its own queue: other modules' drafts use up the week's contacts
     return StoreSession(store, ws, kb=KnowledgeBase(ws / "chroma-hash", embedder=HashEmbedder()),
                         embedder=default_embedder())
 
