@@ -19,9 +19,12 @@ HELDOUT_FLOOR = 0.90
 """The routing accuracy on held-out 1 (seen: its misses were looked at on 2026-12-02, so it guards
 against a regression and is no clean measure)."""
 HELDOUT_2_FLOOR = 0.90
-"""The floor on held-out 2, written blind by someone else: the clean measure of routing. The
-target is 95% (`retention eval` reports the figure and held-out 3's: 93.3% and 82.6% on
-2026-12-02); the floor catches a regression without tuning on the split."""
+"""The floor on held-out 2, written blind by someone else. The target is 95% (`retention eval`
+reports every split's figure); a floor catches a regression without tuning on the split."""
+BLIND_FLOOR = 0.85
+"""The floor on held-out 3 and 4, each written blind with a dev split by a writer who had not
+read the planner: the clean measures (87.9% and 88.8% with the intent model, 82.6% and 81.6%
+without it, on 2026-12-02)."""
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +39,22 @@ def assistant(tmp_path_factory, monkeypatch_module):
     a = Assistant(session)
     assert a.mode == "offline"
     return a
+
+
+@pytest.fixture
+def own_queue(assistant, tmp_path):
+    """The module's assistant on a copy of its workspace without the approval queue: a test that
+    drafts or measures a campaign starts from an empty queue, so drafts queued by the phrasings
+    before it cannot use up the week's contacts."""
+    import shutil
+
+    from agent.chat import Assistant
+    from agent.session import StoreSession
+
+    s = assistant.session
+    ws = tmp_path / "ws"
+    shutil.copytree(s.workspace.root, ws, ignore=shutil.ignore_patterns("approvals.sqlite*", "chroma*"))
+    return Assistant(StoreSession(s.store_dir, ws, kb=s.kb, embedder=s.embedder))
 
 
 @pytest.fixture(scope="module")
@@ -59,10 +78,11 @@ def test_at_least_150_phrasings_with_a_held_out_split():
 
 
 def test_no_blind_phrasing_leaked_into_what_the_planner_is_tuned_on():
-    """Held-out 3 was written blind and is never tuned on: none of its sentences is in the dev
-    splits or the planner's intent examples. (Held-out 2 shares 14 short sentences, such as "aov
-    this week vs last", with dev, dev 2 and the examples, written apart by different people, so
-    its figure is slightly optimistic; it is not checked here.)"""
+    """Held-out 3 and 4 were written blind and are never tuned on: none of held-out 3's sentences
+    is in the dev splits or the planner's intent examples, and none of held-out 4's is in dev 3,
+    written with it. (Held-out 2 shares 14 short sentences, such as "aov this week vs last", and
+    held-out 4 shares 8, with dev, dev 2 and the examples, written apart by different people, so
+    their figures are slightly optimistic.)"""
     from agent.prompts import INTENT_EXAMPLES
 
     def texts(name):
@@ -70,8 +90,35 @@ def test_no_blind_phrasing_leaked_into_what_the_planner_is_tuned_on():
             resources.files("evals").joinpath(f"data/{name}").read_text())}
 
     tuned = (texts("planner_phrasings.yaml") | texts("planner_phrasings_dev_2.yaml")
+             | texts("planner_phrasings_dev_3.yaml")
              | {x.strip().lower() for xs in INTENT_EXAMPLES.values() for x in xs})
     assert not tuned & texts("planner_phrasings_heldout_3.yaml")
+    assert not texts("planner_phrasings_dev_3.yaml") & texts("planner_phrasings_heldout_4.yaml")
+    assert len(tuned & texts("planner_phrasings_heldout_4.yaml")) <= 8
+
+
+def test_the_shipped_intent_model_is_trained_on_the_dev_phrasings_of_today():
+    """The intent model (`agent/data/intent_model.npz`) records a digest of what it learned from;
+    a dev phrasing or intent example added since without retraining (`python -m
+    evals.train_router`) fails here. It learns from the dev splits only."""
+    from agent.intent_model import IntentModel, training_digest
+    from evals.train_router import TRAIN_SPLITS, training_pairs
+
+    model = IntentModel.load()
+    assert model is not None and model.embedder == "all-minilm-l6-v2"
+    assert model.digest == training_digest(training_pairs()), "retrain: python -m evals.train_router"
+    assert not any(s.startswith("held") for s in TRAIN_SPLITS)
+
+
+def test_the_intent_model_is_not_used_with_another_embedder(assistant):
+    """Trained on MiniLM vectors, the model means nothing on another embedder's: the planner then
+    routes by its rules and examples alone, and still answers."""
+    from agent.planner import Planner, _intent_model
+
+    other = Planner(assistant.session, embedder=HashEmbedder())
+    assert not _intent_model().fits(other.embedder)
+    intent, scores = other.classify("what's my repeat purchase rate?")
+    assert set(scores) >= {"kpis", "overview"} and intent in (None, *scores)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["text"][:40] for c in CASES])
@@ -154,7 +201,8 @@ def test_held_out_phrasings_reach_the_right_tools(assistant):
     assert r["accuracy"] >= HELDOUT_FLOOR, r["misses"]
 
 
-@pytest.mark.parametrize("split,floor", [("held-out 2", HELDOUT_2_FLOOR)])
+@pytest.mark.parametrize("split,floor", [("held-out 2", HELDOUT_2_FLOOR), ("held-out 3", BLIND_FLOOR),
+                                         ("held-out 4", BLIND_FLOOR)])
 def test_blind_held_out_phrasings_reach_the_right_tools(assistant, split, floor):
     """The blind split: only its accuracy is reported, never which phrasings miss, so that it
     stays a clean measure (read nothing else of it to tune on)."""
@@ -206,8 +254,9 @@ def test_best_customer_at_risk_is_explained(assistant):
     assert all(d["words"] in a.text for d in a.trace[1].result["drivers"])
 
 
-def test_campaign_question_reports_campaign_results(assistant):
+def test_campaign_question_reports_campaign_results(own_queue):
     """"how did last week's campaign do?" gives treated vs control with intervals (it gave segments)."""
+    assistant = own_queue
     import dataclasses
 
     import pandas as pd
@@ -241,8 +290,9 @@ def test_repeat_rate_question_gets_the_repeat_rate_only(assistant):
     assert "revenue" not in body and "Predicted value" not in body and "customers at risk" not in body
 
 
-def test_win_back_email_request_drafts_win_back_emails(assistant):
+def test_win_back_email_request_drafts_win_back_emails(own_queue):
     """"draft a win-back email" drafted replenishment messages, one by SMS."""
+    assistant = own_queue
     from agent.agent_tools import PLAY_KINDS
 
     a = assistant.ask("draft a win-back email")
