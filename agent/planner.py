@@ -377,8 +377,8 @@ class Planner:
         if not (WRITE_VERB.search(text) and MESSAGE_NOUN.search(text)):  # a question never writes,
             for intent in WRITES:  # whatever the intent model reads in it
                 scores[intent] -= 0.5 + WEIGHT
-        elif WRITE_ASK.search(text):  # "put together sms nudges for ...": an ask to write
-            scores["draft"] += 0.1
+        elif WRITE_ASK.search(text):  # "put together sms nudges for ...": an ask to write, whatever
+            scores["draft"] += 0.1 + WEIGHT  # else the intent model reads in what it is for
         if OUT_OF_SCOPE.search(low):  # an action on the shop itself: not one of the tools
             for intent in scores:
                 scores[intent] -= 0.25
