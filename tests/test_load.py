@@ -209,6 +209,23 @@ def test_blank_customer_id(tmp_path):
     assert rejects_of(rep).loc[0, "line"] == "5"
 
 
+def test_placeholder_ids_found_by_arrow_as_by_the_python_rule():
+    """The vectorised check (plain ASCII ids) and the per-id rule (anything else) agree."""
+    import numpy as np
+    import pyarrow as pa
+
+    from tools.schema import PLACEHOLDER_IDS, is_placeholder_id
+    from tools.validate import placeholder_words
+
+    words = sorted(PLACEHOLDER_IDS) + [
+        "Guest", "GUEST CHECKOUT", " guest ", "N/A", "0", "000", "-1", "-0", "00a", "C0001",
+        "guest\u00a0checkout", "\u0130", "0 0", " 0 ", "\x1c0", "NaN", "nan ", "---", "..",
+        "\t", "NULL", "0\u2003", "17850", "c1"]
+    got = placeholder_words(pa.array(list(dict.fromkeys(words)), type=pa.string()))
+    want = np.array([w != "" and is_placeholder_id(w) for w in dict.fromkeys(words)])
+    assert got.tolist() == want.tolist()
+
+
 def test_malformed_lines_kept_not_dropped(tmp_path):
     text = GOOD + "c3,o9,2025-04-01,10,EXTRA,FIELDS\nc4,o10,2025-04"  # truncated last line
     orders, rep = load_orders(write(tmp_path / "orders.csv", text), rejects_dir=tmp_path, now=NOW)

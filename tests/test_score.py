@@ -173,3 +173,29 @@ def test_backtest_plot_data_on_cdnow(tmp_path):
     wins = project_wins(table)
     assert all(v for k, v in wins.items() if k != "auc_no_purchase"), table
     assert table.loc["auc_no_purchase", "project"] >= table.loc["auc_no_purchase", "lifetimes"]
+
+
+def test_ml_predictions_asked_for_are_those_of_the_full_prediction(demo):
+    """MLModel.predict(targets=...) runs only the models of the columns asked for, with the
+    same values as the full prediction; the scoring asks for what its choice reads."""
+    from tools.churn import PREDICTIONS, train_ml
+    from tools.features import build_features, labels
+    from tools.score import _ml_targets
+
+    _, st = demo
+    as_of = st.orders["order_date"].max().normalize()
+    cutoff = as_of - pd.Timedelta(days=365)
+    X = build_features(st.orders.loc[st.orders["order_date"] <= cutoff], as_of=cutoff)
+    X = X.loc[X["n_occasions"] > 0]
+    y = labels(st.orders, start=cutoff, horizon_days=365, customers=X.index)
+    ml = train_ml(X, y, horizon_days=365)
+    full = ml.predict(X)
+    assert list(full.columns) == list(PREDICTIONS)
+    some = ml.predict(X, targets=("revenue_high", "churn_probability"))
+    assert list(some.columns) == ["churn_probability", "revenue_high"]
+    pd.testing.assert_frame_equal(some, full[["churn_probability", "revenue_high"]])
+    with pytest.raises(ValueError, match="unknown"):
+        ml.predict(X, targets=("clv",))
+    assert _ml_targets({"value": "blend", "churn": "bgnbd"}) == ("expected_orders",
+                                                                 "expected_revenue")
+    assert _ml_targets({"value": "bgnbd", "churn": "ml"}) == ("churn_probability",)

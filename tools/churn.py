@@ -47,6 +47,17 @@ CAUSE_MIN_LOGODDS = 0.15  # a cause must push the churn log-odds up by this much
 
 
 ISOTONIC_MIN_CUSTOMERS = 1_000  # calibration customers below which Platt's sigmoid is used
+TREE_THREADS = 1
+"""LightGBM's threads for training. One: its OpenMP threads meet at barriers many times per
+tree and spin while they wait, so on two cores shared with other work a descheduled partner
+stalls the team (train_ml on 66,000 customers at load 8: 55 to 89 s with two threads, 6 to
+8 s with one); the training sets are small (at most MAX_TRAIN_ROWS). With `deterministic`
+and `force_row_wise` the trees do not depend on the count (predictions equal to 2e-16)."""
+PREDICT_THREADS = 2
+"""LightGBM's threads for prediction and TreeSHAP: one parallel loop over the rows per call
+(no barrier per tree), each row's value independent of the count."""
+PREDICTIONS = ("churn_probability", "expected_orders", "expected_revenue", "revenue_low",
+               "revenue_high")
 
 
 @dataclass
@@ -112,22 +123,35 @@ class MLModel:
     drivers: lgb.Booster | None = None  # near-term lapse model whose contributions give reasons
     interval_shift: float = 0.0  # conformal adjustment of the revenue quantiles (CQR)
 
-    def predict(self, X: pd.DataFrame) -> pd.DataFrame:
-        """expected_orders, expected_revenue, revenue_low/high (90%), churn_probability."""
+    def predict(self, X: pd.DataFrame, *, targets=PREDICTIONS) -> pd.DataFrame:
+        """churn_probability, expected_orders, expected_revenue, revenue_low/high (90%): the
+        columns named in `targets` (in that order), each from its own model; the models of
+        columns not asked for are not run (a million rows cost seconds per model)."""
+        unknown = set(targets) - set(PREDICTIONS)
+        if unknown:
+            raise ValueError(f"unknown predictions {sorted(unknown)}; known: {PREDICTIONS}")
         index = X.index
-        X = X[self.features].to_numpy(np.float64)  # converted once for the five models
-        raw = self.churn.predict(X, num_threads=2)
+        X = X[self.features].to_numpy(np.float64)  # converted once for the models
+
+        def run(booster):
+            return booster.predict(X, num_threads=PREDICT_THREADS)
+
         out = pd.DataFrame(index=index)
-        # isotonic steps can reach exactly 0 or 1; no customer is certain either way
-        out["churn_probability"] = np.clip(self.calibrator.predict(raw), PROB_FLOOR, 1 - PROB_FLOOR)
-        out["expected_orders"] = np.clip(self.orders.predict(X, num_threads=2), 0, None)
-        mean = np.clip(self.revenue.predict(X, num_threads=2), 0, None)
-        q = self.interval_shift
-        lo = np.clip(self.revenue_lo.predict(X, num_threads=2) - q, 0, None)
-        hi = np.clip(self.revenue_hi.predict(X, num_threads=2) + q, 0, None)
-        out["expected_revenue"] = mean
-        out["revenue_low"] = np.minimum(lo, mean)
-        out["revenue_high"] = np.maximum(hi, mean)
+        if "churn_probability" in targets:
+            # isotonic steps can reach exactly 0 or 1; no customer is certain either way
+            out["churn_probability"] = np.clip(self.calibrator.predict(run(self.churn)),
+                                               PROB_FLOOR, 1 - PROB_FLOOR)
+        if "expected_orders" in targets:
+            out["expected_orders"] = np.clip(run(self.orders), 0, None)
+        if {"expected_revenue", "revenue_low", "revenue_high"} & set(targets):
+            mean = np.clip(run(self.revenue), 0, None)
+            if "expected_revenue" in targets:
+                out["expected_revenue"] = mean
+            q = self.interval_shift
+            if "revenue_low" in targets:
+                out["revenue_low"] = np.minimum(np.clip(run(self.revenue_lo) - q, 0, None), mean)
+            if "revenue_high" in targets:
+                out["revenue_high"] = np.maximum(np.clip(run(self.revenue_hi) + q, 0, None), mean)
         return out
 
     def reasons(self, X: pd.DataFrame, *, churn_probability=None, top: int = 3) -> pd.DataFrame:
@@ -161,7 +185,7 @@ def explain_reasons(booster: lgb.Booster, features: list[str], X: pd.DataFrame, 
     out = rules.copy()
     if explain.any():
         Xe = X.loc[explain, features]
-        contrib = booster.predict(Xe, pred_contrib=True, num_threads=2)[:, :-1]
+        contrib = booster.predict(Xe, pred_contrib=True, num_threads=PREDICT_THREADS)[:, :-1]
         model = reasons_from_contributions(contrib, features, Xe, top=top)
         out.loc[explain] = with_evidence(model, rules.loc[explain], top=top).to_numpy()
     return out
@@ -253,7 +277,7 @@ def rule_reasons(X: pd.DataFrame, *, top: int = 3) -> pd.DataFrame:
 
 
 _BOOSTER = dict(learning_rate=0.1, num_leaves=31, min_data_in_leaf=40, feature_fraction=0.9,
-                bagging_fraction=0.8, bagging_freq=1, lambda_l2=1.0, num_threads=2,
+                bagging_fraction=0.8, bagging_freq=1, lambda_l2=1.0, num_threads=TREE_THREADS,
                 verbose=-1, seed=0, deterministic=True, force_row_wise=True)
 
 
@@ -299,7 +323,7 @@ def train_ml(X: pd.DataFrame, y: pd.DataFrame, *, horizon_days: int, seed: int =
     yt, yv = y.iloc[tr], y.iloc[va]
     data = _binned(Xt, yt["no_purchase"], Xv, yv["no_purchase"])  # binned once, five targets
     churn = _booster({"objective": "binary"}, Xt, yt["no_purchase"], Xv, yv["no_purchase"], 200, data=data)
-    calibrator = Calibrator.fit(churn.predict(Xv, num_threads=2), yv["no_purchase"])
+    calibrator = Calibrator.fit(churn.predict(Xv, num_threads=PREDICT_THREADS), yv["no_purchase"])
     orders = _booster({"objective": "poisson"}, Xt, yt["orders"], Xv, yv["orders"], 200, data=data)
     rev_t, rev_v = yt["revenue"].clip(lower=0), yv["revenue"].clip(lower=0)
     revenue = _booster({"objective": "tweedie", "tweedie_variance_power": 1.3}, Xt, rev_t, Xv, rev_v, 200,
@@ -308,7 +332,8 @@ def train_ml(X: pd.DataFrame, y: pd.DataFrame, *, horizon_days: int, seed: int =
     hi = _booster({"objective": "quantile", "alpha": 0.95}, Xt, rev_t, Xv, rev_v, 100, data=data)
     # conformalised quantile regression (Romano, Patterson & Candes 2019): shift both bounds
     # by the 90% quantile of the held-out conformity scores, so held-out coverage is 90%
-    e = np.maximum(lo.predict(Xv, num_threads=2) - rev_v, rev_v - hi.predict(Xv, num_threads=2))
+    e = np.maximum(lo.predict(Xv, num_threads=PREDICT_THREADS) - rev_v,
+                   rev_v - hi.predict(Xv, num_threads=PREDICT_THREADS))
     level = min(1.0, 0.9 * (1 + 1 / max(len(e), 1)))
     shift = float(np.quantile(e, level)) if len(e) else 0.0
     info = {"train_customers": len(tr), "calibration_customers": len(va), "interval_shift": shift,

@@ -502,6 +502,7 @@ def predict_clv(rfm: pd.DataFrame, params: ClvParams, *, horizon_days: float,
     out["clv_high"] = high
     out["clv_fallback"] = flag
     # which fallback each flagged customer got, and the model that then made their numbers
+    # (text only for the flagged rows: string operations over a million objects cost seconds)
     reason = np.full(len(x), "", dtype=object)
     for bad, what in ((bad_pa, "p_alive=mean of the others"),
                       (bad_eo, "expected_orders=pooled rate"),
@@ -509,11 +510,16 @@ def predict_clv(rfm: pd.DataFrame, params: ClvParams, *, horizon_days: float,
                       (bad_p0 & bad_eo, "prob_no_purchase=pooled rate"),
                       (~np.isfinite(value_raw), "order value=mean order value"),
                       (bad_iv, "interval=Poisson quantile")):
-        reason = np.where(bad, np.where(reason == "", what, reason + "; " + what), reason)
+        if bad.any():
+            had = reason[bad]
+            reason[bad] = np.where(had == "", what, had + "; " + what)
     out["clv_fallback_reason"] = reason
-    out["value_model"] = np.where(bad_eo, "pooled", params.model).astype(object)
-    out["churn_model"] = np.where(bad_p0, np.where(bad_eo, "pooled", "poisson"),
-                                  params.model).astype(object)
+    value_model = np.full(len(x), params.model, dtype=object)
+    value_model[bad_eo] = "pooled"
+    churn_model = np.full(len(x), params.model, dtype=object)
+    churn_model[bad_p0] = np.where(bad_eo[bad_p0], "pooled", "poisson")
+    out["value_model"] = value_model
+    out["churn_model"] = churn_model
     return out, dataclasses.replace(params, fallbacks={**params.fallbacks, **fb})
 
 

@@ -124,10 +124,11 @@ def score_store(
     # the next best product needs the order history only: it is worked out on a second
     # thread, on its own copy of the columns it reads, while the models are fitted (its
     # numpy and scipy work runs beside theirs; a few seconds less on a large store)
+    # (the copy is held by the job alone, so it is freed once the job is done)
     keep = (pop.orders["order_date"] < as_of + pd.Timedelta(days=1)).to_numpy()
-    hist = pop.orders.loc[keep, [c for c in NBP_INPUT if c in pop.orders]]  # a copy
     with ThreadPoolExecutor(1, thread_name_prefix="next-best-product") as pool:
-        nbp = pool.submit(_next_best, hist, products=None if products is None else products.copy())
+        nbp = pool.submit(_next_best, pop.orders.loc[keep, [c for c in NBP_INPUT if c in pop.orders]],
+                          products=None if products is None else products.copy())
         return _score(pop, nbp, as_of=as_of, horizon_days=horizon_days, model=model, margin=margin,
                       discount_rate=discount_rate, products=products, seed=seed, progress=progress,
                       unit_costs=margin != 1.0 if unit_costs is None else unit_costs)
@@ -192,7 +193,8 @@ def _score(pop, nbp, *, as_of, horizon_days, model, margin, discount_rate, produ
     if ml is not None:
         progress("predicting with the ML model")
         try:
-            _apply_ml(out, ml.predict(X.loc[out["customer_id"].to_numpy()[buyer]]), buyer, by,
+            _apply_ml(out, ml.predict(X.loc[out["customer_id"].to_numpy()[buyer]],
+                                      targets=_ml_targets(choice)), buyer, by,
                       choice, discount_factor(horizon_days=horizon_days,
                                                        discount_rate=discount_rate))
         except Exception as exc:  # as above: the purchase model's scores stand
@@ -290,6 +292,15 @@ def _prob_name(prob_params: dict) -> str:
     """The probabilistic model as fitted, in words: "BG/NBD + Gamma-Gamma"."""
     return (f"{PURCHASE_MODEL_NAMES.get(prob_params.get('model'), prob_params.get('model'))} + "
             f"{SPEND_MODEL_NAMES.get(prob_params.get('spend_model'), prob_params.get('spend_model'))}")
+
+
+JUDGED_PREDICTIONS = ("churn_probability", "expected_revenue")  # what the backtests compare
+
+
+def _ml_targets(choice) -> tuple[str, ...]:
+    """The ML model's predictions `_apply_ml` reads for `choice` (only those are run)."""
+    return ((("expected_orders", "expected_revenue") if choice["value"] in ("ml", "blend") else ())
+            + (("churn_probability",) if choice["churn"] == "ml" else ()))
 
 
 def _apply_ml(out, pred, buyer, by, choice, scale) -> None:
@@ -546,12 +557,15 @@ def discount_factor(*, horizon_days: int, discount_rate: float, step_days: float
 
 
 def _features(orders, *, as_of, prob, events, tickets, products) -> pd.DataFrame:
+    """`build_features` (no NaN) and the purchase model's columns (0 for a customer it has
+    no row for), filled in place rather than by a copy of the whole table."""
     X = build_features(orders, as_of=as_of, events=events, tickets=tickets, products=products)
     p = prob.set_index("customer_id").reindex(X.index)
-    X["bgnbd_p_alive"] = p["p_alive"].to_numpy()
-    X["bgnbd_expected_orders"] = p["expected_orders"].to_numpy()
-    X["bgnbd_p_no_purchase"] = p["churn_probability"].to_numpy()
-    return X.fillna(0.0)
+    for col, src in (("bgnbd_p_alive", "p_alive"), ("bgnbd_expected_orders", "expected_orders"),
+                     ("bgnbd_p_no_purchase", "churn_probability")):
+        v = p[src].to_numpy(float)
+        X[col] = np.where(np.isnan(v), 0.0, v)
+    return X
 
 
 def _train_cutoffs(as_of: pd.Timestamp, horizon_days: int) -> list[pd.Timestamp]:
@@ -696,8 +710,8 @@ def _rolling_choice(orders, *, as_of, horizon_days, seed, events, tickets, produ
             Xt, yt, _ = _training_set(orders, events, tickets, products, pop=pop,
                                       cutoff=c - pd.Timedelta(days=horizon_days),
                                       horizon_days=horizon_days, n=EVAL_SAMPLE, seed=seed + j)
-            ml_pred, how = train_ml(Xt, yt, horizon_days=horizon_days, seed=seed).predict(X), \
-                "out of time"
+            ml = train_ml(Xt, yt, horizon_days=horizon_days, seed=seed)
+            ml_pred, how = ml.predict(X, targets=JUDGED_PREDICTIONS), "out of time"
         except NotEnoughHistory:
             perm = np.random.default_rng(seed + j).permutation(len(X))
             held = perm[:int(len(X) * JUDGED_SHARE)]
@@ -709,7 +723,8 @@ def _rolling_choice(orders, *, as_of, horizon_days, seed, events, tickets, produ
                                            "horizon the ML model predicts")
                 ml = train_ml(X.iloc[~judged], y.iloc[~judged], horizon_days=horizon_days,
                               seed=seed)
-                ml_pred, how = ml.predict(X.iloc[judged]), "held-out customers"
+                ml_pred, how = ml.predict(X.iloc[judged], targets=JUDGED_PREDICTIONS), \
+                    "held-out customers"
             except NotEnoughHistory as exc:
                 judged[:] = True
                 how = f"not judged: {exc}"
@@ -864,7 +879,7 @@ def _train_inner(orders, *, as_of, horizon_days, seed, events, tickets, products
         held, judged_on = perm[int(min(len(Xc), MAX_TRAIN_ROWS) * 0.8):], "the ML model's calibration customers"
     held = held[:50_000]
     Xh, yh = Xc.iloc[held], y.iloc[held]
-    pred = ml.predict(Xh)
+    pred = ml.predict(Xh, targets=JUDGED_PREDICTIONS)
     bg_clv = prob_c.set_index("customer_id").loc[Xh.index, "predicted_clv"].to_numpy()
     value = {"ml": pred["expected_revenue"].to_numpy(), "bgnbd": bg_clv}
     value["blend"] = 0.5 * value["ml"] + 0.5 * value["bgnbd"]

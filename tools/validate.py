@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 from tools.errors import DataError
 from tools.parse import blank_mask, parse_consent, parse_dates, parse_numbers, trimmed_text
 from tools.read import LINE_COL
-from tools.schema import MAX_PLAUSIBLE_AMOUNT, RETURNED_COL, is_placeholder_id
+from tools.schema import MAX_PLAUSIBLE_AMOUNT, PLACEHOLDER_IDS, RETURNED_COL, is_placeholder_id
 
 REASON_COL = "_reason"
 FUTURE_TOLERANCE = timedelta(days=1)
@@ -81,9 +81,10 @@ def _ids(canon, reasons, column) -> pd.Series:
     return _id_column(canon, reasons, column)[0]
 
 
-def _id_column(canon, reasons, column) -> tuple[pd.Series, pa.Array]:
-    """The trimmed ids (a spreadsheet's float id 17850.0 read as 17850; blank ids rejected),
-    as a Series and as the same values in an Arrow array (for integer codes by Arrow)."""
+def _id_column(canon, reasons, column) -> tuple[pd.Series, np.ndarray]:
+    """The trimmed ids (a spreadsheet's float id 17850.0 read as 17850; blank ids rejected)
+    and their integer codes in order of first appearance (as `pd.factorize` gives them,
+    by Arrow's hash kernel)."""
     col = canon[column]
     ids, arr = trimmed_text(col.astype(str) if col.dtype != object else col)
     spreadsheet = pc.ends_with(arr, ".0")
@@ -93,21 +94,35 @@ def _id_column(canon, reasons, column) -> tuple[pd.Series, pa.Array]:
     blank = pd.Series(pc.equal(arr, "").to_numpy(zero_copy_only=False), index=col.index)
     _first_reason(reasons, blank, f"{column} is blank")
     enc = pc.dictionary_encode(arr)
-    words = enc.dictionary.to_pylist()
-    fake = np.array([w != "" and is_placeholder_id(w) for w in words] + [False], bool)
+    words = enc.dictionary
+    fake = np.append(placeholder_words(words), False)
     if fake.any():
         hit = pd.Series(fake[enc.indices.fill_null(len(words)).to_numpy(zero_copy_only=False)],
                         index=col.index)
         _first_reason(reasons, hit, lambda idx: f"{column} '" + ids[idx].astype(str)
                       + "' is a placeholder, not a customer (a guest or blank id)")
-    return ids, arr
+    return ids, enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def codes_of(arr: pa.Array) -> np.ndarray:
-    """Integer codes of an Arrow array's values in order of first appearance, as
-    `pd.factorize` gives them (-1: missing), by Arrow's hash kernel."""
-    enc = pc.dictionary_encode(arr)
-    return enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+_PLAIN_ASCII = r"^[\x21-\x7e]+$"  # printable ASCII, no space: nothing for Python to strip
+_PLACEHOLDER_SET = pa.array(sorted(PLACEHOLDER_IDS | {"-1", "-0"}), type=pa.string())
+
+
+def placeholder_words(words: pa.Array) -> np.ndarray:
+    """`w != "" and is_placeholder_id(w)` for each distinct id of `words` (Arrow strings,
+    no nulls). A word of printable ASCII without spaces (every id of a clean file) is
+    checked by Arrow's kernels, where lower-casing is Python's and there is nothing to
+    strip; any other word by `is_placeholder_id` itself (a Python call per id was a few
+    seconds on a million customers)."""
+    words = words.cast(pa.string())
+    plain = pc.match_substring_regex(words, _PLAIN_ASCII).to_numpy(zero_copy_only=False)
+    low = pc.ascii_lower(words)
+    hit = pc.or_(pc.is_in(low, value_set=_PLACEHOLDER_SET), pc.match_substring_regex(low, "^0+$"))
+    fake = hit.to_numpy(zero_copy_only=False) & plain
+    other = np.flatnonzero(~plain)
+    if len(other):
+        fake[other] = [w != "" and is_placeholder_id(w) for w in words.take(other).to_pylist()]
+    return fake
 
 
 def _normalise_category(s: pd.Series, fn) -> pd.Series:
@@ -124,7 +139,7 @@ def _validate_orders(canon: pd.DataFrame, cols, file, *, now):
     if "customer_id" not in cols:
         canon = canon.assign(customer_id=canon["email"].map(email_customer_id, na_action="ignore"))
         warnings.append("no customer id column: customers are identified by their email")
-    out["customer_id"], customer_arr = _id_column(canon, reasons, "customer_id")
+    out["customer_id"], customer_code = _id_column(canon, reasons, "customer_id")
     out["order_date"] = _dates(canon, reasons, "order_date", cols, file, now=now, required=True)
     if "amount" in cols:
         out["amount"] = _numbers(canon, reasons, "amount", cols, file, required=True)
@@ -136,9 +151,9 @@ def _validate_orders(canon: pd.DataFrame, cols, file, *, now):
     huge = ~np.isfinite(out["amount"].fillna(0.0)) | (out["amount"].abs() > MAX_PLAUSIBLE_AMOUNT)
     _first_reason(reasons, huge, lambda idx: "amount " + out.loc[idx, "amount"].map("{:.6g}".format)
                   + f" is beyond any plausible order line (over {MAX_PLAUSIBLE_AMOUNT:.0e})")
-    order_arr = None
+    order_code = None
     if "order_id" in cols:
-        out["order_id"], order_arr = _id_column(canon, reasons, "order_id")
+        out["order_id"], order_code = _id_column(canon, reasons, "order_id")
     else:
         out["order_id"] = out["customer_id"] + "@" + out["order_date"].astype(str)
         warnings.append("no order id column: one order per customer and timestamp")
@@ -171,9 +186,8 @@ def _validate_orders(canon: pd.DataFrame, cols, file, *, now):
             if other.any():
                 warnings.append(f"mixed currencies: kept {currency}, rejected {int(other.sum())} rows in others")
         out["currency"] = cur.replace("", currency)
-    _orders_of_one_customer(out, reasons, order=None if order_arr is None else codes_of(order_arr),
-                            customer=codes_of(customer_arr))
-    n_full = _fully_returned_orders(out, reasons)
+    _orders_of_one_customer(out, reasons, order=order_code, customer=customer_code)
+    n_full = _fully_returned_orders(out, reasons, order=order_code, customer=customer_code)
     if n_full:
         warnings.append(f"{n_full} orders returned in full by a later return of the same items: "
                         "kept with their return (revenue nets to zero), not purchase occasions")
@@ -181,21 +195,29 @@ def _validate_orders(canon: pd.DataFrame, cols, file, *, now):
     return out, reasons, warnings
 
 
-def _fully_returned_orders(out: pd.DataFrame, reasons: pd.Series) -> int:
+def _fully_returned_orders(out: pd.DataFrame, reasons: pd.Series, *,
+                           order: np.ndarray | None = None,
+                           customer: np.ndarray | None = None) -> int:
     """An order that a return of the same customer on or after its date gives back in full
     (the same products in the same quantities, or without products the same amount) was not
     a purchase: a cancelled invoice (Online Retail's C-invoices), a refund of the whole order.
     Both stay (they net to zero; the return is a churn signal); the order's lines are marked
     `RETURNED_COL`, so it is no purchase occasion (`schema.purchase_mask`). Partial returns
-    stay plain returns. Marks `out` in place; returns the number of orders matched."""
+    stay plain returns. Marks `out` in place; returns the number of orders matched. Orders
+    and customers are matched by integer codes (`order`, `customer`: those of
+    `_orders_of_one_customer`, when known), not by their string ids."""
     ok = reasons.isna().to_numpy()
     amount = out["amount"].to_numpy()
     neg = ok & (amount < 0)
     if not neg.any():
         return 0
-    # only the customers with a return need looking at
-    who = set(out.loc[neg, "customer_id"])
-    rows = out.loc[ok & out["customer_id"].isin(who).to_numpy()]
+    order = pd.factorize(out["order_id"])[0] if order is None else order
+    customer = pd.factorize(out["customer_id"])[0] if customer is None else customer
+    # only the customers with a return need looking at (an accepted row has both ids)
+    who = np.zeros(int(customer.max()) + 1, bool)
+    who[customer[neg]] = True
+    take = ok & who[np.maximum(customer, 0)] & (customer >= 0) & (order >= 0)
+    rows = out.loc[take]
     parts = [rows["product_id"].fillna("").astype(str)] if "product_id" in rows else []
     size = rows["amount"].abs().round(4).astype(str)
     if "quantity" in rows:
@@ -205,7 +227,7 @@ def _fully_returned_orders(out: pd.DataFrame, reasons: pd.Series) -> int:
     # an order's signature: its multiset of items (sums of independent 31-bit hash parts),
     # so the order of lines does not matter; an order of mixed signs is never matched
     orders = pd.DataFrame({
-        "order": rows["order_id"].to_numpy(), "customer": rows["customer_id"].to_numpy(),
+        "order": order[take], "customer": customer[take],
         "date": rows["order_date"].to_numpy(), "sign": np.sign(rows["amount"].to_numpy()),
         "h1": (item & np.uint64(0x7FFFFFFF)).astype(np.int64),
         "h2": ((item >> np.uint64(32)) & np.uint64(0x7FFFFFFF)).astype(np.int64),
@@ -222,7 +244,9 @@ def _fully_returned_orders(out: pd.DataFrame, reasons: pd.Series) -> int:
     pairs = pairs.drop_duplicates("order_r").drop_duplicates("order_b")
     if pairs.empty:
         return 0
-    full = out["order_id"].isin(list(pairs["order_b"])).to_numpy() & ok
+    returned = np.zeros(int(order.max()) + 1, bool)
+    returned[pairs["order_b"].to_numpy()] = True
+    full = returned[np.maximum(order, 0)] & (order >= 0) & ok
     out[RETURNED_COL] = full | (out[RETURNED_COL].to_numpy(dtype=bool) if RETURNED_COL in out else False)
     return len(pairs)
 

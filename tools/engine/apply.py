@@ -87,7 +87,7 @@ def score_rows(rows: pd.DataFrame, fitted: Fitted) -> pd.DataFrame:
     choice = dict(s.choice)
     ml = s.ml
     if ml is not None and buyer.any():
-        S._apply_ml(out, ml.predict(X.loc[buyer]), buyer, by, choice,
+        S._apply_ml(out, ml.predict(X.loc[buyer], targets=S._ml_targets(choice)), buyer, by, choice,
                     S.discount_factor(horizon_days=f.horizon_days, discount_rate=f.discount_rate))
     if choice["churn"] == "rate":
         rate = S.rate_no_purchase(X, horizon_days=f.horizon_days).to_numpy()
