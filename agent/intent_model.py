@@ -20,6 +20,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from importlib.resources import files
+from pathlib import Path
 
 import numpy as np
 
@@ -69,20 +70,21 @@ class IntentModel:
     @classmethod
     def load(cls, path=None) -> IntentModel | None:
         """The shipped model, or None when there is none (a checkout before it was trained)."""
-        src = path if path is not None else files("agent") / "data" / MODEL_FILE
+        src = Path(path) if path is not None else files("agent") / "data" / MODEL_FILE
         try:
-            with src.open("rb") if hasattr(src, "open") else open(src, "rb") as fh:
+            with src.open("rb") as fh:
                 z = np.load(fh, allow_pickle=False)
                 arrays = {k: z[k] for k in z.files}
         except FileNotFoundError:
             return None
         vec = char_vectoriser(vocabulary=[str(t) for t in arrays["vocabulary"]])
         vec.idf_ = arrays["idf"]
-        return cls(classes=tuple(str(c) for c in arrays["classes"]), coef=arrays["coef"],
+        return cls(classes=tuple(str(c) for c in arrays["classes"]), coef=arrays["coef"].astype(float),
                    intercept=arrays["intercept"], vectoriser=vec, embedder=str(arrays["embedder"]),
                    digest=str(arrays["digest"]))
 
     def save(self, path) -> None:
+        """The arrays, float32 weights (cast back to float64 once, on load)."""
         vocab = sorted(self.vectoriser.vocabulary_, key=self.vectoriser.vocabulary_.get)
         np.savez_compressed(path, classes=np.array(self.classes), coef=self.coef.astype(np.float32),
                             intercept=self.intercept, vocabulary=np.array(vocab),
@@ -95,7 +97,7 @@ class IntentModel:
     def proba(self, text: str, embedding) -> dict[str, float]:
         """P(intent) for one normalised request and its embedding."""
         x = features(self.vectoriser, [text.lower()], np.asarray(embedding, dtype=float)[None, :])
-        z = np.asarray(x @ self.coef.T.astype(float)).ravel() + self.intercept
+        z = np.asarray(x @ self.coef.T).ravel() + self.intercept
         p = np.exp(z - z.max())
         return dict(zip(self.classes, (p / p.sum()).tolist()))
 
