@@ -31,6 +31,7 @@ from agent.display import money, product_label, product_names, store_currency
 from agent.workspace import Workspace
 from tools.features import REASON_LABEL
 from tools.kpis import at_risk_mask, change, value_at_stake, week_kpis
+from tools.score import CHOICE_WORDS, PURCHASE_MODEL_NAMES
 from tools.segments import migration_summary
 
 
@@ -303,13 +304,27 @@ def render_markdown(f: dict, end: pd.Timestamp, opening: str) -> str:
               f"{fmt(f['drafts_pending'])} drafts wait for approval and {fmt(f['drafts_approved'])} are approved "
               "(review them in Approvals). Nothing is sent by this software.", "", "## Model health", ""]
     m = f["model"]
-    lines.append(f"Purchase model: {m['purchase_model']} ({'converged' if m['converged'] else 'fallback used'}); "
-                 f"value from {m['choice'].get('value')}, churn from {m['choice'].get('churn')}.")
+    lines.append(f"Purchase model: {PURCHASE_MODEL_NAMES.get(m['purchase_model'], m['purchase_model'])} "
+                 f"({'converged' if m['converged'] else 'fallback used'}); "
+                 f"value from {_chosen(m, 'value')}, churn from {_chosen(m, 'churn')}.")
     if m.get("auc_ml") is not None:
         lines.append(f"Inner backtest on {fmt(m['held_out'])} {m.get('held_out_who', 'held-out customers')}: "
                      f"churn AUC {fmt(m['auc_ml'], 'ratio')} (ML) vs {fmt(m['auc_bgnbd'], 'ratio')} (BG/NBD).")
     lines += [f"Note: {w}" for w in m.get("warnings", [])]
     return "\n".join(lines) + "\n"
+
+
+def _chosen(m: dict, target: str) -> str:
+    """The model behind a target, in words, with the backtests' evidence where it was chosen
+    over the purchase model: "Pareto/NBD (Spearman +0.016 ± 0.008 over 2 rolling-origin cutoffs)"."""
+    key = m["choice"].get(target)
+    words = CHOICE_WORDS[target].get(key, str(key))
+    ev = (m.get("selection") or {}).get(f"{target}:{key}")
+    if not ev:
+        return words
+    metric = "churn AUC" if target == "churn" else "CLV Spearman"
+    return (f"{words} ({metric} {ev['mean_gain']:+.3f} ± {ev['spread']:.3f} over "
+            f"{ev['cutoffs']} rolling-origin cutoffs)")
 
 
 def _cell(text) -> str:

@@ -1,9 +1,9 @@
 """Benchmark: the project's scores against vanilla lifetimes on real stores (issue 14).
 
-    python -m evals.scores_bench [--stores cdnow,online_retail,apparel_usd,...] [--json F]
+    python -m evals.scores_bench [--stores cdnow,cdnow_master,online_retail,apparel_usd,...] [--json F]
 
-One holdout per store, fixed by the store's own span (not tuned): CDNOW sample at its
-published split (calibration to 1997-09-30, 273 days); Online Retail (the whole UCI file)
+One holdout per store, fixed by the store's own span (not tuned): the CDNOW sample and
+master at the published split (calibration to 1997-09-30, 273 days); Online Retail (the whole UCI file)
 with the last 90 days held out, and at issue 13's split (2011-06-30, 162 days); every Shopify
 store in ../shared/data/shopify/ with more than a year of orders: the first year at least is
 calibration, the rest (up to a year) holdout. Each store goes through the
@@ -42,6 +42,9 @@ def stores(names=None):
     if want is None or "cdnow" in want:
         orders, _ = load_orders(write_store(tmp / "cdnow"), rejects_dir=tmp)
         yield "cdnow_sample", orders, pd.Timestamp(CALIBRATION_END), HOLDOUT_DAYS
+    if want is None or "cdnow_master" in want:
+        orders, _ = load_orders(write_store(tmp / "cdnow_master", master=True), rejects_dir=tmp)
+        yield "cdnow_master", orders, pd.Timestamp(CALIBRATION_END), HOLDOUT_DAYS
     path = SHARED / "online_retail_lines.parquet"
     if (want is None or "online_retail" in want) and path.exists():
         orders, _ = load_orders(path, rejects_dir=tmp)

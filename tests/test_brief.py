@@ -155,3 +155,24 @@ def test_titles_follow_the_horizon_and_money_the_currency(tmp_path):
     import matplotlib.pyplot as plt
 
     plt.close(fig)
+
+
+def test_model_health_names_the_chosen_models_and_their_evidence(tmp_path):
+    """CDNOW sample at its published split: the brief's model health says, in words, which
+    model the rolling-origin backtests chose per target and by how much it won."""
+    from agent.brief import _chosen, _model_health
+    from evals.cdnow import CALIBRATION_END, HOLDOUT_DAYS, write_store
+    from tools.load import load_orders
+    from tools.score import score_store
+
+    orders, _ = load_orders(write_store(tmp_path / "cdnow"), rejects_dir=tmp_path)
+    params = score_store(orders, as_of=CALIBRATION_END, horizon_days=HOLDOUT_DAYS).params
+    m = _model_health(params)
+    value = _chosen(m, "value")
+    ev = params["model_selection"]["evidence"]["value:paretonbd"]
+    assert value.startswith("Pareto/NBD (CLV Spearman +") and f"over {ev['cutoffs']} " in value
+    assert f"{ev['mean_gain']:+.3f}" in value
+    assert "paretonbd" not in value
+    # a target left to the purchase model has no evidence line
+    assert _chosen({"choice": {"churn": "bgnbd"}, "selection": {}}, "churn") == \
+        "the fitted purchase model"

@@ -4,6 +4,7 @@ lifetimes at published parameters, invariants, degenerate stores, intervals, val
 from __future__ import annotations
 
 import ast
+import dataclasses
 import importlib.resources
 import importlib.util
 import json
@@ -428,3 +429,35 @@ def test_edge_stores():
         C.fit_clv(rfm)
     with pytest.raises(DataError, match="as-of"):
         C.rfm_summary(same_day, as_of="2020-01-01")
+
+
+def test_with_purchase_model_reuses_a_fitted_candidate_or_fits_it(cdnow_orders):
+    """The rolling-origin choice asks for Pareto/NBD beside the fitted BG/NBD: a fit that the
+    auto fit already made is reused as it was; otherwise it is fitted, the spend model kept."""
+    rfm = C.rfm_summary(cdnow_orders, as_of=CAL_END)
+    bg = C.fit_clv(rfm)
+    assert bg.model == "bgnbd" and not [c for c in bg.candidates if c["model"] == "paretonbd"]
+    assert C.with_purchase_model(rfm, bg, "bgnbd") is bg
+    par = C.with_purchase_model(rfm, bg, "paretonbd")
+    alone = C.fit_clv(rfm, model="paretonbd")
+    assert par.model == "paretonbd" and par.spend_params == bg.spend_params
+    for k, v in alone.params.items():
+        assert par.params[k] == pytest.approx(v, rel=1e-3), k
+    assert par.candidates[-1]["model"] == "paretonbd" and par.cov_log is not None
+    # a candidate already in the fit is taken as it is, not fitted again
+    again = C.with_purchase_model(rfm, dataclasses.replace(par, model="bgnbd", params=bg.params),
+                                  "paretonbd")
+    assert again.params == par.params and len(again.candidates) == len(par.candidates)
+    # the alternative predicts: a finite score for every customer, with its name
+    scores, _ = C.predict_clv(rfm, par, horizon_days=273, as_of=CAL_END, n_draws=20)
+    assert (scores["value_model"] == "paretonbd").all()
+    assert np.isfinite(scores[["expected_orders", "prob_no_purchase", "predicted_clv"]]).all().all()
+
+
+def test_with_purchase_model_says_none_where_the_model_cannot_be_fitted():
+    # one time point: no spread in T, nothing to fit
+    rfm = pd.DataFrame({"customer_id": ["a", "b"], "frequency": [0, 0], "recency": [0.0, 0.0],
+                        "T": [0.0, 0.0], "monetary_value": [0.0, 0.0], "orders_to_date": [1, 1],
+                        "revenue_to_date": [10.0, 12.0]})
+    fitted = C.fit_clv(rfm)
+    assert C.with_purchase_model(rfm, fitted, "paretonbd") is None

@@ -167,12 +167,16 @@ def test_backtest_plot_data_on_cdnow(tmp_path):
     # more calibration purchases, more holdout purchases, in the data and in the model
     assert cond["actual"].iloc[-1] > cond["actual"].iloc[0]
     assert cond["predicted"].is_monotonic_increasing
-    # at the published split the store is too short for the rolling-origin model choice
-    # (two 93-day windows, the own rate ahead by 0.009 +- 0.011 AUC): BG/NBD stands, so the
-    # naive rate's churn ranking may be ahead; every other metric is at least the baselines'
+    # at the published split the ML model cannot be judged (no 273-day window before an inner
+    # cutoff), the purchase models are, on shorter windows: Pareto/NBD wins them (it lets a
+    # customer drop out right after the first purchase) and carries the gain to the holdout,
+    # ahead of vanilla lifetimes by 0.019 in CLV Spearman and 0.014 in churn AUC
+    assert table.attrs["model_choice"]["value"] == "paretonbd", table.attrs["model_choice"]
     wins = project_wins(table)
     assert all(v for k, v in wins.items() if k != "auc_no_purchase"), table
-    assert table.loc["auc_no_purchase", "project"] >= table.loc["auc_no_purchase", "lifetimes"]
+    ahead = table.loc[["spearman_clv", "auc_no_purchase"], "project"] - \
+        table.loc[["spearman_clv", "auc_no_purchase"], "lifetimes"]
+    assert (ahead >= 0.01).all(), table
 
 
 def test_ml_predictions_asked_for_are_those_of_the_full_prediction(demo):
@@ -199,3 +203,24 @@ def test_ml_predictions_asked_for_are_those_of_the_full_prediction(demo):
     assert _ml_targets({"value": "blend", "churn": "bgnbd"}) == ("expected_orders",
                                                                  "expected_revenue")
     assert _ml_targets({"value": "bgnbd", "churn": "ml"}) == ("churn_probability",)
+
+
+def test_rank_blend_averages_the_two_rankings_onto_the_calibrated_values():
+    from tools.score import rank_blend
+
+    bg = np.array([0.9, 0.8, 0.1, 0.2, 0.5])
+    ml = np.array([0.7, 0.95, 0.05, 0.3, 0.4])
+    got = rank_blend(bg, ml, onto=ml)
+    assert ml.min() <= got.min() and got.max() <= ml.max()
+    # given out by the mean of the two ranks: customers 0 and 1 tie for the top (ranks 5+4
+    # and 4+5) and share a value; the order of the rest is that of both rankings
+    assert got[0] == got[1]
+    assert got[2] < got[3] < got[4] < got[0]
+    # on many customers the values are the ML model's distribution (its calibration kept)
+    rng = np.random.default_rng(0)
+    bg, ml = rng.uniform(size=4_000), rng.beta(2, 5, size=4_000)
+    got = rank_blend(bg, ml, onto=ml)
+    np.testing.assert_allclose(np.quantile(got, [0.1, 0.5, 0.9]), np.quantile(ml, [0.1, 0.5, 0.9]),
+                               atol=0.005)
+    assert np.corrcoef(got, bg)[0, 1] > 0.5 and np.corrcoef(got, ml)[0, 1] > 0.5
+    assert len(rank_blend(np.array([]), np.array([]), onto=np.array([]))) == 0

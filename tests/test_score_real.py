@@ -137,19 +137,31 @@ def cdnow_master() -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("horizon_days", [273, 272])
-def test_cdnow_master_too_short_for_the_inner_backtest_falls_back(cdnow_master, horizon_days):
+def test_cdnow_master_too_short_for_the_ml_model_chooses_its_purchase_model(cdnow_master,
+                                                                           horizon_days):
     """The published split: the inner cutoff (as-of minus horizon) is 1996-12-31, before the
     data; a day later (272 days) it holds the 209 customers of one day, whose judgement says
-    nothing of the store. The store is scored by BG/NBD + Gamma-Gamma, with a warning."""
+    nothing of the store. The ML model is not used, with a warning; the purchase models are
+    judged on the longest shorter windows the store has, and the one they chose scores every
+    customer, by name."""
     res = score_store(cdnow_master, as_of="1997-09-30", horizon_days=horizon_days)
     s = check_everyone_scored(res, cdnow_master, "1997-09-30")
     assert len(s) == 23_570
-    assert not res.params["ml"]["used"] and res.params["model_choice"]["value"] == "bgnbd"
-    assert res.params["probabilistic"]["model"] == "bgnbd"
-    assert res.params["probabilistic"]["spend_model"] == "gamma_gamma"
-    assert s["model"].str.startswith("value:bgnbd,").all()
-    (note,) = [w for w in res.params["warnings"] if "machine-learned model was not used" in w]
-    assert "BG/NBD + Gamma-Gamma" in note and "too short" in note
+    p = res.params
+    assert not p["ml"]["used"]
+    sel = p["model_selection"]
+    assert sel["window_days"] < horizon_days and len(sel["per_cutoff"]) >= 2
+    value, churn = p["model_choice"]["value"], p["model_choice"]["churn"]
+    assert value in ("bgnbd", "paretonbd") and churn in ("bgnbd", "paretonbd", "rate")
+    if value != "bgnbd":  # chosen only on evidence: a gain above its spread and MIN_GAIN
+        ev = sel["evidence"][f"value:{value}"]
+        assert ev["chosen_if_best"] and ev["mean_gain"] > ev["spread"]
+    assert p["probabilistic"]["model"] == value
+    assert p["probabilistic"]["spend_model"] == "gamma_gamma"
+    assert s["model"].str.startswith(f"value:{value},").all()
+    name = {"bgnbd": "BG/NBD", "paretonbd": "Pareto/NBD"}[value]
+    (note,) = [w for w in p["warnings"] if "machine-learned model was not used" in w]
+    assert f"{name} + Gamma-Gamma" in note and "too short" in note
 
 
 def test_cdnow_master_cli_default_model(cdnow_master, tmp_path):

@@ -160,3 +160,34 @@ def test_the_cli_asks_for_a_parquet_folder_before_starting_spark(workspace, demo
     assert main(["score", "--engine", "dask", "--store", str(demo_store),
                  "--workspace", str(workspace)]) == 2
     assert "--engine must be one of embedded, spark" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_both_engines_choose_and_apply_the_same_purchase_model_on_cdnow(spark, tmp_path):
+    """CDNOW sample at its published split, default model: the rolling-origin choice takes
+    Pareto/NBD over BG/NBD on both engines, and both score every customer with it alike."""
+    from evals.cdnow import CALIBRATION_END, HOLDOUT_DAYS, write_store
+    from tools.engine import spark as E
+    from tools.load import load_orders
+    from tools.score import score_store
+
+    orders, _ = load_orders(write_store(tmp_path / "raw"), rejects_dir=tmp_path)
+    folder = tmp_path / "cdnow"  # ISO dates (the raw file's are YYYYMMDD)
+    folder.mkdir()
+    orders.assign(order_date=orders["order_date"].dt.strftime("%Y-%m-%d"))[
+        ["customer_id", "order_id", "order_date", "amount"]].to_csv(folder / "orders.csv",
+                                                                    index=False)
+    res = E.score_spark(spark, E.store_paths(spark, str(folder)), out=str(tmp_path / "scores"),
+                        as_of=pd.Timestamp(CALIBRATION_END), horizon_days=HOLDOUT_DAYS)
+    emb = score_store(orders, as_of=CALIBRATION_END, horizon_days=HOLDOUT_DAYS)
+    assert res.params["model_choice"] == emb.params["model_choice"]
+    assert emb.params["model_choice"]["value"] == "paretonbd"
+    assert res.params["probabilistic"]["model"] == emb.params["probabilistic"]["model"] == "paretonbd"
+    on_spark = pd.read_parquet(tmp_path / "scores").set_index("customer_id").sort_index()
+    embedded = emb.scores.set_index("customer_id").sort_index()
+    assert on_spark.index.equals(embedded.index)
+    assert (on_spark["model"] == embedded["model"]).all()
+    assert on_spark["model"].str.startswith("value:paretonbd,").all()
+    np.testing.assert_allclose(on_spark["expected_orders"], embedded["expected_orders"], rtol=1e-6)
+    np.testing.assert_allclose(on_spark["churn_probability"], embedded["churn_probability"],
+                               rtol=1e-6)

@@ -258,9 +258,51 @@ class ClvParams:
 # --- fitting ----------------------------------------------------------------------------------
 
 def _candidate(fr: F.FitResult) -> dict:
-    return {"model": fr.model, "penalizer": fr.penalizer, "log_likelihood": fr.log_likelihood,
-            "converged": fr.converged, "degenerate": fr.degenerate, "params": fr.params,
-            "message": fr.message}
+    return {"model": fr.model, "penalizer": float(fr.penalizer),
+            "log_likelihood": float(fr.log_likelihood), "converged": bool(fr.converged),
+            "degenerate": bool(fr.degenerate), "params": {k: float(v) for k, v in fr.params.items()},
+            "message": fr.message,
+            "cov_log": None if fr.cov_log is None else [list(r) for r in fr.cov_log]}
+
+
+def with_purchase_model(rfm: pd.DataFrame, fitted: ClvParams, model: str) -> ClvParams | None:
+    """`fitted` (from `fit_clv` on `rfm`) with its purchase model replaced by `model`
+    ("bgnbd", "mbgnbd" or "paretonbd"), the spend model kept: the fit among
+    `fitted.candidates` when one converged non-degenerate (the auto fit often has it), else
+    a new fit as `fit_clv` fits an alternative (binned rows, a penalised retry). None when
+    the model does not converge to non-degenerate parameters on this data."""
+    if fitted.model == model:
+        return fitted
+    ok = [c for c in fitted.candidates
+          if c["model"] == model and c["converged"] and not c["degenerate"]]
+    if ok:
+        best = max(ok, key=lambda c: c["log_likelihood"])
+        found = F.FitResult(model, dict(best["params"]), best["log_likelihood"], True, False,
+                            best["penalizer"], best["message"],
+                            None if best.get("cov_log") is None
+                            else tuple(tuple(r) for r in best["cov_log"]), 0)
+        new = ()
+    else:
+        fit_rows = rfm if "orders_to_date" not in rfm else rfm[rfm["orders_to_date"] > 0]
+        ux, utx, uT, w, _ = F.compress(*(fit_rows[c].to_numpy(float)
+                                         for c in ("frequency", "recency", "T")))
+        if len(ux) == 0 or uT.max() <= 0:
+            return None
+        tried = []
+        for pen in (0.0, PENALIZERS[1]):
+            tried.append(_fit_alternative(model, ux, utx, uT, w, pen))
+            if tried[-1].converged and not tried[-1].degenerate:
+                break
+        else:
+            return None
+        found, new = tried[-1], tuple(_candidate(f) for f in tried)
+    return dataclasses.replace(
+        fitted, model=model, params=found.params, log_likelihood=found.log_likelihood,
+        converged=True, degenerate=False, penalizer=found.penalizer, cov_log=found.cov_log,
+        reason=f"{model} chosen for this store by its rolling-origin backtests "
+               f"(penalizer {found.penalizer:g}, LL {found.log_likelihood:.1f}); "
+               f"the fit without that choice: {fitted.reason}",
+        candidates=fitted.candidates + new, fallbacks={})
 
 
 def fit_clv(rfm: pd.DataFrame, *, model: str = "auto", unit_days: float = 1) -> ClvParams:
@@ -331,7 +373,7 @@ def _fit_alternative(model, x, tx, T, w, penalizer) -> F.FitResult:
     bx, btx, bT, bw, _, _ = F.coarsen(x, tx, T, w, ALT_MAX_ROWS)
     fr = F.fit_purchase_model(model, bx, btx, bT, bw, penalizer=penalizer)
     ll = F.total_loglik(model, fr.params, x, tx, T, w)
-    return dataclasses.replace(fr, log_likelihood=ll, converged=fr.converged and np.isfinite(ll),
+    return dataclasses.replace(fr, log_likelihood=ll, converged=bool(fr.converged and np.isfinite(ll)),
                                message=f"{fr.message} (fitted on {len(bx)} binned rows)")
 
 

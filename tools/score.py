@@ -167,6 +167,22 @@ def _score(pop, nbp, *, as_of, horizon_days, model, margin, discount_rate, produ
         except Exception as exc:  # the choice is a refinement: BG/NBD stands
             log.warning("the rolling-origin model choice failed", exc_info=True)
             rolling = {"choice": dict(choice), "failed": f"{type(exc).__name__}: {exc}"}
+    alt = [k for k, v in rolling.get("choice", {}).items() if v == ALT_PURCHASE]
+    if alt:
+        progress(f"fitting {PURCHASE_MODEL_NAMES[ALT_PURCHASE]}, chosen by the backtests")
+        alt_fit = clv.with_purchase_model(*fit, ALT_PURCHASE)
+        if alt_fit is None:
+            rolling["choice"].update({k: "bgnbd" for k in alt})
+            rolling["refused"] = (f"{PURCHASE_MODEL_NAMES[ALT_PURCHASE]} was chosen for {' and '.join(alt)} "
+                                  "but did not converge on the orders up to as-of: BG/NBD stands")
+            notes.append(f"The model choice picked {PURCHASE_MODEL_NAMES[ALT_PURCHASE]}, which then "
+                         f"did not fit this store's orders up to {as_of.date()}: customers are "
+                         f"scored by {_prob_name(prob_params)}.")
+        else:
+            out, by, prob, prob_params, fit = _switch_purchase_model(
+                (out, by, prob, prob_params, fit), alt, alt_fit, as_of=as_of,
+                horizon_days=horizon_days, discount_rate=discount_rate, seed=seed)
+            choice.update({k: ALT_PURCHASE for k in alt})
     wants_ml = model == "ml" or any(v in ("ml", "blend")
                                     for v in rolling.get("choice", {}).values())
     if model == "auto" and not wants_ml:
@@ -192,6 +208,7 @@ def _score(pop, nbp, *, as_of, horizon_days, model, margin, discount_rate, produ
             ml_info = {"used": False, "reason": f"it failed: {type(exc).__name__}: {exc}"}
     if ml is not None:
         progress("predicting with the ML model")
+        base = out.copy(), {k: v.copy() for k, v in by.items()}
         try:
             _apply_ml(out, ml.predict(X.loc[out["customer_id"].to_numpy()[buyer]],
                                       targets=_ml_targets(choice)), buyer, by,
@@ -200,9 +217,9 @@ def _score(pop, nbp, *, as_of, horizon_days, model, margin, discount_rate, produ
         except Exception as exc:  # as above: the purchase model's scores stand
             log.warning("the ML model failed to predict; scoring with the purchase model",
                         exc_info=True)
-            out = prob.copy()
-            by = _base_models(prob)
-            ml, choice = None, {"value": "bgnbd", "churn": "bgnbd"}
+            out, by = base
+            ml = None
+            choice = {k: v if v == ALT_PURCHASE else "bgnbd" for k, v in choice.items()}
             ml_info = {**ml_info, "used": False,
                        "reason": f"it failed to predict: {type(exc).__name__}: {exc}"}
     if model == "auto" and rolling.get("choice", {}).get("churn") == "rate":
@@ -228,7 +245,8 @@ def _score(pop, nbp, *, as_of, horizon_days, model, margin, discount_rate, produ
     progress("calibrating the value interval on the store's own past")
     calib = _interval_calibration(orders, as_of=as_of, horizon_days=horizon_days, seed=seed,
                                   rate_calibrator=rolling.get("rate_calibrator")
-                                  if choice["churn"] == "rate" else None)
+                                  if choice["churn"] == "rate" else None,
+                                  purchase_models=choice)
     if "skipped" in calib:
         notes.append(f"The value interval (clv_low, clv_high) is not calibrated on this store: "
                      f"{calib['skipped']}.")
@@ -286,6 +304,12 @@ VALUE_COLUMNS = ("expected_orders", "predicted_clv", "clv_low", "clv_high")
 PURCHASE_MODEL_NAMES = {"bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD", "paretonbd": "Pareto/NBD",
                         "pooled": "a pooled purchase rate"}
 SPEND_MODEL_NAMES = {"gamma_gamma": "Gamma-Gamma", "store_average": "the store's average order value"}
+CHOICE_WORDS = {  # the rolling-origin choice per target (params["model_choice"]), in words
+    "value": {"bgnbd": "the fitted purchase model", "paretonbd": "Pareto/NBD",
+              "ml": "the ML model", "blend": "the average of the ML and purchase models"},
+    "churn": {"bgnbd": "the fitted purchase model", "paretonbd": "Pareto/NBD",
+              "ml": "the ML model", "rate": "each customer's own purchase rate",
+              "blend": "the ML and purchase models' risk ranks averaged"}}
 
 
 def _prob_name(prob_params: dict) -> str:
@@ -300,7 +324,29 @@ JUDGED_PREDICTIONS = ("churn_probability", "expected_revenue")  # what the backt
 def _ml_targets(choice) -> tuple[str, ...]:
     """The ML model's predictions `_apply_ml` reads for `choice` (only those are run)."""
     return ((("expected_orders", "expected_revenue") if choice["value"] in ("ml", "blend") else ())
-            + (("churn_probability",) if choice["churn"] == "ml" else ()))
+            + (("churn_probability",) if choice["churn"] in ("ml", "blend") else ()))
+
+
+def _switch_purchase_model(base, targets, alt, *, as_of, horizon_days, discount_rate, seed):
+    """The scores with `alt` (ALT_PURCHASE's ClvParams, `tools.clv.with_purchase_model`) for
+    `targets` ("value", "churn"), where the rolling-origin choice took it: (out, by, prob,
+    prob_params, fit); `base` is the same tuple for the fitted model. For value, it becomes
+    the purchase model (prob, fit: the interval, the fallbacks, the warnings are its); for
+    churn alone, only the churn columns change. Both engines call this."""
+    out, by, prob0, params0, fit = base
+    prob, params, fit2 = _probabilistic(None, as_of=as_of, horizon_days=horizon_days,
+                                        margin=1.0, discount_rate=discount_rate, seed=seed,
+                                        keep_fit=True, n_draws=10, fit=(fit[0], alt))
+    if "value" not in targets:  # churn from it, the rest from the base model
+        out = out.copy()
+        out["churn_probability"] = prob["churn_probability"].to_numpy()
+        by = {**by, "churn": prob["churn_model"].to_numpy(object).copy()}
+        return out, by, prob0, params0, fit
+    new_out, new_by = prob.copy(), _base_models(prob)
+    if "churn" not in targets:  # value from it, churn from the base model
+        new_out["churn_probability"] = out["churn_probability"].to_numpy()
+        new_by["churn"] = by["churn"].copy()
+    return new_out, new_by, prob, params, fit2
 
 
 def _apply_ml(out, pred, buyer, by, choice, scale) -> None:
@@ -320,9 +366,14 @@ def _apply_ml(out, pred, buyer, by, choice, scale) -> None:
         # the interval stays the purchase model's, calibrated on the store's past
         # (_interval_calibration); it is widened to hold the ML value where that falls outside
         by["value"][buyer] = "ml" if choice["value"] == "ml" else "ml+" + by["value"][buyer]
-    if choice["churn"] == "ml":
-        put("churn_probability", pred["churn_probability"].to_numpy())
-        by["churn"][buyer] = "ml"
+    if choice["churn"] in ("ml", "blend"):
+        p = pred["churn_probability"].to_numpy(float)
+        if choice["churn"] == "blend":  # ranks averaged with the purchase model's, onto ML's
+            p = rank_blend(out["churn_probability"].to_numpy(float)[buyer], p, onto=p)
+            by["churn"][buyer] = "ml+" + by["churn"][buyer]
+        else:
+            by["churn"][buyer] = "ml"
+        put("churn_probability", p)
 
 
 def _interval_with_churn(out, by, fit, *, as_of, horizon_days, margin, discount_rate,
@@ -431,11 +482,15 @@ def _warnings(orders, *, as_of, horizon_days) -> list[str]:
 
 
 def _probabilistic(orders, *, as_of, horizon_days, margin=1.0, discount_rate=0.0, seed=0,
-                   n_draws=200, interval=0.9, interval_scale=1.0, keep_fit=False):
+                   n_draws=200, interval=0.9, interval_scale=1.0, keep_fit=False, fit=None):
     """The probabilistic model's scores (tools.clv), in this module's column names, and its
-    parameters as a dict; with `keep_fit`, also (rfm, ClvParams) for a later re-prediction."""
-    rfm = clv.rfm_summary(orders, as_of=as_of)
-    fitted = clv.fit_clv(rfm)
+    parameters as a dict; with `keep_fit`, also (rfm, ClvParams) for a later re-prediction.
+    `fit`: (rfm, ClvParams) already fitted on `orders` (then only predicted)."""
+    if fit is None:
+        rfm = clv.rfm_summary(orders, as_of=as_of)
+        fitted = clv.fit_clv(rfm)
+    else:
+        rfm, fitted = fit
     scores, fitted = clv.predict_clv(rfm, fitted, horizon_days=horizon_days, as_of=as_of,
                                      margin=margin, discount_rate=discount_rate,
                                      n_draws=n_draws, seed=seed, interval=interval,
@@ -453,7 +508,8 @@ before the horizon, and customers may buy more in the next one than in the last 
 Retail's autumn: a level of 0.8 that covered 91% in the summer covered 83% by Christmas)."""
 
 
-def _interval_calibration(orders, *, as_of, horizon_days, seed, rate_calibrator=None) -> dict:
+def _interval_calibration(orders, *, as_of, horizon_days, seed, rate_calibrator=None,
+                          purchase_models=None) -> dict:
     """Calibrate the 90% value interval on the store itself (split-conformal in time): the
     purchase and spend models are fitted on the orders up to an inner cutoff, their
     predictive intervals for the window after it are compared with what each customer
@@ -464,7 +520,8 @@ def _interval_calibration(orders, *, as_of, horizon_days, seed, rate_calibrator=
     nominal interval, with `skipped` saying why. With `rate_calibrator` (churn by the own
     rate): P(no purchase) of a buyer is their own rate's (rate_no_purchase, calibrated), as
     it will be in the scores, so what is calibrated is the mixture the scores draw
-    (`_interval_with_churn`)."""
+    (`_interval_with_churn`). `purchase_models` (the model choice, {"value": ..., "churn": ...}):
+    where a target is ALT_PURCHASE, the inner fit is that model for it, as in the scores."""
     days = int((as_of - orders["order_date"].min().normalize()).days) + 1
     window = min(horizon_days, days - MIN_INNER_HISTORY_DAYS)
     if window < 30:
@@ -479,7 +536,12 @@ def _interval_calibration(orders, *, as_of, horizon_days, seed, rate_calibrator=
             return {"skipped": f"only {len(rfm):,} customers by {cutoff.date()}, the inner "
                                f"cutoff; the model's nominal 90% interval is used"}
         fitted = clv.fit_clv(rfm)
-        p0 = _model_p0(rfm, fitted, window)
+        alt = (clv.with_purchase_model(rfm, fitted, ALT_PURCHASE)
+               if ALT_PURCHASE in (purchase_models or {}).values() else None)
+        churn_fit = alt if alt is not None and purchase_models["churn"] == ALT_PURCHASE else fitted
+        if alt is not None and purchase_models["value"] == ALT_PURCHASE:
+            fitted = alt
+        p0 = _model_p0(rfm, churn_fit, window)
         if rate_calibrator is not None:
             Xk = build_features(known, as_of=cutoff)
             rate = rate_no_purchase(Xk, horizon_days=window).reindex(rfm["customer_id"])
@@ -487,7 +549,7 @@ def _interval_calibration(orders, *, as_of, horizon_days, seed, rate_calibrator=
             p_rate = np.clip(rate_calibrator.predict(rate.to_numpy(float)), PROB_FLOOR,
                              1 - PROB_FLOOR)
             p0 = np.where(buyer & rate.notna().to_numpy(), p_rate, np.nan)
-            p0 = np.where(np.isfinite(p0), p0, _model_p0(rfm, fitted, window))
+            p0 = np.where(np.isfinite(p0), p0, _model_p0(rfm, churn_fit, window))
         lo, hi = clv.interval_quantiles(rfm, fitted, horizon_days=window,
                                         levels=clv.CALIBRATION_LEVELS, seed=seed, p0=p0)
     except DataError as exc:
@@ -644,6 +706,15 @@ MIN_CUTOFFS = 2  # a gain needs a spread: fewer cutoffs than this and BG/NBD sta
 MIN_EVAL_CUSTOMERS = 50  # buyers at a cutoff to judge the purchase model and the own rate
 EVAL_SAMPLE = 50_000  # customers sampled per cutoff on a large store
 JUDGED_SHARE = 0.4  # of a cutoff's customers, when the ML model must learn from the others
+MIN_GAIN = 0.002
+"""A candidate's mean gain over the cutoffs must also exceed this (AUC or Spearman points):
+a gain above its spread but this small (+0.0009 for Pareto/NBD's value on Online Retail) is
+no reason to change the model. Chosen after seeing the real stores, so not independent."""
+ALT_PURCHASE = "paretonbd"
+"""The purchase model judged beside BG/NBD at each cutoff: Pareto/NBD lets a customer drop out
+at any time, the first purchase included (BG/NBD only right after a repeat purchase). On
+CDNOW it ranks churn and value better than BG/NBD (AUC .771 vs .757, Spearman .445 vs .426
+at the published split); on other stores it does not, and the backtests say which."""
 
 
 def _rolling_cutoffs(orders, as_of, horizon_days) -> list[pd.Timestamp]:
@@ -659,11 +730,18 @@ def _eval_set(orders, events, tickets, products, *, pop, cutoff, horizon_days, s
     (purchase-model columns included, fitted on the data up to the cutoff) and what they
     did in (cutoff, cutoff + horizon]."""
     _, o, e, t = _sample(orders, events, tickets, pop=pop, before=cutoff, n=EVAL_SAMPLE, seed=seed)
-    prob, _ = _probabilistic(o, as_of=cutoff, horizon_days=horizon_days, seed=seed, n_draws=2)
+    prob, _, (rfm, fitted) = _probabilistic(o, as_of=cutoff, horizon_days=horizon_days, seed=seed,
+                                            n_draws=2, keep_fit=True)
     X = _features(o, as_of=cutoff, prob=prob, events=e, tickets=t, products=products)
     X = X.loc[X["n_occasions"] > 0]
     y = labels(o, start=cutoff, horizon_days=horizon_days, customers=X.index)
-    return X, y, prob.set_index("customer_id").loc[X.index, "predicted_clv"].to_numpy()
+    alt = clv.with_purchase_model(rfm, fitted, ALT_PURCHASE)
+    if alt is not None:  # (churn, value) of the other purchase model, for the same customers
+        sc, _ = clv.predict_clv(rfm, alt, horizon_days=horizon_days, as_of=cutoff, n_draws=2,
+                                seed=seed)
+        sc = sc.set_index("customer_id").loc[X.index]
+        alt = (sc["prob_no_purchase"].to_numpy(float), sc["predicted_clv"].to_numpy(float))
+    return X, y, prob.set_index("customer_id").loc[X.index, "predicted_clv"].to_numpy(), alt
 
 
 def _rolling_choice(orders, *, as_of, horizon_days, seed, events, tickets, products, pop) -> dict:
@@ -671,12 +749,14 @@ def _rolling_choice(orders, *, as_of, horizon_days, seed, events, tickets, produ
     at each inner cutoff c (`_rolling_cutoffs`), every candidate predicts the horizon after c
     from the data up to c (the ML model trained at c - h on the horizon that ended at c, or,
     on a store without that much history, on 60% of c's buyers) for the buyers known at c
-    (the other 40% in the second case). Churn candidates: the purchase model's P(no purchase), the
-    customer's own rate, the ML model (AUC); value candidates: the purchase model, the ML
-    model and their average (Spearman with revenue, MAE no worse). A candidate replaces the
-    purchase model only when its mean gain over the cutoffs is larger than the gain's
-    standard deviation across them, with at least MIN_CUTOFFS cutoffs; else BG/NBD (the
-    fitted purchase model) stands. The own rate's probabilities get a Platt calibration
+    (the other 40% in the second case). Churn candidates: the purchase model's P(no purchase),
+    ALT_PURCHASE's, the customer's own rate, the ML model, and the average of the purchase
+    model's and the ML model's ranks (`rank_blend`, "blend") (AUC); value candidates: the
+    purchase model, ALT_PURCHASE, the ML model and the ML/purchase-model average (Spearman with
+    revenue, MAE no worse). A candidate replaces the purchase model only when its mean gain
+    over the cutoffs is larger than the gain's standard deviation across them and than
+    MIN_GAIN, with at least MIN_CUTOFFS cutoffs; else BG/NBD (the fitted purchase model)
+    stands. The own rate's probabilities get a Platt calibration
     fitted on the cutoffs' outcomes (`tools.churn.Calibrator`). A store without MIN_CUTOFFS
     cutoffs a full horizon apart from as-of judges the purchase model and the own rate on the
     longest shorter window that has them (30 days at least; the ML model, which predicts the
@@ -693,7 +773,8 @@ def _rolling_choice(orders, *, as_of, horizon_days, seed, events, tickets, produ
     raw_rate, outcome = [], []
     full = window == horizon_days
     for j, c in enumerate(cuts if len(cuts) >= MIN_CUTOFFS else []):
-        X, y, bg_value = _eval_set(orders, **ctx, cutoff=c, horizon_days=window, seed=seed + j)
+        X, y, bg_value, alt = _eval_set(orders, **ctx, cutoff=c, horizon_days=window,
+                                        seed=seed + j)
         if len(X) < MIN_EVAL_CUSTOMERS or y["no_purchase"].nunique() < 2:
             continue
         rate = rate_no_purchase(X, horizon_days=window).to_numpy()
@@ -733,9 +814,16 @@ def _rolling_choice(orders, *, as_of, horizon_days, seed, events, tickets, produ
                "churn": {"bgnbd": auc(X["bgnbd_p_no_purchase"].to_numpy()[judged], yj["no_purchase"]),
                          "rate": auc(rate[judged], yj["no_purchase"])},
                "value": {"bgnbd": _value_metrics(bg_value[judged], yj)}}
+        if alt is not None:
+            row["churn"][ALT_PURCHASE] = auc(alt[0][judged], yj["no_purchase"])
+            row["value"][ALT_PURCHASE] = _value_metrics(alt[1][judged], yj)
         if ml_pred is not None and yj["no_purchase"].nunique() == 2:
             ml_value = ml_pred["expected_revenue"].to_numpy()
-            row["churn"]["ml"] = auc(ml_pred["churn_probability"], yj["no_purchase"])
+            ml_churn = ml_pred["churn_probability"].to_numpy(float)
+            row["churn"]["ml"] = auc(ml_churn, yj["no_purchase"])
+            row["churn"]["blend"] = auc(
+                rank_blend(X["bgnbd_p_no_purchase"].to_numpy()[judged], ml_churn, onto=ml_churn),
+                yj["no_purchase"])
             row["value"]["ml"] = _value_metrics(ml_value, yj)
             row["value"]["blend"] = _value_metrics(0.5 * ml_value + 0.5 * bg_value[judged], yj)
         res["per_cutoff"].append(row)
@@ -754,8 +842,8 @@ def _rolling_choice(orders, *, as_of, horizon_days, seed, events, tickets, produ
     res["evidence"] = {}
     for target, key in (("churn", None), ("value", "spearman")):
         best, best_gain = "bgnbd", 0.0
-        for cand in ("rate", "ml", "blend"):
-            if target == "churn" and cand == "blend" or target == "value" and cand == "rate":
+        for cand in ("rate", "ml", "blend", ALT_PURCHASE):
+            if target == "value" and cand == "rate":
                 continue
             have = [r for r in rows if cand in r[target]]
             if len(have) < MIN_CUTOFFS:
@@ -763,7 +851,7 @@ def _rolling_choice(orders, *, as_of, horizon_days, seed, events, tickets, produ
             get = (lambda m: m) if key is None else (lambda m: m[key])
             gains = np.array([get(r[target][cand]) - get(r[target]["bgnbd"]) for r in have])
             spread = float(np.std(gains, ddof=1))
-            ok = bool(np.isfinite(gains).all() and gains.mean() > spread)
+            ok = bool(np.isfinite(gains).all() and gains.mean() > max(spread, MIN_GAIN))
             if target == "value":  # ranking gained, at no cost in error
                 ok &= bool(np.mean([r[target][cand]["mae_revenue"] for r in have])
                            <= np.mean([r[target]["bgnbd"]["mae_revenue"] for r in have]))
@@ -783,6 +871,21 @@ def _rolling_choice(orders, *, as_of, horizon_days, seed, events, tickets, produ
             f"{horizon_days}-day horizon: the own rate ranks the buyers and each gets the "
             "purchase model's P(no purchase) of the same rank (their distribution kept)"}
     return res
+
+
+def rank_blend(purchase_model, ml, *, onto) -> np.ndarray:
+    """The churn "blend": each customer's percentile ranks of the purchase model's and the ML
+    model's P(no purchase), averaged, given out as the values of `onto` (the ML model's
+    calibrated probabilities) in that order (`_rank_onto`). The two rank churn from different
+    evidence (a fitted population model, a learned one from the features), and their average
+    ranks better than either where the backtests say so (Online Retail: AUC .739, against
+    .738 and .728)."""
+    from scipy.stats import rankdata
+
+    a, b = np.asarray(purchase_model, float), np.asarray(ml, float)
+    if len(a) == 0:
+        return a
+    return _rank_onto(rankdata(a) + rankdata(b), onto)
 
 
 def _rank_onto(score, reference) -> np.ndarray:

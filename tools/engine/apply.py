@@ -43,6 +43,7 @@ class Fitted:
     monetary: QuintileThresholds
     clusters: ClusterModel | None = None
     extra: dict = field(default_factory=dict)
+    alt_params: clv.ClvParams | None = None  # ALT_PURCHASE's fit, where the choice took it
 
 
 def rfm_frame(rows: pd.DataFrame, *, gap_fill: float) -> pd.DataFrame:
@@ -85,6 +86,13 @@ def score_rows(rows: pd.DataFrame, fitted: Fitted) -> pd.DataFrame:
     buyer = X["n_occasions"].to_numpy() > 0
     by = S._base_models(prob)
     choice = dict(s.choice)
+    fit = (rfm, f.params)
+    alt = [k for k, v in choice.items() if v == S.ALT_PURCHASE]
+    if alt and f.alt_params is not None:
+        out, by, prob, _, fit = S._switch_purchase_model(
+            (out, by, prob, None, fit), alt, f.alt_params, as_of=f.as_of,
+            horizon_days=f.horizon_days, discount_rate=f.discount_rate, seed=f.seed)
+        params = fit[1]
     ml = s.ml
     if ml is not None and buyer.any():
         S._apply_ml(out, ml.predict(X.loc[buyer], targets=S._ml_targets(choice)), buyer, by, choice,
@@ -99,7 +107,7 @@ def score_rows(rows: pd.DataFrame, fitted: Fitted) -> pd.DataFrame:
             p_rate[buyer] = S._rank_onto(rate[buyer], out["churn_probability"].to_numpy()[buyer])
         out["churn_probability"] = np.where(buyer, p_rate, out["churn_probability"])
         by["churn"][buyer] = "rate"
-    S._interval_with_churn(out, by, (rfm, f.params), prob=prob, as_of=f.as_of,
+    S._interval_with_churn(out, by, fit, prob=prob, as_of=f.as_of,
                            horizon_days=f.horizon_days, margin=1.0, discount_rate=f.discount_rate,
                            seed=f.seed, interval=calib.get("level", 0.9),
                            interval_scale=calib.get("scale", 1.0))

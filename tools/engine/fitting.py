@@ -35,7 +35,15 @@ CLUSTER_COLUMNS = ("recency_days", "n_occasions", "avg_order_value", "discount_s
 
 def clv_from_statistics(purchase: pd.DataFrame, spend: pd.DataFrame, *, positive_revenue: float,
                         model: str = "auto") -> clv.ClvParams:
-    """`tools.clv.fit_clv` on compressed statistics.
+    """`tools.clv.fit_clv` on compressed statistics (`rfm_from_statistics`)."""
+    return clv.fit_clv(rfm_from_statistics(purchase, spend, positive_revenue=positive_revenue),
+                       model=model)
+
+
+def rfm_from_statistics(purchase: pd.DataFrame, spend: pd.DataFrame, *,
+                        positive_revenue: float) -> pd.DataFrame:
+    """A table `tools.clv.fit_clv` fits exactly as it fits the customers' own, from compressed
+    statistics.
 
     purchase: frequency, recency, T, weight (customers with a purchase occasion); spend:
     frequency, monetary_value, weight (repeat customers with monetary_value > 0);
@@ -64,7 +72,7 @@ def clv_from_statistics(purchase: pd.DataFrame, spend: pd.DataFrame, *, positive
     if len(x):
         revenue[0] = positive_revenue  # fit_clv reads only the sum of max(revenue, 0)
     rfm["revenue_to_date"] = revenue
-    return clv.fit_clv(rfm, model=model)
+    return rfm
 
 
 @dataclass(frozen=True)
@@ -197,11 +205,15 @@ def fit_on_sample(orders: pd.DataFrame, *, as_of: pd.Timestamp, horizon_days: in
             ml_info = {"used": False, "reason": f"it failed: {type(exc).__name__}: {exc}"}
     if model == "auto" and rolling.get("choice", {}).get("churn") == "rate":
         choice["churn"] = "rate"
+    if model == "auto":  # the other purchase model, where chosen (fitted by the caller)
+        choice.update({k: v for k, v in rolling.get("choice", {}).items()
+                       if v == S.ALT_PURCHASE})
     if ml is None and model in ("auto", "ml"):
         ml_info["fallback"] = "bgnbd: " + ml_info["reason"]
     calib = S._interval_calibration(o, as_of=as_of, horizon_days=horizon_days, seed=seed,
                                     rate_calibrator=rolling.get("rate_calibrator")
-                                    if choice["churn"] == "rate" else None)
+                                    if choice["churn"] == "rate" else None,
+                                    purchase_models=choice)
     if "skipped" in calib:
         notes.append(f"The value interval (clv_low, clv_high) is not calibrated on this store: "
                      f"{calib['skipped']}.")

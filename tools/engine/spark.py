@@ -50,11 +50,12 @@ from tools.engine.fitting import (
     SAMPLE_CUSTOMERS,
     ClusterModel,
     QuintileThresholds,
-    clv_from_statistics,
     fit_on_sample,
+    rfm_from_statistics,
 )
 from tools.errors import DataError
 from tools.schema import PLACEHOLDER_IDS
+from tools.score import ALT_PURCHASE, PURCHASE_MODEL_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -294,7 +295,10 @@ def score_spark(spark, paths: dict[str, str], *, out: str, as_of=None, horizon_d
     purchase, spend, hist = _small_results(spark)
     lap("aggregate")
     progress("fitting the purchase and value models on the compressed statistics")
-    params = clv_from_statistics(purchase, spend, positive_revenue=float(tot["positive_revenue"] or 0))
+    from tools import clv
+
+    stats = rfm_from_statistics(purchase, spend, positive_revenue=float(tot["positive_revenue"] or 0))
+    params = clv.fit_clv(stats)
     lap("fit_clv")
     progress("training the ML model on a sample of customers")
     where = _sample_clause(int(tot["customers"]), sample_customers, seed)
@@ -322,6 +326,13 @@ def score_spark(spark, paths: dict[str, str], *, out: str, as_of=None, horizon_d
         products = spark.table("products_src").toPandas()
     sample = fit_on_sample(s_lines, as_of=as_of, horizon_days=horizon_days, model=model,
                            seed=seed, events=s_events, tickets=s_tickets, products=products)
+    alt = [k for k, v in sample.choice.items() if v == ALT_PURCHASE]
+    alt_params = clv.with_purchase_model(stats, params, ALT_PURCHASE) if alt else None
+    if alt and alt_params is None:  # as tools.score: BG/NBD stands
+        sample.choice.update({k: "bgnbd" for k in alt})
+        sample.notes.append(f"The model choice picked {PURCHASE_MODEL_NAMES[ALT_PURCHASE]}, which "
+                            "then did not fit the store's orders up to as-of: customers are "
+                            "scored by the purchase model it could fit.")
     lap("fit_sample")
     progress("segments and clusters")
     gap_fill = (float(tot["median_gap"]) if tot["median_gap"] is not None
@@ -339,6 +350,7 @@ def score_spark(spark, paths: dict[str, str], *, out: str, as_of=None, horizon_d
         affinity = product_affinity(s_lines[["customer_id", "order_id", "product_id", "amount"]])
     fitted = Fitted(as_of=as_of, horizon_days=horizon_days, margin=margin,
                     discount_rate=discount_rate, seed=seed, params=params, sample=sample,
+                    alt_params=alt_params,
                     rfm_gap_fill=gap_fill, recency=thresholds["recency_days"],
                     frequency=thresholds["n_occasions"], monetary=thresholds["revenue_to_date"],
                     clusters=clusters)
@@ -368,7 +380,8 @@ def score_spark(spark, paths: dict[str, str], *, out: str, as_of=None, horizon_d
         "as_of": str(as_of.date()), "horizon_days": horizon_days, "model_requested": model,
         "model_choice": sample.choice, "model_counts": counts, "margin": margin,
         "discount_rate": discount_rate,
-        "probabilistic": {**json.loads(params.to_json()),
+        "probabilistic": {**json.loads((alt_params if sample.choice["value"] == ALT_PURCHASE
+                                        else params).to_json()),
                           "interval_calibration": sample.calibration},
         "ml": sample.ml_info, "clusters": clusters.descriptions if clusters else {},
         "driver": {"compressed_rows": len(purchase), "spend_rows": len(spend),
