@@ -7,13 +7,32 @@ buys with probability p_c and a treated one with
     p_t = p_c + (1 − p_c) · s,
 
 so the treated buyers of a play are binomial(n_t, p_t) and its control buyers binomial(n_c,
-p_c). The prior on s is the playbook's: Beta(μκ, (1 − μ)κ) with μ = `prior_uplift` and κ =
-PRIOR_STRENGTH would-be lapsers' worth of evidence; the control's rate has a uniform prior,
-one per campaign (campaigns run in different weeks, on different customers). The posterior of
-s is computed on a grid of 1,001 values, the control's rate integrated out at 200 quantiles of
-its own Beta posterior. Where no control customer buys (p_c = 0, every treated buyer was won
-by the play) this is the conjugate Beta-binomial update Beta(μκ + buyers, (1 − μ)κ + others);
-otherwise which treated buyers the play won is unobserved, and the grid integrates it out.
+p_c). A play runs in several campaigns (weeks), each on its own customers with its own control
+rate, and they need not keep the same share: a week whose customers were mostly lost causes
+keeps fewer. The play's save rate is the share of would-be lapsers it kept over all the
+customers of its campaigns, treated and control (both arms: the customers randomised, fixed
+before the draw),
+
+    s = Σ_c N_c (p_t,c − p_c,c) / Σ_c N_c (1 − p_c,c),   N_c = n_t,c + n_c,c,
+
+estimated by the campaigns' observed rates (a ratio estimator over the campaigns, each weighted
+by the would-be lapsers it held). Its likelihood (`save_rate_posterior`) is normal, with the
+delta method's variance: linearised, ŝ − s = Σ_c N_c [(p̂_t − p_t) − (1 − s)(p̂_c − p_c)] / B,
+B = Σ_c N_c (1 − p̂_c), so
+
+    Var ŝ = Σ_c N_c² [v_t,c + (1 − s)² v_c,c] / B²,
+
+with v = p̃(1 − p̃)/n for each arm (p̃ = (buyers + 1)/(n + 2), never 0): the control arm's
+uncertainty counts, and a thin campaign counts for little. The prior on s is the playbook's:
+Beta(μκ, (1 − μ)κ) with μ = `prior_uplift` and κ = PRIOR_STRENGTH would-be lapsers' worth of
+evidence; the posterior, prior times likelihood, is computed on a grid of 1,001 values.
+
+One common rate for every campaign (`posterior_grid`, the control's rate integrated out per
+campaign) would weight the campaigns by precision instead: a precisely measured week of lost
+causes (few organic buyers, a low save rate) pulled the play's rate below what its customers
+did (fading-engagement-reactivation on the 8,000-customer demo loop, seed 11: a common rate
+0.100 on the noise-free counts against 0.117 planted; 73% of 90% intervals covering it over
+re-randomised replicates, 85% for the ratio).
 
 Per churn reason (or segment), with at least MIN_CELL_TREATED treated and MIN_CELL_CONTROL
 control customers in the cell, the cell's prior is the play's posterior on the other cells'
@@ -87,8 +106,11 @@ def _beta_params(mean: float, strength: float) -> tuple[float, float]:
 
 def posterior_grid(cells: Iterable[tuple[int, int, int, int]], *, prior_mean: float,
                    prior_strength: float = PRIOR_STRENGTH) -> np.ndarray:
-    """The posterior density of s on GRID (sums to 1) from (treated, treated buyers, control,
-    control buyers) per campaign (module docstring)."""
+    """One common save rate s for every campaign: its posterior density on GRID (sums to 1) from
+    (treated, treated buyers, control, control buyers) per campaign, the control's rate (a
+    uniform prior, one per campaign) integrated out at NODES quantiles of its Beta posterior.
+    Where no control customer buys this is the conjugate update Beta(μκ + buyers, (1 − μ)κ +
+    others). Kept for comparison: the plan uses `save_rate_posterior` (module docstring)."""
     from scipy import special, stats
 
     a, b = _beta_params(prior_mean, prior_strength)
@@ -104,6 +126,32 @@ def posterior_grid(cells: Iterable[tuple[int, int, int, int]], *, prior_mean: fl
         pt = np.clip(pc + (1 - pc) * s[None, :], 1e-12, 1 - 1e-12)
         ll = bt * np.log(pt) + (nt - bt) * np.log1p(-pt)
         logp = logp + special.logsumexp(ll, axis=0) - math.log(NODES)
+    logp = logp - logp[np.isfinite(logp)].max()
+    w = np.exp(logp)
+    return w / w.sum()
+
+
+def save_rate_posterior(cells: Iterable[tuple[int, int, int, int]], *, prior_mean: float,
+                        prior_strength: float = PRIOR_STRENGTH) -> np.ndarray:
+    """The posterior density of a play's save rate s on GRID (sums to 1) from (treated, treated
+    buyers, control, control buyers) per campaign: the playbook's Beta prior times the normal
+    likelihood of the campaigns' ratio estimate (module docstring)."""
+    a, b = _beta_params(prior_mean, prior_strength)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logp = (a - 1) * np.log(GRID) + (b - 1) * np.log1p(-GRID)
+    logp = np.where(np.isfinite(logp), logp, -np.inf)
+    c = np.array([x for x in cells if x[0] > 0 and x[2] > 0], dtype=float).reshape(-1, 4)
+    if len(c):
+        nt, bt, nc, bc = c.T
+        n = nt + nc
+        pt, pc = bt / nt, bc / nc
+        qt, qc = (bt + 1) / (nt + 2), (bc + 1) / (nc + 2)
+        vt, vc = qt * (1 - qt) / nt, qc * (1 - qc) / nc
+        big_b = float((n * (1 - pc)).sum())
+        if big_b > 0:
+            est = float((n * (pt - pc)).sum()) / big_b
+            var = (float((n * n * vt).sum()) + (1 - GRID) ** 2 * float((n * n * vc).sum())) / big_b ** 2
+            logp = logp - 0.5 * (est - GRID) ** 2 / var - 0.5 * np.log(var)
     logp = logp - logp[np.isfinite(logp)].max()
     w = np.exp(logp)
     return w / w.sum()
@@ -136,7 +184,7 @@ def play_posteriors(outcomes: pd.DataFrame, priors: dict[str, float], *, by: str
         return pd.DataFrame(rows)
     for pid, g in outcomes.groupby("playbook_id"):
         prior = float(priors.get(pid, 0.05))
-        w = posterior_grid(_cells(g), prior_mean=prior, prior_strength=prior_strength)
+        w = save_rate_posterior(_cells(g), prior_mean=prior, prior_strength=prior_strength)
         base = {"playbook_id": pid, **_counts(g), "prior": prior, **summarise(w, prior, level)}
         if by is None:
             rows.append(base)
@@ -146,11 +194,11 @@ def play_posteriors(outcomes: pd.DataFrame, priors: dict[str, float], *, by: str
             if n["treated"] < MIN_CELL_TREATED or n["control"] < MIN_CELL_CONTROL:
                 continue
             # the cell's prior: the play's posterior on the other cells' data (not its own twice)
-            wo = posterior_grid(_cells(g[g[by] != key]), prior_mean=prior, prior_strength=prior_strength)
+            wo = save_rate_posterior(_cells(g[g[by] != key]), prior_mean=prior, prior_strength=prior_strength)
             mean = float((wo * GRID).sum())
             var = float((wo * (GRID - mean) ** 2).sum())
             strength = min(prior_strength, max(mean * (1 - mean) / max(var, 1e-9) - 1, 1.0))
-            wc = posterior_grid(_cells(cell), prior_mean=mean, prior_strength=strength)
+            wc = save_rate_posterior(_cells(cell), prior_mean=mean, prior_strength=strength)
             rows.append({"playbook_id": pid, by: key, **n, "prior": prior, **summarise(wc, prior, level)})
     return pd.DataFrame(rows)
 
