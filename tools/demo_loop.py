@@ -223,8 +223,10 @@ def _events_week(store: Path, truth: pd.DataFrame, start: pd.Timestamp, days: in
 
 
 def planted_save_rate(truth: pd.DataFrame) -> float:
-    """Σ (1 − base) s / Σ (1 − base) over arms (loop_truth.csv rows): the true save rate
-    a comparison of these treated and control customers estimates."""
+    """Σ (1 − base) s / Σ (1 − base) over arms (loop_truth.csv rows), treated and control: the
+    true save rate a comparison of these treated and control customers estimates (the share
+    of would-be lapsers the play keeps among the customers randomised, fixed before the draw
+    of who is treated; `agent.learning`'s ratio over campaigns targets it)."""
     w = 1.0 - truth["base"].to_numpy(float)
     return float((w * truth["save_rate"].to_numpy(float)).sum() / w.sum()) if w.sum() > 0 else float("nan")
 
