@@ -410,14 +410,17 @@ def evaluate(tmp: Path, *, customers: int = 800, kb=None, only: list[str] | None
 _SPLIT_FILES = {"dev": "planner_phrasings.yaml", "held-out": "planner_phrasings_heldout.yaml",
                 "held-out 2": "planner_phrasings_heldout_2.yaml", "dev 2": "planner_phrasings_dev_2.yaml",
                 "held-out 3": "planner_phrasings_heldout_3.yaml", "dev 3": "planner_phrasings_dev_3.yaml",
-                "held-out 4": "planner_phrasings_heldout_4.yaml"}
+                "held-out 4": "planner_phrasings_heldout_4.yaml", "dev 4": "planner_phrasings_dev_4.yaml",
+                "held-out 5": "planner_phrasings_heldout_5.yaml"}
 PHRASING_SPLITS = {k: f for k, f in _SPLIT_FILES.items() if (files("evals") / "data" / f).is_file()}
 """The dev split (the planner is tuned on it); held-out 1, written first and frozen, whose misses
 were looked at on 2026-12-02 (so it is seen, dev-like; its key stays "held-out" for callers);
 held-out 2, written blind by someone else and never looked at: a clean measure; and dev 2 with
 held-out 3, written blind together by a third writer: dev 2 tuned on, held-out 3 never looked at
 (the second clean measure); dev 3 with held-out 4, by a fourth: dev 3 trains the intent model
-(`evals.train_router`), held-out 4 is never looked at. A split is reported once its file exists."""
+(`evals.train_router`), held-out 4 is never looked at; dev 4 with held-out 5, by a fifth writer,
+from one pool split at random (2026-12-03): dev 4 trains the intent model, held-out 5 is never
+looked at. A split is reported once its file exists."""
 SPLIT_LABELS = {"held-out": "held-out 1 (seen)"}
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-TRAIN_SPLITS = ("dev", "dev 2", "dev 3")
+TRAIN_SPLITS = ("dev", "dev 2", "dev 3", "dev 4")
 """The phrasing splits the intent model learns from (besides the planner's examples)."""
 OUT = Path(__file__).resolve().parent.parent / "agent" / "data"
 
