@@ -117,3 +117,18 @@ def test_the_plan_uses_the_learnt_save_rates(loop):
     used = second.settings["save_rates"]
     moved = [pid for pid in used if pid in learnt]
     assert moved and all(used[pid] == pytest.approx(learnt[pid], abs=0.02) for pid in moved)
+
+
+def test_the_app_brief_tab_shows_the_graded_forecast_and_campaigns(loop):
+    """The Brief tab (`ui.handlers.make_brief`) of the store a week after the last brief shows
+    the grading sections, as the merchant sees them."""
+    from agent.settings import Settings
+    from ui.handlers import AppContext, make_brief
+
+    root, ws, _ = loop
+    ctx = AppContext(root / "store", ws.root, settings=Settings().model_copy(update={"model": None}))
+    out = make_brief(ctx, "", None)
+    assert out[0].startswith("Brief for the week ending"), out[0]
+    shown = out[6]
+    assert "Last week's forecast against what happened" in shown
+    assert re.search(r"(?i)campaign", shown.split("Last week's forecast against what happened", 1)[1])
