@@ -19,20 +19,9 @@ from __future__ import annotations
 import math
 import re
 
-UNKNOWN_CURRENCY = "store currency"
-"""What a tool result says when neither the store's files nor the settings name a currency."""
+from agent.settings import Settings
+from tools.schema import currency_code
 
-
-def currency_code(value) -> str | None:
-    """A currency as an upper-case ISO-4217-style code, or None (unknown, empty, the placeholder)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    text = str(value).strip().upper()
-    if not text or text == UNKNOWN_CURRENCY.upper():
-        return None
-    if not re.fullmatch(r"[A-Z]{3}", text):
-        raise ValueError(f"currency {value!r} is not a three-letter code such as USD, GBP or EUR")
-    return text
 
 
 def store_currency(file_currency, settings=None) -> str | None:
@@ -42,8 +31,6 @@ def store_currency(file_currency, settings=None) -> str | None:
     if code:
         return code
     if settings is None:
-        from agent.settings import Settings
-
         settings = Settings()
     return currency_code(getattr(settings, "currency", None))
 
@@ -97,7 +84,7 @@ def product_label(product_id, names: dict[str, str] | None) -> str:
 # a code with these words (a filter option and the text next to it never disagree).
 
 def _reason_words() -> dict[str, str]:
-    from tools.features import REASON_LABEL  # the churn model's own words for its reasons
+    from tools.models.features import REASON_LABEL  # the churn model's own words for its reasons
 
     return {**REASON_LABEL, "none": "no clear reason"}
 
@@ -193,3 +180,23 @@ def plain_words(text: str) -> str:
     for col, words in COLUMN_LABEL.items():
         text = re.sub(rf"`?\b{re.escape(col)}\b`?", words, text)
     return text
+
+
+def fmt(value, kind: str = "num", currency: str | None = None) -> str:
+    """The one way a number is written in the brief; `currency` is written after money
+    ("money", and "signed" changes of money) when the store's currency is known."""
+    if kind == "pct":
+        return f"{value * 100:.1f}%"
+    if kind == "money":
+        return money(value, currency, decimals=0)
+    if kind == "signed":
+        if value == 0:
+            text = "0"  # no change: not "+0.00"
+        else:
+            text = f"{value:+,.0f}" if abs(value) >= 1 else f"{value:+.2f}"
+        return f"{text} {currency}" if currency else text
+    if kind == "signed_pct":
+        return f"{round(value * 100, 1) + 0.0:+.1f} pts"  # + 0.0: never "-0.0"
+    if kind == "ratio":
+        return f"{value:.2f}"
+    return f"{value:,.0f}" if float(value).is_integer() or abs(value) >= 100 else f"{value:,.2f}"

@@ -17,6 +17,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tools.schema import currency_code
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RETENTION_", env_file=".env", extra="ignore")
@@ -55,8 +57,6 @@ class Settings(BaseSettings):
     @field_validator("currency", mode="before")
     @classmethod
     def _currency_code(cls, value):
-        from agent.display import currency_code
-
         return currency_code(value)
 
 

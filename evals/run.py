@@ -3,9 +3,9 @@
 Sections: scoring backtests (CDNOW against the published parameters and baselines; the demo
 store against baselines), churn-reason recovery on the demo store's planted causes,
 retrieval recall@3 and MRR, guardrail red-team drafts, agent scenarios (merchant requests run
-through the assistant offline, and with a model when one is configured: `evals.agent_eval`),
+through the assistant offline, and with a model when one is configured: `evals.quality.agent`),
 the loop that grades itself (8 simulated weeks on a 20,000-customer demo store: posterior save
-rates against the planted effects, uplift ranking against risk ranking; `evals.loop_eval`, full
+rates against the planted effects, uplift ranking against risk ranking; `evals.quality.loop`, full
 run only), planner routing (merchant phrasings, dev and held-out, that reach the right tools;
 held-out only in `--quick`), and the time each section took. `--quick` is the subset `make test` runs (smaller
 demo stores, one retrieval pass; every agent scenario, offline). The report is printed and written to
@@ -52,7 +52,7 @@ def _table(df: pd.DataFrame) -> str:
     for idx, row in df.iterrows():
         out.append("| " + " | ".join([str(idx)] + [_f(row[c]) for c in cols]) + " |")
     peer = df.attrs.get("peers", {}).get("pymc_marketing")
-    if peer and peer != "used":  # tools.backtest: not installed (how to), or it failed
+    if peer and peer != "used":  # tools.scoring.backtest: not installed (how to), or it failed
         out += ["", f"Second peer: {peer}."]
     return "\n".join(out)
 
@@ -72,10 +72,10 @@ def _timed(report: Report, name: str):
 
 
 def eval_cdnow(report: Report, tmp: Path) -> None:
-    from evals.cdnow import CALIBRATION_END, HOLDOUT_DAYS, write_store
-    from tools import clv
-    from tools.backtest import project_wins, run_backtest
-    from tools.load import load_orders
+    from evals.quality.cdnow import CALIBRATION_END, HOLDOUT_DAYS, write_store
+    from tools.models import clv
+    from tools.scoring.backtest import project_wins, run_backtest
+    from tools.ingest.load import load_orders
 
     orders, _ = load_orders(write_store(tmp / "cdnow"))
     rfm = clv.rfm_summary(orders, as_of=CALIBRATION_END)
@@ -91,7 +91,7 @@ def eval_cdnow(report: Report, tmp: Path) -> None:
     table = run_backtest(orders, as_of=CALIBRATION_END, horizon_days=HOLDOUT_DAYS)
     wins = project_wins(table)
     # churn AUC is left out: the published split is too short for the rolling-origin choice
-    # of the churn model (tools.score), so BG/NBD's stands against the naive rate's ranking
+    # of the churn model (tools.scoring.score), so BG/NBD's stands against the naive rate's ranking
     report.checks["CDNOW backtest: project at least as good as the better baseline, every "
                   "metric but churn AUC"] = all(v for k, v in wins.items() if k != "auc_no_purchase")
     report.sections.append(("Scoring: CDNOW (calibration to 1997-09-30, 39-week holdout)",
@@ -99,10 +99,10 @@ def eval_cdnow(report: Report, tmp: Path) -> None:
 
 
 def eval_demo(report: Report, tmp: Path, *, customers: int) -> None:
-    from tools.backtest import project_wins, run_backtest
-    from tools.demo import generate_store
-    from tools.load import load_store
-    from tools.score import score_store
+    from tools.scoring.backtest import project_wins, run_backtest
+    from tools.demo.store import generate_store
+    from tools.ingest.load import load_store
+    from tools.scoring.score import score_store
 
     generate_store(tmp / "demo", customers=customers, seed=7)
     st = load_store(tmp / "demo")
@@ -130,7 +130,7 @@ def eval_demo(report: Report, tmp: Path, *, customers: int) -> None:
 
 
 def eval_retrieval(report: Report, tmp: Path, *, runs: int) -> None:
-    from evals.retrieval_eval import SPLITS, TARGETS, run_retrieval_eval
+    from evals.quality.retrieval import SPLITS, TARGETS, run_retrieval_eval
     from knowledge import KnowledgeBase
 
     kb = KnowledgeBase(tmp / "chroma")
@@ -147,7 +147,7 @@ def eval_retrieval(report: Report, tmp: Path, *, runs: int) -> None:
 
 
 def eval_guardrails(report: Report) -> None:
-    from agent.guardrails import check_text
+    from agent.outreach.guardrails import check_text
 
     cases = yaml.safe_load((files("evals") / "data" / "redteam_drafts.yaml").read_text())
     body = ["| case | expected | blocked by |", "|---|---|---|"]
@@ -164,7 +164,7 @@ def eval_guardrails(report: Report) -> None:
 
 
 def eval_agent(report: Report, tmp: Path, *, customers: int, progress=lambda _: None) -> None:
-    from evals.agent_eval import MUST_NOT, evaluate, table
+    from evals.quality.agent import MUST_NOT, evaluate, table
     from knowledge import KnowledgeBase
 
     chroma = tmp / "chroma"  # the retrieval section's index: already built, not embedded again
@@ -184,9 +184,9 @@ def eval_agent(report: Report, tmp: Path, *, customers: int, progress=lambda _: 
 
 
 def eval_loop(report: Report, tmp: Path, *, customers: int, weeks: int, progress=lambda _: None) -> None:
-    """The loop that grades itself (`evals.loop_eval`): posteriors against the planted effects,
+    """The loop that grades itself (`evals.quality.loop`): posteriors against the planted effects,
     uplift ranking against risk ranking."""
-    from evals.loop_eval import run_loop_eval
+    from evals.quality.loop import run_loop_eval
 
     res = run_loop_eval(customers=customers, weeks=weeks, workdir=tmp / "loop", progress=progress)
     report.checks.update(res["checks"])
@@ -209,12 +209,12 @@ def eval_routing(report: Report, tmp: Path, *, splits=None, progress=lambda _: N
     """Merchant phrasings (dev and held-out splits, `evals/data/planner_phrasings*.yaml`) asked of
     the offline assistant on the 1,500-customer demo store (seed 3) whose ids they name: the
     share that reach the right tools. The held-out split is never tuned on."""
-    from agent.chat import Assistant
-    from agent.session import StoreSession
+    from agent.assistant.chat import Assistant
+    from agent.assistant.session import StoreSession
     from agent.settings import Settings
-    from evals.agent_eval import PHRASING_SPLITS, load_phrasings, routing_eval, routing_table
+    from evals.quality.agent import PHRASING_SPLITS, load_phrasings, routing_eval, routing_table
     from knowledge import KnowledgeBase
-    from tools.demo import generate_store
+    from tools.demo.store import generate_store
 
     store = tmp / "routing_store"
     generate_store(store, customers=1500, seed=3)
@@ -235,7 +235,7 @@ def eval_routing(report: Report, tmp: Path, *, splits=None, progress=lambda _: N
                             "misses were looked at once; held-out 2, 3 and 4 were written blind and are never "
                             "read to tune on, so their misses are not listed. Dev 2 and dev 3 were written "
                             "blind with held-out 3 and 4 and then tuned on (dev 3 also trains the intent "
-                            "model, `python -m evals.train_router`).\n\n" + routing_table(results, blind=BLIND_SPLITS)))
+                            "model, `python -m evals.quality.train_router`).\n\n" + routing_table(results, blind=BLIND_SPLITS)))
 
 
 def run_eval(*, quick: bool = False, workspace: str | Path | None = None, progress=print) -> Report:

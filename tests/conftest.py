@@ -43,7 +43,7 @@ def _restore_retention_environment() -> None:
 
 @pytest.fixture(autouse=True)
 def _retention_environment_restored():
-    """A command run in-process (`agent.cli.main`) may set RETENTION_* variables for its run
+    """A command run in-process (`agent.cli.main.main`) may set RETENTION_* variables for its run
     (e.g. --currency), also inside a module-scoped fixture: each test starts from, and leaves,
     the environment the test session started with."""
     _restore_retention_environment()

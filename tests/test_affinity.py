@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tools.affinity import (
+from tools.insights.affinity import (
     AFFINITY_COLUMNS,
     BEST_SELLER,
     NO_PRODUCTS,
@@ -15,7 +15,7 @@ from tools.affinity import (
     product_affinity,
 )
 from tools.errors import DataError
-from tools.load import load_orders
+from tools.ingest.load import load_orders
 
 NAMES = {"A": "Apron", "B": "Basket", "C": "Candle", "D": "Doormat"}
 

@@ -34,7 +34,7 @@ class HashEmbedder:
 def build_demo(tmp_path_factory):
     """One small demo store per test session (1,500 customers, seed 3), with a prompt
     injection planted in C000002's latest support ticket; scored once, then cached."""
-    from tools.demo import generate_store
+    from tools.demo.store import generate_store
 
     root = tmp_path_factory.getbasetemp() / "agent-demo"
     store, ws = root / "store", root / "ws"
@@ -57,7 +57,7 @@ def demo(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def session(demo):
-    from agent.session import StoreSession
+    from agent.assistant.session import StoreSession
     from knowledge import KnowledgeBase
 
     store, ws = demo
@@ -67,8 +67,8 @@ def session(demo):
 
 @pytest.fixture(scope="module")
 def runner(session):
-    import agent.chat  # noqa: F401  (registers the follow-up tools)
-    from agent.agent_tools import ToolRunner
+    import agent.assistant.chat  # noqa: F401  (registers the follow-up tools)
+    from agent.toolbox.tools import ToolRunner
 
     return ToolRunner(session)
 
@@ -183,8 +183,7 @@ def test_explain_customer_words_and_ids(runner):
 
 
 def test_errors_become_error_results(runner, monkeypatch, caplog):
-    from agent import agent_tools
-
+    from agent.toolbox import tools as agent_tools
     assert runner.call("explain_customer", {"customer_id": "Z999"}).startswith("Error: no customer")
     bad = runner.call("at_risk_customers", {"limit": 500})
     assert bad.startswith("Error: invalid arguments for at_risk_customers")
@@ -196,7 +195,7 @@ def test_errors_become_error_results(runner, monkeypatch, caplog):
 
     spec = agent_tools.TOOLS["segment_summary"]
     monkeypatch.setitem(agent_tools.TOOLS, "segment_summary", agent_tools.Tool(spec.name, boom, spec.args))
-    with caplog.at_level("WARNING", logger="agent.agent_tools"):
+    with caplog.at_level("WARNING", logger="agent.toolbox.tools"):
         res = runner.call("segment_summary", {})
     assert res == "Error: disk on fire"
     assert "disk on fire" in caplog.text
@@ -216,7 +215,7 @@ def test_personal_fields_only_inside_the_session(session, demo):
 
 
 def test_score_cache_reused_and_invalidated(demo, session):
-    from agent.session import StoreSession
+    from agent.assistant.session import StoreSession
 
     store, ws = demo
     seen: list[str] = []
@@ -236,8 +235,8 @@ def test_score_cache_reused_and_invalidated(demo, session):
 
 
 def test_tool_schemas_forbid_unknown_fields_and_have_docs():
-    import agent.chat  # noqa: F401
-    from agent.agent_tools import TOOLS
+    import agent.assistant.chat  # noqa: F401
+    from agent.toolbox.tools import TOOLS
 
     expected = {"store_overview", "at_risk_customers", "explain_customer", "segment_summary",
                 "segment_migration", "clv_ltv_cac", "next_best_product", "search_playbooks",
@@ -251,8 +250,7 @@ def test_tool_schemas_forbid_unknown_fields_and_have_docs():
 
 
 def test_overview_answer_carries_a_scoring_warning():
-    from agent import prompts
-
+    from agent.assistant import prompts
     r = {"as_of": "2010-12-05", "customers": 323, "active_customers_last_90_days": 323, "orders": 500,
          "net_revenue_to_date": 1000.0, "average_order_value": 2.0, "repeat_rate": 0.2,
          "horizon_days": 365, "predicted_value_next_horizon": 5000.0, "at_risk_customers": 0,
@@ -268,8 +266,8 @@ def test_overview_answer_carries_a_scoring_warning():
 
 def test_one_at_risk_threshold_and_one_value_at_stake(runner, session):
     """Overview, at-risk list, KPIs and segments agree on who is at risk and what is at stake:
-    the same threshold (tools.schema) and the same function (tools.kpis.value_at_stake)."""
-    from tools.kpis import at_risk_mask, value_at_stake
+    the same threshold (tools.schema) and the same function (tools.insights.kpis.value_at_stake)."""
+    from tools.insights.kpis import at_risk_mask, value_at_stake
     from tools.schema import AT_RISK_PROBABILITY
 
     s = session.scores
@@ -301,7 +299,7 @@ def test_no_bare_at_risk_threshold_left(request):
 
 
 def test_store_kpis_are_the_week_kpis_with_their_change(runner, session):
-    from tools.kpis import week_kpis
+    from tools.insights.kpis import week_kpis
 
     res = runner.call("store_kpis", {})
     now = week_kpis(session.orders, session.scores, as_of=session.as_of)
@@ -342,7 +340,7 @@ def test_support_tickets_counts_and_quotes(runner, session):
 
 
 def test_queue_drafts_keeps_the_kind_of_play_and_the_channel(runner):
-    from agent.agent_tools import PLAY_KINDS
+    from agent.toolbox.tools import PLAY_KINDS
 
     res = runner.call("queue_drafts", {"top_n": 4, "play": "win_back", "channel": "email"})
     assert res["queued"] >= 1
@@ -355,18 +353,18 @@ def test_queue_drafts_keeps_the_kind_of_play_and_the_channel(runner):
 
 def test_campaign_results_tool_reports_the_measured_effect(runner, session):
     """treated vs control, save rate and incremental revenue with intervals, per campaign and
-    per play, as agent.campaigns.campaign_results measures them."""
+    per play, as agent.reports.campaigns.campaign_results measures them."""
     import dataclasses
 
-    from agent import campaigns
-    from agent.approvals import open_queue
-    from agent.chat import _plan
+    from agent.reports import campaigns
+    from agent.approvals.queue import open_queue
+    from agent.toolbox.outreach import week_plan
 
     start = session.as_of - pd.Timedelta(days=70)
-    plan = _plan(session, campaign_id="test-campaign-16")
+    plan = week_plan(session, campaign_id="test-campaign-16")
     plan = dataclasses.replace(plan, week_of=str(start.date()))
     queue = open_queue(session.workspace.root)
-    from agent.drafts import draft_messages
+    from agent.outreach.drafts import draft_messages
 
     drafts = draft_messages(plan, session.kb.playbooks(), settings=session.settings or _settings(),
                             customers=session.customers, orders=session.orders, products=session.products,

@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from agent.approvals import ApprovalError, AuditRow, open_queue
-from agent.drafts import Draft, EXPORT_COLUMNS
-from agent.guardrails import Flag
-from agent.prioritise import Plan
+from agent.approvals.queue import ApprovalError, AuditRow, open_queue
+from agent.outreach.drafts import Draft, EXPORT_COLUMNS
+from agent.outreach.guardrails import Flag
+from agent.outreach.prioritise import Plan
 
 CUSTOMERS = pd.DataFrame({"customer_id": ["C1", "C2", "C3", "C4"],
                           "first_name": ["Ann", "Bo", "Cy", "Di"],
@@ -190,7 +190,7 @@ def test_two_sessions_approving_and_exporting_the_same_draft_export_it_once(queu
 def test_cli_refuses_the_assistant_and_says_nothing_is_sent(tmp_path, workspace):
     from typer.testing import CliRunner
 
-    from agent.cli_approvals import approvals_app
+    from agent.cli.approvals import approvals_app
 
     store = tmp_path / "store"
     store.mkdir()
@@ -215,7 +215,7 @@ def test_cli_refuses_the_assistant_and_says_nothing_is_sent(tmp_path, workspace)
 
 
 def test_campaign_store_and_export_are_one_agent_call_for_cli_and_app(tmp_path, workspace):
-    from agent.campaigns import campaign_store, export_approved
+    from agent.reports.campaigns import campaign_store, export_approved
 
     q = open_queue(workspace)
     with pytest.raises(ApprovalError, match="give --store DIR or --demo"):
@@ -293,7 +293,7 @@ def test_an_approval_names_a_person_registered_in_the_workspace(bare):
 def test_cli_registers_the_first_approver_only_when_they_confirm(bare, workspace):
     from typer.testing import CliRunner
 
-    from agent.cli_approvals import approvals_app
+    from agent.cli.approvals import approvals_app
 
     run = CliRunner().invoke
     ws = ["--workspace", str(workspace)]
@@ -332,7 +332,7 @@ def _cli_store(tmp_path, customers=CUSTOMERS):
 def test_export_again_from_another_folder_writes_inside_the_workspace(tmp_path, monkeypatch):
     """The paths the queue stores are the workspace's: `export --again` run from another folder
     re-writes the file inside the workspace, not next to wherever it was run."""
-    from agent.cli import main
+    from agent.cli.main import main
 
     store = _cli_store(tmp_path)
     here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
@@ -367,7 +367,7 @@ def test_export_again_from_another_folder_writes_inside_the_workspace(tmp_path, 
 
 
 def test_out_never_overwrites_an_earlier_export(tmp_path, workspace, capsys):
-    from agent.campaigns import export_approved
+    from agent.reports.campaigns import export_approved
 
     store = _cli_store(tmp_path)
     q = open_queue(workspace)
@@ -395,7 +395,7 @@ def test_out_never_overwrites_an_earlier_export(tmp_path, workspace, capsys):
 
 def test_export_csv_is_inert_in_a_spreadsheet(tmp_path, workspace):
     """A customer's name or email that is a formula reaches the export as text, not live."""
-    from agent.campaigns import export_approved
+    from agent.reports.campaigns import export_approved
 
     hostile = CUSTOMERS.assign(first_name=['=HYPERLINK("http://evil.example","x")', "+cmd|' /C calc'!A0",
                                            "@SUM(1+1)", "-2+3"],
@@ -419,7 +419,7 @@ def test_export_writes_klaviyo_and_shopify_files_that_import_unchanged(workspace
     Number fields; subject, message and offer code as properties) and Shopify's customer-tag
     CSV (the customer's tags kept, the campaign's added). Paragraphs kept, lines never
     wrapped, the offer code read from the edited text, the phone there for an email draft."""
-    from agent.drafts import KLAVIYO_COLUMNS, SHOPIFY_TAG_COLUMNS, format_paths
+    from agent.outreach.drafts import KLAVIYO_COLUMNS, SHOPIFY_TAG_COLUMNS, format_paths
 
     customers = CUSTOMERS.assign(last_name=["Lee", "Ray", "Kim", "Fox"],
                                  phone=["+447700900123", "", "+447700900125", ""],
@@ -457,7 +457,7 @@ def test_export_writes_klaviyo_and_shopify_files_that_import_unchanged(workspace
 
 
 def test_score_csv_is_inert_in_a_spreadsheet(tmp_path):
-    from agent.cli import write_table
+    from agent.cli.main import write_table
 
     scores = pd.DataFrame({"customer_id": ["=1+2", "C2"], "next_best_product": ["@SUM(A1)", "-x"],
                            "predicted_clv": [-12.5, 3.0], "segment": ["\tTab", "Loyal"]})
@@ -473,7 +473,7 @@ def test_an_interrupted_export_never_overwrites_a_file_that_is_not_its_own(tmp_p
     other file stands: a file that is not that export's is left alone."""
     from datetime import datetime, timedelta, timezone
 
-    from agent.approvals import ExportRow
+    from agent.approvals.queue import ExportRow
 
     q = open_queue(workspace)
     q.add_campaign(plan(), [draft("C1")], store_path="/nowhere")
@@ -509,7 +509,7 @@ def test_a_queue_made_by_an_earlier_version_gets_the_new_columns(workspace):
 def test_the_klaviyo_and_shopify_files_never_overwrite_a_file_of_the_merchants(workspace):
     """Next to an --out file, a file of the same name that is not an export's is left alone;
     the export's own pattern (export_*.csv) still finds only the export."""
-    from agent.drafts import format_paths
+    from agent.outreach.drafts import format_paths
 
     q = open_queue(workspace)
     q.add_campaign(plan(), [draft("C1")], store_path="/nowhere")

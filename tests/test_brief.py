@@ -8,11 +8,12 @@ import re
 import pandas as pd
 import pytest
 
-from agent.brief import fmt, weekly_brief
+from agent.display import fmt
+from agent.reports.brief import weekly_brief
 from agent.workspace import Workspace
-from tools.demo import generate_store
-from tools.kpis import week_kpis
-from tools.load import load_store
+from tools.demo.store import generate_store
+from tools.insights.kpis import week_kpis
+from tools.ingest.load import load_store
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +82,7 @@ class _Recorder:
 
 
 def test_llm_narrator_restates_facts_only(brief):
-    from agent.brief import _opening, display_facts, llm_narrator, stray_numbers
+    from agent.reports.brief import _opening, display_facts, llm_narrator, stray_numbers
 
     st, b = brief
     shown = display_facts(b.facts)
@@ -106,7 +107,7 @@ def test_llm_narrator_restates_facts_only(brief):
 
 def test_model_health_carries_the_scoring_warnings(brief):
     """A short history's warning reaches the brief's model-health section, its numbers as facts."""
-    from agent.brief import render_markdown, stray_numbers
+    from agent.reports.brief import render_markdown, stray_numbers
 
     _, b = brief
     assert b.facts["model"]["warnings"] == []  # two years of history, a 365-day horizon
@@ -135,8 +136,8 @@ def test_html_is_self_contained_and_prints(brief):
 def test_titles_follow_the_horizon_and_money_the_currency(tmp_path):
     """A 180-day window is named as such in the KPI table and the charts; amounts carry the
     store's currency (here the setting, since the demo files do not say)."""
-    from agent import charts
-    from agent.brief import display_facts
+    from agent.reports import charts
+    from agent.reports.brief import display_facts
     from agent.settings import Settings
 
     generate_store(tmp_path / "store", customers=300, seed=5)
@@ -160,10 +161,10 @@ def test_titles_follow_the_horizon_and_money_the_currency(tmp_path):
 def test_model_health_names_the_chosen_models_and_their_evidence(tmp_path):
     """CDNOW sample at its published split: the brief's model health says, in words, which
     model the rolling-origin backtests chose per target and by how much it won."""
-    from agent.brief import _chosen, _model_health
-    from evals.cdnow import CALIBRATION_END, HOLDOUT_DAYS, write_store
-    from tools.load import load_orders
-    from tools.score import score_store
+    from agent.reports.brief import _chosen, _model_health
+    from evals.quality.cdnow import CALIBRATION_END, HOLDOUT_DAYS, write_store
+    from tools.ingest.load import load_orders
+    from tools.scoring.score import score_store
 
     orders, _ = load_orders(write_store(tmp_path / "cdnow"), rejects_dir=tmp_path)
     params = score_store(orders, as_of=CALIBRATION_END, horizon_days=HOLDOUT_DAYS).params

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from agent.campaigns import (campaign_results, contact_log, newcombe_difference, split_ids,
+from agent.reports.campaigns import (campaign_results, contact_log, newcombe_difference, split_ids,
                              welch_difference, wilson_interval)
 
 
@@ -56,8 +56,8 @@ def test_results_count_buyers_and_revenue_in_the_window():
 
 
 def test_demo_campaign_uplift_is_recovered(tmp_path):
-    from tools.demo import generate_store, simulate_campaign_response
-    from tools.load import load_orders
+    from tools.demo.store import generate_store, simulate_campaign_response
+    from tools.ingest.load import load_orders
 
     store = tmp_path / "store"
     generate_store(store, customers=20000, seed=5)
@@ -79,9 +79,9 @@ def test_demo_campaign_uplift_is_recovered(tmp_path):
 
 
 def test_contact_log_from_the_queue(workspace):
-    from agent.approvals import open_queue
-    from agent.drafts import Draft
-    from agent.prioritise import Plan
+    from agent.approvals.queue import open_queue
+    from agent.outreach.drafts import Draft
+    from agent.outreach.prioritise import Plan
 
     q = open_queue(workspace)
     plan = Plan(campaign_id="c1", week_of="2026-11-02", created_at="", settings={}, chosen=[],
@@ -96,7 +96,7 @@ def test_contact_log_from_the_queue(workspace):
 
 
 def test_customers_needed_is_the_two_proportion_formula_and_has_its_power():
-    from agent.campaigns import customers_needed
+    from agent.reports.campaigns import customers_needed
 
     # p = 0.6 against 0.8, 5% two-sided, 80% power: 82 a group (Fleiss, Levin & Paik 2003,
     # eq. 4.14 without the continuity correction: 81.2, rounded up)
@@ -126,7 +126,7 @@ def test_results_say_too_early_too_few_or_what_happened():
     assert r.kept_share == pytest.approx(r.uplift / (1 - r.control_rate))
     assert r.incremental_revenue == pytest.approx(r.revenue_difference * 2000)
     assert r.incremental_buyers_low < r.incremental_buyers < r.incremental_buyers_high
-    from agent.campaigns import customers_needed
+    from agent.reports.campaigns import customers_needed
 
     few = pd.DataFrame({"customer_id": [f"S{i}" for i in range(10)] + ["Q0", "Q1"],
                         "order_date": pd.Timestamp("2026-11-10"), "amount": 25.0})

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from agent.cli import main
+from agent.cli.main import main
 
 COMMANDS = ["demo-data", "score", "backtest", "kb", "chat", "brief", "approvals", "campaigns", "ui", "eval"]
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "agent.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "agent.cli.main", *args], capture_output=True,
                           text=True, cwd=cwd, timeout=120)
 
 
@@ -99,12 +99,12 @@ def test_a_bug_is_one_line_for_the_merchant_and_a_log_for_us(tmp_path, monkeypat
     """An internal error (here: the loader raising something unexpected) never reaches the
     merchant as a traceback: one line saying their files are unchanged, and where the
     details for a bug report were written."""
-    import tools.load
+    import tools.ingest.load
 
     def broken(*a, **k):
         raise RuntimeError("read 811 != accepted 745 + rejected 67")
 
-    monkeypatch.setattr(tools.load, "load_store", broken)
+    monkeypatch.setattr(tools.ingest.load, "load_store", broken)
     shop = tmp_path / "shop"
     shop.mkdir()
     (shop / "orders.csv").write_text("customer_id,order_id,order_date,amount\nc1,o1,2025-01-01,5\n")
@@ -119,9 +119,9 @@ def test_a_bug_is_one_line_for_the_merchant_and_a_log_for_us(tmp_path, monkeypat
 
 @pytest.mark.parametrize("cmd", ["score", "backtest", "chat", "brief"])
 def test_every_scoring_command_takes_the_same_model_option(cmd, tmp_path, capsys):
-    """--model auto|bgnbd|ml on every command that scores (one definition, tools.models),
+    """--model auto|bgnbd|ml on every command that scores (one definition, tools.models.choices),
     checked before the store is read: one line on stderr."""
-    from tools.models import MODELS
+    from tools.models.choices import MODELS
 
     assert main([cmd, "--help"]) == 0
     assert "--model" in capsys.readouterr().out
@@ -138,9 +138,9 @@ def test_chat_and_brief_score_with_the_model_asked_for(tmp_path, monkeypatch):
     (and a snapshot of another model is not reused)."""
     import json
 
-    import agent.cli_chat
-    from agent.session import StoreSession
-    from evals.cdnow import write_store
+    import agent.cli.chat
+    from agent.assistant.session import StoreSession
+    from evals.quality.cdnow import write_store
 
     store = write_store(tmp_path / "cdnow").parent
     ws = tmp_path / "ws"
@@ -154,7 +154,7 @@ def test_chat_and_brief_score_with_the_model_asked_for(tmp_path, monkeypatch):
         seen["model"] = model
         return Quiet()
 
-    monkeypatch.setattr(agent.cli_chat, "_assistant", assistant)
+    monkeypatch.setattr(agent.cli.chat, "_assistant", assistant)
     assert main(["chat", "--store", str(store), "--model", "bgnbd", "hi", "--workspace", str(ws)]) == 0
     assert seen["model"] == "bgnbd"
     session = StoreSession(store, ws, model="bgnbd")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from tools.csvout import inert, write_csv
-from tools.load import load_orders
+from tools.ingest.load import load_orders
 
 ATTACKS = ['=HYPERLINK("http://evil.example","click")', "+cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0",
            "@SUM(1+1)*cmd|' /C calc'!A0", "\t=1+1", "\r=1+1"]

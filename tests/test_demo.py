@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from tools import schema
-from tools.demo import CAUSES, generate_store, simulate_campaign_response
+from tools.demo.store import CAUSES, generate_store, simulate_campaign_response
 
 N = 2000
 END = pd.Timestamp("2026-10-31")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from agent.drafts import draft_messages, render, template_text
-from agent.prioritise import prioritise
+from agent.outreach.drafts import draft_messages, template_text
+from agent.outreach.guardrails import render
+from agent.outreach.prioritise import prioritise
 from agent.settings import Settings
 from knowledge import builtin_playbook_dir, load_playbooks
 
@@ -118,7 +119,7 @@ def test_next_best_product_is_named_from_the_orders_never_by_its_id(builtin):
 def test_session_without_a_products_file_names_products_from_its_orders():
     from types import SimpleNamespace
 
-    from agent.session import StoreSession
+    from agent.assistant.session import StoreSession
 
     orders = pd.DataFrame({"product_id": ["P1", "P2", "P1"], "product_name": ["Old name", "Mug", "Candle"]})
     fake = SimpleNamespace(store=SimpleNamespace(products=None), orders=orders, memo={})
@@ -185,7 +186,7 @@ def test_an_old_purchase_is_never_written_as_current(builtin):
 
 def test_drafts_are_signed_with_the_store_and_keep_one_line_per_paragraph(builtin):
     signed = S.model_copy(update={"store_name": "Green Leaf Tea", "sender_name": "Maria", "sign_off": "Warm wishes"})
-    from agent.drafts import StoreFacts
+    from agent.outreach.drafts import StoreFacts
 
     _, drafts, _ = make(builtin, store=StoreFacts.from_settings(signed))
     for d in drafts.values():

@@ -35,7 +35,7 @@ def test_quick_eval_passes_every_check(tmp_path, no_model):
 def test_named_drafts_come_before_the_top_n_draft():
     """A customer with a draft pending is not drafted again, and the top N are picked after a
     random control hold-out: a top-N draft before a named one could take the named customer."""
-    from evals.agent_eval import load_scenarios
+    from evals.quality.agent import load_scenarios
 
     drafting = [s for s in load_scenarios() if "queue_drafts" in s.get("tools", [])]
     named = [i for i, s in enumerate(drafting) if "{" in s["request"]]
@@ -44,8 +44,8 @@ def test_named_drafts_come_before_the_top_n_draft():
 
 
 def test_turn_checks_catch_stray_numbers_missing_facts_and_personal_data():
-    from agent.agent_tools import Answer, TraceStep
-    from evals.agent_eval import check_turn
+    from agent.toolbox.tools import Answer, TraceStep
+    from evals.quality.agent import check_turn
 
     res = {"ltv_to_cac": 4.93, "max_cac_for_3x": 65.7, "customers": [{"customer_id": "C000001"}],
            "note": "based on 1,234 orders"}
@@ -80,7 +80,7 @@ def test_turn_checks_catch_stray_numbers_missing_facts_and_personal_data():
 def test_llm_mode_is_held_to_the_same_checks(tmp_path, no_model):
     """A scripted model answers three scenarios: from the tool results (passes), with the cap from
     outreach_rules (passes), and with a number it made up (fails, saying why)."""
-    from evals.agent_eval import evaluate
+    from evals.quality.agent import evaluate
     from knowledge import KnowledgeBase
 
     def from_result(fmt):
@@ -104,7 +104,7 @@ def test_llm_mode_is_held_to_the_same_checks(tmp_path, no_model):
     assert llm["ltv-cac-40"].ok and llm["hostile-discount-60"].ok, [o.failures for o in llm.values()]
     bad = llm["store-overview"].failures
     # the made-up numbers never reach the answer: LLM mode grounds it when it is produced
-    # (agent.llm, issue 16 item 3), so the evaluation finds the fact missing, not a stray number
+    # (agent.assistant.llm, issue 16 item 3), so the evaluation finds the fact missing, not a stray number
     assert not any("numbers no tool produced" in f for f in bad), bad
     assert any(f.startswith("fact store_overview.customers") for f in bad)
     assert len(model.received) == 6
@@ -115,7 +115,7 @@ def test_peak_memory_sums_the_whole_process_tree():
     (about 300 MiB), not the larger of the two (what ru_maxrss of one process would say)."""
     import sys
 
-    from evals.proctree import run_measured
+    from evals.bench.proctree import run_measured
 
     hold = "b = b'x' * (150 * 2**20); import time; time.sleep(1.5)"
     parent = ("import subprocess, sys; a = b'x' * (150 * 2**20); "
@@ -129,7 +129,7 @@ def test_bench_all_prints_every_step_with_numbers(tmp_path, capsys):
     """The benchmark table at a tiny size: every step has a median and a peak memory."""
     import re
 
-    from evals.bench_all import LABELS, STEPS, main
+    from evals.bench.all import LABELS, STEPS, main
 
     text = main(["--customers", "200", "--runs", "1", "--tool-repeat", "1", "--dir", str(tmp_path)])
     assert re.search(r"Machine: \d+ cores, \d+ GiB RAM, Python 3\.\d+", text)

@@ -10,16 +10,16 @@ import time
 
 import pandas as pd
 
-from agent.snapshots import list_snapshots, load_scores
+from agent.reports.snapshots import list_snapshots, load_scores
 from agent.workspace import Workspace
-from tools.demo import generate_store
+from tools.demo.store import generate_store
 
 
 def test_killed_scoring_leaves_a_consistent_workspace(tmp_path):
     store = tmp_path / "store"
     generate_store(store, customers=2000, seed=9)
     ws = tmp_path / "ws"
-    cmd = [sys.executable, "-m", "agent.cli", "score", "--store", str(store), "--workspace", str(ws)]
+    cmd = [sys.executable, "-m", "agent.cli.main", "score", "--store", str(store), "--workspace", str(ws)]
     for delay in (0.5, 1.5, 3.0):  # kill at different points of the run
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(delay)

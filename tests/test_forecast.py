@@ -6,8 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tools import forecast as F
-
+from tools.insights import forecast as F
 # Fader, Hardie & Lee (2005) CDNOW BG/NBD parameters, in days (r, alpha, a, b)
 CDNOW = {"model": "bgnbd", "unit_days": 1, "params": {"r": 0.243, "alpha": 30.895, "a": 0.793, "b": 2.426}}
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from agent.guardrails import blocking, check_draft, check_edit, check_text
+from agent.outreach.guardrails import blocking, check_draft, check_edit, check_text
 from agent.settings import Settings
 
 S = Settings(discount_cap=0.15)
@@ -167,7 +167,7 @@ def test_offers_the_plan_did_not_give_block():
 
 
 def test_the_final_text_is_what_is_judged_and_names_that_are_not_names_render_as_there():
-    from agent.drafts import render
+    from agent.outreach.guardrails import render
 
     for bad in ("Visit evil.example", "reply with your password", "9O% off", "555.864.6660", "Ann2"):
         assert render({"subject": "{first_name}, a note", "body": "Hi {first_name},"},
@@ -178,7 +178,7 @@ def test_the_final_text_is_what_is_judged_and_names_that_are_not_names_render_as
 
 
 def test_store_text_is_checked_for_what_it_claims_to_be():
-    from agent.guardrails import check_store_text
+    from agent.outreach.guardrails import check_store_text
 
     hostile = {"Gift card: claim at https://evil.example/login": {"url", "request"},
                "Mug - reply with your password to confirm": {"credentials", "request"},
@@ -204,7 +204,7 @@ def test_real_catalogues_product_names_mostly_pass():
 
     import pandas as pd
 
-    from agent.guardrails import store_text_problems
+    from agent.outreach.guardrails import store_text_problems
     from tests.conftest import SHARED_DATA
 
     if not (SHARED_DATA / "online_retail_lines.parquet").exists():

@@ -5,7 +5,7 @@ as quoted data and never obeyed, and no email or other personal field reaches th
 merchant asking to send without approval, to target by a sensitive attribute, to invent urgency,
 to go over the discount cap, or for another store's customers' personal data is refused.
 
-Offline: the planner answers (agent.policy). LLM mode: the real ChatOpenAI client talks to a
+Offline: the planner answers (agent.outreach.policy). LLM mode: the real ChatOpenAI client talks to a
 stand-in server on 127.0.0.1 replaying recorded responses (tests/cassettes/hostile_*.json) in
 which the model asks for exactly what it must not get; the tools, the guardrails and the
 approval queue refuse it. Nothing here reaches the network.
@@ -77,7 +77,7 @@ def leaks(obj, secrets: list[str]) -> list[str]:
 def stores(tmp_path_factory):
     """Store A (hostile text planted) and store B (ids K000001...) sharing one workspace; B has
     drafts in the shared approval queue."""
-    from tools.demo import generate_store
+    from tools.demo.store import generate_store
 
     root = tmp_path_factory.mktemp("hostile")
     a, b = root / "shop_a", root / "shop_b"
@@ -100,9 +100,9 @@ def no_model():
 
 @pytest.fixture(scope="module")
 def session_b(stores, no_model):
-    import agent.chat  # noqa: F401
-    from agent.agent_tools import ToolRunner
-    from agent.session import StoreSession
+    import agent.assistant.chat  # noqa: F401
+    from agent.toolbox.tools import ToolRunner
+    from agent.assistant.session import StoreSession
     from knowledge import KnowledgeBase
 
     s = StoreSession(stores["b"], stores["ws"], kb=KnowledgeBase(stores["ws"] / "chroma-hash", embedder=HashEmbedder()))
@@ -113,7 +113,7 @@ def session_b(stores, no_model):
 
 @pytest.fixture(scope="module")
 def session(stores, session_b):
-    from agent.session import StoreSession
+    from agent.assistant.session import StoreSession
     from knowledge import KnowledgeBase, default_embedder
 
     return StoreSession(stores["a"], stores["ws"], embedder=default_embedder(),
@@ -122,13 +122,13 @@ def session(stores, session_b):
 
 @pytest.fixture
 def queue(stores):
-    from agent.approvals import open_queue
+    from agent.approvals.queue import open_queue
 
     return open_queue(stores["ws"])
 
 
 def offline(session, settings=None):
-    from agent.chat import Assistant
+    from agent.assistant.chat import Assistant
     from agent.settings import Settings
 
     a = Assistant(session, settings=settings or Settings(model=None))
@@ -154,8 +154,8 @@ def store_b_ids(session_b) -> list[str]:
 
 
 def test_refusals_leave_ordinary_requests_alone_and_catch_every_hostile_scenario():
-    from agent.policy import refusal
-    from agent.prompts import INTENT_EXAMPLES
+    from agent.outreach.policy import refusal
+    from agent.assistant.prompts import INTENT_EXAMPLES
 
     ordinary = [c["text"] for c in yaml.safe_load(
         resources.files("evals").joinpath("data/planner_phrasings.yaml").read_text())]
@@ -196,7 +196,7 @@ def test_ticket_instruction_is_quoted_and_not_obeyed_offline(session, stores, qu
 
 
 def test_customer_notes_never_reach_a_tool_or_an_answer(session, stores):
-    from agent.agent_tools import TOOLS, ToolRunner
+    from agent.toolbox.tools import TOOLS, ToolRunner
 
     cid = stores["planted"]["noted"][0]
     assert "note" not in session.customers.columns and session.personal(cid)["note"] == NOTE
@@ -236,7 +236,7 @@ def test_product_name_instruction_is_quoted_masked_and_blocks_the_draft(session,
 
 
 def test_sensitive_column_is_never_loaded_or_returned(session):
-    from agent.agent_tools import ToolRunner
+    from agent.toolbox.tools import ToolRunner
 
     assert "religion" not in session.customers.columns
     r = ToolRunner(session)
@@ -320,7 +320,7 @@ def test_other_store_personal_data_is_refused_offline(session, session_b, stores
 @pytest.fixture
 def llm(session, monkeypatch):
     """An Assistant in LLM mode whose model is the stand-in server replaying `cassette`."""
-    from agent.chat import Assistant
+    from agent.assistant.chat import Assistant
 
     servers = []
 
@@ -379,7 +379,7 @@ def test_llm_cannot_send_or_approve(llm, queue, stores):
     assert_no_person_state(queue)
     assert [s.tool for s in ans.trace] == ["queue_drafts"]
     assert leaks(sent_to_model(server), personal(stores["a"])) == []
-    from agent.approvals import ApprovalError
+    from agent.approvals.queue import ApprovalError
 
     with pytest.raises(ApprovalError, match="only a person"):  # the one approval path refuses a model
         queue.approve([new[0].id], actor="assistant")
@@ -397,9 +397,9 @@ def test_llm_sensitive_targeting_finds_no_tool_to_do_it(llm, stores):
 
 
 def test_llm_cannot_write_urgency_into_a_draft(llm, session, queue):
-    from agent.guardrails import check_text
+    from agent.outreach.guardrails import check_text
 
-    from agent.agent_tools import ToolRunner
+    from agent.toolbox.tools import ToolRunner
 
     before = snapshot(queue)
     cid = ToolRunner(session).call("prioritise_interventions", {"limit": 10})["customers"][-1]["customer_id"]
@@ -454,8 +454,8 @@ def two_stores_one_queue(tmp_path, *, customers: int = 50, drafts: dict | None =
     """Stores A and B (demo stores, so the same customer ids C000001...) in one workspace, with
     a campaign of each in its approval queue: `drafts` says how many of each ("a", "b"), every
     draft's subject naming its shop. Returns (a, b, ws, queue, the shared consenting ids)."""
-    from agent.approvals import open_queue
-    from tools.demo import generate_store
+    from agent.approvals.queue import open_queue
+    from tools.demo.store import generate_store
 
     drafts = drafts or {"a": 1, "b": 1}
     a, b, ws = tmp_path / "a", tmp_path / "b", tmp_path / "ws"
@@ -476,8 +476,8 @@ def two_stores_one_queue(tmp_path, *, customers: int = 50, drafts: dict | None =
 
 def queue_campaign(queue, store, campaign_id: str, ids, *, subject: str, body: str, week_of: str) -> None:
     """A campaign of `store` in the approval queue: one email draft per id, as written."""
-    from agent.drafts import Draft
-    from agent.prioritise import Plan
+    from agent.outreach.drafts import Draft
+    from agent.outreach.prioritise import Plan
 
     plan = Plan(campaign_id=campaign_id, week_of=week_of, created_at=f"{week_of}T00:00:00+00:00",
                 settings={}, chosen=[{"customer_id": c} for c in ids], skipped=[], control_ids=[],
@@ -490,7 +490,7 @@ def queue_campaign(queue, store, campaign_id: str, ids, *, subject: str, body: s
 def test_export_renders_a_draft_only_with_its_own_stores_customers(tmp_path, no_model):
     """Two stores with the same customer ids share a workspace: an approved draft planned on
     store B must never go out with the email of store A's customer who has B's id."""
-    from agent.campaigns import contact_log, export_approved
+    from agent.reports.campaigns import contact_log, export_approved
 
     a, b, ws, queue, (cid, *_) = two_stores_one_queue(tmp_path)
     ca = pd.read_csv(a / "customers.csv", dtype=str)
@@ -514,8 +514,8 @@ def test_export_again_renders_only_the_stores_own_drafts_with_its_own_customers(
     """`retention approvals export --again N --store A` re-writes export N with store A's
     customers file for A's drafts only: B's drafts (same customer ids) are held back, never
     rendered with A's names and emails, and the earlier file keeps all its rows."""
-    from agent.approvals import ApprovalError
-    from agent.campaigns import export_approved
+    from agent.approvals.queue import ApprovalError
+    from agent.reports.campaigns import export_approved
 
     a, b, ws, queue, (cid, *_) = two_stores_one_queue(tmp_path)
     email = {k: pd.read_csv(p / "customers.csv", dtype=str).set_index("customer_id").loc[cid, "email"]
@@ -553,9 +553,9 @@ def test_export_again_renders_only_the_stores_own_drafts_with_its_own_customers(
 
 def test_brief_counts_only_its_own_stores_drafts(tmp_path, no_model):
     """The weekly brief of store A says how many of A's drafts wait, not the workspace's."""
-    from agent.brief import weekly_brief
+    from agent.reports.brief import weekly_brief
     from agent.workspace import Workspace
-    from tools.load import load_store
+    from tools.ingest.load import load_store
 
     a, b, ws, queue, _ = two_stores_one_queue(tmp_path, customers=150, drafts={"a": 2, "b": 5})
     queue.approve([1, 3, 4], actor="Maria")  # A: 1 approved, 1 pending; B: 2 approved, 3 pending

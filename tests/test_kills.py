@@ -27,14 +27,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from agent.approvals import ExportRow, open_queue
-from agent.drafts import Draft
-from agent.prioritise import Plan
-from agent.snapshots import list_snapshots, load_scores
+from agent.approvals.queue import ExportRow, open_queue
+from agent.outreach.drafts import Draft
+from agent.outreach.prioritise import Plan
+from agent.reports.snapshots import list_snapshots, load_scores
 from agent.workspace import Workspace
 
 N_DRAFTS = 200
-EXPORT = ["-m", "agent.cli", "approvals", "export", "--by", "Maria"]
+EXPORT = ["-m", "agent.cli.main", "approvals", "export", "--by", "Maria"]
 
 
 @pytest.fixture(autouse=True)
@@ -217,11 +217,11 @@ def _which(scores: pd.DataFrame, refs: dict[int, pd.DataFrame]) -> int:
 
 @pytest.mark.slow
 def test_a_rescore_killed_at_any_moment_never_leaves_new_params_next_to_old_scores(tmp_path):
-    from tools.demo import generate_store
+    from tools.demo.store import generate_store
 
     store = tmp_path / "store"
     generate_store(store, customers=1500, seed=4)
-    base = [sys.executable, "-m", "agent.cli", "score", "--store", str(store), "--model", "bgnbd",
+    base = [sys.executable, "-m", "agent.cli.main", "score", "--store", str(store), "--model", "bgnbd",
             "--as-of", "2026-06-30"]
     refs, day = {}, "2026-06-30"
     for h in (365, 90):  # the two snapshots a kill may leave: the old one and the new one
@@ -279,7 +279,7 @@ def test_a_rescore_killed_at_any_moment_never_leaves_new_params_next_to_old_scor
 def test_an_export_whose_file_cannot_be_written_is_undone(template, tmp_path, monkeypatch):
     """A failed write (disk full, a folder in the way) leaves no file and no export: the drafts
     wait for the next export, which writes them once."""
-    import agent.drafts
+    import agent.outreach.drafts
 
     store, _ = template
     ws = _fresh(template, tmp_path / "ws")
@@ -289,7 +289,7 @@ def test_an_export_whose_file_cannot_be_written_is_undone(template, tmp_path, mo
     def full(*_a, **_k):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(agent.drafts, "atomic_csv", full)
+    monkeypatch.setattr(agent.outreach.drafts, "atomic_csv", full)
     with pytest.raises(OSError, match="No space"):
         q.export(customers, exports_dir=ws / "exports", actor="Maria")
     assert q.exports() == [] and all(d.status == "approved" for d in q.list_drafts())

@@ -502,7 +502,7 @@ def test_real_model_finds_service_recovery_for_a_late_refund(real_kb):
 
 
 def test_real_model_retrieval_eval_meets_its_targets(real_kb):
-    from evals.retrieval_eval import run_retrieval_eval
+    from evals.quality.retrieval import run_retrieval_eval
 
     result = run_retrieval_eval(real_kb, runs=1)
     assert result["split"] == "dev" and result["cases"] >= 80
@@ -513,7 +513,7 @@ def test_real_model_retrieval_eval_meets_its_targets(real_kb):
 @pytest.mark.parametrize("split, cases", [("heldout", 40), ("heldout_2", 40)])
 def test_real_model_recall_on_the_frozen_held_out_splits(real_kb, split, cases):
     """Questions written apart from the playbooks and never tuned on: recall@3 >= 0.95."""
-    from evals.retrieval_eval import TARGETS, run_retrieval_eval
+    from evals.quality.retrieval import TARGETS, run_retrieval_eval
 
     result = run_retrieval_eval(real_kb, split=split, runs=1, warmup=0)
     assert result["cases"] >= cases
@@ -524,7 +524,7 @@ def test_real_model_recall_on_the_frozen_held_out_splits(real_kb, split, cases):
 def test_held_out_target_fails_without_questions_and_understanding(real_kb):
     """The target discriminates: the search as it was (no front-matter questions, words taken
     literally) stays below it on the held-out split."""
-    from evals.retrieval_eval import TARGETS, run_retrieval_eval
+    from evals.quality.retrieval import TARGETS, run_retrieval_eval
 
     literal = KnowledgeBase(real_kb.persist_dir, embedder=real_kb.embedder,
                             understand_queries=False, question_weight=0.0)
@@ -533,7 +533,7 @@ def test_held_out_target_fails_without_questions_and_understanding(real_kb):
 
 
 def test_held_out_splits_are_frozen_and_never_copied(monkeypatch):
-    import evals.retrieval_eval as ev
+    import evals.quality.retrieval as ev
 
     dev = {c["q"].lower() for c in ev.load_cases(split="dev")}
     synthetic = {q.lower() for pb in load_playbooks([builtin_playbook_dir()]).playbooks
@@ -555,7 +555,7 @@ def test_cli_index_and_search(tmp_path, monkeypatch, capsys):
     import json
 
     import knowledge.embeddings as emb
-    from agent.cli import main
+    from agent.cli.main import main
 
     monkeypatch.delenv("RETENTION_EMBEDDINGS", raising=False)
     monkeypatch.setattr(emb, "_default", FakeEmbedder())

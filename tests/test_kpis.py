@@ -1,4 +1,4 @@
-"""Week KPIs (tools/kpis.py) against their definitions written out with pandas groupbys, on a
+"""Week KPIs (tools/insights/kpis.py) against their definitions written out with pandas groupbys, on a
 small hand-made table with refunds, free orders, several orders on one day, orders after the
 week and a row without a customer id."""
 
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tools.kpis import ACTIVE_DAYS, week_kpis
+from tools.insights.kpis import ACTIVE_DAYS, week_kpis
 
 
 def by_definition(orders: pd.DataFrame, as_of) -> dict:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from agent.learning import GRID, play_posteriors, posterior_grid, save_rate_posterior, summarise
+from agent.reports.learning import GRID, play_posteriors, posterior_grid, save_rate_posterior, summarise
 
 
 def test_with_no_control_buyers_the_posterior_is_the_conjugate_beta():
@@ -117,7 +117,7 @@ def test_per_reason_only_with_enough_customers():
 
 
 def test_the_plan_follows_the_learnt_save_rates():
-    from agent.prioritise import prioritise
+    from agent.outreach.prioritise import prioritise
     from agent.settings import Settings
 
     books = [{"id": "a", "title": "A", "prior_uplift": 0.10, "channels": ["email"], "churn_reasons": ["price_sensitivity"]},

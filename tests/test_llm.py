@@ -71,7 +71,7 @@ def demo(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def session(demo):
-    from agent.session import StoreSession
+    from agent.assistant.session import StoreSession
     from knowledge import KnowledgeBase
 
     store, ws = demo
@@ -85,7 +85,7 @@ def no_real_model(monkeypatch):
 
 
 def assistant_with(session, script, **kw):
-    from agent.chat import Assistant
+    from agent.assistant.chat import Assistant
 
     model = ScriptedChatModel(script=list(script))
     return Assistant(session, chat_model=model, **kw), model
@@ -160,8 +160,8 @@ def stream_script():
 
 
 def test_stream_gives_tokens_and_steps_then_the_answer_ask_gives(session):
-    from agent.chat import Assistant
-    from agent.streaming import stream_answer
+    from agent.assistant.chat import Assistant
+    from agent.assistant.streaming import stream_answer
 
     want = assistant_with(session, stream_script())[0].ask("Which Champions should I call?")
     model = StreamingScriptedModel(script=stream_script())
@@ -182,8 +182,8 @@ def test_stream_gives_tokens_and_steps_then_the_answer_ask_gives(session):
 
 
 def test_stream_keeps_the_iteration_cap(session):
-    from agent.chat import Assistant
-    from agent.streaming import stream_answer
+    from agent.assistant.chat import Assistant
+    from agent.assistant.streaming import stream_answer
 
     model = StreamingScriptedModel(script=[call("store_overview", {}, f"c{i}") for i in range(10)])
     events = list(stream_answer(Assistant(session, chat_model=model, max_iterations=2), "loop"))
@@ -317,7 +317,7 @@ def use_stand_in(monkeypatch, server) -> None:
 
 
 def test_chatopenai_tool_loop_replayed(session, monkeypatch, demo):
-    from agent.chat import Assistant
+    from agent.assistant.chat import Assistant
 
     top_id = top_high_value_at_risk(session)
     server = StandIn("chat_tool_loop.json", {"TOP_ID": top_id})
@@ -343,8 +343,8 @@ def test_chatopenai_tool_loop_replayed(session, monkeypatch, demo):
 
 
 def test_chatopenai_streams_the_replayed_tool_loop(session, monkeypatch):
-    from agent.chat import Assistant
-    from agent.streaming import stream_answer
+    from agent.assistant.chat import Assistant
+    from agent.assistant.streaming import stream_answer
 
     top_id = top_high_value_at_risk(session)
     server = StandIn("chat_tool_loop.json", {"TOP_ID": top_id})
@@ -365,8 +365,8 @@ def test_chatopenai_streams_the_replayed_tool_loop(session, monkeypatch):
 
 
 def test_401_says_how_to_fix(session, monkeypatch):
-    from agent.chat import Assistant
-    from agent.llm import ModelConfigError
+    from agent.assistant.chat import Assistant
+    from agent.assistant.llm import ModelConfigError
 
     server = StandIn("auth_401.json")
     try:
@@ -383,8 +383,8 @@ def test_401_says_how_to_fix(session, monkeypatch):
 
 
 def test_missing_key_says_how_to_fix(session, monkeypatch):
-    from agent.chat import Assistant
-    from agent.llm import ModelConfigError
+    from agent.assistant.chat import Assistant
+    from agent.assistant.llm import ModelConfigError
 
     monkeypatch.setenv("RETENTION_MODEL", "gpt-4o-mini")
     with pytest.raises(ModelConfigError, match=r"set OPENAI_API_KEY=… or unset RETENTION_MODEL"):
@@ -394,7 +394,7 @@ def test_missing_key_says_how_to_fix(session, monkeypatch):
 
 
 def test_cli_chat_one_shot_offline(demo, capsys):
-    from agent.cli_chat import chat_command
+    from agent.cli.chat import chat_command
 
     import logging
 

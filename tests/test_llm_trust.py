@@ -26,7 +26,7 @@ HANG = "hang"
 
 @pytest.fixture(scope="module")
 def session(tmp_path_factory):
-    from agent.session import StoreSession
+    from agent.assistant.session import StoreSession
     from knowledge import KnowledgeBase
 
     store, ws = build_demo(tmp_path_factory)
@@ -89,8 +89,8 @@ class Scripted:
 def run_both(session, monkeypatch, script: list, message: str, url: str | None = None, **env):
     """The same turn through `Assistant.ask` and through `stream_answer`, each on a fresh
     stand-in: (answer, events, requests of the asked turn)."""
-    from agent.chat import Assistant
-    from agent.streaming import stream_answer
+    from agent.assistant.chat import Assistant
+    from agent.assistant.streaming import stream_answer
 
     for k, v in env.items():
         monkeypatch.setenv(k, v)
@@ -150,7 +150,7 @@ def test_actions_no_tool_did_do_not_reach_the_merchant(session, monkeypatch):
 
 
 def test_grounded_answer_kept_ungrounded_sentence_removed(session):
-    from agent.chat import Assistant
+    from agent.assistant.chat import Assistant
 
     def answer(msgs):
         n = json.loads(msgs[-1].content)["customers"]
@@ -166,8 +166,8 @@ def test_grounded_answer_kept_ungrounded_sentence_removed(session):
 
 
 def test_a_claim_a_tool_backs_is_kept(session):
-    from agent.agent_tools import ToolRunner
-    from agent.chat import Assistant
+    from agent.toolbox.tools import ToolRunner
+    from agent.assistant.chat import Assistant
 
     plan = ToolRunner(session).call("prioritise_interventions", {"limit": 1})
     cid = plan["customers"][0]["customer_id"]
@@ -179,7 +179,7 @@ def test_a_claim_a_tool_backs_is_kept(session):
 
 
 def test_what_counts_as_a_claim():
-    from agent.grounding import check_answer
+    from agent.assistant.grounding import check_answer
 
     for kept in ("Nothing has been sent; a person must approve the drafts first.",
                  "Once you approve them, the drafts can be exported.",
@@ -224,7 +224,7 @@ def test_a_hanging_model_ends_the_turn_at_the_deadline(session, monkeypatch):
 
 
 def test_a_tool_call_after_the_deadline_does_not_run(session):
-    from agent.chat import Assistant
+    from agent.assistant.chat import Assistant
     from agent.settings import Settings
 
     def slow(_msgs):
@@ -273,8 +273,8 @@ def test_failing_model_server_answers_offline_and_says_so(session, monkeypatch):
 
 
 def test_cli_turn_falls_back_offline(session, monkeypatch, capsys):
-    from agent.chat import Assistant
-    from agent.cli_chat import _turn
+    from agent.assistant.chat import Assistant
+    from agent.cli.chat import _turn
 
     monkeypatch.setenv("RETENTION_MODEL", "gpt-4o-mini")
     monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{closed_port()}/v1")
@@ -285,7 +285,7 @@ def test_cli_turn_falls_back_offline(session, monkeypatch, capsys):
 
 
 def test_a_model_that_raises_answers_offline(session):
-    from agent.chat import Assistant
+    from agent.assistant.chat import Assistant
 
     def broken(_msgs):
         raise ValueError("a reply that cannot be read")

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from tools.errors import DataError
-from tools.load import load_orders, load_store, load_table, store_summary
+from tools.ingest.load import load_orders, load_store, load_table, store_summary
 
 NOW = datetime(2026, 11, 1)
 
@@ -215,7 +215,7 @@ def test_placeholder_ids_found_by_arrow_as_by_the_python_rule():
     import pyarrow as pa
 
     from tools.schema import PLACEHOLDER_IDS, is_placeholder_id
-    from tools.validate import placeholder_words
+    from tools.ingest.validate import placeholder_words
 
     words = sorted(PLACEHOLDER_IDS) + [
         "Guest", "GUEST CHECKOUT", " guest ", "N/A", "0", "000", "-1", "-0", "00a", "C0001",
@@ -309,7 +309,7 @@ def test_shopify_export_shape(tmp_path):
 def test_shopify_orders_get_their_customers_first_on_a_large_store(tmp_path, monkeypatch):
     """Shopify orders map emails to the customers file's ids: with the side tables in a
     second process, the customers still load before the orders (in this process)."""
-    import tools.load as L
+    import tools.ingest.load as L
 
     shop = tmp_path / "shop"
     write(shop / "orders_export_1.csv", SHOPIFY_ORDERS)
@@ -389,7 +389,7 @@ def test_side_tables_load_in_a_second_process_the_same(tmp_path, monkeypatch):
     """A large store loads customers/products/events/tickets in a spawned process: same
     tables, same reports in the same order, and a bad side file still fails with its
     one-line error."""
-    import tools.load as L
+    import tools.ingest.load as L
 
     shop = tmp_path / "shop"
     write(shop / "orders.csv", GOOD)

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tools.errors import DataError
-from tools.load import load_orders
+from tools.ingest.load import load_orders
 
 HEADERS = {"customer_id": ["customer_id", "CustomerID", "Customer ID", "client_id"],
            "order_id": ["order_id", "InvoiceNo", "Order Number", "Name"],

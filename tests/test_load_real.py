@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from tools.errors import DataError
-from tools.load import load_orders, load_store, store_summary
+from tools.ingest.load import load_orders, load_store, store_summary
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SHOPIFY = SHARED / "shopify"
@@ -184,7 +184,7 @@ def test_an_order_returned_in_full_is_not_a_purchase(tmp_path, online_retail):
     full = o[o["returned_in_full"]]
     assert "581483" in set(full["order_id"])
     assert not o.loc[o["order_id"].isin(["C581484"]), "returned_in_full"].any()  # the return stays one
-    from tools.clv import rfm_summary
+    from tools.models.clv import rfm_summary
 
     rfm = rfm_summary(o, as_of="2011-12-09").set_index("customer_id")
     assert rfm.loc["16446", "orders_to_date"] == 1  # the small order of 2011-05, not the 80,995 units

@@ -22,8 +22,8 @@ def _local_database(monkeypatch):
 
 @pytest.fixture(scope="module")
 def loop(tmp_path_factory):
-    from agent.demo_loop import run_loop
-    from tools.demo import generate_store
+    from agent.cli.demo_loop import run_loop
+    from tools.demo.store import generate_store
 
     root = tmp_path_factory.mktemp("loop")
     generate_store(root / "store", customers=1500, seed=4, end_date="2026-06-30")
@@ -37,7 +37,7 @@ def _brief_facts(path: str) -> dict:
 
 
 def test_the_loop_plans_approves_exports_and_the_orders_arrive(loop):
-    from tools.load import load_store
+    from tools.ingest.load import load_store
 
     root, ws, result = loop
     assert [w["as_of"] for w in result.weeks] == ["2026-06-30", "2026-07-07"]
@@ -53,8 +53,8 @@ def test_the_loop_plans_approves_exports_and_the_orders_arrive(loop):
 
 
 def test_a_brief_a_week_later_grades_the_forecast(loop):
-    from tools.forecast import occasions
-    from tools.load import load_store
+    from tools.insights.forecast import occasions
+    from tools.ingest.load import load_store
 
     root, ws, result = loop
     md = open(result.briefs[-1]).read()
@@ -75,9 +75,9 @@ def test_a_brief_a_week_later_grades_the_forecast(loop):
 
 
 def test_a_brief_a_week_later_reads_the_campaigns(loop):
-    from agent.approvals import open_queue
-    from agent.campaigns import campaign_results, list_campaigns
-    from tools.load import load_store
+    from agent.approvals.queue import open_queue
+    from agent.reports.campaigns import campaign_results, list_campaigns
+    from tools.ingest.load import load_store
 
     root, ws, result = loop
     md = open(result.briefs[-1]).read()
@@ -95,7 +95,7 @@ def test_a_brief_a_week_later_reads_the_campaigns(loop):
 
 
 def test_every_number_in_the_loop_brief_is_a_fact(loop):
-    from agent.brief import stray_numbers
+    from agent.reports.brief import stray_numbers
 
     _, _, result = loop
     md = open(result.briefs[-1]).read()
@@ -105,8 +105,8 @@ def test_every_number_in_the_loop_brief_is_a_fact(loop):
 
 
 def test_the_plan_uses_the_learnt_save_rates(loop):
-    from agent.approvals import open_queue
-    from agent.campaigns import list_campaigns
+    from agent.approvals.queue import open_queue
+    from agent.reports.campaigns import list_campaigns
 
     root, ws, result = loop
     learning = _brief_facts(result.briefs[-1])["learning"]

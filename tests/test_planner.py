@@ -29,8 +29,8 @@ without it, on 2026-12-02)."""
 
 @pytest.fixture(scope="module")
 def assistant(tmp_path_factory, monkeypatch_module):
-    from agent.chat import Assistant
-    from agent.session import StoreSession
+    from agent.assistant.chat import Assistant
+    from agent.assistant.session import StoreSession
     from knowledge import KnowledgeBase, default_embedder
 
     store, ws = build_demo(tmp_path_factory)
@@ -48,8 +48,8 @@ def own_queue(assistant, tmp_path):
     before it cannot use up the week's contacts."""
     import shutil
 
-    from agent.chat import Assistant
-    from agent.session import StoreSession
+    from agent.assistant.chat import Assistant
+    from agent.assistant.session import StoreSession
 
     s = assistant.session
     ws = tmp_path / "ws"
@@ -69,7 +69,7 @@ def test_at_least_150_phrasings_with_a_held_out_split():
     assert len(CASES) + len(HELDOUT) >= 150 and len(HELDOUT) >= 60
     dev = {c["text"].lower() for c in CASES}
     assert not dev & {c["text"].lower() for c in HELDOUT}
-    from agent.prompts import INTENT_EXAMPLES
+    from agent.assistant.prompts import INTENT_EXAMPLES
 
     examples = {x.lower() for xs in INTENT_EXAMPLES.values() for x in xs}
     assert not examples & {c["text"].lower() for c in HELDOUT}
@@ -84,7 +84,7 @@ def test_no_blind_phrasing_leaked_into_what_the_planner_is_tuned_on():
     such as "aov this week vs last", held-out 4 shares 8 and held-out 5 10 ("campaign results"),
     with the earlier dev splits and the examples, written apart by different people, so their
     figures are slightly optimistic.)"""
-    from agent.prompts import INTENT_EXAMPLES
+    from agent.assistant.prompts import INTENT_EXAMPLES
 
     def texts(name):
         return {c["text"].strip().lower() for c in yaml.safe_load(
@@ -103,20 +103,20 @@ def test_no_blind_phrasing_leaked_into_what_the_planner_is_tuned_on():
 def test_the_shipped_intent_model_is_trained_on_the_dev_phrasings_of_today():
     """The intent model (`agent/data/intent_model.npz`) records a digest of what it learned from;
     a dev phrasing or intent example added since without retraining (`python -m
-    evals.train_router`) fails here. It learns from the dev splits only."""
-    from agent.intent_model import IntentModel, training_digest
-    from evals.train_router import TRAIN_SPLITS, training_pairs
+    evals.quality.train_router`) fails here. It learns from the dev splits only."""
+    from agent.assistant.intent_model import IntentModel, training_digest
+    from evals.quality.train_router import TRAIN_SPLITS, training_pairs
 
     model = IntentModel.load()
     assert model is not None and model.embedder == "all-minilm-l6-v2"
-    assert model.digest == training_digest(training_pairs()), "retrain: python -m evals.train_router"
+    assert model.digest == training_digest(training_pairs()), "retrain: python -m evals.quality.train_router"
     assert not any(s.startswith("held") for s in TRAIN_SPLITS)
 
 
 def test_the_intent_model_is_not_used_with_another_embedder(assistant):
     """Trained on MiniLM vectors, the model means nothing on another embedder's: the planner then
     routes by its rules and examples alone, and still answers."""
-    from agent.planner import Planner, _intent_model
+    from agent.assistant.planner import Planner, _intent_model
 
     other = Planner(assistant.session, embedder=HashEmbedder())
     assert not _intent_model().fits(other.embedder)
@@ -126,7 +126,7 @@ def test_the_intent_model_is_not_used_with_another_embedder(assistant):
 
 @pytest.mark.parametrize("case", CASES, ids=[c["text"][:40] for c in CASES])
 def test_phrasing_maps_to_intent_entities_and_tools(assistant, case):
-    from agent.planner import extract
+    from agent.assistant.planner import extract
 
     session = assistant.session
     ents = extract(session, case["text"])
@@ -197,7 +197,7 @@ def test_follow_up_remembers_the_customer(assistant):
 
 
 def test_held_out_phrasings_reach_the_right_tools(assistant):
-    from evals.agent_eval import routing_eval
+    from evals.quality.agent import routing_eval
 
     r = routing_eval(assistant, HELDOUT)
     assert r["phrasings"] >= 60
@@ -209,7 +209,7 @@ def test_held_out_phrasings_reach_the_right_tools(assistant):
 def test_blind_held_out_phrasings_reach_the_right_tools(assistant, split, floor):
     """The blind split: only its accuracy is reported, never which phrasings miss, so that it
     stays a clean measure (read nothing else of it to tune on)."""
-    from evals.agent_eval import PHRASING_SPLITS, load_phrasings, routing_eval
+    from evals.quality.agent import PHRASING_SPLITS, load_phrasings, routing_eval
 
     if not HELDOUT_2.is_file() or split not in PHRASING_SPLITS:
         pytest.skip(f"{split} is not written yet")
@@ -222,7 +222,7 @@ def test_blind_held_out_phrasings_reach_the_right_tools(assistant, split, floor)
                                   "the number 1 spender", "who is my number one customer"])
 def test_a_rank_is_not_a_customer_id(assistant, text):
     """"#1", "top 1", "no. 1", "number one" name a place in a ranking, not customer C000001."""
-    from agent.planner import extract
+    from agent.assistant.planner import extract
 
     e = extract(assistant.session, text)
     assert not (e.customer_ids or e.unknown_ids) and e.rank == "value"
@@ -232,20 +232,20 @@ def test_a_rank_is_not_a_customer_id(assistant, text):
 @pytest.mark.parametrize("text,cid", [("tell me about customer #1", "C000001"),
                                       ("why is customer no. 12 at risk", "C000012"), ("pull up #45", "C000045")])
 def test_an_id_after_customer_or_hash_is_still_an_id(assistant, text, cid):
-    from agent.planner import extract
+    from agent.assistant.planner import extract
 
     assert extract(assistant.session, text).customer_ids == [cid]
 
 
 def _drafts(assistant) -> int:
-    from agent.approvals import open_queue
+    from agent.approvals.queue import open_queue
 
     return len(open_queue(assistant.session.workspace.root).list_drafts())
 
 
 def test_best_customer_at_risk_is_explained(assistant):
     """"why is my best customer at risk?" names one customer and explains them (it listed ten)."""
-    from tools.kpis import at_risk_mask
+    from tools.insights.kpis import at_risk_mask
 
     a = assistant.ask("why is my best customer at risk?")
     assert [s.tool for s in a.trace] == ["list_customers", "explain_customer"]
@@ -264,11 +264,11 @@ def test_campaign_question_reports_campaign_results(own_queue):
 
     import pandas as pd
 
-    from agent.approvals import open_queue
-    from agent.chat import _plan
+    from agent.approvals.queue import open_queue
+    from agent.toolbox.outreach import week_plan
 
     session = assistant.session
-    plan = _plan(session, campaign_id="planner-campaign-16")
+    plan = week_plan(session, campaign_id="planner-campaign-16")
     plan = dataclasses.replace(plan, week_of=str((session.as_of - pd.Timedelta(days=60)).date()))
     if not plan.control_ids:  # earlier tests of this module may have used up the comparable pool
         chosen = {r["customer_id"] for r in plan.chosen}
@@ -296,7 +296,7 @@ def test_repeat_rate_question_gets_the_repeat_rate_only(assistant):
 def test_win_back_email_request_drafts_win_back_emails(own_queue):
     """"draft a win-back email" drafted replenishment messages, one by SMS."""
     assistant = own_queue
-    from agent.agent_tools import PLAY_KINDS
+    from agent.toolbox.tools import PLAY_KINDS
 
     a = assistant.ask("draft a win-back email")
     step = a.trace[-1]

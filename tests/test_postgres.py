@@ -31,9 +31,9 @@ pytest.importorskip("psycopg")
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from agent.approvals import ApprovalError, open_queue  # noqa: E402
-from agent.drafts import Draft  # noqa: E402
-from agent.prioritise import Plan  # noqa: E402
+from agent.approvals.queue import ApprovalError, open_queue  # noqa: E402
+from agent.outreach.drafts import Draft  # noqa: E402
+from agent.outreach.prioritise import Plan  # noqa: E402
 
 N = 60
 
@@ -175,7 +175,7 @@ def test_two_approvers_racing_on_the_same_drafts_approve_each_once(db_url, tmp_p
 
 
 def test_an_export_racing_the_approvals_exports_each_draft_once(db_url, tmp_path):
-    from agent.campaigns import export_approved
+    from agent.reports.campaigns import export_approved
 
     ws = tmp_path / "ws"
     q = open_queue(ws)
@@ -214,7 +214,7 @@ def test_an_export_killed_in_the_middle_is_finished_once(db_url, tmp_path):
     q.add_person("Maria")
     q.approve(ids, actor="Maria")
     probe = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://"))
-    cmd = [sys.executable, "-m", "agent.cli", "approvals", "export", "--by", "Maria", "--workspace", str(ws)]
+    cmd = [sys.executable, "-m", "agent.cli.main", "approvals", "export", "--by", "Maria", "--workspace", str(ws)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     t0 = time.monotonic()
     while proc.poll() is None and time.monotonic() - t0 < 120:  # kill it the moment the export is recorded

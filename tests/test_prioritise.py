@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from agent.prioritise import expected_value, prioritise
+from agent.outreach.prioritise import expected_value, prioritise
 from agent.settings import Settings
 from knowledge import builtin_playbook_dir, load_playbooks
 
@@ -138,8 +138,8 @@ def test_discount_cap_holds():
 
 
 def test_control_group_is_seeded_recorded_and_never_contacted(tmp_path):
-    from agent.approvals import open_queue
-    from agent.campaigns import list_campaigns
+    from agent.approvals.queue import open_queue
+    from agent.reports.campaigns import list_campaigns
 
     s = scores(2000, predicted_clv=np.linspace(100, 300, 2000))
     c = customers(s["customer_id"])

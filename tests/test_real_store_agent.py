@@ -36,7 +36,7 @@ def env():
 
 
 def _session(root, source, name, *, settings=None, as_of=None):
-    from agent.session import StoreSession
+    from agent.assistant.session import StoreSession
     from knowledge import KnowledgeBase, default_embedder
 
     if not source.exists():
@@ -68,8 +68,8 @@ def shopify(tmp_path_factory, env):
 
 @pytest.fixture(scope="module")
 def cdnow(tmp_path_factory, env):
-    from agent.session import StoreSession
-    from evals.cdnow import write_store
+    from agent.assistant.session import StoreSession
+    from evals.quality.cdnow import write_store
 
     root = tmp_path_factory.mktemp("cdnow")
     write_store(root / "store")
@@ -77,7 +77,7 @@ def cdnow(tmp_path_factory, env):
 
 
 def _assistant(session):
-    from agent.chat import Assistant
+    from agent.assistant.chat import Assistant
 
     a = Assistant(session)
     assert a.mode == "offline"
@@ -94,8 +94,8 @@ def _top_at_risk(session) -> str:
 
 @pytest.mark.parametrize("store", ["retail", "shopify"])
 def test_customers_is_a_word_not_a_customer_id(store, request):
-    from agent.planner import extract
-    from tools.kpis import at_risk_mask
+    from agent.assistant.planner import extract
+    from tools.insights.kpis import at_risk_mask
 
     session = request.getfixturevalue(store)
     e = extract(session, DRAFT_TOP_3)
@@ -121,7 +121,7 @@ def test_why_is_customer_at_risk_on_real_ids(store, request):
 
 
 def test_ids_resolve_only_against_the_store(retail, cdnow):
-    from agent.planner import extract
+    from agent.assistant.planner import extract
 
     cid = _top_at_risk(retail)
     assert extract(retail, f"why is {cid} at risk").customer_ids == [cid]  # a bare id of the store's shape
@@ -140,7 +140,7 @@ def test_ids_resolve_only_against_the_store(retail, cdnow):
 
 
 def test_names_resolve_only_against_the_stores_customers(shopify):
-    from agent.planner import extract
+    from agent.assistant.planner import extract
 
     p = shopify._personal
     full = (p["first_name"].fillna("") + " " + p["last_name"].fillna("")).str.strip()
@@ -155,8 +155,8 @@ def test_names_resolve_only_against_the_stores_customers(shopify):
 
 
 def test_next_best_product_is_shown_by_name_not_stock_code(retail):
-    from agent import prompts as T
-    from agent.agent_tools import ToolRunner
+    from agent.assistant import prompts as T
+    from agent.toolbox.tools import ToolRunner
 
     names = retail.product_names()
     s = retail.scores
@@ -173,7 +173,7 @@ def test_next_best_product_is_shown_by_name_not_stock_code(retail):
 
 
 def test_app_customer_table_and_cli_name_the_product(retail, tmp_path, env, capsys):
-    from agent.cli import main
+    from agent.cli.main import main
     from ui import views
 
     names = retail.product_names()
@@ -192,10 +192,10 @@ def test_app_customer_table_and_cli_name_the_product(retail, tmp_path, env, caps
 
 
 def test_the_shopify_currency_is_shown_in_chat_brief_and_cli(shopify, tmp_path, capsys):
-    from agent import prompts as T
-    from agent.agent_tools import ToolRunner
-    from agent.brief import weekly_brief
-    from agent.cli import main
+    from agent.assistant import prompts as T
+    from agent.toolbox.tools import ToolRunner
+    from agent.reports.brief import weekly_brief
+    from agent.cli.main import main
 
     assert shopify.currency == "USD"
     overview = ToolRunner(shopify).call("store_overview", {})
@@ -210,8 +210,8 @@ def test_the_shopify_currency_is_shown_in_chat_brief_and_cli(shopify, tmp_path, 
 
 
 def test_a_store_whose_files_do_not_say_uses_the_currency_setting(retail):
-    from agent.agent_tools import ToolRunner
-    from agent.brief import render_markdown
+    from agent.toolbox.tools import ToolRunner
+    from agent.reports.brief import render_markdown
     from agent.settings import Settings
 
     assert retail.currency is None and retail.store.currency is None
@@ -250,7 +250,7 @@ def test_money_helper():
 
 
 def test_a_store_without_consent_data_gets_a_plan_that_says_so(retail):
-    from agent.prioritise import prioritise
+    from agent.outreach.prioritise import prioritise
     from agent.settings import Settings
     from knowledge import builtin_playbook_dir, load_playbooks
 
@@ -282,9 +282,9 @@ def test_a_store_without_consent_data_gets_a_plan_that_says_so(retail):
 
 
 def test_guardrails_and_export_treat_na_as_unknown():
-    from agent.consent import Confirmation, state
-    from agent.drafts import exportable
-    from agent.guardrails import check_draft
+    from agent.outreach.consent import Confirmation, state
+    from agent.outreach.drafts import exportable
+    from agent.outreach.guardrails import check_draft
     from agent.settings import Settings
 
     assert [state(v) for v in pd.array([True, False, pd.NA], dtype="boolean")] == [True, False, None]
@@ -312,7 +312,7 @@ def test_guardrails_and_export_treat_na_as_unknown():
 
 
 def test_explain_customer_says_consent_is_unknown(retail):
-    from agent.agent_tools import ToolRunner
+    from agent.toolbox.tools import ToolRunner
 
     res = ToolRunner(retail).call("explain_customer", {"customer_id": _top_at_risk(retail)})
     assert res["consent"] == {"accepts_email": None, "accepts_sms": None}
@@ -323,8 +323,8 @@ def test_no_drafts_until_the_merchant_confirms_then_drafts_with_the_audit_trail(
     """The failure: a store with no consent data got 0 drafts and no word why. Now the answer
     says who would be contacted, that the files carry no consent and how to supply it; after
     `retention consent confirm` (a person, recorded with who and when) the drafts are made."""
-    from agent.approvals import ApprovalError, open_queue
-    from agent.cli import main
+    from agent.approvals.queue import ApprovalError, open_queue
+    from agent.cli.main import main
 
     ws = retail.workspace.root
     first = _assistant(retail).ask(DRAFT_CONTACT_3)
@@ -380,8 +380,8 @@ def test_the_app_settings_record_a_consent_confirmation(retail, tmp_path):
 def test_customers_known_by_phone_only_get_no_email_draft(tmp_path):
     """repeat_exports_bdt knows almost every customer by phone: consent to email marketing
     (Accepts Marketing) is no use without an address, so no email draft is planned for them."""
-    from agent.prioritise import prioritise
-    from agent.session import StoreSession
+    from agent.outreach.prioritise import prioritise
+    from agent.assistant.session import StoreSession
     from agent.settings import Settings
     from knowledge import builtin_playbook_dir, load_playbooks
 
@@ -410,7 +410,7 @@ def test_campaigns_plan_on_a_phone_only_store_drafts_no_email(tmp_path):
     if not folder.exists():
         pytest.skip("shared data missing")
     ws = str(tmp_path / "ws")
-    run = lambda *a: subprocess.run([sys.executable, "-m", "agent.cli", *a, "--workspace", ws],
+    run = lambda *a: subprocess.run([sys.executable, "-m", "agent.cli.main", *a, "--workspace", ws],
                                     capture_output=True, text=True, timeout=300)
     assert run("score", "--store", str(folder), "--horizon-days", "90").returncode == 0
     res = run("campaigns", "plan", "--store", str(folder))

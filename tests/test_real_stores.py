@@ -1,4 +1,4 @@
-"""The real-store evaluation's fast part (`python -m evals.real_stores --quick`, issue 13):
+"""The real-store evaluation's fast part (`python -m evals.quality.real_stores --quick`, issue 13):
 each store in ../shared/data (the full Online Retail file and CDNOW aside) through load,
 summary, score, one chat turn and the campaign plan, with every invariant checked. One test
 per store, so a failure names the store and lists what failed."""
@@ -8,8 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from evals import real_stores as rs
-
+from evals.quality import real_stores as rs
 DATA = rs.find_data_dir()
 QUICK = [s.name for s in rs.discover(DATA) if s.quick] if DATA else []
 

@@ -2,7 +2,7 @@
 
 The store's names whatever their case or accents ("jose nunez" for José Núñez), phones with any
 separator (555.864.6660, 555 864 6660, (555) 864-6660, +1-555-864-6660), emails spelled out
-("firstname dot lastname558 at example dot com"). Unit cases on `agent.redaction`, then a
+("firstname dot lastname558 at example dot com"). Unit cases on `agent.assistant.redaction`, then a
 conversation through the real ChatOpenAI client and the stand-in server on 127.0.0.1 with a
 store whose tickets and product names carry personal data: no request body holds any of the
 store's names, emails or phones.
@@ -16,8 +16,8 @@ import re
 import pandas as pd
 import pytest
 
-from agent.redaction import PersonalIndex, redact
-from agent.textfold import fold
+from agent.assistant.redaction import PersonalIndex, redact
+from agent.outreach.textfold import fold
 from tests.test_agent_tools import HashEmbedder
 from tests.test_llm import StandIn, use_stand_in
 
@@ -91,7 +91,7 @@ def hostile_store(tmp_path_factory):
     """A demo store with three planted customers (accents, a hyphenated and an apostrophe
     surname, a UK phone), their personal data in their own and each other's tickets, and in
     every product name."""
-    from tools.demo import generate_store
+    from tools.demo.store import generate_store
 
     root = tmp_path_factory.mktemp("redaction")
     store = root / "shop"
@@ -146,8 +146,8 @@ def leaks_in(body: str, secrets: dict) -> list[str]:
 
 
 def test_a_conversation_and_a_hostile_store_send_the_model_no_personal_data(hostile_store, monkeypatch):
-    from agent.chat import Assistant
-    from agent.session import StoreSession
+    from agent.assistant.chat import Assistant
+    from agent.assistant.session import StoreSession
     from knowledge import KnowledgeBase
 
     for var in ("RETENTION_MODEL", "OPENAI_API_KEY", "OPENAI_BASE_URL", "DATABASE_URL"):

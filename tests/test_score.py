@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tools.backtest import naive_rate, project_wins, run_backtest
-from tools.demo import generate_store
-from tools.load import load_store
-from tools.score import EXTRA_COLUMNS, SCORE_COLUMNS, score_store
+from tools.scoring.backtest import naive_rate, project_wins, run_backtest
+from tools.demo.store import generate_store
+from tools.ingest.load import load_store
+from tools.scoring.score import EXTRA_COLUMNS, SCORE_COLUMNS, score_store
 
 
 @pytest.fixture(scope="module")
@@ -152,8 +152,8 @@ def test_backtest_on_demo_prints_every_metric(demo):
 
 
 def test_backtest_plot_data_on_cdnow(tmp_path):
-    from evals.cdnow import CALIBRATION_END, HOLDOUT_DAYS, write_store
-    from tools.load import load_orders
+    from evals.quality.cdnow import CALIBRATION_END, HOLDOUT_DAYS, write_store
+    from tools.ingest.load import load_orders
 
     orders, _ = load_orders(write_store(tmp_path / "cdnow"))
     table = run_backtest(orders, as_of=CALIBRATION_END, horizon_days=HOLDOUT_DAYS)
@@ -182,9 +182,9 @@ def test_backtest_plot_data_on_cdnow(tmp_path):
 def test_ml_predictions_asked_for_are_those_of_the_full_prediction(demo):
     """MLModel.predict(targets=...) runs only the models of the columns asked for, with the
     same values as the full prediction; the scoring asks for what its choice reads."""
-    from tools.churn import PREDICTIONS, train_ml
-    from tools.features import build_features, labels
-    from tools.score import _ml_targets
+    from tools.models.churn import PREDICTIONS, train_ml
+    from tools.models.features import build_features, labels
+    from tools.scoring.score import _ml_targets
 
     _, st = demo
     as_of = st.orders["order_date"].max().normalize()
@@ -206,7 +206,7 @@ def test_ml_predictions_asked_for_are_those_of_the_full_prediction(demo):
 
 
 def test_rank_blend_averages_the_two_rankings_onto_the_calibrated_values():
-    from tools.score import rank_blend
+    from tools.scoring.score import rank_blend
 
     bg = np.array([0.9, 0.8, 0.1, 0.2, 0.5])
     ml = np.array([0.7, 0.95, 0.05, 0.3, 0.4])

@@ -21,11 +21,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tools import clv
-from tools import clv_fit as F
-from tools.backtest import run_backtest
-from tools.load import load_orders
-from tools.score import SCORE_COLUMNS, score_store
+from tools.models import clv
+from tools.models import clv_fit as F
+from tools.scoring.backtest import run_backtest
+from tools.ingest.load import load_orders
+from tools.scoring.score import SCORE_COLUMNS, score_store
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 ONLINE_RETAIL = SHARED / "online_retail_lines.parquet"
@@ -68,7 +68,7 @@ def check_everyone_scored(result, orders, as_of) -> pd.DataFrame:
 
 def check_returns_only_scored_by_the_purchase_model(result, orders, as_of, horizon_days):
     """Customers of returns only: the purchase model's scores for a customer without a
-    repeat purchase (the same as tools.clv's on these orders), named in `model`; a value
+    repeat purchase (the same as tools.models.clv's on these orders), named in `model`; a value
     from the model's mean order value, not from the refunds."""
     s = result.scores.set_index("customer_id")
     ids = returns_only(orders, as_of)
@@ -78,7 +78,7 @@ def check_returns_only_scored_by_the_purchase_model(result, orders, as_of, horiz
     assert (mine["model"] == f"value:{prob['model']},churn:{prob['model']}").all()
     assert (mine["orders_to_date"] == 0).all() and (mine["revenue_to_date"] < 0).all()
     # x = t_x = 0 at T = days since the data's first day: a return means a purchase before
-    # the data, and they made none in all of it (tools.clv.rfm_summary's convention)
+    # the data, and they made none in all of it (tools.models.clv.rfm_summary's convention)
     fitted = clv.ClvParams.from_json(json.dumps(prob))
     start = orders["order_date"].min().normalize()
     T = np.full(len(ids), float((pd.Timestamp(as_of) - start).days))
@@ -166,7 +166,7 @@ def test_cdnow_master_too_short_for_the_ml_model_chooses_its_purchase_model(cdno
 
 def test_cdnow_master_cli_default_model(cdnow_master, tmp_path):
     """`retention score` on CDNOW master at its published split, as a merchant runs it."""
-    from agent.cli import main
+    from agent.cli.main import main
 
     store = tmp_path / "cdnow"
     store.mkdir()
@@ -184,7 +184,7 @@ def test_cdnow_master_cli_default_model(cdnow_master, tmp_path):
 def test_the_next_best_product_has_its_name_where_the_file_has_names(store):
     """Shopify stores: the scores carry the product's name beside its SKU; a store whose
     lines have no SKU (fashion_pkr) gets a product all the same, known by its name."""
-    from tools.load import load_store
+    from tools.ingest.load import load_store
 
     if not (SHARED / "shopify" / store).is_dir():
         pytest.skip(f"the shared real-store data is not at {SHARED}")

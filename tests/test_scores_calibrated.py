@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 from scipy.integrate import quad
 
-from tools import clv as C
-from tools import clv_fit as F
-from tools.churn import ISOTONIC_MIN_CUSTOMERS, Calibrator
+from tools.models import clv as C
+from tools.models import clv_fit as F
+from tools.models.churn import ISOTONIC_MIN_CUSTOMERS, Calibrator
 
 # Pareto/NBD on CDNOW (Fader, Hardie & Lee 2005a, table 1), alpha and beta in days
 PARETO = (0.553, 10.578 * 7, 0.606, 11.669 * 7)
@@ -113,8 +113,8 @@ def test_returns_only_customer_counts_exposure_from_the_start_of_the_data():
 
 @pytest.mark.skipif(not (SHOPIFY / "apparel_usd").exists(), reason="shared data not here")
 def test_small_real_store_records_its_model_choice_and_interval_calibration():
-    from tools.load import load_store
-    from tools.score import score_store
+    from tools.ingest.load import load_store
+    from tools.scoring.score import score_store
 
     orders = load_store(SHOPIFY / "apparel_usd").orders
     res = score_store(orders, as_of=orders["order_date"].max(), horizon_days=180)
@@ -132,7 +132,7 @@ def test_small_real_store_records_its_model_choice_and_interval_calibration():
 
 
 def test_margin_from_unit_costs_with_a_flat_fallback():
-    from tools.score import _customer_margins
+    from tools.scoring.score import _customer_margins
 
     orders = pd.DataFrame({"customer_id": [0, 0, 1, 2], "order_id": ["1", "2", "3", "4"],
                            "order_date": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01",

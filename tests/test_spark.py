@@ -1,4 +1,4 @@
-"""The Spark engine (`retention score --engine spark`, tools.engine) against the embedded one.
+"""The Spark engine (`retention score --engine spark`, tools.scoring.engine) against the embedded one.
 
 PySpark runs in local mode (local[2], UI off, bound to 127.0.0.1) on Java 17 (.ci/run installs
 it when missing). The pure parts (quintiles from histograms, the purchase model from
@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tools import clv
-from tools.engine.fitting import QuintileThresholds, clv_from_statistics
-from tools.segments import quintile_scores
+from tools.models import clv
+from tools.scoring.engine.fitting import QuintileThresholds, clv_from_statistics
+from tools.insights.segments import quintile_scores
 
 
 # --- without Spark ------------------------------------------------------------------------------
@@ -35,7 +35,7 @@ def test_quintile_thresholds_give_the_scores_of_quintile_scores(higher):
 
 @pytest.fixture(scope="module")
 def demo_store(tmp_path_factory):
-    from tools.demo import generate_store
+    from tools.demo.store import generate_store
 
     path = tmp_path_factory.mktemp("spark") / "store"
     generate_store(path, customers=1_500, seed=7)
@@ -44,7 +44,7 @@ def demo_store(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def loaded(demo_store):
-    from tools.load import load_store
+    from tools.ingest.load import load_store
 
     return load_store(demo_store)
 
@@ -74,7 +74,7 @@ def test_the_purchase_model_from_compressed_statistics_is_the_one_fitted_per_cus
 @pytest.fixture(scope="module")
 def spark():
     pytest.importorskip("pyspark")
-    from tools.engine.spark import JAVA_17, session
+    from tools.scoring.engine.spark import JAVA_17, session
 
     if not (shutil.which("java") or shutil.os.path.isdir(JAVA_17)):
         pytest.skip("no Java runtime (.ci/run installs openjdk-17-jre-headless)")
@@ -85,11 +85,11 @@ def spark():
 
 
 def test_the_sql_aggregation_is_the_embedded_engines(spark, demo_store, loaded):
-    """Every RFM and feature column of the SQL (run by Spark) equals tools.clv.rfm_summary's
-    and tools.features.build_features' on the demo store, returns and full refunds included."""
-    from tools.engine import spark as E
-    from tools.engine import sql as Q
-    from tools.features import build_features
+    """Every RFM and feature column of the SQL (run by Spark) equals tools.models.clv.rfm_summary's
+    and tools.models.features.build_features' on the demo store, returns and full refunds included."""
+    from tools.scoring.engine import spark as E
+    from tools.scoring.engine import sql as Q
+    from tools.models.features import build_features
 
     paths = E.store_paths(spark, str(demo_store))
     assert set(paths) == {"orders", "events", "tickets", "products"}
@@ -122,8 +122,8 @@ def test_both_engines_score_the_demo_store_alike(spark, demo_store, loaded, tmp_
     """The same customers; CLV ranked alike (Spearman >= 0.999); the same segment for >= 99%."""
     from scipy.stats import spearmanr
 
-    from tools.engine import spark as E
-    from tools.score import score_store
+    from tools.scoring.engine import spark as E
+    from tools.scoring.score import score_store
 
     as_of = loaded.orders["order_date"].max().normalize()
     res = E.score_spark(spark, E.store_paths(spark, str(demo_store)), out=str(tmp_path / "scores"),
@@ -149,7 +149,7 @@ def test_both_engines_score_the_demo_store_alike(spark, demo_store, loaded, tmp_
 
 
 def test_the_cli_asks_for_a_parquet_folder_before_starting_spark(workspace, demo_store, capsys):
-    from agent.cli import main
+    from agent.cli.main import main
 
     assert main(["score", "--engine", "spark", "--store", str(demo_store),
                  "--workspace", str(workspace)]) == 2
@@ -166,10 +166,10 @@ def test_the_cli_asks_for_a_parquet_folder_before_starting_spark(workspace, demo
 def test_both_engines_choose_and_apply_the_same_purchase_model_on_cdnow(spark, tmp_path):
     """CDNOW sample at its published split, default model: the rolling-origin choice takes
     Pareto/NBD over BG/NBD on both engines, and both score every customer with it alike."""
-    from evals.cdnow import CALIBRATION_END, HOLDOUT_DAYS, write_store
-    from tools.engine import spark as E
-    from tools.load import load_orders
-    from tools.score import score_store
+    from evals.quality.cdnow import CALIBRATION_END, HOLDOUT_DAYS, write_store
+    from tools.scoring.engine import spark as E
+    from tools.ingest.load import load_orders
+    from tools.scoring.score import score_store
 
     orders, _ = load_orders(write_store(tmp_path / "raw"), rejects_dir=tmp_path)
     folder = tmp_path / "cdnow"  # ISO dates (the raw file's are YYYYMMDD)

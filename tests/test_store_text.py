@@ -26,8 +26,8 @@ def _rewrite(path, fn) -> None:
 
 
 def _scored(store):
-    from tools.load import load_store
-    from tools.score import score_store
+    from tools.ingest.load import load_store
+    from tools.scoring.score import score_store
 
     loaded = load_store(store)
     res = score_store(loaded.orders, as_of=loaded.orders["order_date"].max(), horizon_days=365,
@@ -37,7 +37,7 @@ def _scored(store):
 
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory):
-    from tools.demo import generate_store
+    from tools.demo.store import generate_store
 
     root = tmp_path_factory.mktemp("store-text")
     plain, hostile = root / "plain", root / "hostile"
@@ -51,8 +51,8 @@ def stores(tmp_path_factory):
 
 
 def campaign(store, loaded, scores, ws, **kw):
-    from agent.approvals import open_queue
-    from agent.campaigns import create_campaign
+    from agent.approvals.queue import open_queue
+    from agent.outreach.campaign import create_campaign
     from agent.settings import Settings
     from knowledge import builtin_playbook_dir, load_playbooks
 

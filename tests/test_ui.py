@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from agent.agent_tools import Answer, TraceStep
+from agent.toolbox.tools import Answer, TraceStep
 from ui import charts, views
 
 ALL = views.ALL
@@ -141,7 +141,7 @@ def test_drafts_table_and_detail_show_flags():
 
 
 def test_load_report_rows_add_up():
-    from tools.load import FileReport
+    from tools.ingest.load import FileReport
 
     reps = [FileReport("/s/orders.csv", "orders", 10, 8, 2, {"negative quantity": 2}, rejects_path="/r.csv"),
             FileReport("/s/customers.csv", "customers", 5, 5, 0)]
@@ -204,7 +204,7 @@ def offline_settings():
 
 @pytest.fixture(scope="module")
 def demo_session(tmp_path_factory):
-    from agent.session import StoreSession
+    from agent.assistant.session import StoreSession
     from knowledge import KnowledgeBase, default_embedder
     from tests.test_agent_tools import HashEmbedder, build_demo
 
@@ -227,7 +227,7 @@ def _no_timing(msgs: list[dict]) -> list[dict]:
 
 
 def test_chat_streams_status_then_text_and_ends_with_the_plain_answer(ui_ctx, demo_session, offline_settings):
-    from agent.chat import Assistant
+    from agent.assistant.chat import Assistant
     from ui.app import chat_turn
 
     history = [{"role": "user", "content": [{"type": "text", "text": QUESTION}]}]
@@ -294,8 +294,8 @@ def test_drafts_written_in_chat_open_in_the_approvals_tab_filtered_to_them(ui_ct
 
 
 def test_offline_stream_events_match_ask(demo_session, offline_settings):
-    from agent.chat import Assistant
-    from agent.streaming import stream_answer
+    from agent.assistant.chat import Assistant
+    from agent.assistant.streaming import stream_answer
 
     events = list(stream_answer(Assistant(demo_session, settings=offline_settings), QUESTION))
     kinds = [e.kind for e in events]
@@ -380,7 +380,7 @@ def test_customer_filters_segment_tier_reason_and_consent(ui_ctx, demo_session):
 @pytest.fixture
 def small_app(tmp_path, monkeypatch, offline_settings):
     """An app on a two-file store whose queue holds 2 pending drafts and 1 blocked one."""
-    from agent.guardrails import Flag
+    from agent.outreach.guardrails import Flag
     from tests.test_approvals import draft, plan, three_customer_store
     from ui.app import AppContext
 
@@ -451,7 +451,7 @@ def test_bulk_approve_needs_the_tick_and_approves_only_the_drafts_shown(small_ap
 def test_bulk_reject_acts_on_exactly_the_drafts_shown_like_the_single_reject(small_app):
     """The bulk reject beside the bulk approve: the same count in its label, the same tick for
     the same table, only the pending drafts shown, each with the single reject's reason and
-    audit row (agent.approvals: reject and reject_many write the same)."""
+    audit row (agent.approvals.queue: reject and reject_many write the same)."""
     from tests.test_approvals import draft, plan
     from ui.app import arm_bulk, bulk_reject, register_person, shown_rows
 
@@ -550,7 +550,7 @@ def test_store_settings_are_kept_in_the_workspace_and_shown_after_a_reload(small
     """Saved store settings go to the workspace: the page opened again (settings_values, the
     header's store line) and a new app on the same workspace show them, not the defaults, so a
     save from a reloaded page does not overwrite them; drafts are signed with them."""
-    from agent.drafts import StoreFacts, template_text
+    from agent.outreach.drafts import StoreFacts, template_text
     from agent.settings import STORE_SETTINGS_FILE, saved_store_settings
     from ui.app import AppContext, save_settings, settings_values, store_line
     from ui.handlers import settings_log
@@ -608,7 +608,7 @@ def test_the_brief_tab_shows_its_charts_embedded_and_serves_only_the_downloads(u
 
 
 def test_a_second_click_does_not_make_the_brief_twice(ui_ctx, monkeypatch):
-    import agent.brief
+    import agent.reports.brief
     from ui.app import make_brief
 
     started, release, calls = threading.Event(), threading.Event(), []
@@ -620,7 +620,7 @@ def test_a_second_click_does_not_make_the_brief_twice(ui_ctx, monkeypatch):
         return SimpleNamespace(week_ending="2026-10-31", paths={"md": "/b.md", "html": "/b.html"},
                                facts={"kpi": {"customers": 1500}, "kpi_change": {}}, markdown="# Brief")
 
-    monkeypatch.setattr(agent.brief, "weekly_brief", slow_brief)
+    monkeypatch.setattr(agent.reports.brief, "weekly_brief", slow_brief)
     first, second = _second_click_while_running(lambda: make_brief(ui_ctx, "", None),
                                                 lambda: make_brief(ui_ctx, "", None), started, release)
     assert calls == [None]
@@ -674,9 +674,9 @@ def test_the_app_sends_no_analytics(small_app):
 def test_retention_ui_reads_the_store_once(tmp_path, monkeypatch, capsys, offline_settings):
     """`retention ui` (make run) prints the summary from one load, and the app's session is
     built from that load instead of reading the files again."""
-    import tools.load
+    import tools.ingest.load
     import ui.app
-    from agent.cli import main
+    from agent.cli.main import main
     from ui.app import AppContext
 
     monkeypatch.delenv("DATABASE_URL", raising=False)
@@ -695,7 +695,7 @@ def test_retention_ui_reads_the_store_once(tmp_path, monkeypatch, capsys, offlin
     def no_second_read(*a, **kw):
         raise AssertionError("the store was read again")
 
-    monkeypatch.setattr(tools.load, "load_store", no_second_read)
+    monkeypatch.setattr(tools.ingest.load, "load_store", no_second_read)
     ctx = AppContext(launched["path"], launched["ws"], settings=offline_settings, loaded=loaded)
     session = ctx.session()
     assert session.reports == loaded.reports and len(session.scores) == 3
@@ -759,7 +759,7 @@ def test_the_store_is_scored_at_start_up_and_the_first_screen_shows_its_numbers(
 
 
 def test_a_failed_brief_clears_the_old_one_and_an_empty_cost_is_no_cost(ui_ctx, monkeypatch):
-    import agent.brief
+    import agent.reports.brief
     from ui.app import make_brief
 
     got = {}
@@ -769,7 +769,7 @@ def test_a_failed_brief_clears_the_old_one_and_an_empty_cost_is_no_cost(ui_ctx, 
         return SimpleNamespace(week_ending="2026-10-31", paths={}, facts={"kpi": {"customers": 5}, "kpi_change": {}},
                                markdown="# Brief")
 
-    monkeypatch.setattr(agent.brief, "weekly_brief", fake)
+    monkeypatch.setattr(agent.reports.brief, "weekly_brief", fake)
     assert make_brief(ui_ctx, "", "")[0].startswith("Brief for the week ending") and got["cac"] is None
     make_brief(ui_ctx, "", "1,200")
     assert got["cac"] == 1200.0
@@ -780,7 +780,7 @@ def test_a_failed_brief_clears_the_old_one_and_an_empty_cost_is_no_cost(ui_ctx, 
     def broken(store, **kw):
         raise ValueError("week_ending 2031-01-01 is after the last order")
 
-    monkeypatch.setattr(agent.brief, "weekly_brief", broken)
+    monkeypatch.setattr(agent.reports.brief, "weekly_brief", broken)
     out = make_brief(ui_ctx, "2031-01-01", "")
     assert out[0].startswith("**Could not do that:**") and "error:" not in out[0].lower()
     assert out[1:] == ("", "", "", "", None, "", None, None) and not ui_ctx.downloads.served()
@@ -868,7 +868,7 @@ def test_scoring_warnings_reach_the_app_in_the_merchants_words(tmp_path, monkeyp
     brief's notes show them with no flag (--horizon-days) and no column name (clv_low)."""
     from types import SimpleNamespace
 
-    from agent import prompts
+    from agent.assistant import prompts
     from agent.display import plain_words
     from tests.test_approvals import three_customer_store
     from ui.app import AppContext

@@ -40,7 +40,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
-    from tools.demo import generate_store
+    from tools.demo.store import generate_store
     from ui.app import launch
 
     root = tmp_path_factory.mktemp("ui")

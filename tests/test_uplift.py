@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tools.uplift import NotEnoughCampaigns, fit_uplift
+from tools.models.uplift import NotEnoughCampaigns, fit_uplift
 
 
 def _rows(rng, n):
@@ -45,7 +45,7 @@ def test_too_few_campaigns_is_refused_in_words():
 
 
 def test_the_plan_ranks_by_the_uplift_model_when_given_one():
-    from agent.prioritise import prioritise
+    from agent.outreach.prioritise import prioritise
     from agent.settings import Settings
 
     books = [{"id": "a", "title": "A", "prior_uplift": 0.10, "channels": ["email"], "churn_reasons": ["fading_engagement"]}]

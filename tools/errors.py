@@ -1,4 +1,7 @@
-"""The one error type of tools/: bad store data a shop owner can act on.
+"""The error root, and bad store data a shop owner can act on.
+
+Every error written for the merchant derives from `RetentionError`: the command line prints it
+as one line and the app shows it as it is; anything else is a bug (a traceback in the log).
 
 A `DataError` names the file, the column, how many rows are affected and one example row.
 The CLI prints `str(err)` as a single line on stderr; nothing else is needed to explain it.
@@ -7,7 +10,11 @@ The CLI prints `str(err)` as a single line on stderr; nothing else is needed to 
 from __future__ import annotations
 
 
-class DataError(ValueError):
+class RetentionError(Exception):
+    """A problem the merchant can act on; `str(err)` says what it is and what to do (one line)."""
+
+
+class DataError(RetentionError, ValueError):
     """A store file cannot be used as it is.
 
     Attributes mirror the message so a UI can lay them out: `file`, `column`, `bad_rows`,

@@ -1,10 +1,13 @@
 """The column vocabulary, written down once.
 
-Every table that leaves `tools.load` uses these names and dtypes; every other module in
+Every table that leaves `tools.ingest.load` uses these names and dtypes; every other module in
 tools/ reads them from here rather than spelling strings of its own.
 """
 
 from __future__ import annotations
+
+import math
+import re
 
 import numpy as np
 
@@ -43,7 +46,7 @@ TICKETS_COLUMNS = (
 )
 
 # An order's identity across several export files of one store (Shopify's order Id, else
-# the order id): the same order in overlapping exports counts once (`tools.load`).
+# the order id): the same order in overlapping exports counts once (`tools.ingest.load`).
 ORDER_KEY_COL = "_order_key"
 
 # Ids that stand for "no customer" in real exports: a guest checkout, a blank cell written
@@ -88,11 +91,28 @@ MAX_PLAUSIBLE_AMOUNT = 1e10
 
 # "At risk", everywhere (tools, assistant, brief, app, CLI): churn_probability above this,
 # i.e. more likely to make no purchase in the horizon than to buy. Value at stake is
-# `tools.kpis.value_at_stake` (churn probability x predicted CLV), computed there only.
+# `tools.insights.kpis.value_at_stake` (churn probability x predicted CLV), computed there only.
 AT_RISK_PROBABILITY = 0.5
 
-# Personal fields: never shown to an external model (DESIGN.md, invariants).
-PERSONAL_FIELDS = ("email", "first_name", "last_name", "phone", "address", "note")
+PERSONAL_FIELDS = ("email", "first_name", "last_name", "name", "phone", "note", "address",
+                   "address1", "address2", "city", "zip", "postcode")
+"""Customer columns that are personal data: kept inside the session for local rendering, never
+in a tool result and never sent to a model (DESIGN.md, invariants)."""
+PERSONAL_PLACEHOLDERS = ("first_name", "last_name")
+"""The personal fields a draft carries as placeholders ({first_name}), filled only at render time."""
+
+# --- consent words ---------------------------------------------------------------------------
+# The one list of how a consent or yes/no cell says yes, no or nothing (the loader, the
+# consent rules of outreach and the guardrails all read these).
+TRUE_WORDS = frozenset({"true", "yes", "y", "1", "t", "subscribed", "opted_in", "optin", "opt_in",
+                        "opt-in", "on", "accepted", "accepts", "confirmed"})
+"""Yes, in a consent or yes/no column (the one list: the loader and agent.outreach.consent use it)."""
+FALSE_WORDS = frozenset(
+    {"false", "no", "n", "0", "f", "", "unsubscribed", "not_subscribed", "opted_out",
+     "optout", "off", "none", "pending", "never_subscribed"}
+)
+CONSENT_UNKNOWN_WORDS = frozenset({"", "unknown", "nan", "none", "null", "n/a", "na", "<na>", "?"})
+"""A consent cell that says nothing: unknown, not refused (the loader and agent.outreach.consent)."""
 
 # --- synonyms ------------------------------------------------------------------------------
 # Keys are canonical names; values are header spellings seen in the wild, compared after
@@ -183,3 +203,21 @@ def is_placeholder_id(value: str) -> bool:
 def normalise_header(name: object) -> str:
     """'Customer ID' -> 'customerid'; 'Lineitem quantity' -> 'lineitemquantity'."""
     return "".join(ch for ch in str(name).lower() if ch.isalnum())
+
+
+# --- currency -------------------------------------------------------------------------------------
+
+UNKNOWN_CURRENCY = "store currency"
+"""What a tool result says when neither the store's files nor the settings name a currency."""
+
+
+def currency_code(value) -> str | None:
+    """A currency as an upper-case ISO-4217-style code, or None (unknown, empty, the placeholder)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    text = str(value).strip().upper()
+    if not text or text == UNKNOWN_CURRENCY.upper():
+        return None
+    if not re.fullmatch(r"[A-Z]{3}", text):
+        raise ValueError(f"currency {value!r} is not a three-letter code such as USD, GBP or EUR")
+    return text

@@ -19,7 +19,7 @@ import gradio as gr
 from gradio import utils as gr_utils
 from starlette.middleware import Middleware
 
-from agent.approvals import ApprovalError
+from agent.approvals.queue import ApprovalError
 from agent.settings import Settings
 from ui import views
 from ui.guard import Gate, new_key

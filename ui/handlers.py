@@ -18,7 +18,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from agent.approvals import ApprovalError, open_queue
+from agent.approvals.queue import ApprovalError, open_queue
 from agent.display import date_words, plain_words
 from agent.settings import Settings, save_store_settings, with_workspace
 from agent.workspace import Workspace
@@ -41,7 +41,7 @@ class AppContext:
         self.store_dir = Path(store_dir)
         # the store settings the merchant saved in this workspace, under explicit ones
         self.settings = with_workspace(settings or Settings(), self.ws.root)
-        self._session = session  # an agent.session.StoreSession of store_dir, when one is at hand
+        self._session = session  # an agent.assistant.session.StoreSession of store_dir, when one is at hand
         self._loaded = loaded  # store_dir as load_store gave it (the CLI's summary), not read again
         self._queue = None
         self._assistant = None
@@ -94,7 +94,7 @@ class AppContext:
             emb.embed(["overview of my store"])
             t1 = time.perf_counter()
             done = [("loading the embedding model (beside the scoring)", t1 - t)]
-            from agent.session import index_playbooks
+            from agent.assistant.session import index_playbooks
 
             index_playbooks(KnowledgeBase(self.ws.chroma, embedder=emb))
             done.append(("indexing the playbooks (beside the scoring)", time.perf_counter() - t1))
@@ -159,7 +159,7 @@ class AppContext:
     def session(self, progress=None):
         with self._lock:
             if self._session is None or self._session.store_dir != self.store_dir:
-                from agent.session import StoreSession
+                from agent.assistant.session import StoreSession
 
                 loaded = self._loaded if self._loaded is not None and self._loaded.path == self.store_dir else None
                 self._loaded = None
@@ -181,13 +181,13 @@ class AppContext:
 
     def assistant(self):
         if self._assistant is None:
-            from agent.chat import Assistant
+            from agent.assistant.chat import Assistant
 
             self._assistant = Assistant(self.session(), settings=self.settings)
         return self._assistant
 
     def runner(self):
-        from agent.agent_tools import ToolRunner
+        from agent.toolbox.tools import ToolRunner
 
         return ToolRunner(self.session())
 
@@ -275,8 +275,8 @@ def error_message(exc: Exception) -> str:
     approval, a missing model setting, a second click) say what they say; anything else is a
     bug: its text (an internal check) is not the merchant's error, and its traceback is in
     the app's log (`log.exception` at the caller)."""
-    from agent.approvals import ApprovalError
-    from agent.llm import ModelConfigError
+    from agent.approvals.queue import ApprovalError
+    from agent.assistant.llm import ModelConfigError
     from knowledge.store import KnowledgeError
     from tools.errors import DataError
 
@@ -304,7 +304,7 @@ def chat_turn(ctx: AppContext, history: list) -> Iterator[tuple]:
     work goes on; the last yield holds the answer and its expandable tool trace, exactly as a
     non-streamed `Assistant.ask` would give them, and, when the turn queued drafts, shows the
     button that opens them in the Approvals tab (`open_chat_drafts`)."""
-    from agent.streaming import stream_answer
+    from agent.assistant.streaming import stream_answer
 
     history = list(history or [])
     message = views.message_text(history[-1]["content"]) if history else ""
@@ -363,7 +363,7 @@ def show_draft(ctx: AppContext, draft_id) -> tuple:
         d = ctx.queue().get(int(draft_id)).to_dict()
     except Exception as exc:
         return "", "", error_message(exc), ""
-    from agent.drafts import render
+    from agent.outreach.guardrails import render
 
     person = people_of(ctx, [d]).get(int(d["id"]))
     subject, body = render(d, person or {})
@@ -407,7 +407,7 @@ def people_of(ctx: AppContext, drafts: list[dict]) -> dict[int, dict]:
     and for drafts of another store in the same workspace (the same id is another person)."""
     if not ctx.loaded or not drafts:
         return {}
-    from agent.campaigns import store_campaigns
+    from agent.reports.campaigns import store_campaigns
 
     mine = set(store_campaigns(ctx.queue(), ctx.store_dir)[0])
     s = ctx.session()
@@ -443,10 +443,10 @@ def bulk_label(verb: str, n: int) -> str:
 
 
 def queue_results(ctx: AppContext):
-    """The campaign results beside the queue (agent.campaigns.all_campaign_results), as shown."""
+    """The campaign results beside the queue (agent.reports.campaigns.all_campaign_results), as shown."""
     if not ctx.loaded:
         return views.empty(views.CAMPAIGN_HEADINGS)
-    from agent.campaigns import all_campaign_results
+    from agent.reports.campaigns import all_campaign_results
 
     try:
         return views.campaigns_view(all_campaign_results(ctx.queue(), ctx.session().orders))
@@ -458,10 +458,10 @@ def queue_results(ctx: AppContext):
 def store_numbers(ctx: AppContext) -> dict | None:
     """The first screen's numbers, once the store is scored: active customers, at risk and
     their value at stake (the store_overview tool's), drafts waiting for approval, and the
-    last campaign's result (agent.campaigns.all_campaign_results). None before."""
+    last campaign's result (agent.reports.campaigns.all_campaign_results). None before."""
     if not ctx.loaded:
         return None
-    from agent.campaigns import all_campaign_results
+    from agent.reports.campaigns import all_campaign_results
 
     o = ctx.runner().call("store_overview", {})
     if isinstance(o, str):
@@ -564,7 +564,7 @@ def _bulk(ctx: AppContext, kind: str, armed: dict | None, actor: str, view: dict
 
 
 def people_line(ctx: AppContext) -> str:
-    """Who may decide on drafts in this workspace (agent.approvals: a registered person)."""
+    """Who may decide on drafts in this workspace (agent.approvals.queue: a registered person)."""
     try:
         names = [p.name for p in ctx.queue().people()]
     except Exception as exc:
@@ -587,12 +587,12 @@ def register_person(ctx: AppContext, name: str | None, by: str | None) -> tuple:
 
 
 def export_drafts(ctx: AppContext, actor: str, view: dict | None = None, picked=None) -> tuple:
-    """Approved drafts to CSV (agent.campaigns.export_approved): the export, and next to it the
+    """Approved drafts to CSV (agent.reports.campaigns.export_approved): the export, and next to it the
     same drafts as Klaviyo's profile import and Shopify's customer-tag import; those three
     files are the downloads the app then serves for exports. (message, table, export file,
     view, box, arming, picker, bulk approve and reject buttons, the Klaviyo and Shopify files)"""
-    from agent.campaigns import export_approved
-    from agent.drafts import format_paths
+    from agent.reports.campaigns import export_approved
+    from agent.outreach.drafts import format_paths
 
     view = view or {"state": views.ALL, "only": ""}
 
@@ -627,7 +627,7 @@ def make_brief(ctx: AppContext, week_ending: str | None, cac, progress=None) -> 
     HTML file, Markdown file). The charts are data: URIs in the page, so nothing but the two
     downloads is served; the HTML file carries them too. A second click while one is being made
     is refused, not run twice."""
-    from agent.brief import charts_html, weekly_brief
+    from agent.reports.brief import charts_html, weekly_brief
     from ui.charts import cohort_retention
 
     try:
@@ -816,7 +816,7 @@ def save_settings(ctx: AppContext, base: str | None, model: str | None, key: str
     (agent.settings.save_store_settings), so they are the same after a reload or a restart.
     `store_name`, `sender`, `sign_off`: None leaves them as they are, "" clears them.
     (message, key box)"""
-    from agent.display import currency_code
+    from tools.schema import currency_code
 
     who = (by or "").strip() or "merchant"
     try:

@@ -11,7 +11,7 @@ import re
 
 import pandas as pd
 
-from agent.consent import KINDS, state_column
+from agent.outreach.consent import KINDS, state_column
 from agent.display import (
     STATUS_LABEL,
     channel_label,
@@ -24,7 +24,7 @@ from agent.display import (
     reason_label,
     tier_label,
 )
-from tools.kpis import value_at_stake
+from tools.insights.kpis import value_at_stake
 
 STARTERS = [
     "Give me an overview of my store",
@@ -33,7 +33,7 @@ STARTERS = [
     "Draft messages for the top 3 at-risk customers",
 ]
 
-SCORE_COLUMNS = ["customer_id", "first_name", "segment", "clv_tier", "predicted_clv", "clv_low",
+TABLE_COLUMNS = ["customer_id", "first_name", "segment", "clv_tier", "predicted_clv", "clv_low",
                  "clv_high", "churn_probability", "churn_reason", "orders_to_date", "revenue_to_date",
                  "accepts_email", "next_best_product"]
 
@@ -49,7 +49,7 @@ DRAFT_COLUMNS = ["id", "status", "customer_id", "channel", "subject", "playbook_
 ALL = "(all)"
 CONSENT_FILTERS = [ALL, "email", "sms", "none", "unknown"]
 """email / sms: the customer's data says yes; none: yes on neither; unknown: a channel the data
-does not say (agent.consent: unknown is not a refusal)."""
+does not say (agent.outreach.consent: unknown is not a refusal)."""
 
 
 def mode_banner(mode: str, model: str | None) -> str:
@@ -249,7 +249,7 @@ def top_rows(df: pd.DataFrame, top_n: int = 50, *, product_names: dict | None = 
     product by name (`product_names`: id -> name), the id only where there is no name."""
     df = df.assign(value_at_stake=value_at_stake(df))
     df = df.sort_values("value_at_stake", ascending=False).head(int(top_n))
-    cols = [c for c in SCORE_COLUMNS if c in df] + ["value_at_stake"]
+    cols = [c for c in TABLE_COLUMNS if c in df] + ["value_at_stake"]
     out = df[cols].copy()
     if "next_best_product" in out and product_names:
         out["next_best_product"] = [product_label(p, product_names) for p in out["next_best_product"]]
@@ -579,7 +579,7 @@ def draft_preview(subject: str, body: str, channel: str, to: str = "") -> str:
 
 
 def campaigns_view(results: pd.DataFrame) -> pd.DataFrame:
-    """Campaign results (agent.campaigns.all_campaign_results) as shown, newest first."""
+    """Campaign results (agent.reports.campaigns.all_campaign_results) as shown, newest first."""
     if results is None or not len(results):
         return empty(CAMPAIGN_HEADINGS)
     r = results.iloc[::-1]

@@ -1,0 +1,115 @@
+"""What every `retention` command shares: the consoles, the options, the store it works on.
+
+`UserError` is a mistake in how a command was called (printed as one line, exit code 2);
+`resolve_store` picks --store or the demo store; `load_and_print` loads a store and prints its
+summary and load report.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from agent.workspace import Workspace
+from tools.errors import RetentionError
+
+out = Console()
+err = Console(stderr=True)
+
+WorkspaceOpt = Annotated[
+    Path, typer.Option("--workspace", envvar="RETENTION_WORKSPACE", help="Folder the app writes to.",
+                       show_default=True)
+]
+StoreOpt = Annotated[Path | None, typer.Option("--store", help="Store folder (orders.csv and friends).")]
+DemoOpt = Annotated[bool, typer.Option("--demo", help="Use the demo store (generated on first use).")]
+MapOpt = Annotated[
+    list[str] | None,
+    typer.Option("--map", help="Column override, canonical=Header, e.g. --map amount='Net Total'."),
+]
+CurrencyOpt = Annotated[str | None, typer.Option(
+    "--currency", help="The store's currency when its files do not say (e.g. GBP); the file's wins.")]
+DEFAULT_WS = Path(".retention")
+
+
+class UserError(RetentionError):
+    """A mistake in how the command was called; printed as one line."""
+
+
+def parse_map(items: list[str] | None) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise UserError(f"--map expects canonical=Header, got {item!r} (e.g. --map amount=Total)")
+        key, value = item.split("=", 1)
+        mapping[key.strip()] = value.strip()
+    return mapping
+
+
+def use_currency(currency: str | None) -> None:
+    """--currency: checked, then the `currency` setting (RETENTION_CURRENCY) of this run."""
+    from tools.schema import currency_code
+
+    if currency is None:
+        return
+    try:
+        os.environ["RETENTION_CURRENCY"] = currency_code(currency) or ""
+    except ValueError as exc:
+        raise UserError(f"--currency: {exc}") from None
+
+
+def resolve_store(ws: Workspace, store: Path | None, demo: bool) -> Path:
+    """The store folder to use: --store, or the demo store (generated if missing)."""
+    if store is not None and demo:
+        raise UserError("give either --store DIR or --demo, not both")
+    if store is not None:
+        if not store.exists():
+            raise UserError(f"{store}: no such store folder")
+        return store
+    if not demo:
+        raise UserError("which store? give --store DIR (a folder with orders.csv) or --demo")
+    path = ws.demo_store
+    if not (path / "orders.csv").exists() and not (path / "orders.parquet").exists():
+        from tools.demo.store import generate_store
+
+        with out.status(f"Generating the demo store in {path} ..."):
+            generate_store(path, customers=5_000, seed=7)
+    return path
+
+
+# --- loading a store ---------------------------------------------------------------------------
+
+
+def load_and_print(path: Path, ws: Workspace, *, column_map: dict | None = None):
+    """The loaded store, after printing its summary and load report."""
+    from tools.ingest.load import load_store, store_summary
+
+    with out.status(f"Loading {path} ..."):
+        loaded = load_store(path, column_map=column_map, rejects_dir=ws.rejects)
+    print_summary(store_summary(loaded), loaded)
+    return loaded
+
+
+def print_summary(s: dict, loaded) -> None:
+    from rich.table import Table
+
+    from agent.display import money, store_currency
+
+    cur = store_currency(s["currency"])
+    out.print(f"[bold]Store[/bold] {s['store']}")
+    out.print(f"  {s['customers']:,} customers, {s['orders']:,} orders, revenue {money(s['revenue'], cur)}"
+              + ("" if cur else " (currency not stated in the files: give --currency)"))
+    out.print(f"  orders from {s['first_order']} to {s['last_order']}")
+    table = Table(title="Load report", show_lines=False)
+    for col in ("file", "rows read", "accepted", "rejected", "reasons"):
+        table.add_column(col)
+    for r in loaded.reports:
+        reasons = "; ".join(f"{k}: {v}" for k, v in r.reasons.items()) or "-"
+        table.add_row(r.file, f"{r.rows_read:,}", f"{r.rows_accepted:,}", f"{r.rows_rejected:,}", reasons)
+    out.print(table)
+    rejected = [r for r in loaded.reports if r.rejects_path]
+    for r in rejected:
+        out.print(f"  rejected rows of {r.file} kept in {r.rejects_path}")

@@ -1,0 +1,212 @@
+"""Reading one table file as text: encoding, delimiter, size limit, malformed lines.
+
+Everything is read as strings; parsing happens in `tools.ingest.load`, where a value that cannot
+be used becomes a reject with a reason. A line the CSV parser cannot split (too many
+fields) is not dropped: it comes back in `RawTable.bad_lines` with its line number.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from tools.errors import DataError
+
+DEFAULT_MAX_BYTES = 1536 * 1024 * 1024  # 1.5 GiB: beyond that, ask for Parquet or a split
+TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
+TABLE_SUFFIXES = TEXT_SUFFIXES + (".parquet", ".pq")
+LINE_COL = "_line"
+
+
+@dataclass
+class RawTable:
+    """A file's rows as strings, with `_line` (1-based line number in the file; the header
+    is line 1) and the lines that could not be split into the header's fields."""
+
+    path: Path
+    frame: pd.DataFrame
+    bad_lines: list[tuple[int, str]] = field(default_factory=list)
+    encoding: str = "utf-8"
+    delimiter: str = ","
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def rows_read(self) -> int:
+        return len(self.frame) + len(self.bad_lines)
+
+
+def read_table(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> RawTable:
+    """Read a CSV/TSV/Parquet file as strings, refusing what cannot be a table."""
+    path = Path(path)
+    name = path.name
+    if not path.exists():
+        raise DataError("file not found", file=str(path))
+    if path.is_dir():
+        raise DataError("is a folder, not a file", file=str(path))
+    size = path.stat().st_size
+    if size == 0:
+        raise DataError("file is empty (0 bytes)", file=name, hint="Export it again from your shop")
+    if size > max_bytes:
+        raise DataError(
+            f"file is {size / 2**30:.1f} GiB, over the {max_bytes / 2**30:.1f} GiB limit for one file",
+            file=name,
+            hint="Split it (Shopify exports come in parts: orders_export_1.csv, _2, ...) "
+            "or save it as Parquet",
+        )
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return _read_parquet(path)
+    return _read_text(path)
+
+
+def read_header(path: str | Path) -> list[str] | None:
+    """A table file's column names without reading its rows; None if they cannot be read
+    (`read_table` then gives the reason)."""
+    path = Path(path)
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            return list(pq.read_schema(path).names)
+        with path.open("rb") as fh:
+            sample = fh.read(64 * 1024)
+        encoding, delimiter = _sniff(sample)
+        lines = sample.decode(encoding, errors="replace").splitlines()
+        return [h.strip() for h in next(csv.reader(lines[:1], delimiter=delimiter))] if lines else None
+    except Exception:  # a broken file: read_table names the problem
+        return None
+
+
+def _read_parquet(path: Path) -> RawTable:
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several types for a broken file
+        raise DataError(f"cannot be read as Parquet ({type(exc).__name__})", file=path.name) from None
+    # text columns become Python strings with blanks for nulls (filled by Arrow, before the
+    # conversion: per-column pandas round trips cost seconds on millions of rows); typed
+    # columns (dates, numbers) stay typed: the parsers take them as they are
+    text = set()
+    for i, f in enumerate(table.schema):
+        t = f.type.value_type if pa.types.is_dictionary(f.type) else f.type
+        if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+            table = table.set_column(i, f.name, pc.fill_null(table.column(i).cast(pa.string()), ""))
+            text.add(f.name)
+    frame = table.to_pandas()
+    for col in frame.columns:  # anything else pandas holds as objects (bytes, decimals): text
+        if col not in text and (frame[col].dtype == object or str(frame[col].dtype).startswith(("string", "category"))):
+            frame[col] = frame[col].astype("string").fillna("").astype(object)
+    frame.columns = [str(c) for c in frame.columns]
+    frame.insert(0, LINE_COL, range(2, len(frame) + 2))
+    return RawTable(path=path, frame=frame)
+
+
+def _sniff(sample: bytes) -> tuple[str, str]:
+    if b"\x00" in sample[:4096]:
+        raise DataError("is not a text table (binary content)")
+    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
+        try:
+            text = sample.decode(encoding)
+            break
+        except UnicodeDecodeError as exc:
+            if exc.start > len(sample) - 4:  # a multi-byte character cut by the sample
+                text = sample[: exc.start].decode(encoding)
+                break
+    header = text.splitlines()[0] if text.splitlines() else ""
+    counts = {d: header.count(d) for d in (",", ";", "\t", "|")}
+    delimiter = max(counts, key=counts.get)
+    if counts[delimiter] == 0:
+        try:
+            delimiter = csv.Sniffer().sniff(text[:8192]).delimiter
+        except csv.Error:
+            delimiter = ","
+    return encoding, delimiter
+
+
+def _read_text(path: Path) -> RawTable:
+    with path.open("rb") as fh:
+        sample = fh.read(256 * 1024)
+    try:
+        encoding, delimiter = _sniff(sample)
+    except DataError as exc:
+        raise DataError(exc.problem, file=path.name) from None
+    bad: list[tuple[int, str]] = []
+    try:
+        frame, lines, encoding = _read_fast(path, encoding, delimiter)
+    except pd.errors.EmptyDataError:
+        raise DataError("file has no header row", file=path.name) from None
+    except (pd.errors.ParserError, csv.Error):
+        frame, lines, bad = _read_tolerant(path, encoding, delimiter)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    frame.insert(0, LINE_COL, lines)
+    warnings = []
+    if encoding not in ("utf-8-sig", "utf-8"):
+        warnings.append(f"read as {encoding} (not UTF-8)")
+    return RawTable(path, frame, bad, encoding=encoding, delimiter=delimiter, warnings=warnings)
+
+
+def _read_fast(path: Path, encoding: str, delimiter: str):
+    """pandas' C parser; a byte that is not UTF-8 anywhere in the file means Windows-1252."""
+    kwargs = dict(sep=delimiter, dtype=str, keep_default_na=False, na_filter=False)
+    for enc in dict.fromkeys((encoding, "cp1252", "latin-1")):
+        try:
+            frame = pd.read_csv(path, engine="c", on_bad_lines="error", encoding=enc, **kwargs)
+            return frame, _line_numbers(path, enc, len(frame)), enc
+        except UnicodeDecodeError:
+            continue
+    raise DataError("cannot be decoded as text", file=path.name)  # pragma: no cover
+
+
+def _line_numbers(path: Path, encoding: str, n: int) -> list[int]:
+    """Line numbers of data rows, assuming one physical line per row and no blank lines
+    (true for nearly every export); a file with quoted newlines gets row order instead."""
+    return list(range(2, n + 2))
+
+
+def _read_tolerant(path: Path, encoding: str, delimiter: str):
+    """Row by row with the csv module: rows with the wrong field count are kept aside."""
+    bad: list[tuple[int, str]] = []
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    with path.open("r", encoding=encoding, newline="") as fh:
+        reader = csv.reader(fh, delimiter=delimiter)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise DataError("file has no header row", file=path.name) from None
+        width = len(header)
+        line_no = reader.line_num
+        try:
+            for row in reader:
+                start = line_no + 1
+                line_no = reader.line_num
+                if not row or all(not c.strip() for c in row):
+                    continue
+                if len(row) == width:
+                    rows.append(row)
+                    lines.append(start)
+                elif len(row) < width:  # a short row (e.g. truncated last line): pad, validate later
+                    rows.append(row + [""] * (width - len(row)))
+                    lines.append(start)
+                else:
+                    bad.append((start, delimiter.join(row)))
+        except csv.Error as exc:
+            bad.append((line_no + 1, f"unreadable from here on: {exc}"))
+    frame = pd.DataFrame(rows, columns=_dedupe(header), dtype=object)
+    return frame, lines, bad
+
+
+def _dedupe(header: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for h in header:
+        h = h.strip()
+        if h in seen:
+            seen[h] += 1
+            out.append(f"{h}.{seen[h]}")
+        else:
+            seen[h] = 0
+            out.append(h)
+    return out

@@ -1,0 +1,413 @@
+"""Validation of each table kind: typed canonical columns, and a reason for every row that
+cannot be used (the first problem found is the one reported). Used by `tools.ingest.load`."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tools.errors import DataError
+from tools.ingest.parse import blank_mask, parse_consent, parse_dates, parse_numbers, trimmed_text
+from tools.ingest.read import LINE_COL
+from tools.schema import MAX_PLAUSIBLE_AMOUNT, PLACEHOLDER_IDS, RETURNED_COL, is_placeholder_id
+
+REASON_COL = "_reason"
+FUTURE_TOLERANCE = timedelta(days=1)
+
+
+# --- validators: one per kind --------------------------------------------------------------
+
+
+def _first_reason(reasons: pd.Series, mask: pd.Series, text) -> None:
+    """Set the reason where a row has none yet (the first problem found is the one reported).
+    `text` is a string, or a function of the affected rows' index giving one per row (built
+    only for those rows: formatting millions of values to explain none is what a large
+    clean file would otherwise pay for)."""
+    if not mask.any():
+        return
+    todo = mask & reasons.isna()
+    if todo.any():
+        reasons.loc[todo] = text(todo[todo].index) if callable(text) else text
+
+
+def _example(canon: pd.DataFrame, mask: pd.Series, column: str) -> str:
+    row = canon.loc[mask].iloc[0]
+    return f"line {row[LINE_COL]}: {row[column]!r}"
+
+
+def _whole_column_bad(canon, bad, blank, column, cols, file, what) -> None:
+    """If not a single value of a column can be read, the column is wrong, not the rows."""
+    if bad.any() and not (~bad & ~blank).any():
+        raise DataError(
+            f"no value can be read as {what}",
+            file=file,
+            column=cols.get(column, column),
+            bad_rows=int(bad.sum()),
+            example=_example(canon, bad, column),
+            hint=f"Check that this is the {column} column, or pass --map {column}=<column>",
+        )
+
+
+def _dates(canon, reasons, column, cols, file, *, now, required):
+    parsed, bad = parse_dates(canon[column])
+    blank = blank_mask(canon[column])
+    _whole_column_bad(canon, bad, blank, column, cols, file, "a date")
+    if required:
+        _first_reason(reasons, blank, f"{column} is blank")
+    _first_reason(reasons, bad, lambda idx: "'" + canon.loc[idx, column].astype(str).str.slice(0, 40)
+                  + f"' is not a date ({column})")
+    _first_reason(reasons, parsed > pd.Timestamp(now + FUTURE_TOLERANCE),
+                  f"{column} is in the future")
+    return parsed
+
+
+def _numbers(canon, reasons, column, cols, file, *, required):
+    values, bad = parse_numbers(canon[column])
+    blank = blank_mask(canon[column])
+    _whole_column_bad(canon, bad, blank, column, cols, file, "a number")
+    if required:
+        _first_reason(reasons, blank, f"{column} is blank")
+    _first_reason(reasons, bad, lambda idx: "'" + canon.loc[idx, column].astype(str).str.slice(0, 40)
+                  + f"' is not a number ({column})")
+    return values
+
+
+def _ids(canon, reasons, column) -> pd.Series:
+    return _id_column(canon, reasons, column)[0]
+
+
+def _id_column(canon, reasons, column) -> tuple[pd.Series, np.ndarray]:
+    """The trimmed ids (a spreadsheet's float id 17850.0 read as 17850; blank ids rejected)
+    and their integer codes in order of first appearance (as `pd.factorize` gives them,
+    by Arrow's hash kernel)."""
+    col = canon[column]
+    ids, arr = trimmed_text(col.astype(str) if col.dtype != object else col)
+    spreadsheet = pc.ends_with(arr, ".0")
+    if pc.any(spreadsheet).as_py():
+        arr = pc.if_else(spreadsheet, pc.utf8_slice_codeunits(arr, 0, -2), arr)
+        ids = pd.Series(arr.to_numpy(zero_copy_only=False), index=col.index, dtype=object)
+    blank = pd.Series(pc.equal(arr, "").to_numpy(zero_copy_only=False), index=col.index)
+    _first_reason(reasons, blank, f"{column} is blank")
+    enc = pc.dictionary_encode(arr)
+    words = enc.dictionary
+    fake = np.append(placeholder_words(words), False)
+    if fake.any():
+        hit = pd.Series(fake[enc.indices.fill_null(len(words)).to_numpy(zero_copy_only=False)],
+                        index=col.index)
+        _first_reason(reasons, hit, lambda idx: f"{column} '" + ids[idx].astype(str)
+                      + "' is a placeholder, not a customer (a guest or blank id)")
+    return ids, enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+_PLAIN_ASCII = r"^[\x21-\x7e]+$"  # printable ASCII, no space: nothing for Python to strip
+_PLACEHOLDER_SET = pa.array(sorted(PLACEHOLDER_IDS | {"-1", "-0"}), type=pa.string())
+
+
+def placeholder_words(words: pa.Array) -> np.ndarray:
+    """`w != "" and is_placeholder_id(w)` for each distinct id of `words` (Arrow strings,
+    no nulls). A word of printable ASCII without spaces (every id of a clean file) is
+    checked by Arrow's kernels, where lower-casing is Python's and there is nothing to
+    strip; any other word by `is_placeholder_id` itself (a Python call per id was a few
+    seconds on a million customers)."""
+    words = words.cast(pa.string())
+    plain = pc.match_substring_regex(words, _PLAIN_ASCII).to_numpy(zero_copy_only=False)
+    low = pc.ascii_lower(words)
+    hit = pc.or_(pc.is_in(low, value_set=_PLACEHOLDER_SET), pc.match_substring_regex(low, "^0+$"))
+    fake = hit.to_numpy(zero_copy_only=False) & plain
+    other = np.flatnonzero(~plain)
+    if len(other):
+        fake[other] = [w != "" and is_placeholder_id(w) for w in words.take(other).to_pylist()]
+    return fake
+
+
+def _normalise_category(s: pd.Series, fn) -> pd.Series:
+    """Apply a string clean-up to each distinct value once (event types, channels, ...)."""
+    codes, uniques = pd.factorize(s.astype(str))
+    cleaned = fn(pd.Series(uniques, dtype=object)).to_numpy(dtype=object)
+    return pd.Series(cleaned[codes], index=s.index, dtype=object)
+
+
+def _validate_orders(canon: pd.DataFrame, cols, file, *, now):
+    reasons = pd.Series(None, index=canon.index, dtype=object)
+    warnings: list[str] = []
+    out = pd.DataFrame({LINE_COL: canon[LINE_COL]})
+    if "customer_id" not in cols:
+        canon = canon.assign(customer_id=canon["email"].map(email_customer_id, na_action="ignore"))
+        warnings.append("no customer id column: customers are identified by their email")
+    out["customer_id"], customer_code = _id_column(canon, reasons, "customer_id")
+    out["order_date"] = _dates(canon, reasons, "order_date", cols, file, now=now, required=True)
+    if "amount" in cols:
+        out["amount"] = _numbers(canon, reasons, "amount", cols, file, required=True)
+    else:
+        qty = _numbers(canon, reasons, "quantity", cols, file, required=True)
+        price = _numbers(canon, reasons, "unit_price", cols, file, required=True)
+        out["amount"] = (qty * price).round(4)
+        warnings.append("no amount column: amount = quantity x unit price")
+    huge = ~np.isfinite(out["amount"].fillna(0.0)) | (out["amount"].abs() > MAX_PLAUSIBLE_AMOUNT)
+    _first_reason(reasons, huge, lambda idx: "amount " + out.loc[idx, "amount"].map("{:.6g}".format)
+                  + f" is beyond any plausible order line (over {MAX_PLAUSIBLE_AMOUNT:.0e})")
+    order_code = None
+    if "order_id" in cols:
+        out["order_id"], order_code = _id_column(canon, reasons, "order_id")
+    else:
+        out["order_id"] = out["customer_id"] + "@" + out["order_date"].astype(str)
+        warnings.append("no order id column: one order per customer and timestamp")
+    for opt in ("product_id", "product_name", "channel"):
+        if opt in cols:
+            text, arr = trimmed_text(canon[opt])
+            blank = pc.equal(arr, "").to_numpy(zero_copy_only=False)
+            out[opt] = text.where(~blank, None) if blank.any() else text
+    if "product_name" in cols:  # a line without a product code is known by its name
+        if "product_id" not in out:
+            out["product_id"] = out["product_name"]
+            warnings.append("no product code column: products are known by their names")
+        elif out["product_id"].isna().any():
+            out["product_id"] = out["product_id"].fillna(out["product_name"])
+    if "quantity" in cols:
+        out["quantity"] = _numbers(canon, reasons, "quantity", cols, file, required=False)
+        _first_reason(reasons, out["quantity"].abs() > MAX_PLAUSIBLE_AMOUNT,
+                      "quantity is beyond any plausible order line")
+    if "discount" in cols:
+        out["discount"] = _numbers(canon, reasons, "discount", cols, file, required=False).abs().fillna(0.0)
+    currency = None
+    if "currency" in cols:
+        cur = canon["currency"].str.strip().str.upper()
+        present = cur[(cur != "") & reasons.isna()]
+        if len(present):
+            currency = present.value_counts().idxmax()
+            other = (cur != "") & (cur != currency)
+            _first_reason(reasons, other, lambda idx: "currency " + cur[idx]
+                          + f" differs from the store's {currency} (no exchange rates given)")
+            if other.any():
+                warnings.append(f"mixed currencies: kept {currency}, rejected {int(other.sum())} rows in others")
+        out["currency"] = cur.replace("", currency)
+    _orders_of_one_customer(out, reasons, order=order_code, customer=customer_code)
+    n_full = _fully_returned_orders(out, reasons, order=order_code, customer=customer_code)
+    if n_full:
+        warnings.append(f"{n_full} orders returned in full by a later return of the same items: "
+                        "kept with their return (revenue nets to zero), not purchase occasions")
+    out.attrs["currency"] = currency
+    return out, reasons, warnings
+
+
+def _fully_returned_orders(out: pd.DataFrame, reasons: pd.Series, *,
+                           order: np.ndarray | None = None,
+                           customer: np.ndarray | None = None) -> int:
+    """An order that a return of the same customer on or after its date gives back in full
+    (the same products in the same quantities, or without products the same amount) was not
+    a purchase: a cancelled invoice (Online Retail's C-invoices), a refund of the whole order.
+    Both stay (they net to zero; the return is a churn signal); the order's lines are marked
+    `RETURNED_COL`, so it is no purchase occasion (`schema.purchase_mask`). Partial returns
+    stay plain returns. Marks `out` in place; returns the number of orders matched. Orders
+    and customers are matched by integer codes (`order`, `customer`: those of
+    `_orders_of_one_customer`, when known), not by their string ids."""
+    ok = reasons.isna().to_numpy()
+    amount = out["amount"].to_numpy()
+    neg = ok & (amount < 0)
+    if not neg.any():
+        return 0
+    order = pd.factorize(out["order_id"])[0] if order is None else order
+    customer = pd.factorize(out["customer_id"])[0] if customer is None else customer
+    # only the customers with a return need looking at (an accepted row has both ids)
+    who = np.zeros(int(customer.max()) + 1, bool)
+    who[customer[neg]] = True
+    take = ok & who[np.maximum(customer, 0)] & (customer >= 0) & (order >= 0)
+    rows = out.loc[take]
+    parts = [rows["product_id"].fillna("").astype(str)] if "product_id" in rows else []
+    size = rows["amount"].abs().round(4).astype(str)
+    if "quantity" in rows:
+        size = rows["quantity"].abs().astype(str) + "x" + size
+    text = (parts[0] + "|" + size) if parts else size
+    item = pd.util.hash_array(text.to_numpy(dtype=object)).astype(np.uint64)
+    # an order's signature: its multiset of items (sums of independent 31-bit hash parts),
+    # so the order of lines does not matter; an order of mixed signs is never matched
+    orders = pd.DataFrame({
+        "order": order[take], "customer": customer[take],
+        "date": rows["order_date"].to_numpy(), "sign": np.sign(rows["amount"].to_numpy()),
+        "h1": (item & np.uint64(0x7FFFFFFF)).astype(np.int64),
+        "h2": ((item >> np.uint64(32)) & np.uint64(0x7FFFFFFF)).astype(np.int64),
+        "h3": ((item * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(33)).astype(np.int64)})
+    sig = orders.groupby("order", sort=False).agg(
+        customer=("customer", "first"), date=("date", "min"), sign_min=("sign", "min"),
+        sign_max=("sign", "max"), n=("h1", "size"), h1=("h1", "sum"), h2=("h2", "sum"),
+        h3=("h3", "sum")).reset_index()
+    buys = sig[(sig["sign_min"] >= 0) & (sig["sign_max"] > 0)]
+    rets = sig[sig["sign_max"] < 0]
+    pairs = rets.merge(buys, on=["customer", "n", "h1", "h2", "h3"], suffixes=("_r", "_b"))
+    pairs = pairs[pairs["date_b"] <= pairs["date_r"]].sort_values(["date_r", "date_b"],
+                                                                   ascending=[True, False])
+    pairs = pairs.drop_duplicates("order_r").drop_duplicates("order_b")
+    if pairs.empty:
+        return 0
+    returned = np.zeros(int(order.max()) + 1, bool)
+    returned[pairs["order_b"].to_numpy()] = True
+    full = returned[np.maximum(order, 0)] & (order >= 0) & ok
+    out[RETURNED_COL] = full | (out[RETURNED_COL].to_numpy(dtype=bool) if RETURNED_COL in out else False)
+    return len(pairs)
+
+
+def _orders_of_one_customer(out: pd.DataFrame, reasons: pd.Series, *, order: np.ndarray | None = None,
+                            customer: np.ndarray | None = None) -> None:
+    """Rows that share an order id are parts of one order: identical line items are two
+    items bought, an invoice split over two timestamps is one order (summed; dated at its
+    first timestamp), so no row is rejected as a duplicate. An order id used by two
+    customers keeps the first customer's rows. Keys are integer codes (hashing millions of
+    string ids once, not once per check); `order` and `customer`: those codes, when known."""
+    order = pd.factorize(out["order_id"])[0] if order is None else order
+    idx = np.flatnonzero(reasons.isna().to_numpy() & (order >= 0))
+    customer = pd.factorize(out["customer_id"])[0] if customer is None else customer
+    o_ok, c_ok = order[idx], customer[idx]
+    first_pair = ~_duplicated([o_ok, c_ok])  # each (order, customer) pair's first row
+    per_order = np.bincount(o_ok[first_pair], minlength=int(order.max()) + 1 if len(order) else 0)
+    if (per_order > 1).any():  # rare: only then find each order's first customer
+        owner = pd.Series(c_ok[first_pair]).groupby(o_ok[first_pair], sort=False).first()
+        clash = np.zeros(len(order), bool)
+        clash[idx] = (per_order[o_ok] > 1) & (c_ok != owner.reindex(o_ok).to_numpy())
+        _first_reason(reasons, pd.Series(clash, index=out.index), "order_id already used by another customer")
+    ok = np.flatnonzero(reasons.isna().to_numpy() & (order >= 0))
+    if len(ok) and np.bincount(order[ok]).max() > 1:  # some order has several rows
+        dates = out["order_date"].to_numpy()
+        first = pd.Series(dates[ok]).groupby(order[ok]).transform("min").to_numpy()
+        if (first != dates[ok]).any():
+            col = out["order_date"].to_numpy(copy=True)
+            col[ok] = first
+            out["order_date"] = col
+
+
+def _duplicated(codes: list[np.ndarray]) -> np.ndarray:
+    """Rows whose combination of integer codes (-1: missing) appeared on an earlier row."""
+    key = np.zeros(len(codes[0]), np.int64)
+    for c in codes:
+        base = int(c.max()) + 2 if len(c) else 1
+        if len(c) and (int(key.max()) + 1) * base > 2**62:  # re-compress: no overflow
+            key = pd.factorize(key)[0].astype(np.int64)
+        key = key * base + (c + 1)
+    return pd.Series(key).duplicated(keep="first").to_numpy()
+
+
+def _validate_customers(canon, cols, file, *, now):
+    reasons = pd.Series(None, index=canon.index, dtype=object)
+    warnings: list[str] = []
+    out = pd.DataFrame({LINE_COL: canon[LINE_COL]})
+    if "customer_id" not in cols:  # Shopify's customers export: Email is the key
+        if "email" not in cols and "phone" not in cols:
+            raise DataError("required column 'customer_id' not found (nor an Email or Phone column "
+                            "to know customers by)", file=file, column="customer_id",
+                            hint="Rename the column or pass --map customer_id=<your column name>")
+        by_email = (canon["email"].map(email_customer_id, na_action="ignore") if "email" in cols
+                    else pd.Series("", index=canon.index))
+        by_phone = (canon["phone"].map(phone_key, na_action="ignore").map(phone_customer_id)
+                    if "phone" in cols else pd.Series("", index=canon.index))
+        canon = canon.assign(customer_id=by_email.where(by_email.fillna("") != "", by_phone).fillna(""))
+        warnings.append("no customer id column: customers are known by their email (or phone)")
+    out["customer_id"] = _ids(canon, reasons, "customer_id")
+    for text_col in ("email", "first_name", "last_name", "phone", "tags", "note"):
+        out[text_col] = trimmed_text(canon[text_col])[0] if text_col in cols else ""
+    if "email" in cols:
+        arr = pa.array(out["email"].to_numpy(dtype=object), type=pa.string())
+        out["email"] = pc.utf8_lower(arr).to_numpy(zero_copy_only=False)
+    for flag in CONSENT_FLAGS:
+        if flag in cols:
+            out[flag], unknown = parse_consent(_normalise_category(canon[flag], lambda t: t))
+            if unknown.any():
+                warnings.append(f"{flag}: {int(unknown.sum())} values not read as yes/no are unknown consent")
+        else:
+            out[flag] = pd.array([pd.NA] * len(out), dtype="boolean")
+            warnings.append(f"no {flag} column: consent to {flag[8:]} is unknown (not assumed)")
+    if "created_at" in cols:
+        out["created_at"] = _dates(canon, reasons, "created_at", cols, file, now=now, required=False)
+    _first_reason(reasons, out["customer_id"].duplicated() & reasons.isna(), "duplicate customer_id")
+    return out, reasons, warnings
+
+
+def _validate_products(canon, cols, file, *, now):
+    reasons = pd.Series(None, index=canon.index, dtype=object)
+    out = pd.DataFrame({LINE_COL: canon[LINE_COL]})
+    out["product_id"] = _ids(canon, reasons, "product_id")
+    for text_col in ("name", "category"):
+        out[text_col] = canon[text_col].str.strip() if text_col in cols else ""
+    for num in ("price", "unit_cost"):
+        out[num] = _numbers(canon, reasons, num, cols, file, required=False) if num in cols else np.nan
+    _first_reason(reasons, out["product_id"].duplicated() & reasons.isna(), "duplicate product_id")
+    return out, reasons, []
+
+
+def _validate_events(canon, cols, file, *, now):
+    reasons = pd.Series(None, index=canon.index, dtype=object)
+    out = pd.DataFrame({LINE_COL: canon[LINE_COL]})
+    out["customer_id"] = _ids(canon, reasons, "customer_id")
+    out["timestamp"] = _dates(canon, reasons, "timestamp", cols, file, now=now, required=True)
+    out["type"] = _normalise_category(
+        canon["type"], lambda t: t.str.strip().str.lower().str.replace(r"[\s\-]+", "_", regex=True))
+    _first_reason(reasons, out["type"] == "", "type is blank")
+    return out, reasons, []
+
+
+def _validate_tickets(canon, cols, file, *, now):
+    reasons = pd.Series(None, index=canon.index, dtype=object)
+    out = pd.DataFrame({LINE_COL: canon[LINE_COL]})
+    out["customer_id"] = _ids(canon, reasons, "customer_id")
+    out["opened_at"] = _dates(canon, reasons, "opened_at", cols, file, now=now, required=True)
+    if "resolved_at" in cols:
+        out["resolved_at"] = _dates(canon, reasons, "resolved_at", cols, file, now=now, required=False)
+    else:
+        out["resolved_at"] = pd.NaT
+    out["severity"] = (_normalise_category(canon["severity"], lambda t: t.str.strip().str.lower())
+                       if "severity" in cols else "")
+    if "sentiment" in cols:
+        out["sentiment"] = _sentiment(canon["sentiment"])
+    else:
+        out["sentiment"] = np.nan
+    out["text"] = canon["text"] if "text" in cols else ""  # data, never instructions
+    return out, reasons, []
+
+
+def _sentiment(s: pd.Series) -> pd.Series:
+    words = {"negative": -1.0, "neutral": 0.0, "positive": 1.0, "angry": -1.0, "bad": -1.0, "good": 1.0}
+    values, _ = parse_numbers(s)
+    mapped = s.str.strip().str.lower().map(words)
+    return values.fillna(mapped)
+
+
+VALIDATORS = {
+    "orders": _validate_orders,
+    "customers": _validate_customers,
+    "products": _validate_products,
+    "events": _validate_events,
+    "tickets": _validate_tickets,
+}
+
+
+
+CONSENT_FLAGS = ("accepts_email", "accepts_sms")
+
+
+def phone_key(phone) -> str:
+    """A phone number's digits, the last 10 of them ('+1 555.864.6660', '(555) 864-6660' and
+    '5558646660' are one key: country prefixes and trunk zeros are written either way);
+    "" for what is not a phone (fewer than 7 digits)."""
+    digits = "".join(ch for ch in str(phone) if ch.isdigit())
+    return digits[-10:] if len(digits) >= 7 else ""
+
+
+def phone_customer_id(key: str) -> str:
+    """A stable, non-personal id for a customer known only by phone ('p' + 12 hex)."""
+    key = str(key)
+    if not key or key == "nan":
+        return ""
+    return "p" + hashlib.sha1(key.encode()).hexdigest()[:12]
+
+
+def email_customer_id(email: str) -> str | None:
+    """A stable, non-personal id for a customer known only by email ('e' + 12 hex)."""
+    email = str(email).strip().lower()
+    if not email:
+        return ""
+    return "e" + hashlib.sha1(email.encode()).hexdigest()[:12]
+
+
