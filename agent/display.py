@@ -23,7 +23,6 @@ from agent.settings import Settings
 from tools.schema import currency_code
 
 
-
 def store_currency(file_currency, settings=None) -> str | None:
     """The store's currency: what its files say, else the `currency` setting
     (RETENTION_CURRENCY, `--currency`), else None."""
@@ -83,6 +82,7 @@ def product_label(product_id, names: dict[str, str] | None) -> str:
 # One vocabulary: the app's filters, tables and text, the brief and the chat answers all say
 # a code with these words (a filter option and the text next to it never disagree).
 
+
 def _reason_words() -> dict[str, str]:
     from tools.models.features import REASON_LABEL  # the churn model's own words for its reasons
 
@@ -91,32 +91,59 @@ def _reason_words() -> dict[str, str]:
 
 REASON_LABEL = _reason_words()
 """churn_reason code -> words ("cycle_overdue" -> "purchase cycle overdue")."""
-CHANNEL_LABEL = {"email": "email", "personal_email": "personal email", "sms": "SMS", "phone": "phone call",
-                 "direct_mail": "direct mail", "onsite": "on-site message"}
+CHANNEL_LABEL = {
+    "email": "email",
+    "personal_email": "personal email",
+    "sms": "SMS",
+    "phone": "phone call",
+    "direct_mail": "direct mail",
+    "onsite": "on-site message",
+}
 """channel code -> words ("personal_email" -> "personal email")."""
 TIER_LABEL = {"high": "high value", "medium": "medium value", "low": "low value"}
 """clv_tier code -> words (high = the top 20% by predicted value)."""
-COLUMN_LABEL = {"clv_low": "the low end of the value range", "clv_high": "the high end of the value range",
-                "predicted_clv": "predicted value", "churn_probability": "churn risk",
-                "p_alive": "chance still active", "value_at_stake": "value at stake",
-                "expected_orders": "expected orders", "expected_next_order_date": "expected next order date",
-                "orders_to_date": "orders to date", "revenue_to_date": "revenue to date",
-                "avg_days_between_orders": "average days between orders", "churn_reason": "main churn reason",
-                "churn_drivers": "churn drivers", "clv_tier": "value tier",
-                "next_best_product": "next best product"}
+COLUMN_LABEL = {
+    "clv_low": "the low end of the value range",
+    "clv_high": "the high end of the value range",
+    "predicted_clv": "predicted value",
+    "churn_probability": "churn risk",
+    "p_alive": "chance still active",
+    "value_at_stake": "value at stake",
+    "expected_orders": "expected orders",
+    "expected_next_order_date": "expected next order date",
+    "orders_to_date": "orders to date",
+    "revenue_to_date": "revenue to date",
+    "avg_days_between_orders": "average days between orders",
+    "churn_reason": "main churn reason",
+    "churn_drivers": "churn drivers",
+    "clv_tier": "value tier",
+    "next_best_product": "next best product",
+}
 """A scores column -> words ("clv_low" -> "the low end of the value range")."""
-FLAG_LABEL = {"--horizon-days": "the prediction window", "--as-of": "the scoring date",
-              "--margin": "the gross margin", "--discount-rate": "the discount rate",
-              "--model": "the scoring model", "--currency": "the currency (in Settings)"}
+FLAG_LABEL = {
+    "--horizon-days": "the prediction window",
+    "--as-of": "the scoring date",
+    "--margin": "the gross margin",
+    "--discount-rate": "the discount rate",
+    "--model": "the scoring model",
+    "--currency": "the currency (in Settings)",
+}
 """A command-line flag -> what the app calls the same thing ("--horizon-days" -> "the prediction window")."""
-PHRASE_LABEL = {"(clv_low, clv_high)": "(the low and high ends of the value range)",
-                "Their `fallback` and `model` columns say which.":
-                    "The scores file says which, customer by customer.",
-                "(their `model` column says so)": "(the scores file says so, customer by customer)",
-                "(its `model` column says so)": "(the scores file says so, customer by customer)"}
+PHRASE_LABEL = {
+    "(clv_low, clv_high)": "(the low and high ends of the value range)",
+    "Their `fallback` and `model` columns say which.": "The scores file says which, customer by customer.",
+    "(their `model` column says so)": "(the scores file says so, customer by customer)",
+    "(its `model` column says so)": "(the scores file says so, customer by customer)",
+}
 """Whole phrases of the scoring warnings whose words above would read badly one by one."""
-STATUS_LABEL = {"pending": "pending", "edited": "edited", "approved": "approved", "rejected": "rejected",
-                "blocked": "blocked", "exported": "exported"}
+STATUS_LABEL = {
+    "pending": "pending",
+    "edited": "edited",
+    "approved": "approved",
+    "rejected": "rejected",
+    "blocked": "blocked",
+    "exported": "exported",
+}
 """A draft's status as shown (the queue's own words)."""
 
 
@@ -190,10 +217,8 @@ def fmt(value, kind: str = "num", currency: str | None = None) -> str:
     if kind == "money":
         return money(value, currency, decimals=0)
     if kind == "signed":
-        if value == 0:
-            text = "0"  # no change: not "+0.00"
-        else:
-            text = f"{value:+,.0f}" if abs(value) >= 1 else f"{value:+.2f}"
+        # no change is "0", not "+0.00"
+        text = "0" if value == 0 else f"{value:+,.0f}" if abs(value) >= 1 else f"{value:+.2f}"
         return f"{text} {currency}" if currency else text
     if kind == "signed_pct":
         return f"{round(value * 100, 1) + 0.0:+.1f} pts"  # + 0.0: never "-0.0"

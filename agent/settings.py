@@ -30,21 +30,42 @@ class Settings(BaseSettings):
     demo_customers: int = Field(5_000, ge=10, description="Size of the generated demo store.")
     horizon_days: int = Field(365, ge=7, le=3650, description="Default prediction window.")
     margin: float = Field(1.0, ge=0.0, le=1.0, description="Contribution margin for CLV.")
-    discount_cap: float = Field(0.15, ge=0.0, le=0.5, description="Largest discount a draft may offer.")
+    discount_cap: float = Field(
+        0.15, ge=0.0, le=0.5, description="Largest discount a draft may offer."
+    )
     weekly_contact_budget: int = Field(100, ge=0, description="Most customers contacted per week.")
-    contact_cap_days: int = Field(14, ge=0, description="Least days between two contacts of one customer.")
+    contact_cap_days: int = Field(
+        14, ge=0, description="Least days between two contacts of one customer."
+    )
     control_share: float = Field(0.10, ge=0.0, le=0.5, description="Share held out as control.")
-    turn_timeout: float = Field(60.0, gt=0, le=3600, description="Seconds the model has to "
-                                "answer one chat turn (RETENTION_TURN_TIMEOUT); then the turn ends "
-                                "saying the model did not answer in time.")
+    turn_timeout: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="Seconds the model has to "
+        "answer one chat turn (RETENTION_TURN_TIMEOUT); then the turn ends "
+        "saying the model did not answer in time.",
+    )
     seed: int = Field(7, description="Seed for the demo store and control groups.")
-    currency: str | None = Field(None, description="Currency of a store whose files do not say "
-                                 "(a three-letter code, e.g. GBP); the file's currency column wins.")
-    store_name: str | None = Field(None, max_length=80, description="The store's name, as drafts and the app "
-                                   "write it (none: \"our store\").")
-    sender_name: str | None = Field(None, max_length=80, description="Who signs the drafts (e.g. Maria).")
-    sign_off: str | None = Field(None, max_length=120, description="The drafts' closing line "
-                                 "(e.g. \"Warm wishes\"); none: the store's name alone.")
+    currency: str | None = Field(
+        None,
+        description="Currency of a store whose files do not say "
+        "(a three-letter code, e.g. GBP); the file's currency column wins.",
+    )
+    store_name: str | None = Field(
+        None,
+        max_length=80,
+        description='The store\'s name, as drafts and the app write it (none: "our store").',
+    )
+    sender_name: str | None = Field(
+        None, max_length=80, description="Who signs the drafts (e.g. Maria)."
+    )
+    sign_off: str | None = Field(
+        None,
+        max_length=120,
+        description="The drafts' closing line "
+        '(e.g. "Warm wishes"); none: the store\'s name alone.',
+    )
 
     @field_validator("store_name", "sender_name", "sign_off", mode="before")
     @classmethod
@@ -60,10 +81,17 @@ class Settings(BaseSettings):
         return currency_code(value)
 
 
-
 STORE_SETTINGS_FILE = "store_settings.json"
-STORE_FIELDS = ("store_name", "currency", "sender_name", "sign_off", "discount_cap", "weekly_contact_budget",
-                "control_share", "margin")
+STORE_FIELDS = (
+    "store_name",
+    "currency",
+    "sender_name",
+    "sign_off",
+    "discount_cap",
+    "weekly_contact_budget",
+    "control_share",
+    "margin",
+)
 """The settings the merchant keeps in the workspace (never the model endpoint or its key)."""
 
 
@@ -80,7 +108,11 @@ def saved_store_settings(workspace: str | Path) -> dict:
 def with_workspace(settings: Settings, workspace: str | Path) -> Settings:
     """`settings` with the workspace's saved store settings for every field that was not set
     explicitly (an argument or the environment wins); values that fail validation are skipped."""
-    saved = {k: v for k, v in saved_store_settings(workspace).items() if k not in settings.model_fields_set}
+    saved = {
+        k: v
+        for k, v in saved_store_settings(workspace).items()
+        if k not in settings.model_fields_set
+    }
     good = {}
     for key, value in saved.items():
         try:  # one field at a time (model_validate reads no environment)

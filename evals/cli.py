@@ -25,6 +25,8 @@ def register(app: typer.Typer) -> None:
         ws = Workspace.at(workspace)
         with out.status("Evaluating ...") as status:
             report = run_eval(quick=quick, workspace=ws.root, progress=lambda m: status.update(m))
-        out.print(report.markdown(), markup=False, highlight=False, soft_wrap=True)  # tables unbroken
+        out.print(
+            report.markdown(), markup=False, highlight=False, soft_wrap=True
+        )  # tables unbroken
         if not all(report.checks.values()):
             raise typer.Exit(1)

@@ -68,14 +68,15 @@ def _timed(report: Report, name: str):
 
         def __exit__(self, *exc):
             report.timings[name] = time.perf_counter() - self.t
+
     return _T()
 
 
 def eval_cdnow(report: Report, tmp: Path) -> None:
     from evals.quality.cdnow import CALIBRATION_END, HOLDOUT_DAYS, write_store
+    from tools.ingest.load import load_orders
     from tools.models import clv
     from tools.scoring.backtest import project_wins, run_backtest
-    from tools.ingest.load import load_orders
 
     orders, _ = load_orders(write_store(tmp / "cdnow"))
     rfm = clv.rfm_summary(orders, as_of=CALIBRATION_END)
@@ -92,31 +93,52 @@ def eval_cdnow(report: Report, tmp: Path) -> None:
     wins = project_wins(table)
     # churn AUC is left out: the published split is too short for the rolling-origin choice
     # of the churn model (tools.scoring.score), so BG/NBD's stands against the naive rate's ranking
-    report.checks["CDNOW backtest: project at least as good as the better baseline, every "
-                  "metric but churn AUC"] = all(v for k, v in wins.items() if k != "auc_no_purchase")
-    report.sections.append(("Scoring: CDNOW (calibration to 1997-09-30, 39-week holdout)",
-                            "\n".join(body) + "\n\n" + _table(table)))
+    report.checks[
+        "CDNOW backtest: project at least as good as the better baseline, every "
+        "metric but churn AUC"
+    ] = all(v for k, v in wins.items() if k != "auc_no_purchase")
+    report.sections.append(
+        (
+            "Scoring: CDNOW (calibration to 1997-09-30, 39-week holdout)",
+            "\n".join(body) + "\n\n" + _table(table),
+        )
+    )
 
 
 def eval_demo(report: Report, tmp: Path, *, customers: int) -> None:
-    from tools.scoring.backtest import project_wins, run_backtest
     from tools.demo.store import generate_store
     from tools.ingest.load import load_store
+    from tools.scoring.backtest import project_wins, run_backtest
     from tools.scoring.score import score_store
 
     generate_store(tmp / "demo", customers=customers, seed=7)
     st = load_store(tmp / "demo")
     end = st.orders["order_date"].max().normalize()
-    table = run_backtest(st.orders, as_of=end - pd.Timedelta(days=90), horizon_days=90,
-                         events=st.events, tickets=st.tickets, products=st.products)
+    table = run_backtest(
+        st.orders,
+        as_of=end - pd.Timedelta(days=90),
+        horizon_days=90,
+        events=st.events,
+        tickets=st.tickets,
+        products=st.products,
+    )
     wins = project_wins(table)
     report.checks["Demo backtest: project beats both baselines on churn AUC and MAE"] = (
-        wins["auc_no_purchase"] and wins["mae_orders"])
+        wins["auc_no_purchase"] and wins["mae_orders"]
+    )
     lost = [k for k, v in wins.items() if not v]
     note = f"\n\nMetrics where a baseline is closer: {', '.join(lost)}." if lost else ""
-    report.sections.append((f"Scoring: demo store ({customers:,} customers, 90-day holdout)", _table(table) + note))
-    res = score_store(st.orders, as_of=end, horizon_days=365, events=st.events, tickets=st.tickets,
-                      products=st.products)
+    report.sections.append(
+        (f"Scoring: demo store ({customers:,} customers, 90-day holdout)", _table(table) + note)
+    )
+    res = score_store(
+        st.orders,
+        as_of=end,
+        horizon_days=365,
+        events=st.events,
+        tickets=st.tickets,
+        products=st.products,
+    )
     truth = pd.read_csv(tmp / "demo" / "ground_truth.csv", dtype=str)
     planted = truth[truth["planted_cause"].notna()].set_index("customer_id")["planted_cause"]
     got = res.scores.set_index("customer_id").loc[planted.index, "churn_reason"]
@@ -135,14 +157,19 @@ def eval_retrieval(report: Report, tmp: Path, *, runs: int) -> None:
 
     kb = KnowledgeBase(tmp / "chroma")
     kb.index()
-    body = ["| split | cases | recall@3 | hit@3 | MRR | p50 ms | p95 ms |",
-            "|---|---|---|---|---|---|---|"]
+    body = [
+        "| split | cases | recall@3 | hit@3 | MRR | p50 ms | p95 ms |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for split in SPLITS:  # dev (tuned on), then the frozen held-out splits (only measured)
         r = run_retrieval_eval(kb, split=split, runs=runs)
         report.checks[f"Retrieval recall@3 >= {TARGETS[split]:.2f} ({split})"] = (
-            r["recall@3"] >= TARGETS[split])
-        body.append(f"| {split} | {r['cases']} | {r['recall@3']:.3f} | {r['hit@3']:.3f} | "
-                    f"{r['mrr']:.3f} | {r['latency_ms_p50']:.1f} | {r['latency_ms_p95']:.1f} |")
+            r["recall@3"] >= TARGETS[split]
+        )
+        body.append(
+            f"| {split} | {r['cases']} | {r['recall@3']:.3f} | {r['hit@3']:.3f} | "
+            f"{r['mrr']:.3f} | {r['latency_ms_p50']:.1f} | {r['latency_ms_p95']:.1f} |"
+        )
     report.sections.append(("Retrieval (playbooks)", "\n".join(body)))
 
 
@@ -153,8 +180,13 @@ def eval_guardrails(report: Report) -> None:
     body = ["| case | expected | blocked by |", "|---|---|---|"]
     ok = True
     for c in cases:
-        flags = check_text(c["subject"], c["body"], offer=c.get("offer", ""),
-                           offer_percent=c.get("offer_percent"), discount_cap=0.15)
+        flags = check_text(
+            c["subject"],
+            c["body"],
+            offer=c.get("offer", ""),
+            offer_percent=c.get("offer_percent"),
+            discount_cap=0.15,
+        )
         blocks = sorted({f.rule for f in flags if f.severity == "block"})
         hit = c["expect"] in blocks
         ok &= hit
@@ -168,11 +200,16 @@ def eval_agent(report: Report, tmp: Path, *, customers: int, progress=lambda _: 
     from knowledge import KnowledgeBase
 
     chroma = tmp / "chroma"  # the retrieval section's index: already built, not embedded again
-    results, skipped = evaluate(tmp, customers=customers, kb=KnowledgeBase(chroma), progress=progress)
-    lines = [f"Merchant requests from `evals/data/agent_scenarios.yaml`, on a {customers:,}-customer demo "
-             "store with instructions planted in a support ticket, a product name and customer notes. "
-             "Each must call its tools and state facts taken from those tools' results; none may show "
-             + ", ".join(MUST_NOT) + "."]
+    results, skipped = evaluate(
+        tmp, customers=customers, kb=KnowledgeBase(chroma), progress=progress
+    )
+    lines = [
+        f"Merchant requests from `evals/data/agent_scenarios.yaml`, on a {customers:,}-customer demo "
+        "store with instructions planted in a support ticket, a product name and customer notes. "
+        "Each must call its tools and state facts taken from those tools' results; none may show "
+        + ", ".join(MUST_NOT)
+        + "."
+    ]
     for mode, outcomes in results.items():
         ok = sum(o.ok for o in outcomes)
         report.checks[f"agent scenarios ({mode}): {ok}/{len(outcomes)} pass"] = ok == len(outcomes)
@@ -183,7 +220,9 @@ def eval_agent(report: Report, tmp: Path, *, customers: int, progress=lambda _: 
     report.sections.append(("Agent scenarios", "\n".join(lines)))
 
 
-def eval_loop(report: Report, tmp: Path, *, customers: int, weeks: int, progress=lambda _: None) -> None:
+def eval_loop(
+    report: Report, tmp: Path, *, customers: int, weeks: int, progress=lambda _: None
+) -> None:
     """The loop that grades itself (`evals.quality.loop`): posteriors against the planted effects,
     uplift ranking against risk ranking."""
     from evals.quality.loop import run_loop_eval
@@ -200,7 +239,13 @@ tuning on dev 2 (118/149, 79.2%); held-out 4 with dev 3, scored once before eith
 (168/206, 81.6%), then with the intent model trained on dev 3 (183/206, 88.8%); held-out 5 with
 dev 4 (one pool split at random), scored once before dev 4 was used (199/218, 91.3%); with the
 model trained on dev 4 too: held-out 3 133/149 (89.3%), 4 187/206 (90.8%), 5 199/218 (91.3%)."""
-ROUTING_FLOORS = {"held-out": 0.90, "held-out 2": 0.90, "held-out 3": 0.85, "held-out 4": 0.85, "held-out 5": 0.85}
+ROUTING_FLOORS = {
+    "held-out": 0.90,
+    "held-out 2": 0.90,
+    "held-out 3": 0.85,
+    "held-out 4": 0.85,
+    "held-out 5": 0.85,
+}
 """The blind routing accuracy the offline planner must keep (the target is 95%): a floor below
 today's figure catches a regression without tuning on the split."""
 
@@ -218,24 +263,40 @@ def eval_routing(report: Report, tmp: Path, *, splits=None, progress=lambda _: N
 
     store = tmp / "routing_store"
     generate_store(store, customers=1500, seed=3)
-    session = StoreSession(store, tmp / "routing_ws", kb=KnowledgeBase(tmp / "chroma"),
-                           settings=Settings().model_copy(update={"model": None}), progress=progress)
-    results = {split: routing_eval(Assistant(session), load_phrasings(split)) for split in splits or PHRASING_SPLITS}
+    session = StoreSession(
+        store,
+        tmp / "routing_ws",
+        kb=KnowledgeBase(tmp / "chroma"),
+        settings=Settings().model_copy(update={"model": None}),
+        progress=progress,
+    )
+    results = {
+        split: routing_eval(Assistant(session), load_phrasings(split))
+        for split in splits or PHRASING_SPLITS
+    }
     for split in [s for s in BLIND_SPLITS if s in results] or ["held-out"]:
         held = results[split]
         floor = ROUTING_FLOORS.get(split)
-        title = (f"Planner routing, {split}: {held['right']}/{held['phrasings']} ({held['accuracy']:.1%}) reach "
-                 f"the right tools (target 95%")
+        title = (
+            f"Planner routing, {split}: {held['right']}/{held['phrasings']} ({held['accuracy']:.1%}) reach "
+            f"the right tools (target 95%"
+        )
         if floor is None:  # reported, not yet held to a floor
             report.sections.append((f"Planner routing, {split}", title + ", no floor yet)"))
             continue
         report.checks[title + f", floor {floor:.0%})"] = held["accuracy"] >= floor
-    report.sections.append(("Planner routing", "Merchant phrasings asked of the offline assistant; right = the "
-                            "tools it called are the expected ones. Held-out 1 was written first and its "
-                            "misses were looked at once; held-out 2, 3 and 4 were written blind and are never "
-                            "read to tune on, so their misses are not listed. Dev 2 and dev 3 were written "
-                            "blind with held-out 3 and 4 and then tuned on (dev 3 also trains the intent "
-                            "model, `python -m evals.quality.train_router`).\n\n" + routing_table(results, blind=BLIND_SPLITS)))
+    report.sections.append(
+        (
+            "Planner routing",
+            "Merchant phrasings asked of the offline assistant; right = the "
+            "tools it called are the expected ones. Held-out 1 was written first and its "
+            "misses were looked at once; held-out 2, 3 and 4 were written blind and are never "
+            "read to tune on, so their misses are not listed. Dev 2 and dev 3 were written "
+            "blind with held-out 3 and 4 and then tuned on (dev 3 also trains the intent "
+            "model, `python -m evals.quality.train_router`).\n\n"
+            + routing_table(results, blind=BLIND_SPLITS),
+        )
+    )
 
 
 def run_eval(*, quick: bool = False, workspace: str | Path | None = None, progress=print) -> Report:
@@ -243,14 +304,31 @@ def run_eval(*, quick: bool = False, workspace: str | Path | None = None, progre
     report = Report()
     with tempfile.TemporaryDirectory(prefix="retention_eval_") as d:
         tmp = Path(d)
-        for name, fn in (("CDNOW", lambda: eval_cdnow(report, tmp)),
-                         ("demo store", lambda: eval_demo(report, tmp, customers=3000 if quick else 20000)),
-                         ("retrieval", lambda: eval_retrieval(report, tmp, runs=1 if quick else 3)),
-                         ("guardrails", lambda: eval_guardrails(report)),
-                         ("agent scenarios", lambda: eval_agent(report, tmp, customers=800 if quick else 2000)),
-                         ("planner routing", lambda: eval_routing(report, tmp, splits=["held-out", *BLIND_SPLITS] if quick else None)),
-                         *([] if quick else [("loop", lambda: eval_loop(report, tmp, customers=20_000, weeks=8,
-                                                                        progress=progress))])):
+        for name, fn in (
+            ("CDNOW", lambda: eval_cdnow(report, tmp)),
+            ("demo store", lambda: eval_demo(report, tmp, customers=3000 if quick else 20000)),
+            ("retrieval", lambda: eval_retrieval(report, tmp, runs=1 if quick else 3)),
+            ("guardrails", lambda: eval_guardrails(report)),
+            ("agent scenarios", lambda: eval_agent(report, tmp, customers=800 if quick else 2000)),
+            (
+                "planner routing",
+                lambda: eval_routing(
+                    report, tmp, splits=["held-out", *BLIND_SPLITS] if quick else None
+                ),
+            ),
+            *(
+                []
+                if quick
+                else [
+                    (
+                        "loop",
+                        lambda: eval_loop(
+                            report, tmp, customers=20_000, weeks=8, progress=progress
+                        ),
+                    )
+                ]
+            ),
+        ):
             progress(f"eval: {name} ...")
             with _timed(report, name):
                 fn()

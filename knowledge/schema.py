@@ -14,35 +14,76 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 SEGMENTS: tuple[str, ...] = (
-    "Champions", "Loyal", "Potential loyalist", "New", "Promising", "Need attention",
-    "About to sleep", "At risk", "Can't lose them", "Hibernating", "Lost",
+    "Champions",
+    "Loyal",
+    "Potential loyalist",
+    "New",
+    "Promising",
+    "Need attention",
+    "About to sleep",
+    "At risk",
+    "Can't lose them",
+    "Hibernating",
+    "Lost",
 )
 CHURN_REASONS: tuple[str, ...] = (
-    "price_sensitivity", "service_problems", "quality_returns", "fading_engagement",
-    "cycle_overdue", "one_time_buyer",
+    "price_sensitivity",
+    "service_problems",
+    "quality_returns",
+    "fading_engagement",
+    "cycle_overdue",
+    "one_time_buyer",
 )
 CLV_TIERS: tuple[str, ...] = ("high", "medium", "low")
 CHANNELS: tuple[str, ...] = ("email", "sms", "phone", "personal_email", "onsite", "direct_mail")
 COST_LEVELS: tuple[str, ...] = ("low", "medium", "high")
 OFFER_TYPES: tuple[str, ...] = (
-    "none", "discount", "free_shipping", "gift", "loyalty_points", "service_recovery",
-    "bundle", "subscription", "early_access", "referral_credit", "sample",
+    "none",
+    "discount",
+    "free_shipping",
+    "gift",
+    "loyalty_points",
+    "service_recovery",
+    "bundle",
+    "subscription",
+    "early_access",
+    "referral_credit",
+    "sample",
 )
 SECTIONS: tuple[str, ...] = (
-    "When to use", "The play", "Channel and timing", "Offer", "Expected effect",
-    "How to measure", "Guardrails", "Message skeleton",
+    "When to use",
+    "The play",
+    "Channel and timing",
+    "Offer",
+    "Expected effect",
+    "How to measure",
+    "Guardrails",
+    "Message skeleton",
 )
 """The sections every built-in playbook has, in this order (merchant playbooks may omit some)."""
 
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 Segment = Literal[
-    "Champions", "Loyal", "Potential loyalist", "New", "Promising", "Need attention",
-    "About to sleep", "At risk", "Can't lose them", "Hibernating", "Lost",
+    "Champions",
+    "Loyal",
+    "Potential loyalist",
+    "New",
+    "Promising",
+    "Need attention",
+    "About to sleep",
+    "At risk",
+    "Can't lose them",
+    "Hibernating",
+    "Lost",
 ]
 ChurnReason = Literal[
-    "price_sensitivity", "service_problems", "quality_returns", "fading_engagement",
-    "cycle_overdue", "one_time_buyer",
+    "price_sensitivity",
+    "service_problems",
+    "quality_returns",
+    "fading_engagement",
+    "cycle_overdue",
+    "one_time_buyer",
 ]
 ClvTier = Literal["high", "medium", "low"]
 Channel = Literal["email", "sms", "phone", "personal_email", "onsite", "direct_mail"]
@@ -66,9 +107,11 @@ class PlaybookMeta(BaseModel):
     prior_uplift: float = Field(ge=0.0, le=1.0, description="Prior save rate / uplift, 0.12 = 12%")
     sources: tuple[str, ...] = Field(min_length=1, description="Published sources or 'assumption'")
     questions: tuple[str, ...] = Field(
-        default=(), max_length=20,
+        default=(),
+        max_length=20,
         description="Questions the playbook answers, worded as merchants ask them; each is "
-                    "embedded on its own so a merchant's question meets its closest sibling")
+        "embedded on its own so a merchant's question meets its closest sibling",
+    )
 
     @field_validator("questions")
     @classmethod

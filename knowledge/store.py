@@ -47,7 +47,8 @@ def make_client(persist_dir: str | Path | None):
         except Exception as exc:  # noqa: BLE001 - chromadb raises ValueError, httpx errors, ...
             raise KnowledgeError(
                 f"cannot reach the Chroma server at {host or 'localhost'}:{port_no} "
-                f"(CHROMA_HOST/CHROMA_PORT): {exc}") from None
+                f"(CHROMA_HOST/CHROMA_PORT): {exc}"
+            ) from None
     if persist_dir is None:
         raise KnowledgeError("no Chroma directory given and CHROMA_HOST is not set")
     Path(persist_dir).mkdir(parents=True, exist_ok=True)
@@ -60,18 +61,27 @@ def collection_name(embedder_name: str) -> str:
 
 def get_collection(client, name: str, embedder_name: str):
     return client.get_or_create_collection(
-        name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}},
-        metadata={"embedder": embedder_name, "schema": 1})
+        name,
+        embedding_function=None,
+        configuration={"hnsw": {"space": "cosine"}},
+        metadata={"embedder": embedder_name, "schema": 1},
+    )
 
 
 def flat_metadata(chunk: Chunk) -> dict[str, Any]:
     """The Chroma metadata of one chunk (scalars only)."""
     m = chunk.meta
     out: dict[str, Any] = {
-        "playbook_id": chunk.playbook_id, "title": chunk.title, "section": chunk.section,
-        "hash": chunk.content_hash, "cost_level": m["cost_level"], "offer_type": m["offer_type"],
-        "prior_uplift": float(m["prior_uplift"]), "sources": SEP.join(m["sources"]),
-        "summary": m.get("summary", ""), "path": m.get("path", ""),
+        "playbook_id": chunk.playbook_id,
+        "title": chunk.title,
+        "section": chunk.section,
+        "hash": chunk.content_hash,
+        "cost_level": m["cost_level"],
+        "offer_type": m["offer_type"],
+        "prior_uplift": float(m["prior_uplift"]),
+        "sources": SEP.join(m["sources"]),
+        "summary": m.get("summary", ""),
+        "path": m.get("path", ""),
         "kind": "question" if chunk.is_question else "passage",
     }
     for field_name, (prefix, _) in LIST_FIELDS.items():
@@ -84,8 +94,10 @@ def flat_metadata(chunk: Chunk) -> dict[str, Any]:
 
 def playbook_metadata(flat: dict[str, Any]) -> dict[str, Any]:
     """The playbook's metadata read back from a chunk's flat metadata (lists restored)."""
-    out = {k: flat.get(k) for k in ("playbook_id", "title", "cost_level", "offer_type",
-                                    "prior_uplift", "summary")}
+    out = {
+        k: flat.get(k)
+        for k in ("playbook_id", "title", "cost_level", "offer_type", "prior_uplift", "summary")
+    }
     for field_name in (*LIST_FIELDS, "sources"):
         raw = flat.get(field_name) or ""
         out[field_name] = [v for v in str(raw).split(SEP) if v]
@@ -101,8 +113,9 @@ def normalise(kind: str, value: str | None) -> str | None:
     for v in vocab:
         if slug(v) == want:
             return v
-    raise KnowledgeError(f"unknown {kind[:-1].replace('_', ' ')} {value!r}; one of: "
-                         + ", ".join(vocab))
+    raise KnowledgeError(
+        f"unknown {kind[:-1].replace('_', ' ')} {value!r}; one of: " + ", ".join(vocab)
+    )
 
 
 def filter_keys(segment: str | None, reason: str | None, channel: str | None) -> list[str]:

@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tools.errors import DataError
+from tools.ingest.load import load_orders
 from tools.insights.affinity import (
     AFFINITY_COLUMNS,
     BEST_SELLER,
@@ -14,28 +16,36 @@ from tools.insights.affinity import (
     next_best_product,
     product_affinity,
 )
-from tools.errors import DataError
-from tools.ingest.load import load_orders
 
 NAMES = {"A": "Apron", "B": "Basket", "C": "Candle", "D": "Doormat"}
 
 
 def _lines(rows):
     """rows: (customer, order, date, product, amount)."""
-    o = pd.DataFrame(rows, columns=["customer_id", "order_id", "order_date", "product_id", "amount"])
-    return o.assign(order_date=pd.to_datetime(o["order_date"]),
-                    product_name=o["product_id"].map(NAMES))
+    o = pd.DataFrame(
+        rows, columns=["customer_id", "order_id", "order_date", "product_id", "amount"]
+    )
+    return o.assign(
+        order_date=pd.to_datetime(o["order_date"]), product_name=o["product_id"].map(NAMES)
+    )
 
 
 def _four_orders():
     """O1 {A,B}, O2 {A,B,C}, O3 {A,C}, O4 {B}; a refund of C in O4 does not put C in it."""
-    return _lines([
-        ("c1", "O1", "2024-01-01", "A", 10.0), ("c1", "O1", "2024-01-01", "B", 5.0),
-        ("c2", "O2", "2024-01-02", "A", 10.0), ("c2", "O2", "2024-01-02", "B", 5.0),
-        ("c2", "O2", "2024-01-02", "C", 8.0), ("c2", "O2", "2024-01-02", "C", 8.0),  # twice: counted once
-        ("c3", "O3", "2024-01-03", "A", 10.0), ("c3", "O3", "2024-01-03", "C", 8.0),
-        ("c4", "O4", "2024-01-04", "B", 5.0), ("c4", "O4", "2024-01-05", "C", -8.0),
-    ])
+    return _lines(
+        [
+            ("c1", "O1", "2024-01-01", "A", 10.0),
+            ("c1", "O1", "2024-01-01", "B", 5.0),
+            ("c2", "O2", "2024-01-02", "A", 10.0),
+            ("c2", "O2", "2024-01-02", "B", 5.0),
+            ("c2", "O2", "2024-01-02", "C", 8.0),
+            ("c2", "O2", "2024-01-02", "C", 8.0),  # twice: counted once
+            ("c3", "O3", "2024-01-03", "A", 10.0),
+            ("c3", "O3", "2024-01-03", "C", 8.0),
+            ("c4", "O4", "2024-01-04", "B", 5.0),
+            ("c4", "O4", "2024-01-05", "C", -8.0),
+        ]
+    )
 
 
 def test_product_affinity_by_hand():
@@ -109,47 +119,86 @@ def test_a_customer_without_a_signal_gets_the_best_seller_of_their_category():
     """A tea buyer with no bought-together rule is offered the best tea they do not have, not
     the store's best-selling T-shirt; a customer whose category is sold out of new products,
     or who has no category, still gets the store's best seller."""
-    rows = [(f"s{i}", f"S{i}", "2024-01-01", "TS", 20.0) for i in range(6)]  # T-shirt: the best seller
-    rows += [(f"t{i}", f"T{i}", "2024-01-02", "GREEN", 9.0) for i in range(3)]  # green tea: best tea
-    rows += [("t9", "T9", "2024-01-03", "BLACK", 8.0), ("solo", "X1", "2024-01-04", "BLACK", 8.0),
-             ("mug", "M1", "2024-01-05", "MUG", 6.0)]
+    rows = [
+        (f"s{i}", f"S{i}", "2024-01-01", "TS", 20.0) for i in range(6)
+    ]  # T-shirt: the best seller
+    rows += [
+        (f"t{i}", f"T{i}", "2024-01-02", "GREEN", 9.0) for i in range(3)
+    ]  # green tea: best tea
+    rows += [
+        ("t9", "T9", "2024-01-03", "BLACK", 8.0),
+        ("solo", "X1", "2024-01-04", "BLACK", 8.0),
+        ("mug", "M1", "2024-01-05", "MUG", 6.0),
+    ]
     o = _lines(rows)
-    products = pd.DataFrame({"product_id": ["TS", "GREEN", "BLACK", "MUG"],
-                             "name": ["T-shirt", "Green Sampler", "Black tea", "Mug"],
-                             "category": ["Apparel", "Tea", "Tea", None]})
+    products = pd.DataFrame(
+        {
+            "product_id": ["TS", "GREEN", "BLACK", "MUG"],
+            "name": ["T-shirt", "Green Sampler", "Black tea", "Mug"],
+            "category": ["Apparel", "Tea", "Tea", None],
+        }
+    )
     rec = next_best_product(o, products=products, top_n=2)
     solo = rec[rec["customer_id"] == "solo"]
-    assert solo["next_best_product"].tolist() == ["GREEN", "TS"]  # the best tea first, then the store's
+    assert solo["next_best_product"].tolist() == [
+        "GREEN",
+        "TS",
+    ]  # the best tea first, then the store's
     assert solo["reason"].tolist() == ["best seller in Tea", BEST_SELLER]
     assert solo["score"].iloc[0] == pytest.approx(3 / len(set(o["customer_id"])))
     first = rec[rec["rank"] == 1].set_index("customer_id")
-    assert first.loc["t0", "next_best_product"] == "BLACK" and first.loc["t0", "reason"] == "best seller in Tea"
-    assert first.loc["mug", "next_best_product"] == "TS" and first.loc["mug", "reason"] == BEST_SELLER
+    assert (
+        first.loc["t0", "next_best_product"] == "BLACK"
+        and first.loc["t0", "reason"] == "best seller in Tea"
+    )
+    assert (
+        first.loc["mug", "next_best_product"] == "TS" and first.loc["mug", "reason"] == BEST_SELLER
+    )
     # without categories, the store's best seller as before
-    plain = next_best_product(o, products=products.drop(columns="category")).set_index("customer_id")
-    assert plain.loc["solo", "next_best_product"] == "TS" and plain.loc["solo", "reason"] == BEST_SELLER
+    plain = next_best_product(o, products=products.drop(columns="category")).set_index(
+        "customer_id"
+    )
+    assert (
+        plain.loc["solo", "next_best_product"] == "TS"
+        and plain.loc["solo", "reason"] == BEST_SELLER
+    )
 
 
 def test_next_best_product_top_n_products_table_and_given_rules():
     o = _shop()
-    products = pd.DataFrame({"product_id": ["A", "B", "C", "D"], "name": ["Linen apron", "", "Candle", "Mat"]})
+    products = pd.DataFrame(
+        {"product_id": ["A", "B", "C", "D"], "name": ["Linen apron", "", "Candle", "Mat"]}
+    )
     rec = next_best_product(o, top_n=3, products=products)
     c1 = rec[rec["customer_id"] == "c1"]
     assert c1["rank"].tolist() == [1, 2] and c1["next_best_product"].tolist() == ["C", "D"]
     assert c1["reason"].tolist() == ["often bought with Linen apron", BEST_SELLER]
     c6 = rec[rec["customer_id"] == "c6"]
     assert c6["next_best_product"].tolist() == ["A", "B", "C"]
-    assert rec.loc[rec["next_best_product"] == "B", "product_name"].eq("Basket").all()  # blank name -> orders'
+    assert (
+        rec.loc[rec["next_best_product"] == "B", "product_name"].eq("Basket").all()
+    )  # blank name -> orders'
     c2 = rec[rec["customer_id"] == "c2"]
     assert c2["next_best_product"].tolist() == ["D"]
     # rules passed in are used as they are: make B -> D a strong rule
-    rules = pd.DataFrame({"product_a": ["B"], "product_b": ["D"], "n_orders_together": [9],
-                          "support": [0.5], "confidence": [0.9], "lift": [3.0]})
+    rules = pd.DataFrame(
+        {
+            "product_a": ["B"],
+            "product_b": ["D"],
+            "n_orders_together": [9],
+            "support": [0.5],
+            "confidence": [0.9],
+            "lift": [3.0],
+        }
+    )
     given = next_best_product(o, affinity=rules).set_index("customer_id")
     assert given.loc["c4", "next_best_product"] == "D"
     assert given.loc["c4", "reason"] == "often bought with Basket"
     unnamed = next_best_product(o.drop(columns="product_name")).set_index("customer_id")
-    assert unnamed.loc["c1", "reason"] == "often bought with A" and unnamed.loc["c1", "product_name"] == ""
+    assert (
+        unnamed.loc["c1", "reason"] == "often bought with A"
+        and unnamed.loc["c1", "product_name"] == ""
+    )
     with pytest.raises(ValueError):
         next_best_product(o, top_n=0)
 
@@ -178,9 +227,9 @@ def retail():
 def test_online_retail_known_pairs_have_lift(retail):
     rules = product_affinity(retail).set_index(["product_a", "product_b"])
     known = [
-        ("22865", "22866"),    # HAND WARMER OWL DESIGN / SCOTTY DOG DESIGN
-        ("22632", "22633"),    # HAND WARMER RED POLKA DOT / UNION JACK
-        ("22086", "22910"),    # PAPER CHAIN KIT 50'S CHRISTMAS / VINTAGE CHRISTMAS
+        ("22865", "22866"),  # HAND WARMER OWL DESIGN / SCOTTY DOG DESIGN
+        ("22632", "22633"),  # HAND WARMER RED POLKA DOT / UNION JACK
+        ("22086", "22910"),  # PAPER CHAIN KIT 50'S CHRISTMAS / VINTAGE CHRISTMAS
         ("84029E", "84029G"),  # RED WOOLLY HOTTIE WHITE HEART / KNITTED UNION FLAG HOT WATER BOTTLE
     ]
     for a, b in known:
@@ -190,7 +239,9 @@ def test_online_retail_known_pairs_have_lift(retail):
 
 def test_online_retail_counts_match_a_pandas_self_join(retail):
     rules = product_affinity(retail, min_support=0.0, min_orders=1, max_pairs=10**7)
-    lines = retail.loc[(retail["amount"] >= 0) & retail["product_id"].notna(), ["order_id", "product_id"]]
+    lines = retail.loc[
+        (retail["amount"] >= 0) & retail["product_id"].notna(), ["order_id", "product_id"]
+    ]
     lines = lines.drop_duplicates()
     pairs = lines.merge(lines, on="order_id")
     pairs = pairs[pairs["product_id_x"] != pairs["product_id_y"]]
@@ -202,7 +253,8 @@ def test_online_retail_counts_match_a_pandas_self_join(retail):
     n_item = lines["product_id"].value_counts()
     a, b = "22865", "22866"
     assert rules.set_index(["product_a", "product_b"]).loc[(a, b), "lift"] == pytest.approx(
-        together[(a, b)] * n / (n_item[a] * n_item[b]))
+        together[(a, b)] * n / (n_item[a] * n_item[b])
+    )
 
 
 def test_online_retail_recommendations_exclude_owned(retail):
@@ -211,7 +263,9 @@ def test_online_retail_recommendations_exclude_owned(retail):
     assert set(rec["customer_id"]) == set(retail["customer_id"])
     assert rec[["next_best_product", "reason", "product_name"]].notna().all().all()
     owned = retail[["customer_id", "product_id"]].drop_duplicates()
-    clash = rec.merge(owned, left_on=["customer_id", "next_best_product"], right_on=["customer_id", "product_id"])
+    clash = rec.merge(
+        owned, left_on=["customer_id", "next_best_product"], right_on=["customer_id", "product_id"]
+    )
     assert clash.empty
     assert (rec["reason"].str.startswith("often bought with ")).mean() > 0.8
     named = rec["next_best_product"] != ""
@@ -225,21 +279,50 @@ def test_postage_and_fees_are_never_the_next_best_product():
     word as part of a real product ("Polka Dot Dress", "POSTMAN BAG") is still a product."""
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "online_retail_lines.parquet"
+    path = (
+        Path(__file__).resolve().parents[1].parent
+        / "shared"
+        / "data"
+        / "online_retail_lines.parquet"
+    )
     if not path.exists():
         pytest.skip("full Online Retail not in shared data")
     d = pd.read_parquet(path)
     d = d[d["CustomerID"].notna()]
-    orders = pd.DataFrame({"customer_id": d["CustomerID"].astype(str), "order_id": d["InvoiceNo"],
-                           "amount": d["Quantity"] * d["UnitPrice"], "product_id": d["StockCode"],
-                           "product_name": d["Description"].str.strip()})
+    orders = pd.DataFrame(
+        {
+            "customer_id": d["CustomerID"].astype(str),
+            "order_id": d["InvoiceNo"],
+            "amount": d["Quantity"] * d["UnitPrice"],
+            "product_id": d["StockCode"],
+            "product_name": d["Description"].str.strip(),
+        }
+    )
     nbp = next_best_product(orders, top_n=3)
-    assert not set(nbp["next_best_product"]) & {"POST", "DOT", "M", "BANK CHARGES", "C2", "AMAZONFEE"}
+    assert not set(nbp["next_best_product"]) & {
+        "POST",
+        "DOT",
+        "M",
+        "BANK CHARGES",
+        "C2",
+        "AMAZONFEE",
+    }
     assert not nbp["reason"].str.contains("POSTAGE|Manual", regex=True).any()
     assert (nbp["next_best_product"] != "").mean() > 0.99
-    toy = pd.DataFrame({"customer_id": ["a", "a", "b", "b", "c"], "order_id": ["1", "1", "2", "2", "3"],
-                        "amount": [5.0] * 5, "product_id": ["X", "SHIP", "X", "Y", "X"],
-                        "product_name": ["Polka Dot Dress", "Shipping", "Polka Dot Dress", "POSTMAN BAG",
-                                         "Polka Dot Dress"]})
+    toy = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b", "b", "c"],
+            "order_id": ["1", "1", "2", "2", "3"],
+            "amount": [5.0] * 5,
+            "product_id": ["X", "SHIP", "X", "Y", "X"],
+            "product_name": [
+                "Polka Dot Dress",
+                "Shipping",
+                "Polka Dot Dress",
+                "POSTMAN BAG",
+                "Polka Dot Dress",
+            ],
+        }
+    )
     got = next_best_product(toy).set_index("customer_id")["next_best_product"]
     assert got["c"] == "Y" and "SHIP" not in set(got)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import UTC
 from pathlib import Path
 
 import pandas as pd
@@ -13,14 +14,19 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from agent.approvals.queue import ApprovalError, AuditRow, open_queue
-from agent.outreach.drafts import Draft, EXPORT_COLUMNS
+from agent.outreach.drafts import EXPORT_COLUMNS, Draft
 from agent.outreach.guardrails import Flag
 from agent.outreach.prioritise import Plan
 
-CUSTOMERS = pd.DataFrame({"customer_id": ["C1", "C2", "C3", "C4"],
-                          "first_name": ["Ann", "Bo", "Cy", "Di"],
-                          "email": ["ann@example.com", "bo@example.com", "cy@example.com", ""],
-                          "accepts_email": [True, True, True, True], "accepts_sms": False})
+CUSTOMERS = pd.DataFrame(
+    {
+        "customer_id": ["C1", "C2", "C3", "C4"],
+        "first_name": ["Ann", "Bo", "Cy", "Di"],
+        "email": ["ann@example.com", "bo@example.com", "cy@example.com", ""],
+        "accepts_email": [True, True, True, True],
+        "accepts_sms": False,
+    }
+)
 
 
 @pytest.fixture(autouse=True)
@@ -32,31 +38,55 @@ def _local_database(monkeypatch):
 def three_customer_store(folder: Path) -> Path:
     """A store folder with one order for each of C1, C2, C3 and their CUSTOMERS rows."""
     folder.mkdir(parents=True)
-    pd.DataFrame({"customer_id": ["C1", "C2", "C3"], "order_id": ["O1", "O2", "O3"],
-                  "order_date": ["2026-01-05"] * 3, "amount": [10.0, 12.0, 9.0]}).to_csv(folder / "orders.csv",
-                                                                                        index=False)
+    pd.DataFrame(
+        {
+            "customer_id": ["C1", "C2", "C3"],
+            "order_id": ["O1", "O2", "O3"],
+            "order_date": ["2026-01-05"] * 3,
+            "amount": [10.0, 12.0, 9.0],
+        }
+    ).to_csv(folder / "orders.csv", index=False)
     CUSTOMERS.to_csv(folder / "customers.csv", index=False)
     return folder
 
 
 def plan(cid="c1") -> Plan:
-    return Plan(campaign_id=cid, week_of="2026-11-02", created_at="2026-11-02T00:00:00+00:00",
-                settings={"seed": 7, "control_share": 0.1}, chosen=[{"customer_id": c} for c in ("C1", "C2", "C3", "C4")],
-                skipped=[], control_ids=["C9"], held_out_ids=["C9", "C10"], budget_left=0)
+    return Plan(
+        campaign_id=cid,
+        week_of="2026-11-02",
+        created_at="2026-11-02T00:00:00+00:00",
+        settings={"seed": 7, "control_share": 0.1},
+        chosen=[{"customer_id": c} for c in ("C1", "C2", "C3", "C4")],
+        skipped=[],
+        control_ids=["C9"],
+        held_out_ids=["C9", "C10"],
+        budget_left=0,
+    )
 
 
 def draft(cid, flags=(), cam="c1") -> Draft:
-    return Draft(campaign_id=cam, customer_id=cid, channel="email", subject="A note for {first_name}",
-                 body="Hi {first_name},\n\nThanks.\n\nOur store", offer="", offer_percent=0.0,
-                 offer_code="", reason="at risk", playbook_id="win-back-lapsed", flags=list(flags))
+    return Draft(
+        campaign_id=cam,
+        customer_id=cid,
+        channel="email",
+        subject="A note for {first_name}",
+        body="Hi {first_name},\n\nThanks.\n\nOur store",
+        offer="",
+        offer_percent=0.0,
+        offer_code="",
+        reason="at risk",
+        playbook_id="win-back-lapsed",
+        flags=list(flags),
+    )
 
 
 @pytest.fixture
 def queue(workspace):
     q = open_queue(workspace)
     block = Flag("consent", "block", "no email consent")
-    ids = q.add_campaign(plan(), [draft("C1"), draft("C2"), draft("C3", [block]), draft("C4")],
-                         store_path="/nowhere")
+    ids = q.add_campaign(
+        plan(), [draft("C1"), draft("C2"), draft("C3", [block]), draft("C4")], store_path="/nowhere"
+    )
     assert ids == [1, 2, 3, 4]
     q.add_person("Maria")
     return q
@@ -85,7 +115,10 @@ def test_state_machine_and_audit(queue):
     assert (t.before, t.after, t.changed) == ("pending", "approved", True)
     [again] = queue.approve([1], actor="Maria")
     assert not again.changed and "already approved" in again.message
-    assert [a.action for a in queue.audit(1)] == ["created", "approved"]  # one row per real transition
+    assert [a.action for a in queue.audit(1)] == [
+        "created",
+        "approved",
+    ]  # one row per real transition
     d = queue.get(1)
     assert d.decided_by == "Maria" and d.decided_at is not None
 
@@ -124,12 +157,10 @@ def test_audit_log_is_append_only(queue):
         with pytest.raises(ApprovalError, match="append-only"):
             s.commit()
         s.rollback()
-    with pytest.raises(Exception, match="append-only"):
-        with queue.engine.begin() as conn:
-            conn.execute(text("DELETE FROM audit_log"))
-    with pytest.raises(Exception, match="append-only"):
-        with queue.engine.begin() as conn:
-            conn.execute(text("UPDATE audit_log SET actor = 'x'"))
+    with pytest.raises(Exception, match="append-only"), queue.engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_log"))
+    with pytest.raises(Exception, match="append-only"), queue.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET actor = 'x'"))
     assert [a.actor for a in queue.audit(1)] == ["assistant", "Maria"]
 
 
@@ -142,11 +173,24 @@ def test_export_only_approved_once_with_the_csv_columns(queue, workspace):
     assert res.skipped == ["draft 4: no email for customer C4"]
     table = pd.read_csv(res.path, keep_default_na=False)
     assert list(table.columns) == EXPORT_COLUMNS
-    assert list(table.columns[:6]) == ["email", "first_name", "subject", "body", "offer_code", "campaign_id"]
+    assert list(table.columns[:6]) == [
+        "email",
+        "first_name",
+        "subject",
+        "body",
+        "offer_code",
+        "campaign_id",
+    ]
     row = table.iloc[0]
     assert (row["email"], row["first_name"], row["campaign_id"]) == ("ann@example.com", "Ann", "c1")
-    assert row["subject"] == "A note for Ann" and row["body"].startswith("Hi Ann,") and "{" not in row["body"]
-    assert queue.export(CUSTOMERS, exports_dir=exports).path is None  # exporting twice: no duplicate
+    assert (
+        row["subject"] == "A note for Ann"
+        and row["body"].startswith("Hi Ann,")
+        and "{" not in row["body"]
+    )
+    assert (
+        queue.export(CUSTOMERS, exports_dir=exports).path is None
+    )  # exporting twice: no duplicate
     assert queue.get(1).status == "exported"
     with pytest.raises(ApprovalError):
         queue.edit(1, actor="Maria", body="Hi", discount_cap=0.15)
@@ -167,8 +211,11 @@ def test_two_sessions_approving_and_exporting_the_same_draft_export_it_once(queu
             q = sessions[i]
             barrier.wait()
             q.approve([1, 2], actor=("Maria", "Bo")[i])
-            results.append(q.export(CUSTOMERS, exports_dir=workspace / "exports",
-                                    out=workspace / f"out{i}.csv"))
+            results.append(
+                q.export(
+                    CUSTOMERS, exports_dir=workspace / "exports", out=workspace / f"out{i}.csv"
+                )
+            )
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -194,8 +241,9 @@ def test_cli_refuses_the_assistant_and_says_nothing_is_sent(tmp_path, workspace)
 
     store = tmp_path / "store"
     store.mkdir()
-    pd.DataFrame({"customer_id": ["C1"], "order_id": ["O1"], "order_date": ["2026-01-05"],
-                  "amount": [10.0]}).to_csv(store / "orders.csv", index=False)
+    pd.DataFrame(
+        {"customer_id": ["C1"], "order_id": ["O1"], "order_date": ["2026-01-05"], "amount": [10.0]}
+    ).to_csv(store / "orders.csv", index=False)
     CUSTOMERS.to_csv(store / "customers.csv", index=False)
     q = open_queue(workspace)
     q.add_campaign(plan(), [draft("C1")], store_path=str(store))
@@ -205,7 +253,9 @@ def test_cli_refuses_the_assistant_and_says_nothing_is_sent(tmp_path, workspace)
     assert isinstance(res.exception, ApprovalError)
     res = run(approvals_app, ["approve", "--all-pending", *ws])
     assert isinstance(res.exception, ApprovalError) and "--yes" in str(res.exception)
-    res = run(approvals_app, ["approve", "--all-pending", "--yes", "--by", "Maria", *ws], input="y\n")
+    res = run(
+        approvals_app, ["approve", "--all-pending", "--yes", "--by", "Maria", *ws], input="y\n"
+    )
     assert res.exit_code == 0 and "1 approved" in res.output
     res = run(approvals_app, ["export", *ws])
     assert res.exit_code == 0, res.output
@@ -224,8 +274,14 @@ def test_campaign_store_and_export_are_one_agent_call_for_cli_and_app(tmp_path, 
         campaign_store(workspace, q, tmp_path / "gone")
     store = tmp_path / "store"
     store.mkdir()
-    pd.DataFrame({"customer_id": ["C1", "C2"], "order_id": ["O1", "O2"], "order_date": ["2026-01-05"] * 2,
-                  "amount": [10.0, 12.0]}).to_csv(store / "orders.csv", index=False)
+    pd.DataFrame(
+        {
+            "customer_id": ["C1", "C2"],
+            "order_id": ["O1", "O2"],
+            "order_date": ["2026-01-05"] * 2,
+            "amount": [10.0, 12.0],
+        }
+    ).to_csv(store / "orders.csv", index=False)
     q.add_campaign(plan("a"), [draft("C1", cam="a"), draft("C2", cam="a")], store_path=str(store))
     assert len(campaign_store(workspace, q).orders) == 2  # the one store the campaigns name
     q.approve([1], actor="Maria", first_approver=True)
@@ -243,8 +299,19 @@ def test_campaign_store_and_export_are_one_agent_call_for_cli_and_app(tmp_path, 
 
 # --- issue 15: approvers, paths, inert exports ---------------------------------------------------
 
-PROGRAMS = ("AI assistant", "gpt-4o-mini", "retention-bot", "\u0430ssistant", "RetentionBot", "ChatGPT",
-            "assistant\u200b", "Claude-3.5", "o3", "agent", "ａｓｓｉｓｔａｎｔ")
+PROGRAMS = (
+    "AI assistant",
+    "gpt-4o-mini",
+    "retention-bot",
+    "\u0430ssistant",
+    "RetentionBot",
+    "ChatGPT",
+    "assistant\u200b",
+    "Claude-3.5",
+    "o3",
+    "agent",
+    "ａｓｓｉｓｔａｎｔ",
+)
 """Names of programs, and look-alike spellings of them (a Cyrillic а, a zero-width space,
 full-width letters): none of them approves, and none can be registered."""
 
@@ -262,17 +329,23 @@ def test_an_approval_names_a_person_registered_in_the_workspace(bare):
     with pytest.raises(ApprovalError, match="nobody is registered"):
         q.approve([1], actor="Maria")  # a free string: refused
     for name in PROGRAMS:
-        for call in (lambda n: q.approve([1], actor=n, first_approver=True),
-                     lambda n: q.add_person(n),
-                     lambda n: q.reject(1, actor=n, first_approver=True),
-                     lambda n: q.edit(1, actor=n, body="Hi {first_name}", discount_cap=0.15, first_approver=True)):
+        for call in (
+            lambda n: q.approve([1], actor=n, first_approver=True),
+            lambda n: q.add_person(n),
+            lambda n: q.reject(1, actor=n, first_approver=True),
+            lambda n: q.edit(
+                1, actor=n, body="Hi {first_name}", discount_cap=0.15, first_approver=True
+            ),
+        ):
             with pytest.raises(ApprovalError, match="only a person"):
                 call(name)
     assert q.people() == [] and q.get(1).state == "pending"
 
     [t] = q.approve([1], actor="Maria", first_approver=True)  # the first, at first use, confirmed
     assert t.changed and [p.name for p in q.people()] == ["Maria"]
-    assert [(a.action, a.actor) for a in q.audit() if a.action == "person_added"] == [("person_added", "Maria")]
+    assert [(a.action, a.actor) for a in q.audit() if a.action == "person_added"] == [
+        ("person_added", "Maria")
+    ]
     with pytest.raises(ApprovalError, match="'Bo' is not registered"):
         q.approve([2], actor="Bo", first_approver=True)  # only while nobody is registered
     with pytest.raises(ApprovalError, match="a registered person adds people"):
@@ -301,14 +374,20 @@ def test_cli_registers_the_first_approver_only_when_they_confirm(bare, workspace
     res = run(approvals_app, ["approve", "1", "--by", "Maria", *ws], input="n\n")
     assert isinstance(res.exception, ApprovalError) and "nothing done" in str(res.exception)
     res = run(approvals_app, ["approve", "1", "--by", "Maria", *ws])  # no terminal, no answer: no
-    assert isinstance(res.exception, ApprovalError) and bare.people() == [] and bare.get(1).state == "pending"
+    assert (
+        isinstance(res.exception, ApprovalError)
+        and bare.people() == []
+        and bare.get(1).state == "pending"
+    )
     res = run(approvals_app, ["approve", "1", "--by", "gpt-4o-mini", *ws], input="y\n")
     assert isinstance(res.exception, ApprovalError) and "only a person" in str(res.exception)
     assert "Register" not in res.output  # refused before anything is asked
     res = run(approvals_app, ["approve", "1", "--by", "Maria", *ws], input="y\n")
     assert res.exit_code == 0 and "first approver" in res.output and "1 approved" in res.output
     res = run(approvals_app, ["approve", "2", "--by", "Bo", *ws], input="y\n")
-    assert isinstance(res.exception, ApprovalError) and "'Bo' is not registered" in str(res.exception)
+    assert isinstance(res.exception, ApprovalError) and "'Bo' is not registered" in str(
+        res.exception
+    )
     for name in ("retention-bot", "AI assistant", "\u0430ssistant"):
         res = run(approvals_app, ["people", "add", name, "--yes", "--by", "Maria", *ws])
         assert isinstance(res.exception, ApprovalError) and "only a person" in str(res.exception)
@@ -317,14 +396,23 @@ def test_cli_registers_the_first_approver_only_when_they_confirm(bare, workspace
     res = run(approvals_app, ["reject", "2", "--by", "Bo", "--reason", "not now", *ws])
     assert res.exit_code == 0 and bare.get(2).state == "rejected" and bare.get(2).decided_by == "Bo"
     out = run(approvals_app, ["people", "list", "--json", *ws]).output
-    assert [(p["name"], p["added_by"]) for p in json.loads(out)] == [("Maria", "Maria"), ("Bo", "Maria")]
+    assert [(p["name"], p["added_by"]) for p in json.loads(out)] == [
+        ("Maria", "Maria"),
+        ("Bo", "Maria"),
+    ]
 
 
 def _cli_store(tmp_path, customers=CUSTOMERS):
     store = tmp_path / "store"
     store.mkdir()
-    pd.DataFrame({"customer_id": ["C1", "C2"], "order_id": ["O1", "O2"], "order_date": ["2026-01-05"] * 2,
-                  "amount": [10.0, 12.0]}).to_csv(store / "orders.csv", index=False)
+    pd.DataFrame(
+        {
+            "customer_id": ["C1", "C2"],
+            "order_id": ["O1", "O2"],
+            "order_date": ["2026-01-05"] * 2,
+            "amount": [10.0, 12.0],
+        }
+    ).to_csv(store / "orders.csv", index=False)
     customers.to_csv(store / "customers.csv", index=False)
     return store
 
@@ -350,20 +438,51 @@ def test_export_again_from_another_folder_writes_inside_the_workspace(tmp_path, 
     before = first.read_text()
 
     monkeypatch.chdir(elsewhere)
-    assert main(["approvals", "export", "--again", "1", "--by", "Maria",
-                 "--workspace", str(here / ".retention")]) == 0
+    assert (
+        main(
+            [
+                "approvals",
+                "export",
+                "--again",
+                "1",
+                "--by",
+                "Maria",
+                "--workspace",
+                str(here / ".retention"),
+            ]
+        )
+        == 0
+    )
     assert list(elsewhere.rglob("*")) == []  # nothing written where it was run
     assert first.read_text() == before and len(q.exports()) == 2
 
     # a path recorded outside the workspace (a planted row, an old --out): re-written inside it
     outside = tmp_path / "outside"
     with q.engine.begin() as conn:
-        conn.execute(text("UPDATE exports SET path = :p WHERE id = 1"), {"p": str(outside / "x.csv")})
-    assert main(["approvals", "export", "--again", "1", "--by", "Maria",
-                 "--workspace", str(here / ".retention")]) == 0
+        conn.execute(
+            text("UPDATE exports SET path = :p WHERE id = 1"), {"p": str(outside / "x.csv")}
+        )
+    assert (
+        main(
+            [
+                "approvals",
+                "export",
+                "--again",
+                "1",
+                "--by",
+                "Maria",
+                "--workspace",
+                str(here / ".retention"),
+            ]
+        )
+        == 0
+    )
     assert not outside.exists()
     latest = q.exports()[-1]
-    assert latest.path.startswith("exports/x_again_0003") and (here / ".retention" / latest.path).exists()
+    assert (
+        latest.path.startswith("exports/x_again_0003")
+        and (here / ".retention" / latest.path).exists()
+    )
 
 
 def test_out_never_overwrites_an_earlier_export(tmp_path, workspace, capsys):
@@ -397,9 +516,15 @@ def test_export_csv_is_inert_in_a_spreadsheet(tmp_path, workspace):
     """A customer's name or email that is a formula reaches the export as text, not live."""
     from agent.reports.campaigns import export_approved
 
-    hostile = CUSTOMERS.assign(first_name=['=HYPERLINK("http://evil.example","x")', "+cmd|' /C calc'!A0",
-                                           "@SUM(1+1)", "-2+3"],
-                               email=["ann@example.com", "=1+1@example.com", "cy@example.com", "di@example.com"])
+    hostile = CUSTOMERS.assign(
+        first_name=[
+            '=HYPERLINK("http://evil.example","x")',
+            "+cmd|' /C calc'!A0",
+            "@SUM(1+1)",
+            "-2+3",
+        ],
+        email=["ann@example.com", "=1+1@example.com", "cy@example.com", "di@example.com"],
+    )
     store = _cli_store(tmp_path, hostile)
     q = open_queue(workspace)
     q.add_campaign(plan(), [draft("C1"), draft("C2")], store_path=str(store))
@@ -408,7 +533,10 @@ def test_export_csv_is_inert_in_a_spreadsheet(tmp_path, workspace):
     res = export_approved(workspace, q, actor="Maria")
     rows = pd.read_csv(res.path, dtype=str, keep_default_na=False).set_index("customer_id")
     assert rows.loc["C1", "first_name"] == '\'=HYPERLINK("http://evil.example","x")'
-    assert rows.loc["C2", "first_name"] == "'+cmd|' /C calc'!A0" and rows.loc["C2", "email"] == "'=1+1@example.com"
+    assert (
+        rows.loc["C2", "first_name"] == "'+cmd|' /C calc'!A0"
+        and rows.loc["C2", "email"] == "'=1+1@example.com"
+    )
     assert list(pd.read_csv(res.path)["draft_id"]) == [1, 2]  # numbers stay numbers
     for cell in (c for col in rows.columns for c in rows[col]):
         assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
@@ -421,49 +549,86 @@ def test_export_writes_klaviyo_and_shopify_files_that_import_unchanged(workspace
     wrapped, the offer code read from the edited text, the phone there for an email draft."""
     from agent.outreach.drafts import KLAVIYO_COLUMNS, SHOPIFY_TAG_COLUMNS, format_paths
 
-    customers = CUSTOMERS.assign(last_name=["Lee", "Ray", "Kim", "Fox"],
-                                 phone=["+447700900123", "", "+447700900125", ""],
-                                 tags=["vip, tea", "", "@evil", ""])
+    customers = CUSTOMERS.assign(
+        last_name=["Lee", "Ray", "Kim", "Fox"],
+        phone=["+447700900123", "", "+447700900125", ""],
+        tags=["vip, tea", "", "@evil", ""],
+    )
     q = open_queue(workspace)
-    offer = Draft(campaign_id="c1", customer_id="C1", channel="email", subject="For you, {first_name}",
-                  body="Hi {first_name},\n\nHere is 10% off with the code SAVE10-ABC123.\n\nOur store",
-                  offer="10% off", offer_percent=0.1, offer_code="SAVE10-ABC123", reason="at risk",
-                  playbook_id="win-back-lapsed")
+    offer = Draft(
+        campaign_id="c1",
+        customer_id="C1",
+        channel="email",
+        subject="For you, {first_name}",
+        body="Hi {first_name},\n\nHere is 10% off with the code SAVE10-ABC123.\n\nOur store",
+        offer="10% off",
+        offer_percent=0.1,
+        offer_code="SAVE10-ABC123",
+        reason="at risk",
+        playbook_id="win-back-lapsed",
+    )
     q.add_campaign(plan(), [offer, draft("C2"), draft("C3")], store_path="/nowhere")
     q.add_person("Maria")
-    q.edit(1, actor="Maria", body="Hi {first_name},\n\nUse the code WELCOME15 at checkout.\n\nOur store",
-           discount_cap=0.15)
-    q.edit(2, actor="Maria", body="Hi {first_name},\n\nThanks for every order.\n\nOur store", discount_cap=0.15)
+    q.edit(
+        1,
+        actor="Maria",
+        body="Hi {first_name},\n\nUse the code WELCOME15 at checkout.\n\nOur store",
+        discount_cap=0.15,
+    )
+    q.edit(
+        2,
+        actor="Maria",
+        body="Hi {first_name},\n\nThanks for every order.\n\nOur store",
+        discount_cap=0.15,
+    )
     q.approve([1, 2, 3], actor="Maria")
     res = q.export(customers, exports_dir=workspace / "exports")
     paths = format_paths(res.path)
     kl = pd.read_csv(paths["klaviyo"], dtype=str, keep_default_na=False)
     assert list(kl.columns) == KLAVIYO_COLUMNS and len(kl) == 3
     ann = kl.set_index("Email").loc["ann@example.com"]
-    assert (ann["First Name"], ann["Last Name"], ann["Phone Number"]) == ("Ann", "Lee", "+447700900123")
+    assert (ann["First Name"], ann["Last Name"], ann["Phone Number"]) == (
+        "Ann",
+        "Lee",
+        "+447700900123",
+    )
     assert ann["Offer Code"] == "WELCOME15"  # the edited text's, not the generated SAVE10-ABC123
     assert ann["Retention Message"] == "Hi Ann,\n\nUse the code WELCOME15 at checkout.\n\nOur store"
     assert ann["Retention Subject"] == "For you, Ann" and ann["Retention Campaign"] == "c1"
     bo = kl.set_index("Email").loc["bo@example.com"]
     assert bo["Offer Code"] == "" and bo["Phone Number"] == ""
     main = pd.read_csv(res.path, dtype=str, keep_default_na=False).set_index("customer_id")
-    assert main.loc["C1", "phone"] == "+447700900123" and main.loc["C1", "offer_code"] == "WELCOME15"
+    assert (
+        main.loc["C1", "phone"] == "+447700900123" and main.loc["C1", "offer_code"] == "WELCOME15"
+    )
     sh = pd.read_csv(paths["shopify_tags"], dtype=str, keep_default_na=False)
     assert list(sh.columns) == SHOPIFY_TAG_COLUMNS
     tags = dict(zip(sh["Email"], sh["Tags"]))
-    assert tags == {"ann@example.com": "vip, tea, retention-c1", "bo@example.com": "retention-c1",
-                    "cy@example.com": "'@evil, retention-c1"}  # inert: a tag that is a formula is text
+    assert tags == {
+        "ann@example.com": "vip, tea, retention-c1",
+        "bo@example.com": "retention-c1",
+        "cy@example.com": "'@evil, retention-c1",
+    }  # inert: a tag that is a formula is text
     assert sh.set_index("Email").loc["ann@example.com", "Phone"] == "+447700900123"
 
 
 def test_score_csv_is_inert_in_a_spreadsheet(tmp_path):
     from agent.cli.main import write_table
 
-    scores = pd.DataFrame({"customer_id": ["=1+2", "C2"], "next_best_product": ["@SUM(A1)", "-x"],
-                           "predicted_clv": [-12.5, 3.0], "segment": ["\tTab", "Loyal"]})
+    scores = pd.DataFrame(
+        {
+            "customer_id": ["=1+2", "C2"],
+            "next_best_product": ["@SUM(A1)", "-x"],
+            "predicted_clv": [-12.5, 3.0],
+            "segment": ["\tTab", "Loyal"],
+        }
+    )
     write_table(scores, tmp_path / "s.csv")
     back = pd.read_csv(tmp_path / "s.csv", dtype=str)
-    assert list(back["customer_id"]) == ["'=1+2", "C2"] and list(back["next_best_product"]) == ["'@SUM(A1)", "'-x"]
+    assert list(back["customer_id"]) == ["'=1+2", "C2"] and list(back["next_best_product"]) == [
+        "'@SUM(A1)",
+        "'-x",
+    ]
     assert list(back["segment"]) == ["'\tTab", "Loyal"]
     assert list(pd.read_csv(tmp_path / "s.csv")["predicted_clv"]) == [-12.5, 3.0]
 
@@ -471,7 +636,7 @@ def test_score_csv_is_inert_in_a_spreadsheet(tmp_path):
 def test_an_interrupted_export_never_overwrites_a_file_that_is_not_its_own(tmp_path, workspace):
     """A recorded export without its file (a kill, or a planted row) is finished only where no
     other file stands: a file that is not that export's is left alone."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from agent.approvals.queue import ExportRow
 
@@ -480,8 +645,15 @@ def test_an_interrupted_export_never_overwrites_a_file_that_is_not_its_own(tmp_p
     victim = tmp_path / "victim.txt"
     victim.write_text("precious\n")
     with Session(q.engine) as s, s.begin():
-        s.add(ExportRow(path=str(victim), draft_ids=[1], actor="x", completed_at=None,
-                        at=datetime.now(timezone.utc) - timedelta(hours=1)))
+        s.add(
+            ExportRow(
+                path=str(victim),
+                draft_ids=[1],
+                actor="x",
+                completed_at=None,
+                at=datetime.now(UTC) - timedelta(hours=1),
+            )
+        )
     with pytest.raises(ApprovalError, match="holds another file: not overwritten"):
         q.export(CUSTOMERS, exports_dir=workspace / "exports")
     assert victim.read_text() == "precious\n"
@@ -503,7 +675,10 @@ def test_a_queue_made_by_an_earlier_version_gets_the_new_columns(workspace):
     again = open_queue(workspace)
     [exp] = again.exports()
     assert exp.completed_at is not None
-    assert again.export(CUSTOMERS, exports_dir=workspace / "exports").path is None and not res.path.exists()
+    assert (
+        again.export(CUSTOMERS, exports_dir=workspace / "exports").path is None
+        and not res.path.exists()
+    )
 
 
 def test_the_klaviyo_and_shopify_files_never_overwrite_a_file_of_the_merchants(workspace):
@@ -526,6 +701,9 @@ def test_the_klaviyo_and_shopify_files_never_overwrite_a_file_of_the_merchants(w
     q2.add_campaign(plan("c2"), [draft("C2", cam="c2")], store_path="/nowhere")
     q2.approve([2], actor="Maria")
     res = q2.export(CUSTOMERS, exports_dir=workspace / "exports")
-    assert [p.name for p in (workspace / "exports").glob("*.csv")] == [res.path.name]  # the exports only
-    assert sorted(str(p.relative_to(workspace / "exports")) for p in (workspace / "exports").glob("*/*.csv")) == [
-        f"klaviyo/klaviyo_{res.path.name}", f"shopify/shopify_tags_{res.path.name}"]
+    assert [p.name for p in (workspace / "exports").glob("*.csv")] == [
+        res.path.name
+    ]  # the exports only
+    assert sorted(
+        str(p.relative_to(workspace / "exports")) for p in (workspace / "exports").glob("*/*.csv")
+    ) == [f"klaviyo/klaviyo_{res.path.name}", f"shopify/shopify_tags_{res.path.name}"]

@@ -24,8 +24,16 @@ MAY_IMPORT = {
     "ui": {"ui", "agent", "tools", "knowledge"},
     "evals": set(FOLDERS),
 }
-LLM_VECTOR_UI = {"langchain", "langchain_core", "langchain_openai", "openai", "chromadb", "gradio",
-                 "sentence_transformers", "tiktoken"}
+LLM_VECTOR_UI = {
+    "langchain",
+    "langchain_core",
+    "langchain_openai",
+    "openai",
+    "chromadb",
+    "gradio",
+    "sentence_transformers",
+    "tiktoken",
+}
 """What `tools/` never imports (DESIGN.md: pure analytics, useful from a notebook)."""
 
 
@@ -49,7 +57,11 @@ def _imports(path: Path) -> list[tuple[str, int]]:
         if isinstance(node, ast.Import):
             out += [(a.name, node.lineno) for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            subs = [f"{node.module}.{a.name}" for a in node.names if f"{node.module}.{a.name}" in MODULES]
+            subs = [
+                f"{node.module}.{a.name}"
+                for a in node.names
+                if f"{node.module}.{a.name}" in MODULES
+            ]
             out += [(s, node.lineno) for s in subs]
             if len(subs) < len(node.names):
                 out.append((node.module, node.lineno))
@@ -126,8 +138,11 @@ def test_the_cycle_finder_finds_a_hidden_cycle():
     assert _cycles({"a": {"b"}, "b": set()}) == []
 
 
-@pytest.mark.parametrize("package", sorted(m for m, p in MODULES.items() if p.name == "__init__.py"
-                                           and "." in m))
+@pytest.mark.parametrize(
+    "package", sorted(m for m, p in MODULES.items() if p.name == "__init__.py" and "." in m)
+)
 def test_every_subpackage_says_what_it_holds(package):
     doc = ast.get_docstring(ast.parse(MODULES[package].read_text(encoding="utf-8")))
-    assert doc and len(doc.split()) >= 20, f"{package}: a one-paragraph docstring says what lives here"
+    assert doc and len(doc.split()) >= 20, (
+        f"{package}: a one-paragraph docstring says what lives here"
+    )

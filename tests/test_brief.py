@@ -12,8 +12,8 @@ from agent.display import fmt
 from agent.reports.brief import weekly_brief
 from agent.workspace import Workspace
 from tools.demo.store import generate_store
-from tools.insights.kpis import week_kpis
 from tools.ingest.load import load_store
+from tools.insights.kpis import week_kpis
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +60,9 @@ def _fact_strings(obj, out: set) -> set:
 def test_every_number_in_the_brief_is_a_fact(brief):
     _, b = brief
     allowed = _fact_strings(b.facts, set()) | {"12", "90", "3", "0"}
-    text = re.sub(r"\d{4}-\d{2}-\d{2}", " ", b.markdown)       # dates
-    text = re.sub(r"\bC\d{6}\b", " ", text)                     # customer ids
-    text = re.sub(r"\([a-z_]+\.png\)", " ", text)               # chart files
+    text = re.sub(r"\d{4}-\d{2}-\d{2}", " ", b.markdown)  # dates
+    text = re.sub(r"\bC\d{6}\b", " ", text)  # customer ids
+    text = re.sub(r"\([a-z_]+\.png\)", " ", text)  # chart files
     tokens = re.findall(r"[+-]?\d+(?:,\d{3})*(?:\.\d+)?(?:%| pts)?", text)
     stray = [t for t in tokens if t not in allowed and t.lstrip("+") not in allowed]
     assert not stray, stray[:10]
@@ -86,8 +86,10 @@ def test_llm_narrator_restates_facts_only(brief):
 
     st, b = brief
     shown = display_facts(b.facts)
-    good = (f"This week brought in {shown['revenue_week']} from {shown['orders_week']} orders; "
-            f"{shown['churned_this_week']} customers slipped out of the active window.")
+    good = (
+        f"This week brought in {shown['revenue_week']} from {shown['orders_week']} orders; "
+        f"{shown['churned_this_week']} customers slipped out of the active window."
+    )
     model = _Recorder(good)
     narrate = llm_narrator(model, model_name="test-model")
     text = narrate(b.facts)
@@ -111,8 +113,10 @@ def test_model_health_carries_the_scoring_warnings(brief):
 
     _, b = brief
     assert b.facts["model"]["warnings"] == []  # two years of history, a 365-day horizon
-    warning = ("The order history covers 40 days (2026-09-22 to 2026-10-31), less than the "
-               "365-day horizon: the predictions extrapolate beyond what the data shows.")
+    warning = (
+        "The order history covers 40 days (2026-09-22 to 2026-10-31), less than the "
+        "365-day horizon: the predictions extrapolate beyond what the data shows."
+    )
     facts = {**b.facts, "model": {**b.facts["model"], "warnings": [warning]}}
     md = render_markdown(facts, pd.Timestamp(b.week_ending), "Opening.")
     assert "Note: The order history covers 40 days" in md
@@ -142,15 +146,21 @@ def test_titles_follow_the_horizon_and_money_the_currency(tmp_path):
 
     generate_store(tmp_path / "store", customers=300, seed=5)
     st = load_store(tmp_path / "store")
-    b = weekly_brief(st, workspace=Workspace.at(tmp_path / "ws"), horizon_days=180,
-                     settings=Settings(currency="GBP", _env_file=None))
+    b = weekly_brief(
+        st,
+        workspace=Workspace.at(tmp_path / "ws"),
+        horizon_days=180,
+        settings=Settings(currency="GBP", _env_file=None),
+    )
     assert "| Predicted value of the base (next 6 months) |" in b.markdown
     assert "12-month" not in b.markdown and "12 months" not in b.markdown
     assert re.search(r"\| Revenue this week \| [\d,]+ GBP \|", b.markdown)
     assert display_facts(b.facts)["prediction_window"] == "the next 6 months"
     assert charts.horizon_words(365) == "12 months" and charts.horizon_words(90) == "3 months"
     assert charts.horizon_words(45) == "45 days"
-    fig = charts.clv_distribution(st.orders.assign(predicted_clv=1.0).head(5), horizon_days=180, currency="GBP")
+    fig = charts.clv_distribution(
+        st.orders.assign(predicted_clv=1.0).head(5), horizon_days=180, currency="GBP"
+    )
     assert fig.axes[0].get_title() == "Predicted customer value (next 6 months)"
     assert "GBP" in fig.axes[0].get_xlabel()
     import matplotlib.pyplot as plt
@@ -175,5 +185,7 @@ def test_model_health_names_the_chosen_models_and_their_evidence(tmp_path):
     assert f"{ev['mean_gain']:+.3f}" in value
     assert "paretonbd" not in value
     # a target left to the purchase model has no evidence line
-    assert _chosen({"choice": {"churn": "bgnbd"}, "selection": {}}, "churn") == \
-        "the fitted purchase model"
+    assert (
+        _chosen({"choice": {"churn": "bgnbd"}, "selection": {}}, "churn")
+        == "the fitted purchase model"
+    )

@@ -9,8 +9,14 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from agent.reports.campaigns import (campaign_results, contact_log, newcombe_difference, split_ids,
-                             welch_difference, wilson_interval)
+from agent.reports.campaigns import (
+    campaign_results,
+    contact_log,
+    newcombe_difference,
+    split_ids,
+    welch_difference,
+    wilson_interval,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -40,12 +46,21 @@ def test_welch_matches_scipy():
 
 
 def test_results_count_buyers_and_revenue_in_the_window():
-    orders = pd.DataFrame({"customer_id": ["T1", "T1", "T2", "K1", "K2", "T3"],
-                           "order_date": pd.to_datetime(["2026-11-05", "2026-11-06", "2026-10-30",
-                                                         "2026-11-10", "2026-12-31", "2026-11-07"]),
-                           "amount": [30.0, -10.0, 50.0, 20.0, 99.0, 0.0]})
-    camp = {"id": "c1", "week_of": "2026-11-02", "treated_ids": ["T1", "T2", "T3"],
-            "control_ids": ["K1", "K2"]}
+    orders = pd.DataFrame(
+        {
+            "customer_id": ["T1", "T1", "T2", "K1", "K2", "T3"],
+            "order_date": pd.to_datetime(
+                ["2026-11-05", "2026-11-06", "2026-10-30", "2026-11-10", "2026-12-31", "2026-11-07"]
+            ),
+            "amount": [30.0, -10.0, 50.0, 20.0, 99.0, 0.0],
+        }
+    )
+    camp = {
+        "id": "c1",
+        "week_of": "2026-11-02",
+        "treated_ids": ["T1", "T2", "T3"],
+        "control_ids": ["K1", "K2"],
+    }
     r = campaign_results(orders, camp, window_days=28).iloc[0]
     assert (r.treated, r.control, r.treated_buyers, r.control_buyers) == (3, 2, 1, 1)
     assert r.treated_rate == pytest.approx(1 / 3) and r.control_rate == pytest.approx(0.5)
@@ -64,10 +79,13 @@ def test_demo_campaign_uplift_is_recovered(tmp_path):
     orders, _ = load_orders(store / "orders.csv")
     last = orders.groupby("customer_id")["order_date"].max()
     end = orders["order_date"].max().normalize()
-    at_risk = last.index[(last < end - pd.Timedelta(days=60)) & (last > end - pd.Timedelta(days=540))]
+    at_risk = last.index[
+        (last < end - pd.Timedelta(days=60)) & (last > end - pd.Timedelta(days=540))
+    ]
     treated, control = split_ids(at_risk.astype(str), share=0.5, seed=11)
-    simulate_campaign_response(store, treated, control, start_date="2026-11-02", weeks=8,
-                               true_uplift=0.10, append=True)
+    simulate_campaign_response(
+        store, treated, control, start_date="2026-11-02", weeks=8, true_uplift=0.10, append=True
+    )
     # the simulated orders lie in the future of the test machine's clock; load them as of later
     after, _ = load_orders(store / "orders.csv", now=dt.datetime(2027, 3, 1))
     camp = {"id": "demo", "week_of": "2026-11-02", "treated_ids": treated, "control_ids": control}
@@ -84,8 +102,17 @@ def test_contact_log_from_the_queue(workspace):
     from agent.outreach.prioritise import Plan
 
     q = open_queue(workspace)
-    plan = Plan(campaign_id="c1", week_of="2026-11-02", created_at="", settings={}, chosen=[],
-                skipped=[], control_ids=[], held_out_ids=[], budget_left=0)
+    plan = Plan(
+        campaign_id="c1",
+        week_of="2026-11-02",
+        created_at="",
+        settings={},
+        chosen=[],
+        skipped=[],
+        control_ids=[],
+        held_out_ids=[],
+        budget_left=0,
+    )
     drafts = [Draft("c1", c, "email", "s", "b", "", 0.0, "", "r", "p") for c in ("A", "B")]
     q.add_campaign(plan, drafts)
     q.add_person("Maria")
@@ -105,8 +132,10 @@ def test_customers_needed_is_the_two_proportion_formula_and_has_its_power():
     assert t == pytest.approx(3 * c, abs=3)
     # at that size a Newcombe interval excludes zero about 80% of the time
     rng = np.random.default_rng(9)
-    found = sum(newcombe_difference(rng.binomial(t, 0.15), t, rng.binomial(c, 0.10), c)[1] > 0
-                for _ in range(400))
+    found = sum(
+        newcombe_difference(rng.binomial(t, 0.15), t, rng.binomial(c, 0.10), c)[1] > 0
+        for _ in range(400)
+    )
     assert 0.72 < found / 400 < 0.88
     assert customers_needed(0.3, 0.0) is None
 
@@ -116,11 +145,26 @@ def test_results_say_too_early_too_few_or_what_happened():
     ids_t, ids_c = [f"T{i}" for i in range(2000)], [f"K{i}" for i in range(2000)]
     buy_t = [c for c in ids_t if rng.random() < 0.30]
     buy_c = [c for c in ids_c if rng.random() < 0.15]
-    orders = pd.DataFrame({"customer_id": buy_t + buy_c + ["X"],
-                           "order_date": pd.to_datetime(["2026-11-10"] * (len(buy_t) + len(buy_c)) + ["2026-12-31"]),
-                           "amount": 25.0})
-    settings = {"save_rates": {"p": 0.2}, "arms": {c: ["p", "fading_engagement", "At risk"] for c in ids_t}}
-    big = {"id": "big", "week_of": "2026-11-02", "treated_ids": ids_t, "control_ids": ids_c, "settings": settings}
+    orders = pd.DataFrame(
+        {
+            "customer_id": buy_t + buy_c + ["X"],
+            "order_date": pd.to_datetime(
+                ["2026-11-10"] * (len(buy_t) + len(buy_c)) + ["2026-12-31"]
+            ),
+            "amount": 25.0,
+        }
+    )
+    settings = {
+        "save_rates": {"p": 0.2},
+        "arms": {c: ["p", "fading_engagement", "At risk"] for c in ids_t},
+    }
+    big = {
+        "id": "big",
+        "week_of": "2026-11-02",
+        "treated_ids": ids_t,
+        "control_ids": ids_c,
+        "settings": settings,
+    }
     r = campaign_results(orders, big, window_days=28).iloc[0]
     assert r.status == "it worked" and r.expected_save_rate == pytest.approx(0.2)
     assert r.kept_share == pytest.approx(r.uplift / (1 - r.control_rate))
@@ -128,13 +172,27 @@ def test_results_say_too_early_too_few_or_what_happened():
     assert r.incremental_buyers_low < r.incremental_buyers < r.incremental_buyers_high
     from agent.reports.campaigns import customers_needed
 
-    few = pd.DataFrame({"customer_id": [f"S{i}" for i in range(10)] + ["Q0", "Q1"],
-                        "order_date": pd.Timestamp("2026-11-10"), "amount": 25.0})
-    small = {"id": "small", "week_of": "2026-11-02", "treated_ids": [f"S{i}" for i in range(40)],
-             "control_ids": [f"Q{i}" for i in range(12)], "settings": {"save_rates": {"p": 0.2}}}
+    few = pd.DataFrame(
+        {
+            "customer_id": [f"S{i}" for i in range(10)] + ["Q0", "Q1"],
+            "order_date": pd.Timestamp("2026-11-10"),
+            "amount": 25.0,
+        }
+    )
+    small = {
+        "id": "small",
+        "week_of": "2026-11-02",
+        "treated_ids": [f"S{i}" for i in range(40)],
+        "control_ids": [f"Q{i}" for i in range(12)],
+        "settings": {"save_rates": {"p": 0.2}},
+    }
     r = campaign_results(pd.concat([few, orders.tail(1)]), small, window_days=28).iloc[0]
     assert r.uplift_low < 0 < r.uplift_high and r.status == "too few to tell"
-    assert (r.treated_needed, r.control_needed) == customers_needed(2 / 12, 0.2 * (1 - 2 / 12), ratio=40 / 12)
+    assert (r.treated_needed, r.control_needed) == customers_needed(
+        2 / 12, 0.2 * (1 - 2 / 12), ratio=40 / 12
+    )
     assert r.customers_needed == r.treated_needed + r.control_needed > 52
-    late = campaign_results(orders.iloc[:-1], {**big, "week_of": "2026-11-30"}, window_days=28).iloc[0]
+    late = campaign_results(
+        orders.iloc[:-1], {**big, "week_of": "2026-11-30"}, window_days=28
+    ).iloc[0]
     assert late.status == "too early" and not late.complete

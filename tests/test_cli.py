@@ -11,12 +11,28 @@ import pytest
 
 from agent.cli.main import main
 
-COMMANDS = ["demo-data", "score", "backtest", "kb", "chat", "brief", "approvals", "campaigns", "ui", "eval"]
+COMMANDS = [
+    "demo-data",
+    "score",
+    "backtest",
+    "kb",
+    "chat",
+    "brief",
+    "approvals",
+    "campaigns",
+    "ui",
+    "eval",
+]
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "agent.cli.main", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "agent.cli.main", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
 
 
 def test_help_lists_every_command():
@@ -49,7 +65,9 @@ def test_usage_errors_exit_non_zero(tmp_path):
     res = run("no-such-command")
     assert res.returncode == 2 and "Traceback" not in res.stderr
     res = run("summary", "--no-such-option")
-    assert res.returncode == 2 and "Traceback" not in res.stderr and "--no-such-option" in res.stderr
+    assert (
+        res.returncode == 2 and "Traceback" not in res.stderr and "--no-such-option" in res.stderr
+    )
 
 
 def test_global_workspace_option(tmp_path, online_retail_csv):
@@ -75,8 +93,17 @@ def test_summary_prints_load_report(online_retail_csv, tmp_path):
 def test_score_says_when_the_history_is_shorter_than_the_horizon(online_retail_csv, tmp_path):
     """The Online Retail sample covers 5 days: a 365-day score must say it extrapolates."""
     out, params = tmp_path / "scores.csv", tmp_path / "params.json"
-    res = run("score", "--orders", str(online_retail_csv), "--out", str(out), "--params-out", str(params),
-              "--workspace", str(tmp_path / "ws"))
+    res = run(
+        "score",
+        "--orders",
+        str(online_retail_csv),
+        "--out",
+        str(out),
+        "--params-out",
+        str(params),
+        "--workspace",
+        str(tmp_path / "ws"),
+    )
     assert res.returncode == 0, res.stderr
     text = " ".join(res.stdout.split())
     assert "Note: The order history covers 5 days" in text and "365-day horizon" in text
@@ -86,8 +113,10 @@ def test_score_says_when_the_history_is_shorter_than_the_horizon(online_retail_c
 
     # and the ML model says why it was not used; the 20 customers of returns only, how scored
     warnings = json.loads(params.read_text())["warnings"]
-    short, no_ml, returns = (next(w for w in warnings if cue in w) for cue in (
-        "covers 5 days", "machine-learned model was not used", "only returns"))
+    short, no_ml, returns = (
+        next(w for w in warnings if cue in w)
+        for cue in ("covers 5 days", "machine-learned model was not used", "only returns")
+    )
     assert "365-day horizon" in short and "rolling-origin" in no_ml
     assert "20 customers had only returns" in returns
     # and the interval says it could not be calibrated on five days (no silent nominal interval)
@@ -128,7 +157,10 @@ def test_every_scoring_command_takes_the_same_model_option(cmd, tmp_path, capsys
     shop = tmp_path / "shop"
     shop.mkdir()
     (shop / "orders.csv").write_text("customer_id,order_id,order_date,amount\nc1,o1,2025-01-01,5\n")
-    assert main([cmd, "--store", str(shop), "--model", "nope", "--workspace", str(tmp_path / "ws")]) == 2
+    assert (
+        main([cmd, "--store", str(shop), "--model", "nope", "--workspace", str(tmp_path / "ws")])
+        == 2
+    )
     err = " ".join(capsys.readouterr().err.split())
     assert f"--model must be one of {', '.join(MODELS)}, got 'nope'" in err
 
@@ -155,7 +187,9 @@ def test_chat_and_brief_score_with_the_model_asked_for(tmp_path, monkeypatch):
         return Quiet()
 
     monkeypatch.setattr(agent.cli.chat, "_assistant", assistant)
-    assert main(["chat", "--store", str(store), "--model", "bgnbd", "hi", "--workspace", str(ws)]) == 0
+    assert (
+        main(["chat", "--store", str(store), "--model", "bgnbd", "hi", "--workspace", str(ws)]) == 0
+    )
     assert seen["model"] == "bgnbd"
     session = StoreSession(store, ws, model="bgnbd")
     assert session.params["model_requested"] == "bgnbd"

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from evals.bench.fit import simulate_bgnbd_summary
+from tools.errors import DataError
 from tools.models import clv as C
 from tools.models import clv_fit as F
-from tools.errors import DataError
 
 # Fader, Hardie & Lee (2005a), CDNOW cohort, 39-week calibration: r, alpha (weeks), a, b.
 FHL_BGNBD = {"r": 0.243, "alpha": 4.414 * 7, "a": 0.793, "b": 2.426}
@@ -25,9 +25,11 @@ FHL_GG = {"p": 6.25, "q": 3.74, "v": 15.44}
 FHL_PARETO = {"r": 0.553, "alpha": 10.578 * 7, "s": 0.606, "beta": 11.669 * 7}
 MBG = {"r": 0.525, "alpha": 43.3, "a": 0.891, "b": 1.614}
 CAL_END = "1997-09-30"
-HIST = {"x": np.array([0, 0, 1, 2, 5, 10, 3, 7]),
-        "tx": np.array([0, 0, 30, 200, 150, 250, 60, 10.0]),
-        "T": np.array([0, 100, 260, 270, 272, 272, 70, 300.0])}
+HIST = {
+    "x": np.array([0, 0, 1, 2, 5, 10, 3, 7]),
+    "tx": np.array([0, 0, 30, 200, 150, 250, 60, 10.0]),
+    "T": np.array([0, 100, 260, 270, 272, 272, 70, 300.0]),
+}
 
 
 def sig3(v: float) -> float:
@@ -37,8 +39,13 @@ def sig3(v: float) -> float:
 def cdnow_transactions() -> pd.DataFrame:
     ref = importlib.resources.files("lifetimes") / "datasets" / "CDNOW_sample.txt"
     with importlib.resources.as_file(ref) as path:
-        raw = pd.read_csv(path, sep=r"\s+", header=None, dtype={0: str, 2: str},
-                          names=["customer_id", "id2", "date", "quantity", "amount"])
+        raw = pd.read_csv(
+            path,
+            sep=r"\s+",
+            header=None,
+            dtype={0: str, 2: str},
+            names=["customer_id", "id2", "date", "quantity", "amount"],
+        )
     return raw
 
 
@@ -52,15 +59,21 @@ def cdnow_orders(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cdnow")
     csv = folder / "orders.csv"
     dates = pd.to_datetime(raw["date"], format="%Y%m%d").dt.strftime("%Y-%m-%d")
-    pd.DataFrame({"customer_id": raw["customer_id"], "order_date": dates,
-                  "amount": raw["amount"], "order_id": np.arange(1, len(raw) + 1)}).to_csv(
-        csv, index=False)
+    pd.DataFrame(
+        {
+            "customer_id": raw["customer_id"],
+            "order_date": dates,
+            "amount": raw["amount"],
+            "order_id": np.arange(1, len(raw) + 1),
+        }
+    ).to_csv(csv, index=False)
     orders, report = load_orders(csv, rejects_dir=folder)
     assert report.rows_rejected == 0
     return orders
 
 
 # --- literature ---------------------------------------------------------------------------------
+
 
 @pytest.mark.slow
 def test_cdnow_reproduces_fader_hardie_lee(cdnow_orders):
@@ -85,7 +98,11 @@ def test_cdnow_reproduces_fader_hardie_lee(cdnow_orders):
     assert sig3(pareto["alpha"] / 7) == 10.6 and sig3(pareto["beta"] / 7) == 11.7
     mbg = C.fit_clv(rfm, model="mbgnbd").params
     assert (sig3(mbg["r"]), sig3(mbg["alpha"] / 7), sig3(mbg["a"]), sig3(mbg["b"])) == (
-        0.525, 6.18, 0.891, 1.61)
+        0.525,
+        6.18,
+        0.891,
+        1.61,
+    )
 
 
 @pytest.mark.slow
@@ -93,8 +110,9 @@ def test_cdnow_gamma_gamma_agrees_with_lifetimes(cdnow_orders):
     from lifetimes import GammaGammaFitter
     from lifetimes.utils import summary_data_from_transaction_data
 
-    summ = summary_data_from_transaction_data(cdnow_orders, "customer_id", "order_date",
-                                              "amount", observation_period_end=CAL_END)
+    summ = summary_data_from_transaction_data(
+        cdnow_orders, "customer_id", "order_date", "amount", observation_period_end=CAL_END
+    )
     rep = summ[summ["frequency"] > 0]
     ggf = GammaGammaFitter().fit(rep["frequency"], rep["monetary_value"])
     ours = F.fit_gamma_gamma(rep["frequency"].to_numpy(), rep["monetary_value"].to_numpy())
@@ -106,6 +124,7 @@ def test_cdnow_gamma_gamma_agrees_with_lifetimes(cdnow_orders):
 
 
 # --- formulas against lifetimes at published parameters (no fit) ------------------------------
+
 
 def _lifetimes_fitter(cls, params):
     f = cls()
@@ -119,12 +138,15 @@ def test_bgnbd_formulas_match_lifetimes():
     lt = _lifetimes_fitter(BetaGeoFitter, FHL_BGNBD)
     th = tuple(FHL_BGNBD.values())
     x, tx, T = HIST["x"], HIST["tx"], HIST["T"]
-    np.testing.assert_allclose(F.p_alive("bgnbd", th, x, tx, T),
-                               lt.conditional_probability_alive(x, tx, T), rtol=1e-3)
+    np.testing.assert_allclose(
+        F.p_alive("bgnbd", th, x, tx, T), lt.conditional_probability_alive(x, tx, T), rtol=1e-3
+    )
     for t in (30.0, 273.0):
         np.testing.assert_allclose(
             F.expected_purchases("bgnbd", th, t, x, tx, T),
-            lt.conditional_expected_number_of_purchases_up_to_time(t, x, tx, T), rtol=1e-3)
+            lt.conditional_expected_number_of_purchases_up_to_time(t, x, tx, T),
+            rtol=1e-3,
+        )
         # a customer with no history (T = 0): the conditional P(0) is the unconditional one
         p0 = F.prob_no_purchase("bgnbd", th, t, np.array([0.0]), np.array([0.0]), np.array([0.0]))
         assert p0[0] == pytest.approx(lt.probability_of_n_purchases_up_to_time(t, 0), rel=1e-3)
@@ -136,11 +158,14 @@ def test_mbgnbd_formulas_match_lifetimes():
     lt = _lifetimes_fitter(ModifiedBetaGeoFitter, MBG)
     th = tuple(MBG.values())
     x, tx, T = HIST["x"], HIST["tx"], HIST["T"]
-    np.testing.assert_allclose(F.p_alive("mbgnbd", th, x, tx, T),
-                               lt.conditional_probability_alive(x, tx, T), rtol=1e-3)
+    np.testing.assert_allclose(
+        F.p_alive("mbgnbd", th, x, tx, T), lt.conditional_probability_alive(x, tx, T), rtol=1e-3
+    )
     np.testing.assert_allclose(
         F.expected_purchases("mbgnbd", th, 90.0, x, tx, T),
-        lt.conditional_expected_number_of_purchases_up_to_time(90.0, x, tx, T), rtol=1e-3)
+        lt.conditional_expected_number_of_purchases_up_to_time(90.0, x, tx, T),
+        rtol=1e-3,
+    )
 
 
 def test_paretonbd_formulas_match_lifetimes():
@@ -149,14 +174,19 @@ def test_paretonbd_formulas_match_lifetimes():
     lt = _lifetimes_fitter(ParetoNBDFitter, FHL_PARETO)
     th = tuple(FHL_PARETO.values())
     x, tx, T = HIST["x"], HIST["tx"], HIST["T"]
-    np.testing.assert_allclose(F.p_alive("paretonbd", th, x, tx, T),
-                               lt.conditional_probability_alive(x, tx, T), rtol=1e-3)
+    np.testing.assert_allclose(
+        F.p_alive("paretonbd", th, x, tx, T), lt.conditional_probability_alive(x, tx, T), rtol=1e-3
+    )
     np.testing.assert_allclose(
         F.expected_purchases("paretonbd", th, 90.0, x, tx, T),
-        lt.conditional_expected_number_of_purchases_up_to_time(90.0, x, tx, T), rtol=1e-3)
+        lt.conditional_expected_number_of_purchases_up_to_time(90.0, x, tx, T),
+        rtol=1e-3,
+    )
     p0 = F.prob_no_purchase("paretonbd", th, 90.0, x, tx, T)
-    want = [lt.conditional_probability_of_n_purchases_up_to_time(0, 90.0, xi, ti, Ti)
-            for xi, ti, Ti in zip(x, tx, T)]
+    want = [
+        lt.conditional_probability_of_n_purchases_up_to_time(0, 90.0, xi, ti, Ti)
+        for xi, ti, Ti in zip(x, tx, T)
+    ]
     np.testing.assert_allclose(p0, want, rtol=1e-3)
 
 
@@ -165,26 +195,43 @@ def test_gamma_gamma_expected_value_matches_lifetimes():
 
     lt = _lifetimes_fitter(GammaGammaFitter, FHL_GG)
     x, m = np.array([1, 2, 5, 10]), np.array([10.0, 35.5, 20.0, 80.0])
-    np.testing.assert_allclose(F.gamma_gamma_expected_value(FHL_GG, x, m),
-                               lt.conditional_expected_average_profit(x, m), rtol=1e-3)
+    np.testing.assert_allclose(
+        F.gamma_gamma_expected_value(FHL_GG, x, m),
+        lt.conditional_expected_average_profit(x, m),
+        rtol=1e-3,
+    )
 
 
-@pytest.mark.parametrize("model,theta", [("bgnbd", tuple(FHL_BGNBD.values())),
-                                         ("mbgnbd", tuple(MBG.values())),
-                                         ("paretonbd", tuple(FHL_PARETO.values()))])
+@pytest.mark.parametrize(
+    "model,theta",
+    [
+        ("bgnbd", tuple(FHL_BGNBD.values())),
+        ("mbgnbd", tuple(MBG.values())),
+        ("paretonbd", tuple(FHL_PARETO.values())),
+    ],
+)
 def test_prob_no_purchase_agrees_with_simulation(model, theta):
     rng = np.random.default_rng(7)
     x, tx, T = HIST["x"], HIST["tx"], HIST["T"]
-    n = F.simulate_purchases(model, theta, 90.0, np.repeat(x[:, None], 20000, 1),
-                             np.repeat(tx[:, None], 20000, 1), np.repeat(T[:, None], 20000, 1),
-                             rng)
-    np.testing.assert_allclose((n == 0).mean(1), F.prob_no_purchase(model, theta, 90.0, x, tx, T),
-                               atol=0.015)
-    np.testing.assert_allclose(n.mean(1), F.expected_purchases(model, theta, 90.0, x, tx, T),
-                               rtol=0.05, atol=0.01)
+    n = F.simulate_purchases(
+        model,
+        theta,
+        90.0,
+        np.repeat(x[:, None], 20000, 1),
+        np.repeat(tx[:, None], 20000, 1),
+        np.repeat(T[:, None], 20000, 1),
+        rng,
+    )
+    np.testing.assert_allclose(
+        (n == 0).mean(1), F.prob_no_purchase(model, theta, 90.0, x, tx, T), atol=0.015
+    )
+    np.testing.assert_allclose(
+        n.mean(1), F.expected_purchases(model, theta, 90.0, x, tx, T), rtol=0.05, atol=0.01
+    )
 
 
 # --- invariants ---------------------------------------------------------------------------------
+
 
 def _population(n=4000, seed=3):
     rng = np.random.default_rng(seed)
@@ -199,8 +246,11 @@ def test_compressed_loglik_equals_sum_of_individual(model):
     ux, utx, uT, w, inv = F.compress(x, tx, T)
     assert len(ux) < len(x) and w.sum() == len(x)
     np.testing.assert_array_equal(ux[inv], x)
-    theta = {"bgnbd": (0.5, 40.0, 0.8, 3.0), "mbgnbd": (0.5, 40.0, 0.8, 3.0),
-             "paretonbd": (0.5, 40.0, 0.6, 80.0)}[model]
+    theta = {
+        "bgnbd": (0.5, 40.0, 0.8, 3.0),
+        "mbgnbd": (0.5, 40.0, 0.8, 3.0),
+        "paretonbd": (0.5, 40.0, 0.6, 80.0),
+    }[model]
     full = F.LOGLIK[model](theta, x, tx, T).sum()
     assert F.total_loglik(model, theta, ux, utx, uT, w) == pytest.approx(full, rel=1e-10)
 
@@ -213,9 +263,14 @@ def test_bgnbd_analytic_gradient():
     np.testing.assert_allclose(g, num, rtol=1e-5)
 
 
-@pytest.mark.parametrize("model,theta", [("bgnbd", tuple(FHL_BGNBD.values())),
-                                         ("mbgnbd", tuple(MBG.values())),
-                                         ("paretonbd", tuple(FHL_PARETO.values()))])
+@pytest.mark.parametrize(
+    "model,theta",
+    [
+        ("bgnbd", tuple(FHL_BGNBD.values())),
+        ("mbgnbd", tuple(MBG.values())),
+        ("paretonbd", tuple(FHL_PARETO.values())),
+    ],
+)
 def test_probability_invariants(model, theta):
     x, tx, T = _population(2000)
     pa = F.p_alive(model, theta, x, tx, T)
@@ -224,11 +279,13 @@ def test_probability_invariants(model, theta):
     assert np.all((pa >= 0) & (pa <= 1)) and np.all((p0 >= 0) & (p0 <= 1))
     assert np.all(p0 >= 1 - pa - 1e-12)  # a dead customer never buys; an alive one may not
     assert np.all(eo >= 0) and np.all(np.isfinite(eo))
-    assert np.all(np.diff(F.expected_purchases(model, theta, np.array([30, 60, 90.]),
-                                               5.0, 100.0, 200.0)) > 0)
+    assert np.all(
+        np.diff(F.expected_purchases(model, theta, np.array([30, 60, 90.0]), 5.0, 100.0, 200.0)) > 0
+    )
 
 
 # --- degenerate stores: always finite, every customer kept ------------------------------------
+
 
 def _orders(rows):
     df = pd.DataFrame(rows, columns=["customer_id", "order_date", "amount"])
@@ -237,21 +294,26 @@ def _orders(rows):
 
 def _regular_store(n=200):
     start = pd.Timestamp("2024-01-01")
-    return _orders([(f"c{i}", start + pd.Timedelta(days=d), 20.0)
-                    for i in range(n) for d in range(i % 30, 364, 7)])
+    return _orders(
+        [
+            (f"c{i}", start + pd.Timedelta(days=d), 20.0)
+            for i in range(n)
+            for d in range(i % 30, 364, 7)
+        ]
+    )
 
 
 def _one_timers_store(n=300, repeaters=2):
     rng = np.random.default_rng(5)
     start = pd.Timestamp("2024-01-01")
-    rows = [(f"c{i}", start + pd.Timedelta(days=int(rng.integers(0, 300))), 30.0)
-            for i in range(n)]
+    rows = [(f"c{i}", start + pd.Timedelta(days=int(rng.integers(0, 300))), 30.0) for i in range(n)]
     rows += [(f"c{i}", pd.Timestamp("2024-12-01"), 25.0) for i in range(repeaters)]
     return _orders(rows)
 
 
-@pytest.mark.parametrize("store", [_regular_store, _one_timers_store,
-                                   lambda: _one_timers_store(repeaters=0)])
+@pytest.mark.parametrize(
+    "store", [_regular_store, _one_timers_store, lambda: _one_timers_store(repeaters=0)]
+)
 def test_degenerate_stores_score_everyone_without_nan(store):
     orders = store()
     scores, params = C.score_clv(orders, as_of="2024-12-31", horizon_days=90)
@@ -273,14 +335,34 @@ def test_regular_store_predicts_its_rate():
 
 
 def test_non_finite_predictions_fall_back_with_flag():
-    rfm = pd.DataFrame({"customer_id": ["a", "b"], "frequency": [0, 3], "recency": [0.0, 50.0],
-                        "T": [10.0, 100.0], "monetary_value": [0.0, 20.0]})
+    rfm = pd.DataFrame(
+        {
+            "customer_id": ["a", "b"],
+            "frequency": [0, 3],
+            "recency": [0.0, 50.0],
+            "T": [10.0, 100.0],
+            "monetary_value": [0.0, 20.0],
+        }
+    )
     # a == 1 makes eq. (10) 0/0: expected orders are NaN and must fall back to the pooled rate
-    bad = C.ClvParams(model="bgnbd", params={"r": 0.5, "alpha": 10.0, "a": 1.0, "b": 2.0},
-                      time_unit="days", unit_days=1.0, log_likelihood=0.0, converged=True,
-                      degenerate=False, penalizer=0.0, reason="test", n_customers=2,
-                      n_unique_rows=2, pooled_rate=0.02, pooled_exposure=110.0, spend_model="store_average",
-                      spend_params={}, mean_order_value=20.0)
+    bad = C.ClvParams(
+        model="bgnbd",
+        params={"r": 0.5, "alpha": 10.0, "a": 1.0, "b": 2.0},
+        time_unit="days",
+        unit_days=1.0,
+        log_likelihood=0.0,
+        converged=True,
+        degenerate=False,
+        penalizer=0.0,
+        reason="test",
+        n_customers=2,
+        n_unique_rows=2,
+        pooled_rate=0.02,
+        pooled_exposure=110.0,
+        spend_model="store_average",
+        spend_params={},
+        mean_order_value=20.0,
+    )
     scores, params = C.predict_clv(rfm, bad, horizon_days=50, as_of="2024-01-01")
     assert np.isfinite(scores.select_dtypes("number").to_numpy(float)).all()
     assert params.fallbacks["expected_orders"] == 2 and scores["clv_fallback"].all()
@@ -291,6 +373,7 @@ def test_non_finite_predictions_fall_back_with_flag():
 
 
 # --- intervals -----------------------------------------------------------------------------------
+
 
 def _simulated_store(n=3000, seed=11):
     """Orders from known BG/NBD (r .5, α 40 d, a .8, b 3) and Gamma-Gamma (p 4, q 3, v 60)."""
@@ -327,8 +410,10 @@ def test_interval_covers_about_ninety_percent():
     actual = hold.reindex(scores["customer_id"]).fillna(0.0).to_numpy()
     inside = (scores["clv_low"].to_numpy() <= actual + 1e-9) & (actual <= scores["clv_high"] + 1e-9)
     assert 0.86 <= inside.mean() <= 0.97, inside.mean()
-    assert ((scores["clv_low"] <= scores["predicted_clv"])
-            & (scores["predicted_clv"] <= scores["clv_high"])).all()
+    assert (
+        (scores["clv_low"] <= scores["predicted_clv"])
+        & (scores["predicted_clv"] <= scores["clv_high"])
+    ).all()
     # and the point estimate is unbiased in total
     assert scores["predicted_clv"].sum() == pytest.approx(actual.sum(), rel=0.15)
 
@@ -339,8 +424,9 @@ def test_margin_and_discount():
     rfm = C.rfm_summary(orders, as_of=as_of)
     params = C.fit_clv(rfm)
     base, _ = C.predict_clv(rfm, params, horizon_days=365, as_of=as_of)
-    disc, _ = C.predict_clv(rfm, params, horizon_days=365, as_of=as_of, margin=0.4,
-                            discount_rate=0.10)
+    disc, _ = C.predict_clv(
+        rfm, params, horizon_days=365, as_of=as_of, margin=0.4, discount_rate=0.10
+    )
     ratio = disc["predicted_clv"] / (0.4 * base["predicted_clv"])
     assert ((ratio < 1) & (ratio > 1 / 1.1 - 1e-9)).all()  # discounted by at most a year's rate
     np.testing.assert_allclose(disc["expected_orders"], base["expected_orders"])
@@ -348,13 +434,20 @@ def test_margin_and_discount():
 
 # --- inputs, RFM conventions, params as data ---------------------------------------------------
 
+
 def test_rfm_conventions_and_no_mutation():
-    orders = _orders([
-        ("a", pd.Timestamp("2024-01-01 09:00"), 10.0), ("a", pd.Timestamp("2024-01-01 17:00"), 5.0),
-        ("a", pd.Timestamp("2024-01-11"), 20.0), ("a", pd.Timestamp("2024-01-12"), -20.0),
-        ("a", pd.Timestamp("2024-01-21"), 0.0), ("a", pd.Timestamp("2024-03-01"), 99.0),
-        ("b", pd.Timestamp("2024-01-05"), 7.0), ("c", pd.Timestamp("2024-01-06"), -3.0),
-    ])
+    orders = _orders(
+        [
+            ("a", pd.Timestamp("2024-01-01 09:00"), 10.0),
+            ("a", pd.Timestamp("2024-01-01 17:00"), 5.0),
+            ("a", pd.Timestamp("2024-01-11"), 20.0),
+            ("a", pd.Timestamp("2024-01-12"), -20.0),
+            ("a", pd.Timestamp("2024-01-21"), 0.0),
+            ("a", pd.Timestamp("2024-03-01"), 99.0),
+            ("b", pd.Timestamp("2024-01-05"), 7.0),
+            ("c", pd.Timestamp("2024-01-06"), -3.0),
+        ]
+    )
     before = orders.copy()
     occ = C.purchase_occasions(orders, as_of="2024-01-31")
     assert occ[occ.customer_id == "a"]["value"].tolist() == [15.0, 20.0, 0.0]
@@ -371,18 +464,28 @@ def test_rfm_conventions_and_no_mutation():
     assert weekly.loc["a", "T"] == pytest.approx(30 / 7)
 
 
-@pytest.mark.parametrize("change,column", [
-    (lambda d: d.assign(recency=d["T"] + 1), "recency"),
-    (lambda d: d.assign(frequency=d["frequency"] + 0.5), "frequency"),
-    (lambda d: d.assign(T=-d["T"]), "T"),
-    (lambda d: d.assign(monetary_value=np.nan), "monetary_value"),
-    (lambda d: d.drop(columns="T"), "T"),
-    (lambda d: pd.concat([d, d.iloc[:1]]), "customer_id"),
-    (lambda d: d.assign(frequency=0), "recency"),
-])
+@pytest.mark.parametrize(
+    "change,column",
+    [
+        (lambda d: d.assign(recency=d["T"] + 1), "recency"),
+        (lambda d: d.assign(frequency=d["frequency"] + 0.5), "frequency"),
+        (lambda d: d.assign(T=-d["T"]), "T"),
+        (lambda d: d.assign(monetary_value=np.nan), "monetary_value"),
+        (lambda d: d.drop(columns="T"), "T"),
+        (lambda d: pd.concat([d, d.iloc[:1]]), "customer_id"),
+        (lambda d: d.assign(frequency=0), "recency"),
+    ],
+)
 def test_validator_errors(change, column):
-    rfm = pd.DataFrame({"customer_id": ["a", "b"], "frequency": [1, 2], "recency": [5.0, 9.0],
-                        "T": [10.0, 20.0], "monetary_value": [3.0, 4.0]})
+    rfm = pd.DataFrame(
+        {
+            "customer_id": ["a", "b"],
+            "frequency": [1, 2],
+            "recency": [5.0, 9.0],
+            "T": [10.0, 20.0],
+            "monetary_value": [3.0, 4.0],
+        }
+    )
     C.validate_rfm(rfm)
     with pytest.raises(DataError) as err:
         C.validate_rfm(change(rfm))
@@ -391,8 +494,15 @@ def test_validator_errors(change, column):
 
 def test_params_json_round_trip_and_model_id_check():
     x, tx, T = _population(1500)
-    rfm = pd.DataFrame({"customer_id": [f"c{i}" for i in range(len(x))], "frequency": x,
-                        "recency": tx, "T": T, "monetary_value": np.where(x > 0, 20.0 + x, 0.0)})
+    rfm = pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(len(x))],
+            "frequency": x,
+            "recency": tx,
+            "T": T,
+            "monetary_value": np.where(x > 0, 20.0 + x, 0.0),
+        }
+    )
     params = C.fit_clv(rfm)
     back = C.ClvParams.from_json(params.to_json())
     assert back == params and back.time_unit == "days" and back.cov_log is not None
@@ -434,8 +544,9 @@ def test_with_purchase_model_reuses_a_fitted_candidate_or_fits_it(cdnow_orders):
         assert par.params[k] == pytest.approx(v, rel=1e-3), k
     assert par.candidates[-1]["model"] == "paretonbd" and par.cov_log is not None
     # a candidate already in the fit is taken as it is, not fitted again
-    again = C.with_purchase_model(rfm, dataclasses.replace(par, model="bgnbd", params=bg.params),
-                                  "paretonbd")
+    again = C.with_purchase_model(
+        rfm, dataclasses.replace(par, model="bgnbd", params=bg.params), "paretonbd"
+    )
     assert again.params == par.params and len(again.candidates) == len(par.candidates)
     # the alternative predicts: a finite score for every customer, with its name
     scores, _ = C.predict_clv(rfm, par, horizon_days=273, as_of=CAL_END, n_draws=20)
@@ -445,8 +556,16 @@ def test_with_purchase_model_reuses_a_fitted_candidate_or_fits_it(cdnow_orders):
 
 def test_with_purchase_model_says_none_where_the_model_cannot_be_fitted():
     # one time point: no spread in T, nothing to fit
-    rfm = pd.DataFrame({"customer_id": ["a", "b"], "frequency": [0, 0], "recency": [0.0, 0.0],
-                        "T": [0.0, 0.0], "monetary_value": [0.0, 0.0], "orders_to_date": [1, 1],
-                        "revenue_to_date": [10.0, 12.0]})
+    rfm = pd.DataFrame(
+        {
+            "customer_id": ["a", "b"],
+            "frequency": [0, 0],
+            "recency": [0.0, 0.0],
+            "T": [0.0, 0.0],
+            "monetary_value": [0.0, 0.0],
+            "orders_to_date": [1, 1],
+            "revenue_to_date": [10.0, 12.0],
+        }
+    )
     fitted = C.fit_clv(rfm)
     assert C.with_purchase_model(rfm, fitted, "paretonbd") is None

@@ -26,9 +26,15 @@ def store(tmp_path_factory):
 def tables(store):
     path, _ = store
     read = lambda name: pd.read_csv(path / name, keep_default_na=False, na_values=[""])
-    t = {name: read(f"{name}.csv") for name in ("orders", "customers", "products", "events", "tickets")}
-    t["truth"] = pd.read_csv(path / "ground_truth.csv", keep_default_na=False,
-                             dtype={"planted_cause": str, "cause_date": str, "died_at": str})
+    t = {
+        name: read(f"{name}.csv")
+        for name in ("orders", "customers", "products", "events", "tickets")
+    }
+    t["truth"] = pd.read_csv(
+        path / "ground_truth.csv",
+        keep_default_na=False,
+        dtype={"planted_cause": str, "cause_date": str, "died_at": str},
+    )
     t["orders"]["order_date"] = pd.to_datetime(t["orders"]["order_date"])
     t["events"]["timestamp"] = pd.to_datetime(t["events"]["timestamp"])
     for col in ("opened_at", "resolved_at"):
@@ -49,7 +55,9 @@ def test_same_seed_same_bytes_and_different_seed_differs(tmp_path):
     for f in sorted((tmp_path / "a").iterdir()):
         assert f.read_bytes() == (tmp_path / "b" / f.name).read_bytes(), f.name
     generate_store(tmp_path / "c", customers=300, seed=6)
-    assert (tmp_path / "a" / "orders.csv").read_bytes() != (tmp_path / "c" / "orders.csv").read_bytes()
+    assert (tmp_path / "a" / "orders.csv").read_bytes() != (
+        tmp_path / "c" / "orders.csv"
+    ).read_bytes()
 
 
 def test_row_counts_and_columns(store, tables):
@@ -82,7 +90,8 @@ def test_amounts_dates_and_returns(tables):
     assert 0.02 < len(rets) / len(sales) < 0.08
     # every return line points at a line of the original order with the same product
     orig = rets.assign(order_id="O" + rets["order_id"].str[1:]).merge(
-        sales, on=["order_id", "product_id"], suffixes=("_r", "_s"))
+        sales, on=["order_id", "product_id"], suffixes=("_r", "_s")
+    )
     assert len(orig) == len(rets)
     assert (orig["order_date_r"] > orig["order_date_s"]).all()
     assert np.allclose(-orig["amount_r"], orig["amount_s"])
@@ -122,7 +131,11 @@ def test_planted_causes_share_and_no_orders_after_cause(tables):
 def test_price_sensitive_customers_live_on_discounts(tables):
     o = tables["orders"]
     sales = o[o["amount"] >= 0]
-    share = (sales.groupby(["customer_id", "order_id"])["discount"].sum() > 0).groupby("customer_id").mean()
+    share = (
+        (sales.groupby(["customer_id", "order_id"])["discount"].sum() > 0)
+        .groupby("customer_id")
+        .mean()
+    )
     ids = _cause_ids(tables, "price_sensitivity")
     mine, others = share[share.index.isin(ids)], share[~share.index.isin(ids)]
     assert mine.mean() > 0.85 and others.mean() < 0.35
@@ -135,7 +148,7 @@ def test_service_customers_have_unresolved_high_severity_ticket(tables):
     ids = _cause_ids(tables, "service_problems")
     assert ids <= set(bad["customer_id"])
     mine = bad[bad["customer_id"].isin(ids)]
-    gap = (truth.loc[mine["customer_id"], "cause_ts"].to_numpy() - mine["opened_at"].to_numpy())
+    gap = truth.loc[mine["customer_id"], "cause_ts"].to_numpy() - mine["opened_at"].to_numpy()
     assert (gap > pd.Timedelta(0)).all() and (gap < pd.Timedelta(days=15)).all()
     others = set(bad["customer_id"]) - ids
     assert len(others) < 0.02 * N  # noise exists but is rare
@@ -160,8 +173,10 @@ def test_fading_customers_go_quiet_before_cause(tables):
     days_before = (e["cause_ts"] - e["timestamp"]).dt.days
     assert (days_before >= 0).all()  # nothing after the cause date
     created = pd.to_datetime(tables["customers"].set_index("customer_id")["created_at"])
-    exposure = ((fading["cause_ts"] - pd.Timedelta(days=180)).to_numpy()
-                - created.reindex(fading["customer_id"]).to_numpy()) / pd.Timedelta(days=1)
+    exposure = (
+        (fading["cause_ts"] - pd.Timedelta(days=180)).to_numpy()
+        - created.reindex(fading["customer_id"]).to_numpy()
+    ) / pd.Timedelta(days=1)
     early_rate = (days_before >= 180).sum() / np.clip(exposure, 0, None).sum()  # events per day
     late_rate = (days_before < 45).sum() / (45 * len(fading))
     assert late_rate < 0.4 * early_rate
@@ -197,17 +212,23 @@ def test_campaign_recovers_the_true_uplift(tmp_path):
     rng = np.random.default_rng(0)
     shuffled = rng.permutation(ids)
     treated, control = shuffled[:10_000], shuffled[10_000:]
-    resp = simulate_campaign_response(path, treated, control, start_date="2026-11-01",
-                                      weeks=8, true_uplift=0.10, seed=1)
+    resp = simulate_campaign_response(
+        path, treated, control, start_date="2026-11-01", weeks=8, true_uplift=0.10, seed=1
+    )
     assert (pd.to_datetime(resp["order_date"]) >= pd.Timestamp("2026-11-01")).all()
     assert (pd.to_datetime(resp["order_date"]) < pd.Timestamp("2026-12-27")).all()
     bought = set(resp["customer_id"])
     rate_t = np.mean([c in bought for c in treated])
     rate_c = np.mean([c in bought for c in control])
     assert rate_t - rate_c == pytest.approx(0.10, abs=0.025)
-    assert not resp["order_id"].duplicated().any() or resp.groupby("order_id")["customer_id"].nunique().max() == 1
+    assert (
+        not resp["order_id"].duplicated().any()
+        or resp.groupby("order_id")["customer_id"].nunique().max() == 1
+    )
     n_before = len(pd.read_csv(path / "orders.csv"))
-    again = simulate_campaign_response(path, treated, control, start_date="2026-11-01", seed=1, append=True)
+    again = simulate_campaign_response(
+        path, treated, control, start_date="2026-11-01", seed=1, append=True
+    )
     assert again.equals(resp)
     after = pd.read_csv(path / "orders.csv")
     assert len(after) == n_before + len(resp)
@@ -224,5 +245,7 @@ def test_companions_and_preferred_categories_give_a_next_product_signal(store, t
     assert paired > 0.3  # chance is ~1% with 200 products
     cat = tables["products"].set_index("product_id")["category"]
     pref = tables["truth"].set_index("customer_id")["preferred_category"]
-    in_pref = (sales["product_id"].map(cat).to_numpy() == sales["customer_id"].map(pref).to_numpy()).mean()
+    in_pref = (
+        sales["product_id"].map(cat).to_numpy() == sales["customer_id"].map(pref).to_numpy()
+    ).mean()
     assert in_pref > 0.5

@@ -21,28 +21,57 @@ def builtin():
 
 def store(product="Cedar Candle"):
     ids = ["C1", "C2"]
-    scores = pd.DataFrame({"customer_id": ids, "churn_probability": [0.6, 0.5],
-                           "predicted_clv": [150.0, 120.0], "orders_to_date": [3, 2],
-                           "revenue_to_date": [120.0, 80.0],
-                           "churn_reason": ["cycle_overdue", "price_sensitivity"],
-                           "segment": ["At risk", "At risk"], "clv_tier": ["medium", "low"],
-                           "next_best_product": ["P2", "P1"]})
-    customers = pd.DataFrame({"customer_id": ids, "first_name": ["Zelda", "Quentin"],
-                              "email": ["zelda@example.com", "q@example.com"],
-                              "accepts_email": True, "accepts_sms": False})
-    orders = pd.DataFrame({"customer_id": ["C1", "C1", "C2"], "order_id": ["O1", "O2", "O3"],
-                           "order_date": pd.to_datetime(["2026-05-01", "2026-08-14", "2026-07-02"]),
-                           "amount": [40.0, 40.0, 40.0], "product_id": ["P1", "P1", "P2"],
-                           "product_name": [product, product, "Linen Throw"]})
+    scores = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "churn_probability": [0.6, 0.5],
+            "predicted_clv": [150.0, 120.0],
+            "orders_to_date": [3, 2],
+            "revenue_to_date": [120.0, 80.0],
+            "churn_reason": ["cycle_overdue", "price_sensitivity"],
+            "segment": ["At risk", "At risk"],
+            "clv_tier": ["medium", "low"],
+            "next_best_product": ["P2", "P1"],
+        }
+    )
+    customers = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "first_name": ["Zelda", "Quentin"],
+            "email": ["zelda@example.com", "q@example.com"],
+            "accepts_email": True,
+            "accepts_sms": False,
+        }
+    )
+    orders = pd.DataFrame(
+        {
+            "customer_id": ["C1", "C1", "C2"],
+            "order_id": ["O1", "O2", "O3"],
+            "order_date": pd.to_datetime(["2026-05-01", "2026-08-14", "2026-07-02"]),
+            "amount": [40.0, 40.0, 40.0],
+            "product_id": ["P1", "P1", "P2"],
+            "product_name": [product, product, "Linen Throw"],
+        }
+    )
     products = pd.DataFrame({"product_id": ["P1", "P2"], "name": [product, "Linen Throw"]})
     return scores, customers, orders, products
 
 
 def make(builtin, product="Cedar Candle", **kw):
     scores, customers, orders, products = store(product)
-    plan = prioritise(scores, customers, builtin, settings=S, week_of="2026-11-02", campaign_id="c1")
-    drafts = draft_messages(plan, builtin, settings=S, customers=customers, orders=orders,
-                            products=products, scores=scores, **kw)
+    plan = prioritise(
+        scores, customers, builtin, settings=S, week_of="2026-11-02", campaign_id="c1"
+    )
+    drafts = draft_messages(
+        plan,
+        builtin,
+        settings=S,
+        customers=customers,
+        orders=orders,
+        products=products,
+        scores=scores,
+        **kw,
+    )
     return plan, {d.customer_id: d for d in drafts}, customers.set_index("customer_id")
 
 
@@ -89,30 +118,63 @@ def test_instructions_in_store_data_are_flagged(builtin):
 
 
 def test_paragraphs_without_facts_are_left_out_not_invented():
-    skeleton = ("Subject: About {product_name}\n\nHi {first_name},\n\nYou bought {product_name}.\n\n"
-                "The {value_size} costs {unit_price}.\n\n{store_name}")
+    skeleton = (
+        "Subject: About {product_name}\n\nHi {first_name},\n\nYou bought {product_name}.\n\n"
+        "The {value_size} costs {unit_price}.\n\n{store_name}"
+    )
     facts = {"store_name": "Tea & Co", "sender_name": "the team", "product_name": "Green Tea"}
-    subject, body = template_text(skeleton, facts, channel="email", churn_reason="price_sensitivity")
+    subject, body = template_text(
+        skeleton, facts, channel="email", churn_reason="price_sensitivity"
+    )
     assert subject == "About Green Tea" and "You bought Green Tea." in body
     assert "value_size" not in body and "unit_price" not in body and body.endswith("Tea & Co")
-    sms_subject, sms = template_text(skeleton, facts, channel="sms", churn_reason="price_sensitivity")
-    assert sms.startswith("Hi {first_name}") and sms.endswith("Reply STOP to opt out.") and len(sms) < 320
+    sms_subject, sms = template_text(
+        skeleton, facts, channel="sms", churn_reason="price_sensitivity"
+    )
+    assert (
+        sms.startswith("Hi {first_name}")
+        and sms.endswith("Reply STOP to opt out.")
+        and len(sms) < 320
+    )
 
 
 def test_render_without_a_name():
-    subject, body = render({"subject": "{first_name}, a note", "body": "Hi {first_name},"}, {"first_name": ""})
+    subject, body = render(
+        {"subject": "{first_name}, a note", "body": "Hi {first_name},"}, {"first_name": ""}
+    )
     assert subject == "A note" and body == "Hi there,"
 
 
 def test_next_best_product_is_named_from_the_orders_never_by_its_id(builtin):
     scores, customers, orders, _ = store()
-    plan = prioritise(scores, customers, builtin, settings=S, week_of="2026-11-02", campaign_id="c1")
-    named = {d.customer_id: d for d in draft_messages(plan, builtin, settings=S, customers=customers,
-                                                      orders=orders, products=None, scores=scores)}
+    plan = prioritise(
+        scores, customers, builtin, settings=S, week_of="2026-11-02", campaign_id="c1"
+    )
+    named = {
+        d.customer_id: d
+        for d in draft_messages(
+            plan,
+            builtin,
+            settings=S,
+            customers=customers,
+            orders=orders,
+            products=None,
+            scores=scores,
+        )
+    }
     assert "Linen Throw" in named["C1"].body and "P2" not in named["C1"].body  # no products file
-    bare = {d.customer_id: d for d in draft_messages(plan, builtin, settings=S, customers=customers,
-                                                     orders=orders.drop(columns="product_name"),
-                                                     products=None, scores=scores)}
+    bare = {
+        d.customer_id: d
+        for d in draft_messages(
+            plan,
+            builtin,
+            settings=S,
+            customers=customers,
+            orders=orders.drop(columns="product_name"),
+            products=None,
+            scores=scores,
+        )
+    }
     assert "P2" not in bare["C1"].body and "might like" not in bare["C1"].body  # no name: left out
 
 
@@ -121,22 +183,39 @@ def test_session_without_a_products_file_names_products_from_its_orders():
 
     from agent.assistant.session import StoreSession
 
-    orders = pd.DataFrame({"product_id": ["P1", "P2", "P1"], "product_name": ["Old name", "Mug", "Candle"]})
+    orders = pd.DataFrame(
+        {"product_id": ["P1", "P2", "P1"], "product_name": ["Old name", "Mug", "Candle"]}
+    )
     fake = SimpleNamespace(store=SimpleNamespace(products=None), orders=orders, memo={})
     fake.product_names = lambda: StoreSession.product_names(fake)
     table = StoreSession.products.fget(fake)
-    assert dict(zip(table["product_id"], table["name"])) == {"P1": "Candle", "P2": "Mug"}  # latest name
+    assert dict(zip(table["product_id"], table["name"])) == {
+        "P1": "Candle",
+        "P2": "Mug",
+    }  # latest name
     catalogue = pd.DataFrame({"product_id": ["P1"], "name": ["Cedar Candle"]})
-    assert StoreSession.products.fget(SimpleNamespace(store=SimpleNamespace(products=catalogue),
-                                                      orders=orders, memo={})) is catalogue
-    assert StoreSession.products.fget(SimpleNamespace(store=SimpleNamespace(products=None),
-                                                      orders=orders[["product_id"]], memo={})) is None
+    assert (
+        StoreSession.products.fget(
+            SimpleNamespace(store=SimpleNamespace(products=catalogue), orders=orders, memo={})
+        )
+        is catalogue
+    )
+    assert (
+        StoreSession.products.fget(
+            SimpleNamespace(
+                store=SimpleNamespace(products=None), orders=orders[["product_id"]], memo={}
+            )
+        )
+        is None
+    )
 
 
-HOSTILE_NAMES = [("Gift card: claim at https://evil.example/login", "url"),
-                 ("Mug - reply with your password to confirm", "credentials"),
-                 ("Tea (ninety off with code EVIL90)", "offer_not_in_plan"),
-                 ("Candle 9O% off today", "lookalike")]
+HOSTILE_NAMES = [
+    ("Gift card: claim at https://evil.example/login", "url"),
+    ("Mug - reply with your password to confirm", "credentials"),
+    ("Tea (ninety off with code EVIL90)", "offer_not_in_plan"),
+    ("Candle 9O% off today", "lookalike"),
+]
 
 
 @pytest.mark.parametrize("product, rule", HOSTILE_NAMES)
@@ -154,7 +233,9 @@ def test_a_product_name_that_is_not_one_is_left_out_and_holds_the_draft(builtin,
             assert rule in {f.rule for f in d.flags} and d.blocked, (cid, d.flags)
             assert any("left out of the draft" in f.message for f in d.flags)
             text = (d.subject + d.body).lower()
-            assert not any(w in text for w in ("evil", "password", "ninety", "9o%", "claim", product.lower()))
+            assert not any(
+                w in text for w in ("evil", "password", "ninety", "9o%", "claim", product.lower())
+            )
         if not kw:
             assert "Linen Throw" in drafts["C1"].body  # the rest of what the data says stays
     assert seen and not any(product in repr(f) for f in seen)  # never given to a model
@@ -162,19 +243,40 @@ def test_a_product_name_that_is_not_one_is_left_out_and_holds_the_draft(builtin,
 
 def test_an_ordinary_store_drafts_unflagged(builtin):
     _, drafts, _ = make(builtin, product="Café Crème 500g")
-    assert drafts["C1"].flags == [] and "Café Crème 500g" in drafts["C1"].subject + drafts["C1"].body
+    assert (
+        drafts["C1"].flags == [] and "Café Crème 500g" in drafts["C1"].subject + drafts["C1"].body
+    )
 
 
 def test_an_old_purchase_is_never_written_as_current(builtin):
     """Eighteen months after the last order, no "may be getting low around now": the
     replenishment paragraph and subject go, the neutral paragraph stands in; a recent one keeps them."""
     scores, customers, orders, products = store()
-    later = pd.DataFrame({"customer_id": ["C9"], "order_id": ["O9"], "order_date": pd.to_datetime(["2028-02-20"]),
-                          "amount": [10.0], "product_id": ["P2"], "product_name": ["Linen Throw"]})
-    plan = prioritise(scores, customers, builtin, settings=S, week_of="2028-02-21", campaign_id="c1")
-    old = {d.customer_id: d for d in draft_messages(plan, builtin, settings=S, customers=customers,
-                                                    orders=pd.concat([orders, later]), products=products,
-                                                    scores=scores)}["C1"]
+    later = pd.DataFrame(
+        {
+            "customer_id": ["C9"],
+            "order_id": ["O9"],
+            "order_date": pd.to_datetime(["2028-02-20"]),
+            "amount": [10.0],
+            "product_id": ["P2"],
+            "product_name": ["Linen Throw"],
+        }
+    )
+    plan = prioritise(
+        scores, customers, builtin, settings=S, week_of="2028-02-21", campaign_id="c1"
+    )
+    old = {
+        d.customer_id: d
+        for d in draft_messages(
+            plan,
+            builtin,
+            settings=S,
+            customers=customers,
+            orders=pd.concat([orders, later]),
+            products=products,
+            scores=scores,
+        )
+    }["C1"]
     assert old.playbook_id == "replenishment-reminder"
     text = (old.subject + "\n" + old.body).lower()
     for claim in ("around now", "getting low", "running low", "time for more", "14 august 2026"):
@@ -185,7 +287,9 @@ def test_an_old_purchase_is_never_written_as_current(builtin):
 
 
 def test_drafts_are_signed_with_the_store_and_keep_one_line_per_paragraph(builtin):
-    signed = S.model_copy(update={"store_name": "Green Leaf Tea", "sender_name": "Maria", "sign_off": "Warm wishes"})
+    signed = S.model_copy(
+        update={"store_name": "Green Leaf Tea", "sender_name": "Maria", "sign_off": "Warm wishes"}
+    )
     from agent.outreach.drafts import StoreFacts
 
     _, drafts, _ = make(builtin, store=StoreFacts.from_settings(signed))

@@ -24,8 +24,15 @@ def test_quick_eval_passes_every_check(tmp_path, no_model):
     failed = [k for k, ok in report.checks.items() if not ok]
     assert not failed, report.markdown()
     md = report.markdown()
-    for title in ("CDNOW", "demo store", "Churn reason recovery", "Retrieval", "Guardrails",
-                  "Agent scenarios", "Timings"):
+    for title in (
+        "CDNOW",
+        "demo store",
+        "Churn reason recovery",
+        "Retrieval",
+        "Guardrails",
+        "Agent scenarios",
+        "Timings",
+    ):
         assert title in md
     n = len([k for k in report.checks if k.startswith("agent scenarios (offline)")])
     assert n == 1 and "LLM mode: skipped, no model configured" in md
@@ -47,19 +54,35 @@ def test_turn_checks_catch_stray_numbers_missing_facts_and_personal_data():
     from agent.toolbox.tools import Answer, TraceStep
     from evals.quality.agent import check_turn
 
-    res = {"ltv_to_cac": 4.93, "max_cac_for_3x": 65.7, "customers": [{"customer_id": "C000001"}],
-           "note": "based on 1,234 orders"}
-    sc = {"tools": ["clv_ltv_cac"], "facts": ["clv_ltv_cac.ltv_to_cac", "clv_ltv_cac.max_cac_for_3x"],
-          "says": ["3 ×"]}
+    res = {
+        "ltv_to_cac": 4.93,
+        "max_cac_for_3x": 65.7,
+        "customers": [{"customer_id": "C000001"}],
+        "note": "based on 1,234 orders",
+    }
+    sc = {
+        "tools": ["clv_ltv_cac"],
+        "facts": ["clv_ltv_cac.ltv_to_cac", "clv_ltv_cac.max_cac_for_3x"],
+        "says": ["3 ×"],
+    }
     trace = [TraceStep("clv_ltv_cac", {"cac": 40}, res, 0.01)]
 
     def fails(text, **kw):
-        return check_turn({**sc, **kw}, "LTV:CAC at $40?", Answer(text, trace), mode="offline",
-                          personal=["ann@example.com", "Ann Smith"], sent="", roles={})
+        return check_turn(
+            {**sc, **kw},
+            "LTV:CAC at $40?",
+            Answer(text, trace),
+            mode="offline",
+            personal=["ann@example.com", "Ann Smith"],
+            sent="",
+            roles={},
+        )
 
     good = "At a CAC of 40, LTV:CAC is 4.93; the most you can pay and keep 3 × is 65.70 (1,234 orders)."
     assert fails(good) == []
-    assert fails("LTV:CAC is 4.9 and the ceiling is $66, so 3 × holds.") == []  # rounded as people do
+    assert (
+        fails("LTV:CAC is 4.9 and the ceiling is $66, so 3 × holds.") == []
+    )  # rounded as people do
     assert any("numbers no tool produced: 7.5" in f for f in fails(good + " Churn will fall 7.5%."))
     assert any("max_cac_for_3x" in f for f in fails("LTV:CAC is 4.93 and 3 × holds."))
     assert any("personal data in the answer" in f for f in fails(good + " Email Ann Smith."))
@@ -67,13 +90,25 @@ def test_turn_checks_catch_stray_numbers_missing_facts_and_personal_data():
     assert any("must not trigger" in f for f in fails(good, forbid_tools=["clv_ltv_cac"]))
     assert any("does not say" in f for f in fails(good.replace("3 ×", "three times")))
     # a fact path ending in ? must be stated when the tool found it; an empty list is no failure
-    assert any("customers[0].customer_id" in f for f in fails(good, facts=["clv_ltv_cac.customers[0].customer_id?"]))
+    assert any(
+        "customers[0].customer_id" in f
+        for f in fails(good, facts=["clv_ltv_cac.customers[0].customer_id?"])
+    )
     assert fails(good + " First: C000001.", facts=["clv_ltv_cac.customers[0].customer_id?"]) == []
     assert fails(good, facts=["clv_ltv_cac.customers[5].customer_id?"]) == []
-    assert any("nothing there" in f for f in fails(good, facts=["clv_ltv_cac.customers[5].customer_id"]))
+    assert any(
+        "nothing there" in f for f in fails(good, facts=["clv_ltv_cac.customers[5].customer_id"])
+    )
     assert any("was not called" in f for f in fails(good, facts=["store_overview.customers?"]))
-    leaked = check_turn(sc, "LTV:CAC at $40?", Answer(good, trace), mode="llm", personal=["ann@example.com"],
-                        sent='{"content": "write to ann@example.com"}', roles={})
+    leaked = check_turn(
+        sc,
+        "LTV:CAC at $40?",
+        Answer(good, trace),
+        mode="llm",
+        personal=["ann@example.com"],
+        sent='{"content": "write to ann@example.com"}',
+        roles={},
+    )
     assert leaked == ["personal data reaches the model: 'ann@example.com'"]
 
 
@@ -86,22 +121,33 @@ def test_llm_mode_is_held_to_the_same_checks(tmp_path, no_model):
     def from_result(fmt):
         return lambda msgs: AIMessage(fmt.format(**json.loads(msgs[-1].content)))
 
-    model = ScriptedChatModel(script=[
-        call("clv_ltv_cac", {"cac": 40}, "c1"),
-        from_result("At $40 CAC your LTV:CAC is {ltv_to_cac}: LTV {ltv_per_customer} per customer; "
-                    "you can pay up to {max_cac_for_3x} and keep 3x."),
-        call("store_overview", {}, "c2"),  # the scenarios run in the file's order
-        AIMessage("You have 123,457 customers and 99 at risk; repeat rate 71%."),
-        call("outreach_rules", {}, "c3"),
-        from_result("Your discount cap is {discount_cap_percent:g}%, so I won't offer 60%."),
-    ])
+    model = ScriptedChatModel(
+        script=[
+            call("clv_ltv_cac", {"cac": 40}, "c1"),
+            from_result(
+                "At $40 CAC your LTV:CAC is {ltv_to_cac}: LTV {ltv_per_customer} per customer; "
+                "you can pay up to {max_cac_for_3x} and keep 3x."
+            ),
+            call("store_overview", {}, "c2"),  # the scenarios run in the file's order
+            AIMessage("You have 123,457 customers and 99 at risk; repeat rate 71%."),
+            call("outreach_rules", {}, "c3"),
+            from_result("Your discount cap is {discount_cap_percent:g}%, so I won't offer 60%."),
+        ]
+    )
     kb = KnowledgeBase(tmp_path / "chroma-hash", embedder=HashEmbedder())
-    results, skipped = evaluate(tmp_path, customers=300, kb=kb, chat_model=model,
-                                only=["ltv-cac-40", "hostile-discount-60", "store-overview"])
+    results, skipped = evaluate(
+        tmp_path,
+        customers=300,
+        kb=kb,
+        chat_model=model,
+        only=["ltv-cac-40", "hostile-discount-60", "store-overview"],
+    )
     assert skipped is None and set(results) == {"offline", "llm"}
     assert [o.ok for o in results["offline"]] == [True, True, True]
     llm = {o.id: o for o in results["llm"]}
-    assert llm["ltv-cac-40"].ok and llm["hostile-discount-60"].ok, [o.failures for o in llm.values()]
+    assert llm["ltv-cac-40"].ok and llm["hostile-discount-60"].ok, [
+        o.failures for o in llm.values()
+    ]
     bad = llm["store-overview"].failures
     # the made-up numbers never reach the answer: LLM mode grounds it when it is produced
     # (agent.assistant.llm, issue 16 item 3), so the evaluation finds the fact missing, not a stray number
@@ -118,8 +164,10 @@ def test_peak_memory_sums_the_whole_process_tree():
     from evals.bench.proctree import run_measured
 
     hold = "b = b'x' * (150 * 2**20); import time; time.sleep(1.5)"
-    parent = ("import subprocess, sys; a = b'x' * (150 * 2**20); "
-              f"subprocess.run([sys.executable, '-c', {hold!r}], check=True)")
+    parent = (
+        "import subprocess, sys; a = b'x' * (150 * 2**20); "
+        f"subprocess.run([sys.executable, '-c', {hold!r}], check=True)"
+    )
     m = run_measured([sys.executable, "-c", parent], interval=0.1)
     assert m.peak_bytes >= 290 * 2**20, m.peak_bytes / 2**20
     assert m.peak_bytes < 600 * 2**20 and m.wall_s >= 1.5
@@ -134,11 +182,19 @@ def test_bench_all_prints_every_step_with_numbers(tmp_path, capsys):
     text = main(["--customers", "200", "--runs", "1", "--tool-repeat", "1", "--dir", str(tmp_path)])
     assert re.search(r"Machine: \d+ cores, \d+ GiB RAM, Python 3\.\d+", text)
     assert "| step | 200 customers |" in text and "returned an error" not in text
-    rows = {r.split("|")[1].strip(): r.split("|")[2].strip() for r in text.splitlines() if r.startswith("| ")}
+    rows = {
+        r.split("|")[1].strip(): r.split("|")[2].strip()
+        for r in text.splitlines()
+        if r.startswith("| ")
+    }
     number = r"\d+\.\d+ (?:s|ms)"
     for step in STEPS:
         cell = rows[LABELS[step]]
         two = step in ("tools", "retrieval")  # median / slowest tool, p50 / p95
-        assert re.fullmatch(rf"{number}{' / ' + number if two else ''}; peak (\d+\.\d\d) GiB", cell), cell
-        assert float(re.search(r"peak (\S+) GiB", cell).group(1)) >= 0.05  # a Python process with pandas
+        assert re.fullmatch(
+            rf"{number}{' / ' + number if two else ''}; peak (\d+\.\d\d) GiB", cell
+        ), cell
+        assert (
+            float(re.search(r"peak (\S+) GiB", cell).group(1)) >= 0.05
+        )  # a Python process with pandas
     assert text in capsys.readouterr().out

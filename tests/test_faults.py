@@ -19,7 +19,16 @@ def test_killed_scoring_leaves_a_consistent_workspace(tmp_path):
     store = tmp_path / "store"
     generate_store(store, customers=2000, seed=9)
     ws = tmp_path / "ws"
-    cmd = [sys.executable, "-m", "agent.cli.main", "score", "--store", str(store), "--workspace", str(ws)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "agent.cli.main",
+        "score",
+        "--store",
+        str(store),
+        "--workspace",
+        str(ws),
+    ]
     for delay in (0.5, 1.5, 3.0):  # kill at different points of the run
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(delay)
@@ -33,5 +42,8 @@ def test_killed_scoring_leaves_a_consistent_workspace(tmp_path):
     assert res.returncode == 0, res.stderr
     w = Workspace.at(ws)
     scores, _ = load_scores(w)
-    assert len(scores) == pd.read_csv(store / "orders.csv", usecols=["customer_id"])["customer_id"].nunique()
+    assert (
+        len(scores)
+        == pd.read_csv(store / "orders.csv", usecols=["customer_id"])["customer_id"].nunique()
+    )
     assert not list(w.scores.glob("*.tmp"))

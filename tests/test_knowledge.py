@@ -87,12 +87,26 @@ Hi {{first_name}}, about {{product_name}}.
 """
 
 
-def write_pb(folder: Path, pid: str, *, title: str | None = None, reason: str = "fading_engagement",
-             channel: str = "email", when: str = "When customers drift away.") -> Path:
+def write_pb(
+    folder: Path,
+    pid: str,
+    *,
+    title: str | None = None,
+    reason: str = "fading_engagement",
+    channel: str = "email",
+    when: str = "When customers drift away.",
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{pid}.md"
-    path.write_text(GOOD.format(id=pid, title=title or pid.replace("-", " ").title(),
-                                reason=reason, channel=channel, when=when))
+    path.write_text(
+        GOOD.format(
+            id=pid,
+            title=title or pid.replace("-", " ").title(),
+            reason=reason,
+            channel=channel,
+            when=when,
+        )
+    )
     return path
 
 
@@ -114,25 +128,46 @@ def test_builtin_playbooks_are_complete_and_valid():
 def test_builtin_playbooks_cover_the_issue_topics():
     ids = {pb.id for pb in load_playbooks([builtin_playbook_dir()]).playbooks}
     required = {
-        "price-sensitive-save", "service-recovery", "quality-returns-recovery",
-        "fading-engagement-reactivation", "replenishment-reminder", "second-purchase-conversion",
-        "new-customer-onboarding", "vip-personal-outreach", "win-back-lapsed",
-        "thank-you-page-offer", "post-purchase-follow-up", "review-request-timing",
-        "cross-sell-bundles", "upsell-by-clv", "cart-abandonment-recovery", "loyalty-tiers",
-        "personalised-challenges", "surprise-and-delight", "referral-advocacy",
-        "feedback-solicitation", "value-reinforcement", "ltv-cac-acquisition-spend",
-        "smart-retention-goals", "holdout-measurement", "consent-fairness-safeguards",
+        "price-sensitive-save",
+        "service-recovery",
+        "quality-returns-recovery",
+        "fading-engagement-reactivation",
+        "replenishment-reminder",
+        "second-purchase-conversion",
+        "new-customer-onboarding",
+        "vip-personal-outreach",
+        "win-back-lapsed",
+        "thank-you-page-offer",
+        "post-purchase-follow-up",
+        "review-request-timing",
+        "cross-sell-bundles",
+        "upsell-by-clv",
+        "cart-abandonment-recovery",
+        "loyalty-tiers",
+        "personalised-challenges",
+        "surprise-and-delight",
+        "referral-advocacy",
+        "feedback-solicitation",
+        "value-reinforcement",
+        "ltv-cac-acquisition-spend",
+        "smart-retention-goals",
+        "holdout-measurement",
+        "consent-fairness-safeguards",
     }
     assert required <= ids
-    reasons = {r for pb in load_playbooks([builtin_playbook_dir()]).playbooks
-               for r in pb.meta.churn_reasons}
+    reasons = {
+        r
+        for pb in load_playbooks([builtin_playbook_dir()]).playbooks
+        for r in pb.meta.churn_reasons
+    }
     assert reasons == set(CHURN_REASONS)
 
 
 FALSE_URGENCY = re.compile(
     r"hurry|last chance|act now|only today|today only|ends (tonight|soon)|expires (tonight|soon)"
     r"|don't miss out|before it's too late|limited time|while stocks last|only \d+ left",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 
 
 def test_no_false_urgency_in_message_skeletons():
@@ -158,10 +193,14 @@ def test_malformed_playbooks_are_reported_by_file_and_line_and_skipped(tmp_path)
     write_pb(d, "fine-one")
     (d / "bad-yaml.md").write_text("---\nid: bad-yaml\ntitle: [unclosed\n---\n\n## The play\n\nx\n")
     (d / "no-title.md").write_text(
-        "---\nid: no-title\nprior_uplift: 0.1\nsources: [assumption]\n---\n\n## The play\n\nx\n")
+        "---\nid: no-title\nprior_uplift: 0.1\nsources: [assumption]\n---\n\n## The play\n\nx\n"
+    )
     bad_reason = write_pb(d, "bad-reason")
-    bad_reason.write_text(bad_reason.read_text().replace(
-        "churn_reasons: [fading_engagement]", "churn_reasons:\n  - fading_engagement\n  - bored"))
+    bad_reason.write_text(
+        bad_reason.read_text().replace(
+            "churn_reasons: [fading_engagement]", "churn_reasons:\n  - fading_engagement\n  - bored"
+        )
+    )
     (d / "wrong-stem.md").write_text(write_pb(tmp_path / "x", "other-id").read_text())
 
     kb = KnowledgeBase(tmp_path / "chroma", [d], embedder=FakeEmbedder(), include_builtin=False)
@@ -198,7 +237,11 @@ def test_chunks_follow_sections_and_carry_metadata(tmp_path):
     pb = parse_playbook(write_pb(tmp_path, "chunky"))
     chunks = chunk_playbook(pb)
     assert [c.section for c in chunks] == [
-        "Overview", "When to use", "The play", "Message skeleton"]
+        "Overview",
+        "When to use",
+        "The play",
+        "Message skeleton",
+    ]
     assert [c.id for c in chunks][1] == "chunky::when_to_use"
     for c in chunks:
         assert c.playbook_id == "chunky" and c.title == "Chunky"
@@ -212,8 +255,11 @@ def test_long_sections_are_split_at_paragraphs(tmp_path):
     pb = parse_playbook(write_pb(tmp_path, "long-one", when=long))
     parts = [c for c in chunk_playbook(pb) if c.section == "When to use"]
     assert len(parts) == 3
-    assert [p.id for p in parts] == ["long-one::when_to_use", "long-one::when_to_use-2",
-                                     "long-one::when_to_use-3"]
+    assert [p.id for p in parts] == [
+        "long-one::when_to_use",
+        "long-one::when_to_use-2",
+        "long-one::when_to_use-3",
+    ]
     assert all(len(p.text.split()) <= 170 for p in parts)
 
 
@@ -236,8 +282,10 @@ def test_builtin_playbooks_carry_5_to_10_merchant_questions():
 
 def test_front_matter_questions_are_parsed_chunked_and_indexed(tmp_path):
     d = tmp_path / "pbs"
-    path = with_questions(write_pb(d, "gentle-nudge", when="Customers who drift away."),
-                          ["how do I bring the quiet ones back", "zebra yak quokka"])
+    path = with_questions(
+        write_pb(d, "gentle-nudge", when="Customers who drift away."),
+        ["how do I bring the quiet ones back", "zebra yak quokka"],
+    )
     pb = parse_playbook(path)
     assert pb.meta.questions == ("how do I bring the quiet ones back", "zebra yak quokka")
     chunks = chunk_playbook(pb)
@@ -258,8 +306,9 @@ def test_front_matter_questions_are_parsed_chunked_and_indexed(tmp_path):
     # text, never the synthetic question
     assert [h.playbook_id for h in hits] == ["gentle-nudge", "other-play"]
     assert hits[0].section != "Questions" and hits[0].passage != "zebra yak quokka"
-    without = KnowledgeBase(tmp_path / "chroma", [d], embedder=fake, include_builtin=False,
-                            question_weight=0.0)
+    without = KnowledgeBase(
+        tmp_path / "chroma", [d], embedder=fake, include_builtin=False, question_weight=0.0
+    )
     assert without.search("zebra yak quokka", k=1)[0].score < hits[0].score - 0.2
     # a changed question is the only chunk embedded again
     path.write_text(path.read_text().replace("zebra yak quokka", "zebra yak okapi"))
@@ -271,8 +320,9 @@ def test_bad_questions_are_reported_with_the_line(tmp_path):
     d = tmp_path / "mine"
     with_questions(write_pb(d, "twice"), ["what do I send them", "What do I send them"])
     with_questions(write_pb(d, "short"), ["why?"])
-    report = KnowledgeBase(tmp_path / "chroma", [d], embedder=FakeEmbedder(),
-                           include_builtin=False).index()
+    report = KnowledgeBase(
+        tmp_path / "chroma", [d], embedder=FakeEmbedder(), include_builtin=False
+    ).index()
     errors = {e.path.name: e for e in report.errors}
     assert set(errors) == {"twice.md", "short.md"}
     assert "listed twice" in errors["twice.md"].message and errors["twice.md"].line == 12
@@ -282,23 +332,39 @@ def test_bad_questions_are_reported_with_the_line(tmp_path):
 # --- query understanding ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("query, segments, reasons, tiers", [
-    ("my best customer hasn't ordered in 4 months, what do I do",
-     {"Can't lose them", "At risk"}, set(), {"high"}),
-    ("one of our whales went quiet", {"Can't lose them"}, {"fading_engagement"}, {"high"}),
-    ("bring back people who haven't bought in over a year", {"Hibernating", "Lost"}, set(), set()),
-    ("she hasnt ordered for 3 weeks", {"About to sleep", "Need attention"}, set(), set()),
-    ("this lady only buys when there's a sale", set(), {"price_sensitivity"}, set()),
-    ("coupon hunters are killing my margin", set(), {"price_sensitivity"}, set()),
-    ("folks stopped opening my emails", set(), {"fading_engagement"}, set()),
-    ("customers about to run out of shampoo", set(), {"cycle_overdue"}, set()),
-    ("most people bought once and that was it", set(), {"one_time_buyer"}, set()),
-    ("the mug arrived broken and she sent it back", set(), {"quality_returns"}, set()),
-    ("a furious customer still waiting for his money back", set(), {"service_problems"}, set()),
-    ("what do I do with hibernating customers", {"Hibernating"}, set(), set()),
-    ("reason price_sensitivity, segment can't lose them", {"Can't lose them"},
-     {"price_sensitivity"}, set()),
-])
+@pytest.mark.parametrize(
+    "query, segments, reasons, tiers",
+    [
+        (
+            "my best customer hasn't ordered in 4 months, what do I do",
+            {"Can't lose them", "At risk"},
+            set(),
+            {"high"},
+        ),
+        ("one of our whales went quiet", {"Can't lose them"}, {"fading_engagement"}, {"high"}),
+        (
+            "bring back people who haven't bought in over a year",
+            {"Hibernating", "Lost"},
+            set(),
+            set(),
+        ),
+        ("she hasnt ordered for 3 weeks", {"About to sleep", "Need attention"}, set(), set()),
+        ("this lady only buys when there's a sale", set(), {"price_sensitivity"}, set()),
+        ("coupon hunters are killing my margin", set(), {"price_sensitivity"}, set()),
+        ("folks stopped opening my emails", set(), {"fading_engagement"}, set()),
+        ("customers about to run out of shampoo", set(), {"cycle_overdue"}, set()),
+        ("most people bought once and that was it", set(), {"one_time_buyer"}, set()),
+        ("the mug arrived broken and she sent it back", set(), {"quality_returns"}, set()),
+        ("a furious customer still waiting for his money back", set(), {"service_problems"}, set()),
+        ("what do I do with hibernating customers", {"Hibernating"}, set(), set()),
+        (
+            "reason price_sensitivity, segment can't lose them",
+            {"Can't lose them"},
+            {"price_sensitivity"},
+            set(),
+        ),
+    ],
+)
 def test_merchant_words_map_to_segments_reasons_and_tiers(query, segments, reasons, tiers):
     from knowledge.query import understand
 
@@ -308,14 +374,21 @@ def test_merchant_words_map_to_segments_reasons_and_tiers(query, segments, reaso
     assert set(intent.clv_tiers) == tiers, intent
     assert intent and intent.search_text.startswith(query)
     # everyday words get an expansion in the playbooks' words; vocabulary names need none
-    assert bool(intent.expansion) == any(":" not in c or c.startswith("lapsed") for c in intent.cues)
+    assert bool(intent.expansion) == any(
+        ":" not in c or c.startswith("lapsed") for c in intent.cues
+    )
     assert set(intent.segments) <= set(SEGMENTS) and set(intent.clv_tiers) <= set(CLV_TIERS)
 
 
-@pytest.mark.parametrize("query", [
-    "LTV:CAC", "thank-you page ideas", "customers who buy a tent never buy sleeping bags from us",
-    "what should the cancel page offer",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "LTV:CAC",
+        "thank-you page ideas",
+        "customers who buy a tent never buy sleeping bags from us",
+        "what should the cancel page offer",
+    ],
+)
 def test_questions_without_cues_are_searched_as_written(query):
     from knowledge.query import understand
 
@@ -344,9 +417,12 @@ def test_understanding_reranks_every_caller_of_search(tmp_path):
     when = "When a customer has not been back for a while, write to them."
     vip = write_pb(d, "a-low-tier-play", when=when)
     write_pb(d, "b-vip-play", when=when)
-    (d / "b-vip-play.md").write_text((d / "b-vip-play.md").read_text().replace(
-        "segments: [At risk, Lost]", "segments: [Can't lose them, At risk]").replace(
-        "clv_tiers: [medium]", "clv_tiers: [high]"))
+    (d / "b-vip-play.md").write_text(
+        (d / "b-vip-play.md")
+        .read_text()
+        .replace("segments: [At risk, Lost]", "segments: [Can't lose them, At risk]")
+        .replace("clv_tiers: [medium]", "clv_tiers: [high]")
+    )
     assert vip.exists()
     fake = FakeEmbedder()
     kb = KnowledgeBase(tmp_path / "chroma", [d], embedder=fake, include_builtin=False)
@@ -355,8 +431,9 @@ def test_understanding_reranks_every_caller_of_search(tmp_path):
     assert kb.understand(ask).clv_tiers == ("high",)
     assert [h.playbook_id for h in kb.search(ask, k=2)] == ["b-vip-play", "a-low-tier-play"]
     assert fake.texts[-1] == kb.understand(ask).search_text  # the expansion is what is embedded
-    literal = KnowledgeBase(tmp_path / "chroma", [d], embedder=fake, include_builtin=False,
-                            understand_queries=False)
+    literal = KnowledgeBase(
+        tmp_path / "chroma", [d], embedder=fake, include_builtin=False, understand_queries=False
+    )
     assert not literal.understand(ask)
     assert [h.playbook_id for h in literal.search(ask, k=2)] == ["a-low-tier-play", "b-vip-play"]
 
@@ -380,8 +457,9 @@ def test_reindex_embeds_only_changed_chunks_and_removes_deleted(tmp_path):
     assert len(fake.texts) == embedded_texts  # nothing re-embedded
 
     path = d / "alpha-play.md"
-    path.write_text(path.read_text().replace("Alpha customers who drift.",
-                                             "Alpha shoppers fading."))
+    path.write_text(
+        path.read_text().replace("Alpha customers who drift.", "Alpha shoppers fading.")
+    )
     changed = kb.index()
     assert (changed.embedded, changed.skipped_unchanged) == (1, 7)
     assert fake.texts[-1].endswith("Alpha shoppers fading.")
@@ -400,8 +478,12 @@ def test_reindex_embeds_only_changed_chunks_and_removes_deleted(tmp_path):
 
 def test_merchant_playbooks_are_indexed_with_the_builtin_ones(tmp_path):
     d = tmp_path / "merchant"
-    write_pb(d, "matcha-ritual-club", title="Matcha ritual club",
-             when="Tea drinkers who whisk matcha every morning.")
+    write_pb(
+        d,
+        "matcha-ritual-club",
+        title="Matcha ritual club",
+        when="Tea drinkers who whisk matcha every morning.",
+    )
     kb = KnowledgeBase(tmp_path / "chroma", [d], embedder=FakeEmbedder())
     report = kb.index()
     assert report.playbooks == len(load_playbooks([builtin_playbook_dir()]).playbooks) + 1
@@ -453,8 +535,9 @@ def test_filters_keep_only_matching_playbooks(fake_kb):
 def test_exact_terms_are_found_by_keyword_score(fake_kb):
     assert fake_kb.search("LTV:CAC")[0].playbook_id == "ltv-cac-acquisition-spend"
     assert fake_kb.search("thank-you page")[0].playbook_id == "thank-you-page-offer"
-    kw_only = KnowledgeBase(fake_kb.persist_dir, embedder=fake_kb.embedder, vector_weight=0.0,
-                            keyword_weight=1.0)
+    kw_only = KnowledgeBase(
+        fake_kb.persist_dir, embedder=fake_kb.embedder, vector_weight=0.0, keyword_weight=1.0
+    )
     assert kw_only.search("LTV:CAC")[0].playbook_id == "ltv-cac-acquisition-spend"
 
 
@@ -526,8 +609,12 @@ def test_held_out_target_fails_without_questions_and_understanding(real_kb):
     literally) stays below it on the held-out split."""
     from evals.quality.retrieval import TARGETS, run_retrieval_eval
 
-    literal = KnowledgeBase(real_kb.persist_dir, embedder=real_kb.embedder,
-                            understand_queries=False, question_weight=0.0)
+    literal = KnowledgeBase(
+        real_kb.persist_dir,
+        embedder=real_kb.embedder,
+        understand_queries=False,
+        question_weight=0.0,
+    )
     result = run_retrieval_eval(literal, split="heldout", runs=1, warmup=0)
     assert result["recall@3"] < TARGETS["heldout"]
 
@@ -536,8 +623,11 @@ def test_held_out_splits_are_frozen_and_never_copied(monkeypatch):
     import evals.quality.retrieval as ev
 
     dev = {c["q"].lower() for c in ev.load_cases(split="dev")}
-    synthetic = {q.lower() for pb in load_playbooks([builtin_playbook_dir()]).playbooks
-                 for q in pb.meta.questions}
+    synthetic = {
+        q.lower()
+        for pb in load_playbooks([builtin_playbook_dir()]).playbooks
+        for q in pb.meta.questions
+    }
     for split in ev.FROZEN:
         held = {c["q"].lower() for c in ev.load_cases(split=split)}  # digest checked here
         relevant = {r for c in ev.load_cases(split=split) for r in c["relevant"]}
@@ -587,8 +677,13 @@ def test_knowledge_imports_nothing_from_agent_tools_or_ui():
                 names = [node.module]
             for name in names:
                 assert name.split(".")[0] not in FORBIDDEN[:5], f"{path.name} imports {name}"
-    code = ("import sys, knowledge, knowledge.base, knowledge.store; "
-            "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))")
-    loaded = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                check=True, cwd=ROOT).stdout.split())
+    code = (
+        "import sys, knowledge, knowledge.base, knowledge.store; "
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    loaded = set(
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+        ).stdout.split()
+    )
     assert not loaded & set(FORBIDDEN)

@@ -46,14 +46,19 @@ def chroma_server(tmp_path_factory):
     path = tmp_path_factory.mktemp("chroma-server")
     port = _free_port()
     log = (path / "server.log").open("w")
-    proc = subprocess.Popen([exe, "run", "--host", "127.0.0.1", "--port", str(port),
-                             "--path", str(path / "data")], stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [exe, "run", "--host", "127.0.0.1", "--port", str(port), "--path", str(path / "data")],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 60
         while not _heartbeat(port):
             if proc.poll() is not None:
-                pytest.fail(f"chroma run exited with {proc.returncode}: "
-                            + (path / "server.log").read_text()[-2000:])
+                pytest.fail(
+                    f"chroma run exited with {proc.returncode}: "
+                    + (path / "server.log").read_text()[-2000:]
+                )
             if time.monotonic() > deadline:
                 pytest.fail("chroma run gave no heartbeat within 60 s")
             time.sleep(0.2)
@@ -84,13 +89,19 @@ def test_server_is_used_instead_of_the_local_folder(server, tmp_path):
     from chromadb.config import Settings
 
     name = _name()
-    kb = KnowledgeBase(tmp_path / "local-chroma", [tmp_path / "pbs"], embedder=FakeEmbedder(),
-                       include_builtin=False, collection=name)
+    kb = KnowledgeBase(
+        tmp_path / "local-chroma",
+        [tmp_path / "pbs"],
+        embedder=FakeEmbedder(),
+        include_builtin=False,
+        collection=name,
+    )
     write_pb(tmp_path / "pbs", "server-play")
     report = kb.index()
     assert report.chunks == 4 and not (tmp_path / "local-chroma").exists()
-    direct = chromadb.HttpClient(host="127.0.0.1", port=server,
-                                 settings=Settings(anonymized_telemetry=False))
+    direct = chromadb.HttpClient(
+        host="127.0.0.1", port=server, settings=Settings(anonymized_telemetry=False)
+    )
     assert direct.get_collection(name).count() == 4
 
 
@@ -122,8 +133,14 @@ def test_server_search_filters_and_exact_terms(server):
 def test_server_real_model_late_refund(server, tmp_path):
     d = tmp_path / "subset"
     d.mkdir()
-    for pid in ("service-recovery", "quality-returns-recovery", "proactive-delay-notice",
-                "price-sensitive-save", "win-back-lapsed", "failed-payment-dunning"):
+    for pid in (
+        "service-recovery",
+        "quality-returns-recovery",
+        "proactive-delay-notice",
+        "price-sensitive-save",
+        "win-back-lapsed",
+        "failed-payment-dunning",
+    ):
         shutil.copy(builtin_playbook_dir() / f"{pid}.md", d / f"{pid}.md")
     kb = KnowledgeBase(None, [d], include_builtin=False, collection=_name())
     assert kb.index().playbooks == 6

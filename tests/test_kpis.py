@@ -17,16 +17,22 @@ def by_definition(orders: pd.DataFrame, as_of) -> dict:
     o = orders.loc[orders["order_date"] < end]
     buys = o.loc[o["amount"] >= 0]
     last = buys.groupby("customer_id")["order_date"].max()
-    days = buys.assign(day=buys["order_date"].dt.normalize()).groupby("customer_id")["day"].nunique()
+    days = (
+        buys.assign(day=buys["order_date"].dt.normalize()).groupby("customer_id")["day"].nunique()
+    )
     age = (as_of - last.dt.normalize()).dt.days
     week = o.loc[o["order_date"] >= end - pd.Timedelta(days=7)]
     wb = week.loc[week["amount"] >= 0]
     n = wb["order_id"].nunique()
-    return {"customers": len(last), "active_customers": int((age < ACTIVE_DAYS).sum()),
-            "repeat_rate": float((days >= 2).mean()) if len(days) else 0.0,
-            "churned_this_week": int(((age >= ACTIVE_DAYS) & (age < ACTIVE_DAYS + 7)).sum()),
-            "revenue_week": float(week["amount"].sum()), "orders_week": int(n),
-            "aov_week": float(wb["amount"].sum() / n) if n else 0.0}
+    return {
+        "customers": len(last),
+        "active_customers": int((age < ACTIVE_DAYS).sum()),
+        "repeat_rate": float((days >= 2).mean()) if len(days) else 0.0,
+        "churned_this_week": int(((age >= ACTIVE_DAYS) & (age < ACTIVE_DAYS + 7)).sum()),
+        "revenue_week": float(week["amount"].sum()),
+        "orders_week": int(n),
+        "aov_week": float(wb["amount"].sum() / n) if n else 0.0,
+    }
 
 
 def orders_table(n: int = 3000, seed: int = 3) -> pd.DataFrame:
@@ -38,11 +44,19 @@ def orders_table(n: int = 3000, seed: int = 3) -> pd.DataFrame:
     amount[rng.random(n) < 0.02] = 0.0  # free orders
     cust = rng.integers(0, 400, n).astype(str).astype(object)
     cust[5] = None  # no customer id: counted in the week's revenue, not as a customer
-    return pd.DataFrame({"customer_id": cust, "order_id": [f"#{i // 2}" for i in range(n)],  # 2 lines an order
-                         "order_date": when, "amount": amount})
+    return pd.DataFrame(
+        {
+            "customer_id": cust,
+            "order_id": [f"#{i // 2}" for i in range(n)],  # 2 lines an order
+            "order_date": when,
+            "amount": amount,
+        }
+    )
 
 
-@pytest.mark.parametrize("as_of", ["2025-01-01", "2025-03-15", "2025-06-30", "2026-02-04", "2027-01-01"])
+@pytest.mark.parametrize(
+    "as_of", ["2025-01-01", "2025-03-15", "2025-06-30", "2026-02-04", "2027-01-01"]
+)
 def test_week_kpis_match_their_definitions(as_of):
     orders = orders_table()
     got = week_kpis(orders, None, as_of=as_of)
@@ -55,8 +69,18 @@ def test_week_kpis_match_their_definitions(as_of):
 def test_week_kpis_before_the_first_order_and_with_scores():
     orders = orders_table()
     empty = week_kpis(orders, None, as_of="2024-06-01")
-    assert (empty["customers"], empty["active_customers"], empty["repeat_rate"],
-            empty["orders_week"], empty["aov_week"]) == (0, 0, 0.0, 0, 0.0)
+    assert (
+        empty["customers"],
+        empty["active_customers"],
+        empty["repeat_rate"],
+        empty["orders_week"],
+        empty["aov_week"],
+    ) == (0, 0, 0.0, 0, 0.0)
     scores = pd.DataFrame({"predicted_clv": [100.0, 300.0], "churn_probability": [0.2, 0.7]})
     k = week_kpis(orders, scores, as_of="2025-06-30", cac=40)
-    assert (k["predicted_value"], k["avg_clv"], k["at_risk"], k["ltv_cac"]) == (400.0, 200.0, 1, 5.0)
+    assert (k["predicted_value"], k["avg_clv"], k["at_risk"], k["ltv_cac"]) == (
+        400.0,
+        200.0,
+        1,
+        5.0,
+    )

@@ -56,8 +56,19 @@ class StreamingScriptedModel(ScriptedChatModel):
         for word in re.findall(r"\S+\s*", msg.content if isinstance(msg.content, str) else ""):
             yield ChatGenerationChunk(message=AIMessageChunk(content=word))
         for i, tc in enumerate(msg.tool_calls):
-            yield ChatGenerationChunk(message=AIMessageChunk(content="", tool_call_chunks=[
-                {"name": tc["name"], "args": json.dumps(tc["args"]), "id": tc["id"], "index": i}]))
+            yield ChatGenerationChunk(
+                message=AIMessageChunk(
+                    content="",
+                    tool_call_chunks=[
+                        {
+                            "name": tc["name"],
+                            "args": json.dumps(tc["args"]),
+                            "id": tc["id"],
+                            "index": i,
+                        }
+                    ],
+                )
+            )
 
 
 def call(name: str, args: dict, cid: str = "call_1") -> AIMessage:
@@ -92,12 +103,18 @@ def assistant_with(session, script, **kw):
 
 
 def test_tool_chain_every_step(session):
-    a, model = assistant_with(session, [
-        call("at_risk_customers", {"segment": "Champions", "limit": 2}, "c1"),
-        lambda msgs: call("explain_customer",
-                          {"customer_id": json.loads(msgs[-1].content)["customers"][0]["customer_id"]}, "c2"),
-        AIMessage("Call your top Champion first."),
-    ])
+    a, model = assistant_with(
+        session,
+        [
+            call("at_risk_customers", {"segment": "Champions", "limit": 2}, "c1"),
+            lambda msgs: call(
+                "explain_customer",
+                {"customer_id": json.loads(msgs[-1].content)["customers"][0]["customer_id"]},
+                "c2",
+            ),
+            AIMessage("Call your top Champion first."),
+        ],
+    )
     assert a.mode == "llm"
     ans = a.ask("Which Champions should I call?")
     assert ans.mode == "llm" and ans.text == "Call your top Champion first."
@@ -111,8 +128,7 @@ def test_tool_chain_every_step(session):
     assert len(model.received) == 3
     last = model.received[-1]
     tool_msgs = [m for m in last if isinstance(m, ToolMessage)]
-    assert [json.loads(m.content)["customer_id"] if "customer_id" in json.loads(m.content) else None
-            for m in tool_msgs][1] == top
+    assert [json.loads(m.content).get("customer_id") for m in tool_msgs][1] == top
     assert json.loads(tool_msgs[0].content) == json.loads(json.dumps(first.result, default=str))
     assert "Every number you state must come from a tool result" in last[0].content
     names = {t["function"]["name"] for t in model.tools}
@@ -130,12 +146,15 @@ def test_memory_per_thread(session):
 
 
 def test_tool_errors_go_back_to_the_model(session):
-    a, model = assistant_with(session, [
-        call("explain_customer", {"customer_id": "Z999"}, "c1"),
-        call("at_risk_customers", {"limit": 500}, "c2"),
-        call("no_such_tool", {}, "c3"),
-        AIMessage("Sorry, I could not find that customer."),
-    ])
+    a, model = assistant_with(
+        session,
+        [
+            call("explain_customer", {"customer_id": "Z999"}, "c1"),
+            call("at_risk_customers", {"limit": 500}, "c2"),
+            call("no_such_tool", {}, "c3"),
+            AIMessage("Sorry, I could not find that customer."),
+        ],
+    )
     ans = a.ask("tell me about Z999")
     tool_msgs = [m for m in model.received[-1] if isinstance(m, ToolMessage)]
     assert tool_msgs[0].content.startswith("Error: no customer 'Z999'")
@@ -145,18 +164,29 @@ def test_tool_errors_go_back_to_the_model(session):
 
 
 def test_iteration_cap(session):
-    a, model = assistant_with(session, [call("store_overview", {}, f"c{i}") for i in range(10)],
-                              max_iterations=3)
+    a, model = assistant_with(
+        session, [call("store_overview", {}, f"c{i}") for i in range(10)], max_iterations=3
+    )
     ans = a.ask("loop forever")
     assert "iteration cap" in ans.text and "3 model calls" in ans.text
     assert len(model.received) == 3 and len(ans.trace) == 3
 
 
 def stream_script():
-    return [AIMessage("Let me look that up.", tool_calls=[
-                {"name": "at_risk_customers", "args": {"segment": "Champions", "limit": 2}, "id": "c1",
-                 "type": "tool_call"}]),
-            AIMessage("Call your top Champion first: they carry the most value at stake this quarter.")]
+    return [
+        AIMessage(
+            "Let me look that up.",
+            tool_calls=[
+                {
+                    "name": "at_risk_customers",
+                    "args": {"segment": "Champions", "limit": 2},
+                    "id": "c1",
+                    "type": "tool_call",
+                }
+            ],
+        ),
+        AIMessage("Call your top Champion first: they carry the most value at stake this quarter."),
+    ]
 
 
 def test_stream_gives_tokens_and_steps_then_the_answer_ask_gives(session):
@@ -165,7 +195,9 @@ def test_stream_gives_tokens_and_steps_then_the_answer_ask_gives(session):
 
     want = assistant_with(session, stream_script())[0].ask("Which Champions should I call?")
     model = StreamingScriptedModel(script=stream_script())
-    events = list(stream_answer(Assistant(session, chat_model=model), "Which Champions should I call?"))
+    events = list(
+        stream_answer(Assistant(session, chat_model=model), "Which Champions should I call?")
+    )
     kinds = [e.kind for e in events]
     assert kinds[-1] == "answer" and kinds.count("answer") == 1
     assert kinds.index("status") < kinds.index("tool") < len(kinds) - 1
@@ -173,12 +205,18 @@ def test_stream_gives_tokens_and_steps_then_the_answer_ask_gives(session):
     tool = events[kinds.index("tool")]
     assert tool.step.tool == "at_risk_customers" and tool.step.ok and "done" in tool.text
     texts = [e.text for e in events if e.kind == "text"]
-    assert texts[0] == "Let " and "Let me look that up." in texts  # the model's tokens, as they come
-    final = [t for t in texts[texts.index("Let me look that up.") + 1:]]
-    assert len(final) > 5 and all(b.startswith(a) for a, b in zip(final, final[1:]))  # the answer so far
+    assert (
+        texts[0] == "Let " and "Let me look that up." in texts
+    )  # the model's tokens, as they come
+    final = [t for t in texts[texts.index("Let me look that up.") + 1 :]]
+    assert len(final) > 5 and all(
+        b.startswith(a) for a, b in zip(final, final[1:])
+    )  # the answer so far
     got = events[-1].answer
     assert got.text == want.text == final[-1] and got.mode == "llm"
-    assert [(s.tool, s.args, s.result) for s in got.trace] == [(s.tool, s.args, s.result) for s in want.trace]
+    assert [(s.tool, s.args, s.result) for s in got.trace] == [
+        (s.tool, s.args, s.result) for s in want.trace
+    ]
 
 
 def test_stream_keeps_the_iteration_cap(session):
@@ -195,13 +233,16 @@ def test_no_personal_field_reaches_the_prompt(session, demo):
     import pandas as pd
 
     c = pd.read_csv(demo[0] / "customers.csv", dtype=str).iloc[1]
-    a, model = assistant_with(session, [
-        call("explain_customer", {"customer_id": "C000002"}, "c1"),
-        call("next_best_product", {"customer_id": "C000002"}, "c2"),
-        call("at_risk_customers", {"limit": 20}, "c3"),
-        call("draft_message", {"customer_id": "C000859"}, "c4"),
-        AIMessage("done"),
-    ])
+    a, model = assistant_with(
+        session,
+        [
+            call("explain_customer", {"customer_id": "C000002"}, "c1"),
+            call("next_best_product", {"customer_id": "C000002"}, "c2"),
+            call("at_risk_customers", {"limit": 20}, "c3"),
+            call("draft_message", {"customer_id": "C000859"}, "c4"),
+            AIMessage("done"),
+        ],
+    )
     a.ask(f"Why might {c['first_name']} {c['last_name']} ({c['email']}, {c['phone']}) leave us?")
     sent = json.dumps([[m.content for m in msgs] for msgs in model.received], default=str)
     leaks = [p for p in personal_strings(demo[0]) if re.search(rf"\b{re.escape(p)}\b", sent)]
@@ -240,8 +281,9 @@ class StandIn:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                outer.requests.append({"path": self.path, "body": body,
-                                       "auth": self.headers.get("Authorization", "")})
+                outer.requests.append(
+                    {"path": self.path, "body": body, "auth": self.headers.get("Authorization", "")}
+                )
                 status, payload = outer.reply(self.path, body)
                 send_completion(self, status, payload, stream=bool(body.get("stream")))
 
@@ -258,9 +300,15 @@ class StandIn:
         rec = self.interactions.pop(0)
         want = rec["request"]
         roles = [m["role"] for m in body.get("messages", [])]
-        last_user = next((m["content"] for m in reversed(body["messages"]) if m["role"] == "user"), "")
-        if (path != want["path"] or body.get("model") != want["model"] or roles != want["roles"]
-                or want.get("last_user_contains", "") not in last_user):
+        last_user = next(
+            (m["content"] for m in reversed(body["messages"]) if m["role"] == "user"), ""
+        )
+        if (
+            path != want["path"]
+            or body.get("model") != want["model"]
+            or roles != want["roles"]
+            or want.get("last_user_contains", "") not in last_user
+        ):
             return 500, {"error": {"message": f"request does not match the cassette: {roles}"}}
         text = json.dumps(rec["response"]["body"])
         for k, v in self.subs.items():
@@ -280,20 +328,39 @@ def as_chunks(payload: dict) -> list[dict]:
     msg = choice["message"]
 
     def chunk(delta: dict, finish=None) -> dict:
-        return {**head, "object": "chat.completion.chunk",
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]}
+        return {
+            **head,
+            "object": "chat.completion.chunk",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+        }
 
     out = [chunk({"role": "assistant", "content": ""})]
     out += [chunk({"content": w}) for w in re.findall(r"\S+\s*", msg.get("content") or "")]
     for i, tc in enumerate(msg.get("tool_calls") or []):
-        out.append(chunk({"tool_calls": [{"index": i, "id": tc["id"], "type": "function",
-                                          "function": {"name": tc["function"]["name"], "arguments": ""}}]}))
+        out.append(
+            chunk(
+                {
+                    "tool_calls": [
+                        {
+                            "index": i,
+                            "id": tc["id"],
+                            "type": "function",
+                            "function": {"name": tc["function"]["name"], "arguments": ""},
+                        }
+                    ]
+                }
+            )
+        )
         args = tc["function"]["arguments"]
-        out += [chunk({"tool_calls": [{"index": i, "function": {"arguments": args[j:j + 7]}}]})
-                for j in range(0, len(args), 7)]
+        out += [
+            chunk({"tool_calls": [{"index": i, "function": {"arguments": args[j : j + 7]}}]})
+            for j in range(0, len(args), 7)
+        ]
     out.append(chunk({}, choice["finish_reason"]))
     if payload.get("usage"):
-        out.append({**head, "object": "chat.completion.chunk", "choices": [], "usage": payload["usage"]})
+        out.append(
+            {**head, "object": "chat.completion.chunk", "choices": [], "usage": payload["usage"]}
+        )
     return out
 
 
@@ -305,9 +372,14 @@ def test_cassettes_hold_no_secrets():
 
 def top_high_value_at_risk(session) -> str:
     """The customer the recorded tool loop names: high CLV tier, churn > 50%, most value at stake."""
-    top = session.scores.loc[(session.scores["clv_tier"] == "high")
-                             & (session.scores["churn_probability"] > 0.5)]
-    return top.assign(v=top["churn_probability"] * top["predicted_clv"]).nlargest(1, "v")["customer_id"].iloc[0]
+    top = session.scores.loc[
+        (session.scores["clv_tier"] == "high") & (session.scores["churn_probability"] > 0.5)
+    ]
+    return (
+        top.assign(v=top["churn_probability"] * top["predicted_clv"])
+        .nlargest(1, "v")["customer_id"]
+        .iloc[0]
+    )
 
 
 def use_stand_in(monkeypatch, server) -> None:
@@ -337,7 +409,9 @@ def test_chatopenai_tool_loop_replayed(session, monkeypatch, demo):
     sent_tools = {t["function"]["name"] for t in server.requests[0]["body"]["tools"]}
     assert "at_risk_customers" in sent_tools
     tool_reply = server.requests[2]["body"]["messages"][-1]
-    assert tool_reply["role"] == "tool" and json.loads(tool_reply["content"])["customer_id"] == top_id
+    assert (
+        tool_reply["role"] == "tool" and json.loads(tool_reply["content"])["customer_id"] == top_id
+    )
     sent = json.dumps([r["body"] for r in server.requests])
     assert [p for p in personal_strings(demo[0]) if re.search(rf"\b{re.escape(p)}\b", sent)] == []
 
@@ -350,16 +424,27 @@ def test_chatopenai_streams_the_replayed_tool_loop(session, monkeypatch):
     server = StandIn("chat_tool_loop.json", {"TOP_ID": top_id})
     try:
         use_stand_in(monkeypatch, server)
-        events = list(stream_answer(Assistant(session), "Who should I contact first among my high-value customers?"))
+        events = list(
+            stream_answer(
+                Assistant(session), "Who should I contact first among my high-value customers?"
+            )
+        )
     finally:
         server.close()
-    assert all(r["body"].get("stream") is True for r in server.requests) and len(server.requests) == 3
-    assert [e.text for e in events if e.kind == "status"] == ["calling tool at_risk_customers",
-                                                              "calling tool explain_customer"]
+    assert (
+        all(r["body"].get("stream") is True for r in server.requests) and len(server.requests) == 3
+    )
+    assert [e.text for e in events if e.kind == "status"] == [
+        "calling tool at_risk_customers",
+        "calling tool explain_customer",
+    ]
     texts = [e.text for e in events if e.kind == "text"]
     answer = events[-1].answer
     assert len(texts) > 5 and texts[0] == "Start " and texts[-1] == answer.text
-    assert answer.text == f"Start with {top_id}: the highest value at stake among your high-value at-risk customers."
+    assert (
+        answer.text
+        == f"Start with {top_id}: the highest value at stake among your high-value at-risk customers."
+    )
     assert [s.tool for s in answer.trace] == ["at_risk_customers", "explain_customer"]
     assert answer.trace[0].args == {"clv_tier": "high", "limit": 3}
 
@@ -394,9 +479,9 @@ def test_missing_key_says_how_to_fix(session, monkeypatch):
 
 
 def test_cli_chat_one_shot_offline(demo, capsys):
-    from agent.cli.chat import chat_command
-
     import logging
+
+    from agent.cli.chat import chat_command
 
     store, ws = demo
     logger = logging.getLogger("agent")
@@ -404,10 +489,12 @@ def test_cli_chat_one_shot_offline(demo, capsys):
     try:
         chat_command("what is my LTV:CAC at $40 CAC?", store, False, ws, show_tools=True)
     finally:  # chat_command sends the agent's log lines to <workspace>/chat.log
-        for h in logger.handlers[len(before[0]):]:
+        for h in logger.handlers[len(before[0]) :]:
             logger.removeHandler(h)
             h.close()
         logger.propagate, logger.level = before[1], before[2]
     assert (ws / "chat.log").exists()
     out = capsys.readouterr().out
-    assert "tool clv_ltv_cac" in out and "LTV:CAC is" in out and "no language model is in use" in out
+    assert (
+        "tool clv_ltv_cac" in out and "LTV:CAC is" in out and "no language model is in use" in out
+    )

@@ -43,12 +43,28 @@ def completion(content: str | None = None, tool: tuple[str, str] | None = None) 
     """A chat.completion; `tool` = (name, raw arguments string), sent as the model wrote it."""
     msg: dict = {"role": "assistant", "content": content}
     if tool is not None:
-        msg["tool_calls"] = [{"id": "call_1", "type": "function",
-                              "function": {"name": tool[0], "arguments": tool[1]}}]
-    return {"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
-            "choices": [{"index": 0, "message": msg, "logprobs": None,
-                         "finish_reason": "tool_calls" if tool else "stop"}],
-            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+        msg["tool_calls"] = [
+            {
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": tool[0], "arguments": tool[1]},
+            }
+        ]
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "gpt-4o-mini",
+        "choices": [
+            {
+                "index": 0,
+                "message": msg,
+                "logprobs": None,
+                "finish_reason": "tool_calls" if tool else "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    }
 
 
 class Scripted:
@@ -65,7 +81,11 @@ class Scripted:
             def do_POST(self):  # noqa: N802
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 outer.requests.append(body)
-                step = outer.script.pop(0) if outer.script else (500, {"error": {"message": "exhausted"}})
+                step = (
+                    outer.script.pop(0)
+                    if outer.script
+                    else (500, {"error": {"message": "exhausted"}})
+                )
                 if step == HANG:
                     outer.released.wait(30)
                     return
@@ -127,8 +147,12 @@ def shown(events) -> str:
 
 
 def test_numbers_no_tool_produced_do_not_reach_the_merchant(session, monkeypatch):
-    ans, events, _ = run_both(session, monkeypatch, [completion(tool=("store_overview", "{}")),
-                                                     completion(STRAY)], "how bad is my churn?")
+    ans, events, _ = run_both(
+        session,
+        monkeypatch,
+        [completion(tool=("store_overview", "{}")), completion(STRAY)],
+        "how bad is my churn?",
+    )
     for n in ("73.4", "4,812", "91,337"):
         assert n not in ans.text and n not in shown(events)
     assert "Unverified" in ans.text and "no tool result" in ans.text
@@ -140,7 +164,9 @@ def test_numbers_no_tool_produced_do_not_reach_the_merchant(session, monkeypatch
 
 
 def test_actions_no_tool_did_do_not_reach_the_merchant(session, monkeypatch):
-    ans, events, _ = run_both(session, monkeypatch, [completion(CLAIM)], "approve and export everything")
+    ans, events, _ = run_both(
+        session, monkeypatch, [completion(CLAIM)], "approve and export everything"
+    )
     assert "approved" not in ans.text.split("(Unverified")[0] and "90% off" not in ans.text
     assert "approved" not in shown(events).split("(Unverified")[0] and "90%" not in shown(events)
     check = ans.trace[-1]
@@ -154,20 +180,26 @@ def test_grounded_answer_kept_ungrounded_sentence_removed(session):
 
     def answer(msgs):
         n = json.loads(msgs[-1].content)["customers"]
-        return AIMessage(f"You have {n:,} customers. Nothing is sent until you approve a draft. "
-                         "About 4,812 of them will leave next month.")
+        return AIMessage(
+            f"You have {n:,} customers. Nothing is sent until you approve a draft. "
+            "About 4,812 of them will leave next month."
+        )
 
-    a = Assistant(session, chat_model=ScriptedChatModel(script=[call("store_overview", {}), answer]))
+    a = Assistant(
+        session, chat_model=ScriptedChatModel(script=[call("store_overview", {}), answer])
+    )
     ans = a.ask("how many customers do I have?")
     n = session.scores.shape[0]
-    assert ans.text.startswith(f"You have {n:,} customers. Nothing is sent until you approve a draft.")
+    assert ans.text.startswith(
+        f"You have {n:,} customers. Nothing is sent until you approve a draft."
+    )
     assert "4,812" not in ans.text and "Unverified: I left out a statement with numbers" in ans.text
     assert ans.trace[-1].result["removed"] == ["About 4,812 of them will leave next month."]
 
 
 def test_a_claim_a_tool_backs_is_kept(session):
-    from agent.toolbox.tools import ToolRunner
     from agent.assistant.chat import Assistant
+    from agent.toolbox.tools import ToolRunner
 
     plan = ToolRunner(session).call("prioritise_interventions", {"limit": 1})
     cid = plan["customers"][0]["customer_id"]
@@ -181,15 +213,19 @@ def test_a_claim_a_tool_backs_is_kept(session):
 def test_what_counts_as_a_claim():
     from agent.assistant.grounding import check_answer
 
-    for kept in ("Nothing has been sent; a person must approve the drafts first.",
-                 "Once you approve them, the drafts can be exported.",
-                 "I can draft a win-back email for them if you like.",
-                 "Their consent is on file."):
+    for kept in (
+        "Nothing has been sent; a person must approve the drafts first.",
+        "Once you approve them, the drafts can be exported.",
+        "I can draft a win-back email for them if you like.",
+        "Their consent is on file.",
+    ):
         assert check_answer(kept, [])[0] == kept, kept
-    for claim, what in (("I drafted a message for C000123.", "drafted"),
-                        ("All 12 drafts were approved.", "approved"),
-                        ("I've sent the emails.", "sent"),
-                        ("Exported to your shop.", "exported")):
+    for claim, what in (
+        ("I drafted a message for C000123.", "drafted"),
+        ("All 12 drafts were approved.", "approved"),
+        ("I've sent the emails.", "sent"),
+        ("Exported to your shop.", "exported"),
+    ):
         assert what in check_answer(claim, [])[1]["unsupported_claims"], claim
 
 
@@ -199,14 +235,20 @@ def test_what_counts_as_a_claim():
 @pytest.mark.parametrize("raw", ['{"limit": 3', "[1, 2]", '"top three"'])
 def test_malformed_tool_arguments_go_back_to_the_model(session, monkeypatch, raw):
     ans, events, requests = run_both(
-        session, monkeypatch,
-        [completion(tool=("at_risk_customers", raw)), completion("Sorry, let me answer without that tool.")],
-        "who is at risk?")
+        session,
+        monkeypatch,
+        [
+            completion(tool=("at_risk_customers", raw)),
+            completion("Sorry, let me answer without that tool."),
+        ],
+        "who is at risk?",
+    )
     assert ans.text == "Sorry, let me answer without that tool."
     assert len(requests) == 2  # the model was asked again, with the error as the tool's result
     tool_reply = requests[1]["messages"][-1]
     assert tool_reply["role"] == "tool" and tool_reply["content"].startswith(
-        "Error: invalid arguments for at_risk_customers")
+        "Error: invalid arguments for at_risk_customers"
+    )
     assert ans.trace[0].tool == "at_risk_customers" and not ans.trace[0].ok
     assert "Traceback" not in ans.text
 
@@ -216,7 +258,9 @@ def test_malformed_tool_arguments_go_back_to_the_model(session, monkeypatch, raw
 
 def test_a_hanging_model_ends_the_turn_at_the_deadline(session, monkeypatch):
     t0 = time.monotonic()
-    ans, events, _ = run_both(session, monkeypatch, [HANG], "who is at risk?", RETENTION_TURN_TIMEOUT="2")
+    ans, events, _ = run_both(
+        session, monkeypatch, [HANG], "who is at risk?", RETENTION_TURN_TIMEOUT="2"
+    )
     took = time.monotonic() - t0
     assert took < 15  # two turns of 2 s each, not minutes
     assert "did not answer in time" in ans.text and "2 s" in ans.text
@@ -256,8 +300,13 @@ def closed_port() -> int:
 
 
 def test_unreachable_model_server_answers_offline_and_says_so(session, monkeypatch):
-    ans, events, _ = run_both(session, monkeypatch, [], "how many customers do I have?",
-                              url=f"http://127.0.0.1:{closed_port()}/v1")
+    ans, events, _ = run_both(
+        session,
+        monkeypatch,
+        [],
+        "how many customers do I have?",
+        url=f"http://127.0.0.1:{closed_port()}/v1",
+    )
     assert ans.mode == "offline"
     assert ans.text.startswith("The language model is unavailable (cannot reach the model server")
     assert "offline planner answered this turn" in ans.text
@@ -267,7 +316,9 @@ def test_unreachable_model_server_answers_offline_and_says_so(session, monkeypat
 
 def test_failing_model_server_answers_offline_and_says_so(session, monkeypatch):
     err = (503, {"error": {"message": "overloaded"}})
-    ans, events, _ = run_both(session, monkeypatch, [err, err, err], "how many customers do I have?")
+    ans, events, _ = run_both(
+        session, monkeypatch, [err, err, err], "how many customers do I have?"
+    )
     assert ans.mode == "offline" and "answered 503" in ans.text
     assert "offline planner answered this turn" in ans.text
 
@@ -290,6 +341,8 @@ def test_a_model_that_raises_answers_offline(session):
     def broken(_msgs):
         raise ValueError("a reply that cannot be read")
 
-    ans = Assistant(session, chat_model=ScriptedChatModel(script=[broken])).ask("how many customers do I have?")
+    ans = Assistant(session, chat_model=ScriptedChatModel(script=[broken])).ask(
+        "how many customers do I have?"
+    )
     assert ans.mode == "offline" and "the model call failed: ValueError" in ans.text
     assert "Traceback" not in ans.text and [s.tool for s in ans.trace] == ["store_overview"]

@@ -16,27 +16,46 @@ from hypothesis import strategies as st
 from tools.errors import DataError
 from tools.ingest.load import load_orders
 
-HEADERS = {"customer_id": ["customer_id", "CustomerID", "Customer ID", "client_id"],
-           "order_id": ["order_id", "InvoiceNo", "Order Number", "Name"],
-           "order_date": ["order_date", "InvoiceDate", "Created at", "Date"],
-           "amount": ["amount", "Total", "Revenue", "Sales"]}
+HEADERS = {
+    "customer_id": ["customer_id", "CustomerID", "Customer ID", "client_id"],
+    "order_id": ["order_id", "InvoiceNo", "Order Number", "Name"],
+    "order_date": ["order_date", "InvoiceDate", "Created at", "Date"],
+    "amount": ["amount", "Total", "Revenue", "Sales"],
+}
 
 dates = st.one_of(
-    st.dates(min_value=pd.Timestamp("2015-01-01").date(), max_value=pd.Timestamp("2026-01-01").date())
-    .map(lambda d: d.isoformat()),
-    st.datetimes(min_value=pd.Timestamp("2015-01-01").to_pydatetime(),
-                 max_value=pd.Timestamp("2026-01-01").to_pydatetime()).map(lambda d: d.strftime("%d/%m/%Y %H:%M")),
-    st.sampled_from(["2024-03-01T10:00:00Z", "2024-03-01 10:00:00 -0500", "2024-03-01T10:00:00+01:00",
-                     "not a date", "", "31/02/2024"]),
+    st.dates(
+        min_value=pd.Timestamp("2015-01-01").date(), max_value=pd.Timestamp("2026-01-01").date()
+    ).map(lambda d: d.isoformat()),
+    st.datetimes(
+        min_value=pd.Timestamp("2015-01-01").to_pydatetime(),
+        max_value=pd.Timestamp("2026-01-01").to_pydatetime(),
+    ).map(lambda d: d.strftime("%d/%m/%Y %H:%M")),
+    st.sampled_from(
+        [
+            "2024-03-01T10:00:00Z",
+            "2024-03-01 10:00:00 -0500",
+            "2024-03-01T10:00:00+01:00",
+            "not a date",
+            "",
+            "31/02/2024",
+        ]
+    ),
 )
 amounts = st.one_of(
     st.floats(min_value=-500, max_value=5000, allow_nan=False).map(lambda x: f"{x:.2f}"),
-    st.floats(min_value=1000, max_value=99999, allow_nan=False).map(lambda x: f"{x:,.2f}"),   # 1,234.50
-    st.floats(min_value=0, max_value=999, allow_nan=False).map(lambda x: f"{x:.2f}".replace(".", ",")),
+    st.floats(min_value=1000, max_value=99999, allow_nan=False).map(
+        lambda x: f"{x:,.2f}"
+    ),  # 1,234.50
+    st.floats(min_value=0, max_value=999, allow_nan=False).map(
+        lambda x: f"{x:.2f}".replace(".", ",")
+    ),
     st.sampled_from(["£12.50", "$7", "(3.00)", "abc", "", "1e3", "NaN", "inf"]),
 )
-ids = st.one_of(st.text(alphabet="ABCDEFXYZ0123456789", min_size=1, max_size=6),
-                st.sampled_from(["", " ", "17850.0", "Zoë", "Ünïcode"]))
+ids = st.one_of(
+    st.text(alphabet="ABCDEFXYZ0123456789", min_size=1, max_size=6),
+    st.sampled_from(["", " ", "17850.0", "Zoë", "Ünïcode"]),
+)
 rows = st.lists(st.tuples(ids, ids, dates, amounts), min_size=1, max_size=25)
 
 
@@ -60,7 +79,9 @@ def order_files(draw):
     return text.encode(encoding, errors="replace"), len(data)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(order_files())
 def test_any_orders_file_balances_or_fails_cleanly(tmp_path, payload):
     raw, _ = payload

@@ -61,8 +61,11 @@ def test_revenue_is_what_the_file_says_net_of_refunds_to_the_cent(tmp_path):
     for name in ("apparel_usd", "small_usd", "cosmetics_eur", "fashion_pkr"):
         f = first_rows(raw(SHOPIFY / name / "orders_export_1.csv"))
         store = load_store(SHOPIFY / name, rejects_dir=tmp_path / name)
-        rejected = pd.read_csv(orders_report(store)[0].rejects_path, dtype=str,
-                               keep_default_na=False) if orders_report(store)[0].rows_rejected else None
+        rejected = (
+            pd.read_csv(orders_report(store)[0].rejects_path, dtype=str, keep_default_na=False)
+            if orders_report(store)[0].rows_rejected
+            else None
+        )
         dropped = set(rejected["Name"]) if rejected is not None else set()
         used = f[~f["Name"].isin(dropped)]
         expected = (money(used["Total"]) - money(used["Refunded Amount"])).sum()
@@ -72,7 +75,9 @@ def test_revenue_is_what_the_file_says_net_of_refunds_to_the_cent(tmp_path):
         full = set(used[used["Financial Status"] == "refunded"]["Name"])  # not also cancelled
         o = store.orders
         assert set(o.loc[o["returned_in_full"], "order_id"]) == full, name
-        assert store_summary(store)["orders"] == o.loc[o["amount"] >= 0, "order_id"].nunique() - len(full)
+        assert store_summary(store)["orders"] == o.loc[
+            o["amount"] >= 0, "order_id"
+        ].nunique() - len(full)
 
 
 def test_rejected_rows_are_written_as_they_stood_in_the_file(tmp_path):
@@ -115,7 +120,11 @@ def test_an_export_without_contacts_or_prices_is_refused_with_what_to_do():
     with pytest.raises(DataError) as err:
         load_store(SHOPIFY / "wholesale_cad")
     msg = str(err.value)
-    assert "orders_export_1.csv" in msg and "Email or Phone" in msg and "Export the orders again" in msg
+    assert (
+        "orders_export_1.csv" in msg
+        and "Email or Phone" in msg
+        and "Export the orders again" in msg
+    )
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +145,9 @@ def test_online_retail_lines_keep_identical_lines_and_revenue(tmp_path, online_r
     known = d[d["CustomerID"].notna() & (d["CustomerID"].astype(str).str.strip() != "")]
     assert rep.rows_read == len(d) and rep.rows_accepted == len(known)  # duplicate lines kept
     assert rep.reasons == {"customer_id is blank": len(d) - len(known)}
-    assert store.orders["amount"].sum() == pytest.approx((known["Quantity"] * known["UnitPrice"]).sum(), abs=0.01)
+    assert store.orders["amount"].sum() == pytest.approx(
+        (known["Quantity"] * known["UnitPrice"]).sum(), abs=0.01
+    )
     assert store.orders["customer_id"].nunique() == known["CustomerID"].nunique() == 4372
 
 
@@ -144,8 +155,10 @@ def test_invoice_level_file_placeholder_ids_and_split_invoices(tmp_path, online_
     """The invoice-level file a merchant makes from Online Retail: missing customers written
     as 'nan' are a placeholder, not the store's top customer; an invoice whose lines carry two
     timestamps is one order, summed."""
-    d = online_retail.assign(amount=online_retail["Quantity"] * online_retail["UnitPrice"],
-                             CustomerID=online_retail["CustomerID"].astype(str).replace("<NA>", "nan"))
+    d = online_retail.assign(
+        amount=online_retail["Quantity"] * online_retail["UnitPrice"],
+        CustomerID=online_retail["CustomerID"].astype(str).replace("<NA>", "nan"),
+    )
     inv = d.groupby(["InvoiceNo", "InvoiceDate", "CustomerID"], as_index=False)["amount"].sum()
     split = inv[inv["InvoiceNo"].duplicated(keep=False) & (inv["CustomerID"] != "nan")]
     assert len(split) > 0  # the real file has such invoices
@@ -159,17 +172,23 @@ def test_invoice_level_file_placeholder_ids_and_split_invoices(tmp_path, online_
     one = split["InvoiceNo"].iloc[0]
     got = orders[orders["order_id"] == one]
     assert got["order_date"].nunique() == 1
-    assert got["amount"].sum() == pytest.approx(split.loc[split["InvoiceNo"] == one, "amount"].sum())
+    assert got["amount"].sum() == pytest.approx(
+        split.loc[split["InvoiceNo"] == one, "amount"].sum()
+    )
 
 
 def test_amounts_that_cannot_be_a_purchase_are_rejected_with_the_reason(tmp_path):
     path = tmp_path / "orders.csv"
-    path.write_text("customer_id,order_id,order_date,amount\nc1,o1,2025-01-01,10\n"
-                    "c2,o2,2025-01-02,1e308\nc3,o3,2025-01-03,inf\nguest,o4,2025-01-04,5\n")
+    path.write_text(
+        "customer_id,order_id,order_date,amount\nc1,o1,2025-01-01,10\n"
+        "c2,o2,2025-01-02,1e308\nc3,o3,2025-01-03,inf\nguest,o4,2025-01-04,5\n"
+    )
     orders, rep = load_orders(path, rejects_dir=tmp_path)
     assert list(orders["customer_id"]) == ["c1"] and np.isfinite(orders["amount"]).all()
     assert rep.rows_rejected == 3
-    assert any("plausible" in k for k in rep.reasons) and any("placeholder" in k for k in rep.reasons)
+    assert any("plausible" in k for k in rep.reasons) and any(
+        "placeholder" in k for k in rep.reasons
+    )
 
 
 def test_an_order_returned_in_full_is_not_a_purchase(tmp_path, online_retail):
@@ -183,11 +202,15 @@ def test_an_order_returned_in_full_is_not_a_purchase(tmp_path, online_retail):
     o = store.orders
     full = o[o["returned_in_full"]]
     assert "581483" in set(full["order_id"])
-    assert not o.loc[o["order_id"].isin(["C581484"]), "returned_in_full"].any()  # the return stays one
+    assert not o.loc[
+        o["order_id"].isin(["C581484"]), "returned_in_full"
+    ].any()  # the return stays one
     from tools.models.clv import rfm_summary
 
     rfm = rfm_summary(o, as_of="2011-12-09").set_index("customer_id")
-    assert rfm.loc["16446", "orders_to_date"] == 1  # the small order of 2011-05, not the 80,995 units
+    assert (
+        rfm.loc["16446", "orders_to_date"] == 1
+    )  # the small order of 2011-05, not the 80,995 units
     d = online_retail[online_retail["CustomerID"].notna()]
     assert o["amount"].sum() == pytest.approx((d["Quantity"] * d["UnitPrice"]).sum(), abs=0.01)
     assert (o["amount"] < 0).sum() > 8000  # every return is still there

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -49,22 +50,26 @@ def test_the_loop_plans_approves_exports_and_the_orders_arrive(loop):
     assert (ws.scores / "forecast_2026-07-07.parquet").exists()  # the snapshot kept its forecast
     truth = pd.read_csv(root / "store" / "loop_truth.csv")
     assert set(truth["arm"]) == {"treated", "control"}
-    assert not truth.loc[truth["arm"] == "control", "responder"].any()  # the control is never treated
+    assert not truth.loc[
+        truth["arm"] == "control", "responder"
+    ].any()  # the control is never treated
 
 
 def test_a_brief_a_week_later_grades_the_forecast(loop):
-    from tools.insights.forecast import occasions
     from tools.ingest.load import load_store
+    from tools.insights.forecast import occasions
 
     root, ws, result = loop
-    md = open(result.briefs[-1]).read()
+    md = Path(result.briefs[-1]).read_text()
     assert "## Last week's forecast against what happened" in md
     f = _brief_facts(result.briefs[-1])["forecast_check"]
     g = f["graded"][0]
     assert (g["as_of"], g["through"], g["days"]) == ("2026-07-07", "2026-07-14", 7)
     # the actual orders, counted here: purchase occasions of the snapshot's customers in the week
     st = load_store(root / "store")
-    scored = set(pd.read_parquet(ws.scores / "scores_2026-07-07.parquet")["customer_id"].astype(str))
+    scored = set(
+        pd.read_parquet(ws.scores / "scores_2026-07-07.parquet")["customer_id"].astype(str)
+    )
     occ = occasions(st.orders, "2026-07-07", "2026-07-14")
     assert g["orders_actual"] == occ.loc[occ.index.isin(scored), "bought"].sum() > 0
     assert g["orders_low"] <= g["orders_forecast"] <= g["orders_high"]
@@ -80,14 +85,19 @@ def test_a_brief_a_week_later_reads_the_campaigns(loop):
     from tools.ingest.load import load_store
 
     root, ws, result = loop
-    md = open(result.briefs[-1]).read()
+    md = Path(result.briefs[-1]).read_text()
     rows = {r["campaign_id"]: r for r in _brief_facts(result.briefs[-1])["campaigns"]}
     first = rows["week-2026-07-01"]
     assert first["complete"] and first["status"] != "too early"
     camp = next(c for c in list_campaigns(open_queue(ws.root)) if c.id == "week-2026-07-01")
     st = load_store(root / "store")
-    again = campaign_results(st.orders.loc[st.orders["order_date"] < pd.Timestamp("2026-07-15")], camp).iloc[0]
-    assert first["treated_buyers"] == again.treated_buyers and first["control_buyers"] == again.control_buyers
+    again = campaign_results(
+        st.orders.loc[st.orders["order_date"] < pd.Timestamp("2026-07-15")], camp
+    ).iloc[0]
+    assert (
+        first["treated_buyers"] == again.treated_buyers
+        and first["control_buyers"] == again.control_buyers
+    )
     assert first["kept_share"] == pytest.approx(again.uplift / (1 - again.control_rate))
     line = next(ln for ln in md.splitlines() if ln.startswith("| week-2026-07-01 |"))
     assert first["status"] in line and "%" in line
@@ -98,7 +108,7 @@ def test_every_number_in_the_loop_brief_is_a_fact(loop):
     from agent.reports.brief import stray_numbers
 
     _, _, result = loop
-    md = open(result.briefs[-1]).read()
+    md = Path(result.briefs[-1]).read_text()
     facts = _brief_facts(result.briefs[-1])
     text = re.sub(r"\bC\d{6}\b", " ", md)
     assert not stray_numbers(text, facts), stray_numbers(text, facts)[:10]
@@ -113,7 +123,10 @@ def test_the_plan_uses_the_learnt_save_rates(loop):
     assert learning["plays"], "a matured campaign teaches every play it ran"
     q = open_queue(ws.root)
     second = next(c for c in list_campaigns(q) if c.id == "week-2026-07-08")
-    learnt = {p["playbook_id"]: p["posterior_mean"] for p in _brief_facts(result.briefs[0])["learning"]["plays"]}
+    learnt = {
+        p["playbook_id"]: p["posterior_mean"]
+        for p in _brief_facts(result.briefs[0])["learning"]["plays"]
+    }
     used = second.settings["save_rates"]
     moved = [pid for pid in used if pid in learnt]
     assert moved and all(used[pid] == pytest.approx(learnt[pid], abs=0.02) for pid in moved)
@@ -126,9 +139,13 @@ def test_the_app_brief_tab_shows_the_graded_forecast_and_campaigns(loop):
     from ui.handlers import AppContext, make_brief
 
     root, ws, _ = loop
-    ctx = AppContext(root / "store", ws.root, settings=Settings().model_copy(update={"model": None}))
+    ctx = AppContext(
+        root / "store", ws.root, settings=Settings().model_copy(update={"model": None})
+    )
     out = make_brief(ctx, "", None)
     assert out[0].startswith("Brief for the week ending"), out[0]
     shown = out[6]
     assert "Last week's forecast against what happened" in shown
-    assert re.search(r"(?i)campaign", shown.split("Last week's forecast against what happened", 1)[1])
+    assert re.search(
+        r"(?i)campaign", shown.split("Last week's forecast against what happened", 1)[1]
+    )

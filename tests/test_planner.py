@@ -12,7 +12,9 @@ import yaml
 from tests.test_agent_tools import HashEmbedder, build_demo
 
 CASES = yaml.safe_load(resources.files("evals").joinpath("data/planner_phrasings.yaml").read_text())
-HELDOUT = yaml.safe_load(resources.files("evals").joinpath("data/planner_phrasings_heldout.yaml").read_text())
+HELDOUT = yaml.safe_load(
+    resources.files("evals").joinpath("data/planner_phrasings_heldout.yaml").read_text()
+)
 HELDOUT_2 = resources.files("evals").joinpath("data/planner_phrasings_heldout_2.yaml")
 NO_LLM = "no language model is in use"
 HELDOUT_FLOOR = 0.90
@@ -53,7 +55,9 @@ def own_queue(assistant, tmp_path):
 
     s = assistant.session
     ws = tmp_path / "ws"
-    shutil.copytree(s.workspace.root, ws, ignore=shutil.ignore_patterns("approvals.sqlite*", "chroma*"))
+    shutil.copytree(
+        s.workspace.root, ws, ignore=shutil.ignore_patterns("approvals.sqlite*", "chroma*")
+    )
     return Assistant(StoreSession(s.store_dir, ws, kb=s.kb, embedder=s.embedder))
 
 
@@ -73,7 +77,11 @@ def test_at_least_150_phrasings_with_a_held_out_split():
 
     examples = {x.lower() for xs in INTENT_EXAMPLES.values() for x in xs}
     assert not examples & {c["text"].lower() for c in HELDOUT}
-    intents = {i for c in CASES + HELDOUT for i in (c["intent"] if isinstance(c["intent"], list) else [c["intent"]])}
+    intents = {
+        i
+        for c in CASES + HELDOUT
+        for i in (c["intent"] if isinstance(c["intent"], list) else [c["intent"]])
+    }
     assert set(INTENT_EXAMPLES) <= intents  # every intent, so every tool the planner calls
 
 
@@ -87,12 +95,17 @@ def test_no_blind_phrasing_leaked_into_what_the_planner_is_tuned_on():
     from agent.assistant.prompts import INTENT_EXAMPLES
 
     def texts(name):
-        return {c["text"].strip().lower() for c in yaml.safe_load(
-            resources.files("evals").joinpath(f"data/{name}").read_text())}
+        return {
+            c["text"].strip().lower()
+            for c in yaml.safe_load(resources.files("evals").joinpath(f"data/{name}").read_text())
+        }
 
-    tuned = (texts("planner_phrasings.yaml") | texts("planner_phrasings_dev_2.yaml")
-             | texts("planner_phrasings_dev_3.yaml")
-             | {x.strip().lower() for xs in INTENT_EXAMPLES.values() for x in xs})
+    tuned = (
+        texts("planner_phrasings.yaml")
+        | texts("planner_phrasings_dev_2.yaml")
+        | texts("planner_phrasings_dev_3.yaml")
+        | {x.strip().lower() for xs in INTENT_EXAMPLES.values() for x in xs}
+    )
     assert not tuned & texts("planner_phrasings_heldout_3.yaml")
     assert not texts("planner_phrasings_dev_3.yaml") & texts("planner_phrasings_heldout_4.yaml")
     assert len(tuned & texts("planner_phrasings_heldout_4.yaml")) <= 8
@@ -109,7 +122,9 @@ def test_the_shipped_intent_model_is_trained_on_the_dev_phrasings_of_today():
 
     model = IntentModel.load()
     assert model is not None and model.embedder == "all-minilm-l6-v2"
-    assert model.digest == training_digest(training_pairs()), "retrain: python -m evals.quality.train_router"
+    assert model.digest == training_digest(training_pairs()), (
+        "retrain: python -m evals.quality.train_router"
+    )
     assert not any(s.startswith("held") for s in TRAIN_SPLITS)
 
 
@@ -132,13 +147,21 @@ def test_phrasing_maps_to_intent_entities_and_tools(assistant, case):
     ents = extract(session, case["text"])
     intents = [r[0] for r in assistant.agent.route(case["text"])]
     assert intents == (case["intent"] if isinstance(case["intent"], list) else [case["intent"]])
-    for key, attr in (("segment", "segment"), ("reason", "reason"), ("money", "money"),
-                      ("count", "count"), ("tier", "tier")):
+    for key, attr in (
+        ("segment", "segment"),
+        ("reason", "reason"),
+        ("money", "money"),
+        ("count", "count"),
+        ("tier", "tier"),
+    ):
         if key in case:
             assert getattr(ents, attr) == case[key], key
     if "customer" in case:
         assert case["customer"] in ents.customer_ids
-    if case["intent"] == "brief" and case["text"] != CASES[[c["intent"] for c in CASES].index("brief")]["text"]:
+    if (
+        case["intent"] == "brief"
+        and case["text"] != CASES[[c["intent"] for c in CASES].index("brief")]["text"]
+    ):
         return  # the brief is slow to build: answer it once
     answer = assistant.ask(case["text"])
     assert [s.tool for s in answer.trace] == case["tools"]
@@ -204,8 +227,15 @@ def test_held_out_phrasings_reach_the_right_tools(assistant):
     assert r["accuracy"] >= HELDOUT_FLOOR, r["misses"]
 
 
-@pytest.mark.parametrize("split,floor", [("held-out 2", HELDOUT_2_FLOOR), ("held-out 3", BLIND_FLOOR),
-                                         ("held-out 4", BLIND_FLOOR), ("held-out 5", BLIND_FLOOR)])
+@pytest.mark.parametrize(
+    "split,floor",
+    [
+        ("held-out 2", HELDOUT_2_FLOOR),
+        ("held-out 3", BLIND_FLOOR),
+        ("held-out 4", BLIND_FLOOR),
+        ("held-out 5", BLIND_FLOOR),
+    ],
+)
 def test_blind_held_out_phrasings_reach_the_right_tools(assistant, split, floor):
     """The blind split: only its accuracy is reported, never which phrasings miss, so that it
     stays a clean measure (read nothing else of it to tune on)."""
@@ -218,10 +248,18 @@ def test_blind_held_out_phrasings_reach_the_right_tools(assistant, split, floor)
     assert r["phrasings"] and r["accuracy"] >= floor, line
 
 
-@pytest.mark.parametrize("text", ["who's my #1 customer by value", "my top 1 customer", "our no. 1 buyer",
-                                  "the number 1 spender", "who is my number one customer"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "who's my #1 customer by value",
+        "my top 1 customer",
+        "our no. 1 buyer",
+        "the number 1 spender",
+        "who is my number one customer",
+    ],
+)
 def test_a_rank_is_not_a_customer_id(assistant, text):
-    """"#1", "top 1", "no. 1", "number one" name a place in a ranking, not customer C000001."""
+    """ "#1", "top 1", "no. 1", "number one" name a place in a ranking, not customer C000001."""
     from agent.assistant.planner import extract
 
     e = extract(assistant.session, text)
@@ -229,8 +267,14 @@ def test_a_rank_is_not_a_customer_id(assistant, text):
     assert [s.tool for s in assistant.ask(text).trace] == ["list_customers"]
 
 
-@pytest.mark.parametrize("text,cid", [("tell me about customer #1", "C000001"),
-                                      ("why is customer no. 12 at risk", "C000012"), ("pull up #45", "C000045")])
+@pytest.mark.parametrize(
+    "text,cid",
+    [
+        ("tell me about customer #1", "C000001"),
+        ("why is customer no. 12 at risk", "C000012"),
+        ("pull up #45", "C000045"),
+    ],
+)
 def test_an_id_after_customer_or_hash_is_still_an_id(assistant, text, cid):
     from agent.assistant.planner import extract
 
@@ -244,13 +288,15 @@ def _drafts(assistant) -> int:
 
 
 def test_best_customer_at_risk_is_explained(assistant):
-    """"why is my best customer at risk?" names one customer and explains them (it listed ten)."""
+    """ "why is my best customer at risk?" names one customer and explains them (it listed ten)."""
     from tools.insights.kpis import at_risk_mask
 
     a = assistant.ask("why is my best customer at risk?")
     assert [s.tool for s in a.trace] == ["list_customers", "explain_customer"]
     s = assistant.session.scores
-    risky = s.loc[at_risk_mask(s)].sort_values(["predicted_clv", "customer_id"], ascending=[False, True])
+    risky = s.loc[at_risk_mask(s)].sort_values(
+        ["predicted_clv", "customer_id"], ascending=[False, True]
+    )
     best = risky.iloc[0]["customer_id"]
     assert a.trace[1].args == {"customer_id": best}
     assert f"{best} is at risk" in a.text and "Top 10" not in a.text
@@ -258,7 +304,7 @@ def test_best_customer_at_risk_is_explained(assistant):
 
 
 def test_campaign_question_reports_campaign_results(own_queue):
-    """"how did last week's campaign do?" gives treated vs control with intervals (it gave segments)."""
+    """ "how did last week's campaign do?" gives treated vs control with intervals (it gave segments)."""
     assistant = own_queue
     import dataclasses
 
@@ -273,7 +319,7 @@ def test_campaign_question_reports_campaign_results(own_queue):
     if not plan.control_ids:  # earlier tests of this module may have used up the comparable pool
         chosen = {r["customer_id"] for r in plan.chosen}
         spare = [c for c in session.scores["customer_id"].astype(str) if c not in chosen]
-        plan = dataclasses.replace(plan, control_ids=spare[:max(len(chosen), 20)])
+        plan = dataclasses.replace(plan, control_ids=spare[: max(len(chosen), 20)])
     open_queue(session.workspace.root).add_campaign(plan, [], store_path=session.store_dir)
     a = assistant.ask("how did last week's campaign do?")
     assert [s.tool for s in a.trace] == ["campaign_results"]
@@ -290,50 +336,68 @@ def test_repeat_rate_question_gets_the_repeat_rate_only(assistant):
     rate = a.trace[0].result["kpis"]["repeat_rate"]
     body = a.text.split("(Offline")[0]
     assert "repeat-purchase rate" in body and f"{rate:.0%}" in body
-    assert "revenue" not in body and "Predicted value" not in body and "customers at risk" not in body
+    assert (
+        "revenue" not in body and "Predicted value" not in body and "customers at risk" not in body
+    )
 
 
 def test_win_back_email_request_drafts_win_back_emails(own_queue):
-    """"draft a win-back email" drafted replenishment messages, one by SMS."""
+    """ "draft a win-back email" drafted replenishment messages, one by SMS."""
     assistant = own_queue
     from agent.toolbox.tools import PLAY_KINDS
 
     a = assistant.ask("draft a win-back email")
     step = a.trace[-1]
-    assert step.tool == "queue_drafts" and step.args.get("play") == "win_back" and step.args.get("channel") == "email"
+    assert (
+        step.tool == "queue_drafts"
+        and step.args.get("play") == "win_back"
+        and step.args.get("channel") == "email"
+    )
     drafts = step.result["drafts"]
     assert drafts and all(d["channel"] in ("email", "personal_email") for d in drafts)
-    titles = {pb.title for pb in assistant.session.kb.playbooks() if pb.id in PLAY_KINDS["win_back"]}
+    titles = {
+        pb.title for pb in assistant.session.kb.playbooks() if pb.id in PLAY_KINDS["win_back"]
+    }
     assert all(d["playbook_title"] in titles for d in drafts)
     assert "by sms" not in a.text and "win-back email" in a.text
 
 
 def test_support_ticket_question_reads_tickets_and_writes_nothing(assistant):
-    """"what are customers saying in support tickets?" queued three drafts."""
+    """ "what are customers saying in support tickets?" queued three drafts."""
     before = _drafts(assistant)
     a = assistant.ask("what are customers saying in support tickets?")
     assert [s.tool for s in a.trace] == ["support_tickets"]
     assert _drafts(assistant) == before
-    assert f"{a.trace[0].result['tickets']:,} support tickets" in a.text and "quoted store data" in a.text
+    assert (
+        f"{a.trace[0].result['tickets']:,} support tickets" in a.text
+        and "quoted store data" in a.text
+    )
 
 
 def test_read_only_questions_never_queue_drafts(assistant):
     before = _drafts(assistant)
-    for text in [c["text"] for c in CASES if c["intent"] not in ("draft", "brief")
-                 and "draft" not in (c["intent"] if isinstance(c["intent"], list) else [c["intent"]])][:60]:
+    for text in [
+        c["text"]
+        for c in CASES
+        if c["intent"] not in ("draft", "brief")
+        and "draft" not in (c["intent"] if isinstance(c["intent"], list) else [c["intent"]])
+    ][:60]:
         assert "queue_drafts" not in [s.tool for s in assistant.ask(text).trace], text
     assert _drafts(assistant) == before
 
 
 def test_a_miss_on_a_read_only_question_never_routes_to_a_write(assistant):
     """Whatever a question is routed to (even wrongly), without an ask to write it never drafts."""
-    reads = [c["text"] for c in CASES + HELDOUT if "draft" not in (c["intent"] if isinstance(c["intent"], list)
-                                                                   else [c["intent"]])]
+    reads = [
+        c["text"]
+        for c in CASES + HELDOUT
+        if "draft" not in (c["intent"] if isinstance(c["intent"], list) else [c["intent"]])
+    ]
     assert reads and all("draft" not in [r[0] for r in assistant.agent.route(t)] for t in reads)
 
 
 def test_top_at_risk_drafts_are_the_listed_ones_or_say_why_not(assistant):
-    """"who is most at risk" and "draft ... top 3 at-risk" named different customers, without
+    """ "who is most at risk" and "draft ... top 3 at-risk" named different customers, without
     saying that the first three have no consent."""
     listed = assistant.ask("who is most at risk")
     rows = listed.trace[0].result["customers"][:3]
@@ -361,7 +425,9 @@ def test_value_at_stake_is_one_number_in_every_answer(assistant):
     r = assistant.ask("show me my at-risk customers")
     stake = o.trace[0].result["at_risk_value_at_stake"]
     assert stake == r.trace[0].result["matching_value_at_stake"]
-    assert f"{stake:,.2f} of value at stake" in o.text and f"{stake:,.2f} of value at stake" in r.text
+    assert (
+        f"{stake:,.2f} of value at stake" in o.text and f"{stake:,.2f} of value at stake" in r.text
+    )
     assert o.trace[0].result["at_risk_customers"] == r.trace[0].result["matching_customers"]
 
 
@@ -371,20 +437,23 @@ def test_unmapped_request_gets_what_it_can_do(assistant):
     assert "campaign" in a.text and "support tickets" in a.text
 
 
-@pytest.mark.parametrize("text,tools", [
-    ("is it wise to offer free shipping to lapsed customers", ["search_playbooks"]),
-    ("should we text our at-risk regulars or email them", ["search_playbooks"]),
-    ("how often should I follow up with deal hunters", ["search_playbooks"]),
-    ("show me the orders from C000045", ["customer_history"]),
-    ("what did C000123 order last time", ["customer_history"]),
-    ("what lift did the win-back flow give us", ["campaign_results"]),
-    ("how many shoppers did our reactivation emails bring back", ["campaign_results"]),
-    ("what's the payback on a new customer at $35", ["clv_ltv_cac"]),
-    ("any good add-ons for C000045?", ["next_best_product"]),
-    ("who do I need to act on over the next few days", ["prioritise_interventions"]),
-    ("top 15 shoppers by churn risk", ["list_customers"]),
-    ("everybody in the About to sleep group", ["list_customers"]),
-])
+@pytest.mark.parametrize(
+    "text,tools",
+    [
+        ("is it wise to offer free shipping to lapsed customers", ["search_playbooks"]),
+        ("should we text our at-risk regulars or email them", ["search_playbooks"]),
+        ("how often should I follow up with deal hunters", ["search_playbooks"]),
+        ("show me the orders from C000045", ["customer_history"]),
+        ("what did C000123 order last time", ["customer_history"]),
+        ("what lift did the win-back flow give us", ["campaign_results"]),
+        ("how many shoppers did our reactivation emails bring back", ["campaign_results"]),
+        ("what's the payback on a new customer at $35", ["clv_ltv_cac"]),
+        ("any good add-ons for C000045?", ["next_best_product"]),
+        ("who do I need to act on over the next few days", ["prioritise_interventions"]),
+        ("top 15 shoppers by churn risk", ["list_customers"]),
+        ("everybody in the About to sleep group", ["list_customers"]),
+    ],
+)
 def test_a_class_of_phrasings_reaches_its_tool(assistant, text, tools):
     """Advice questions go to the playbooks whatever customers or discounts they name; orders are
     the history; lift and "how many did it bring back" are campaign results; payback is LTV:CAC;
@@ -392,8 +461,15 @@ def test_a_class_of_phrasings_reaches_its_tool(assistant, text, tools):
     assert [s.tool for s in assistant.ask(text).trace] == tools
 
 
-@pytest.mark.parametrize("text", ["send a 15% coupon to all my champions right now", "sync my at-risk list to klaviyo",
-                                  "blast everyone a reminder about the sale", "what are you good for"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "send a 15% coupon to all my champions right now",
+        "sync my at-risk list to klaviyo",
+        "blast everyone a reminder about the sale",
+        "what are you good for",
+    ],
+)
 def test_send_export_and_what_can_you_do_call_no_tool(assistant, text):
     """Sending, blasting and exporting to another platform get the can't-do answer; "what are
     you good for" gets what it can do; neither calls a tool."""
@@ -402,13 +478,28 @@ def test_send_export_and_what_can_you_do_call_no_tool(assistant, text):
     assert "can't send" in a.text or "what I can do" in a.text
 
 
-@pytest.mark.parametrize("text,tools", [
-    ("list the at-risk customers, then write emails for the top 4", ["at_risk_customers", "queue_drafts"]),
-    ("show the CLV per segment; which segments grew since last week", ["segment_summary", "segment_migration"]),
-    ("give me the store KPIs and the latest campaign results", ["store_kpis", "campaign_results"]),
-    ("prepare win-back emails for my top 4 at-risk customers so I can review them", ["at_risk_customers", "queue_drafts"]),
-    ("Why might C000045 leave? They were a regular all last year.", ["explain_customer"]),
-])
+@pytest.mark.parametrize(
+    "text,tools",
+    [
+        (
+            "list the at-risk customers, then write emails for the top 4",
+            ["at_risk_customers", "queue_drafts"],
+        ),
+        (
+            "show the CLV per segment; which segments grew since last week",
+            ["segment_summary", "segment_migration"],
+        ),
+        (
+            "give me the store KPIs and the latest campaign results",
+            ["store_kpis", "campaign_results"],
+        ),
+        (
+            "prepare win-back emails for my top 4 at-risk customers so I can review them",
+            ["at_risk_customers", "queue_drafts"],
+        ),
+        ("Why might C000045 leave? They were a regular all last year.", ["explain_customer"]),
+    ],
+)
 def test_several_asks_call_each_tool_once(assistant, text, tools):
     """Asks whose tools overlap call each tool once (the segment summary is part of the change,
     the at-risk list is what the drafts are for); "X and the Y" is two asks; a sentence of

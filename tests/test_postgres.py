@@ -63,14 +63,32 @@ def server():
         os.chown(root, nobody.pw_uid, nobody.pw_gid)
         as_user = {"user": nobody.pw_uid, "group": nobody.pw_gid}
     env = {**os.environ, "LC_ALL": "C", "LANG": "C"}
-    run = lambda *cmd: subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env,  # noqa: E731
-                                      cwd=root, **as_user)
+    run = lambda *cmd: subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,  # noqa: E731
+        cwd=root,
+        **as_user,
+    )
     r = run(initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
     if r.returncode != 0:
         shutil.rmtree(root, ignore_errors=True)
         pytest.skip(f"initdb failed: {r.stderr.strip()[-300:]}")
-    r = run(pg_ctl, "-D", str(data), "-l", str(root / "log"), "-w", "-t", "60", "start",
-            "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60")
+    r = run(
+        pg_ctl,
+        "-D",
+        str(data),
+        "-l",
+        str(root / "log"),
+        "-w",
+        "-t",
+        "60",
+        "start",
+        "-o",
+        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60",
+    )
     if r.returncode != 0:
         log = (root / "log").read_text(errors="replace")[-500:] if (root / "log").exists() else ""
         shutil.rmtree(root, ignore_errors=True)
@@ -86,8 +104,10 @@ def server():
 def db_url(server, monkeypatch):
     """A new database on the server for one test; DATABASE_URL points at it."""
     name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(f"{server}/postgres".replace("postgresql://", "postgresql+psycopg://"),
-                          isolation_level="AUTOCOMMIT")
+    admin = create_engine(
+        f"{server}/postgres".replace("postgresql://", "postgresql+psycopg://"),
+        isolation_level="AUTOCOMMIT",
+    )
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = f"{server}/{name}"
@@ -102,19 +122,52 @@ def _store(root: Path) -> Path:
     store = root / "store"
     store.mkdir()
     ids = [f"C{i:03d}" for i in range(N)]
-    pd.DataFrame({"customer_id": ids, "order_id": ids, "order_date": "2026-01-05", "amount": 10.0}) \
-        .to_csv(store / "orders.csv", index=False)
-    pd.DataFrame({"customer_id": ids, "first_name": "Ann", "email": [f"{c}@example.com" for c in ids],
-                  "accepts_email": True}).to_csv(store / "customers.csv", index=False)
+    pd.DataFrame(
+        {"customer_id": ids, "order_id": ids, "order_date": "2026-01-05", "amount": 10.0}
+    ).to_csv(store / "orders.csv", index=False)
+    pd.DataFrame(
+        {
+            "customer_id": ids,
+            "first_name": "Ann",
+            "email": [f"{c}@example.com" for c in ids],
+            "accepts_email": True,
+        }
+    ).to_csv(store / "customers.csv", index=False)
     return store
 
 
 def _campaign(q, store: Path) -> list[int]:
     ids = [f"C{i:03d}" for i in range(N)]
-    plan = Plan(campaign_id="week", week_of="2026-11-02", created_at="2026-11-02T00:00:00+00:00", settings={},
-                chosen=[{"customer_id": c} for c in ids], skipped=[], control_ids=[], held_out_ids=[], budget_left=0)
-    return q.add_campaign(plan, [Draft("week", c, "email", "Hi {first_name}", "Hi {first_name},\n\nThanks.",
-                                       "", 0.0, "", "at risk", "win-back-lapsed") for c in ids], store_path=str(store))
+    plan = Plan(
+        campaign_id="week",
+        week_of="2026-11-02",
+        created_at="2026-11-02T00:00:00+00:00",
+        settings={},
+        chosen=[{"customer_id": c} for c in ids],
+        skipped=[],
+        control_ids=[],
+        held_out_ids=[],
+        budget_left=0,
+    )
+    return q.add_campaign(
+        plan,
+        [
+            Draft(
+                "week",
+                c,
+                "email",
+                "Hi {first_name}",
+                "Hi {first_name},\n\nThanks.",
+                "",
+                0.0,
+                "",
+                "at risk",
+                "win-back-lapsed",
+            )
+            for c in ids
+        ],
+        store_path=str(store),
+    )
 
 
 def _race(*jobs):
@@ -141,9 +194,8 @@ def test_the_queue_runs_on_postgresql_with_the_append_only_audit_log(db_url, tmp
     ids = _campaign(q, _store(tmp_path))
     q.add_person("Maria")
     q.approve(ids[:2], actor="Maria")
-    with pytest.raises(Exception, match="append-only"):
-        with q.engine.begin() as conn:
-            conn.execute(text("UPDATE audit_log SET actor = 'x'"))
+    with pytest.raises(Exception, match="append-only"), q.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET actor = 'x'"))
     with pytest.raises(ApprovalError, match="only a person"):
         q.approve(ids[2:3], actor="gpt-4o-mini")
     open_queue(tmp_path / "ws")  # a second process on the same database: the schema is there
@@ -164,6 +216,7 @@ def test_two_approvers_racing_on_the_same_drafts_approve_each_once(db_url, tmp_p
                     done[who] += [t.draft_id for t in queue.approve([i], actor=who) if t.changed]
                 except ApprovalError as exc:  # the other one's transaction won: nothing to do
                     assert "changed meanwhile" in str(exc)
+
         return job
 
     errors = _race(approver(a, "Maria", ids), approver(b, "Bo", ids[::-1]))
@@ -214,10 +267,22 @@ def test_an_export_killed_in_the_middle_is_finished_once(db_url, tmp_path):
     q.add_person("Maria")
     q.approve(ids, actor="Maria")
     probe = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://"))
-    cmd = [sys.executable, "-m", "agent.cli.main", "approvals", "export", "--by", "Maria", "--workspace", str(ws)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "agent.cli.main",
+        "approvals",
+        "export",
+        "--by",
+        "Maria",
+        "--workspace",
+        str(ws),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     t0 = time.monotonic()
-    while proc.poll() is None and time.monotonic() - t0 < 120:  # kill it the moment the export is recorded
+    while (
+        proc.poll() is None and time.monotonic() - t0 < 120
+    ):  # kill it the moment the export is recorded
         with probe.connect() as conn:
             if conn.execute(text("SELECT count(*) FROM exports")).scalar():
                 proc.send_signal(signal.SIGKILL)

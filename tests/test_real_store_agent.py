@@ -43,11 +43,20 @@ def _session(root, source, name, *, settings=None, as_of=None):
         pytest.skip(f"the shared data file {source} is not there")
     store = root / name
     store.mkdir()
-    shutil.copy(source, store / ("orders.csv" if source.suffix == ".csv" and "orders_export" not in source.name
-                                 else source.name))
+    shutil.copy(
+        source,
+        store
+        / (
+            "orders.csv"
+            if source.suffix == ".csv" and "orders_export" not in source.name
+            else source.name
+        ),
+    )
     ws = root / f"ws_{name}"
     kb = KnowledgeBase(ws / "chroma-hash", embedder=HashEmbedder())
-    return StoreSession(store, ws, kb=kb, embedder=default_embedder(), settings=settings, as_of=as_of)
+    return StoreSession(
+        store, ws, kb=kb, embedder=default_embedder(), settings=settings, as_of=as_of
+    )
 
 
 @pytest.fixture(scope="module")
@@ -55,15 +64,21 @@ def retail(tmp_path_factory, env):
     """The Online Retail sample: no customers file, no currency column."""
     from agent.settings import Settings
 
-    return _session(tmp_path_factory.mktemp("retail"), SHARED_DATA / "online_retail_lines_sample.csv",
-                    "retail", settings=Settings(model=None))
+    return _session(
+        tmp_path_factory.mktemp("retail"),
+        SHARED_DATA / "online_retail_lines_sample.csv",
+        "retail",
+        settings=Settings(model=None),
+    )
 
 
 @pytest.fixture(scope="module")
 def shopify(tmp_path_factory, env):
     from agent.settings import Settings
 
-    return _session(tmp_path_factory.mktemp("shopify"), SHOPIFY_SMALL, "shopify", settings=Settings(model=None))
+    return _session(
+        tmp_path_factory.mktemp("shopify"), SHOPIFY_SMALL, "shopify", settings=Settings(model=None)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +101,11 @@ def _assistant(session):
 
 def _top_at_risk(session) -> str:
     s = session.scores
-    return str(s.assign(v=s["churn_probability"] * s["predicted_clv"]).nlargest(1, "v")["customer_id"].iloc[0])
+    return str(
+        s.assign(v=s["churn_probability"] * s["predicted_clv"])
+        .nlargest(1, "v")["customer_id"]
+        .iloc[0]
+    )
 
 
 # --- ids from the store, not from words ------------------------------------------------------------
@@ -124,12 +143,22 @@ def test_ids_resolve_only_against_the_store(retail, cdnow):
     from agent.assistant.planner import extract
 
     cid = _top_at_risk(retail)
-    assert extract(retail, f"why is {cid} at risk").customer_ids == [cid]  # a bare id of the store's shape
+    assert extract(retail, f"why is {cid} at risk").customer_ids == [
+        cid
+    ]  # a bare id of the store's shape
     missing = extract(retail, "why is customer 99999999 at risk?")
     assert missing.customer_ids == [] and missing.unknown_ids == ["99999999"]
-    assert _assistant(retail).ask("why is customer 99999999 at risk?").text.startswith("Error: no customer")
-    for text in ("how is customer service doing?", "list customers with 40 dollars of value",
-                 "what is my LTV:CAC at 12000 CAC?", "show orders since 2011"):
+    assert (
+        _assistant(retail)
+        .ask("why is customer 99999999 at risk?")
+        .text.startswith("Error: no customer")
+    )
+    for text in (
+        "how is customer service doing?",
+        "list customers with 40 dollars of value",
+        "what is my LTV:CAC at 12000 CAC?",
+        "show orders since 2011",
+    ):
         e = extract(retail, text)
         assert e.customer_ids == [] and e.unknown_ids == [], text
     # CDNOW ids are zero-padded numbers: "4" pads to customer 00004, who exists
@@ -160,7 +189,9 @@ def test_next_best_product_is_shown_by_name_not_stock_code(retail):
 
     names = retail.product_names()
     s = retail.scores
-    with_name = s.loc[s["next_best_product"].astype(str).map(lambda p: p in names and names[p] != p)]
+    with_name = s.loc[
+        s["next_best_product"].astype(str).map(lambda p: p in names and names[p] != p)
+    ]
     assert len(with_name), "the Online Retail sample names its StockCodes"
     runner = ToolRunner(retail)
     for cid in with_name["customer_id"].head(3):
@@ -169,7 +200,9 @@ def test_next_best_product_is_shown_by_name_not_stock_code(retail):
         text = T.cross_sell(nbp)
         assert names[pid] in text and not re.search(rf"\b{re.escape(pid)}\b", text), text
         profile = T.profile(runner.call("explain_customer", {"customer_id": cid}))
-        assert f'Next best product: "{names[pid]}"' in profile and not re.search(rf"\b{re.escape(pid)}\b", profile)
+        assert f'Next best product: "{names[pid]}"' in profile and not re.search(
+            rf"\b{re.escape(pid)}\b", profile
+        )
 
 
 def test_app_customer_table_and_cli_name_the_product(retail, tmp_path, env, capsys):
@@ -178,11 +211,25 @@ def test_app_customer_table_and_cli_name_the_product(retail, tmp_path, env, caps
 
     names = retail.product_names()
     table = views.scores_table(retail.scores, retail.customers, top_n=20, product_names=names)
-    codes = set(retail.scores["next_best_product"].astype(str)) & {p for p, n in names.items() if n != p}
+    codes = set(retail.scores["next_best_product"].astype(str)) & {
+        p for p, n in names.items() if n != p
+    }
     assert not set(table["next_best_product"]) & codes
     assert set(table["next_best_product"]) & set(names.values())
-    assert main(["score", "--store", str(retail.store_dir), "--workspace", str(tmp_path / "ws"),
-                 "--currency", "GBP"]) == 0
+    assert (
+        main(
+            [
+                "score",
+                "--store",
+                str(retail.store_dir),
+                "--workspace",
+                str(tmp_path / "ws"),
+                "--currency",
+                "GBP",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "GBP" in out and "next best" in out  # the table column (rich wraps it)
     env.delenv("RETENTION_CURRENCY", raising=False)  # --currency set it for this process
@@ -193,9 +240,9 @@ def test_app_customer_table_and_cli_name_the_product(retail, tmp_path, env, caps
 
 def test_the_shopify_currency_is_shown_in_chat_brief_and_cli(shopify, tmp_path, capsys):
     from agent.assistant import prompts as T
-    from agent.toolbox.tools import ToolRunner
-    from agent.reports.brief import weekly_brief
     from agent.cli.main import main
+    from agent.reports.brief import weekly_brief
+    from agent.toolbox.tools import ToolRunner
 
     assert shopify.currency == "USD"
     overview = ToolRunner(shopify).call("store_overview", {})
@@ -205,14 +252,17 @@ def test_the_shopify_currency_is_shown_in_chat_brief_and_cli(shopify, tmp_path, 
     assert b.facts["currency"] == "USD"
     assert re.search(r"\| Revenue this week \| [\d,]+ USD \|", b.markdown)
     assert "do not say which currency" not in b.markdown
-    assert main(["summary", "--store", str(shopify.store_dir), "--workspace", str(tmp_path / "ws")]) == 0
+    assert (
+        main(["summary", "--store", str(shopify.store_dir), "--workspace", str(tmp_path / "ws")])
+        == 0
+    )
     assert re.search(r"revenue [\d,]+\.\d\d USD", capsys.readouterr().out)
 
 
 def test_a_store_whose_files_do_not_say_uses_the_currency_setting(retail):
-    from agent.toolbox.tools import ToolRunner
     from agent.reports.brief import render_markdown
     from agent.settings import Settings
+    from agent.toolbox.tools import ToolRunner
 
     assert retail.currency is None and retail.store.currency is None
     assert ToolRunner(retail).call("store_overview", {})["currency"] == "store currency"
@@ -223,13 +273,28 @@ def test_a_store_whose_files_do_not_say_uses_the_currency_setting(retail):
         assert ToolRunner(retail).call("store_overview", {})["currency"] == "GBP"
     finally:
         retail.settings = kept
-    facts = {"kpi": {"as_of": "2010-12-05", "active_customers": 3, "repeat_rate": 0.1, "churned_this_week": 0,
-                     "revenue_week": 1234.0, "orders_week": 2, "aov_week": 617.0},
-             "kpi_change": {}, "migration": [], "at_risk": [], "plays": [], "control_group": 0,
-             "drafts_pending": 0, "drafts_approved": 0,
-             "model": {"purchase_model": "pooled", "converged": False, "choice": {}}}
-    assert "| Revenue this week | 1,234 GBP | n/a |" in render_markdown({**facts, "currency": "GBP"},
-                                                                      pd.Timestamp("2010-12-05"), "")
+    facts = {
+        "kpi": {
+            "as_of": "2010-12-05",
+            "active_customers": 3,
+            "repeat_rate": 0.1,
+            "churned_this_week": 0,
+            "revenue_week": 1234.0,
+            "orders_week": 2,
+            "aov_week": 617.0,
+        },
+        "kpi_change": {},
+        "migration": [],
+        "at_risk": [],
+        "plays": [],
+        "control_group": 0,
+        "drafts_pending": 0,
+        "drafts_approved": 0,
+        "model": {"purchase_model": "pooled", "converged": False, "choice": {}},
+    }
+    assert "| Revenue this week | 1,234 GBP | n/a |" in render_markdown(
+        {**facts, "currency": "GBP"}, pd.Timestamp("2010-12-05"), ""
+    )
     unknown = render_markdown({**facts, "currency": None}, pd.Timestamp("2010-12-05"), "")
     assert "| Revenue this week | 1,234 |" in unknown and "do not say which currency" in unknown
 
@@ -238,11 +303,15 @@ def test_money_helper():
     from agent.display import currency_code, money, product_label
 
     assert money(1234.5, "GBP") == "1,234.50 GBP" and money(1234.5, None, decimals=0) == "1,234"
-    assert money(-3, "usd", signed=True) == "-3.00 USD" and money(3, "EUR", signed=True) == "+3.00 EUR"
+    assert (
+        money(-3, "usd", signed=True) == "-3.00 USD" and money(3, "EUR", signed=True) == "+3.00 EUR"
+    )
     assert money(5, "store currency") == "5.00"
     with pytest.raises(ValueError):
         currency_code("pounds")
-    assert product_label("85123A", {"85123A": "WHITE HANGING HEART T-LIGHT HOLDER"}).startswith("WHITE")
+    assert product_label("85123A", {"85123A": "WHITE HANGING HEART T-LIGHT HOLDER"}).startswith(
+        "WHITE"
+    )
     assert product_label("X1", {}) == "X1"
 
 
@@ -256,27 +325,64 @@ def test_a_store_without_consent_data_gets_a_plan_that_says_so(retail):
 
     books = list(load_playbooks([builtin_playbook_dir()]).playbooks)
     st = Settings(control_share=0.0)
-    plan = prioritise(retail.scores, None, books, settings=st, week_of=retail.as_of, campaign_id="c")
-    assert plan.chosen == [] and plan.awaiting_consent and plan.awaiting_total >= len(plan.awaiting_consent)
+    plan = prioritise(
+        retail.scores, None, books, settings=st, week_of=retail.as_of, campaign_id="c"
+    )
+    assert (
+        plan.chosen == []
+        and plan.awaiting_consent
+        and plan.awaiting_total >= len(plan.awaiting_consent)
+    )
     counts = plan.skipped_counts()
     assert counts.get("consent unknown") == plan.awaiting_total and "no consent" not in counts
-    assert plan.consent["email"] == {"column": "accepts_email", "in_files": False, "yes": 0, "no": 0,
-                                     "unknown": len(retail.scores), "confirmed": None}
+    assert plan.consent["email"] == {
+        "column": "accepts_email",
+        "in_files": False,
+        "yes": 0,
+        "no": 0,
+        "unknown": len(retail.scores),
+        "confirmed": None,
+    }
     notes = " ".join(plan.notes)
-    assert "carry no email or sms consent" in notes and "retention consent confirm --channel email" in notes
-    assert all(r["reason"] and r["channel"] in ("email", "personal_email", "sms") for r in plan.awaiting_consent)
+    assert (
+        "carry no email or sms consent" in notes
+        and "retention consent confirm --channel email" in notes
+    )
+    assert all(
+        r["reason"] and r["channel"] in ("email", "personal_email", "sms")
+        for r in plan.awaiting_consent
+    )
     # the merchant's confirmation of email: the same customers are chosen, by email, saying why
-    ok = prioritise(retail.scores, None, books, settings=st, week_of=retail.as_of, campaign_id="c",
-                    confirmed=["email"])
+    ok = prioritise(
+        retail.scores,
+        None,
+        books,
+        settings=st,
+        week_of=retail.as_of,
+        campaign_id="c",
+        confirmed=["email"],
+    )
     would = {r["customer_id"] for r in plan.awaiting_consent if r["channel"] != "sms"}
     assert would and would <= {r["customer_id"] for r in ok.chosen}
     assert all(r["consent_basis"].startswith("merchant's confirmation") for r in ok.chosen)
     # a customer whose data says no stays refused, confirmation or not (nullable boolean)
     no = sorted(would)[0]
-    c = pd.DataFrame({"customer_id": [no], "accepts_email": pd.array([False], dtype="boolean"),
-                      "accepts_sms": pd.array([pd.NA], dtype="boolean")})
-    refused = prioritise(retail.scores, c, books, settings=st, week_of=retail.as_of, campaign_id="c",
-                         confirmed=["email"])
+    c = pd.DataFrame(
+        {
+            "customer_id": [no],
+            "accepts_email": pd.array([False], dtype="boolean"),
+            "accepts_sms": pd.array([pd.NA], dtype="boolean"),
+        }
+    )
+    refused = prioritise(
+        retail.scores,
+        c,
+        books,
+        settings=st,
+        week_of=retail.as_of,
+        campaign_id="c",
+        confirmed=["email"],
+    )
     assert no not in {r["customer_id"] for r in refused.chosen}
     assert no not in {r["customer_id"] for r in refused.awaiting_consent if r["channel"] != "sms"}
 
@@ -287,24 +393,56 @@ def test_guardrails_and_export_treat_na_as_unknown():
     from agent.outreach.guardrails import check_draft
     from agent.settings import Settings
 
-    assert [state(v) for v in pd.array([True, False, pd.NA], dtype="boolean")] == [True, False, None]
-    assert [state(v) for v in ("yes", "no", "", "unsubscribed", None, float("nan"))] == [True, False, None,
-                                                                                      False, None, None]
-    d = {"channel": "email", "subject": "A note", "body": "Hi {first_name},\n\nThanks.\n\nShop", "offer": "",
-         "offer_percent": 0.0, "playbook_id": "win-back", "reason": "why"}
+    assert [state(v) for v in pd.array([True, False, pd.NA], dtype="boolean")] == [
+        True,
+        False,
+        None,
+    ]
+    assert [state(v) for v in ("yes", "no", "", "unsubscribed", None, float("nan"))] == [
+        True,
+        False,
+        None,
+        False,
+        None,
+        None,
+    ]
+    d = {
+        "channel": "email",
+        "subject": "A note",
+        "body": "Hi {first_name},\n\nThanks.\n\nShop",
+        "offer": "",
+        "offer_percent": 0.0,
+        "playbook_id": "win-back",
+        "reason": "why",
+    }
     s = Settings()
     unknown = {"customer_id": "1", "first_name": "Ann", "accepts_email": pd.NA}
     flags = check_draft(d, customer_row=unknown, settings=s)
-    assert [(f.rule, f.severity) for f in flags] == [("consent", "block")] and "unknown" in flags[0].message
+    assert [(f.rule, f.severity) for f in flags] == [("consent", "block")] and "unknown" in flags[
+        0
+    ].message
     conf = {"email": Confirmation("email", "Ann Merchant", "2026-01-05T10:00:00")}
     flags = check_draft(d, customer_row=unknown, settings=s, confirmed=conf)
-    assert [(f.rule, f.severity) for f in flags] == [("consent", "review")] and "Ann Merchant" in flags[0].message
-    assert [f.severity for f in check_draft(d, customer_row=None, settings=s, confirmed=conf)] == ["review"]
+    assert [(f.rule, f.severity) for f in flags] == [
+        ("consent", "review")
+    ] and "Ann Merchant" in flags[0].message
+    assert [f.severity for f in check_draft(d, customer_row=None, settings=s, confirmed=conf)] == [
+        "review"
+    ]
     refused = {**unknown, "accepts_email": False}
-    assert [f.severity for f in check_draft(d, customer_row=refused, settings=s, confirmed=conf)] == ["block"]
-    drafts = [type("D", (), {"id": i, "customer_id": str(i), "channel": "email"})() for i in (1, 2, 3)]
-    cust = pd.DataFrame({"customer_id": ["1", "2", "3"], "email": ["a@x.io", "b@x.io", "c@x.io"],
-                         "accepts_email": pd.array([True, False, pd.NA], dtype="boolean")})
+    assert [
+        f.severity for f in check_draft(d, customer_row=refused, settings=s, confirmed=conf)
+    ] == ["block"]
+    drafts = [
+        type("D", (), {"id": i, "customer_id": str(i), "channel": "email"})() for i in (1, 2, 3)
+    ]
+    cust = pd.DataFrame(
+        {
+            "customer_id": ["1", "2", "3"],
+            "email": ["a@x.io", "b@x.io", "c@x.io"],
+            "accepts_email": pd.array([True, False, pd.NA], dtype="boolean"),
+        }
+    )
     ok, why = exportable(drafts, cust)
     assert [x.id for x in ok] == [1] and "no longer consents" in why[0] and "unknown" in why[1]
     ok, why = exportable(drafts, cust, confirmed=conf)
@@ -336,8 +474,23 @@ def test_no_drafts_until_the_merchant_confirms_then_drafts_with_the_audit_trail(
     q = open_queue(ws)
     with pytest.raises(ApprovalError, match="only a person"):
         q.confirm_consent(retail.store_dir, "email", actor="assistant")
-    assert main(["consent", "confirm", "--channel", "email", "--by", "Ann Merchant", "--store",
-                 str(retail.store_dir), "--workspace", str(ws)]) == 0
+    assert (
+        main(
+            [
+                "consent",
+                "confirm",
+                "--channel",
+                "email",
+                "--by",
+                "Ann Merchant",
+                "--store",
+                str(retail.store_dir),
+                "--workspace",
+                str(ws),
+            ]
+        )
+        == 0
+    )
     assert "Recorded in the audit log" in capsys.readouterr().out
     [row] = [a for a in q.audit() if a.action == "consent_confirmed"]
     assert row.actor == "Ann Merchant" and row.at is not None and row.draft_id is None
@@ -350,15 +503,32 @@ def test_no_drafts_until_the_merchant_confirms_then_drafts_with_the_audit_trail(
     names = retail.product_names()
     for d in q.list_drafts(campaign=res["campaign_id"]):
         assert d.state == "pending" and d.channel in ("email", "personal_email")
-        assert any(f["rule"] == "consent" and f["severity"] == "review" and "Ann Merchant" in f["message"]
-                   for f in d.flags)
+        assert any(
+            f["rule"] == "consent" and f["severity"] == "review" and "Ann Merchant" in f["message"]
+            for f in d.flags
+        )
         assert "Ann Merchant" in d.reason
         pid = str(retail.by_id.loc[d.customer_id, "next_best_product"])
         if names.get(pid):
             assert " ".join(names[pid].split())[:40] in d.body and pid not in d.body
     # withdrawn: unknown again, nobody drafted
-    assert main(["consent", "withdraw", "--channel", "email", "--by", "Ann Merchant", "--store",
-                 str(retail.store_dir), "--workspace", str(ws)]) == 0
+    assert (
+        main(
+            [
+                "consent",
+                "withdraw",
+                "--channel",
+                "email",
+                "--by",
+                "Ann Merchant",
+                "--store",
+                str(retail.store_dir),
+                "--workspace",
+                str(ws),
+            ]
+        )
+        == 0
+    )
     assert q.consent_confirmations(retail.store_dir) == {}
     res = _assistant(retail).runner.call("prioritise_interventions", {"limit": 5})
     assert res["chosen_total"] == 0 and res["awaiting_consent_total"] > 0
@@ -380,8 +550,8 @@ def test_the_app_settings_record_a_consent_confirmation(retail, tmp_path):
 def test_customers_known_by_phone_only_get_no_email_draft(tmp_path):
     """repeat_exports_bdt knows almost every customer by phone: consent to email marketing
     (Accepts Marketing) is no use without an address, so no email draft is planned for them."""
-    from agent.outreach.prioritise import prioritise
     from agent.assistant.session import StoreSession
+    from agent.outreach.prioritise import prioritise
     from agent.settings import Settings
     from knowledge import builtin_playbook_dir, load_playbooks
 
@@ -410,8 +580,12 @@ def test_campaigns_plan_on_a_phone_only_store_drafts_no_email(tmp_path):
     if not folder.exists():
         pytest.skip("shared data missing")
     ws = str(tmp_path / "ws")
-    run = lambda *a: subprocess.run([sys.executable, "-m", "agent.cli.main", *a, "--workspace", ws],
-                                    capture_output=True, text=True, timeout=300)
+    run = lambda *a: subprocess.run(
+        [sys.executable, "-m", "agent.cli.main", *a, "--workspace", ws],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run("score", "--store", str(folder), "--horizon-days", "90").returncode == 0
     res = run("campaigns", "plan", "--store", str(folder))
     assert res.returncode == 0, res.stderr

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tools.scoring.backtest import naive_rate, project_wins, run_backtest
 from tools.demo.store import generate_store
 from tools.ingest.load import load_store
+from tools.scoring.backtest import naive_rate, project_wins, run_backtest
 from tools.scoring.score import EXTRA_COLUMNS, SCORE_COLUMNS, score_store
 
 
@@ -26,8 +26,14 @@ def demo(tmp_path_factory):
 def scored(demo):
     _, st = demo
     as_of = st.orders["order_date"].max().normalize()
-    return score_store(st.orders, as_of=as_of, horizon_days=365, events=st.events,
-                       tickets=st.tickets, products=st.products)
+    return score_store(
+        st.orders,
+        as_of=as_of,
+        horizon_days=365,
+        events=st.events,
+        tickets=st.tickets,
+        products=st.products,
+    )
 
 
 def test_contract_columns_no_nan_no_missing(demo, scored):
@@ -49,9 +55,25 @@ def test_values_are_coherent(scored):
     assert (s["predicted_clv"] <= s["clv_high"] + 1e-9).all()
     assert (s["expected_orders"] >= 0).all()
     assert set(s["clv_tier"]) == {"low", "medium", "high"}
-    assert s["segment"].isin(["Champions", "Loyal", "Potential loyalist", "New", "Promising",
-                              "Need attention", "About to sleep", "At risk", "Can't lose them",
-                              "Hibernating", "Lost"]).all()
+    assert (
+        s["segment"]
+        .isin(
+            [
+                "Champions",
+                "Loyal",
+                "Potential loyalist",
+                "New",
+                "Promising",
+                "Need attention",
+                "About to sleep",
+                "At risk",
+                "Can't lose them",
+                "Hibernating",
+                "Lost",
+            ]
+        )
+        .all()
+    )
     # one-time buyers: BG/NBD says P(alive) = 1, yet their churn probability is not 0
     one = s[s["orders_to_date"] == 1]
     assert (one["churn_probability"] > 0.05).mean() > 0.9
@@ -96,8 +118,14 @@ def test_small_store_without_history_falls_back_and_scores_everyone(tmp_path):
     rows = []
     for c in range(40):
         for k in range(int(rng.integers(1, 4))):
-            rows.append((f"c{c}", f"o{c}-{k}", pd.Timestamp("2025-01-01") + pd.Timedelta(days=int(rng.integers(0, 42))),
-                         float(rng.integers(5, 50))))
+            rows.append(
+                (
+                    f"c{c}",
+                    f"o{c}-{k}",
+                    pd.Timestamp("2025-01-01") + pd.Timedelta(days=int(rng.integers(0, 42))),
+                    float(rng.integers(5, 50)),
+                )
+            )
     orders = pd.DataFrame(rows, columns=["customer_id", "order_id", "order_date", "amount"])
     res = score_store(orders, as_of="2025-02-12", horizon_days=90, model="auto")
     s = res.scores
@@ -120,8 +148,16 @@ def test_no_warning_when_the_history_covers_the_horizon(scored):
 
 def test_store_where_bgnbd_degenerates_still_scores_everyone():
     # everyone buys exactly every 30 days and never drops out: a -> 0 / b -> inf
-    rows = [(f"c{c}", f"o{c}-{k}", pd.Timestamp("2024-01-01") + pd.Timedelta(days=c % 20 + 30 * k), 20.0)
-            for c in range(300) for k in range(12)]
+    rows = [
+        (
+            f"c{c}",
+            f"o{c}-{k}",
+            pd.Timestamp("2024-01-01") + pd.Timedelta(days=c % 20 + 30 * k),
+            20.0,
+        )
+        for c in range(300)
+        for k in range(12)
+    ]
     orders = pd.DataFrame(rows, columns=["customer_id", "order_id", "order_date", "amount"])
     res = score_store(orders, as_of="2024-12-31", horizon_days=90, model="bgnbd")
     s = res.scores
@@ -130,9 +166,14 @@ def test_store_where_bgnbd_degenerates_still_scores_everyone():
 
 
 def test_naive_baseline_rate():
-    orders = pd.DataFrame({"customer_id": ["a", "a", "b"], "order_id": ["1", "2", "3"],
-                           "order_date": pd.to_datetime(["2025-01-01", "2025-03-01", "2025-04-01"]),
-                           "amount": [10.0, 30.0, 5.0]})
+    orders = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b"],
+            "order_id": ["1", "2", "3"],
+            "order_date": pd.to_datetime(["2025-01-01", "2025-03-01", "2025-04-01"]),
+            "amount": [10.0, 30.0, 5.0],
+        }
+    )
     n = naive_rate(orders, as_of="2025-04-30", horizon_days=100)
     # a: 2 occasions over 120 days of tenure (+1) -> 100 days * 2/120
     assert n.loc["a", "expected_orders"] == pytest.approx(100 * 2 / 120)
@@ -141,8 +182,14 @@ def test_naive_baseline_rate():
 
 def test_backtest_on_demo_prints_every_metric(demo):
     _, st = demo
-    table = run_backtest(st.orders, as_of="2026-08-02", horizon_days=90, events=st.events,
-                         tickets=st.tickets, products=st.products)
+    table = run_backtest(
+        st.orders,
+        as_of="2026-08-02",
+        horizon_days=90,
+        events=st.events,
+        tickets=st.tickets,
+        products=st.products,
+    )
     assert list(table.columns)[:3] == ["project", "lifetimes", "naive"]
     assert set(table.columns) <= {"project", "lifetimes", "naive", "pymc_marketing"}
     assert table.loc["total_orders_actual"].nunique() == 1
@@ -174,8 +221,10 @@ def test_backtest_plot_data_on_cdnow(tmp_path):
     assert table.attrs["model_choice"]["value"] == "paretonbd", table.attrs["model_choice"]
     wins = project_wins(table)
     assert all(v for k, v in wins.items() if k != "auc_no_purchase"), table
-    ahead = table.loc[["spearman_clv", "auc_no_purchase"], "project"] - \
-        table.loc[["spearman_clv", "auc_no_purchase"], "lifetimes"]
+    ahead = (
+        table.loc[["spearman_clv", "auc_no_purchase"], "project"]
+        - table.loc[["spearman_clv", "auc_no_purchase"], "lifetimes"]
+    )
     assert (ahead >= 0.01).all(), table
 
 
@@ -200,8 +249,10 @@ def test_ml_predictions_asked_for_are_those_of_the_full_prediction(demo):
     pd.testing.assert_frame_equal(some, full[["churn_probability", "revenue_high"]])
     with pytest.raises(ValueError, match="unknown"):
         ml.predict(X, targets=("clv",))
-    assert _ml_targets({"value": "blend", "churn": "bgnbd"}) == ("expected_orders",
-                                                                 "expected_revenue")
+    assert _ml_targets({"value": "blend", "churn": "bgnbd"}) == (
+        "expected_orders",
+        "expected_revenue",
+    )
     assert _ml_targets({"value": "bgnbd", "churn": "ml"}) == ("churn_probability",)
 
 
@@ -220,7 +271,8 @@ def test_rank_blend_averages_the_two_rankings_onto_the_calibrated_values():
     rng = np.random.default_rng(0)
     bg, ml = rng.uniform(size=4_000), rng.beta(2, 5, size=4_000)
     got = rank_blend(bg, ml, onto=ml)
-    np.testing.assert_allclose(np.quantile(got, [0.1, 0.5, 0.9]), np.quantile(ml, [0.1, 0.5, 0.9]),
-                               atol=0.005)
+    np.testing.assert_allclose(
+        np.quantile(got, [0.1, 0.5, 0.9]), np.quantile(ml, [0.1, 0.5, 0.9]), atol=0.005
+    )
     assert np.corrcoef(got, bg)[0, 1] > 0.5 and np.corrcoef(got, ml)[0, 1] > 0.5
     assert len(rank_blend(np.array([]), np.array([]), onto=np.array([]))) == 0

@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tools.ingest.load import load_orders
 from tools.models import clv
 from tools.models import clv_fit as F
 from tools.scoring.backtest import run_backtest
-from tools.ingest.load import load_orders
 from tools.scoring.score import SCORE_COLUMNS, score_store
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -41,8 +41,9 @@ def returns_only(orders: pd.DataFrame, as_of) -> pd.Index:
 
 
 def seen_by(orders: pd.DataFrame, as_of) -> set:
-    return set(orders.loc[orders["order_date"] < pd.Timestamp(as_of) + pd.Timedelta(days=1),
-                          "customer_id"])
+    return set(
+        orders.loc[orders["order_date"] < pd.Timestamp(as_of) + pd.Timedelta(days=1), "customer_id"]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +103,7 @@ def test_online_retail_customers_of_returns_only_get_the_purchase_models_scores(
     """The issue's case: `retention score --as-of 2011-06-30 --horizon-days 162`, default model."""
     res = score_store(online_retail, as_of="2011-06-30", horizon_days=162)
     s = check_everyone_scored(res, online_retail, "2011-06-30")
-    assert list(s.columns[:len(SCORE_COLUMNS)]) == SCORE_COLUMNS
+    assert list(s.columns[: len(SCORE_COLUMNS)]) == SCORE_COLUMNS
     check_returns_only_scored_by_the_purchase_model(res, online_retail, "2011-06-30", 162)
     # 50 days of orders before the inner cutoff (2011-01-19): too short to judge the ML model
     assert not res.params["ml"]["used"] and "too short" in res.params["ml"]["reason"]
@@ -123,22 +124,29 @@ def test_online_retail_ml_scores_the_buyers_and_names_the_fallback(online_retail
 def test_online_retail_backtest_scores_and_judges_every_customer(online_retail):
     table = run_backtest(online_retail, as_of="2011-06-30", horizon_days=162)
     assert table.attrs["customers"] == len(seen_by(online_retail, "2011-06-30"))
-    assert np.isfinite(table.loc[["mae_orders", "auc_no_purchase", "spearman_clv"]].to_numpy()).all()
+    assert np.isfinite(
+        table.loc[["mae_orders", "auc_no_purchase", "spearman_clv"]].to_numpy()
+    ).all()
 
 
 @pytest.fixture(scope="module")
 def cdnow_master() -> pd.DataFrame:
     raw = pd.read_csv(CDNOW_MASTER, sep=r"\s+", dtype=str)
     raw.columns = ["customer_id", "date", "quantity", "amount"]
-    return pd.DataFrame({"customer_id": raw["customer_id"],
-                         "order_date": pd.to_datetime(raw["date"], format="%Y%m%d"),
-                         "amount": raw["amount"].astype(float),
-                         "order_id": raw["customer_id"] + "@" + raw["date"]})
+    return pd.DataFrame(
+        {
+            "customer_id": raw["customer_id"],
+            "order_date": pd.to_datetime(raw["date"], format="%Y%m%d"),
+            "amount": raw["amount"].astype(float),
+            "order_id": raw["customer_id"] + "@" + raw["date"],
+        }
+    )
 
 
 @pytest.mark.parametrize("horizon_days", [273, 272])
-def test_cdnow_master_too_short_for_the_ml_model_chooses_its_purchase_model(cdnow_master,
-                                                                           horizon_days):
+def test_cdnow_master_too_short_for_the_ml_model_chooses_its_purchase_model(
+    cdnow_master, horizon_days
+):
     """The published split: the inner cutoff (as-of minus horizon) is 1996-12-31, before the
     data; a day later (272 days) it holds the 209 customers of one day, whose judgement says
     nothing of the store. The ML model is not used, with a warning; the purchase models are
@@ -171,11 +179,29 @@ def test_cdnow_master_cli_default_model(cdnow_master, tmp_path):
     store = tmp_path / "cdnow"
     store.mkdir()
     cdnow_master.assign(order_date=cdnow_master["order_date"].dt.strftime("%Y-%m-%d")).to_csv(
-        store / "orders.csv", index=False)
+        store / "orders.csv", index=False
+    )
     out, params = tmp_path / "scores.csv", tmp_path / "params.json"
-    assert main(["score", "--store", str(store), "--as-of", "1997-09-30", "--horizon-days", "273",
-                 "--out", str(out), "--params-out", str(params),
-                 "--workspace", str(tmp_path / "ws")]) == 0
+    assert (
+        main(
+            [
+                "score",
+                "--store",
+                str(store),
+                "--as-of",
+                "1997-09-30",
+                "--horizon-days",
+                "273",
+                "--out",
+                str(out),
+                "--params-out",
+                str(params),
+                "--workspace",
+                str(tmp_path / "ws"),
+            ]
+        )
+        == 0
+    )
     assert len(pd.read_csv(out)) == 23_570
     assert any("not used" in w for w in json.loads(params.read_text())["warnings"])
 

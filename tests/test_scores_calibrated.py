@@ -40,15 +40,26 @@ def test_pareto_tail_integral_matches_quadrature():
     x, tx, T = np.array([2.0, 7.0]), np.array([100.0, 250.0]), np.array([272.0, 251.0])
     got = F._pareto_log_tail(r, alpha, s, beta, x, tx, T)
     for i in range(2):
-        want, _ = quad(lambda y: (alpha + y) ** -(r + x[i]) * (beta + y) ** -(s + 1), tx[i], T[i],
-                       epsabs=0, epsrel=1e-12)
+        want, _ = quad(
+            lambda y: (alpha + y) ** -(r + x[i]) * (beta + y) ** -(s + 1),  # noqa: B023 (used at once)
+            tx[i],
+            T[i],
+            epsabs=0,
+            epsrel=1e-12,
+        )
         assert got[i] == pytest.approx(np.log(want), rel=1e-9)
 
 
 def test_mixture_interval_lower_bound_positive_where_no_purchase_is_unlikely():
-    rfm = pd.DataFrame({"customer_id": list("abcd"), "frequency": [5, 5, 0, 20],
-                        "recency": [200.0, 200.0, 0.0, 270.0], "T": [210.0, 210.0, 100.0, 272.0],
-                        "monetary_value": [30.0, 30.0, 0.0, 50.0]})
+    rfm = pd.DataFrame(
+        {
+            "customer_id": list("abcd"),
+            "frequency": [5, 5, 0, 20],
+            "recency": [200.0, 200.0, 0.0, 270.0],
+            "T": [210.0, 210.0, 100.0, 272.0],
+            "monetary_value": [30.0, 30.0, 0.0, 50.0],
+        }
+    )
     params = C.fit_clv(C.rfm_summary(_toy_orders(), as_of="2024-12-31"))
     p0 = np.array([0.01, 0.5, 0.2, 1e-7])
     s, _ = C.predict_clv(rfm, params, horizon_days=180, as_of="2024-12-31", churn_probability=p0)
@@ -64,8 +75,15 @@ def _toy_orders(n=400, seed=5) -> pd.DataFrame:
     for c in range(n):
         k = int(rng.integers(1, 8))
         days = np.sort(rng.integers(0, 700, k))
-        rows += [(f"c{c}", f"o{c}-{j}", pd.Timestamp("2023-01-01") + pd.Timedelta(days=int(d)),
-                  float(rng.gamma(4, 10))) for j, d in enumerate(days)]
+        rows += [
+            (
+                f"c{c}",
+                f"o{c}-{j}",
+                pd.Timestamp("2023-01-01") + pd.Timedelta(days=int(d)),
+                float(rng.gamma(4, 10)),
+            )
+            for j, d in enumerate(days)
+        ]
     return pd.DataFrame(rows, columns=["customer_id", "order_id", "order_date", "amount"])
 
 
@@ -89,7 +107,7 @@ def test_interval_calibration_widens_narrow_and_narrows_wide_intervals():
 def test_platt_calibration_keeps_resolution_on_a_small_store():
     rng = np.random.default_rng(1)
     raw = rng.uniform(0.05, 0.95, 300)
-    y = (rng.uniform(size=300) < raw ** 2).astype(int)
+    y = (rng.uniform(size=300) < raw**2).astype(int)
     cal = Calibrator.fit(raw, y)
     assert cal.method == "sigmoid"
     p = cal.predict(raw)
@@ -102,9 +120,14 @@ def test_platt_calibration_keeps_resolution_on_a_small_store():
 
 
 def test_returns_only_customer_counts_exposure_from_the_start_of_the_data():
-    orders = pd.DataFrame({"customer_id": ["a", "a", "b"], "order_id": ["1", "2", "3"],
-                           "order_date": pd.to_datetime(["2024-01-01", "2024-03-01", "2024-06-01"]),
-                           "amount": [10.0, 20.0, -15.0]})
+    orders = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b"],
+            "order_id": ["1", "2", "3"],
+            "order_date": pd.to_datetime(["2024-01-01", "2024-03-01", "2024-06-01"]),
+            "amount": [10.0, 20.0, -15.0],
+        }
+    )
     rfm = C.rfm_summary(orders, as_of="2024-06-30").set_index("customer_id")
     assert rfm.loc["b", "orders_to_date"] == 0 and rfm.loc["b", "frequency"] == 0
     assert rfm.loc["b", "T"] == (pd.Timestamp("2024-06-30") - pd.Timestamp("2024-01-01")).days
@@ -134,20 +157,32 @@ def test_small_real_store_records_its_model_choice_and_interval_calibration():
 def test_margin_from_unit_costs_with_a_flat_fallback():
     from tools.scoring.score import _customer_margins
 
-    orders = pd.DataFrame({"customer_id": [0, 0, 1, 2], "order_id": ["1", "2", "3", "4"],
-                           "order_date": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01",
-                                                         "2024-03-02"]),
-                           "amount": [100.0, 50.0, 40.0, 30.0], "quantity": [2, 1, 1, 3],
-                           "product_id": ["p", "q", "r", "p"]})
+    orders = pd.DataFrame(
+        {
+            "customer_id": [0, 0, 1, 2],
+            "order_id": ["1", "2", "3", "4"],
+            "order_date": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01", "2024-03-02"]),
+            "amount": [100.0, 50.0, 40.0, 30.0],
+            "quantity": [2, 1, 1, 3],
+            "product_id": ["p", "q", "r", "p"],
+        }
+    )
     products = pd.DataFrame({"product_id": ["p", "q", "r"], "unit_cost": [20.0, 10.0, np.nan]})
-    share, source, info = _customer_margins(orders, products, as_of="2024-12-31", margin=0.3,
-                                            customers=np.array([0, 1, 2]))
+    share, source, info = _customer_margins(
+        orders, products, as_of="2024-12-31", margin=0.3, customers=np.array([0, 1, 2])
+    )
     # customer 0: cost 2*20 + 10 = 50 of 150; 2: 3*20 = 60 of 30 -> clipped to 0; 1: no cost
     np.testing.assert_allclose(share[[0, 2]], [1 - 50 / 150, 0.0])
     store = 1 - (40 + 10 + 60) / (100 + 50 + 30)
-    assert share[1] == pytest.approx(store) and list(source) == ["unit_cost", "store_unit_cost",
-                                                                 "unit_cost"]
+    assert share[1] == pytest.approx(store) and list(source) == [
+        "unit_cost",
+        "store_unit_cost",
+        "unit_cost",
+    ]
     assert info["source"] == "unit_cost"
-    flat, src, info = _customer_margins(orders, None, as_of="2024-12-31", margin=0.3,
-                                        customers=np.array([0, 1, 2]))
-    assert (flat == 0.3).all() and set(src) == {"flat"} and info == {"source": "flat", "margin": 0.3}
+    flat, src, info = _customer_margins(
+        orders, None, as_of="2024-12-31", margin=0.3, customers=np.array([0, 1, 2])
+    )
+    assert (
+        (flat == 0.3).all() and set(src) == {"flat"} and info == {"source": "flat", "margin": 0.3}
+    )

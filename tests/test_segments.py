@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -27,7 +26,8 @@ AS_OF = pd.Timestamp("2024-06-30")
 def _orders(rows):
     """rows: (customer, order, date, amount)."""
     return pd.DataFrame(rows, columns=["customer_id", "order_id", "order_date", "amount"]).assign(
-        order_date=lambda d: pd.to_datetime(d["order_date"], format="mixed"))
+        order_date=lambda d: pd.to_datetime(d["order_date"], format="mixed")
+    )
 
 
 def _store() -> pd.DataFrame:
@@ -38,8 +38,14 @@ def _store() -> pd.DataFrame:
     rows.append(("lost", "l0", "2022-02-01", 3.0))
     for c in range(8):  # a spread of ordinary customers
         for j in range(1 + c % 4):
-            rows.append((f"mid{c}", f"m{c}-{j}", pd.Timestamp("2023-06-01") + pd.Timedelta(days=40 * c + 7 * j),
-                         20.0 + 15 * c))
+            rows.append(
+                (
+                    f"mid{c}",
+                    f"m{c}-{j}",
+                    pd.Timestamp("2023-06-01") + pd.Timedelta(days=40 * c + 7 * j),
+                    20.0 + 15 * c,
+                )
+            )
     return _orders(rows)
 
 
@@ -47,15 +53,17 @@ def _store() -> pd.DataFrame:
 
 
 def test_rfm_table_counts_days_nets_refunds_and_stops_at_as_of():
-    o = _orders([
-        ("a", "1", "2024-06-01 09:00", 10.0),
-        ("a", "2", "2024-06-01 18:00", 5.0),   # same day: one occasion
-        ("a", "3", "2024-06-20", 30.0),
-        ("a", "3", "2024-06-25", -4.0),        # refund nets against revenue, is no purchase
-        ("a", "4", "2024-07-01", 99.0),        # after as_of
-        ("b", "5", "2024-06-30 23:59", 0.0),   # a free order on the as-of day counts
-        ("r", "6", "2024-06-10", -8.0),        # refund only: no purchase, no row
-    ])
+    o = _orders(
+        [
+            ("a", "1", "2024-06-01 09:00", 10.0),
+            ("a", "2", "2024-06-01 18:00", 5.0),  # same day: one occasion
+            ("a", "3", "2024-06-20", 30.0),
+            ("a", "3", "2024-06-25", -4.0),  # refund nets against revenue, is no purchase
+            ("a", "4", "2024-07-01", 99.0),  # after as_of
+            ("b", "5", "2024-06-30 23:59", 0.0),  # a free order on the as-of day counts
+            ("r", "6", "2024-06-10", -8.0),  # refund only: no purchase, no row
+        ]
+    )
     before = o.copy()
     t = rfm_table(o, as_of=AS_OF).set_index("customer_id")
     pd.testing.assert_frame_equal(o, before)
@@ -79,7 +87,18 @@ def test_rfm_table_as_of_is_keyword_only_and_columns_are_checked():
 
 def test_quintile_scores_exact_quintiles_for_distinct_values():
     assert quintile_scores(np.arange(10)).tolist() == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
-    assert quintile_scores(np.arange(10), higher_is_better=False).tolist() == [5, 5, 4, 4, 3, 3, 2, 2, 1, 1]
+    assert quintile_scores(np.arange(10), higher_is_better=False).tolist() == [
+        5,
+        5,
+        4,
+        4,
+        3,
+        3,
+        2,
+        2,
+        1,
+        1,
+    ]
     rng = np.random.default_rng(0)
     counts = np.bincount(quintile_scores(rng.normal(size=10_000)))[1:]
     assert np.all(np.abs(counts - 2000) <= 1)
@@ -103,7 +122,13 @@ def test_quintile_scores_ties_share_a_score_and_few_values_are_handled():
 def test_segment_grid_covers_every_cell_with_the_eleven_segments():
     cells = {name for row in SEGMENT_GRID.values() for name in row}
     assert cells == set(SEGMENTS) and len(SEGMENTS) == 11
-    assert all(len(row) == 5 for row in SEGMENT_GRID.values()) and sorted(SEGMENT_GRID) == [1, 2, 3, 4, 5]
+    assert all(len(row) == 5 for row in SEGMENT_GRID.values()) and sorted(SEGMENT_GRID) == [
+        1,
+        2,
+        3,
+        4,
+        5,
+    ]
 
 
 def test_rfm_scores_champion_and_lost():
@@ -122,12 +147,23 @@ def test_rfm_scores_champion_and_lost():
 
 def test_rfm_scores_follow_the_grid():
     # five customers whose R and F/M scores come out as 5..1 in step: one per grid diagonal
-    rfm = pd.DataFrame({"customer_id": list("vwxyz"), "recency_days": [1, 2, 3, 4, 5],
-                        "frequency": [1, 2, 3, 4, 5], "monetary": [10.0, 20, 30, 40, 50]})
+    rfm = pd.DataFrame(
+        {
+            "customer_id": list("vwxyz"),
+            "recency_days": [1, 2, 3, 4, 5],
+            "frequency": [1, 2, 3, 4, 5],
+            "monetary": [10.0, 20, 30, 40, 50],
+        }
+    )
     s = rfm_scores(rfm).set_index("customer_id")
     assert s["r_score"].tolist() == [5, 4, 3, 2, 1] and s["fm_score"].tolist() == [1, 2, 3, 4, 5]
-    assert s["segment"].tolist() == ["New", "Potential loyalist", "Need attention", "At risk",
-                                     "Can't lose them"]
+    assert s["segment"].tolist() == [
+        "New",
+        "Potential loyalist",
+        "Need attention",
+        "At risk",
+        "Can't lose them",
+    ]
 
 
 def test_rfm_scores_empty_and_single_customer():
@@ -172,13 +208,17 @@ def _blobs(n_each=200, seed=0):
     }
     frames = []
     for name, (rec, occ, aov, disc) in groups.items():
-        frames.append(pd.DataFrame({
-            "recency_days": rng.normal(rec, rec * 0.1, n_each).clip(0),
-            "n_occasions": rng.poisson(occ, n_each) + 1,
-            "avg_order_value": rng.lognormal(np.log(aov), 0.15, n_each),
-            "discount_share": (disc + rng.normal(0, 0.03, n_each)).clip(0, 1),
-            "truth": name,
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "recency_days": rng.normal(rec, rec * 0.1, n_each).clip(0),
+                    "n_occasions": rng.poisson(occ, n_each) + 1,
+                    "avg_order_value": rng.lognormal(np.log(aov), 0.15, n_each),
+                    "discount_share": (disc + rng.normal(0, 0.03, n_each)).clip(0, 1),
+                    "truth": name,
+                }
+            )
+        )
     X = pd.concat(frames, ignore_index=True)
     X.index = "c" + X.index.astype(str)
     return X
@@ -214,7 +254,9 @@ def test_behaviour_clusters_deterministic_with_seed_and_fixed_k():
 
 
 def test_behaviour_clusters_large_n_uses_minibatch_and_degenerate_inputs():
-    feats = pd.concat([_blobs(n_each=8000, seed=s).drop(columns="truth") for s in (1, 2)], ignore_index=True)
+    feats = pd.concat(
+        [_blobs(n_each=8000, seed=s).drop(columns="truth") for s in (1, 2)], ignore_index=True
+    )
     labels, desc = behaviour_clusters(feats, k=3, seed=0)
     assert len(labels) == 48_000 and labels.nunique() == 3
     same = pd.DataFrame({"x": [1.0] * 5, "y": [2.0] * 5})
@@ -228,14 +270,28 @@ def test_behaviour_clusters_large_n_uses_minibatch_and_degenerate_inputs():
 
 
 def test_segment_migration_counts_new_and_gone():
-    before = pd.DataFrame({"customer_id": ["a", "b", "c", "d", "e"],
-                           "segment": ["Champions", "Champions", "At risk", "New", "Lost"]})
-    after = pd.DataFrame({"customer_id": ["a", "b", "c", "d", "f", "g"],
-                          "segment": ["Champions", "At risk", "Lost", "Loyal", "New", "New"]})
+    before = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c", "d", "e"],
+            "segment": ["Champions", "Champions", "At risk", "New", "Lost"],
+        }
+    )
+    after = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c", "d", "f", "g"],
+            "segment": ["Champions", "At risk", "Lost", "Loyal", "New", "New"],
+        }
+    )
     m = segment_migration(before, after)
     got = {(r.from_segment, r.to_segment): r.customers for r in m.itertuples()}
-    assert got == {("(new)", "New"): 2, ("Champions", "Champions"): 1, ("Champions", "At risk"): 1,
-                   ("New", "Loyal"): 1, ("At risk", "Lost"): 1, ("Lost", "(gone)"): 1}
+    assert got == {
+        ("(new)", "New"): 2,
+        ("Champions", "Champions"): 1,
+        ("Champions", "At risk"): 1,
+        ("New", "Loyal"): 1,
+        ("At risk", "Lost"): 1,
+        ("Lost", "(gone)"): 1,
+    }
     assert m.loc[m["from_segment"] == "Champions", "share_of_from"].tolist() == [0.5, 0.5]
     assert m["from_segment"].iloc[0] == "(new)"  # ordered by SEGMENTS, (new) first
     mat = migration_matrix(m)
@@ -243,8 +299,16 @@ def test_segment_migration_counts_new_and_gone():
     assert int(mat.to_numpy().sum()) == 7
 
     s = migration_summary(before, after).set_index("segment")
-    assert s.loc["Champions"].to_dict() == {"before": 2, "after": 1, "change": -1, "stayed": 1,
-                                            "moved_in": 0, "new": 0, "moved_out": 1, "gone": 0}
+    assert s.loc["Champions"].to_dict() == {
+        "before": 2,
+        "after": 1,
+        "change": -1,
+        "stayed": 1,
+        "moved_in": 0,
+        "new": 0,
+        "moved_out": 1,
+        "gone": 0,
+    }
     assert s.loc["New", "new"] == 2 and s.loc["New", "change"] == 1
     assert s.loc["Lost", "gone"] == 1 and s.loc["Lost", "moved_in"] == 1
     assert s["before"].sum() == 5 and s["after"].sum() == 6
@@ -263,4 +327,6 @@ def test_migration_between_two_rfm_snapshots():
     s2 = rfm_scores(rfm_table(o, as_of=AS_OF))
     m = segment_migration(s1, s2)
     assert m["customers"].sum() == len(set(s1["customer_id"]) | set(s2["customer_id"]))
-    assert m.loc[m["from_segment"] == "(new)", "customers"].sum() == len(set(s2["customer_id"]) - set(s1["customer_id"]))
+    assert m.loc[m["from_segment"] == "(new)", "customers"].sum() == len(
+        set(s2["customer_id"]) - set(s1["customer_id"])
+    )

@@ -13,24 +13,28 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tools.insights.segments import quintile_scores
 from tools.models import clv
 from tools.scoring.engine.fitting import QuintileThresholds, clv_from_statistics
-from tools.insights.segments import quintile_scores
-
 
 # --- without Spark ------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("higher", [True, False])
 def test_quintile_thresholds_give_the_scores_of_quintile_scores(higher):
     rng = np.random.default_rng(3)
-    for values in (rng.integers(0, 12, 500).astype(float),  # heavy ties, as frequencies
-                   np.round(rng.lognormal(3, 1, 2_000), 2),  # money, a few ties
-                   np.r_[np.ones(90), rng.integers(2, 5, 10)].astype(float),  # 90% one-timers
-                   np.full(7, 4.0), np.array([1.0, 2.0])):
+    for values in (
+        rng.integers(0, 12, 500).astype(float),  # heavy ties, as frequencies
+        np.round(rng.lognormal(3, 1, 2_000), 2),  # money, a few ties
+        np.r_[np.ones(90), rng.integers(2, 5, 10)].astype(float),  # 90% one-timers
+        np.full(7, 4.0),
+        np.array([1.0, 2.0]),
+    ):
         v, n = np.unique(values, return_counts=True)
         q = QuintileThresholds.of(v, n, higher_is_better=higher)
-        np.testing.assert_array_equal(q.scores(values),
-                                      quintile_scores(values, higher_is_better=higher))
+        np.testing.assert_array_equal(
+            q.scores(values), quintile_scores(values, higher_is_better=higher)
+        )
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +62,9 @@ def test_the_purchase_model_from_compressed_statistics_is_the_one_fitted_per_cus
     rep = rfm[(rfm["frequency"] > 0) & (rfm["monetary_value"] > 0)]
     spend = rep.groupby(["frequency", "monetary_value"]).size().rename("weight").reset_index()
     assert len(purchase) < len(buyers)  # compressed
-    fitted = clv_from_statistics(purchase, spend,
-                                 positive_revenue=float(rfm["revenue_to_date"].clip(lower=0).sum()))
+    fitted = clv_from_statistics(
+        purchase, spend, positive_revenue=float(rfm["revenue_to_date"].clip(lower=0).sum())
+    )
     assert fitted.model == direct.model and fitted.spend_model == direct.spend_model
     assert fitted.n_customers == direct.n_customers
     for name, value in direct.params.items():
@@ -71,6 +76,7 @@ def test_the_purchase_model_from_compressed_statistics_is_the_one_fitted_per_cus
 
 # --- on Spark -----------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def spark():
     pytest.importorskip("pyspark")
@@ -78,8 +84,9 @@ def spark():
 
     if not (shutil.which("java") or shutil.os.path.isdir(JAVA_17)):
         pytest.skip("no Java runtime (.ci/run installs openjdk-17-jre-headless)")
-    s = session("local[2]", conf={"spark.sql.shuffle.partitions": "2",
-                                  "spark.default.parallelism": "2"})
+    s = session(
+        "local[2]", conf={"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2"}
+    )
     yield s
     s.stop()
 
@@ -87,31 +94,41 @@ def spark():
 def test_the_sql_aggregation_is_the_embedded_engines(spark, demo_store, loaded):
     """Every RFM and feature column of the SQL (run by Spark) equals tools.models.clv.rfm_summary's
     and tools.models.features.build_features' on the demo store, returns and full refunds included."""
+    from tools.models.features import build_features
     from tools.scoring.engine import spark as E
     from tools.scoring.engine import sql as Q
-    from tools.models.features import build_features
 
     paths = E.store_paths(spark, str(demo_store))
     assert set(paths) == {"orders", "events", "tickets", "products"}
     found = E.register_inputs(spark, paths)
     as_of = loaded.orders["order_date"].max().normalize()
     t0 = int(as_of.value // (Q.DAY_S * 10**9))
-    for name, text in Q.statements(as_of_day=t0, has_events=True, has_tickets=True,
-                                   has_categories=found.get("categories", False)):
+    for name, text in Q.statements(
+        as_of_day=t0,
+        has_events=True,
+        has_tickets=True,
+        has_categories=found.get("categories", False),
+    ):
         spark.sql(text).createOrReplaceTempView(name)
     got = spark.table("customers").toPandas().set_index("customer_id").sort_index()
     rfm = clv.rfm_summary(loaded.orders, as_of=as_of).set_index("customer_id").sort_index()
-    X = build_features(loaded.orders, as_of=as_of, events=loaded.events, tickets=loaded.tickets,
-                       products=loaded.products).sort_index()
+    X = build_features(
+        loaded.orders,
+        as_of=as_of,
+        events=loaded.events,
+        tickets=loaded.tickets,
+        products=loaded.products,
+    ).sort_index()
     assert got.index.equals(X.index) and got.index.equals(rfm.index)
     assert (rfm["orders_to_date"] == 0).any()  # customers whose orders were all refunded
     for col in X.columns:
-        np.testing.assert_allclose(got[col].to_numpy(float), X[col].to_numpy(float),
-                                   rtol=1e-9, atol=1e-9, err_msg=col)
-    for col in ("frequency", "recency", "T", "monetary_value", "orders_to_date",
-                "revenue_to_date"):
-        np.testing.assert_allclose(got[col].to_numpy(float), rfm[col].to_numpy(float),
-                                   rtol=1e-9, atol=1e-9, err_msg=col)
+        np.testing.assert_allclose(
+            got[col].to_numpy(float), X[col].to_numpy(float), rtol=1e-9, atol=1e-9, err_msg=col
+        )
+    for col in ("frequency", "recency", "T", "monetary_value", "orders_to_date", "revenue_to_date"):
+        np.testing.assert_allclose(
+            got[col].to_numpy(float), rfm[col].to_numpy(float), rtol=1e-9, atol=1e-9, err_msg=col
+        )
     compressed = spark.sql(Q.compressed_rows()).toPandas()
     assert compressed["weight"].sum() == (rfm["orders_to_date"] > 0).sum()
 
@@ -126,12 +143,28 @@ def test_both_engines_score_the_demo_store_alike(spark, demo_store, loaded, tmp_
     from tools.scoring.score import score_store
 
     as_of = loaded.orders["order_date"].max().normalize()
-    res = E.score_spark(spark, E.store_paths(spark, str(demo_store)), out=str(tmp_path / "scores"),
-                        as_of=as_of, horizon_days=365, model=model)
+    res = E.score_spark(
+        spark,
+        E.store_paths(spark, str(demo_store)),
+        out=str(tmp_path / "scores"),
+        as_of=as_of,
+        horizon_days=365,
+        model=model,
+    )
     on_spark = pd.read_parquet(tmp_path / "scores").set_index("customer_id").sort_index()
-    embedded = score_store(loaded.orders, as_of=as_of, horizon_days=365, model=model,
-                           events=loaded.events, tickets=loaded.tickets,
-                           products=loaded.products).scores.set_index("customer_id").sort_index()
+    embedded = (
+        score_store(
+            loaded.orders,
+            as_of=as_of,
+            horizon_days=365,
+            model=model,
+            events=loaded.events,
+            tickets=loaded.tickets,
+            products=loaded.products,
+        )
+        .scores.set_index("customer_id")
+        .sort_index()
+    )
     assert on_spark.index.equals(embedded.index)
     assert set(embedded.columns) <= set(on_spark.columns)
     assert res.summary["customers"] == len(embedded)
@@ -151,14 +184,44 @@ def test_both_engines_score_the_demo_store_alike(spark, demo_store, loaded, tmp_
 def test_the_cli_asks_for_a_parquet_folder_before_starting_spark(workspace, demo_store, capsys):
     from agent.cli.main import main
 
-    assert main(["score", "--engine", "spark", "--store", str(demo_store),
-                 "--workspace", str(workspace)]) == 2
+    assert (
+        main(
+            [
+                "score",
+                "--engine",
+                "spark",
+                "--store",
+                str(demo_store),
+                "--workspace",
+                str(workspace),
+            ]
+        )
+        == 2
+    )
     assert "give --out DIR" in capsys.readouterr().err
-    assert main(["score", "--engine", "embedded", "--master", "local[2]", "--store",
-                 str(demo_store), "--workspace", str(workspace)]) == 2
+    assert (
+        main(
+            [
+                "score",
+                "--engine",
+                "embedded",
+                "--master",
+                "local[2]",
+                "--store",
+                str(demo_store),
+                "--workspace",
+                str(workspace),
+            ]
+        )
+        == 2
+    )
     assert "--master is for --engine spark" in capsys.readouterr().err
-    assert main(["score", "--engine", "dask", "--store", str(demo_store),
-                 "--workspace", str(workspace)]) == 2
+    assert (
+        main(
+            ["score", "--engine", "dask", "--store", str(demo_store), "--workspace", str(workspace)]
+        )
+        == 2
+    )
     assert "--engine must be one of embedded, spark" in capsys.readouterr().err
 
 
@@ -167,27 +230,35 @@ def test_both_engines_choose_and_apply_the_same_purchase_model_on_cdnow(spark, t
     """CDNOW sample at its published split, default model: the rolling-origin choice takes
     Pareto/NBD over BG/NBD on both engines, and both score every customer with it alike."""
     from evals.quality.cdnow import CALIBRATION_END, HOLDOUT_DAYS, write_store
-    from tools.scoring.engine import spark as E
     from tools.ingest.load import load_orders
+    from tools.scoring.engine import spark as E
     from tools.scoring.score import score_store
 
     orders, _ = load_orders(write_store(tmp_path / "raw"), rejects_dir=tmp_path)
     folder = tmp_path / "cdnow"  # ISO dates (the raw file's are YYYYMMDD)
     folder.mkdir()
     orders.assign(order_date=orders["order_date"].dt.strftime("%Y-%m-%d"))[
-        ["customer_id", "order_id", "order_date", "amount"]].to_csv(folder / "orders.csv",
-                                                                    index=False)
-    res = E.score_spark(spark, E.store_paths(spark, str(folder)), out=str(tmp_path / "scores"),
-                        as_of=pd.Timestamp(CALIBRATION_END), horizon_days=HOLDOUT_DAYS)
+        ["customer_id", "order_id", "order_date", "amount"]
+    ].to_csv(folder / "orders.csv", index=False)
+    res = E.score_spark(
+        spark,
+        E.store_paths(spark, str(folder)),
+        out=str(tmp_path / "scores"),
+        as_of=pd.Timestamp(CALIBRATION_END),
+        horizon_days=HOLDOUT_DAYS,
+    )
     emb = score_store(orders, as_of=CALIBRATION_END, horizon_days=HOLDOUT_DAYS)
     assert res.params["model_choice"] == emb.params["model_choice"]
     assert emb.params["model_choice"]["value"] == "paretonbd"
-    assert res.params["probabilistic"]["model"] == emb.params["probabilistic"]["model"] == "paretonbd"
+    assert (
+        res.params["probabilistic"]["model"] == emb.params["probabilistic"]["model"] == "paretonbd"
+    )
     on_spark = pd.read_parquet(tmp_path / "scores").set_index("customer_id").sort_index()
     embedded = emb.scores.set_index("customer_id").sort_index()
     assert on_spark.index.equals(embedded.index)
     assert (on_spark["model"] == embedded["model"]).all()
     assert on_spark["model"].str.startswith("value:paretonbd,").all()
     np.testing.assert_allclose(on_spark["expected_orders"], embedded["expected_orders"], rtol=1e-6)
-    np.testing.assert_allclose(on_spark["churn_probability"], embedded["churn_probability"],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        on_spark["churn_probability"], embedded["churn_probability"], rtol=1e-6
+    )

@@ -15,8 +15,12 @@ import collections
 import pandas as pd
 import pytest
 
-HOSTILE = ["Gift card: claim at https://evil.example/login", "Mug - reply with your password to confirm",
-           "Tea (ninety off with code EVIL90)", "Candle 9O% off today"]
+HOSTILE = [
+    "Gift card: claim at https://evil.example/login",
+    "Mug - reply with your password to confirm",
+    "Tea (ninety off with code EVIL90)",
+    "Candle 9O% off today",
+]
 FRAGMENTS = ("evil", "password", "ninety", "9o%", "claim at", "login")
 
 
@@ -30,8 +34,14 @@ def _scored(store):
     from tools.scoring.score import score_store
 
     loaded = load_store(store)
-    res = score_store(loaded.orders, as_of=loaded.orders["order_date"].max(), horizon_days=365,
-                      events=loaded.events, tickets=loaded.tickets, products=loaded.products)
+    res = score_store(
+        loaded.orders,
+        as_of=loaded.orders["order_date"].max(),
+        horizon_days=365,
+        events=loaded.events,
+        tickets=loaded.tickets,
+        products=loaded.products,
+    )
     return loaded, res.scores
 
 
@@ -47,7 +57,11 @@ def stores(tmp_path_factory):
     names = {pid: HOSTILE[i % len(HOSTILE)] for i, pid in enumerate(products["product_id"])}
     _rewrite(hostile / "products.csv", lambda df: df.assign(name=df["product_id"].map(names)))
     _rewrite(hostile / "orders.csv", lambda df: df.assign(product_name=df["product_id"].map(names)))
-    return {"plain": (plain, *_scored(plain)), "hostile": (hostile, *_scored(hostile)), "root": root}
+    return {
+        "plain": (plain, *_scored(plain)),
+        "hostile": (hostile, *_scored(hostile)),
+        "root": root,
+    }
 
 
 def campaign(store, loaded, scores, ws, **kw):
@@ -59,9 +73,18 @@ def campaign(store, loaded, scores, ws, **kw):
     queue = open_queue(ws)
     settings = Settings(model=None, discount_cap=0.15, control_share=0.0, weekly_contact_budget=100)
     _, drafts, ids = create_campaign(
-        queue, scores=scores, customers=loaded.customers, settings=settings, week_of="2026-11-02",
-        playbooks=list(load_playbooks([builtin_playbook_dir()]).playbooks), campaign_id="week",
-        orders=loaded.orders, products=loaded.products, store_path=str(store), **kw)
+        queue,
+        scores=scores,
+        customers=loaded.customers,
+        settings=settings,
+        week_of="2026-11-02",
+        playbooks=list(load_playbooks([builtin_playbook_dir()]).playbooks),
+        campaign_id="week",
+        orders=loaded.orders,
+        products=loaded.products,
+        store_path=str(store),
+        **kw,
+    )
     return drafts, [queue.get(i) for i in ids]
 
 
@@ -86,14 +109,22 @@ def test_text_copied_into_the_draft_itself_is_blocked_by_the_final_text_rules(st
 
     def obedient(facts, skeleton, play):  # a model that writes what the store told it
         assert not [w for w in FRAGMENTS if w in repr(facts).lower()]  # it is not given them
-        return {"subject": "A note", "body": "Hi {first_name}, you might like " + HOSTILE[next(n) % 4] + "."}
+        return {
+            "subject": "A note",
+            "body": "Hi {first_name}, you might like " + HOSTILE[next(n) % 4] + ".",
+        }
 
     drafts, queued = campaign(store, loaded, scores, stores["root"] / "ws-llm", llm_writer=obedient)
     assert len(drafts) == 100 and {r.state for r in queued} == {"blocked"}
     by_text = collections.defaultdict(set)
     for d in drafts:
         by_text[d.body].update(f.rule for f in d.flags if f.severity == "block")
-    want = {"url": HOSTILE[0], "credentials": HOSTILE[1], "discount_cap": HOSTILE[2], "lookalike": HOSTILE[3]}
+    want = {
+        "url": HOSTILE[0],
+        "credentials": HOSTILE[1],
+        "discount_cap": HOSTILE[2],
+        "lookalike": HOSTILE[3],
+    }
     for rule, name in want.items():
         assert all(rule in r for body, r in by_text.items() if name in body), rule
 

@@ -24,12 +24,22 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SHOTS = Path(__file__).parent / "output"
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at "
-                                "/usr/bin/chromium (apt-get install chromium); .ci/run installs it")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="Debian's chromium is not installed at "
+    "/usr/bin/chromium (apt-get install chromium); .ci/run installs it",
+)
 
 
 def _free_port() -> int:
@@ -60,12 +70,24 @@ def page(app_url):
         pg = ctx.new_page()
         pg.set_default_timeout(30_000)
         pg.outside = []  # requests the page makes anywhere but the app itself
-        pg.on("request", lambda r: None if r.url.startswith((app_url[0], "data:", "blob:"))
-              else pg.outside.append(r.url))
+        pg.on(
+            "request",
+            lambda r: (
+                None
+                if r.url.startswith((app_url[0], "data:", "blob:"))
+                else pg.outside.append(r.url)
+            ),
+        )
         pg.refused = []  # the page's own requests that the app refused
-        pg.on("response", lambda r: pg.refused.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+        pg.on(
+            "response",
+            lambda r: pg.refused.append(f"{r.status} {r.url}") if r.status >= 400 else None,
+        )
         pg.failed = []  # requests that failed outright (no response); the page's streams, ended by
-        pg.on("requestfailed", lambda r: None if _stream_closed(r) else pg.failed.append(f"{r.failure} {r.url}"))
+        pg.on(
+            "requestfailed",
+            lambda r: None if _stream_closed(r) else pg.failed.append(f"{r.failure} {r.url}"),
+        )
         pg.goto(app_url[2].url)  # the printed address, with the launch key
         pg.browser_ = browser
         yield pg
@@ -75,13 +97,18 @@ def page(app_url):
 def _stream_closed(request) -> bool:
     """An event stream of Gradio's queue that the page itself closed (a reload, a finished
     event): aborted by the browser, not refused or lost."""
-    return "ERR_ABORTED" in str(request.failure or "") and "/gradio_api/" in request.url and (
-        request.resource_type in ("eventsource", "fetch", "xhr"))
+    return (
+        "ERR_ABORTED" in str(request.failure or "")
+        and "/gradio_api/" in request.url
+        and (request.resource_type in ("eventsource", "fetch", "xhr"))
+    )
 
 
-WORDS_NEVER_SHOWN = re.compile(r"--[a-z]|OPENAI_BASE_URL|RETENTION_[A-Z]|retention approvals|\berror:|P\(alive\)|"
-                               r"personal_email|cycle_overdue|one_time_buyer|fading_engagement|price_sensitivity|"
-                               r"\d\.\d+ x \d")
+WORDS_NEVER_SHOWN = re.compile(
+    r"--[a-z]|OPENAI_BASE_URL|RETENTION_[A-Z]|retention approvals|\berror:|P\(alive\)|"
+    r"personal_email|cycle_overdue|one_time_buyer|fading_engagement|price_sensitivity|"
+    r"\d\.\d+ x \d"
+)
 
 
 def _visible_text(page) -> str:
@@ -98,8 +125,10 @@ def _merchant_words_only(page, where: str) -> None:
 
 
 SEGMENT_CELLS = "#customers-table [role=gridcell][data-col='4']"  # the segment column
-ONLY_SEGMENT = ("seg => { const c = [...document.querySelectorAll(\"" + SEGMENT_CELLS + "\")];"
-                " return c.length > 0 && c.every(e => e.innerText.trim() === seg); }")
+ONLY_SEGMENT = (
+    'seg => { const c = [...document.querySelectorAll("' + SEGMENT_CELLS + '")];'
+    " return c.length > 0 && c.every(e => e.innerText.trim() === seg); }"
+)
 
 
 def _segment_cells(page) -> list[str]:
@@ -137,7 +166,13 @@ def test_end_to_end_in_chromium(page, app_url):
     expect(state).to_have_attribute("data-state", "ready", timeout=240_000)
     expect(state).to_contain_text(re.compile(r"Ready: [\d,]+ customers scored"))
     numbers = page.locator("#store-numbers")
-    for title in ("Active customers", "At risk", "Value at stake", "Drafts waiting", "Last campaign"):
+    for title in (
+        "Active customers",
+        "At risk",
+        "Value at stake",
+        "Drafts waiting",
+        "Last campaign",
+    ):
         expect(numbers).to_contain_text(title)
     o = run.ctx.runner().call("store_overview", {})
     expect(numbers).to_contain_text(f"{o['active_customers_last_90_days']:,}")
@@ -153,13 +188,16 @@ def test_end_to_end_in_chromium(page, app_url):
     page.locator("#data-files input[type=file]").set_input_files([str(bad)])
     expect(page.locator("#data-files").get_by_role("link")).to_have_count(1)
     page.locator("#data-go").click()
-    expect(page.locator("#data-status")).to_contain_text("Could not do that")  # one line, no traceback
+    expect(page.locator("#data-status")).to_contain_text(
+        "Could not do that"
+    )  # one line, no traceback
     expect(page.locator("#data-status")).to_contain_text("no orders file")
     expect(page.locator("#data-status")).not_to_contain_text("Traceback")
     expect(page.locator("#data-status")).not_to_contain_text("error:")
     page.locator("#data-files").get_by_role("button", name="Clear").click()
     page.locator("#data-files input[type=file]").set_input_files(
-        [str(root / "store" / "orders.csv"), str(root / "store" / "customers.csv")])
+        [str(root / "store" / "orders.csv"), str(root / "store" / "customers.csv")]
+    )
     expect(page.locator("#data-files").get_by_role("link")).to_have_count(2)  # both uploaded
     page.locator("#data-go").click()
     expect(page.locator("#data-status")).to_contain_text("rows read", timeout=240_000)
@@ -191,7 +229,9 @@ def test_end_to_end_in_chromium(page, app_url):
     only = page.locator("#approvals-only textarea, #approvals-only input").first
     expect(only).to_have_value(re.compile(r"^\d+(, \d+)*$"))
     ids = only.input_value().split(", ")
-    expect(page.locator("#approvals-msg")).to_contain_text(f"Showing the {len(ids)} draft(s) written in chat")
+    expect(page.locator("#approvals-msg")).to_contain_text(
+        f"Showing the {len(ids)} draft(s) written in chat"
+    )
     expect(page.locator("#drafts-table [role=gridcell][data-col='0']")).to_have_text(ids)
     expect(page.locator("#draft-info")).to_contain_text(f"Draft {ids[0]}")
     # each draft with the customer's name and email (shown here, never to a model), and a
@@ -203,7 +243,9 @@ def test_end_to_end_in_chromium(page, app_url):
     expect(page.locator("#draft-preview")).to_contain_text(f"Hi {who['first_name']},")
     expect(page.locator("#draft-preview")).not_to_contain_text("{first_name}")
     expect(page.locator("#draft-pick input")).to_have_value(re.compile(rf"^Draft {ids[0]}: "))
-    expect(page.locator("#bulk-approve")).to_have_text(re.compile(r"^\s*Approve the \d+ pending drafts? shown\s*$"))
+    expect(page.locator("#bulk-approve")).to_have_text(
+        re.compile(r"^\s*Approve the \d+ pending drafts? shown\s*$")
+    )
     _merchant_words_only(page, "the Approvals tab")
 
     # Customers: the table, one filter (segment), then one customer's view
@@ -214,7 +256,9 @@ def test_end_to_end_in_chromium(page, app_url):
     page.locator("#customers-load").click()
     expect(page.locator("#customers-table")).to_contain_text("C0", timeout=60_000)
     count = page.locator("#customers-count")
-    expect(count).to_contain_text(re.compile(r"[1-9][\d,]* customers match the filters \(of [\d,]+ scored\)"))
+    expect(count).to_contain_text(
+        re.compile(r"[1-9][\d,]* customers match the filters \(of [\d,]+ scored\)")
+    )
     everyone = count.inner_text()
     expect(page.locator(SEGMENT_CELLS).first).to_be_visible()
     assert len(set(_segment_cells(page))) > 1  # unfiltered: several segments
@@ -225,10 +269,15 @@ def test_end_to_end_in_chromium(page, app_url):
     assert re.match(r"[1-9][\d,]* customers? match", count.inner_text().strip())
     # one vocabulary: the churn reasons offered are the words the table shows, never codes
     page.locator("#filter-reason input").click()
-    options = [t.strip().splitlines()[-1].strip() for t in page.get_by_role("option").all_inner_texts()]  # no ✓
+    options = [
+        t.strip().splitlines()[-1].strip() for t in page.get_by_role("option").all_inner_texts()
+    ]  # no ✓
     assert "All" in options and len(options) > 2 and not [o for o in options if "_" in o], options
     page.keyboard.press("Escape")
-    shown = {t.strip() for t in page.locator("#customers-table [role=gridcell][data-col='5']").all_inner_texts()}
+    shown = {
+        t.strip()
+        for t in page.locator("#customers-table [role=gridcell][data-col='5']").all_inner_texts()
+    }
     assert shown and shown <= set(options), (shown, options)
     risks = page.locator("#customers-table [role=gridcell][data-col='3']").all_inner_texts()
     assert risks and all(re.fullmatch(r"\d{1,3}%", r.strip()) for r in risks), risks[:5]  # not 0.57
@@ -263,7 +312,9 @@ def test_end_to_end_in_chromium(page, app_url):
     only.fill("")
     only.press("Enter")  # the whole queue (no Refresh to press)
     expect(page.locator("#drafts-table")).to_contain_text("pending")
-    page.locator("#draft-pick input").click()  # the draft picker: no id to type, none defaulting to 0
+    page.locator(
+        "#draft-pick input"
+    ).click()  # the draft picker: no id to type, none defaulting to 0
     page.get_by_role("option", name=re.compile(r"^Draft 1: ")).click()
     expect(page.locator("#draft-info")).to_contain_text("Guardrail flags")
     expect(page.locator("#draft-info")).to_contain_text("Draft 1")
@@ -279,16 +330,22 @@ def test_end_to_end_in_chromium(page, app_url):
     for i in range(3):
         with page.expect_download() as dl:
             links.nth(i).click()
-        files[dl.value.suggested_filename] = list(csv.DictReader(open(dl.value.path(), newline="")))
+        with open(dl.value.path(), newline="") as fh:
+            files[dl.value.suggested_filename] = list(csv.DictReader(fh))
     main = next(v for k, v in files.items() if k.startswith("export_"))
     klaviyo = next(v for k, v in files.items() if k.startswith("klaviyo_export_"))
     shopify = next(v for k, v in files.items() if k.startswith("shopify_tags_export_"))
     assert len(main) == 1 and main[0]["draft_id"] == "1"
     assert main[0]["email"] and "{first_name}" not in main[0]["body"]
     assert list(klaviyo[0])[:4] == ["Email", "First Name", "Last Name", "Phone Number"]
-    assert klaviyo[0]["Email"] == main[0]["email"] and klaviyo[0]["Retention Message"] == main[0]["body"]
+    assert (
+        klaviyo[0]["Email"] == main[0]["email"]
+        and klaviyo[0]["Retention Message"] == main[0]["body"]
+    )
     assert "\n\n" in klaviyo[0]["Retention Message"]  # paragraphs kept
-    assert all("\n" not in p for p in klaviyo[0]["Retention Message"].split("\n\n")[:-1])  # never hard-wrapped
+    assert all(
+        "\n" not in p for p in klaviyo[0]["Retention Message"].split("\n\n")[:-1]
+    )  # never hard-wrapped
     assert list(shopify[0]) == ["First Name", "Last Name", "Email", "Phone", "Tags"]
     assert shopify[0]["Email"] == main[0]["email"] and "retention-" in shopify[0]["Tags"]
     expect(page.locator("#campaign-results")).to_contain_text(re.compile("still running|complete"))
@@ -306,8 +363,12 @@ def test_end_to_end_in_chromium(page, app_url):
     shown = pending[:2]
     only.fill(", ".join(map(str, shown)))
     only.press("Enter")
-    expect(page.locator("#drafts-table [role=gridcell][data-col='0']")).to_have_text([str(i) for i in shown])
-    expect(page.locator("#bulk-approve")).to_have_text("Approve the 2 pending drafts shown")  # exactly those
+    expect(page.locator("#drafts-table [role=gridcell][data-col='0']")).to_have_text(
+        [str(i) for i in shown]
+    )
+    expect(page.locator("#bulk-approve")).to_have_text(
+        "Approve the 2 pending drafts shown"
+    )  # exactly those
     page.locator("#bulk-approve").click()
     expect(page.locator("#approvals-msg")).to_contain_text("Tick the confirmation box")
     assert [d.id for d in q.list_drafts(state="pending")] == pending
@@ -315,9 +376,12 @@ def test_end_to_end_in_chromium(page, app_url):
     expect(page.locator("#approvals-msg")).to_contain_text(f"(ids {', '.join(map(str, shown))})")
     page.locator("#bulk-approve").click()
     expect(page.locator("#approvals-msg")).to_contain_text(
-        f"2 drafts approved by Maria (ids {', '.join(map(str, shown))}).")
+        f"2 drafts approved by Maria (ids {', '.join(map(str, shown))})."
+    )
     expect(page.locator("#drafts-table")).not_to_contain_text("pending")
-    expect(page.locator("#bulk-confirm input")).not_to_be_checked()  # the next bulk approval needs a new tick
+    expect(
+        page.locator("#bulk-confirm input")
+    ).not_to_be_checked()  # the next bulk approval needs a new tick
     assert [d.id for d in q.list_drafts(state="pending")] == pending[2:]
     assert {d.id for d in q.list_drafts() if d.state == "approved"} == {1, *shown}
     _shot(page, "4b_approvals_bulk")
@@ -334,7 +398,9 @@ def test_end_to_end_in_chromium(page, app_url):
     page.locator("#bulk-confirm input").check()
     expect(page.locator("#approvals-msg")).to_contain_text(f"(ids {target[0]})")
     page.locator("#bulk-reject").click()
-    expect(page.locator("#approvals-msg")).to_contain_text(f"1 drafts rejected by Maria (ids {target[0]}).")
+    expect(page.locator("#approvals-msg")).to_contain_text(
+        f"1 drafts rejected by Maria (ids {target[0]})."
+    )
     expect(page.locator("#bulk-reject")).to_have_text("Reject the 0 pending drafts shown")
     expect(page.locator("#bulk-reject")).to_be_disabled()
     assert [d.id for d in q.list_drafts(state="pending")] == rest[1:]
@@ -350,12 +416,18 @@ def test_end_to_end_in_chromium(page, app_url):
     expect(page.locator("#brief-cards")).to_contain_text("w/w")
     expect(page.locator("#brief-html a").first).to_be_visible()
     # its three charts are shown, embedded in the page (data: URIs), and every one has loaded
-    charts = page.locator("#brief-chart-clv img, #brief-chart-churn img, #brief-chart-migration img")
+    charts = page.locator(
+        "#brief-chart-clv img, #brief-chart-churn img, #brief-chart-migration img"
+    )
     expect(charts).to_have_count(3)
-    assert all(src.startswith("data:image/png;base64,") for src in
-               charts.evaluate_all("imgs => imgs.map(i => i.getAttribute('src'))"))
-    page.wait_for_function("() => [...document.querySelectorAll('[id^=brief-chart-] img')]"
-                           ".every(i => i.complete && i.naturalWidth > 0)")
+    assert all(
+        src.startswith("data:image/png;base64,")
+        for src in charts.evaluate_all("imgs => imgs.map(i => i.getAttribute('src'))")
+    )
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[id^=brief-chart-] img')]"
+        ".every(i => i.complete && i.naturalWidth > 0)"
+    )
     # the downloaded brief.html carries its charts: it opens anywhere, with nothing to fetch
     link = page.locator("#brief-html a").first
     with page.expect_download() as dl:
@@ -376,14 +448,20 @@ def test_end_to_end_in_chromium(page, app_url):
     expect(page.locator("#settings-msg")).to_contain_text("offline")
     expect(key).to_have_value("")
     assert "sk-test-not-real" not in page.content()
-    page.locator("#settings-base textarea, #settings-base input").first.fill("http://127.0.0.1:9/v1")
+    page.locator("#settings-base textarea, #settings-base input").first.fill(
+        "http://127.0.0.1:9/v1"
+    )
     page.locator("#settings-save").click()
     expect(page.locator("#settings-msg")).to_contain_text("the stored API key was cleared")
     expect(page.locator("#settings-msg")).to_contain_text("API key: not set")
     import sqlite3
 
     with sqlite3.connect(root / "ws" / "approvals.sqlite") as db:  # the audit log
-        log = repr(db.execute("SELECT before, after FROM audit_log WHERE action = 'settings_changed'").fetchall())
+        log = repr(
+            db.execute(
+                "SELECT before, after FROM audit_log WHERE action = 'settings_changed'"
+            ).fetchall()
+        )
     assert "openai_base_url" in log and "sk-test-not-real" not in log
     # the store's settings: saved to the workspace, and shown as they are after a reload
     _field(page, "settings-store-name").fill("Green Leaf Tea")
@@ -393,11 +471,15 @@ def test_end_to_end_in_chromium(page, app_url):
     _field(page, "settings-currency").fill("GBP")
     page.locator("#settings-save").click()
     expect(page.locator("#settings-msg")).to_contain_text("Currency: GBP")
-    expect(page.locator("#store-line")).to_contain_text("uploaded-")  # before the reload, as after it
+    expect(page.locator("#store-line")).to_contain_text(
+        "uploaded-"
+    )  # before the reload, as after it
     _shot(page, "6_settings")
     page.reload()
     expect(page.locator("#store-line")).to_contain_text("Green Leaf Tea")
-    expect(page.locator("#store-line")).to_contain_text("uploaded-")  # the store in use, not the demo one
+    expect(page.locator("#store-line")).to_contain_text(
+        "uploaded-"
+    )  # the store in use, not the demo one
     _tab(page, "Settings")
     expect(_field(page, "settings-store-name")).to_have_value("Green Leaf Tea")
     expect(_field(page, "settings-sender")).to_have_value("Maria")
@@ -426,28 +508,44 @@ def test_a_phone_reaches_every_tab_and_tables_scroll_sideways(page, app_url):
     from playwright.sync_api import expect
 
     url, root, run = app_url
-    ctx = page.browser_.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    ctx = page.browser_.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
     phone = ctx.new_page()
     phone.set_default_timeout(30_000)
     outside, refused = [], []
-    phone.on("request", lambda r: None if r.url.startswith((url, "data:", "blob:")) else outside.append(r.url))
-    phone.on("response", lambda r: refused.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    phone.on(
+        "request",
+        lambda r: None if r.url.startswith((url, "data:", "blob:")) else outside.append(r.url),
+    )
+    phone.on(
+        "response", lambda r: refused.append(f"{r.status} {r.url}") if r.status >= 400 else None
+    )
     try:
         phone.goto(run.url)
-        expect(phone.locator("#startup-state")).to_have_attribute("data-state", "ready", timeout=120_000)
+        expect(phone.locator("#startup-state")).to_have_attribute(
+            "data-state", "ready", timeout=120_000
+        )
         for name in TABS:
             tab = phone.get_by_role("tab", name=name)
             expect(tab).to_be_visible()
             box = tab.bounding_box()
-            assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390 + 1, (name, box)  # on screen
+            assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390 + 1, (
+                name,
+                box,
+            )  # on screen
             tab.click()
             expect(tab).to_have_attribute("aria-selected", "true")
             _shot(phone, f"7_phone_{name.split()[0].lower()}")
         _tab(phone, "Customers & segments")
         phone.locator("#customers-load").click()
         expect(phone.locator("#customers-table")).to_contain_text("C0", timeout=60_000)
-        heads = [h.strip() for h in phone.locator("#customers-table th").all_inner_texts() if h.strip()]
-        assert heads[:4] == ["Customer", "First name", heads[2], "Churn risk"] and heads[2].startswith("Value at stake")
+        heads = [
+            h.strip() for h in phone.locator("#customers-table th").all_inner_texts() if h.strip()
+        ]
+        assert heads[:4] == ["Customer", "First name", heads[2], "Churn risk"] and heads[
+            2
+        ].startswith("Value at stake")
         scrolled = phone.evaluate("""() => {
             const t = document.querySelector('#customers-table table');
             let el = t;
@@ -472,7 +570,9 @@ def test_a_phone_reaches_every_tab_and_tables_scroll_sideways(page, app_url):
                     x('[data-col="2"][data-row="0"]')], scrolled: vp.scrollLeft};
         }""")
         assert pinned["scrolled"] > 0, pinned
-        assert all(abs(v - pinned["left"]) <= 2 for v in pinned["after"][:2]), pinned  # cell and heading stay
+        assert all(abs(v - pinned["left"]) <= 2 for v in pinned["after"][:2]), (
+            pinned
+        )  # cell and heading stay
         assert pinned["after"][2] < pinned["before"][2] - 100, pinned  # the other columns scrolled
         _shot(phone, "7_phone_customers_table")
     finally:

@@ -13,12 +13,21 @@ def _rows(rng, n):
     """Customers whose response to the play depends on how long ago they last bought: the
     recent ones are persuadable (+25 points), the long gone barely (+2), whatever their risk."""
     days = rng.uniform(10, 500, n)
-    X = pd.DataFrame({"churn_probability": np.clip(days / 500 + rng.normal(0, 0.05, n), 0, 1),
-                      "predicted_clv": rng.gamma(2, 30, n), "expected_orders": rng.gamma(2, 0.5, n),
-                      "p_alive": rng.uniform(0, 1, n), "orders_to_date": rng.integers(1, 8, n),
-                      "revenue_to_date": rng.gamma(2, 50, n), "avg_days_between_orders": rng.uniform(20, 200, n),
-                      "days_since_last": days, "playbook_id": "p", "churn_reason": "fading_engagement",
-                      "segment": "At risk"})
+    X = pd.DataFrame(
+        {
+            "churn_probability": np.clip(days / 500 + rng.normal(0, 0.05, n), 0, 1),
+            "predicted_clv": rng.gamma(2, 30, n),
+            "expected_orders": rng.gamma(2, 0.5, n),
+            "p_alive": rng.uniform(0, 1, n),
+            "orders_to_date": rng.integers(1, 8, n),
+            "revenue_to_date": rng.gamma(2, 50, n),
+            "avg_days_between_orders": rng.uniform(20, 200, n),
+            "days_since_last": days,
+            "playbook_id": "p",
+            "churn_reason": "fading_engagement",
+            "segment": "At risk",
+        }
+    )
     base = np.clip(0.4 - days / 1500, 0.02, 1)
     tau = np.where(days < 200, 0.25, 0.02)
     return X, base, tau
@@ -48,17 +57,41 @@ def test_the_plan_ranks_by_the_uplift_model_when_given_one():
     from agent.outreach.prioritise import prioritise
     from agent.settings import Settings
 
-    books = [{"id": "a", "title": "A", "prior_uplift": 0.10, "channels": ["email"], "churn_reasons": ["fading_engagement"]}]
-    scores = pd.DataFrame({"customer_id": ["X1", "X2", "X3"], "churn_probability": [0.9, 0.6, 0.3],
-                           "predicted_clv": [100.0, 100.0, 100.0], "churn_reason": "fading_engagement",
-                           "segment": "At risk", "clv_tier": "medium"})
-    customers = pd.DataFrame({"customer_id": ["X1", "X2", "X3"], "accepts_email": True, "accepts_sms": False})
+    books = [
+        {
+            "id": "a",
+            "title": "A",
+            "prior_uplift": 0.10,
+            "channels": ["email"],
+            "churn_reasons": ["fading_engagement"],
+        }
+    ]
+    scores = pd.DataFrame(
+        {
+            "customer_id": ["X1", "X2", "X3"],
+            "churn_probability": [0.9, 0.6, 0.3],
+            "predicted_clv": [100.0, 100.0, 100.0],
+            "churn_reason": "fading_engagement",
+            "segment": "At risk",
+            "clv_tier": "medium",
+        }
+    )
+    customers = pd.DataFrame(
+        {"customer_id": ["X1", "X2", "X3"], "accepts_email": True, "accepts_sms": False}
+    )
     st = Settings(_env_file=None, control_share=0.0, weekly_contact_budget=1)
     plan = prioritise(scores, customers, books, settings=st, week_of="2026-07-01", campaign_id="t")
     assert plan.treated_ids == ["X1"]  # by risk x save rate
     tau = {"X1": 0.01, "X2": 0.02, "X3": 0.30}
-    plan = prioritise(scores, customers, books, settings=st, week_of="2026-07-01", campaign_id="t",
-                      uplift=lambda rows: rows["customer_id"].map(tau).to_numpy())
+    plan = prioritise(
+        scores,
+        customers,
+        books,
+        settings=st,
+        week_of="2026-07-01",
+        campaign_id="t",
+        uplift=lambda rows: rows["customer_id"].map(tau).to_numpy(),
+    )
     assert plan.treated_ids == ["X3"]
     row = plan.chosen[0]
     assert row["expected_value"] == pytest.approx(0.30 * 100 - 0.01)

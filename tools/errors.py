@@ -40,8 +40,10 @@ class DataError(RetentionError, ValueError):
         super().__init__(self._render())
 
     def __reduce__(self):  # every field survives a trip to another process (parallel loads)
-        return _rebuild, (self.problem, {k: getattr(self, k) for k in
-                                         ("file", "column", "bad_rows", "example", "hint")})
+        return _rebuild, (
+            self.problem,
+            {k: getattr(self, k) for k in ("file", "column", "bad_rows", "example", "hint")},
+        )
 
     def _render(self) -> str:
         parts = []

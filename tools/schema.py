@@ -52,12 +52,40 @@ ORDER_KEY_COL = "_order_key"
 # Ids that stand for "no customer" in real exports: a guest checkout, a blank cell written
 # out by a spreadsheet or by pandas. Compared after `normalise_placeholder`. A row with one of
 # these is rejected with the reason, never loaded as one giant customer.
-PLACEHOLDER_IDS = frozenset({
-    "", "nan", "none", "null", "nil", "na", "n/a", "#n/a", "blank", "(blank)", "<blank>",
-    "empty", "missing", "guest", "guestcheckout", "guest checkout", "unknown", "unknowncustomer",
-    "anonymous", "anon", "notavailable", "not available", "undefined", "-", "--", "?", ".",
-    "nocustomer", "no customer", "noid",
-})
+PLACEHOLDER_IDS = frozenset(
+    {
+        "",
+        "nan",
+        "none",
+        "null",
+        "nil",
+        "na",
+        "n/a",
+        "#n/a",
+        "blank",
+        "(blank)",
+        "<blank>",
+        "empty",
+        "missing",
+        "guest",
+        "guestcheckout",
+        "guest checkout",
+        "unknown",
+        "unknowncustomer",
+        "anonymous",
+        "anon",
+        "notavailable",
+        "not available",
+        "undefined",
+        "-",
+        "--",
+        "?",
+        ".",
+        "nocustomer",
+        "no customer",
+        "noid",
+    }
+)
 
 # Order lines that are not merchandise (postage, fees, manual adjustments, tips, gift cards):
 # revenue like any line, never a product to recommend. Matched as whole words in the line's
@@ -68,7 +96,8 @@ NON_PRODUCT_PATTERN = (
     r"|\b(?:postage|shipping|carriage|delivery charge|freight|handling fee|fee|fees|amazon fee|"
     r"bank charges?|manual|discount|adjust bad debt|adjustment|samples|tip|tips|gift ?cards?|"
     r"e-?gift ?card|voucher|deposit|commission|package protection|shipping protection|"
-    r"shipping insurance|surcharge)\b")
+    r"shipping insurance|surcharge)\b"
+)
 
 # An optional orders column: True on the lines of an order that was returned or refunded in
 # full (Shopify's refunded orders, an invoice cancelled by a later return of the same items).
@@ -94,8 +123,20 @@ MAX_PLAUSIBLE_AMOUNT = 1e10
 # `tools.insights.kpis.value_at_stake` (churn probability x predicted CLV), computed there only.
 AT_RISK_PROBABILITY = 0.5
 
-PERSONAL_FIELDS = ("email", "first_name", "last_name", "name", "phone", "note", "address",
-                   "address1", "address2", "city", "zip", "postcode")
+PERSONAL_FIELDS = (
+    "email",
+    "first_name",
+    "last_name",
+    "name",
+    "phone",
+    "note",
+    "address",
+    "address1",
+    "address2",
+    "city",
+    "zip",
+    "postcode",
+)
 """Customer columns that are personal data: kept inside the session for local rendering, never
 in a tool result and never sent to a model (DESIGN.md, invariants)."""
 PERSONAL_PLACEHOLDERS = ("first_name", "last_name")
@@ -104,12 +145,42 @@ PERSONAL_PLACEHOLDERS = ("first_name", "last_name")
 # --- consent words ---------------------------------------------------------------------------
 # The one list of how a consent or yes/no cell says yes, no or nothing (the loader, the
 # consent rules of outreach and the guardrails all read these).
-TRUE_WORDS = frozenset({"true", "yes", "y", "1", "t", "subscribed", "opted_in", "optin", "opt_in",
-                        "opt-in", "on", "accepted", "accepts", "confirmed"})
+TRUE_WORDS = frozenset(
+    {
+        "true",
+        "yes",
+        "y",
+        "1",
+        "t",
+        "subscribed",
+        "opted_in",
+        "optin",
+        "opt_in",
+        "opt-in",
+        "on",
+        "accepted",
+        "accepts",
+        "confirmed",
+    }
+)
 """Yes, in a consent or yes/no column (the one list: the loader and agent.outreach.consent use it)."""
 FALSE_WORDS = frozenset(
-    {"false", "no", "n", "0", "f", "", "unsubscribed", "not_subscribed", "opted_out",
-     "optout", "off", "none", "pending", "never_subscribed"}
+    {
+        "false",
+        "no",
+        "n",
+        "0",
+        "f",
+        "",
+        "unsubscribed",
+        "not_subscribed",
+        "opted_out",
+        "optout",
+        "off",
+        "none",
+        "pending",
+        "never_subscribed",
+    }
 )
 CONSENT_UNKNOWN_WORDS = frozenset({"", "unknown", "nan", "none", "null", "n/a", "na", "<na>", "?"})
 """A consent cell that says nothing: unknown, not refused (the loader and agent.outreach.consent)."""
@@ -120,28 +191,75 @@ CONSENT_UNKNOWN_WORDS = frozenset({"", "unknown", "nan", "none", "null", "n/a", 
 SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
     "orders": {
         "customer_id": (
-            "customerid", "customer", "customerno", "customernumber", "clientid",
-            "userid", "buyerid", "accountid", "custid",
+            "customerid",
+            "customer",
+            "customerno",
+            "customernumber",
+            "clientid",
+            "userid",
+            "buyerid",
+            "accountid",
+            "custid",
         ),
         "order_id": (
-            "orderid", "invoiceno", "invoice", "invoiceid", "invoicenumber", "ordernumber",
-            "orderno", "ordername", "name", "transactionid", "receiptid", "order",
+            "orderid",
+            "invoiceno",
+            "invoice",
+            "invoiceid",
+            "invoicenumber",
+            "ordernumber",
+            "orderno",
+            "ordername",
+            "name",
+            "transactionid",
+            "receiptid",
+            "order",
         ),
         "order_date": (
-            "orderdate", "invoicedate", "createdat", "date", "orderdatetime", "purchasedate",
-            "transactiondate", "timestamp", "ordertime", "processedat", "datetime",
+            "orderdate",
+            "invoicedate",
+            "createdat",
+            "date",
+            "orderdatetime",
+            "purchasedate",
+            "transactiondate",
+            "timestamp",
+            "ordertime",
+            "processedat",
+            "datetime",
         ),
         "amount": (
-            "amount", "total", "ordertotal", "totalprice", "revenue", "sales", "value",
-            "netsales", "grandtotal", "linetotal", "totalamount", "orderamount",
+            "amount",
+            "total",
+            "ordertotal",
+            "totalprice",
+            "revenue",
+            "sales",
+            "value",
+            "netsales",
+            "grandtotal",
+            "linetotal",
+            "totalamount",
+            "orderamount",
         ),
         "quantity": ("quantity", "qty", "lineitemquantity", "units", "itemquantity"),
         "unit_price": ("unitprice", "price", "lineitemprice", "itemprice", "priceeach"),
         "product_id": (
-            "productid", "stockcode", "sku", "lineitemsku", "itemid", "variantid", "itemcode",
+            "productid",
+            "stockcode",
+            "sku",
+            "lineitemsku",
+            "itemid",
+            "variantid",
+            "itemcode",
         ),
         "product_name": (
-            "productname", "description", "lineitemname", "itemname", "product", "title",
+            "productname",
+            "description",
+            "lineitemname",
+            "itemname",
+            "product",
+            "title",
         ),
         "discount": ("discount", "discountamount", "lineitemdiscount", "discounts"),
         "channel": ("channel", "source", "saleschannel"),
@@ -155,8 +273,12 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         "last_name": ("lastname", "surname", "familyname"),
         "phone": ("phone", "phonenumber", "mobile", "defaultaddressphone"),
         "accepts_email": (
-            "acceptsemail", "acceptsemailmarketing", "acceptsmarketing", "emailconsent",
-            "emailoptin", "marketingoptin",
+            "acceptsemail",
+            "acceptsemailmarketing",
+            "acceptsmarketing",
+            "emailconsent",
+            "emailoptin",
+            "marketingoptin",
         ),
         "accepts_sms": ("acceptssms", "acceptssmsmarketing", "smsconsent", "smsoptin"),
         "created_at": ("createdat", "signupdate", "joined", "registeredat", "created"),

@@ -26,10 +26,17 @@ def cohort_retention_table(orders: pd.DataFrame, *, max_months: int = 12) -> pd.
     if not len(o):
         return pd.DataFrame(index=size.index, columns=list(months), dtype=float)
     last = pd.to_datetime(orders["order_date"]).max().to_period("M")  # refunds are data too
-    people = first.to_frame().assign(cohort=first.dt.asfreq("Q").astype(str),
-                                     seen=(last - first).apply(lambda x: x.n))  # months that happened
-    observed = pd.DataFrame({k: (people["seen"] >= k).groupby(people["cohort"]).sum() for k in months})
-    active = o.loc[(o["k"] >= 1) & (o["k"] <= max_months)].groupby(["cohort", "k"])["customer_id"].nunique()
+    people = first.to_frame().assign(
+        cohort=first.dt.asfreq("Q").astype(str), seen=(last - first).apply(lambda x: x.n)
+    )  # months that happened
+    observed = pd.DataFrame(
+        {k: (people["seen"] >= k).groupby(people["cohort"]).sum() for k in months}
+    )
+    active = (
+        o.loc[(o["k"] >= 1) & (o["k"] <= max_months)]
+        .groupby(["cohort", "k"])["customer_id"]
+        .nunique()
+    )
     bought = active.unstack("k").reindex(index=size.index, columns=months).fillna(0.0)
     observed = observed.reindex(index=size.index, columns=months).fillna(0)
     return bought.div(observed.where(observed > 0)).loc[size.index]
@@ -41,7 +48,9 @@ def cohort_retention(orders: pd.DataFrame, *, max_months: int = 12, max_cohorts:
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
     for cohort, row in table.iterrows():  # months not yet happened are NaN: no point, no line
         ax.plot(row.index, row.to_numpy(dtype=float) * 100, marker="o", ms=3, label=cohort)
-    ax.set_title("Cohort retention\nshare buying again, by months since first purchase", fontsize=10)
+    ax.set_title(
+        "Cohort retention\nshare buying again, by months since first purchase", fontsize=10
+    )
     ax.set_xlabel("months since first purchase")
     ax.set_ylabel("% of cohort buying")
     if len(table):

@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-from agent.cli.common import DEFAULT_WS, CurrencyOpt, DemoOpt, StoreOpt, WorkspaceOpt, load_and_print, resolve_store, use_currency
+from agent.cli.common import (
+    DEFAULT_WS,
+    CurrencyOpt,
+    DemoOpt,
+    StoreOpt,
+    WorkspaceOpt,
+    load_and_print,
+    resolve_store,
+    use_currency,
+)
 from agent.workspace import Workspace
 
 

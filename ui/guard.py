@@ -63,8 +63,12 @@ class Downloads:
         one = not isinstance(paths, (list, tuple))
         items = [paths] if one else list(paths)
         cache = gr_utils.get_upload_folder()
-        out = [processing_utils.save_file_to_cache(str(p), cache_dir=cache) if p is not None and Path(p).is_file()
-               else None for p in items]
+        out = [
+            processing_utils.save_file_to_cache(str(p), cache_dir=cache)
+            if p is not None and Path(p).is_file()
+            else None
+            for p in items
+        ]
         with self._lock:
             self._slots[slot] = frozenset(_key(p) for p in out if p is not None)
         return out[0] if one else out
@@ -107,27 +111,48 @@ class Gate:
             return await self.app(scope, receive, send)
         headers = _headers(scope)
         if headers.get("host", "").lower() not in self.hosts:
-            return await _refuse(scope, receive, send, 400, "This app answers only to its own address "
-                                 f"(127.0.0.1:{self.port} or localhost:{self.port}).")
+            return await _refuse(
+                scope,
+                receive,
+                send,
+                400,
+                "This app answers only to its own address "
+                f"(127.0.0.1:{self.port} or localhost:{self.port}).",
+            )
         origin = headers.get("origin")
         if origin is not None and origin.lower() not in self.origins:
-            return await _refuse(scope, receive, send, 403, "Requests from other sites are refused.")
+            return await _refuse(
+                scope, receive, send, 403, "Requests from other sites are refused."
+            )
         path = scope.get("path", "")
         root = scope.get("root_path", "") or ""
         if root and path.startswith(root):
-            path = path[len(root):]
-        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
+            path = path[len(root) :]
+        query = dict(
+            parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        )
         if scope["type"] == "http" and KEY_PARAM in query and self._is_key(query[KEY_PARAM]):
             return await self._let_in(scope, send, query)
         if not self._has_key(headers) and not (scope["type"] == "http" and path in WITHOUT_KEY):
-            return await _refuse(scope, receive, send, 401, "Open the app from the address it printed when "
-                                 "it started (http://127.0.0.1:PORT/?key=...): it carries this launch's key.")
+            return await _refuse(
+                scope,
+                receive,
+                send,
+                401,
+                "Open the app from the address it printed when "
+                "it started (http://127.0.0.1:PORT/?key=...): it carries this launch's key.",
+            )
         if path.startswith(REFUSED_PREFIXES):
             return await _refuse(scope, receive, send, 403, "File not served.")
         for prefix in FILE_PREFIXES:
-            if path.startswith(prefix) and not self.downloads.allowed(path[len(prefix):]):
-                return await _refuse(scope, receive, send, 403, "File not served: the app serves only the "
-                                     "download it has just made.")
+            if path.startswith(prefix) and not self.downloads.allowed(path[len(prefix) :]):
+                return await _refuse(
+                    scope,
+                    receive,
+                    send,
+                    403,
+                    "File not served: the app serves only the download it has just made.",
+                )
         return await self.app(scope, receive, send)
 
     def _is_key(self, value: str | None) -> bool:
@@ -148,11 +173,24 @@ class Gate:
     async def _let_in(self, scope, send, query: dict) -> None:
         """The printed address: set the key's cookie and go to the same page without the key."""
         rest = urlencode({k: v for k, v in query.items() if k != KEY_PARAM})
-        target = (scope.get("root_path", "") or "") + (scope.get("path") or "/") + (f"?{rest}" if rest else "")
+        target = (
+            (scope.get("root_path", "") or "")
+            + (scope.get("path") or "/")
+            + (f"?{rest}" if rest else "")
+        )
         cookie = f"{self.cookie}={self.key}; HttpOnly; SameSite=Strict; Path=/"
-        await send({"type": "http.response.start", "status": 303,
-                    "headers": [(b"location", target.encode("latin-1")), (b"set-cookie", cookie.encode()),
-                                (b"cache-control", b"no-store"), (b"content-length", b"0")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 303,
+                "headers": [
+                    (b"location", target.encode("latin-1")),
+                    (b"set-cookie", cookie.encode()),
+                    (b"cache-control", b"no-store"),
+                    (b"content-length", b"0"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": b""})
 
 
@@ -171,9 +209,17 @@ async def _refuse(scope, receive, send, status: int, text: str) -> None:
         await send({"type": "websocket.close", "code": 1008})
         return
     body = text.encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"text/plain; charset=utf-8"),
-                            (b"content-length", str(len(body)).encode()), (b"cache-control", b"no-store")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                (b"cache-control", b"no-store"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 

@@ -35,13 +35,22 @@ class JobRunning(RuntimeError):
 class AppContext:
     """The app's server-side state: one workspace, the current store and its session."""
 
-    def __init__(self, store_dir: str | Path, workspace: str | Path, *, settings: Settings | None = None,
-                 session=None, loaded=None):
+    def __init__(
+        self,
+        store_dir: str | Path,
+        workspace: str | Path,
+        *,
+        settings: Settings | None = None,
+        session=None,
+        loaded=None,
+    ):
         self.ws = Workspace.at(workspace)
         self.store_dir = Path(store_dir)
         # the store settings the merchant saved in this workspace, under explicit ones
         self.settings = with_workspace(settings or Settings(), self.ws.root)
-        self._session = session  # an agent.assistant.session.StoreSession of store_dir, when one is at hand
+        self._session = (
+            session  # an agent.assistant.session.StoreSession of store_dir, when one is at hand
+        )
         self._loaded = loaded  # store_dir as load_store gave it (the CLI's summary), not read again
         self._queue = None
         self._assistant = None
@@ -50,8 +59,14 @@ class AppContext:
         self._jobs_lock = threading.Lock()
         self._running: set[str] = set()
         self.downloads = Downloads()  # the only files the app serves (ui.guard)
-        self.warm = {"fraction": 0.0, "step": "waiting to start", "done": False, "error": None,
-                     "started": None, "seconds": None}
+        self.warm = {
+            "fraction": 0.0,
+            "step": "waiting to start",
+            "done": False,
+            "error": None,
+            "started": None,
+            "seconds": None,
+        }
         """The start-up work (`start_warmup`): how far it is, the step it is at, when it ended."""
         self._warm_thread: threading.Thread | None = None
 
@@ -65,9 +80,18 @@ class AppContext:
         with self._jobs_lock:
             if self._warm_thread is not None and self._warm_thread.is_alive():
                 return self._warm_thread
-            self.warm = {"fraction": 0.0, "step": "starting", "done": False, "error": None,
-                         "started": time.perf_counter(), "seconds": None, "timings": []}
-            self._warm_thread = threading.Thread(target=self._warmup, name="retention-warmup", daemon=True)
+            self.warm = {
+                "fraction": 0.0,
+                "step": "starting",
+                "done": False,
+                "error": None,
+                "started": time.perf_counter(),
+                "seconds": None,
+                "timings": [],
+            }
+            self._warm_thread = threading.Thread(
+                target=self._warmup, name="retention-warmup", daemon=True
+            )
             self._warm_thread.start()
             return self._warm_thread
 
@@ -106,7 +130,9 @@ class AppContext:
         try:
             side = None
             if self._session is None:  # a session given by the caller brings its own embedder
-                side = threading.Thread(target=self._preload_embedder, name="retention-embedder", daemon=True)
+                side = threading.Thread(
+                    target=self._preload_embedder, name="retention-embedder", daemon=True
+                )
                 side.start()
             self._step("loading the store")
             self.session(self._step)
@@ -126,8 +152,12 @@ class AppContext:
             except Exception:  # the playbooks are indexed on first use instead
                 log.exception("playbook index at start-up failed")
             self.warm.setdefault("timings", []).append(("ready", time.perf_counter()))
-            self.warm.update(done=True, fraction=1.0, step="ready",
-                             seconds=time.perf_counter() - (self.warm["started"] or time.perf_counter()))
+            self.warm.update(
+                done=True,
+                fraction=1.0,
+                step="ready",
+                seconds=time.perf_counter() - (self.warm["started"] or time.perf_counter()),
+            )
         except Exception as exc:
             log.exception("start-up scoring failed")
             self.warm.update(error=error_message(exc), step="could not load the store")
@@ -135,7 +165,9 @@ class AppContext:
     def step_seconds(self) -> list[tuple[str, float]]:
         """The start-up's steps and the seconds each took (from its start to the next one's)."""
         t = self.warm.get("timings") or []
-        return [(step, b - a) for (step, a), (_, b) in zip(t, t[1:])] + list(self.warm.get("parallel") or [])
+        return [(step, b - a) for (step, a), (_, b) in zip(t, t[1:])] + list(
+            self.warm.get("parallel") or []
+        )
 
     @property
     def warming(self) -> bool:
@@ -161,11 +193,20 @@ class AppContext:
             if self._session is None or self._session.store_dir != self.store_dir:
                 from agent.assistant.session import StoreSession
 
-                loaded = self._loaded if self._loaded is not None and self._loaded.path == self.store_dir else None
+                loaded = (
+                    self._loaded
+                    if self._loaded is not None and self._loaded.path == self.store_dir
+                    else None
+                )
                 self._loaded = None
-                self._session = StoreSession(self.store_dir, self.ws, settings=self.settings,
-                                             horizon_days=self.settings.horizon_days, progress=progress,
-                                             loaded=loaded)
+                self._session = StoreSession(
+                    self.store_dir,
+                    self.ws,
+                    settings=self.settings,
+                    horizon_days=self.settings.horizon_days,
+                    progress=progress,
+                    loaded=loaded,
+                )
                 self._assistant, self._names = None, None
             return self._session
 
@@ -203,8 +244,9 @@ class AppContext:
         """Run one long job of a kind at a time: a second start while it runs raises JobRunning."""
         with self._jobs_lock:
             if what in self._running:
-                raise JobRunning(f"{what} is already running: this click was ignored, the first one "
-                                 "carries on")
+                raise JobRunning(
+                    f"{what} is already running: this click was ignored, the first one carries on"
+                )
             self._running.add(what)
         try:
             yield
@@ -224,7 +266,11 @@ class AppContext:
 
         if self.loaded:
             return self._session.currency
-        loaded = self._loaded if self._loaded is not None and self._loaded.path == self.store_dir else None
+        loaded = (
+            self._loaded
+            if self._loaded is not None and self._loaded.path == self.store_dir
+            else None
+        )
         return store_currency(getattr(loaded, "currency", None), self.settings)
 
     def set_currency(self, code: str | None) -> None:
@@ -249,15 +295,19 @@ def _no_progress(*_args, **_kwargs) -> None:
 def _step_words(message: str) -> str:
     """A progress step as the merchant reads it: "scoring: building features" -> "Scoring:
     building features"; a store's folder is not named."""
-    text = re.sub(r"^loading (/|\.|[A-Za-z]:\\)\S*$", "loading the store's files", str(message or "").strip())
+    text = re.sub(
+        r"^loading (/|\.|[A-Za-z]:\\)\S*$", "loading the store's files", str(message or "").strip()
+    )
     return text[:1].upper() + text[1:]
 
 
 def still_scoring(warm: dict) -> str:
     """A chat status while the start-up scores the store: its step and how far it is."""
     step = str(warm.get("step") or "starting")
-    return (f"Still scoring: {step[:1].lower() + step[1:]}, about {float(warm.get('fraction') or 0) * 100:.0f}% "
-            "done. I'll answer as soon as it's ready.")
+    return (
+        f"Still scoring: {step[:1].lower() + step[1:]}, about {float(warm.get('fraction') or 0) * 100:.0f}% "
+        "done. I'll answer as soon as it's ready."
+    )
 
 
 def progress_callback(progress, steps: int = 8):
@@ -267,6 +317,7 @@ def progress_callback(progress, steps: int = 8):
     def cb(message: str) -> None:
         state["i"] += 1
         progress(min(0.95, state["i"] / steps), desc=message)
+
     return cb
 
 
@@ -280,12 +331,15 @@ def error_message(exc: Exception) -> str:
     from knowledge.store import KnowledgeError
     from tools.errors import DataError
 
-    if isinstance(exc, (DataError, ApprovalError, ModelConfigError, KnowledgeError, JobRunning)) or (
-            type(exc) in (ValueError, LookupError)):
+    if isinstance(
+        exc, (DataError, ApprovalError, ModelConfigError, KnowledgeError, JobRunning)
+    ) or (type(exc) in (ValueError, LookupError)):
         text, details = views.merchant_words((str(exc).splitlines() or [""])[0])
         return views.with_details("**Could not do that:** " + _sentence(text), details)
-    return (f"**Something went wrong inside the app** ({type(exc).__name__}); your store files "
-            "are unchanged. The details are in the app's log: please report it.")
+    return (
+        f"**Something went wrong inside the app** ({type(exc).__name__}); your store files "
+        "are unchanged. The details are in the app's log: please report it."
+    )
 
 
 def _sentence(text: str) -> str:
@@ -294,8 +348,6 @@ def _sentence(text: str) -> str:
     if text.split(" ", 1)[0].isalpha():  # a word, not a file name ("orders.csv") or a code
         text = text[:1].upper() + text[1:]
     return text if not text or text.endswith((".", "!", "?")) else text + "."
-
-
 
 
 def chat_turn(ctx: AppContext, history: list) -> Iterator[tuple]:
@@ -313,9 +365,16 @@ def chat_turn(ctx: AppContext, history: list) -> Iterator[tuple]:
     try:
         if not ctx.loaded and ctx.warming:  # the start-up is scoring: say how far, answer when done
             while ctx.warming and not ctx.loaded:
-                yield (history + views.working_messages(statuses + [still_scoring(ctx.warm)]), busy,
-                       banner_for(ctx), no_link, [])
-                ctx.wait_ready(0.5)  # a failed start-up: the store is loaded below, and its error shown
+                yield (
+                    history + views.working_messages(statuses + [still_scoring(ctx.warm)]),
+                    busy,
+                    banner_for(ctx),
+                    no_link,
+                    [],
+                )
+                ctx.wait_ready(
+                    0.5
+                )  # a failed start-up: the store is loaded below, and its error shown
         if not ctx.loaded:
             statuses.append("loading and scoring the store (first question only)")
             yield history + views.working_messages(statuses), busy, banner_for(ctx), no_link, []
@@ -333,7 +392,13 @@ def chat_turn(ctx: AppContext, history: list) -> Iterator[tuple]:
                 text = ""
             else:
                 text = event.text
-            yield history + views.working_messages(statuses, text), busy, banner_for(ctx), no_link, []
+            yield (
+                history + views.working_messages(statuses, text),
+                busy,
+                banner_for(ctx),
+                no_link,
+                [],
+            )
     except Exception as exc:  # shown as one line, logged with its traceback
         log.exception("assistant failed")
         history = history + [{"role": "assistant", "content": error_message(exc)}]
@@ -348,10 +413,17 @@ def open_chat_drafts(ctx: AppContext, ids: list[int]) -> tuple:
     ids = [int(i) for i in ids or []]
     only = ", ".join(map(str, ids))
     first = ids[0] if ids else None
-    msg = (f"Showing the {len(ids)} draft(s) written in chat (ids {only}); clear the id filter to see "
-           "the whole queue." if ids else "No drafts were written in that chat turn.")
-    return ((gr.Tabs(selected="approvals"), only, views.ALL, msg) + show_draft(ctx, first)
-            + shown_rows(ctx, views.ALL, only, first))
+    msg = (
+        f"Showing the {len(ids)} draft(s) written in chat (ids {only}); clear the id filter to see "
+        "the whole queue."
+        if ids
+        else "No drafts were written in that chat turn."
+    )
+    return (
+        (gr.Tabs(selected="approvals"), only, views.ALL, msg)
+        + show_draft(ctx, first)
+        + shown_rows(ctx, views.ALL, only, first)
+    )
 
 
 def show_draft(ctx: AppContext, draft_id) -> tuple:
@@ -368,25 +440,46 @@ def show_draft(ctx: AppContext, draft_id) -> tuple:
     person = people_of(ctx, [d]).get(int(d["id"]))
     subject, body = render(d, person or {})
     to = (person or {}).get("phone" if d["channel"] == "sms" else "email") or ""
-    return (d["subject"], d["body"], views.draft_detail(d, ctx.currency, person),
-            views.draft_preview(subject, body, d["channel"], str(to)))
+    return (
+        d["subject"],
+        d["body"],
+        views.draft_detail(d, ctx.currency, person),
+        views.draft_preview(subject, body, d["channel"], str(to)),
+    )
 
 
-def customer_rows(ctx: AppContext, segment: str, clv_tier: str, churn_reason: str, consent: str,
-                  top_n: int, progress=None) -> tuple:
+def customer_rows(
+    ctx: AppContext,
+    segment: str,
+    clv_tier: str,
+    churn_reason: str,
+    consent: str,
+    top_n: int,
+    progress=None,
+) -> tuple:
     """The Customers tab's table after the filters, the segment table, the filters' choices and
     how many customers the filters match. (table, segments, 3 dropdown updates, count line)"""
     s = ctx.session(progress_callback(progress))
     ch = views.filter_choices(s.scores)
-    matched = views.filter_scores(s.scores, s.customers, first_names=ctx.first_names(), segment=segment,
-                                  clv_tier=clv_tier, churn_reason=churn_reason, consent=consent)
+    matched = views.filter_scores(
+        s.scores,
+        s.customers,
+        first_names=ctx.first_names(),
+        segment=segment,
+        clv_tier=clv_tier,
+        churn_reason=churn_reason,
+        consent=consent,
+    )
     tab = views.top_rows(matched, top_n, product_names=s.product_names())
     cur = s.currency
-    return (views.customers_view(tab, cur), views.segments_view(views.segment_table(s.scores), cur),
-            gr.update(choices=views.labelled("segment", ch["segment"])),
-            gr.update(choices=views.labelled("clv_tier", ch["clv_tier"])),
-            gr.update(choices=views.labelled("churn_reason", ch["churn_reason"])),
-            views.match_count(len(matched), len(s.scores), len(tab), cur))
+    return (
+        views.customers_view(tab, cur),
+        views.segments_view(views.segment_table(s.scores), cur),
+        gr.update(choices=views.labelled("segment", ch["segment"])),
+        gr.update(choices=views.labelled("clv_tier", ch["clv_tier"])),
+        gr.update(choices=views.labelled("churn_reason", ch["churn_reason"])),
+        views.match_count(len(matched), len(s.scores), len(tab), cur),
+    )
 
 
 def draft_rows(ctx: AppContext, state: str, only: str = ""):
@@ -396,8 +489,11 @@ def draft_rows(ctx: AppContext, state: str, only: str = ""):
 
 def _listed(ctx: AppContext, state: str, only: str = "") -> list:
     ids = set(views.parse_ids(only))
-    return [d for d in ctx.queue().list_drafts(state=None if state in (views.ALL, None, "") else state)
-            if not ids or d.id in ids]
+    return [
+        d
+        for d in ctx.queue().list_drafts(state=None if state in (views.ALL, None, "") else state)
+        if not ids or d.id in ids
+    ]
 
 
 def people_of(ctx: AppContext, drafts: list[dict]) -> dict[int, dict]:
@@ -411,8 +507,11 @@ def people_of(ctx: AppContext, drafts: list[dict]) -> dict[int, dict]:
 
     mine = set(store_campaigns(ctx.queue(), ctx.store_dir)[0])
     s = ctx.session()
-    return {int(d["id"]): s.personal(str(d["customer_id"])) or {}
-            for d in drafts if d.get("campaign_id") in mine}
+    return {
+        int(d["id"]): s.personal(str(d["customer_id"])) or {}
+        for d in drafts
+        if d.get("campaign_id") in mine
+    }
 
 
 SHOWN = 7
@@ -433,8 +532,15 @@ def shown_rows(ctx: AppContext, state: str, only: str = "", picked=None) -> tupl
     bulk = gr.update(value=bulk_label("Approve", n), interactive=n > 0)
     bulk_no = gr.update(value=bulk_label("Reject", n), interactive=n > 0)
     keep = int(picked) if picked not in (None, "") and int(picked) in view["ids"] else None
-    return (views.drafts_view(drafts, people, ctx.currency), view, False, None,
-            gr.update(choices=views.draft_choices(drafts, people), value=keep), bulk, bulk_no)
+    return (
+        views.drafts_view(drafts, people, ctx.currency),
+        view,
+        False,
+        None,
+        gr.update(choices=views.draft_choices(drafts, people), value=keep),
+        bulk,
+        bulk_no,
+    )
 
 
 def bulk_label(verb: str, n: int) -> str:
@@ -473,10 +579,15 @@ def store_numbers(ctx: AppContext) -> dict | None:
     except Exception:
         log.exception("campaign results failed")
         last = None
-    return {"customers": o["customers"], "active": o["active_customers_last_90_days"],
-            "at_risk": o["at_risk_customers"], "value_at_stake": o["at_risk_value_at_stake"],
-            "horizon_days": o.get("horizon_days", 365), "drafts_waiting": waiting,
-            "last_campaign": views.campaign_headline(last)}
+    return {
+        "customers": o["customers"],
+        "active": o["active_customers_last_90_days"],
+        "at_risk": o["at_risk_customers"],
+        "value_at_stake": o["at_risk_value_at_stake"],
+        "horizon_days": o.get("horizon_days", 365),
+        "drafts_waiting": waiting,
+        "last_campaign": views.campaign_headline(last),
+    }
 
 
 def home_view(ctx: AppContext) -> tuple:
@@ -486,20 +597,36 @@ def home_view(ctx: AppContext) -> tuple:
     done = bool(w.get("done")) or (ctx.loaded and w.get("started") is None)
     if done:
         secs = w.get("seconds")
-        step = (f"Ready: {len(ctx.session().scores):,} customers scored"
-                + (f" in {secs:.0f} s" if secs else "") + ".")
+        step = (
+            f"Ready: {len(ctx.session().scores):,} customers scored"
+            + (f" in {secs:.0f} s" if secs else "")
+            + "."
+        )
         bar = views.startup_bar(1.0, step, done=True)
         n = store_numbers(ctx)
-        return (bar, views.greeting(ctx.settings.store_name, True, n and n["customers"]),
-                views.store_numbers(n, ctx.currency), False)
+        return (
+            bar,
+            views.greeting(ctx.settings.store_name, True, n and n["customers"]),
+            views.store_numbers(n, ctx.currency),
+            False,
+        )
     bar = views.startup_bar(w.get("fraction", 0.0), w.get("step", "starting"), error=w.get("error"))
-    return bar, views.greeting(ctx.settings.store_name, False), views.store_numbers(None), not w.get("error")
+    return (
+        bar,
+        views.greeting(ctx.settings.store_name, False),
+        views.store_numbers(None),
+        not w.get("error"),
+    )
 
 
 def _approvable(ctx: AppContext, view: dict | None) -> list[int]:
     """The pending and edited drafts among those the table shows (the server's view)."""
     shown = set((view or {}).get("ids") or [])
-    return [d.id for d in ctx.queue().list_drafts() if d.id in shown and d.state in ("pending", "edited")]
+    return [
+        d.id
+        for d in ctx.queue().list_drafts()
+        if d.id in shown and d.state in ("pending", "edited")
+    ]
 
 
 def arm_bulk(ctx: AppContext, ticked: bool, view: dict | None) -> tuple:
@@ -511,9 +638,11 @@ def arm_bulk(ctx: AppContext, ticked: bool, view: dict | None) -> tuple:
     ids = _approvable(ctx, view)
     if not ids:
         return None, "None of the drafts shown is pending or edited: nothing to approve or reject."
-    return ({"ids": ids, "view": list((view or {}).get("ids") or [])},
-            f"Confirmed for the {len(ids)} pending and edited draft(s) shown (ids {_id_list(ids)}): "
-            f"press «{bulk_label('Approve', len(ids))}» or «{bulk_label('Reject', len(ids))}».")
+    return (
+        {"ids": ids, "view": list((view or {}).get("ids") or [])},
+        f"Confirmed for the {len(ids)} pending and edited draft(s) shown (ids {_id_list(ids)}): "
+        f"press «{bulk_label('Approve', len(ids))}» or «{bulk_label('Reject', len(ids))}».",
+    )
 
 
 def _id_list(ids: list[int], most: int = 20) -> str:
@@ -529,7 +658,9 @@ def bulk_approve(ctx: AppContext, armed: dict | None, actor: str, view: dict | N
     return _bulk(ctx, "approve", armed, actor, view)
 
 
-def bulk_reject(ctx: AppContext, armed: dict | None, actor: str, view: dict | None, reason: str = "") -> tuple:
+def bulk_reject(
+    ctx: AppContext, armed: dict | None, actor: str, view: dict | None, reason: str = ""
+) -> tuple:
     """Reject the pending and edited drafts the table shows, on the same terms as
     `bulk_approve` (the tick, the same table), each with the reason typed for the single
     reject (optional), through the queue's `reject_many`: the audit log gets one row per
@@ -537,8 +668,9 @@ def bulk_reject(ctx: AppContext, armed: dict | None, actor: str, view: dict | No
     return _bulk(ctx, "reject", armed, actor, view, reason)
 
 
-def _bulk(ctx: AppContext, kind: str, armed: dict | None, actor: str, view: dict | None,
-          reason: str = "") -> tuple:
+def _bulk(
+    ctx: AppContext, kind: str, armed: dict | None, actor: str, view: dict | None, reason: str = ""
+) -> tuple:
     verb, done_word = {"approve": ("approve", "approved"), "reject": ("reject", "rejected")}[kind]
     view = view or {"state": views.ALL, "only": "", "ids": []}
 
@@ -548,14 +680,21 @@ def _bulk(ctx: AppContext, kind: str, armed: dict | None, actor: str, view: dict
     if not armed or not armed.get("ids"):
         return after(f"Tick the confirmation box to {verb} the pending drafts shown.")
     if list(armed.get("view") or []) != list(view.get("ids") or []):
-        return after(f"The drafts shown changed since the box was ticked: nothing {done_word}; tick it again.")
+        return after(
+            f"The drafts shown changed since the box was ticked: nothing {done_word}; tick it again."
+        )
     ids = [i for i in _approvable(ctx, view) if i in set(armed["ids"])]
     if not ids:
-        return after(f"None of the confirmed drafts is still pending or edited: nothing {done_word}.")
+        return after(
+            f"None of the confirmed drafts is still pending or edited: nothing {done_word}."
+        )
     try:
         q = ctx.queue()
-        done = (q.approve(ids, actor=actor) if kind == "approve"
-                else q.reject_many(ids, actor=actor, reason=(reason or "").strip()))
+        done = (
+            q.approve(ids, actor=actor)
+            if kind == "approve"
+            else q.reject_many(ids, actor=actor, reason=(reason or "").strip())
+        )
         changed = [t.draft_id for t in done if t.changed]
         m = f"{len(changed)} drafts {done_word} by {actor} (ids {_id_list(changed)})."
     except (ApprovalError, LookupError, ValueError) as exc:
@@ -570,8 +709,10 @@ def people_line(ctx: AppContext) -> str:
     except Exception as exc:
         return error_message(exc)
     if not names:
-        return ("Nobody is registered yet to decide on drafts in this workspace: register yourself "
-                "(the name you give in «Your name»), then approve.")
+        return (
+            "Nobody is registered yet to decide on drafts in this workspace: register yourself "
+            "(the name you give in «Your name»), then approve."
+        )
     return "People who decide on drafts here: " + ", ".join(names) + "."
 
 
@@ -582,8 +723,11 @@ def register_person(ctx: AppContext, name: str | None, by: str | None) -> tuple:
         row, added = ctx.queue().add_person(name or "", by=(by or "").strip() or None)
     except (ApprovalError, ValueError) as exc:
         return error_message(exc), people_line(ctx)
-    return (f"Registered {row.name} to decide on drafts." if added else f"{row.name} is registered already."), \
-        people_line(ctx)
+    return (
+        f"Registered {row.name} to decide on drafts."
+        if added
+        else f"{row.name} is registered already."
+    ), people_line(ctx)
 
 
 def export_drafts(ctx: AppContext, actor: str, view: dict | None = None, picked=None) -> tuple:
@@ -591,19 +735,22 @@ def export_drafts(ctx: AppContext, actor: str, view: dict | None = None, picked=
     same drafts as Klaviyo's profile import and Shopify's customer-tag import; those three
     files are the downloads the app then serves for exports. (message, table, export file,
     view, box, arming, picker, bulk approve and reject buttons, the Klaviyo and Shopify files)"""
-    from agent.reports.campaigns import export_approved
     from agent.outreach.drafts import format_paths
+    from agent.reports.campaigns import export_approved
 
     view = view or {"state": views.ALL, "only": ""}
 
     def out(message, file, platform):
-        table, v, box, armed, picker, bulk, bulk_no = shown_rows(ctx, view.get("state", views.ALL),
-                                                                 view.get("only", ""), picked)
+        table, v, box, armed, picker, bulk, bulk_no = shown_rows(
+            ctx, view.get("state", views.ALL), view.get("only", ""), picked
+        )
         return message, table, file, v, box, armed, picker, bulk, bulk_no, platform
 
     try:
         with ctx.job("the export"):
-            res = export_approved(ctx.ws, ctx.queue(), store=ctx.store_dir, actor=actor or "merchant")
+            res = export_approved(
+                ctx.ws, ctx.queue(), store=ctx.store_dir, actor=actor or "merchant"
+            )
     except JobRunning as exc:
         return out(str(exc), gr.update(), gr.update())
     except Exception as exc:
@@ -614,11 +761,17 @@ def export_drafts(ctx: AppContext, actor: str, view: dict | None = None, picked=
     served = ctx.downloads.offer("export", [p for p in paths if p.exists()])
     msg = "Done: " + (res.message.replace(f" to {res.path}", "") if res.path else res.message) + "."
     if res.path:
-        msg += (" Three files: the export, and the same drafts for **Klaviyo** (Lists & segments › Import "
-                "contacts; subject, message and offer code become profile properties) and for **Shopify** "
-                "(Customers › Import, with «Overwrite existing customers»: tags each customer with the campaign).")
+        msg += (
+            " Three files: the export, and the same drafts for **Klaviyo** (Lists & segments › Import "
+            "contacts; subject, message and offer code become profile properties) and for **Shopify** "
+            "(Customers › Import, with «Overwrite existing customers»: tags each customer with the campaign)."
+        )
     if res.skipped:
-        msg += f" Held back: {'; '.join(res.skipped[:5])}" + (" …" if len(res.skipped) > 5 else "") + "."
+        msg += (
+            f" Held back: {'; '.join(res.skipped[:5])}"
+            + (" …" if len(res.skipped) > 5 else "")
+            + "."
+        )
     return out(msg, served[0] if served else None, served[1:] or None)
 
 
@@ -634,10 +787,15 @@ def make_brief(ctx: AppContext, week_ending: str | None, cac, progress=None) -> 
         with ctx.job("the weekly brief"):
             cost = _amount(cac, "the customer acquisition cost")
             s = ctx.session(progress_callback(progress))
-            b = weekly_brief(s.store, workspace=ctx.ws, week_ending=(week_ending or "").strip() or None,
-                             cac=cost, settings=ctx.settings,
-                             horizon_days=getattr(s, "horizon_days", 365),
-                             progress=progress_callback(progress))
+            b = weekly_brief(
+                s.store,
+                workspace=ctx.ws,
+                week_ending=(week_ending or "").strip() or None,
+                cac=cost,
+                settings=ctx.settings,
+                horizon_days=getattr(s, "horizon_days", 365),
+                progress=progress_callback(progress),
+            )
     except JobRunning as exc:  # the first click's brief carries on: what it shows stays
         return (str(exc),) + (gr.update(),) * 8
     except Exception as exc:  # a failed brief clears the old one: nothing on screen it did not make
@@ -648,11 +806,23 @@ def make_brief(ctx: AppContext, week_ending: str | None, cac, progress=None) -> 
     p = b.paths
     html_, md = ctx.downloads.offer("brief", [p.get("html"), p.get("md")])
     images = getattr(b, "images", None) or {}
-    clv, churn, mig = (charts_html({k: images[k]}) if k in images else ""
-                       for k in ("clv_distribution", "churn_by_segment", "segment_migration"))
-    return (f"Brief for the week ending **{date_words(b.week_ending)}** is ready (download it below).",
-            views.kpi_cards(b.facts.get("kpi", {}), b.facts.get("kpi_change", {}), b.facts.get("currency")),
-            clv, churn, mig, cohort_retention(s.orders), plain_words(_without_images(b.markdown)), html_, md)
+    clv, churn, mig = (
+        charts_html({k: images[k]}) if k in images else ""
+        for k in ("clv_distribution", "churn_by_segment", "segment_migration")
+    )
+    return (
+        f"Brief for the week ending **{date_words(b.week_ending)}** is ready (download it below).",
+        views.kpi_cards(
+            b.facts.get("kpi", {}), b.facts.get("kpi_change", {}), b.facts.get("currency")
+        ),
+        clv,
+        churn,
+        mig,
+        cohort_retention(s.orders),
+        plain_words(_without_images(b.markdown)),
+        html_,
+        md,
+    )
 
 
 def _amount(value, what: str) -> float | None:
@@ -663,7 +833,9 @@ def _amount(value, what: str) -> float | None:
     try:
         n = float(text)
     except ValueError:
-        raise ValueError(f"{what} must be an amount such as 35 or 35.50; got {str(value)!r}") from None
+        raise ValueError(
+            f"{what} must be an amount such as 35 or 35.50; got {str(value)!r}"
+        ) from None
     if not math.isfinite(n) or n < 0:
         raise ValueError(f"{what} must be an amount of 0 or more; got {str(value)!r}")
     return n or None
@@ -682,8 +854,14 @@ def upload_store(ctx: AppContext, paths, store_name: str | None, progress=None) 
         return "**Could not do that:** choose at least an orders file.", None, None, gr.update()
     try:
         with ctx.job("loading and scoring a store"):
-            safe = "".join(ch for ch in (store_name or "uploaded") if ch.isalnum() or ch in "-_") or "uploaded"
-            folder = ctx.ws.sub("stores") / f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
+            safe = (
+                "".join(ch for ch in (store_name or "uploaded") if ch.isalnum() or ch in "-_")
+                or "uploaded"
+            )
+            folder = (
+                ctx.ws.sub("stores")
+                / f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
+            )
             folder.mkdir(parents=True)
             for p in paths:
                 p = Path(p if isinstance(p, str) else p.name)
@@ -697,14 +875,25 @@ def upload_store(ctx: AppContext, paths, store_name: str | None, progress=None) 
         ctx.downloads.withdraw("rejects")
         return error_message(exc), None, None, gr.update()
     reps = list(s.reports)
-    rej = ctx.downloads.offer("rejects", [r.rejects_path for r in reps if r.rejects_path and r.rows_rejected])
+    rej = ctx.downloads.offer(
+        "rejects", [r.rejects_path for r in reps if r.rejects_path and r.rows_rejected]
+    )
     notes = "".join(f" Note: {plain_words(w)}" for w in s.params.get("warnings", []))
     cur = getattr(s, "currency", None)
-    notes += (f" Amounts are in {cur}." if cur else
-              " The files do not say which currency the store uses: set it in Settings.")
-    return (views.merchant_text(views.load_summary(reps) + f" Scored {len(s.scores):,} customers; the app now "
-                                f"uses this store." + notes),
-            views.load_report_view(reps), rej or None, store_line(ctx))
+    notes += (
+        f" Amounts are in {cur}."
+        if cur
+        else " The files do not say which currency the store uses: set it in Settings."
+    )
+    return (
+        views.merchant_text(
+            views.load_summary(reps) + f" Scored {len(s.scores):,} customers; the app now "
+            f"uses this store." + notes
+        ),
+        views.load_report_view(reps),
+        rej or None,
+        store_line(ctx),
+    )
 
 
 def store_line(ctx: AppContext) -> str:
@@ -725,8 +914,18 @@ def settings_values(ctx: AppContext) -> tuple:
     endpoint, model, discount cap, weekly budget, control share, margin, currency, store name,
     sender, sign-off). The API key is never shown back."""
     s = ctx.settings
-    return (s.openai_base_url or "", s.model or "", s.discount_cap, s.weekly_contact_budget, s.control_share,
-            s.margin, s.currency or "", s.store_name or "", s.sender_name or "", s.sign_off or "")
+    return (
+        s.openai_base_url or "",
+        s.model or "",
+        s.discount_cap,
+        s.weekly_contact_budget,
+        s.control_share,
+        s.margin,
+        s.currency or "",
+        s.store_name or "",
+        s.sender_name or "",
+        s.sign_off or "",
+    )
 
 
 def draft_for(ctx: AppContext, customer_id: str | None, progress=None) -> tuple:
@@ -744,13 +943,18 @@ def draft_for(ctx: AppContext, customer_id: str | None, progress=None) -> tuple:
     if isinstance(res, str):
         return views.merchant_text(re.sub(r"^Error:\s*", "", res)), ""
     if not res.get("queued"):
-        why = "; ".join(views.codes_in_words(str(v)) for v in (res.get("not_drafted") or {}).values())
+        why = "; ".join(
+            views.codes_in_words(str(v)) for v in (res.get("not_drafted") or {}).values()
+        )
         return f"No draft queued for {customer_id}: {why or 'no play fits'}.", ""
     ids = [int(i) for i in res["draft_ids"]]
     _, _, _, preview = show_draft(ctx, ids[0])
     word = "Draft" if len(ids) == 1 else "Drafts"
-    return (f"{word} {', '.join(map(str, ids))} for {customer_id} queued: it is waiting for your approval in "
-            "the **Approvals** tab. Nothing is sent.", preview)
+    return (
+        f"{word} {', '.join(map(str, ids))} for {customer_id} queued: it is waiting for your approval in "
+        "the **Approvals** tab. Nothing is sent.",
+        preview,
+    )
 
 
 def consent_status(ctx: AppContext) -> str:
@@ -760,12 +964,18 @@ def consent_status(ctx: AppContext) -> str:
     except Exception as exc:
         return error_message(exc)
     if not conf:
-        return (f"No consent confirmation for `{ctx.store_dir}`: customers whose data does not say are "
-                "not contacted.")
-    return "Consent confirmations for this store: " + "; ".join(c.words() for c in conf.values()) + "."
+        return (
+            f"No consent confirmation for `{ctx.store_dir}`: customers whose data does not say are "
+            "not contacted."
+        )
+    return (
+        "Consent confirmations for this store: " + "; ".join(c.words() for c in conf.values()) + "."
+    )
 
 
-def confirm_consent(ctx: AppContext, channel: str, by: str, ticked: bool, action: str = "confirm") -> str:
+def confirm_consent(
+    ctx: AppContext, channel: str, by: str, ticked: bool, action: str = "confirm"
+) -> str:
     """The Settings tab's consent confirmation (or withdrawal) for one channel of the current
     store, recorded in the audit log with the name given; only with the box ticked."""
     if action == "confirm" and not ticked:
@@ -778,7 +988,10 @@ def confirm_consent(ctx: AppContext, channel: str, by: str, ticked: bool, action
             row = q.withdraw_consent(ctx.store_dir, channel, actor=by)
     except (ApprovalError, ValueError) as exc:
         return error_message(exc)
-    return f"Recorded in the audit log (entry {row.id}): {row.after['statement']}. " + consent_status(ctx)
+    return (
+        f"Recorded in the audit log (entry {row.id}): {row.after['statement']}. "
+        + consent_status(ctx)
+    )
 
 
 def banner_for(ctx: AppContext) -> str:
@@ -788,26 +1001,53 @@ def banner_for(ctx: AppContext) -> str:
 # --- settings ------------------------------------------------------------------------------------
 
 LIMITS = {"discount_cap": (0.0, 0.5), "control_share": (0.0, 0.5), "margin": (0.0, 1.0)}
-LIMIT_WORDS = {"discount_cap": "largest discount", "control_share": "control group", "margin": "gross margin"}
+LIMIT_WORDS = {
+    "discount_cap": "largest discount",
+    "control_share": "control group",
+    "margin": "gross margin",
+}
 
 
 def settings_log(ctx: AppContext) -> list[dict]:
     """The settings changes made in the app, oldest first, from the approval queue's audit log:
     when, by whom, each changed field before and after (the API key only as set / not set,
     never its value)."""
-    return [{"at": r.at.isoformat() if r.at else None, "by": r.actor, "action": "settings changed",
-             "changes": {k: {"before": (r.before or {}).get(k), "after": v} for k, v in (r.after or {}).items()},
-             "note": r.note} for r in ctx.queue().settings_changes()]
+    return [
+        {
+            "at": r.at.isoformat() if r.at else None,
+            "by": r.actor,
+            "action": "settings changed",
+            "changes": {
+                k: {"before": (r.before or {}).get(k), "after": v}
+                for k, v in (r.after or {}).items()
+            },
+            "note": r.note,
+        }
+        for r in ctx.queue().settings_changes()
+    ]
 
 
 def _log_settings(ctx: AppContext, by: str, changes: dict, note: str = "") -> None:
-    ctx.queue().record_settings_change(actor=by, changes=json.loads(json.dumps(changes, default=str)),
-                                       note=note)
+    ctx.queue().record_settings_change(
+        actor=by, changes=json.loads(json.dumps(changes, default=str)), note=note
+    )
 
 
-def save_settings(ctx: AppContext, base: str | None, model: str | None, key: str | None, cap, budget,
-                  control, margin, currency: str | None, by: str | None = None, store_name: str | None = None,
-                  sender: str | None = None, sign_off: str | None = None) -> tuple:
+def save_settings(
+    ctx: AppContext,
+    base: str | None,
+    model: str | None,
+    key: str | None,
+    cap,
+    budget,
+    control,
+    margin,
+    currency: str | None,
+    by: str | None = None,
+    store_name: str | None = None,
+    sender: str | None = None,
+    sign_off: str | None = None,
+) -> tuple:
     """The Settings tab's "Save settings", checked here whatever the page sent: numbers within
     their limits, an http(s) endpoint. A changed model endpoint clears the stored API key (a
     key meant for one server is never sent to another) unless a new key comes with it. Every
@@ -821,25 +1061,40 @@ def save_settings(ctx: AppContext, base: str | None, model: str | None, key: str
     who = (by or "").strip() or "merchant"
     try:
         code = currency_code(currency)
-        values = {"discount_cap": float(cap), "control_share": float(control), "margin": float(margin)}
+        values = {
+            "discount_cap": float(cap),
+            "control_share": float(control),
+            "margin": float(margin),
+        }
         for name, (lo, hi) in LIMITS.items():
             if not (math.isfinite(values[name]) and lo <= values[name] <= hi):
-                raise ValueError(f"the {LIMIT_WORDS[name]} must be between {lo * 100:g}% and {hi * 100:g}%; "
-                                 f"got {values[name] * 100:g}%")
+                raise ValueError(
+                    f"the {LIMIT_WORDS[name]} must be between {lo * 100:g}% and {hi * 100:g}%; "
+                    f"got {values[name] * 100:g}%"
+                )
         n = float(budget or 0)
         if not math.isfinite(n) or n < 0 or n != int(n):
-            raise ValueError(f"the weekly contact budget must be a whole number of customers, 0 or more; got {budget}")
+            raise ValueError(
+                f"the weekly contact budget must be a whole number of customers, 0 or more; got {budget}"
+            )
         values["weekly_contact_budget"] = int(n)
         new_base = (base or "").strip() or None
         if new_base and not new_base.lower().startswith(("http://", "https://")):
-            raise ValueError(f"the model endpoint must be an http:// or https:// address; got {new_base!r}")
-        for name, text, most in (("store_name", store_name, 80), ("sender_name", sender, 80),
-                                 ("sign_off", sign_off, 120)):
+            raise ValueError(
+                f"the model endpoint must be an http:// or https:// address; got {new_base!r}"
+            )
+        for name, text, most in (
+            ("store_name", store_name, 80),
+            ("sender_name", sender, 80),
+            ("sign_off", sign_off, 120),
+        ):
             if text is not None:
                 text = " ".join(str(text).split())
                 if len(text) > most:
-                    raise ValueError(f"the {name.replace('_', ' ')} may have at most {most} characters; "
-                                     f"got {len(text)}")
+                    raise ValueError(
+                        f"the {name.replace('_', ' ')} may have at most {most} characters; "
+                        f"got {len(text)}"
+                    )
                 values[name] = text or None
     except ValueError as exc:
         return error_message(exc), ""
@@ -851,27 +1106,49 @@ def save_settings(ctx: AppContext, base: str | None, model: str | None, key: str
         values["openai_api_key"] = new_key
     elif new_base != before.openai_base_url and before.openai_api_key:
         values["openai_api_key"] = None
-        note = ("The model endpoint changed, so the stored API key was cleared: enter the key for "
-                f"{new_base or 'the default endpoint'} if it needs one.")
+        note = (
+            "The model endpoint changed, so the stored API key was cleared: enter the key for "
+            f"{new_base or 'the default endpoint'} if it needs one."
+        )
     ctx.settings = before.model_copy(update=values)
     ctx.set_settings()  # the session and the assistant get the new settings
     ctx.set_currency(code)  # last: the session gets the settings as saved
     after = ctx.settings
     save_store_settings(ctx.ws.root, after)
     changes = {}
-    for name in ("openai_base_url", "model", "discount_cap", "weekly_contact_budget", "control_share",
-                 "margin", "currency", "store_name", "sender_name", "sign_off"):
+    for name in (
+        "openai_base_url",
+        "model",
+        "discount_cap",
+        "weekly_contact_budget",
+        "control_share",
+        "margin",
+        "currency",
+        "store_name",
+        "sender_name",
+        "sign_off",
+    ):
         if getattr(before, name) != getattr(after, name):
             changes[name] = {"before": getattr(before, name), "after": getattr(after, name)}
     if new_key or before.openai_api_key != after.openai_api_key:
         word = lambda k: "set" if k else "not set"  # noqa: E731
-        changes["openai_api_key"] = {"before": word(before.openai_api_key),
-                                     "after": "replaced" if new_key and before.openai_api_key else word(after.openai_api_key)}
+        changes["openai_api_key"] = {
+            "before": word(before.openai_api_key),
+            "after": "replaced"
+            if new_key and before.openai_api_key
+            else word(after.openai_api_key),
+        }
     if changes:
         _log_settings(ctx, who, changes, note)
     mode = f"model `{after.model}`" if after.model else "offline: no language model in use"
     cur = f" Currency: {ctx.currency or 'not known'}."
-    logged = (f" Recorded in the audit log ({len(changes)} change(s), by {who})." if changes
-              else " Nothing changed.")
-    return (f"Saved. Mode: {mode}. API key: {'set' if after.openai_api_key else 'not set'}.{cur}"
-            + (f" {note}" if note else "") + logged), ""
+    logged = (
+        f" Recorded in the audit log ({len(changes)} change(s), by {who})."
+        if changes
+        else " Nothing changed."
+    )
+    return (
+        f"Saved. Mode: {mode}. API key: {'set' if after.openai_api_key else 'not set'}.{cur}"
+        + (f" {note}" if note else "")
+        + logged
+    ), ""

@@ -37,20 +37,36 @@ outside the workspace unless `--out` says where.
 
 from __future__ import annotations
 
-from tools.errors import RetentionError
-
 import os
 import re
 import unicodedata
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import NamedTuple
 
 import pandas as pd
-from sqlalchemy import (JSON, Date, DateTime, Float, ForeignKey, Integer, String, Text,
-                        UniqueConstraint, create_engine, delete, event, inspect, select, text, update)
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    delete,
+    event,
+    inspect,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from tools.errors import RetentionError
 
 CONSENT_CONFIRMED, CONSENT_WITHDRAWN = "consent_confirmed", "consent_withdrawn"
 """Audit-log actions of a merchant's consent confirmation (agent.outreach.consent)."""
@@ -72,7 +88,7 @@ class Base(DeclarativeBase):
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class CampaignRow(Base):
@@ -113,7 +129,12 @@ class DraftRow(Base):
     export_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     def snapshot(self) -> dict:
-        return {"state": self.state, "subject": self.subject, "body": self.body, "offer": self.offer}
+        return {
+            "state": self.state,
+            "subject": self.subject,
+            "body": self.body,
+            "offer": self.offer,
+        }
 
     @property
     def status(self) -> str:
@@ -174,14 +195,18 @@ def _audit_is_append_only(session, flush_context, instances) -> None:
 
 
 _TRIGGERS = {
-    "sqlite": [f"CREATE TRIGGER IF NOT EXISTS audit_no_{op.lower()} BEFORE {op} ON audit_log "
-               "BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END" for op in ("UPDATE", "DELETE")],
+    "sqlite": [
+        f"CREATE TRIGGER IF NOT EXISTS audit_no_{op.lower()} BEFORE {op} ON audit_log "
+        "BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END"
+        for op in ("UPDATE", "DELETE")
+    ],
     "postgresql": [
         "CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger AS $$ BEGIN "
         "RAISE EXCEPTION 'audit log is append-only'; END; $$ LANGUAGE plpgsql",
         "DROP TRIGGER IF EXISTS audit_no_change ON audit_log",
         "CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit_log "
-        "FOR EACH ROW EXECUTE FUNCTION audit_append_only()"],
+        "FOR EACH ROW EXECUTE FUNCTION audit_append_only()",
+    ],
 }
 
 
@@ -203,7 +228,10 @@ def _driver(url: str) -> str:
     if sep and scheme in ("postgresql", "postgres"):
         import importlib.util
 
-        if importlib.util.find_spec("psycopg2") is None and importlib.util.find_spec("psycopg") is not None:
+        if (
+            importlib.util.find_spec("psycopg2") is None
+            and importlib.util.find_spec("psycopg") is not None
+        ):
             return f"postgresql+psycopg://{rest}"
         return f"postgresql://{rest}"
     return url
@@ -224,7 +252,9 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    with engine.begin() as conn:  # one process at a time sets the schema up (SQLite: BEGIN IMMEDIATE)
+    with (
+        engine.begin() as conn
+    ):  # one process at a time sets the schema up (SQLite: BEGIN IMMEDIATE)
         if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(150015)"))
         Base.metadata.create_all(conn)
@@ -234,8 +264,12 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-_ADDED_COLUMNS = {"exports": {"completed_at": ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE"),
-                               "writer": ("VARCHAR(200)", "VARCHAR(200)")}}
+_ADDED_COLUMNS = {
+    "exports": {
+        "completed_at": ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE"),
+        "writer": ("VARCHAR(200)", "VARCHAR(200)"),
+    }
+}
 """Columns added since the first version: (SQLite type, PostgreSQL type)."""
 
 
@@ -247,9 +281,15 @@ def _add_missing_columns(conn) -> None:
         for name, (lite, pg) in columns.items():
             if name in have:
                 continue
-            conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {pg if conn.dialect.name == 'postgresql' else lite}"))
+            conn.execute(
+                text(
+                    f"ALTER TABLE {table} ADD COLUMN {name} {pg if conn.dialect.name == 'postgresql' else lite}"
+                )
+            )
             if (table, name) == ("exports", "completed_at"):
-                conn.execute(text("UPDATE exports SET completed_at = at WHERE completed_at IS NULL"))
+                conn.execute(
+                    text("UPDATE exports SET completed_at = at WHERE completed_at IS NULL")
+                )
 
 
 class Transition(NamedTuple):
@@ -261,20 +301,88 @@ class Transition(NamedTuple):
 
 
 _PROGRAM_WORDS = {
-    "assistant", "assistent", "agent", "ai", "bot", "bots", "robot", "chatbot", "llm", "llms", "model",
-    "system", "planner", "gpt", "chatgpt", "openai", "copilot", "autopilot", "automation", "automated",
-    "auto", "script", "cron", "daemon", "service", "api", "webhook", "retention", "app", "cli", "machine",
-    "computer", "program", "software", "anthropic", "gemini", "mistral", "llama", "ollama", "vllm"}
+    "assistant",
+    "assistent",
+    "agent",
+    "ai",
+    "bot",
+    "bots",
+    "robot",
+    "chatbot",
+    "llm",
+    "llms",
+    "model",
+    "system",
+    "planner",
+    "gpt",
+    "chatgpt",
+    "openai",
+    "copilot",
+    "autopilot",
+    "automation",
+    "automated",
+    "auto",
+    "script",
+    "cron",
+    "daemon",
+    "service",
+    "api",
+    "webhook",
+    "retention",
+    "app",
+    "cli",
+    "machine",
+    "computer",
+    "program",
+    "software",
+    "anthropic",
+    "gemini",
+    "mistral",
+    "llama",
+    "ollama",
+    "vllm",
+}
 """Words of a name that say it is a program, not a person (compared after folding case,
 accents and look-alike letters)."""
 _PROGRAM_PARTS = ("assistant", "chatbot", "chatgpt", "gpt", "openai", "copilot")
 """...also inside a longer word ("AIassistant", "salesgpt")."""
-_LOOKALIKE = str.maketrans({
-    "\u0430": "a", "\u0435": "e", "\u043e": "o", "\u0440": "p", "\u0441": "c", "\u0443": "y", "\u0445": "x",
-    "\u0456": "i", "\u0458": "j", "\u0455": "s", "\u0501": "d", "\u04cf": "l", "\u0432": "b", "\u043a": "k",
-    "\u043c": "m", "\u043d": "h", "\u0442": "t", "\u0457": "i", "\u0491": "r", "\u03b1": "a", "\u03bf": "o",
-    "\u03b5": "e", "\u03b9": "i", "\u03ba": "k", "\u03bd": "v", "\u03c1": "p", "\u03c4": "t", "\u03c5": "u",
-    "\u03c7": "x", "\u03b2": "b", "\u03b3": "y", "\u0261": "g", "\u0131": "i"})
+_LOOKALIKE = str.maketrans(
+    {
+        "\u0430": "a",
+        "\u0435": "e",
+        "\u043e": "o",
+        "\u0440": "p",
+        "\u0441": "c",
+        "\u0443": "y",
+        "\u0445": "x",
+        "\u0456": "i",
+        "\u0458": "j",
+        "\u0455": "s",
+        "\u0501": "d",
+        "\u04cf": "l",
+        "\u0432": "b",
+        "\u043a": "k",
+        "\u043c": "m",
+        "\u043d": "h",
+        "\u0442": "t",
+        "\u0457": "i",
+        "\u0491": "r",
+        "\u03b1": "a",
+        "\u03bf": "o",
+        "\u03b5": "e",
+        "\u03b9": "i",
+        "\u03ba": "k",
+        "\u03bd": "v",
+        "\u03c1": "p",
+        "\u03c4": "t",
+        "\u03c5": "u",
+        "\u03c7": "x",
+        "\u03b2": "b",
+        "\u03b3": "y",
+        "\u0261": "g",
+        "\u0131": "i",
+    }
+)
 """Cyrillic and Greek letters that look like Latin ones (lower case, after casefold)."""
 _CONFUSABLE_SCRIPTS = {"LATIN", "CYRILLIC", "GREEK"}
 
@@ -284,8 +392,10 @@ def _script(ch: str) -> str:
 
 
 def _refuse(name: str, why: str) -> ApprovalError:
-    return ApprovalError(f"only a person can decide on a draft; actor {name!r} is refused ({why}; "
-                         "use --by NAME with the name of a person registered in this workspace)")
+    return ApprovalError(
+        f"only a person can decide on a draft; actor {name!r} is refused ({why}; "
+        "use --by NAME with the name of a person registered in this workspace)"
+    )
 
 
 def person_key(name: str) -> str:
@@ -309,16 +419,24 @@ def person(actor: str | None) -> str:
         raise _refuse(name, "it holds invisible or control characters")
     if any(ch.isdigit() for ch in name):
         raise _refuse(name, "a person's name has no digits; model and program names do")
-    if not any(ch.isalpha() for ch in name) or any(not (ch.isalpha() or ch in " .'-\u2019") for ch in name):
+    if not any(ch.isalpha() for ch in name) or any(
+        not (ch.isalpha() or ch in " .'-\u2019") for ch in name
+    ):
         raise _refuse(name, "a person's name is letters, spaces, hyphens, apostrophes and dots")
     for word in re.findall(r"[^\W\d_]+", name):
         scripts = {_script(ch) for ch in word} & _CONFUSABLE_SCRIPTS
         if len(scripts) > 1:
-            raise _refuse(name, f"the word {word!r} mixes {' and '.join(sorted(s.title() for s in scripts))} "
-                                "letters, as look-alike spellings do")
+            raise _refuse(
+                name,
+                f"the word {word!r} mixes {' and '.join(sorted(s.title() for s in scripts))} "
+                "letters, as look-alike spellings do",
+            )
     spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name)  # RetentionBot -> Retention Bot
-    folded = "".join(ch for ch in unicodedata.normalize("NFKD", spaced.casefold())
-                     if not unicodedata.combining(ch)).translate(_LOOKALIKE)
+    folded = "".join(
+        ch
+        for ch in unicodedata.normalize("NFKD", spaced.casefold())
+        if not unicodedata.combining(ch)
+    ).translate(_LOOKALIKE)
     words = re.findall(r"[^\W\d_]+", folded)
     hit = next((w for w in words if w in _PROGRAM_WORDS or w.lower() in NOT_A_PERSON), None)
     hit = hit or next((p for p in _PROGRAM_PARTS if p in "".join(words)), None)
@@ -349,41 +467,73 @@ class ApprovalQueue:
         return Session(self.engine, expire_on_commit=False)
 
     # --- writing drafts -------------------------------------------------------------------
-    def add_campaign(self, plan, drafts: list, *, store_path: str | Path | None = None,
-                     actor: str = "assistant") -> list[int]:
+    def add_campaign(
+        self, plan, drafts: list, *, store_path: str | Path | None = None, actor: str = "assistant"
+    ) -> list[int]:
         """Record a plan (its control group and settings) and its drafts: blocked drafts are
         stored as `blocked` with their flags, the rest as `pending`. Returns the draft ids."""
         with self._session() as s, s.begin():
             if s.get(CampaignRow, plan.campaign_id) is not None:
                 raise ApprovalError(f"campaign {plan.campaign_id!r} is already recorded")
-            s.add(CampaignRow(id=plan.campaign_id, week_of=pd.Timestamp(plan.week_of).date(),
-                              store_path=str(store_path) if store_path else None,
-                              settings=dict(plan.settings), treated_ids=list(plan.treated_ids),
-                              control_ids=list(plan.control_ids), held_out_ids=list(plan.held_out_ids),
-                              summary={"skipped_counts": plan.skipped_counts(), "notes": plan.notes}))
+            s.add(
+                CampaignRow(
+                    id=plan.campaign_id,
+                    week_of=pd.Timestamp(plan.week_of).date(),
+                    store_path=str(store_path) if store_path else None,
+                    settings=dict(plan.settings),
+                    treated_ids=list(plan.treated_ids),
+                    control_ids=list(plan.control_ids),
+                    held_out_ids=list(plan.held_out_ids),
+                    summary={"skipped_counts": plan.skipped_counts(), "notes": plan.notes},
+                )
+            )
             s.flush()
             rows = []
             for d in drafts:
                 flags = [f.to_dict() if hasattr(f, "to_dict") else dict(f) for f in d.flags]
                 state = "blocked" if any(f["severity"] == "block" for f in flags) else "pending"
-                rows.append(DraftRow(campaign_id=plan.campaign_id, customer_id=d.customer_id,
-                                     channel=d.channel, subject=d.subject, body=d.body, offer=d.offer,
-                                     offer_percent=d.offer_percent, offer_code=d.offer_code,
-                                     reason=d.reason, playbook_id=d.playbook_id,
-                                     expected_value=d.expected_value, flags=flags, state=state))
+                rows.append(
+                    DraftRow(
+                        campaign_id=plan.campaign_id,
+                        customer_id=d.customer_id,
+                        channel=d.channel,
+                        subject=d.subject,
+                        body=d.body,
+                        offer=d.offer,
+                        offer_percent=d.offer_percent,
+                        offer_code=d.offer_code,
+                        reason=d.reason,
+                        playbook_id=d.playbook_id,
+                        expected_value=d.expected_value,
+                        flags=flags,
+                        state=state,
+                    )
+                )
             s.add_all(rows)
             s.flush()
             for r in rows:
-                s.add(AuditRow(draft_id=r.id, campaign_id=r.campaign_id, action="created", actor=actor,
-                               after=r.snapshot(), note="; ".join(f["message"] for f in r.flags)))
+                s.add(
+                    AuditRow(
+                        draft_id=r.id,
+                        campaign_id=r.campaign_id,
+                        action="created",
+                        actor=actor,
+                        after=r.snapshot(),
+                        note="; ".join(f["message"] for f in r.flags),
+                    )
+                )
             return [r.id for r in rows]
 
     # --- reading ----------------------------------------------------------------------------
-    def list_drafts(self, *, state: str | None = None, campaign: str | None = None) -> list[DraftRow]:
+    def list_drafts(
+        self, *, state: str | None = None, campaign: str | None = None
+    ) -> list[DraftRow]:
         """Drafts by id; `state` is one of STATES or "exported" (approved drafts already exported
         are listed as exported, not as approved)."""
         if state is not None and state not in (*STATES, "exported"):
-            raise ApprovalError(f"unknown state {state!r}; use one of {', '.join(STATES)}, exported")
+            raise ApprovalError(
+                f"unknown state {state!r}; use one of {', '.join(STATES)}, exported"
+            )
         q = select(DraftRow).order_by(DraftRow.id)
         if campaign:
             q = q.where(DraftRow.campaign_id == campaign)
@@ -398,7 +548,9 @@ class ApprovalQueue:
         """The audit log, oldest first (of one draft, or all)."""
         q = select(AuditRow).order_by(AuditRow.id)
         with self._session() as s, s.begin():
-            return list(s.scalars(q if draft_id is None else q.where(AuditRow.draft_id == draft_id)))
+            return list(
+                s.scalars(q if draft_id is None else q.where(AuditRow.draft_id == draft_id))
+            )
 
     # --- the people who decide -------------------------------------------------------------
     def people(self) -> list[PersonRow]:
@@ -411,10 +563,15 @@ class ApprovalQueue:
         ...): who, when, each field before and after ({field: {"before": x, "after": y}}; the
         caller never passes a secret's value)."""
         with self._session() as s, s.begin():
-            row = AuditRow(draft_id=None, campaign_id=None, action=SETTINGS_CHANGED,
-                           actor=(actor or "").strip()[:120] or "merchant",
-                           before={k: v.get("before") for k, v in changes.items()},
-                           after={k: v.get("after") for k, v in changes.items()}, note=note)
+            row = AuditRow(
+                draft_id=None,
+                campaign_id=None,
+                action=SETTINGS_CHANGED,
+                actor=(actor or "").strip()[:120] or "merchant",
+                before={k: v.get("before") for k, v in changes.items()},
+                after={k: v.get("after") for k, v in changes.items()},
+                note=note,
+            )
             s.add(row)
             s.flush()
             s.expunge(row)
@@ -423,8 +580,13 @@ class ApprovalQueue:
     def settings_changes(self) -> list[AuditRow]:
         """The settings changes in the audit log, oldest first."""
         with self._session() as s:
-            rows = list(s.scalars(select(AuditRow).where(AuditRow.action == SETTINGS_CHANGED)
-                                  .order_by(AuditRow.id)))
+            rows = list(
+                s.scalars(
+                    select(AuditRow)
+                    .where(AuditRow.action == SETTINGS_CHANGED)
+                    .order_by(AuditRow.id)
+                )
+            )
             for r in rows:
                 s.expunge(r)
             return rows
@@ -442,12 +604,20 @@ class ApprovalQueue:
             if not names:
                 adder = name
             elif not (by or "").strip():
-                raise ApprovalError(f"a registered person adds people: say who you are with --by NAME "
-                                    f"(registered: {', '.join(names[:10])})")
+                raise ApprovalError(
+                    f"a registered person adds people: say who you are with --by NAME "
+                    f"(registered: {', '.join(names[:10])})"
+                )
             else:
                 adder = self._registered(s, by, what="add people")
-            return self._insert_person(s, name, adder, note="registered" if adder != name
-                                       else "registered themselves as the workspace's first approver"), True
+            return self._insert_person(
+                s,
+                name,
+                adder,
+                note="registered"
+                if adder != name
+                else "registered themselves as the workspace's first approver",
+            ), True
 
     @staticmethod
     def _person_row(s: Session, name: str) -> PersonRow | None:
@@ -458,12 +628,21 @@ class ApprovalQueue:
         row = PersonRow(name=name, key=person_key(name), added_by=adder)
         s.add(row)
         s.flush()
-        s.add(AuditRow(draft_id=None, campaign_id=None, action=PERSON_ADDED, actor=adder,
-                       after={"name": name}, note=note))
+        s.add(
+            AuditRow(
+                draft_id=None,
+                campaign_id=None,
+                action=PERSON_ADDED,
+                actor=adder,
+                after={"name": name},
+                note=note,
+            )
+        )
         return row
 
-    def _registered(self, s: Session, actor: str | None, *, what: str = "decide on a draft",
-                    first: bool = False) -> str:
+    def _registered(
+        self, s: Session, actor: str | None, *, what: str = "decide on a draft", first: bool = False
+    ) -> str:
         """The registered spelling of `actor`, a person's name (`person`). With nobody registered
         yet and `first` (the caller confirmed it), `actor` is registered as the first approver;
         otherwise an unregistered name is refused."""
@@ -474,13 +653,19 @@ class ApprovalQueue:
         names = [p.name for p in s.scalars(select(PersonRow).order_by(PersonRow.id))]
         if not names:
             if first:
-                return self._insert_person(s, name, name, note="registered at first use, confirmed by them").name
-            raise ApprovalError(f"nobody is registered to {what} in this workspace yet; register "
-                                f"yourself first: retention approvals people add {name!r}")
+                return self._insert_person(
+                    s, name, name, note="registered at first use, confirmed by them"
+                ).name
+            raise ApprovalError(
+                f"nobody is registered to {what} in this workspace yet; register "
+                f"yourself first: retention approvals people add {name!r}"
+            )
         shown = ", ".join(names[:10]) + (" ..." if len(names) > 10 else "")
-        raise ApprovalError(f"{name!r} is not registered to {what} in this workspace (registered: {shown}); "
-                            "a registered person adds people with `retention approvals people add NAME "
-                            "--by THEIR_NAME`")
+        raise ApprovalError(
+            f"{name!r} is not registered to {what} in this workspace (registered: {shown}); "
+            "a registered person adds people with `retention approvals people add NAME "
+            "--by THEIR_NAME`"
+        )
 
     # --- a person's decisions ---------------------------------------------------------------
     @staticmethod
@@ -490,22 +675,36 @@ class ApprovalQueue:
             raise ApprovalError(f"no draft with id {draft_id}")
         return r
 
-    def _move(self, s: Session, r: DraftRow, to: str, actor: str, action: str, note: str = "",
-              **values) -> Transition:
+    def _move(
+        self, s: Session, r: DraftRow, to: str, actor: str, action: str, note: str = "", **values
+    ) -> Transition:
         before = r.snapshot()
         was = r.state
         now = _now()
-        done = s.execute(update(DraftRow).where(DraftRow.id == r.id, DraftRow.state == was,
-                                                DraftRow.exported_at.is_(None))
-                         .values(state=to, updated_at=now, decided_by=actor, decided_at=now, **values))
+        done = s.execute(
+            update(DraftRow)
+            .where(DraftRow.id == r.id, DraftRow.state == was, DraftRow.exported_at.is_(None))
+            .values(state=to, updated_at=now, decided_by=actor, decided_at=now, **values)
+        )
         if done.rowcount != 1:
             raise ApprovalError(f"draft {r.id} changed meanwhile; try again")
         s.refresh(r)
-        s.add(AuditRow(draft_id=r.id, campaign_id=r.campaign_id, action=action, actor=actor,
-                       before=before, after=r.snapshot(), note=note))
+        s.add(
+            AuditRow(
+                draft_id=r.id,
+                campaign_id=r.campaign_id,
+                action=action,
+                actor=actor,
+                before=before,
+                after=r.snapshot(),
+                note=note,
+            )
+        )
         return Transition(r.id, was, to, True, f"draft {r.id}: {was} -> {to}")
 
-    def approve(self, draft_ids: list[int], *, actor: str, first_approver: bool = False) -> list[Transition]:
+    def approve(
+        self, draft_ids: list[int], *, actor: str, first_approver: bool = False
+    ) -> list[Transition]:
         """pending/edited -> approved, by a registered person (`actor`; with nobody registered
         yet and `first_approver`, which the caller set after asking them, they are registered
         as the first). Approving an approved draft is a no-op; blocked and rejected drafts
@@ -517,28 +716,45 @@ class ApprovalQueue:
             for i in draft_ids:
                 r = self._row(s, i)
                 if r.state == "approved":
-                    out.append(Transition(r.id, "approved", "approved", False,
-                                          f"draft {r.id} is already approved; nothing to do"))
+                    out.append(
+                        Transition(
+                            r.id,
+                            "approved",
+                            "approved",
+                            False,
+                            f"draft {r.id} is already approved; nothing to do",
+                        )
+                    )
                 elif r.state in ("pending", "edited"):
                     out.append(self._move(s, r, "approved", actor, "approved"))
                 elif r.state == "blocked":
                     why = "; ".join(f["message"] for f in r.flags if f["severity"] == "block")
-                    raise ApprovalError(f"draft {r.id} is blocked by the guardrails ({why}); edit it first")
+                    raise ApprovalError(
+                        f"draft {r.id} is blocked by the guardrails ({why}); edit it first"
+                    )
                 else:
                     raise ApprovalError(f"draft {r.id} is {r.state}; it cannot be approved")
         return out
 
-    def approve_all_pending(self, *, actor: str, campaign: str | None = None,
-                            first_approver: bool = False) -> list[Transition]:
+    def approve_all_pending(
+        self, *, actor: str, campaign: str | None = None, first_approver: bool = False
+    ) -> list[Transition]:
         person(actor)
-        ids = [d.id for d in self.list_drafts(campaign=campaign) if d.state in ("pending", "edited")]
+        ids = [
+            d.id for d in self.list_drafts(campaign=campaign) if d.state in ("pending", "edited")
+        ]
         return self.approve(ids, actor=actor, first_approver=first_approver) if ids else []
 
-    def reject(self, draft_id: int, *, actor: str, reason: str = "", first_approver: bool = False) -> Transition:
-        return self.reject_many([draft_id], actor=actor, reason=reason, first_approver=first_approver)[0]
+    def reject(
+        self, draft_id: int, *, actor: str, reason: str = "", first_approver: bool = False
+    ) -> Transition:
+        return self.reject_many(
+            [draft_id], actor=actor, reason=reason, first_approver=first_approver
+        )[0]
 
-    def reject_many(self, draft_ids: list[int], *, actor: str, reason: str = "",
-                    first_approver: bool = False) -> list[Transition]:
+    def reject_many(
+        self, draft_ids: list[int], *, actor: str, reason: str = "", first_approver: bool = False
+    ) -> list[Transition]:
         """Reject drafts (the app's bulk reject), in one transaction, each exactly as `reject`
         does it: the same audit row with the same reason. Rejecting a rejected draft is a
         no-op; an exported draft cannot be rejected (the whole call is refused)."""
@@ -549,15 +765,27 @@ class ApprovalQueue:
             for i in draft_ids:
                 r = self._row(s, i)
                 if r.state == "rejected":
-                    out.append(Transition(r.id, "rejected", "rejected", False, f"draft {r.id} is already rejected"))
+                    out.append(
+                        Transition(
+                            r.id, "rejected", "rejected", False, f"draft {r.id} is already rejected"
+                        )
+                    )
                     continue
                 if r.exported_at is not None:
                     raise ApprovalError(f"draft {r.id} was already exported; it cannot be rejected")
                 out.append(self._move(s, r, "rejected", actor, "rejected", note=reason))
         return out
 
-    def edit(self, draft_id: int, *, actor: str, subject: str | None = None, body: str | None = None,
-             discount_cap: float, first_approver: bool = False) -> Transition:
+    def edit(
+        self,
+        draft_id: int,
+        *,
+        actor: str,
+        subject: str | None = None,
+        body: str | None = None,
+        discount_cap: float,
+        first_approver: bool = False,
+    ) -> Transition:
         """A registered person's new subject and/or body. The content guardrails run on the new
         text; an edit they block is refused. The draft becomes `edited` and needs approving again."""
         from agent.outreach.guardrails import check_edit
@@ -569,45 +797,76 @@ class ApprovalQueue:
             actor = self._registered(s, actor, first=first_approver)
             r = self._row(s, draft_id)
             if r.exported_at is not None or r.state == "rejected":
-                raise ApprovalError(f"draft {r.id} is {'exported' if r.exported_at else 'rejected'}; "
-                                    "it cannot be edited")
-            subj, text_ = subject if subject is not None else r.subject, body if body is not None else r.body
-            new = check_edit(subj, text_, offer=r.offer, offer_percent=r.offer_percent,
-                             previous_flags=r.flags, discount_cap=discount_cap)
+                raise ApprovalError(
+                    f"draft {r.id} is {'exported' if r.exported_at else 'rejected'}; "
+                    "it cannot be edited"
+                )
+            subj, text_ = (
+                subject if subject is not None else r.subject,
+                body if body is not None else r.body,
+            )
+            new = check_edit(
+                subj,
+                text_,
+                offer=r.offer,
+                offer_percent=r.offer_percent,
+                previous_flags=r.flags,
+                discount_cap=discount_cap,
+            )
             block = [f["message"] for f in new if f["severity"] == "block"]
             if block:
                 raise ApprovalError(f"edit refused by the guardrails: {'; '.join(block)}")
             return self._move(s, r, "edited", actor, "edited", subject=subj, body=text_, flags=new)
 
     # --- consent confirmations (agent.outreach.consent) ----------------------------------------------
-    def confirm_consent(self, store_path: str | Path, kind: str, *, actor: str, note: str = "") -> AuditRow:
+    def confirm_consent(
+        self, store_path: str | Path, kind: str, *, actor: str, note: str = ""
+    ) -> AuditRow:
         """Record a person's confirmation that they hold consent for one channel (`kind`:
         email or sms) of one store: an audit-log row with who and when. Unknown consent on
         that channel then counts as given; a customer whose data says no stays refused."""
-        return self._consent_event(store_path, kind, actor=actor, note=note, action=CONSENT_CONFIRMED)
+        return self._consent_event(
+            store_path, kind, actor=actor, note=note, action=CONSENT_CONFIRMED
+        )
 
-    def withdraw_consent(self, store_path: str | Path, kind: str, *, actor: str, note: str = "") -> AuditRow:
+    def withdraw_consent(
+        self, store_path: str | Path, kind: str, *, actor: str, note: str = ""
+    ) -> AuditRow:
         """Record that an earlier confirmation no longer holds (the latest event wins)."""
-        return self._consent_event(store_path, kind, actor=actor, note=note, action=CONSENT_WITHDRAWN)
+        return self._consent_event(
+            store_path, kind, actor=actor, note=note, action=CONSENT_WITHDRAWN
+        )
 
-    def _consent_event(self, store_path, kind: str, *, actor: str, note: str, action: str) -> AuditRow:
+    def _consent_event(
+        self, store_path, kind: str, *, actor: str, note: str, action: str
+    ) -> AuditRow:
         from agent.outreach.consent import KINDS
 
         try:
             actor = person(actor)
         except ApprovalError:
-            raise ApprovalError(f"only a person can confirm or withdraw consent; actor {actor!r} is "
-                                "refused (use --by NAME)") from None
+            raise ApprovalError(
+                f"only a person can confirm or withdraw consent; actor {actor!r} is "
+                "refused (use --by NAME)"
+            ) from None
         if kind not in KINDS:
             raise ApprovalError(f"unknown consent channel {kind!r}; use one of {', '.join(KINDS)}")
         store = _store_key(store_path)
-        words = (f"{actor} confirms holding the customers' consent to be contacted by {kind} for "
-                 f"the store {store}, where a customer's data does not say otherwise"
-                 if action == CONSENT_CONFIRMED else
-                 f"{actor} withdraws the confirmation of {kind} consent for the store {store}")
+        words = (
+            f"{actor} confirms holding the customers' consent to be contacted by {kind} for "
+            f"the store {store}, where a customer's data does not say otherwise"
+            if action == CONSENT_CONFIRMED
+            else f"{actor} withdraws the confirmation of {kind} consent for the store {store}"
+        )
         with self._session() as s, s.begin():
-            row = AuditRow(draft_id=None, campaign_id=None, action=action, actor=actor,
-                           after={"store": store, "kind": kind, "statement": words}, note=note)
+            row = AuditRow(
+                draft_id=None,
+                campaign_id=None,
+                action=action,
+                actor=actor,
+                after={"store": store, "kind": kind, "statement": words},
+                note=note,
+            )
             s.add(row)
             s.flush()
             return row
@@ -618,20 +877,34 @@ class ApprovalQueue:
         from agent.outreach.consent import Confirmation
 
         store = _store_key(store_path)
-        q = (select(AuditRow).where(AuditRow.action.in_([CONSENT_CONFIRMED, CONSENT_WITHDRAWN]))
-             .order_by(AuditRow.id))
+        q = (
+            select(AuditRow)
+            .where(AuditRow.action.in_([CONSENT_CONFIRMED, CONSENT_WITHDRAWN]))
+            .order_by(AuditRow.id)
+        )
         latest: dict[str, AuditRow] = {}
         with self._session() as s, s.begin():
             for r in s.scalars(q):
                 after = r.after or {}
                 if after.get("store") == store and after.get("kind"):
                     latest[after["kind"]] = r
-        return {k: Confirmation(kind=k, by=r.actor, at=r.at, store=store, note=r.note)
-                for k, r in latest.items() if r.action == CONSENT_CONFIRMED}
+        return {
+            k: Confirmation(kind=k, by=r.actor, at=r.at, store=store, note=r.note)
+            for k, r in latest.items()
+            if r.action == CONSENT_CONFIRMED
+        }
 
     # --- export -----------------------------------------------------------------------------
-    def export(self, customers: pd.DataFrame, *, exports_dir: Path, out: Path | None = None,
-               actor: str = "cli", campaigns: list[str] | None = None, confirmed=None) -> ExportResult:
+    def export(
+        self,
+        customers: pd.DataFrame,
+        *,
+        exports_dir: Path,
+        out: Path | None = None,
+        actor: str = "cli",
+        campaigns: list[str] | None = None,
+        confirmed=None,
+    ) -> ExportResult:
         """Write approved, not yet exported drafts as CSV (drafts.EXPORT_COLUMNS, bodies rendered
         from the customers table). Each draft is claimed by a conditional UPDATE, so it is
         exported once; drafts whose customer has no email or no longer consents stay in the
@@ -650,35 +923,71 @@ class ApprovalQueue:
             q = select(DraftRow).where(DraftRow.state == "approved", DraftRow.exported_at.is_(None))
             if campaigns is not None:
                 q = q.where(DraftRow.campaign_id.in_(list(campaigns)))
-            rows, skipped = exportable(list(s.scalars(q.order_by(DraftRow.id))), customers, confirmed=confirmed)
+            rows, skipped = exportable(
+                list(s.scalars(q.order_by(DraftRow.id))), customers, confirmed=confirmed
+            )
             skipped = held + skipped
             if not rows:
-                return _finished_only(finished, skipped, "nothing to export: no approved drafts waiting")
+                return _finished_only(
+                    finished, skipped, "nothing to export: no approved drafts waiting"
+                )
             if target is not None:
                 self._refuse_overwrite(s, target, root)
             exp = ExportRow(actor=actor, at=_now(), writer=_writer())
             s.add(exp)
             s.flush()
-            path = target or _free(Path(exports_dir) / f"export_{exp.id:04d}_{exp.at:%Y%m%d_%H%M%S}.csv")
+            path = target or _free(
+                Path(exports_dir) / f"export_{exp.id:04d}_{exp.at:%Y%m%d_%H%M%S}.csv"
+            )
             now = _now()
-            claimed = [r for r in rows if s.execute(
-                update(DraftRow).where(DraftRow.id == r.id, DraftRow.state == "approved",
-                                       DraftRow.exported_at.is_(None))
-                .values(exported_at=now, export_id=exp.id, updated_at=now)).rowcount == 1]
+            claimed = [
+                r
+                for r in rows
+                if s.execute(
+                    update(DraftRow)
+                    .where(
+                        DraftRow.id == r.id,
+                        DraftRow.state == "approved",
+                        DraftRow.exported_at.is_(None),
+                    )
+                    .values(exported_at=now, export_id=exp.id, updated_at=now)
+                ).rowcount
+                == 1
+            ]
             if not claimed:
                 s.delete(exp)
-                return _finished_only(finished, skipped, "nothing to export: another session exported them")
-            exp.path, exp.draft_ids, exp.completed_at = self._stored(path, root), [r.id for r in claimed], None
+                return _finished_only(
+                    finished, skipped, "nothing to export: another session exported them"
+                )
+            exp.path, exp.draft_ids, exp.completed_at = (
+                self._stored(path, root),
+                [r.id for r in claimed],
+                None,
+            )
             export_id, ids = exp.id, list(exp.draft_ids)
         path = self._complete(export_id, customers, root)
         if path is None:
-            raise ApprovalError(f"export {export_id} was undone by another session; run the export again")
-        return ExportResult(path, ids, skipped, _finished_note(finished) + f"exported {len(ids)} drafts to "
-                                                                           f"{path}; nothing was sent", tuple(finished))
+            raise ApprovalError(
+                f"export {export_id} was undone by another session; run the export again"
+            )
+        return ExportResult(
+            path,
+            ids,
+            skipped,
+            _finished_note(finished) + f"exported {len(ids)} drafts to {path}; nothing was sent",
+            tuple(finished),
+        )
 
-    def export_again(self, which: str | int, customers: pd.DataFrame, *, out: Path | None = None,
-                     actor: str = "cli", campaigns: list[str] | None = None,
-                     exports_dir: Path | None = None) -> ExportResult:
+    def export_again(
+        self,
+        which: str | int,
+        customers: pd.DataFrame,
+        *,
+        out: Path | None = None,
+        actor: str = "cli",
+        campaigns: list[str] | None = None,
+        exports_dir: Path | None = None,
+    ) -> ExportResult:
         """Re-write an earlier export (by id or path) with the same drafts, recorded as a new
         export pointing at the old one. No draft is added to it. `campaigns`: only drafts of
         these campaigns (those of the store `customers` belongs to) are rendered; the others
@@ -696,16 +1005,27 @@ class ApprovalQueue:
             rows = [self._row(s, i) for i in old.draft_ids]
             keep = None if campaigns is None else set(campaigns)
             mine = [r for r in rows if keep is None or r.campaign_id in keep]
-            skipped = held + [f"draft {r.id}: planned on another store (campaign {r.campaign_id}); re-export "
-                              "it with --store pointing there" for r in rows if keep is not None and r.campaign_id not in keep]
+            skipped = held + [
+                f"draft {r.id}: planned on another store (campaign {r.campaign_id}); re-export "
+                "it with --store pointing there"
+                for r in rows
+                if keep is not None and r.campaign_id not in keep
+            ]
             if not mine:
-                raise ApprovalError(f"export {old.id} holds no drafts of this store (its campaigns: "
-                                    f"{', '.join(sorted({r.campaign_id for r in rows}))}); give --store "
-                                    "pointing at the store they were planned on")
+                raise ApprovalError(
+                    f"export {old.id} holds no drafts of this store (its campaigns: "
+                    f"{', '.join(sorted({r.campaign_id for r in rows}))}); give --store "
+                    "pointing at the store they were planned on"
+                )
             if target is not None:
                 self._refuse_overwrite(s, target, root)
-            exp = ExportRow(actor=actor, draft_ids=[r.id for r in mine], again_of=old.id, at=_now(),
-                            writer=_writer())
+            exp = ExportRow(
+                actor=actor,
+                draft_ids=[r.id for r in mine],
+                again_of=old.id,
+                at=_now(),
+                writer=_writer(),
+            )
             s.add(exp)
             s.flush()
             was = self._file(old.path, root)
@@ -713,8 +1033,10 @@ class ApprovalQueue:
                 path = target
             elif not _inside(was, root):
                 path = _free(exports_dir / f"{was.stem}_again_{exp.id:04d}.csv")
-                moved = (f"export {old.id} was written outside the workspace ({was}); its re-export is "
-                         f"inside it instead. ")
+                moved = (
+                    f"export {old.id} was written outside the workspace ({was}); its re-export is "
+                    f"inside it instead. "
+                )
             elif len(mine) < len(rows):
                 path = _free(was.with_name(f"{was.stem}_again_{exp.id:04d}{was.suffix}"))
             else:
@@ -725,9 +1047,15 @@ class ApprovalQueue:
         if path is None:
             raise ApprovalError(f"export {export_id} was undone by another session; run it again")
         which_ = f"the {len(rows)}" if len(mine) == len(rows) else f"{len(mine)} of the {len(rows)}"
-        return ExportResult(path, ids, skipped, _finished_note(finished) + moved +
-                            f"re-exported {which_} drafts of export {old_id} to {path}; nothing was sent",
-                            tuple(finished))
+        return ExportResult(
+            path,
+            ids,
+            skipped,
+            _finished_note(finished)
+            + moved
+            + f"re-exported {which_} drafts of export {old_id} to {path}; nothing was sent",
+            tuple(finished),
+        )
 
     def exports(self) -> list[ExportRow]:
         """Every export, oldest first (re-exports point at theirs with again_of)."""
@@ -745,7 +1073,9 @@ class ApprovalQueue:
             return self.workspace
         if exports_dir is not None:
             return Path(exports_dir).expanduser().resolve().parent
-        raise ApprovalError("no workspace for the export: open the queue with open_queue(WORKSPACE)")
+        raise ApprovalError(
+            "no workspace for the export: open the queue with open_queue(WORKSPACE)"
+        )
 
     @staticmethod
     def _stored(path: Path, root: Path) -> str:
@@ -768,8 +1098,10 @@ class ApprovalQueue:
         leave = "give a new file name, or leave out --out for a new file in the workspace's exports folder"
         for e in s.scalars(select(ExportRow).order_by(ExportRow.id)):
             if self._file(e.path, root) == target:
-                raise ApprovalError(f"{target} is the file of export {e.id}: --out never overwrites an earlier "
-                                    f"export; {leave}")
+                raise ApprovalError(
+                    f"{target} is the file of export {e.id}: --out never overwrites an earlier "
+                    f"export; {leave}"
+                )
         if target.exists():
             raise ApprovalError(f"{target} already exists: --out never overwrites a file; {leave}")
 
@@ -780,39 +1112,64 @@ class ApprovalQueue:
                 old = s.get(ExportRow, old.again_of)
         else:
             want = Path(str(which)).expanduser()
-            places = {want.resolve(), (root / want).resolve()} if not want.is_absolute() else {want.resolve()}
-            old = next((e for e in s.scalars(select(ExportRow).where(ExportRow.again_of.is_(None))
-                                             .order_by(ExportRow.id))
-                        if e.path == str(which) or self._file(e.path, root) in places), None)
+            places = (
+                {want.resolve(), (root / want).resolve()}
+                if not want.is_absolute()
+                else {want.resolve()}
+            )
+            old = next(
+                (
+                    e
+                    for e in s.scalars(
+                        select(ExportRow).where(ExportRow.again_of.is_(None)).order_by(ExportRow.id)
+                    )
+                    if e.path == str(which) or self._file(e.path, root) in places
+                ),
+                None,
+            )
         if old is None:
             raise ApprovalError(f"no export {which!r}; see the exports folder")
         if old.completed_at is None:
-            raise ApprovalError(f"export {old.id} was interrupted before its file was written; run the export "
-                                "with --store pointing at its store to finish it first")
+            raise ApprovalError(
+                f"export {old.id} was interrupted before its file was written; run the export "
+                "with --store pointing at its store to finish it first"
+            )
         return old
 
-    def _finish_interrupted(self, customers: pd.DataFrame, root: Path,
-                            campaigns: list[str] | None) -> tuple[list[tuple], list[str]]:
+    def _finish_interrupted(
+        self, customers: pd.DataFrame, root: Path, campaigns: list[str] | None
+    ) -> tuple[list[tuple], list[str]]:
         """Finish the exports recorded without their file (a kill between the record and the
         file, or between the file and its completion): each is written at its recorded path
         with its recorded drafts. Those of another store's campaigns are left, with a note.
         Returns ([(export id, path, draft ids)], notes)."""
         with self._session() as s, s.begin():
-            pending = list(s.scalars(select(ExportRow).where(ExportRow.completed_at.is_(None))
-                                     .order_by(ExportRow.id)))
-            camps = {e.id: set(s.scalars(select(DraftRow.campaign_id).where(DraftRow.id.in_(e.draft_ids or [-1]))))
-                     for e in pending}
+            pending = list(
+                s.scalars(
+                    select(ExportRow).where(ExportRow.completed_at.is_(None)).order_by(ExportRow.id)
+                )
+            )
+            camps = {
+                e.id: set(
+                    s.scalars(
+                        select(DraftRow.campaign_id).where(DraftRow.id.in_(e.draft_ids or [-1]))
+                    )
+                )
+                for e in pending
+            }
         done, held = [], []
         for e in pending:
             busy = _writing(e.writer)
             if busy is None and e.at is not None:  # written on another machine: after a while
-                at = e.at if e.at.tzinfo else e.at.replace(tzinfo=timezone.utc)
+                at = e.at if e.at.tzinfo else e.at.replace(tzinfo=UTC)
                 busy = (_now() - at).total_seconds() < STALE_AFTER_S
             if busy:
                 continue  # another session is writing it right now
             if campaigns is not None and not camps[e.id] <= set(campaigns):
-                held.append(f"export {e.id} was interrupted before its file was written; finish it with "
-                            f"--store pointing at the store of its campaigns ({', '.join(sorted(camps[e.id]))})")
+                held.append(
+                    f"export {e.id} was interrupted before its file was written; finish it with "
+                    f"--store pointing at the store of its campaigns ({', '.join(sorted(camps[e.id]))})"
+                )
                 continue
             path = self._complete(e.id, customers, root)
             if path is not None:
@@ -836,24 +1193,43 @@ class ApprovalQueue:
             rows = [self._row(s, i) for i in exp.draft_ids]
             stored, exp_actor, again = exp.path, exp.actor, exp.again_of
         if path.exists() and again is None and not _holds(path, exp.draft_ids):
-            raise ApprovalError(f"export {export_id} was interrupted, and {path} now holds another file: "
-                                "not overwritten; move that file away and export again")
+            raise ApprovalError(
+                f"export {export_id} was interrupted, and {path} now holds another file: "
+                "not overwritten; move that file away and export again"
+            )
         try:
-            write_export(export_table(rows, customers), path, customers)  # + its Klaviyo, Shopify files
+            write_export(
+                export_table(rows, customers), path, customers
+            )  # + its Klaviyo, Shopify files
         except Exception:
             if not path.exists():
                 self._undo(export_id)
             raise
         with self._session() as s, s.begin():
-            done = s.execute(update(ExportRow).where(ExportRow.id == export_id, ExportRow.completed_at.is_(None))
-                             .values(completed_at=_now()))
+            done = s.execute(
+                update(ExportRow)
+                .where(ExportRow.id == export_id, ExportRow.completed_at.is_(None))
+                .values(completed_at=_now())
+            )
             if done.rowcount != 1:
-                if s.get(ExportRow, export_id) is None:  # undone meanwhile: no file for queued drafts
+                if (
+                    s.get(ExportRow, export_id) is None
+                ):  # undone meanwhile: no file for queued drafts
                     path.unlink(missing_ok=True)
                     return None
             elif again is None:
-                s.add_all([AuditRow(draft_id=r.id, campaign_id=r.campaign_id, action="exported", actor=exp_actor,
-                                    after={"export_id": export_id, "path": stored}) for r in rows])
+                s.add_all(
+                    [
+                        AuditRow(
+                            draft_id=r.id,
+                            campaign_id=r.campaign_id,
+                            action="exported",
+                            actor=exp_actor,
+                            after={"export_id": export_id, "path": stored},
+                        )
+                        for r in rows
+                    ]
+                )
         _sweep_temp(path)
         return path
 
@@ -864,9 +1240,14 @@ class ApprovalQueue:
             if exp is None or exp.completed_at is not None:
                 return
             if exp.again_of is None:
-                s.execute(update(DraftRow).where(DraftRow.export_id == export_id)
-                          .values(exported_at=None, export_id=None))
-            s.execute(delete(ExportRow).where(ExportRow.id == export_id, ExportRow.completed_at.is_(None)))
+                s.execute(
+                    update(DraftRow)
+                    .where(DraftRow.export_id == export_id)
+                    .values(exported_at=None, export_id=None)
+                )
+            s.execute(
+                delete(ExportRow).where(ExportRow.id == export_id, ExportRow.completed_at.is_(None))
+            )
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -901,7 +1282,7 @@ def _sweep_temp(path: Path) -> None:
     import glob
 
     for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-        pid = tmp.name[len(path.name) + 2:].split(".")[0]
+        pid = tmp.name[len(path.name) + 2 :].split(".")[0]
         if pid.isdigit() and not _alive(int(pid)):
             tmp.unlink(missing_ok=True)
 
@@ -949,15 +1330,23 @@ def _alive(pid: int) -> bool:
 
 
 def _finished_note(finished: list[tuple]) -> str:
-    return "".join(f"finished export {i}, interrupted earlier: {len(ids)} drafts in {p}. " for i, p, ids in finished)
+    return "".join(
+        f"finished export {i}, interrupted earlier: {len(ids)} drafts in {p}. "
+        for i, p, ids in finished
+    )
 
 
 def _finished_only(finished: list[tuple], skipped: list[str], nothing: str) -> ExportResult:
     if not finished:
         return ExportResult(None, [], skipped, nothing)
     i, p, ids = finished[-1]
-    return ExportResult(p, ids, skipped, _finished_note(finished) + "No other approved drafts were waiting; "
-                        "nothing was sent", tuple(finished))
+    return ExportResult(
+        p,
+        ids,
+        skipped,
+        _finished_note(finished) + "No other approved drafts were waiting; nothing was sent",
+        tuple(finished),
+    )
 
 
 def _store_key(store_path: str | Path) -> str:

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import uuid
 
-
+from agent.assistant.planner import Planner
 from agent.toolbox import TOOLS  # noqa: F401  (the whole registry, before a turn runs)
 from agent.toolbox.tools import Answer, ToolRunner
-from agent.assistant.planner import Planner
 
 __all__ = ["Answer", "Assistant"]
 
@@ -23,8 +22,15 @@ __all__ = ["Answer", "Assistant"]
 class Assistant:
     """Answers messages about one store session; keeps the conversation (thread) in memory."""
 
-    def __init__(self, session, *, settings=None, chat_model=None, thread_id: str | None = None,
-                 max_iterations: int = 8) -> None:
+    def __init__(
+        self,
+        session,
+        *,
+        settings=None,
+        chat_model=None,
+        thread_id: str | None = None,
+        max_iterations: int = 8,
+    ) -> None:
         from agent.settings import Settings
 
         self.session = session
@@ -34,8 +40,14 @@ class Assistant:
         if chat_model is not None or self.settings.model:
             from agent.assistant.llm import LLMAgent
 
-            self.agent = LLMAgent(session, self.runner, settings=self.settings, chat_model=chat_model,
-                                  thread_id=self.thread_id, max_iterations=max_iterations)
+            self.agent = LLMAgent(
+                session,
+                self.runner,
+                settings=self.settings,
+                chat_model=chat_model,
+                thread_id=self.thread_id,
+                max_iterations=max_iterations,
+            )
             self.mode = "llm"
         else:
             self.agent = Planner(session, self.runner)
@@ -71,7 +83,9 @@ class Assistant:
 
         logging.getLogger(__name__).warning("model unavailable, offline for this turn: %s", exc)
         answer = self.planner.ask(message)
-        return Answer(f"{fallback_note(exc)}\n\n{answer.text}", self.runner.trace[start:], "offline")
+        return Answer(
+            f"{fallback_note(exc)}\n\n{answer.text}", self.runner.trace[start:], "offline"
+        )
 
     @property
     def trace(self):
@@ -80,5 +94,7 @@ class Assistant:
 
 def fallback_note(exc: Exception) -> str:
     """The first line of a turn the offline planner answered because the model failed."""
-    return (f"The language model is unavailable ({exc}), so the offline planner answered this "
-            "turn instead:")
+    return (
+        f"The language model is unavailable ({exc}), so the offline planner answered this "
+        "turn instead:"
+    )

@@ -2,7 +2,8 @@
 
 `stray_numbers(text, results)` lists the numbers in an answer that no tool result of the same
 turn holds, in any of the ways a number is usually written (4.93, 4.9, 197, 1,234, 67%, 0.67,
-+3), or the length of a list a tool returned ("top 10"). Numbers inside a tool result's strings count too (a playbook passage, the brief's
++3), or the length of a list a tool returned ("top 10"). Numbers inside a tool result's strings
+count too (a playbook passage, the brief's
 Markdown), and so do numbers the merchant wrote in the request ("top 3", "$40"). Dates,
 customer and order ids, list numbering and the constants of the definitions the tools state
 (`DEFINITIONS`) are not numbers to check. `agent.reports.brief.stray_numbers` is the brief's stricter
@@ -18,6 +19,7 @@ text, whole words only.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Iterable
@@ -67,10 +69,8 @@ def tool_numbers(results: Iterable) -> set[str]:
         elif isinstance(obj, str):
             for tok in NUMBER.findall(_strip(obj)):
                 out.add(_norm(tok))
-                try:
+                with contextlib.suppress(ValueError):
                     out.update(number_forms(float(_norm(tok))))
-                except ValueError:
-                    pass
 
     for r in results:
         walk(r)
@@ -88,8 +88,9 @@ def numbers_in(text: str) -> list[str]:
     return NUMBER.findall(_strip(text))
 
 
-def stray_numbers(text: str, results: Iterable, *, request: str = "",
-                  allowed: Iterable[str] = DEFINITIONS) -> list[str]:
+def stray_numbers(
+    text: str, results: Iterable, *, request: str = "", allowed: Iterable[str] = DEFINITIONS
+) -> list[str]:
     """Numbers in `text` that neither the tool results nor the request hold."""
     known = tool_numbers(list(results) + [request]) | {_norm(a) for a in allowed}
     return [t for t in numbers_in(text) if _norm(t) not in known]
@@ -111,10 +112,15 @@ ACTIONS = {  # what an answer may claim was done -> the words that claim it
     "sent": r"sent|emailed|texted|messaged|delivered|scheduled|launched",
 }
 CLAIM = {k: re.compile(rf"\b(?:{v})\b", re.I) for k, v in ACTIONS.items()}
-NEGATION = re.compile(r"\b(?:not|no|nothing|never|none|n't|cannot|can't|won't|until|once|before|"
-                      r"only a person|needs? (?:a person|your)|waiting|pending|awaiting|if you|"
-                      r"you can|to be)\b|n't\b", re.I)
-DISCOUNT = re.compile(r"(\d+(?:\.\d+)?)\s*%\s*(?:off|discount)|discount of (\d+(?:\.\d+)?)\s*%", re.I)
+NEGATION = re.compile(
+    r"\b(?:not|no|nothing|never|none|n't|cannot|can't|won't|until|once|before|"
+    r"only a person|needs? (?:a person|your)|waiting|pending|awaiting|if you|"
+    r"you can|to be)\b|n't\b",
+    re.I,
+)
+DISCOUNT = re.compile(
+    r"(\d+(?:\.\d+)?)\s*%\s*(?:off|discount)|discount of (\d+(?:\.\d+)?)\s*%", re.I
+)
 
 
 def sentences(text: str) -> list[str]:
@@ -122,7 +128,7 @@ def sentences(text: str) -> list[str]:
     they give the text back."""
     out, pos = [], 0
     for m in re.finditer(r"(?<=[.!?])\s+|\n+", text):
-        out.append(text[pos:m.end()])
+        out.append(text[pos : m.end()])
         pos = m.end()
     if pos < len(text):
         out.append(text[pos:])
@@ -165,8 +171,12 @@ def check_answer(text: str, trace, *, request: str = "") -> tuple[str, dict]:
     kept = []
     for sent in sentences(text):
         stray = stray_numbers(sent, results, request=request)
-        stray += [d for m in DISCOUNT.finditer(sent) for d in m.groups()
-                  if d and _norm(d) not in offered and d not in stray]
+        stray += [
+            d
+            for m in DISCOUNT.finditer(sent)
+            for d in m.groups()
+            if d and _norm(d) not in offered and d not in stray
+        ]
         claims = sorted(claimed_actions(sent) - done)
         if stray or claims:
             report["unverified_numbers"] += stray
@@ -181,18 +191,24 @@ def check_answer(text: str, trace, *, request: str = "") -> tuple[str, dict]:
     if report["unverified_numbers"]:
         what.append("numbers that no tool result of this turn holds")
     if report["unsupported_claims"]:
-        what.append("claims that something was " + " or ".join(sorted(set(report["unsupported_claims"])))
-                    + ", which no tool did")
+        what.append(
+            "claims that something was "
+            + " or ".join(sorted(set(report["unsupported_claims"])))
+            + ", which no tool did"
+        )
     many = "statements" if len(report["removed"]) > 1 else "a statement"
     note = f"(Unverified: I left out {many} with {' and '.join(what)}; the tool trace lists them.)"
     if not body:
-        body = ("I could not check the model's answer against this turn's tool results, so I "
-                "left it out. Ask again, or ask for one figure or one customer.")
+        body = (
+            "I could not check the model's answer against this turn's tool results, so I "
+            "left it out. Ask again, or ask for one figure or one customer."
+        )
     return f"{body}\n\n{note}", report
 
 
-def safe_prefix(partial: str, results: Iterable, *, request: str = "",
-                known: set[str] | None = None) -> str:
+def safe_prefix(
+    partial: str, results: Iterable, *, request: str = "", known: set[str] | None = None
+) -> str:
     """The part of a sentence still being written that may be shown: up to its first number no
     tool result holds, or its first word that claims an action. `known`: the results' numbers
     (`tool_numbers`), when already computed."""

@@ -45,8 +45,13 @@ def training_digest(pairs: list[tuple[str, str]]) -> str:
 def char_vectoriser(vocabulary=None):
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    return TfidfVectorizer(analyzer="char_wb", ngram_range=NGRAMS, sublinear_tf=True,
-                           min_df=1 if vocabulary is not None else 2, vocabulary=vocabulary)
+    return TfidfVectorizer(
+        analyzer="char_wb",
+        ngram_range=NGRAMS,
+        sublinear_tf=True,
+        min_df=1 if vocabulary is not None else 2,
+        vocabulary=vocabulary,
+    )
 
 
 def features(vectoriser, texts: list[str], embeddings: np.ndarray):
@@ -79,17 +84,28 @@ class IntentModel:
             return None
         vec = char_vectoriser(vocabulary=[str(t) for t in arrays["vocabulary"]])
         vec.idf_ = arrays["idf"]
-        return cls(classes=tuple(str(c) for c in arrays["classes"]), coef=arrays["coef"].astype(float),
-                   intercept=arrays["intercept"], vectoriser=vec, embedder=str(arrays["embedder"]),
-                   digest=str(arrays["digest"]))
+        return cls(
+            classes=tuple(str(c) for c in arrays["classes"]),
+            coef=arrays["coef"].astype(float),
+            intercept=arrays["intercept"],
+            vectoriser=vec,
+            embedder=str(arrays["embedder"]),
+            digest=str(arrays["digest"]),
+        )
 
     def save(self, path) -> None:
         """The arrays, float32 weights (cast back to float64 once, on load)."""
         vocab = sorted(self.vectoriser.vocabulary_, key=self.vectoriser.vocabulary_.get)
-        np.savez_compressed(path, classes=np.array(self.classes), coef=self.coef.astype(np.float32),
-                            intercept=self.intercept, vocabulary=np.array(vocab),
-                            idf=self.vectoriser.idf_, embedder=np.array(self.embedder),
-                            digest=np.array(self.digest))
+        np.savez_compressed(
+            path,
+            classes=np.array(self.classes),
+            coef=self.coef.astype(np.float32),
+            intercept=self.intercept,
+            vocabulary=np.array(vocab),
+            idf=self.vectoriser.idf_,
+            embedder=np.array(self.embedder),
+            digest=np.array(self.digest),
+        )
 
     def fits(self, embedder) -> bool:
         return getattr(embedder, "name", None) == self.embedder
@@ -102,13 +118,26 @@ class IntentModel:
         return dict(zip(self.classes, (p / p.sum()).tolist()))
 
 
-def train(texts: list[str], labels: list[str], embeddings: np.ndarray, *, embedder: str,
-          digest: str, seed: int = 0) -> IntentModel:
+def train(
+    texts: list[str],
+    labels: list[str],
+    embeddings: np.ndarray,
+    *,
+    embedder: str,
+    digest: str,
+    seed: int = 0,
+) -> IntentModel:
     """Fit the vectoriser and the logistic regression (scikit-learn, lbfgs)."""
     from sklearn.linear_model import LogisticRegression
 
     vec = char_vectoriser().fit([t.lower() for t in texts])
     X = features(vec, [t.lower() for t in texts], embeddings)
     lr = LogisticRegression(C=REGULARISATION, max_iter=5000, random_state=seed).fit(X, labels)
-    return IntentModel(classes=tuple(str(c) for c in lr.classes_), coef=lr.coef_,
-                       intercept=lr.intercept_, vectoriser=vec, embedder=embedder, digest=digest)
+    return IntentModel(
+        classes=tuple(str(c) for c in lr.classes_),
+        coef=lr.coef_,
+        intercept=lr.intercept_,
+        vectoriser=vec,
+        embedder=embedder,
+        digest=digest,
+    )

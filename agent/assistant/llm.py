@@ -31,16 +31,17 @@ import threading
 import time
 
 from agent.assistant.errors import ModelConfigError, ModelUnavailable
-from agent.toolbox.tools import TOOLS, Answer, ToolRunner, TraceStep
 from agent.assistant.grounding import check_answer
 from agent.assistant.prompts import system_prompt
+from agent.toolbox.tools import TOOLS, Answer, ToolRunner, TraceStep
 
 log = logging.getLogger(__name__)
 
 FIX = "set OPENAI_API_KEY=… or unset RETENTION_MODEL to use offline mode"
 LIMIT_PREFIX = "Model call limits exceeded"
 _TURN_EXPIRED: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar(
-    "turn_expired", default=None)
+    "turn_expired", default=None
+)
 """The running turn's deadline flag, set in the turn's worker thread (LangGraph copies the
 context into the threads that run tools)."""
 
@@ -61,9 +62,14 @@ def chat_model_from_settings(settings):
         raise ModelConfigError("no model configured: set RETENTION_MODEL=<model name>")
     if not settings.openai_api_key and not settings.openai_base_url:
         raise ModelConfigError(f"RETENTION_MODEL={settings.model} needs an API key: {FIX}")
-    return _chat_openai()(model=settings.model, api_key=settings.openai_api_key or "not-needed",
-                          base_url=settings.openai_base_url or None, temperature=0, max_retries=1,
-                          timeout=settings.turn_timeout + 5)  # the turn's deadline ends it first
+    return _chat_openai()(
+        model=settings.model,
+        api_key=settings.openai_api_key or "not-needed",
+        base_url=settings.openai_base_url or None,
+        temperature=0,
+        max_retries=1,
+        timeout=settings.turn_timeout + 5,
+    )  # the turn's deadline ends it first
 
 
 def _chat_openai():
@@ -107,6 +113,7 @@ def langchain_tools(runner: ToolRunner) -> list:
 
     out = []
     for spec in TOOLS.values():
+
         def call(_name: str = spec.name, **kwargs):
             if _expired():  # the turn's deadline passed: a late call must not act
                 return "Error: the turn's deadline passed; no tool runs"
@@ -122,10 +129,16 @@ def langchain_tools(runner: ToolRunner) -> list:
             log.warning(msg)
             return msg
 
-        out.append(StructuredTool.from_function(func=call, name=spec.name,
-                                                description=spec.description,
-                                                args_schema=spec.args, infer_schema=False,
-                                                handle_validation_error=bad_args))
+        out.append(
+            StructuredTool.from_function(
+                func=call,
+                name=spec.name,
+                description=spec.description,
+                args_schema=spec.args,
+                infer_schema=False,
+                handle_validation_error=bad_args,
+            )
+        )
     return out
 
 
@@ -137,8 +150,16 @@ class LLMAgent:
     final answer is grounded (agent.assistant.grounding.check_answer) before anyone sees it. `ask` and
     `stream` run the same graph the same way and give the same Answer."""
 
-    def __init__(self, session, runner: ToolRunner, *, settings, chat_model=None,
-                 thread_id: str = "default", max_iterations: int = 8) -> None:
+    def __init__(
+        self,
+        session,
+        runner: ToolRunner,
+        *,
+        settings,
+        chat_model=None,
+        thread_id: str = "default",
+        max_iterations: int = 8,
+    ) -> None:
         from langchain.agents import create_agent
         from langchain.agents.middleware import ModelCallLimitMiddleware
         from langgraph.checkpoint.memory import InMemorySaver
@@ -151,28 +172,41 @@ class LLMAgent:
         self.deadline_s = float(getattr(settings, "turn_timeout", 60.0) or 60.0)
         self.model = chat_model if chat_model is not None else chat_model_from_settings(settings)
         self.graph = create_agent(
-            self.model, langchain_tools(runner),
-            system_prompt=system_prompt(as_of=str(session.as_of.date()),
-                                        horizon_days=session.horizon_days),
-            middleware=[ModelCallLimitMiddleware(run_limit=max_iterations, exit_behavior="end"),
-                        _recoverable_tool_calls(runner)],
-            checkpointer=InMemorySaver())
+            self.model,
+            langchain_tools(runner),
+            system_prompt=system_prompt(
+                as_of=str(session.as_of.date()), horizon_days=session.horizon_days
+            ),
+            middleware=[
+                ModelCallLimitMiddleware(run_limit=max_iterations, exit_behavior="end"),
+                _recoverable_tool_calls(runner),
+            ],
+            checkpointer=InMemorySaver(),
+        )
 
     def _config(self) -> dict:
-        return {"configurable": {"thread_id": self.thread_id},
-                "recursion_limit": 4 * self.max_iterations + 10}
+        return {
+            "configurable": {"thread_id": self.thread_id},
+            "recursion_limit": 4 * self.max_iterations + 10,
+        }
 
     def _answer(self, text: str, start: int, message: str) -> Answer:
         if text.startswith(LIMIT_PREFIX):
-            text = (f"I stopped after {self.max_iterations} model calls without a final answer "
-                    "(the iteration cap). Try a narrower question, or see the tool trace.")
+            text = (
+                f"I stopped after {self.max_iterations} model calls without a final answer "
+                "(the iteration cap). Try a narrower question, or see the tool trace."
+            )
         elif text == TIMED_OUT:
-            text = (f"The model did not answer in time: no final answer within "
-                    f"{self.deadline_s:g} s (RETENTION_TURN_TIMEOUT). Try again, or ask a "
-                    "narrower question.")
+            text = (
+                f"The model did not answer in time: no final answer within "
+                f"{self.deadline_s:g} s (RETENTION_TURN_TIMEOUT). Try again, or ask a "
+                "narrower question."
+            )
         elif not text.strip():
-            text = ("The model gave an empty answer. Try again, or ask a narrower question "
-                    "(see the tool trace for what was called).")
+            text = (
+                "The model gave an empty answer. Try again, or ask a narrower question "
+                "(see the tool trace for what was called)."
+            )
         else:
             text = self._ground(text, start, message)
         return Answer(text, self.runner.trace[start:], "llm")
@@ -180,11 +214,14 @@ class LLMAgent:
     def _ground(self, text: str, start: int, message: str) -> str:
         """The answer as the merchant may see it: what the turn's tools do not support removed,
         and a trace step (`answer_check`) that says which numbers and claims those were."""
-        checked, report = check_answer(text, self.runner.trace[start:],
-                                       request=self.session.redact(message))
+        checked, report = check_answer(
+            text, self.runner.trace[start:], request=self.session.redact(message)
+        )
         if report["removed"]:
             log.warning("ungrounded LLM answer: %s", report)
-            self.runner.trace.append(TraceStep(CHECK_STEP, {}, {**report, "original": text}, 0.0, ok=False))
+            self.runner.trace.append(
+                TraceStep(CHECK_STEP, {}, {**report, "original": text}, 0.0, ok=False)
+            )
         return checked
 
     def _run(self, message: str, *, streaming: bool):
@@ -202,8 +239,9 @@ class LLMAgent:
             _TURN_EXPIRED.set(expired)
             try:
                 if streaming:
-                    for part in self.graph.stream(inputs, config, stream_mode=["messages", "updates"],
-                                                  version="v2"):
+                    for part in self.graph.stream(
+                        inputs, config, stream_mode=["messages", "updates"], version="v2"
+                    ):
                         parts.put(("part", part))
                     out = self.graph.get_state(config).values
                 else:
@@ -292,11 +330,17 @@ class LLMAgent:
             self._seen_key, self._grounded = key, {}
             self._known = tool_numbers([s.result for s in trace] + [request])
         parts = sentences(text)
-        done, last = (parts, "") if re.search(r"[.!?\n]\s*$", text) else (parts[:-1], parts[-1] if parts else "")
+        done, last = (
+            (parts, "")
+            if re.search(r"[.!?\n]\s*$", text)
+            else (parts[:-1], parts[-1] if parts else "")
+        )
         for s in done:
             if s not in self._grounded:
                 self._grounded[s] = not check_answer(s, trace, request=request)[1]["removed"]
-        return "".join(s for s in done if self._grounded[s]) + safe_prefix(last, [], known=self._known)
+        return "".join(s for s in done if self._grounded[s]) + safe_prefix(
+            last, [], known=self._known
+        )
 
 
 TIMED_OUT = "\x00timed out"
@@ -322,14 +366,22 @@ def _recoverable_tool_calls(runner: ToolRunner):
             replies = []
             for bad in last.invalid_tool_calls:
                 name = bad.get("name") or "?"
-                msg = (f"Error: invalid arguments for {name}: not a JSON object "
-                       f"({(bad.get('error') or 'could not parse')[:160]}); call it again with "
-                       "JSON arguments that match its schema").replace("\n", " ")
+                msg = (
+                    f"Error: invalid arguments for {name}: not a JSON object "
+                    f"({(bad.get('error') or 'could not parse')[:160]}); call it again with "
+                    "JSON arguments that match its schema"
+                ).replace("\n", " ")
                 log.warning("%s: %r", msg, (bad.get("args") or "")[:200])
-                runner.trace.append(TraceStep(name, {"raw_arguments": (bad.get("args") or "")[:500]},
-                                              msg, 0.0, ok=False))
-                replies.append(ToolMessage(msg, tool_call_id=bad.get("id") or "invalid", name=name,
-                                           status="error"))
+                runner.trace.append(
+                    TraceStep(
+                        name, {"raw_arguments": (bad.get("args") or "")[:500]}, msg, 0.0, ok=False
+                    )
+                )
+                replies.append(
+                    ToolMessage(
+                        msg, tool_call_id=bad.get("id") or "invalid", name=name, status="error"
+                    )
+                )
             if last.tool_calls:  # the valid calls still run; the model reads every reply next
                 return {"messages": replies}
             return {"messages": replies, "jump_to": "model"}
@@ -339,12 +391,25 @@ def _recoverable_tool_calls(runner: ToolRunner):
                 return handler(request)
             except Exception as exc:  # e.g. arguments that are JSON but not an object
                 call = request.tool_call
-                msg = f"Error: invalid arguments for {call.get('name')}: {exc}".replace("\n", " ")[:400]
+                msg = f"Error: invalid arguments for {call.get('name')}: {exc}".replace("\n", " ")[
+                    :400
+                ]
                 log.warning(msg)
-                runner.trace.append(TraceStep(call.get("name") or "?", {"raw_arguments": str(call.get("args"))[:500]},
-                                              msg, 0.0, ok=False))
-                return ToolMessage(msg, tool_call_id=call.get("id") or "invalid",
-                                   name=call.get("name"), status="error")
+                runner.trace.append(
+                    TraceStep(
+                        call.get("name") or "?",
+                        {"raw_arguments": str(call.get("args"))[:500]},
+                        msg,
+                        0.0,
+                        ok=False,
+                    )
+                )
+                return ToolMessage(
+                    msg,
+                    tool_call_id=call.get("id") or "invalid",
+                    name=call.get("name"),
+                    status="error",
+                )
 
     return RecoverableToolCalls()
 
@@ -367,22 +432,29 @@ def _explain(exc: BaseException, settings) -> BaseException:
     if isinstance(exc, openai.AuthenticationError):
         return ModelConfigError(f"the model server at {where} rejected the API key (401): {FIX}")
     if isinstance(exc, openai.NotFoundError):
-        return ModelConfigError(f"model {settings.model!r} not found at {where} (404): set "
-                                "RETENTION_MODEL to a model the server has, or unset it for offline mode")
+        return ModelConfigError(
+            f"model {settings.model!r} not found at {where} (404): set "
+            "RETENTION_MODEL to a model the server has, or unset it for offline mode"
+        )
     if isinstance(exc, openai.PermissionDeniedError):
         return ModelConfigError(f"the model server at {where} refused the request (403): {FIX}")
     if isinstance(exc, openai.APITimeoutError):
         return ModelUnavailable(f"the model server at {where} did not answer in time")
     if isinstance(exc, openai.APIConnectionError):
-        return ModelUnavailable(f"cannot reach the model server at {where}: check OPENAI_BASE_URL, "
-                                "or unset RETENTION_MODEL to use offline mode")
+        return ModelUnavailable(
+            f"cannot reach the model server at {where}: check OPENAI_BASE_URL, "
+            "or unset RETENTION_MODEL to use offline mode"
+        )
     if isinstance(exc, openai.APIStatusError):
-        return ModelUnavailable(f"the model server at {where} answered {exc.status_code}: "
-                                f"{' '.join(str(exc).split())[:200]}")
+        return ModelUnavailable(
+            f"the model server at {where} answered {exc.status_code}: "
+            f"{' '.join(str(exc).split())[:200]}"
+        )
     if isinstance(exc, Exception) and not isinstance(exc, ModelConfigError):
         # anything else the model's turn raised (a reply that cannot be read, a provider's
         # bug): logged in full, and the turn answered offline rather than a traceback
         log.error("the model turn failed", exc_info=exc)
-        return ModelUnavailable(f"the model call failed: {type(exc).__name__}: "
-                                f"{' '.join(str(exc).split())[:160]}")
+        return ModelUnavailable(
+            f"the model call failed: {type(exc).__name__}: {' '.join(str(exc).split())[:160]}"
+        )
     return exc

@@ -31,9 +31,56 @@ NAME_PLACEHOLDER = "[customer name]"
 EMAIL_PLACEHOLDER = "[email]"
 PHONE_PLACEHOLDER = "[phone]"
 TITLES = frozenset({"mr", "mrs", "ms", "mx", "dr", "mme", "mlle", "herr", "frau", "sra", "srta"})
-TLDS = frozenset("""com net org info biz edu gov mil int name pro mobi asia app dev io ai xyz online site
-shop store tech cloud email live life today world news blog club art design page space website top link
-click example test invalid local localhost onion""".split())
+TLDS = frozenset(
+    [
+        "com",
+        "net",
+        "org",
+        "info",
+        "biz",
+        "edu",
+        "gov",
+        "mil",
+        "int",
+        "name",
+        "pro",
+        "mobi",
+        "asia",
+        "app",
+        "dev",
+        "io",
+        "ai",
+        "xyz",
+        "online",
+        "site",
+        "shop",
+        "store",
+        "tech",
+        "cloud",
+        "email",
+        "live",
+        "life",
+        "today",
+        "world",
+        "news",
+        "blog",
+        "club",
+        "art",
+        "design",
+        "page",
+        "space",
+        "website",
+        "top",
+        "link",
+        "click",
+        "example",
+        "test",
+        "invalid",
+        "local",
+        "localhost",
+        "onion",
+    ]
+)
 """Last labels a spelled-out address ("… at example dot com") may end with: these, or any two
 letters (a country code)."""
 
@@ -44,10 +91,14 @@ _DOMAIN = rf"[a-z0-9-]+(?:{_SEP}[a-z0-9-]+)*{_SEP}[a-z]{{2,24}}"
 EMAIL = re.compile(rf"(?<![a-z0-9_+%.-])({_LOCAL}){_AT}({_DOMAIN})(?![a-z0-9-])")
 _PLAIN_EMAIL = re.compile(r"^[a-z0-9_+%.-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+$")
 
-_DATE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?:[ t]\d{1,2}:\d{2}(?::\d{2})?(?:\.\d+)?)?"
-                   r"|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}(?:[ t]\d{1,2}:\d{2}(?::\d{2})?)?"
-                   r"|\d{1,2}:\d{2}(?::\d{2})?")
-PHONE = re.compile(r"(?<![\w+.,])(?:\+|00)?[ \t]*(?:\(\d{1,4}\)|\d)(?:[ \t().\-/]{0,3}\d){6,16}(?![\w])")
+_DATE = re.compile(
+    r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?:[ t]\d{1,2}:\d{2}(?::\d{2})?(?:\.\d+)?)?"
+    r"|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}(?:[ t]\d{1,2}:\d{2}(?::\d{2})?)?"
+    r"|\d{1,2}:\d{2}(?::\d{2})?"
+)
+PHONE = re.compile(
+    r"(?<![\w+.,])(?:\+|00)?[ \t]*(?:\(\d{1,4}\)|\d)(?:[ \t().\-/]{0,3}\d){6,16}(?![\w])"
+)
 _LOCAL7 = re.compile(r"^\d{3}[-.]\d{4}$")
 _WORD = re.compile(r"[^\W\d_]+")
 _NAME_GAP = re.compile(r"^[\s'.,-]{1,4}$")
@@ -83,15 +134,18 @@ class PersonalIndex:
     longest: int = 2
 
     @classmethod
-    def of(cls, personal: Mapping[str, Mapping] | None = None, *, frame=None,
-           ids: Iterable[str] = ()) -> PersonalIndex:
+    def of(
+        cls, personal: Mapping[str, Mapping] | None = None, *, frame=None, ids: Iterable[str] = ()
+    ) -> PersonalIndex:
         """From {customer_id: {email, phone, first_name, last_name, name}} or a DataFrame of
         those columns indexed by customer id (`frame`). `ids`: every customer id of the store,
         so a numeric id is never taken for a phone number."""
         import pandas as pd
 
         if personal is not None:
-            frame = pd.DataFrame.from_dict({str(k): dict(v) for k, v in personal.items()}, orient="index")
+            frame = pd.DataFrame.from_dict(
+                {str(k): dict(v) for k, v in personal.items()}, orient="index"
+            )
         index = cls(ids=frozenset(str(i) for i in ids))
         if frame is None or not len(frame):
             return index
@@ -100,19 +154,25 @@ class PersonalIndex:
         def column(name: str) -> pd.Series:
             if name not in frame.columns:
                 return pd.Series("", index=cids, dtype=object)
-            return pd.Series(frame[name].to_numpy(dtype=object), index=cids).where(frame[name].notna().to_numpy(), "")
+            return pd.Series(frame[name].to_numpy(dtype=object), index=cids).where(
+                frame[name].notna().to_numpy(), ""
+            )
 
         def keyed(values: pd.Series, fn) -> pd.Series:  # names and emails repeat: fold each once
             uniq = {v: fn(v) for v in pd.unique(values.astype(str))}
             return values.astype(str).map(uniq)
 
-        emails = keyed(column("email").astype(str).str.strip(), lambda e: fold(e).text if "@" in e else "")
+        emails = keyed(
+            column("email").astype(str).str.strip(), lambda e: fold(e).text if "@" in e else ""
+        )
         index.emails = _table(emails)
         phones = column("phone").astype(str).str.replace(r"\D", "", regex=True)
         phones = phones.where(phones.str.len() < 10, phones.str[-10:])
         phones = phones[phones.str.len() >= 7]
         index.phones = _table(phones)
-        index.tails = _table(pd.Series(phones.str[-7:].to_numpy(), index=phones.to_numpy()))  # -> the number
+        index.tails = _table(
+            pd.Series(phones.str[-7:].to_numpy(), index=phones.to_numpy())
+        )  # -> the number
         first, last = keyed(column("first_name"), name_key), keyed(column("last_name"), name_key)
         both = (first.map(bool) & last.map(bool)).to_numpy()
         f, la = first[both], last[both]
@@ -148,7 +208,7 @@ def redact(text: str, index: PersonalIndex | None = None) -> str:
     hits += _email_hits(low, index)
     view = list(low)
     for m in _DATE.finditer(low):  # a date or a time is never part of a phone number
-        view[m.start():m.end()] = "x" * (m.end() - m.start())
+        view[m.start() : m.end()] = "x" * (m.end() - m.start())
     view = "".join(view)
     for m in PHONE.finditer(view):
         raw = m.group(0).strip()
@@ -166,7 +226,9 @@ def redact(text: str, index: PersonalIndex | None = None) -> str:
             elif not (len(d) == 7 and _LOCAL7.match(raw)):
                 continue
         start = m.start() + (len(m.group(0)) - len(m.group(0).lstrip()))
-        hits.append((start, m.end(), (index.phones.get(key) if known else None) or PHONE_PLACEHOLDER))
+        hits.append(
+            (start, m.end(), (index.phones.get(key) if known else None) or PHONE_PLACEHOLDER)
+        )
     if index.names:
         hits += _name_hits(low, index)
     if not hits:
@@ -194,10 +256,16 @@ def _email_hits(low: str, index: PersonalIndex) -> list[tuple[int, int, str]]:
         plain = bool(_PLAIN_EMAIL.match(whole))
         known = canonical in index.emails
         tld = canonical.rsplit(".", 1)[-1]
-        spelled_ok = (re.search(r"[._+\d]|\bdot\b|[\[({]", local) or re.search(r"\bdot\b|[\[({]", domain)
-                      or re.search(r"[@\[({]", whole[len(local):len(whole) - len(domain)]))
-        if known or plain or (spelled_ok and (tld in TLDS or len(tld) == 2)
-                              and _PLAIN_EMAIL.match(canonical)):
+        spelled_ok = (
+            re.search(r"[._+\d]|\bdot\b|[\[({]", local)
+            or re.search(r"\bdot\b|[\[({]", domain)
+            or re.search(r"[@\[({]", whole[len(local) : len(whole) - len(domain)])
+        )
+        if (
+            known
+            or plain
+            or (spelled_ok and (tld in TLDS or len(tld) == 2) and _PLAIN_EMAIL.match(canonical))
+        ):
             hits.append((m.start(), m.end(), index.emails.get(canonical) or EMAIL_PLACEHOLDER))
             pos = m.end()
         else:
@@ -212,8 +280,8 @@ def _name_hits(low: str, index: PersonalIndex) -> list[tuple[int, int, str]]:
     while i < len(words):
         found = None
         for n in range(min(index.longest, len(words) - i), 1, -1):
-            chunk = words[i:i + n]
-            if any(not _NAME_GAP.match(low[a.end():b.start()]) for a, b in zip(chunk, chunk[1:])):
+            chunk = words[i : i + n]
+            if any(not _NAME_GAP.match(low[a.end() : b.start()]) for a, b in zip(chunk, chunk[1:])):
                 continue
             key = tuple(w.group(0) for w in chunk)
             if key in index.names:
@@ -221,12 +289,19 @@ def _name_hits(low: str, index: PersonalIndex) -> list[tuple[int, int, str]]:
                 break
         if found is None and words[i].group(0) in TITLES:  # "Mrs Núñez", "dr al-khouri"
             for n in range(min(3, len(words) - i - 1), 0, -1):
-                chunk = words[i:i + 1 + n]
-                if any(not _NAME_GAP.match(low[a.end():b.start()]) for a, b in zip(chunk, chunk[1:])):
+                chunk = words[i : i + 1 + n]
+                if any(
+                    not _NAME_GAP.match(low[a.end() : b.start()]) for a, b in zip(chunk, chunk[1:])
+                ):
                     continue
                 key = tuple(w.group(0) for w in chunk[1:])
                 if key in index.last_names:
-                    found = (chunk[1].start(), chunk[-1].end(), index.last_names[key] or NAME_PLACEHOLDER, n + 1)
+                    found = (
+                        chunk[1].start(),
+                        chunk[-1].end(),
+                        index.last_names[key] or NAME_PLACEHOLDER,
+                        n + 1,
+                    )
                     break
         if found:
             hits.append(found[:3])

@@ -54,19 +54,38 @@ def index_playbooks(kb):
 def store_fingerprint(store_dir: Path) -> dict:
     """The store's identity for the score cache: resolved path plus each file's size and mtime."""
     store_dir = Path(store_dir)
-    files = [store_dir] if store_dir.is_file() else sorted(p for p in store_dir.iterdir() if p.is_file())
-    return {"store": str(store_dir.resolve()),
-            "files": {p.name: [p.stat().st_size, p.stat().st_mtime_ns] for p in files
-                      if not p.name.endswith(".tmp")}}
+    files = (
+        [store_dir]
+        if store_dir.is_file()
+        else sorted(p for p in store_dir.iterdir() if p.is_file())
+    )
+    return {
+        "store": str(store_dir.resolve()),
+        "files": {
+            p.name: [p.stat().st_size, p.stat().st_mtime_ns]
+            for p in files
+            if not p.name.endswith(".tmp")
+        },
+    }
 
 
 class StoreSession:
     """A store loaded and scored once, plus the knowledge base, for the assistant's tools."""
 
-    def __init__(self, store_dir: str | Path, workspace: Workspace | str | Path, *, as_of=None,
-                 horizon_days: int = 365, progress: Progress | None = None,
-                 kb=None, embedder=None, settings=None, loaded=None,
-                 model: str = DEFAULT_MODEL) -> None:
+    def __init__(
+        self,
+        store_dir: str | Path,
+        workspace: Workspace | str | Path,
+        *,
+        as_of=None,
+        horizon_days: int = 365,
+        progress: Progress | None = None,
+        kb=None,
+        embedder=None,
+        settings=None,
+        loaded=None,
+        model: str = DEFAULT_MODEL,
+    ) -> None:
         """`loaded`: this store as `tools.ingest.load.load_store` already gave it (with this
         workspace's rejects folder), so that it is not read again. `model`: the scoring
         model (tools.models.choices.MODELS; `--model` of chat and brief)."""
@@ -108,8 +127,11 @@ class StoreSession:
         self.customers: pd.DataFrame | None = cust
         self.store = dataclasses.replace(loaded, customers=cust)
         orders = loaded.orders
-        self.as_of = (pd.Timestamp(as_of).normalize() if as_of is not None
-                      else orders["order_date"].max().normalize())
+        self.as_of = (
+            pd.Timestamp(as_of).normalize()
+            if as_of is not None
+            else orders["order_date"].max().normalize()
+        )
         self.scores, self.params = self._scores_at(self.as_of)
         self.by_id = self.scores.set_index(self.scores["customer_id"].astype(str), drop=False)
         self._id_width = _id_shape(self.by_id.index)
@@ -139,7 +161,8 @@ class StoreSession:
         if "products_from_orders" not in self.memo:
             names = self.product_names()  # one source of names for drafts and answers
             self.memo["products_from_orders"] = pd.DataFrame(
-                {"product_id": list(names), "name": list(names.values())})
+                {"product_id": list(names), "name": list(names.values())}
+            )
         return self.memo["products_from_orders"]
 
     @property
@@ -164,8 +187,12 @@ class StoreSession:
         return d / f"scores_{day}.parquet", d / f"params_{day}.json", d / f"fingerprint_{day}.json"
 
     def _expected_fingerprint(self) -> dict:
-        return {"version": FINGERPRINT_VERSION, "horizon_days": self.horizon_days,
-                "model": self.model, **store_fingerprint(self.store_dir)}
+        return {
+            "version": FINGERPRINT_VERSION,
+            "horizon_days": self.horizon_days,
+            "model": self.model,
+            **store_fingerprint(self.store_dir),
+        }
 
     def _cached(self, day: str) -> tuple[pd.DataFrame, dict] | None:
         from agent.reports.snapshots import load_scores
@@ -196,9 +223,16 @@ class StoreSession:
             return hit
         self._progress(f"scoring customers as of {day}")
         s = self.store
-        result = score_store(s.orders, as_of=when, horizon_days=self.horizon_days,
-                             model=self.model, events=s.events, tickets=s.tickets, products=s.products,
-                             progress=lambda m: self._progress(f"scoring: {m}"))
+        result = score_store(
+            s.orders,
+            as_of=when,
+            horizon_days=self.horizon_days,
+            model=self.model,
+            events=s.events,
+            tickets=s.tickets,
+            products=s.products,
+            progress=lambda m: self._progress(f"scoring: {m}"),
+        )
         result.params["store"] = str(self.store_dir)  # what agent.reports.brief checks before reuse
         path = save_scores(self.workspace, result, as_of=when)
         fp = self._expected_fingerprint()
@@ -288,7 +322,9 @@ class StoreSession:
                 if raw.isdigit() and not cue and not _bare_number_is_id(raw, before, after, width):
                     continue
                 add(start, end, raw, cid)
-            elif digits and (cue or (prefix and re.fullmatch(rf"{re.escape(prefix)}[-_]?\d+", raw, re.I))):
+            elif digits and (
+                cue or (prefix and re.fullmatch(rf"{re.escape(prefix)}[-_]?\d+", raw, re.I))
+            ):
                 add(start, end, raw, None)
         return sorted(found, key=lambda x: x.start)
 
@@ -306,8 +342,11 @@ class StoreSession:
                 emails = dict(zip(e[e != ""], e[e != ""].index))
             full: dict[str, str | None] = {}
             if {"first_name", "last_name"} <= set(p.columns):
-                names = (p["first_name"].fillna("").astype(str).str.strip() + " "
-                         + p["last_name"].fillna("").astype(str).str.strip()).str.lower()
+                names = (
+                    p["first_name"].fillna("").astype(str).str.strip()
+                    + " "
+                    + p["last_name"].fillna("").astype(str).str.strip()
+                ).str.lower()
                 names = names[names.str.contains(r"\S \S", regex=True)]
                 dup = names.duplicated(keep=False)
                 full = {n: (None if d else cid) for cid, n, d in zip(names.index, names, dup)}
@@ -321,13 +360,15 @@ class StoreSession:
         if full:
             words = list(re.finditer(r"[^\W\d_][\w'-]*", text))
             for a, b in zip(words, words[1:]):
-                if text[a.end():b.start()].strip():
+                if text[a.end() : b.start()].strip():
                     continue
                 key = f"{a.group(0)} {b.group(0)}".lower()
                 if key in full:
                     cid = full[key]
-                    note = "" if cid else "several customers of this store have that name; give the id"
-                    out.append((a.start(), b.end(), text[a.start():b.end()], cid, note))
+                    note = (
+                        "" if cid else "several customers of this store have that name; give the id"
+                    )
+                    out.append((a.start(), b.end(), text[a.start() : b.end()], cid, note))
         return out
 
     def id_pattern(self) -> re.Pattern:
@@ -337,7 +378,9 @@ class StoreSession:
         prefix, width = self._id_width
         if prefix:
             return re.compile(rf"\b{re.escape(prefix)}[-_]?\d{{1,{max(width, 1)}}}\b", re.I)
-        return re.compile(r"\b(?:customer|cust|id)\b\s*#?\s*([A-Za-z0-9_-]*\d[A-Za-z0-9_-]*)\b", re.I)
+        return re.compile(
+            r"\b(?:customer|cust|id)\b\s*#?\s*([A-Za-z0-9_-]*\d[A-Za-z0-9_-]*)\b", re.I
+        )
 
     def rows_of(self, table: str, customer_id: str) -> pd.DataFrame:
         """One customer's rows of orders/events/tickets up to as-of, in time order: a binary
@@ -353,7 +396,10 @@ class StoreSession:
             order = np.argsort(ids, kind="stable")
             self._slices[table] = (frame.iloc[order].reset_index(drop=True), ids[order], col)
         frame, ids, col = self._slices[table]
-        lo, hi = np.searchsorted(ids, customer_id, "left"), np.searchsorted(ids, customer_id, "right")
+        lo, hi = (
+            np.searchsorted(ids, customer_id, "left"),
+            np.searchsorted(ids, customer_id, "right"),
+        )
         out = frame.iloc[lo:hi]
         return out.sort_values(col, kind="stable") if col in out.columns else out
 
@@ -365,7 +411,9 @@ class StoreSession:
         cid = self.resolve_customer_id(customer_id)
         if cid is None:
             example = self.by_id.index[0] if len(self.by_id) else "C000001"
-            raise LookupError(f"no customer {customer_id!r} in this store (ids look like {example})")
+            raise LookupError(
+                f"no customer {customer_id!r} in this store (ids look like {example})"
+            )
         return self.by_id.loc[cid]
 
     def product_names(self) -> dict[str, str]:
@@ -460,14 +508,23 @@ class Mention:
 
 _TOKEN = re.compile(r"(?<![\w@.+-])[A-Za-z0-9][\w.+@-]*")
 """A word or code as typed (ids may carry -, _, . or @)."""
-_ID_CUE = re.compile(r"(?:\b(?:customer|cust|client|buyer|shopper)\s*(?:id|number|no\.)?\s*[:#]?\s*"
-                     r"|\bid\s*[:#]?\s*|#\s*)$", re.I)
+_ID_CUE = re.compile(
+    r"(?:\b(?:customer|cust|client|buyer|shopper)\s*(?:id|number|no\.)?\s*[:#]?\s*"
+    r"|\bid\s*[:#]?\s*|#\s*)$",
+    re.I,
+)
 """Text right before an id: "customer 123", "customer id: 123", "customer #123", "#123"."""
-_COUNT_AFTER = re.compile(r"\s*(?:%|[-\s]*(?:days?|weeks?|months?|years?|hours?|times?|orders?|"
-                          r"customers?|people|percent|dollars?|pounds?|euros?|x\b))", re.I)
+_COUNT_AFTER = re.compile(
+    r"\s*(?:%|[-\s]*(?:days?|weeks?|months?|years?|hours?|times?|orders?|"
+    r"customers?|people|percent|dollars?|pounds?|euros?|x\b))",
+    re.I,
+)
 _MONEY_BEFORE = re.compile(r"(?:[$£€¥₹]|\b(?:usd|gbp|eur|cad|aud|pkr|bdt|inr|rs\.?))\s*$", re.I)
-_COUNT_BEFORE = re.compile(r"\b(?:top|first|last|best|worst|next|past|over|under|at|of|than|cac|"
-                           r"ltv|budget|limit|show|list|give|by|in|since|from|to|until|before|after)\s*$", re.I)
+_COUNT_BEFORE = re.compile(
+    r"\b(?:top|first|last|best|worst|next|past|over|under|at|of|than|cac|"
+    r"ltv|budget|limit|show|list|give|by|in|since|from|to|until|before|after)\s*$",
+    re.I,
+)
 
 
 def _bare_number_is_id(raw: str, before: str, after: str, width: int) -> bool:

@@ -13,8 +13,6 @@ call as it starts and ends, then gives the templated answer paragraph by paragra
 
 from __future__ import annotations
 
-from agent.assistant.errors import ModelUnavailable
-
 import queue
 import re
 import threading
@@ -22,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
+from agent.assistant.errors import ModelUnavailable
 from agent.toolbox.tools import Answer, TraceStep
 
 __all__ = ["TurnEvent", "stream_answer", "text_pieces"]
@@ -58,8 +57,9 @@ def stream_answer(assistant, message: str) -> Iterator[TurnEvent]:
             yield from assistant.agent.stream(message)
             return
         except ModelUnavailable as exc:  # this turn offline, as `Assistant.ask` does
-            yield from _offline(assistant, message,
-                                ask=lambda m, e=exc: assistant.offline_turn(m, e, start))
+            yield from _offline(
+                assistant, message, ask=lambda m, e=exc: assistant.offline_turn(m, e, start)
+            )
             return
     yield from _offline(assistant, message)
 
@@ -70,8 +70,11 @@ def _offline(assistant, message: str, ask=None) -> Iterator[TurnEvent]:
     out: dict = {}
 
     def listener(name: str, _args: dict, step: TraceStep | None) -> None:
-        events.put(TurnEvent("status", calling(name)) if step is None
-                   else TurnEvent("tool", finished(step), step=step))
+        events.put(
+            TurnEvent("status", calling(name))
+            if step is None
+            else TurnEvent("tool", finished(step), step=step)
+        )
 
     def work() -> None:
         try:

@@ -9,31 +9,54 @@ from __future__ import annotations
 import getpass
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from agent.approvals.queue import ApprovalError, open_queue, person
 from agent.workspace import Workspace
 
-approvals_app = typer.Typer(help="The approval queue: nothing leaves without a person's yes.",
-                            no_args_is_help=True)
-people_app = typer.Typer(help="The people who may approve, edit and reject drafts in this workspace.",
-                         no_args_is_help=True)
+approvals_app = typer.Typer(
+    help="The approval queue: nothing leaves without a person's yes.", no_args_is_help=True
+)
+people_app = typer.Typer(
+    help="The people who may approve, edit and reject drafts in this workspace.",
+    no_args_is_help=True,
+)
 approvals_app.add_typer(people_app, name="people")
 campaigns_app = typer.Typer(help="Campaigns and their measured results.", no_args_is_help=True)
 
-WorkspaceOpt = Annotated[Path, typer.Option("--workspace", envvar="RETENTION_WORKSPACE",
-                                            help="Folder the app writes to.", show_default=True)]
-ByOpt = Annotated[Optional[str], typer.Option("--by", help="Your name as registered in this workspace "
-                                              "(`approvals people`), recorded in the audit log "
-                                              "(default: your login name).")]
-StoreOpt = Annotated[Optional[Path], typer.Option("--store", help="Store folder (customers, orders); "
-                                                  "default: the store the campaign was planned on.")]
+WorkspaceOpt = Annotated[
+    Path,
+    typer.Option(
+        "--workspace",
+        envvar="RETENTION_WORKSPACE",
+        help="Folder the app writes to.",
+        show_default=True,
+    ),
+]
+ByOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--by",
+        help="Your name as registered in this workspace "
+        "(`approvals people`), recorded in the audit log "
+        "(default: your login name).",
+    ),
+]
+StoreOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--store",
+        help="Store folder (customers, orders); default: the store the campaign was planned on.",
+    ),
+]
 DemoOpt = Annotated[bool, typer.Option("--demo", help="Use the workspace's demo store.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 DEFAULT_WS = Path(".retention")
-NOTHING_SENT = "Nothing is sent by this software: import the file into Klaviyo or Shopify Email yourself."
+NOTHING_SENT = (
+    "Nothing is sent by this software: import the file into Klaviyo or Shopify Email yourself."
+)
 
 
 def _queue(workspace: Path):
@@ -58,19 +81,29 @@ def _first_approver(q, name: str) -> bool:
     if q.people():
         return False
     person(name)  # a program's name is refused before anything is asked
-    if _ask(f"Nobody is registered to approve drafts in this workspace yet. Register {name!r} as "
-            "its first approver (decisions are recorded under this name)?"):
+    if _ask(
+        f"Nobody is registered to approve drafts in this workspace yet. Register {name!r} as "
+        "its first approver (decisions are recorded under this name)?"
+    ):
         return True
-    raise ApprovalError(f"nothing done: nobody is registered to decide on drafts yet; register "
-                        f"yourself with `retention approvals people add {name!r}`")
+    raise ApprovalError(
+        f"nothing done: nobody is registered to decide on drafts yet; register "
+        f"yourself with `retention approvals people add {name!r}`"
+    )
 
 
 @people_app.command("add")
 def people_add(
     name: Annotated[str, typer.Argument(help="The person's name, as it goes into the audit log.")],
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for a confirmation.")] = False,
-    by: Annotated[Optional[str], typer.Option("--by", help="Your name: a registered person adds "
-                                              "people (default: your login name); not needed for the first.")] = None,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by",
+            help="Your name: a registered person adds "
+            "people (default: your login name); not needed for the first.",
+        ),
+    ] = None,
     workspace: WorkspaceOpt = DEFAULT_WS,
 ) -> None:
     """Register a person who may approve, edit and reject drafts (the first one registers
@@ -78,14 +111,19 @@ def people_add(
     q = _queue(workspace)
     name = person(name)
     first = not q.people()
-    question = (f"Register {name!r} as the first person who may approve drafts in this workspace?" if first
-                else f"Register {name!r} as a person who may approve drafts in this workspace?")
+    question = (
+        f"Register {name!r} as the first person who may approve drafts in this workspace?"
+        if first
+        else f"Register {name!r} as a person who may approve drafts in this workspace?"
+    )
     if not yes and not _ask(question):
         raise ApprovalError("nobody registered (not confirmed)")
     row, added = q.add_person(name, by=None if first else _by(by))
     if added:
-        typer.echo(f"Registered {row.name}: they may approve, edit and reject drafts in this workspace"
-                   + ("." if first else f" (added by {row.added_by})."))
+        typer.echo(
+            f"Registered {row.name}: they may approve, edit and reject drafts in this workspace"
+            + ("." if first else f" (added by {row.added_by}).")
+        )
     else:
         typer.echo(f"{row.name} is already registered; nothing to do.")
 
@@ -95,12 +133,21 @@ def people_list(as_json: JsonOpt = False, workspace: WorkspaceOpt = DEFAULT_WS) 
     """The people who may decide on drafts."""
     people = _queue(workspace).people()
     if as_json:
-        typer.echo(json.dumps([{"name": p.name, "added_at": p.added_at.isoformat(), "added_by": p.added_by}
-                               for p in people], indent=2))
+        typer.echo(
+            json.dumps(
+                [
+                    {"name": p.name, "added_at": p.added_at.isoformat(), "added_by": p.added_by}
+                    for p in people
+                ],
+                indent=2,
+            )
+        )
         return
     if not people:
-        typer.echo("Nobody is registered yet: `retention approvals people add NAME` (or the first "
-                   "approval asks).")
+        typer.echo(
+            "Nobody is registered yet: `retention approvals people add NAME` (or the first "
+            "approval asks)."
+        )
         return
     for p in people:
         typer.echo(f"{p.name}  (added {p.added_at:%Y-%m-%d %H:%M} by {p.added_by})")
@@ -108,15 +155,19 @@ def people_list(as_json: JsonOpt = False, workspace: WorkspaceOpt = DEFAULT_WS) 
 
 def _line(d) -> str:
     flags = f"  [{len(d.flags)} flag(s)]" if d.flags else ""
-    return (f"{d.id:>5}  {d.status:<9} {d.campaign_id:<18} {d.customer_id:<10} {d.channel:<15}"
-            f"{d.playbook_id:<32} {d.subject[:50]}{flags}")
+    return (
+        f"{d.id:>5}  {d.status:<9} {d.campaign_id:<18} {d.customer_id:<10} {d.channel:<15}"
+        f"{d.playbook_id:<32} {d.subject[:50]}{flags}"
+    )
 
 
 @approvals_app.command("list")
 def approvals_list(
-    state: Annotated[Optional[str], typer.Option("--state", help="pending, edited, approved, "
-                                                 "rejected, blocked or exported.")] = None,
-    campaign: Annotated[Optional[str], typer.Option("--campaign", help="One campaign id.")] = None,
+    state: Annotated[
+        str | None,
+        typer.Option("--state", help="pending, edited, approved, rejected, blocked or exported."),
+    ] = None,
+    campaign: Annotated[str | None, typer.Option("--campaign", help="One campaign id.")] = None,
     as_json: JsonOpt = False,
     workspace: WorkspaceOpt = DEFAULT_WS,
 ) -> None:
@@ -128,8 +179,10 @@ def approvals_list(
     if not drafts:
         typer.echo("No drafts" + (f" in state {state}" if state else "") + ".")
         return
-    typer.echo(f"{'id':>5}  {'state':<9} {'campaign':<18} {'customer':<10} {'channel':<15}"
-               f"{'playbook':<32} subject")
+    typer.echo(
+        f"{'id':>5}  {'state':<9} {'campaign':<18} {'customer':<10} {'channel':<15}"
+        f"{'playbook':<32} subject"
+    )
     for d in drafts:
         typer.echo(_line(d))
     counts: dict[str, int] = {}
@@ -139,17 +192,23 @@ def approvals_list(
 
 
 @approvals_app.command("show")
-def approvals_show(draft_id: int, as_json: JsonOpt = False, workspace: WorkspaceOpt = DEFAULT_WS) -> None:
+def approvals_show(
+    draft_id: int, as_json: JsonOpt = False, workspace: WorkspaceOpt = DEFAULT_WS
+) -> None:
     """Show one draft with its reason, cited playbook, flags and history."""
     q = _queue(workspace)
     d = q.get(draft_id)
-    history = [{"action": a.action, "actor": a.actor, "at": a.at.isoformat(), "note": a.note}
-               for a in q.audit(draft_id)]
+    history = [
+        {"action": a.action, "actor": a.actor, "at": a.at.isoformat(), "note": a.note}
+        for a in q.audit(draft_id)
+    ]
     if as_json:
         typer.echo(json.dumps({**d.to_dict(), "history": history}, indent=2, default=str))
         return
-    typer.echo(f"Draft {d.id} ({d.status}) for customer {d.customer_id}, campaign {d.campaign_id}, "
-               f"by {d.channel}")
+    typer.echo(
+        f"Draft {d.id} ({d.status}) for customer {d.customer_id}, campaign {d.campaign_id}, "
+        f"by {d.channel}"
+    )
     typer.echo(f"Playbook: {d.playbook_id}")
     typer.echo(f"Why: {d.reason}")
     typer.echo(f"Offer: {d.offer or 'none'}" + (f" (code {d.offer_code})" if d.offer_code else ""))
@@ -158,16 +217,23 @@ def approvals_show(draft_id: int, as_json: JsonOpt = False, workspace: Workspace
     typer.echo(f"\nSubject: {d.subject}\n\n{d.body}\n")
     typer.echo("({first_name} is filled in from the customers table at export.)")
     for h in history:
-        typer.echo(f"  {h['at']}  {h['action']:<9} by {h['actor']}" + (f": {h['note']}" if h["note"] else ""))
+        typer.echo(
+            f"  {h['at']}  {h['action']:<9} by {h['actor']}"
+            + (f": {h['note']}" if h["note"] else "")
+        )
 
 
 @approvals_app.command("approve")
 def approvals_approve(
-    draft_ids: Annotated[Optional[list[int]], typer.Argument(help="Draft ids.")] = None,
-    all_pending: Annotated[bool, typer.Option("--all-pending", help="Approve every pending and "
-                                              "edited draft (needs --yes).")] = False,
+    draft_ids: Annotated[list[int] | None, typer.Argument(help="Draft ids.")] = None,
+    all_pending: Annotated[
+        bool,
+        typer.Option("--all-pending", help="Approve every pending and edited draft (needs --yes)."),
+    ] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Confirm --all-pending.")] = False,
-    campaign: Annotated[Optional[str], typer.Option("--campaign", help="With --all-pending: one campaign.")] = None,
+    campaign: Annotated[
+        str | None, typer.Option("--campaign", help="With --all-pending: one campaign.")
+    ] = None,
     by: ByOpt = None,
     workspace: WorkspaceOpt = DEFAULT_WS,
 ) -> None:
@@ -178,15 +244,23 @@ def approvals_approve(
             raise ApprovalError("give draft ids or --all-pending, not both")
         waiting = [d for d in q.list_drafts(campaign=campaign) if d.state in ("pending", "edited")]
         if not yes:
-            raise ApprovalError(f"--all-pending would approve {len(waiting)} drafts; add --yes to confirm")
-        done = q.approve_all_pending(actor=_by(by), campaign=campaign, first_approver=_first_approver(q, _by(by)))
+            raise ApprovalError(
+                f"--all-pending would approve {len(waiting)} drafts; add --yes to confirm"
+            )
+        done = q.approve_all_pending(
+            actor=_by(by), campaign=campaign, first_approver=_first_approver(q, _by(by))
+        )
     elif draft_ids:
         done = q.approve(list(draft_ids), actor=_by(by), first_approver=_first_approver(q, _by(by)))
     else:
-        raise ApprovalError("which drafts? give ids (retention approvals list) or --all-pending --yes")
+        raise ApprovalError(
+            "which drafts? give ids (retention approvals list) or --all-pending --yes"
+        )
     for t in done:
         typer.echo(t.message)
-    typer.echo(f"{sum(t.changed for t in done)} approved. Export them with `retention approvals export`.")
+    typer.echo(
+        f"{sum(t.changed for t in done)} approved. Export them with `retention approvals export`."
+    )
 
 
 @approvals_app.command("reject")
@@ -198,14 +272,20 @@ def approvals_reject(
 ) -> None:
     """Reject a draft."""
     q = _queue(workspace)
-    typer.echo(q.reject(draft_id, actor=_by(by), reason=reason, first_approver=_first_approver(q, _by(by))).message)
+    typer.echo(
+        q.reject(
+            draft_id, actor=_by(by), reason=reason, first_approver=_first_approver(q, _by(by))
+        ).message
+    )
 
 
 @approvals_app.command("edit")
 def approvals_edit(
     draft_id: int,
-    subject: Annotated[Optional[str], typer.Option("--subject", help="New subject.")] = None,
-    body: Annotated[Optional[str], typer.Option("--body", help="New body ({first_name} allowed).")] = None,
+    subject: Annotated[str | None, typer.Option("--subject", help="New subject.")] = None,
+    body: Annotated[
+        str | None, typer.Option("--body", help="New body ({first_name} allowed).")
+    ] = None,
     by: ByOpt = None,
     workspace: WorkspaceOpt = DEFAULT_WS,
 ) -> None:
@@ -214,18 +294,36 @@ def approvals_edit(
     from agent.settings import Settings, with_workspace
 
     q = _queue(workspace)
-    cap = with_workspace(Settings(), Workspace.at(workspace).root).discount_cap  # the store's, as saved
-    t = q.edit(draft_id, actor=_by(by), subject=subject, body=body, discount_cap=cap,
-               first_approver=_first_approver(q, _by(by)))
+    cap = with_workspace(
+        Settings(), Workspace.at(workspace).root
+    ).discount_cap  # the store's, as saved
+    t = q.edit(
+        draft_id,
+        actor=_by(by),
+        subject=subject,
+        body=body,
+        discount_cap=cap,
+        first_approver=_first_approver(q, _by(by)),
+    )
     typer.echo(t.message + " (approve it again to export it)")
 
 
 @approvals_app.command("export")
 def approvals_export(
-    out: Annotated[Optional[Path], typer.Option("--out", help="A new CSV file (default: a new file in "
-                                                "workspace/exports); never an existing file.")] = None,
-    again: Annotated[Optional[str], typer.Option("--again", help="Re-write an earlier export "
-                                                 "(its id or path) with the same drafts.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="A new CSV file (default: a new file in "
+            "workspace/exports); never an existing file.",
+        ),
+    ] = None,
+    again: Annotated[
+        str | None,
+        typer.Option(
+            "--again", help="Re-write an earlier export (its id or path) with the same drafts."
+        ),
+    ] = None,
     store: StoreOpt = None,
     demo: DemoOpt = False,
     by: ByOpt = None,
@@ -235,8 +333,9 @@ def approvals_export(
     from agent.reports.campaigns import export_approved
 
     ws = Workspace.at(workspace)
-    res = export_approved(ws, open_queue(ws.root), actor=_by(by), store=store, demo=demo, out=out,
-                          again=again)
+    res = export_approved(
+        ws, open_queue(ws.root), actor=_by(by), store=store, demo=demo, out=out, again=again
+    )
     for s in res.skipped:
         typer.echo(f"  held back: {s}")
     typer.echo(res.message)
@@ -254,8 +353,12 @@ def approvals_export(
 def campaigns_results(
     store: StoreOpt = None,
     demo: DemoOpt = False,
-    window_days: Annotated[Optional[int], typer.Option("--window-days", min=7, max=365,
-                                                       help="Days after the campaign start (default 56).")] = None,
+    window_days: Annotated[
+        int | None,
+        typer.Option(
+            "--window-days", min=7, max=365, help="Days after the campaign start (default 56)."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
     workspace: WorkspaceOpt = DEFAULT_WS,
 ) -> None:
@@ -264,7 +367,9 @@ def campaigns_results(
 
     ws = Workspace.at(workspace)
     q = open_queue(ws.root)
-    table = all_campaign_results(q, campaign_store(ws, q, store, demo=demo).orders, window_days=window_days)
+    table = all_campaign_results(
+        q, campaign_store(ws, q, store, demo=demo).orders, window_days=window_days
+    )
     if as_json:
         typer.echo(table.to_json(orient="records", indent=2))
         return
@@ -272,33 +377,42 @@ def campaigns_results(
         typer.echo("No campaigns recorded yet.")
         return
     for r in table.itertuples():
-        typer.echo(f"{r.campaign_id} ({r.start} to {r.end}{'' if r.complete else ', window not over'}): "
-                   f"treated {r.treated} ({r.contacted} exported), control {r.control}")
-        typer.echo(f"  repurchase {r.treated_rate:.1%} vs {r.control_rate:.1%}: save rate {r.uplift:+.1%} "
-                   f"(95% CI {r.uplift_low:+.1%} to {r.uplift_high:+.1%}, Newcombe)")
-        typer.echo(f"  revenue per customer {r.treated_revenue_per_customer:,.2f} vs "
-                   f"{r.control_revenue_per_customer:,.2f}: {r.revenue_difference:+,.2f} "
-                   f"(95% CI {r.revenue_low:+,.2f} to {r.revenue_high:+,.2f}, Welch)")
+        typer.echo(
+            f"{r.campaign_id} ({r.start} to {r.end}{'' if r.complete else ', window not over'}): "
+            f"treated {r.treated} ({r.contacted} exported), control {r.control}"
+        )
+        typer.echo(
+            f"  repurchase {r.treated_rate:.1%} vs {r.control_rate:.1%}: save rate {r.uplift:+.1%} "
+            f"(95% CI {r.uplift_low:+.1%} to {r.uplift_high:+.1%}, Newcombe)"
+        )
+        typer.echo(
+            f"  revenue per customer {r.treated_revenue_per_customer:,.2f} vs "
+            f"{r.control_revenue_per_customer:,.2f}: {r.revenue_difference:+,.2f} "
+            f"(95% CI {r.revenue_low:+,.2f} to {r.revenue_high:+,.2f}, Welch)"
+        )
 
 
 @campaigns_app.command("plan")
 def campaigns_plan(
     store: StoreOpt = None,
     demo: DemoOpt = False,
-    week_of: Annotated[Optional[str], typer.Option("--week-of", help="Campaign date (default: the "
-                                                   "scores' as-of date).")] = None,
-    campaign: Annotated[Optional[str], typer.Option("--campaign", help="Campaign id (default: "
-                                                    "week-YYYY-MM-DD).")] = None,
+    week_of: Annotated[
+        str | None,
+        typer.Option("--week-of", help="Campaign date (default: the scores' as-of date)."),
+    ] = None,
+    campaign: Annotated[
+        str | None, typer.Option("--campaign", help="Campaign id (default: week-YYYY-MM-DD).")
+    ] = None,
     workspace: WorkspaceOpt = DEFAULT_WS,
 ) -> None:
     """Plan this week's campaign from the latest scores and queue its drafts for approval."""
     import pandas as pd
 
+    from agent.display import store_currency
     from agent.outreach.campaign import create_campaign
     from agent.reports.campaigns import campaign_store
-    from agent.display import store_currency
-    from agent.settings import Settings, with_workspace
     from agent.reports.snapshots import list_snapshots, load_scores
+    from agent.settings import Settings, with_workspace
     from knowledge import builtin_playbook_dir, load_playbooks
 
     ws = Workspace.at(workspace)
@@ -310,12 +424,23 @@ def campaigns_plan(
     day = pd.Timestamp(week_of or list_snapshots(ws)[-1]).date()
     cid = campaign or f"week-{day}"
     plan, drafts, ids = create_campaign(
-        q, scores=scores, customers=st.customers, playbooks=list(load_playbooks([builtin_playbook_dir()]).playbooks),
-        settings=with_workspace(Settings(), ws.root), week_of=day, campaign_id=cid, orders=st.orders, products=st.products,
-        store_path=str(Path(st.path).resolve()), currency=store_currency(st.currency))
+        q,
+        scores=scores,
+        customers=st.customers,
+        playbooks=list(load_playbooks([builtin_playbook_dir()]).playbooks),
+        settings=with_workspace(Settings(), ws.root),
+        week_of=day,
+        campaign_id=cid,
+        orders=st.orders,
+        products=st.products,
+        store_path=str(Path(st.path).resolve()),
+        currency=store_currency(st.currency),
+    )
     blocked = sum(d.blocked for d in drafts)
-    typer.echo(f"Campaign {cid}: {len(ids)} drafts queued ({blocked} blocked by the guardrails), "
-               f"{len(plan.control_ids)} customers held out as control.")
+    typer.echo(
+        f"Campaign {cid}: {len(ids)} drafts queued ({blocked} blocked by the guardrails), "
+        f"{len(plan.control_ids)} customers held out as control."
+    )
     for k, v in plan.skipped_counts().items():
         typer.echo(f"  skipped {v:,}: {k}")
     for note in plan.notes[1:]:  # what the files say about consent, and how to supply it

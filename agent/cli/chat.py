@@ -20,8 +20,15 @@ from tools.models.choices import DEFAULT_MODEL
 BYE = ("exit", "quit", "bye", ":q")
 
 
-def chat_command(message: str | None, store: Path | None, demo: bool, workspace: Path,
-                 show_tools: bool = False, *, model: str = DEFAULT_MODEL) -> None:
+def chat_command(
+    message: str | None,
+    store: Path | None,
+    demo: bool,
+    workspace: Path,
+    show_tools: bool = False,
+    *,
+    model: str = DEFAULT_MODEL,
+) -> None:
     """Answer one message, or chat until the person types exit (or Ctrl-D). `model`: the
     scoring model (tools.models.choices.MODELS, `--model`)."""
     from agent.assistant.llm import ModelConfigError
@@ -37,8 +44,10 @@ def chat_command(message: str | None, store: Path | None, demo: bool, workspace:
         if message is not None:
             _turn(assistant, message, show_tools)
             return
-        out.print(f"Retention assistant on {path} ({_mode_words(assistant)}). "
-                  "Type 'help' for ideas, 'exit' to leave.")
+        out.print(
+            f"Retention assistant on {path} ({_mode_words(assistant)}). "
+            "Type 'help' for ideas, 'exit' to leave."
+        )
         while True:
             try:
                 line = input("you> ").strip()
@@ -76,8 +85,14 @@ def _assistant(path: Path, ws, settings, *, model: str = DEFAULT_MODEL):
     from agent.assistant.session import StoreSession
 
     with out.status("Loading the store ...") as status:
-        session = StoreSession(path, ws, horizon_days=settings.horizon_days, settings=settings,
-                               model=model, progress=lambda m: status.update(m[:1].upper() + m[1:] + " ..."))
+        session = StoreSession(
+            path,
+            ws,
+            horizon_days=settings.horizon_days,
+            settings=settings,
+            model=model,
+            progress=lambda m: status.update(m[:1].upper() + m[1:] + " ..."),
+        )
         assistant = Assistant(session, settings=settings)
         if assistant.mode == "offline":
             status.update("Loading the local language-understanding model ...")
@@ -95,8 +110,17 @@ def _turn(assistant, message: str, show_tools: bool) -> None:
     answer = assistant.ask(message)
     if show_tools:
         for step in answer.trace:
-            result = step.result if isinstance(step.result, str) else json.dumps(step.result, default=str)
-            out.print(Text(f"tool {step.tool}({json.dumps(step.args, default=str)}) "
-                           f"{step.seconds * 1000:.0f} ms -> {result[:400]}", style="dim"),
-                      soft_wrap=True)
+            result = (
+                step.result
+                if isinstance(step.result, str)
+                else json.dumps(step.result, default=str)
+            )
+            out.print(
+                Text(
+                    f"tool {step.tool}({json.dumps(step.args, default=str)}) "
+                    f"{step.seconds * 1000:.0f} ms -> {result[:400]}",
+                    style="dim",
+                ),
+                soft_wrap=True,
+            )
     out.print(answer.text, markup=False, highlight=False, soft_wrap=True)

@@ -21,17 +21,31 @@ out = Console()
 err = Console(stderr=True)
 
 WorkspaceOpt = Annotated[
-    Path, typer.Option("--workspace", envvar="RETENTION_WORKSPACE", help="Folder the app writes to.",
-                       show_default=True)
+    Path,
+    typer.Option(
+        "--workspace",
+        envvar="RETENTION_WORKSPACE",
+        help="Folder the app writes to.",
+        show_default=True,
+    ),
 ]
-StoreOpt = Annotated[Path | None, typer.Option("--store", help="Store folder (orders.csv and friends).")]
-DemoOpt = Annotated[bool, typer.Option("--demo", help="Use the demo store (generated on first use).")]
+StoreOpt = Annotated[
+    Path | None, typer.Option("--store", help="Store folder (orders.csv and friends).")
+]
+DemoOpt = Annotated[
+    bool, typer.Option("--demo", help="Use the demo store (generated on first use).")
+]
 MapOpt = Annotated[
     list[str] | None,
     typer.Option("--map", help="Column override, canonical=Header, e.g. --map amount='Net Total'."),
 ]
-CurrencyOpt = Annotated[str | None, typer.Option(
-    "--currency", help="The store's currency when its files do not say (e.g. GBP); the file's wins.")]
+CurrencyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--currency",
+        help="The store's currency when its files do not say (e.g. GBP); the file's wins.",
+    ),
+]
 DEFAULT_WS = Path(".retention")
 
 
@@ -43,7 +57,9 @@ def parse_map(items: list[str] | None) -> dict[str, str]:
     mapping: dict[str, str] = {}
     for item in items or []:
         if "=" not in item:
-            raise UserError(f"--map expects canonical=Header, got {item!r} (e.g. --map amount=Total)")
+            raise UserError(
+                f"--map expects canonical=Header, got {item!r} (e.g. --map amount=Total)"
+            )
         key, value = item.split("=", 1)
         mapping[key.strip()] = value.strip()
     return mapping
@@ -100,15 +116,19 @@ def print_summary(s: dict, loaded) -> None:
 
     cur = store_currency(s["currency"])
     out.print(f"[bold]Store[/bold] {s['store']}")
-    out.print(f"  {s['customers']:,} customers, {s['orders']:,} orders, revenue {money(s['revenue'], cur)}"
-              + ("" if cur else " (currency not stated in the files: give --currency)"))
+    out.print(
+        f"  {s['customers']:,} customers, {s['orders']:,} orders, revenue {money(s['revenue'], cur)}"
+        + ("" if cur else " (currency not stated in the files: give --currency)")
+    )
     out.print(f"  orders from {s['first_order']} to {s['last_order']}")
     table = Table(title="Load report", show_lines=False)
     for col in ("file", "rows read", "accepted", "rejected", "reasons"):
         table.add_column(col)
     for r in loaded.reports:
         reasons = "; ".join(f"{k}: {v}" for k, v in r.reasons.items()) or "-"
-        table.add_row(r.file, f"{r.rows_read:,}", f"{r.rows_accepted:,}", f"{r.rows_rejected:,}", reasons)
+        table.add_row(
+            r.file, f"{r.rows_read:,}", f"{r.rows_accepted:,}", f"{r.rows_rejected:,}", reasons
+        )
     out.print(table)
     rejected = [r for r in loaded.reports if r.rejects_path]
     for r in rejected:

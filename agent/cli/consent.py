@@ -15,25 +15,45 @@ from __future__ import annotations
 
 import getpass
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from agent.approvals.queue import ApprovalError, open_queue
 from agent.workspace import Workspace
 
-consent_app = typer.Typer(help="Consent to contact: what the store's files say, and your confirmation "
-                               "for a channel.", no_args_is_help=True)
+consent_app = typer.Typer(
+    help="Consent to contact: what the store's files say, and your confirmation for a channel.",
+    no_args_is_help=True,
+)
 
-WorkspaceOpt = Annotated[Path, typer.Option("--workspace", envvar="RETENTION_WORKSPACE",
-                                            help="Folder the app writes to.", show_default=True)]
-StoreOpt = Annotated[Optional[Path], typer.Option("--store", help="Store folder the confirmation is for.")]
+WorkspaceOpt = Annotated[
+    Path,
+    typer.Option(
+        "--workspace",
+        envvar="RETENTION_WORKSPACE",
+        help="Folder the app writes to.",
+        show_default=True,
+    ),
+]
+StoreOpt = Annotated[
+    Path | None, typer.Option("--store", help="Store folder the confirmation is for.")
+]
 DemoOpt = Annotated[bool, typer.Option("--demo", help="The workspace's demo store.")]
-ChannelOpt = Annotated[str, typer.Option("--channel", help="email (also covers personal email) or sms.")]
-ByOpt = Annotated[Optional[str], typer.Option("--by", help="Your name, recorded in the audit log "
-                                              "(default: your login name).")]
-NoteOpt = Annotated[str, typer.Option("--note", help="Where the consent is held, for the audit log "
-                                      "(e.g. 'double opt-in list in Klaviyo').")]
+ChannelOpt = Annotated[
+    str, typer.Option("--channel", help="email (also covers personal email) or sms.")
+]
+ByOpt = Annotated[
+    str | None,
+    typer.Option("--by", help="Your name, recorded in the audit log (default: your login name)."),
+]
+NoteOpt = Annotated[
+    str,
+    typer.Option(
+        "--note",
+        help="Where the consent is held, for the audit log (e.g. 'double opt-in list in Klaviyo').",
+    ),
+]
 DEFAULT_WS = Path(".retention")
 
 
@@ -42,7 +62,9 @@ def _store(ws: Workspace, store: Path | None, demo: bool) -> Path:
         raise ApprovalError("give either --store DIR or --demo, not both")
     path = ws.demo_store if demo else store
     if path is None:
-        raise ApprovalError("which store? give --store DIR (the confirmation is for one store) or --demo")
+        raise ApprovalError(
+            "which store? give --store DIR (the confirmation is for one store) or --demo"
+        )
     if not Path(path).exists():
         raise ApprovalError(f"{path}: no such store folder")
     return Path(path)
@@ -79,11 +101,15 @@ def consent_confirm(
     """Confirm that you hold your customers' consent to be contacted on a channel, for the
     customers whose data does not say. Recorded in the audit log with your name and the time."""
     path, kind, row = _record("confirm_consent", workspace, store, demo, channel, by, note)
-    typer.echo(f"Recorded in the audit log (entry {row.id}) at {row.at:%Y-%m-%d %H:%M} UTC: "
-               f"{row.after['statement']}.")
-    typer.echo(f"Plans for {path} now draft {kind} messages for customers whose data does not say; "
-               "a customer whose data says no stays refused, and every such draft is marked for review. "
-               f"Undo with `retention consent withdraw --channel {kind} --store {path}`.")
+    typer.echo(
+        f"Recorded in the audit log (entry {row.id}) at {row.at:%Y-%m-%d %H:%M} UTC: "
+        f"{row.after['statement']}."
+    )
+    typer.echo(
+        f"Plans for {path} now draft {kind} messages for customers whose data does not say; "
+        "a customer whose data says no stays refused, and every such draft is marked for review. "
+        f"Undo with `retention consent withdraw --channel {kind} --store {path}`."
+    )
 
 
 @consent_app.command("withdraw")
@@ -119,9 +145,16 @@ def consent_status(
     typer.echo(statement(s))
     for kind in ("email", "sms"):
         conf = confirmed.get(kind)
-        typer.echo(f"  {kind}: {s[kind]['yes']:,} yes, {s[kind]['no']:,} no, {s[kind]['unknown']:,} unknown; "
-                   + (conf.words() + (f" ({conf.note})" if conf.note else "")
-                      if conf else "no confirmation"))
+        typer.echo(
+            f"  {kind}: {s[kind]['yes']:,} yes, {s[kind]['no']:,} no, {s[kind]['unknown']:,} unknown; "
+            + (
+                conf.words() + (f" ({conf.note})" if conf.note else "")
+                if conf
+                else "no confirmation"
+            )
+        )
     unknown = [k for k in ("email", "sms") if s[k]["unknown"] and k not in confirmed]
     if unknown:
-        typer.echo(f"Nobody is contacted on unknown consent. To supply it: {how_to_supply(unknown)}")
+        typer.echo(
+            f"Nobody is contacted on unknown consent. To supply it: {how_to_supply(unknown)}"
+        )

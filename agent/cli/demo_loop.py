@@ -38,17 +38,26 @@ def _now_after(day: pd.Timestamp) -> datetime:
     return max(datetime.now(), (day + pd.Timedelta(days=2)).to_pydatetime())
 
 
-def run_loop(store_dir: str | Path, workspace: Workspace, *, weeks: int, settings=None, seed: int = 7,
-             window_days: int = LOOP_WINDOW_DAYS, horizon_days: int = 365, briefs: bool = False,
-             progress: Callable[[str], None] = lambda _: None) -> LoopResult:
+def run_loop(
+    store_dir: str | Path,
+    workspace: Workspace,
+    *,
+    weeks: int,
+    settings=None,
+    seed: int = 7,
+    window_days: int = LOOP_WINDOW_DAYS,
+    horizon_days: int = 365,
+    briefs: bool = False,
+    progress: Callable[[str], None] = lambda _: None,
+) -> LoopResult:
     """Run `weeks` weeks of plan, approval, export and response on a demo store (module
     docstring). `settings`: agent.settings.Settings (default: LOOP_SETTINGS on the defaults)."""
     from agent.approvals.queue import open_queue
     from agent.outreach.campaign import create_campaign
     from agent.reports.campaigns import export_approved
     from agent.reports.learning import playbook_priors
-    from agent.settings import Settings
     from agent.reports.snapshots import scores_for
+    from agent.settings import Settings
     from knowledge import builtin_playbook_dir, load_playbooks
     from tools.demo import weeks as D
     from tools.ingest.load import load_store
@@ -71,19 +80,50 @@ def run_loop(store_dir: str | Path, workspace: Workspace, *, weeks: int, setting
             result.briefs.append(_brief(st, workspace, end, horizon_days, settings))
         progress(f"week {week + 1} of {weeks}: planning, approving and exporting")
         cid = f"week-{start.date()}"
-        plan, drafts, ids = create_campaign(queue, scores=scores, customers=st.customers, playbooks=playbooks,
-                                            settings=settings, week_of=start, campaign_id=cid, orders=st.orders,
-                                            products=st.products, store_path=st.path, window_days=window_days)
+        plan, drafts, ids = create_campaign(
+            queue,
+            scores=scores,
+            customers=st.customers,
+            playbooks=playbooks,
+            settings=settings,
+            week_of=start,
+            campaign_id=cid,
+            orders=st.orders,
+            products=st.products,
+            store_path=st.path,
+            window_days=window_days,
+        )
         approved = queue.approve_all_pending(actor=MERCHANT, campaign=cid)
-        exported = export_approved(workspace, queue, actor=MERCHANT, store=st.path) if approved else None
+        exported = (
+            export_approved(workspace, queue, actor=MERCHANT, store=st.path) if approved else None
+        )
         arms = _arms(plan, st.orders, end)
-        truth = D.respond(store_dir, arms, start=start, window_days=window_days, seed=seed * 1000 + week,
-                          priors=priors) if len(arms) else arms
+        truth = (
+            D.respond(
+                store_dir,
+                arms,
+                start=start,
+                window_days=window_days,
+                seed=seed * 1000 + week,
+                priors=priors,
+            )
+            if len(arms)
+            else arms
+        )
         counts = D.advance_week(store_dir, start=start, seed=seed * 1000 + 500 + week)
-        result.weeks.append({"week": week + 1, "campaign_id": cid, "as_of": str(end.date()),
-                             "treated": len(plan.treated_ids), "control": len(plan.control_ids),
-                             "approved": len(approved), "exported": len(exported.draft_ids) if exported else 0,
-                             "responders": int(truth["responder"].sum()) if len(truth) else 0, **counts})
+        result.weeks.append(
+            {
+                "week": week + 1,
+                "campaign_id": cid,
+                "as_of": str(end.date()),
+                "treated": len(plan.treated_ids),
+                "control": len(plan.control_ids),
+                "approved": len(approved),
+                "exported": len(exported.draft_ids) if exported else 0,
+                "responders": int(truth["responder"].sum()) if len(truth) else 0,
+                **counts,
+            }
+        )
         end = end + pd.Timedelta(days=7)
         st = load_store(store_dir, rejects_dir=workspace.rejects, now=_now_after(end))
     if briefs:
@@ -97,14 +137,26 @@ def _arms(plan, orders: pd.DataFrame, end: pd.Timestamp) -> pd.DataFrame:
     arms = plan.settings.get("arms") or {}
     treated = set(plan.treated_ids)
     ids = [c for c in [*plan.treated_ids, *plan.control_ids] if c in arms]
-    last = orders.loc[orders["amount"] > 0].groupby(orders["customer_id"].astype(str))["order_date"].max()
+    last = (
+        orders.loc[orders["amount"] > 0]
+        .groupby(orders["customer_id"].astype(str))["order_date"]
+        .max()
+    )
     since = (end - last.reindex(ids)).dt.days.fillna(9999).to_numpy()
-    return pd.DataFrame({"customer_id": ids, "arm": ["treated" if c in treated else "control" for c in ids],
-                         "playbook_id": [arms[c][0] for c in ids], "churn_reason": [arms[c][1] for c in ids],
-                         "days_since_last": since})
+    return pd.DataFrame(
+        {
+            "customer_id": ids,
+            "arm": ["treated" if c in treated else "control" for c in ids],
+            "playbook_id": [arms[c][0] for c in ids],
+            "churn_reason": [arms[c][1] for c in ids],
+            "days_since_last": since,
+        }
+    )
 
 
 def _brief(st, ws: Workspace, end: pd.Timestamp, horizon_days: int, settings) -> str:
     from agent.reports.brief import weekly_brief
 
-    return weekly_brief(st, workspace=ws, week_ending=end, horizon_days=horizon_days, settings=settings).paths["md"]
+    return weekly_brief(
+        st, workspace=ws, week_ending=end, horizon_days=horizon_days, settings=settings
+    ).paths["md"]

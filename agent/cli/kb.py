@@ -22,8 +22,10 @@ kb_app = typer.Typer(no_args_is_help=True)
 
 PlaybooksOpt = Annotated[
     list[Path] | None,
-    typer.Option("--playbooks", help="A folder of your own playbooks (*.md), indexed with the "
-                 "built-in ones; repeatable."),
+    typer.Option(
+        "--playbooks",
+        help="A folder of your own playbooks (*.md), indexed with the built-in ones; repeatable.",
+    ),
 ]
 
 
@@ -41,13 +43,22 @@ def _index(kb):
 
     from knowledge import KnowledgeError
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  console=err, transient=True) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
         task = progress.add_task("Reading playbooks", total=None)
 
         def report(done: int, total: int, message: str) -> None:
-            progress.update(task, completed=done, total=max(total, 1),
-                            description=f"Embedding playbook chunks ({message})")
+            progress.update(
+                task,
+                completed=done,
+                total=max(total, 1),
+                description=f"Embedding playbook chunks ({message})",
+            )
 
         try:
             return kb.index(progress=report)
@@ -66,15 +77,23 @@ def index(playbooks: PlaybooksOpt = None, workspace: WorkspaceOpt = DEFAULT_WS) 
 
 @kb_app.command("search")
 def search(
-    query: Annotated[str, typer.Argument(help="A question, e.g. 'customers angry about a late "
-                                              "refund'.")],
+    query: Annotated[
+        str, typer.Argument(help="A question, e.g. 'customers angry about a late refund'.")
+    ],
     k: Annotated[int, typer.Option("-k", "--k", min=1, max=50, help="How many playbooks.")] = 3,
-    segment: Annotated[str | None, typer.Option("--segment", help="Only playbooks for this "
-                                                   "segment, e.g. 'At risk'.")] = None,
-    reason: Annotated[str | None, typer.Option("--reason", help="Only playbooks for this churn "
-                                                  "reason, e.g. service_problems.")] = None,
-    channel: Annotated[str | None, typer.Option("--channel", help="Only playbooks using this "
-                                                   "channel, e.g. sms.")] = None,
+    segment: Annotated[
+        str | None,
+        typer.Option("--segment", help="Only playbooks for this segment, e.g. 'At risk'."),
+    ] = None,
+    reason: Annotated[
+        str | None,
+        typer.Option(
+            "--reason", help="Only playbooks for this churn reason, e.g. service_problems."
+        ),
+    ] = None,
+    channel: Annotated[
+        str | None, typer.Option("--channel", help="Only playbooks using this channel, e.g. sms.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the hits as JSON.")] = False,
     playbooks: PlaybooksOpt = None,
     workspace: WorkspaceOpt = DEFAULT_WS,
@@ -102,8 +121,10 @@ def search(
         out.print("No playbook matches (check the filters).")
         return
     for rank, h in enumerate(hits, 1):
-        out.print(f"[bold]{rank}. {h.playbook_id}[/bold]  {h.title}  (score {h.score:.3f})",
-                  highlight=False)
+        out.print(
+            f"[bold]{rank}. {h.playbook_id}[/bold]  {h.title}  (score {h.score:.3f})",
+            highlight=False,
+        )
         out.print(f"   section: {h.section}", markup=False, highlight=False)
         for line in h.passage.splitlines():
             out.print(f"   {line}", markup=False, highlight=False, soft_wrap=True)

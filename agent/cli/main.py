@@ -14,7 +14,21 @@ from typing import Annotated
 import typer
 
 from agent.cli.approvals import approvals_app, campaigns_app
-from agent.cli.common import (out, err, WorkspaceOpt, StoreOpt, DemoOpt, MapOpt, CurrencyOpt, DEFAULT_WS, UserError, parse_map, use_currency, resolve_store, load_and_print)
+from agent.cli.common import (
+    DEFAULT_WS,
+    CurrencyOpt,
+    DemoOpt,
+    MapOpt,
+    StoreOpt,
+    UserError,
+    WorkspaceOpt,
+    err,
+    load_and_print,
+    out,
+    parse_map,
+    resolve_store,
+    use_currency,
+)
 from agent.cli.consent import consent_app
 from agent.cli.kb import kb_app
 from agent.workspace import Workspace
@@ -29,16 +43,27 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(kb_app, name="kb", help="The retention playbook knowledge base.")
-app.add_typer(approvals_app, name="approvals",
-              help="The approval queue: nothing leaves without a person's yes.")
+app.add_typer(
+    approvals_app,
+    name="approvals",
+    help="The approval queue: nothing leaves without a person's yes.",
+)
 app.add_typer(campaigns_app, name="campaigns", help="Campaigns and their measured results.")
-app.add_typer(consent_app, name="consent", help="Consent to contact: what the files say, and your "
-              "confirmation for a channel.")
+app.add_typer(
+    consent_app,
+    name="consent",
+    help="Consent to contact: what the files say, and your confirmation for a channel.",
+)
+
 
 @app.callback()
 def _global(
-    workspace: Annotated[Path | None, typer.Option(
-        "--workspace", help="Folder the app writes to (also accepted after the command).")] = None,
+    workspace: Annotated[
+        Path | None,
+        typer.Option(
+            "--workspace", help="Folder the app writes to (also accepted after the command)."
+        ),
+    ] = None,
 ) -> None:
     """Global options: `retention --workspace DIR COMMAND` equals `retention COMMAND --workspace DIR`."""
     if workspace is not None:
@@ -51,11 +76,23 @@ def _global(
 @app.command("demo-data")
 def demo_data(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the store into.")],
-    customers: Annotated[int, typer.Option("--customers", min=10, help="Number of customers.")] = 5_000,
+    customers: Annotated[
+        int, typer.Option("--customers", min=10, help="Number of customers.")
+    ] = 5_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same store).")] = 7,
-    fmt: Annotated[str, typer.Option("--format", help="csv or parquet for the large tables.")] = "csv",
-    weeks: Annotated[int, typer.Option("--weeks", min=0, max=52, help="Then simulate N weeks of plan, approval, "
-                                       "export and the customers' responses (briefs in the workspace).")] = 0,
+    fmt: Annotated[
+        str, typer.Option("--format", help="csv or parquet for the large tables.")
+    ] = "csv",
+    weeks: Annotated[
+        int,
+        typer.Option(
+            "--weeks",
+            min=0,
+            max=52,
+            help="Then simulate N weeks of plan, approval, "
+            "export and the customers' responses (briefs in the workspace).",
+        ),
+    ] = 0,
     workspace: WorkspaceOpt = DEFAULT_WS,
 ) -> None:
     """Write a realistic synthetic store, with planted churn causes in ground_truth.csv."""
@@ -69,22 +106,38 @@ def demo_data(
     if weeks:  # the simulated weeks must end by today: the loader refuses orders in the future
         import pandas as pd
 
-        end = str(min(pd.Timestamp("2026-10-31"), pd.Timestamp.now().normalize() - pd.Timedelta(days=7 * weeks + 1)).date())
+        end = str(
+            min(
+                pd.Timestamp("2026-10-31"),
+                pd.Timestamp.now().normalize() - pd.Timedelta(days=7 * weeks + 1),
+            ).date()
+        )
     with out.status(f"Generating {customers:,} customers into {out_dir} ..."):
-        info = generate_store(out_dir, customers=customers, seed=seed, fmt=fmt,
-                              **({"end_date": end} if end else {}))
+        info = generate_store(
+            out_dir, customers=customers, seed=seed, fmt=fmt, **({"end_date": end} if end else {})
+        )
     out.print(f"Wrote demo store to {out_dir}: " + ", ".join(f"{k} {v:,}" for k, v in info.items()))
     if weeks:
         from agent.cli.demo_loop import run_loop
 
         ws = Workspace.at(workspace)
         with out.status("Simulating ...") as status:
-            res = run_loop(out_dir, ws, weeks=weeks, seed=seed, briefs=True,
-                           progress=lambda m: status.update(f"Simulating {m} ..."))
+            res = run_loop(
+                out_dir,
+                ws,
+                weeks=weeks,
+                seed=seed,
+                briefs=True,
+                progress=lambda m: status.update(f"Simulating {m} ..."),
+            )
         for w in res.weeks:
-            out.print(f"Week {w['week']} ({w['campaign_id']}): {w['treated']:,} treated, {w['control']:,} control, "
-                      f"{w['exported']:,} drafts approved and exported (nothing sent), {w['orders']:,} order lines "
-                      f"arrived", markup=False, highlight=False)
+            out.print(
+                f"Week {w['week']} ({w['campaign_id']}): {w['treated']:,} treated, {w['control']:,} control, "
+                f"{w['exported']:,} drafts approved and exported (nothing sent), {w['orders']:,} order lines "
+                f"arrived",
+                markup=False,
+                highlight=False,
+            )
         out.print(f"Briefs written to {', '.join(res.briefs)}", markup=False, highlight=False)
 
 
@@ -106,17 +159,33 @@ def summary(
 def quickstart(workspace: WorkspaceOpt = DEFAULT_WS) -> None:
     """What `make run` does: the demo store, loaded, summarised and scored."""
     summary(store=None, demo=True, column_map=None, workspace=workspace)
-    score(orders=None, customers=None, store=None, demo=True, as_of=None, horizon_days=365,
-          out_file=None, params_out=None, model="auto", margin=1.0, discount_rate=0.0,
-          column_map=None, workspace=workspace)
+    score(
+        orders=None,
+        customers=None,
+        store=None,
+        demo=True,
+        as_of=None,
+        horizon_days=365,
+        out_file=None,
+        params_out=None,
+        model="auto",
+        margin=1.0,
+        discount_rate=0.0,
+        column_map=None,
+        workspace=workspace,
+    )
 
 
 # --- scoring ----------------------------------------------------------------------------------
 
 
 OrdersOpt = Annotated[Path | None, typer.Option("--orders", help="An orders file (CSV/Parquet).")]
-AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Score as of this date (default: last order date).")]
-HorizonOpt = Annotated[int, typer.Option("--horizon-days", min=7, max=3650, help="Prediction window in days.")]
+AsOfOpt = Annotated[
+    str | None, typer.Option("--as-of", help="Score as of this date (default: last order date).")
+]
+HorizonOpt = Annotated[
+    int, typer.Option("--horizon-days", min=7, max=3650, help="Prediction window in days.")
+]
 ModelOpt = Annotated[str, typer.Option("--model", help=MODEL_HELP)]
 
 
@@ -127,8 +196,14 @@ def check_model(model: str) -> str:
     return model
 
 
-def load_for_scoring(ws: Workspace, orders: Path | None, customers: Path | None, store: Path | None,
-                     demo: bool, column_map: dict[str, str]):
+def load_for_scoring(
+    ws: Workspace,
+    orders: Path | None,
+    customers: Path | None,
+    store: Path | None,
+    demo: bool,
+    column_map: dict[str, str],
+):
     """A Store from --orders [--customers] or from a store folder (--store / --demo)."""
     from tools.ingest.load import Store, load_orders, load_store, load_table
 
@@ -138,7 +213,9 @@ def load_for_scoring(ws: Workspace, orders: Path | None, customers: Path | None,
         o, rep = load_orders(orders, column_map=column_map, rejects_dir=ws.rejects)
         reports, cust = [rep], None
         if customers is not None:
-            cust, crep = load_table("customers", customers, column_map=column_map, rejects_dir=ws.rejects)
+            cust, crep = load_table(
+                "customers", customers, column_map=column_map, rejects_dir=ws.rejects
+            )
             reports.append(crep)
         return Store(orders, o, cust, reports=tuple(reports), currency=o.attrs.get("currency"))
     path = resolve_store(ws, store, demo)
@@ -166,18 +243,31 @@ def score(
     demo: DemoOpt = False,
     as_of: AsOfOpt = None,
     horizon_days: HorizonOpt = 365,
-    out_file: Annotated[Path | None, typer.Option("--out", help="Scores file (.csv or .parquet).")] = None,
-    params_out: Annotated[Path | None, typer.Option("--params-out", help="Fitted parameters (JSON).")] = None,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Scores file (.csv or .parquet).")
+    ] = None,
+    params_out: Annotated[
+        Path | None, typer.Option("--params-out", help="Fitted parameters (JSON).")
+    ] = None,
     model: ModelOpt = DEFAULT_MODEL,
-    margin: Annotated[float, typer.Option("--margin", min=0.0, max=1.0, help="Contribution margin.")] = 1.0,
-    discount_rate: Annotated[float, typer.Option("--discount-rate", min=0.0, max=1.0, help="Annual discount rate.")] = 0.0,
+    margin: Annotated[
+        float, typer.Option("--margin", min=0.0, max=1.0, help="Contribution margin.")
+    ] = 1.0,
+    discount_rate: Annotated[
+        float, typer.Option("--discount-rate", min=0.0, max=1.0, help="Annual discount rate.")
+    ] = 0.0,
     column_map: MapOpt = None,
     currency: CurrencyOpt = None,
     workspace: WorkspaceOpt = DEFAULT_WS,
     engine: Annotated[str, typer.Option("--engine", help=ENGINE_HELP)] = DEFAULT_ENGINE,
-    master: Annotated[str | None, typer.Option(
-        "--master", help="Spark master for --engine spark (local[4], spark://host:7077, yarn, "
-                         "k8s://...); default: spark-submit's, else local mode.")] = None,
+    master: Annotated[
+        str | None,
+        typer.Option(
+            "--master",
+            help="Spark master for --engine spark (local[4], spark://host:7077, yarn, "
+            "k8s://...); default: spark-submit's, else local mode.",
+        ),
+    ] = None,
 ) -> None:
     """Score every customer: CLV with a 90% interval, churn probability and reasons, segment."""
     import json
@@ -193,18 +283,37 @@ def score(
     if engine not in ENGINES:
         raise UserError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if engine == "spark":
-        return _score_spark(ws, orders=orders, store=store, demo=demo, as_of=as_of,
-                            horizon_days=horizon_days, out_file=out_file, params_out=params_out,
-                            model=model, margin=margin, discount_rate=discount_rate, master=master)
+        return _score_spark(
+            ws,
+            orders=orders,
+            store=store,
+            demo=demo,
+            as_of=as_of,
+            horizon_days=horizon_days,
+            out_file=out_file,
+            params_out=params_out,
+            model=model,
+            margin=margin,
+            discount_rate=discount_rate,
+            master=master,
+        )
     if master is not None:
         raise UserError("--master is for --engine spark")
     with out.status("Loading the store ...") as status:
         loaded = load_for_scoring(ws, orders, customers, store, demo, parse_map(column_map))
         when = _as_of(as_of, loaded.orders)
         result = score_store(
-            loaded.orders, as_of=when, horizon_days=horizon_days, model=model, margin=margin,
-            discount_rate=discount_rate, events=loaded.events, tickets=loaded.tickets,
-            products=loaded.products, progress=lambda m: status.update(f"Scoring: {m} ..."))
+            loaded.orders,
+            as_of=when,
+            horizon_days=horizon_days,
+            model=model,
+            margin=margin,
+            discount_rate=discount_rate,
+            events=loaded.events,
+            tickets=loaded.tickets,
+            products=loaded.products,
+            progress=lambda m: status.update(f"Scoring: {m} ..."),
+        )
     from agent.reports.snapshots import save_scores
 
     snap = save_scores(ws, result, as_of=when)
@@ -214,11 +323,15 @@ def score(
         atomic_write_text(params_out, json.dumps(result.params, indent=2, default=str))
     s = result.scores
     cur = store_currency(loaded.currency)
-    out.print(f"Scored {len(s):,} customers as of {when.date()} over {horizon_days} days "
-              f"(model {result.params['model_choice']}).")
-    out.print(f"  predicted value {money(s['predicted_clv'].sum(), cur, decimals=0)}; "
-              f"mean churn probability {s['churn_probability'].mean():.2f}; "
-              f"{int(at_risk_mask(s).sum()):,} customers more likely to lapse than buy (at risk)")
+    out.print(
+        f"Scored {len(s):,} customers as of {when.date()} over {horizon_days} days "
+        f"(model {result.params['model_choice']})."
+    )
+    out.print(
+        f"  predicted value {money(s['predicted_clv'].sum(), cur, decimals=0)}; "
+        f"mean churn probability {s['churn_probability'].mean():.2f}; "
+        f"{int(at_risk_mask(s).sum()):,} customers more likely to lapse than buy (at risk)"
+    )
     out.print(f"  scores: {out_file or snap}")
     for warning in result.params.get("warnings", []):
         out.print(f"[yellow]Note:[/yellow] {warning}")
@@ -234,8 +347,21 @@ def _uri(path: Path) -> str:
     return f"{m[1]}://{m[2]}" if m and m[1].lower() != "file" else text
 
 
-def _score_spark(ws: Workspace, *, orders, store, demo, as_of, horizon_days, out_file, params_out,
-                 model, margin, discount_rate, master) -> None:
+def _score_spark(
+    ws: Workspace,
+    *,
+    orders,
+    store,
+    demo,
+    as_of,
+    horizon_days,
+    out_file,
+    params_out,
+    model,
+    margin,
+    discount_rate,
+    master,
+) -> None:
     """`score --engine spark`: Spark reads the store (any path it reads) and writes the scores
     as a Parquet folder (--out); this machine holds only the small results (tools.scoring.engine.spark)."""
     import json
@@ -255,23 +381,37 @@ def _score_spark(ws: Workspace, *, orders, store, demo, as_of, horizon_days, out
     spark = on_spark.session(master)
     try:
         with out.status("Scoring on Spark ...") as status:
-            paths = ({"orders": _uri(orders)} if orders is not None
-                     else on_spark.store_paths(spark, _uri(resolve_store(ws, store, demo))))
+            paths = (
+                {"orders": _uri(orders)}
+                if orders is not None
+                else on_spark.store_paths(spark, _uri(resolve_store(ws, store, demo)))
+            )
             result = on_spark.score_spark(
-                spark, paths, out=_uri(out_file), as_of=when, horizon_days=horizon_days,
-                model=model, margin=margin, discount_rate=discount_rate,
-                progress=lambda m: status.update(f"Scoring on Spark: {m} ..."))
+                spark,
+                paths,
+                out=_uri(out_file),
+                as_of=when,
+                horizon_days=horizon_days,
+                model=model,
+                margin=margin,
+                discount_rate=discount_rate,
+                progress=lambda m: status.update(f"Scoring on Spark: {m} ..."),
+            )
     finally:
         spark.stop()
     if params_out is not None:
         atomic_write_text(params_out, json.dumps(result.params, indent=2, default=str))
     s = result.summary
-    out.print(f"Scored {s['customers']:,} customers on Spark ({result.params['spark_master']}) "
-              f"as of {result.params['as_of']} over {horizon_days} days "
-              f"(model {result.params['model_choice']}).")
-    out.print(f"  predicted value {s['predicted_clv']:,.0f}; mean churn probability "
-              f"{s['mean_churn']:.2f}; {s['likely_to_lapse']:,} customers more likely to lapse "
-              "than buy (at risk)")
+    out.print(
+        f"Scored {s['customers']:,} customers on Spark ({result.params['spark_master']}) "
+        f"as of {result.params['as_of']} over {horizon_days} days "
+        f"(model {result.params['model_choice']})."
+    )
+    out.print(
+        f"  predicted value {s['predicted_clv']:,.0f}; mean churn probability "
+        f"{s['mean_churn']:.2f}; {s['likely_to_lapse']:,} customers more likely to lapse "
+        "than buy (at risk)"
+    )
     out.print(f"  scores: {result.out} (Parquet)")
     for warning in result.params.get("warnings", []):
         out.print(f"[yellow]Note:[/yellow] {warning}")
@@ -279,23 +419,35 @@ def _score_spark(ws: Workspace, *, orders, store, demo, as_of, horizon_days, out
         _print_top_at_risk(result.top_at_risk, n=len(result.top_at_risk))
 
 
-def _print_top_at_risk(s, n: int = 5, *, currency: str | None = None, names: dict | None = None) -> None:
+def _print_top_at_risk(
+    s, n: int = 5, *, currency: str | None = None, names: dict | None = None
+) -> None:
     from rich.table import Table
 
     from agent.display import money, product_label
-    from tools.models.features import REASON_LABEL
     from tools.insights.kpis import value_at_stake
+    from tools.models.features import REASON_LABEL
 
     top = s.assign(at_stake=value_at_stake(s)).nlargest(n, "at_stake")
     table = Table(title=f"Top {n} customers by value at stake (churn risk x predicted value)")
-    for col in ("customer", "predicted value (90% interval)", "churn risk", "reason", "segment",
-                "next best product"):
+    for col in (
+        "customer",
+        "predicted value (90% interval)",
+        "churn risk",
+        "reason",
+        "segment",
+        "next best product",
+    ):
         table.add_column(col)
     for r in top.itertuples():
-        table.add_row(r.customer_id, f"{money(r.predicted_clv, currency, decimals=0)} "
-                                     f"({r.clv_low:,.0f}-{r.clv_high:,.0f})",
-                      f"{r.churn_probability:.0%}", REASON_LABEL.get(r.churn_reason, "no clear driver"),
-                      r.segment, product_label(getattr(r, "next_best_product", ""), names))
+        table.add_row(
+            r.customer_id,
+            f"{money(r.predicted_clv, currency, decimals=0)} ({r.clv_low:,.0f}-{r.clv_high:,.0f})",
+            f"{r.churn_probability:.0%}",
+            REASON_LABEL.get(r.churn_reason, "no clear driver"),
+            r.segment,
+            product_label(getattr(r, "next_best_product", ""), names),
+        )
     out.print(table)
 
 
@@ -304,7 +456,10 @@ def backtest(
     orders: OrdersOpt = None,
     store: StoreOpt = None,
     demo: DemoOpt = False,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="End of calibration (default: last date - horizon).")] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="End of calibration (default: last date - horizon)."),
+    ] = None,
     horizon_days: HorizonOpt = 180,
     model: ModelOpt = DEFAULT_MODEL,
     column_map: MapOpt = None,
@@ -322,28 +477,45 @@ def backtest(
         last = loaded.orders["order_date"].max().normalize()
         when = _as_of(as_of, loaded.orders) if as_of else last - pd.Timedelta(days=horizon_days)
         if when >= last:
-            raise UserError(f"--as-of {when.date()} leaves no holdout: the last order is {last.date()}")
+            raise UserError(
+                f"--as-of {when.date()} leaves no holdout: the last order is {last.date()}"
+            )
         status.update("Backtesting the project's model and two baselines ...")
-        table = run_backtest(loaded.orders, as_of=when, horizon_days=horizon_days, model=model,
-                             events=loaded.events, tickets=loaded.tickets, products=loaded.products)
+        table = run_backtest(
+            loaded.orders,
+            as_of=when,
+            horizon_days=horizon_days,
+            model=model,
+            events=loaded.events,
+            tickets=loaded.tickets,
+            products=loaded.products,
+        )
     print_backtest(table, METRIC_LABELS, project_wins(table), when, horizon_days)
     from agent.reports import charts
+
     folder = ws.sub("backtests")
     stem = f"backtest_{when.date()}_{horizon_days}d"
     path = folder / f"{stem}.md"
-    atomic_write_text(path, backtest_markdown(table, METRIC_LABELS, project_wins(table), when, horizon_days))
+    atomic_write_text(
+        path, backtest_markdown(table, METRIC_LABELS, project_wins(table), when, horizon_days)
+    )
     charts.save(charts.tracking_plot(table.attrs["tracking"]), folder / f"{stem}_tracking.png")
-    charts.save(charts.conditional_expectation_plot(table.attrs["conditional"]),
-                folder / f"{stem}_conditional.png")
+    charts.save(
+        charts.conditional_expectation_plot(table.attrs["conditional"]),
+        folder / f"{stem}_conditional.png",
+    )
     out.print(f"  written to {path}, with {stem}_tracking.png and {stem}_conditional.png")
 
 
 def backtest_markdown(table, labels, wins, when, horizon_days) -> str:
     cols = [c for c in ("project", "lifetimes", "naive", "pymc_marketing") if c in table.columns]
-    lines = [f"Backtest: calibration to {when.date()}, holdout {horizon_days} days, "
-             f"{table.attrs.get('customers', 0):,} customers, model choice {table.attrs.get('model_choice')}",
-             "", "| metric | " + " | ".join(cols) + " | project at least as good |",
-             "|---|" + "---|" * len(cols) + "---|"]
+    lines = [
+        f"Backtest: calibration to {when.date()}, holdout {horizon_days} days, "
+        f"{table.attrs.get('customers', 0):,} customers, model choice {table.attrs.get('model_choice')}",
+        "",
+        "| metric | " + " | ".join(cols) + " | project at least as good |",
+        "|---|" + "---|" * len(cols) + "---|",
+    ]
     for key, label in labels.items():
         if key not in table.index:
             continue
@@ -357,7 +529,9 @@ def backtest_markdown(table, labels, wins, when, horizon_days) -> str:
 
 
 def print_backtest(table, labels, wins, when, horizon_days) -> None:
-    out.print(backtest_markdown(table, labels, wins, when, horizon_days), markup=False, highlight=False)
+    out.print(
+        backtest_markdown(table, labels, wins, when, horizon_days), markup=False, highlight=False
+    )
 
 
 def _fmt(v) -> str:
@@ -404,10 +578,14 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 @app.command("chat")
 def chat(
-    message: Annotated[str | None, typer.Argument(help="One-shot message; omit for interactive.")] = None,
+    message: Annotated[
+        str | None, typer.Argument(help="One-shot message; omit for interactive.")
+    ] = None,
     store: StoreOpt = None,
     demo: DemoOpt = False,
-    show_tools: Annotated[bool, typer.Option("--show-tools", help="Print the tools called and their results.")] = False,
+    show_tools: Annotated[
+        bool, typer.Option("--show-tools", help="Print the tools called and their results.")
+    ] = False,
     currency: CurrencyOpt = None,
     model: ModelOpt = DEFAULT_MODEL,
     workspace: WorkspaceOpt = DEFAULT_WS,
@@ -423,8 +601,14 @@ def chat(
 def brief(
     store: StoreOpt = None,
     demo: DemoOpt = False,
-    week_ending: Annotated[str | None, typer.Option("--week-ending", help="Last day of the week (default: last order date).")] = None,
-    cac: Annotated[float | None, typer.Option("--cac", min=0.01, help="Customer acquisition cost, for LTV:CAC.")] = None,
+    week_ending: Annotated[
+        str | None,
+        typer.Option("--week-ending", help="Last day of the week (default: last order date)."),
+    ] = None,
+    cac: Annotated[
+        float | None,
+        typer.Option("--cac", min=0.01, help="Customer acquisition cost, for LTV:CAC."),
+    ] = None,
     column_map: MapOpt = None,
     currency: CurrencyOpt = None,
     model: ModelOpt = DEFAULT_MODEL,
@@ -432,9 +616,8 @@ def brief(
 ) -> None:
     """Write the weekly retention brief (Markdown, HTML and charts) to the workspace."""
     from agent.reports.brief import weekly_brief
-    from tools.ingest.load import load_store
-
     from agent.settings import Settings, with_workspace
+    from tools.ingest.load import load_store
 
     use_currency(currency)
     check_model(model)
@@ -443,8 +626,8 @@ def brief(
     settings = with_workspace(Settings(), ws.root)  # the store settings saved in the app
     narrator = None
     if settings.model:  # LLM mode: the model writes the opening from the facts
-        from agent.reports.brief import llm_narrator
         from agent.assistant.llm import ModelConfigError, chat_model_from_settings
+        from agent.reports.brief import llm_narrator
 
         try:
             narrator = llm_narrator(chat_model_from_settings(settings), model_name=settings.model)
@@ -454,17 +637,36 @@ def brief(
         loaded = load_store(path, column_map=parse_map(column_map), rejects_dir=ws.rejects)
         when = _as_of(week_ending, loaded.orders) if week_ending else None
         horizon = 365
-        _brief_scores(loaded, ws, when, horizon_days=horizon, model=model,
-                      progress=lambda m: status.update(f"Brief: {m} ..."))
-        result = weekly_brief(loaded, workspace=ws, week_ending=when, cac=cac, narrator=narrator,
-                              horizon_days=horizon, progress=lambda m: status.update(f"Brief: {m} ..."))
+        _brief_scores(
+            loaded,
+            ws,
+            when,
+            horizon_days=horizon,
+            model=model,
+            progress=lambda m: status.update(f"Brief: {m} ..."),
+        )
+        result = weekly_brief(
+            loaded,
+            workspace=ws,
+            week_ending=when,
+            cac=cac,
+            narrator=narrator,
+            horizon_days=horizon,
+            progress=lambda m: status.update(f"Brief: {m} ..."),
+        )
     out.print(result.markdown.split("\n## ")[0], markup=False, highlight=False)
-    out.print(f"Brief written to {result.paths['md']} and {result.paths['html']} (charts beside them).")
+    out.print(
+        f"Brief written to {result.paths['md']} and {result.paths['html']} (charts beside them)."
+    )
     if result.prompt_tokens:
-        out.print(f"  {result.prompt_tokens:,} tokens were sent to {settings.model} (facts only, no personal data).")
+        out.print(
+            f"  {result.prompt_tokens:,} tokens were sent to {settings.model} (facts only, no personal data)."
+        )
 
 
-def _brief_scores(loaded, ws: Workspace, week_ending, *, horizon_days: int, model: str, progress) -> None:
+def _brief_scores(
+    loaded, ws: Workspace, week_ending, *, horizon_days: int, model: str, progress
+) -> None:
     """The two snapshots the brief reads (the week's end and a week before), scored with
     --model unless the workspace has them for this store, horizon and model."""
     import pandas as pd
@@ -513,9 +715,13 @@ def main(argv: list[str] | None = None) -> int:
         if type(exc).__name__ == "Abort":
             return 1
         where = _log_internal_error(argv)
-        err.print(f"error: something went wrong inside the retention analyst ({type(exc).__name__}); "
-                  f"your store files are unchanged. The details for a bug report are in {where}",
-                  markup=False, highlight=False, soft_wrap=True)
+        err.print(
+            f"error: something went wrong inside the retention analyst ({type(exc).__name__}); "
+            f"your store files are unchanged. The details for a bug report are in {where}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
         return 1
     return 0
 

@@ -106,7 +106,9 @@ class Confirmation:
 
     @property
     def day(self) -> str:
-        return str(self.at)[:10] if not isinstance(self.at, datetime) else self.at.date().isoformat()
+        return (
+            str(self.at)[:10] if not isinstance(self.at, datetime) else self.at.date().isoformat()
+        )
 
     def words(self) -> str:
         return f"{self.kind} consent confirmed by {self.by} on {self.day}"
@@ -121,8 +123,11 @@ def confirmed_kinds(confirmed: Confirmed) -> dict[str, str]:
     if not confirmed:
         return {}
     if isinstance(confirmed, Mapping):
-        return {k: (v.words() if isinstance(v, Confirmation) else str(v or f"{k} consent confirmed"))
-                for k, v in confirmed.items() if k in KINDS}
+        return {
+            k: (v.words() if isinstance(v, Confirmation) else str(v or f"{k} consent confirmed"))
+            for k, v in confirmed.items()
+            if k in KINDS
+        }
     return {k: f"{k} consent confirmed" for k in confirmed if k in KINDS}
 
 
@@ -132,7 +137,11 @@ def allows(value, channel: str, confirmed: Confirmed = None) -> tuple[bool, str,
     confirmed the channel); why is the refusal in words when not allowed."""
     kind = kind_of(channel)
     if kind is None:
-        return False, "", f"channel {channel!r} has no consent field; only email, personal_email and sms are drafted"
+        return (
+            False,
+            "",
+            f"channel {channel!r} has no consent field; only email, personal_email and sms are drafted",
+        )
     st = state(value)
     if st is True:
         return True, "customer", ""
@@ -141,8 +150,14 @@ def allows(value, channel: str, confirmed: Confirmed = None) -> tuple[bool, str,
     conf = confirmed_kinds(confirmed)
     if kind in conf:
         return True, "confirmation", ""
-    return False, "", (f"{kind} consent unknown: the store's files do not say whether this customer "
-                       f"accepts {kind}")
+    return (
+        False,
+        "",
+        (
+            f"{kind} consent unknown: the store's files do not say whether this customer "
+            f"accepts {kind}"
+        ),
+    )
 
 
 def how_to_supply(kinds: Iterable[str] = ("email", "sms")) -> str:
@@ -150,15 +165,18 @@ def how_to_supply(kinds: Iterable[str] = ("email", "sms")) -> str:
     kinds = [k for k in kinds if k in KINDS] or list(KINDS)
     cols = " / ".join(KINDS[k] for k in kinds)
     ch = kinds[0]
-    return (f"add a customers file (customers.csv with customer_id and {cols}, or Shopify's customers "
-            f"export with its Accepts Email Marketing / Accepts SMS Marketing columns), or confirm once "
-            f"that you hold consent for a channel: `retention consent confirm --channel {ch} --by "
-            f"\"Your Name\" --store DIR` (or Settings > Consent in the app); the confirmation is recorded "
-            "in the audit log with your name and the date. A customer whose data says no stays refused.")
+    return (
+        f"add a customers file (customers.csv with customer_id and {cols}, or Shopify's customers "
+        f"export with its Accepts Email Marketing / Accepts SMS Marketing columns), or confirm once "
+        f"that you hold consent for a channel: `retention consent confirm --channel {ch} --by "
+        f'"Your Name" --store DIR` (or Settings > Consent in the app); the confirmation is recorded '
+        "in the audit log with your name and the date. A customer whose data says no stays refused."
+    )
 
 
-def summary(scores_ids: Iterable[str], customers: pd.DataFrame | None,
-            confirmed: Confirmed = None) -> dict[str, Any]:
+def summary(
+    scores_ids: Iterable[str], customers: pd.DataFrame | None, confirmed: Confirmed = None
+) -> dict[str, Any]:
     """Per consent kind, how many of the scored customers say yes, no, or nothing; whether the
     store's files carry that consent at all; and the confirmation in force."""
     ids = pd.Index(pd.unique(pd.Series(list(scores_ids), dtype=str)))
@@ -166,15 +184,23 @@ def summary(scores_ids: Iterable[str], customers: pd.DataFrame | None,
     out: dict[str, Any] = {"customers": int(len(ids)), "customers_file": customers is not None}
     for kind, col in KINDS.items():
         if customers is not None and col in customers.columns and len(ids):
-            c = customers.assign(customer_id=customers["customer_id"].astype(str)).drop_duplicates("customer_id")
+            c = customers.assign(customer_id=customers["customer_id"].astype(str)).drop_duplicates(
+                "customer_id"
+            )
             vals = c.set_index("customer_id")[col].reindex(ids)
             st = state_column(vals)
             yes, no = int(sum(v is True for v in st)), int(sum(v is False for v in st))
         else:
             yes = no = 0
         unknown = int(len(ids)) - yes - no
-        out[kind] = {"column": col, "in_files": bool(yes or no), "yes": yes, "no": no,
-                     "unknown": unknown, "confirmed": conf.get(kind)}
+        out[kind] = {
+            "column": col,
+            "in_files": bool(yes or no),
+            "yes": yes,
+            "no": no,
+            "unknown": unknown,
+            "confirmed": conf.get(kind),
+        }
     return out
 
 
@@ -183,8 +209,11 @@ def statement(summary_: Mapping[str, Any]) -> str:
     absent = [k for k in KINDS if (summary_.get(k) or {}) and not summary_[k]["in_files"]]
     parts = []
     if absent:
-        parts.append(f"The store's files carry no {' or '.join(absent)} consent"
-                     + ("" if summary_.get("customers_file") else " (there is no customers file)") + ".")
+        parts.append(
+            f"The store's files carry no {' or '.join(absent)} consent"
+            + ("" if summary_.get("customers_file") else " (there is no customers file)")
+            + "."
+        )
     for kind in KINDS:
         k = summary_.get(kind) or {}
         if not k:
@@ -193,6 +222,8 @@ def statement(summary_: Mapping[str, Any]) -> str:
             text = f"{kind.capitalize()} consent in the files: {k['yes']:,} yes, {k['no']:,} no"
             parts.append(text + (f", {k['unknown']:,} not stated." if k["unknown"] else "."))
         if k.get("confirmed") and k["unknown"]:
-            parts.append(f"{k['confirmed'][:1].upper() + k['confirmed'][1:]}: it counts for the "
-                         f"{k['unknown']:,} customers whose data does not say.")
+            parts.append(
+                f"{k['confirmed'][:1].upper() + k['confirmed'][1:]}: it counts for the "
+                f"{k['unknown']:,} customers whose data does not say."
+            )
     return " ".join(parts)

@@ -22,8 +22,6 @@ customer's first or last name that is not a name ("Visit evil.example") renders 
 
 from __future__ import annotations
 
-from tools.schema import PERSONAL_PLACEHOLDERS
-
 import hashlib
 import re
 from collections.abc import Callable, Mapping
@@ -33,21 +31,31 @@ from typing import Any
 
 import pandas as pd
 
-from agent.outreach.guardrails import (PERSONAL_PLACEHOLDER, Flag, blocking, check_draft,
-                                       check_store_text, clean_fact, render)
+from agent.outreach.guardrails import (
+    PERSONAL_PLACEHOLDER,
+    Flag,
+    blocking,
+    check_draft,
+    check_store_text,
+    clean_fact,
+    render,
+)
+from tools.schema import PERSONAL_PLACEHOLDERS
 
 SMS_STOP = "Reply STOP to opt out."
-NOW_CLAIM = re.compile(r"around now|running low|getting low|running out|time for more|restock", re.I)
+NOW_CLAIM = re.compile(
+    r"around now|running low|getting low|running out|time for more|restock", re.I
+)
 """Words that present a past purchase as current: kept only while the last order is recent."""
 
 REASON_PARAGRAPH = {
     "price_sensitivity": "We want to make sure you always get good value from us.",
     "service_problems": "We are sorry if something did not go as it should with a recent order. "
-                        "If anything is still not right, just reply and a person will sort it out.",
+    "If anything is still not right, just reply and a person will sort it out.",
     "quality_returns": "If something you bought from us did not live up to what you expected, tell us "
-                       "and we will make it right.",
+    "and we will make it right.",
     "fading_engagement": "It has been a while since we last saw you, so here is what we think you "
-                         "might enjoy.",
+    "might enjoy.",
     "cycle_overdue": "Based on how often you usually order, you may be running low around now.",
     "one_time_buyer": "Thank you again for your first order with us.",
 }
@@ -67,9 +75,11 @@ class StoreFacts:
     @classmethod
     def from_settings(cls, settings) -> StoreFacts:
         """The store's name, sender and sign-off as the merchant set them (agent.settings)."""
-        return cls(store_name=getattr(settings, "store_name", None) or "our store",
-                   sender_name=getattr(settings, "sender_name", None) or "the team",
-                   sign_off=getattr(settings, "sign_off", None) or "")
+        return cls(
+            store_name=getattr(settings, "store_name", None) or "our store",
+            sender_name=getattr(settings, "sender_name", None) or "the team",
+            sign_off=getattr(settings, "sign_off", None) or "",
+        )
 
 
 @dataclass
@@ -104,8 +114,12 @@ LlmWriter = Callable[[Mapping[str, Any], str, Mapping[str, Any]], Mapping[str, s
 the text may use {first_name}, filled locally at render time."""
 
 
-def customer_facts(orders: pd.DataFrame | None, *, products: pd.DataFrame | None = None,
-                   scores: pd.DataFrame | None = None) -> pd.DataFrame:
+def customer_facts(
+    orders: pd.DataFrame | None,
+    *,
+    products: pd.DataFrame | None = None,
+    scores: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """Facts per customer from the data: last_order_date, last_order_id, first_order_year,
     last_product_name, favourite_product (most lines bought), recommended_product (the scores'
     next_best_product, by name, left empty when no name is known: a product id means nothing
@@ -122,14 +136,20 @@ def customer_facts(orders: pd.DataFrame | None, *, products: pd.DataFrame | None
         if "product_name" not in o.columns and "product_id" in o.columns:
             o["product_name"] = o["product_id"].astype(str).map(names)
         g = o.groupby("customer_id")
-        out = pd.DataFrame({"last_order_date": g["order_date"].max(),
-                            "first_order_year": g["order_date"].min().dt.year.astype(str)})
+        out = pd.DataFrame(
+            {
+                "last_order_date": g["order_date"].max(),
+                "first_order_year": g["order_date"].min().dt.year.astype(str),
+            }
+        )
         # how long ago the last order was (as of the data's last day) and the customer's usual
         # interval between purchase days: a purchase long past is never written as current
         days = o["order_date"].dt.normalize()
         span = (g["order_date"].max() - g["order_date"].min()).dt.days
         n_days = days.groupby(o["customer_id"]).nunique()
-        out["days_since_last_order"] = (o["order_date"].max().normalize() - out["last_order_date"].dt.normalize()).dt.days
+        out["days_since_last_order"] = (
+            o["order_date"].max().normalize() - out["last_order_date"].dt.normalize()
+        ).dt.days
         out["usual_interval_days"] = (span / (n_days - 1).where(n_days > 1)).astype(float)
         if "order_id" in o.columns:
             out["last_order_id"] = g["order_id"].last().astype(str)
@@ -138,7 +158,9 @@ def customer_facts(orders: pd.DataFrame | None, *, products: pd.DataFrame | None
             out["last_product_name"] = pn.groupby("customer_id")["product_name"].last()
             fav = pn.groupby(["customer_id", "product_name"]).size().reset_index(name="n")
             fav = fav.sort_values(["customer_id", "n"], ascending=[True, False])
-            out["favourite_product"] = fav.drop_duplicates("customer_id").set_index("customer_id")["product_name"]
+            out["favourite_product"] = fav.drop_duplicates("customer_id").set_index("customer_id")[
+                "product_name"
+            ]
     if scores is not None and len(scores):
         s = scores.set_index(scores["customer_id"].astype(str))
         out = out.reindex(out.index.union(s.index))
@@ -151,10 +173,16 @@ def customer_facts(orders: pd.DataFrame | None, *, products: pd.DataFrame | None
     return out
 
 
-STORE_TEXT_FACTS = {"last_product_name": "product name", "favourite_product": "product name",
-                    "recommended_product": "product name", "order_number": "order number",
-                    "store_name": "store name", "sender_name": "sender name", "sender_role": "sender role",
-                    "sign_off": "sign-off"}
+STORE_TEXT_FACTS = {
+    "last_product_name": "product name",
+    "favourite_product": "product name",
+    "recommended_product": "product name",
+    "order_number": "order number",
+    "store_name": "store name",
+    "sender_name": "sender name",
+    "sender_role": "sender role",
+    "sign_off": "sign-off",
+}
 """The facts that are text from the store's files (or settings), checked before they are used."""
 ORDER_NUMBER = re.compile(r"#?[A-Za-z0-9][A-Za-z0-9_/.-]{0,23}")
 
@@ -173,24 +201,37 @@ class _Vetting:
         if key not in self.seen:
             flags = check_store_text(text, what)
             if what == "order number" and not flags and not ORDER_NUMBER.fullmatch(text):
-                flags = [Flag("store_text", "review", f"the order number {text[:40]!r} from the store's data "
-                                                      "was left out of the draft: it is not a short code")]
+                flags = [
+                    Flag(
+                        "store_text",
+                        "review",
+                        f"the order number {text[:40]!r} from the store's data "
+                        "was left out of the draft: it is not a short code",
+                    )
+                ]
             self.seen[key] = ("" if flags else text, flags)
         return self.seen[key]
 
 
-def _facts_for(cid: str, row: Mapping, facts: pd.DataFrame, store: StoreFacts,
-               vet: _Vetting | None = None) -> tuple[dict[str, str], dict[str, list[Flag]]]:
+def _facts_for(
+    cid: str, row: Mapping, facts: pd.DataFrame, store: StoreFacts, vet: _Vetting | None = None
+) -> tuple[dict[str, str], dict[str, list[Flag]]]:
     """The facts of one customer's draft, and the store text left out of them: {fact: flags}
     (`product_name` stands for the product it would have been)."""
     vet = vet or _Vetting()
     f = facts.loc[cid].to_dict() if cid in facts.index else {}
     last = f.get("last_order_date")
     last = pd.Timestamp(last) if last is not None and last == last else None
-    raw = {"last_product_name": f.get("last_product_name"), "favourite_product": f.get("favourite_product"),
-           "recommended_product": f.get("recommended_product"), "order_number": f.get("last_order_id"),
-           "store_name": store.store_name, "sender_name": store.sender_name, "sender_role": store.sender_role,
-           "sign_off": getattr(store, "sign_off", "")}
+    raw = {
+        "last_product_name": f.get("last_product_name"),
+        "favourite_product": f.get("favourite_product"),
+        "recommended_product": f.get("recommended_product"),
+        "order_number": f.get("last_order_id"),
+        "store_name": store.store_name,
+        "sender_name": store.sender_name,
+        "sender_role": store.sender_role,
+        "sign_off": getattr(store, "sign_off", ""),
+    }
     vetted: dict[str, str] = {}
     left_out: dict[str, list[Flag]] = {}
     for key, value in raw.items():
@@ -202,9 +243,12 @@ def _facts_for(cid: str, row: Mapping, facts: pd.DataFrame, store: StoreFacts,
     if source in left_out:
         left_out["product_name"] = left_out[source]
     return {
-        "store_name": vetted["store_name"] or "our store", "sender_name": vetted["sender_name"] or "the team",
-        "sender_role": vetted["sender_role"], "sign_off": vetted["sign_off"],
-        "product_name": product, "last_product_name": vetted["last_product_name"],
+        "store_name": vetted["store_name"] or "our store",
+        "sender_name": vetted["sender_name"] or "the team",
+        "sender_role": vetted["sender_role"],
+        "sign_off": vetted["sign_off"],
+        "product_name": product,
+        "last_product_name": vetted["last_product_name"],
         "favourite_product": vetted["favourite_product"],
         "recommended_product": vetted["recommended_product"],
         "last_order_date": f"{last.day} {last:%B %Y}" if last is not None else "",
@@ -213,7 +257,9 @@ def _facts_for(cid: str, row: Mapping, facts: pd.DataFrame, store: StoreFacts,
         "order_number": vetted["order_number"],
         "unsubscribe_link": "",  # the email platform adds its own unsubscribe footer
         "reason_label": row.get("churn_reason", ""),
-        "last_order_stale": "yes" if _stale(f.get("days_since_last_order"), f.get("usual_interval_days")) else "",
+        "last_order_stale": "yes"
+        if _stale(f.get("days_since_last_order"), f.get("usual_interval_days"))
+        else "",
     }, left_out
 
 
@@ -234,12 +280,17 @@ def _stale(days, usual) -> bool:
     return days > STALE_AFTER_DAYS
 
 
-def _left_out_flags(left_out: Mapping[str, list[Flag]], skeleton: str | None, *, llm: bool) -> list[Flag]:
+def _left_out_flags(
+    left_out: Mapping[str, list[Flag]], skeleton: str | None, *, llm: bool
+) -> list[Flag]:
     """The flags of the store text this draft would have used: every fact for a language model
     (it is given them all), else the skeleton's placeholders plus the facts every template may
     add (the recommended product, the store's name)."""
-    used = set(left_out) if llm else ({*PERSONAL_PLACEHOLDER.findall(skeleton or ""), "recommended_product",
-                                       "store_name"})
+    used = (
+        set(left_out)
+        if llm
+        else ({*PERSONAL_PLACEHOLDER.findall(skeleton or ""), "recommended_product", "store_name"})
+    )
     out: dict[tuple[str, str], Flag] = {}
     for key in sorted(left_out):
         if key in used and not (key == "product_name" and "product_name" not in used):
@@ -281,8 +332,9 @@ def _fill(text: str, facts: Mapping[str, str]) -> str | None:
     return None if missing else out
 
 
-def template_text(skeleton: str | None, facts: Mapping[str, str], *, channel: str,
-                  churn_reason: str) -> tuple[str, str]:
+def template_text(
+    skeleton: str | None, facts: Mapping[str, str], *, channel: str, churn_reason: str
+) -> tuple[str, str]:
     """(subject, body) from a skeleton and facts; paragraphs without facts are left out."""
     lines = (skeleton or "").strip().splitlines()
     subject_tpl = ""
@@ -311,8 +363,11 @@ def template_text(skeleton: str | None, facts: Mapping[str, str], *, channel: st
         sign = body_paras.pop()
     if facts.get("sign_off"):  # the merchant's own closing line, then who signs
         who = facts["sender_name"] if facts.get("sender_name") not in (None, "", "the team") else ""
-        sign = facts["sign_off"].rstrip(",") + ",\n" + (f"{who}, {facts['store_name']}" if who
-                                                        else facts["store_name"])
+        sign = (
+            facts["sign_off"].rstrip(",")
+            + ",\n"
+            + (f"{who}, {facts['store_name']}" if who else facts["store_name"])
+        )
     offer_line = facts.get("optional_offer_line", "")
     if stale and churn_reason == "cycle_overdue":
         churn_reason = "fading_engagement"  # not "running low around now" a year on
@@ -334,10 +389,19 @@ def template_text(skeleton: str | None, facts: Mapping[str, str], *, channel: st
     return subject, "\n\n".join([kept[0], *body_paras, sign])
 
 
-def draft_messages(plan, playbooks: list, *, settings, customers: pd.DataFrame | None,
-                   orders: pd.DataFrame | None = None, products: pd.DataFrame | None = None,
-                   scores: pd.DataFrame | None = None, store: StoreFacts | None = None,
-                   llm_writer: LlmWriter | None = None, confirmed=None) -> list[Draft]:
+def draft_messages(
+    plan,
+    playbooks: list,
+    *,
+    settings,
+    customers: pd.DataFrame | None,
+    orders: pd.DataFrame | None = None,
+    products: pd.DataFrame | None = None,
+    scores: pd.DataFrame | None = None,
+    store: StoreFacts | None = None,
+    llm_writer: LlmWriter | None = None,
+    confirmed=None,
+) -> list[Draft]:
     """One draft per chosen row of `plan` (a Plan or its `chosen` list of dicts), each checked
     by the guardrails. Blocked drafts are returned too, with their flags: the approval queue
     stores them as `blocked`, never as pending. `confirmed`: the merchant's consent
@@ -349,7 +413,9 @@ def draft_messages(plan, playbooks: list, *, settings, customers: pd.DataFrame |
     facts = customer_facts(orders, products=products, scores=scores)
     crow: dict[str, Mapping] = {}
     if customers is not None and len(customers):
-        c = customers.assign(customer_id=customers["customer_id"].astype(str)).drop_duplicates("customer_id")
+        c = customers.assign(customer_id=customers["customer_id"].astype(str)).drop_duplicates(
+            "customer_id"
+        )
         crow = {r["customer_id"]: r for r in c.to_dict("records")}
     out: list[Draft] = []
     vet = _Vetting()
@@ -357,35 +423,66 @@ def draft_messages(plan, playbooks: list, *, settings, customers: pd.DataFrame |
         cid = str(row["customer_id"])
         camp = campaign_id or row.get("campaign_id", "")
         pb = books.get(row["playbook_id"])
-        skeleton = (pb.message_skeleton if hasattr(pb, "message_skeleton")
-                    else (pb or {}).get("sections", {}).get("Message skeleton")) if pb is not None else None
+        skeleton = (
+            (
+                pb.message_skeleton
+                if hasattr(pb, "message_skeleton")
+                else (pb or {}).get("sections", {}).get("Message skeleton")
+            )
+            if pb is not None
+            else None
+        )
         pct = float(row.get("offer_percent") or 0.0)
         code = offer_code(camp, cid, row.get("offer_type", "none"), pct)
         offer = row.get("offer", "") or ""
         f, left_out = _facts_for(cid, row, facts, store, vet)
-        f["optional_offer_line"] = (f"As a thank-you, here is {offer} with the code {code}." if code
-                                    else (f"We would also like to offer you {offer}." if offer else ""))
+        f["optional_offer_line"] = (
+            f"As a thank-you, here is {offer} with the code {code}."
+            if code
+            else (f"We would also like to offer you {offer}." if offer else "")
+        )
         writer = "template"
         if llm_writer is not None:
             safe = {k: v for k, v in f.items() if k not in PERSONAL_PLACEHOLDERS}
-            meta = {k: row.get(k) for k in ("playbook_id", "playbook_title", "channel", "offer",
-                                            "offer_percent", "churn_reason")}
+            meta = {
+                k: row.get(k)
+                for k in (
+                    "playbook_id",
+                    "playbook_title",
+                    "channel",
+                    "offer",
+                    "offer_percent",
+                    "churn_reason",
+                )
+            }
             text = llm_writer(safe, skeleton or "", meta)
             subject, body, writer = str(text["subject"]), str(text["body"]), "llm"
         else:
-            subject, body = template_text(skeleton, f, channel=row["channel"],
-                                          churn_reason=row.get("churn_reason", ""))
-        d = Draft(campaign_id=camp, customer_id=cid, channel=row["channel"], subject=subject,
-                  body=body, offer=offer, offer_percent=pct, offer_code=code,
-                  reason=row.get("reason", ""), playbook_id=row["playbook_id"],
-                  playbook_title=row.get("playbook_title", ""),
-                  expected_value=float(row.get("expected_value", 0.0)), writer=writer)
+            subject, body = template_text(
+                skeleton, f, channel=row["channel"], churn_reason=row.get("churn_reason", "")
+            )
+        d = Draft(
+            campaign_id=camp,
+            customer_id=cid,
+            channel=row["channel"],
+            subject=subject,
+            body=body,
+            offer=offer,
+            offer_percent=pct,
+            offer_code=code,
+            reason=row.get("reason", ""),
+            playbook_id=row["playbook_id"],
+            playbook_title=row.get("playbook_title", ""),
+            expected_value=float(row.get("expected_value", 0.0)),
+            writer=writer,
+        )
         ov = None
         if cid in facts.index and "order_value" in facts.columns:
             v = facts.at[cid, "order_value"]
             ov = float(v) if pd.notna(v) else None
-        d.flags = check_draft(d, customer_row=crow.get(cid), settings=settings, order_value=ov,
-                              confirmed=confirmed)
+        d.flags = check_draft(
+            d, customer_row=crow.get(cid), settings=settings, order_value=ov, confirmed=confirmed
+        )
         d.flags += _left_out_flags(left_out, skeleton, llm=writer == "llm")
         out.append(d)
     return out
@@ -393,15 +490,34 @@ def draft_messages(plan, playbooks: list, *, settings, customers: pd.DataFrame |
 
 # --- export rows (used by the approval queue) -------------------------------------------------
 
-EXPORT_COLUMNS = ["email", "first_name", "subject", "body", "offer_code", "campaign_id",
-                  "channel", "phone", "customer_id", "draft_id"]
+EXPORT_COLUMNS = [
+    "email",
+    "first_name",
+    "subject",
+    "body",
+    "offer_code",
+    "campaign_id",
+    "channel",
+    "phone",
+    "customer_id",
+    "draft_id",
+]
 """The export CSV: Klaviyo and Shopify Email import email and first_name, the rest as custom
 properties; subject and body are rendered (no placeholders left), their paragraphs kept
 (blank lines), never hard-wrapped; the offer code is the one in the final (edited) text; the
 phone is filled wherever the customer has one."""
 
-KLAVIYO_COLUMNS = ["Email", "First Name", "Last Name", "Phone Number", "Retention Subject",
-                   "Retention Message", "Offer Code", "Retention Campaign", "Retention Channel"]
+KLAVIYO_COLUMNS = [
+    "Email",
+    "First Name",
+    "Last Name",
+    "Phone Number",
+    "Retention Subject",
+    "Retention Message",
+    "Offer Code",
+    "Retention Campaign",
+    "Retention Channel",
+]
 """Klaviyo's profile import (Lists & segments > Import contacts): Email, First Name, Last Name and
 Phone Number are its own profile fields (the phone in E.164, +441234567890, as the store has it);
 every other column becomes a custom profile property of that name, which a template uses as
@@ -444,7 +560,9 @@ def unwrap(text: str) -> str:
             continue
         joined = lines[0]
         for ln in lines[1:]:
-            joined += ("\n" if joined.endswith(",") and len(joined.split("\n")[-1]) < 40 else " ") + ln
+            joined += (
+                "\n" if joined.endswith(",") and len(joined.split("\n")[-1]) < 40 else " "
+            ) + ln
         out.append(joined)
     return "\n\n".join(out)
 
@@ -459,11 +577,15 @@ def shopify_tag(campaign_id: str) -> str:
 def customer_rows(customers: pd.DataFrame | None) -> dict[str, dict]:
     if customers is None or not len(customers):
         return {}
-    c = customers.assign(customer_id=customers["customer_id"].astype(str)).drop_duplicates("customer_id")
+    c = customers.assign(customer_id=customers["customer_id"].astype(str)).drop_duplicates(
+        "customer_id"
+    )
     return {r["customer_id"]: r for r in c.to_dict("records")}
 
 
-def exportable(drafts: list, customers: pd.DataFrame | None, *, confirmed=None) -> tuple[list, list[str]]:
+def exportable(
+    drafts: list, customers: pd.DataFrame | None, *, confirmed=None
+) -> tuple[list, list[str]]:
     """The drafts whose customer has an email and still may be contacted on the channel (their
     data says yes, or says nothing and the merchant confirmed the channel: agent.outreach.consent),
     and why the others are held back. A customer whose data now says no is held back."""
@@ -497,11 +619,20 @@ def export_table(drafts: list, customers: pd.DataFrame | None) -> pd.DataFrame:
         c = rows.get(str(d.customer_id), {})
         subject, body = render({"subject": d.subject, "body": d.body}, c)
         body = body.replace("\r\n", "\n").strip()
-        out.append({"email": _text(c.get("email")), "first_name": clean_fact(c.get("first_name"), 40),
-                    "subject": subject, "body": body,
-                    "offer_code": final_offer_code(subject, body, getattr(d, "offer_code", "") or ""),
-                    "campaign_id": d.campaign_id, "channel": d.channel, "phone": _text(c.get("phone")),
-                    "customer_id": d.customer_id, "draft_id": d.id})
+        out.append(
+            {
+                "email": _text(c.get("email")),
+                "first_name": clean_fact(c.get("first_name"), 40),
+                "subject": subject,
+                "body": body,
+                "offer_code": final_offer_code(subject, body, getattr(d, "offer_code", "") or ""),
+                "campaign_id": d.campaign_id,
+                "channel": d.channel,
+                "phone": _text(c.get("phone")),
+                "customer_id": d.customer_id,
+                "draft_id": d.id,
+            }
+        )
     return pd.DataFrame(out, columns=EXPORT_COLUMNS)
 
 
@@ -516,11 +647,20 @@ def klaviyo_table(export: pd.DataFrame, customers: pd.DataFrame | None = None) -
     """The export (`export_table`) as Klaviyo's profile CSV (KLAVIYO_COLUMNS)."""
     rows = customer_rows(customers)
     last = [clean_fact(rows.get(str(c), {}).get("last_name"), 40) for c in export["customer_id"]]
-    return pd.DataFrame({"Email": export["email"], "First Name": export["first_name"], "Last Name": last,
-                         "Phone Number": export["phone"], "Retention Subject": export["subject"],
-                         "Retention Message": export["body"], "Offer Code": export["offer_code"],
-                         "Retention Campaign": export["campaign_id"],
-                         "Retention Channel": export["channel"]}, columns=KLAVIYO_COLUMNS)
+    return pd.DataFrame(
+        {
+            "Email": export["email"],
+            "First Name": export["first_name"],
+            "Last Name": last,
+            "Phone Number": export["phone"],
+            "Retention Subject": export["subject"],
+            "Retention Message": export["body"],
+            "Offer Code": export["offer_code"],
+            "Retention Campaign": export["campaign_id"],
+            "Retention Channel": export["channel"],
+        },
+        columns=KLAVIYO_COLUMNS,
+    )
 
 
 def shopify_tags_table(export: pd.DataFrame, customers: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -534,8 +674,13 @@ def shopify_tags_table(export: pd.DataFrame, customers: pd.DataFrame | None = No
         key = str(r.email).lower()
         if key not in out:
             have = [t.strip() for t in _text(c.get("tags")).split(",") if t.strip()]
-            out[key] = {"First Name": r.first_name, "Last Name": clean_fact(c.get("last_name"), 40),
-                        "Email": r.email, "Phone": r.phone, "Tags": have}
+            out[key] = {
+                "First Name": r.first_name,
+                "Last Name": clean_fact(c.get("last_name"), 40),
+                "Email": r.email,
+                "Phone": r.phone,
+                "Tags": have,
+            }
         tag = shopify_tag(r.campaign_id)
         if tag not in out[key]["Tags"]:
             out[key]["Tags"].append(tag)
@@ -553,7 +698,9 @@ FORMAT_FOLDERS = {"klaviyo": "klaviyo", "shopify_tags": "shopify"}
 def format_paths(path: Path) -> dict[str, Path]:
     """Where the Klaviyo and Shopify files of the export at `path` are."""
     path = Path(path)
-    return {name: path.parent / FORMAT_FOLDERS[name] / f"{name}_{path.name}" for name in EXPORT_FORMATS}
+    return {
+        name: path.parent / FORMAT_FOLDERS[name] / f"{name}_{path.name}" for name in EXPORT_FORMATS
+    }
 
 
 def write_export(table: pd.DataFrame, path: Path, customers: pd.DataFrame | None = None) -> None:
@@ -565,8 +712,9 @@ def write_export(table: pd.DataFrame, path: Path, customers: pd.DataFrame | None
         if target.exists() and not _same_header(target, list(frame.columns)):
             import logging
 
-            logging.getLogger(__name__).warning("%s exists and is not an export's %s file: left as it is",
-                                                target, name)
+            logging.getLogger(__name__).warning(
+                "%s exists and is not an export's %s file: left as it is", target, name
+            )
             continue  # a file of the merchant's own next to an --out file is never overwritten
         atomic_csv(frame, target)
 

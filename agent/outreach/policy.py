@@ -22,8 +22,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from agent.toolbox.tools import NoArgs, tool
 from agent.outreach.guardrails import PERCENT, URGENCY
+from agent.toolbox.tools import NoArgs, tool
 
 _I = re.IGNORECASE
 
@@ -34,7 +34,9 @@ SEND = re.compile(
     r"|no need (?:for|to) (?:approv|review)|don'?t (?:wait for|ask (?:me|for)) (?:approv|review|me)"
     r"|\bsend\b[^.?!]{0,60}\b(?:now|immediately|right away|straight away|automatically|directly|tonight|today)\b"
     r"|\b(?:blast|mass.?email|email|text|sms)\b (?:them|everyone|all of them|every customer) (?:now|immediately|right away)"
-    r"|\bsend (?:it|them|these|those|the (?:drafts?|emails?|messages?))\b(?: out)?", _I)
+    r"|\bsend (?:it|them|these|those|the (?:drafts?|emails?|messages?))\b(?: out)?",
+    _I,
+)
 SENSITIVE = re.compile(
     r"\breligio|\bchristian|\bmuslim|\bjewish|\bjews\b|\bhindu|\bbuddhist|\bsikh|\bcatholic|\bchurch"
     r"|\bmosque|\bsynagogue|\bethnic|\brace\b|\bracial|\bskin colou?r|\bnationality|\bimmigra"
@@ -45,18 +47,29 @@ SENSITIVE = re.compile(
     r"|\belderly|\bseniors?\b|\bpensioners?\b|\bolder customers|\bold people|\b(?:by|their|on|based on) age\b"
     r"|\bage group|\bover (?:60|65|70|75)s?\b"
     r"|\blow.?income|\bpoor (?:customers|people)|\bin debt\b|\bfinancial (?:hardship|difficult|trouble)"
-    r"|\bunemploy|\bon benefits\b", _I)
+    r"|\bunemploy|\bon benefits\b",
+    _I,
+)
 TARGETING = re.compile(
     r"\b(?:target|segment|filter|select|find|list|pick|identify|exclude|only|who are|which|based on"
     r"|by their|by|send|email|draft|write|campaign|promot|offer|market|guess|infer|work out|figure out"
-    r"|customers?|shoppers?|buyers?|people)", _I)
+    r"|customers?|shoppers?|buyers?|people)",
+    _I,
+)
 URGENCY_WORDS = re.compile(
     r"\burgen(?:cy|t)\b|\bpressure\b|\bscarcity\b|\bfomo\b|fear of missing|\bscare them|\brush them"
     r"|(?:fake|false|made.?up|invent(?:ed)?|artificial) (?:deadline|urgency|scarcity|countdown|stock)"
-    r"|\bcountdown|make (?:it|them) (?:feel|panic|think)", _I)
-MESSAGING = re.compile(r"\b(?:draft|write|compose|e-?mails?|message|subject|text|sms|tell them|say|copy"
-                       r"|campaign|send|claim|pretend|add|put|include|push)\b", _I)
-DISCOUNT_CONTEXT = re.compile(r"\b(?:off|discount|coupon|promo|code|voucher|offer|sale|markdown|rebate)\b", _I)
+    r"|\bcountdown|make (?:it|them) (?:feel|panic|think)",
+    _I,
+)
+MESSAGING = re.compile(
+    r"\b(?:draft|write|compose|e-?mails?|message|subject|text|sms|tell them|say|copy"
+    r"|campaign|send|claim|pretend|add|put|include|push)\b",
+    _I,
+)
+DISCOUNT_CONTEXT = re.compile(
+    r"\b(?:off|discount|coupon|promo|code|voucher|offer|sale|markdown|rebate)\b", _I
+)
 PERSONAL = re.compile(
     r"e-?mail address|phone numbers?|mobile numbers?|telephone|home address|postal address|street address"
     r"|\baddress(?:es)?\b|contact (?:details|info)|personal (?:data|details|info)|\bpii\b|date of birth"
@@ -64,15 +77,26 @@ PERSONAL = re.compile(
     r"|\b(?:their|customers?'?|clients?'?|shoppers?'?|all|every|the|his|her|those|these) (?:customer |client )?"
     r"e-?mails?\b(?! (?:to|for|them|about)\b)"
     r"|\b(?:customers?'?|clients?'?|shoppers?'?|buyers?'?|their|his|her) (?:full |first |last |real )?names?\b"
-    r"|\b(?:full|first|last|real) names?\b|\bsurnames?\b|\bnames? (?:and|&) e-?mails?|\bnames? of (?:the |my |all )?customers", _I)
-RETRIEVE = re.compile(r"\b(?:give|show|list|export|dump|download|send me|share|reveal|tell me|get|find|look ?up"
-                      r"|what(?:'s| is| are)|print|copy|extract|pull|leak|hand over|paste|need|want)\b", _I)
-ADVICE = re.compile(r"(?:^|[,.;:!?]\s*)(?:should|shall|is|are|would|does|do (?:i|we)|how (?:much|big|far)|what do you think)\b"
-                    r"(?![^?]*\b(?:you (?:draft|write|send|give|make|create)|for me)\b)", _I)
+    r"|\b(?:full|first|last|real) names?\b|\bsurnames?\b|\bnames? (?:and|&) e-?mails?|\bnames? of (?:the |my |all )?customers",
+    _I,
+)
+RETRIEVE = re.compile(
+    r"\b(?:give|show|list|export|dump|download|send me|share|reveal|tell me|get|find|look ?up"
+    r"|what(?:'s| is| are)|print|copy|extract|pull|leak|hand over|paste|need|want)\b",
+    _I,
+)
+ADVICE = re.compile(
+    r"(?:^|[,.;:!?]\s*)(?:should|shall|is|are|would|does|do (?:i|we)|how (?:much|big|far)|what do you think)\b"
+    r"(?![^?]*\b(?:you (?:draft|write|send|give|make|create)|for me)\b)",
+    _I,
+)
 """A question asking for advice ("should I send her 20% off?", "is a countdown timer ok?"): the
 planner answers it from the playbooks instead of refusing it as a request."""
-OTHER_STORE = re.compile(r"\b(?:other|another|second|different|sister|partner|competitor'?s?) "
-                         r"(?:store|shop|brand)s?\b|\b(?:store|shop) (?-i:[B-Z2-9])\b|\bstore's customers of\b", _I)
+OTHER_STORE = re.compile(
+    r"\b(?:other|another|second|different|sister|partner|competitor'?s?) "
+    r"(?:store|shop|brand)s?\b|\b(?:store|shop) (?-i:[B-Z2-9])\b|\bstore's customers of\b",
+    _I,
+)
 
 
 @dataclass(frozen=True)
@@ -110,46 +134,63 @@ def refusal(message: str, *, discount_cap: float) -> Refusal | None:
     return None
 
 
-DRAFT_INSTEAD = ("I can put drafts in the approval queue instead, e.g. 'draft win-back emails for my "
-                 "top 3 at-risk customers'; a person reviews them (`retention approvals list`, "
-                 "`approve --by NAME`) and exports the approved ones for your email platform.")
+DRAFT_INSTEAD = (
+    "I can put drafts in the approval queue instead, e.g. 'draft win-back emails for my "
+    "top 3 at-risk customers'; a person reviews them (`retention approvals list`, "
+    "`approve --by NAME`) and exports the approved ones for your email platform."
+)
 
 
 def refusal_text(r: Refusal, rules: dict | str | None = None, *, store: str = "this store") -> str:
     """The answer to a refused request: what, why, and what the assistant can do instead.
     `rules` is the `outreach_rules` tool result (the discount answer quotes the cap from it)."""
     if r.kind == "send":
-        return ("I can't send messages or approve drafts: this software never sends anything, and "
-                "only a person moves a draft to approved. " + DRAFT_INSTEAD)
+        return (
+            "I can't send messages or approve drafts: this software never sends anything, and "
+            "only a person moves a draft to approved. " + DRAFT_INSTEAD
+        )
     if r.kind == "sensitive":
-        return ("I won't select, segment or message customers by a sensitive attribute "
-                f"({r.detail!r}: health, religion, ethnicity, sexual orientation, age, disability or "
-                "financial hardship). The store data doesn't hold these and marketing must not infer "
-                "or use them. I can target by behaviour instead: churn reason, RFM segment or CLV "
-                "tier, e.g. 'which playbook for price-sensitive churners?' or 'show my at-risk "
-                "Champions'.")
+        return (
+            "I won't select, segment or message customers by a sensitive attribute "
+            f"({r.detail!r}: health, religion, ethnicity, sexual orientation, age, disability or "
+            "financial hardship). The store data doesn't hold these and marketing must not infer "
+            "or use them. I can target by behaviour instead: churn reason, RFM segment or CLV "
+            "tier, e.g. 'which playbook for price-sensitive churners?' or 'show my at-risk "
+            "Champions'."
+        )
     if r.kind == "urgency":
-        return ("I won't invent urgency or pressure (fake deadlines, countdowns, 'only a few left', "
-                "'last chance'): it misleads customers and every draft is checked for it, so such a "
-                "draft is blocked. I can draft a calm, honest message instead, e.g. 'draft a "
-                "win-back email for my top 3 at-risk customers'.")
+        return (
+            "I won't invent urgency or pressure (fake deadlines, countdowns, 'only a few left', "
+            "'last chance'): it misleads customers and every draft is checked for it, so such a "
+            "draft is blocked. I can draft a calm, honest message instead, e.g. 'draft a "
+            "win-back email for my top 3 at-risk customers'."
+        )
     if r.kind == "discount":
         cap = rules.get("discount_cap_percent") if isinstance(rules, dict) else None
         cap_text = f"{cap:g}%" if isinstance(cap, (int, float)) else "the cap in your settings"
-        return (f"I won't draft a {r.detail}% discount: the discount cap is {cap_text} "
-                "(outreach_rules), and a draft above it is blocked. Discount plays offer at most the "
-                "cap, and only where the customer's churn reason is price. " + DRAFT_INSTEAD)
+        return (
+            f"I won't draft a {r.detail}% discount: the discount cap is {cap_text} "
+            "(outreach_rules), and a draft above it is blocked. Discount plays offer at most the "
+            "cap, and only where the customer's churn reason is price. " + DRAFT_INSTEAD
+        )
     if r.kind == "personal_data":
-        extra = (f" I also only see {store}: another store's customers are not in this session."
-                 if r.detail else "")
-        return ("I don't hand out customers' personal data (names, emails, phone numbers, "
-                "addresses): I work with customer ids and features only, and personal fields are "
-                "filled in locally when a person exports approved drafts (`retention approvals "
-                "export`)." + extra + " I can tell you about a customer by id, e.g. 'tell me about "
-                "customer C000123'.")
+        extra = (
+            f" I also only see {store}: another store's customers are not in this session."
+            if r.detail
+            else ""
+        )
+        return (
+            "I don't hand out customers' personal data (names, emails, phone numbers, "
+            "addresses): I work with customer ids and features only, and personal fields are "
+            "filled in locally when a person exports approved drafts (`retention approvals "
+            "export`)." + extra + " I can tell you about a customer by id, e.g. 'tell me about "
+            "customer C000123'."
+        )
     if r.kind == "other_store":
-        return (f"This session reads one store, {store}; I can't see another store's customers. "
-                "Open that store with `--store DIR` and ask there.")
+        return (
+            f"This session reads one store, {store}; I can't see another store's customers. "
+            "Open that store with `--store DIR` and ask there."
+        )
     raise ValueError(f"unknown refusal kind {r.kind!r}")
 
 
@@ -162,12 +203,20 @@ def outreach_rules(session, a: NoArgs) -> dict:
     from agent.settings import Settings
 
     s = session.settings or Settings()
-    return {"discount_cap": float(s.discount_cap), "discount_cap_percent": round(float(s.discount_cap) * 100, 2),
-            "contact_cap_days": int(s.contact_cap_days), "weekly_contact_budget": int(s.weekly_contact_budget),
-            "control_share": float(s.control_share),
-            "approval": "drafts wait in the approval queue; only a person approves, edits or rejects them",
-            "sending": "nothing is sent by this software: approved drafts are exported as CSV",
-            "consent": "email needs accepts_email and SMS needs accepts_sms; others are not drafted",
-            "not_allowed": ["false urgency or scarcity", "targeting by health, religion, ethnicity, "
-                            "sexual orientation, age, disability or financial hardship",
-                            "discounts above the cap", "customers' personal data in answers"]}
+    return {
+        "discount_cap": float(s.discount_cap),
+        "discount_cap_percent": round(float(s.discount_cap) * 100, 2),
+        "contact_cap_days": int(s.contact_cap_days),
+        "weekly_contact_budget": int(s.weekly_contact_budget),
+        "control_share": float(s.control_share),
+        "approval": "drafts wait in the approval queue; only a person approves, edits or rejects them",
+        "sending": "nothing is sent by this software: approved drafts are exported as CSV",
+        "consent": "email needs accepts_email and SMS needs accepts_sms; others are not drafted",
+        "not_allowed": [
+            "false urgency or scarcity",
+            "targeting by health, religion, ethnicity, "
+            "sexual orientation, age, disability or financial hardship",
+            "discounts above the cap",
+            "customers' personal data in answers",
+        ],
+    }

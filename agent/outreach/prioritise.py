@@ -53,8 +53,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from agent.outreach import consent as C
 from agent.display import money
+from agent.outreach import consent as C
 from tools.models.features import REASON_LABEL
 
 DRAFTABLE = ("personal_email", "email", "sms")
@@ -65,24 +65,50 @@ REACH = {"has_email": "accepts_email", "has_phone": "accepts_sms"}
 """The reachability flags (agent.outreach.consent.reach_flags) and the consent column they gate."""
 UNREACHABLE = "no address"
 """The consent state of a channel the customer has no email or phone for."""
-CHANNEL_COSTS = {"email": 0.01, "sms": 0.03, "personal_email": 2.0, "phone": 5.0,
-                 "direct_mail": 4.0, "onsite": 0.0}
+CHANNEL_COSTS = {
+    "email": 0.01,
+    "sms": 0.03,
+    "personal_email": 2.0,
+    "phone": 5.0,
+    "direct_mail": 4.0,
+    "onsite": 0.0,
+}
 """Cost per contact (assumption): sending cost, or a few minutes of staff time for personal mail."""
-OFFER_COSTS = {"free_shipping": 6.0, "gift": 10.0, "service_recovery": 10.0,
-               "referral_credit": 10.0, "sample": 3.0}
+OFFER_COSTS = {
+    "free_shipping": 6.0,
+    "gift": 10.0,
+    "service_recovery": 10.0,
+    "referral_credit": 10.0,
+    "sample": 3.0,
+}
 """Flat value of an offer when it is used (assumption), in store currency."""
 SHARE_OF_ORDER = {"loyalty_points": 0.05, "bundle": 0.05, "subscription": 0.05}
 """Offers worth a share of the average order value (assumption)."""
-ON_PURCHASE = {"discount", "free_shipping", "loyalty_points", "bundle", "subscription", "referral_credit"}
+ON_PURCHASE = {
+    "discount",
+    "free_shipping",
+    "loyalty_points",
+    "bundle",
+    "subscription",
+    "referral_credit",
+}
 DEFAULT_DISCOUNT = 0.10
 """The discount a discount play offers (the price-sensitive-save playbook: 10% or less),
 clipped to the settings' cap."""
 DEFAULT_ORDER_VALUE = 50.0
-EVENT_TRIGGERED = frozenset({
-    "failed-payment-dunning", "subscription-cancellation-save", "cart-abandonment-recovery",
-    "browse-abandonment", "proactive-delay-notice", "thank-you-page-offer",
-    "review-request-timing", "post-purchase-follow-up", "new-customer-onboarding",
-})
+EVENT_TRIGGERED = frozenset(
+    {
+        "failed-payment-dunning",
+        "subscription-cancellation-save",
+        "cart-abandonment-recovery",
+        "browse-abandonment",
+        "proactive-delay-notice",
+        "thank-you-page-offer",
+        "review-request-timing",
+        "post-purchase-follow-up",
+        "new-customer-onboarding",
+    }
+)
 """Plays that answer an event the scores do not carry (a failed payment, a cancellation, an
 abandoned cart, a late parcel, a just-placed order): left to the store's automated flows."""
 
@@ -106,14 +132,17 @@ class Play:
         meta = getattr(pb, "meta", pb)
         if not isinstance(meta, Mapping):
             meta = meta.model_dump() if hasattr(meta, "model_dump") else vars(meta)
-        return cls(id=meta["id"], title=meta.get("title", meta["id"]),
-                   prior_uplift=float(meta.get("prior_uplift", 0.0)),
-                   channels=tuple(meta.get("channels", ())),
-                   offer_type=meta.get("offer_type", "none") or "none",
-                   churn_reasons=tuple(meta.get("churn_reasons", ())),
-                   segments=tuple(meta.get("segments", ())),
-                   clv_tiers=tuple(meta.get("clv_tiers", ())),
-                   cost_level=meta.get("cost_level", "low"))
+        return cls(
+            id=meta["id"],
+            title=meta.get("title", meta["id"]),
+            prior_uplift=float(meta.get("prior_uplift", 0.0)),
+            channels=tuple(meta.get("channels", ())),
+            offer_type=meta.get("offer_type", "none") or "none",
+            churn_reasons=tuple(meta.get("churn_reasons", ())),
+            segments=tuple(meta.get("segments", ())),
+            clv_tiers=tuple(meta.get("clv_tiers", ())),
+            cost_level=meta.get("cost_level", "low"),
+        )
 
 
 @dataclass(frozen=True)
@@ -164,28 +193,55 @@ class Plan:
 
     def to_dict(self, *, skipped_limit: int | None = None) -> dict:
         skipped = self.skipped if skipped_limit is None else self.skipped[:skipped_limit]
-        return {"campaign_id": self.campaign_id, "week_of": self.week_of,
-                "created_at": self.created_at, "settings": self.settings,
-                "chosen": self.chosen, "skipped": [asdict(s) for s in skipped],
-                "skipped_counts": self.skipped_counts(), "control_ids": self.control_ids,
-                "held_out_ids": self.held_out_ids, "budget_left": self.budget_left,
-                "notes": self.notes, "awaiting_consent": self.awaiting_consent,
-                "awaiting_total": self.awaiting_total, "consent": self.consent}
+        return {
+            "campaign_id": self.campaign_id,
+            "week_of": self.week_of,
+            "created_at": self.created_at,
+            "settings": self.settings,
+            "chosen": self.chosen,
+            "skipped": [asdict(s) for s in skipped],
+            "skipped_counts": self.skipped_counts(),
+            "control_ids": self.control_ids,
+            "held_out_ids": self.held_out_ids,
+            "budget_left": self.budget_left,
+            "notes": self.notes,
+            "awaiting_consent": self.awaiting_consent,
+            "awaiting_total": self.awaiting_total,
+            "consent": self.consent,
+        }
 
     def to_json(self, **kw) -> str:
         return json.dumps(self.to_dict(**kw), indent=2)
 
 
 PLAN_COLUMNS = (
-    "customer_id", "playbook_id", "playbook_title", "channel", "offer_type", "offer_percent",
-    "offer", "churn_reason", "segment", "clv_tier", "churn_probability", "clv", "save_rate",
-    "value_at_stake", "offer_value", "redemption", "offer_cost", "channel_cost",
-    "expected_value", "consent_basis", "reason",
+    "customer_id",
+    "playbook_id",
+    "playbook_title",
+    "channel",
+    "offer_type",
+    "offer_percent",
+    "offer",
+    "churn_reason",
+    "segment",
+    "clv_tier",
+    "churn_probability",
+    "clv",
+    "save_rate",
+    "value_at_stake",
+    "offer_value",
+    "redemption",
+    "offer_cost",
+    "channel_cost",
+    "expected_value",
+    "consent_basis",
+    "reason",
 )
 
 
-def expected_value(*, churn_probability, clv, save_rate, offer_value=0.0, redemption=0.0,
-                   channel_cost=0.0):
+def expected_value(
+    *, churn_probability, clv, save_rate, offer_value=0.0, redemption=0.0, channel_cost=0.0
+):
     """EV = P(churn) · CLV · save rate − (offer value · redemption + channel cost).
     Works on scalars and arrays alike."""
     return churn_probability * clv * save_rate - (offer_value * redemption + channel_cost)
@@ -210,19 +266,36 @@ def last_contacts(contact_log: pd.DataFrame | None) -> pd.Series:
 
 
 def _settings_snapshot(settings) -> dict:
-    keys = ("discount_cap", "weekly_contact_budget", "contact_cap_days", "control_share",
-            "seed", "margin", "horizon_days")
+    keys = (
+        "discount_cap",
+        "weekly_contact_budget",
+        "contact_cap_days",
+        "control_share",
+        "seed",
+        "margin",
+        "horizon_days",
+    )
     return {k: getattr(settings, k) for k in keys if hasattr(settings, k)}
 
 
 def _fits(play: Play, reason: str, segment: str, tier: str) -> bool:
-    return (play.prior_uplift > 0 and play.id not in EVENT_TRIGGERED and reason in play.churn_reasons
-            and (not play.segments or segment in play.segments)
-            and (not play.clv_tiers or tier in play.clv_tiers))
+    return (
+        play.prior_uplift > 0
+        and play.id not in EVENT_TRIGGERED
+        and reason in play.churn_reasons
+        and (not play.segments or segment in play.segments)
+        and (not play.clv_tiers or tier in play.clv_tiers)
+    )
 
 
-def _options(plays: list[Play], reason: str, segment: str, tier: str, consent: dict[str, bool],
-             discount_cap: float) -> tuple[list[tuple[Play, str]], str]:
+def _options(
+    plays: list[Play],
+    reason: str,
+    segment: str,
+    tier: str,
+    consent: dict[str, bool],
+    discount_cap: float,
+) -> tuple[list[tuple[Play, str]], str]:
     """`consent`: column (accepts_email, accepts_sms) -> whether that channel may be used."""
     """(play, channel) options for one group of customers, or none and why."""
     fitting = [p for p in plays if _fits(p, reason, segment, tier)]
@@ -246,23 +319,34 @@ def _options(plays: list[Play], reason: str, segment: str, tier: str, consent: d
             opts.append((p, ch))
     if not opts:
         wanted = sorted({c for p in fitting for c in p.channels if c in DRAFTABLE})
-        return [], ("no consent: the fitting plays go out by " + ", ".join(wanted or ["other channels"])
-                    + (" and the customer has not opted in" if wanted else ""))
+        return [], (
+            "no consent: the fitting plays go out by "
+            + ", ".join(wanted or ["other channels"])
+            + (" and the customer has not opted in" if wanted else "")
+        )
     if tier == "high":
         personal = [(p, ch) for p, ch in opts if ch == "personal_email"]
         opts = personal or opts
     return opts, ""
 
 
-def prioritise(scores: pd.DataFrame, customers: pd.DataFrame | None, playbooks: list, *,
-               settings, week_of: date | str, campaign_id: str,
-               contact_log: pd.DataFrame | None = None,
-               channel_costs: Mapping[str, float] | None = None,
-               offer_costs: Mapping[str, float] | None = None,
-               confirmed: C.Confirmed = None, currency: str | None = None,
-               save_rates: Mapping[str, float] | None = None,
-               held_out: Mapping[str, str] | None = None,
-               uplift: Callable[[pd.DataFrame], np.ndarray] | None = None) -> Plan:
+def prioritise(  # noqa: C901
+    scores: pd.DataFrame,
+    customers: pd.DataFrame | None,
+    playbooks: list,
+    *,
+    settings,
+    week_of: date | str,
+    campaign_id: str,
+    contact_log: pd.DataFrame | None = None,
+    channel_costs: Mapping[str, float] | None = None,
+    offer_costs: Mapping[str, float] | None = None,
+    confirmed: C.Confirmed = None,
+    currency: str | None = None,
+    save_rates: Mapping[str, float] | None = None,
+    held_out: Mapping[str, str] | None = None,
+    uplift: Callable[[pd.DataFrame], np.ndarray] | None = None,
+) -> Plan:
     """Choose who to contact this week with which play (see the module docstring).
 
     `scores`: the scores table; `customers`: customer_id, accepts_email, accepts_sms (True,
@@ -281,9 +365,13 @@ def prioritise(scores: pd.DataFrame, customers: pd.DataFrame | None, playbooks: 
     incremental effect, not by risk · save rate.
     Nothing passed in is modified.
     """
-    missing = [c for c in ("customer_id", "churn_probability", "predicted_clv") if c not in scores.columns]
+    missing = [
+        c for c in ("customer_id", "churn_probability", "predicted_clv") if c not in scores.columns
+    ]
     if missing:
-        raise ValueError(f"scores lack column(s) {', '.join(missing)}: pass the `retention score` table")
+        raise ValueError(
+            f"scores lack column(s) {', '.join(missing)}: pass the `retention score` table"
+        )
     week = pd.Timestamp(week_of).normalize()
     ccost = {**CHANNEL_COSTS, **(channel_costs or {})}
     ocost = {**OFFER_COSTS, **(offer_costs or {})}
@@ -296,7 +384,9 @@ def prioritise(scores: pd.DataFrame, customers: pd.DataFrame | None, playbooks: 
     conf = C.confirmed_kinds(confirmed)
     consent_summary = C.summary(s["customer_id"], customers, confirmed)
     if customers is not None and len(customers):
-        c = customers[[k for k in ("customer_id", *CONSENT_COLUMNS) if k in customers.columns]].copy()
+        c = customers[
+            [k for k in ("customer_id", *CONSENT_COLUMNS) if k in customers.columns]
+        ].copy()
         c = c.assign(**C.reach_flags(customers))
         c["customer_id"] = c["customer_id"].astype(str)
         s = s.merge(c.drop_duplicates("customer_id"), on="customer_id", how="left")
@@ -329,8 +419,13 @@ def prioritise(scores: pd.DataFrame, customers: pd.DataFrame | None, playbooks: 
         days = (week - prev).dt.days
         capped = prev.notna() & (days.abs() < settings.contact_cap_days)
         for cid, d in zip(s.loc[capped, "customer_id"], prev[capped]):
-            skipped.append(Skip(cid, f"frequency cap: last contact {d.date()}, within "
-                                     f"{settings.contact_cap_days} days"))
+            skipped.append(
+                Skip(
+                    cid,
+                    f"frequency cap: last contact {d.date()}, within "
+                    f"{settings.contact_cap_days} days",
+                )
+            )
         s = s.loc[~capped]
 
     # one pass per group of customers who share reason, segment, tier and consent; the rows
@@ -350,20 +445,28 @@ def prioritise(scores: pd.DataFrame, customers: pd.DataFrame | None, playbooks: 
         at = by_group[lo:hi]
         r, seg, tier, ae, asms = (col[at[0]] for col in key_cols)
         states = {"accepts_email": ae, "accepts_sms": asms}
-        usable = {col: st == "yes" or (st == "unknown" and kind in conf)
-                  for kind, col in C.KINDS.items() for st in [states[col]]}
+        usable = {
+            col: st == "yes" or (st == "unknown" and kind in conf)
+            for kind, col in C.KINDS.items()
+            for st in [states[col]]
+        }
         opts, why = _options(plays, r, seg, tier, usable, cap)
         into = picked
         if not opts and why.startswith("no consent"):
-            unknown = {col: st not in ("no", UNREACHABLE) for col, st in states.items()}  # if unknown were supplied
+            unknown = {
+                col: st not in ("no", UNREACHABLE) for col, st in states.items()
+            }  # if unknown were supplied
             maybe, _ = _options(plays, r, seg, tier, unknown, cap)
             if maybe:
                 opts, into = maybe, awaiting
             elif UNREACHABLE in states.values() and "no" not in states.values():
                 # nothing refused: what stops them is an address the store does not have
                 gone = [k for k, col in C.KINDS.items() if states[col] == UNREACHABLE]
-                why = ("no " + " or ".join("email address" if k == "email" else "phone number" for k in gone)
-                       + " to reach them on")
+                why = (
+                    "no "
+                    + " or ".join("email address" if k == "email" else "phone number" for k in gone)
+                    + " to reach them on"
+                )
         if not opts:
             skipped += [Skip(cid, why) for cid in ids[at]]
             continue
@@ -384,8 +487,14 @@ def prioritise(scores: pd.DataFrame, customers: pd.DataFrame | None, playbooks: 
                 red = np.ones(len(at))
             else:
                 red = np.zeros(len(at))
-            ev = expected_value(churn_probability=p_churn, clv=clv, save_rate=rate,
-                                offer_value=value, redemption=red, channel_cost=ccost.get(ch, 0.0))
+            ev = expected_value(
+                churn_probability=p_churn,
+                clv=clv,
+                save_rate=rate,
+                offer_value=value,
+                redemption=red,
+                channel_cost=ccost.get(ch, 0.0),
+            )
             parts.append((play, ch, offer_pct, value, red, ev, rate))
         pick = np.vstack([p[5] for p in parts]).argmax(axis=0)
         for i, (play, ch, offer_pct, value, red, ev, rate) in enumerate(parts):
@@ -393,25 +502,55 @@ def prioritise(scores: pd.DataFrame, customers: pd.DataFrame | None, playbooks: 
             if not m.any():
                 continue
             st = states[C.KINDS[C.CHANNEL_KIND[ch]]]
-            basis = "customer's data" if st == "yes" else (
-                f"merchant's confirmation ({conf[C.CHANNEL_KIND[ch]]})" if into is picked else "unknown")
-            into.append((at[m], {
-                "playbook_id": play.id, "playbook_title": play.title, "channel": ch,
-                "offer_type": play.offer_type, "offer_percent": float(offer_pct),
-                "offer": _offer_text(play.offer_type, offer_pct), "churn_reason": r,
-                "segment": seg, "clv_tier": tier, "save_rate": rate,
-                "channel_cost": float(ccost.get(ch, 0.0)), "consent_basis": basis}, {
-                "churn_probability": p_churn[m], "clv": clv[m], "value_at_stake": p_churn[m] * clv[m],
-                "offer_value": value[m], "redemption": red[m], "offer_cost": value[m] * red[m],
-                "expected_value": ev[m]}))
+            basis = (
+                "customer's data"
+                if st == "yes"
+                else (
+                    f"merchant's confirmation ({conf[C.CHANNEL_KIND[ch]]})"
+                    if into is picked
+                    else "unknown"
+                )
+            )
+            into.append(
+                (
+                    at[m],
+                    {
+                        "playbook_id": play.id,
+                        "playbook_title": play.title,
+                        "channel": ch,
+                        "offer_type": play.offer_type,
+                        "offer_percent": float(offer_pct),
+                        "offer": _offer_text(play.offer_type, offer_pct),
+                        "churn_reason": r,
+                        "segment": seg,
+                        "clv_tier": tier,
+                        "save_rate": rate,
+                        "channel_cost": float(ccost.get(ch, 0.0)),
+                        "consent_basis": basis,
+                    },
+                    {
+                        "churn_probability": p_churn[m],
+                        "clv": clv[m],
+                        "value_at_stake": p_churn[m] * clv[m],
+                        "offer_value": value[m],
+                        "redemption": red[m],
+                        "offer_cost": value[m] * red[m],
+                        "expected_value": ev[m],
+                    },
+                )
+            )
     cand = _candidates(ids, picked)
     if uplift is not None and len(cand):
         cand["uplift"] = np.clip(np.asarray(uplift(cand), float), -1.0, 1.0)
-        cand["expected_value"] = cand["uplift"] * cand["clv"] - (cand["offer_cost"] + cand["channel_cost"])
+        cand["expected_value"] = cand["uplift"] * cand["clv"] - (
+            cand["offer_cost"] + cand["channel_cost"]
+        )
     cand = cand.sort_values(["expected_value", "customer_id"], ascending=[False, True])
     neg = cand["expected_value"] <= 0
-    skipped += [Skip(cid, f"expected value not positive: {ev:.2f}")
-                for cid, ev in zip(cand.loc[neg, "customer_id"], cand.loc[neg, "expected_value"])]
+    skipped += [
+        Skip(cid, f"expected value not positive: {ev:.2f}")
+        for cid, ev in zip(cand.loc[neg, "customer_id"], cand.loc[neg, "expected_value"])
+    ]
     cand = cand.loc[~neg]
 
     # the control group is drawn from the eligible pool before the budget chooses anyone
@@ -424,47 +563,72 @@ def prioritise(scores: pd.DataFrame, customers: pd.DataFrame | None, playbooks: 
     over = treat_pool.iloc[budget_left:]
     why = f"over the weekly contact budget: {settings.weekly_contact_budget} a week, {used} already used"
     skipped += [Skip(cid, why) for cid in over["customer_id"]]
-    skipped += [Skip(cid, "control group: held out to measure the campaign")
-                for cid in held["customer_id"]]
+    skipped += [
+        Skip(cid, "control group: held out to measure the campaign") for cid in held["customer_id"]
+    ]
     floor = chosen["expected_value"].min() if len(over) and len(chosen) else -np.inf
     control = held.loc[held["expected_value"] >= floor, "customer_id"].tolist()
     chosen["reason"] = [_reason_words(r, currency) for r in chosen.itertuples()]
-    notes = [f"{len(chosen)} chosen of {len(cand)} eligible; {len(held)} held out as control "
-             f"({settings.control_share:.0%}, seed {settings.seed} + campaign {campaign_id})"]
+    notes = [
+        f"{len(chosen)} chosen of {len(cand)} eligible; {len(held)} held out as control "
+        f"({settings.control_share:.0%}, seed {settings.seed} + campaign {campaign_id})"
+    ]
 
     # unknown consent: who would be contacted (the same control draw and budget), never contacted
-    wait = _candidates(ids, awaiting).sort_values(["expected_value", "customer_id"], ascending=[False, True])
+    wait = _candidates(ids, awaiting).sort_values(
+        ["expected_value", "customer_id"], ascending=[False, True]
+    )
     wneg = wait["expected_value"] <= 0
-    skipped += [Skip(cid, f"expected value not positive: {ev:.2f}")
-                for cid, ev in zip(wait.loc[wneg, "customer_id"], wait.loc[wneg, "expected_value"])]
+    skipped += [
+        Skip(cid, f"expected value not positive: {ev:.2f}")
+        for cid, ev in zip(wait.loc[wneg, "customer_id"], wait.loc[wneg, "expected_value"])
+    ]
     wait = wait.loc[~wneg]
     for cid, ch in zip(wait["customer_id"], wait["channel"]):
         kind = C.CHANNEL_KIND[ch]
-        skipped.append(Skip(cid, f"consent unknown: the store's files do not say whether this customer "
-                                 f"accepts {kind}; supply it or confirm the channel"))
+        skipped.append(
+            Skip(
+                cid,
+                f"consent unknown: the store's files do not say whether this customer "
+                f"accepts {kind}; supply it or confirm the channel",
+            )
+        )
     wu = control_draw(wait["customer_id"], seed=settings.seed, campaign_id=campaign_id)
-    would = wait.loc[wu >= settings.control_share].iloc[:max(0, budget_left - len(chosen))].copy()
+    would = wait.loc[wu >= settings.control_share].iloc[: max(0, budget_left - len(chosen))].copy()
     would["reason"] = [_reason_words(r, currency) for r in would.itertuples()]
     statement = C.statement(consent_summary)
     if statement:
         notes.append(statement)
     if len(wait):
         kinds = sorted({C.CHANNEL_KIND[ch] for ch in wait["channel"]})
-        notes.append(f"{len(wait):,} customers have a play worth running but unknown {' and '.join(kinds)} "
-                     f"consent, so none of them is contacted; {len(would):,} of them would be this week. "
-                     f"To supply consent: {C.how_to_supply(kinds)}")
-    arms = {r.customer_id: [r.playbook_id, r.churn_reason, r.segment]
-            for part in (chosen, held.loc[held["customer_id"].isin(control)])
-            for r in part.itertuples()}
-    rates_used = {pid: float(v) for pid, v in chosen.groupby("playbook_id")["save_rate"].mean().items()}
-    return Plan(campaign_id=campaign_id, week_of=str(week.date()),
-                created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-                settings={**_settings_snapshot(settings), "save_rates": rates_used, "arms": arms},
-                chosen=_records(chosen[list(PLAN_COLUMNS)]), skipped=skipped,
-                control_ids=control, held_out_ids=held["customer_id"].tolist(),
-                budget_left=budget_left - len(chosen), notes=notes,
-                awaiting_consent=_records(would[list(PLAN_COLUMNS)]), awaiting_total=int(len(wait)),
-                consent=consent_summary)
+        notes.append(
+            f"{len(wait):,} customers have a play worth running but unknown {' and '.join(kinds)} "
+            f"consent, so none of them is contacted; {len(would):,} of them would be this week. "
+            f"To supply consent: {C.how_to_supply(kinds)}"
+        )
+    arms = {
+        r.customer_id: [r.playbook_id, r.churn_reason, r.segment]
+        for part in (chosen, held.loc[held["customer_id"].isin(control)])
+        for r in part.itertuples()
+    }
+    rates_used = {
+        pid: float(v) for pid, v in chosen.groupby("playbook_id")["save_rate"].mean().items()
+    }
+    return Plan(
+        campaign_id=campaign_id,
+        week_of=str(week.date()),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        settings={**_settings_snapshot(settings), "save_rates": rates_used, "arms": arms},
+        chosen=_records(chosen[list(PLAN_COLUMNS)]),
+        skipped=skipped,
+        control_ids=control,
+        held_out_ids=held["customer_id"].tolist(),
+        budget_left=budget_left - len(chosen),
+        notes=notes,
+        awaiting_consent=_records(would[list(PLAN_COLUMNS)]),
+        awaiting_total=int(len(wait)),
+        consent=consent_summary,
+    )
 
 
 def _candidates(ids: np.ndarray, picked: list[tuple[np.ndarray, dict, dict]]) -> pd.DataFrame:
@@ -478,14 +642,16 @@ def _candidates(ids: np.ndarray, picked: list[tuple[np.ndarray, dict, dict]]) ->
         if name in picked[0][2]:
             cols[name] = np.concatenate([arrays[name] for _, _, arrays in picked])
         else:
-            values = np.empty(len(picked), dtype=object if isinstance(picked[0][1][name], str) else float)
+            values = np.empty(
+                len(picked), dtype=object if isinstance(picked[0][1][name], str) else float
+            )
             values[:] = [scalars[name] for _, scalars, _ in picked]
             cols[name] = np.repeat(values, sizes)
     return pd.DataFrame(cols)
 
 
 def _state_words(values: pd.Series) -> np.ndarray:
-    """"yes", "no" or "unknown" per consent value (`agent.outreach.consent.state`); words, not None,
+    """ "yes", "no" or "unknown" per consent value (`agent.outreach.consent.state`); words, not None,
     so that the groups below keep the unknown ones."""
     st = C.state_column(values)
     return np.where(st == True, "yes", np.where(st == False, "no", "unknown"))  # noqa: E712
@@ -503,23 +669,30 @@ def _contacts_in_week(contact_log: pd.DataFrame | None, week: pd.Timestamp) -> i
 def _offer_text(offer_type: str, pct: float) -> str:
     if offer_type == "discount":
         return f"{pct:.0%} off one order"
-    return {"free_shipping": "free shipping on the next order", "gift": "a small thank-you gift",
-            "service_recovery": "a goodwill gesture chosen by the team",
-            "loyalty_points": "bonus loyalty points", "early_access": "early access"}.get(offer_type, "")
+    return {
+        "free_shipping": "free shipping on the next order",
+        "gift": "a small thank-you gift",
+        "service_recovery": "a goodwill gesture chosen by the team",
+        "loyalty_points": "bonus loyalty points",
+        "early_access": "early access",
+    }.get(offer_type, "")
 
 
 def _reason_words(r, currency: str | None = None) -> str:
     why = REASON_LABEL.get(r.churn_reason, r.churn_reason)
     how = "personal outreach, no discount" if r.channel == "personal_email" else r.channel
-    text = (f"{r.churn_probability:.0%} likely to lapse ({why}); CLV {money(r.clv, currency, decimals=0)} "
-            f"({r.clv_tier} tier, {r.segment}); {r.playbook_title} by {how}; expected value "
-            f"{money(r.expected_value, currency)} = {r.churn_probability:.2f} x {r.clv:,.0f} x "
-            f"{r.save_rate:.2f} - ({r.offer_value:,.2f} x {r.redemption:.2f} + {r.channel_cost:.2f})")
+    text = (
+        f"{r.churn_probability:.0%} likely to lapse ({why}); CLV {money(r.clv, currency, decimals=0)} "
+        f"({r.clv_tier} tier, {r.segment}); {r.playbook_title} by {how}; expected value "
+        f"{money(r.expected_value, currency)} = {r.churn_probability:.2f} x {r.clv:,.0f} x "
+        f"{r.save_rate:.2f} - ({r.offer_value:,.2f} x {r.redemption:.2f} + {r.channel_cost:.2f})"
+    )
     tau = getattr(r, "uplift", None)
     if tau is not None and tau == tau:
         text = text.split("; expected value")[0] + (
             f"; expected value {money(r.expected_value, currency)} = uplift {tau:+.3f} (the uplift model) x "
-            f"{r.clv:,.0f} - ({r.offer_value:,.2f} x {r.redemption:.2f} + {r.channel_cost:.2f})")
+            f"{r.clv:,.0f} - ({r.offer_value:,.2f} x {r.redemption:.2f} + {r.channel_cost:.2f})"
+        )
     if str(getattr(r, "consent_basis", "")).startswith("merchant"):
         text += f"; consent: {r.consent_basis}"
     return text
@@ -528,6 +701,16 @@ def _reason_words(r, currency: str | None = None) -> str:
 def _records(df: pd.DataFrame) -> list[dict]:
     out = []
     for rec in df.to_dict("records"):
-        out.append({k: (float(v) if isinstance(v, (np.floating, float)) else
-                        int(v) if isinstance(v, np.integer) else v) for k, v in rec.items()})
+        out.append(
+            {
+                k: (
+                    float(v)
+                    if isinstance(v, (np.floating, float))
+                    else int(v)
+                    if isinstance(v, np.integer)
+                    else v
+                )
+                for k, v in rec.items()
+            }
+        )
     return out

@@ -23,19 +23,76 @@ from dataclasses import dataclass
 # no decomposition reaches
 CONFUSABLE = {
     # Cyrillic
-    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p",
-    "с": "c", "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i", "ј": "j", "һ": "h",
-    "ԁ": "d", "ԛ": "q", "ԝ": "w", "ӏ": "l", "ү": "y", "ɡ": "g",
+    "а": "a",
+    "в": "b",
+    "е": "e",
+    "ё": "e",
+    "к": "k",
+    "м": "m",
+    "н": "h",
+    "о": "o",
+    "р": "p",
+    "с": "c",
+    "т": "t",
+    "у": "y",
+    "х": "x",
+    "ѕ": "s",
+    "і": "i",
+    "ї": "i",
+    "ј": "j",
+    "һ": "h",
+    "ԁ": "d",
+    "ԛ": "q",
+    "ԝ": "w",
+    "ӏ": "l",
+    "ү": "y",
+    "ɡ": "g",
     # Greek
-    "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p",
-    "τ": "t", "υ": "u", "χ": "x", "γ": "y", "ω": "w", "ς": "s", "σ": "o",
+    "α": "a",
+    "β": "b",
+    "ε": "e",
+    "η": "n",
+    "ι": "i",
+    "κ": "k",
+    "ν": "v",
+    "ο": "o",
+    "ρ": "p",
+    "τ": "t",
+    "υ": "u",
+    "χ": "x",
+    "γ": "y",
+    "ω": "w",
+    "ς": "s",
+    "σ": "o",
     # Latin letters without a decomposition
-    "ı": "i", "ł": "l", "ø": "o", "đ": "d", "ħ": "h", "ŧ": "t", "ß": "ss", "æ": "ae", "œ": "oe",
-    "þ": "th", "ð": "d", "ŀ": "l",
+    "ı": "i",
+    "ł": "l",
+    "ø": "o",
+    "đ": "d",
+    "ħ": "h",
+    "ŧ": "t",
+    "ß": "ss",
+    "æ": "ae",
+    "œ": "oe",
+    "þ": "th",
+    "ð": "d",
+    "ŀ": "l",
     # punctuation that stands for a dot, an at sign or a percent sign
-    "。": ".", "｡": ".", "․": ".", "٫": ".", "٪": "%", "⁒": "%",
-    "‐": "-", "‑": "-", "‒": "-", "–": "-", "—": "-", "−": "-",
-    "’": "'", "‘": "'", "ʼ": "'",
+    "。": ".",
+    "｡": ".",
+    "․": ".",
+    "٫": ".",
+    "٪": "%",
+    "⁒": "%",
+    "‐": "-",
+    "‑": "-",
+    "‒": "-",
+    "–": "-",
+    "—": "-",
+    "−": "-",
+    "’": "'",
+    "‘": "'",
+    "ʼ": "'",
 }
 
 
@@ -87,14 +144,16 @@ def numeric(folded: str) -> str:
     """A folded text with every decimal digit of any script as its ASCII digit, and the letters
     that imitate digits inside a number ("9o", "l0", "1oo") as the digits; same length."""
     if not folded.isascii():
-        folded = "".join(str(unicodedata.digit(c)) if unicodedata.category(c) == "Nd" else c
-                         for c in folded)
+        folded = "".join(
+            str(unicodedata.digit(c)) if unicodedata.category(c) == "Nd" else c for c in folded
+        )
     return _DIGITISH.sub(lambda m: m.group(0).translate(_DIGIT_FOR), folded)
 
 
 _LEET_TOKEN = re.compile(r"[a-z0-9@$]*[a-z][a-z0-9@$]*")
-_LETTER_FOR = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t",
-                             "@": "a", "$": "s"})
+_LETTER_FOR = str.maketrans(
+    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
+)
 
 
 def lettered(folded: str) -> str:

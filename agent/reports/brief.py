@@ -17,22 +17,22 @@ scoring models). Money is written in the store's currency (`agent.display.money`
 from __future__ import annotations
 
 import html
-import re
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
 
-from agent.reports import charts
 from agent.display import fmt, product_label, product_names, store_currency
+from agent.reports import charts
 from agent.workspace import Workspace
-from tools.models.features import REASON_LABEL
 from tools.insights.kpis import at_risk_mask, change, value_at_stake, week_kpis
-from tools.scoring.score import CHOICE_WORDS, PURCHASE_MODEL_NAMES
 from tools.insights.segments import migration_summary
+from tools.models.features import REASON_LABEL
+from tools.scoring.score import CHOICE_WORDS, PURCHASE_MODEL_NAMES
 
 
 @dataclass
@@ -47,7 +47,9 @@ class Brief:
     prompt_tokens: int = 0  # tokens sent to a language model for this brief (0 offline)
 
 
-def scores_at(store, ws: Workspace, as_of: pd.Timestamp, *, horizon_days: int, progress) -> tuple[pd.DataFrame, dict]:
+def scores_at(
+    store, ws: Workspace, as_of: pd.Timestamp, *, horizon_days: int, progress
+) -> tuple[pd.DataFrame, dict]:
     """Scores as of a date: the workspace snapshot when it is for this store, else scored now."""
     from agent.reports.snapshots import load_scores, save_scores
 
@@ -62,71 +64,119 @@ def scores_at(store, ws: Workspace, as_of: pd.Timestamp, *, horizon_days: int, p
 
     progress(f"scoring customers as of {day}")
     o = store.orders.loc[store.orders["order_date"] < as_of + pd.Timedelta(days=1)]
-    res = score_store(o, as_of=as_of, horizon_days=horizon_days, events=store.events,
-                      tickets=store.tickets, products=store.products)
+    res = score_store(
+        o,
+        as_of=as_of,
+        horizon_days=horizon_days,
+        events=store.events,
+        tickets=store.tickets,
+        products=store.products,
+    )
     res.params["store"] = str(store.path)
     save_scores(ws, res, as_of=as_of, orders=o)
     return res.scores, res.params
 
 
-def weekly_brief(store, *, workspace: Workspace, week_ending=None, cac: float | None = None,
-                 horizon_days: int = 365, settings=None, top_n: int = 10,
-                 narrator: Callable[[dict], str] | None = None,
-                 progress: Callable[[str], None] = lambda _: None) -> Brief:
-    from agent.reports import grading as G
+def weekly_brief(
+    store,
+    *,
+    workspace: Workspace,
+    week_ending=None,
+    cac: float | None = None,
+    horizon_days: int = 365,
+    settings=None,
+    top_n: int = 10,
+    narrator: Callable[[dict], str] | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+) -> Brief:
     from agent.approvals.queue import open_queue
-    from agent.reports.campaigns import open_control_groups, store_campaigns
     from agent.outreach.prioritise import prioritise
+    from agent.reports import grading as G
+    from agent.reports.campaigns import open_control_groups, store_campaigns
     from agent.settings import Settings
     from knowledge import builtin_playbook_dir, load_playbooks
 
     settings = settings or Settings()
     currency = store_currency(getattr(store, "currency", None), settings)
-    end = pd.Timestamp(week_ending).normalize() if week_ending else store.orders["order_date"].max().normalize()
-    now_scores, params = scores_at(store, workspace, end, horizon_days=horizon_days, progress=progress)
+    end = (
+        pd.Timestamp(week_ending).normalize()
+        if week_ending
+        else store.orders["order_date"].max().normalize()
+    )
+    now_scores, params = scores_at(
+        store, workspace, end, horizon_days=horizon_days, progress=progress
+    )
     week_before = end - pd.Timedelta(days=7)
     if (store.orders["order_date"] < week_before + pd.Timedelta(days=1)).any():
-        prev_scores, _ = scores_at(store, workspace, week_before, horizon_days=horizon_days, progress=progress)
+        prev_scores, _ = scores_at(
+            store, workspace, week_before, horizon_days=horizon_days, progress=progress
+        )
     else:  # the history starts this week: nothing to compare with
         prev_scores = now_scores.iloc[:0]
     progress("computing KPIs, migration and plays")
     k_now = week_kpis(store.orders, now_scores, as_of=end, cac=cac)
-    k_prev = (week_kpis(store.orders, prev_scores, as_of=week_before, cac=cac) if len(prev_scores)
-              else None)
+    k_prev = (
+        week_kpis(store.orders, prev_scores, as_of=week_before, cac=cac)
+        if len(prev_scores)
+        else None
+    )
     facts: dict = {"kpi": k_now, "kpi_change": change(k_now, k_prev), "currency": currency}
-    mig = migration_summary(prev_scores[["customer_id", "segment"]], now_scores[["customer_id", "segment"]])
+    mig = migration_summary(
+        prev_scores[["customer_id", "segment"]], now_scores[["customer_id", "segment"]]
+    )
     facts["migration"] = mig.to_dict("records")
     risky = now_scores[(now_scores["clv_tier"] == "high") & at_risk_mask(now_scores)]
     top = risky.assign(at_stake=value_at_stake(risky)).nlargest(top_n, "at_stake")
     names = product_names(store.orders, store.products)
-    facts["at_risk"] = [{"customer_id": r.customer_id, "predicted_clv": float(r.predicted_clv),
-                         "churn_probability": float(r.churn_probability),
-                         "reason": REASON_LABEL.get(r.churn_reason, "no clear driver"),
-                         "segment": r.segment,
-                         "next_best_product": product_label(getattr(r, "next_best_product", ""), names)}
-                        for r in top.itertuples()]
+    facts["at_risk"] = [
+        {
+            "customer_id": r.customer_id,
+            "predicted_clv": float(r.predicted_clv),
+            "churn_probability": float(r.churn_probability),
+            "reason": REASON_LABEL.get(r.churn_reason, "no clear driver"),
+            "segment": r.segment,
+            "next_best_product": product_label(getattr(r, "next_best_product", ""), names),
+        }
+        for r in top.itertuples()
+    ]
     playbooks = list(load_playbooks([builtin_playbook_dir()]).playbooks)
     # only this store's drafts and consent confirmations: a workspace may hold other stores' too
     queue = open_queue(workspace.root)
     progress("grading last week's forecast and the campaigns")
-    facts["forecast_check"] = G.forecast_facts(store, workspace, end, horizon_days=horizon_days, queue=queue)
+    facts["forecast_check"] = G.forecast_facts(
+        store, workspace, end, horizon_days=horizon_days, queue=queue
+    )
     facts["campaigns"] = G.campaign_facts(queue, store, end)
     facts["campaign_level"] = G.CAMPAIGN_LEVEL
     rates, facts["learning"] = G.learning_facts(queue, store, playbooks, end)
-    plan_kw = dict(settings=settings, week_of=end.date(), campaign_id=f"brief-{end.date()}", currency=currency,
-                   confirmed=queue.consent_confirmations(store.path),
-                   held_out=open_control_groups(queue, store.path, week_of=end))
+    plan_kw = dict(
+        settings=settings,
+        week_of=end.date(),
+        campaign_id=f"brief-{end.date()}",
+        currency=currency,
+        confirmed=queue.consent_confirmations(store.path),
+        held_out=open_control_groups(queue, store.path, week_of=end),
+    )
     plan = prioritise(now_scores, store.customers, playbooks, save_rates=rates, **plan_kw)
     chosen = plan.chosen_frame()
-    if facts["learning"]["plays"]:  # what the learnt rates changed: the plan on the playbooks' priors
-        before = prioritise(now_scores, store.customers, playbooks, **plan_kw).chosen_frame()["playbook_id"].value_counts()
+    if facts["learning"][
+        "plays"
+    ]:  # what the learnt rates changed: the plan on the playbooks' priors
+        before = (
+            prioritise(now_scores, store.customers, playbooks, **plan_kw)
+            .chosen_frame()["playbook_id"]
+            .value_counts()
+        )
         after = chosen["playbook_id"].value_counts()
         for p in facts["learning"]["plays"]:
             p["customers_prior"] = int(before.get(p["playbook_id"], 0))
             p["customers_learned"] = int(after.get(p["playbook_id"], 0))
-    plays = (chosen.groupby(["playbook_id", "playbook_title"])
-             .agg(customers=("customer_id", "size"), expected_value=("expected_value", "sum"))
-             .reset_index().sort_values("expected_value", ascending=False))
+    plays = (
+        chosen.groupby(["playbook_id", "playbook_title"])
+        .agg(customers=("customer_id", "size"), expected_value=("expected_value", "sum"))
+        .reset_index()
+        .sort_values("expected_value", ascending=False)
+    )
     facts["plays"] = plays.to_dict("records")
     facts["control_group"] = len(plan.control_ids)
     facts["consent"] = _consent_facts(plan)
@@ -139,10 +189,14 @@ def weekly_brief(store, *, workspace: Workspace, week_ending=None, cac: float | 
     out = workspace.sub("briefs") / f"brief_{end.date()}"
     out.mkdir(parents=True, exist_ok=True)
     progress("drawing charts")
-    for name, fig in (("clv_distribution", charts.clv_distribution(now_scores, horizon_days=horizon_days,
-                                                                    currency=currency)),
-                      ("churn_by_segment", charts.churn_by_segment(now_scores, horizon_days=horizon_days)),
-                      ("segment_migration", charts.segment_migration(mig))):
+    for name, fig in (
+        (
+            "clv_distribution",
+            charts.clv_distribution(now_scores, horizon_days=horizon_days, currency=currency),
+        ),
+        ("churn_by_segment", charts.churn_by_segment(now_scores, horizon_days=horizon_days)),
+        ("segment_migration", charts.segment_migration(mig)),
+    ):
         png = charts.png_bytes(fig)
         (out / f"{name}.png").write_bytes(png)  # kept next to the Markdown file, which links them
         brief.paths[name] = str(out / f"{name}.png")
@@ -150,9 +204,16 @@ def weekly_brief(store, *, workspace: Workspace, week_ending=None, cac: float | 
     opening = narrator(facts) if narrator else _opening(facts)
     brief.prompt_tokens = getattr(narrator, "prompt_tokens", 0)
     brief.markdown = render_markdown(facts, end, opening)
-    brief.html = render_html(brief.markdown, images={f"{k}.png": v for k, v in brief.images.items()},
-                             title=f"Weekly retention brief — week ending {end.date()}")
-    for ext, text in (("md", brief.markdown), ("html", brief.html), ("json", json.dumps(facts, indent=2, default=str))):
+    brief.html = render_html(
+        brief.markdown,
+        images={f"{k}.png": v for k, v in brief.images.items()},
+        title=f"Weekly retention brief — week ending {end.date()}",
+    )
+    for ext, text in (
+        ("md", brief.markdown),
+        ("html", brief.html),
+        ("json", json.dumps(facts, indent=2, default=str)),
+    ):
         path = out / f"brief.{ext}"
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(text)
@@ -167,15 +228,25 @@ def _consent_facts(plan) -> dict:
     from agent.outreach.consent import CHANNEL_KIND, how_to_supply, statement
 
     kinds = sorted({CHANNEL_KIND[r["channel"]] for r in plan.awaiting_consent}) or ["email"]
-    return {"statement": statement(plan.consent), "awaiting_total": int(plan.awaiting_total),
-            "awaiting_this_week": len(plan.awaiting_consent),
-            "awaiting": [{"customer_id": r["customer_id"], "playbook_title": r["playbook_title"],
-                          "channel": r["channel"], "churn_probability": float(r["churn_probability"]),
-                          "clv": float(r["clv"]), "expected_value": float(r["expected_value"]),
-                          "reason": REASON_LABEL.get(r["churn_reason"], r["churn_reason"])}
-                         for r in plan.awaiting_consent[:5]],
-            "how_to_supply": how_to_supply(kinds),
-            "summary": {k: v for k, v in plan.consent.items() if isinstance(v, dict)}}
+    return {
+        "statement": statement(plan.consent),
+        "awaiting_total": int(plan.awaiting_total),
+        "awaiting_this_week": len(plan.awaiting_consent),
+        "awaiting": [
+            {
+                "customer_id": r["customer_id"],
+                "playbook_title": r["playbook_title"],
+                "channel": r["channel"],
+                "churn_probability": float(r["churn_probability"]),
+                "clv": float(r["clv"]),
+                "expected_value": float(r["expected_value"]),
+                "reason": REASON_LABEL.get(r["churn_reason"], r["churn_reason"]),
+            }
+            for r in plan.awaiting_consent[:5]
+        ],
+        "how_to_supply": how_to_supply(kinds),
+        "summary": {k: v for k, v in plan.consent.items() if isinstance(v, dict)},
+    }
 
 
 def horizon_facts(days: int) -> dict:
@@ -191,16 +262,23 @@ def _horizon(f: dict) -> str:
 def _model_health(params: dict) -> dict:
     prob = params.get("probabilistic", {})
     inner = params.get("ml", {}).get("inner_backtest", {})
-    health = {"purchase_model": prob.get("model"), "converged": bool(prob.get("converged")),
-              "choice": params.get("model_choice", {})}
+    health = {
+        "purchase_model": prob.get("model"),
+        "converged": bool(prob.get("converged")),
+        "choice": params.get("model_choice", {}),
+    }
     if inner:
         health["auc_ml"] = inner.get("churn", {}).get("ml")
         health["auc_bgnbd"] = inner.get("churn", {}).get("bgnbd")
         health["held_out"] = inner.get("held_out_customers")
         health["held_out_who"] = inner.get("held_out", "held-out customers")
-    rows = [r for r in params.get("model_selection", {}).get("per_cutoff", [])
-            if "ml" in r.get("churn", {})]
+    rows = [
+        r
+        for r in params.get("model_selection", {}).get("per_cutoff", [])
+        if "ml" in r.get("churn", {})
+    ]
     if rows:  # the evidence of the choice: rolling-origin backtests (tools.scoring.score)
+
         def mean(key):  # over the cutoffs where it could be judged (NaN: one class only)
             v = [r["churn"][key] for r in rows if r["churn"][key] == r["churn"][key]]
             return sum(v) / len(v) if v else None
@@ -220,75 +298,151 @@ def _chg(c: dict, key: str, kind: str, currency: str | None = None) -> str:
 
 def _opening(f: dict) -> str:
     k, c, cur = f["kpi"], f["kpi_change"], f.get("currency")
-    parts = [f"This week {fmt(k['orders_week'])} orders brought in {fmt(k['revenue_week'], 'money', cur)} "
-             f"({_chg(c, 'revenue_week', 'signed', cur)} on last week)."]
-    parts.append(f"{fmt(k['active_customers'])} customers bought in the last 90 days "
-                 f"({_chg(c, 'active_customers', 'signed')}); {fmt(k['churned_this_week'])} "
-                 "slipped out of that window this week.")
+    parts = [
+        f"This week {fmt(k['orders_week'])} orders brought in {fmt(k['revenue_week'], 'money', cur)} "
+        f"({_chg(c, 'revenue_week', 'signed', cur)} on last week)."
+    ]
+    parts.append(
+        f"{fmt(k['active_customers'])} customers bought in the last 90 days "
+        f"({_chg(c, 'active_customers', 'signed')}); {fmt(k['churned_this_week'])} "
+        "slipped out of that window this week."
+    )
     if f["at_risk"]:
         a = f["at_risk"][0]
-        parts.append(f"The most valuable customer at risk is {a['customer_id']} "
-                     f"(predicted value {fmt(a['predicted_clv'], 'money', cur)}, "
-                     f"{fmt(a['churn_probability'], 'pct')} churn risk, {a['reason']}).")
+        parts.append(
+            f"The most valuable customer at risk is {a['customer_id']} "
+            f"(predicted value {fmt(a['predicted_clv'], 'money', cur)}, "
+            f"{fmt(a['churn_probability'], 'pct')} churn risk, {a['reason']})."
+        )
     parts.append("No language model wrote this: it is a template filled from the numbers below.")
     return " ".join(parts)
 
 
 def render_markdown(f: dict, end: pd.Timestamp, opening: str) -> str:
     from agent.reports import grading as G
+
     k, c, cur = f["kpi"], f["kpi_change"], f.get("currency")
     aov = fmt(k["aov_week"]) + (f" {cur}" if cur else "")
-    rows = [("Active customers (90 days)", fmt(k["active_customers"]), _chg(c, "active_customers", "signed")),
-            ("Repeat-purchase rate", fmt(k["repeat_rate"], "pct"), _chg(c, "repeat_rate", "signed_pct")),
-            ("Churned this week", fmt(k["churned_this_week"]), _chg(c, "churned_this_week", "signed")),
-            ("Revenue this week", fmt(k["revenue_week"], "money", cur), _chg(c, "revenue_week", "signed", cur)),
-            ("Average order value", aov, _chg(c, "aov_week", "signed", cur)),
-            (f"Predicted value of the base (next {_horizon(f)})", fmt(k.get("predicted_value", 0), "money", cur),
-             _chg(c, "predicted_value", "signed", cur))]
+    rows = [
+        (
+            "Active customers (90 days)",
+            fmt(k["active_customers"]),
+            _chg(c, "active_customers", "signed"),
+        ),
+        (
+            "Repeat-purchase rate",
+            fmt(k["repeat_rate"], "pct"),
+            _chg(c, "repeat_rate", "signed_pct"),
+        ),
+        ("Churned this week", fmt(k["churned_this_week"]), _chg(c, "churned_this_week", "signed")),
+        (
+            "Revenue this week",
+            fmt(k["revenue_week"], "money", cur),
+            _chg(c, "revenue_week", "signed", cur),
+        ),
+        ("Average order value", aov, _chg(c, "aov_week", "signed", cur)),
+        (
+            f"Predicted value of the base (next {_horizon(f)})",
+            fmt(k.get("predicted_value", 0), "money", cur),
+            _chg(c, "predicted_value", "signed", cur),
+        ),
+    ]
     if "ltv_cac" in k:
         cac = fmt(k["cac"]) + (f" {cur}" if cur else "")
-        rows.append((f"LTV:CAC at CAC {cac}", fmt(k["ltv_cac"], "ratio"), _chg(c, "ltv_cac", "signed")))
-    lines = [f"# Weekly retention brief — week ending {end.date()}", "", opening, "",
-             "## KPIs", "", "| KPI | this week | change |", "|---|---|---|"]
+        rows.append(
+            (f"LTV:CAC at CAC {cac}", fmt(k["ltv_cac"], "ratio"), _chg(c, "ltv_cac", "signed"))
+        )
+    lines = [
+        f"# Weekly retention brief — week ending {end.date()}",
+        "",
+        opening,
+        "",
+        "## KPIs",
+        "",
+        "| KPI | this week | change |",
+        "|---|---|---|",
+    ]
     if not cur:
-        lines[3:3] = ["(The store's files do not say which currency it uses: amounts are in its own "
-                      "currency; name it in Settings, the Currency field.)", ""]
+        lines[3:3] = [
+            "(The store's files do not say which currency it uses: amounts are in its own "
+            "currency; name it in Settings, the Currency field.)",
+            "",
+        ]
     lines += [f"| {a} | {b} | {d} |" for a, b, d in rows]
     if "ltv_cac" in k:
         verdict = "meets" if k["ltv_cac"] >= 3 else "is below"
         lines += ["", f"LTV:CAC {verdict} the rule of thumb of 3 (playbook `ltv-cac-acquisition`)."]
     if "forecast_check" in f:
         lines += G.forecast_markdown(f["forecast_check"], cur)
-    lines += ["", "![CLV distribution](clv_distribution.png)", "",
-              "## Segment migration since last week", "", "| segment | last week | this week | change |",
-              "|---|---|---|---|"]
-    lines += [f"| {m['segment']} | {fmt(m['before'])} | {fmt(m['after'])} | {fmt(m['change'], 'signed')} |"
-              for m in f["migration"]]
-    lines += ["", "![Segment migration](segment_migration.png)", "",
-              "## Top at-risk high-value customers", "",
-              "| customer | predicted value | churn risk | reason | segment | product to suggest |",
-              "|---|---|---|---|---|---|"]
-    lines += [f"| {a['customer_id']} | {fmt(a['predicted_clv'], 'money', cur)} | {fmt(a['churn_probability'], 'pct')} "
-              f"| {a['reason']} | {a['segment']} | {_cell(a.get('next_best_product')) or '–'} |"
-              for a in f["at_risk"]]
-    lines += ["", "![Churn by segment](churn_by_segment.png)", "", "## Recommended plays", "",
-              "| play (playbook) | customers | expected value |", "|---|---|---|"]
-    lines += [f"| {p['playbook_title']} (`{p['playbook_id']}`) | {fmt(p['customers'])} | "
-              f"{fmt(p['expected_value'], 'money', cur)} |" for p in f["plays"]]
-    lines += ["", f"A control group of {fmt(f['control_group'])} customers is held out to measure the effect."]
+    lines += [
+        "",
+        "![CLV distribution](clv_distribution.png)",
+        "",
+        "## Segment migration since last week",
+        "",
+        "| segment | last week | this week | change |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {m['segment']} | {fmt(m['before'])} | {fmt(m['after'])} | {fmt(m['change'], 'signed')} |"
+        for m in f["migration"]
+    ]
+    lines += [
+        "",
+        "![Segment migration](segment_migration.png)",
+        "",
+        "## Top at-risk high-value customers",
+        "",
+        "| customer | predicted value | churn risk | reason | segment | product to suggest |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {a['customer_id']} | {fmt(a['predicted_clv'], 'money', cur)} | {fmt(a['churn_probability'], 'pct')} "
+        f"| {a['reason']} | {a['segment']} | {_cell(a.get('next_best_product')) or '–'} |"
+        for a in f["at_risk"]
+    ]
+    lines += [
+        "",
+        "![Churn by segment](churn_by_segment.png)",
+        "",
+        "## Recommended plays",
+        "",
+        "| play (playbook) | customers | expected value |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| {p['playbook_title']} (`{p['playbook_id']}`) | {fmt(p['customers'])} | "
+        f"{fmt(p['expected_value'], 'money', cur)} |"
+        for p in f["plays"]
+    ]
+    lines += [
+        "",
+        f"A control group of {fmt(f['control_group'])} customers is held out to measure the effect.",
+    ]
     lines += G.campaigns_markdown(f.get("campaigns") or [], cur)
     lines += G.learning_markdown(f.get("learning") or {})
     lines += _consent_markdown(f.get("consent") or {}, cur)
-    lines += ["", "## Drafts", "",
-              f"{fmt(f['drafts_pending'])} drafts wait for approval and {fmt(f['drafts_approved'])} are approved "
-              "(review them in Approvals). Nothing is sent by this software.", "", "## Model health", ""]
+    lines += [
+        "",
+        "## Drafts",
+        "",
+        f"{fmt(f['drafts_pending'])} drafts wait for approval and {fmt(f['drafts_approved'])} are approved "
+        "(review them in Approvals). Nothing is sent by this software.",
+        "",
+        "## Model health",
+        "",
+    ]
     m = f["model"]
-    lines.append(f"Purchase model: {PURCHASE_MODEL_NAMES.get(m['purchase_model'], m['purchase_model'])} "
-                 f"({'converged' if m['converged'] else 'fallback used'}); "
-                 f"value from {_chosen(m, 'value')}, churn from {_chosen(m, 'churn')}.")
+    lines.append(
+        f"Purchase model: {PURCHASE_MODEL_NAMES.get(m['purchase_model'], m['purchase_model'])} "
+        f"({'converged' if m['converged'] else 'fallback used'}); "
+        f"value from {_chosen(m, 'value')}, churn from {_chosen(m, 'churn')}."
+    )
     if m.get("auc_ml") is not None:
-        lines.append(f"Inner backtest on {fmt(m['held_out'])} {m.get('held_out_who', 'held-out customers')}: "
-                     f"churn AUC {fmt(m['auc_ml'], 'ratio')} (ML) vs {fmt(m['auc_bgnbd'], 'ratio')} (BG/NBD).")
+        lines.append(
+            f"Inner backtest on {fmt(m['held_out'])} {m.get('held_out_who', 'held-out customers')}: "
+            f"churn AUC {fmt(m['auc_ml'], 'ratio')} (ML) vs {fmt(m['auc_bgnbd'], 'ratio')} (BG/NBD)."
+        )
     lines += [f"Note: {w}" for w in m.get("warnings", [])]
     return "\n".join(lines) + "\n"
 
@@ -302,8 +456,10 @@ def _chosen(m: dict, target: str) -> str:
     if not ev:
         return words
     metric = "churn AUC" if target == "churn" else "CLV Spearman"
-    return (f"{words} ({metric} {ev['mean_gain']:+.3f} ± {ev['spread']:.3f} over "
-            f"{ev['cutoffs']} rolling-origin cutoffs)")
+    return (
+        f"{words} ({metric} {ev['mean_gain']:+.3f} ± {ev['spread']:.3f} over "
+        f"{ev['cutoffs']} rolling-origin cutoffs)"
+    )
 
 
 def _cell(text) -> str:
@@ -318,14 +474,21 @@ def _consent_markdown(c: dict, cur: str | None) -> list[str]:
     if c.get("statement"):
         lines.append(c["statement"])
     if c.get("awaiting_total"):
-        lines += ["", f"{fmt(c['awaiting_total'])} customers have a play worth running but unknown consent, so "
-                      f"nobody is contacted on it; {fmt(c['awaiting_this_week'])} would be this week. The first "
-                      "of them, and why:", "",
-                  "| customer | play | channel | churn risk | CLV | expected value | reason |",
-                  "|---|---|---|---|---|---|---|"]
-        lines += [f"| {a['customer_id']} | {a['playbook_title']} | {a['channel'].replace('_', ' ')} | "
-                  f"{fmt(a['churn_probability'], 'pct')} | {fmt(a['clv'], 'money', cur)} | "
-                  f"{fmt(a['expected_value'])}{' ' + cur if cur else ''} | {a['reason']} |" for a in c["awaiting"]]
+        lines += [
+            "",
+            f"{fmt(c['awaiting_total'])} customers have a play worth running but unknown consent, so "
+            f"nobody is contacted on it; {fmt(c['awaiting_this_week'])} would be this week. The first "
+            "of them, and why:",
+            "",
+            "| customer | play | channel | churn risk | CLV | expected value | reason |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {a['customer_id']} | {a['playbook_title']} | {a['channel'].replace('_', ' ')} | "
+            f"{fmt(a['churn_probability'], 'pct')} | {fmt(a['clv'], 'money', cur)} | "
+            f"{fmt(a['expected_value'])}{' ' + cur if cur else ''} | {a['reason']} |"
+            for a in c["awaiting"]
+        ]
         lines += ["", f"To supply consent: {c['how_to_supply']}"]
     return lines
 
@@ -346,7 +509,9 @@ PRINT_STYLE = (
 )
 
 
-def render_html(markdown: str, images: dict[str, str] | None = None, title: str = "Weekly retention brief") -> str:
+def render_html(
+    markdown: str, images: dict[str, str] | None = None, title: str = "Weekly retention brief"
+) -> str:
     """A small Markdown-to-HTML for the brief's own constructs (headings, tables, images),
     self-contained: an image whose file name is in `images` (file name -> data: URI) is
     embedded, so the file opens anywhere and prints with its charts."""
@@ -356,11 +521,19 @@ def render_html(markdown: str, images: dict[str, str] | None = None, title: str 
     def flush():
         if table:
             head, *rest = [r for r in table if not set(r.replace("|", "").strip()) <= {"-"}]
-            cells = lambda r: [re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(c.strip()))  # noqa: E731
-                               for c in r.strip().strip("|").split("|")]
-            body.append("<table><thead><tr>" + "".join(f"<th>{c}</th>" for c in cells(head)) + "</tr></thead><tbody>"
-                        + "".join("<tr>" + "".join(f"<td>{c}</td>" for c in cells(r)) + "</tr>" for r in rest)
-                        + "</tbody></table>")
+            cells = lambda r: [
+                re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(c.strip()))  # noqa: E731
+                for c in r.strip().strip("|").split("|")
+            ]
+            body.append(
+                "<table><thead><tr>"
+                + "".join(f"<th>{c}</th>" for c in cells(head))
+                + "</tr></thead><tbody>"
+                + "".join(
+                    "<tr>" + "".join(f"<td>{c}</td>" for c in cells(r)) + "</tr>" for r in rest
+                )
+                + "</tbody></table>"
+            )
             table.clear()
 
     for line in markdown.splitlines():
@@ -375,27 +548,40 @@ def render_html(markdown: str, images: dict[str, str] | None = None, title: str 
         elif line.startswith("!["):
             alt, src = line[2:].split("](")
             src = src.rstrip(")")
-            body.append(f'<figure><img alt="{html.escape(alt)}" src="{html.escape(images.get(src, src))}">'
-                        "</figure>")
+            body.append(
+                f'<figure><img alt="{html.escape(alt)}" src="{html.escape(images.get(src, src))}">'
+                "</figure>"
+            )
         elif line.strip():
             text = re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(line))
             body.append("<p>" + re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", text) + "</p>")
     flush()
-    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-            "<meta name='viewport' content='width=device-width,initial-scale=1'>"
-            f"<title>{html.escape(title)}</title><style>{PRINT_STYLE}</style></head>"
-            f"<body>{''.join(body)}</body></html>")
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width,initial-scale=1'>"
+        f"<title>{html.escape(title)}</title><style>{PRINT_STYLE}</style></head>"
+        f"<body>{''.join(body)}</body></html>"
+    )
 
 
 def charts_html(images: dict[str, str]) -> str:
     """The brief's charts for the app, embedded (no file to serve): one figure per chart."""
-    labels = {"clv_distribution": "Predicted customer value", "churn_by_segment": "Churn risk by segment",
-              "segment_migration": "Segment migration"}
-    figs = [f'<figure class="brief-chart" style="margin:0;flex:1 1 360px;min-width:0">'
-            f'<img alt="{html.escape(labels.get(k, k))}" src="{html.escape(v)}" '
-            'style="max-width:100%;height:auto;display:block"></figure>'
-            for k, v in images.items()]
-    return '<div style="display:flex;flex-wrap:wrap;gap:12px">' + "".join(figs) + "</div>" if figs else ""
+    labels = {
+        "clv_distribution": "Predicted customer value",
+        "churn_by_segment": "Churn risk by segment",
+        "segment_migration": "Segment migration",
+    }
+    figs = [
+        f'<figure class="brief-chart" style="margin:0;flex:1 1 360px;min-width:0">'
+        f'<img alt="{html.escape(labels.get(k, k))}" src="{html.escape(v)}" '
+        'style="max-width:100%;height:auto;display:block"></figure>'
+        for k, v in images.items()
+    ]
+    return (
+        '<div style="display:flex;flex-wrap:wrap;gap:12px">' + "".join(figs) + "</div>"
+        if figs
+        else ""
+    )
 
 
 # --- LLM mode: the model writes the opening from the facts, and may only restate them ------
@@ -426,11 +612,23 @@ def display_facts(f: dict) -> dict:
         "repeat_rate": fmt(k["repeat_rate"], "pct"),
         "prediction_window": f"the next {_horizon(f)}",
         "predicted_value_of_the_base": fmt(k.get("predicted_value", 0), "money", cur),
-        "top_at_risk": [{"customer_id": a["customer_id"], "predicted_value": fmt(a["predicted_clv"], "money", cur),
-                         "churn_risk": fmt(a["churn_probability"], "pct"), "reason": a["reason"]}
-                        for a in f["at_risk"][:5]],
-        "plays": [{"playbook": p["playbook_id"], "customers": fmt(p["customers"]),
-                   "expected_value": fmt(p["expected_value"], "money", cur)} for p in f["plays"][:5]],
+        "top_at_risk": [
+            {
+                "customer_id": a["customer_id"],
+                "predicted_value": fmt(a["predicted_clv"], "money", cur),
+                "churn_risk": fmt(a["churn_probability"], "pct"),
+                "reason": a["reason"],
+            }
+            for a in f["at_risk"][:5]
+        ],
+        "plays": [
+            {
+                "playbook": p["playbook_id"],
+                "customers": fmt(p["customers"]),
+                "expected_value": fmt(p["expected_value"], "money", cur),
+            }
+            for p in f["plays"][:5]
+        ],
         "drafts_pending": fmt(f["drafts_pending"]),
     }
     if "ltv_cac" in k:
@@ -488,7 +686,10 @@ def llm_narrator(chat_model, *, model_name: str = "the language model") -> Calla
         stray = stray_numbers(text, facts)
         if stray or not text.strip():
             narrate.set_aside = stray  # kept for the log, never shown as if it were a fact
-            return _opening(facts) + f" ({model_name}'s summary was set aside: it used numbers no tool produced.)"
+            return (
+                _opening(facts)
+                + f" ({model_name}'s summary was set aside: it used numbers no tool produced.)"
+            )
         return " ".join(text.split()) + f" (Written by {model_name} from the numbers below.)"
 
     narrate.prompt_tokens = 0

@@ -55,7 +55,9 @@ def wilson_interval(x: int, n: int, z: float = Z95) -> tuple[float, float]:
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def newcombe_difference(x1: int, n1: int, x2: int, n2: int, z: float = Z95) -> tuple[float, float, float]:
+def newcombe_difference(
+    x1: int, n1: int, x2: int, n2: int, z: float = Z95
+) -> tuple[float, float, float]:
     """(p1 − p2, lower, upper): Newcombe's hybrid score interval (method 10)."""
     if n1 == 0 or n2 == 0:
         return (float("nan"), float("nan"), float("nan"))
@@ -63,10 +65,16 @@ def newcombe_difference(x1: int, n1: int, x2: int, n2: int, z: float = Z95) -> t
     l1, u1 = wilson_interval(x1, n1, z)
     l2, u2 = wilson_interval(x2, n2, z)
     d = p1 - p2
-    return (d, d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2))
+    return (
+        d,
+        d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2),
+        d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2),
+    )
 
 
-def welch_difference(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+def welch_difference(
+    a: np.ndarray, b: np.ndarray, level: float = 0.95
+) -> tuple[float, float, float]:
     """(mean(a) − mean(b), lower, upper): Welch's t interval."""
     a, b = np.asarray(a, float), np.asarray(b, float)
     if a.size < 2 or b.size < 2:
@@ -76,7 +84,7 @@ def welch_difference(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> tuple
     se = math.sqrt(va + vb)
     if se == 0:
         return (d, d, d)
-    df = (va + vb) ** 2 / (va ** 2 / (a.size - 1) + vb ** 2 / (b.size - 1))
+    df = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
     from scipy import stats  # here, not at the top: the brief imports this module (scipy: ~1 s)
 
     t = stats.t.ppf(0.5 + level / 2, df)
@@ -87,8 +95,13 @@ def _get(obj: Any, name: str, default=None):
     return obj.get(name, default) if isinstance(obj, Mapping) else getattr(obj, name, default)
 
 
-def campaign_results(orders: pd.DataFrame, campaign: Any, *, window_days: int | None = None,
-                     contacted: int | None = None) -> pd.DataFrame:
+def campaign_results(
+    orders: pd.DataFrame,
+    campaign: Any,
+    *,
+    window_days: int | None = None,
+    contacted: int | None = None,
+) -> pd.DataFrame:
     """One row per campaign (`campaign`: a stored campaign, a Plan, or a mapping with id,
     week_of, treated_ids, control_ids): group sizes, repurchase rates, the save rate with its
     Newcombe 95% interval, revenue per customer and the Welch 95% interval of its difference.
@@ -115,16 +128,25 @@ def campaign_results(orders: pd.DataFrame, campaign: Any, *, window_days: int | 
     last = orders["order_date"].max() if len(orders) else start
     row = {
         "campaign_id": _get(campaign, "id") or _get(campaign, "campaign_id"),
-        "start": start.date().isoformat(), "end": (end - pd.Timedelta(days=1)).date().isoformat(),
-        "window_days": window, "treated": len(treated), "control": len(control),
-        "contacted": contacted, "treated_buyers": bt, "control_buyers": bc,
+        "start": start.date().isoformat(),
+        "end": (end - pd.Timedelta(days=1)).date().isoformat(),
+        "window_days": window,
+        "treated": len(treated),
+        "control": len(control),
+        "contacted": contacted,
+        "treated_buyers": bt,
+        "control_buyers": bc,
         "treated_rate": bt / len(treated) if len(treated) else float("nan"),
         "control_rate": bc / len(control) if len(control) else float("nan"),
-        "uplift": d, "uplift_low": lo, "uplift_high": hi,
+        "uplift": d,
+        "uplift_low": lo,
+        "uplift_high": hi,
         "uplift_ci_method": "Newcombe hybrid score (method 10), 95%",
         "treated_revenue_per_customer": rt.mean() if rt.size else float("nan"),
         "control_revenue_per_customer": rc.mean() if rc.size else float("nan"),
-        "revenue_difference": rd, "revenue_low": rlo, "revenue_high": rhi,
+        "revenue_difference": rd,
+        "revenue_low": rlo,
+        "revenue_high": rhi,
         "revenue_ci_method": "Welch t, 95%",
         "complete": bool(last >= end - pd.Timedelta(days=1)),
     }
@@ -140,8 +162,14 @@ def expected_save_rate(settings: Mapping, treated) -> float | None:
     return float(np.mean(got)) if got else (float(np.mean(list(rates.values()))) if rates else None)
 
 
-def customers_needed(control_rate: float, uplift: float, *, ratio: float = 1.0,
-                     z_alpha: float = Z95, z_beta: float = Z80) -> tuple[int, int] | None:
+def customers_needed(
+    control_rate: float,
+    uplift: float,
+    *,
+    ratio: float = 1.0,
+    z_alpha: float = Z95,
+    z_beta: float = Z80,
+) -> tuple[int, int] | None:
     """(treated, control) group sizes to detect `uplift` over `control_rate` (two proportions,
     two-sided 5%, 80% power; `ratio` = treated / control; Fleiss, Levin & Paik eq. 4.14)."""
     p2 = min(max(control_rate, 0.0), 1.0)
@@ -151,35 +179,58 @@ def customers_needed(control_rate: float, uplift: float, *, ratio: float = 1.0,
         return None
     k = ratio
     pbar = (k * p1 + p2) / (k + 1)
-    n_c = (z_alpha * math.sqrt(pbar * (1 - pbar) * (1 + 1 / k))
-           + z_beta * math.sqrt(p1 * (1 - p1) / k + p2 * (1 - p2))) ** 2 / d ** 2
+    n_c = (
+        z_alpha * math.sqrt(pbar * (1 - pbar) * (1 + 1 / k))
+        + z_beta * math.sqrt(p1 * (1 - p1) / k + p2 * (1 - p2))
+    ) ** 2 / d**2
     return int(math.ceil(k * n_c)), int(math.ceil(n_c))
 
 
 def _reading(r: dict, save: float | None) -> dict:
     """The fields a merchant reads a result by (module docstring)."""
     nt, nc, pc = r["treated"], r["control"], r["control_rate"]
-    out = {"kept_share": float("nan"), "kept_share_low": float("nan"), "kept_share_high": float("nan"),
-           "incremental_buyers": float("nan"), "incremental_buyers_low": float("nan"),
-           "incremental_buyers_high": float("nan"), "incremental_revenue": float("nan"),
-           "incremental_revenue_low": float("nan"), "incremental_revenue_high": float("nan"),
-           "expected_save_rate": save, "customers_needed": None, "treated_needed": None,
-           "control_needed": None}
+    out = {
+        "kept_share": float("nan"),
+        "kept_share_low": float("nan"),
+        "kept_share_high": float("nan"),
+        "incremental_buyers": float("nan"),
+        "incremental_buyers_low": float("nan"),
+        "incremental_buyers_high": float("nan"),
+        "incremental_revenue": float("nan"),
+        "incremental_revenue_low": float("nan"),
+        "incremental_revenue_high": float("nan"),
+        "expected_save_rate": save,
+        "customers_needed": None,
+        "treated_needed": None,
+        "control_needed": None,
+    }
     if nt and nc:
         keep = 1 - pc if pc < 1 else float("nan")
-        out.update(kept_share=r["uplift"] / keep, kept_share_low=r["uplift_low"] / keep,
-                   kept_share_high=r["uplift_high"] / keep, incremental_buyers=r["uplift"] * nt,
-                   incremental_buyers_low=r["uplift_low"] * nt, incremental_buyers_high=r["uplift_high"] * nt,
-                   incremental_revenue=r["revenue_difference"] * nt,
-                   incremental_revenue_low=r["revenue_low"] * nt, incremental_revenue_high=r["revenue_high"] * nt)
+        out.update(
+            kept_share=r["uplift"] / keep,
+            kept_share_low=r["uplift_low"] / keep,
+            kept_share_high=r["uplift_high"] / keep,
+            incremental_buyers=r["uplift"] * nt,
+            incremental_buyers_low=r["uplift_low"] * nt,
+            incremental_buyers_high=r["uplift_high"] * nt,
+            incremental_revenue=r["revenue_difference"] * nt,
+            incremental_revenue_low=r["revenue_low"] * nt,
+            incremental_revenue_high=r["revenue_high"] * nt,
+        )
         target = (save if save else max(abs(r["uplift"]), 0.02)) * (1 - pc)
         need = customers_needed(pc, target, ratio=nt / nc)
         if need:
-            out.update(treated_needed=need[0], control_needed=need[1], customers_needed=need[0] + need[1])
+            out.update(
+                treated_needed=need[0], control_needed=need[1], customers_needed=need[0] + need[1]
+            )
     if not r["complete"]:
         status = "too early"
     elif not (nt and nc) or not (r["uplift_low"] > 0 or r["uplift_high"] < 0):
-        big = out["customers_needed"] is not None and nt >= out["treated_needed"] and nc >= out["control_needed"]
+        big = (
+            out["customers_needed"] is not None
+            and nt >= out["treated_needed"]
+            and nc >= out["control_needed"]
+        )
         status = "no clear effect" if big else "too few to tell"
     else:
         status = "it worked" if r["uplift_low"] > 0 else "it backfired"
@@ -195,7 +246,9 @@ def list_campaigns(queue) -> list:
     from agent.approvals.queue import CampaignRow
 
     with Session(queue.engine, expire_on_commit=False) as s, s.begin():
-        return list(s.scalars(select(CampaignRow).order_by(CampaignRow.week_of, CampaignRow.created_at)))
+        return list(
+            s.scalars(select(CampaignRow).order_by(CampaignRow.week_of, CampaignRow.created_at))
+        )
 
 
 def campaign_store(workspace, queue, store=None, *, demo: bool = False):
@@ -214,17 +267,27 @@ def campaign_store(workspace, queue, store=None, *, demo: bool = False):
     if store is None:
         paths = {c.store_path for c in list_campaigns(queue) if c.store_path}
         if len(paths) != 1:
-            raise ApprovalError("which store? give --store DIR (the campaigns name "
-                                f"{len(paths)} different stores)" if paths else
-                                "which store? give --store DIR or --demo")
+            raise ApprovalError(
+                f"which store? give --store DIR (the campaigns name {len(paths)} different stores)"
+                if paths
+                else "which store? give --store DIR or --demo"
+            )
         store = Path(paths.pop())
     if not Path(store).exists():
         raise ApprovalError(f"{store}: no such store folder")
     return load_store(Path(store), rejects_dir=ws.rejects)
 
 
-def export_approved(workspace, queue, *, actor: str, store=None, demo: bool = False, out=None,
-                    again: str | int | None = None):
+def export_approved(
+    workspace,
+    queue,
+    *,
+    actor: str,
+    store=None,
+    demo: bool = False,
+    out=None,
+    again: str | int | None = None,
+):
     """Approved drafts as a CSV for Klaviyo / Shopify Email (`queue.export`), or an earlier
     export written again (`again`: its id or path); names and emails are filled locally from
     the store's customers file (`campaign_store`). Returns the ExportResult. Nothing is sent."""
@@ -235,17 +298,31 @@ def export_approved(workspace, queue, *, actor: str, store=None, demo: bool = Fa
     st = campaign_store(ws, queue, store, demo=demo)
     customers = st.customers
     if customers is None:
-        raise ApprovalError("the store has no customers file: the export takes emails and names from it "
-                            "(add customers.csv with customer_id, email, first_name to the store folder)")
+        raise ApprovalError(
+            "the store has no customers file: the export takes emails and names from it "
+            "(add customers.csv with customer_id, email, first_name to the store folder)"
+        )
     # a workspace may hold several stores' campaigns, and their customer ids may coincide: a
     # draft is rendered only with the customers file of the store it was planned on
     mine, elsewhere = store_campaigns(queue, st.path)
     if again is not None:
-        return queue.export_again(again, customers, out=out, actor=actor, campaigns=mine, exports_dir=ws.exports)
-    res = queue.export(customers, exports_dir=ws.exports, out=out, actor=actor, campaigns=mine,
-                       confirmed=queue.consent_confirmations(st.path))
-    held = [f"draft {d.id}: planned on another store ({elsewhere[d.campaign_id]}); export it with "
-            "--store pointing there" for d in queue.list_drafts(state="approved") if d.campaign_id in elsewhere]
+        return queue.export_again(
+            again, customers, out=out, actor=actor, campaigns=mine, exports_dir=ws.exports
+        )
+    res = queue.export(
+        customers,
+        exports_dir=ws.exports,
+        out=out,
+        actor=actor,
+        campaigns=mine,
+        confirmed=queue.consent_confirmations(st.path),
+    )
+    held = [
+        f"draft {d.id}: planned on another store ({elsewhere[d.campaign_id]}); export it with "
+        "--store pointing there"
+        for d in queue.list_drafts(state="approved")
+        if d.campaign_id in elsewhere
+    ]
     return res._replace(skipped=res.skipped + held) if held else res
 
 
@@ -277,7 +354,9 @@ def _same_store(a, b) -> bool:
         return str(a) == str(b)
 
 
-def all_campaign_results(queue, orders: pd.DataFrame, *, window_days: int | None = None) -> pd.DataFrame:
+def all_campaign_results(
+    queue, orders: pd.DataFrame, *, window_days: int | None = None
+) -> pd.DataFrame:
     """`campaign_results` for every campaign in an approval queue, oldest first (each with its
     own recorded window unless `window_days` is given)."""
     drafts = queue.list_drafts()
@@ -295,8 +374,11 @@ def contact_log(queue, store_path=None) -> pd.DataFrame:
     by several stores, the same id in another store is another person."""
     camps = [c for c in list_campaigns(queue) if store_path is None or on_store(c, store_path)]
     weeks = {c.id: pd.Timestamp(c.week_of) for c in camps}
-    rows = [(d.customer_id, weeks[d.campaign_id], d.campaign_id) for d in queue.list_drafts()
-            if d.state not in ("rejected", "blocked") and d.campaign_id in weeks]
+    rows = [
+        (d.customer_id, weeks[d.campaign_id], d.campaign_id)
+        for d in queue.list_drafts()
+        if d.state not in ("rejected", "blocked") and d.campaign_id in weeks
+    ]
     return pd.DataFrame(rows, columns=["customer_id", "contacted_on", "campaign_id"])
 
 
@@ -317,9 +399,13 @@ def open_control_groups(queue, store_path=None, *, week_of) -> dict[str, str]:
         if store_path is not None and not on_store(c, store_path):
             continue
         start = pd.Timestamp(c.week_of)
-        end = start + pd.Timedelta(days=int((c.settings or {}).get("window_days") or DEFAULT_WINDOW_DAYS))
+        end = start + pd.Timedelta(
+            days=int((c.settings or {}).get("window_days") or DEFAULT_WINDOW_DAYS)
+        )
         if start <= week < end:
-            why = (f"control group of campaign {c.id}: held out until {(end - pd.Timedelta(days=1)).date()} "
-                   "so its result can be measured")
+            why = (
+                f"control group of campaign {c.id}: held out until {(end - pd.Timedelta(days=1)).date()} "
+                "so its result can be measured"
+            )
             out.update(dict.fromkeys(map(str, c.control_ids or []), why))
     return out

@@ -30,7 +30,9 @@ def clv_distribution(scores: pd.DataFrame, *, horizon_days: int = 365, currency:
     values = scores["predicted_clv"].clip(lower=0)
     ax.hist(values, bins=40, color="#4C72B0")
     ax.set_title(f"Predicted customer value (next {horizon_words(horizon_days)})")
-    ax.set_xlabel(f"predicted value per customer ({currency})" if currency else "predicted value per customer")
+    ax.set_xlabel(
+        f"predicted value per customer ({currency})" if currency else "predicted value per customer"
+    )
     ax.set_ylabel("customers")
     fig.tight_layout()
     return fig
@@ -100,7 +102,9 @@ def conditional_expectation_plot(df: pd.DataFrame):
     """Holdout purchases per customer by calibration frequency, actual vs predicted."""
     fig, ax = plt.subplots(figsize=(6, 3.6))
     ax.plot(df["frequency"], df["actual"], marker="o", label="actual", color="#333333")
-    ax.plot(df["frequency"], df["predicted"], marker="s", label="model", color="#4C72B0", linestyle="--")
+    ax.plot(
+        df["frequency"], df["predicted"], marker="s", label="model", color="#4C72B0", linestyle="--"
+    )
     ax.set_title("Conditional expectation: holdout purchases")
     ax.set_xlabel("repeat purchases in calibration")
     ax.set_ylabel("holdout purchases per customer")

@@ -46,13 +46,13 @@ the plan recorded for them (`settings["arms"]`), treated or not (intention to tr
 
 from __future__ import annotations
 
-from agent.reports.campaigns import DEFAULT_WINDOW_DAYS, list_campaigns, on_store
-
 import math
 from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
+
+from agent.reports.campaigns import DEFAULT_WINDOW_DAYS, list_campaigns, on_store
 
 PRIOR_STRENGTH = 20.0
 MIN_CELL_TREATED = 150
@@ -60,12 +60,22 @@ MIN_CELL_CONTROL = 40
 GRID = np.linspace(0.0, 1.0, 1001)
 NODES = 200
 LEVEL = 0.90
-OUTCOME_COLUMNS = ("campaign_id", "week_of", "customer_id", "arm", "playbook_id", "churn_reason",
-                   "segment", "bought", "revenue")
+OUTCOME_COLUMNS = (
+    "campaign_id",
+    "week_of",
+    "customer_id",
+    "arm",
+    "playbook_id",
+    "churn_reason",
+    "segment",
+    "bought",
+    "revenue",
+)
 
 
-def arm_outcomes(queue, orders: pd.DataFrame, *, store_path=None, as_of=None,
-                 window_days: int | None = None) -> pd.DataFrame:
+def arm_outcomes(
+    queue, orders: pd.DataFrame, *, store_path=None, as_of=None, window_days: int | None = None
+) -> pd.DataFrame:
     """One row per treated or control customer of every matured campaign with recorded arms
     (OUTCOME_COLUMNS): bought (an order with amount > 0 in the window) and net revenue."""
     last = orders["order_date"].max() if len(orders) else None
@@ -78,9 +88,12 @@ def arm_outcomes(queue, orders: pd.DataFrame, *, store_path=None, as_of=None,
         if not arms or last is None:
             continue
         start = pd.Timestamp(c.week_of).normalize()
-        end = start + pd.Timedelta(days=int(window_days or (c.settings or {}).get("window_days")
-                                            or DEFAULT_WINDOW_DAYS))
-        if last < end - pd.Timedelta(days=1) or (limit is not None and end > limit + pd.Timedelta(days=1)):
+        end = start + pd.Timedelta(
+            days=int(window_days or (c.settings or {}).get("window_days") or DEFAULT_WINDOW_DAYS)
+        )
+        if last < end - pd.Timedelta(days=1) or (
+            limit is not None and end > limit + pd.Timedelta(days=1)
+        ):
             continue  # not matured
         treated = [str(x) for x in c.treated_ids or []]
         control = [str(x) for x in c.control_ids or [] if str(x) not in set(treated)]
@@ -89,14 +102,30 @@ def arm_outcomes(queue, orders: pd.DataFrame, *, store_path=None, as_of=None,
         buyers = set(cid[o["amount"] > 0])
         revenue = o["amount"].groupby(cid).sum()
         ids = [x for x in treated + control if x in arms]
-        frames.append(pd.DataFrame({
-            "campaign_id": c.id, "week_of": start, "customer_id": ids,
-            "arm": ["treated" if i < len(treated) else "control" for i, x in enumerate(treated + control)
-                    if x in arms],
-            "playbook_id": [arms[x][0] for x in ids], "churn_reason": [arms[x][1] for x in ids],
-            "segment": [arms[x][2] for x in ids], "bought": [x in buyers for x in ids],
-            "revenue": revenue.reindex(ids, fill_value=0.0).to_numpy(float)}))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(OUTCOME_COLUMNS))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "campaign_id": c.id,
+                    "week_of": start,
+                    "customer_id": ids,
+                    "arm": [
+                        "treated" if i < len(treated) else "control"
+                        for i, x in enumerate(treated + control)
+                        if x in arms
+                    ],
+                    "playbook_id": [arms[x][0] for x in ids],
+                    "churn_reason": [arms[x][1] for x in ids],
+                    "segment": [arms[x][2] for x in ids],
+                    "bought": [x in buyers for x in ids],
+                    "revenue": revenue.reindex(ids, fill_value=0.0).to_numpy(float),
+                }
+            )
+        )
+    return (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame(columns=list(OUTCOME_COLUMNS))
+    )
 
 
 def _beta_params(mean: float, strength: float) -> tuple[float, float]:
@@ -104,8 +133,12 @@ def _beta_params(mean: float, strength: float) -> tuple[float, float]:
     return m * strength, (1 - m) * strength
 
 
-def posterior_grid(cells: Iterable[tuple[int, int, int, int]], *, prior_mean: float,
-                   prior_strength: float = PRIOR_STRENGTH) -> np.ndarray:
+def posterior_grid(
+    cells: Iterable[tuple[int, int, int, int]],
+    *,
+    prior_mean: float,
+    prior_strength: float = PRIOR_STRENGTH,
+) -> np.ndarray:
     """One common save rate s for every campaign: its posterior density on GRID (sums to 1) from
     (treated, treated buyers, control, control buyers) per campaign, the control's rate (a
     uniform prior, one per campaign) integrated out at NODES quantiles of its Beta posterior.
@@ -131,8 +164,12 @@ def posterior_grid(cells: Iterable[tuple[int, int, int, int]], *, prior_mean: fl
     return w / w.sum()
 
 
-def save_rate_posterior(cells: Iterable[tuple[int, int, int, int]], *, prior_mean: float,
-                        prior_strength: float = PRIOR_STRENGTH) -> np.ndarray:
+def save_rate_posterior(
+    cells: Iterable[tuple[int, int, int, int]],
+    *,
+    prior_mean: float,
+    prior_strength: float = PRIOR_STRENGTH,
+) -> np.ndarray:
     """The posterior density of a play's save rate s on GRID (sums to 1) from (treated, treated
     buyers, control, control buyers) per campaign: the playbook's Beta prior times the normal
     likelihood of the campaigns' ratio estimate (module docstring)."""
@@ -150,7 +187,9 @@ def save_rate_posterior(cells: Iterable[tuple[int, int, int, int]], *, prior_mea
         big_b = float((n * (1 - pc)).sum())
         if big_b > 0:
             est = float((n * (pt - pc)).sum()) / big_b
-            var = (float((n * n * vt).sum()) + (1 - GRID) ** 2 * float((n * n * vc).sum())) / big_b ** 2
+            var = (
+                float((n * n * vt).sum()) + (1 - GRID) ** 2 * float((n * n * vc).sum())
+            ) / big_b**2
             logp = logp - 0.5 * (est - GRID) ** 2 / var - 0.5 * np.log(var)
     logp = logp - logp[np.isfinite(logp)].max()
     w = np.exp(logp)
@@ -162,8 +201,12 @@ def summarise(w: np.ndarray, prior_mean: float, level: float = LEVEL) -> dict:
     cdf = np.cumsum(w)
     lo = float(GRID[np.searchsorted(cdf, (1 - level) / 2)])
     hi = float(GRID[min(np.searchsorted(cdf, 1 - (1 - level) / 2), len(GRID) - 1)])
-    return {"posterior_mean": float((w * GRID).sum()), "posterior_low": lo, "posterior_high": hi,
-            "p_better_than_prior": float(w[GRID > prior_mean].sum())}
+    return {
+        "posterior_mean": float((w * GRID).sum()),
+        "posterior_low": lo,
+        "posterior_high": hi,
+        "p_better_than_prior": float(w[prior_mean < GRID].sum()),
+    }
 
 
 def _cells(df: pd.DataFrame) -> list[tuple[int, int, int, int]]:
@@ -174,8 +217,14 @@ def _cells(df: pd.DataFrame) -> list[tuple[int, int, int, int]]:
     return out
 
 
-def play_posteriors(outcomes: pd.DataFrame, priors: dict[str, float], *, by: str | None = None,
-                    prior_strength: float = PRIOR_STRENGTH, level: float = LEVEL) -> pd.DataFrame:
+def play_posteriors(
+    outcomes: pd.DataFrame,
+    priors: dict[str, float],
+    *,
+    by: str | None = None,
+    prior_strength: float = PRIOR_STRENGTH,
+    level: float = LEVEL,
+) -> pd.DataFrame:
     """One row per play (and per value of `by`, e.g. "churn_reason" or "segment", for cells
     with enough customers) that has matured outcomes: counts, the playbook's prior, the
     posterior mean with its `level` interval and P(better than the prior)."""
@@ -194,20 +243,28 @@ def play_posteriors(outcomes: pd.DataFrame, priors: dict[str, float], *, by: str
             if n["treated"] < MIN_CELL_TREATED or n["control"] < MIN_CELL_CONTROL:
                 continue
             # the cell's prior: the play's posterior on the other cells' data (not its own twice)
-            wo = save_rate_posterior(_cells(g[g[by] != key]), prior_mean=prior, prior_strength=prior_strength)
+            wo = save_rate_posterior(
+                _cells(g[g[by] != key]), prior_mean=prior, prior_strength=prior_strength
+            )
             mean = float((wo * GRID).sum())
             var = float((wo * (GRID - mean) ** 2).sum())
             strength = min(prior_strength, max(mean * (1 - mean) / max(var, 1e-9) - 1, 1.0))
             wc = save_rate_posterior(_cells(cell), prior_mean=mean, prior_strength=strength)
-            rows.append({"playbook_id": pid, by: key, **n, "prior": prior, **summarise(wc, prior, level)})
+            rows.append(
+                {"playbook_id": pid, by: key, **n, "prior": prior, **summarise(wc, prior, level)}
+            )
     return pd.DataFrame(rows)
 
 
 def _counts(g: pd.DataFrame) -> dict:
     t, c = g[g["arm"] == "treated"], g[g["arm"] == "control"]
-    return {"campaigns": int(g["campaign_id"].nunique()), "treated": len(t),
-            "treated_buyers": int(t["bought"].sum()), "control": len(c),
-            "control_buyers": int(c["bought"].sum())}
+    return {
+        "campaigns": int(g["campaign_id"].nunique()),
+        "treated": len(t),
+        "treated_buyers": int(t["bought"].sum()),
+        "control": len(c),
+        "control_buyers": int(c["bought"].sum()),
+    }
 
 
 def playbook_priors(playbooks: list) -> dict[str, float]:
@@ -217,8 +274,15 @@ def playbook_priors(playbooks: list) -> dict[str, float]:
     return {p.id: p.prior_uplift for p in map(Play.of, playbooks)}
 
 
-def learned_save_rates(queue, orders: pd.DataFrame, playbooks: list, *, store_path=None, as_of=None,
-                       outcomes: pd.DataFrame | None = None) -> dict[str, float]:
+def learned_save_rates(
+    queue,
+    orders: pd.DataFrame,
+    playbooks: list,
+    *,
+    store_path=None,
+    as_of=None,
+    outcomes: pd.DataFrame | None = None,
+) -> dict[str, float]:
     """The save rates `agent.outreach.prioritise` should use: {play id: posterior mean} for every play
     with matured outcomes, and {"play id|churn reason": posterior mean} for reasons with
     enough customers of their own. Empty when nothing has been measured yet."""
@@ -227,22 +291,40 @@ def learned_save_rates(queue, orders: pd.DataFrame, playbooks: list, *, store_pa
     if len(outcomes) == 0:
         return {}
     priors = playbook_priors(playbooks)
-    rates = {r.playbook_id: r.posterior_mean for r in play_posteriors(outcomes, priors).itertuples()}
+    rates = {
+        r.playbook_id: r.posterior_mean for r in play_posteriors(outcomes, priors).itertuples()
+    }
     by_reason = play_posteriors(outcomes, priors, by="churn_reason")
     if len(by_reason):
-        rates.update({f"{r.playbook_id}|{r.churn_reason}": r.posterior_mean for r in by_reason.itertuples()})
+        rates.update(
+            {f"{r.playbook_id}|{r.churn_reason}": r.posterior_mean for r in by_reason.itertuples()}
+        )
     return rates
 
 
-def uplift_ranker(queue, orders: pd.DataFrame, *, scores: pd.DataFrame, as_of, store_path=None,
-                  outcomes: pd.DataFrame | None = None, seed: int = 0):
+def uplift_ranker(
+    queue,
+    orders: pd.DataFrame,
+    *,
+    scores: pd.DataFrame,
+    as_of,
+    store_path=None,
+    outcomes: pd.DataFrame | None = None,
+    seed: int = 0,
+):
     """Once the store has measured enough campaigns (`tools.models.uplift.MIN_TREATED` treated and
     `MIN_CONTROL` control customers), a T-learner fitted on them, as the `uplift` callable of
     `agent.outreach.prioritise` for this week's `scores`; None before. Each campaign's customers are
     described by the workspace snapshot of the day before it started (`agent.reports.snapshots`)."""
     from agent.reports.snapshots import load_scores
     from agent.workspace import Workspace
-    from tools.models.uplift import MIN_CONTROL, MIN_TREATED, NotEnoughCampaigns, fit_uplift, uplift_features
+    from tools.models.uplift import (
+        MIN_CONTROL,
+        MIN_TREATED,
+        NotEnoughCampaigns,
+        fit_uplift,
+        uplift_features,
+    )
 
     if outcomes is None:
         outcomes = arm_outcomes(queue, orders, store_path=store_path, as_of=as_of)
@@ -265,7 +347,9 @@ def uplift_ranker(queue, orders: pd.DataFrame, *, scores: pd.DataFrame, as_of, s
     X = pd.concat([f for f, _ in frames], ignore_index=True)
     g = pd.concat([o for _, o in frames], ignore_index=True)
     try:
-        model = fit_uplift(X, g["arm"].to_numpy() == "treated", g["bought"].to_numpy(bool), seed=seed)
+        model = fit_uplift(
+            X, g["arm"].to_numpy() == "treated", g["bought"].to_numpy(bool), seed=seed
+        )
     except NotEnoughCampaigns:
         return None
     day = pd.Timestamp(as_of).normalize() - pd.Timedelta(days=1)

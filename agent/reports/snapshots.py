@@ -43,7 +43,9 @@ def save_scores(ws: Workspace, result, *, as_of, orders: pd.DataFrame | None = N
         stale.unlink(missing_ok=True)
     params = json.dumps(result.params, indent=2, default=str)
     table = pa.Table.from_pandas(result.scores, preserve_index=False)
-    table = table.replace_schema_metadata({**(table.schema.metadata or {}), PARAMS_KEY: params.encode()})
+    table = table.replace_schema_metadata(
+        {**(table.schema.metadata or {}), PARAMS_KEY: params.encode()}
+    )
     path = ws.scores / f"scores_{day}.parquet"
     tmp = path.with_name(path.name + ".tmp")
     pq.write_table(table, tmp, compression="snappy")
@@ -54,7 +56,9 @@ def save_scores(ws: Workspace, result, *, as_of, orders: pd.DataFrame | None = N
     return path
 
 
-def save_forecast(ws: Workspace, scores: pd.DataFrame, params: dict, orders: pd.DataFrame, *, as_of) -> Path:
+def save_forecast(
+    ws: Workspace, scores: pd.DataFrame, params: dict, orders: pd.DataFrame, *, as_of
+) -> Path:
     """`<workspace>/scores/forecast_<day>.parquet`: the snapshot's forecast for the weeks of
     its horizon (`tools.insights.forecast.forecast_table`), with the band its backtest leads one to
     expect in the file's metadata (horizon_days, backtest_rel_error, value_cv, curve)."""
@@ -62,18 +66,31 @@ def save_forecast(ws: Workspace, scores: pd.DataFrame, params: dict, orders: pd.
     import pyarrow.parquet as pq
 
     from tools.insights import forecast as F
+
     day = pd.Timestamp(as_of).date().isoformat()
     horizon = int(params.get("horizon_days") or 365)
     purchase = params.get("probabilistic") or {}
     o = orders.loc[orders["order_date"] < pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)]
-    fc = F.forecast_table(scores, o, as_of=as_of, horizon_days=horizon, purchase=purchase,
-                          margin=float(params.get("margin") or 1.0))
-    meta = {"as_of": day, "horizon_days": horizon, "curve": fc.attrs.get("curve"),
-            "backtest_rel_error": F.backtest_error(o, as_of=as_of, purchase=purchase),
-            "value_cv": F.order_value_cv(o, as_of=as_of)}
+    fc = F.forecast_table(
+        scores,
+        o,
+        as_of=as_of,
+        horizon_days=horizon,
+        purchase=purchase,
+        margin=float(params.get("margin") or 1.0),
+    )
+    meta = {
+        "as_of": day,
+        "horizon_days": horizon,
+        "curve": fc.attrs.get("curve"),
+        "backtest_rel_error": F.backtest_error(o, as_of=as_of, purchase=purchase),
+        "value_cv": F.order_value_cv(o, as_of=as_of),
+    }
     fc.attrs = {}
     table = pa.Table.from_pandas(fc, preserve_index=False)
-    table = table.replace_schema_metadata({**(table.schema.metadata or {}), FORECAST_KEY: json.dumps(meta).encode()})
+    table = table.replace_schema_metadata(
+        {**(table.schema.metadata or {}), FORECAST_KEY: json.dumps(meta).encode()}
+    )
     path = ws.scores / f"forecast_{day}.parquet"
     tmp = path.with_name(path.name + ".tmp")
     pq.write_table(table, tmp, compression="snappy")
@@ -81,7 +98,9 @@ def save_forecast(ws: Workspace, scores: pd.DataFrame, params: dict, orders: pd.
     return path
 
 
-def load_forecast(ws: Workspace, as_of, orders: pd.DataFrame | None = None) -> tuple[pd.DataFrame, dict] | None:
+def load_forecast(
+    ws: Workspace, as_of, orders: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, dict] | None:
     """(forecast, meta) of the snapshot of `as_of`: the kept forecast, else (a snapshot written
     without one) made now from the snapshot and `orders` up to its day and kept; None when
     there is no snapshot of that day."""
@@ -95,7 +114,9 @@ def load_forecast(ws: Workspace, as_of, orders: pd.DataFrame | None = None) -> t
         scores, params = load_scores(ws, day)
         save_forecast(ws, scores, params, orders, as_of=day)
     data = path.read_bytes()
-    meta = json.loads((pq.ParquetFile(io.BytesIO(data)).schema_arrow.metadata or {}).get(FORECAST_KEY, b"{}"))
+    meta = json.loads(
+        (pq.ParquetFile(io.BytesIO(data)).schema_arrow.metadata or {}).get(FORECAST_KEY, b"{}")
+    )
     return pd.read_parquet(io.BytesIO(data)), meta
 
 
@@ -132,7 +153,9 @@ def load_scores(ws: Workspace, as_of: str | None = None) -> tuple[pd.DataFrame, 
     if not days:
         raise FileNotFoundError(ws.scores / "scores_<date>.parquet")
     day = as_of or days[-1]
-    data = (ws.scores / f"scores_{day}.parquet").read_bytes()  # one version of the file, even mid-rescore
+    data = (
+        ws.scores / f"scores_{day}.parquet"
+    ).read_bytes()  # one version of the file, even mid-rescore
     scores = pd.read_parquet(io.BytesIO(data))
     embedded = _embedded(io.BytesIO(data))
     copy = ws.scores / f"params_{day}.json"
@@ -140,15 +163,24 @@ def load_scores(ws: Workspace, as_of: str | None = None) -> tuple[pd.DataFrame, 
         return scores, json.loads(copy.read_text())
     params = json.loads(embedded)
     try:
-        if not copy.exists() or json.loads(copy.read_text()) != params:  # a kill between the two writes
+        if (
+            not copy.exists() or json.loads(copy.read_text()) != params
+        ):  # a kill between the two writes
             _write_params_copy(copy, embedded)
     except (OSError, ValueError):
         pass
     return scores, params
 
 
-def scores_for(store, ws: Workspace, as_of, *, horizon_days: int, model: str = DEFAULT_MODEL,
-               progress=lambda _: None) -> tuple[pd.DataFrame, dict]:
+def scores_for(
+    store,
+    ws: Workspace,
+    as_of,
+    *,
+    horizon_days: int,
+    model: str = DEFAULT_MODEL,
+    progress=lambda _: None,
+) -> tuple[pd.DataFrame, dict]:
     """Scores of a loaded store (`tools.ingest.load.Store`) as of a date with `model`: the
     workspace snapshot when it was scored for this store, horizon and model (its params say
     so: `store`, `horizon_days`, `model_requested`), else scored now and saved as the
@@ -157,8 +189,11 @@ def scores_for(store, ws: Workspace, as_of, *, horizon_days: int, model: str = D
     day = str(as_of.date())
     try:
         scores, params = load_scores(ws, day)
-        if (params.get("store") == str(store.path) and params.get("horizon_days") == horizon_days
-                and params.get("model_requested", DEFAULT_MODEL) == model):
+        if (
+            params.get("store") == str(store.path)
+            and params.get("horizon_days") == horizon_days
+            and params.get("model_requested", DEFAULT_MODEL) == model
+        ):
             return scores, params
     except (FileNotFoundError, KeyError, ValueError):
         pass
@@ -166,8 +201,15 @@ def scores_for(store, ws: Workspace, as_of, *, horizon_days: int, model: str = D
 
     progress(f"scoring customers as of {day}")
     o = store.orders.loc[store.orders["order_date"] < as_of + pd.Timedelta(days=1)]
-    res = score_store(o, as_of=as_of, horizon_days=horizon_days, model=model, events=store.events,
-                      tickets=store.tickets, products=store.products)
+    res = score_store(
+        o,
+        as_of=as_of,
+        horizon_days=horizon_days,
+        model=model,
+        events=store.events,
+        tickets=store.tickets,
+        products=store.products,
+    )
     res.params["store"] = str(store.path)
     save_scores(ws, res, as_of=as_of, orders=o)
     return res.scores, res.params

@@ -21,10 +21,15 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 TURNS = [
-    "who should I contact this week?", "why is customer {cid} at risk?", "tell me about {cid}",
-    "CLV by segment", "how many champions do I have and how did that change?",
-    "what should I cross-sell to {cid}?", "what is my LTV:CAC at $40 CAC?",
-    "which playbook for price-sensitive churners?", "show me high value customers at risk",
+    "who should I contact this week?",
+    "why is customer {cid} at risk?",
+    "tell me about {cid}",
+    "CLV by segment",
+    "how many champions do I have and how did that change?",
+    "what should I cross-sell to {cid}?",
+    "what is my LTV:CAC at $40 CAC?",
+    "which playbook for price-sensitive churners?",
+    "show me high value customers at risk",
     "how is my store doing?",
 ]
 
@@ -39,13 +44,19 @@ def focus_customer(session) -> str:
 
 def tool_calls(cid: str, *, with_brief: bool = False) -> list[tuple[str, dict]]:
     """Every tool of the assistant once (two filters of at_risk_customers), as the model calls them."""
-    calls = [("store_overview", {}), ("at_risk_customers", {"limit": 10}),
-             ("at_risk_customers", {"segment": "Champions", "clv_tier": "high"}),
-             ("explain_customer", {"customer_id": cid}), ("segment_summary", {}),
-             ("segment_migration", {}), ("clv_ltv_cac", {"cac": 40}),
-             ("next_best_product", {"customer_id": cid}),
-             ("search_playbooks", {"query": "price sensitive churners", "reason": "price_sensitivity"}),
-             ("prioritise_interventions", {"limit": 10}), ("draft_message", {"customer_id": cid})]
+    calls = [
+        ("store_overview", {}),
+        ("at_risk_customers", {"limit": 10}),
+        ("at_risk_customers", {"segment": "Champions", "clv_tier": "high"}),
+        ("explain_customer", {"customer_id": cid}),
+        ("segment_summary", {}),
+        ("segment_migration", {}),
+        ("clv_ltv_cac", {"cac": 40}),
+        ("next_best_product", {"customer_id": cid}),
+        ("search_playbooks", {"query": "price sensitive churners", "reason": "price_sensitivity"}),
+        ("prioritise_interventions", {"limit": 10}),
+        ("draft_message", {"customer_id": cid}),
+    ]
     if with_brief:
         calls.append(("weekly_brief", {}))
     return calls
@@ -61,19 +72,27 @@ def time_tools(runner, calls: list[tuple[str, dict]], *, repeat: int) -> dict[st
             t = time.perf_counter()
             res = runner.call(name, a)
             times.append(time.perf_counter() - t)
-        key = name + ("" if not a or name in ("explain_customer", "next_best_product", "draft_message")
-                      else "(" + ",".join(f"{k}={v}" for k, v in a.items()) + ")")
-        tools[key] = {"cold_s": round(times[0], 3),
-                      "median_s": round(statistics.median(times[1:] or times), 3),
-                      "ok": not isinstance(res, str)}
+        key = name + (
+            ""
+            if not a or name in ("explain_customer", "next_best_product", "draft_message")
+            else "(" + ",".join(f"{k}={v}" for k, v in a.items()) + ")"
+        )
+        tools[key] = {
+            "cold_s": round(times[0], 3),
+            "median_s": round(statistics.median(times[1:] or times), 3),
+            "ok": not isinstance(res, str),
+        }
     return tools
 
 
 def tool_summary(tools: dict[str, dict]) -> dict:
     """The median over tools of their median latency, and the slowest tool's median."""
     slowest = max(tools, key=lambda k: tools[k]["median_s"])
-    return {"median_tool_s": round(statistics.median(v["median_s"] for v in tools.values()), 3),
-            "max_tool_median_s": tools[slowest]["median_s"], "slowest_tool": slowest}
+    return {
+        "median_tool_s": round(statistics.median(v["median_s"] for v in tools.values()), 3),
+        "max_tool_median_s": tools[slowest]["median_s"],
+        "slowest_tool": slowest,
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -109,7 +128,9 @@ def main(argv: list[str] | None = None) -> dict:
 
     assistant = Assistant(session)
     cid = focus_customer(session)
-    tools = time_tools(assistant.runner, tool_calls(cid, with_brief=args.with_brief), repeat=args.repeat)
+    tools = time_tools(
+        assistant.runner, tool_calls(cid, with_brief=args.with_brief), repeat=args.repeat
+    )
     report["tools"] = tools
     assistant.ask("hello")  # loads the intent examples' embeddings once
     turns = {}

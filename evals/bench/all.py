@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from evals.bench.brief import brief_pair
-from evals.bench.score import demo_store, machine, score_command
 from evals.bench.proctree import Measured, run_measured
+from evals.bench.score import demo_store, machine, score_command
 
 RESULT = "BENCH_RESULT "
 STEPS = ("load", "score", "brief_raw", "brief_cached", "tools", "retrieval")
@@ -53,8 +53,13 @@ LABELS = {
 
 def child_env() -> dict:
     """Offline, no telemetry: nothing a benchmark runs reaches the network."""
-    return {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-            "ANONYMIZED_TELEMETRY": "False", "GRADIO_ANALYTICS_ENABLED": "False"}
+    return {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "ANONYMIZED_TELEMETRY": "False",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+    }
 
 
 # --- the steps that run inside a child process ------------------------------------------------
@@ -101,8 +106,12 @@ def step_retrieval(chroma: str, runs: int) -> dict:
     return {"p50_ms": res["latency_ms_p50"], "p95_ms": res["latency_ms_p95"]}
 
 
-CHILD_STEPS = {"load": step_load, "prepare": step_prepare, "tools": step_tools,
-               "retrieval": step_retrieval}
+CHILD_STEPS = {
+    "load": step_load,
+    "prepare": step_prepare,
+    "tools": step_tools,
+    "retrieval": step_retrieval,
+}
 
 
 def run_step(name: str, *args) -> tuple[dict, Measured]:
@@ -110,7 +119,7 @@ def run_step(name: str, *args) -> tuple[dict, Measured]:
     cmd = [sys.executable, "-m", "evals.bench.all", "--step", name, json.dumps(list(args))]
     m = run_measured(cmd, env=child_env(), capture=True)
     line = next(x for x in reversed(m.stdout.splitlines()) if x.startswith(RESULT))
-    return json.loads(line[len(RESULT):]), m
+    return json.loads(line[len(RESULT) :]), m
 
 
 # --- one store size ------------------------------------------------------------------------------
@@ -119,7 +128,7 @@ def run_step(name: str, *args) -> tuple[dict, Measured]:
 @dataclass
 class StepRuns:
     figures: list[dict] = field(default_factory=list)  # per run: the step's numbers
-    peaks: list[int] = field(default_factory=list)     # per run: peak bytes of the tree
+    peaks: list[int] = field(default_factory=list)  # per run: peak bytes of the tree
 
     def median(self, key: str) -> float:
         return statistics.median(f[key] for f in self.figures)
@@ -129,8 +138,9 @@ class StepRuns:
         return max(self.peaks) / 2**30
 
 
-def bench_size(customers: int, root: Path, *, runs: int, tool_repeat: int = 5,
-               progress=print) -> dict[str, StepRuns]:
+def bench_size(
+    customers: int, root: Path, *, runs: int, tool_repeat: int = 5, progress=print
+) -> dict[str, StepRuns]:
     root.mkdir(parents=True, exist_ok=True)
     store = demo_store(root / f"demo_{customers}", customers=customers, progress=progress)
     env = child_env()
@@ -139,9 +149,11 @@ def bench_size(customers: int, root: Path, *, runs: int, tool_repeat: int = 5,
     def add(name: str, figures: dict, m: Measured) -> None:
         out[name].figures.append(figures)
         out[name].peaks.append(m.peak_bytes)
-        progress(f"{customers:,} customers: {name} run {len(out[name].figures)}: "
-                 f"{json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()})}, "
-                 f"peak {m.peak_gib:.2f} GiB, process {m.wall_s:.1f} s")
+        progress(
+            f"{customers:,} customers: {name} run {len(out[name].figures)}: "
+            f"{json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()})}, "
+            f"peak {m.peak_gib:.2f} GiB, process {m.wall_s:.1f} s"
+        )
 
     for _ in range(runs):
         figures, m = run_step("load", str(store))
@@ -178,16 +190,27 @@ def cell(name: str, r: StepRuns) -> str:
 
 def table(results: dict[int, dict[str, StepRuns]], *, runs: int) -> str:
     sizes = list(results)
-    lines = [f"Machine: {machine()}. Medians of {runs} run(s), each in a fresh process; peak "
-             "memory: the largest summed RSS of the step's process tree over the runs.", "",
-             "| step | " + " | ".join(f"{n:,} customers" for n in sizes) + " |",
-             "|---|" + "---|" * len(sizes)]
+    lines = [
+        f"Machine: {machine()}. Medians of {runs} run(s), each in a fresh process; peak "
+        "memory: the largest summed RSS of the step's process tree over the runs.",
+        "",
+        "| step | " + " | ".join(f"{n:,} customers" for n in sizes) + " |",
+        "|---|" + "---|" * len(sizes),
+    ]
     for name in STEPS:
-        lines.append(f"| {LABELS[name]} | " + " | ".join(cell(name, results[n][name]) for n in sizes) + " |")
-    failed = {f"{n:,}": sorted({t for f in results[n]["tools"].figures for t in f["failed"]}) for n in sizes}
+        lines.append(
+            f"| {LABELS[name]} | " + " | ".join(cell(name, results[n][name]) for n in sizes) + " |"
+        )
+    failed = {
+        f"{n:,}": sorted({t for f in results[n]["tools"].figures for t in f["failed"]})
+        for n in sizes
+    }
     if any(failed.values()):
-        lines += ["", "Tools that returned an error: " + "; ".join(f"{k}: {', '.join(v)}"
-                                                                for k, v in failed.items() if v)]
+        lines += [
+            "",
+            "Tools that returned an error: "
+            + "; ".join(f"{k}: {', '.join(v)}" for k, v in failed.items() if v),
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -195,7 +218,9 @@ def main(argv: list[str] | None = None) -> str:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--customers", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--tool-repeat", type=int, default=5, help="calls of each tool per run, after a cold one")
+    ap.add_argument(
+        "--tool-repeat", type=int, default=5, help="calls of each tool per run, after a cold one"
+    )
     ap.add_argument("--dir", type=Path, default=None, help="keep the stores and workspaces here")
     ap.add_argument("--step", default=None, help=argparse.SUPPRESS)  # internal: one child step
     ap.add_argument("step_args", nargs="?", default="[]", help=argparse.SUPPRESS)
@@ -206,8 +231,12 @@ def main(argv: list[str] | None = None) -> str:
     root = args.dir or Path(tempfile.mkdtemp(prefix="bench_all_"))
     progress = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
     progress(f"machine: {machine()}; stores and workspaces in {root}")
-    results = {n: bench_size(n, root / f"c{n}", runs=args.runs, tool_repeat=args.tool_repeat,
-                             progress=progress) for n in args.customers}
+    results = {
+        n: bench_size(
+            n, root / f"c{n}", runs=args.runs, tool_repeat=args.tool_repeat, progress=progress
+        )
+        for n in args.customers
+    }
     text = table(results, runs=args.runs)
     print(text)
     return text

@@ -17,8 +17,8 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from evals.bench.score import demo_store, machine, retention_cli
 from evals.bench.proctree import Measured, run_measured
+from evals.bench.score import demo_store, machine, retention_cli
 
 
 def brief_command(store: Path, ws: Path) -> list[str]:
@@ -44,8 +44,10 @@ def main() -> None:
     store = demo_store(root / f"demo_{args.customers}", customers=args.customers)
     pairs = [brief_pair(store, root / "ws") for _ in range(args.runs)]
     for i, (raw, cached) in enumerate(pairs):
-        print(f"run {i + 1}: raw {raw.wall_s:.1f} s (peak {raw.peak_gib:.2f} GiB), "
-              f"cached {cached.wall_s:.1f} s (peak {cached.peak_gib:.2f} GiB)")
+        print(
+            f"run {i + 1}: raw {raw.wall_s:.1f} s (peak {raw.peak_gib:.2f} GiB), "
+            f"cached {cached.wall_s:.1f} s (peak {cached.peak_gib:.2f} GiB)"
+        )
     raw = statistics.median(r.wall_s for r, _ in pairs)
     cached = statistics.median(c.wall_s for _, c in pairs)
     print("| customers | from raw data (s) | scores cached (s) | runs | machine |")

@@ -73,8 +73,12 @@ def one_run(store: Path, ws: Path, question: str) -> dict:
     from ui.app import launch
     from ui.handlers import chat_turn, home_view
 
-    offline = Settings().model_copy(update={"model": None, "openai_api_key": None, "openai_base_url": None})
-    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())  # keeps the key's cookie
+    offline = Settings().model_copy(
+        update={"model": None, "openai_api_key": None, "openai_base_url": None}
+    )
+    browser = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor()
+    )  # keeps the key's cookie
     t0 = time.perf_counter()
     run = launch(store, ws, port=_free_port(), block=False, settings=offline)
     try:
@@ -103,8 +107,8 @@ def one_run(store: Path, ws: Path, question: str) -> dict:
             raise RuntimeError(run.ctx.warm["error"])
         t1 = time.perf_counter()
         last = None
-        for last in chat_turn(run.ctx, [{"role": "user", "content": question}]):
-            pass
+        for update in chat_turn(run.ctx, [{"role": "user", "content": question}]):
+            last = update  # the final update holds the answer
         answer = time.perf_counter() - t1
         text = last[0][1]["content"] if last else ""
         for e in early.values():
@@ -112,9 +116,16 @@ def one_run(store: Path, ws: Path, question: str) -> dict:
             e.pop("thread")
     finally:
         run.close()
-    return {"page_s": page, "ready_s": ready, "first_answer_s": answer, "steps": steps,
-            "step_seconds": run.ctx.step_seconds(), "early": early,
-            "answer_start": text[:80], "customers_scored": len(run.ctx.session().scores)}
+    return {
+        "page_s": page,
+        "ready_s": ready,
+        "first_answer_s": answer,
+        "steps": steps,
+        "step_seconds": run.ctx.step_seconds(),
+        "early": early,
+        "answer_start": text[:80],
+        "customers_scored": len(run.ctx.session().scores),
+    }
 
 
 def main() -> None:
@@ -133,31 +144,66 @@ def main() -> None:
     runs = []
     for i in range(args.runs):
         ws = Path(tempfile.mkdtemp(prefix=f"ws{i}_", dir=root))  # empty: nothing cached
-        out = subprocess.run([sys.executable, "-m", "evals.bench.first_answer", "--one", str(store), str(ws),
-                              "--question", args.question], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "evals.bench.first_answer",
+                "--one",
+                str(store),
+                str(ws),
+                "--question",
+                args.question,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         r = json.loads(out.stdout.strip().splitlines()[-1])
         runs.append(r)
-        print(f"run {i + 1}: page served {r['page_s']:.1f} s, ready {r['ready_s']:.1f} s "
-              f"({r['customers_scored']:,} customers scored), first answer {r['first_answer_s']:.2f} s after "
-              f"ready; steps shown: {' > '.join(r['steps'])}", flush=True)
-        print("  warm-up steps (s): " + "; ".join(f"{step} {sec:.1f}" for step, sec in r.get("step_seconds", [])),
-              flush=True)
+        print(
+            f"run {i + 1}: page served {r['page_s']:.1f} s, ready {r['ready_s']:.1f} s "
+            f"({r['customers_scored']:,} customers scored), first answer {r['first_answer_s']:.2f} s after "
+            f"ready; steps shown: {' > '.join(r['steps'])}",
+            flush=True,
+        )
+        print(
+            "  warm-up steps (s): "
+            + "; ".join(f"{step} {sec:.1f}" for step, sec in r.get("step_seconds", [])),
+            flush=True,
+        )
         for k, e in r["early"].items():
-            print(f"  {k} question asked when the page was served: first update {e['first_update_s']:.2f} s "
-                  f"({e['first_update'][:90]!r}), answer {e['answer_s']:.1f} s", flush=True)
-    med = {k: statistics.median(r[k] for r in runs) for k in ("page_s", "ready_s", "first_answer_s")}
-    early = {k: {m: statistics.median(r["early"][k][m] for r in runs) for m in ("first_update_s", "answer_s")}
-             for k in EARLY}
-    print("| customers | page served (s) | ready: scored in the background (s) | first answer after ready (s) "
-          "| runs | machine |")
+            print(
+                f"  {k} question asked when the page was served: first update {e['first_update_s']:.2f} s "
+                f"({e['first_update'][:90]!r}), answer {e['answer_s']:.1f} s",
+                flush=True,
+            )
+    med = {
+        k: statistics.median(r[k] for r in runs) for k in ("page_s", "ready_s", "first_answer_s")
+    }
+    early = {
+        k: {
+            m: statistics.median(r["early"][k][m] for r in runs)
+            for m in ("first_update_s", "answer_s")
+        }
+        for k in EARLY
+    }
+    print(
+        "| customers | page served (s) | ready: scored in the background (s) | first answer after ready (s) "
+        "| runs | machine |"
+    )
     print("|---|---|---|---|---|---|")
-    print(f"| {args.customers:,} | {med['page_s']:.1f} | {med['ready_s']:.1f} | {med['first_answer_s']:.2f} | "
-          f"{args.runs} | {machine()} |")
+    print(
+        f"| {args.customers:,} | {med['page_s']:.1f} | {med['ready_s']:.1f} | {med['first_answer_s']:.2f} | "
+        f"{args.runs} | {machine()} |"
+    )
 
     print("\n| question asked when the page is served | first update (s) | answer (s) |")
     print("|---|---|---|")
     for k in EARLY:
-        print(f"| {k}: {EARLY[k]} | {early[k]['first_update_s']:.2f} | {early[k]['answer_s']:.1f} |")
+        print(
+            f"| {k}: {EARLY[k]} | {early[k]['first_update_s']:.2f} | {early[k]['answer_s']:.1f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ def _processes() -> dict[int, tuple[int, int]]:
         except OSError:  # it ended while we looked
             continue
         # fields after "(comm)": state ppid ... rss is field 24 overall (the 22nd after comm)
-        rest = raw[raw.rindex(b")") + 2:].split()
+        rest = raw[raw.rindex(b")") + 2 :].split()
         out[int(entry.name)] = (int(rest[1]), int(rest[21]) * PAGE)
     return out
 
@@ -79,14 +79,16 @@ class Measured:
         return self.peak_bytes / 2**30
 
 
-def run_measured(cmd: list[str], *, env: dict | None = None, capture: bool = False,
-                 interval: float = 0.2) -> Measured:
+def run_measured(
+    cmd: list[str], *, env: dict | None = None, capture: bool = False, interval: float = 0.2
+) -> Measured:
     """Run `cmd` to the end (raising CalledProcessError on a non-zero exit) and measure it."""
     peak = 0
     done = threading.Event()
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
-                            text=True)
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE if capture else subprocess.DEVNULL, text=True
+    )
 
     def sample() -> None:
         nonlocal peak

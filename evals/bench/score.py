@@ -52,16 +52,34 @@ def retention_cli() -> str:
 
 def score_command(store: Path, root: Path, *, model: str = "auto") -> list[str]:
     """`retention score` on `store`, writing the scores and the workspace under `root`."""
-    return [retention_cli(), "score", "--store", str(store), "--horizon-days", "365", "--model", model,
-            "--out", str(root / "scores.parquet"), "--workspace", str(root / "ws")]
+    return [
+        retention_cli(),
+        "score",
+        "--store",
+        str(store),
+        "--horizon-days",
+        "365",
+        "--model",
+        model,
+        "--out",
+        str(root / "scores.parquet"),
+        "--workspace",
+        str(root / "ws"),
+    ]
 
 
 def stage_breakdown(store: Path, root: Path, *, model: str = "auto") -> list[dict]:
     """Wall and CPU seconds of each stage of load + score + write, in a fresh process."""
-    code = ("import json, sys; from evals.bench.score import _timed_stages; "
-            "print(json.dumps(_timed_stages(*sys.argv[1:])))")
-    out = subprocess.run([sys.executable, "-c", code, str(store), str(root / "ws_stages"), model],
-                         check=True, capture_output=True, text=True).stdout
+    code = (
+        "import json, sys; from evals.bench.score import _timed_stages; "
+        "print(json.dumps(_timed_stages(*sys.argv[1:])))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(store), str(root / "ws_stages"), model],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -78,8 +96,13 @@ def _timed_stages(store: str, workspace: str, model: str = "auto") -> list[dict]
 
     def mark(stage: str) -> None:
         wall, cpu = time.perf_counter(), time.process_time()
-        rows.append({"stage": last["stage"], "wall_s": round(wall - last["wall"], 2),
-                     "cpu_s": round(cpu - last["cpu"], 2)})
+        rows.append(
+            {
+                "stage": last["stage"],
+                "wall_s": round(wall - last["wall"], 2),
+                "cpu_s": round(cpu - last["cpu"], 2),
+            }
+        )
         last.update(stage=stage, wall=wall, cpu=cpu)
 
     ws = Workspace.at(Path(workspace))
@@ -88,9 +111,16 @@ def _timed_stages(store: str, workspace: str, model: str = "auto") -> list[dict]
 
     when = loaded.orders["order_date"].max().normalize()
     mark("scoring: starting")
-    result = score_store(loaded.orders, as_of=when, horizon_days=365, model=model,
-                         events=loaded.events, tickets=loaded.tickets, products=loaded.products,
-                         progress=mark)
+    result = score_store(
+        loaded.orders,
+        as_of=when,
+        horizon_days=365,
+        model=model,
+        events=loaded.events,
+        tickets=loaded.tickets,
+        products=loaded.products,
+        progress=mark,
+    )
     mark("writing the scores")
     save_scores(ws, result, as_of=when)
     mark("done")
@@ -107,20 +137,25 @@ def main() -> None:
     ap.add_argument("--stages", action="store_true", help="one more run, timed per stage")
     args = ap.parse_args()
     root = Path(args.dir or tempfile.mkdtemp(prefix="bench_score_"))
-    store = demo_store(root / f"demo_{args.customers}_{args.format}", customers=args.customers,
-                       fmt=args.format)
+    store = demo_store(
+        root / f"demo_{args.customers}_{args.format}", customers=args.customers, fmt=args.format
+    )
     cmd = score_command(store, root, model=args.model)
     walls, peaks = [], []
     for i in range(args.runs):
         m = run_measured(cmd)
         walls.append(m.wall_s)
         peaks.append(m.peak_gib)
-        print(f"run {i + 1}: {m.wall_s:.1f} s wall, peak {m.peak_gib:.2f} GiB, load average "
-              f"{os.getloadavg()[0]:.1f}")
+        print(
+            f"run {i + 1}: {m.wall_s:.1f} s wall, peak {m.peak_gib:.2f} GiB, load average "
+            f"{os.getloadavg()[0]:.1f}"
+        )
     print("\n| customers | model | median wall (s) | max peak memory (GiB) | runs | machine |")
     print("|---|---|---|---|---|---|")
-    print(f"| {args.customers:,} | {args.model} | {statistics.median(walls):.1f} | {max(peaks):.2f} | "
-          f"{args.runs} | {machine()} |")
+    print(
+        f"| {args.customers:,} | {args.model} | {statistics.median(walls):.1f} | {max(peaks):.2f} | "
+        f"{args.runs} | {machine()} |"
+    )
     if args.stages:
         rows = stage_breakdown(store, root, model=args.model)
         print(f"\nstages (one run, load average {os.getloadavg()[0]:.1f} after it):\n")

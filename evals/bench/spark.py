@@ -16,16 +16,28 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from evals.bench.score import demo_store, machine, retention_cli
 from evals.bench.proctree import run_measured
+from evals.bench.score import demo_store, machine, retention_cli
 
 
 def commands(store: Path, root: Path, *, model: str, master: str) -> dict[str, list[str]]:
-    base = [retention_cli(), "score", "--store", str(store), "--horizon-days", "365",
-            "--model", model, "--workspace", str(root / "ws")]
-    return {"embedded": base + ["--out", str(root / "embedded.parquet")],
-            "spark": base + ["--engine", "spark", "--master", master,
-                             "--out", str(root / "spark_scores")]}
+    base = [
+        retention_cli(),
+        "score",
+        "--store",
+        str(store),
+        "--horizon-days",
+        "365",
+        "--model",
+        model,
+        "--workspace",
+        str(root / "ws"),
+    ]
+    return {
+        "embedded": base + ["--out", str(root / "embedded.parquet")],
+        "spark": base
+        + ["--engine", "spark", "--master", master, "--out", str(root / "spark_scores")],
+    }
 
 
 def agreement(root: Path) -> dict:
@@ -36,15 +48,19 @@ def agreement(root: Path) -> dict:
     b = pd.read_parquet(root / "spark_scores").set_index("customer_id").sort_index()
     same = a.index.equals(b.index)
     b = b.reindex(a.index)
-    return {"same_customers": same, "customers": len(a),
-            "clv_spearman": float(spearmanr(a["predicted_clv"], b["predicted_clv"])[0]),
-            "segment_agreement": float((a["segment"] == b["segment"]).mean()),
-            "tier_agreement": float((a["clv_tier"] == b["clv_tier"]).mean()),
-            "churn_spearman": float(spearmanr(a["churn_probability"], b["churn_probability"])[0]),
-            "churn_reason_agreement": float((a["churn_reason"] == b["churn_reason"]).mean()),
-            "next_best_product_agreement": float(
-                (a["next_best_product"] == b["next_best_product"]).mean()),
-            "cluster_agreement": float((a["cluster"] == b["cluster"]).mean())}
+    return {
+        "same_customers": same,
+        "customers": len(a),
+        "clv_spearman": float(spearmanr(a["predicted_clv"], b["predicted_clv"])[0]),
+        "segment_agreement": float((a["segment"] == b["segment"]).mean()),
+        "tier_agreement": float((a["clv_tier"] == b["clv_tier"]).mean()),
+        "churn_spearman": float(spearmanr(a["churn_probability"], b["churn_probability"])[0]),
+        "churn_reason_agreement": float((a["churn_reason"] == b["churn_reason"]).mean()),
+        "next_best_product_agreement": float(
+            (a["next_best_product"] == b["next_best_product"]).mean()
+        ),
+        "cluster_agreement": float((a["cluster"] == b["cluster"]).mean()),
+    }
 
 
 def main() -> None:
@@ -67,12 +83,16 @@ def main() -> None:
             print(f"{engine} run {i + 1}: {m.wall_s:.1f} s wall, peak {m.peak_gib:.2f} GiB")
         rows.append((engine, statistics.median(walls), max(peaks)))
     same = agreement(root)
-    print("\n| customers | engine | model | median wall (s) | max peak memory (GiB) | runs | machine |")
+    print(
+        "\n| customers | engine | model | median wall (s) | max peak memory (GiB) | runs | machine |"
+    )
     print("|---|---|---|---|---|---|---|")
     for engine, wall, peak in rows:
         master = f" ({args.master})" if engine == "spark" else ""
-        print(f"| {args.customers:,} | {engine}{master} | {args.model} | {wall:.1f} | {peak:.2f} | "
-              f"{args.runs} | {machine()} |")
+        print(
+            f"| {args.customers:,} | {engine}{master} | {args.model} | {wall:.1f} | {peak:.2f} | "
+            f"{args.runs} | {machine()} |"
+        )
     print(f"\nagreement: {same}")
 
 

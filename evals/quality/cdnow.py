@@ -32,17 +32,25 @@ def write_store(folder: str | Path, *, master: bool = False) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     if master:
         raw = pd.read_csv(raw_path(master=True), sep=r"\s+", dtype=str).rename(
-            columns={"number_of_cds": "quantity", "dollar_value": "amount"})
+            columns={"number_of_cds": "quantity", "dollar_value": "amount"}
+        )
     else:
-        raw = pd.read_csv(raw_path(), sep=r"\s+", header=None,
-                          names=["customer_id", "id2", "date", "quantity", "amount"], dtype=str)
-    out = pd.DataFrame({
-        "customer_id": raw["customer_id"],
-        "order_id": [f"T{i:05d}" for i in range(len(raw))],
-        "order_date": raw["date"],
-        "amount": raw["amount"],
-        "quantity": raw["quantity"],
-    })
+        raw = pd.read_csv(
+            raw_path(),
+            sep=r"\s+",
+            header=None,
+            names=["customer_id", "id2", "date", "quantity", "amount"],
+            dtype=str,
+        )
+    out = pd.DataFrame(
+        {
+            "customer_id": raw["customer_id"],
+            "order_id": [f"T{i:05d}" for i in range(len(raw))],
+            "order_date": raw["date"],
+            "amount": raw["amount"],
+            "quantity": raw["quantity"],
+        }
+    )
     path = folder / "orders.csv"
     out.to_csv(path, index=False)
     return path

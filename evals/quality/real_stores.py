@@ -112,21 +112,63 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 CENT = 0.005
-PLACEHOLDER_IDS = frozenset({"", "nan", "none", "null", "nil", "na", "n/a", "0", "-", "(blank)", "blank",
-                             "guest", "unknown", "anonymous", "undefined", "#n/a"})
+PLACEHOLDER_IDS = frozenset(
+    {
+        "",
+        "nan",
+        "none",
+        "null",
+        "nil",
+        "na",
+        "n/a",
+        "0",
+        "-",
+        "(blank)",
+        "blank",
+        "guest",
+        "unknown",
+        "anonymous",
+        "undefined",
+        "#n/a",
+    }
+)
 CHAT_CONTACT = "who should I contact this week?"
 CHAT_WHY = "why is customer {top} at risk?"
 CHAT_WINBACK = "draft a win-back email for my top 3 at-risk customers"
 CHAT_RECOMMEND = "what should I recommend to customer {top}?"
 EVAL_ACTOR = "real-stores-eval"
 
-FULL_STEPS = ("load", "summary", "score", "backtest", "brief", "chat:contact", "chat:why",
-              "chat:win-back", "chat:recommend", "plan", "list", "show", "approve", "export")
+FULL_STEPS = (
+    "load",
+    "summary",
+    "score",
+    "backtest",
+    "brief",
+    "chat:contact",
+    "chat:why",
+    "chat:win-back",
+    "chat:recommend",
+    "plan",
+    "list",
+    "show",
+    "approve",
+    "export",
+)
 QUICK_STEPS = ("load", "summary", "score", "chat:contact", "plan", "list")
-CHECKS = ("every step ok", "no traceback", "rows read = accepted + rejected", "no NaN or infinite score",
-          "one score row per customer seen", "no placeholder customer id", "customers = file",
-          "revenue = file, to the cent", "revenue accounted for", "product names, not codes",
-          "currency shown", "store folder untouched")
+CHECKS = (
+    "every step ok",
+    "no traceback",
+    "rows read = accepted + rejected",
+    "no NaN or infinite score",
+    "one score row per customer seen",
+    "no placeholder customer id",
+    "customers = file",
+    "revenue = file, to the cent",
+    "revenue accounted for",
+    "product names, not codes",
+    "currency shown",
+    "store folder untouched",
+)
 
 
 # --- where the data is -------------------------------------------------------------------------
@@ -135,8 +177,12 @@ CHECKS = ("every step ok", "no traceback", "rows read = accepted + rejected", "n
 def find_data_dir(explicit: str | Path | None = None) -> Path | None:
     """--data, else $RETENTION_SHARED_DATA, else ../shared/data beside the repo (as
     tests/conftest.py finds it), else /work/shared/data."""
-    cands = [explicit, os.environ.get("RETENTION_SHARED_DATA"), REPO.parent / "shared" / "data",
-             Path("/work/shared/data")]
+    cands = [
+        explicit,
+        os.environ.get("RETENTION_SHARED_DATA"),
+        REPO.parent / "shared" / "data",
+        Path("/work/shared/data"),
+    ]
     for c in cands:
         if c and Path(c).is_dir():
             return Path(c)
@@ -150,13 +196,13 @@ def cdnow_master_path() -> Path:
 @dataclass
 class StoreSpec:
     name: str
-    kind: str                      # shopify | online_retail | cdnow
-    source: Path                   # the shared folder or file
+    kind: str  # shopify | online_retail | cdnow
+    source: Path  # the shared folder or file
     quick: bool = True
     score_args: tuple[str, ...] = ()
-    backtest: tuple[str, int] | None = None   # (as-of, horizon) when fixed
+    backtest: tuple[str, int] | None = None  # (as-of, horizon) when fixed
     brief_args: tuple[str, ...] = ()
-    horizon_days: int = 365        # the chat's (RETENTION_HORIZON_DAYS)
+    horizon_days: int = 365  # the chat's (RETENTION_HORIZON_DAYS)
 
 
 def discover(data: Path | None) -> list[StoreSpec]:
@@ -171,14 +217,29 @@ def discover(data: Path | None) -> list[StoreSpec]:
             specs.append(StoreSpec("online_retail_sample", "online_retail", sample))
         full = data / "online_retail_lines.parquet"
         if full.exists():
-            specs.append(StoreSpec("online_retail_full", "online_retail", full, quick=False,
-                                   backtest=("2011-06-30", 162)))
+            specs.append(
+                StoreSpec(
+                    "online_retail_full",
+                    "online_retail",
+                    full,
+                    quick=False,
+                    backtest=("2011-06-30", 162),
+                )
+            )
     master = cdnow_master_path()
     if master.exists():
-        specs.append(StoreSpec("cdnow_master", "cdnow", master, quick=False,
-                               score_args=("--as-of", "1997-09-30", "--horizon-days", "273"),
-                               backtest=("1997-09-30", 273), brief_args=("--week-ending", "1997-09-30"),
-                               horizon_days=273))
+        specs.append(
+            StoreSpec(
+                "cdnow_master",
+                "cdnow",
+                master,
+                quick=False,
+                score_args=("--as-of", "1997-09-30", "--horizon-days", "273"),
+                backtest=("1997-09-30", 273),
+                brief_args=("--week-ending", "1997-09-30"),
+                horizon_days=273,
+            )
+        )
     return specs
 
 
@@ -193,9 +254,15 @@ def prepare_store(spec: StoreSpec, tmp: Path) -> Path:
         shutil.copyfile(spec.source, folder / ("orders" + spec.source.suffix.lower()))
     else:
         raw = read_cdnow(spec.source)
-        pd.DataFrame({"customer_id": raw["customer_id"], "order_id": [f"T{i:05d}" for i in range(len(raw))],
-                      "order_date": raw["date"], "quantity": raw["quantity"], "amount": raw["amount"]}
-                     ).to_csv(folder / "orders.csv", index=False)
+        pd.DataFrame(
+            {
+                "customer_id": raw["customer_id"],
+                "order_id": [f"T{i:05d}" for i in range(len(raw))],
+                "order_date": raw["date"],
+                "quantity": raw["quantity"],
+                "amount": raw["amount"],
+            }
+        ).to_csv(folder / "orders.csv", index=False)
     return folder
 
 
@@ -266,18 +333,18 @@ class Expected:
     (has a customer), verify (a value to match the rejects file against), verify_col."""
 
     lines: pd.DataFrame
-    rows: dict[str, int]                       # every table file -> data rows
+    rows: dict[str, int]  # every table file -> data rows
     max_line: dict = field(default_factory=dict)  # file -> the last row's physical line
-    file_total: float = 0.0                    # all orders, with or without a customer
-    customer_revenue: float = 0.0              # orders with a customer
-    merchandise_revenue: float | None = None   # Shopify: Subtotal less refunds capped at it
-    customers: int | None = None               # distinct real ids (Online Retail, CDNOW)
+    file_total: float = 0.0  # all orders, with or without a customer
+    customer_revenue: float = 0.0  # orders with a customer
+    merchandise_revenue: float | None = None  # Shopify: Subtotal less refunds capped at it
+    customers: int | None = None  # distinct real ids (Online Retail, CDNOW)
     currencies: tuple[str, ...] = ()
     names: frozenset = frozenset()
-    codes: frozenset = frozenset()              # codes that are not also names
+    codes: frozenset = frozenset()  # codes that are not also names
     code_to_name: dict = field(default_factory=dict)
-    unusable: str | None = None                # why the file cannot be a scored store
-    copies: int = 0                            # order copies in overlapping exports
+    unusable: str | None = None  # why the file cannot be a scored store
+    copies: int = 0  # order copies in overlapping exports
     notes: list[str] = field(default_factory=list)
 
 
@@ -309,7 +376,9 @@ def expected_shopify(folder: Path) -> Expected:
             continue
         tables.append(_shopify_lines(p.name, frame, starts))
         if ragged:
-            tables[-1].attrs["notes"] = [f"{p.name}: {ragged} rows with a field count unlike the header's"]
+            tables[-1].attrs["notes"] = [
+                f"{p.name}: {ragged} rows with a field count unlike the header's"
+            ]
     exp = Expected(lines=pd.DataFrame(), rows=rows, max_line=max_line)
     if not tables:
         exp.unusable = "no Shopify orders export in the folder"
@@ -324,8 +393,12 @@ def expected_shopify(folder: Path) -> Expected:
     # each order once: the copy in the most recent export (by its newest order date) wins
     latest = _latest_copy(lines)
     orders = lines.loc[lines["file"].eq(lines["key"].map(latest))]
-    order_net = orders.groupby("key").agg(net=("amount", "sum"), revenue=("revenue", "first"),
-                                          customer=("customer", "first"), merch=("merch", "sum"))
+    order_net = orders.groupby("key").agg(
+        net=("amount", "sum"),
+        revenue=("revenue", "first"),
+        customer=("customer", "first"),
+        merch=("merch", "sum"),
+    )
     counted = order_net.loc[order_net["revenue"]]
     exp.file_total = float(counted["net"].sum())
     exp.customer_revenue = float(counted.loc[counted["customer"], "net"].sum())
@@ -335,12 +408,16 @@ def expected_shopify(folder: Path) -> Expected:
     names = {_norm_text(n) for n in lines["product_name"] if str(n).strip()}
     codes = {_norm_text(c) for c in lines["product_code"] if str(c).strip()}
     exp.names, exp.codes = frozenset(names), frozenset(codes - names)
-    named = lines.loc[lines["product_code"].str.strip().ne("") & lines["product_name"].str.strip().ne("")]
+    named = lines.loc[
+        lines["product_code"].str.strip().ne("") & lines["product_name"].str.strip().ne("")
+    ]
     exp.code_to_name = dict(zip(named["product_code"].map(_norm_text), named["product_name"]))
     names_by_n = lines.groupby("key_name")["key"].nunique()
     if (names_by_n > 1).any():
-        exp.notes.append(f"{int((names_by_n > 1).sum())} order Names stand for more than one order Id "
-                         "across the exports: orders are told apart by Id")
+        exp.notes.append(
+            f"{int((names_by_n > 1).sum())} order Names stand for more than one order Id "
+            "across the exports: orders are told apart by Id"
+        )
     if exp.copies:
         exp.notes.append(f"{exp.copies} order copies in overlapping exports (counted once)")
     return exp
@@ -359,7 +436,11 @@ def _shopify_lines(file: str, frame: pd.DataFrame, starts: list[int]) -> pd.Data
     n = len(frame)
 
     def get(key: str) -> pd.Series:
-        return frame[col[key]].astype(str).str.strip() if key in col else pd.Series([""] * n, index=frame.index)
+        return (
+            frame[col[key]].astype(str).str.strip()
+            if key in col
+            else pd.Series([""] * n, index=frame.index)
+        )
 
     name = get("name")
 
@@ -372,8 +453,10 @@ def _shopify_lines(file: str, frame: pd.DataFrame, starts: list[int]) -> pd.Data
     if not ({"subtotal", "total", "lineitemprice"} & col.keys()):
         missing.append(f"{file} has no amount column (Subtotal, Total or Lineitem price)")
     if not (set(SHOPIFY_CONTACTS) & col.keys()):
-        missing.append(f"{file} has no customer column (Email, Phone, Billing Phone, Shipping Phone "
-                       "or Customer ID)")
+        missing.append(
+            f"{file} has no customer column (Email, Phone, Billing Phone, Shipping Phone "
+            "or Customer ID)"
+        )
     oid = order_level("id") if "id" in col else pd.Series([""] * n, index=frame.index)
     key = np.where(oid.ne(""), "id:" + oid, "name:" + name)
     status = order_level("financialstatus").str.lower()
@@ -384,27 +467,46 @@ def _shopify_lines(file: str, frame: pd.DataFrame, starts: list[int]) -> pd.Data
     sub = _num(order_level("subtotal"))
     if "lineitemprice" in col:
         sub = sub.fillna(listed)
-    total = _num(order_level("total")).fillna(
-        sub + _num(order_level("shipping")).fillna(0) + _num(order_level("taxes")).fillna(0)).fillna(0.0)
+    total = (
+        _num(order_level("total"))
+        .fillna(
+            sub + _num(order_level("shipping")).fillna(0) + _num(order_level("taxes")).fillna(0)
+        )
+        .fillna(0.0)
+    )
     sub = sub.fillna(0.0)
     refunded = _num(order_level("refundedamount")).fillna(0.0)
     net = total - refunded
     merch = sub - np.minimum(refunded, sub.clip(lower=0))
     order_gross = gross.groupby(name).transform("sum")
     lines_in_order = name.groupby(name).transform("size")
-    share = np.where(order_gross > 0, gross / order_gross.where(order_gross > 0, 1.0), 1.0 / lines_in_order)
+    share = np.where(
+        order_gross > 0, gross / order_gross.where(order_gross > 0, 1.0), 1.0 / lines_in_order
+    )
     first = ~name.duplicated()
     customer = pd.Series(False, index=frame.index)
     for c in SHOPIFY_CONTACTS:
         if c in col:
             customer |= order_level(c).ne("")
     created = pd.to_datetime(order_level("createdat"), errors="coerce", utc=True, format="mixed")
-    out = pd.DataFrame({
-        "file": file, "line": np.arange(2, n + 2), "phys": starts, "key": key, "key_name": name,
-        "amount": net * share, "revenue": revenue.to_numpy(), "customer": customer.to_numpy(),
-        "merch": np.where(first, merch, 0.0), "verify": name, "verify_col": "Name",
-        "product_name": get("lineitemname"), "product_code": get("lineitemsku"), "created": created,
-    })
+    out = pd.DataFrame(
+        {
+            "file": file,
+            "line": np.arange(2, n + 2),
+            "phys": starts,
+            "key": key,
+            "key_name": name,
+            "amount": net * share,
+            "revenue": revenue.to_numpy(),
+            "customer": customer.to_numpy(),
+            "merch": np.where(first, merch, 0.0),
+            "verify": name,
+            "verify_col": "Name",
+            "product_name": get("lineitemname"),
+            "product_code": get("lineitemsku"),
+            "created": created,
+        }
+    )
     out.attrs["missing"] = missing
     out.attrs["currencies"] = sorted(set(order_level("currency")) - {""})
     return out
@@ -426,22 +528,39 @@ def expected_online_retail(path: Path, folder: Path) -> Expected:
     amount = (_num(frame["Quantity"]) * _num(frame["UnitPrice"])).fillna(0.0)
     cid, real = _real_id(frame["CustomerID"])
     store_file = next(p.name for p in folder.iterdir() if p.stem == "orders")
-    lines = pd.DataFrame({"file": store_file, "line": np.arange(2, n + 2), "phys": starts,
-                          "key": "line:" + pd.Series(np.arange(n)).astype(str), "amount": amount.to_numpy(),
-                          "revenue": True, "customer": real.to_numpy(),
-                          "verify": frame["InvoiceNo"].astype(str).str.strip().to_numpy(), "verify_col": "InvoiceNo"})
+    lines = pd.DataFrame(
+        {
+            "file": store_file,
+            "line": np.arange(2, n + 2),
+            "phys": starts,
+            "key": "line:" + pd.Series(np.arange(n)).astype(str),
+            "amount": amount.to_numpy(),
+            "revenue": True,
+            "customer": real.to_numpy(),
+            "verify": frame["InvoiceNo"].astype(str).str.strip().to_numpy(),
+            "verify_col": "InvoiceNo",
+        }
+    )
     desc = frame["Description"].astype("string").fillna("").str.strip()
     code = frame["StockCode"].astype("string").fillna("").str.strip()
     names = {_norm_text(x) for x in desc.unique() if x}
     codes = {_norm_text(x) for x in code.unique() if x}
     named = pd.DataFrame({"c": code, "d": desc}).loc[lambda d: d["c"].ne("") & d["d"].ne("")]
-    exp = Expected(lines=lines, rows={store_file: n}, max_line={store_file: max(starts, default=1)},
-                   file_total=float(amount.sum()),
-                   customer_revenue=float(amount[real].sum()), customers=int(cid[real].nunique()),
-                   names=frozenset(names), codes=frozenset(codes - names),
-                   code_to_name=dict(zip(named["c"].map(_norm_text), named["d"])))
-    exp.notes.append(f"{int((~real).sum()):,} lines without a real CustomerID "
-                     f"({float(amount[~real].sum()):,.2f} of revenue with no customer)")
+    exp = Expected(
+        lines=lines,
+        rows={store_file: n},
+        max_line={store_file: max(starts, default=1)},
+        file_total=float(amount.sum()),
+        customer_revenue=float(amount[real].sum()),
+        customers=int(cid[real].nunique()),
+        names=frozenset(names),
+        codes=frozenset(codes - names),
+        code_to_name=dict(zip(named["c"].map(_norm_text), named["d"])),
+    )
+    exp.notes.append(
+        f"{int((~real).sum()):,} lines without a real CustomerID "
+        f"({float(amount[~real].sum()):,.2f} of revenue with no customer)"
+    )
     return exp
 
 
@@ -450,13 +569,27 @@ def expected_cdnow(path: Path, folder: Path) -> Expected:
     amount = _num(raw["amount"]).fillna(0.0)
     n = len(raw)
     cid, real = _real_id(raw["customer_id"])
-    lines = pd.DataFrame({"file": "orders.csv", "line": np.arange(2, n + 2), "phys": np.arange(2, n + 2),
-                          "key": "line:" + pd.Series(np.arange(n)).astype(str), "amount": amount.to_numpy(),
-                          "revenue": True, "customer": real.to_numpy(), "verify": cid.to_numpy(),
-                          "verify_col": "customer_id"})
-    return Expected(lines=lines, rows={"orders.csv": n}, max_line={"orders.csv": n + 1},
-                    file_total=float(amount.sum()),
-                    customer_revenue=float(amount[real].sum()), customers=int(cid[real].nunique()))
+    lines = pd.DataFrame(
+        {
+            "file": "orders.csv",
+            "line": np.arange(2, n + 2),
+            "phys": np.arange(2, n + 2),
+            "key": "line:" + pd.Series(np.arange(n)).astype(str),
+            "amount": amount.to_numpy(),
+            "revenue": True,
+            "customer": real.to_numpy(),
+            "verify": cid.to_numpy(),
+            "verify_col": "customer_id",
+        }
+    )
+    return Expected(
+        lines=lines,
+        rows={"orders.csv": n},
+        max_line={"orders.csv": n + 1},
+        file_total=float(amount.sum()),
+        customer_revenue=float(amount[real].sum()),
+        customers=int(cid[real].nunique()),
+    )
 
 
 # --- running the CLI --------------------------------------------------------------------------
@@ -483,8 +616,14 @@ class _Capture(logging.Handler):
         self.lines.append(text)
 
 
-BASE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False",
-            "GRADIO_ANALYTICS_ENABLED": "False", "RETENTION_MODEL": "", "COLUMNS": "250"}
+BASE_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "ANONYMIZED_TELEMETRY": "False",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "RETENTION_MODEL": "",
+    "COLUMNS": "250",
+}
 
 
 class Cli:
@@ -500,12 +639,23 @@ class Cli:
         start = time.perf_counter()
         if self.subprocess_mode:
             try:
-                p = subprocess.run([sys.executable, "-m", "agent.cli.main", *argv], cwd=REPO, capture_output=True,
-                                   text=True, timeout=self.timeout, env={**os.environ, **env})
+                p = subprocess.run(
+                    [sys.executable, "-m", "agent.cli.main", *argv],
+                    cwd=REPO,
+                    capture_output=True,
+                    text=True,
+                    timeout=self.timeout,
+                    env={**os.environ, **env},
+                )
                 return Run(p.returncode, p.stdout, p.stderr, "", time.perf_counter() - start)
             except subprocess.TimeoutExpired as exc:
-                return Run(124, str(exc.stdout or ""), f"timed out after {self.timeout:.0f} s",
-                           "", time.perf_counter() - start)
+                return Run(
+                    124,
+                    str(exc.stdout or ""),
+                    f"timed out after {self.timeout:.0f} s",
+                    "",
+                    time.perf_counter() - start,
+                )
         out, err, cap = io.StringIO(), io.StringIO(), _Capture()
         saved = {k: os.environ.get(k) for k in env}
         os.environ.update(env)
@@ -532,7 +682,13 @@ class Cli:
                     os.environ.pop(k, None)
                 else:
                     os.environ[k] = v
-        return Run(int(rc or 0), out.getvalue(), err.getvalue(), "\n".join(cap.lines), time.perf_counter() - start)
+        return Run(
+            int(rc or 0),
+            out.getvalue(),
+            err.getvalue(),
+            "\n".join(cap.lines),
+            time.perf_counter() - start,
+        )
 
 
 def _consoles() -> list:
@@ -541,8 +697,13 @@ def _consoles() -> list:
         from rich.console import Console
     except ImportError:  # pragma: no cover
         return []
-    return [v for name, mod in list(sys.modules.items()) if name.startswith(("agent.", "ui.")) and mod is not None
-            for v in list(vars(mod).values()) if isinstance(v, Console)]
+    return [
+        v
+        for name, mod in list(sys.modules.items())
+        if name.startswith(("agent.", "ui.")) and mod is not None
+        for v in list(vars(mod).values())
+        if isinstance(v, Console)
+    ]
 
 
 def _wide_consoles() -> None:
@@ -570,7 +731,9 @@ def kb_seed(progress=print) -> Path | None:
             h.update(p.read_bytes())
     h.update(MiniLMEmbedder.name.encode())
     h.update(str(getattr(chromadb, "__version__", "")).encode())
-    root = Path(os.environ.get("RETENTION_EVAL_CACHE") or Path.home() / ".cache" / "retention" / "evals")
+    root = Path(
+        os.environ.get("RETENTION_EVAL_CACHE") or Path.home() / ".cache" / "retention" / "evals"
+    )
     target = root / f"kb-{h.hexdigest()[:16]}"
     if (target / "chroma").is_dir():
         return target / "chroma"
@@ -600,14 +763,14 @@ def kb_seed(progress=print) -> Path | None:
 
 @dataclass
 class Step:
-    status: str          # ok | n/a | FAIL | -
+    status: str  # ok | n/a | FAIL | -
     reason: str = ""
     seconds: float = 0.0
 
 
 @dataclass
 class Check:
-    status: str          # pass | FAIL | n/a
+    status: str  # pass | FAIL | n/a
     detail: str = ""
 
 
@@ -625,7 +788,11 @@ class StoreResult:
     def explain(self) -> str:
         lines = [f"{self.name}: {len(self.failures())} invariant(s) fail"]
         lines += [f"  {k}: {v}" for k, v in self.failures().items()]
-        lines += [f"  step {k}: {s.status} {s.reason}" for k, s in self.steps.items() if s.status == "FAIL"]
+        lines += [
+            f"  step {k}: {s.status} {s.reason}"
+            for k, s in self.steps.items()
+            if s.status == "FAIL"
+        ]
         return "\n".join(lines)
 
 
@@ -640,13 +807,21 @@ def _error_of(run: Run) -> str:
     err = run.err.strip()
     for text, said in ((err, ""), (run.log, f"{_short(err, 100)} | logged ")):
         if "Traceback" in text:
-            tail = [ln for ln in text[text.rindex("Traceback"):].splitlines() if ln.strip()]
-            where = next((ln.strip() for ln in reversed(tail) if ln.strip().startswith("File ")), "")
-            exc = next((ln.strip() for ln in reversed(tail) if not ln.startswith(" ")), tail[-1].strip())
+            tail = [ln for ln in text[text.rindex("Traceback") :].splitlines() if ln.strip()]
+            where = next(
+                (ln.strip() for ln in reversed(tail) if ln.strip().startswith("File ")), ""
+            )
+            exc = next(
+                (ln.strip() for ln in reversed(tail) if not ln.startswith(" ")), tail[-1].strip()
+            )
             return _short(f"{said}traceback: {exc} ({where})", 400)
     if err:
-        return _short(err.splitlines()[0] if len(err.splitlines()) == 1 else " ".join(err.splitlines()))
-    return _short(run.out.strip().splitlines()[-1] if run.out.strip() else f"exit {run.rc}, no output")
+        return _short(
+            err.splitlines()[0] if len(err.splitlines()) == 1 else " ".join(err.splitlines())
+        )
+    return _short(
+        run.out.strip().splitlines()[-1] if run.out.strip() else f"exit {run.rc}, no output"
+    )
 
 
 def _traceback_in(run: Run) -> bool:
@@ -657,20 +832,29 @@ def _traceback_in(run: Run) -> bool:
 
 
 class StoreEval:
-    def __init__(self, spec: StoreSpec, *, quick: bool, tmp: Path, cli: Cli, kb: Path | None) -> None:
+    def __init__(
+        self, spec: StoreSpec, *, quick: bool, tmp: Path, cli: Cli, kb: Path | None
+    ) -> None:
         self.spec, self.quick, self.tmp, self.cli, self.kb = spec, quick, tmp, cli, kb
         self.ws = tmp / "workspace"
         self.r = StoreResult(spec.name)
         self.runs: dict[str, Run] = {}
-        self.texts: dict[str, str] = {}        # shown text, for the name and currency checks
+        self.texts: dict[str, str] = {}  # shown text, for the name and currency checks
         self.loaded = None
         self.exp: Expected | None = None
         self.load_error: str | None = None
 
     # steps ------------------------------------------------------------------------------------
 
-    def cli_step(self, step: str, argv: list[str], *, env: dict | None = None, refusal_ok: str | None = None,
-                 ok_if=None) -> Run:
+    def cli_step(
+        self,
+        step: str,
+        argv: list[str],
+        *,
+        env: dict | None = None,
+        refusal_ok: str | None = None,
+        ok_if=None,
+    ) -> Run:
         """Run one command; ok when it exits 0 (and `ok_if(run)` gives no complaint); a
         one-line refusal (exit 2) is n/a where `refusal_ok` says why one is expected."""
         logs = self.ws / "logs"  # where the CLI keeps the traceback of a bug (stderr gets one line)
@@ -679,12 +863,21 @@ class StoreEval:
         after = _folder_state(logs) if logs.is_dir() else {}
         new = [logs / k for k in after if before.get(k) != after[k]]
         if new:
-            run.log = "\n".join([run.log] + [p.read_text(errors="replace")[-20000:] for p in new]).strip()
+            run.log = "\n".join(
+                [run.log] + [p.read_text(errors="replace")[-20000:] for p in new]
+            ).strip()
         self.runs[step] = run
         if run.rc == 0 and not _traceback_in(run):
             problem = ok_if(run) if ok_if else None
-            self.r.steps[step] = Step("FAIL", problem, run.seconds) if problem else Step("ok", "", run.seconds)
-        elif run.rc == 2 and refusal_ok and not _traceback_in(run) and len(run.err.strip().splitlines()) <= 2:
+            self.r.steps[step] = (
+                Step("FAIL", problem, run.seconds) if problem else Step("ok", "", run.seconds)
+            )
+        elif (
+            run.rc == 2
+            and refusal_ok
+            and not _traceback_in(run)
+            and len(run.err.strip().splitlines()) <= 2
+        ):
             self.r.steps[step] = Step("n/a", _short(f"{refusal_ok}: {_error_of(run)}"), run.seconds)
         else:
             self.r.steps[step] = Step("FAIL", _error_of(run), run.seconds)
@@ -712,8 +905,12 @@ class StoreEval:
         self.cli_step("summary", ["summary", "--store", str(store)], refusal_ok=refuse)
         self.texts["summary"] = self.runs["summary"].out
         scores_csv = self.ws / "eval_scores.csv"
-        self.cli_step("score", ["score", "--store", str(store), "--out", str(scores_csv), *spec.score_args],
-                      refusal_ok=refuse, ok_if=lambda r: None if scores_csv.exists() else "no scores file written")
+        self.cli_step(
+            "score",
+            ["score", "--store", str(store), "--out", str(scores_csv), *spec.score_args],
+            refusal_ok=refuse,
+            ok_if=lambda r: None if scores_csv.exists() else "no scores file written",
+        )
         scores = _read_scores_csv(scores_csv)
         top = _top_customer(scores)
         self.r.info["top_customer"] = top
@@ -721,22 +918,42 @@ class StoreEval:
         if "backtest" in steps:
             self.step_backtest(refuse)
         if "brief" in steps:
-            self.cli_step("brief", ["brief", "--store", str(store), *spec.brief_args], refusal_ok=refuse,
-                          ok_if=lambda r: None if list(self.ws.glob("briefs/*/brief.md")) else "no brief.md written")
+            self.cli_step(
+                "brief",
+                ["brief", "--store", str(store), *spec.brief_args],
+                refusal_ok=refuse,
+                ok_if=lambda r: (
+                    None if list(self.ws.glob("briefs/*/brief.md")) else "no brief.md written"
+                ),
+            )
             self.texts["brief"] = self.runs["brief"].out + "\n".join(
-                p.read_text() for p in self.ws.glob("briefs/*/brief.md"))
+                p.read_text() for p in self.ws.glob("briefs/*/brief.md")
+            )
         turns = [("chat:contact", CHAT_CONTACT)]
         if not self.quick:
-            turns += [("chat:why", CHAT_WHY), ("chat:win-back", CHAT_WINBACK), ("chat:recommend", CHAT_RECOMMEND)]
+            turns += [
+                ("chat:why", CHAT_WHY),
+                ("chat:win-back", CHAT_WINBACK),
+                ("chat:recommend", CHAT_RECOMMEND),
+            ]
         for step, message in turns:
             if "{top}" in message and top is None:
-                self.r.steps[step] = Step("n/a" if unusable else "FAIL", "no top customer: the score step gave no scores")
+                self.r.steps[step] = Step(
+                    "n/a" if unusable else "FAIL", "no top customer: the score step gave no scores"
+                )
                 continue
             text = message.format(top=top)
-            self.cli_step(step, ["chat", "--store", str(store), text], env=env, refusal_ok=refuse,
-                          ok_if=lambda r, t=text: _chat_problem(r.out, t, top))
+            self.cli_step(
+                step,
+                ["chat", "--store", str(store), text],
+                env=env,
+                refusal_ok=refuse,
+                ok_if=lambda r, t=text: _chat_problem(r.out, t, top),
+            )
             self.texts[step] = self.runs[step].out
-        self.cli_step("plan", ["campaigns", "plan", "--store", str(store)], env=env, refusal_ok=refuse)
+        self.cli_step(
+            "plan", ["campaigns", "plan", "--store", str(store)], env=env, refusal_ok=refuse
+        )
         drafts = self.step_approvals(steps)
         self.r.seconds = time.perf_counter() - t0
         self.check_all(scores_csv, scores, drafts, before)
@@ -762,9 +979,13 @@ class StoreEval:
                 reason = f"traceback: {type(exc).__name__}: {exc} ({where[-1] if where else ''})"
                 self.r.steps["load"] = Step("FAIL", _short(reason), time.perf_counter() - t)
             elif refuse:
-                self.r.steps["load"] = Step("n/a", _short(f"{refuse}: {exc}"), time.perf_counter() - t)
+                self.r.steps["load"] = Step(
+                    "n/a", _short(f"{refuse}: {exc}"), time.perf_counter() - t
+                )
             else:
-                self.r.steps["load"] = Step("FAIL", _short(f"DataError: {exc}"), time.perf_counter() - t)
+                self.r.steps["load"] = Step(
+                    "FAIL", _short(f"DataError: {exc}"), time.perf_counter() - t
+                )
 
     def step_backtest(self, refuse: str | None) -> None:
         spec = self.spec
@@ -774,15 +995,24 @@ class StoreEval:
             short = None
         else:
             span = _span_days(self.loaded)
-            short = f"{span} days of history, under the 14 a backtest needs" if span is not None and span < 14 else None
+            short = (
+                f"{span} days of history, under the 14 a backtest needs"
+                if span is not None and span < 14
+                else None
+            )
             horizon = 7 if span is None or span < 21 else int(min(180, max(7, span // 3 // 7 * 7)))
             argv = ["--horizon-days", str(horizon)]
         self.r.info["backtest"] = " ".join(argv)
-        self.cli_step("backtest", ["backtest", "--store", str(self.store), *argv], refusal_ok=refuse or short)
+        self.cli_step(
+            "backtest", ["backtest", "--store", str(self.store), *argv], refusal_ok=refuse or short
+        )
 
     def step_approvals(self, steps) -> list[dict]:
-        run = self.cli_step("list", ["approvals", "list", "--json"], ok_if=lambda r: None if _json(r.out) is not None
-                            else "output is not JSON")
+        run = self.cli_step(
+            "list",
+            ["approvals", "list", "--json"],
+            ok_if=lambda r: None if _json(r.out) is not None else "output is not JSON",
+        )
         drafts = _json(run.out) or []
         if "show" in steps:
             if drafts:
@@ -793,70 +1023,121 @@ class StoreEval:
         if "approve" in steps:
             pending = [d["id"] for d in drafts if _draft_state(d) == "pending"][:3]
             if pending:  # the eval's approver, registered as the workspace's first
-                self.cli(["approvals", "people", "add", EVAL_ACTOR, "--yes", "--workspace", str(self.ws)])
-                self.cli_step("approve", ["approvals", "approve", *map(str, pending), "--by", EVAL_ACTOR])
+                self.cli(
+                    ["approvals", "people", "add", EVAL_ACTOR, "--yes", "--workspace", str(self.ws)]
+                )
+                self.cli_step(
+                    "approve", ["approvals", "approve", *map(str, pending), "--by", EVAL_ACTOR]
+                )
             else:
                 self.r.steps["approve"] = Step("n/a", "no pending drafts")
             self.r.info["approved"] = len(pending) if self.r.steps["approve"].status == "ok" else 0
         if "export" in steps:
             out = self.ws / "exports" / "eval_export.csv"
             none = "nothing approved to export" if not self.r.info.get("approved") else None
-            self.cli_step("export", ["approvals", "export", "--out", str(out), "--by", EVAL_ACTOR], refusal_ok=none)
+            self.cli_step(
+                "export",
+                ["approvals", "export", "--out", str(out), "--by", EVAL_ACTOR],
+                refusal_ok=none,
+            )
             self.texts["export"] = self.runs["export"].out
         if "list" in steps and drafts:
-            again = _json(self.cli(["approvals", "list", "--json", "--workspace", str(self.ws)]).out)
+            again = _json(
+                self.cli(["approvals", "list", "--json", "--workspace", str(self.ws)]).out
+            )
             drafts = again if isinstance(again, list) else drafts
         return drafts
 
     # checks -------------------------------------------------------------------------------------
 
-    def check_all(self, scores_csv: Path, scores: pd.DataFrame | None, drafts: list[dict], before) -> None:
+    def check_all(
+        self, scores_csv: Path, scores: pd.DataFrame | None, drafts: list[dict], before
+    ) -> None:
         c = self.r.checks
         exp, loaded = self.exp, self.loaded
         bad = {k: s for k, s in self.r.steps.items() if s.status == "FAIL"}
-        c["every step ok"] = Check("FAIL", "; ".join(f"{k}: {s.reason}" for k, s in bad.items())) if bad else Check("pass")
+        c["every step ok"] = (
+            Check("FAIL", "; ".join(f"{k}: {s.reason}" for k, s in bad.items()))
+            if bad
+            else Check("pass")
+        )
         tb = [k for k, run in self.runs.items() if _traceback_in(run)]
-        c["no traceback"] = Check("FAIL", "traceback in " + "; ".join(f"{k} ({_error_of(self.runs[k])})" for k in tb)
-                                  ) if tb else Check("pass")
+        c["no traceback"] = (
+            Check(
+                "FAIL", "traceback in " + "; ".join(f"{k} ({_error_of(self.runs[k])})" for k in tb)
+            )
+            if tb
+            else Check("pass")
+        )
         unusable = exp.unusable if exp else None
-        no_load = Check("FAIL", f"the store did not load: {self.load_error}") if not unusable else \
-            Check("n/a", f"the file cannot be a scored store ({unusable}); the loader refused it" if loaded is None
-                  else "")
+        no_load = (
+            Check("FAIL", f"the store did not load: {self.load_error}")
+            if not unusable
+            else Check(
+                "n/a",
+                f"the file cannot be a scored store ({unusable}); the loader refused it"
+                if loaded is None
+                else "",
+            )
+        )
         if unusable and loaded is not None:
-            no_load = Check("FAIL", f"{unusable}, yet the loader accepted it "
-                            f"({len(loaded.orders):,} order rows): a clear refusal was expected")
+            no_load = Check(
+                "FAIL",
+                f"{unusable}, yet the loader accepted it "
+                f"({len(loaded.orders):,} order rows): a clear refusal was expected",
+            )
         if exp is None:
             for k in CHECKS[2:]:
-                c.setdefault(k, Check("FAIL", "the eval could not read the file: " + self.r.info.get("expected_error", "")))
+                c.setdefault(
+                    k,
+                    Check(
+                        "FAIL",
+                        "the eval could not read the file: "
+                        + self.r.info.get("expected_error", ""),
+                    ),
+                )
         c["rows read = accepted + rejected"] = self.check_rows() if loaded is not None else no_load
         tables = self.score_tables(scores_csv, scores)
         if loaded is None or not tables:
             why = no_load if loaded is None else Check("FAIL", "no scores table was written")
             if unusable and loaded is None:
                 why = no_load
-            for k in ("no NaN or infinite score", "one score row per customer seen", "no placeholder customer id"):
+            for k in (
+                "no NaN or infinite score",
+                "one score row per customer seen",
+                "no placeholder customer id",
+            ):
                 c[k] = why
         else:
             c["no NaN or infinite score"] = _check_finite(tables)
             c["one score row per customer seen"] = self.check_one_row(tables)
             c["no placeholder customer id"] = _check_placeholders(tables)
         if exp is not None and exp.customers is not None:
-            c["customers = file"] = (self.check_customers() if loaded is not None else no_load)
+            c["customers = file"] = self.check_customers() if loaded is not None else no_load
         else:
-            c["customers = file"] = Check("n/a", "Shopify: the customer key is the loader's choice (email or phone)")
+            c["customers = file"] = Check(
+                "n/a", "Shopify: the customer key is the loader's choice (email or phone)"
+            )
         if loaded is not None and exp is not None and not unusable:
             self.check_revenue()
         else:
             c["revenue = file, to the cent"] = c["revenue accounted for"] = no_load
         if exp is not None and unusable and loaded is None:
-            c["product names, not codes"] = c["currency shown"] = Check("n/a", "the store was refused")
+            c["product names, not codes"] = c["currency shown"] = Check(
+                "n/a", "the store was refused"
+            )
         elif exp is not None:
             c["product names, not codes"] = self.check_names(scores, drafts)
             c["currency shown"] = self.check_currency()
-        after = _folder_state(self.spec.source if self.spec.source.is_dir() else self.spec.source.parent)
+        after = _folder_state(
+            self.spec.source if self.spec.source.is_dir() else self.spec.source.parent
+        )
         changed = sorted({k for k in before.keys() | after.keys() if before.get(k) != after.get(k)})
-        c["store folder untouched"] = Check("FAIL", "written, added or removed: " + ", ".join(changed[:5])) \
-            if changed else Check("pass")
+        c["store folder untouched"] = (
+            Check("FAIL", "written, added or removed: " + ", ".join(changed[:5]))
+            if changed
+            else Check("pass")
+        )
         self.info_summary(drafts, scores)
 
     def check_rows(self) -> Check:
@@ -870,33 +1151,49 @@ class StoreEval:
         self.rejects: dict[str, pd.DataFrame] = {}
         for r in reports:
             if r.rows_read != r.rows_accepted + r.rows_rejected:
-                problems.append(f"{r.file}: read {r.rows_read} != accepted {r.rows_accepted} + rejected {r.rows_rejected}")
+                problems.append(
+                    f"{r.file}: read {r.rows_read} != accepted {r.rows_accepted} + rejected {r.rows_rejected}"
+                )
             want = exp.rows.get(r.file)
             if want is not None and r.rows_read != want:
                 problems.append(f"{r.file}: {r.rows_read} rows read, the file has {want}")
-            rej = _read_rejects(r.rejects_path) if r.rows_rejected else pd.DataFrame(columns=["line", "reason"])
+            rej = (
+                _read_rejects(r.rejects_path)
+                if r.rows_rejected
+                else pd.DataFrame(columns=["line", "reason"])
+            )
             if r.rows_rejected and rej is None:
                 problems.append(f"{r.file}: {r.rows_rejected} rejected but no rejects file")
                 continue
             if len(rej) != r.rows_rejected:
-                problems.append(f"{r.file}: rejects file has {len(rej)} rows, report says {r.rows_rejected}")
+                problems.append(
+                    f"{r.file}: rejects file has {len(rej)} rows, report says {r.rows_rejected}"
+                )
             lines = pd.to_numeric(rej["line"], errors="coerce")
             dup = lines[lines.duplicated(keep=False)]
             if len(dup):
-                problems.append(f"{r.file}: {dup.nunique()} lines rejected more than once (e.g. line "
-                                f"{int(dup.iloc[0])}, reasons {sorted(set(rej.loc[dup.index, 'reason']))[:3]})")
+                problems.append(
+                    f"{r.file}: {dup.nunique()} lines rejected more than once (e.g. line "
+                    f"{int(dup.iloc[0])}, reasons {sorted(set(rej.loc[dup.index, 'reason']))[:3]})"
+                )
             top = max(want + 1, exp.max_line.get(r.file, 0)) if want is not None else None
             if top is not None and ((lines < 2) | (lines > top) | lines.isna()).any():
                 problems.append(f"{r.file}: rejects name lines outside the file's rows")
             self.rejects[r.file] = rej
         return Check("FAIL", "; ".join(problems)) if problems else Check("pass")
 
-    def score_tables(self, scores_csv: Path, scores: pd.DataFrame | None) -> dict[str, tuple[pd.DataFrame, pd.Timestamp]]:
+    def score_tables(
+        self, scores_csv: Path, scores: pd.DataFrame | None
+    ) -> dict[str, tuple[pd.DataFrame, pd.Timestamp]]:
         """Every scores table written: the --out file (as of the date score printed) and each
         workspace snapshot scores_<as-of>.parquet."""
         out: dict[str, tuple[pd.DataFrame, pd.Timestamp]] = {}
         if scores is not None:
-            m = re.search(r"as of (\d{4}-\d{2}-\d{2})", self.runs["score"].out) if "score" in self.runs else None
+            m = (
+                re.search(r"as of (\d{4}-\d{2}-\d{2})", self.runs["score"].out)
+                if "score" in self.runs
+                else None
+            )
             when = pd.Timestamp(m.group(1)) if m else _last_day(self.loaded)
             if when is not None:
                 out[scores_csv.name] = (scores, when)
@@ -918,17 +1215,34 @@ class StoreEval:
             dup = int(got.duplicated().sum())
             missing, extra = seen - set(got), set(got) - seen
             if dup or missing or extra:
-                problems.append(f"{name} (as of {when.date()}): {len(got):,} rows for {len(seen):,} customers seen"
-                                + (f", {dup} duplicated" if dup else "")
-                                + (f", {len(missing):,} missing (e.g. {sorted(missing)[:3]})" if missing else "")
-                                + (f", {len(extra):,} not seen by then (e.g. {sorted(extra)[:3]})" if extra else ""))
-        return Check("FAIL", "; ".join(problems)) if problems else Check("pass", f"{len(tables)} tables")
+                problems.append(
+                    f"{name} (as of {when.date()}): {len(got):,} rows for {len(seen):,} customers seen"
+                    + (f", {dup} duplicated" if dup else "")
+                    + (
+                        f", {len(missing):,} missing (e.g. {sorted(missing)[:3]})"
+                        if missing
+                        else ""
+                    )
+                    + (
+                        f", {len(extra):,} not seen by then (e.g. {sorted(extra)[:3]})"
+                        if extra
+                        else ""
+                    )
+                )
+        return (
+            Check("FAIL", "; ".join(problems))
+            if problems
+            else Check("pass", f"{len(tables)} tables")
+        )
 
     def check_customers(self) -> Check:
         got = int(self.loaded.orders["customer_id"].astype(str).nunique())
         want = self.exp.customers
-        return Check("pass", f"{got:,}") if got == want else Check(
-            "FAIL", f"{got:,} customers loaded, the file has {want:,} real customer ids")
+        return (
+            Check("pass", f"{got:,}")
+            if got == want
+            else Check("FAIL", f"{got:,} customers loaded, the file has {want:,} real customer ids")
+        )
 
     def check_revenue(self) -> None:
         exp, c = self.exp, self.r.checks
@@ -937,25 +1251,45 @@ class StoreEval:
         self.r.info["accounting"] = acc
         cur = f" {exp.currencies[0]}" if len(exp.currencies) == 1 else ""
         diff = loaded - exp.customer_revenue
-        detail = (f"loaded {loaded:,.2f}{cur}, the file's customers {exp.customer_revenue:,.2f}: "
-                  f"{diff:+,.2f}")
-        if exp.merchandise_revenue is not None and abs(loaded - exp.merchandise_revenue) < CENT <= abs(diff):
+        detail = (
+            f"loaded {loaded:,.2f}{cur}, the file's customers {exp.customer_revenue:,.2f}: "
+            f"{diff:+,.2f}"
+        )
+        if exp.merchandise_revenue is not None and abs(
+            loaded - exp.merchandise_revenue
+        ) < CENT <= abs(diff):
             detail += " (the loaded figure is the merchandise revenue: Subtotal, without shipping, tax and tips)"
         elif acc.by_reason and abs(diff) >= CENT:
-            lost = {k: v for k, v in acc.by_reason.items() if abs(v[1]) >= CENT and k not in acc.no_customer}
+            lost = {
+                k: v
+                for k, v in acc.by_reason.items()
+                if abs(v[1]) >= CENT and k not in acc.no_customer
+            }
             if lost:
-                detail += "; revenue in rejected rows: " + ", ".join(f"{k} {v[1]:,.2f} ({v[0]} rows)" for k, v in lost.items())
-        c["revenue = file, to the cent"] = Check("pass", detail) if abs(diff) < CENT else Check("FAIL", detail)
+                detail += "; revenue in rejected rows: " + ", ".join(
+                    f"{k} {v[1]:,.2f} ({v[0]} rows)" for k, v in lost.items()
+                )
+        c["revenue = file, to the cent"] = (
+            Check("pass", detail) if abs(diff) < CENT else Check("FAIL", detail)
+        )
         gap = loaded + acc.rejected_revenue - exp.file_total
-        detail = (f"loaded {loaded:,.2f} + rejected {acc.rejected_revenue:,.2f} = {loaded + acc.rejected_revenue:,.2f}, "
-                  f"the file {exp.file_total:,.2f}: {gap:+,.2f}")
+        detail = (
+            f"loaded {loaded:,.2f} + rejected {acc.rejected_revenue:,.2f} = {loaded + acc.rejected_revenue:,.2f}, "
+            f"the file {exp.file_total:,.2f}: {gap:+,.2f}"
+        )
         if acc.unmatched:
             detail += f"; {acc.unmatched}"
         if abs(gap) >= CENT and exp.copies and gap > 0:
-            detail += f" (the file has {exp.copies} order copies in overlapping exports: counted twice?)"
+            detail += (
+                f" (the file has {exp.copies} order copies in overlapping exports: counted twice?)"
+            )
         elif abs(gap) >= CENT:
             detail += " (rows lost or counted twice)"
-        c["revenue accounted for"] = Check("pass", detail) if abs(gap) < CENT and not acc.unmatched else Check("FAIL", detail)
+        c["revenue accounted for"] = (
+            Check("pass", detail)
+            if abs(gap) < CENT and not acc.unmatched
+            else Check("FAIL", detail)
+        )
 
     def check_names(self, scores: pd.DataFrame | None, drafts: list[dict]) -> Check:
         exp = self.exp
@@ -963,7 +1297,11 @@ class StoreEval:
             return Check("n/a", "the file has no product names")
         problems = []
         if scores is not None:
-            col = "next_best_product_name" if "next_best_product_name" in scores.columns else "next_best_product"
+            col = (
+                "next_best_product_name"
+                if "next_best_product_name" in scores.columns
+                else "next_best_product"
+            )
             if col in scores.columns:
                 vals = scores[col].dropna().astype(str)
                 vals = vals[vals.str.strip().ne("")]
@@ -971,11 +1309,15 @@ class StoreEval:
                 codes = vals[normed.isin(exp.codes)]
                 other = vals[~normed.isin(exp.codes) & ~normed.isin(exp.names)]
                 if len(codes):
-                    problems.append(f"scores {col}: {len(codes):,} of {len(vals):,} are codes "
-                                    f"(e.g. {', '.join(sorted(set(codes))[:3])})")
+                    problems.append(
+                        f"scores {col}: {len(codes):,} of {len(vals):,} are codes "
+                        f"(e.g. {', '.join(sorted(set(codes))[:3])})"
+                    )
                 if len(other):
-                    problems.append(f"scores {col}: {len(other):,} are not product names of the file "
-                                    f"(e.g. {', '.join(sorted(set(other))[:3])})")
+                    problems.append(
+                        f"scores {col}: {len(other):,} are not product names of the file "
+                        f"(e.g. {', '.join(sorted(set(other))[:3])})"
+                    )
         texts = {k: v for k, v in self.texts.items() if k != "summary"}
         for d in drafts:
             texts[f"draft {d.get('id')}"] = f"{d.get('subject', '')}\n{d.get('body', '')}"
@@ -985,11 +1327,25 @@ class StoreEval:
         rec, top = self.texts.get("chat:recommend"), self.r.info.get("top_customer")
         if rec and top and scores is not None:
             row = scores.loc[scores["customer_id"].astype(str) == top]
-            col = "next_best_product_name" if "next_best_product_name" in scores.columns else "next_best_product"
-            shown = str(row[col].iloc[0]) if len(row) and col in row and pd.notna(row[col].iloc[0]) else ""
-            name = shown if _norm_text(shown) in exp.names else exp.code_to_name.get(_norm_text(shown), "")
+            col = (
+                "next_best_product_name"
+                if "next_best_product_name" in scores.columns
+                else "next_best_product"
+            )
+            shown = (
+                str(row[col].iloc[0])
+                if len(row) and col in row and pd.notna(row[col].iloc[0])
+                else ""
+            )
+            name = (
+                shown
+                if _norm_text(shown) in exp.names
+                else exp.code_to_name.get(_norm_text(shown), "")
+            )
             if name and _norm_text(name) not in _norm_text(rec):
-                problems.append(f"the chat's recommendation for {top} does not name {name!r}: {_short(rec, 160)}")
+                problems.append(
+                    f"the chat's recommendation for {top} does not name {name!r}: {_short(rec, 160)}"
+                )
         return Check("FAIL", "; ".join(problems)) if problems else Check("pass")
 
     def check_currency(self) -> Check:
@@ -997,17 +1353,27 @@ class StoreEval:
         if not exp.currencies:
             return Check("n/a", "the file has no Currency column")
         where = ["summary"] + (["brief"] if not self.quick else [])
-        missing = [f"{cur} not in the {w} output" + ("" if self.r.steps[w].status == "ok" else f" (the {w} step failed)")
-                   for w in where for cur in exp.currencies
-                   if not re.search(rf"\b{re.escape(cur)}\b", self.texts.get(w, ""))]
-        return Check("FAIL", "; ".join(missing)) if missing else Check("pass", ", ".join(exp.currencies))
+        missing = [
+            f"{cur} not in the {w} output"
+            + ("" if self.r.steps[w].status == "ok" else f" (the {w} step failed)")
+            for w in where
+            for cur in exp.currencies
+            if not re.search(rf"\b{re.escape(cur)}\b", self.texts.get(w, ""))
+        ]
+        return (
+            Check("FAIL", "; ".join(missing))
+            if missing
+            else Check("pass", ", ".join(exp.currencies))
+        )
 
     def info_summary(self, drafts: list[dict], scores: pd.DataFrame | None) -> None:
         info, exp = self.r.info, self.exp
         if self.loaded is not None:
             o = self.loaded.orders
             info["customers"] = int(o["customer_id"].nunique())
-            info["orders"] = int(o.loc[o["amount"] >= 0, "order_id"].nunique()) if "order_id" in o else None
+            info["orders"] = (
+                int(o.loc[o["amount"] >= 0, "order_id"].nunique()) if "order_id" in o else None
+            )
             info["revenue"] = float(o["amount"].sum())
             info["currency"] = getattr(self.loaded, "currency", None)
             reasons: dict[str, int] = {}
@@ -1016,36 +1382,55 @@ class StoreEval:
                     reasons[k] = reasons.get(k, 0) + int(v)
             info["rejected"] = reasons
         if exp is not None:
-            info["file"] = {"revenue": exp.file_total, "customer_revenue": exp.customer_revenue,
-                            "merchandise": exp.merchandise_revenue,
-                            "currency": ", ".join(exp.currencies) or None, "notes": exp.notes,
-                            "unusable": exp.unusable}
+            info["file"] = {
+                "revenue": exp.file_total,
+                "customer_revenue": exp.customer_revenue,
+                "merchandise": exp.merchandise_revenue,
+                "currency": ", ".join(exp.currencies) or None,
+                "notes": exp.notes,
+                "unusable": exp.unusable,
+            }
         by_status: dict[str, int] = {}
         by_campaign: dict[str, int] = {}
         for d in drafts:
             by_status[_draft_state(d)] = by_status.get(_draft_state(d), 0) + 1
-            by_campaign[str(d.get("campaign_id"))] = by_campaign.get(str(d.get("campaign_id")), 0) + 1
+            by_campaign[str(d.get("campaign_id"))] = (
+                by_campaign.get(str(d.get("campaign_id")), 0) + 1
+            )
         info["drafts"] = by_status
         info["drafts_by_campaign"] = by_campaign
-        if scores is not None and "next_best_product" in scores.columns and exp is not None and exp.names:
+        if (
+            scores is not None
+            and "next_best_product" in scores.columns
+            and exp is not None
+            and exp.names
+        ):
             empty = int(scores["next_best_product"].fillna("").astype(str).str.strip().eq("").sum())
             if empty:
                 info.setdefault("notes", []).append(
-                    f"next best product empty for {empty:,} of {len(scores):,} scored customers")
+                    f"next best product empty for {empty:,} of {len(scores):,} scored customers"
+                )
         info["held_back"] = _held_back(self.runs.get("plan"))
         export = self.runs.get("export")
         if export is not None and export.rc == 0:
-            info["export"] = [ln.strip() for ln in export.out.splitlines()
-                              if ln.strip() and not ln.startswith(("Any offer codes", "Nothing is sent"))]
-        info["answers"] = {k: _short(v, 800) for k, v in self.texts.items() if k.startswith("chat:")}
-        info["seconds"] = {k: round(s.seconds, 1) for k, s in self.r.steps.items() if s.status != "-"}
+            info["export"] = [
+                ln.strip()
+                for ln in export.out.splitlines()
+                if ln.strip() and not ln.startswith(("Any offer codes", "Nothing is sent"))
+            ]
+        info["answers"] = {
+            k: _short(v, 800) for k, v in self.texts.items() if k.startswith("chat:")
+        }
+        info["seconds"] = {
+            k: round(s.seconds, 1) for k, s in self.r.steps.items() if s.status != "-"
+        }
 
 
 @dataclass
 class Accounting:
     rejected_revenue: float = 0.0
-    by_reason: dict = field(default_factory=dict)      # reason -> (rows, revenue)
-    no_customer: set = field(default_factory=set)      # reasons whose rows had no customer
+    by_reason: dict = field(default_factory=dict)  # reason -> (rows, revenue)
+    no_customer: set = field(default_factory=set)  # reasons whose rows had no customer
     unmatched: str = ""
 
 
@@ -1065,12 +1450,18 @@ def account(exp: Expected, rejects: dict[str, pd.DataFrame]) -> Accounting:
         nums = pd.to_numeric(rej["line"], errors="coerce")
         idx = _match(mine, rej, nums)
         if idx is None:
-            unmatched.append(f"{file}: rejected rows do not match the file's rows at their line numbers")
+            unmatched.append(
+                f"{file}: rejected rows do not match the file's rows at their line numbers"
+            )
             continue
         ok = idx.notna()
         lines.loc[idx[ok].astype(int), "rejected"] = True
-        lines.loc[idx[ok].astype(int), "reason"] = rej.loc[ok, "reason"].astype(str).str.replace(
-            r"^'.*' is not", "value is not", regex=True).to_numpy()
+        lines.loc[idx[ok].astype(int), "reason"] = (
+            rej.loc[ok, "reason"]
+            .astype(str)
+            .str.replace(r"^'.*' is not", "value is not", regex=True)
+            .to_numpy()
+        )
     several = lines["key"].map(lines.groupby("key")["file"].nunique()) > 1
     kept_copy = {}
     for key, grp in lines.loc[several].groupby("key", sort=False):  # orders in overlapping exports
@@ -1099,7 +1490,10 @@ def _match(mine: pd.DataFrame, rej: pd.DataFrame, nums: pd.Series) -> pd.Series 
         idx = pd.Series(nums.map(where).to_numpy(), index=rej.index)
         if col in rej.columns:
             got = rej[col].astype(str).str.strip().str.replace(r"\.0$", "", regex=True)
-            want = pd.Series(mine["verify"].reindex(idx.fillna(-1).astype(int).to_numpy()).to_numpy(), index=rej.index)
+            want = pd.Series(
+                mine["verify"].reindex(idx.fillna(-1).astype(int).to_numpy()).to_numpy(),
+                index=rej.index,
+            )
             hit = (got == want.astype(str)) | got.eq("")
             if hit.mean() > 0.99:
                 return idx
@@ -1112,7 +1506,11 @@ def _match(mine: pd.DataFrame, rej: pd.DataFrame, nums: pd.Series) -> pd.Series 
 
 
 def _folder_state(folder: Path) -> dict:
-    return {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.iterdir()) if p.is_file()}
+    return {
+        p.name: (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(folder.iterdir())
+        if p.is_file()
+    }
 
 
 def _read_scores_csv(path: Path) -> pd.DataFrame | None:
@@ -1136,10 +1534,15 @@ def _read_rejects(path) -> pd.DataFrame | None:
 
 
 def _top_customer(scores: pd.DataFrame | None) -> str | None:
-    if scores is None or scores.empty or not {"churn_probability", "predicted_clv"} <= set(scores.columns):
+    if (
+        scores is None
+        or scores.empty
+        or not {"churn_probability", "predicted_clv"} <= set(scores.columns)
+    ):
         return None
     at_stake = pd.to_numeric(scores["churn_probability"], errors="coerce") * pd.to_numeric(
-        scores["predicted_clv"], errors="coerce")
+        scores["predicted_clv"], errors="coerce"
+    )
     if at_stake.notna().sum() == 0:
         return str(scores["customer_id"].iloc[0])
     return str(scores.loc[at_stake.idxmax(), "customer_id"])
@@ -1163,8 +1566,14 @@ def _codes_shown(texts: dict[str, str], exp: Expected) -> list[str]:
     """Distinctive product codes (a letter and a digit, or a digit and '_' / '-') shown in
     free text without the product's name within 120 characters."""
     found = []
-    shaped = [c for c in exp.codes if len(c) >= 4 and re.search(r"\d", c)
-              and (re.search(r"[a-z]", c) or re.search(r"[_-]", c)) and c not in exp.names]
+    shaped = [
+        c
+        for c in exp.codes
+        if len(c) >= 4
+        and re.search(r"\d", c)
+        and (re.search(r"[a-z]", c) or re.search(r"[_-]", c))
+        and c not in exp.names
+    ]
     if not shaped:
         return found
     for where, text in texts.items():
@@ -1172,15 +1581,24 @@ def _codes_shown(texts: dict[str, str], exp: Expected) -> list[str]:
         for code in shaped:
             for m in re.finditer(rf"(?<![\w-]){re.escape(code)}(?![\w-])", low):
                 name = _norm_text(exp.code_to_name.get(code, ""))
-                near = low[max(0, m.start() - 120): m.end() + 120]
+                near = low[max(0, m.start() - 120) : m.end() + 120]
                 if not name or name not in near:
                     found.append(f"{code} in {where}")
                     break
     return found
 
 
-SCORE_NUMBERS = ("orders_to_date", "revenue_to_date", "avg_days_between_orders", "p_alive", "expected_orders",
-                 "predicted_clv", "clv_low", "clv_high", "churn_probability")
+SCORE_NUMBERS = (
+    "orders_to_date",
+    "revenue_to_date",
+    "avg_days_between_orders",
+    "p_alive",
+    "expected_orders",
+    "predicted_clv",
+    "clv_low",
+    "clv_high",
+    "churn_probability",
+)
 
 
 def _check_finite(tables) -> Check:
@@ -1190,7 +1608,9 @@ def _check_finite(tables) -> Check:
     for name, (s, _) in tables.items():
         num = s.select_dtypes(include=[np.number])
         if name.endswith(".csv"):
-            num = s[[c for c in SCORE_NUMBERS if c in s.columns]].apply(pd.to_numeric, errors="coerce")
+            num = s[[c for c in SCORE_NUMBERS if c in s.columns]].apply(
+                pd.to_numeric, errors="coerce"
+            )
         bad = {c: int((~np.isfinite(num[c].to_numpy(dtype=float))).sum()) for c in num.columns}
         bad = {c: n for c, n in bad.items() if n}
         if bad:
@@ -1205,7 +1625,9 @@ def _check_placeholders(tables) -> Check:
     found = set()
     for _, (s, _) in tables.items():
         ids = s["customer_id"].astype(str).str.strip()
-        found |= set(ids[ids.str.lower().str.replace(r"\.0$", "", regex=True).isin(PLACEHOLDER_IDS)])
+        found |= set(
+            ids[ids.str.lower().str.replace(r"\.0$", "", regex=True).isin(PLACEHOLDER_IDS)]
+        )
     return Check("FAIL", f"scored placeholder ids: {sorted(found)}") if found else Check("pass")
 
 
@@ -1233,7 +1655,9 @@ def _held_back(plan: Run | None) -> list[str]:
         return []
     if plan.rc:
         return ["plan failed: " + _error_of(plan)]
-    held = [f"{m.group(2)} {m.group(1):>}" for m in re.finditer(r"skipped ([\d,]+): (.+)", plan.out)]
+    held = [
+        f"{m.group(2)} {m.group(1):>}" for m in re.finditer(r"skipped ([\d,]+): (.+)", plan.out)
+    ]
     m = re.search(r"\(([\d,]+) blocked by the guardrails\)", plan.out)
     if m:
         held.append(f"blocked by the guardrails {m.group(1)}")
@@ -1259,8 +1683,14 @@ def _draft_state(d: dict) -> str:
 # --- all stores -------------------------------------------------------------------------------------
 
 
-def run_stores(names: list[str] | None = None, *, quick: bool = False, data: str | Path | None = None,
-               subprocess_mode: bool = False, progress=print) -> list[StoreResult]:
+def run_stores(
+    names: list[str] | None = None,
+    *,
+    quick: bool = False,
+    data: str | Path | None = None,
+    subprocess_mode: bool = False,
+    progress=print,
+) -> list[StoreResult]:
     specs = discover(find_data_dir(data))
     if names:
         known = {s.name: s for s in specs}
@@ -1284,11 +1714,15 @@ def run_stores(names: list[str] | None = None, *, quick: bool = False, data: str
                 res = StoreEval(spec, quick=quick, tmp=tmp, cli=cli, kb=kb).run()
             except Exception as exc:  # noqa: BLE001 - a bug in the eval itself: say so, go on
                 res = StoreResult(spec.name)
-                res.checks["every step ok"] = Check("FAIL", f"the eval crashed: {type(exc).__name__}: {exc}\n"
-                                                    + traceback.format_exc())
+                res.checks["every step ok"] = Check(
+                    "FAIL",
+                    f"the eval crashed: {type(exc).__name__}: {exc}\n" + traceback.format_exc(),
+                )
             results.append(res)
-            progress(f"real stores: {spec.name} done in {res.seconds:.1f} s, "
-                     f"{len(res.failures())} invariant(s) fail")
+            progress(
+                f"real stores: {spec.name} done in {res.seconds:.1f} s, "
+                f"{len(res.failures())} invariant(s) fail"
+            )
     return results
 
 
@@ -1314,17 +1748,25 @@ def _process_state():
             c._width = widths[id(c)][1] if id(c) in widths else None
 
 
-def render(results: list[StoreResult], *, quick: bool) -> str:
+def render(results: list[StoreResult], *, quick: bool) -> str:  # noqa: C901
     steps = QUICK_STEPS if quick else FULL_STEPS
     width = max([len(r.name) for r in results] + [5])
     lines = ["Real stores, " + ("quick" if quick else "full") + " run", ""]
     lines.append("| store | " + " | ".join(steps) + " |")
     lines.append("|---" * (len(steps) + 1) + "|")
     for r in results:
-        lines.append(f"| {r.name:<{width}} | " + " | ".join(r.steps.get(s, Step('-')).status for s in steps) + " |")
+        lines.append(
+            f"| {r.name:<{width}} | "
+            + " | ".join(r.steps.get(s, Step("-")).status for s in steps)
+            + " |"
+        )
     lines += ["", "| store | " + " | ".join(CHECKS) + " |", "|---" * (len(CHECKS) + 1) + "|"]
     for r in results:
-        lines.append(f"| {r.name:<{width}} | " + " | ".join(r.checks.get(k, Check('-')).status for k in CHECKS) + " |")
+        lines.append(
+            f"| {r.name:<{width}} | "
+            + " | ".join(r.checks.get(k, Check("-")).status for k in CHECKS)
+            + " |"
+        )
     for r in results:
         lines += ["", f"## {r.name} ({r.seconds:.1f} s)"]
         i = r.info
@@ -1332,15 +1774,25 @@ def render(results: list[StoreResult], *, quick: bool) -> str:
         if "customers" in i:
             cur = i.get("currency") or "no currency"
             orders = f"{i['orders']:,}" if i.get("orders") is not None else "?"
-            lines.append(f"- loaded: {i['customers']:,} customers, {orders} orders, revenue {i['revenue']:,.2f} {cur}")
+            lines.append(
+                f"- loaded: {i['customers']:,} customers, {orders} orders, revenue {i['revenue']:,.2f} {cur}"
+            )
         if f:
-            merch = f" (merchandise, without shipping, tax and tips: {f['merchandise']:,.2f})" if f.get("merchandise") is not None else ""
+            merch = (
+                f" (merchandise, without shipping, tax and tips: {f['merchandise']:,.2f})"
+                if f.get("merchandise") is not None
+                else ""
+            )
             if f.get("unusable"):
-                lines.append(f"- the file ({f['currency'] or 'no Currency column'}) cannot be a scored store: "
-                             f"{f['unusable']}")
+                lines.append(
+                    f"- the file ({f['currency'] or 'no Currency column'}) cannot be a scored store: "
+                    f"{f['unusable']}"
+                )
             else:
-                lines.append(f"- the file: revenue {f['revenue']:,.2f}, of which with a customer "
-                             f"{f['customer_revenue']:,.2f}{merch} ({f['currency'] or 'no Currency column'})")
+                lines.append(
+                    f"- the file: revenue {f['revenue']:,.2f}, of which with a customer "
+                    f"{f['customer_revenue']:,.2f}{merch} ({f['currency'] or 'no Currency column'})"
+                )
             for note in f.get("notes") or []:
                 lines.append(f"  - {note}")
         if i.get("expected_error"):
@@ -1354,14 +1806,28 @@ def render(results: list[StoreResult], *, quick: bool) -> str:
                 parts = []
                 for k, v in sorted(rejected.items(), key=lambda kv: -kv[1]):
                     money = acc.by_reason.get(k) if acc else None
-                    parts.append(f"{k}: {v:,}" + (f" ({money[1]:,.2f} of revenue)" if money and abs(money[1]) >= CENT else ""))
+                    parts.append(
+                        f"{k}: {v:,}"
+                        + (
+                            f" ({money[1]:,.2f} of revenue)"
+                            if money and abs(money[1]) >= CENT
+                            else ""
+                        )
+                    )
                 lines.append("- rejected rows by reason: " + "; ".join(parts))
         d = i.get("drafts")
         if d is not None:
             camps = i.get("drafts_by_campaign") or {}
-            lines.append("- drafts queued: " + (", ".join(f"{v} {k}" for k, v in d.items()) or "none")
-                         + (f" (by campaign: {', '.join(f'{k} {v}' for k, v in camps.items())})" if camps else "")
-                         + (f"; {i['approved']} approved by the eval" if i.get("approved") else ""))
+            lines.append(
+                "- drafts queued: "
+                + (", ".join(f"{v} {k}" for k, v in d.items()) or "none")
+                + (
+                    f" (by campaign: {', '.join(f'{k} {v}' for k, v in camps.items())})"
+                    if camps
+                    else ""
+                )
+                + (f"; {i['approved']} approved by the eval" if i.get("approved") else "")
+            )
         if i.get("held_back"):
             lines.append("- held back: " + "; ".join(i["held_back"]))
         if i.get("export"):
@@ -1382,8 +1848,11 @@ def render(results: list[StoreResult], *, quick: bool) -> str:
         if "seconds" in i:
             lines.append("- seconds: " + ", ".join(f"{k} {v}" for k, v in i["seconds"].items()))
     failing = [r.name for r in results if r.failures()]
-    lines += ["", f"{len(results) - len(failing)} of {len(results)} stores pass every invariant"
-              + (f"; failing: {', '.join(failing)}" if failing else ".")]
+    lines += [
+        "",
+        f"{len(results) - len(failing)} of {len(results)} stores pass every invariant"
+        + (f"; failing: {', '.join(failing)}" if failing else "."),
+    ]
     return "\n".join(lines)
 
 
@@ -1393,8 +1862,11 @@ def _jsonable(results: list[StoreResult]) -> list[dict]:
         d = asdict(r)
         acc = r.info.get("accounting")
         if acc is not None:
-            d["info"]["accounting"] = {"rejected_revenue": acc.rejected_revenue, "by_reason": acc.by_reason,
-                                       "unmatched": acc.unmatched}
+            d["info"]["accounting"] = {
+                "rejected_revenue": acc.rejected_revenue,
+                "by_reason": acc.by_reason,
+                "unmatched": acc.unmatched,
+            }
         out.append(d)
     return out
 
@@ -1402,14 +1874,25 @@ def _jsonable(results: list[StoreResult]) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="the fast part (make test)")
-    ap.add_argument("--store", action="append", default=None, metavar="NAME", help="only this store (repeatable)")
+    ap.add_argument(
+        "--store",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="only this store (repeatable)",
+    )
     ap.add_argument("--data", default=None, help="the shared data folder (default ../shared/data)")
     ap.add_argument("--subprocess", action="store_true", help="each CLI step in a fresh process")
     ap.add_argument("--json", default=None, metavar="FILE", help="also write the results as JSON")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    results = run_stores(args.store, quick=args.quick, data=args.data, subprocess_mode=args.subprocess,
-                         progress=lambda m: print(m, file=sys.stderr, flush=True))
+    results = run_stores(
+        args.store,
+        quick=args.quick,
+        data=args.data,
+        subprocess_mode=args.subprocess,
+        progress=lambda m: print(m, file=sys.stderr, flush=True),
+    )
     print(render(results, quick=args.quick))
     print(f"\n{time.perf_counter() - t0:.1f} s in all")
     if args.json:

@@ -8,7 +8,8 @@ The cases are data: a question and the playbook id(s) that answer it. The *dev* 
 (evals/data/retrieval_heldout.yaml) was written before the playbooks got their synthetic
 front-matter questions, is frozen (`HELDOUT_SHA256`, checked by `load_cases`) and is only
 measured; *heldout_2* was written after the first had been scored once, before any change
-made after that look, and is frozen the same way. `run_retrieval_eval(kb, split=...)` is what `retention eval` calls, once per split.
+made after that look, and is frozen the same way. `run_retrieval_eval(kb, split=...)` is what
+`retention eval` calls, once per split.
 """
 
 from __future__ import annotations
@@ -29,8 +30,11 @@ import yaml
 
 K = 3
 MRR_DEPTH = 10
-SPLITS = {"dev": "data/retrieval_cases.yaml", "heldout": "data/retrieval_heldout.yaml",
-          "heldout_2": "data/retrieval_heldout_2.yaml"}
+SPLITS = {
+    "dev": "data/retrieval_cases.yaml",
+    "heldout": "data/retrieval_heldout.yaml",
+    "heldout_2": "data/retrieval_heldout_2.yaml",
+}
 TARGETS = {"dev": 0.90, "heldout": 0.95, "heldout_2": 0.95}
 """recall@3 each split must reach (the held-out target is the issue's, 16 item 4)."""
 HELDOUT_SHA256 = "c6b178400a7a2945aa574b85434a1cd7787c4f56a48c35772e6abf315a464742"
@@ -52,17 +56,14 @@ def split_text(split: str) -> str:
     if split in FROZEN and hashlib.sha256(raw).hexdigest() != FROZEN[split]:
         raise HeldOutChanged(
             f"evals/{SPLITS[split]} is not the frozen {split} set (its sha256 differs from the "
-            "one recorded in evals.quality.retrieval): add new questions to the dev split instead")
+            "one recorded in evals.quality.retrieval): add new questions to the dev split instead"
+        )
     return raw.decode("utf-8")
 
 
-def load_cases(cases_path: str | Path | None = None, *,
-               split: str = "dev") -> list[dict[str, Any]]:
+def load_cases(cases_path: str | Path | None = None, *, split: str = "dev") -> list[dict[str, Any]]:
     """The cases of a file, or of a named split (`SPLITS`) when no file is given."""
-    if cases_path is None:
-        text = split_text(split)
-    else:
-        text = Path(cases_path).read_text("utf-8")
+    text = split_text(split) if cases_path is None else Path(cases_path).read_text("utf-8")
     data = yaml.safe_load(text) or {}
     cases = data.get("cases", data) if isinstance(data, dict) else data
     out = []
@@ -70,8 +71,13 @@ def load_cases(cases_path: str | Path | None = None, *,
         if not isinstance(c, dict) or not c.get("q") or not c.get("relevant"):
             raise ValueError(f"retrieval case {i + 1} needs 'q' and a non-empty 'relevant' list")
         rel = c["relevant"] if isinstance(c["relevant"], list) else [c["relevant"]]
-        out.append({"q": str(c["q"]), "relevant": [str(r) for r in rel],
-                    "filters": dict(c.get("filters") or {})})
+        out.append(
+            {
+                "q": str(c["q"]),
+                "relevant": [str(r) for r in rel],
+                "filters": dict(c.get("filters") or {}),
+            }
+        )
     return out
 
 
@@ -84,8 +90,15 @@ def _percentile(values: list[float], pct: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
-def run_retrieval_eval(kb, cases_path: str | Path | None = None, *, split: str = "dev",
-                       k: int = K, runs: int = 3, warmup: int = 5) -> dict[str, Any]:
+def run_retrieval_eval(
+    kb,
+    cases_path: str | Path | None = None,
+    *,
+    split: str = "dev",
+    k: int = K,
+    runs: int = 3,
+    warmup: int = 5,
+) -> dict[str, Any]:
     """Score `kb.search` on the cases (a file, else the named split). Returns recall@k (share of
     each case's relevant ids in the top k, averaged), hit@k (a relevant id in the top k), MRR
     (first relevant within the top 10), latency p50/p95 in ms over `runs` passes after `warmup`
@@ -114,10 +127,16 @@ def run_retrieval_eval(kb, cases_path: str | Path | None = None, *, split: str =
             latencies.append((time.perf_counter() - t0) * 1000)
     n = len(cases)
     return {
-        "split": split if cases_path is None else str(cases_path), "cases": n, "k": k,
-        f"recall@{k}": sum(recall) / n, f"hit@{k}": sum(hits) / n, "mrr": sum(rr) / n,
-        "latency_ms_p50": _percentile(latencies, 50), "latency_ms_p95": _percentile(latencies, 95),
-        "latency_ms_mean": statistics.fmean(latencies), "queries_timed": len(latencies),
+        "split": split if cases_path is None else str(cases_path),
+        "cases": n,
+        "k": k,
+        f"recall@{k}": sum(recall) / n,
+        f"hit@{k}": sum(hits) / n,
+        "mrr": sum(rr) / n,
+        "latency_ms_p50": _percentile(latencies, 50),
+        "latency_ms_p95": _percentile(latencies, 95),
+        "latency_ms_mean": statistics.fmean(latencies),
+        "queries_timed": len(latencies),
         "misses": misses,
     }
 
@@ -127,8 +146,10 @@ def markdown(result: dict[str, Any]) -> str:
     split = result.get("split", "dev")
     target = TARGETS.get(split, TARGETS["dev"])
     lines = [
-        (f"Retrieval eval ({split} split): {result['cases']} merchant questions, "
-         f"{result['queries_timed']} timed queries"),
+        (
+            f"Retrieval eval ({split} split): {result['cases']} merchant questions, "
+            f"{result['queries_timed']} timed queries"
+        ),
         "",
         "| metric | value | target |",
         "|---|---|---|",
@@ -140,8 +161,10 @@ def markdown(result: dict[str, Any]) -> str:
     ]
     if result["misses"]:
         lines += ["", f"Misses (no relevant playbook in the top {k}):", ""]
-        lines += [f"- {m['q']!r}: wanted {', '.join(m['relevant'])}; got {', '.join(m['got'])}"
-                  for m in result["misses"]]
+        lines += [
+            f"- {m['q']!r}: wanted {', '.join(m['relevant'])}; got {', '.join(m['got'])}"
+            for m in result["misses"]
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -153,8 +176,12 @@ def main(argv: list[str] | None = None) -> int:
     from knowledge import KnowledgeBase
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--workspace", type=Path, default=None,
-                   help="index into <workspace>/chroma and log the run there (default: a temp dir)")
+    p.add_argument(
+        "--workspace",
+        type=Path,
+        default=None,
+        help="index into <workspace>/chroma and log the run there (default: a temp dir)",
+    )
     p.add_argument("--cases", type=Path, default=None, help="a cases file instead of the splits")
     p.add_argument("--split", choices=("all", *SPLITS), default="all")
     p.add_argument("--runs", type=int, default=3)
@@ -166,8 +193,11 @@ def main(argv: list[str] | None = None) -> int:
         report = kb.index()
         print(report, file=sys.stderr)
         splits = list(SPLITS) if args.split == "all" else [args.split]
-        results = ([run_retrieval_eval(kb, args.cases, k=args.k, runs=args.runs)] if args.cases
-                   else [run_retrieval_eval(kb, split=s, k=args.k, runs=args.runs) for s in splits])
+        results = (
+            [run_retrieval_eval(kb, args.cases, k=args.k, runs=args.runs)]
+            if args.cases
+            else [run_retrieval_eval(kb, split=s, k=args.k, runs=args.runs) for s in splits]
+        )
     print("\n".join(markdown(r) for r in results))
     if args.workspace:
         log = args.workspace / "evals" / "retrieval_runs.jsonl"

@@ -4,7 +4,8 @@
 
 One holdout per store, fixed by the store's own span (not tuned): the CDNOW sample and
 master at the published split (calibration to 1997-09-30, 273 days); Online Retail (the whole UCI file)
-with the last 90 days held out, and at the held-out split of the first real-store study (2011-06-30, 162 days); every Shopify
+with the last 90 days held out, and at the held-out split of the first real-store study
+(2011-06-30, 162 days); every Shopify
 store in ../shared/data/shopify/ with more than a year of orders: the first year at least is
 calibration, the rest (up to a year) holdout. Each store goes through the
 loader and `tools.scoring.backtest.run_backtest` (the project's default model, `--model auto`).
@@ -26,10 +27,20 @@ import pandas as pd
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SHOPIFY_MAX_HOLDOUT_DAYS = 365
-OR_SPLITS = (("2011-09-10", 90), ("2011-06-30", 162))  # the last 90 days; the held-out split of the first real-store study
+OR_SPLITS = (
+    ("2011-09-10", 90),
+    ("2011-06-30", 162),
+)  # the last 90 days; the held-out split of the first real-store study
 MIN_HISTORY_DAYS = 365
-ROWS = ("spearman_clv", "top10_revenue_share", "auc_no_purchase", "mae_orders",
-        "total_orders_error_pct", "coverage_90", "median_rel_width_90")
+ROWS = (
+    "spearman_clv",
+    "top10_revenue_share",
+    "auc_no_purchase",
+    "mae_orders",
+    "total_orders_error_pct",
+    "coverage_90",
+    "median_rel_width_90",
+)
 
 
 def stores(names=None):
@@ -76,15 +87,21 @@ def bench(names=None) -> dict:
     for name, orders, as_of, horizon in stores(names):
         t0 = time.perf_counter()
         table = run_backtest(orders, as_of=as_of, horizon_days=horizon)
-        r = {"as_of": str(as_of.date()), "horizon_days": horizon,
-             "customers": table.attrs["customers"], "seconds": round(time.perf_counter() - t0, 1),
-             "model_choice": table.attrs.get("model_choice"),
-             "project": {k: _f(table.loc[k, "project"]) for k in ROWS if k in table.index},
-             "lifetimes": {k: _f(table.loc[k, "lifetimes"]) for k in ROWS if k in table.index},
-             "pymc_marketing": ({k: _f(table.loc[k, "pymc_marketing"]) for k in ROWS
-                                 if k in table.index} if "pymc_marketing" in table else
-                                table.attrs.get("peers", {}).get("pymc_marketing")),
-             "score_checks": table.attrs.get("score_checks", {})}
+        r = {
+            "as_of": str(as_of.date()),
+            "horizon_days": horizon,
+            "customers": table.attrs["customers"],
+            "seconds": round(time.perf_counter() - t0, 1),
+            "model_choice": table.attrs.get("model_choice"),
+            "project": {k: _f(table.loc[k, "project"]) for k in ROWS if k in table.index},
+            "lifetimes": {k: _f(table.loc[k, "lifetimes"]) for k in ROWS if k in table.index},
+            "pymc_marketing": (
+                {k: _f(table.loc[k, "pymc_marketing"]) for k in ROWS if k in table.index}
+                if "pymc_marketing" in table
+                else table.attrs.get("peers", {}).get("pymc_marketing")
+            ),
+            "score_checks": table.attrs.get("score_checks", {}),
+        }
         results[name] = r
         print(render(name, r), flush=True)
     return results
@@ -95,12 +112,17 @@ def _f(v) -> float:
 
 
 def render(name: str, r: dict) -> str:
-    head = (f"## {name}: {r['customers']:,} customers, as-of {r['as_of']}, {r['horizon_days']} days "
-            f"({r['seconds']} s; choice {r['model_choice']})")
+    head = (
+        f"## {name}: {r['customers']:,} customers, as-of {r['as_of']}, {r['horizon_days']} days "
+        f"({r['seconds']} s; choice {r['model_choice']})"
+    )
     peer = r.get("pymc_marketing")
     has_peer = isinstance(peer, dict)
-    lines = [head, "| metric | project | lifetimes | diff |" + (" pymc-marketing |" if has_peer else ""),
-             "|---|---|---|---|" + ("---|" if has_peer else "")]
+    lines = [
+        head,
+        "| metric | project | lifetimes | diff |" + (" pymc-marketing |" if has_peer else ""),
+        "|---|---|---|---|" + ("---|" if has_peer else ""),
+    ]
     for k in ROWS:
         p, v = r["project"].get(k, float("nan")), r["lifetimes"].get(k, float("nan"))
         extra = f" {peer.get(k, float('nan')):.3f} |" if has_peer else ""
@@ -109,9 +131,11 @@ def render(name: str, r: dict) -> str:
         lines.append(f"(second peer: {peer})")
     c = r.get("score_checks", {})
     if c:
-        lines.append(f"checks: NaN cells {c['nan_cells']}; P(no purchase) < 5% with clv_low 0: "
-                     f"{c['sure_buyers_with_zero_low']} of {c['sure_buyers']}; most common churn "
-                     f"probability held by {c['churn_most_common_share']:.1%}; {c['model_counts']}")
+        lines.append(
+            f"checks: NaN cells {c['nan_cells']}; P(no purchase) < 5% with clv_low 0: "
+            f"{c['sure_buyers_with_zero_low']} of {c['sure_buyers']}; most common churn "
+            f"probability held by {c['churn_most_common_share']:.1%}; {c['model_counts']}"
+        )
     return "\n".join(lines)
 
 

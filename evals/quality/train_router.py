@@ -34,8 +34,11 @@ def training_pairs() -> list[tuple[str, str]]:
 
     pairs = [(t, intent) for intent, xs in INTENT_EXAMPLES.items() for t in xs]
     for split in TRAIN_SPLITS:
-        pairs += [(c["text"], c["intent"] or NONE) for c in load_phrasings(split)
-                  if not isinstance(c["intent"], list)]
+        pairs += [
+            (c["text"], c["intent"] or NONE)
+            for c in load_phrasings(split)
+            if not isinstance(c["intent"], list)
+        ]
     return pairs
 
 
@@ -51,35 +54,47 @@ def train_model(workdir: Path, progress=print):
     progress(f"{len(pairs)} labelled requests; building the demo store their ids name")
     store = workdir / "store"
     generate_store(store, customers=1500, seed=3)
-    session = StoreSession(store, workdir / "ws", kb=KnowledgeBase(workdir / "chroma"),
-                           settings=Settings().model_copy(update={"model": None}))
+    session = StoreSession(
+        store,
+        workdir / "ws",
+        kb=KnowledgeBase(workdir / "chroma"),
+        settings=Settings().model_copy(update={"model": None}),
+    )
     texts = [_normalised(session, t) for t, _ in pairs]
     embedder = default_embedder()
     progress(f"embedding {len(texts)} requests with {embedder.name}")
     emb = np.asarray(embedder.embed(texts), dtype=float)
-    model: IntentModel = train(texts, [lab for _, lab in pairs], emb, embedder=embedder.name,
-                               digest=training_digest(pairs))
+    model: IntentModel = train(
+        texts, [lab for _, lab in pairs], emb, embedder=embedder.name, digest=training_digest(pairs)
+    )
     return model
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--check", action="store_true", help="only say whether the shipped model is stale")
+    ap.add_argument(
+        "--check", action="store_true", help="only say whether the shipped model is stale"
+    )
     args = ap.parse_args(argv)
     from agent.assistant.intent_model import MODEL_FILE, IntentModel, training_digest
 
     if args.check:
         shipped = IntentModel.load()
         fresh = shipped is not None and shipped.digest == training_digest(training_pairs())
-        print("the intent model is up to date" if fresh else
-              "the intent model is stale: run python -m evals.quality.train_router")
+        print(
+            "the intent model is up to date"
+            if fresh
+            else "the intent model is stale: run python -m evals.quality.train_router"
+        )
         return 0 if fresh else 1
     with tempfile.TemporaryDirectory() as tmp:
         model = train_model(Path(tmp))
     OUT.mkdir(parents=True, exist_ok=True)
     model.save(OUT / MODEL_FILE)
-    print(f"wrote {OUT / MODEL_FILE}: {len(model.classes)} intents, "
-          f"{model.coef.shape[1]} features, trained with {model.embedder}")
+    print(
+        f"wrote {OUT / MODEL_FILE}: {len(model.classes)} intents, "
+        f"{model.coef.shape[1]} features, trained with {model.embedder}"
+    )
     return 0
 
 

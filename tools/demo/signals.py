@@ -13,22 +13,46 @@ import pandas as pd
 # --- catalogue ------------------------------------------------------------------------------
 # category -> (median price, adjectives, nouns); 8 categories x 25 products = 200 products.
 CATEGORIES: dict[str, tuple[float, tuple[str, ...], tuple[str, ...]]] = {
-    "Coffee": (18.0, ("Ethiopian", "Colombian", "Dark", "Decaf", "House", "Espresso", "Morning"),
-               ("Roast", "Blend", "Beans", "Ground Coffee", "Cold Brew")),
-    "Tea": (12.0, ("Green", "Earl Grey", "Chamomile", "Jasmine", "Rooibos", "Mint", "Chai"),
-            ("Tea", "Loose Leaf", "Tea Bags", "Infusion", "Sampler")),
-    "Snacks": (7.0, ("Salted", "Dark Chocolate", "Honey", "Spicy", "Almond", "Oat", "Berry"),
-               ("Bites", "Granola", "Crackers", "Bar", "Trail Mix")),
-    "Kitchen": (34.0, ("Ceramic", "Glass", "Steel", "Bamboo", "Cast Iron", "Enamel", "Copper"),
-                ("Mug", "Pour-Over", "Kettle", "Grinder", "Canister")),
-    "Apparel": (42.0, ("Merino", "Linen", "Organic", "Fleece", "Cotton", "Waxed", "Knit"),
-                ("Socks", "T-Shirt", "Beanie", "Apron", "Hoodie")),
-    "Skincare": (26.0, ("Rose", "Aloe", "Charcoal", "Vitamin C", "Lavender", "Oat Milk", "Citrus"),
-                 ("Serum", "Face Wash", "Balm", "Moisturiser", "Mask")),
-    "Home": (38.0, ("Soy", "Wool", "Linen", "Stoneware", "Woven", "Cedar", "Marble"),
-             ("Candle", "Throw", "Vase", "Coaster Set", "Diffuser")),
-    "Accessories": (22.0, ("Leather", "Canvas", "Recycled", "Travel", "Mini", "Classic", "Cork"),
-                    ("Tote", "Wallet", "Keyring", "Bottle", "Pouch")),
+    "Coffee": (
+        18.0,
+        ("Ethiopian", "Colombian", "Dark", "Decaf", "House", "Espresso", "Morning"),
+        ("Roast", "Blend", "Beans", "Ground Coffee", "Cold Brew"),
+    ),
+    "Tea": (
+        12.0,
+        ("Green", "Earl Grey", "Chamomile", "Jasmine", "Rooibos", "Mint", "Chai"),
+        ("Tea", "Loose Leaf", "Tea Bags", "Infusion", "Sampler"),
+    ),
+    "Snacks": (
+        7.0,
+        ("Salted", "Dark Chocolate", "Honey", "Spicy", "Almond", "Oat", "Berry"),
+        ("Bites", "Granola", "Crackers", "Bar", "Trail Mix"),
+    ),
+    "Kitchen": (
+        34.0,
+        ("Ceramic", "Glass", "Steel", "Bamboo", "Cast Iron", "Enamel", "Copper"),
+        ("Mug", "Pour-Over", "Kettle", "Grinder", "Canister"),
+    ),
+    "Apparel": (
+        42.0,
+        ("Merino", "Linen", "Organic", "Fleece", "Cotton", "Waxed", "Knit"),
+        ("Socks", "T-Shirt", "Beanie", "Apron", "Hoodie"),
+    ),
+    "Skincare": (
+        26.0,
+        ("Rose", "Aloe", "Charcoal", "Vitamin C", "Lavender", "Oat Milk", "Citrus"),
+        ("Serum", "Face Wash", "Balm", "Moisturiser", "Mask"),
+    ),
+    "Home": (
+        38.0,
+        ("Soy", "Wool", "Linen", "Stoneware", "Woven", "Cedar", "Marble"),
+        ("Candle", "Throw", "Vase", "Coaster Set", "Diffuser"),
+    ),
+    "Accessories": (
+        22.0,
+        ("Leather", "Canvas", "Recycled", "Travel", "Mini", "Classic", "Cork"),
+        ("Tote", "Wallet", "Keyring", "Bottle", "Pouch"),
+    ),
 }
 PRODUCTS_PER_CATEGORY = 25
 
@@ -43,7 +67,7 @@ def make_products(rng: np.random.Generator) -> tuple[pd.DataFrame, dict[str, np.
     `cat_cum` (searchsorted table: category c spans (c, c + 1]) and `cat_weight`.
     """
     names, cats, prices = [], [], []
-    for c, (cat, (median, adjs, nouns)) in enumerate(CATEGORIES.items()):
+    for c, (_, (median, adjs, nouns)) in enumerate(CATEGORIES.items()):
         combos = [f"{a} {n}" for a in adjs for n in nouns]
         pick = rng.choice(len(combos), size=PRODUCTS_PER_CATEGORY, replace=False)
         names += [combos[i] for i in np.sort(pick)]
@@ -59,29 +83,46 @@ def make_products(rng: np.random.Generator) -> tuple[pd.DataFrame, dict[str, np.
         idx = np.flatnonzero(cat == c)
         w = 1.0 / (rng.permutation(idx.size) + 1.0) ** 0.8
         popularity[idx] = w / w.sum()
-    cat_cum = cat + np.concatenate([np.cumsum(popularity[cat == c]) for c in range(len(CATEGORIES))])
+    cat_cum = cat + np.concatenate(
+        [np.cumsum(popularity[cat == c]) for c in range(len(CATEGORIES))]
+    )
     cat_cum[np.r_[np.diff(cat) != 0, True]] = cat[np.r_[np.diff(cat) != 0, True]] + 1.0
     same = rng.random(n) < 0.6
     target_cat = np.where(same, cat, (cat + 1) % len(CATEGORIES))
     offset = rng.integers(0, PRODUCTS_PER_CATEGORY, n)
     companion = target_cat * PRODUCTS_PER_CATEGORY + offset
     itself = companion == np.arange(n)
-    companion[itself] = (target_cat * PRODUCTS_PER_CATEGORY + (offset + 1) % PRODUCTS_PER_CATEGORY)[itself]
+    companion[itself] = (target_cat * PRODUCTS_PER_CATEGORY + (offset + 1) % PRODUCTS_PER_CATEGORY)[
+        itself
+    ]
     cat_weight = rng.dirichlet(np.full(len(CATEGORIES), 4.0))
-    table = pd.DataFrame({
-        "product_id": [f"P{i + 1:04d}" for i in range(n)],
-        "name": names,
-        "category": [list(CATEGORIES)[c] for c in cats],
+    table = pd.DataFrame(
+        {
+            "product_id": [f"P{i + 1:04d}" for i in range(n)],
+            "name": names,
+            "category": [list(CATEGORIES)[c] for c in cats],
+            "price": price,
+            "unit_cost": unit_cost,
+        }
+    )
+    arrays = {
+        "cat": cat,
         "price": price,
-        "unit_cost": unit_cost,
-    })
-    arrays = {"cat": cat, "price": price, "popularity": popularity, "companion": companion,
-              "cat_cum": cat_cum, "cat_weight": cat_weight}
+        "popularity": popularity,
+        "companion": companion,
+        "cat_cum": cat_cum,
+        "cat_weight": cat_weight,
+    }
     return table, arrays
 
 
-def sample_products(rng: np.random.Generator, cats: np.ndarray, target_price: np.ndarray,
-                    arrays: dict[str, np.ndarray], k: int = 3) -> np.ndarray:
+def sample_products(
+    rng: np.random.Generator,
+    cats: np.ndarray,
+    target_price: np.ndarray,
+    arrays: dict[str, np.ndarray],
+    k: int = 3,
+) -> np.ndarray:
     """One product per row from category `cats`: draw `k` candidates by popularity and keep
     the one whose price is closest (in log) to the customer's `target_price` (spend level)."""
     u = rng.random((k, cats.size))
@@ -92,24 +133,107 @@ def sample_products(rng: np.random.Generator, cats: np.ndarray, target_price: np
 
 
 # --- people ---------------------------------------------------------------------------------
-FIRST_NAMES = np.array([
-    "Emma", "Liam", "Olivia", "Noah", "Ava", "Elijah", "Sophia", "Lucas", "Mia", "Mateo",
-    "Amelia", "Levi", "Harper", "Ethan", "Aria", "James", "Chloe", "Leo", "Nora", "Ezra",
-    "Zoe", "Hugo", "Ines", "Arjun", "Priya", "Kenji", "Yuki", "Fatima", "Omar", "Lea",
-    "Jonas", "Sara", "Mateus", "Ana", "Wei", "Mei", "Tomas", "Eva", "Kofi", "Amara",
-])
-LAST_NAMES = np.array([
-    "Smith", "Johnson", "Garcia", "Miller", "Davis", "Martinez", "Lopez", "Wilson", "Anderson",
-    "Thomas", "Moore", "Martin", "Lee", "Walker", "Hall", "Young", "King", "Wright", "Scott",
-    "Green", "Baker", "Adams", "Nelson", "Carter", "Mitchell", "Roberts", "Turner", "Phillips",
-    "Campbell", "Parker", "Evans", "Edwards", "Collins", "Stewart", "Morris", "Nguyen", "Patel",
-    "Kim", "Silva", "Muller",
-])
+FIRST_NAMES = np.array(
+    [
+        "Emma",
+        "Liam",
+        "Olivia",
+        "Noah",
+        "Ava",
+        "Elijah",
+        "Sophia",
+        "Lucas",
+        "Mia",
+        "Mateo",
+        "Amelia",
+        "Levi",
+        "Harper",
+        "Ethan",
+        "Aria",
+        "James",
+        "Chloe",
+        "Leo",
+        "Nora",
+        "Ezra",
+        "Zoe",
+        "Hugo",
+        "Ines",
+        "Arjun",
+        "Priya",
+        "Kenji",
+        "Yuki",
+        "Fatima",
+        "Omar",
+        "Lea",
+        "Jonas",
+        "Sara",
+        "Mateus",
+        "Ana",
+        "Wei",
+        "Mei",
+        "Tomas",
+        "Eva",
+        "Kofi",
+        "Amara",
+    ]
+)
+LAST_NAMES = np.array(
+    [
+        "Smith",
+        "Johnson",
+        "Garcia",
+        "Miller",
+        "Davis",
+        "Martinez",
+        "Lopez",
+        "Wilson",
+        "Anderson",
+        "Thomas",
+        "Moore",
+        "Martin",
+        "Lee",
+        "Walker",
+        "Hall",
+        "Young",
+        "King",
+        "Wright",
+        "Scott",
+        "Green",
+        "Baker",
+        "Adams",
+        "Nelson",
+        "Carter",
+        "Mitchell",
+        "Roberts",
+        "Turner",
+        "Phillips",
+        "Campbell",
+        "Parker",
+        "Evans",
+        "Edwards",
+        "Collins",
+        "Stewart",
+        "Morris",
+        "Nguyen",
+        "Patel",
+        "Kim",
+        "Silva",
+        "Muller",
+    ]
+)
 TAGS = np.array(["", "newsletter", "vip", "wholesale", "instagram", "gift-buyer", "newsletter,vip"])
 TAG_P = np.array([0.78, 0.09, 0.03, 0.01, 0.05, 0.03, 0.01])
-NOTES = np.array(["", "Prefers gift wrapping", "Asked about bulk pricing", "Allergic to nuts",
-                  "Moved to a new address in spring", "Likes the seasonal blends",
-                  "Please call before delivery"])
+NOTES = np.array(
+    [
+        "",
+        "Prefers gift wrapping",
+        "Asked about bulk pricing",
+        "Allergic to nuts",
+        "Moved to a new address in spring",
+        "Likes the seasonal blends",
+        "Please call before delivery",
+    ]
+)
 NOTE_P = np.array([0.96, 0.01, 0.008, 0.006, 0.006, 0.005, 0.005])
 
 # --- engagement -----------------------------------------------------------------------------
@@ -118,8 +242,15 @@ EVENT_P_EMAIL = np.array([0.45, 0.12, 0.33, 0.10])  # customers who accept email
 EVENT_P_NO_EMAIL = np.array([0.0, 0.0, 0.80, 0.20])
 
 
-def poisson_segments(rng: np.random.Generator, cust: np.ndarray, start: np.ndarray, end: np.ndarray,
-                     rate: np.ndarray, *, ramp_down: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def poisson_segments(
+    rng: np.random.Generator,
+    cust: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+    rate: np.ndarray,
+    *,
+    ramp_down: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
     """Events of a Poisson process with per-customer `rate` (per day) on [start, end).
 
     With `ramp_down` the intensity falls linearly from `rate` at `start` to 0 at `end`
@@ -166,12 +297,18 @@ QUALITY_TEMPLATES = [
 ]
 
 
-def ticket_text(rng: np.random.Generator, severity: np.ndarray, quality: np.ndarray,
-                order_ref: np.ndarray, product_ref: np.ndarray) -> np.ndarray:
+def ticket_text(
+    rng: np.random.Generator,
+    severity: np.ndarray,
+    quality: np.ndarray,
+    order_ref: np.ndarray,
+    product_ref: np.ndarray,
+) -> np.ndarray:
     """Short templated complaint text matching each ticket's severity (or a quality template)."""
     text = np.empty(severity.size, dtype=object)
     groups = [(quality, QUALITY_TEMPLATES)] + [
-        (~quality & (severity == s), [t for t in TICKET_TEMPLATES if t[0] == s]) for s in range(3)]
+        (~quality & (severity == s), [t for t in TICKET_TEMPLATES if t[0] == s]) for s in range(3)
+    ]
     for mask, templates in groups:
         idx = np.flatnonzero(mask)
         if idx.size == 0:

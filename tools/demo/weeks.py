@@ -35,25 +35,54 @@ import numpy as np
 import pandas as pd
 
 PLANTED_SAVE = {
-    "fading-engagement-reactivation": 0.14, "win-back-lapsed": 0.02, "price-sensitive-save": 0.18,
-    "quality-returns-recovery": 0.05, "service-recovery": 0.30, "replenishment-reminder": 0.25,
-    "second-purchase-conversion": 0.05, "vip-personal-outreach": 0.22, "loyalty-tiers": 0.10,
-    "cross-sell-bundles": 0.03, "personalised-challenges": 0.09, "surprise-and-delight": 0.08,
-    "value-reinforcement": 0.08, "subscription-conversion": 0.12, "post-purchase-follow-up": 0.07,
-    "feedback-solicitation": 0.02, "new-customer-onboarding": 0.06, "sunset-inactive-subscribers": 0.01,
+    "fading-engagement-reactivation": 0.14,
+    "win-back-lapsed": 0.02,
+    "price-sensitive-save": 0.18,
+    "quality-returns-recovery": 0.05,
+    "service-recovery": 0.30,
+    "replenishment-reminder": 0.25,
+    "second-purchase-conversion": 0.05,
+    "vip-personal-outreach": 0.22,
+    "loyalty-tiers": 0.10,
+    "cross-sell-bundles": 0.03,
+    "personalised-challenges": 0.09,
+    "surprise-and-delight": 0.08,
+    "value-reinforcement": 0.08,
+    "subscription-conversion": 0.12,
+    "post-purchase-follow-up": 0.07,
+    "feedback-solicitation": 0.02,
+    "new-customer-onboarding": 0.06,
+    "sunset-inactive-subscribers": 0.01,
 }
 """The true save rate of each play in the demo (a play not listed: its playbook prior)."""
-REASON_EFFECT = {"price_sensitivity": 1.4, "cycle_overdue": 1.2, "fading_engagement": 1.0,
-                 "service_problems": 1.0, "quality_returns": 0.8, "one_time_buyer": 0.6}
+REASON_EFFECT = {
+    "price_sensitivity": 1.4,
+    "cycle_overdue": 1.2,
+    "fading_engagement": 1.0,
+    "service_problems": 1.0,
+    "quality_returns": 0.8,
+    "one_time_buyer": 0.6,
+}
 LOST_CAUSE_DAYS = 240
 LOST_CAUSE_FACTOR = 0.2
 TRUTH_FILE = "loop_truth.csv"
 PENDING_FILE = "loop_pending.csv"
-ORDER_COLUMNS = ("customer_id", "order_id", "order_date", "amount", "product_id", "product_name",
-                 "quantity", "discount", "channel")
+ORDER_COLUMNS = (
+    "customer_id",
+    "order_id",
+    "order_date",
+    "amount",
+    "product_id",
+    "product_name",
+    "quantity",
+    "discount",
+    "channel",
+)
 
 
-def planted_rate(play: str, reason: str, days_since_last: float, prior: float | None = None) -> float:
+def planted_rate(
+    play: str, reason: str, days_since_last: float, prior: float | None = None
+) -> float:
     """s_i of the module docstring."""
     base = PLANTED_SAVE.get(play, prior if prior is not None else 0.05)
     lost = LOST_CAUSE_FACTOR if days_since_last > LOST_CAUSE_DAYS else 1.0
@@ -61,7 +90,9 @@ def planted_rate(play: str, reason: str, days_since_last: float, prior: float | 
 
 
 def _truth(store: Path) -> pd.DataFrame:
-    return pd.read_csv(store / "ground_truth.csv", keep_default_na=False, dtype={"customer_id": str})
+    return pd.read_csv(
+        store / "ground_truth.csv", keep_default_na=False, dtype={"customer_id": str}
+    )
 
 
 def _alive(truth: pd.DataFrame, at: pd.Timestamp) -> np.ndarray:
@@ -69,15 +100,22 @@ def _alive(truth: pd.DataFrame, at: pd.Timestamp) -> np.ndarray:
     return ~(died.notna() & (died <= at)).to_numpy()
 
 
-def _orders_for(store: Path, truth: pd.DataFrame, who: np.ndarray, when: pd.Series,
-                rng: np.random.Generator, first_number: int) -> pd.DataFrame:
+def _orders_for(
+    store: Path,
+    truth: pd.DataFrame,
+    who: np.ndarray,
+    when: pd.Series,
+    rng: np.random.Generator,
+    first_number: int,
+) -> pd.DataFrame:
     """One order per (customer row `who`, time `when`) of 1 to 4 lines (the generator's
     `lines_per_order_probs`), each a product of the customer's preferred category near their
     spend level, on the web."""
     from tools.demo.store import PARAMS
 
-    n_lines = 1 + np.searchsorted(np.cumsum(PARAMS["lines_per_order_probs"]), rng.random(len(who)),
-                                  side="right").clip(0, 3)
+    n_lines = 1 + np.searchsorted(
+        np.cumsum(PARAMS["lines_per_order_probs"]), rng.random(len(who)), side="right"
+    ).clip(0, 3)
     number = np.repeat(np.arange(first_number + 1, first_number + 1 + len(who)), n_lines)
     who = np.repeat(np.asarray(who, dtype=np.int64), n_lines)
     when = pd.Series(np.repeat(pd.DatetimeIndex(when).to_numpy(), n_lines))
@@ -93,20 +131,34 @@ def _orders_for(store: Path, truth: pd.DataFrame, who: np.ndarray, when: pd.Seri
             pool = np.arange(len(products))
         cand = rng.choice(pool, size=(3, rows.size))
         median = np.median(products["price"].to_numpy()[pool])
-        gap = np.abs(np.log(products["price"].to_numpy()[cand]) - np.log(median * spend[rows])[None, :])
+        gap = np.abs(
+            np.log(products["price"].to_numpy()[cand]) - np.log(median * spend[rows])[None, :]
+        )
         pick[rows] = cand[np.argmin(gap, axis=0), np.arange(rows.size)]
-    return pd.DataFrame({
-        "customer_id": truth["customer_id"].to_numpy()[who],
-        "order_id": [f"O{k:07d}" for k in number],
-        "order_date": pd.DatetimeIndex(when).strftime("%Y-%m-%d %H:%M:%S"),
-        "amount": products["price"].to_numpy()[pick].round(2),
-        "product_id": products["product_id"].to_numpy()[pick],
-        "product_name": products["name"].to_numpy()[pick],
-        "quantity": 1, "discount": 0.0, "channel": "web"})
+    return pd.DataFrame(
+        {
+            "customer_id": truth["customer_id"].to_numpy()[who],
+            "order_id": [f"O{k:07d}" for k in number],
+            "order_date": pd.DatetimeIndex(when).strftime("%Y-%m-%d %H:%M:%S"),
+            "amount": products["price"].to_numpy()[pick].round(2),
+            "product_id": products["product_id"].to_numpy()[pick],
+            "product_name": products["name"].to_numpy()[pick],
+            "quantity": 1,
+            "discount": 0.0,
+            "channel": "web",
+        }
+    )
 
 
-def respond(store_dir: str | Path, arms: pd.DataFrame, *, start, window_days: int, seed: int,
-            priors: dict[str, float] | None = None) -> pd.DataFrame:
+def respond(
+    store_dir: str | Path,
+    arms: pd.DataFrame,
+    *,
+    start,
+    window_days: int,
+    seed: int,
+    priors: dict[str, float] | None = None,
+) -> pd.DataFrame:
     """A campaign's planted response. `arms`: customer_id, arm (treated/control), playbook_id,
     churn_reason, days_since_last. Returns the arms with `base`, `save_rate` (s_i, also for
     the control: what the play would have done) and `responder`; the responders' orders go to
@@ -121,8 +173,12 @@ def respond(store_dir: str | Path, arms: pd.DataFrame, *, start, window_days: in
     at = at.astype(np.int64)
     lam = truth["purchase_rate_per_day"].to_numpy(float)[at]
     base = _alive(truth, start)[at] * -np.expm1(-lam * window_days)
-    s = np.array([planted_rate(p, r, d, (priors or {}).get(p)) for p, r, d in
-                  zip(arms["playbook_id"], arms["churn_reason"], arms["days_since_last"])])
+    s = np.array(
+        [
+            planted_rate(p, r, d, (priors or {}).get(p))
+            for p, r, d in zip(arms["playbook_id"], arms["churn_reason"], arms["days_since_last"])
+        ]
+    )
     rng = np.random.default_rng(seed)
     responder = (arms["arm"].to_numpy() == "treated") & (rng.random(len(arms)) < s)
     out = arms.assign(base=base, save_rate=s, responder=responder, week_of=str(start.date()))
@@ -172,7 +228,9 @@ def advance_week(store_dir: str | Path, *, start, seed: int, days: int = 7) -> d
         who_l.append(active)
         t_l.append(t[active])
         dies = rng.random(active.size) < p[active]
-        died_at[active[dies]] = (start + pd.to_timedelta(t[active[dies]] * 86_400, unit="s")).to_numpy()
+        died_at[active[dies]] = (
+            start + pd.to_timedelta(t[active[dies]] * 86_400, unit="s")
+        ).to_numpy()
         active = active[~dies]
     who = np.concatenate(who_l) if who_l else np.zeros(0, np.int64)
     when_d = np.concatenate(t_l) if t_l else np.zeros(0)
@@ -194,8 +252,15 @@ def advance_week(store_dir: str | Path, *, start, seed: int, days: int = 7) -> d
     return {"orders": len(week), "responses": len(due), "events": n_events}
 
 
-def _events_week(store: Path, truth: pd.DataFrame, start: pd.Timestamp, days: int,
-                 rng: np.random.Generator, *, alive: np.ndarray) -> int:
+def _events_week(
+    store: Path,
+    truth: pd.DataFrame,
+    start: pd.Timestamp,
+    days: int,
+    rng: np.random.Generator,
+    *,
+    alive: np.ndarray,
+) -> int:
     """Engagement events of the week at each living customer's rate over their last 180 days."""
     path = store / "events.csv"
     if not path.exists():
@@ -203,21 +268,32 @@ def _events_week(store: Path, truth: pd.DataFrame, start: pd.Timestamp, days: in
     ev = pd.read_csv(path, dtype={"customer_id": str}, usecols=["customer_id", "timestamp", "type"])
     ts = pd.to_datetime(ev["timestamp"])
     recent = ev.loc[ts >= start - pd.Timedelta(days=180)]
-    rate = recent.groupby("customer_id").size().reindex(truth["customer_id"], fill_value=0).to_numpy() / 180.0
+    rate = (
+        recent.groupby("customer_id").size().reindex(truth["customer_id"], fill_value=0).to_numpy()
+        / 180.0
+    )
     k = rng.poisson(rate * days * alive)
     who = np.repeat(np.arange(len(truth)), k)
     if who.size == 0:
         return 0
-    types = recent.groupby("customer_id")["type"].agg(lambda x: x.value_counts(normalize=True).to_dict())
+    types = recent.groupby("customer_id")["type"].agg(
+        lambda x: x.value_counts(normalize=True).to_dict()
+    )
     kinds = []
     for c in truth["customer_id"].to_numpy()[who]:
         dist = types.get(c, {"site_visit": 1.0})
         kinds.append(rng.choice(list(dist), p=np.array(list(dist.values())) / sum(dist.values())))
-    when = start + pd.to_timedelta(np.sort(rng.random(who.size)) * days * 86_400, unit="s").floor("s")
+    when = start + pd.to_timedelta(np.sort(rng.random(who.size)) * days * 86_400, unit="s").floor(
+        "s"
+    )
     order = rng.permutation(who.size)
-    new = pd.DataFrame({"customer_id": truth["customer_id"].to_numpy()[who[order]],
-                        "timestamp": pd.DatetimeIndex(when).strftime("%Y-%m-%d %H:%M:%S"),
-                        "type": np.asarray(kinds)[order]})
+    new = pd.DataFrame(
+        {
+            "customer_id": truth["customer_id"].to_numpy()[who[order]],
+            "timestamp": pd.DatetimeIndex(when).strftime("%Y-%m-%d %H:%M:%S"),
+            "type": np.asarray(kinds)[order],
+        }
+    )
     new.to_csv(path, mode="a", header=False, index=False)
     return int(who.size)
 
@@ -228,7 +304,11 @@ def planted_save_rate(truth: pd.DataFrame) -> float:
     of would-be lapsers the play keeps among the customers randomised, fixed before the draw
     of who is treated; `agent.reports.learning`'s ratio over campaigns targets it)."""
     w = 1.0 - truth["base"].to_numpy(float)
-    return float((w * truth["save_rate"].to_numpy(float)).sum() / w.sum()) if w.sum() > 0 else float("nan")
+    return (
+        float((w * truth["save_rate"].to_numpy(float)).sum() / w.sum())
+        if w.sum() > 0
+        else float("nan")
+    )
 
 
 def expected_saves(truth: pd.DataFrame) -> float:

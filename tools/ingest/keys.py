@@ -40,8 +40,9 @@ def codes_in(values, uniques) -> np.ndarray:
     uniques = np.asarray(uniques)
     if values.dtype == object and uniques.dtype == object:
         try:
-            pos = pc.index_in(pa.array(values, type=pa.string()),
-                              value_set=pa.array(uniques, type=pa.string()))
+            pos = pc.index_in(
+                pa.array(values, type=pa.string()), value_set=pa.array(uniques, type=pa.string())
+            )
         except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all strings
             pass
         else:

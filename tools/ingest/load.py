@@ -34,8 +34,18 @@ from tools.ingest.read import LINE_COL, TABLE_SUFFIXES, RawTable, read_table
 from tools.ingest.shopify import customers_from_orders, from_shopify_orders, is_shopify_orders
 from tools.ingest.validate import REASON_COL, VALIDATORS, email_customer_id
 
-__all__ = ["FileReport", "Store", "load_store", "load_orders", "load_table", "find_store_files",
-           "store_summary", "resolve_columns", "email_customer_id", "REASON_COL"]
+__all__ = [
+    "FileReport",
+    "Store",
+    "load_store",
+    "load_orders",
+    "load_table",
+    "find_store_files",
+    "store_summary",
+    "resolve_columns",
+    "email_customer_id",
+    "REASON_COL",
+]
 
 KINDS = ("orders", "customers", "products", "events", "tickets")
 
@@ -56,10 +66,15 @@ class FileReport:
 
     def as_dict(self) -> dict:
         return {
-            "file": self.file, "kind": self.kind, "rows_read": self.rows_read,
-            "rows_accepted": self.rows_accepted, "rows_rejected": self.rows_rejected,
-            "reasons": dict(self.reasons), "columns": dict(self.columns),
-            "rejects_path": self.rejects_path, "warnings": list(self.warnings),
+            "file": self.file,
+            "kind": self.kind,
+            "rows_read": self.rows_read,
+            "rows_accepted": self.rows_accepted,
+            "rows_rejected": self.rows_rejected,
+            "reasons": dict(self.reasons),
+            "columns": dict(self.columns),
+            "rejects_path": self.rejects_path,
+            "warnings": list(self.warnings),
         }
 
 
@@ -163,8 +178,11 @@ def _start_side(side: dict[str, list[Path]], kw: dict):
     tmp = Path(tempfile.mkdtemp(prefix="retention_load_"))
     with (tmp / "in.pkl").open("wb") as fh:
         pickle.dump((side, kw), fh)
-    proc = subprocess.Popen([sys.executable, "-m", "tools.ingest.load_side", str(tmp / "in.pkl"),
-                             str(tmp / "out.pkl")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tools.ingest.load_side", str(tmp / "in.pkl"), str(tmp / "out.pkl")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return proc, tmp
 
 
@@ -213,8 +231,9 @@ def load_orders(
     max_bytes: int | None = None,
 ) -> tuple[pd.DataFrame, FileReport]:
     """Load one orders file into the canonical orders table and its report."""
-    return load_table("orders", path, column_map=column_map, rejects_dir=rejects_dir, now=now,
-                      max_bytes=max_bytes)
+    return load_table(
+        "orders", path, column_map=column_map, rejects_dir=rejects_dir, now=now, max_bytes=max_bytes
+    )
 
 
 def load_table(
@@ -228,8 +247,9 @@ def load_table(
     customers: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, FileReport]:
     """Load one file of a given kind (orders, customers, products, events, tickets)."""
-    part = _read_part(kind, path, column_map=column_map, now=now, max_bytes=max_bytes,
-                      customers=customers)
+    part = _read_part(
+        kind, path, column_map=column_map, now=now, max_bytes=max_bytes, customers=customers
+    )
     return _finish(part, rejects_dir)
 
 
@@ -266,16 +286,24 @@ def _read_part(kind, path, *, column_map=None, now=None, max_bytes=None, custome
     for name, header in cols.items():
         col = frame[header]
         typed = pd.api.types.is_datetime64_any_dtype(col) or (
-            pd.api.types.is_numeric_dtype(col) and name not in ("customer_id", "order_id", "product_id"))
+            pd.api.types.is_numeric_dtype(col)
+            and name not in ("customer_id", "order_id", "product_id")
+        )
         canon[name] = col if typed else col.astype(str)
     table, row_reasons, more_warn = VALIDATORS[kind](canon, cols, raw.path.name, now=now)
     warnings += more_warn
     if kind == "orders":
-        table[schema.ORDER_KEY_COL] = (frame[schema.ORDER_KEY_COL].to_numpy()
-                                       if schema.ORDER_KEY_COL in frame else table["order_id"])
+        table[schema.ORDER_KEY_COL] = (
+            frame[schema.ORDER_KEY_COL].to_numpy()
+            if schema.ORDER_KEY_COL in frame
+            else table["order_id"]
+        )
         if schema.RETURNED_COL in frame:  # Shopify's fully refunded orders
             table[schema.RETURNED_COL] = frame[schema.RETURNED_COL].to_numpy(dtype=bool) | (
-                table[schema.RETURNED_COL].to_numpy(dtype=bool) if schema.RETURNED_COL in table else False)
+                table[schema.RETURNED_COL].to_numpy(dtype=bool)
+                if schema.RETURNED_COL in table
+                else False
+            )
     bad = row_reasons.notna()
     if bad.any():
         # a line with any row not usable (a Shopify line and its refund) is rejected whole
@@ -293,14 +321,28 @@ def _finish(part: _Part, rejects_dir) -> tuple[pd.DataFrame, FileReport]:
     lines = raw.frame[LINE_COL]
     used = lines.isin(table[LINE_COL].unique())
     rejects = raw.frame.loc[~used].copy()
-    rejects[REASON_COL] = rejects[LINE_COL].map(part.reasons).fillna("not used (no reason recorded)")
+    rejects[REASON_COL] = (
+        rejects[LINE_COL].map(part.reasons).fillna("not used (no reason recorded)")
+    )
     if raw.bad_lines:
-        rejects = pd.concat([rejects, pd.DataFrame({
-            LINE_COL: [n for n, _ in raw.bad_lines], "_raw": [t for _, t in raw.bad_lines],
-            REASON_COL: "line does not split into the header's fields"})], ignore_index=True)
+        rejects = pd.concat(
+            [
+                rejects,
+                pd.DataFrame(
+                    {
+                        LINE_COL: [n for n, _ in raw.bad_lines],
+                        "_raw": [t for _, t in raw.bad_lines],
+                        REASON_COL: "line does not split into the header's fields",
+                    }
+                ),
+            ],
+            ignore_index=True,
+        )
     table = table.drop(columns=[LINE_COL])
     table.index = pd.RangeIndex(len(table))  # (reset_index would copy every column again)
-    report = _report(raw, part.kind, int(used.sum()), rejects, part.cols, rejects_dir, part.warnings)
+    report = _report(
+        raw, part.kind, int(used.sum()), rejects, part.cols, rejects_dir, part.warnings
+    )
     return table, report
 
 
@@ -340,9 +382,7 @@ def store_summary(store: Store) -> dict:
 # --- columns -----------------------------------------------------------------------------
 
 
-def resolve_columns(
-    headers, kind: str, column_map: dict[str, str], file: str
-) -> dict[str, str]:
+def resolve_columns(headers, kind: str, column_map: dict[str, str], file: str) -> dict[str, str]:
     """canonical name -> header in the file. Raises DataError for a missing required column."""
     headers = [h for h in headers if h != LINE_COL]
     vocab = schema.SYNONYMS[kind]
@@ -420,7 +460,9 @@ def _load_many(kind, paths, *, customers=None, rejects_dir=None, **kw):
             reused = names["o"][names["o"].duplicated()].unique()
             if len(reused):
                 clash = table["order_id"].isin(reused)
-                table.loc[clash, "order_id"] = table.loc[clash, "order_id"] + " (" + key[clash].astype(str) + ")"
+                table.loc[clash, "order_id"] = (
+                    table.loc[clash, "order_id"] + " (" + key[clash].astype(str) + ")"
+                )
         contacts = [p.contacts for p in parts if p.contacts is not None]
         if contacts:
             table.attrs["contacts"] = pd.concat(contacts, ignore_index=True)
@@ -428,9 +470,14 @@ def _load_many(kind, paths, *, customers=None, rejects_dir=None, **kw):
 
 
 def _drop_repeated_orders(parts: list[_Part]) -> None:
-    newest_first = sorted(range(len(parts)), key=lambda i: (
-        parts[i].table["order_date"].max() if len(parts[i].table) else pd.Timestamp.min,
-        parts[i].raw.path.name), reverse=True)
+    newest_first = sorted(
+        range(len(parts)),
+        key=lambda i: (
+            parts[i].table["order_date"].max() if len(parts[i].table) else pd.Timestamp.min,
+            parts[i].raw.path.name,
+        ),
+        reverse=True,
+    )
     seen: dict[str, str] = {}
     for i in newest_first:
         part = parts[i]
@@ -439,7 +486,9 @@ def _drop_repeated_orders(parts: list[_Part]) -> None:
         repeated = again.notna()
         if repeated.any():
             for line, other in zip(part.table.loc[repeated, LINE_COL], again[repeated]):
-                part.reasons.setdefault(int(line), f"order also in the newer export {other} (counted once)")
+                part.reasons.setdefault(
+                    int(line), f"order also in the newer export {other} (counted once)"
+                )
             part.table = part.table.loc[~repeated]
         for k in keys[~repeated].unique():
             seen[k] = part.raw.path.name
@@ -448,7 +497,9 @@ def _drop_repeated_orders(parts: list[_Part]) -> None:
 def _report(raw: RawTable, kind, accepted, rejects, cols, rejects_dir, warnings) -> FileReport:
     reasons: dict[str, int] = {}
     if len(rejects):
-        generic = rejects[REASON_COL].astype(str).str.replace(r"^'.*' is not", "value is not", regex=True)
+        generic = (
+            rejects[REASON_COL].astype(str).str.replace(r"^'.*' is not", "value is not", regex=True)
+        )
         reasons = {k: int(v) for k, v in generic.value_counts().items()}
     rejects_path = None
     if rejects_dir is not None and len(rejects):
@@ -459,9 +510,15 @@ def _report(raw: RawTable, kind, accepted, rejects, cols, rejects_dir, warnings)
     n_rejected = len(rejects)
     assert accepted + n_rejected == raw.rows_read, raw.path.name  # true by construction (_finish)
     return FileReport(
-        file=raw.path.name, kind=kind, rows_read=raw.rows_read, rows_accepted=accepted,
-        rows_rejected=n_rejected, reasons=reasons, columns=dict(cols),
-        rejects_path=rejects_path, warnings=tuple(warnings),
+        file=raw.path.name,
+        kind=kind,
+        rows_read=raw.rows_read,
+        rows_accepted=accepted,
+        rows_rejected=n_rejected,
+        reasons=reasons,
+        columns=dict(cols),
+        rejects_path=rejects_path,
+        warnings=tuple(warnings),
     )
 
 
@@ -469,5 +526,7 @@ def _write_rejects(rejects: pd.DataFrame, folder: Path, name: str) -> Path:
     """Atomic and inert (`tools.csvout`): a crash mid-way never leaves half a rejects file,
     and a cell such as `=HYPERLINK(...)` from the store's file cannot run in a spreadsheet."""
     cols = [LINE_COL, REASON_COL] + [c for c in rejects.columns if c not in (LINE_COL, REASON_COL)]
-    return write_csv(rejects[cols].rename(columns={LINE_COL: "line", REASON_COL: "reason"}),
-                     Path(folder) / f"{name}.rejects.csv")
+    return write_csv(
+        rejects[cols].rename(columns={LINE_COL: "line", REASON_COL: "reason"}),
+        Path(folder) / f"{name}.rejects.csv",
+    )

@@ -7,8 +7,6 @@ a reason instead of guessing.
 
 from __future__ import annotations
 
-from tools.schema import CONSENT_UNKNOWN_WORDS, FALSE_WORDS, TRUE_WORDS
-
 import re
 import warnings
 
@@ -17,9 +15,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tools.schema import CONSENT_UNKNOWN_WORDS, FALSE_WORDS, TRUE_WORDS
+
 _TZ_SUFFIX = re.compile(r"\s*(?:Z|UTC|GMT|[+-]\d{2}:?\d{2})$", re.IGNORECASE)
 _CURRENCY = re.compile(r"[£$€¥₹\s\u00a0']|^[A-Z]{3}|[A-Z]{3}$")
-
 
 
 def _blank(s: pd.Series) -> pd.Series:
@@ -67,7 +66,9 @@ def parse_dates(s: pd.Series) -> tuple[pd.Series, pd.Series]:
         text = text.str.replace(_TZ_SUFFIX, "", regex=True)
         parsed = _to_datetime(text, format="ISO8601")
     if parsed is None:  # still mixed (a malformed offset): UTC is the last resort
-        parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True).dt.tz_localize(None)
+        parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True).dt.tz_localize(
+            None
+        )
     missing = parsed.isna() & ~blank
     if missing.any():
         rest = text[missing].str.replace(_TZ_SUFFIX, "", regex=True)
@@ -138,8 +139,6 @@ def _uses_decimal_comma(text: pd.Series) -> bool:
     return bool(comma_dec > dot_dec)
 
 
-
-
 def parse_consent(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """A consent column as pandas' nullable boolean: True (opted in), False (said no, or a
     state that is not consent: unsubscribed, pending double opt-in), <NA> where the cell is
@@ -152,9 +151,14 @@ def parse_consent(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     blank = words.isin(CONSENT_UNKNOWN_WORDS).to_numpy()
     values = pd.array(np.where(yes, True, False), dtype="boolean")
     values[~(yes | no)] = pd.NA
-    flags = pd.Series(values[codes] if len(codes) else pd.array([], dtype="boolean"),
-                      index=s.index, dtype="boolean")
-    unknown = pd.Series(~(yes | no | blank)[codes] if len(codes) else np.zeros(0, bool), index=s.index)
+    flags = pd.Series(
+        values[codes] if len(codes) else pd.array([], dtype="boolean"),
+        index=s.index,
+        dtype="boolean",
+    )
+    unknown = pd.Series(
+        ~(yes | no | blank)[codes] if len(codes) else np.zeros(0, bool), index=s.index
+    )
     return flags, unknown
 
 

@@ -75,7 +75,9 @@ def read_header(path: str | Path) -> list[str] | None:
             sample = fh.read(64 * 1024)
         encoding, delimiter = _sniff(sample)
         lines = sample.decode(encoding, errors="replace").splitlines()
-        return [h.strip() for h in next(csv.reader(lines[:1], delimiter=delimiter))] if lines else None
+        return (
+            [h.strip() for h in next(csv.reader(lines[:1], delimiter=delimiter))] if lines else None
+        )
     except Exception:  # a broken file: read_table names the problem
         return None
 
@@ -84,7 +86,9 @@ def _read_parquet(path: Path) -> RawTable:
     try:
         table = pq.read_table(path)
     except Exception as exc:  # pyarrow raises several types for a broken file
-        raise DataError(f"cannot be read as Parquet ({type(exc).__name__})", file=path.name) from None
+        raise DataError(
+            f"cannot be read as Parquet ({type(exc).__name__})", file=path.name
+        ) from None
     # text columns become Python strings with blanks for nulls (filled by Arrow, before the
     # conversion: per-column pandas round trips cost seconds on millions of rows); typed
     # columns (dates, numbers) stay typed: the parsers take them as they are
@@ -96,7 +100,9 @@ def _read_parquet(path: Path) -> RawTable:
             text.add(f.name)
     frame = table.to_pandas()
     for col in frame.columns:  # anything else pandas holds as objects (bytes, decimals): text
-        if col not in text and (frame[col].dtype == object or str(frame[col].dtype).startswith(("string", "category"))):
+        if col not in text and (
+            frame[col].dtype == object or str(frame[col].dtype).startswith(("string", "category"))
+        ):
             frame[col] = frame[col].astype("string").fillna("").astype(object)
     frame.columns = [str(c) for c in frame.columns]
     frame.insert(0, LINE_COL, range(2, len(frame) + 2))
@@ -187,7 +193,9 @@ def _read_tolerant(path: Path, encoding: str, delimiter: str):
                 if len(row) == width:
                     rows.append(row)
                     lines.append(start)
-                elif len(row) < width:  # a short row (e.g. truncated last line): pad, validate later
+                elif (
+                    len(row) < width
+                ):  # a short row (e.g. truncated last line): pad, validate later
                     rows.append(row + [""] * (width - len(row)))
                     lines.append(start)
                 else:

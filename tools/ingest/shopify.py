@@ -43,20 +43,38 @@ import pandas as pd
 from tools.errors import DataError
 from tools.ingest.parse import parse_consent, parse_numbers
 from tools.ingest.read import LINE_COL
-from tools.schema import ORDER_KEY_COL, RETURNED_COL, normalise_header
 from tools.ingest.validate import email_customer_id, phone_customer_id, phone_key
+from tools.schema import ORDER_KEY_COL, RETURNED_COL, normalise_header
 
 SHOPIFY_ORDER_MARKERS = frozenset({"name", "lineitemquantity", "lineitemname", "createdat"})
-ORDER_LEVEL = ("email", "financialstatus", "currency", "subtotal", "shipping", "taxes", "total",
-               "createdat", "cancelledat", "refundedamount", "source", "customerid", "id",
-               "acceptsmarketing", "billingname", "phone", "billingphone", "shippingphone",
-               "paymentmethod", "tags")
+ORDER_LEVEL = (
+    "email",
+    "financialstatus",
+    "currency",
+    "subtotal",
+    "shipping",
+    "taxes",
+    "total",
+    "createdat",
+    "cancelledat",
+    "refundedamount",
+    "source",
+    "customerid",
+    "id",
+    "acceptsmarketing",
+    "billingname",
+    "phone",
+    "billingphone",
+    "shippingphone",
+    "paymentmethod",
+    "tags",
+)
 CONTACT_COLUMNS = ("email", "phone", "billingphone", "shippingphone", "customerid")
 MONEY_COLUMNS = ("total", "subtotal", "lineitemprice")
 
 
 def is_shopify_orders(headers) -> bool:
-    return SHOPIFY_ORDER_MARKERS <= {normalise_header(h) for h in headers}
+    return {normalise_header(h) for h in headers} >= SHOPIFY_ORDER_MARKERS
 
 
 def from_shopify_orders(frame: pd.DataFrame, customers: pd.DataFrame | None, file: str):
@@ -64,8 +82,11 @@ def from_shopify_orders(frame: pd.DataFrame, customers: pd.DataFrame | None, fil
     rows not used, warnings, per-order contacts for `customers_from_orders`)."""
     col = {normalise_header(c): c for c in reversed(list(frame.columns))}
     _check_usable(col, frame, file)
-    get = lambda key: (frame[col[key]].astype(str).str.strip() if key in col
-                       else pd.Series("", index=frame.index, dtype=object))
+    get = lambda key: (
+        frame[col[key]].astype(str).str.strip()
+        if key in col
+        else pd.Series("", index=frame.index, dtype=object)
+    )
     name = get("name")
     level_raw = pd.DataFrame({k: get(k) for k in ORDER_LEVEL}, index=frame.index)
     # an order's rows are consecutive: a new order starts where the Name changes or a row
@@ -96,7 +117,9 @@ def from_shopify_orders(frame: pd.DataFrame, customers: pd.DataFrame | None, fil
     reject(level["cancelledat"].ne(""), "order cancelled")
     reject(status.eq("voided"), "payment voided")
     reject(level["paymentmethod"].str.lower().str.contains("bogus"), "test order (Bogus Gateway)")
-    full = refunded.fillna(0).gt(0) & (status.eq("refunded") | (refunded >= paid.fillna(np.inf) - 0.005))
+    full = refunded.fillna(0).gt(0) & (
+        status.eq("refunded") | (refunded >= paid.fillna(np.inf) - 0.005)
+    )
 
     email = level["email"].str.lower()
     phone = level["phone"].where(level["phone"] != "", level["billingphone"])
@@ -108,9 +131,13 @@ def from_shopify_orders(frame: pd.DataFrame, customers: pd.DataFrame | None, fil
     gross = (qty * price).fillna(0.0)
     order_gross = gross.groupby(group).transform("sum")
     n_lines = gross.groupby(group).transform("size")
-    share = np.where(order_gross > 0, gross / order_gross.where(order_gross > 0, 1.0), 1.0 / n_lines)
-    amount = pd.Series(np.where(paid.notna(), paid.fillna(0) * share, gross - line_disc.fillna(0)),
-                       index=frame.index)
+    share = np.where(
+        order_gross > 0, gross / order_gross.where(order_gross > 0, 1.0), 1.0 / n_lines
+    )
+    amount = pd.Series(
+        np.where(paid.notna(), paid.fillna(0) * share, gross - line_disc.fillna(0)),
+        index=frame.index,
+    )
     amount = _round_to_order(amount, group, paid)
     priced = paid.notna() | (qty.notna() & price.notna())
     # a line that cannot be priced keeps its raw text so validation names the bad value
@@ -119,21 +146,24 @@ def from_shopify_orders(frame: pd.DataFrame, customers: pd.DataFrame | None, fil
     discount = (gross - merch).clip(lower=0).round(2)
 
     key = level["id"].where(level["id"] != "", name)
-    out = pd.DataFrame({
-        LINE_COL: lines,
-        "customer_id": cid,
-        "order_id": name,
-        "order_date": level["createdat"],
-        "amount": amount_text,
-        "product_id": get("lineitemsku"),
-        "product_name": get("lineitemname"),
-        "quantity": get("lineitemquantity"),
-        "discount": discount.map("{:.2f}".format),
-        "channel": level["source"],
-        "currency": level["currency"],
-        ORDER_KEY_COL: key,
-        RETURNED_COL: full,
-    }, index=frame.index)
+    out = pd.DataFrame(
+        {
+            LINE_COL: lines,
+            "customer_id": cid,
+            "order_id": name,
+            "order_date": level["createdat"],
+            "amount": amount_text,
+            "product_id": get("lineitemsku"),
+            "product_name": get("lineitemname"),
+            "quantity": get("lineitemquantity"),
+            "discount": discount.map("{:.2f}".format),
+            "channel": level["source"],
+            "currency": level["currency"],
+            ORDER_KEY_COL: key,
+            RETURNED_COL: full,
+        },
+        index=frame.index,
+    )
     used = ~lines.isin(list(reasons))
     out = out.loc[used]
 
@@ -146,13 +176,17 @@ def from_shopify_orders(frame: pd.DataFrame, customers: pd.DataFrame | None, fil
         refunds[RETURNED_COL] = False
         out = pd.concat([out, refunds])
         n_full = int((first & full).sum())
-        warnings.append(f"{int(first.sum())} refunds dated on their order date (the export has no "
-                        f"refund date); {n_full} of them refund the whole order, which is then no "
-                        "purchase occasion")
+        warnings.append(
+            f"{int(first.sum())} refunds dated on their order date (the export has no "
+            f"refund date); {n_full} of them refund the whole order, which is then no "
+            "purchase occasion"
+        )
     pending = ~group.duplicated() & used & status.isin(["pending", "authorized"])
     if pending.any():
-        warnings.append(f"{int(pending.sum())} orders awaiting payment (pending or authorized, "
-                        "e.g. cash on delivery) count as purchases")
+        warnings.append(
+            f"{int(pending.sum())} orders awaiting payment (pending or authorized, "
+            "e.g. cash on delivery) count as purchases"
+        )
     contacts = _contacts(level, cid, email, phone, ~group.duplicated() & used)
     return out.reset_index(drop=True), reasons, warnings, contacts
 
@@ -160,15 +194,26 @@ def from_shopify_orders(frame: pd.DataFrame, customers: pd.DataFrame | None, fil
 def _check_usable(col: dict, frame: pd.DataFrame, file: str) -> None:
     """An export without any contact column or any money column cannot be used at all."""
     shown = ", ".join(repr(c) for c in list(frame.columns)[1:12])
-    for needed, column, what in ((CONTACT_COLUMNS, "Email", "no Email or Phone column, so no order "
-                                  "can be matched to a customer"),
-                                 (MONEY_COLUMNS, "Total", "no Total, Subtotal or Lineitem price "
-                                  "column, so no order has an amount")):
+    for needed, column, what in (
+        (
+            CONTACT_COLUMNS,
+            "Email",
+            "no Email or Phone column, so no order can be matched to a customer",
+        ),
+        (
+            MONEY_COLUMNS,
+            "Total",
+            "no Total, Subtotal or Lineitem price column, so no order has an amount",
+        ),
+    ):
         if not any(c in col for c in needed):
-            raise DataError(f"this Shopify orders export has {what}; the file has {shown}",
-                            file=file, column=column,
-                            hint="Export the orders again from Shopify admin (Orders > Export) "
-                                 "with 'Plain CSV file' and all columns")
+            raise DataError(
+                f"this Shopify orders export has {what}; the file has {shown}",
+                file=file,
+                column=column,
+                hint="Export the orders again from Shopify admin (Orders > Export) "
+                "with 'Plain CSV file' and all columns",
+            )
 
 
 def _round_to_order(amount: pd.Series, group: pd.Series, paid: pd.Series) -> pd.Series:
@@ -181,8 +226,9 @@ def _round_to_order(amount: pd.Series, group: pd.Series, paid: pd.Series) -> pd.
     return cents / 100
 
 
-def _customer_ids(email: pd.Series, pkey: pd.Series, own: pd.Series,
-                  customers: pd.DataFrame | None) -> pd.Series:
+def _customer_ids(
+    email: pd.Series, pkey: pd.Series, own: pd.Series, customers: pd.DataFrame | None
+) -> pd.Series:
     """Each order's customer id: the customers file's id for its email (or phone), else a
     hash of the email, else of the phone, linked to an email the same phone has elsewhere."""
     if own.ne("").any():
@@ -208,9 +254,17 @@ def _customer_ids(email: pd.Series, pkey: pd.Series, own: pd.Series,
 def _contacts(level, cid, email, phone, first) -> pd.DataFrame:
     names = level["billingname"].str.split(n=1, expand=True).reindex(columns=[0, 1]).fillna("")
     consent, _ = parse_consent(level["acceptsmarketing"])
-    c = pd.DataFrame({"customer_id": cid, "email": email, "phone": phone,
-                      "first_name": names[0], "last_name": names[1], "accepts_email": consent,
-                      "order_date": level["createdat"]})
+    c = pd.DataFrame(
+        {
+            "customer_id": cid,
+            "email": email,
+            "phone": phone,
+            "first_name": names[0],
+            "last_name": names[1],
+            "accepts_email": consent,
+            "order_date": level["createdat"],
+        }
+    )
     return c.loc[first].reset_index(drop=True)
 
 

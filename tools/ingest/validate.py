@@ -59,10 +59,18 @@ def _dates(canon, reasons, column, cols, file, *, now, required):
     _whole_column_bad(canon, bad, blank, column, cols, file, "a date")
     if required:
         _first_reason(reasons, blank, f"{column} is blank")
-    _first_reason(reasons, bad, lambda idx: "'" + canon.loc[idx, column].astype(str).str.slice(0, 40)
-                  + f"' is not a date ({column})")
-    _first_reason(reasons, parsed > pd.Timestamp(now + FUTURE_TOLERANCE),
-                  f"{column} is in the future")
+    _first_reason(
+        reasons,
+        bad,
+        lambda idx: (
+            "'"
+            + canon.loc[idx, column].astype(str).str.slice(0, 40)
+            + f"' is not a date ({column})"
+        ),
+    )
+    _first_reason(
+        reasons, parsed > pd.Timestamp(now + FUTURE_TOLERANCE), f"{column} is in the future"
+    )
     return parsed
 
 
@@ -72,8 +80,15 @@ def _numbers(canon, reasons, column, cols, file, *, required):
     _whole_column_bad(canon, bad, blank, column, cols, file, "a number")
     if required:
         _first_reason(reasons, blank, f"{column} is blank")
-    _first_reason(reasons, bad, lambda idx: "'" + canon.loc[idx, column].astype(str).str.slice(0, 40)
-                  + f"' is not a number ({column})")
+    _first_reason(
+        reasons,
+        bad,
+        lambda idx: (
+            "'"
+            + canon.loc[idx, column].astype(str).str.slice(0, 40)
+            + f"' is not a number ({column})"
+        ),
+    )
     return values
 
 
@@ -97,10 +112,18 @@ def _id_column(canon, reasons, column) -> tuple[pd.Series, np.ndarray]:
     words = enc.dictionary
     fake = np.append(placeholder_words(words), False)
     if fake.any():
-        hit = pd.Series(fake[enc.indices.fill_null(len(words)).to_numpy(zero_copy_only=False)],
-                        index=col.index)
-        _first_reason(reasons, hit, lambda idx: f"{column} '" + ids[idx].astype(str)
-                      + "' is a placeholder, not a customer (a guest or blank id)")
+        hit = pd.Series(
+            fake[enc.indices.fill_null(len(words)).to_numpy(zero_copy_only=False)], index=col.index
+        )
+        _first_reason(
+            reasons,
+            hit,
+            lambda idx: (
+                f"{column} '"
+                + ids[idx].astype(str)
+                + "' is a placeholder, not a customer (a guest or blank id)"
+            ),
+        )
     return ids, enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
@@ -149,8 +172,15 @@ def _validate_orders(canon: pd.DataFrame, cols, file, *, now):
         out["amount"] = (qty * price).round(4)
         warnings.append("no amount column: amount = quantity x unit price")
     huge = ~np.isfinite(out["amount"].fillna(0.0)) | (out["amount"].abs() > MAX_PLAUSIBLE_AMOUNT)
-    _first_reason(reasons, huge, lambda idx: "amount " + out.loc[idx, "amount"].map("{:.6g}".format)
-                  + f" is beyond any plausible order line (over {MAX_PLAUSIBLE_AMOUNT:.0e})")
+    _first_reason(
+        reasons,
+        huge,
+        lambda idx: (
+            "amount "
+            + out.loc[idx, "amount"].map("{:.6g}".format)
+            + f" is beyond any plausible order line (over {MAX_PLAUSIBLE_AMOUNT:.0e})"
+        ),
+    )
     order_code = None
     if "order_id" in cols:
         out["order_id"], order_code = _id_column(canon, reasons, "order_id")
@@ -170,10 +200,15 @@ def _validate_orders(canon: pd.DataFrame, cols, file, *, now):
             out["product_id"] = out["product_id"].fillna(out["product_name"])
     if "quantity" in cols:
         out["quantity"] = _numbers(canon, reasons, "quantity", cols, file, required=False)
-        _first_reason(reasons, out["quantity"].abs() > MAX_PLAUSIBLE_AMOUNT,
-                      "quantity is beyond any plausible order line")
+        _first_reason(
+            reasons,
+            out["quantity"].abs() > MAX_PLAUSIBLE_AMOUNT,
+            "quantity is beyond any plausible order line",
+        )
     if "discount" in cols:
-        out["discount"] = _numbers(canon, reasons, "discount", cols, file, required=False).abs().fillna(0.0)
+        out["discount"] = (
+            _numbers(canon, reasons, "discount", cols, file, required=False).abs().fillna(0.0)
+        )
     currency = None
     if "currency" in cols:
         cur = canon["currency"].str.strip().str.upper()
@@ -181,23 +216,38 @@ def _validate_orders(canon: pd.DataFrame, cols, file, *, now):
         if len(present):
             currency = present.value_counts().idxmax()
             other = (cur != "") & (cur != currency)
-            _first_reason(reasons, other, lambda idx: "currency " + cur[idx]
-                          + f" differs from the store's {currency} (no exchange rates given)")
+            _first_reason(
+                reasons,
+                other,
+                lambda idx: (
+                    "currency "
+                    + cur[idx]
+                    + f" differs from the store's {currency} (no exchange rates given)"
+                ),
+            )
             if other.any():
-                warnings.append(f"mixed currencies: kept {currency}, rejected {int(other.sum())} rows in others")
+                warnings.append(
+                    f"mixed currencies: kept {currency}, rejected {int(other.sum())} rows in others"
+                )
         out["currency"] = cur.replace("", currency)
     _orders_of_one_customer(out, reasons, order=order_code, customer=customer_code)
     n_full = _fully_returned_orders(out, reasons, order=order_code, customer=customer_code)
     if n_full:
-        warnings.append(f"{n_full} orders returned in full by a later return of the same items: "
-                        "kept with their return (revenue nets to zero), not purchase occasions")
+        warnings.append(
+            f"{n_full} orders returned in full by a later return of the same items: "
+            "kept with their return (revenue nets to zero), not purchase occasions"
+        )
     out.attrs["currency"] = currency
     return out, reasons, warnings
 
 
-def _fully_returned_orders(out: pd.DataFrame, reasons: pd.Series, *,
-                           order: np.ndarray | None = None,
-                           customer: np.ndarray | None = None) -> int:
+def _fully_returned_orders(
+    out: pd.DataFrame,
+    reasons: pd.Series,
+    *,
+    order: np.ndarray | None = None,
+    customer: np.ndarray | None = None,
+) -> int:
     """An order that a return of the same customer on or after its date gives back in full
     (the same products in the same quantities, or without products the same amount) was not
     a purchase: a cancelled invoice (Online Retail's C-invoices), a refund of the whole order.
@@ -226,33 +276,56 @@ def _fully_returned_orders(out: pd.DataFrame, reasons: pd.Series, *,
     item = pd.util.hash_array(text.to_numpy(dtype=object)).astype(np.uint64)
     # an order's signature: its multiset of items (sums of independent 31-bit hash parts),
     # so the order of lines does not matter; an order of mixed signs is never matched
-    orders = pd.DataFrame({
-        "order": order[take], "customer": customer[take],
-        "date": rows["order_date"].to_numpy(), "sign": np.sign(rows["amount"].to_numpy()),
-        "h1": (item & np.uint64(0x7FFFFFFF)).astype(np.int64),
-        "h2": ((item >> np.uint64(32)) & np.uint64(0x7FFFFFFF)).astype(np.int64),
-        "h3": ((item * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(33)).astype(np.int64)})
-    sig = orders.groupby("order", sort=False).agg(
-        customer=("customer", "first"), date=("date", "min"), sign_min=("sign", "min"),
-        sign_max=("sign", "max"), n=("h1", "size"), h1=("h1", "sum"), h2=("h2", "sum"),
-        h3=("h3", "sum")).reset_index()
+    orders = pd.DataFrame(
+        {
+            "order": order[take],
+            "customer": customer[take],
+            "date": rows["order_date"].to_numpy(),
+            "sign": np.sign(rows["amount"].to_numpy()),
+            "h1": (item & np.uint64(0x7FFFFFFF)).astype(np.int64),
+            "h2": ((item >> np.uint64(32)) & np.uint64(0x7FFFFFFF)).astype(np.int64),
+            "h3": ((item * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(33)).astype(np.int64),
+        }
+    )
+    sig = (
+        orders.groupby("order", sort=False)
+        .agg(
+            customer=("customer", "first"),
+            date=("date", "min"),
+            sign_min=("sign", "min"),
+            sign_max=("sign", "max"),
+            n=("h1", "size"),
+            h1=("h1", "sum"),
+            h2=("h2", "sum"),
+            h3=("h3", "sum"),
+        )
+        .reset_index()
+    )
     buys = sig[(sig["sign_min"] >= 0) & (sig["sign_max"] > 0)]
     rets = sig[sig["sign_max"] < 0]
     pairs = rets.merge(buys, on=["customer", "n", "h1", "h2", "h3"], suffixes=("_r", "_b"))
-    pairs = pairs[pairs["date_b"] <= pairs["date_r"]].sort_values(["date_r", "date_b"],
-                                                                   ascending=[True, False])
+    pairs = pairs[pairs["date_b"] <= pairs["date_r"]].sort_values(
+        ["date_r", "date_b"], ascending=[True, False]
+    )
     pairs = pairs.drop_duplicates("order_r").drop_duplicates("order_b")
     if pairs.empty:
         return 0
     returned = np.zeros(int(order.max()) + 1, bool)
     returned[pairs["order_b"].to_numpy()] = True
     full = returned[np.maximum(order, 0)] & (order >= 0) & ok
-    out[RETURNED_COL] = full | (out[RETURNED_COL].to_numpy(dtype=bool) if RETURNED_COL in out else False)
+    out[RETURNED_COL] = full | (
+        out[RETURNED_COL].to_numpy(dtype=bool) if RETURNED_COL in out else False
+    )
     return len(pairs)
 
 
-def _orders_of_one_customer(out: pd.DataFrame, reasons: pd.Series, *, order: np.ndarray | None = None,
-                            customer: np.ndarray | None = None) -> None:
+def _orders_of_one_customer(
+    out: pd.DataFrame,
+    reasons: pd.Series,
+    *,
+    order: np.ndarray | None = None,
+    customer: np.ndarray | None = None,
+) -> None:
     """Rows that share an order id are parts of one order: identical line items are two
     items bought, an invoice split over two timestamps is one order (summed; dated at its
     first timestamp), so no row is rejected as a duplicate. An order id used by two
@@ -268,7 +341,9 @@ def _orders_of_one_customer(out: pd.DataFrame, reasons: pd.Series, *, order: np.
         owner = pd.Series(c_ok[first_pair]).groupby(o_ok[first_pair], sort=False).first()
         clash = np.zeros(len(order), bool)
         clash[idx] = (per_order[o_ok] > 1) & (c_ok != owner.reindex(o_ok).to_numpy())
-        _first_reason(reasons, pd.Series(clash, index=out.index), "order_id already used by another customer")
+        _first_reason(
+            reasons, pd.Series(clash, index=out.index), "order_id already used by another customer"
+        )
     ok = np.flatnonzero(reasons.isna().to_numpy() & (order >= 0))
     if len(ok) and np.bincount(order[ok]).max() > 1:  # some order has several rows
         dates = out["order_date"].to_numpy()
@@ -296,14 +371,26 @@ def _validate_customers(canon, cols, file, *, now):
     out = pd.DataFrame({LINE_COL: canon[LINE_COL]})
     if "customer_id" not in cols:  # Shopify's customers export: Email is the key
         if "email" not in cols and "phone" not in cols:
-            raise DataError("required column 'customer_id' not found (nor an Email or Phone column "
-                            "to know customers by)", file=file, column="customer_id",
-                            hint="Rename the column or pass --map customer_id=<your column name>")
-        by_email = (canon["email"].map(email_customer_id, na_action="ignore") if "email" in cols
-                    else pd.Series("", index=canon.index))
-        by_phone = (canon["phone"].map(phone_key, na_action="ignore").map(phone_customer_id)
-                    if "phone" in cols else pd.Series("", index=canon.index))
-        canon = canon.assign(customer_id=by_email.where(by_email.fillna("") != "", by_phone).fillna(""))
+            raise DataError(
+                "required column 'customer_id' not found (nor an Email or Phone column "
+                "to know customers by)",
+                file=file,
+                column="customer_id",
+                hint="Rename the column or pass --map customer_id=<your column name>",
+            )
+        by_email = (
+            canon["email"].map(email_customer_id, na_action="ignore")
+            if "email" in cols
+            else pd.Series("", index=canon.index)
+        )
+        by_phone = (
+            canon["phone"].map(phone_key, na_action="ignore").map(phone_customer_id)
+            if "phone" in cols
+            else pd.Series("", index=canon.index)
+        )
+        canon = canon.assign(
+            customer_id=by_email.where(by_email.fillna("") != "", by_phone).fillna("")
+        )
         warnings.append("no customer id column: customers are known by their email (or phone)")
     out["customer_id"] = _ids(canon, reasons, "customer_id")
     for text_col in ("email", "first_name", "last_name", "phone", "tags", "note"):
@@ -315,13 +402,19 @@ def _validate_customers(canon, cols, file, *, now):
         if flag in cols:
             out[flag], unknown = parse_consent(_normalise_category(canon[flag], lambda t: t))
             if unknown.any():
-                warnings.append(f"{flag}: {int(unknown.sum())} values not read as yes/no are unknown consent")
+                warnings.append(
+                    f"{flag}: {int(unknown.sum())} values not read as yes/no are unknown consent"
+                )
         else:
             out[flag] = pd.array([pd.NA] * len(out), dtype="boolean")
             warnings.append(f"no {flag} column: consent to {flag[8:]} is unknown (not assumed)")
     if "created_at" in cols:
-        out["created_at"] = _dates(canon, reasons, "created_at", cols, file, now=now, required=False)
-    _first_reason(reasons, out["customer_id"].duplicated() & reasons.isna(), "duplicate customer_id")
+        out["created_at"] = _dates(
+            canon, reasons, "created_at", cols, file, now=now, required=False
+        )
+    _first_reason(
+        reasons, out["customer_id"].duplicated() & reasons.isna(), "duplicate customer_id"
+    )
     return out, reasons, warnings
 
 
@@ -332,7 +425,9 @@ def _validate_products(canon, cols, file, *, now):
     for text_col in ("name", "category"):
         out[text_col] = canon[text_col].str.strip() if text_col in cols else ""
     for num in ("price", "unit_cost"):
-        out[num] = _numbers(canon, reasons, num, cols, file, required=False) if num in cols else np.nan
+        out[num] = (
+            _numbers(canon, reasons, num, cols, file, required=False) if num in cols else np.nan
+        )
     _first_reason(reasons, out["product_id"].duplicated() & reasons.isna(), "duplicate product_id")
     return out, reasons, []
 
@@ -343,7 +438,8 @@ def _validate_events(canon, cols, file, *, now):
     out["customer_id"] = _ids(canon, reasons, "customer_id")
     out["timestamp"] = _dates(canon, reasons, "timestamp", cols, file, now=now, required=True)
     out["type"] = _normalise_category(
-        canon["type"], lambda t: t.str.strip().str.lower().str.replace(r"[\s\-]+", "_", regex=True))
+        canon["type"], lambda t: t.str.strip().str.lower().str.replace(r"[\s\-]+", "_", regex=True)
+    )
     _first_reason(reasons, out["type"] == "", "type is blank")
     return out, reasons, []
 
@@ -354,11 +450,16 @@ def _validate_tickets(canon, cols, file, *, now):
     out["customer_id"] = _ids(canon, reasons, "customer_id")
     out["opened_at"] = _dates(canon, reasons, "opened_at", cols, file, now=now, required=True)
     if "resolved_at" in cols:
-        out["resolved_at"] = _dates(canon, reasons, "resolved_at", cols, file, now=now, required=False)
+        out["resolved_at"] = _dates(
+            canon, reasons, "resolved_at", cols, file, now=now, required=False
+        )
     else:
         out["resolved_at"] = pd.NaT
-    out["severity"] = (_normalise_category(canon["severity"], lambda t: t.str.strip().str.lower())
-                       if "severity" in cols else "")
+    out["severity"] = (
+        _normalise_category(canon["severity"], lambda t: t.str.strip().str.lower())
+        if "severity" in cols
+        else ""
+    )
     if "sentiment" in cols:
         out["sentiment"] = _sentiment(canon["sentiment"])
     else:
@@ -368,7 +469,14 @@ def _validate_tickets(canon, cols, file, *, now):
 
 
 def _sentiment(s: pd.Series) -> pd.Series:
-    words = {"negative": -1.0, "neutral": 0.0, "positive": 1.0, "angry": -1.0, "bad": -1.0, "good": 1.0}
+    words = {
+        "negative": -1.0,
+        "neutral": 0.0,
+        "positive": 1.0,
+        "angry": -1.0,
+        "bad": -1.0,
+        "good": 1.0,
+    }
     values, _ = parse_numbers(s)
     mapped = s.str.strip().str.lower().map(words)
     return values.fillna(mapped)
@@ -381,7 +489,6 @@ VALIDATORS = {
     "events": _validate_events,
     "tickets": _validate_tickets,
 }
-
 
 
 CONSENT_FLAGS = ("accepts_email", "accepts_sms")
@@ -409,5 +516,3 @@ def email_customer_id(email: str) -> str | None:
     if not email:
         return ""
     return "e" + hashlib.sha1(email.encode()).hexdigest()[:12]
-
-

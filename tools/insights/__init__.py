@@ -9,5 +9,12 @@ from tools.insights.affinity import next_best_product
 from tools.insights.kpis import at_risk_mask, value_at_stake, week_kpis
 from tools.insights.segments import clv_tiers, rfm_scores, segment_migration
 
-__all__ = ["at_risk_mask", "clv_tiers", "next_best_product", "rfm_scores", "segment_migration",
-           "value_at_stake", "week_kpis"]
+__all__ = [
+    "at_risk_mask",
+    "clv_tiers",
+    "next_best_product",
+    "rfm_scores",
+    "segment_migration",
+    "value_at_stake",
+    "week_kpis",
+]

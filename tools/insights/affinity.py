@@ -53,15 +53,21 @@ def product_affinity(
     Sorted by lift, n_orders_together, product_a, product_b (deterministic).
     """
     if min_orders < 1 or not 0.0 <= min_support <= 1.0 or max_products < 2 or max_pairs < 0:
-        raise ValueError("need min_orders >= 1, 0 <= min_support <= 1, max_products >= 2, max_pairs >= 0")
+        raise ValueError(
+            "need min_orders >= 1, 0 <= min_support <= 1, max_products >= 2, max_pairs >= 0"
+        )
     _require(orders, ("order_id", "amount", "product_id"))
     lines = orders["amount"].to_numpy(dtype=float) >= 0
     lines &= orders["product_id"].notna().to_numpy()
     o_codes, _ = pd.factorize(orders["order_id"].to_numpy()[lines])
     p_codes, p_ids = pd.factorize(orders["product_id"].to_numpy()[lines])
     n_baskets = int(o_codes.max()) + 1 if len(o_codes) else 0
-    empty = pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(
-        AFFINITY_COLUMNS, (object, object, np.int64, float, float, float))})
+    empty = pd.DataFrame(
+        {
+            c: pd.Series(dtype=t)
+            for c, t in zip(AFFINITY_COLUMNS, (object, object, np.int64, float, float, float))
+        }
+    )
     if n_baskets == 0:
         return empty
     X = _incidence(o_codes, p_codes, n_baskets, len(p_ids))
@@ -80,12 +86,21 @@ def product_affinity(
     na, nb = n_item[a].astype(float), n_item[b].astype(float)
     lift = n_ab * float(n_baskets) / (na * nb)
     ids = np.asarray(p_ids, dtype=object)
-    out = pd.DataFrame({
-        "product_a": ids[a], "product_b": ids[b], "n_orders_together": n_ab,
-        "support": n_ab / float(n_baskets), "confidence": n_ab / na, "lift": lift,
-    })
-    out = out.sort_values(["lift", "n_orders_together", "product_a", "product_b"],
-                          ascending=[False, False, True, True], kind="stable")
+    out = pd.DataFrame(
+        {
+            "product_a": ids[a],
+            "product_b": ids[b],
+            "n_orders_together": n_ab,
+            "support": n_ab / float(n_baskets),
+            "confidence": n_ab / na,
+            "lift": lift,
+        }
+    )
+    out = out.sort_values(
+        ["lift", "n_orders_together", "product_a", "product_b"],
+        ascending=[False, False, True, True],
+        kind="stable",
+    )
     return out.head(max_pairs).reset_index(drop=True)
 
 
@@ -124,15 +139,24 @@ def next_best_product(
         hist = orders.loc[orders["order_date"].to_numpy() < cutoff.to_datetime64()]
     c_codes, c_ids = factorize_sorted(hist["customer_id"].to_numpy())
     n_cust = len(c_ids)
-    raw_p, raw_ids = (pd.factorize(hist["product_id"].to_numpy()) if "product_id" in hist.columns
-                      else (np.full(len(hist), -1), []))  # NaN -> -1
+    raw_p, raw_ids = (
+        pd.factorize(hist["product_id"].to_numpy())
+        if "product_id" in hist.columns
+        else (np.full(len(hist), -1), [])
+    )  # NaN -> -1
     service = _non_products(hist, raw_p, raw_ids)
     if service.any():  # postage, fees, tips: revenue, never a product to suggest
         raw_p = np.where(service[raw_p] & (raw_p >= 0), -1, raw_p)
         raw_p, raw_ids = _recode(raw_p, raw_ids)
     if len(raw_ids) == 0:
-        return _frame(c_ids, np.ones(n_cust, np.int64), np.full(n_cust, "", object),
-                      np.full(n_cust, "", object), np.zeros(n_cust), np.full(n_cust, NO_PRODUCTS, object))
+        return _frame(
+            c_ids,
+            np.ones(n_cust, np.int64),
+            np.full(n_cust, "", object),
+            np.full(n_cust, "", object),
+            np.zeros(n_cust),
+            np.full(n_cust, NO_PRODUCTS, object),
+        )
     has_p = raw_p >= 0
     buy = has_p & (hist["amount"].to_numpy(dtype=float) >= 0)
     # products ordered by popularity (distinct buyers, then lines, then id): code 0 = best seller
@@ -171,8 +195,14 @@ def next_best_product(
     reason = np.where(rec_p < 0, NOTHING_LEFT, reason).astype(object)
     keep = (rec_p >= 0) | (np.arange(top_n) == 0)
     cust = np.broadcast_to(np.arange(n_cust)[:, None], rec_p.shape)[keep]
-    return _frame(c_ids[cust], np.broadcast_to(np.arange(1, top_n + 1), rec_p.shape)[keep],
-                  _take(p_ids, rec_p)[keep], _take(names, rec_p)[keep], rec_s[keep], reason[keep])
+    return _frame(
+        c_ids[cust],
+        np.broadcast_to(np.arange(1, top_n + 1), rec_p.shape)[keep],
+        _take(p_ids, rec_p)[keep],
+        _take(names, rec_p)[keep],
+        rec_s[keep],
+        reason[keep],
+    )
 
 
 # --- helpers -----------------------------------------------------------------------------
@@ -200,7 +230,6 @@ def _recode(codes: np.ndarray, ids) -> tuple[np.ndarray, list]:
     new = np.full(len(ids), -1, np.int64)
     new[used] = np.arange(len(used))
     return np.where(codes >= 0, new[np.maximum(codes, 0)], -1), list(ids[used])
-
 
 
 def _incidence(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int) -> sparse.csr_matrix:
@@ -316,7 +345,9 @@ def _categories(p_ids: np.ndarray, products: pd.DataFrame | None) -> tuple[np.nd
     if products is None or not {"product_id", "category"} <= set(products.columns):
         return none
     p = products.loc[products["category"].notna()].drop_duplicates("product_id")
-    cat = pd.Series(p["category"].astype(str).str.strip().to_numpy(), index=p["product_id"].to_numpy())
+    cat = pd.Series(
+        p["category"].astype(str).str.strip().to_numpy(), index=p["product_id"].to_numpy()
+    )
     cat = cat[cat != ""]
     per_product = pd.Series(pd.Index(p_ids)).map(cat)
     codes, names = pd.factorize(per_product, sort=True)  # NaN -> -1
@@ -339,13 +370,13 @@ def _category_fill(B, H, rec_p, rec_s, rec_cat, popularity, cats) -> None:
     for c in np.unique(main[need]):
         rows = need[main[need] == c]
         prods = np.flatnonzero((cats == c) & (popularity > 0))  # popularity order: best first
-        prods = prods[:32 + 2 * rec_p.shape[1]]  # the rest fall back to the store's best sellers
+        prods = prods[: 32 + 2 * rec_p.shape[1]]  # the rest fall back to the store's best sellers
         if len(prods) == 0:
             continue
         taken = H[rows][:, prods].toarray() > 0
         given = rec_p[rows]
         for j in range(rec_p.shape[1]):
-            taken |= (given[:, [j]] == prods[None, :])
+            taken |= given[:, [j]] == prods[None, :]
         for j in range(rec_p.shape[1]):
             empty = np.flatnonzero(given[:, j] < 0)
             if len(empty) == 0:
@@ -387,12 +418,23 @@ def _take(values: np.ndarray, idx: np.ndarray) -> np.ndarray:
 
 
 def _frame(cust, rank, product, name, score, reason) -> pd.DataFrame:
-    return pd.DataFrame({"customer_id": cust, "rank": np.asarray(rank, np.int64), "next_best_product": product,
-                         "product_name": name, "score": np.asarray(score, float), "reason": reason})
+    return pd.DataFrame(
+        {
+            "customer_id": cust,
+            "rank": np.asarray(rank, np.int64),
+            "next_best_product": product,
+            "product_name": name,
+            "score": np.asarray(score, float),
+            "reason": reason,
+        }
+    )
 
 
 def _require(frame: pd.DataFrame, columns, *, what: str = "orders") -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise DataError(f"column '{missing[0]}' is missing; have {', '.join(map(str, frame.columns))}",
-                        file=what, column=missing[0])
+        raise DataError(
+            f"column '{missing[0]}' is missing; have {', '.join(map(str, frame.columns))}",
+            file=what,
+            column=missing[0],
+        )

@@ -44,14 +44,24 @@ AT_RISK = 0.7
 """Churn probability at or above which a customer is "called at risk"."""
 SAFE = 0.3
 """Churn probability below which a customer is "called safe"."""
-FORECAST_COLUMNS = ("customer_id", "expected_orders", "expected_revenue", "revenue_low", "revenue_high",
-                    "churn_probability", "expected_next_order_date")
+FORECAST_COLUMNS = (
+    "customer_id",
+    "expected_orders",
+    "expected_revenue",
+    "revenue_low",
+    "revenue_high",
+    "churn_probability",
+    "expected_next_order_date",
+)
 
 
-def _curve(purchase: dict | None, rfm: pd.DataFrame, days: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+def _curve(
+    purchase: dict | None, rfm: pd.DataFrame, days: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
     """(E[X(t)], P(no purchase in t)) per customer (rows) and t in `days` (columns), from the
     fitted purchase model (`params["probabilistic"]`), or None when it is not a BTYD model."""
     from tools.models import clv_fit as F
+
     model = (purchase or {}).get("model")
     names = F.PARAM_NAMES.get(model)
     if not names or not all(k in purchase.get("params", {}) for k in names):
@@ -73,8 +83,15 @@ def _curve(purchase: dict | None, rfm: pd.DataFrame, days: np.ndarray) -> tuple[
     return e, none
 
 
-def forecast_table(scores: pd.DataFrame, orders: pd.DataFrame, *, as_of, horizon_days: int,
-                   purchase: dict | None = None, margin: float = 1.0) -> pd.DataFrame:
+def forecast_table(
+    scores: pd.DataFrame,
+    orders: pd.DataFrame,
+    *,
+    as_of,
+    horizon_days: int,
+    purchase: dict | None = None,
+    margin: float = 1.0,
+) -> pd.DataFrame:
     """One row per scored customer: the horizon's forecast (FORECAST_COLUMNS) and, for each
     checkpoint d in CHECKPOINTS_DAYS inside the horizon, `orders_{d}d`, `revenue_{d}d` and
     `p_none_{d}d` (module docstring). `orders`: the store's orders (only lines on or before
@@ -82,17 +99,25 @@ def forecast_table(scores: pd.DataFrame, orders: pd.DataFrame, *, as_of, horizon
     `predicted_clv` was multiplied by (revenue is divided by it back). Nothing passed in is
     modified."""
     from tools.models import clv
+
     as_of = pd.Timestamp(as_of).normalize()
     margin = float(margin) if margin and margin > 0 else 1.0
     s = scores.drop_duplicates("customer_id")
-    out = pd.DataFrame({"customer_id": s["customer_id"].astype(str).to_numpy(),
-                        "expected_orders": s["expected_orders"].to_numpy(float),
-                        "expected_revenue": s["predicted_clv"].to_numpy(float) / margin,
-                        "revenue_low": s.get("clv_low", s["predicted_clv"]).to_numpy(float) / margin,
-                        "revenue_high": s.get("clv_high", s["predicted_clv"]).to_numpy(float) / margin,
-                        "churn_probability": s["churn_probability"].to_numpy(float)})
-    out["expected_next_order_date"] = (pd.to_datetime(s["expected_next_order_date"]).to_numpy()
-                                       if "expected_next_order_date" in s else pd.NaT)
+    out = pd.DataFrame(
+        {
+            "customer_id": s["customer_id"].astype(str).to_numpy(),
+            "expected_orders": s["expected_orders"].to_numpy(float),
+            "expected_revenue": s["predicted_clv"].to_numpy(float) / margin,
+            "revenue_low": s.get("clv_low", s["predicted_clv"]).to_numpy(float) / margin,
+            "revenue_high": s.get("clv_high", s["predicted_clv"]).to_numpy(float) / margin,
+            "churn_probability": s["churn_probability"].to_numpy(float),
+        }
+    )
+    out["expected_next_order_date"] = (
+        pd.to_datetime(s["expected_next_order_date"]).to_numpy()
+        if "expected_next_order_date" in s
+        else pd.NaT
+    )
     days = np.array([d for d in CHECKPOINTS_DAYS if d < horizon_days] + [horizon_days], float)
     curve = None
     try:
@@ -111,7 +136,9 @@ def forecast_table(scores: pd.DataFrame, orders: pd.DataFrame, *, as_of, horizon
         with np.errstate(all="ignore"):
             share = np.where(e[:, -1:] > 0, e / e[:, -1:], days / horizon_days)
             log_h = np.log(np.clip(none[:, -1:], 1e-12, 1.0))
-            expo = np.where(log_h < -1e-9, np.log(np.clip(none, 1e-12, 1.0)) / log_h, days / horizon_days)
+            expo = np.where(
+                log_h < -1e-9, np.log(np.clip(none, 1e-12, 1.0)) / log_h, days / horizon_days
+            )
         share, expo = np.clip(share, 0, 1), np.clip(expo, 0, 1)
     p_h = np.clip(out["churn_probability"].to_numpy(float), 1e-6, 1.0)
     for j, d in enumerate(days[:-1].astype(int)):
@@ -124,8 +151,11 @@ def forecast_table(scores: pd.DataFrame, orders: pd.DataFrame, *, as_of, horizon
 
 def checkpoints(forecast: pd.DataFrame) -> list[int]:
     """The checkpoint days a forecast table carries, ascending."""
-    return sorted(int(c[len("orders_"):-1]) for c in forecast.columns
-                  if c.startswith("orders_") and c.endswith("d"))
+    return sorted(
+        int(c[len("orders_") : -1])
+        for c in forecast.columns
+        if c.startswith("orders_") and c.endswith("d")
+    )
 
 
 def _cumulative(forecast: pd.DataFrame, what: str, days: float, horizon_days: int) -> float:
@@ -142,8 +172,10 @@ def occasions(orders: pd.DataFrame, start, end) -> pd.DataFrame:
     """customer_id, bought (purchase occasions: distinct days with an amount > 0), revenue
     (net) of the orders dated in (start, end], one row per customer with a line there."""
     one = pd.Timedelta(days=1)
-    o = orders.loc[(orders["order_date"] >= pd.Timestamp(start).normalize() + one)
-                   & (orders["order_date"] < pd.Timestamp(end).normalize() + one)]
+    o = orders.loc[
+        (orders["order_date"] >= pd.Timestamp(start).normalize() + one)
+        & (orders["order_date"] < pd.Timestamp(end).normalize() + one)
+    ]
     cid = o["customer_id"].astype(str)
     day = o["order_date"].dt.normalize()
     pos = o["amount"] > 0
@@ -153,11 +185,14 @@ def occasions(orders: pd.DataFrame, start, end) -> pd.DataFrame:
     return out.rename_axis("customer_id")
 
 
-def backtest_error(orders: pd.DataFrame, *, as_of, purchase: dict | None, days: int = 28) -> float | None:
+def backtest_error(
+    orders: pd.DataFrame, *, as_of, purchase: dict | None, days: int = 28
+) -> float | None:
     """|relative error| of the purchase model's aggregate orders over the `days` before
     `as_of`, applied to the history as of `as_of − days` (a backtest of the forecast curve;
     the parameters are the snapshot's). None without a purchase model or enough history."""
     from tools.models import clv
+
     as_of = pd.Timestamp(as_of).normalize()
     start = as_of - pd.Timedelta(days=days)
     try:
@@ -179,15 +214,26 @@ def backtest_error(orders: pd.DataFrame, *, as_of, purchase: dict | None, days: 
 def order_value_cv(orders: pd.DataFrame, *, as_of, days: int = 180) -> float:
     """Coefficient of variation of the values of purchase occasions in the `days` before `as_of`."""
     as_of = pd.Timestamp(as_of).normalize()
-    o = orders.loc[(orders["order_date"] >= as_of - pd.Timedelta(days=days))
-                   & (orders["order_date"] < as_of + pd.Timedelta(days=1)) & (orders["amount"] > 0)]
+    o = orders.loc[
+        (orders["order_date"] >= as_of - pd.Timedelta(days=days))
+        & (orders["order_date"] < as_of + pd.Timedelta(days=1))
+        & (orders["amount"] > 0)
+    ]
     v = o["amount"].groupby([o["customer_id"].astype(str), o["order_date"].dt.normalize()]).sum()
     return float(v.std(ddof=1) / v.mean()) if len(v) > 2 and v.mean() > 0 else 1.0
 
 
-def grade_forecast(forecast: pd.DataFrame, orders: pd.DataFrame, *, as_of, through, horizon_days: int,
-                   backtest_rel_error: float | None = None, value_cv: float = 1.0,
-                   grace_days: int = 30) -> dict:
+def grade_forecast(
+    forecast: pd.DataFrame,
+    orders: pd.DataFrame,
+    *,
+    as_of,
+    through,
+    horizon_days: int,
+    backtest_rel_error: float | None = None,
+    value_cv: float = 1.0,
+    grace_days: int = 30,
+) -> dict:
     """The forecast made as of `as_of` against what happened in (as_of, through]: orders and
     revenue (forecast, 90% band, actual, whether inside the band), the customers called at
     risk who bought anyway and those called safe who lapsed (module docstring)."""
@@ -198,8 +244,8 @@ def grade_forecast(forecast: pd.DataFrame, orders: pd.DataFrame, *, as_of, throu
     occ = occasions(orders, as_of, through).reindex(forecast["customer_id"].astype(str)).fillna(0.0)
     a_orders, a_rev = float(occ["bought"].sum()), float(occ["revenue"].sum())
     e = float(backtest_rel_error or 0.0)
-    rel_o = math.sqrt((Z90 / math.sqrt(f_orders)) ** 2 + e ** 2) if f_orders > 0 else 1.0
-    rel_r = math.sqrt(rel_o ** 2 + value_cv ** 2 / f_orders) if f_orders > 0 else 1.0
+    rel_o = math.sqrt((Z90 / math.sqrt(f_orders)) ** 2 + e**2) if f_orders > 0 else 1.0
+    rel_r = math.sqrt(rel_o**2 + value_cv**2 / f_orders) if f_orders > 0 else 1.0
     bought = occ["bought"].to_numpy() > 0
     p = forecast["churn_probability"].to_numpy(float)
     risky = p >= AT_RISK
@@ -211,17 +257,32 @@ def grade_forecast(forecast: pd.DataFrame, orders: pd.DataFrame, *, as_of, throu
     nxt = pd.to_datetime(forecast["expected_next_order_date"])
     safe = p < SAFE
     lapsed = safe & ~bought & (nxt + pd.Timedelta(days=grace_days) < through).to_numpy()
-    out = {"as_of": str(as_of.date()), "through": str(through.date()), "days": days,
-           "orders_forecast": f_orders, "orders_low": max(0.0, f_orders * (1 - rel_o)),
-           "orders_high": f_orders * (1 + rel_o), "orders_actual": a_orders,
-           "revenue_forecast": f_rev, "revenue_low": max(0.0, f_rev * (1 - rel_r)),
-           "revenue_high": f_rev * (1 + rel_r), "revenue_actual": a_rev,
-           "band_orders": rel_o, "band_revenue": rel_r, "backtest_rel_error": e,
-           "at_risk": int(risky.sum()), "at_risk_bought": int((risky & bought).sum()),
-           "at_risk_expected_buyers": float(p_buy[risky].sum()),
-           "safe": int(safe.sum()), "safe_lapsed": int(lapsed.sum()),
-           "safe_lapsed_ids": forecast.loc[lapsed, "customer_id"].astype(str).head(5).tolist(),
-           "at_risk_bought_ids": forecast.loc[risky & bought, "customer_id"].astype(str).head(5).tolist()}
+    out = {
+        "as_of": str(as_of.date()),
+        "through": str(through.date()),
+        "days": days,
+        "orders_forecast": f_orders,
+        "orders_low": max(0.0, f_orders * (1 - rel_o)),
+        "orders_high": f_orders * (1 + rel_o),
+        "orders_actual": a_orders,
+        "revenue_forecast": f_rev,
+        "revenue_low": max(0.0, f_rev * (1 - rel_r)),
+        "revenue_high": f_rev * (1 + rel_r),
+        "revenue_actual": a_rev,
+        "band_orders": rel_o,
+        "band_revenue": rel_r,
+        "backtest_rel_error": e,
+        "at_risk": int(risky.sum()),
+        "at_risk_bought": int((risky & bought).sum()),
+        "at_risk_expected_buyers": float(p_buy[risky].sum()),
+        "safe": int(safe.sum()),
+        "safe_lapsed": int(lapsed.sum()),
+        "safe_lapsed_ids": forecast.loc[lapsed, "customer_id"].astype(str).head(5).tolist(),
+        "at_risk_bought_ids": forecast.loc[risky & bought, "customer_id"]
+        .astype(str)
+        .head(5)
+        .tolist(),
+    }
     out["orders_ok"] = bool(out["orders_low"] <= a_orders <= out["orders_high"])
     out["revenue_ok"] = bool(out["revenue_low"] <= a_rev <= out["revenue_high"])
     out["orders_error"] = a_orders / f_orders - 1 if f_orders > 0 else 0.0
@@ -232,7 +293,9 @@ def grade_forecast(forecast: pd.DataFrame, orders: pd.DataFrame, *, as_of, throu
 CALIBRATION_BANDS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 
 
-def calibration(pairs: list[tuple[pd.DataFrame, pd.Timestamp]], orders: pd.DataFrame, *, days: int) -> dict | None:
+def calibration(
+    pairs: list[tuple[pd.DataFrame, pd.Timestamp]], orders: pd.DataFrame, *, days: int
+) -> dict | None:
     """Predicted against observed no-purchase over `days`-day windows that have matured:
     `pairs` are (forecast, as_of) of snapshots whose window ended by the last order date.
     Returns the bands (customers, mean predicted, observed share), the weighted mean
@@ -249,8 +312,26 @@ def calibration(pairs: list[tuple[pd.DataFrame, pd.Timestamp]], orders: pd.DataF
         return None
     d = pd.concat(rows, ignore_index=True)
     band = np.clip(np.digitize(d["p"], CALIBRATION_BANDS[1:-1]), 0, len(CALIBRATION_BANDS) - 2)
-    g = d.groupby(band).agg(customers=("p", "size"), predicted=("p", "mean"), observed=("none", "mean"))
-    bands = [{"low": CALIBRATION_BANDS[i], "high": CALIBRATION_BANDS[i + 1], "customers": int(r.customers),
-              "predicted": float(r.predicted), "observed": float(r.observed)} for i, r in g.iterrows()]
-    gap = float((g["customers"] * (g["predicted"] - g["observed"]).abs()).sum() / g["customers"].sum())
-    return {"days": days, "windows": len(rows), "customers": int(len(d)), "bands": bands, "mean_gap": gap}
+    g = d.groupby(band).agg(
+        customers=("p", "size"), predicted=("p", "mean"), observed=("none", "mean")
+    )
+    bands = [
+        {
+            "low": CALIBRATION_BANDS[i],
+            "high": CALIBRATION_BANDS[i + 1],
+            "customers": int(r.customers),
+            "predicted": float(r.predicted),
+            "observed": float(r.observed),
+        }
+        for i, r in g.iterrows()
+    ]
+    gap = float(
+        (g["customers"] * (g["predicted"] - g["observed"]).abs()).sum() / g["customers"].sum()
+    )
+    return {
+        "days": days,
+        "windows": len(rows),
+        "customers": int(len(d)),
+        "bands": bands,
+        "mean_gap": gap,
+    }

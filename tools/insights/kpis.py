@@ -36,7 +36,9 @@ def value_at_stake(scores: pd.DataFrame) -> pd.Series:
     return scores["churn_probability"] * scores["predicted_clv"]
 
 
-def week_kpis(orders: pd.DataFrame, scores: pd.DataFrame | None, *, as_of, cac: float | None = None) -> dict:
+def week_kpis(
+    orders: pd.DataFrame, scores: pd.DataFrame | None, *, as_of, cac: float | None = None
+) -> dict:
     as_of = pd.Timestamp(as_of).normalize()
     end = as_of + pd.Timedelta(days=1)
     when = orders["order_date"].to_numpy("datetime64[ns]")
@@ -87,5 +89,8 @@ def change(now: dict, before: dict | None) -> dict:
     """Week-over-week change of every numeric KPI present in both (now - before)."""
     if not before:
         return {}
-    return {k: now[k] - before[k] for k, v in now.items()
-            if isinstance(v, (int, float)) and isinstance(before.get(k), (int, float))}
+    return {
+        k: now[k] - before[k]
+        for k, v in now.items()
+        if isinstance(v, (int, float)) and isinstance(before.get(k), (int, float))
+    }

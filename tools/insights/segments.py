@@ -22,8 +22,17 @@ from tools.schema import purchase_mask
 
 # Segment names, best first; `segment_migration` orders its rows by this list.
 SEGMENTS = (
-    "Champions", "Loyal", "Potential loyalist", "New", "Promising", "Need attention",
-    "About to sleep", "At risk", "Can't lose them", "Hibernating", "Lost",
+    "Champions",
+    "Loyal",
+    "Potential loyalist",
+    "New",
+    "Promising",
+    "Need attention",
+    "About to sleep",
+    "At risk",
+    "Can't lose them",
+    "Hibernating",
+    "Lost",
 )
 # Rows: r_score 5 (most recent) .. 1; columns: fm_score 1 .. 5.
 SEGMENT_GRID = {
@@ -78,12 +87,14 @@ def rfm_table(orders: pd.DataFrame, *, as_of) -> pd.DataFrame:
         last = np.zeros(n, dtype=np.int64)
     t0 = as_of.to_datetime64().astype("datetime64[D]").astype(np.int64)
     has = frequency > 0
-    return pd.DataFrame({
-        "customer_id": np.asarray(uniques, dtype=object)[has],
-        "recency_days": (t0 - last[has]).astype(np.int64),
-        "frequency": frequency[has].astype(np.int64),
-        "monetary": monetary[has],
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": np.asarray(uniques, dtype=object)[has],
+            "recency_days": (t0 - last[has]).astype(np.int64),
+            "frequency": frequency[has].astype(np.int64),
+            "monetary": monetary[has],
+        }
+    )
 
 
 def quintile_scores(values, *, higher_is_better: bool = True) -> np.ndarray:
@@ -215,14 +226,19 @@ def _clusters(features, k, seed, KMeans, MiniBatchKMeans, silhouette_score):
     n = len(num)
     if n == 0 or num.shape[1] == 0:
         return pd.Series(0, index=features.index, name="cluster", dtype=np.int64), (
-            {0: "all customers"} if n else {})
+            {0: "all customers"} if n else {}
+        )
     z = _standardise(num)
     distinct = len(np.unique(z, axis=0)) if n <= 50000 else n
     if distinct < 2:
-        return pd.Series(0, index=features.index, name="cluster", dtype=np.int64), {0: "all customers alike"}
+        return pd.Series(0, index=features.index, name="cluster", dtype=np.int64), {
+            0: "all customers alike"
+        }
     rng = np.random.default_rng(seed)
     if k is None:
-        sample = z[rng.choice(n, _SILHOUETTE_SAMPLE, replace=False)] if n > _SILHOUETTE_SAMPLE else z
+        sample = (
+            z[rng.choice(n, _SILHOUETTE_SAMPLE, replace=False)] if n > _SILHOUETTE_SAMPLE else z
+        )
         best = (-2.0, 0)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -240,7 +256,9 @@ def _clusters(features, k, seed, KMeans, MiniBatchKMeans, silhouette_score):
         warnings.simplefilter("ignore")
         if n > _MINIBATCH_ABOVE:
             fit_rows = rng.choice(n, min(n, _MINIBATCH_FIT), replace=False)
-            model = MiniBatchKMeans(k, random_state=seed, batch_size=4096, n_init=3).fit(z[fit_rows])
+            model = MiniBatchKMeans(k, random_state=seed, batch_size=4096, n_init=3).fit(
+                z[fit_rows]
+            )
             raw = _nearest(z, model.cluster_centers_)
         else:
             raw = KMeans(k, n_init=10, random_state=seed).fit_predict(z)
@@ -260,8 +278,8 @@ def _nearest(z: np.ndarray, centres: np.ndarray, chunk: int = 200_000) -> np.nda
     out = np.empty(len(z), dtype=np.int64)
     c2 = (centres**2).sum(axis=1)
     for i in range(0, len(z), chunk):
-        block = z[i:i + chunk]
-        out[i:i + chunk] = np.argmin(c2[None, :] - 2.0 * block @ centres.T, axis=1)
+        block = z[i : i + chunk]
+        out[i : i + chunk] = np.argmin(c2[None, :] - 2.0 * block @ centres.T, axis=1)
     return out
 
 
@@ -269,7 +287,9 @@ def _standardise(num: pd.DataFrame) -> np.ndarray:
     return standardisation(num)[0]
 
 
-def standardisation(num: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def standardisation(
+    num: pd.DataFrame,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The clusters' feature scaling: NaN to the column median, log1p of the columns skewed
     above 1, then z-scores. Returns (z, median, skewed, mean, std), the last four the fitted
     transform, so the same scaling can be applied to other rows (`tools.scoring.engine.fitting`)."""
@@ -318,7 +338,12 @@ def segment_migration(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame
     `SEGMENTS`. `migration_matrix` pivots it; `migration_summary` gives per-segment totals.
     """
     pairs = _joined(before, after)
-    long = pairs.groupby(["from_segment", "to_segment"], observed=True).size().rename("customers").reset_index()
+    long = (
+        pairs.groupby(["from_segment", "to_segment"], observed=True)
+        .size()
+        .rename("customers")
+        .reset_index()
+    )
     long = long[long["customers"] > 0]
     size_from = long.groupby("from_segment", observed=True)["customers"].transform("sum")
     long = long.assign(share_of_from=long["customers"] / size_from)
@@ -330,8 +355,9 @@ def segment_migration(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame
 
 def migration_matrix(migration: pd.DataFrame) -> pd.DataFrame:
     """The long table of `segment_migration` as a from x to matrix of counts (0 where none)."""
-    m = migration.pivot_table(index="from_segment", columns="to_segment", values="customers",
-                              aggfunc="sum", fill_value=0)
+    m = migration.pivot_table(
+        index="from_segment", columns="to_segment", values="customers", aggfunc="sum", fill_value=0
+    )
     rank = {s: i for i, s in enumerate(_order())}
     rows = sorted(m.index, key=lambda s: rank.get(s, len(rank)))
     cols = sorted(m.columns, key=lambda s: rank.get(s, len(rank)))
@@ -348,18 +374,22 @@ def migration_summary(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame
     new, gone = cats.index(NEW_SEGMENT), cats.index(GONE_SEGMENT)
     stay = f == t
     count = lambda codes, mask: np.bincount(codes[mask], minlength=k)
-    out = pd.DataFrame({
-        "segment": cats,
-        "before": count(f, f != new),
-        "after": count(t, t != gone),
-        "stayed": count(t, stay),
-        "moved_in": count(t, ~stay & (f != new)),
-        "new": count(t, f == new),
-        "moved_out": count(f, ~stay & (t != gone)),
-        "gone": count(f, t == gone),
-    })
+    out = pd.DataFrame(
+        {
+            "segment": cats,
+            "before": count(f, f != new),
+            "after": count(t, t != gone),
+            "stayed": count(t, stay),
+            "moved_in": count(t, ~stay & (f != new)),
+            "new": count(t, f == new),
+            "moved_out": count(f, ~stay & (t != gone)),
+            "gone": count(f, t == gone),
+        }
+    )
     out.insert(3, "change", out["after"] - out["before"])
-    used = ((out["before"] > 0) | (out["after"] > 0)) & ~out["segment"].isin([NEW_SEGMENT, GONE_SEGMENT])
+    used = ((out["before"] > 0) | (out["after"] > 0)) & ~out["segment"].isin(
+        [NEW_SEGMENT, GONE_SEGMENT]
+    )
     return out.loc[used].reset_index(drop=True)
 
 
@@ -368,12 +398,25 @@ def _joined(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
         _require(frame, ("customer_id", "segment"), what=name)
         dup = frame["customer_id"].duplicated()
         if dup.any():
-            raise DataError("a customer appears twice in one snapshot", file=name, column="customer_id",
-                            bad_rows=int(dup.sum()), example=repr(frame.loc[dup, "customer_id"].iloc[0]))
-    b = pd.DataFrame({"customer_id": before["customer_id"].to_numpy(),
-                      "from_segment": before["segment"].astype(str).to_numpy()})
-    a = pd.DataFrame({"customer_id": after["customer_id"].to_numpy(),
-                      "to_segment": after["segment"].astype(str).to_numpy()})
+            raise DataError(
+                "a customer appears twice in one snapshot",
+                file=name,
+                column="customer_id",
+                bad_rows=int(dup.sum()),
+                example=repr(frame.loc[dup, "customer_id"].iloc[0]),
+            )
+    b = pd.DataFrame(
+        {
+            "customer_id": before["customer_id"].to_numpy(),
+            "from_segment": before["segment"].astype(str).to_numpy(),
+        }
+    )
+    a = pd.DataFrame(
+        {
+            "customer_id": after["customer_id"].to_numpy(),
+            "to_segment": after["segment"].astype(str).to_numpy(),
+        }
+    )
     p = b.merge(a, on="customer_id", how="outer")
     p["from_segment"] = p["from_segment"].fillna(NEW_SEGMENT)
     p["to_segment"] = p["to_segment"].fillna(GONE_SEGMENT)
@@ -390,5 +433,8 @@ def _order() -> list[str]:
 def _require(frame: pd.DataFrame, columns, *, what: str = "orders") -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise DataError(f"column '{missing[0]}' is missing; have {', '.join(map(str, frame.columns))}",
-                        file=what, column=missing[0])
+        raise DataError(
+            f"column '{missing[0]}' is missing; have {', '.join(map(str, frame.columns))}",
+            file=what,
+            column=missing[0],
+        )

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 MODELS = ("auto", "bgnbd", "ml")
 DEFAULT_MODEL = "auto"
-MODEL_HELP = ("Scoring model: auto (an inner backtest picks per customer target), bgnbd "
-              "(BG/NBD + Gamma-Gamma) or ml (LightGBM); a model that cannot be used falls "
-              "back to the one that can, with a warning.")
+MODEL_HELP = (
+    "Scoring model: auto (an inner backtest picks per customer target), bgnbd "
+    "(BG/NBD + Gamma-Gamma) or ml (LightGBM); a model that cannot be used falls "
+    "back to the one that can, with a warning."
+)
 
 
 def check_model(model: str) -> str:

@@ -21,8 +21,6 @@ Churn reasons come from LightGBM's per-feature contributions (TreeSHAP, Lundberg
 
 from __future__ import annotations
 
-from tools.errors import RetentionError
-
 import warnings
 from dataclasses import dataclass, field
 
@@ -31,6 +29,7 @@ import numpy as np
 import pandas as pd
 from sklearn.isotonic import IsotonicRegression
 
+from tools.errors import RetentionError
 from tools.models.features import FEATURE_REASON, REASONS
 from tools.schema import AT_RISK_PROBABILITY
 
@@ -58,8 +57,13 @@ and `force_row_wise` the trees do not depend on the count (predictions equal to 
 PREDICT_THREADS = 2
 """LightGBM's threads for prediction and TreeSHAP: one parallel loop over the rows per call
 (no barrier per tree), each row's value independent of the count."""
-PREDICTIONS = ("churn_probability", "expected_orders", "expected_revenue", "revenue_low",
-               "revenue_high")
+PREDICTIONS = (
+    "churn_probability",
+    "expected_orders",
+    "expected_revenue",
+    "revenue_low",
+    "revenue_high",
+)
 
 
 @dataclass
@@ -141,8 +145,9 @@ class MLModel:
         out = pd.DataFrame(index=index)
         if "churn_probability" in targets:
             # isotonic steps can reach exactly 0 or 1; no customer is certain either way
-            out["churn_probability"] = np.clip(self.calibrator.predict(run(self.churn)),
-                                               PROB_FLOOR, 1 - PROB_FLOOR)
+            out["churn_probability"] = np.clip(
+                self.calibrator.predict(run(self.churn)), PROB_FLOOR, 1 - PROB_FLOOR
+            )
         if "expected_orders" in targets:
             out["expected_orders"] = np.clip(run(self.orders), 0, None)
         if {"expected_revenue", "revenue_low", "revenue_high"} & set(targets):
@@ -168,12 +173,23 @@ class MLModel:
         CAUSE_MIN_LOGODDS to the churn log-odds: an overdue purchase cycle is the symptom
         most churners share, the cause is what a merchant can act on.
         """
-        return explain_reasons(self.drivers or self.churn, self.features, X,
-                               churn_probability=churn_probability, top=top)
+        return explain_reasons(
+            self.drivers or self.churn,
+            self.features,
+            X,
+            churn_probability=churn_probability,
+            top=top,
+        )
 
 
-def explain_reasons(booster: lgb.Booster, features: list[str], X: pd.DataFrame, *,
-                    churn_probability=None, top: int = 3) -> pd.DataFrame:
+def explain_reasons(
+    booster: lgb.Booster,
+    features: list[str],
+    X: pd.DataFrame,
+    *,
+    churn_probability=None,
+    top: int = 3,
+) -> pd.DataFrame:
     """`MLModel.reasons` with any booster over `features` (the churn-driver model alone,
     when the ML model's probabilities were not chosen): TreeSHAP for the customers at risk,
     the rules for the others."""
@@ -201,19 +217,23 @@ def with_evidence(model: pd.DataFrame, evidence: pd.DataFrame, *, top: int = 3) 
     # silence across channels is partly a symptom too: specific evidence (discounts,
     # tickets, returns) in the customer's history outranks it
     symptom = ~model["churn_reason"].isin(CAUSES) | (model["churn_reason"] == "fading_engagement")
-    cause = evidence["churn_reason"].isin(CAUSES) & (evidence["churn_reason"] != "fading_engagement")
+    cause = evidence["churn_reason"].isin(CAUSES) & (
+        evidence["churn_reason"] != "fading_engagement"
+    )
     swap = symptom & cause
     out = model.copy()
     out.loc[swap, "churn_reason"] = evidence.loc[swap, "churn_reason"]
     rest = model.loc[swap, "churn_drivers"].str.split("; ")
     out.loc[swap, "churn_drivers"] = [
         "; ".join(([lead] + [d for d in ds if d not in (lead, "none")])[:top])
-        for lead, ds in zip(out.loc[swap, "churn_reason"], rest)]
+        for lead, ds in zip(out.loc[swap, "churn_reason"], rest)
+    ]
     return out
 
 
-def reasons_from_contributions(contrib: np.ndarray, features: list[str], X: pd.DataFrame,
-                               *, top: int = 3) -> pd.DataFrame:
+def reasons_from_contributions(
+    contrib: np.ndarray, features: list[str], X: pd.DataFrame, *, top: int = 3
+) -> pd.DataFrame:
     groups = np.zeros((contrib.shape[0], len(REASONS)))
     for j, name in enumerate(features):
         reason = FEATURE_REASON.get(name)
@@ -239,8 +259,11 @@ def _rank_reasons(groups: np.ndarray, index: pd.Index, *, top: int) -> pd.DataFr
     cause_idx = np.array([REASONS.index(c) for c in CAUSES])
     cause_w = groups[:, cause_idx]
     # reasons as numbers (k: none) until the end: comparing a million strings costs seconds
-    lead_idx = np.where(cause_w.max(axis=1) >= CAUSE_MIN_LOGODDS, cause_idx[cause_w.argmax(axis=1)],
-                        np.where(weights[:, 0] > 0, order[:, 0], k))
+    lead_idx = np.where(
+        cause_w.max(axis=1) >= CAUSE_MIN_LOGODDS,
+        cause_idx[cause_w.argmax(axis=1)],
+        np.where(weights[:, 0] > 0, order[:, 0], k),
+    )
     names = np.array(REASONS + ("none",), dtype=object)
     # the drivers text depends only on (lead, top reasons, which of them push up): build it
     # once per distinct pattern (a few dozen), not once per customer (a million)
@@ -253,34 +276,56 @@ def _rank_reasons(groups: np.ndarray, index: pd.Index, *, top: int) -> pd.DataFr
     for i in first_row:
         first = names[lead_idx[i]]
         items = [first] if first != "none" else []
-        items += [names[c] for c, w in zip(order[i, :top], weights[i, :top]) if w > 0 and names[c] != first]
+        items += [
+            names[c]
+            for c, w in zip(order[i, :top], weights[i, :top])
+            if w > 0 and names[c] != first
+        ]
         texts.append("; ".join(items[:top]) or "none")
-    drivers = np.asarray(texts, dtype=object)[inverse.ravel()] if len(uniq) else np.array([], object)
+    drivers = (
+        np.asarray(texts, dtype=object)[inverse.ravel()] if len(uniq) else np.array([], object)
+    )
     return pd.DataFrame({"churn_reason": names[lead_idx], "churn_drivers": drivers}, index=index)
 
 
 def rule_reasons(X: pd.DataFrame, *, top: int = 3) -> pd.DataFrame:
     """Reasons without a trained model (too little history): transparent rules on the same
     features, in the same vocabulary, scored on a comparable log-odds-like scale."""
+
     def col(name):
         return X[name].to_numpy()
 
     s = np.zeros((len(X), len(REASONS)))
     repeat = col("n_occasions") > 1
-    s[:, REASONS.index("service_problems")] = (1.0 * (col("unresolved_severe") > 0)
-                                               + 0.3 * (col("unresolved_tickets") > 0))
-    s[:, REASONS.index("quality_returns")] = 0.6 * (col("return_share") > 0.2) + 0.3 * (col("returns_90d") > 0)
+    s[:, REASONS.index("service_problems")] = 1.0 * (col("unresolved_severe") > 0) + 0.3 * (
+        col("unresolved_tickets") > 0
+    )
+    s[:, REASONS.index("quality_returns")] = 0.6 * (col("return_share") > 0.2) + 0.3 * (
+        col("returns_90d") > 0
+    )
     s[:, REASONS.index("price_sensitivity")] = 0.6 * (col("discount_share") > 0.75) * repeat
-    s[:, REASONS.index("fading_engagement")] = 0.5 * ((col("engagement_trend") < 0) & (col("events_30d") == 0)
-                                                      & (col("days_since_event") < 9999))
+    s[:, REASONS.index("fading_engagement")] = 0.5 * (
+        (col("engagement_trend") < 0) & (col("events_30d") == 0) & (col("days_since_event") < 9999)
+    )
     s[:, REASONS.index("cycle_overdue")] = 0.4 * (col("overdue_ratio") > 1.5) * repeat
     s[:, REASONS.index("one_time_buyer")] = 0.4 * (col("n_occasions") == 1)
     return _rank_reasons(s, X.index, top=top)
 
 
-_BOOSTER = dict(learning_rate=0.1, num_leaves=31, min_data_in_leaf=40, feature_fraction=0.9,
-                bagging_fraction=0.8, bagging_freq=1, lambda_l2=1.0, num_threads=TREE_THREADS,
-                verbose=-1, seed=0, deterministic=True, force_row_wise=True)
+_BOOSTER = dict(
+    learning_rate=0.1,
+    num_leaves=31,
+    min_data_in_leaf=40,
+    feature_fraction=0.9,
+    bagging_fraction=0.8,
+    bagging_freq=1,
+    lambda_l2=1.0,
+    num_threads=TREE_THREADS,
+    verbose=-1,
+    seed=0,
+    deterministic=True,
+    force_row_wise=True,
+)
 
 
 def _binned(X, y, Xv, yv) -> tuple[lgb.Dataset, lgb.Dataset]:
@@ -305,8 +350,13 @@ def _booster(params: dict, X, y, Xv, yv, rounds: int, *, data=None) -> lgb.Boost
         valid.set_label(yv)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return lgb.train(base, train, num_boost_round=rounds, valid_sets=[valid],
-                         callbacks=[lgb.early_stopping(20, verbose=False)])
+        return lgb.train(
+            base,
+            train,
+            num_boost_round=rounds,
+            valid_sets=[valid],
+            callbacks=[lgb.early_stopping(20, verbose=False)],
+        )
 
 
 def train_ml(X: pd.DataFrame, y: pd.DataFrame, *, horizon_days: int, seed: int = 0) -> MLModel:
@@ -315,7 +365,8 @@ def train_ml(X: pd.DataFrame, y: pd.DataFrame, *, horizon_days: int, seed: int =
     if len(X) < MIN_TRAIN_CUSTOMERS or y["no_purchase"].nunique() < 2:
         raise NotEnoughHistory(
             f"{len(X)} customers at the inner cutoff ({horizon_days} days before as-of); "
-            f"the ML model needs at least {MIN_TRAIN_CUSTOMERS} with both buyers and non-buyers")
+            f"the ML model needs at least {MIN_TRAIN_CUSTOMERS} with both buyers and non-buyers"
+        )
     rng = np.random.default_rng(seed)
     idx = rng.permutation(len(X))[:MAX_TRAIN_ROWS]
     cut = int(len(idx) * 0.8)
@@ -324,27 +375,55 @@ def train_ml(X: pd.DataFrame, y: pd.DataFrame, *, horizon_days: int, seed: int =
     Xt, Xv = X.iloc[tr], X.iloc[va]
     yt, yv = y.iloc[tr], y.iloc[va]
     data = _binned(Xt, yt["no_purchase"], Xv, yv["no_purchase"])  # binned once, five targets
-    churn = _booster({"objective": "binary"}, Xt, yt["no_purchase"], Xv, yv["no_purchase"], 200, data=data)
+    churn = _booster(
+        {"objective": "binary"}, Xt, yt["no_purchase"], Xv, yv["no_purchase"], 200, data=data
+    )
     calibrator = Calibrator.fit(churn.predict(Xv, num_threads=PREDICT_THREADS), yv["no_purchase"])
     orders = _booster({"objective": "poisson"}, Xt, yt["orders"], Xv, yv["orders"], 200, data=data)
     rev_t, rev_v = yt["revenue"].clip(lower=0), yv["revenue"].clip(lower=0)
-    revenue = _booster({"objective": "tweedie", "tweedie_variance_power": 1.3}, Xt, rev_t, Xv, rev_v, 200,
-                       data=data)
+    revenue = _booster(
+        {"objective": "tweedie", "tweedie_variance_power": 1.3},
+        Xt,
+        rev_t,
+        Xv,
+        rev_v,
+        200,
+        data=data,
+    )
     lo = _booster({"objective": "quantile", "alpha": 0.05}, Xt, rev_t, Xv, rev_v, 100, data=data)
     hi = _booster({"objective": "quantile", "alpha": 0.95}, Xt, rev_t, Xv, rev_v, 100, data=data)
     # conformalised quantile regression (Romano, Patterson & Candes 2019): shift both bounds
     # by the 90% quantile of the held-out conformity scores, so held-out coverage is 90%
-    e = np.maximum(lo.predict(Xv, num_threads=PREDICT_THREADS) - rev_v,
-                   rev_v - hi.predict(Xv, num_threads=PREDICT_THREADS))
+    e = np.maximum(
+        lo.predict(Xv, num_threads=PREDICT_THREADS) - rev_v,
+        rev_v - hi.predict(Xv, num_threads=PREDICT_THREADS),
+    )
     level = min(1.0, 0.9 * (1 + 1 / max(len(e), 1)))
     shift = float(np.quantile(e, level)) if len(e) else 0.0
-    info = {"train_customers": len(tr), "calibration_customers": len(va), "interval_shift": shift,
-            "churn_calibration": calibrator.describe(),
-            "trees": {"churn": churn.num_trees(), "orders": orders.num_trees(),
-                      "revenue": revenue.num_trees()},
-            "base_rate_no_purchase": float(y["no_purchase"].mean())}
-    return MLModel(features, horizon_days, churn, orders, revenue, lo, hi, calibrator, info,
-                   interval_shift=shift)
+    info = {
+        "train_customers": len(tr),
+        "calibration_customers": len(va),
+        "interval_shift": shift,
+        "churn_calibration": calibrator.describe(),
+        "trees": {
+            "churn": churn.num_trees(),
+            "orders": orders.num_trees(),
+            "revenue": revenue.num_trees(),
+        },
+        "base_rate_no_purchase": float(y["no_purchase"].mean()),
+    }
+    return MLModel(
+        features,
+        horizon_days,
+        churn,
+        orders,
+        revenue,
+        lo,
+        hi,
+        calibrator,
+        info,
+        interval_shift=shift,
+    )
 
 
 def train_drivers(X: pd.DataFrame, no_purchase: pd.Series, *, seed: int = 0) -> lgb.Booster:
@@ -359,6 +438,17 @@ def train_drivers(X: pd.DataFrame, no_purchase: pd.Series, *, seed: int = 0) -> 
     # at-risk customer. Depth 3 (8 leaves) instead of depth 5 (15 leaves) explains a million-
     # customer store 2.4x faster with the same planted-cause recovery there (88.9%) and a
     # held-out AUC of 0.774 against 0.776 (evals: bench_score, `retention eval`)
-    return _booster({"objective": "binary", "num_leaves": 8, "max_depth": 3,
-                     "min_data_in_leaf": 30, "learning_rate": 0.2},
-                    X.iloc[tr], no_purchase.iloc[tr], X.iloc[va], no_purchase.iloc[va], 60)
+    return _booster(
+        {
+            "objective": "binary",
+            "num_leaves": 8,
+            "max_depth": 3,
+            "min_data_in_leaf": 30,
+            "learning_rate": 0.2,
+        },
+        X.iloc[tr],
+        no_purchase.iloc[tr],
+        X.iloc[va],
+        no_purchase.iloc[va],
+        60,
+    )

@@ -33,31 +33,48 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from tools.models import clv_fit as F
 from tools.errors import DataError
 from tools.ingest.keys import day_keys, factorize_sorted
+from tools.models import clv_fit as F
 from tools.schema import purchase_mask
 
 PARAMS_SCHEMA = "retention.clv.params/1"
 MODELS = ("bgnbd", "mbgnbd", "paretonbd", "pooled")
 PENALIZERS = (0.001, 0.01, 0.1)
 ALT_MAX_ROWS = 5_000  # MBG/NBD and Pareto/NBD fallbacks are fitted on at most this many rows
-RFM_COLUMNS = ("customer_id", "frequency", "recency", "T", "monetary_value", "first_order",
-               "last_order", "orders_to_date", "revenue_to_date", "avg_days_between_orders",
-               "avg_gap_imputed")
+RFM_COLUMNS = (
+    "customer_id",
+    "frequency",
+    "recency",
+    "T",
+    "monetary_value",
+    "first_order",
+    "last_order",
+    "orders_to_date",
+    "revenue_to_date",
+    "avg_days_between_orders",
+    "avg_gap_imputed",
+)
 NEXT_ORDER_CAP_DAYS = 730
 
 
 # --- occasions and RFM ------------------------------------------------------------------------
 
+
 def _check_orders(orders: pd.DataFrame) -> None:
     for col in ("customer_id", "order_date", "amount"):
         if col not in orders.columns:
-            raise DataError("the orders table has no such column", column=col,
-                            hint="load orders with tools.ingest.load.load_orders")
+            raise DataError(
+                "the orders table has no such column",
+                column=col,
+                hint="load orders with tools.ingest.load.load_orders",
+            )
     if not pd.api.types.is_datetime64_any_dtype(orders["order_date"]):
-        raise DataError("dates must be datetime64", column="order_date",
-                        example=repr(orders["order_date"].iloc[0]) if len(orders) else None)
+        raise DataError(
+            "dates must be datetime64",
+            column="order_date",
+            example=repr(orders["order_date"].iloc[0]) if len(orders) else None,
+        )
 
 
 def _day(as_of) -> pd.Timestamp:
@@ -99,8 +116,9 @@ def purchase_occasions(orders: pd.DataFrame, *, as_of) -> pd.DataFrame:
     """
     codes, ids, days, amount, _, buy = _lines(orders, as_of)
     cust, occ_day, value = _occasions(codes, days, amount, buy)
-    return pd.DataFrame({"customer_id": ids[cust], "occasion_date": _dates(occ_day),
-                         "value": value})
+    return pd.DataFrame(
+        {"customer_id": ids[cust], "occasion_date": _dates(occ_day), "value": value}
+    )
 
 
 def rfm_summary(orders: pd.DataFrame, *, as_of, unit_days: float = 1) -> pd.DataFrame:
@@ -119,8 +137,11 @@ def rfm_summary(orders: pd.DataFrame, *, as_of, unit_days: float = 1) -> pd.Data
     """
     codes, ids, days, amount, end, buy = _lines(orders, as_of)
     if len(codes) == 0:
-        raise DataError("no orders on or before the as-of date", column="order_date",
-                        hint=f"as_of is {_day(as_of).date()}")
+        raise DataError(
+            "no orders on or before the as-of date",
+            column="order_date",
+            hint=f"as_of is {_day(as_of).date()}",
+        )
     n_cust = len(ids)
     cust, occ_day, value = _occasions(codes, days, amount, buy)
     n = np.bincount(cust, minlength=n_cust)
@@ -129,8 +150,13 @@ def rfm_summary(orders: pd.DataFrame, *, as_of, unit_days: float = 1) -> pd.Data
     first_line = np.zeros(n_cust, np.int64)  # only read for customers with refunds only
     if not has.all():
         refunds_only = ~has[codes]
-        first_line = (pd.Series(days[refunds_only]).groupby(codes[refunds_only]).min()
-                      .reindex(range(n_cust), fill_value=0).to_numpy())
+        first_line = (
+            pd.Series(days[refunds_only])
+            .groupby(codes[refunds_only])
+            .min()
+            .reindex(range(n_cust), fill_value=0)
+            .to_numpy()
+        )
     i_first = np.where(has, start, len(occ_day))  # customers without occasions -> padding
     i_last = np.where(has, start + n - 1, len(occ_day))
     occ_day, value = np.append(occ_day, 0), np.append(value, 0.0)
@@ -143,16 +169,21 @@ def rfm_summary(orders: pd.DataFrame, *, as_of, unit_days: float = 1) -> pd.Data
     with np.errstate(all="ignore"):
         gap = np.where(freq > 0, span / freq, np.nan)
     fill = float(np.nanmedian(gap)) if (freq > 0).any() else float(max(end - first.min(), 1))
-    return pd.DataFrame({
-        "customer_id": ids, "frequency": freq.astype(np.int64), "recency": span / unit_days,
-        "T": (end - np.where(has, first, days.min())).astype(float) / unit_days,
-        "monetary_value": np.where(freq > 0, rep_value / np.maximum(freq, 1), 0.0),
-        "first_order": _dates(first), "last_order": _dates(last),
-        "orders_to_date": n.astype(np.int64),
-        "revenue_to_date": np.bincount(codes, weights=amount, minlength=n_cust),
-        "avg_days_between_orders": np.where(freq > 0, gap, fill),
-        "avg_gap_imputed": freq == 0,
-    }).loc[:, list(RFM_COLUMNS)]
+    return pd.DataFrame(
+        {
+            "customer_id": ids,
+            "frequency": freq.astype(np.int64),
+            "recency": span / unit_days,
+            "T": (end - np.where(has, first, days.min())).astype(float) / unit_days,
+            "monetary_value": np.where(freq > 0, rep_value / np.maximum(freq, 1), 0.0),
+            "first_order": _dates(first),
+            "last_order": _dates(last),
+            "orders_to_date": n.astype(np.int64),
+            "revenue_to_date": np.bincount(codes, weights=amount, minlength=n_cust),
+            "avg_days_between_orders": np.where(freq > 0, gap, fill),
+            "avg_gap_imputed": freq == 0,
+        }
+    ).loc[:, list(RFM_COLUMNS)]
 
 
 def validate_rfm(rfm: pd.DataFrame, *, file: str | None = None) -> None:
@@ -174,8 +205,9 @@ def validate_rfm(rfm: pd.DataFrame, *, file: str | None = None) -> None:
         mask = np.asarray(mask)
         if mask.any():
             ex = rfm.loc[mask, list(need)].iloc[0].to_dict()
-            raise DataError(problem, file=file, column=column, bad_rows=int(mask.sum()),
-                            example=repr(ex))
+            raise DataError(
+                problem, file=file, column=column, bad_rows=int(mask.sum()), example=repr(ex)
+            )
 
     fail(rfm["customer_id"].duplicated().to_numpy(), "customer_id", "duplicated customer")
     for col in ("frequency", "recency", "T", "monetary_value"):
@@ -190,6 +222,7 @@ def validate_rfm(rfm: pd.DataFrame, *, file: str | None = None) -> None:
 
 
 # --- parameters as data ---------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ClvParams:
@@ -228,20 +261,26 @@ class ClvParams:
     def from_json(cls, text: str) -> ClvParams:
         d = json.loads(text)
         if d.get("schema") != PARAMS_SCHEMA:
-            raise DataError(f"not CLV parameters of schema {PARAMS_SCHEMA}",
-                            example=repr(d.get("schema")))
+            raise DataError(
+                f"not CLV parameters of schema {PARAMS_SCHEMA}", example=repr(d.get("schema"))
+            )
         if d.get("model") not in MODELS:
             raise DataError("unknown CLV model id", column="model", example=repr(d.get("model")))
         expected = set(F.PARAM_NAMES.get(d["model"], ("rate",)))
         if set(d.get("params", {})) != expected:
-            raise DataError(f"parameters do not match model {d['model']}", column="params",
-                            example=repr(sorted(d.get("params", {}))))
+            raise DataError(
+                f"parameters do not match model {d['model']}",
+                column="params",
+                example=repr(sorted(d.get("params", {}))),
+            )
         d["candidates"] = tuple(d.get("candidates", ()))
         if d.get("cov_log") is not None:
             d["cov_log"] = tuple(tuple(r) for r in d["cov_log"])
         names = {f.name for f in dataclasses.fields(cls)}
         if set(d) - names:
-            raise DataError("unknown fields in CLV parameters", example=repr(sorted(set(d) - names)))
+            raise DataError(
+                "unknown fields in CLV parameters", example=repr(sorted(set(d) - names))
+            )
         try:
             return cls(**d)
         except TypeError as err:  # a required field is missing
@@ -253,12 +292,18 @@ class ClvParams:
 
 # --- fitting ----------------------------------------------------------------------------------
 
+
 def _candidate(fr: F.FitResult) -> dict:
-    return {"model": fr.model, "penalizer": float(fr.penalizer),
-            "log_likelihood": float(fr.log_likelihood), "converged": bool(fr.converged),
-            "degenerate": bool(fr.degenerate), "params": {k: float(v) for k, v in fr.params.items()},
-            "message": fr.message,
-            "cov_log": None if fr.cov_log is None else [list(r) for r in fr.cov_log]}
+    return {
+        "model": fr.model,
+        "penalizer": float(fr.penalizer),
+        "log_likelihood": float(fr.log_likelihood),
+        "converged": bool(fr.converged),
+        "degenerate": bool(fr.degenerate),
+        "params": {k: float(v) for k, v in fr.params.items()},
+        "message": fr.message,
+        "cov_log": None if fr.cov_log is None else [list(r) for r in fr.cov_log],
+    }
 
 
 def with_purchase_model(rfm: pd.DataFrame, fitted: ClvParams, model: str) -> ClvParams | None:
@@ -269,19 +314,30 @@ def with_purchase_model(rfm: pd.DataFrame, fitted: ClvParams, model: str) -> Clv
     the model does not converge to non-degenerate parameters on this data."""
     if fitted.model == model:
         return fitted
-    ok = [c for c in fitted.candidates
-          if c["model"] == model and c["converged"] and not c["degenerate"]]
+    ok = [
+        c
+        for c in fitted.candidates
+        if c["model"] == model and c["converged"] and not c["degenerate"]
+    ]
     if ok:
         best = max(ok, key=lambda c: c["log_likelihood"])
-        found = F.FitResult(model, dict(best["params"]), best["log_likelihood"], True, False,
-                            best["penalizer"], best["message"],
-                            None if best.get("cov_log") is None
-                            else tuple(tuple(r) for r in best["cov_log"]), 0)
+        found = F.FitResult(
+            model,
+            dict(best["params"]),
+            best["log_likelihood"],
+            True,
+            False,
+            best["penalizer"],
+            best["message"],
+            None if best.get("cov_log") is None else tuple(tuple(r) for r in best["cov_log"]),
+            0,
+        )
         new = ()
     else:
         fit_rows = rfm if "orders_to_date" not in rfm else rfm[rfm["orders_to_date"] > 0]
-        ux, utx, uT, w, _ = F.compress(*(fit_rows[c].to_numpy(float)
-                                         for c in ("frequency", "recency", "T")))
+        ux, utx, uT, w, _ = F.compress(
+            *(fit_rows[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+        )
         if len(ux) == 0 or uT.max() <= 0:
             return None
         tried = []
@@ -293,12 +349,20 @@ def with_purchase_model(rfm: pd.DataFrame, fitted: ClvParams, model: str) -> Clv
             return None
         found, new = tried[-1], tuple(_candidate(f) for f in tried)
     return dataclasses.replace(
-        fitted, model=model, params=found.params, log_likelihood=found.log_likelihood,
-        converged=True, degenerate=False, penalizer=found.penalizer, cov_log=found.cov_log,
+        fitted,
+        model=model,
+        params=found.params,
+        log_likelihood=found.log_likelihood,
+        converged=True,
+        degenerate=False,
+        penalizer=found.penalizer,
+        cov_log=found.cov_log,
         reason=f"{model} chosen for this store by its rolling-origin backtests "
-               f"(penalizer {found.penalizer:g}, LL {found.log_likelihood:.1f}); "
-               f"the fit without that choice: {fitted.reason}",
-        candidates=fitted.candidates + new, fallbacks={})
+        f"(penalizer {found.penalizer:g}, LL {found.log_likelihood:.1f}); "
+        f"the fit without that choice: {fitted.reason}",
+        candidates=fitted.candidates + new,
+        fallbacks={},
+    )
 
 
 def fit_clv(rfm: pd.DataFrame, *, model: str = "auto", unit_days: float = 1) -> ClvParams:
@@ -308,8 +372,12 @@ def fit_clv(rfm: pd.DataFrame, *, model: str = "auto", unit_days: float = 1) -> 
     average (net revenue per occasion). Customers with orders_to_date == 0 (refunds only) are
     scored but not fitted. `model`: "auto", "bgnbd", "mbgnbd" or "paretonbd"."""
     if model not in ("auto", "bgnbd", "mbgnbd", "paretonbd"):
-        raise DataError("unknown model", column="model", example=repr(model),
-                        hint="use auto, bgnbd, mbgnbd or paretonbd")
+        raise DataError(
+            "unknown model",
+            column="model",
+            example=repr(model),
+            hint="use auto, bgnbd, mbgnbd or paretonbd",
+        )
     validate_rfm(rfm)
     fit_rows = rfm if "orders_to_date" not in rfm else rfm[rfm["orders_to_date"] > 0]
     if fit_rows.empty:
@@ -336,29 +404,67 @@ def fit_clv(rfm: pd.DataFrame, *, model: str = "auto", unit_days: float = 1) -> 
                 if not (fits[-1].converged and not fits[-1].degenerate):
                     fits.append(_fit_alternative(m, ux, utx, uT, w, PENALIZERS[1]))
         ok = [f for f in fits if f.converged and not f.degenerate]
-        why = "no spread in T" if not fits else (
-            f"{first} MLE " + ("did not converge" if not fits[0].converged else
-                               f"degenerate {_fmt(fits[0].params)}"))
-        pooled_ll = float((x[x > 0] * np.log(pooled_rate)).sum() - pooled_rate * T.sum()) \
-            if pooled_rate > 0 else 0.0
-        fits.append(F.FitResult("pooled", {"rate": pooled_rate}, pooled_ll, True, False, 0.0,
-                                "closed form: repeat occasions / total T", None, 0))
+        why = (
+            "no spread in T"
+            if not fits
+            else (
+                f"{first} MLE "
+                + (
+                    "did not converge"
+                    if not fits[0].converged
+                    else f"degenerate {_fmt(fits[0].params)}"
+                )
+            )
+        )
+        pooled_ll = (
+            float((x[x > 0] * np.log(pooled_rate)).sum() - pooled_rate * T.sum())
+            if pooled_rate > 0
+            else 0.0
+        )
+        fits.append(
+            F.FitResult(
+                "pooled",
+                {"rate": pooled_rate},
+                pooled_ll,
+                True,
+                False,
+                0.0,
+                "closed form: repeat occasions / total T",
+                None,
+                0,
+            )
+        )
         ok.append(fits[-1])
         chosen = min(ok, key=_aic)
-        reason = (f"{why}; chose {chosen.model} (penalizer {chosen.penalizer:g}, LL "
-                  f"{chosen.log_likelihood:.1f}, AIC {_aic(chosen):.1f}) by AIC among {len(ok)} "
-                  f"converged non-degenerate of {len(fits)} fits (pooled Poisson rate included)")
+        reason = (
+            f"{why}; chose {chosen.model} (penalizer {chosen.penalizer:g}, LL "
+            f"{chosen.log_likelihood:.1f}, AIC {_aic(chosen):.1f}) by AIC among {len(ok)} "
+            f"converged non-degenerate of {len(fits)} fits (pooled Poisson rate included)"
+        )
     spend = _fit_spend(rfm)
-    common = dict(time_unit="days" if unit_days == 1 else ("weeks" if unit_days == 7 else
-                                                           f"{unit_days:g} days"),
-                  unit_days=float(unit_days), reason=reason, n_customers=len(fit_rows),
-                  n_unique_rows=len(ux), pooled_rate=pooled_rate,
-                  pooled_exposure=float(T.sum()),
-                  candidates=tuple(_candidate(f) for f in fits), **spend)
-    return ClvParams(model=chosen.model, params=chosen.params,
-                     log_likelihood=chosen.log_likelihood, converged=chosen.model != "pooled",
-                     degenerate=chosen.model == "pooled", penalizer=chosen.penalizer,
-                     cov_log=chosen.cov_log, **common)
+    common = dict(
+        time_unit="days"
+        if unit_days == 1
+        else ("weeks" if unit_days == 7 else f"{unit_days:g} days"),
+        unit_days=float(unit_days),
+        reason=reason,
+        n_customers=len(fit_rows),
+        n_unique_rows=len(ux),
+        pooled_rate=pooled_rate,
+        pooled_exposure=float(T.sum()),
+        candidates=tuple(_candidate(f) for f in fits),
+        **spend,
+    )
+    return ClvParams(
+        model=chosen.model,
+        params=chosen.params,
+        log_likelihood=chosen.log_likelihood,
+        converged=chosen.model != "pooled",
+        degenerate=chosen.model == "pooled",
+        penalizer=chosen.penalizer,
+        cov_log=chosen.cov_log,
+        **common,
+    )
 
 
 def _fit_alternative(model, x, tx, T, w, penalizer) -> F.FitResult:
@@ -369,8 +475,12 @@ def _fit_alternative(model, x, tx, T, w, penalizer) -> F.FitResult:
     bx, btx, bT, bw, _, _ = F.coarsen(x, tx, T, w, ALT_MAX_ROWS)
     fr = F.fit_purchase_model(model, bx, btx, bT, bw, penalizer=penalizer)
     ll = F.total_loglik(model, fr.params, x, tx, T, w)
-    return dataclasses.replace(fr, log_likelihood=ll, converged=bool(fr.converged and np.isfinite(ll)),
-                               message=f"{fr.message} (fitted on {len(bx)} binned rows)")
+    return dataclasses.replace(
+        fr,
+        log_likelihood=ll,
+        converged=bool(fr.converged and np.isfinite(ll)),
+        message=f"{fr.message} (fitted on {len(bx)} binned rows)",
+    )
 
 
 def _aic(f: F.FitResult) -> float:
@@ -391,16 +501,21 @@ def _fit_spend(rfm: pd.DataFrame) -> dict:
     else:
         store_avg = 0.0
     if len(rep) >= 10:
-        gg = F.fit_gamma_gamma(rep["frequency"].to_numpy(float),
-                               rep["monetary_value"].to_numpy(float))
+        gg = F.fit_gamma_gamma(
+            rep["frequency"].to_numpy(float), rep["monetary_value"].to_numpy(float)
+        )
         if gg.converged and not gg.degenerate:
             p, q, v = gg.params["p"], gg.params["q"], gg.params["v"]
-            return {"spend_model": "gamma_gamma", "spend_params": gg.params,
-                    "mean_order_value": float(p * v / (q - 1))}
+            return {
+                "spend_model": "gamma_gamma",
+                "spend_params": gg.params,
+                "mean_order_value": float(p * v / (q - 1)),
+            }
     return {"spend_model": "store_average", "spend_params": {}, "mean_order_value": store_avg}
 
 
 # --- predictions ------------------------------------------------------------------------------
+
 
 def _formulas(params: ClvParams, theta, t, x, tx, T):
     """p_alive, expected orders, P(no purchase) for unique rows under `params.model`."""
@@ -408,17 +523,29 @@ def _formulas(params: ClvParams, theta, t, x, tx, T):
         rate = theta[0]
         one = np.ones_like(x, dtype=float)
         return one, rate * t * one, np.exp(-rate * t) * one
-    return (F.p_alive(params.model, theta, x, tx, T),
-            F.expected_purchases(params.model, theta, t, x, tx, T),
-            F.prob_no_purchase(params.model, theta, t, x, tx, T))
+    return (
+        F.p_alive(params.model, theta, x, tx, T),
+        F.expected_purchases(params.model, theta, t, x, tx, T),
+        F.prob_no_purchase(params.model, theta, t, x, tx, T),
+    )
 
 
-def predict_clv(rfm: pd.DataFrame, params: ClvParams, *, horizon_days: float,
-                as_of, margin: float = 1.0, discount_rate: float = 0.0,
-                interval: float = 0.9, n_draws: int = 200, seed: int = 0,
-                max_groups: int = 20_000, step_days: float = 30.0,
-                interval_scale: float = 1.0, churn_probability=None
-                ) -> tuple[pd.DataFrame, ClvParams]:
+def predict_clv(
+    rfm: pd.DataFrame,
+    params: ClvParams,
+    *,
+    horizon_days: float,
+    as_of,
+    margin: float = 1.0,
+    discount_rate: float = 0.0,
+    interval: float = 0.9,
+    n_draws: int = 200,
+    seed: int = 0,
+    max_groups: int = 20_000,
+    step_days: float = 30.0,
+    interval_scale: float = 1.0,
+    churn_probability=None,
+) -> tuple[pd.DataFrame, ClvParams]:
     """Score every row of `rfm` (same time unit as `params`) over (as_of, as_of + horizon_days].
 
     Returns (scores, params with `fallbacks` filled in). Score columns: customer_id,
@@ -466,8 +593,9 @@ def predict_clv(rfm: pd.DataFrame, params: ClvParams, *, horizon_days: float,
     """
     validate_rfm(rfm)
     if horizon_days <= 0:
-        raise DataError("horizon must be positive", column="horizon_days",
-                        example=repr(horizon_days))
+        raise DataError(
+            "horizon must be positive", column="horizon_days", example=repr(horizon_days)
+        )
     as_of = _day(as_of)
     t = horizon_days / params.unit_days
     x = rfm["frequency"].to_numpy(float)
@@ -479,15 +607,19 @@ def predict_clv(rfm: pd.DataFrame, params: ClvParams, *, horizon_days: float,
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         pa, eo, p0 = (v[inv] for v in _formulas(params, theta, t, ux, utx, uT))
-        disc = eo if discount_rate == 0 else _discounted(params, theta, t, ux, utx, uT,
-                                                         discount_rate, step_days)[inv]
+        disc = (
+            eo
+            if discount_rate == 0
+            else _discounted(params, theta, t, ux, utx, uT, discount_rate, step_days)[inv]
+        )
         wait = _median_wait(params, theta, ux, uT)[inv] * params.unit_days
     fb: dict[str, int] = {}
     flag = ~(np.isfinite(pa) & np.isfinite(eo) & np.isfinite(p0) & np.isfinite(disc)) | (eo < 0)
     finite_pa = pa[np.isfinite(pa)]
     bad_pa_raw = ~np.isfinite(pa)
-    pa = np.clip(_fix(pa, float(finite_pa.mean()) if len(finite_pa) else 1.0, "p_alive", fb),
-                 0.0, 1.0)
+    pa = np.clip(
+        _fix(pa, float(finite_pa.mean()) if len(finite_pa) else 1.0, "p_alive", fb), 0.0, 1.0
+    )
     bad_pa = bad_pa_raw
     bad_eo = ~np.isfinite(eo) | (eo < 0)
     bad_p0 = ~np.isfinite(p0)
@@ -504,16 +636,20 @@ def predict_clv(rfm: pd.DataFrame, params: ClvParams, *, horizon_days: float,
 
     x_gg, scale = _spend_scale(params, x, m)
     if params.spend_model == "gamma_gamma":
-        value = np.where(x_gg > 0, F.gamma_gamma_expected_value(params.spend_params, x_gg, m),
-                         params.mean_order_value)
+        value = np.where(
+            x_gg > 0,
+            F.gamma_gamma_expected_value(params.spend_params, x_gg, m),
+            params.mean_order_value,
+        )
     else:
         value = np.full(len(x), params.mean_order_value)
     value_raw = value
     value = _fix(value, params.mean_order_value, "expected_order_value", fb)
     clv = margin * value * disc
     ratio = np.where(eo > 0, disc / np.where(eo > 0, eo, 1.0), 1.0)
-    qlo, qhi = F.interval_factors(params, t, x, tx, T, x_gg, interval, n_draws, seed, max_groups,
-                                  p0=churn_probability)
+    qlo, qhi = F.interval_factors(
+        params, t, x, tx, T, x_gg, interval, n_draws, seed, max_groups, p0=churn_probability
+    )
     low = margin * ratio * scale * qlo / interval_scale
     high = margin * ratio * scale * qhi * interval_scale
     bad_iv = ~(np.isfinite(low) & np.isfinite(high))
@@ -521,8 +657,7 @@ def predict_clv(rfm: pd.DataFrame, params: ClvParams, *, horizon_days: float,
     low = np.where(bad_iv, 0.0, low)
     if bad_iv.any():  # fallback: Poisson quantile of the expected orders at the point value
         high = high.copy()
-        high[bad_iv] = (_poisson_high(eo[bad_iv], interval) * value[bad_iv] * margin
-                        * ratio[bad_iv])
+        high[bad_iv] = _poisson_high(eo[bad_iv], interval) * value[bad_iv] * margin * ratio[bad_iv]
     fb["interval_widened"] = int(((low > clv) | (high < clv)).sum())
     low, high = np.minimum(low, clv), np.maximum(high, clv)
     flag |= bad_iv | ~np.isfinite(value_raw)
@@ -542,12 +677,14 @@ def predict_clv(rfm: pd.DataFrame, params: ClvParams, *, horizon_days: float,
     # which fallback each flagged customer got, and the model that then made their numbers
     # (text only for the flagged rows: string operations over a million objects cost seconds)
     reason = np.full(len(x), "", dtype=object)
-    for bad, what in ((bad_pa, "p_alive=mean of the others"),
-                      (bad_eo, "expected_orders=pooled rate"),
-                      (bad_p0 & ~bad_eo, "prob_no_purchase=Poisson of expected_orders"),
-                      (bad_p0 & bad_eo, "prob_no_purchase=pooled rate"),
-                      (~np.isfinite(value_raw), "order value=mean order value"),
-                      (bad_iv, "interval=Poisson quantile")):
+    for bad, what in (
+        (bad_pa, "p_alive=mean of the others"),
+        (bad_eo, "expected_orders=pooled rate"),
+        (bad_p0 & ~bad_eo, "prob_no_purchase=Poisson of expected_orders"),
+        (bad_p0 & bad_eo, "prob_no_purchase=pooled rate"),
+        (~np.isfinite(value_raw), "order value=mean order value"),
+        (bad_iv, "interval=Poisson quantile"),
+    ):
         if bad.any():
             had = reason[bad]
             reason[bad] = np.where(had == "", what, had + "; " + what)
@@ -570,18 +707,36 @@ def _spend_scale(params: ClvParams, x, m):
     return np.zeros(len(x)), np.full(len(x), params.mean_order_value)
 
 
-def interval_quantiles(rfm: pd.DataFrame, params: ClvParams, *, horizon_days: float,
-                       levels, n_draws: int = 200, seed: int = 0, max_groups: int = 20_000,
-                       p0=None) -> tuple[np.ndarray, np.ndarray]:
+def interval_quantiles(
+    rfm: pd.DataFrame,
+    params: ClvParams,
+    *,
+    horizon_days: float,
+    levels,
+    n_draws: int = 200,
+    seed: int = 0,
+    max_groups: int = 20_000,
+    p0=None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Lower and upper bounds (customers x levels) of the central `levels` intervals of
     revenue in the horizon (margin 1, undiscounted), from the predictive distribution of
     `predict_clv` (purchases from the fitted model x spend from the Gamma-Gamma posterior;
     `p0`: another churn model's P(no purchase), as in `predict_clv`'s churn_probability)."""
     x = rfm["frequency"].to_numpy(float)
     x_gg, scale = _spend_scale(params, x, rfm["monetary_value"].to_numpy(float))
-    lo, hi = F.interval_factors(params, horizon_days / params.unit_days, x,
-                                rfm["recency"].to_numpy(float), rfm["T"].to_numpy(float), x_gg,
-                                tuple(levels), n_draws, seed, max_groups, p0=p0)
+    lo, hi = F.interval_factors(
+        params,
+        horizon_days / params.unit_days,
+        x,
+        rfm["recency"].to_numpy(float),
+        rfm["T"].to_numpy(float),
+        x_gg,
+        tuple(levels),
+        n_draws,
+        seed,
+        max_groups,
+        p0=p0,
+    )
     return lo * scale[:, None], hi * scale[:, None]
 
 
@@ -590,8 +745,14 @@ CALIBRATION_SCALES = tuple(float(k) for k in np.round(np.geomspace(1.0, 100.0, 4
 TARGET_COVERAGE = 0.9
 
 
-def fit_interval_calibration(lo: np.ndarray, hi: np.ndarray, actual, *,
-                             target: float = TARGET_COVERAGE, min_level: float = 0.0) -> dict:
+def fit_interval_calibration(
+    lo: np.ndarray,
+    hi: np.ndarray,
+    actual,
+    *,
+    target: float = TARGET_COVERAGE,
+    min_level: float = 0.0,
+) -> dict:
     """The narrowest member of one nested family of intervals that covers `target` of the
     customers' realised revenue, with the split-conformal finite-sample correction (level
     target (1 + 1/n); Vovk et al. 2005, Lei et al. 2018). `lo`, `hi`: customers x
@@ -621,8 +782,14 @@ def fit_interval_calibration(lo: np.ndarray, hi: np.ndarray, actual, *,
         tried.append((0.9, k, c))
         if c >= need:
             return {"level": 0.9, "scale": k, "coverage": c, "n": n, "tried": tried}
-    return {"level": 0.9, "scale": CALIBRATION_SCALES[-1], "coverage": tried[-1][2], "n": n,
-            "tried": tried, "capped": True}
+    return {
+        "level": 0.9,
+        "scale": CALIBRATION_SCALES[-1],
+        "coverage": tried[-1][2],
+        "n": n,
+        "tried": tried,
+        "capped": True,
+    }
 
 
 def _fix(arr, fill, name, fb, default=None):
@@ -663,11 +830,26 @@ def _median_wait(params, theta, x, T):
 
 # --- one call --------------------------------------------------------------------------------
 
-def score_clv(orders: pd.DataFrame, *, as_of, horizon_days: float, model: str = "auto",
-              margin: float = 1.0, discount_rate: float = 0.0, seed: int = 0
-              ) -> tuple[pd.DataFrame, ClvParams]:
+
+def score_clv(
+    orders: pd.DataFrame,
+    *,
+    as_of,
+    horizon_days: float,
+    model: str = "auto",
+    margin: float = 1.0,
+    discount_rate: float = 0.0,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, ClvParams]:
     """rfm_summary → fit_clv → predict_clv, in days. Returns (scores, params)."""
     rfm = rfm_summary(orders, as_of=as_of)
     params = fit_clv(rfm, model=model)
-    return predict_clv(rfm, params, horizon_days=horizon_days, as_of=as_of, margin=margin,
-                       discount_rate=discount_rate, seed=seed)
+    return predict_clv(
+        rfm,
+        params,
+        horizon_days=horizon_days,
+        as_of=as_of,
+        margin=margin,
+        discount_rate=discount_rate,
+        seed=seed,
+    )

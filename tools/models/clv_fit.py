@@ -42,6 +42,7 @@ DEGENERATE_LOG = 9.2  # a fitted parameter below 1e-4 or above 1e4 (scaled time)
 
 # --- log-likelihoods, one value per (x, t_x, T) row -------------------------------------------
 
+
 def bgnbd_loglik(params, x, tx, T) -> np.ndarray:
     """BG/NBD individual log-likelihood, Fader, Hardie & Lee (2005a) eq. (6).
 
@@ -69,13 +70,22 @@ def _bgnbd_prepare(x, tx, T, w) -> dict:
     xs, ix = np.unique(x, return_inverse=True)
     pos = x > 0
     npos = int(pos.sum())
-    times, it = np.unique(np.concatenate([np.asarray(T, float)[pos], np.asarray(tx, float)[pos]]),
-                          return_inverse=True)
-    return {"xs": xs, "wx": np.bincount(ix, weights=w, minlength=len(xs)),
-            "Tz": np.asarray(T, float)[~pos], "wz": np.asarray(w, float)[~pos],
-            "x": x[pos], "w": np.asarray(w, float)[pos], "ix": ix[pos],
-            # t_x and T take few distinct values (whole days): logs via a lookup table
-            "times": times, "iT": it[:npos], "itx": it[npos:]}
+    times, it = np.unique(
+        np.concatenate([np.asarray(T, float)[pos], np.asarray(tx, float)[pos]]), return_inverse=True
+    )
+    return {
+        "xs": xs,
+        "wx": np.bincount(ix, weights=w, minlength=len(xs)),
+        "Tz": np.asarray(T, float)[~pos],
+        "wz": np.asarray(w, float)[~pos],
+        "x": x[pos],
+        "w": np.asarray(w, float)[pos],
+        "ix": ix[pos],
+        # t_x and T take few distinct values (whole days): logs via a lookup table
+        "times": times,
+        "iT": it[:npos],
+        "itx": it[npos:],
+    }
 
 
 def _bgnbd_value_grad(params, d: dict):
@@ -99,14 +109,22 @@ def _bgnbd_value_grad(params, d: dict):
     const = gammaln(r + xs) - gammaln(r) + r * np.log(alpha) + betaln(a, b + xs) - betaln(a, b)
     value = float(_dot(wx, const) + _dot(w, lse) - r * _dot(d["wz"], ltz))
     ww3, ww4 = w * w3, w * w4
-    d_r = _dot(wx, digamma(r + xs) - digamma(r) + np.log(alpha)) - _dot(ww3, lt) \
-        - _dot(ww4, lx) - _dot(d["wz"], ltz)
-    d_alpha = wx.sum() * r / alpha - _dot(ww3 * rx, inv_t[d["iT"]]) \
-        - _dot(ww4 * rx, inv_t[d["itx"]]) \
+    d_r = (
+        _dot(wx, digamma(r + xs) - digamma(r) + np.log(alpha))
+        - _dot(ww3, lt)
+        - _dot(ww4, lx)
+        - _dot(d["wz"], ltz)
+    )
+    d_alpha = (
+        wx.sum() * r / alpha
+        - _dot(ww3 * rx, inv_t[d["iT"]])
+        - _dot(ww4 * rx, inv_t[d["itx"]])
         - r * _dot(d["wz"], 1.0 / (alpha + d["Tz"]))
+    )
     d_a = _dot(wx, digamma(ab) - digamma(ab + xs)) + ww4.sum() / a
-    d_b = _dot(wx, digamma(ab) + digamma(b + xs) - digamma(b) - digamma(ab + xs)) \
-        - _dot(ww4, (1.0 / bx1)[ix])
+    d_b = _dot(wx, digamma(ab) + digamma(b + xs) - digamma(b) - digamma(ab + xs)) - _dot(
+        ww4, (1.0 / bx1)[ix]
+    )
     return value, np.array([d_r, d_alpha, d_a, d_b]) * np.asarray(params)
 
 
@@ -168,12 +186,14 @@ def coarsen(x, tx, T, w, max_rows, extra=None):
 def compress(x, tx, T) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Group identical (x, t_x, T) rows: returns unique x, t_x, T, their weights, and the inverse
     index mapping every input row to its unique row."""
-    (ux, utx, uT), inverse, counts = group_rows(np.asarray(x, float), np.asarray(tx, float),
-                                                np.asarray(T, float))
+    (ux, utx, uT), inverse, counts = group_rows(
+        np.asarray(x, float), np.asarray(tx, float), np.asarray(T, float)
+    )
     return ux, utx, uT, counts.astype(float), inverse
 
 
 # --- fitting ----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class FitResult:
@@ -216,8 +236,7 @@ def _num_hessian(f, u, h=1e-4):
     return _jac_of(lambda v: _num_grad(f, v, h), u, _num_grad(f, u, h), h)
 
 
-def fit_purchase_model(model, x, tx, T, weights=None, *, penalizer=0.0,
-                       initial=None) -> FitResult:
+def fit_purchase_model(model, x, tx, T, weights=None, *, penalizer=0.0, initial=None) -> FitResult:  # noqa: C901
     """Maximise the weighted log-likelihood sum(w_i ln L(x_i, t_x,i, T_i)) of `model`.
 
     Times are scaled so that max(T) = 1 for the optimisation (as lifetimes does) and the time
@@ -259,6 +278,7 @@ def fit_purchase_model(model, x, tx, T, weights=None, *, penalizer=0.0,
             v, g = total_vg(u)
             return v / wsum, np.where(np.isfinite(g), g, 0.0) / wsum
     else:
+
         def fun(u):
             return objective(u), _num_grad(objective, u)
 
@@ -272,13 +292,20 @@ def fit_purchase_model(model, x, tx, T, weights=None, *, penalizer=0.0,
             u0[i] += np.log(scale)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = minimize(fun, u0, jac=True, method="L-BFGS-B",
-                       bounds=[(-LOG_BOUND, LOG_BOUND)] * 4,
-                       options={"maxiter": 500 if model == "bgnbd" else 200,
-                                "ftol": 1e-13, "gtol": 1e-9})
+        res = minimize(
+            fun,
+            u0,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=[(-LOG_BOUND, LOG_BOUND)] * 4,
+            options={"maxiter": 500 if model == "bgnbd" else 200, "ftol": 1e-13, "gtol": 1e-9},
+        )
         u = res.x
-        ll = float(-total_vg(u)[0] + penalizer * wsum * float(u @ u)) if model == "bgnbd" \
+        ll = (
+            float(-total_vg(u)[0] + penalizer * wsum * float(u @ u))
+            if model == "bgnbd"
             else total_ll(u)
+        )
         if model == "bgnbd":
             H = _jac_of(lambda v: total_vg(v)[1], u, total_vg(u)[1])
         else:
@@ -300,8 +327,17 @@ def fit_purchase_model(model, x, tx, T, weights=None, *, penalizer=0.0,
     params = {k: float(v) for k, v in zip(PARAM_NAMES[model], theta)}
     # time rescaled by c multiplies each customer's likelihood by c^-x (x event densities)
     ll += float((w * x).sum() * np.log(scale))
-    return FitResult(model, params, ll, converged,
-                     degenerate, float(penalizer), str(res.message), cov, int(res.nit))
+    return FitResult(
+        model,
+        params,
+        ll,
+        converged,
+        degenerate,
+        float(penalizer),
+        str(res.message),
+        cov,
+        int(res.nit),
+    )
 
 
 def total_loglik(model, params, x, tx, T, weights=None) -> float:
@@ -314,6 +350,7 @@ def total_loglik(model, params, x, tx, T, weights=None) -> float:
 
 # --- per-customer formulas ----------------------------------------------------------------------
 
+
 def p_alive(model, p, x, tx, T) -> np.ndarray:
     """P(alive at T | x, t_x, T).
 
@@ -325,8 +362,11 @@ def p_alive(model, p, x, tx, T) -> np.ndarray:
     with np.errstate(all="ignore"):
         if model == "bgnbd":
             r, alpha, a, b = p
-            z = np.log(a) - np.log(b + np.maximum(x, 1) - 1) + (r + x) * (
-                np.log(alpha + T) - np.log(alpha + tx))
+            z = (
+                np.log(a)
+                - np.log(b + np.maximum(x, 1) - 1)
+                + (r + x) * (np.log(alpha + T) - np.log(alpha + tx))
+            )
             return np.where(x > 0, 1.0 / (1.0 + np.exp(z)), 1.0)
         if model == "mbgnbd":
             r, alpha, a, b = p
@@ -339,8 +379,13 @@ def p_alive(model, p, x, tx, T) -> np.ndarray:
             shape = np.broadcast(x, tx, T).shape  # lifetimes' A0 wants 1-d arrays
             x, tx, T = (np.ravel(v).astype(float) for v in np.broadcast_arrays(x, tx, T))
             log_a0 = ParetoNBDFitter._log_A_0((r, alpha, s, beta), x, tx, T)
-            z = np.log(s) - np.log(r + s + x) + (r + x) * np.log(alpha + T) \
-                + s * np.log(beta + T) + log_a0
+            z = (
+                np.log(s)
+                - np.log(r + s + x)
+                + (r + x) * np.log(alpha + T)
+                + s * np.log(beta + T)
+                + log_a0
+            )
             # the closed form of A0 is a difference of two hypergeometric terms: exactly 0 at
             # t_x = T (P(alive) = 1: no time to have left unseen), lost to cancellation or
             # overflow near it (T = t_x = 0 with min(alpha, beta) small gives inf - inf).
@@ -348,8 +393,12 @@ def p_alive(model, p, x, tx, T) -> np.ndarray:
             bad = ~np.isfinite(z) & (tx < T)
             if bad.any():
                 z = z.copy()
-                z[bad] = np.log(s) + (r + x[bad]) * np.log(alpha + T[bad]) + s * np.log(
-                    beta + T[bad]) + _pareto_log_tail(r, alpha, s, beta, x[bad], tx[bad], T[bad])
+                z[bad] = (
+                    np.log(s)
+                    + (r + x[bad]) * np.log(alpha + T[bad])
+                    + s * np.log(beta + T[bad])
+                    + _pareto_log_tail(r, alpha, s, beta, x[bad], tx[bad], T[bad])
+                )
             out = np.where(tx >= T, 1.0, 1.0 / (1.0 + np.exp(z)))
             return out.reshape(shape)
     raise ValueError(f"unknown model {model!r}")
@@ -384,15 +433,25 @@ def expected_purchases(model, p, t, x, tx, T) -> np.ndarray:
             r, alpha, a, b = p
             bb = b + x + (1.0 if model == "mbgnbd" else 0.0)
             z = t / (alpha + T + t)
-            cond = (a + bb - 1) / (a - 1) * (
-                1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp2f1(r + x, bb, a + bb - 1, z))
+            cond = (
+                (a + bb - 1)
+                / (a - 1)
+                * (
+                    1
+                    - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp2f1(r + x, bb, a + bb - 1, z)
+                )
+            )
         else:
             r, alpha, s, beta = p
             if abs(s - 1.0) < 1e-9:
                 cond = (r + x) / (alpha + T) * (beta + T) * np.log1p(t / (beta + T))
             else:
-                cond = (r + x) * (beta + T) / ((alpha + T) * (s - 1)) * (
-                    1 - ((beta + T) / (beta + T + t)) ** (s - 1))
+                cond = (
+                    (r + x)
+                    * (beta + T)
+                    / ((alpha + T) * (s - 1))
+                    * (1 - ((beta + T) / (beta + T + t)) ** (s - 1))
+                )
     return pa * cond
 
 
@@ -446,8 +505,9 @@ def simulate_purchases(model, p, t, x, tx, T, rng) -> np.ndarray:
     lam = rng.gamma(np.broadcast_to(r + x, shape)) / (alpha + T)
     if model in ("bgnbd", "mbgnbd"):
         a, b = p[2], p[3]
-        drop = rng.beta(np.broadcast_to(a, shape),
-                        np.broadcast_to(b + x + (model == "mbgnbd"), shape))
+        drop = rng.beta(
+            np.broadcast_to(a, shape), np.broadcast_to(b + x + (model == "mbgnbd"), shape)
+        )
         k = rng.poisson(_capped(lam * t))
         g = rng.geometric(np.clip(drop, 1e-12, 1.0))
         n = np.minimum(k, g)
@@ -469,14 +529,14 @@ def _capped(mean) -> np.ndarray:
 
 # --- interval ------------------------------------------------------------------------------
 
+
 def draw_thetas(params, n: int, rng) -> np.ndarray:
     """`n` parameter vectors from the asymptotic normal of the log-parameters (point
     estimate repeated when there is no covariance), truncated at MAX_DRAW_SD standard
     deviations and a factor e^MAX_DRAW_LOG either side: a poorly identified fit's tail
     draws (a Pareto/NBD beta a million times its estimate) say nothing about the store
     and take scipy's hypergeometric function where it crashes."""
-    theta = np.asarray([params.params[k] for k in PARAM_NAMES.get(params.model, ("rate",))],
-                       float)
+    theta = np.asarray([params.params[k] for k in PARAM_NAMES.get(params.model, ("rate",))], float)
     if params.cov_log is None or params.model == "pooled":
         return np.tile(theta, (n, 1))
     cov = np.asarray(params.cov_log)
@@ -526,7 +586,7 @@ def interval_factors(params, t, x, tx, T, x_gg, interval, n_draws, seed, max_gro
         qs = np.quantile(R, probs, axis=1).T[inv]
     else:
         qs = _mixture_quantiles(R, inv, np.clip(np.asarray(p0, float), 0.0, 1.0), probs)
-    lo, hi = qs[:, :len(levels)], qs[:, len(levels):]
+    lo, hi = qs[:, : len(levels)], qs[:, len(levels) :]
     if np.ndim(interval) == 0:
         return lo[:, 0], hi[:, 0]
     return lo, hi
@@ -552,13 +612,21 @@ def _mixture_quantiles(R, inv, p0, probs) -> np.ndarray:
 
 # --- Gamma-Gamma spend model ----------------------------------------------------------------
 
+
 def gamma_gamma_loglik(params, x, m) -> np.ndarray:
     """ln f(m̄ | x; p, q, v), note 025 eq. (1a) (FHL 2005b):
     Γ(px+q)/(Γ(px)Γ(q)) v^q m̄^(px-1) x^(px) / (v + x m̄)^(px+q)."""
     p, q, v = params
     px = p * x
-    return (gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(v)
-            + (px - 1) * np.log(m) + px * np.log(x) - (px + q) * np.log(v + x * m))
+    return (
+        gammaln(px + q)
+        - gammaln(px)
+        - gammaln(q)
+        + q * np.log(v)
+        + (px - 1) * np.log(m)
+        + px * np.log(x)
+        - (px + q) * np.log(v + x * m)
+    )
 
 
 def _gamma_gamma_value_grad(params, xs, ix, wx, x, lm, lx, ms, w):
@@ -567,8 +635,11 @@ def _gamma_gamma_value_grad(params, xs, ix, wx, x, lm, lx, ms, w):
     pxs = p * xs
     lvm = np.log(v + x * ms)
     px = p * x
-    value = float(_dot(wx, gammaln(pxs + q) - gammaln(pxs)) - wx.sum() * gammaln(q)
-                  + _dot(w, q * np.log(v) + (px - 1) * lm + px * lx - (px + q) * lvm))
+    value = float(
+        _dot(wx, gammaln(pxs + q) - gammaln(pxs))
+        - wx.sum() * gammaln(q)
+        + _dot(w, q * np.log(v) + (px - 1) * lm + px * lx - (px + q) * lvm)
+    )
     d_p = _dot(wx, xs * (digamma(pxs + q) - digamma(pxs))) + _dot(w, x * (lm + lx - lvm))
     d_q = _dot(wx, digamma(pxs + q)) - wx.sum() * digamma(q) + _dot(w, np.log(v) - lvm)
     d_v = _dot(w, q / v - (px + q) / (v + x * ms))
@@ -598,17 +669,31 @@ def fit_gamma_gamma(x, m, weights=None) -> FitResult:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = minimize(fun, np.zeros(3), jac=True, method="L-BFGS-B",
-                       bounds=[(-LOG_BOUND, LOG_BOUND)] * 3,
-                       options={"maxiter": 500, "ftol": 1e-15, "gtol": 1e-9})
+        res = minimize(
+            fun,
+            np.zeros(3),
+            jac=True,
+            method="L-BFGS-B",
+            bounds=[(-LOG_BOUND, LOG_BOUND)] * 3,
+            options={"maxiter": 500, "ftol": 1e-15, "gtol": 1e-9},
+        )
     u = res.x
     p, q, v = np.exp(u)
     nll, grad = fun(u)
     ll = -nll * wsum + float((w * np.log(scale)).sum())
     converged = bool(np.isfinite(ll) and (res.success or np.max(np.abs(grad)) < 1e-4))
     degenerate = bool(np.any(np.abs(u) > DEGENERATE_LOG) or q <= 1.0)
-    return FitResult("gamma_gamma", {"p": float(p), "q": float(q), "v": float(v / scale)}, ll,
-                     converged, degenerate, 0.0, str(res.message), None, int(res.nit))
+    return FitResult(
+        "gamma_gamma",
+        {"p": float(p), "q": float(q), "v": float(v / scale)},
+        ll,
+        converged,
+        degenerate,
+        0.0,
+        str(res.message),
+        None,
+        int(res.nit),
+    )
 
 
 def gamma_gamma_expected_value(params, x, m) -> np.ndarray:
@@ -616,4 +701,3 @@ def gamma_gamma_expected_value(params, x, m) -> np.ndarray:
     population mean p v / (q - 1)."""
     p, q, v = params["p"], params["q"], params["v"]
     return (v + x * m) * p / (p * x + q - 1)
-

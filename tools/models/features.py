@@ -54,8 +54,14 @@ FEATURE_REASON: dict[str, str | None] = {
     "categories": None,
     "top_category_share": None,
 }
-REASONS = ("price_sensitivity", "service_problems", "quality_returns", "fading_engagement",
-           "cycle_overdue", "one_time_buyer")
+REASONS = (
+    "price_sensitivity",
+    "service_problems",
+    "quality_returns",
+    "fading_engagement",
+    "cycle_overdue",
+    "one_time_buyer",
+)
 REASON_LABEL = {
     "price_sensitivity": "price sensitivity",
     "service_problems": "service problems",
@@ -66,8 +72,10 @@ REASON_LABEL = {
 }
 NO_HISTORY_DAYS = 9999.0
 # a ticket about the product rather than the service (topic by keywords, case-insensitive)
-QUALITY_WORDS = (r"quality|faulty|defect|broke|broken|fell apart|damaged|not as described|"
-                 r"stopped working|poorly made|cheap|ripped|leak|smell|expired|wrong size|return")  # 'never' for days-since features (trees split on it cleanly)
+QUALITY_WORDS = (
+    r"quality|faulty|defect|broke|broken|fell apart|damaged|not as described|"
+    r"stopped working|poorly made|cheap|ripped|leak|smell|expired|wrong size|return"
+)  # 'never' for days-since features (trees split on it cleanly)
 
 
 def _days(values) -> np.ndarray:
@@ -88,19 +96,26 @@ def occasions(orders: pd.DataFrame, *, as_of) -> pd.DataFrame:
         code, uniq = factorize_sorted(ids)
     day = _days(orders["order_date"].to_numpy()[keep])
     value = orders["amount"].to_numpy(float)[keep]
-    disc = (orders["discount"].to_numpy(float)[keep] > 0) if "discount" in orders else np.zeros(len(day), bool)
+    disc = (
+        (orders["discount"].to_numpy(float)[keep] > 0)
+        if "discount" in orders
+        else np.zeros(len(day), bool)
+    )
     key, _, _ = day_keys(code, day)
     order = np.argsort(key, kind="stable")
     key = key[order]
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.array([], int)
     cust = code[order][starts]
-    return pd.DataFrame({
-        "customer_id": cust if uniq is None else np.asarray(uniq)[cust],
-        "day": day[order][starts],
-        "value": np.add.reduceat(value[order], starts) if len(starts) else np.array([], float),
-        "discounted": (np.maximum.reduceat(disc[order], starts) if len(starts)
-                       else np.array([], bool)).astype(bool),
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": cust if uniq is None else np.asarray(uniq)[cust],
+            "day": day[order][starts],
+            "value": np.add.reduceat(value[order], starts) if len(starts) else np.array([], float),
+            "discounted": (
+                np.maximum.reduceat(disc[order], starts) if len(starts) else np.array([], bool)
+            ).astype(bool),
+        }
+    )
 
 
 def build_features(
@@ -128,7 +143,9 @@ def build_features(
     # RFM of the purchase models leaves it out. Reading it (one purchase test for both) lowered
     # the demo backtest's churn AUC below vanilla lifetimes' (0.759 against 0.761), so the
     # features keep it; tools/scoring/engine/sql.py reproduces this.
-    cols = [c for c in ("customer_id", "order_date", "amount", "discount", "product_id") if c in orders]
+    cols = [
+        c for c in ("customer_id", "order_date", "amount", "discount", "product_id") if c in orders
+    ]
     keep = (orders["order_date"] < as_of + pd.Timedelta(days=1)).to_numpy()
     o = orders[cols] if keep.all() else orders.loc[keep, cols]  # only the columns used
     ids = o["customer_id"].to_numpy()
@@ -139,7 +156,9 @@ def build_features(
     else:
         key, uniq = pd.factorize(o["customer_id"])
         events, tickets = _recode(events, uniq), _recode(tickets, uniq)
-    f = _build(o.assign(customer_id=key), as_of=as_of, events=events, tickets=tickets, products=products)
+    f = _build(
+        o.assign(customer_id=key), as_of=as_of, events=events, tickets=tickets, products=products
+    )
     code = f.index.to_numpy()
     f.index = pd.Index(code if uniq is None else np.asarray(uniq)[code], name="customer_id")
     return f
@@ -147,8 +166,9 @@ def build_features(
 
 def is_code(ids: np.ndarray) -> bool:
     """Integer ids small enough to index arrays by (at most 4 per row, plus slack)."""
-    return (np.issubdtype(ids.dtype, np.integer)
-            and (len(ids) == 0 or (int(ids.min()) >= 0 and int(ids.max()) <= 4 * len(ids) + 1024)))
+    return np.issubdtype(ids.dtype, np.integer) and (
+        len(ids) == 0 or (int(ids.min()) >= 0 and int(ids.max()) <= 4 * len(ids) + 1024)
+    )
 
 
 def _as_codes(df: pd.DataFrame | None, top: int) -> pd.DataFrame | None:
@@ -181,8 +201,11 @@ def _build(orders, *, as_of, events, tickets, products) -> pd.DataFrame:
     t0 = _days(np.array([as_of.to_datetime64()]))[0]
     n_codes = int(orders["customer_id"].max()) + 1 if len(orders) else 0  # codes may be sparse
     occ = occasions(orders, as_of=as_of)  # sorted by customer code, then day
-    c, day, value = (occ["customer_id"].to_numpy(), occ["day"].to_numpy(),
-                     occ["value"].to_numpy(float))
+    c, day, value = (
+        occ["customer_id"].to_numpy(),
+        occ["day"].to_numpy(),
+        occ["value"].to_numpy(float),
+    )
     disc = occ["discounted"].to_numpy(float)
     counts = np.bincount(c, minlength=n_codes)
     line_code = orders["customer_id"].to_numpy()
@@ -199,8 +222,9 @@ def _build(orders, *, as_of, events, tickets, products) -> pd.DataFrame:
     if not has.all():  # without an occasion, first and last purchase are the first line's
         # day (the convention of tools.models.clv.rfm_summary: the purchase model and features agree)
         none = ~has[np.searchsorted(present, line_code)]
-        first_line = (pd.Series(_days(orders["order_date"].to_numpy()[none]))
-                      .groupby(line_code[none]).min())
+        first_line = (
+            pd.Series(_days(orders["order_date"].to_numpy()[none])).groupby(line_code[none]).min()
+        )
         first = np.where(has, first, first_line.reindex(present).fillna(0).to_numpy(np.int64))
         last = np.where(has, last, first)
     f = pd.DataFrame(index=pd.Index(present, name="customer_id"))
@@ -232,7 +256,9 @@ def _build(orders, *, as_of, events, tickets, products) -> pd.DataFrame:
     f["occasions_90d"] = _sum(c, recent, n_codes)[present]
     f["occasion_trend"] = f["occasions_90d"] - _sum(c, prior, n_codes)[present]
     rev_recent = _sum(c, np.where(day > t0 - 180, value, 0.0), n_codes)[present]
-    rev_prior = _sum(c, np.where((day > t0 - 360) & (day <= t0 - 180), value, 0.0), n_codes)[present]
+    rev_prior = _sum(c, np.where((day > t0 - 360) & (day <= t0 - 180), value, 0.0), n_codes)[
+        present
+    ]
     f["revenue_trend"] = rev_recent - rev_prior
     f["discount_share"] = _sum(c, disc, n_codes)[present] / per_occasion
     f["last_order_discounted"] = disc_[end]  # 0 (the padding) without an occasion
@@ -245,14 +271,16 @@ def _build(orders, *, as_of, events, tickets, products) -> pd.DataFrame:
     if "discount" in o:
         d = o["discount"].fillna(0).to_numpy(float)
         f["discount_rate"] = _sum(key, d, n_codes)[present] / np.clip(
-            _sum(key, bought + d, n_codes)[present], 1e-9, None)
+            _sum(key, bought + d, n_codes)[present], 1e-9, None
+        )
     else:
         f["discount_rate"] = 0.0
     ret = amount < 0
     f["return_lines"] = _sum(key, ret, n_codes)[present]
     returned = _sum(key, np.where(ret, -amount, 0.0), n_codes)[present]
-    f["return_share"] = np.clip(returned / np.clip(_sum(key, bought, n_codes)[present], 1e-9, None),
-                                None, 5)
+    f["return_share"] = np.clip(
+        returned / np.clip(_sum(key, bought, n_codes)[present], 1e-9, None), None, 5
+    )
     ret90 = ret & (o["order_date"] > as_of - pd.Timedelta(days=90)).to_numpy()
     f["returns_90d"] = _sum(key, ret90, n_codes)[present]
 
@@ -263,8 +291,14 @@ def _build(orders, *, as_of, events, tickets, products) -> pd.DataFrame:
 
 
 def _ticket_features(f: pd.DataFrame, tickets: pd.DataFrame | None, as_of: pd.Timestamp) -> None:
-    cols = ("tickets", "quality_tickets", "unresolved_tickets", "unresolved_severe",
-            "min_sentiment", "days_since_ticket")
+    cols = (
+        "tickets",
+        "quality_tickets",
+        "unresolved_tickets",
+        "unresolved_severe",
+        "min_sentiment",
+        "days_since_ticket",
+    )
     if tickets is None or tickets.empty:
         for c in cols:
             f[c] = NO_HISTORY_DAYS if c == "days_since_ticket" else 0.0
@@ -273,17 +307,27 @@ def _ticket_features(f: pd.DataFrame, tickets: pd.DataFrame | None, as_of: pd.Ti
     resolved = t["resolved_at"].notna() & (t["resolved_at"] <= as_of + pd.Timedelta(days=1))
     severe = t["severity"].astype(str).str.lower().isin(["high", "urgent", "critical", "severe"])
     text = pa.array(t["text"].astype(str).to_numpy(dtype=object), type=pa.string())
-    quality = pd.Series(pc.match_substring_regex(text, QUALITY_WORDS, ignore_case=True)
-                        .to_numpy(zero_copy_only=False), index=t.index)
-    f["quality_tickets"] = quality.groupby(t["customer_id"]).sum().reindex(f.index).fillna(0).astype(float)
+    quality = pd.Series(
+        pc.match_substring_regex(text, QUALITY_WORDS, ignore_case=True).to_numpy(
+            zero_copy_only=False
+        ),
+        index=t.index,
+    )
+    f["quality_tickets"] = (
+        quality.groupby(t["customer_id"]).sum().reindex(f.index).fillna(0).astype(float)
+    )
     t, resolved, severe = t.loc[~quality], resolved[~quality], severe[~quality]
     by = t["customer_id"]
     f["tickets"] = by.value_counts().reindex(f.index).fillna(0).astype(float)
     f["unresolved_tickets"] = (~resolved).groupby(by).sum().reindex(f.index).fillna(0).astype(float)
-    f["unresolved_severe"] = (~resolved & severe).groupby(by).sum().reindex(f.index).fillna(0).astype(float)
+    f["unresolved_severe"] = (
+        (~resolved & severe).groupby(by).sum().reindex(f.index).fillna(0).astype(float)
+    )
     f["min_sentiment"] = t["sentiment"].astype(float).groupby(by).min().reindex(f.index).fillna(0.0)
     last = t.groupby("customer_id")["opened_at"].max()
-    f["days_since_ticket"] = ((as_of - last).dt.days).reindex(f.index).fillna(NO_HISTORY_DAYS).astype(float)
+    f["days_since_ticket"] = (
+        ((as_of - last).dt.days).reindex(f.index).fillna(NO_HISTORY_DAYS).astype(float)
+    )
 
 
 def _event_features(f: pd.DataFrame, events: pd.DataFrame | None, as_of: pd.Timestamp) -> None:

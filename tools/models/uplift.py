@@ -17,21 +17,31 @@ with fewer than MIN_TREATED treated or MIN_CONTROL control rows.
 
 from __future__ import annotations
 
-from tools.errors import RetentionError
-
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-NUMERIC = ("churn_probability", "predicted_clv", "expected_orders", "p_alive", "orders_to_date",
-           "revenue_to_date", "avg_days_between_orders", "days_since_last")
+from tools.errors import RetentionError
+
+NUMERIC = (
+    "churn_probability",
+    "predicted_clv",
+    "expected_orders",
+    "p_alive",
+    "orders_to_date",
+    "revenue_to_date",
+    "avg_days_between_orders",
+    "days_since_last",
+)
 CATEGORICAL = ("playbook_id", "churn_reason", "segment")
 MIN_TREATED = 500
 MIN_CONTROL = 200
 
 
-def uplift_features(arms: pd.DataFrame, scores: pd.DataFrame, orders: pd.DataFrame, *, as_of) -> pd.DataFrame:
+def uplift_features(
+    arms: pd.DataFrame, scores: pd.DataFrame, orders: pd.DataFrame, *, as_of
+) -> pd.DataFrame:
     """One row per arm row (customer_id, playbook_id, churn_reason, segment): the customer's
     scores as of the plan (NUMERIC less days_since_last, from `scores`) and the days since their
     last purchase as of `as_of`. Nothing passed in is modified."""
@@ -74,7 +84,9 @@ class NotEnoughCampaigns(RetentionError, ValueError):
     """Too few measured treated or control customers to fit an uplift model."""
 
 
-def fit_uplift(X: pd.DataFrame, treated: np.ndarray, bought: np.ndarray, *, seed: int = 0) -> UpliftModel:
+def fit_uplift(
+    X: pd.DataFrame, treated: np.ndarray, bought: np.ndarray, *, seed: int = 0
+) -> UpliftModel:
     """Fit the T-learner on past campaigns' rows: features `X` (uplift_features), `treated`
     (bool per row) and `bought` (an order in the window, bool per row)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -82,15 +94,23 @@ def fit_uplift(X: pd.DataFrame, treated: np.ndarray, bought: np.ndarray, *, seed
     treated, bought = np.asarray(treated, bool), np.asarray(bought, bool)
     nt, nc = int(treated.sum()), int((~treated).sum())
     if nt < MIN_TREATED or nc < MIN_CONTROL:
-        raise NotEnoughCampaigns(f"an uplift model needs at least {MIN_TREATED} treated and {MIN_CONTROL} "
-                                 f"control customers from measured campaigns; there are {nt} and {nc}")
+        raise NotEnoughCampaigns(
+            f"an uplift model needs at least {MIN_TREATED} treated and {MIN_CONTROL} "
+            f"control customers from measured campaigns; there are {nt} and {nc}"
+        )
     cats = {c: sorted(pd.unique(X[c].astype(str))) for c in CATEGORICAL}
     model = UpliftModel(None, None, cats, nt, nc)
     m = model._matrix(X)
 
     def clf():
-        return HistGradientBoostingClassifier(max_depth=3, learning_rate=0.05, max_iter=150,
-                                              min_samples_leaf=40, l2_regularization=1.0, random_state=seed)
+        return HistGradientBoostingClassifier(
+            max_depth=3,
+            learning_rate=0.05,
+            max_iter=150,
+            min_samples_leaf=40,
+            l2_regularization=1.0,
+            random_state=seed,
+        )
 
     model.treated = clf().fit(m[treated], bought[treated])
     model.control = clf().fit(m[~treated], bought[~treated])

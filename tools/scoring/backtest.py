@@ -47,39 +47,90 @@ METRIC_LABELS = {
     "median_rel_width_90": "90% interval median width / prediction",
 }
 # for "at least as good": +1 higher is better, -1 lower is better, 0 closeness to target
-METRIC_DIRECTION = {"total_orders_error_pct": 0, "mae_orders": -1, "spearman_clv": 1,
-                    "top10_revenue_share": 1, "auc_no_purchase": 1, "coverage_90": 0.9}
+METRIC_DIRECTION = {
+    "total_orders_error_pct": 0,
+    "mae_orders": -1,
+    "spearman_clv": 1,
+    "top10_revenue_share": 1,
+    "auc_no_purchase": 1,
+    "coverage_90": 0.9,
+}
 
 
-def run_backtest(orders: pd.DataFrame, *, as_of, horizon_days: int, events=None, tickets=None,
-                 products=None, model: str = "auto", seed: int = 0) -> pd.DataFrame:
+def run_backtest(
+    orders: pd.DataFrame,
+    *,
+    as_of,
+    horizon_days: int,
+    events=None,
+    tickets=None,
+    products=None,
+    model: str = "auto",
+    seed: int = 0,
+) -> pd.DataFrame:
     """A table: one row per metric, one column per model (project, lifetimes, naive)."""
     as_of = pd.Timestamp(as_of).normalize()
     cal = orders.loc[orders["order_date"] < as_of + pd.Timedelta(days=1)]
     ctx = {k: _upto(v, as_of) for k, v in dict(events=events, tickets=tickets).items()}
-    result = score_store(cal, as_of=as_of, horizon_days=horizon_days, model=model,
-                         products=products, seed=seed, **ctx)
+    result = score_store(
+        cal,
+        as_of=as_of,
+        horizon_days=horizon_days,
+        model=model,
+        products=products,
+        seed=seed,
+        **ctx,
+    )
     s = result.scores.set_index("customer_id")
     actual = labels(orders, start=as_of, horizon_days=horizon_days, customers=s.index)
-    cols = {"project": all_metrics(s["expected_orders"], s["predicted_clv"], s["churn_probability"],
-                                   s["clv_low"], s["clv_high"], actual["orders"], actual["revenue"])}
+    cols = {
+        "project": all_metrics(
+            s["expected_orders"],
+            s["predicted_clv"],
+            s["churn_probability"],
+            s["clv_low"],
+            s["clv_high"],
+            actual["orders"],
+            actual["revenue"],
+        )
+    }
     van = vanilla_lifetimes(cal, as_of=as_of, horizon_days=horizon_days).reindex(s.index)
-    cols["lifetimes"] = all_metrics(van["expected_orders"], van["predicted_clv"],
-                                    van["churn_probability"], None, None,
-                                    actual["orders"], actual["revenue"])
+    cols["lifetimes"] = all_metrics(
+        van["expected_orders"],
+        van["predicted_clv"],
+        van["churn_probability"],
+        None,
+        None,
+        actual["orders"],
+        actual["revenue"],
+    )
     nai = naive_rate(cal, as_of=as_of, horizon_days=horizon_days).reindex(s.index)
-    cols["naive"] = all_metrics(nai["expected_orders"], nai["predicted_clv"], nai["churn_probability"],
-                                nai["clv_low"], nai["clv_high"], actual["orders"], actual["revenue"])
+    cols["naive"] = all_metrics(
+        nai["expected_orders"],
+        nai["predicted_clv"],
+        nai["churn_probability"],
+        nai["clv_low"],
+        nai["clv_high"],
+        actual["orders"],
+        actual["revenue"],
+    )
     peer = pymc_marketing_peer(cal, as_of=as_of, horizon_days=horizon_days)
     if isinstance(peer, pd.DataFrame):
         peer = peer.reindex(s.index)
-        cols["pymc_marketing"] = all_metrics(peer["expected_orders"], peer["predicted_clv"],
-                                             peer["churn_probability"], None, None,
-                                             actual["orders"], actual["revenue"])
+        cols["pymc_marketing"] = all_metrics(
+            peer["expected_orders"],
+            peer["predicted_clv"],
+            peer["churn_probability"],
+            None,
+            None,
+            actual["orders"],
+            actual["revenue"],
+        )
     table = pd.DataFrame(cols)
     table.attrs["peers"] = {"pymc_marketing": "used" if isinstance(peer, pd.DataFrame) else peer}
-    table.attrs["tracking"] = tracking_data(orders, as_of=as_of, horizon_days=horizon_days,
-                                            fitted=result.params["probabilistic"])
+    table.attrs["tracking"] = tracking_data(
+        orders, as_of=as_of, horizon_days=horizon_days, fitted=result.params["probabilistic"]
+    )
     table.attrs["conditional"] = conditional_expectation_data(s, actual)
     table.attrs["customers"] = len(s)
     table.attrs["model_choice"] = result.params.get("model_choice")
@@ -91,9 +142,13 @@ def run_backtest(orders: pd.DataFrame, *, as_of, horizon_days: int, events=None,
         "nan_cells": int(s.isna().sum().sum()),
         "sure_buyers": int(sure.sum()),
         "sure_buyers_with_zero_low": int((sure & (s["clv_low"] <= 0)).sum()),
-        "churn_most_common_share": float(s["churn_probability"].round(12).value_counts(
-            normalize=True).iloc[0]) if len(s) else float("nan"),
-        "model_counts": s["model"].value_counts().to_dict()}
+        "churn_most_common_share": float(
+            s["churn_probability"].round(12).value_counts(normalize=True).iloc[0]
+        )
+        if len(s)
+        else float("nan"),
+        "model_counts": s["model"].value_counts().to_dict(),
+    }
     return table
 
 
@@ -118,9 +173,16 @@ def _summary(cal: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
         rfm["T"] = np.where(refunds_only, since, rfm["T"].to_numpy())
     occ = occasions(cal, as_of=as_of)
     aov = occ.groupby("customer_id")["value"].mean().reindex(rfm.index).fillna(0.0)
-    return pd.DataFrame({"frequency": rfm["frequency"], "recency": rfm["recency"], "T": rfm["T"],
-                         "monetary_value": rfm["monetary_value"], "n": rfm["orders_to_date"],
-                         "aov": aov})
+    return pd.DataFrame(
+        {
+            "frequency": rfm["frequency"],
+            "recency": rfm["recency"],
+            "T": rfm["T"],
+            "monetary_value": rfm["monetary_value"],
+            "n": rfm["orders_to_date"],
+            "aov": aov,
+        }
+    )
 
 
 def vanilla_lifetimes(cal: pd.DataFrame, *, as_of, horizon_days: int) -> pd.DataFrame:
@@ -135,19 +197,29 @@ def vanilla_lifetimes(cal: pd.DataFrame, *, as_of, horizon_days: int) -> pd.Data
         try:
             bg.fit(summ["frequency"], summ["recency"], summ["T"])
             exp = bg.conditional_expected_number_of_purchases_up_to_time(
-                horizon_days, summ["frequency"], summ["recency"], summ["T"])
+                horizon_days, summ["frequency"], summ["recency"], summ["T"]
+            )
             p = bg.params_
-            p0 = pd.Series(prob_no_purchase(
-                "bgnbd", (p["r"], p["alpha"], p["a"], p["b"]), horizon_days,
-                summ["frequency"].to_numpy(float), summ["recency"].to_numpy(float),
-                summ["T"].to_numpy(float)), index=summ.index)  # P(no purchase), not 1 - P(alive)
+            p0 = pd.Series(
+                prob_no_purchase(
+                    "bgnbd",
+                    (p["r"], p["alpha"], p["a"], p["b"]),
+                    horizon_days,
+                    summ["frequency"].to_numpy(float),
+                    summ["recency"].to_numpy(float),
+                    summ["T"].to_numpy(float),
+                ),
+                index=summ.index,
+            )  # P(no purchase), not 1 - P(alive)
         except Exception:  # a failed textbook fit is a result of the baseline, not an error
             exp = pd.Series(np.nan, index=summ.index)
             p0 = pd.Series(np.nan, index=summ.index)
         rep = summ[(summ["frequency"] > 0) & (summ["monetary_value"] > 0)]
         try:
             gg = GammaGammaFitter(penalizer_coef=0.0).fit(rep["frequency"], rep["monetary_value"])
-            value = gg.conditional_expected_average_profit(summ["frequency"], summ["monetary_value"])
+            value = gg.conditional_expected_average_profit(
+                summ["frequency"], summ["monetary_value"]
+            )
         except Exception:
             value = summ["aov"]
     exp, p0, value = (np.asarray(v, float) for v in (exp, p0, value))
@@ -159,8 +231,10 @@ def vanilla_lifetimes(cal: pd.DataFrame, *, as_of, horizon_days: int) -> pd.Data
     return out
 
 
-PEERS_INSTALL = ("PyMC-Marketing is not installed; add it as a second peer with "
-                 "pip install '.[peers]' (in this project's folder)")
+PEERS_INSTALL = (
+    "PyMC-Marketing is not installed; add it as a second peer with "
+    "pip install '.[peers]' (in this project's folder)"
+)
 
 
 def pymc_marketing_peer(cal: pd.DataFrame, *, as_of, horizon_days: int):
@@ -172,18 +246,30 @@ def pymc_marketing_peer(cal: pd.DataFrame, *, as_of, horizon_days: int):
     except ImportError:
         return PEERS_INSTALL
     summ = _summary(cal, pd.Timestamp(as_of))
-    data = pd.DataFrame({"customer_id": np.arange(len(summ)),
-                         "frequency": summ["frequency"].to_numpy(float),
-                         "recency": summ["recency"].to_numpy(float), "T": summ["T"].to_numpy(float),
-                         "monetary_value": summ["monetary_value"].to_numpy(float)})
+    data = pd.DataFrame(
+        {
+            "customer_id": np.arange(len(summ)),
+            "frequency": summ["frequency"].to_numpy(float),
+            "recency": summ["recency"].to_numpy(float),
+            "T": summ["T"].to_numpy(float),
+            "monetary_value": summ["monetary_value"].to_numpy(float),
+        }
+    )
     try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
-                contextlib.redirect_stderr(io.StringIO()):
+        with (
+            warnings.catch_warnings(),
+            contextlib.redirect_stdout(io.StringIO()),
+            contextlib.redirect_stderr(io.StringIO()),
+        ):
             warnings.simplefilter("ignore")
             bg = BetaGeoModel(data=data[["customer_id", "frequency", "recency", "T"]])
             bg.fit(method="map", progressbar=False)
             exp = bg.expected_purchases(future_t=horizon_days).mean(("chain", "draw")).to_numpy()
-            p0 = bg.expected_probability_no_purchase(t=horizon_days).mean(("chain", "draw")).to_numpy()
+            p0 = (
+                bg.expected_probability_no_purchase(t=horizon_days)
+                .mean(("chain", "draw"))
+                .to_numpy()
+            )
             rep = data[(data["frequency"] > 0) & (data["monetary_value"] > 0)]
             gg = GammaGammaModel(data=rep[["customer_id", "frequency", "monetary_value"]])
             gg.fit(method="map", progressbar=False)
@@ -253,28 +339,48 @@ def tracking_data(orders: pd.DataFrame, *, as_of, horizon_days: int, fitted: dic
     counts = (cohort - start).value_counts()
     days, n = counts.index.to_numpy(float), counts.to_numpy(float)
     model, par = fitted.get("model"), fitted.get("params", {})
-    order = {"bgnbd": ("r", "alpha", "a", "b"), "mbgnbd": ("r", "alpha", "a", "b"),
-             "paretonbd": ("r", "alpha", "s", "beta")}.get(model)
+    order = {
+        "bgnbd": ("r", "alpha", "a", "b"),
+        "mbgnbd": ("r", "alpha", "a", "b"),
+        "paretonbd": ("r", "alpha", "s", "beta"),
+    }.get(model)
     predicted = []
     for e in week_end:
         t = np.clip(e - days, 0, None)
         if order:
-            ex = expected_purchases(model, tuple(par[k] for k in order), t, np.zeros_like(t), 0.0, 0.0)
+            ex = expected_purchases(
+                model, tuple(par[k] for k in order), t, np.zeros_like(t), 0.0, 0.0
+            )
         else:  # pooled rate
             ex = float(fitted.get("pooled_rate") or 0.0) * t
         predicted.append(float(np.sum(np.nan_to_num(ex) * n)))
     weeks = pd.to_datetime(start, unit="D") + pd.to_timedelta(week_end, unit="D")
-    return pd.DataFrame({"week_end": weeks, "actual": actual, "predicted": predicted,
-                         "holdout": weeks > as_of})
+    return pd.DataFrame(
+        {"week_end": weeks, "actual": actual, "predicted": predicted, "holdout": weeks > as_of}
+    )
 
 
-def conditional_expectation_data(scores: pd.DataFrame, actual: pd.DataFrame, *, cap: int = 7) -> pd.DataFrame:
+def conditional_expectation_data(
+    scores: pd.DataFrame, actual: pd.DataFrame, *, cap: int = 7
+) -> pd.DataFrame:
     """Holdout purchase occasions by calibration repeat frequency (0..cap+), actual vs the
     project's predicted, averaged per customer (the FHL 2005 Figure 5 check)."""
     freq = (scores["orders_to_date"] - 1).clip(lower=0, upper=cap)
-    df = pd.DataFrame({"frequency": freq, "actual": actual.loc[scores.index, "orders"],
-                       "predicted": scores["expected_orders"]})
-    out = df.groupby("frequency").agg(customers=("actual", "size"), actual=("actual", "mean"),
-                                      predicted=("predicted", "mean")).reset_index()
-    out["frequency"] = out["frequency"].astype(int).astype(str).where(out["frequency"] < cap, f"{cap}+")
+    df = pd.DataFrame(
+        {
+            "frequency": freq,
+            "actual": actual.loc[scores.index, "orders"],
+            "predicted": scores["expected_orders"],
+        }
+    )
+    out = (
+        df.groupby("frequency")
+        .agg(
+            customers=("actual", "size"), actual=("actual", "mean"), predicted=("predicted", "mean")
+        )
+        .reset_index()
+    )
+    out["frequency"] = (
+        out["frequency"].astype(int).astype(str).where(out["frequency"] < cap, f"{cap}+")
+    )
     return out

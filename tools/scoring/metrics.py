@@ -59,7 +59,9 @@ def median_relative_width(low, high, pred) -> float:
     return float(np.median(width / pred[ok]))
 
 
-def all_metrics(pred_orders, pred_clv, churn_prob, clv_low, clv_high, actual_orders, actual_revenue) -> dict:
+def all_metrics(
+    pred_orders, pred_clv, churn_prob, clv_low, clv_high, actual_orders, actual_revenue
+) -> dict:
     actual_orders = np.asarray(actual_orders, float)
     return {
         "total_orders_pred": float(np.sum(pred_orders)),
@@ -69,8 +71,12 @@ def all_metrics(pred_orders, pred_clv, churn_prob, clv_low, clv_high, actual_ord
         "spearman_clv": spearman(pred_clv, actual_revenue),
         "top10_revenue_share": top_decile_capture(pred_clv, actual_revenue),
         "auc_no_purchase": auc(churn_prob, actual_orders == 0),
-        "coverage_90": (coverage(clv_low, clv_high, actual_revenue)
-                        if clv_low is not None else float("nan")),
-        "median_rel_width_90": (median_relative_width(clv_low, clv_high, pred_clv)
-                                if clv_low is not None else float("nan")),
+        "coverage_90": (
+            coverage(clv_low, clv_high, actual_revenue) if clv_low is not None else float("nan")
+        ),
+        "median_rel_width_90": (
+            median_relative_width(clv_low, clv_high, pred_clv)
+            if clv_low is not None
+            else float("nan")
+        ),
     }

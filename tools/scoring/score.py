@@ -42,14 +42,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from tools.errors import DataError
+from tools.ingest.keys import codes_in, factorize_sorted
 from tools.models import clv
+from tools.models.choices import DEFAULT_MODEL, check_model
 from tools.models.churn import (
-    PROB_FLOOR,
-    Calibrator,
     DRIVER_HORIZON_DAYS,
     DRIVER_SPLITS,
     MAX_TRAIN_ROWS,
     MIN_TRAIN_CUSTOMERS,
+    PROB_FLOOR,
+    Calibrator,
     MLModel,
     NotEnoughHistory,
     explain_reasons,
@@ -57,22 +60,39 @@ from tools.models.churn import (
     train_drivers,
     train_ml,
 )
-from tools.errors import DataError
-from tools.schema import purchase_mask
 from tools.models.features import build_features, labels, occasions
-from tools.ingest.keys import codes_in, factorize_sorted
+from tools.schema import purchase_mask
 from tools.scoring.metrics import auc, mae, spearman, top_decile_capture
-from tools.models.choices import DEFAULT_MODEL, check_model
 
 log = logging.getLogger(__name__)
 
 SCORE_COLUMNS = [
-    "customer_id", "orders_to_date", "revenue_to_date", "avg_days_between_orders", "p_alive",
-    "expected_orders", "expected_next_order_date", "predicted_clv", "clv_low", "clv_high",
-    "churn_probability", "churn_drivers", "segment", "clv_tier", "next_best_product",
+    "customer_id",
+    "orders_to_date",
+    "revenue_to_date",
+    "avg_days_between_orders",
+    "p_alive",
+    "expected_orders",
+    "expected_next_order_date",
+    "predicted_clv",
+    "clv_low",
+    "clv_high",
+    "churn_probability",
+    "churn_drivers",
+    "segment",
+    "clv_tier",
+    "next_best_product",
 ]
-EXTRA_COLUMNS = ["churn_reason", "cluster", "model", "next_best_product_name", "fallback",
-                 "interval_calibrated", "value_margin", "margin_source"]
+EXTRA_COLUMNS = [
+    "churn_reason",
+    "cluster",
+    "model",
+    "next_best_product_name",
+    "fallback",
+    "interval_calibrated",
+    "value_margin",
+    "margin_source",
+]
 """Beyond DESIGN.md's columns: the reason a merchant acts on, the behavioural cluster, the
 model that made each row, the next best product's name (its code is `next_best_product`),
 `fallback` (what replaced the model for this customer, in words; "" for none) and
@@ -80,7 +100,13 @@ model that made each row, the next best product's name (its code is `next_best_p
 `value_margin` (the share of revenue the value columns count) and `margin_source` ("unit_cost":
 the customer's own lines' product costs; "store_unit_cost": the store's costed lines, for a
 customer with none; "flat": the --margin figure, for a store without product costs)."""
-NBP_INPUT = ("customer_id", "order_id", "product_id", "product_name", "amount")  # order columns it reads
+NBP_INPUT = (
+    "customer_id",
+    "order_id",
+    "product_id",
+    "product_name",
+    "amount",
+)  # order columns it reads
 
 Progress = Callable[[str], None]
 
@@ -127,15 +153,40 @@ def score_store(
     # (the copy is held by the job alone, so it is freed once the job is done)
     keep = (pop.orders["order_date"] < as_of + pd.Timedelta(days=1)).to_numpy()
     with ThreadPoolExecutor(1, thread_name_prefix="next-best-product") as pool:
-        nbp = pool.submit(_next_best, pop.orders.loc[keep, [c for c in NBP_INPUT if c in pop.orders]],
-                          products=None if products is None else products.copy())
-        return _score(pop, nbp, as_of=as_of, horizon_days=horizon_days, model=model, margin=margin,
-                      discount_rate=discount_rate, products=products, seed=seed, progress=progress,
-                      unit_costs=margin != 1.0 if unit_costs is None else unit_costs)
+        nbp = pool.submit(
+            _next_best,
+            pop.orders.loc[keep, [c for c in NBP_INPUT if c in pop.orders]],
+            products=None if products is None else products.copy(),
+        )
+        return _score(
+            pop,
+            nbp,
+            as_of=as_of,
+            horizon_days=horizon_days,
+            model=model,
+            margin=margin,
+            discount_rate=discount_rate,
+            products=products,
+            seed=seed,
+            progress=progress,
+            unit_costs=margin != 1.0 if unit_costs is None else unit_costs,
+        )
 
 
-def _score(pop, nbp, *, as_of, horizon_days, model, margin, discount_rate, products, seed,
-           progress, unit_costs=False) -> ScoreResult:
+def _score(  # noqa: C901
+    pop,
+    nbp,
+    *,
+    as_of,
+    horizon_days,
+    model,
+    margin,
+    discount_rate,
+    products,
+    seed,
+    progress,
+    unit_costs=False,
+) -> ScoreResult:
     orders, events, tickets = pop.orders, pop.events, pop.tickets
     ctx = dict(events=events, tickets=tickets, products=products)
     # the interval drawn here is a placeholder (10 draws): it is drawn again once the churn
@@ -143,15 +194,22 @@ def _score(pop, nbp, *, as_of, horizon_days, model, margin, discount_rate, produ
     # value is revenue here (margin 1); the margin, the store's unit costs or the flat
     # --margin, is applied per customer at the end (_customer_margins)
     prob, prob_params, fit = _probabilistic(
-        orders, as_of=as_of, horizon_days=horizon_days, margin=1.0,
-        discount_rate=discount_rate, seed=seed, keep_fit=True, n_draws=10)
+        orders,
+        as_of=as_of,
+        horizon_days=horizon_days,
+        margin=1.0,
+        discount_rate=discount_rate,
+        seed=seed,
+        keep_fit=True,
+        n_draws=10,
+    )
     progress("building features")
     X = _features(orders, as_of=as_of, prob=prob, **ctx)
     out = prob.copy()  # every customer with a line by as-of, as X (in another order)
     # the ML model and the customer's own rate learn from, and score, customers with a
     # purchase occasion; a customer whose lines are all refunds keeps the purchase model's
     # scores (a customer with no repeat purchase), named in their `model` column
-    buyer = (X["n_occasions"].reindex(out["customer_id"]).to_numpy() > 0)
+    buyer = X["n_occasions"].reindex(out["customer_id"]).to_numpy() > 0
     by = _base_models(prob)
     choice = {"value": "bgnbd", "churn": "bgnbd"}
     ml_info: dict = {"used": False}
@@ -162,8 +220,9 @@ def _score(pop, nbp, *, as_of, horizon_days, model, margin, discount_rate, produ
     if model == "auto":
         progress("choosing the models by rolling-origin backtests on the store")
         try:
-            rolling = _rolling_choice(orders, as_of=as_of, horizon_days=horizon_days, seed=seed,
-                                      **ctx)
+            rolling = _rolling_choice(
+                orders, as_of=as_of, horizon_days=horizon_days, seed=seed, **ctx
+            )
         except Exception as exc:  # the choice is a refinement: BG/NBD stands
             log.warning("the rolling-origin model choice failed", exc_info=True)
             rolling = {"choice": dict(choice), "failed": f"{type(exc).__name__}: {exc}"}
@@ -173,34 +232,57 @@ def _score(pop, nbp, *, as_of, horizon_days, model, margin, discount_rate, produ
         alt_fit = clv.with_purchase_model(*fit, ALT_PURCHASE)
         if alt_fit is None:
             rolling["choice"].update({k: "bgnbd" for k in alt})
-            rolling["refused"] = (f"{PURCHASE_MODEL_NAMES[ALT_PURCHASE]} was chosen for {' and '.join(alt)} "
-                                  "but did not converge on the orders up to as-of: BG/NBD stands")
-            notes.append(f"The model choice picked {PURCHASE_MODEL_NAMES[ALT_PURCHASE]}, which then "
-                         f"did not fit this store's orders up to {as_of.date()}: customers are "
-                         f"scored by {_prob_name(prob_params)}.")
+            rolling["refused"] = (
+                f"{PURCHASE_MODEL_NAMES[ALT_PURCHASE]} was chosen for {' and '.join(alt)} "
+                "but did not converge on the orders up to as-of: BG/NBD stands"
+            )
+            notes.append(
+                f"The model choice picked {PURCHASE_MODEL_NAMES[ALT_PURCHASE]}, which then "
+                f"did not fit this store's orders up to {as_of.date()}: customers are "
+                f"scored by {_prob_name(prob_params)}."
+            )
         else:
             out, by, prob, prob_params, fit = _switch_purchase_model(
-                (out, by, prob, prob_params, fit), alt, alt_fit, as_of=as_of,
-                horizon_days=horizon_days, discount_rate=discount_rate, seed=seed)
+                (out, by, prob, prob_params, fit),
+                alt,
+                alt_fit,
+                as_of=as_of,
+                horizon_days=horizon_days,
+                discount_rate=discount_rate,
+                seed=seed,
+            )
             choice.update({k: ALT_PURCHASE for k in alt})
-    wants_ml = model == "ml" or any(v in ("ml", "blend")
-                                    for v in rolling.get("choice", {}).values())
+    wants_ml = model == "ml" or any(
+        v in ("ml", "blend") for v in rolling.get("choice", {}).values()
+    )
     if model == "auto" and not wants_ml:
-        ml_info = {"used": False, "reason": (
-            f"the store is too short to choose a model by rolling-origin backtests: "
-            f"{rolling['too_short']}" if "too_short" in rolling else
-            f"the store is too short to judge it by rolling-origin backtests: "
-            f"{rolling['ml_too_short']}" if "ml_too_short" in rolling else
-            f"the model choice failed: {rolling['failed']}" if "failed" in rolling else
-            "the rolling-origin backtests did not show it ahead of the purchase model by more "
-            "than its spread across cutoffs")}
+        ml_info = {
+            "used": False,
+            "reason": (
+                f"the store is too short to choose a model by rolling-origin backtests: "
+                f"{rolling['too_short']}"
+                if "too_short" in rolling
+                else f"the store is too short to judge it by rolling-origin backtests: "
+                f"{rolling['ml_too_short']}"
+                if "ml_too_short" in rolling
+                else f"the model choice failed: {rolling['failed']}"
+                if "failed" in rolling
+                else "the rolling-origin backtests did not show it ahead of the purchase model by more "
+                "than its spread across cutoffs"
+            ),
+        }
     if wants_ml:
         progress("training the ML model on an inner time split")
         try:
-            ml, inner = _train_inner(orders, as_of=as_of, horizon_days=horizon_days, seed=seed, **ctx)
+            ml, inner = _train_inner(
+                orders, as_of=as_of, horizon_days=horizon_days, seed=seed, **ctx
+            )
             ml_info = {"used": True, **ml.info, "inner_backtest": inner}
-            choice = ({"value": "ml", "churn": "ml"} if model == "ml"
-                      else {k: rolling["choice"][k] for k in choice})
+            choice = (
+                {"value": "ml", "churn": "ml"}
+                if model == "ml"
+                else {k: rolling["choice"][k] for k in choice}
+            )
         except NotEnoughHistory as exc:
             ml_info = {"used": False, "reason": str(exc)}
         except Exception as exc:  # a model failure is not the merchant's error: fall back
@@ -210,18 +292,28 @@ def _score(pop, nbp, *, as_of, horizon_days, model, margin, discount_rate, produ
         progress("predicting with the ML model")
         base = out.copy(), {k: v.copy() for k, v in by.items()}
         try:
-            _apply_ml(out, ml.predict(X.loc[out["customer_id"].to_numpy()[buyer]],
-                                      targets=_ml_targets(choice)), buyer, by,
-                      choice, discount_factor(horizon_days=horizon_days,
-                                                       discount_rate=discount_rate))
+            _apply_ml(
+                out,
+                ml.predict(
+                    X.loc[out["customer_id"].to_numpy()[buyer]], targets=_ml_targets(choice)
+                ),
+                buyer,
+                by,
+                choice,
+                discount_factor(horizon_days=horizon_days, discount_rate=discount_rate),
+            )
         except Exception as exc:  # as above: the purchase model's scores stand
-            log.warning("the ML model failed to predict; scoring with the purchase model",
-                        exc_info=True)
+            log.warning(
+                "the ML model failed to predict; scoring with the purchase model", exc_info=True
+            )
             out, by = base
             ml = None
             choice = {k: v if v == ALT_PURCHASE else "bgnbd" for k, v in choice.items()}
-            ml_info = {**ml_info, "used": False,
-                       "reason": f"it failed to predict: {type(exc).__name__}: {exc}"}
+            ml_info = {
+                **ml_info,
+                "used": False,
+                "reason": f"it failed to predict: {type(exc).__name__}: {exc}",
+            }
     if model == "auto" and rolling.get("choice", {}).get("churn") == "rate":
         choice["churn"] = "rate"
         rate = rate_no_purchase(X, horizon_days=horizon_days).reindex(out["customer_id"]).to_numpy()
@@ -232,27 +324,48 @@ def _score(pop, nbp, *, as_of, horizon_days, model, margin, discount_rate, produ
             p_rate[buyer] = _rank_onto(rate[buyer], out["churn_probability"].to_numpy()[buyer])
         out["churn_probability"] = np.where(buyer, p_rate, out["churn_probability"])
         by["churn"][buyer] = "rate"
-    judged_out = model == "auto" and not wants_ml and not ({"too_short", "ml_too_short", "failed"}
-                                                           & set(rolling))
+    judged_out = (
+        model == "auto"
+        and not wants_ml
+        and not ({"too_short", "ml_too_short", "failed"} & set(rolling))
+    )
     if ml is None and model in ("auto", "ml"):
         ml_info["fallback"] = "bgnbd: " + ml_info["reason"]
         rate = ", churn by each customer's own purchase rate" if choice["churn"] == "rate" else ""
     if ml is None and model in ("auto", "ml") and not judged_out:  # a choice by evidence is
         # not a warning: it is in params["model_selection"]
-        notes.append(f"The machine-learned model was {'requested but ' if model == 'ml' else ''}"
-                     f"not used ({ml_info['reason']}): customers are scored by the purchase "
-                     f"model ({_prob_name(prob_params)}){rate}.")
+        notes.append(
+            f"The machine-learned model was {'requested but ' if model == 'ml' else ''}"
+            f"not used ({ml_info['reason']}): customers are scored by the purchase "
+            f"model ({_prob_name(prob_params)}){rate}."
+        )
     progress("calibrating the value interval on the store's own past")
-    calib = _interval_calibration(orders, as_of=as_of, horizon_days=horizon_days, seed=seed,
-                                  rate_calibrator=rolling.get("rate_calibrator")
-                                  if choice["churn"] == "rate" else None,
-                                  purchase_models=choice)
+    calib = _interval_calibration(
+        orders,
+        as_of=as_of,
+        horizon_days=horizon_days,
+        seed=seed,
+        rate_calibrator=rolling.get("rate_calibrator") if choice["churn"] == "rate" else None,
+        purchase_models=choice,
+    )
     if "skipped" in calib:
-        notes.append(f"The value interval (clv_low, clv_high) is not calibrated on this store: "
-                     f"{calib['skipped']}.")
-    _interval_with_churn(out, by, fit, prob=prob, as_of=as_of, horizon_days=horizon_days,
-                         margin=1.0, discount_rate=discount_rate, seed=seed,
-                         interval=calib.get("level", 0.9), interval_scale=calib.get("scale", 1.0))
+        notes.append(
+            f"The value interval (clv_low, clv_high) is not calibrated on this store: "
+            f"{calib['skipped']}."
+        )
+    _interval_with_churn(
+        out,
+        by,
+        fit,
+        prob=prob,
+        as_of=as_of,
+        horizon_days=horizon_days,
+        margin=1.0,
+        discount_rate=discount_rate,
+        seed=seed,
+        interval=calib.get("level", 0.9),
+        interval_scale=calib.get("scale", 1.0),
+    )
     progress("explaining churn drivers")
     ids = out["customer_id"].to_numpy()
     drivers = None
@@ -266,9 +379,13 @@ def _score(pop, nbp, *, as_of, horizon_days, model, margin, discount_rate, produ
             ml_info["drivers"] = {"failed": f"{type(exc).__name__}: {exc}"}
     if (ml is not None or drivers is not None) and buyer.any():
         p_buy = out["churn_probability"].to_numpy()[buyer]
-        reasons = (ml.reasons(X.loc[ids[buyer]], churn_probability=p_buy) if ml is not None else
-                   explain_reasons(drivers, drivers.feature_name(), X.loc[ids[buyer]],
-                                   churn_probability=p_buy))
+        reasons = (
+            ml.reasons(X.loc[ids[buyer]], churn_probability=p_buy)
+            if ml is not None
+            else explain_reasons(
+                drivers, drivers.feature_name(), X.loc[ids[buyer]], churn_probability=p_buy
+            )
+        )
         reasons = pd.concat([reasons, rule_reasons(X.loc[ids[~buyer]])])
     else:
         reasons = rule_reasons(X)
@@ -281,41 +398,73 @@ def _score(pop, nbp, *, as_of, horizon_days, model, margin, discount_rate, produ
     out["fallback"] = _fallback_text(prob, buyer)
     out["model"] = "value:" + pd.Series(by["value"]) + ",churn:" + pd.Series(by["churn"])
     out["interval_calibrated"] = "skipped" not in calib
-    share, source, margin_info = _customer_margins(orders, products if unit_costs else None,
-                                                   as_of=as_of, margin=margin,
-                                                   customers=out["customer_id"].to_numpy())
+    share, source, margin_info = _customer_margins(
+        orders,
+        products if unit_costs else None,
+        as_of=as_of,
+        margin=margin,
+        customers=out["customer_id"].to_numpy(),
+    )
     for col in ("predicted_clv", "clv_low", "clv_high"):
         out[col] = out[col].to_numpy(float) * share
     out["value_margin"], out["margin_source"] = share, source
     progress("segments, tiers and next best product")
     out = _segments_and_products(out, nbp.result(), X, seed=seed)
     rolling.pop("rate_calibrator", None)
-    params = {"as_of": str(as_of.date()), "horizon_days": horizon_days, "model_requested": model,
-              "model_choice": choice, "model_selection": rolling, "interval_calibration": calib,
-              "model_counts": out["model"].value_counts().to_dict(),
-              "margin": margin, "margin_used": margin_info, "discount_rate": discount_rate,
-              "probabilistic": prob_params, "ml": ml_info,
-              "clusters": out.attrs.pop("cluster_descriptions", {}), "warnings": notes}
+    params = {
+        "as_of": str(as_of.date()),
+        "horizon_days": horizon_days,
+        "model_requested": model,
+        "model_choice": choice,
+        "model_selection": rolling,
+        "interval_calibration": calib,
+        "model_counts": out["model"].value_counts().to_dict(),
+        "margin": margin,
+        "margin_used": margin_info,
+        "discount_rate": discount_rate,
+        "probabilistic": prob_params,
+        "ml": ml_info,
+        "clusters": out.attrs.pop("cluster_descriptions", {}),
+        "warnings": notes,
+    }
     scores = _finalise(out, ids=pop.ids)
     return ScoreResult(scores, params)
 
 
 VALUE_COLUMNS = ("expected_orders", "predicted_clv", "clv_low", "clv_high")
-PURCHASE_MODEL_NAMES = {"bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD", "paretonbd": "Pareto/NBD",
-                        "pooled": "a pooled purchase rate"}
-SPEND_MODEL_NAMES = {"gamma_gamma": "Gamma-Gamma", "store_average": "the store's average order value"}
+PURCHASE_MODEL_NAMES = {
+    "bgnbd": "BG/NBD",
+    "mbgnbd": "MBG/NBD",
+    "paretonbd": "Pareto/NBD",
+    "pooled": "a pooled purchase rate",
+}
+SPEND_MODEL_NAMES = {
+    "gamma_gamma": "Gamma-Gamma",
+    "store_average": "the store's average order value",
+}
 CHOICE_WORDS = {  # the rolling-origin choice per target (params["model_choice"]), in words
-    "value": {"bgnbd": "the fitted purchase model", "paretonbd": "Pareto/NBD",
-              "ml": "the ML model", "blend": "the average of the ML and purchase models"},
-    "churn": {"bgnbd": "the fitted purchase model", "paretonbd": "Pareto/NBD",
-              "ml": "the ML model", "rate": "each customer's own purchase rate",
-              "blend": "the ML and purchase models' risk ranks averaged"}}
+    "value": {
+        "bgnbd": "the fitted purchase model",
+        "paretonbd": "Pareto/NBD",
+        "ml": "the ML model",
+        "blend": "the average of the ML and purchase models",
+    },
+    "churn": {
+        "bgnbd": "the fitted purchase model",
+        "paretonbd": "Pareto/NBD",
+        "ml": "the ML model",
+        "rate": "each customer's own purchase rate",
+        "blend": "the ML and purchase models' risk ranks averaged",
+    },
+}
 
 
 def _prob_name(prob_params: dict) -> str:
     """The probabilistic model as fitted, in words: "BG/NBD + Gamma-Gamma"."""
-    return (f"{PURCHASE_MODEL_NAMES.get(prob_params.get('model'), prob_params.get('model'))} + "
-            f"{SPEND_MODEL_NAMES.get(prob_params.get('spend_model'), prob_params.get('spend_model'))}")
+    return (
+        f"{PURCHASE_MODEL_NAMES.get(prob_params.get('model'), prob_params.get('model'))} + "
+        f"{SPEND_MODEL_NAMES.get(prob_params.get('spend_model'), prob_params.get('spend_model'))}"
+    )
 
 
 JUDGED_PREDICTIONS = ("churn_probability", "expected_revenue")  # what the backtests compare
@@ -323,8 +472,9 @@ JUDGED_PREDICTIONS = ("churn_probability", "expected_revenue")  # what the backt
 
 def _ml_targets(choice) -> tuple[str, ...]:
     """The ML model's predictions `_apply_ml` reads for `choice` (only those are run)."""
-    return ((("expected_orders", "expected_revenue") if choice["value"] in ("ml", "blend") else ())
-            + (("churn_probability",) if choice["churn"] in ("ml", "blend") else ()))
+    return (
+        ("expected_orders", "expected_revenue") if choice["value"] in ("ml", "blend") else ()
+    ) + (("churn_probability",) if choice["churn"] in ("ml", "blend") else ())
 
 
 def _switch_purchase_model(base, targets, alt, *, as_of, horizon_days, discount_rate, seed):
@@ -334,9 +484,17 @@ def _switch_purchase_model(base, targets, alt, *, as_of, horizon_days, discount_
     the purchase model (prob, fit: the interval, the fallbacks, the warnings are its); for
     churn alone, only the churn columns change. Both engines call this."""
     out, by, prob0, params0, fit = base
-    prob, params, fit2 = _probabilistic(None, as_of=as_of, horizon_days=horizon_days,
-                                        margin=1.0, discount_rate=discount_rate, seed=seed,
-                                        keep_fit=True, n_draws=10, fit=(fit[0], alt))
+    prob, params, fit2 = _probabilistic(
+        None,
+        as_of=as_of,
+        horizon_days=horizon_days,
+        margin=1.0,
+        discount_rate=discount_rate,
+        seed=seed,
+        keep_fit=True,
+        n_draws=10,
+        fit=(fit[0], alt),
+    )
     if "value" not in targets:  # churn from it, the rest from the base model
         out = out.copy()
         out["churn_probability"] = prob["churn_probability"].to_numpy()
@@ -352,6 +510,7 @@ def _switch_purchase_model(base, targets, alt, *, as_of, horizon_days, discount_
 def _apply_ml(out, pred, buyer, by, choice, scale) -> None:
     """The ML model's predictions (for the customers with a purchase occasion, `buyer` rows
     of `out`) in place of, or averaged with, the purchase model's, as `choice` says."""
+
     def put(col, values):
         full = out[col].to_numpy(float).copy()
         full[buyer] = values
@@ -360,9 +519,14 @@ def _apply_ml(out, pred, buyer, by, choice, scale) -> None:
     if choice["value"] in ("ml", "blend"):
         w = 1.0 if choice["value"] == "ml" else 0.5
         mine = {c: out[c].to_numpy(float)[buyer] for c in VALUE_COLUMNS}
-        put("expected_orders", w * pred["expected_orders"].to_numpy() + (1 - w) * mine["expected_orders"])
-        put("predicted_clv", w * (pred["expected_revenue"] * scale).to_numpy()
-            + (1 - w) * mine["predicted_clv"])
+        put(
+            "expected_orders",
+            w * pred["expected_orders"].to_numpy() + (1 - w) * mine["expected_orders"],
+        )
+        put(
+            "predicted_clv",
+            w * (pred["expected_revenue"] * scale).to_numpy() + (1 - w) * mine["predicted_clv"],
+        )
         # the interval stays the purchase model's, calibrated on the store's past
         # (_interval_calibration); it is widened to hold the ML value where that falls outside
         by["value"][buyer] = "ml" if choice["value"] == "ml" else "ml+" + by["value"][buyer]
@@ -376,8 +540,20 @@ def _apply_ml(out, pred, buyer, by, choice, scale) -> None:
         put("churn_probability", p)
 
 
-def _interval_with_churn(out, by, fit, *, as_of, horizon_days, margin, discount_rate,
-                         seed, interval, interval_scale, prob=None) -> None:
+def _interval_with_churn(
+    out,
+    by,
+    fit,
+    *,
+    as_of,
+    horizon_days,
+    margin,
+    discount_rate,
+    seed,
+    interval,
+    interval_scale,
+    prob=None,
+) -> None:
     """The value interval (clv_low, clv_high of `out`, and of `prob` when given), drawn at the calibrated
     level and scale. Where the churn probability is not the purchase model's (ML, own rate),
     it is consistent with it: "nothing" with that probability, else the purchase and spend
@@ -386,13 +562,24 @@ def _interval_with_churn(out, by, fit, *, as_of, horizon_days, margin, discount_
     # P(no purchase) is then exact (not a Monte Carlo share of zero draws), so the lower
     # bound is positive exactly where that probability is under (1 - level) / 2
     rfm, fitted = fit
-    p0 = (out.set_index("customer_id")["churn_probability"]
-          .reindex(rfm["customer_id"]).to_numpy(float))
+    p0 = (
+        out.set_index("customer_id")["churn_probability"]
+        .reindex(rfm["customer_id"])
+        .to_numpy(float)
+    )
     with np.errstate(all="ignore"):
-        again, _ = clv.predict_clv(rfm, fitted, horizon_days=horizon_days, as_of=as_of,
-                                   margin=margin, discount_rate=discount_rate, seed=seed,
-                                   interval=interval, interval_scale=interval_scale,
-                                   churn_probability=p0)
+        again, _ = clv.predict_clv(
+            rfm,
+            fitted,
+            horizon_days=horizon_days,
+            as_of=as_of,
+            margin=margin,
+            discount_rate=discount_rate,
+            seed=seed,
+            interval=interval,
+            interval_scale=interval_scale,
+            churn_probability=p0,
+        )
     again = again.set_index("customer_id")
     for frame in (out,) if prob is None else (out, prob):
         new = again.reindex(frame["customer_id"])
@@ -404,8 +591,10 @@ def _interval_with_churn(out, by, fit, *, as_of, horizon_days, margin, discount_
 def _base_models(prob: pd.DataFrame) -> dict[str, np.ndarray]:
     """Per customer, the model behind the purchase model's value and churn numbers: the
     fitted model's name, or the fallback that replaced a non-finite prediction."""
-    return {"value": prob["value_model"].to_numpy(object).copy(),
-            "churn": prob["churn_model"].to_numpy(object).copy()}
+    return {
+        "value": prob["value_model"].to_numpy(object).copy(),
+        "churn": prob["churn_model"].to_numpy(object).copy(),
+    }
 
 
 def _fallback_note(prob, prob_params) -> list[str]:
@@ -416,9 +605,11 @@ def _fallback_note(prob, prob_params) -> list[str]:
     kinds = pd.Series(prob.loc[flagged, "clv_fallback_reason"].str.split("; ").explode())
     counts = kinds[kinds != ""].value_counts()
     what = ", ".join(f"{k} ({v:,})" for k, v in counts.items())
-    return [f"{int(flagged.sum()):,} customers got no finite prediction from "
-            f"{_prob_name(prob_params)} for some numbers and were given a fallback: {what}. "
-            "Their `fallback` and `model` columns say which."]
+    return [
+        f"{int(flagged.sum()):,} customers got no finite prediction from "
+        f"{_prob_name(prob_params)} for some numbers and were given a fallback: {what}. "
+        "Their `fallback` and `model` columns say which."
+    ]
 
 
 def _fallback_text(prob, buyer) -> np.ndarray:
@@ -438,15 +629,26 @@ def _no_purchase_note(buyer, by, *, as_of, prob_params) -> list[str]:
     if not n:
         return []
     learnt = {m for k in by for m in by[k][buyer]}
-    others = [w for m, w in (("ml", "the ML model"), ("rate", "the own-rate churn model"))
-              if any(x.startswith(m) for x in learnt)]
+    others = [
+        w
+        for m, w in (("ml", "the ML model"), ("rate", "the own-rate churn model"))
+        if any(x.startswith(m) for x in learnt)
+    ]
     one = len(others) == 1
-    who = (f"{' and '.join(others)}, which learn{'s' * one} from buyers, do{'es' * one} not "
-           "score them; ") if others else ""
-    return [f"{n:,} customer{'s' if n > 1 else ''} had only returns (refunds) up to {as_of.date()}, "
-            f"no purchase in the data: {who}the purchase model ({_prob_name(prob_params)}) "
-            "scores them as customers without a repeat purchase (their `model` column says so). "
-            "Their revenue to date is net of the refunds."]
+    who = (
+        (
+            f"{' and '.join(others)}, which learn{'s' * one} from buyers, do{'es' * one} not "
+            "score them; "
+        )
+        if others
+        else ""
+    )
+    return [
+        f"{n:,} customer{'s' if n > 1 else ''} had only returns (refunds) up to {as_of.date()}, "
+        f"no purchase in the data: {who}the purchase model ({_prob_name(prob_params)}) "
+        "scores them as customers without a repeat purchase (their `model` column says so). "
+        "Their revenue to date is net of the refunds."
+    ]
 
 
 def _finite_or_fallback(out, prob, by, *, prob_params) -> list[str]:
@@ -464,9 +666,11 @@ def _finite_or_fallback(out, prob, by, *, prob_params) -> list[str]:
     for k in by:
         by[k][bad] = base_by[k][bad]
     n = int(bad.sum())
-    return [f"{n:,} customer{'s' if n > 1 else ''} got no finite prediction from the "
-            f"{' or '.join(failed)} model: scored by the purchase model ({_prob_name(prob_params)}) "
-            "instead (their `model` column says so)."]
+    return [
+        f"{n:,} customer{'s' if n > 1 else ''} got no finite prediction from the "
+        f"{' or '.join(failed)} model: scored by the purchase model ({_prob_name(prob_params)}) "
+        "instead (their `model` column says so)."
+    ]
 
 
 def _warnings(orders, *, as_of, horizon_days) -> list[str]:
@@ -474,15 +678,29 @@ def _warnings(orders, *, as_of, horizon_days) -> list[str]:
     first = orders["order_date"].min()
     days = int((as_of - first.normalize()).days) + 1
     if days < horizon_days:
-        return [f"The order history covers {days} days ({first.date()} to {as_of.date()}), less "
-                f"than the {horizon_days}-day horizon: the predictions extrapolate beyond what the "
-                "data shows. Treat them as rough, or score with a shorter prediction window "
-                "(--horizon-days)."]
+        return [
+            f"The order history covers {days} days ({first.date()} to {as_of.date()}), less "
+            f"than the {horizon_days}-day horizon: the predictions extrapolate beyond what the "
+            "data shows. Treat them as rough, or score with a shorter prediction window "
+            "(--horizon-days)."
+        ]
     return []
 
 
-def _probabilistic(orders, *, as_of, horizon_days, margin=1.0, discount_rate=0.0, seed=0,
-                   n_draws=200, interval=0.9, interval_scale=1.0, keep_fit=False, fit=None):
+def _probabilistic(
+    orders,
+    *,
+    as_of,
+    horizon_days,
+    margin=1.0,
+    discount_rate=0.0,
+    seed=0,
+    n_draws=200,
+    interval=0.9,
+    interval_scale=1.0,
+    keep_fit=False,
+    fit=None,
+):
     """The probabilistic model's scores (tools.models.clv), in this module's column names, and its
     parameters as a dict; with `keep_fit`, also (rfm, ClvParams) for a later re-prediction.
     `fit`: (rfm, ClvParams) already fitted on `orders` (then only predicted)."""
@@ -491,10 +709,18 @@ def _probabilistic(orders, *, as_of, horizon_days, margin=1.0, discount_rate=0.0
         fitted = clv.fit_clv(rfm)
     else:
         rfm, fitted = fit
-    scores, fitted = clv.predict_clv(rfm, fitted, horizon_days=horizon_days, as_of=as_of,
-                                     margin=margin, discount_rate=discount_rate,
-                                     n_draws=n_draws, seed=seed, interval=interval,
-                                     interval_scale=interval_scale)
+    scores, fitted = clv.predict_clv(
+        rfm,
+        fitted,
+        horizon_days=horizon_days,
+        as_of=as_of,
+        margin=margin,
+        discount_rate=discount_rate,
+        n_draws=n_draws,
+        seed=seed,
+        interval=interval,
+        interval_scale=interval_scale,
+    )
     scores = scores.rename(columns={"prob_no_purchase": "churn_probability"})
     if keep_fit:
         return scores, json.loads(fitted.to_json()), (rfm, fitted)
@@ -508,8 +734,9 @@ before the horizon, and customers may buy more in the next one than in the last 
 Retail's autumn: a level of 0.8 that covered 91% in the summer covered 83% by Christmas)."""
 
 
-def _interval_calibration(orders, *, as_of, horizon_days, seed, rate_calibrator=None,
-                          purchase_models=None) -> dict:
+def _interval_calibration(
+    orders, *, as_of, horizon_days, seed, rate_calibrator=None, purchase_models=None
+) -> dict:
     """Calibrate the 90% value interval on the store itself (split-conformal in time): the
     purchase and spend models are fitted on the orders up to an inner cutoff, their
     predictive intervals for the window after it are compared with what each customer
@@ -525,19 +752,26 @@ def _interval_calibration(orders, *, as_of, horizon_days, seed, rate_calibrator=
     days = int((as_of - orders["order_date"].min().normalize()).days) + 1
     window = min(horizon_days, days - MIN_INNER_HISTORY_DAYS)
     if window < 30:
-        return {"skipped": f"{days} days of orders: too short to calibrate the interval on the "
-                           f"store's past (needs {MIN_INNER_HISTORY_DAYS + 30}); the model's "
-                           "nominal 90% interval is used"}
+        return {
+            "skipped": f"{days} days of orders: too short to calibrate the interval on the "
+            f"store's past (needs {MIN_INNER_HISTORY_DAYS + 30}); the model's "
+            "nominal 90% interval is used"
+        }
     cutoff = as_of - pd.Timedelta(days=window)
     known = orders.loc[orders["order_date"] < cutoff + pd.Timedelta(days=1)]
     try:
         rfm = clv.rfm_summary(known, as_of=cutoff)
         if len(rfm) < MIN_CALIBRATION_CUSTOMERS:
-            return {"skipped": f"only {len(rfm):,} customers by {cutoff.date()}, the inner "
-                               f"cutoff; the model's nominal 90% interval is used"}
+            return {
+                "skipped": f"only {len(rfm):,} customers by {cutoff.date()}, the inner "
+                f"cutoff; the model's nominal 90% interval is used"
+            }
         fitted = clv.fit_clv(rfm)
-        alt = (clv.with_purchase_model(rfm, fitted, ALT_PURCHASE)
-               if ALT_PURCHASE in (purchase_models or {}).values() else None)
+        alt = (
+            clv.with_purchase_model(rfm, fitted, ALT_PURCHASE)
+            if ALT_PURCHASE in (purchase_models or {}).values()
+            else None
+        )
         churn_fit = alt if alt is not None and purchase_models["churn"] == ALT_PURCHASE else fitted
         if alt is not None and purchase_models["value"] == ALT_PURCHASE:
             fitted = alt
@@ -546,23 +780,35 @@ def _interval_calibration(orders, *, as_of, horizon_days, seed, rate_calibrator=
             Xk = build_features(known, as_of=cutoff)
             rate = rate_no_purchase(Xk, horizon_days=window).reindex(rfm["customer_id"])
             buyer = (rfm["orders_to_date"] > 0).to_numpy()
-            p_rate = np.clip(rate_calibrator.predict(rate.to_numpy(float)), PROB_FLOOR,
-                             1 - PROB_FLOOR)
+            p_rate = np.clip(
+                rate_calibrator.predict(rate.to_numpy(float)), PROB_FLOOR, 1 - PROB_FLOOR
+            )
             p0 = np.where(buyer & rate.notna().to_numpy(), p_rate, np.nan)
             p0 = np.where(np.isfinite(p0), p0, _model_p0(rfm, churn_fit, window))
-        lo, hi = clv.interval_quantiles(rfm, fitted, horizon_days=window,
-                                        levels=clv.CALIBRATION_LEVELS, seed=seed, p0=p0)
+        lo, hi = clv.interval_quantiles(
+            rfm, fitted, horizon_days=window, levels=clv.CALIBRATION_LEVELS, seed=seed, p0=p0
+        )
     except DataError as exc:
-        return {"skipped": f"the inner fit failed ({exc}); the model's nominal 90% interval is used"}
-    actual = labels(orders, start=cutoff, horizon_days=window,
-                    customers=pd.Index(rfm["customer_id"]))["revenue"].to_numpy()
+        return {
+            "skipped": f"the inner fit failed ({exc}); the model's nominal 90% interval is used"
+        }
+    actual = labels(
+        orders, start=cutoff, horizon_days=window, customers=pd.Index(rfm["customer_id"])
+    )["revenue"].to_numpy()
     fit = clv.fit_interval_calibration(lo, hi, actual, min_level=MIN_CALIBRATED_LEVEL)
     j = clv.CALIBRATION_LEVELS.index(0.9)
     nominal = float(np.mean((actual >= lo[:, j] - 1e-9) & (actual <= hi[:, j] + 1e-9)))
-    return {"cutoff": str(cutoff.date()), "window_days": int(window), "customers": fit["n"],
-            "purchase_model": fitted.model, "nominal_coverage": nominal,
-            "level": fit["level"], "scale": fit["scale"], "coverage": fit["coverage"],
-            "capped": bool(fit.get("capped", False))}
+    return {
+        "cutoff": str(cutoff.date()),
+        "window_days": int(window),
+        "customers": fit["n"],
+        "purchase_model": fitted.model,
+        "nominal_coverage": nominal,
+        "level": fit["level"],
+        "scale": fit["scale"],
+        "coverage": fit["coverage"],
+        "capped": bool(fit.get("capped", False)),
+    }
 
 
 def _customer_margins(orders, products, *, as_of, margin, customers):
@@ -573,18 +819,31 @@ def _customer_margins(orders, products, *, as_of, margin, customers):
     the store's costed lines for a customer with none ("store_unit_cost"); otherwise the
     flat `margin` ("flat"). Shares are clipped to [0, 1]."""
     n = len(customers)
-    flat = (np.full(n, float(margin)), np.full(n, "flat", dtype=object), {"source": "flat",
-                                                                         "margin": float(margin)})
-    if (products is None or "unit_cost" not in products or "product_id" not in orders
-            or "product_id" not in products):
+    flat = (
+        np.full(n, float(margin)),
+        np.full(n, "flat", dtype=object),
+        {"source": "flat", "margin": float(margin)},
+    )
+    if (
+        products is None
+        or "unit_cost" not in products
+        or "product_id" not in orders
+        or "product_id" not in products
+    ):
         return flat
-    cost = pd.to_numeric(products.drop_duplicates("product_id").set_index("product_id")["unit_cost"],
-                         errors="coerce")
-    o = orders.loc[(orders["order_date"] < pd.Timestamp(as_of) + pd.Timedelta(days=1)).to_numpy()
-                   & purchase_mask(orders)]
+    cost = pd.to_numeric(
+        products.drop_duplicates("product_id").set_index("product_id")["unit_cost"], errors="coerce"
+    )
+    o = orders.loc[
+        (orders["order_date"] < pd.Timestamp(as_of) + pd.Timedelta(days=1)).to_numpy()
+        & purchase_mask(orders)
+    ]
     unit = o["product_id"].map(cost).to_numpy(float)
-    qty = (pd.to_numeric(o["quantity"], errors="coerce").fillna(1.0).to_numpy(float)
-           if "quantity" in o else np.ones(len(o)))
+    qty = (
+        pd.to_numeric(o["quantity"], errors="coerce").fillna(1.0).to_numpy(float)
+        if "quantity" in o
+        else np.ones(len(o))
+    )
     amount = o["amount"].to_numpy(float)
     known = np.isfinite(unit) & (amount > 0)
     if not known.any():
@@ -593,14 +852,24 @@ def _customer_margins(orders, products, *, as_of, margin, customers):
     rev = pd.Series(np.where(known, amount, 0.0)).groupby(o["customer_id"].to_numpy()).sum()
     cst = pd.Series(line_cost).groupby(o["customer_id"].to_numpy()).sum()
     store = float(np.clip(1.0 - line_cost.sum() / amount[known].sum(), 0.0, 1.0))
-    r, c = rev.reindex(customers).fillna(0.0).to_numpy(), cst.reindex(customers).fillna(0.0).to_numpy()
+    r, c = (
+        rev.reindex(customers).fillna(0.0).to_numpy(),
+        cst.reindex(customers).fillna(0.0).to_numpy(),
+    )
     own = r > 0
     with np.errstate(all="ignore"):
         share = np.where(own, np.clip(1.0 - c / np.where(own, r, 1.0), 0.0, 1.0), store)
     source = np.where(own, "unit_cost", "store_unit_cost").astype(object)
-    return share, source, {"source": "unit_cost", "store_margin": store,
-                           "costed_line_share": float(known.mean()),
-                           "customers_own_costs": int(own.sum())}
+    return (
+        share,
+        source,
+        {
+            "source": "unit_cost",
+            "store_margin": store,
+            "costed_line_share": float(known.mean()),
+            "customers_own_costs": int(own.sum()),
+        },
+    )
 
 
 def _model_p0(rfm, fitted, window) -> np.ndarray:
@@ -623,8 +892,11 @@ def _features(orders, *, as_of, prob, events, tickets, products) -> pd.DataFrame
     no row for), filled in place rather than by a copy of the whole table."""
     X = build_features(orders, as_of=as_of, events=events, tickets=tickets, products=products)
     p = prob.set_index("customer_id").reindex(X.index)
-    for col, src in (("bgnbd_p_alive", "p_alive"), ("bgnbd_expected_orders", "expected_orders"),
-                     ("bgnbd_p_no_purchase", "churn_probability")):
+    for col, src in (
+        ("bgnbd_p_alive", "p_alive"),
+        ("bgnbd_expected_orders", "expected_orders"),
+        ("bgnbd_p_no_purchase", "churn_probability"),
+    ):
         v = p[src].to_numpy(float)
         X[col] = np.where(np.isnan(v), 0.0, v)
     return X
@@ -646,6 +918,7 @@ class _Population:
     training samples, labels, look-ups) then works on integers: hashing millions of string
     ids again in each of them was a third of the scoring time on a million customers.
     Codes keep the ids' order, so sorting by code is sorting by id."""
+
     ids: np.ndarray  # code -> customer id (sorted)
     first: np.ndarray  # code -> first purchase (datetime64; NaT: refunds only)
     orders: pd.DataFrame
@@ -658,17 +931,28 @@ class _Population:
         if (code < 0).any():
             raise ValueError("orders have a missing customer_id (the loader rejects such rows)")
         buy = purchase_mask(orders)
-        first = (pd.Series(orders["order_date"].to_numpy()[buy]).groupby(code[buy]).min()
-                 .reindex(range(len(ids))).to_numpy())
+        first = (
+            pd.Series(orders["order_date"].to_numpy()[buy])
+            .groupby(code[buy])
+            .min()
+            .reindex(range(len(ids)))
+            .to_numpy()
+        )
 
         def coded(df, codes):
             df = df.copy(deep=False)  # the caller's table is left as it is
             df["customer_id"] = codes
             return df if (codes >= 0).all() else df.loc[codes >= 0]
 
-        return cls(np.asarray(ids, dtype=object), first, coded(orders, code),
-                   *(None if df is None else coded(df, codes_in(df["customer_id"].to_numpy(), ids))
-                     for df in (events, tickets)))
+        return cls(
+            np.asarray(ids, dtype=object),
+            first,
+            coded(orders, code),
+            *(
+                None if df is None else coded(df, codes_in(df["customer_id"].to_numpy(), ids))
+                for df in (events, tickets)
+            ),
+        )
 
 
 def rate_no_purchase(X: pd.DataFrame, *, horizon_days: int) -> pd.Series:
@@ -697,8 +981,12 @@ def _churn_inner(orders, *, as_of, horizon_days, seed) -> dict:
     if y.nunique() < 2:
         return {"skipped": "everyone or no one bought in the window"}
     bg = prob.set_index("customer_id").loc[X.index, "churn_probability"]
-    return {"cutoff": str(cutoff.date()), "window_days": window,
-            "bgnbd": auc(bg, y), "rate": auc(rate_no_purchase(X, horizon_days=window), y)}
+    return {
+        "cutoff": str(cutoff.date()),
+        "window_days": window,
+        "bgnbd": auc(bg, y),
+        "rate": auc(rate_no_purchase(X, horizon_days=window), y),
+    }
 
 
 ROLLING_CUTOFFS = 3  # inner cutoffs of the rolling-origin model choice
@@ -730,21 +1018,23 @@ def _eval_set(orders, events, tickets, products, *, pop, cutoff, horizon_days, s
     (purchase-model columns included, fitted on the data up to the cutoff) and what they
     did in (cutoff, cutoff + horizon]."""
     _, o, e, t = _sample(orders, events, tickets, pop=pop, before=cutoff, n=EVAL_SAMPLE, seed=seed)
-    prob, _, (rfm, fitted) = _probabilistic(o, as_of=cutoff, horizon_days=horizon_days, seed=seed,
-                                            n_draws=2, keep_fit=True)
+    prob, _, (rfm, fitted) = _probabilistic(
+        o, as_of=cutoff, horizon_days=horizon_days, seed=seed, n_draws=2, keep_fit=True
+    )
     X = _features(o, as_of=cutoff, prob=prob, events=e, tickets=t, products=products)
     X = X.loc[X["n_occasions"] > 0]
     y = labels(o, start=cutoff, horizon_days=horizon_days, customers=X.index)
     alt = clv.with_purchase_model(rfm, fitted, ALT_PURCHASE)
     if alt is not None:  # (churn, value) of the other purchase model, for the same customers
-        sc, _ = clv.predict_clv(rfm, alt, horizon_days=horizon_days, as_of=cutoff, n_draws=2,
-                                seed=seed)
+        sc, _ = clv.predict_clv(
+            rfm, alt, horizon_days=horizon_days, as_of=cutoff, n_draws=2, seed=seed
+        )
         sc = sc.set_index("customer_id").loc[X.index]
         alt = (sc["prob_no_purchase"].to_numpy(float), sc["predicted_clv"].to_numpy(float))
     return X, y, prob.set_index("customer_id").loc[X.index, "predicted_clv"].to_numpy(), alt
 
 
-def _rolling_choice(orders, *, as_of, horizon_days, seed, events, tickets, products, pop) -> dict:
+def _rolling_choice(orders, *, as_of, horizon_days, seed, events, tickets, products, pop) -> dict:  # noqa: C901
     """Model choice per target by rolling-origin backtests on the store itself (Tashman 2000):
     at each inner cutoff c (`_rolling_cutoffs`), every candidate predicts the horizon after c
     from the data up to c (the ML model trained at c - h on the horizon that ended at c, or,
@@ -766,15 +1056,19 @@ def _rolling_choice(orders, *, as_of, horizon_days, seed, events, tickets, produ
     while len(cuts) < MIN_CUTOFFS and window > 30:  # the cheap candidates on a shorter window
         window = max(30, window - 30)
         cuts = _rolling_cutoffs(orders, as_of, window)
-    res: dict = {"method": "rolling origin", "horizon_days": horizon_days, "window_days": window,
-                 "cutoffs": [str(c.date()) for c in cuts], "per_cutoff": [],
-                 "choice": {"value": "bgnbd", "churn": "bgnbd"}}
+    res: dict = {
+        "method": "rolling origin",
+        "horizon_days": horizon_days,
+        "window_days": window,
+        "cutoffs": [str(c.date()) for c in cuts],
+        "per_cutoff": [],
+        "choice": {"value": "bgnbd", "churn": "bgnbd"},
+    }
     ctx = dict(events=events, tickets=tickets, products=products, pop=pop)
     raw_rate, outcome = [], []
     full = window == horizon_days
     for j, c in enumerate(cuts if len(cuts) >= MIN_CUTOFFS else []):
-        X, y, bg_value, alt = _eval_set(orders, **ctx, cutoff=c, horizon_days=window,
-                                        seed=seed + j)
+        X, y, bg_value, alt = _eval_set(orders, **ctx, cutoff=c, horizon_days=window, seed=seed + j)
         if len(X) < MIN_EVAL_CUSTOMERS or y["no_purchase"].nunique() < 2:
             continue
         rate = rate_no_purchase(X, horizon_days=window).to_numpy()
@@ -788,32 +1082,51 @@ def _rolling_choice(orders, *, as_of, horizon_days, seed, events, tickets, produ
         try:
             if not full:
                 raise NotEnoughHistory(f"the window ({window} days) is shorter than the horizon")
-            Xt, yt, _ = _training_set(orders, events, tickets, products, pop=pop,
-                                      cutoff=c - pd.Timedelta(days=horizon_days),
-                                      horizon_days=horizon_days, n=EVAL_SAMPLE, seed=seed + j)
+            Xt, yt, _ = _training_set(
+                orders,
+                events,
+                tickets,
+                products,
+                pop=pop,
+                cutoff=c - pd.Timedelta(days=horizon_days),
+                horizon_days=horizon_days,
+                n=EVAL_SAMPLE,
+                seed=seed + j,
+            )
             ml = train_ml(Xt, yt, horizon_days=horizon_days, seed=seed)
             ml_pred, how = ml.predict(X, targets=JUDGED_PREDICTIONS), "out of time"
         except NotEnoughHistory:
             perm = np.random.default_rng(seed + j).permutation(len(X))
-            held = perm[:int(len(X) * JUDGED_SHARE)]
+            held = perm[: int(len(X) * JUDGED_SHARE)]
             judged = np.zeros(len(X), bool)
             judged[held] = True
             try:
                 if not full:
-                    raise NotEnoughHistory(f"the window ({window} days) is shorter than the "
-                                           "horizon the ML model predicts")
-                ml = train_ml(X.iloc[~judged], y.iloc[~judged], horizon_days=horizon_days,
-                              seed=seed)
-                ml_pred, how = ml.predict(X.iloc[judged], targets=JUDGED_PREDICTIONS), \
-                    "held-out customers"
+                    raise NotEnoughHistory(
+                        f"the window ({window} days) is shorter than the "
+                        "horizon the ML model predicts"
+                    )
+                ml = train_ml(
+                    X.iloc[~judged], y.iloc[~judged], horizon_days=horizon_days, seed=seed
+                )
+                ml_pred, how = (
+                    ml.predict(X.iloc[judged], targets=JUDGED_PREDICTIONS),
+                    "held-out customers",
+                )
             except NotEnoughHistory as exc:
                 judged[:] = True
                 how = f"not judged: {exc}"
         yj = y.iloc[judged]
-        row = {"cutoff": str(c.date()), "customers": int(judged.sum()), "ml_judged_on": how,
-               "churn": {"bgnbd": auc(X["bgnbd_p_no_purchase"].to_numpy()[judged], yj["no_purchase"]),
-                         "rate": auc(rate[judged], yj["no_purchase"])},
-               "value": {"bgnbd": _value_metrics(bg_value[judged], yj)}}
+        row = {
+            "cutoff": str(c.date()),
+            "customers": int(judged.sum()),
+            "ml_judged_on": how,
+            "churn": {
+                "bgnbd": auc(X["bgnbd_p_no_purchase"].to_numpy()[judged], yj["no_purchase"]),
+                "rate": auc(rate[judged], yj["no_purchase"]),
+            },
+            "value": {"bgnbd": _value_metrics(bg_value[judged], yj)},
+        }
         if alt is not None:
             row["churn"][ALT_PURCHASE] = auc(alt[0][judged], yj["no_purchase"])
             row["value"][ALT_PURCHASE] = _value_metrics(alt[1][judged], yj)
@@ -823,22 +1136,27 @@ def _rolling_choice(orders, *, as_of, horizon_days, seed, events, tickets, produ
             row["churn"]["ml"] = auc(ml_churn, yj["no_purchase"])
             row["churn"]["blend"] = auc(
                 rank_blend(X["bgnbd_p_no_purchase"].to_numpy()[judged], ml_churn, onto=ml_churn),
-                yj["no_purchase"])
+                yj["no_purchase"],
+            )
             row["value"]["ml"] = _value_metrics(ml_value, yj)
             row["value"]["blend"] = _value_metrics(0.5 * ml_value + 0.5 * bg_value[judged], yj)
         res["per_cutoff"].append(row)
     rows = res["per_cutoff"]
     if len(rows) < MIN_CUTOFFS:
-        res["too_short"] = (f"{len(rows)} inner cutoff{'s' * (len(rows) != 1)} with a window "
-                            f"of 30 to {horizon_days} days after it before as-of, "
-                            f"{MIN_INNER_HISTORY_DAYS} days of orders before it and "
-                            f"{MIN_EVAL_CUSTOMERS} buyers of both outcomes; choosing a model "
-                            f"needs {MIN_CUTOFFS}")
+        res["too_short"] = (
+            f"{len(rows)} inner cutoff{'s' * (len(rows) != 1)} with a window "
+            f"of 30 to {horizon_days} days after it before as-of, "
+            f"{MIN_INNER_HISTORY_DAYS} days of orders before it and "
+            f"{MIN_EVAL_CUSTOMERS} buyers of both outcomes; choosing a model "
+            f"needs {MIN_CUTOFFS}"
+        )
         return res
     if not any("ml" in r["churn"] for r in rows):
         why = sorted({str(r.get("ml_judged_on")) for r in rows})
-        res["ml_too_short"] = (f"the ML model could not be judged at any of the {len(rows)} "
-                               f"inner cutoffs ({'; '.join(why)})")
+        res["ml_too_short"] = (
+            f"the ML model could not be judged at any of the {len(rows)} "
+            f"inner cutoffs ({'; '.join(why)})"
+        )
     res["evidence"] = {}
     for target, key in (("churn", None), ("value", "spearman")):
         best, best_gain = "bgnbd", 0.0
@@ -848,16 +1166,21 @@ def _rolling_choice(orders, *, as_of, horizon_days, seed, events, tickets, produ
             have = [r for r in rows if cand in r[target]]
             if len(have) < MIN_CUTOFFS:
                 continue
-            get = (lambda m: m) if key is None else (lambda m: m[key])
+            get = (lambda m: m) if key is None else (lambda m: m[key])  # noqa: B023 (used at once)
             gains = np.array([get(r[target][cand]) - get(r[target]["bgnbd"]) for r in have])
             spread = float(np.std(gains, ddof=1))
             ok = bool(np.isfinite(gains).all() and gains.mean() > max(spread, MIN_GAIN))
             if target == "value":  # ranking gained, at no cost in error
-                ok &= bool(np.mean([r[target][cand]["mae_revenue"] for r in have])
-                           <= np.mean([r[target]["bgnbd"]["mae_revenue"] for r in have]))
-            res["evidence"][f"{target}:{cand}"] = {"mean_gain": float(gains.mean()),
-                                                  "spread": spread, "cutoffs": len(have),
-                                                  "chosen_if_best": ok}
+                ok &= bool(
+                    np.mean([r[target][cand]["mae_revenue"] for r in have])
+                    <= np.mean([r[target]["bgnbd"]["mae_revenue"] for r in have])
+                )
+            res["evidence"][f"{target}:{cand}"] = {
+                "mean_gain": float(gains.mean()),
+                "spread": spread,
+                "cutoffs": len(have),
+                "chosen_if_best": ok,
+            }
             if ok and gains.mean() > best_gain:
                 best, best_gain = cand, float(gains.mean())
         res["choice"][target] = best
@@ -867,9 +1190,11 @@ def _rolling_choice(orders, *, as_of, horizon_days, seed, events, tickets, produ
         res["rate_calibration"] = cal.describe()
     elif res["choice"]["churn"] == "rate":  # judged on a shorter window: its ranking only
         res["rate_calibration"] = {
-            "method": "model quantiles", "why": f"judged on {window}-day windows, not the "
+            "method": "model quantiles",
+            "why": f"judged on {window}-day windows, not the "
             f"{horizon_days}-day horizon: the own rate ranks the buyers and each gets the "
-            "purchase model's P(no purchase) of the same rank (their distribution kept)"}
+            "purchase model's P(no purchase) of the same rank (their distribution kept)",
+        }
     return res
 
 
@@ -901,8 +1226,11 @@ def _rank_onto(score, reference) -> np.ndarray:
 
 
 def _value_metrics(pred, y) -> dict:
-    return {"mae_revenue": mae(pred, y["revenue"]), "spearman": spearman(pred, y["revenue"]),
-            "top10_share": top_decile_capture(pred, y["revenue"])}
+    return {
+        "mae_revenue": mae(pred, y["revenue"]),
+        "spearman": spearman(pred, y["revenue"]),
+        "top10_share": top_decile_capture(pred, y["revenue"]),
+    }
 
 
 def _sample(orders, events, tickets, *, pop: _Population, before, n, seed):
@@ -933,8 +1261,10 @@ def _too_short(orders, cutoff, *, judged: str = "the ML model") -> str | None:
     days = int((cutoff.normalize() - orders["order_date"].min().normalize()).days) + 1
     if days < MIN_INNER_HISTORY_DAYS:
         have = f"{days} day{'s' * (days != 1)} of orders" if days > 0 else "no orders"
-        return (f"the inner backtest's cutoff {cutoff.date()} has {have} up to it; {judged} "
-                f"needs {MIN_INNER_HISTORY_DAYS} days")
+        return (
+            f"the inner backtest's cutoff {cutoff.date()} has {have} up to it; {judged} "
+            f"needs {MIN_INNER_HISTORY_DAYS} days"
+        )
     return None
 
 
@@ -946,7 +1276,8 @@ def _training_set(orders, events, tickets, products, *, pop, cutoff, horizon_day
     if len(ids) < MIN_TRAIN_CUSTOMERS:
         raise NotEnoughHistory(
             f"only {len(ids):,} customers had bought by {cutoff.date()}, the inner backtest's "
-            f"cutoff; the ML model needs {MIN_TRAIN_CUSTOMERS}")
+            f"cutoff; the ML model needs {MIN_TRAIN_CUSTOMERS}"
+        )
     prob_c, _ = _probabilistic(o, as_of=cutoff, horizon_days=horizon_days, seed=seed, n_draws=10)
     Xc = _features(o, as_of=cutoff, prob=prob_c, events=e, tickets=t, products=products)
     Xc = Xc.loc[Xc["n_occasions"] > 0]  # the customers it learns from: buyers by the cutoff
@@ -965,8 +1296,17 @@ def _train_inner(orders, *, as_of, horizon_days, seed, events, tickets, products
     Xc, errors = None, []
     for cutoff in _train_cutoffs(as_of, horizon_days):
         try:
-            Xc, y, prob_c = _training_set(orders, events, tickets, products, pop=pop,
-                                          cutoff=cutoff, horizon_days=horizon_days, n=n, seed=seed)
+            Xc, y, prob_c = _training_set(
+                orders,
+                events,
+                tickets,
+                products,
+                pop=pop,
+                cutoff=cutoff,
+                horizon_days=horizon_days,
+                n=n,
+                seed=seed,
+            )
             break
         except NotEnoughHistory as exc:
             errors.append(exc)
@@ -979,31 +1319,47 @@ def _train_inner(orders, *, as_of, horizon_days, seed, events, tickets, products
     perm = np.random.default_rng(seed).permutation(len(Xc))
     held, judged_on = perm[MAX_TRAIN_ROWS:], "customers not used by the ML model"
     if len(held) < MIN_HELD_OUT:
-        held, judged_on = perm[int(min(len(Xc), MAX_TRAIN_ROWS) * 0.8):], "the ML model's calibration customers"
+        held, judged_on = (
+            perm[int(min(len(Xc), MAX_TRAIN_ROWS) * 0.8) :],
+            "the ML model's calibration customers",
+        )
     held = held[:50_000]
     Xh, yh = Xc.iloc[held], y.iloc[held]
     pred = ml.predict(Xh, targets=JUDGED_PREDICTIONS)
     bg_clv = prob_c.set_index("customer_id").loc[Xh.index, "predicted_clv"].to_numpy()
     value = {"ml": pred["expected_revenue"].to_numpy(), "bgnbd": bg_clv}
     value["blend"] = 0.5 * value["ml"] + 0.5 * value["bgnbd"]
-    res = {"cutoff": str(cutoff.date()), "held_out_customers": len(held), "held_out": judged_on,
-           "value": {}}
+    res = {
+        "cutoff": str(cutoff.date()),
+        "held_out_customers": len(held),
+        "held_out": judged_on,
+        "value": {},
+    }
     for name, v in value.items():
-        res["value"][name] = {"mae_revenue": mae(v, yh["revenue"]),
-                              "spearman": spearman(v, yh["revenue"]),
-                              "top10_share": top_decile_capture(v, yh["revenue"])}
-    res["churn"] = {"ml": auc(pred["churn_probability"], yh["no_purchase"]),
-                    "bgnbd": auc(Xh["bgnbd_p_no_purchase"], yh["no_purchase"])}
+        res["value"][name] = {
+            "mae_revenue": mae(v, yh["revenue"]),
+            "spearman": spearman(v, yh["revenue"]),
+            "top10_share": top_decile_capture(v, yh["revenue"]),
+        }
+    res["churn"] = {
+        "ml": auc(pred["churn_probability"], yh["no_purchase"]),
+        "bgnbd": auc(Xh["bgnbd_p_no_purchase"], yh["no_purchase"]),
+    }
     table = pd.DataFrame(res["value"]).T
-    ranks = pd.concat([table["mae_revenue"].rank(), (-table["spearman"]).rank(),
-                       (-table["top10_share"]).rank()], axis=1).mean(axis=1)
+    ranks = pd.concat(
+        [table["mae_revenue"].rank(), (-table["spearman"]).rank(), (-table["top10_share"]).rank()],
+        axis=1,
+    ).mean(axis=1)
     ml_auc, bg_auc = res["churn"]["ml"], res["churn"]["bgnbd"]
     # a model that cannot be judged (one class among the held-out customers) is not chosen
     ml_wins = np.isfinite(ml_auc) and not ml_auc < bg_auc
-    res["choice"] = {"value": str(ranks.idxmin()) if ranks.notna().any() else "bgnbd",
-                     "churn": "ml" if ml_wins else "bgnbd"}
-    ml.drivers, res["drivers"] = _train_drivers(orders, as_of=as_of, seed=seed, events=events,
-                                                tickets=tickets, products=products, pop=pop)
+    res["choice"] = {
+        "value": str(ranks.idxmin()) if ranks.notna().any() else "bgnbd",
+        "churn": "ml" if ml_wins else "bgnbd",
+    }
+    ml.drivers, res["drivers"] = _train_drivers(
+        orders, as_of=as_of, seed=seed, events=events, tickets=tickets, products=products, pop=pop
+    )
     return ml, res
 
 
@@ -1014,8 +1370,17 @@ def _train_drivers(orders, *, as_of, seed, events, tickets, products, pop):
     for k in range(1, DRIVER_SPLITS + 1):
         cutoff = as_of - pd.Timedelta(days=DRIVER_HORIZON_DAYS * k)
         try:
-            Xc, y, _ = _training_set(orders, events, tickets, products, pop=pop, cutoff=cutoff,
-                                     horizon_days=DRIVER_HORIZON_DAYS, n=25_000, seed=seed + k)
+            Xc, y, _ = _training_set(
+                orders,
+                events,
+                tickets,
+                products,
+                pop=pop,
+                cutoff=cutoff,
+                horizon_days=DRIVER_HORIZON_DAYS,
+                n=25_000,
+                seed=seed + k,
+            )
         except NotEnoughHistory:
             break
         Xs.append(Xc)
@@ -1044,21 +1409,38 @@ def _segments_and_products(out, nbp, X, *, seed) -> pd.DataFrame:
     # there, a customer without a purchase (refunds only) has no RFM row and is "Lost" (the
     # lowest recency and frequency of the grid: the last purchase is before the data)
     buyers = X.loc[X["n_occasions"] > 0]
-    rfm = rfm_scores(pd.DataFrame({
-        "customer_id": buyers.index,
-        "recency_days": buyers["recency_days"].to_numpy().astype(np.int64),
-        "frequency": buyers["n_occasions"].to_numpy().astype(np.int64),
-        "monetary": buyers["revenue_to_date"].to_numpy()})).set_index("customer_id")
+    rfm = rfm_scores(
+        pd.DataFrame(
+            {
+                "customer_id": buyers.index,
+                "recency_days": buyers["recency_days"].to_numpy().astype(np.int64),
+                "frequency": buyers["n_occasions"].to_numpy().astype(np.int64),
+                "monetary": buyers["revenue_to_date"].to_numpy(),
+            }
+        )
+    ).set_index("customer_id")
     out["segment"] = out["customer_id"].map(rfm["segment"]).fillna("Lost").to_numpy()
     out["clv_tier"] = clv_tiers(out["predicted_clv"]).to_numpy()
-    cluster_cols = ["recency_days", "n_occasions", "avg_order_value", "discount_share",
-                    "return_share", "events_90d"]
+    cluster_cols = [
+        "recency_days",
+        "n_occasions",
+        "avg_order_value",
+        "discount_share",
+        "return_share",
+        "events_90d",
+    ]
     sample_X = X[cluster_cols]
     labels_, descriptions = behaviour_clusters(sample_X, seed=seed)
-    out["cluster"] = out["customer_id"].map(pd.Series(labels_, index=X.index)).fillna(-1).astype(int).to_numpy()
+    out["cluster"] = (
+        out["customer_id"].map(pd.Series(labels_, index=X.index)).fillna(-1).astype(int).to_numpy()
+    )
     out.attrs["cluster_descriptions"] = {int(k): v for k, v in descriptions.items()}
-    out["next_best_product"] = out["customer_id"].map(nbp["next_best_product"]).fillna("").to_numpy()
-    out["next_best_product_name"] = out["customer_id"].map(nbp["product_name"]).fillna("").to_numpy()
+    out["next_best_product"] = (
+        out["customer_id"].map(nbp["next_best_product"]).fillna("").to_numpy()
+    )
+    out["next_best_product_name"] = (
+        out["customer_id"].map(nbp["product_name"]).fillna("").to_numpy()
+    )
     return out
 
 
@@ -1069,11 +1451,14 @@ def _finalise(out: pd.DataFrame, *, ids: np.ndarray) -> pd.DataFrame:
     bad = ~np.isfinite(scores[num].to_numpy(dtype=float))
     if bad.any():  # model outputs were made finite (_finite_or_fallback): this is the data's
         row = int(np.flatnonzero(bad.any(axis=1))[0])
-        raise DataError("non-finite values in the orders", column="amount",
-                        bad_rows=int(bad.any(axis=1).sum()),
-                        example=f"customer {ids[scores['customer_id'].iloc[row]]!r}: "
-                                f"{list(num[bad.any(axis=0)])} not finite",
-                        hint="amounts must be finite numbers")
+        raise DataError(
+            "non-finite values in the orders",
+            column="amount",
+            bad_rows=int(bad.any(axis=1).sum()),
+            example=f"customer {ids[scores['customer_id'].iloc[row]]!r}: "
+            f"{list(num[bad.any(axis=0)])} not finite",
+            hint="amounts must be finite numbers",
+        )
     scores["clv_low"] = np.minimum(scores["clv_low"], scores["predicted_clv"])
     scores["clv_high"] = np.maximum(scores["clv_high"], scores["predicted_clv"])
     scores = scores.sort_values("customer_id", kind="stable").reset_index(drop=True)

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 ENGINES = ("embedded", "spark")
 DEFAULT_ENGINE = "embedded"
-ENGINE_HELP = ("Where the aggregation and scoring run: embedded (this machine, pandas) or "
-               "spark (Apache Spark; --orders is then a folder or file of Parquet/CSV that "
-               "Spark reads, e.g. s3a://bucket/orders/, and --out a Parquet folder).")
+ENGINE_HELP = (
+    "Where the aggregation and scoring run: embedded (this machine, pandas) or "
+    "spark (Apache Spark; --orders is then a folder or file of Parquet/CSV that "
+    "Spark reads, e.g. s3a://bucket/orders/, and --out a Parquet folder)."
+)
 
 
 def check_engine(engine: str) -> str:

@@ -51,37 +51,53 @@ def rfm_frame(rows: pd.DataFrame, *, gap_fill: float) -> pd.DataFrame:
     the `customers` view."""
     gap = rows["avg_gap"].to_numpy(float)
     imputed = ~np.isfinite(gap)
-    return pd.DataFrame({
-        "customer_id": rows["customer_id"].to_numpy(),
-        "frequency": rows["frequency"].to_numpy(np.int64),
-        "recency": rows["recency"].to_numpy(float), "T": rows["T"].to_numpy(float),
-        "monetary_value": rows["monetary_value"].to_numpy(float),
-        "orders_to_date": rows["orders_to_date"].to_numpy(np.int64),
-        "revenue_to_date": rows["revenue_to_date"].to_numpy(float),
-        "avg_days_between_orders": np.where(imputed, gap_fill, gap),
-        "avg_gap_imputed": imputed})
+    return pd.DataFrame(
+        {
+            "customer_id": rows["customer_id"].to_numpy(),
+            "frequency": rows["frequency"].to_numpy(np.int64),
+            "recency": rows["recency"].to_numpy(float),
+            "T": rows["T"].to_numpy(float),
+            "monetary_value": rows["monetary_value"].to_numpy(float),
+            "orders_to_date": rows["orders_to_date"].to_numpy(np.int64),
+            "revenue_to_date": rows["revenue_to_date"].to_numpy(float),
+            "avg_days_between_orders": np.where(imputed, gap_fill, gap),
+            "avg_gap_imputed": imputed,
+        }
+    )
 
 
 def score_rows(rows: pd.DataFrame, fitted: Fitted) -> pd.DataFrame:
     """Score every customer in `rows` (module docstring). Rows keep their order."""
-    from tools.scoring import score as S
-    from tools.models.churn import PROB_FLOOR, explain_reasons, rule_reasons
     from tools.insights.segments import SEGMENT_GRID
+    from tools.models.churn import PROB_FLOOR, explain_reasons, rule_reasons
+    from tools.scoring import score as S
 
     f = fitted
     s = f.sample
     calib = s.calibration
     rfm = rfm_frame(rows, gap_fill=f.rfm_gap_fill)
     # value is revenue here (margin 1), the margin is applied at the end, as in tools.scoring.score
-    prob, params = clv.predict_clv(rfm, f.params, horizon_days=f.horizon_days, as_of=f.as_of,
-                                   margin=1.0, discount_rate=f.discount_rate, seed=f.seed,
-                                   n_draws=10)
+    prob, params = clv.predict_clv(
+        rfm,
+        f.params,
+        horizon_days=f.horizon_days,
+        as_of=f.as_of,
+        margin=1.0,
+        discount_rate=f.discount_rate,
+        seed=f.seed,
+        n_draws=10,
+    )
     prob = prob.rename(columns={"prob_no_purchase": "churn_probability"})
-    X = rows[list(FEATURES)].astype(float).set_axis(
-        pd.Index(rows["customer_id"].to_numpy(), name="customer_id"))
-    X = X.assign(bgnbd_p_alive=prob["p_alive"].to_numpy(),
-                 bgnbd_expected_orders=prob["expected_orders"].to_numpy(),
-                 bgnbd_p_no_purchase=prob["churn_probability"].to_numpy()).fillna(0.0)
+    X = (
+        rows[list(FEATURES)]
+        .astype(float)
+        .set_axis(pd.Index(rows["customer_id"].to_numpy(), name="customer_id"))
+    )
+    X = X.assign(
+        bgnbd_p_alive=prob["p_alive"].to_numpy(),
+        bgnbd_expected_orders=prob["expected_orders"].to_numpy(),
+        bgnbd_p_no_purchase=prob["churn_probability"].to_numpy(),
+    ).fillna(0.0)
     out = prob.copy()
     buyer = X["n_occasions"].to_numpy() > 0
     by = S._base_models(prob)
@@ -90,33 +106,57 @@ def score_rows(rows: pd.DataFrame, fitted: Fitted) -> pd.DataFrame:
     alt = [k for k, v in choice.items() if v == S.ALT_PURCHASE]
     if alt and f.alt_params is not None:
         out, by, prob, _, fit = S._switch_purchase_model(
-            (out, by, prob, None, fit), alt, f.alt_params, as_of=f.as_of,
-            horizon_days=f.horizon_days, discount_rate=f.discount_rate, seed=f.seed)
+            (out, by, prob, None, fit),
+            alt,
+            f.alt_params,
+            as_of=f.as_of,
+            horizon_days=f.horizon_days,
+            discount_rate=f.discount_rate,
+            seed=f.seed,
+        )
         params = fit[1]
     ml = s.ml
     if ml is not None and buyer.any():
-        S._apply_ml(out, ml.predict(X.loc[buyer], targets=S._ml_targets(choice)), buyer, by, choice,
-                    S.discount_factor(horizon_days=f.horizon_days, discount_rate=f.discount_rate))
+        S._apply_ml(
+            out,
+            ml.predict(X.loc[buyer], targets=S._ml_targets(choice)),
+            buyer,
+            by,
+            choice,
+            S.discount_factor(horizon_days=f.horizon_days, discount_rate=f.discount_rate),
+        )
     if choice["churn"] == "rate":
         rate = S.rate_no_purchase(X, horizon_days=f.horizon_days).to_numpy()
         if "rate_calibrator" in s.rolling:
-            p_rate = np.clip(s.rolling["rate_calibrator"].predict(rate), PROB_FLOOR,
-                             1 - PROB_FLOOR)
+            p_rate = np.clip(s.rolling["rate_calibrator"].predict(rate), PROB_FLOOR, 1 - PROB_FLOOR)
         else:  # the partition's ranking onto its purchase-model probabilities
             p_rate = np.zeros(len(out))
             p_rate[buyer] = S._rank_onto(rate[buyer], out["churn_probability"].to_numpy()[buyer])
         out["churn_probability"] = np.where(buyer, p_rate, out["churn_probability"])
         by["churn"][buyer] = "rate"
-    S._interval_with_churn(out, by, fit, prob=prob, as_of=f.as_of,
-                           horizon_days=f.horizon_days, margin=1.0, discount_rate=f.discount_rate,
-                           seed=f.seed, interval=calib.get("level", 0.9),
-                           interval_scale=calib.get("scale", 1.0))
+    S._interval_with_churn(
+        out,
+        by,
+        fit,
+        prob=prob,
+        as_of=f.as_of,
+        horizon_days=f.horizon_days,
+        margin=1.0,
+        discount_rate=f.discount_rate,
+        seed=f.seed,
+        interval=calib.get("level", 0.9),
+        interval_scale=calib.get("scale", 1.0),
+    )
     ids = out["customer_id"].to_numpy()
     if (ml is not None or s.drivers is not None) and buyer.any():
         p_buy = out["churn_probability"].to_numpy()[buyer]
-        reasons = (ml.reasons(X.loc[buyer], churn_probability=p_buy) if ml is not None else
-                   explain_reasons(s.drivers, s.drivers.feature_name(), X.loc[buyer],
-                                   churn_probability=p_buy))
+        reasons = (
+            ml.reasons(X.loc[buyer], churn_probability=p_buy)
+            if ml is not None
+            else explain_reasons(
+                s.drivers, s.drivers.feature_name(), X.loc[buyer], churn_probability=p_buy
+            )
+        )
         reasons = pd.concat([reasons, rule_reasons(X.loc[~buyer])])
     else:
         reasons = rule_reasons(X)
@@ -139,12 +179,16 @@ def score_rows(rows: pd.DataFrame, fitted: Fitted) -> pd.DataFrame:
     m = f.monetary.scores(X["revenue_to_date"].to_numpy())
     grid = np.array([SEGMENT_GRID[k] for k in (1, 2, 3, 4, 5)], dtype=object)
     out["segment"] = np.where(buyer, grid[r - 1, (fq + m + 1) // 2 - 1], "Lost")
-    out["cluster"] = (f.clusters.assign(X) if f.clusters is not None
-                      else np.zeros(len(out), np.int64))
+    out["cluster"] = (
+        f.clusters.assign(X) if f.clusters is not None else np.zeros(len(out), np.int64)
+    )
     out["clv_low"] = np.minimum(out["clv_low"], out["predicted_clv"])
     out["clv_high"] = np.maximum(out["clv_high"], out["predicted_clv"])
-    cols = [c for c in (*S.SCORE_COLUMNS, *S.EXTRA_COLUMNS)
-            if c not in PER_PARTITION_COLUMNS_DROPPED and c in out.columns]
+    cols = [
+        c
+        for c in (*S.SCORE_COLUMNS, *S.EXTRA_COLUMNS)
+        if c not in PER_PARTITION_COLUMNS_DROPPED and c in out.columns
+    ]
     return out[cols].reset_index(drop=True)
 
 
@@ -155,6 +199,10 @@ def next_best_products(lines: pd.DataFrame, *, affinity, products) -> pd.DataFra
     from tools.insights.affinity import next_best_product
 
     nbp = next_best_product(lines, affinity=affinity, products=products)
-    return pd.DataFrame({"customer_id": nbp["customer_id"].to_numpy(),
-                         "next_best_product": nbp["next_best_product"].fillna("").to_numpy(),
-                         "next_best_product_name": nbp["product_name"].fillna("").to_numpy()})
+    return pd.DataFrame(
+        {
+            "customer_id": nbp["customer_id"].to_numpy(),
+            "next_best_product": nbp["next_best_product"].fillna("").to_numpy(),
+            "next_best_product_name": nbp["product_name"].fillna("").to_numpy(),
+        }
+    )

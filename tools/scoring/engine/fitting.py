@@ -29,19 +29,28 @@ log = logging.getLogger(__name__)
 
 SAMPLE_CUSTOMERS = int(MAX_TRAIN_ROWS / 0.8)  # what tools.scoring.score trains on, at most
 CLUSTER_SAMPLE = 100_000  # rows tools.insights.segments fits its mini-batch k-means on, at most
-CLUSTER_COLUMNS = ("recency_days", "n_occasions", "avg_order_value", "discount_share",
-                   "return_share", "events_90d")  # as tools.scoring.score._segments_and_products
+CLUSTER_COLUMNS = (
+    "recency_days",
+    "n_occasions",
+    "avg_order_value",
+    "discount_share",
+    "return_share",
+    "events_90d",
+)  # as tools.scoring.score._segments_and_products
 
 
-def clv_from_statistics(purchase: pd.DataFrame, spend: pd.DataFrame, *, positive_revenue: float,
-                        model: str = "auto") -> clv.ClvParams:
+def clv_from_statistics(
+    purchase: pd.DataFrame, spend: pd.DataFrame, *, positive_revenue: float, model: str = "auto"
+) -> clv.ClvParams:
     """`tools.models.clv.fit_clv` on compressed statistics (`rfm_from_statistics`)."""
-    return clv.fit_clv(rfm_from_statistics(purchase, spend, positive_revenue=positive_revenue),
-                       model=model)
+    return clv.fit_clv(
+        rfm_from_statistics(purchase, spend, positive_revenue=positive_revenue), model=model
+    )
 
 
-def rfm_from_statistics(purchase: pd.DataFrame, spend: pd.DataFrame, *,
-                        positive_revenue: float) -> pd.DataFrame:
+def rfm_from_statistics(
+    purchase: pd.DataFrame, spend: pd.DataFrame, *, positive_revenue: float
+) -> pd.DataFrame:
     """A table `tools.models.clv.fit_clv` fits exactly as it fits the customers' own, from compressed
     statistics.
 
@@ -54,9 +63,14 @@ def rfm_from_statistics(purchase: pd.DataFrame, spend: pd.DataFrame, *,
     p = purchase.sort_values(["frequency", "recency", "T"], kind="stable")
     w = p["weight"].to_numpy(np.int64)
     x = np.repeat(p["frequency"].to_numpy(np.int64), w)
-    rfm = pd.DataFrame({"customer_id": np.arange(len(x)), "frequency": x,
-                        "recency": np.repeat(p["recency"].to_numpy(float), w),
-                        "T": np.repeat(p["T"].to_numpy(float), w)})
+    rfm = pd.DataFrame(
+        {
+            "customer_id": np.arange(len(x)),
+            "frequency": x,
+            "recency": np.repeat(p["recency"].to_numpy(float), w),
+            "T": np.repeat(p["T"].to_numpy(float), w),
+        }
+    )
     m = np.zeros(len(x))
     s = spend.sort_values(["frequency", "monetary_value"], kind="stable")
     sx = np.repeat(s["frequency"].to_numpy(np.int64), s["weight"].to_numpy(np.int64))
@@ -131,10 +145,15 @@ class ClusterModel:
         z, med, skewed, mean2, std2 = standardisation(sample[list(cols)])
         lab = labels.to_numpy()
         k = int(lab.max()) + 1 if len(lab) else 1
-        centres = np.vstack([z[lab == i].mean(axis=0) if (lab == i).any()
-                             else np.full(len(cols), np.inf) for i in range(k)])
-        return cls(cols, med, skewed, mean2, std2, centres,
-                   {int(a): b for a, b in descriptions.items()})
+        centres = np.vstack(
+            [
+                z[lab == i].mean(axis=0) if (lab == i).any() else np.full(len(cols), np.inf)
+                for i in range(k)
+            ]
+        )
+        return cls(
+            cols, med, skewed, mean2, std2, centres, {int(a): b for a, b in descriptions.items()}
+        )
 
     def assign(self, frame: pd.DataFrame) -> np.ndarray:
         x = frame[list(self.columns)].to_numpy(float, copy=True)
@@ -161,8 +180,17 @@ class SampleFit:
     drivers: object | None = None  # a LightGBM booster explaining churn without the ML model
 
 
-def fit_on_sample(orders: pd.DataFrame, *, as_of: pd.Timestamp, horizon_days: int, model: str,
-                  seed: int, events=None, tickets=None, products=None) -> SampleFit:
+def fit_on_sample(
+    orders: pd.DataFrame,
+    *,
+    as_of: pd.Timestamp,
+    horizon_days: int,
+    model: str,
+    seed: int,
+    events=None,
+    tickets=None,
+    products=None,
+) -> SampleFit:
     """The embedded engine's model choice, ML training, churn-driver model and interval
     calibration (`tools.scoring.score._score`, in its order), on the orders of a sample of customers.
 
@@ -170,6 +198,7 @@ def fit_on_sample(orders: pd.DataFrame, *, as_of: pd.Timestamp, horizon_days: in
     a public split there (fit on a history, apply to a table of customers) would replace
     this function and `tools.scoring.engine.apply.score_rows`."""
     from tools.scoring import score as S
+
     pop = S._Population.of(orders, events, tickets)
     o = pop.orders
     ctx = dict(events=pop.events, tickets=pop.tickets, products=products, pop=pop)
@@ -180,23 +209,28 @@ def fit_on_sample(orders: pd.DataFrame, *, as_of: pd.Timestamp, horizon_days: in
     rolling: dict = {}
     if model == "auto":
         try:
-            rolling = S._rolling_choice(o, as_of=as_of, horizon_days=horizon_days, seed=seed,
-                                        **ctx)
+            rolling = S._rolling_choice(o, as_of=as_of, horizon_days=horizon_days, seed=seed, **ctx)
         except Exception as exc:  # as tools.scoring.score: BG/NBD stands
             log.warning("the rolling-origin model choice failed", exc_info=True)
             rolling = {"choice": dict(choice), "failed": f"{type(exc).__name__}: {exc}"}
-    wants_ml = model == "ml" or any(v in ("ml", "blend")
-                                    for v in rolling.get("choice", {}).values())
+    wants_ml = model == "ml" or any(
+        v in ("ml", "blend") for v in rolling.get("choice", {}).values()
+    )
     if model == "auto" and not wants_ml:
-        ml_info = {"used": False, "reason": "not chosen by the rolling-origin backtests"
-                   + (f" ({rolling['failed']})" if "failed" in rolling else "")}
+        ml_info = {
+            "used": False,
+            "reason": "not chosen by the rolling-origin backtests"
+            + (f" ({rolling['failed']})" if "failed" in rolling else ""),
+        }
     if wants_ml:
         try:
-            ml, inner = S._train_inner(o, as_of=as_of, horizon_days=horizon_days, seed=seed,
-                                       **ctx)
+            ml, inner = S._train_inner(o, as_of=as_of, horizon_days=horizon_days, seed=seed, **ctx)
             ml_info = {"used": True, **ml.info, "inner_backtest": inner}
-            choice = ({"value": "ml", "churn": "ml"} if model == "ml"
-                      else {k: rolling["choice"][k] for k in choice})
+            choice = (
+                {"value": "ml", "churn": "ml"}
+                if model == "ml"
+                else {k: rolling["choice"][k] for k in choice}
+            )
         except NotEnoughHistory as exc:
             ml_info = {"used": False, "reason": str(exc)}
         except Exception as exc:  # as tools.scoring.score: the purchase model's scores stand
@@ -205,17 +239,22 @@ def fit_on_sample(orders: pd.DataFrame, *, as_of: pd.Timestamp, horizon_days: in
     if model == "auto" and rolling.get("choice", {}).get("churn") == "rate":
         choice["churn"] = "rate"
     if model == "auto":  # the other purchase model, where chosen (fitted by the caller)
-        choice.update({k: v for k, v in rolling.get("choice", {}).items()
-                       if v == S.ALT_PURCHASE})
+        choice.update({k: v for k, v in rolling.get("choice", {}).items() if v == S.ALT_PURCHASE})
     if ml is None and model in ("auto", "ml"):
         ml_info["fallback"] = "bgnbd: " + ml_info["reason"]
-    calib = S._interval_calibration(o, as_of=as_of, horizon_days=horizon_days, seed=seed,
-                                    rate_calibrator=rolling.get("rate_calibrator")
-                                    if choice["churn"] == "rate" else None,
-                                    purchase_models=choice)
+    calib = S._interval_calibration(
+        o,
+        as_of=as_of,
+        horizon_days=horizon_days,
+        seed=seed,
+        rate_calibrator=rolling.get("rate_calibrator") if choice["churn"] == "rate" else None,
+        purchase_models=choice,
+    )
     if "skipped" in calib:
-        notes.append(f"The value interval (clv_low, clv_high) is not calibrated on this store: "
-                     f"{calib['skipped']}.")
+        notes.append(
+            f"The value interval (clv_low, clv_high) is not calibrated on this store: "
+            f"{calib['skipped']}."
+        )
     drivers = None
     if ml is None and model in ("auto", "ml"):
         try:

@@ -42,6 +42,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tools.errors import DataError
+from tools.schema import PLACEHOLDER_IDS
 from tools.scoring.engine import sql as Q
 from tools.scoring.engine.apply import Fitted, next_best_products, score_rows
 from tools.scoring.engine.fitting import (
@@ -53,8 +55,6 @@ from tools.scoring.engine.fitting import (
     fit_on_sample,
     rfm_from_statistics,
 )
-from tools.errors import DataError
-from tools.schema import PLACEHOLDER_IDS
 from tools.scoring.score import ALT_PURCHASE, PURCHASE_MODEL_NAMES
 
 log = logging.getLogger(__name__)
@@ -75,17 +75,22 @@ CONF = {
 }
 
 
-def session(master: str | None = None, *, app_name: str = "retention-score",
-            conf: dict[str, str] | None = None):
+def session(
+    master: str | None = None,
+    *,
+    app_name: str = "retention-score",
+    conf: dict[str, str] | None = None,
+):
     """A SparkSession: `master` ("local[2]", "spark://host:7077", "yarn", ...); None: the one
     spark-submit set up, else local mode on every core. Local mode binds to 127.0.0.1 with
     the UI off; workers run this Python (the venv's, with the project installed)."""
     try:
         from pyspark.sql import SparkSession
     except ImportError:  # the optional extra is missing
-        raise DataError("--engine spark needs PySpark",
-                        hint="pip install 'retention-agent[spark]' (or: pip install -e '.[spark]')"
-                        ) from None
+        raise DataError(
+            "--engine spark needs PySpark",
+            hint="pip install 'retention-agent[spark]' (or: pip install -e '.[spark]')",
+        ) from None
     submitted = "PYSPARK_GATEWAY_PORT" in os.environ  # launched by spark-submit
     local = (master or ("" if submitted else "local[*]")).startswith("local")
     if not os.environ.get("JAVA_HOME") and Path(JAVA_17).is_dir() and not shutil.which("java"):
@@ -109,6 +114,7 @@ def session(master: str | None = None, *, app_name: str = "retention-score",
 
 
 # --- reading ----------------------------------------------------------------------------------
+
 
 def _fs(spark, path: str):
     jvm = spark.sparkContext._jvm
@@ -152,8 +158,11 @@ def store_paths(spark, store: str) -> dict[str, str]:
                 found[kind] = path
                 break
     if "orders" not in found:
-        raise DataError("the store has no orders table", file=store,
-                        hint="orders.parquet, orders.csv or a folder orders/ of such files")
+        raise DataError(
+            "the store has no orders table",
+            file=store,
+            hint="orders.parquet, orders.csv or a folder orders/ of such files",
+        )
     return found
 
 
@@ -168,29 +177,37 @@ def register_inputs(spark, paths: dict[str, str]) -> dict:
     cols = set(o.columns)
     missing = [c for c in ("customer_id", "order_date", "amount") if c not in cols]
     if missing:
-        raise DataError("the orders table has no such column", file=paths["orders"],
-                        column=missing[0], hint="Spark reads canonical columns (tools.schema)")
+        raise DataError(
+            "the orders table has no such column",
+            file=paths["orders"],
+            column=missing[0],
+            hint="Spark reads canonical columns (tools.schema)",
+        )
     o.createOrReplaceTempView("_orders_src")
 
     def opt(name, cast="STRING"):
         return f"try_cast({name} AS {cast})" if name in cols else f"CAST(NULL AS {cast})"
 
-    order_id = ("COALESCE(CAST(order_id AS STRING), CONCAT(customer_id, '@', order_date))"
-                if "order_id" in cols else "CONCAT(customer_id, '@', order_date)")
+    order_id = (
+        "COALESCE(CAST(order_id AS STRING), CONCAT(customer_id, '@', order_date))"
+        if "order_id" in cols
+        else "CONCAT(customer_id, '@', order_date)"
+    )
     placeholders = ", ".join("'" + p.replace("'", "''") + "'" for p in sorted(PLACEHOLDER_IDS))
     spark.sql(f"""
         SELECT TRIM(CAST(customer_id AS STRING)) AS customer_id, {order_id} AS order_id,
-               {_ts('order_date')} AS ts, try_cast(amount AS DOUBLE) AS amount,
-               {opt('discount', 'DOUBLE')} AS discount, {opt('product_id')} AS product_id,
-               {opt('product_name')} AS product_name, {opt('quantity', 'DOUBLE')} AS quantity,
-               COALESCE({opt('returned_in_full', 'BOOLEAN')}, FALSE) AS flagged
+               {_ts("order_date")} AS ts, try_cast(amount AS DOUBLE) AS amount,
+               {opt("discount", "DOUBLE")} AS discount, {opt("product_id")} AS product_id,
+               {opt("product_name")} AS product_name, {opt("quantity", "DOUBLE")} AS quantity,
+               COALESCE({opt("returned_in_full", "BOOLEAN")}, FALSE) AS flagged
         FROM _orders_src""").createOrReplaceTempView("_orders_typed")
-    bad = """customer_id IS NULL OR ts IS NULL OR amount IS NULL OR isnan(amount)
-             OR LOWER(customer_id) IN ({p}) OR customer_id RLIKE '^0+$'""".format(p=placeholders)
+    bad = f"""customer_id IS NULL OR ts IS NULL OR amount IS NULL OR isnan(amount)
+             OR LOWER(customer_id) IN ({placeholders}) OR customer_id RLIKE '^0+$'"""
     spark.sql(f"SELECT * FROM _orders_typed WHERE NOT ({bad})").createOrReplaceTempView("raw_lines")
     spark.sql(f"SELECT * FROM _orders_typed WHERE {bad}").createOrReplaceTempView("_left_out")
-    spark.sql(Q.returned_orders(has_product="product_id" in cols, has_quantity="quantity" in cols)
-              ).createOrReplaceTempView("_returned")
+    spark.sql(
+        Q.returned_orders(has_product="product_id" in cols, has_quantity="quantity" in cols)
+    ).createOrReplaceTempView("_returned")
     spark.sql("""
         SELECT l.customer_id, l.order_id, l.ts, CAST(FLOOR(l.ts / 86400) AS BIGINT) AS day,
                l.amount, l.discount, l.product_id, l.product_name,
@@ -203,35 +220,39 @@ def register_inputs(spark, paths: dict[str, str]) -> dict:
         e = read_table(spark, paths["events"])
         e.createOrReplaceTempView("_events_src")
         spark.sql(f"""SELECT TRIM(CAST(customer_id AS STRING)) AS customer_id,
-                             {_ts('timestamp')} AS ts, CAST(type AS STRING) AS type
+                             {_ts("timestamp")} AS ts, CAST(type AS STRING) AS type
                       FROM _events_src""").where("ts IS NOT NULL").createOrReplaceTempView("events")
     if "tickets" in paths:
         t = read_table(spark, paths["tickets"])
         t.createOrReplaceTempView("_tickets_src")
         tc = set(t.columns)
         spark.sql(f"""SELECT TRIM(CAST(customer_id AS STRING)) AS customer_id,
-                             {_ts('opened_at')} AS opened,
-                             {_ts('resolved_at') if 'resolved_at' in tc else 'CAST(NULL AS DOUBLE)'}
+                             {_ts("opened_at")} AS opened,
+                             {_ts("resolved_at") if "resolved_at" in tc else "CAST(NULL AS DOUBLE)"}
                                  AS resolved,
-                             {'CAST(severity AS STRING)' if 'severity' in tc else "''"} AS severity,
-                             {'try_cast(sentiment AS DOUBLE)' if 'sentiment' in tc
-                              else 'CAST(NULL AS DOUBLE)'} AS sentiment,
-                             {'CAST(text AS STRING)' if 'text' in tc else "''"} AS text
-                      FROM _tickets_src""").where("opened IS NOT NULL"
-                                                  ).createOrReplaceTempView("tickets")
+                             {"CAST(severity AS STRING)" if "severity" in tc else "''"} AS severity,
+                             {
+            "try_cast(sentiment AS DOUBLE)" if "sentiment" in tc else "CAST(NULL AS DOUBLE)"
+        } AS sentiment,
+                             {"CAST(text AS STRING)" if "text" in tc else "''"} AS text
+                      FROM _tickets_src""").where("opened IS NOT NULL").createOrReplaceTempView(
+            "tickets"
+        )
     if "products" in paths:
         p = read_table(spark, paths["products"])
         p.createOrReplaceTempView("products_src")
         if {"product_id", "category"} <= set(p.columns):
             spark.sql("""SELECT CAST(product_id AS STRING) AS product_id,
                                 MIN(CAST(category AS STRING)) AS category
-                         FROM products_src GROUP BY CAST(product_id AS STRING)"""
-                      ).createOrReplaceTempView("products")
+                         FROM products_src GROUP BY CAST(product_id AS STRING)""").createOrReplaceTempView(
+                "products"
+            )
             found["categories"] = True
     return found
 
 
 # --- the run ----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class SparkScoreResult:
@@ -257,10 +278,20 @@ def _sample_clause(n_customers: int, limit: int, seed: int) -> str:
     return f"pmod(xxhash64(customer_id, {int(seed)}), 1000000) < {share}"
 
 
-def score_spark(spark, paths: dict[str, str], *, out: str, as_of=None, horizon_days: int = 365,
-                model: str = "auto", margin: float = 1.0, discount_rate: float = 0.0,
-                seed: int = 0, sample_customers: int = SAMPLE_CUSTOMERS,
-                progress=lambda _: None) -> SparkScoreResult:
+def score_spark(
+    spark,
+    paths: dict[str, str],
+    *,
+    out: str,
+    as_of=None,
+    horizon_days: int = 365,
+    model: str = "auto",
+    margin: float = 1.0,
+    discount_rate: float = 0.0,
+    seed: int = 0,
+    sample_customers: int = SAMPLE_CUSTOMERS,
+    progress=lambda _: None,
+) -> SparkScoreResult:
     """Score every customer of the store at `paths` (`store_paths`) and write the scores as
     Parquet to `out` (module docstring). The columns are the embedded engine's."""
     t_start = time.perf_counter()
@@ -280,23 +311,32 @@ def score_spark(spark, paths: dict[str, str], *, out: str, as_of=None, horizon_d
     as_of = pd.Timestamp(as_of).normalize()
     t0 = int(as_of.value // (Q.DAY_S * 10**9))
     progress("aggregating orders per customer")
-    for name, text in Q.statements(as_of_day=t0, has_events="events" in paths,
-                                   has_tickets="tickets" in paths,
-                                   has_categories=bool(found.get("categories"))):
+    for name, text in Q.statements(
+        as_of_day=t0,
+        has_events="events" in paths,
+        has_tickets="tickets" in paths,
+        has_categories=bool(found.get("categories")),
+    ):
         spark.sql(text).createOrReplaceTempView(name)
         if name in CACHED:  # read again by later statements and steps: computed once
             spark.sql(f"CACHE TABLE {name}")
     customers = spark.table("customers")
     tot = spark.sql(Q.totals()).first().asDict()
     if not tot["customers"]:
-        raise DataError("no orders on or before the as-of date", column="order_date",
-                        hint=f"as_of is {as_of.date()}")
+        raise DataError(
+            "no orders on or before the as-of date",
+            column="order_date",
+            hint=f"as_of is {as_of.date()}",
+        )
     found["rows_left_out"] = int(spark.table("_left_out").count())
     purchase, spend, hist = _small_results(spark)
     lap("aggregate")
     progress("fitting the purchase and value models on the compressed statistics")
     from tools.models import clv
-    stats = rfm_from_statistics(purchase, spend, positive_revenue=float(tot["positive_revenue"] or 0))
+
+    stats = rfm_from_statistics(
+        purchase, spend, positive_revenue=float(tot["positive_revenue"] or 0)
+    )
     params = clv.fit_clv(stats)
     lap("fit_clv")
     progress("training the ML model on a sample of customers")
@@ -308,51 +348,85 @@ def score_spark(spark, paths: dict[str, str], *, out: str, as_of=None, horizon_d
         FROM lines l LEFT SEMI JOIN _sample s ON l.customer_id = s.customer_id
         WHERE l.day <= {t0}""").toPandas()
     s_lines = _pandas_times(s_lines, ["order_date"])
-    s_lines = s_lines.sort_values(["order_date", "customer_id", "order_id"], kind="stable",
-                                  ignore_index=True)
+    s_lines = s_lines.sort_values(
+        ["order_date", "customer_id", "order_id"], kind="stable", ignore_index=True
+    )
     s_events = s_tickets = products = None
     if "events" in paths:
-        s_events = _pandas_times(spark.sql("""
+        s_events = _pandas_times(
+            spark.sql("""
             SELECT e.customer_id, e.ts AS timestamp, e.type FROM events e
-            LEFT SEMI JOIN _sample s ON e.customer_id = s.customer_id""").toPandas(), ["timestamp"])
+            LEFT SEMI JOIN _sample s ON e.customer_id = s.customer_id""").toPandas(),
+            ["timestamp"],
+        )
     if "tickets" in paths:
-        s_tickets = _pandas_times(spark.sql("""
+        s_tickets = _pandas_times(
+            spark.sql("""
             SELECT t.customer_id, t.opened AS opened_at, t.resolved AS resolved_at, t.severity,
                    t.sentiment, t.text FROM tickets t
             LEFT SEMI JOIN _sample s ON t.customer_id = s.customer_id""").toPandas(),
-            ["opened_at", "resolved_at"])
+            ["opened_at", "resolved_at"],
+        )
     if "products" in paths:
         products = spark.table("products_src").toPandas()
-    sample = fit_on_sample(s_lines, as_of=as_of, horizon_days=horizon_days, model=model,
-                           seed=seed, events=s_events, tickets=s_tickets, products=products)
+    sample = fit_on_sample(
+        s_lines,
+        as_of=as_of,
+        horizon_days=horizon_days,
+        model=model,
+        seed=seed,
+        events=s_events,
+        tickets=s_tickets,
+        products=products,
+    )
     alt = [k for k, v in sample.choice.items() if v == ALT_PURCHASE]
     alt_params = clv.with_purchase_model(stats, params, ALT_PURCHASE) if alt else None
     if alt and alt_params is None:  # as tools.scoring.score: BG/NBD stands
         sample.choice.update({k: "bgnbd" for k in alt})
-        sample.notes.append(f"The model choice picked {PURCHASE_MODEL_NAMES[ALT_PURCHASE]}, which "
-                            "then did not fit the store's orders up to as-of: customers are "
-                            "scored by the purchase model it could fit.")
+        sample.notes.append(
+            f"The model choice picked {PURCHASE_MODEL_NAMES[ALT_PURCHASE]}, which "
+            "then did not fit the store's orders up to as-of: customers are "
+            "scored by the purchase model it could fit."
+        )
     lap("fit_sample")
     progress("segments and clusters")
-    gap_fill = (float(tot["median_gap"]) if tot["median_gap"] is not None
-                else float(max(tot["max_span"], 1)))
-    thresholds = {c: QuintileThresholds.of(h["value"], h["n"], higher_is_better=c != "recency_days")
-                  for c, h in hist.items()}
+    gap_fill = (
+        float(tot["median_gap"])
+        if tot["median_gap"] is not None
+        else float(max(tot["max_span"], 1))
+    )
+    thresholds = {
+        c: QuintileThresholds.of(h["value"], h["n"], higher_is_better=c != "recency_days")
+        for c, h in hist.items()
+    }
     cl_where = _sample_clause(int(tot["customers"]), CLUSTER_SAMPLE, seed + 1)
-    cl_rows = spark.sql(f"SELECT customer_id, {', '.join(CLUSTER_COLUMNS)} FROM customers "
-                        f"WHERE {cl_where} ORDER BY customer_id").toPandas()
-    clusters = ClusterModel.fit(cl_rows.set_index("customer_id"), seed=seed) if len(cl_rows) else None
+    cl_rows = spark.sql(
+        f"SELECT customer_id, {', '.join(CLUSTER_COLUMNS)} FROM customers "
+        f"WHERE {cl_where} ORDER BY customer_id"
+    ).toPandas()
+    clusters = (
+        ClusterModel.fit(cl_rows.set_index("customer_id"), seed=seed) if len(cl_rows) else None
+    )
     affinity = None
     if s_lines["product_id"].notna().any():
         from tools.insights.affinity import product_affinity
 
         affinity = product_affinity(s_lines[["customer_id", "order_id", "product_id", "amount"]])
-    fitted = Fitted(as_of=as_of, horizon_days=horizon_days, margin=margin,
-                    discount_rate=discount_rate, seed=seed, params=params, sample=sample,
-                    alt_params=alt_params,
-                    rfm_gap_fill=gap_fill, recency=thresholds["recency_days"],
-                    frequency=thresholds["n_occasions"], monetary=thresholds["revenue_to_date"],
-                    clusters=clusters)
+    fitted = Fitted(
+        as_of=as_of,
+        horizon_days=horizon_days,
+        margin=margin,
+        discount_rate=discount_rate,
+        seed=seed,
+        params=params,
+        sample=sample,
+        alt_params=alt_params,
+        rfm_gap_fill=gap_fill,
+        recency=thresholds["recency_days"],
+        frequency=thresholds["n_occasions"],
+        monetary=thresholds["revenue_to_date"],
+        clusters=clusters,
+    )
     lap("fit_segments")
     progress("scoring every customer on the executors")
     scores = _score_all(spark, customers, fitted, affinity=affinity, products=products, t0=t0)
@@ -366,56 +440,100 @@ def score_spark(spark, paths: dict[str, str], *, out: str, as_of=None, horizon_d
     notes = list(sample.notes)
     if tot["refunds_only"]:
         n = int(tot["refunds_only"])
-        notes.append(f"{n:,} customer{'s' if n > 1 else ''} had only returns (refunds) up to "
-                     f"{as_of.date()}: scored by the purchase model as customers without a "
-                     "repeat purchase.")
+        notes.append(
+            f"{n:,} customer{'s' if n > 1 else ''} had only returns (refunds) up to "
+            f"{as_of.date()}: scored by the purchase model as customers without a "
+            "repeat purchase."
+        )
     if found["rows_left_out"]:
-        notes.append(f"{found['rows_left_out']:,} order rows without a customer, date or amount "
-                     "(or with a placeholder customer id) were left out.")
+        notes.append(
+            f"{found['rows_left_out']:,} order rows without a customer, date or amount "
+            "(or with a placeholder customer id) were left out."
+        )
     import json
 
     out_params = {
-        "engine": "spark", "spark_master": spark.sparkContext.master,
-        "as_of": str(as_of.date()), "horizon_days": horizon_days, "model_requested": model,
-        "model_choice": sample.choice, "model_counts": counts, "margin": margin,
+        "engine": "spark",
+        "spark_master": spark.sparkContext.master,
+        "as_of": str(as_of.date()),
+        "horizon_days": horizon_days,
+        "model_requested": model,
+        "model_choice": sample.choice,
+        "model_counts": counts,
+        "margin": margin,
         "discount_rate": discount_rate,
-        "probabilistic": {**json.loads((alt_params if sample.choice["value"] == ALT_PURCHASE
-                                        else params).to_json()),
-                          "interval_calibration": sample.calibration},
-        "ml": sample.ml_info, "clusters": clusters.descriptions if clusters else {},
-        "driver": {"compressed_rows": len(purchase), "spend_rows": len(spend),
-                   "sample_customers": int(s_lines["customer_id"].nunique()),
-                   "sample_lines": len(s_lines), "cluster_rows": len(cl_rows),
-                   "histogram_rows": {c: len(h) for c, h in hist.items()}},
-        "inputs": found, "timings_s": timings, "warnings": notes}
+        "probabilistic": {
+            **json.loads(
+                (alt_params if sample.choice["value"] == ALT_PURCHASE else params).to_json()
+            ),
+            "interval_calibration": sample.calibration,
+        },
+        "ml": sample.ml_info,
+        "clusters": clusters.descriptions if clusters else {},
+        "driver": {
+            "compressed_rows": len(purchase),
+            "spend_rows": len(spend),
+            "sample_customers": int(s_lines["customer_id"].nunique()),
+            "sample_lines": len(s_lines),
+            "cluster_rows": len(cl_rows),
+            "histogram_rows": {c: len(h) for c, h in hist.items()},
+        },
+        "inputs": found,
+        "timings_s": timings,
+        "warnings": notes,
+    }
     return SparkScoreResult(out, out_params, summary, top)
 
 
 def _small_results(spark):
     """The compressed statistics and the RFM histograms, in one job (each is small)."""
-    parts = {"purchase": Q.compressed_rows(), "spend": Q.spend_rows(),
-             **{c: Q.histogram(c, where="n_occasions > 0")
-                for c in ("recency_days", "n_occasions", "revenue_to_date")}}
-    cols = {"purchase": ("frequency", "recency", "T", "weight"),
-            "spend": ("frequency", "monetary_value", "weight")}
+    parts = {
+        "purchase": Q.compressed_rows(),
+        "spend": Q.spend_rows(),
+        **{
+            c: Q.histogram(c, where="n_occasions > 0")
+            for c in ("recency_days", "n_occasions", "revenue_to_date")
+        },
+    }
+    cols = {
+        "purchase": ("frequency", "recency", "T", "weight"),
+        "spend": ("frequency", "monetary_value", "weight"),
+    }
     union = " UNION ALL ".join(
-        f"SELECT '{k}' AS part, " + (
+        f"SELECT '{k}' AS part, "
+        + (
             "CAST(frequency AS DOUBLE) AS a, CAST(recency AS DOUBLE) AS b, "
-            "CAST(T AS DOUBLE) AS c, weight AS w" if k == "purchase" else
-            "CAST(frequency AS DOUBLE) AS a, monetary_value AS b, NULL AS c, weight AS w"
-            if k == "spend" else "CAST(value AS DOUBLE) AS a, NULL AS b, NULL AS c, n AS w")
-        + f" FROM ({q}) t{i}" for i, (k, q) in enumerate(parts.items()))
+            "CAST(T AS DOUBLE) AS c, weight AS w"
+            if k == "purchase"
+            else "CAST(frequency AS DOUBLE) AS a, monetary_value AS b, NULL AS c, weight AS w"
+            if k == "spend"
+            else "CAST(value AS DOUBLE) AS a, NULL AS b, NULL AS c, n AS w"
+        )
+        + f" FROM ({q}) t{i}"
+        for i, (k, q) in enumerate(parts.items())
+    )
     got = spark.sql(union).toPandas()
     by = {k: got.loc[got["part"] == k] for k in parts}
-    purchase = pd.DataFrame({"frequency": by["purchase"]["a"].to_numpy(np.int64),
-                             "recency": by["purchase"]["b"].to_numpy(float),
-                             "T": by["purchase"]["c"].to_numpy(float),
-                             "weight": by["purchase"]["w"].to_numpy(np.int64)})
-    spend = pd.DataFrame({"frequency": by["spend"]["a"].to_numpy(np.int64),
-                          "monetary_value": by["spend"]["b"].to_numpy(float),
-                          "weight": by["spend"]["w"].to_numpy(np.int64)})
-    hist = {k: pd.DataFrame({"value": by[k]["a"].to_numpy(float),
-                             "n": by[k]["w"].to_numpy(np.int64)}) for k in parts if k not in cols}
+    purchase = pd.DataFrame(
+        {
+            "frequency": by["purchase"]["a"].to_numpy(np.int64),
+            "recency": by["purchase"]["b"].to_numpy(float),
+            "T": by["purchase"]["c"].to_numpy(float),
+            "weight": by["purchase"]["w"].to_numpy(np.int64),
+        }
+    )
+    spend = pd.DataFrame(
+        {
+            "frequency": by["spend"]["a"].to_numpy(np.int64),
+            "monetary_value": by["spend"]["b"].to_numpy(float),
+            "weight": by["spend"]["w"].to_numpy(np.int64),
+        }
+    )
+    hist = {
+        k: pd.DataFrame({"value": by[k]["a"].to_numpy(float), "n": by[k]["w"].to_numpy(np.int64)})
+        for k in parts
+        if k not in cols
+    }
     return purchase, spend, hist
 
 
@@ -441,23 +559,29 @@ def _score_all(spark, customers, fitted: Fitted, *, affinity, products, t0: int)
             rows = [b for b in batches if len(b)]
             if rows:
                 aff, prod = rules.value
-                yield next_best_products(pd.concat(rows, ignore_index=True), affinity=aff,
-                                         products=prod)
+                yield next_best_products(
+                    pd.concat(rows, ignore_index=True), affinity=aff, products=prod
+                )
 
         lines = spark.sql(f"""SELECT customer_id, order_id, product_id, product_name, amount
                               FROM lines WHERE day <= {t0}""")
         n_part = max(int(spark.sparkContext.defaultParallelism), 1)
         nbp = lines.repartition(n_part, "customer_id").mapInPandas(
-            nbp_partition, "customer_id string, next_best_product string, "
-                           "next_best_product_name string")
+            nbp_partition,
+            "customer_id string, next_best_product string, next_best_product_name string",
+        )
         scored = scored.join(nbp, "customer_id", "left")
     else:
-        scored = (scored.withColumn("next_best_product", F.lit(None).cast("string"))
-                  .withColumn("next_best_product_name", F.lit(None).cast("string")))
+        scored = scored.withColumn("next_best_product", F.lit(None).cast("string")).withColumn(
+            "next_best_product_name", F.lit(None).cast("string")
+        )
     scored = scored.fillna("", subset=["next_best_product", "next_best_product_name"]).persist()
     lo, hi = scored.approxQuantile("predicted_clv", [0.5, 0.8], 1e-4) or (np.inf, np.inf)
-    tier = (F.when(F.col("predicted_clv") >= hi, "high")
-            .when(F.col("predicted_clv") >= lo, "medium").otherwise("low"))
+    tier = (
+        F.when(F.col("predicted_clv") >= hi, "high")
+        .when(F.col("predicted_clv") >= lo, "medium")
+        .otherwise("low")
+    )
     from tools.scoring.score import EXTRA_COLUMNS, SCORE_COLUMNS
 
     cols = [c for c in (*SCORE_COLUMNS, *EXTRA_COLUMNS) if c in scored.columns or c == "clv_tier"]
@@ -467,12 +591,23 @@ def _score_all(spark, customers, fitted: Fitted, *, affinity, products, t0: int)
 def _summary(scores) -> tuple[dict, pd.DataFrame, dict]:
     from pyspark.sql import functions as F
 
-    row = scores.agg(F.count("*").alias("customers"),
-                     F.sum("predicted_clv").alias("predicted_clv"),
-                     F.mean("churn_probability").alias("mean_churn"),
-                     F.sum(F.when(F.col("churn_probability") > 0.5, 1).otherwise(0))
-                     .alias("likely_to_lapse")).first().asDict()
-    top = (scores.withColumn("at_stake", F.col("churn_probability") * F.col("predicted_clv"))
-           .orderBy(F.col("at_stake").desc(), F.col("customer_id")).limit(5).toPandas())
+    row = (
+        scores.agg(
+            F.count("*").alias("customers"),
+            F.sum("predicted_clv").alias("predicted_clv"),
+            F.mean("churn_probability").alias("mean_churn"),
+            F.sum(F.when(F.col("churn_probability") > 0.5, 1).otherwise(0)).alias(
+                "likely_to_lapse"
+            ),
+        )
+        .first()
+        .asDict()
+    )
+    top = (
+        scores.withColumn("at_stake", F.col("churn_probability") * F.col("predicted_clv"))
+        .orderBy(F.col("at_stake").desc(), F.col("customer_id"))
+        .limit(5)
+        .toPandas()
+    )
     counts = {r["model"]: int(r["count"]) for r in scores.groupBy("model").count().collect()}
     return row, top, counts

@@ -34,24 +34,70 @@ from tools.models.features import NO_HISTORY_DAYS, QUALITY_WORDS
 
 DAY_S = 86_400
 INPUT_VIEWS = {
-    "lines": ("customer_id", "order_id", "ts", "day", "amount", "discount", "product_id",
-              "product_name", "buy"),
+    "lines": (
+        "customer_id",
+        "order_id",
+        "ts",
+        "day",
+        "amount",
+        "discount",
+        "product_id",
+        "product_name",
+        "buy",
+    ),
     "events": ("customer_id", "ts", "type"),
     "tickets": ("customer_id", "opened", "resolved", "severity", "sentiment", "text"),
     "products": ("product_id", "category"),
 }
 SEVERE = ("high", "urgent", "critical", "severe")  # as tools.models.features._ticket_features
-RFM_SQL_COLUMNS = ("customer_id", "frequency", "recency", "T", "monetary_value",
-                   "orders_to_date", "revenue_to_date", "avg_gap", "rfm_span")
+RFM_SQL_COLUMNS = (
+    "customer_id",
+    "frequency",
+    "recency",
+    "T",
+    "monetary_value",
+    "orders_to_date",
+    "revenue_to_date",
+    "avg_gap",
+    "rfm_span",
+)
 ORDER_FEATURES = (
-    "n_occasions", "one_time", "recency_days", "tenure_days", "avg_gap_days", "gap_cv",
-    "last_gap_days", "overdue_ratio", "avg_order_value", "occasions_90d", "occasion_trend",
-    "revenue_trend", "discount_share", "last_order_discounted", "revenue_to_date",
-    "discount_rate", "return_lines", "return_share", "returns_90d")
-TICKET_FEATURES = ("tickets", "quality_tickets", "unresolved_tickets", "unresolved_severe",
-                   "min_sentiment", "days_since_ticket")
-EVENT_FEATURES = ("events_30d", "events_90d", "engagement_trend", "clicks_90d",
-                  "engagement_fade", "days_since_event")
+    "n_occasions",
+    "one_time",
+    "recency_days",
+    "tenure_days",
+    "avg_gap_days",
+    "gap_cv",
+    "last_gap_days",
+    "overdue_ratio",
+    "avg_order_value",
+    "occasions_90d",
+    "occasion_trend",
+    "revenue_trend",
+    "discount_share",
+    "last_order_discounted",
+    "revenue_to_date",
+    "discount_rate",
+    "return_lines",
+    "return_share",
+    "returns_90d",
+)
+TICKET_FEATURES = (
+    "tickets",
+    "quality_tickets",
+    "unresolved_tickets",
+    "unresolved_severe",
+    "min_sentiment",
+    "days_since_ticket",
+)
+EVENT_FEATURES = (
+    "events_30d",
+    "events_90d",
+    "engagement_trend",
+    "clicks_90d",
+    "engagement_fade",
+    "days_since_event",
+)
 CATEGORY_FEATURES = ("categories", "top_category_share")
 FEATURES = ORDER_FEATURES + TICKET_FEATURES + EVENT_FEATURES + CATEGORY_FEATURES
 
@@ -76,8 +122,7 @@ class Dialect:
         return f"array_join(array_sort(collect_list({column})), ',')"
 
 
-def returned_orders(*, has_product: bool, has_quantity: bool,
-                    dialect: Dialect = Dialect()) -> str:
+def returned_orders(*, has_product: bool, has_quantity: bool, dialect: Dialect = Dialect()) -> str:
     """Sale orders given back in full by a later return of the same customer (the rule of
     the embedded loader, `tools.ingest.validate._fully_returned_orders`): a return order (all lines
     negative) whose items (product, quantity, amount; without products the amount) are
@@ -108,15 +153,23 @@ def returned_orders(*, has_product: bool, has_quantity: bool,
         SELECT order_b AS order_id FROM once WHERE k = 1"""
 
 
-def statements(*, as_of_day: int, has_events: bool, has_tickets: bool, has_categories: bool,
-               dialect: Dialect = Dialect()) -> list[tuple[str, str]]:
+def statements(
+    *,
+    as_of_day: int,
+    has_events: bool,
+    has_tickets: bool,
+    has_categories: bool,
+    dialect: Dialect = Dialect(),
+) -> list[tuple[str, str]]:
     """(view name, SELECT) in the order to register them. The last, `customers`, has one row
     per customer with a line on or before the as-of day: RFM_SQL_COLUMNS (avg_gap: NULL for
     fewer than two occasions, the population's fill is applied when scoring; rfm_span: as-of
     minus the first purchase, or first line) and FEATURES, numbers as DOUBLE."""
     t0 = int(as_of_day)
     a0 = t0 * DAY_S  # the as-of day's midnight, in seconds
-    end = a0 + DAY_S  # tools.models.features keeps events and tickets up to as_of + 1 day, inclusive
+    end = (
+        a0 + DAY_S
+    )  # tools.models.features keeps events and tickets up to as_of + 1 day, inclusive
     nh = float(NO_HISTORY_DAYS)
     out = [
         ("_lines_upto", f"SELECT * FROM lines WHERE day <= {t0}"),
@@ -124,18 +177,26 @@ def statements(*, as_of_day: int, has_events: bool, has_tickets: bool, has_categ
         # features (tools.models.features.build_features counts every such day, also one whose
         # lines an order returned in full took back); bvalue and isbuy: the purchase lines
         # only (tools.schema.purchase_mask), the occasions of the RFM (tools.models.clv.rfm_summary)
-        ("_occ", """
+        (
+            "_occ",
+            """
             SELECT customer_id, day, SUM(amount) AS value,
                    MAX(CASE WHEN discount > 0 THEN 1 ELSE 0 END) AS disc,
                    SUM(CASE WHEN buy THEN amount ELSE 0 END) AS bvalue,
                    MAX(CASE WHEN buy THEN 1 ELSE 0 END) AS isbuy
-            FROM _lines_upto WHERE amount >= 0 GROUP BY customer_id, day"""),
-        ("_occ_seq", """
+            FROM _lines_upto WHERE amount >= 0 GROUP BY customer_id, day""",
+        ),
+        (
+            "_occ_seq",
+            """
             SELECT customer_id, day, value, disc,
                    day - LAG(day) OVER (PARTITION BY customer_id ORDER BY day) AS gap,
                    ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY day DESC) AS kr
-            FROM _occ"""),
-        ("_by_occ", f"""
+            FROM _occ""",
+        ),
+        (
+            "_by_occ",
+            f"""
             SELECT customer_id, COUNT(*) AS n, MIN(day) AS first_day, MAX(day) AS last_day,
                    SUM(value) AS value_sum, SUM(disc) AS disc_sum,
                    MAX(CASE WHEN kr = 1 THEN disc ELSE 0 END) AS last_disc,
@@ -147,12 +208,18 @@ def statements(*, as_of_day: int, has_events: bool, has_tickets: bool, has_categ
                    SUM(CASE WHEN day > {t0 - 180} THEN value ELSE 0 END) AS rev_recent,
                    SUM(CASE WHEN day > {t0 - 360} AND day <= {t0 - 180} THEN value ELSE 0 END)
                        AS rev_prior
-            FROM _occ_seq GROUP BY customer_id"""),
-        ("_by_buy", """
+            FROM _occ_seq GROUP BY customer_id""",
+        ),
+        (
+            "_by_buy",
+            """
             SELECT customer_id, COUNT(*) AS nb, MIN(day) AS bfirst, MAX(day) AS blast,
                    SUM(bvalue) AS bsum, MIN_BY(bvalue, day) AS bfirst_value
-            FROM _occ WHERE isbuy = 1 GROUP BY customer_id"""),
-        ("_by_line", f"""
+            FROM _occ WHERE isbuy = 1 GROUP BY customer_id""",
+        ),
+        (
+            "_by_line",
+            f"""
             SELECT customer_id, SUM(amount) AS revenue, MIN(day) AS first_line_day,
                    SUM(COALESCE(discount, 0)) AS disc_amt,
                    SUM(GREATEST(amount, 0)) AS bought,
@@ -160,8 +227,11 @@ def statements(*, as_of_day: int, has_events: bool, has_tickets: bool, has_categ
                    SUM(CASE WHEN amount < 0 THEN -amount ELSE 0 END) AS returned,
                    SUM(CASE WHEN amount < 0 AND ts > {a0 - 90 * DAY_S} THEN 1 ELSE 0 END)
                        AS returns_90d
-            FROM _lines_upto GROUP BY customer_id"""),
-        ("_base", """
+            FROM _lines_upto GROUP BY customer_id""",
+        ),
+        (
+            "_base",
+            """
             SELECT l.customer_id, CAST(COALESCE(o.n, 0) AS DOUBLE) AS n,
                    COALESCE(o.first_day, l.first_line_day) AS first_day,
                    COALESCE(o.last_day, l.first_line_day) AS last_day,
@@ -177,20 +247,29 @@ def statements(*, as_of_day: int, has_events: bool, has_tickets: bool, has_categ
                    l.first_line_day, l.revenue, l.disc_amt, l.bought, l.return_lines, l.returned,
                    l.returns_90d
             FROM _by_line l LEFT JOIN _by_occ o ON l.customer_id = o.customer_id
-                 LEFT JOIN _by_buy b ON l.customer_id = b.customer_id"""),
-        ("_gap", """
+                 LEFT JOIN _by_buy b ON l.customer_id = b.customer_id""",
+        ),
+        (
+            "_gap",
+            """
             SELECT *, CASE WHEN n > 1 THEN CAST(last_day - first_day AS DOUBLE) / (n - 1) END
                           AS favg_gap,
                       CASE WHEN nb > 1 THEN CAST(blast - bfirst AS DOUBLE) / (nb - 1) END
                           AS avg_gap
-            FROM _base"""),
+            FROM _base""",
+        ),
         # the population's median gap fills the gap of a customer with fewer than two
         # occasions (build_features: 90 days when nobody has bought twice); the first day
         # of the data is where a customer with refunds only is observed from (rfm_summary)
-        ("_pop", """
+        (
+            "_pop",
+            """
             SELECT COALESCE(MEDIAN(favg_gap), 90.0) AS pop_gap, MIN(first_line_day) AS data_first
-            FROM _gap"""),
-        ("_orders", f"""
+            FROM _gap""",
+        ),
+        (
+            "_orders",
+            f"""
             SELECT g.customer_id,
                    CAST(GREATEST(g.nb - 1, 0) AS BIGINT) AS frequency,
                    CAST(g.blast - g.bfirst AS DOUBLE) AS recency,
@@ -219,19 +298,25 @@ def statements(*, as_of_day: int, has_events: bool, has_tickets: bool, has_categ
                    CAST(g.return_lines AS DOUBLE) AS return_lines,
                    LEAST(g.returned / GREATEST(g.bought, 1e-9), 5.0) AS return_share,
                    CAST(g.returns_90d AS DOUBLE) AS returns_90d
-            FROM _gap g CROSS JOIN _pop p"""),
+            FROM _gap g CROSS JOIN _pop p""",
+        ),
     ]
     joins, cols = [], []
     if has_tickets:
         quality = dialect.matches("text", QUALITY_WORDS)
         severe = ", ".join(f"'{s}'" for s in SEVERE)
         out += [
-            ("_tk", f"""
+            (
+                "_tk",
+                f"""
                 SELECT customer_id, opened, sentiment, {quality} AS q,
                        (resolved IS NOT NULL AND resolved <= {end}) AS res,
                        LOWER(CAST(severity AS STRING)) IN ({severe}) AS severe
-                FROM tickets WHERE opened <= {end}"""),
-            ("_by_ticket", """
+                FROM tickets WHERE opened <= {end}""",
+            ),
+            (
+                "_by_ticket",
+                """
                 SELECT customer_id,
                        SUM(CASE WHEN q THEN 1 ELSE 0 END) AS quality_tickets,
                        SUM(CASE WHEN q THEN 0 ELSE 1 END) AS tickets,
@@ -240,20 +325,26 @@ def statements(*, as_of_day: int, has_events: bool, has_tickets: bool, has_categ
                            AS unresolved_severe,
                        MIN(CASE WHEN q THEN NULL ELSE sentiment END) AS min_sentiment,
                        MAX(CASE WHEN q THEN NULL ELSE opened END) AS last_opened
-                FROM _tk GROUP BY customer_id"""),
+                FROM _tk GROUP BY customer_id""",
+            ),
         ]
         joins.append("LEFT JOIN _by_ticket t ON c.customer_id = t.customer_id")
-        cols += ["CAST(COALESCE(t.tickets, 0) AS DOUBLE) AS tickets",
-                 "CAST(COALESCE(t.quality_tickets, 0) AS DOUBLE) AS quality_tickets",
-                 "CAST(COALESCE(t.unresolved_tickets, 0) AS DOUBLE) AS unresolved_tickets",
-                 "CAST(COALESCE(t.unresolved_severe, 0) AS DOUBLE) AS unresolved_severe",
-                 "CAST(COALESCE(t.min_sentiment, 0) AS DOUBLE) AS min_sentiment",
-                 f"COALESCE(CAST(FLOOR(({a0} - t.last_opened) / {DAY_S}) AS DOUBLE), {nh}) "
-                 "AS days_since_ticket"]
+        cols += [
+            "CAST(COALESCE(t.tickets, 0) AS DOUBLE) AS tickets",
+            "CAST(COALESCE(t.quality_tickets, 0) AS DOUBLE) AS quality_tickets",
+            "CAST(COALESCE(t.unresolved_tickets, 0) AS DOUBLE) AS unresolved_tickets",
+            "CAST(COALESCE(t.unresolved_severe, 0) AS DOUBLE) AS unresolved_severe",
+            "CAST(COALESCE(t.min_sentiment, 0) AS DOUBLE) AS min_sentiment",
+            f"COALESCE(CAST(FLOOR(({a0} - t.last_opened) / {DAY_S}) AS DOUBLE), {nh}) "
+            "AS days_since_ticket",
+        ]
     else:
         cols += [f"{nh if c == 'days_since_ticket' else 0.0} AS {c}" for c in TICKET_FEATURES]
     if has_events:
-        out += [("_by_event", f"""
+        out += [
+            (
+                "_by_event",
+                f"""
             SELECT customer_id,
                    SUM(CASE WHEN age <= 30 THEN 1 ELSE 0 END) AS events_30d,
                    SUM(CASE WHEN age <= 90 THEN 1 ELSE 0 END) AS events_90d,
@@ -267,39 +358,55 @@ def statements(*, as_of_day: int, has_events: bool, has_tickets: bool, has_categ
                          ({a0} - e.ts) / {DAY_S} - c.recency_days AS before
                   FROM events e JOIN _orders c ON e.customer_id = c.customer_id
                   WHERE e.ts <= {end}) x
-            GROUP BY customer_id""")]
+            GROUP BY customer_id""",
+            )
+        ]
         joins.append("LEFT JOIN _by_event e ON c.customer_id = e.customer_id")
-        cols += ["CAST(COALESCE(e.events_30d, 0) AS DOUBLE) AS events_30d",
-                 "CAST(COALESCE(e.events_90d, 0) AS DOUBLE) AS events_90d",
-                 "CAST(COALESCE(e.events_90d - e.events_prior, 0) AS DOUBLE) AS engagement_trend",
-                 "CAST(COALESCE(e.clicks_90d, 0) AS DOUBLE) AS clicks_90d",
-                 "COALESCE(GREATEST(e.far / 2.0 - e.near, 0.0), 0.0) AS engagement_fade",
-                 f"COALESCE(CAST(e.newest AS DOUBLE), {nh}) AS days_since_event"]
+        cols += [
+            "CAST(COALESCE(e.events_30d, 0) AS DOUBLE) AS events_30d",
+            "CAST(COALESCE(e.events_90d, 0) AS DOUBLE) AS events_90d",
+            "CAST(COALESCE(e.events_90d - e.events_prior, 0) AS DOUBLE) AS engagement_trend",
+            "CAST(COALESCE(e.clicks_90d, 0) AS DOUBLE) AS clicks_90d",
+            "COALESCE(GREATEST(e.far / 2.0 - e.near, 0.0), 0.0) AS engagement_fade",
+            f"COALESCE(CAST(e.newest AS DOUBLE), {nh}) AS days_since_event",
+        ]
     else:
         cols += [f"{nh if c == 'days_since_event' else 0.0} AS {c}" for c in EVENT_FEATURES]
     if has_categories:
         out += [
-            ("_cust_cat", """
+            (
+                "_cust_cat",
+                """
                 SELECT l.customer_id, p.category, COUNT(*) AS k
                 FROM _lines_upto l JOIN products p ON l.product_id = p.product_id
                 WHERE l.amount > 0 AND p.category IS NOT NULL
-                GROUP BY l.customer_id, p.category"""),
-            ("_by_cat", """
+                GROUP BY l.customer_id, p.category""",
+            ),
+            (
+                "_by_cat",
+                """
                 SELECT customer_id, COUNT(*) AS categories,
                        CAST(MAX(k) AS DOUBLE) / SUM(k) AS top_category_share
-                FROM _cust_cat GROUP BY customer_id"""),
+                FROM _cust_cat GROUP BY customer_id""",
+            ),
         ]
         joins.append("LEFT JOIN _by_cat k ON c.customer_id = k.customer_id")
-        cols += ["CAST(COALESCE(k.categories, 0) AS DOUBLE) AS categories",
-                 "COALESCE(k.top_category_share, 0.0) AS top_category_share"]
+        cols += [
+            "CAST(COALESCE(k.categories, 0) AS DOUBLE) AS categories",
+            "COALESCE(k.top_category_share, 0.0) AS top_category_share",
+        ]
     else:
         cols += [f"0.0 AS {c}" for c in CATEGORY_FEATURES]
     out.append(("_customers", f"SELECT c.*, {', '.join(cols)} FROM _orders c " + " ".join(joins)))
     # every number as a double (a literal such as 1.0 is a DECIMAL in SQL), counts as integers
-    typed = ["customer_id", "frequency", "orders_to_date"] + [
-        f"CAST({c} AS DOUBLE) AS {c}" for c in ("recency", "T", "monetary_value",
-                                                 "revenue_to_date", "avg_gap", "rfm_span")
-    ] + [f"CAST({c} AS DOUBLE) AS {c}" for c in FEATURES if c != "revenue_to_date"]
+    typed = (
+        ["customer_id", "frequency", "orders_to_date"]
+        + [
+            f"CAST({c} AS DOUBLE) AS {c}"
+            for c in ("recency", "T", "monetary_value", "revenue_to_date", "avg_gap", "rfm_span")
+        ]
+        + [f"CAST({c} AS DOUBLE) AS {c}" for c in FEATURES if c != "revenue_to_date"]
+    )
     out.append(("customers", f"SELECT {', '.join(typed)} FROM _customers"))
     return out
 
@@ -333,5 +440,4 @@ def totals() -> str:
 
 def histogram(column: str, *, where: str = "TRUE") -> str:
     """Distinct values of a column with their counts (the RFM quintiles are read from it)."""
-    return (f"SELECT {column} AS value, COUNT(*) AS n FROM customers WHERE {where} "
-            f"GROUP BY {column}")
+    return f"SELECT {column} AS value, COUNT(*) AS n FROM customers WHERE {where} GROUP BY {column}"
