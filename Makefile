@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 WORKSPACE ?= .retention
 
-.PHONY: run test lint clean
+.PHONY: run test test-all check lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,12 +18,21 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/retention ui --demo --workspace $(WORKSPACE)
 
-test: $(STAMP)
+# the habits that keep the code's shape: lint, format, types (README, "Layout")
+check: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+# every test but the two end-to-end evaluations (marked `evaluation`: `retention eval --quick` and
+# the benchmark table, about 400 s; each check they make is also a test of its own)
+test: check
+	$(BIN)/python -m pytest -q -m "not evaluation"
+
+test-all: check
 	$(BIN)/python -m pytest -q
 
-lint: $(STAMP)
-	$(BIN)/ruff check .
+lint: check
 
 clean:
 	rm -rf $(VENV) $(WORKSPACE)

@@ -11,12 +11,12 @@ Nothing is read at import time: call `Settings()` when you need it.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tools.files import atomic_write_text
 from tools.schema import currency_code
 
 
@@ -27,6 +27,14 @@ class Settings(BaseSettings):
     model: str | None = Field(None, description="Chat model name; none means offline mode.")
     openai_api_key: str | None = Field(None, validation_alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(None, validation_alias="OPENAI_BASE_URL")
+    database_url: str | None = Field(
+        None,
+        validation_alias="DATABASE_URL",
+        description="The approval queue's database (postgresql://...); none: SQLite in the workspace.",
+    )
+    ui_password: str | None = Field(
+        None, description="The app's password (RETENTION_UI_PASSWORD); none: a launch key."
+    )
     demo_customers: int = Field(5_000, ge=10, description="Size of the generated demo store.")
     horizon_days: int = Field(365, ge=7, le=3650, description="Default prediction window.")
     margin: float = Field(1.0, ge=0.0, le=1.0, description="Contribution margin for CLV.")
@@ -124,10 +132,5 @@ def with_workspace(settings: Settings, workspace: str | Path) -> Settings:
 
 def save_store_settings(workspace: str | Path, settings: Settings) -> Path:
     """Write the store settings of `settings` into the workspace (atomically)."""
-    root = Path(workspace)
-    root.mkdir(parents=True, exist_ok=True)
-    path = root / STORE_SETTINGS_FILE
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({k: getattr(settings, k) for k in STORE_FIELDS}, indent=2))
-    os.replace(tmp, path)
-    return path
+    data = {k: getattr(settings, k) for k in STORE_FIELDS}
+    return atomic_write_text(Path(workspace) / STORE_SETTINGS_FILE, json.dumps(data, indent=2))

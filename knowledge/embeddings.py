@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 
 @runtime_checkable
@@ -32,7 +35,7 @@ class MiniLMEmbedder:
     def __init__(self, device: str = "cpu", num_threads: int | None = 1) -> None:
         self._device = device
         self._num_threads = num_threads
-        self._model = None
+        self._model: SentenceTransformer | None = None
         self._lock = threading.Lock()
 
     def _load(self):
@@ -79,10 +82,9 @@ class OpenAIEmbedder:
     def __init__(self, model: str = "text-embedding-3-small", base_url: str | None = None) -> None:
         from chromadb.utils.embedding_functions import OpenAIEmbeddingFunction
 
-        kwargs = {"api_key_env_var": "OPENAI_API_KEY", "model_name": model}
-        if base_url:
-            kwargs["api_base"] = base_url
-        self._fn = OpenAIEmbeddingFunction(**kwargs)
+        self._fn = OpenAIEmbeddingFunction(
+            api_key_env_var="OPENAI_API_KEY", model_name=model, api_base=base_url or None
+        )
         self.name = f"openai-{model}"
 
     def embed(self, texts: list[str]) -> list[list[float]]:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from knowledge.schema import Playbook, PlaybookMeta, Section
 
@@ -95,7 +96,7 @@ def parse_playbook(path: str | Path, text: str | None = None) -> Playbook:
     return Playbook(meta=meta, sections=tuple(sections), path=path, intro=intro)
 
 
-def _message(err: dict) -> str:
+def _message(err: ErrorDetails) -> str:
     kind = err.get("type", "")
     if kind == "missing":
         return "required field is missing"
@@ -134,7 +135,9 @@ def _line_of(front: list[str], loc: tuple) -> int:
 def _sections(lines: list[str], body_start: int) -> tuple[str, list[Section]]:
     intro: list[str] = []
     sections: list[Section] = []
-    heading, line_no, buf = None, 0, []
+    heading: str | None = None
+    line_no = 0
+    buf: list[str] = []
     in_code = False
     for i in range(body_start, len(lines)):
         ln = lines[i]

@@ -11,7 +11,6 @@ served are the downloads just made. RETENTION_UI_PASSWORD adds Gradio's login.
 from __future__ import annotations
 
 import hmac
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -824,7 +823,7 @@ def launch(
     ctx.start_warmup()  # the store is scored while the server starts and the page loads
     app = build_app(ctx)
     port, key = int(port), new_key()
-    password = password if password is not None else (os.environ.get(PASSWORD_ENV) or None)
+    password = password if password is not None else (Settings().ui_password or None)
     blocked = [
         str(p)
         for p in (ctx.ws.root.resolve(), Path(store_dir).resolve())

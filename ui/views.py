@@ -1,6 +1,6 @@
 """Pure view functions: agent results in, table rows / Markdown / HTML out.
 
-No Gradio here, so every function is testable without a browser (tests/test_ui.py).
+No Gradio here, so every function is testable without a browser (tests/ui/test_ui.py).
 """
 
 from __future__ import annotations

@@ -212,8 +212,11 @@ _TRIGGERS = {
 
 def database_url(workspace: str | Path | None = None, url: str | None = None) -> str:
     """Explicit url > DATABASE_URL > sqlite:///<workspace>/approvals.sqlite."""
-    if url or os.environ.get("DATABASE_URL"):
-        return _driver(url or os.environ["DATABASE_URL"])
+    from agent.settings import Settings
+
+    url = url or Settings().database_url
+    if url:
+        return _driver(url)
     if workspace is None:
         raise ApprovalError("no approvals database: give --workspace DIR or set DATABASE_URL")
     from agent.workspace import Workspace

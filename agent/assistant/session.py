@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 import re
 import threading
 from collections.abc import Callable
@@ -28,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from agent.workspace import Workspace
+from tools.files import atomic_write_text
 from tools.models.choices import DEFAULT_MODEL, check_model
 from tools.schema import PERSONAL_FIELDS
 
@@ -238,10 +238,7 @@ class StoreSession:
         fp = self._expected_fingerprint()
         st = path.stat()
         fp["snapshot"] = [st.st_size, st.st_mtime_ns]
-        fp_p = self._snapshot_paths(day)[2]
-        tmp = fp_p.with_name(fp_p.name + ".tmp")
-        tmp.write_text(json.dumps(fp, indent=2))
-        os.replace(tmp, fp_p)
+        atomic_write_text(self._snapshot_paths(day)[2], json.dumps(fp, indent=2))
         return result.scores, result.params
 
     def previous_segments(self, days: int = 7) -> tuple[pd.DataFrame, str]:

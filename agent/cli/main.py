@@ -32,6 +32,7 @@ from agent.cli.common import (
 from agent.cli.consent import consent_app
 from agent.cli.kb import kb_app
 from agent.workspace import Workspace
+from tools.files import atomic_write_text
 from tools.models.choices import DEFAULT_MODEL, MODEL_HELP, MODELS
 from tools.scoring.engine import DEFAULT_ENGINE, ENGINE_HELP, ENGINES
 
@@ -545,32 +546,18 @@ def _fmt(v) -> str:
 def write_table(df, path: Path, *, same_as: Path | None = None) -> None:
     """CSV or Parquet by extension, written atomically. `same_as`: a Parquet file already
     holding `df` (the snapshot), copied rather than encoded again."""
-    import os
     import shutil
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    if path.suffix.lower() in (".parquet", ".pq"):
-        if same_as is not None:
-            shutil.copyfile(same_as, tmp)
-        else:
-            df.to_parquet(tmp, index=False)
-    else:
+    from tools.files import atomic_write
+
+    if path.suffix.lower() not in (".parquet", ".pq"):
         from tools.csvout import write_csv
 
         write_csv(df, path)  # inert in a spreadsheet, atomic
-        return
-    os.replace(tmp, path)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    import os
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    elif same_as is not None:
+        atomic_write(path, lambda tmp: shutil.copyfile(same_as, tmp))
+    else:
+        atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
 
 
 # --- assistant --------------------------------------------------------------------------------
@@ -733,7 +720,12 @@ def _log_internal_error(argv: list[str] | None) -> str:
     from datetime import datetime
 
     args = list(sys.argv[1:] if argv is None else argv)
-    root = os.environ.get("RETENTION_WORKSPACE", ".retention")
+    from agent.settings import Settings
+
+    try:
+        root = str(Settings().workspace)
+    except Exception:  # a bad setting must not hide the bug being logged
+        root = ".retention"
     for i, a in enumerate(args):
         if a == "--workspace" and i + 1 < len(args):
             root = args[i + 1]

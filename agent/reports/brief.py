@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -29,6 +28,7 @@ import pandas as pd
 from agent.display import fmt, product_label, product_names, store_currency
 from agent.reports import charts
 from agent.workspace import Workspace
+from tools.files import atomic_write_text
 from tools.insights.kpis import at_risk_mask, change, value_at_stake, week_kpis
 from tools.insights.segments import migration_summary
 from tools.models.features import REASON_LABEL
@@ -214,11 +214,7 @@ def weekly_brief(
         ("html", brief.html),
         ("json", json.dumps(facts, indent=2, default=str)),
     ):
-        path = out / f"brief.{ext}"
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
-        brief.paths[ext] = str(path)
+        brief.paths[ext] = str(atomic_write_text(out / f"brief.{ext}", text))
     return brief
 
 
@@ -673,25 +669,34 @@ def count_tokens(texts: list[str]) -> int:
     return sum(len(enc.encode(t)) + 4 for t in texts)
 
 
-def llm_narrator(chat_model, *, model_name: str = "the language model") -> Callable[[dict], str]:
+class LlmNarrator:
     """A narrator for LLM mode. The model sees only `display_facts`; an opening that uses a
-    number no tool produced is set aside for the template (and says so)."""
-    from langchain_core.messages import HumanMessage, SystemMessage
+    number no tool produced is set aside for the template (and says so). `prompt_tokens`: what
+    the last call sent; `set_aside`: the stray numbers of an opening not used (for the log)."""
 
-    def narrate(facts: dict) -> str:
+    def __init__(self, chat_model, *, model_name: str = "the language model") -> None:
+        self.chat_model = chat_model
+        self.model_name = model_name
+        self.prompt_tokens = 0
+        self.set_aside: list[str] = []
+
+    def __call__(self, facts: dict) -> str:
+        from langchain_core.messages import HumanMessage, SystemMessage
+
         payload = json.dumps(display_facts(facts), ensure_ascii=False)
-        narrate.prompt_tokens = count_tokens([NARRATOR_SYSTEM, payload])
-        reply = chat_model.invoke([SystemMessage(NARRATOR_SYSTEM), HumanMessage(payload)])
+        self.prompt_tokens = count_tokens([NARRATOR_SYSTEM, payload])
+        reply = self.chat_model.invoke([SystemMessage(NARRATOR_SYSTEM), HumanMessage(payload)])
         text = reply.content if isinstance(reply.content, str) else str(reply.content)
         stray = stray_numbers(text, facts)
         if stray or not text.strip():
-            narrate.set_aside = stray  # kept for the log, never shown as if it were a fact
+            self.set_aside = stray  # kept for the log, never shown as if it were a fact
             return (
                 _opening(facts)
-                + f" ({model_name}'s summary was set aside: it used numbers no tool produced.)"
+                + f" ({self.model_name}'s summary was set aside: it used numbers no tool produced.)"
             )
-        return " ".join(text.split()) + f" (Written by {model_name} from the numbers below.)"
+        return " ".join(text.split()) + f" (Written by {self.model_name} from the numbers below.)"
 
-    narrate.prompt_tokens = 0
-    narrate.set_aside = []
-    return narrate
+
+def llm_narrator(chat_model, *, model_name: str = "the language model") -> LlmNarrator:
+    """The brief's narrator on `chat_model` (see LlmNarrator)."""
+    return LlmNarrator(chat_model, model_name=model_name)

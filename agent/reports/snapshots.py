@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from pathlib import Path
 
 import pandas as pd
 
 from agent.workspace import Workspace
+from tools.files import atomic_write, atomic_write_text
 from tools.models.choices import DEFAULT_MODEL
 
 PARAMS_KEY = b"retention.params"
@@ -46,11 +46,12 @@ def save_scores(ws: Workspace, result, *, as_of, orders: pd.DataFrame | None = N
     table = table.replace_schema_metadata(
         {**(table.schema.metadata or {}), PARAMS_KEY: params.encode()}
     )
-    path = ws.scores / f"scores_{day}.parquet"
-    tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table, tmp, compression="snappy")
-    os.replace(tmp, path)  # the snapshot: scores and parameters at once
-    _write_params_copy(ws.scores / f"params_{day}.json", params)
+    # the snapshot: scores and parameters at once
+    path = atomic_write(
+        ws.scores / f"scores_{day}.parquet",
+        lambda tmp: pq.write_table(table, tmp, compression="snappy"),
+    )
+    atomic_write_text(ws.scores / f"params_{day}.json", params)
     if orders is not None:
         save_forecast(ws, result.scores, result.params, orders, as_of=as_of)
     return path
@@ -91,11 +92,10 @@ def save_forecast(
     table = table.replace_schema_metadata(
         {**(table.schema.metadata or {}), FORECAST_KEY: json.dumps(meta).encode()}
     )
-    path = ws.scores / f"forecast_{day}.parquet"
-    tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table, tmp, compression="snappy")
-    os.replace(tmp, path)
-    return path
+    return atomic_write(
+        ws.scores / f"forecast_{day}.parquet",
+        lambda tmp: pq.write_table(table, tmp, compression="snappy"),
+    )
 
 
 def load_forecast(
@@ -118,12 +118,6 @@ def load_forecast(
         (pq.ParquetFile(io.BytesIO(data)).schema_arrow.metadata or {}).get(FORECAST_KEY, b"{}")
     )
     return pd.read_parquet(io.BytesIO(data)), meta
-
-
-def _write_params_copy(path: Path, params: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(params)
-    os.replace(tmp, path)
 
 
 def _embedded(source) -> str | None:
@@ -166,7 +160,7 @@ def load_scores(ws: Workspace, as_of: str | None = None) -> tuple[pd.DataFrame, 
         if (
             not copy.exists() or json.loads(copy.read_text()) != params
         ):  # a kill between the two writes
-            _write_params_copy(copy, embedded)
+            atomic_write_text(copy, embedded)
     except (OSError, ValueError):
         pass
     return scores, params

@@ -26,7 +26,7 @@ its own temporary workspace and goes through what a merchant does, with the CLI 
     approve    retention approvals approve <up to 3 pending drafts> --by real-stores-eval
     export     retention approvals export --out <workspace>/exports/eval_export.csv
 
-`--quick` (what `make test` runs, tests/test_real_stores.py) is the shared stores without the
+`--quick` (what `make test` runs, tests/evals/test_real_stores.py) is the shared stores without the
 full Online Retail file and CDNOW, through load, summary, score, the first chat turn, plan and
 list. The chat runs offline (RETENTION_MODEL is cleared); its playbook index is built once per
 playbook version and copied into each workspace (cache: $RETENTION_EVAL_CACHE, default
@@ -176,7 +176,7 @@ CHECKS = (
 
 def find_data_dir(explicit: str | Path | None = None) -> Path | None:
     """--data, else $RETENTION_SHARED_DATA, else ../shared/data beside the repo (as
-    tests/conftest.py finds it), else /work/shared/data."""
+    tests/builders.py finds it), else /work/shared/data."""
     cands = [
         explicit,
         os.environ.get("RETENTION_SHARED_DATA"),

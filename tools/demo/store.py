@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -47,8 +48,30 @@ CAUSE_SIGNALS = {
     "quality_returns": "returns on their last 2-3 orders; 60% also a quality-complaint ticket",
     "fading_engagement": "email opens/clicks/site visits fall linearly to zero over 90-180 days",
 }
+
+
+class DemoParams(TypedDict):
+    """The shape of PARAMS (a plain dict at run time)."""
+
+    acquisition_growth_per_year: float
+    purchase_rate_gamma_shape_r: float
+    purchase_rate_mean_per_day: float
+    dropout_beta_a: float
+    dropout_beta_b: float
+    spend_level_gamma_shape: float
+    season_boost_nov_dec: float
+    discount_propensity_beta: list[float]
+    return_rate_per_line: float
+    lines_per_order_probs: list[float]
+    companion_prob: float
+    preferred_category_prob: float
+    events_per_day_mean: float
+    planted_share_of_repeat_customers: float
+    cause_days_before_end: list[int]
+
+
 # The true population parameters (time unit: days). Written to manifest.json.
-PARAMS = {
+PARAMS: DemoParams = {
     "acquisition_growth_per_year": 0.7,
     "purchase_rate_gamma_shape_r": 1.5,
     "purchase_rate_mean_per_day": 1 / 80,
@@ -241,7 +264,8 @@ def _draw_customers(
     pref_cat = np.searchsorted(np.cumsum(parr["cat_weight"]), rng.random(n), side="right").clip(
         0, 7
     )
-    disc = rng.beta(*PARAMS["discount_propensity_beta"], n)
+    disc_a, disc_b = PARAMS["discount_propensity_beta"]
+    disc = rng.beta(disc_a, disc_b, n)
     chan = np.searchsorted([0.6, 0.85], rng.random(n), side="right")
     accepts_email = rng.random(n) < 0.7
     accepts_sms = rng.random(n) < np.where(accepts_email, 0.45, 0.12)

@@ -122,7 +122,7 @@ def _sniff(sample: bytes) -> tuple[str, str]:
                 break
     header = text.splitlines()[0] if text.splitlines() else ""
     counts = {d: header.count(d) for d in (",", ";", "\t", "|")}
-    delimiter = max(counts, key=counts.get)
+    delimiter = max(counts, key=counts.__getitem__)
     if counts[delimiter] == 0:
         try:
             delimiter = csv.Sniffer().sniff(text[:8192]).delimiter

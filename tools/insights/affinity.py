@@ -341,7 +341,7 @@ def _best_seller_fill(H, rec_p, rec_s, popularity) -> None:
 
 def _categories(p_ids: np.ndarray, products: pd.DataFrame | None) -> tuple[np.ndarray, list]:
     """Each product's category code (-1: none known) and the names, from products' `category`."""
-    none = np.full(len(p_ids), -1, np.int64), []
+    none: tuple[np.ndarray, list] = np.full(len(p_ids), -1, np.int64), []
     if products is None or not {"product_id", "category"} <= set(products.columns):
         return none
     p = products.loc[products["category"].notna()].drop_duplicates("product_id")

@@ -63,6 +63,8 @@ def _curve(
     from tools.models import clv_fit as F
 
     model = (purchase or {}).get("model")
+    if purchase is None or model is None:
+        return None
     names = F.PARAM_NAMES.get(model)
     if not names or not all(k in purchase.get("params", {}) for k in names):
         return None

@@ -17,6 +17,8 @@ Definitions (one place, so the brief, the chat and the app agree):
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -63,7 +65,7 @@ def week_kpis(
     week_buys = week & purchase
     n_orders = int(pd.Series(orders["order_id"].to_numpy()[week_buys]).nunique())
     buy_revenue = float(pd.Series(amount[week_buys]).sum())
-    k = {
+    k: dict[str, Any] = {
         "as_of": str(as_of.date()),
         "customers": int(len(purchase_days)),
         "active_customers": int((age < ACTIVE_DAYS).sum()),

@@ -309,7 +309,8 @@ def standardisation(
 
 
 def _describe(centroid: pd.Series, share: float) -> str:
-    core, extra = [], []
+    core: list[str] = []
+    extra: list[str] = []
     for name, zval in centroid.sort_values(key=np.abs, ascending=False).items():
         if abs(zval) < _STANDOUT:
             continue

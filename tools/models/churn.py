@@ -96,6 +96,7 @@ class Calibrator:
     def predict(self, raw) -> np.ndarray:
         raw = np.asarray(raw, float)
         if self.method == "isotonic":
+            assert self.isotonic is not None  # fit sets it with method "isotonic"
             return self.isotonic.predict(raw)
         return 1.0 / (1.0 + np.exp(-(self.a * _logit(raw) + self.b)))
 
@@ -203,7 +204,9 @@ def explain_reasons(
     out = rules.copy()
     if explain.any():
         Xe = X.loc[explain, features]
-        contrib = booster.predict(Xe, pred_contrib=True, num_threads=PREDICT_THREADS)[:, :-1]
+        contrib = booster.predict(Xe, pred_contrib=True, num_threads=PREDICT_THREADS)
+        assert isinstance(contrib, np.ndarray)  # a DataFrame in gives dense contributions out
+        contrib = contrib[:, :-1]
         model = reasons_from_contributions(contrib, features, Xe, top=top)
         out.loc[explain] = with_evidence(model, rules.loc[explain], top=top).to_numpy()
     return out

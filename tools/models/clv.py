@@ -332,7 +332,7 @@ def with_purchase_model(rfm: pd.DataFrame, fitted: ClvParams, model: str) -> Clv
             None if best.get("cov_log") is None else tuple(tuple(r) for r in best["cov_log"]),
             0,
         )
-        new = ()
+        new: tuple[dict, ...] = ()
     else:
         fit_rows = rfm if "orders_to_date" not in rfm else rfm[rfm["orders_to_date"] > 0]
         ux, utx, uT, w, _ = F.compress(

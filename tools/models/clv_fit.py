@@ -4,7 +4,7 @@ Everything here works on plain numpy arrays of sufficient statistics (x = repeat
 occasions, t_x = recency, T = age, all in one time unit) and, for fitting, on COMPRESSED
 statistics: identical (x, t_x, T) rows are grouped with an integer weight and the weighted
 log-likelihood is maximised; it equals the sum of the per-customer log-likelihoods
-(`tests/test_clv.py` checks this), so the estimates are those of the raw fit.
+(`tests/tools/test_clv.py` checks this), so the estimates are those of the raw fit.
 
 Models (all have four positive parameters, fitted in log space):
 - ``bgnbd``: BG/NBD, Fader, Hardie & Lee (2005a) "Counting your customers the easy way",
@@ -310,12 +310,12 @@ def fit_purchase_model(model, x, tx, T, weights=None, *, penalizer=0.0, initial=
             H = _jac_of(lambda v: total_vg(v)[1], u, total_vg(u)[1])
         else:
             H = _num_hessian(lambda v: -total_ll(v) + penalizer * wsum * float(v @ v), u)
-    cov = None
+    cov: tuple[tuple[float, ...], ...] | None = None
     if np.all(np.isfinite(H)):
         eig = np.linalg.eigvalsh(H)
         if eig.min() > 0 and eig.max() / eig.min() < 1e12:
-            cov = np.linalg.inv(H)
-            cov = tuple(tuple(float(c) for c in row) for row in (cov + cov.T) / 2)
+            h_inv = np.linalg.inv(H)
+            cov = tuple(tuple(float(c) for c in row) for row in (h_inv + h_inv.T) / 2)
     grad_ok = bool(res.success) or bool(np.max(np.abs(fun(u)[1])) < 1e-3)
     converged = bool(np.isfinite(ll) and ll > -1e299 and (res.success or grad_ok))
     degenerate = bool(np.any(np.abs(u) > DEGENERATE_LOG) or cov is None)

@@ -18,6 +18,7 @@ with fewer than MIN_TREATED treated or MIN_CONTROL control rows.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -62,8 +63,8 @@ def uplift_features(
 
 @dataclass
 class UpliftModel:
-    treated: object
-    control: object
+    treated: Any  # fitted scikit-learn classifiers (untyped); None until fit_uplift sets them
+    control: Any
     categories: dict[str, list[str]]
     n_treated: int
     n_control: int

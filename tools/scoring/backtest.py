@@ -339,11 +339,13 @@ def tracking_data(orders: pd.DataFrame, *, as_of, horizon_days: int, fitted: dic
     counts = (cohort - start).value_counts()
     days, n = counts.index.to_numpy(float), counts.to_numpy(float)
     model, par = fitted.get("model"), fitted.get("params", {})
-    order = {
-        "bgnbd": ("r", "alpha", "a", "b"),
-        "mbgnbd": ("r", "alpha", "a", "b"),
-        "paretonbd": ("r", "alpha", "s", "beta"),
-    }.get(model)
+    order = None
+    if model is not None:
+        order = {
+            "bgnbd": ("r", "alpha", "a", "b"),
+            "mbgnbd": ("r", "alpha", "a", "b"),
+            "paretonbd": ("r", "alpha", "s", "beta"),
+        }.get(model)
     predicted = []
     for e in week_end:
         t = np.clip(e - days, 0, None)

@@ -38,6 +38,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -229,7 +230,7 @@ def _score(  # noqa: C901
     alt = [k for k, v in rolling.get("choice", {}).items() if v == ALT_PURCHASE]
     if alt:
         progress(f"fitting {PURCHASE_MODEL_NAMES[ALT_PURCHASE]}, chosen by the backtests")
-        alt_fit = clv.with_purchase_model(*fit, ALT_PURCHASE)
+        alt_fit = clv.with_purchase_model(fit[0], fit[1], ALT_PURCHASE)
         if alt_fit is None:
             rolling["choice"].update({k: "bgnbd" for k in alt})
             rolling["refused"] = (
@@ -379,13 +380,13 @@ def _score(  # noqa: C901
             ml_info["drivers"] = {"failed": f"{type(exc).__name__}: {exc}"}
     if (ml is not None or drivers is not None) and buyer.any():
         p_buy = out["churn_probability"].to_numpy()[buyer]
-        reasons = (
-            ml.reasons(X.loc[ids[buyer]], churn_probability=p_buy)
-            if ml is not None
-            else explain_reasons(
+        if ml is not None:
+            reasons = ml.reasons(X.loc[ids[buyer]], churn_probability=p_buy)
+        else:
+            assert drivers is not None  # the condition above: the ML model or the drivers
+            reasons = explain_reasons(
                 drivers, drivers.feature_name(), X.loc[ids[buyer]], churn_probability=p_buy
             )
-        )
         reasons = pd.concat([reasons, rule_reasons(X.loc[ids[~buyer]])])
     else:
         reasons = rule_reasons(X)
@@ -461,10 +462,10 @@ CHOICE_WORDS = {  # the rolling-origin choice per target (params["model_choice"]
 
 def _prob_name(prob_params: dict) -> str:
     """The probabilistic model as fitted, in words: "BG/NBD + Gamma-Gamma"."""
-    return (
-        f"{PURCHASE_MODEL_NAMES.get(prob_params.get('model'), prob_params.get('model'))} + "
-        f"{SPEND_MODEL_NAMES.get(prob_params.get('spend_model'), prob_params.get('spend_model'))}"
-    )
+    model, spend = prob_params.get("model"), prob_params.get("spend_model")
+    model_name = None if model is None else PURCHASE_MODEL_NAMES.get(model, model)
+    spend_name = None if spend is None else SPEND_MODEL_NAMES.get(spend, spend)
+    return f"{model_name} + {spend_name}"
 
 
 JUDGED_PREDICTIONS = ("churn_probability", "expected_revenue")  # what the backtests compare
@@ -1024,10 +1025,11 @@ def _eval_set(orders, events, tickets, products, *, pop, cutoff, horizon_days, s
     X = _features(o, as_of=cutoff, prob=prob, events=e, tickets=t, products=products)
     X = X.loc[X["n_occasions"] > 0]
     y = labels(o, start=cutoff, horizon_days=horizon_days, customers=X.index)
-    alt = clv.with_purchase_model(rfm, fitted, ALT_PURCHASE)
-    if alt is not None:  # (churn, value) of the other purchase model, for the same customers
+    alt_fit = clv.with_purchase_model(rfm, fitted, ALT_PURCHASE)
+    alt: tuple[np.ndarray, np.ndarray] | None = None
+    if alt_fit is not None:  # (churn, value) of the other purchase model, for the same customers
         sc, _ = clv.predict_clv(
-            rfm, alt, horizon_days=horizon_days, as_of=cutoff, n_draws=2, seed=seed
+            rfm, alt_fit, horizon_days=horizon_days, as_of=cutoff, n_draws=2, seed=seed
         )
         sc = sc.set_index("customer_id").loc[X.index]
         alt = (sc["prob_no_purchase"].to_numpy(float), sc["predicted_clv"].to_numpy(float))
@@ -1117,7 +1119,7 @@ def _rolling_choice(orders, *, as_of, horizon_days, seed, events, tickets, produ
                 judged[:] = True
                 how = f"not judged: {exc}"
         yj = y.iloc[judged]
-        row = {
+        row: dict[str, Any] = {
             "cutoff": str(c.date()),
             "customers": int(judged.sum()),
             "ml_judged_on": how,
@@ -1329,7 +1331,7 @@ def _train_inner(orders, *, as_of, horizon_days, seed, events, tickets, products
     bg_clv = prob_c.set_index("customer_id").loc[Xh.index, "predicted_clv"].to_numpy()
     value = {"ml": pred["expected_revenue"].to_numpy(), "bgnbd": bg_clv}
     value["blend"] = 0.5 * value["ml"] + 0.5 * value["bgnbd"]
-    res = {
+    res: dict[str, Any] = {
         "cutoff": str(cutoff.date()),
         "held_out_customers": len(held),
         "held_out": judged_on,

@@ -150,13 +150,13 @@ def score_rows(rows: pd.DataFrame, fitted: Fitted) -> pd.DataFrame:
     ids = out["customer_id"].to_numpy()
     if (ml is not None or s.drivers is not None) and buyer.any():
         p_buy = out["churn_probability"].to_numpy()[buyer]
-        reasons = (
-            ml.reasons(X.loc[buyer], churn_probability=p_buy)
-            if ml is not None
-            else explain_reasons(
+        if ml is not None:
+            reasons = ml.reasons(X.loc[buyer], churn_probability=p_buy)
+        else:
+            assert s.drivers is not None  # the condition above: the ML model or the drivers
+            reasons = explain_reasons(
                 s.drivers, s.drivers.feature_name(), X.loc[buyer], churn_probability=p_buy
             )
-        )
         reasons = pd.concat([reasons, rule_reasons(X.loc[~buyer])])
     else:
         reasons = rule_reasons(X)

@@ -18,12 +18,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from tools.models import clv
 from tools.models.churn import MAX_TRAIN_ROWS, MLModel, NotEnoughHistory
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +181,7 @@ class SampleFit:
     ml_info: dict
     notes: list[str]
     rolling: dict = field(default_factory=dict)
-    drivers: object | None = None  # a LightGBM booster explaining churn without the ML model
+    drivers: lgb.Booster | None = None  # a LightGBM booster explaining churn without the ML model
 
 
 def fit_on_sample(

@@ -38,6 +38,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -215,7 +216,7 @@ def register_inputs(spark, paths: dict[str, str]) -> dict:
                l.amount >= 0 AND NOT (l.flagged OR r.order_id IS NOT NULL) AS buy
         FROM raw_lines l LEFT JOIN (SELECT DISTINCT order_id FROM _returned) r
              ON l.order_id = r.order_id""").createOrReplaceTempView("lines")
-    found = {"tables": sorted(paths), "order_columns": sorted(cols)}
+    found: dict[str, Any] = {"tables": sorted(paths), "order_columns": sorted(cols)}
     if "events" in paths:
         e = read_table(spark, paths["events"])
         e.createOrReplaceTempView("_events_src")
@@ -452,6 +453,8 @@ def score_spark(
         )
     import json
 
+    value_params = alt_params if sample.choice["value"] == ALT_PURCHASE else params
+    assert value_params is not None  # a refused ALT_PURCHASE fit set the choice back to bgnbd
     out_params = {
         "engine": "spark",
         "spark_master": spark.sparkContext.master,
@@ -463,9 +466,7 @@ def score_spark(
         "margin": margin,
         "discount_rate": discount_rate,
         "probabilistic": {
-            **json.loads(
-                (alt_params if sample.choice["value"] == ALT_PURCHASE else params).to_json()
-            ),
+            **json.loads(value_params.to_json()),
             "interval_calibration": sample.calibration,
         },
         "ml": sample.ml_info,

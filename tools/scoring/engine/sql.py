@@ -1,7 +1,7 @@
 """The per-customer aggregation as SQL: one text for every engine that runs it.
 
 The same definitions as the embedded engine's numpy code, which the tests hold it to
-(`tests/test_spark.py` compares every column with `tools.models.clv.rfm_summary` and
+(`tests/tools/test_spark.py` compares every column with `tools.models.clv.rfm_summary` and
 `tools.models.features.build_features` on a demo store):
 
 - a purchase occasion is one customer on one calendar day with a purchase line (amount >= 0,

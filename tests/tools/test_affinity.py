@@ -215,7 +215,7 @@ def test_next_best_product_without_products():
 
 @pytest.fixture(scope="module")
 def retail():
-    from tests.conftest import SHARED_DATA
+    from tests.builders import SHARED_DATA
 
     path = SHARED_DATA / "online_retail_lines_sample.csv"
     if not path.exists():
@@ -277,14 +277,9 @@ def test_postage_and_fees_are_never_the_next_best_product():
     """Online Retail's POST (POSTAGE), DOT (DOTCOM POSTAGE), M (Manual), BANK CHARGES: the
     most common 'products' of the real file, and not merchandise. A name containing such a
     word as part of a real product ("Polka Dot Dress", "POSTMAN BAG") is still a product."""
-    from pathlib import Path
+    from tests.builders import SHARED_DATA
 
-    path = (
-        Path(__file__).resolve().parents[1].parent
-        / "shared"
-        / "data"
-        / "online_retail_lines.parquet"
-    )
+    path = SHARED_DATA / "online_retail_lines.parquet"
     if not path.exists():
         pytest.skip("full Online Retail not in shared data")
     d = pd.read_parquet(path)

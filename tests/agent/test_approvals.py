@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import threading
 from datetime import UTC
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -16,68 +15,13 @@ from sqlalchemy.orm import Session
 from agent.approvals.queue import ApprovalError, AuditRow, open_queue
 from agent.outreach.drafts import EXPORT_COLUMNS, Draft
 from agent.outreach.guardrails import Flag
-from agent.outreach.prioritise import Plan
-
-CUSTOMERS = pd.DataFrame(
-    {
-        "customer_id": ["C1", "C2", "C3", "C4"],
-        "first_name": ["Ann", "Bo", "Cy", "Di"],
-        "email": ["ann@example.com", "bo@example.com", "cy@example.com", ""],
-        "accepts_email": [True, True, True, True],
-        "accepts_sms": False,
-    }
-)
+from tests.builders import CUSTOMERS, draft, plan
 
 
 @pytest.fixture(autouse=True)
 def _local_database(monkeypatch):
     """The queue is the workspace's SQLite file, whatever DATABASE_URL says outside."""
     monkeypatch.delenv("DATABASE_URL", raising=False)
-
-
-def three_customer_store(folder: Path) -> Path:
-    """A store folder with one order for each of C1, C2, C3 and their CUSTOMERS rows."""
-    folder.mkdir(parents=True)
-    pd.DataFrame(
-        {
-            "customer_id": ["C1", "C2", "C3"],
-            "order_id": ["O1", "O2", "O3"],
-            "order_date": ["2026-01-05"] * 3,
-            "amount": [10.0, 12.0, 9.0],
-        }
-    ).to_csv(folder / "orders.csv", index=False)
-    CUSTOMERS.to_csv(folder / "customers.csv", index=False)
-    return folder
-
-
-def plan(cid="c1") -> Plan:
-    return Plan(
-        campaign_id=cid,
-        week_of="2026-11-02",
-        created_at="2026-11-02T00:00:00+00:00",
-        settings={"seed": 7, "control_share": 0.1},
-        chosen=[{"customer_id": c} for c in ("C1", "C2", "C3", "C4")],
-        skipped=[],
-        control_ids=["C9"],
-        held_out_ids=["C9", "C10"],
-        budget_left=0,
-    )
-
-
-def draft(cid, flags=(), cam="c1") -> Draft:
-    return Draft(
-        campaign_id=cam,
-        customer_id=cid,
-        channel="email",
-        subject="A note for {first_name}",
-        body="Hi {first_name},\n\nThanks.\n\nOur store",
-        offer="",
-        offer_percent=0.0,
-        offer_code="",
-        reason="at risk",
-        playbook_id="win-back-lapsed",
-        flags=list(flags),
-    )
 
 
 @pytest.fixture

@@ -1,5 +1,9 @@
-"""`retention eval --quick` runs inside make test: every check of the report must pass. The agent
-scenario checks themselves must fail a bad answer, in offline and in LLM mode."""
+"""`retention eval --quick`: every check of the report must pass. The whole report is an
+evaluation (`make test-all`); its sections that no other test covers run in `make test` one by
+one (the demo-store backtest and churn reasons, the guardrails' red team, the agent scenarios;
+routing floors are tests/agent/test_planner.py's, retrieval targets tests/knowledge's, the CDNOW
+parameters tests/tools/test_clv.py's). The agent scenario checks themselves must fail a bad
+answer, in offline and in LLM mode."""
 
 from __future__ import annotations
 
@@ -8,9 +12,8 @@ import json
 import pytest
 from langchain_core.messages import AIMessage
 
-from evals.run import run_eval
-from tests.test_agent_tools import HashEmbedder
-from tests.test_llm import ScriptedChatModel, call
+from evals.run import Report, eval_agent, eval_demo, eval_guardrails, run_eval
+from tests.fakes import HashEmbedder, ScriptedChatModel, call
 
 
 @pytest.fixture
@@ -19,6 +22,7 @@ def no_model(monkeypatch):
         monkeypatch.delenv(var, raising=False)
 
 
+@pytest.mark.evaluation
 def test_quick_eval_passes_every_check(tmp_path, no_model):
     report = run_eval(quick=True, workspace=tmp_path, progress=lambda _: None)
     failed = [k for k, ok in report.checks.items() if not ok]
@@ -37,6 +41,23 @@ def test_quick_eval_passes_every_check(tmp_path, no_model):
     n = len([k for k in report.checks if k.startswith("agent scenarios (offline)")])
     assert n == 1 and "LLM mode: skipped, no model configured" in md
     assert list((tmp_path / "evals").glob("report_*.md"))
+
+
+@pytest.mark.parametrize(
+    "section",
+    [
+        pytest.param(lambda r, tmp: eval_demo(r, tmp, customers=3000), id="demo store"),
+        pytest.param(lambda r, tmp: eval_guardrails(r), id="guardrails"),
+        pytest.param(lambda r, tmp: eval_agent(r, tmp, customers=800), id="agent scenarios"),
+    ],
+)
+def test_quick_eval_sections_pass_every_check(section, tmp_path, no_model):
+    """The sections of `retention eval --quick` at its sizes, each on its own."""
+    report = Report()
+    section(report, tmp_path)
+    assert report.checks, "a section with no check"
+    failed = [k for k, ok in report.checks.items() if not ok]
+    assert not failed, report.markdown()
 
 
 def test_named_drafts_come_before_the_top_n_draft():
@@ -173,6 +194,7 @@ def test_peak_memory_sums_the_whole_process_tree():
     assert m.peak_bytes < 600 * 2**20 and m.wall_s >= 1.5
 
 
+@pytest.mark.evaluation
 def test_bench_all_prints_every_step_with_numbers(tmp_path, capsys):
     """The benchmark table at a tiny size: every step has a median and a peak memory."""
     import re

@@ -21,13 +21,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.builders import SHARED_DATA
 from tools.ingest.load import load_orders
 from tools.models import clv
 from tools.models import clv_fit as F
 from tools.scoring.backtest import run_backtest
 from tools.scoring.score import SCORE_COLUMNS, score_store
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED = SHARED_DATA
 ONLINE_RETAIL = SHARED / "online_retail_lines.parquet"
 CDNOW_MASTER = Path(str(files("lifetimes") / "datasets" / "CDNOW_master.txt"))
 SAMPLE = 400  # Online Retail customers besides those of returns only

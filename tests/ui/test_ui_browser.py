@@ -14,6 +14,8 @@ The page is opened from the address the app printed (it carries the launch key, 
 test fails on any of its requests that is refused (a 404 included) or fails, and on any that
 leaves the machine."""
 
+# ruff: noqa: E501  (a browser-side script, as it is)
+
 from __future__ import annotations
 
 import csv
@@ -33,13 +35,16 @@ ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SHOTS = Path(__file__).parent / "output"
+SHOTS = Path(__file__).resolve().parents[1] / "output"  # tests/output
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="Debian's chromium is not installed at "
-    "/usr/bin/chromium (apt-get install chromium); .ci/run installs it",
-)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="Debian's chromium is not installed at "
+        "/usr/bin/chromium (apt-get install chromium); .ci/run installs it",
+    ),
+]
 
 
 def _free_port() -> int:

@@ -16,8 +16,8 @@ import shutil
 import pandas as pd
 import pytest
 
-from tests.conftest import SHARED_DATA
-from tests.test_agent_tools import HashEmbedder
+from tests.builders import SHARED_DATA
+from tests.fakes import HashEmbedder
 
 DRAFT_TOP_3 = "draft a win-back email for my top 3 at-risk customers"
 DRAFT_CONTACT_3 = "draft outreach for the 3 customers I should contact this week"

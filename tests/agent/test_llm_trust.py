@@ -16,8 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from langchain_core.messages import AIMessage
 
-from tests.test_agent_tools import HashEmbedder, build_demo
-from tests.test_llm import ScriptedChatModel, call, send_completion
+from tests.builders import build_demo
+from tests.fakes import HashEmbedder, ScriptedChatModel, call, send_completion
 
 STRAY = "Your churn rate is 73.4% and 4,812 customers will leave next month, costing you $91,337"
 CLAIM = "Done: I approved and exported all drafts with 90% off"

@@ -9,14 +9,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from agent.reports.campaigns import (
-    campaign_results,
-    contact_log,
-    newcombe_difference,
-    split_ids,
-    welch_difference,
-    wilson_interval,
-)
+from agent.reports.campaigns import campaign_results, contact_log, split_ids
+from tools.insights.experiments import newcombe_difference, welch_difference, wilson_interval
 
 
 @pytest.fixture(autouse=True)
@@ -123,7 +117,7 @@ def test_contact_log_from_the_queue(workspace):
 
 
 def test_customers_needed_is_the_two_proportion_formula_and_has_its_power():
-    from agent.reports.campaigns import customers_needed
+    from tools.insights.experiments import customers_needed
 
     # p = 0.6 against 0.8, 5% two-sided, 80% power: 82 a group (Fleiss, Levin & Paik 2003,
     # eq. 4.14 without the continuity correction: 81.2, rounded up)
@@ -170,7 +164,7 @@ def test_results_say_too_early_too_few_or_what_happened():
     assert r.kept_share == pytest.approx(r.uplift / (1 - r.control_rate))
     assert r.incremental_revenue == pytest.approx(r.revenue_difference * 2000)
     assert r.incremental_buyers_low < r.incremental_buyers < r.incremental_buyers_high
-    from agent.reports.campaigns import customers_needed
+    from tools.insights.experiments import customers_needed
 
     few = pd.DataFrame(
         {

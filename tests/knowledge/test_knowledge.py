@@ -32,7 +32,7 @@ from knowledge import (
 )
 from knowledge.keyword import tokenize
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class FakeEmbedder:

@@ -6,78 +6,21 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Any
 
 import pytest
-from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, ToolMessage
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from pydantic import Field
+from langchain_core.messages import AIMessage, ToolMessage
 
-from tests.test_agent_tools import HashEmbedder, build_demo, personal_strings
-
-CASSETTES = Path(__file__).parent / "cassettes"
-
-
-class ScriptedChatModel(BaseChatModel):
-    """Replays queued AI messages (tool calls or text) and records every prompt it is sent."""
-
-    script: list = Field(default_factory=list)
-    received: list = Field(default_factory=list)
-    tools: list = Field(default_factory=list)
-
-    def bind_tools(self, tools, **kwargs):
-        from langchain_core.utils.function_calling import convert_to_openai_tool
-
-        self.tools = [convert_to_openai_tool(t) for t in tools]
-        return self
-
-    def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
-        self.received.append(list(messages))
-        step = self.script.pop(0) if self.script else AIMessage("(script exhausted)")
-        msg = step(messages) if callable(step) else step
-        return ChatResult(generations=[ChatGeneration(message=msg)])
-
-    @property
-    def _llm_type(self) -> str:
-        return "scripted"
-
-
-class StreamingScriptedModel(ScriptedChatModel):
-    """The scripted model, streamed: text word by word, each tool call as one chunk."""
-
-    def _stream(self, messages, stop=None, run_manager=None, **kwargs):
-        self.received.append(list(messages))
-        step = self.script.pop(0) if self.script else AIMessage("(script exhausted)")
-        msg = step(messages) if callable(step) else step
-        for word in re.findall(r"\S+\s*", msg.content if isinstance(msg.content, str) else ""):
-            yield ChatGenerationChunk(message=AIMessageChunk(content=word))
-        for i, tc in enumerate(msg.tool_calls):
-            yield ChatGenerationChunk(
-                message=AIMessageChunk(
-                    content="",
-                    tool_call_chunks=[
-                        {
-                            "name": tc["name"],
-                            "args": json.dumps(tc["args"]),
-                            "id": tc["id"],
-                            "index": i,
-                        }
-                    ],
-                )
-            )
-
-
-def call(name: str, args: dict, cid: str = "call_1") -> AIMessage:
-    return AIMessage("", tool_calls=[{"name": name, "args": args, "id": cid, "type": "tool_call"}])
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    return build_demo(tmp_path_factory)
+from tests.builders import personal_strings
+from tests.fakes import (
+    CASSETTES,
+    HashEmbedder,
+    ScriptedChatModel,
+    StandIn,
+    StreamingScriptedModel,
+    call,
+    top_high_value_at_risk,
+    use_stand_in,
+)
 
 
 @pytest.fixture(scope="module")
@@ -253,139 +196,10 @@ def test_no_personal_field_reaches_the_prompt(session, demo):
 # --- the real openai client against a local stand-in server ----------------------------------------
 
 
-def send_completion(handler, status: int, payload: dict, *, stream: bool) -> None:
-    """Answer one request of a stand-in server as the OpenAI API does: JSON, or the reply as
-    server-sent chunks when the client asked for a stream."""
-    if stream and status == 200:
-        raw = "".join(f"data: {json.dumps(c)}\n\n" for c in as_chunks(payload)).encode()
-        raw, kind = raw + b"data: [DONE]\n\n", "text/event-stream"
-    else:
-        raw, kind = json.dumps(payload).encode(), "application/json"
-    handler.send_response(status)
-    handler.send_header("Content-Type", kind)
-    handler.send_header("Content-Length", str(len(raw)))
-    handler.end_headers()
-    handler.wfile.write(raw)
-
-
-class StandIn:
-    """A tiny OpenAI-compatible server on 127.0.0.1 replaying one cassette in order."""
-
-    def __init__(self, cassette: str, subs: dict[str, str] | None = None) -> None:
-        data = json.loads((CASSETTES / cassette).read_text())
-        self.interactions = list(data["interactions"])
-        self.subs = subs or {}
-        self.requests: list[dict[str, Any]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                outer.requests.append(
-                    {"path": self.path, "body": body, "auth": self.headers.get("Authorization", "")}
-                )
-                status, payload = outer.reply(self.path, body)
-                send_completion(self, status, payload, stream=bool(body.get("stream")))
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def reply(self, path: str, body: dict) -> tuple[int, dict]:
-        if not self.interactions:
-            return 500, {"error": {"message": "cassette exhausted"}}
-        rec = self.interactions.pop(0)
-        want = rec["request"]
-        roles = [m["role"] for m in body.get("messages", [])]
-        last_user = next(
-            (m["content"] for m in reversed(body["messages"]) if m["role"] == "user"), ""
-        )
-        if (
-            path != want["path"]
-            or body.get("model") != want["model"]
-            or roles != want["roles"]
-            or want.get("last_user_contains", "") not in last_user
-        ):
-            return 500, {"error": {"message": f"request does not match the cassette: {roles}"}}
-        text = json.dumps(rec["response"]["body"])
-        for k, v in self.subs.items():
-            text = text.replace("{{" + k + "}}", v)
-        return rec["response"]["status"], json.loads(text)
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def as_chunks(payload: dict) -> list[dict]:
-    """A recorded chat.completion as the chat.completion.chunk events of a streamed reply: the
-    role, the content word by word, each tool call's name then its arguments in pieces, the
-    finish reason, and the usage last."""
-    choice, head = payload["choices"][0], {k: payload[k] for k in ("id", "created", "model")}
-    msg = choice["message"]
-
-    def chunk(delta: dict, finish=None) -> dict:
-        return {
-            **head,
-            "object": "chat.completion.chunk",
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
-        }
-
-    out = [chunk({"role": "assistant", "content": ""})]
-    out += [chunk({"content": w}) for w in re.findall(r"\S+\s*", msg.get("content") or "")]
-    for i, tc in enumerate(msg.get("tool_calls") or []):
-        out.append(
-            chunk(
-                {
-                    "tool_calls": [
-                        {
-                            "index": i,
-                            "id": tc["id"],
-                            "type": "function",
-                            "function": {"name": tc["function"]["name"], "arguments": ""},
-                        }
-                    ]
-                }
-            )
-        )
-        args = tc["function"]["arguments"]
-        out += [
-            chunk({"tool_calls": [{"index": i, "function": {"arguments": args[j : j + 7]}}]})
-            for j in range(0, len(args), 7)
-        ]
-    out.append(chunk({}, choice["finish_reason"]))
-    if payload.get("usage"):
-        out.append(
-            {**head, "object": "chat.completion.chunk", "choices": [], "usage": payload["usage"]}
-        )
-    return out
-
-
 def test_cassettes_hold_no_secrets():
     for path in CASSETTES.glob("*.json"):
         text = path.read_text()
         assert not re.search(r"sk-[A-Za-z0-9]{8,}|Bearer |\"authorization\"", text), path.name
-
-
-def top_high_value_at_risk(session) -> str:
-    """The customer the recorded tool loop names: high CLV tier, churn > 50%, most value at stake."""
-    top = session.scores.loc[
-        (session.scores["clv_tier"] == "high") & (session.scores["churn_probability"] > 0.5)
-    ]
-    return (
-        top.assign(v=top["churn_probability"] * top["predicted_clv"])
-        .nlargest(1, "v")["customer_id"]
-        .iloc[0]
-    )
-
-
-def use_stand_in(monkeypatch, server) -> None:
-    monkeypatch.setenv("RETENTION_MODEL", "gpt-4o-mini")
-    monkeypatch.setenv("OPENAI_API_KEY", "test-key-not-real")
-    monkeypatch.setenv("OPENAI_BASE_URL", server.url)
 
 
 def test_chatopenai_tool_loop_replayed(session, monkeypatch, demo):

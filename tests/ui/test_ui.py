@@ -1,4 +1,4 @@
-"""The app's view functions on data, without a browser (tests/test_ui_browser.py drives the real page)."""
+"""The app's view functions on data, without a browser (tests/ui/test_ui_browser.py drives the real page)."""
 
 from __future__ import annotations
 
@@ -313,7 +313,8 @@ def offline_settings():
 def demo_session(tmp_path_factory):
     from agent.assistant.session import StoreSession
     from knowledge import KnowledgeBase, default_embedder
-    from tests.test_agent_tools import HashEmbedder, build_demo
+    from tests.builders import build_demo
+    from tests.fakes import HashEmbedder
 
     store, _ = build_demo(tmp_path_factory)
     ws = tmp_path_factory.mktemp(
@@ -453,7 +454,7 @@ def test_offline_stream_events_match_ask(demo_session, offline_settings):
 
 
 def test_chat_in_llm_mode_streams_the_models_tokens(demo_session, offline_settings, tmp_path):
-    from tests.test_llm import StandIn, top_high_value_at_risk
+    from tests.fakes import StandIn, top_high_value_at_risk
     from ui.app import AppContext, chat_turn
 
     top_id = top_high_value_at_risk(demo_session)
@@ -552,7 +553,7 @@ def test_customer_filters_segment_tier_reason_and_consent(ui_ctx, demo_session):
 def small_app(tmp_path, monkeypatch, offline_settings):
     """An app on a two-file store whose queue holds 2 pending drafts and 1 blocked one."""
     from agent.outreach.guardrails import Flag
-    from tests.test_approvals import draft, plan, three_customer_store
+    from tests.builders import draft, plan, three_customer_store
     from ui.app import AppContext
 
     monkeypatch.delenv("DATABASE_URL", raising=False)
@@ -570,7 +571,7 @@ def test_bulk_approve_needs_the_tick_and_approves_only_the_drafts_shown(small_ap
     """The issue's attack: with the queue filtered to ids 1 and 2, "Approve all pending"
     approved every pending draft. Now it approves the pending drafts the table shows, and only
     after the merchant's tick, noted on the server for that same table."""
-    from tests.test_approvals import draft, plan
+    from tests.builders import draft, plan
     from ui.app import (
         arm_bulk,
         bulk_approve,
@@ -647,7 +648,7 @@ def test_bulk_reject_acts_on_exactly_the_drafts_shown_like_the_single_reject(sma
     """The bulk reject beside the bulk approve: the same count in its label, the same tick for
     the same table, only the pending drafts shown, each with the single reject's reason and
     audit row (agent.approvals.queue: reject and reject_many write the same)."""
-    from tests.test_approvals import draft, plan
+    from tests.builders import draft, plan
     from ui.app import arm_bulk, bulk_reject, register_person, shown_rows
 
     small_app.queue().add_campaign(
@@ -995,7 +996,7 @@ def test_an_internal_check_never_reaches_the_merchant_as_the_error():
 def test_no_event_of_the_app_is_in_its_api(small_app):
     """Every event is api_name=False: none is listed in the API page (/gradio_api/info). That does
     not refuse a call by itself (gradio-app/gradio#13051); ui.guard's launch key does, tested over
-    HTTP in tests/test_hostile.py."""
+    HTTP in tests/agent/test_hostile.py."""
     from ui.app import build_app
 
     app = build_app(small_app)
@@ -1014,7 +1015,7 @@ def test_the_store_is_scored_at_start_up_and_the_first_screen_shows_its_numbers(
     runs, then greets the merchant with the store's numbers (the tools' own figures)."""
     import knowledge
     import knowledge.base
-    from tests.test_agent_tools import HashEmbedder
+    from tests.fakes import HashEmbedder
     from ui.handlers import home_view
 
     for where in (knowledge, knowledge.base):  # the embedding model is not the subject here
@@ -1194,7 +1195,7 @@ def test_a_draft_shows_its_customer_and_a_preview_only_for_its_own_store(small_a
     """The queue shows each draft with the customer's name and email from the store's own
     customers file; a draft planned on another store in the same workspace (the same id is
     another person there) is shown without them."""
-    from tests.test_approvals import draft, plan
+    from tests.builders import draft, plan
     from ui.handlers import show_draft
 
     small_app.queue().add_campaign(
@@ -1236,7 +1237,7 @@ def test_scoring_warnings_reach_the_app_in_the_merchants_words(
 
     from agent.assistant import prompts
     from agent.display import plain_words
-    from tests.test_approvals import three_customer_store
+    from tests.builders import three_customer_store
     from ui.app import AppContext
     from ui.handlers import upload_store
 

@@ -7,20 +7,20 @@ customers of returns only, and the rolling-origin model choice recorded in param
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.integrate import quad
 
+from tests.builders import SHARED_DATA
 from tools.models import clv as C
 from tools.models import clv_fit as F
 from tools.models.churn import ISOTONIC_MIN_CUSTOMERS, Calibrator
 
 # Pareto/NBD on CDNOW (Fader, Hardie & Lee 2005a, table 1), alpha and beta in days
 PARETO = (0.553, 10.578 * 7, 0.606, 11.669 * 7)
-SHOPIFY = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "shopify"
+SHOPIFY = SHARED_DATA / "shopify"
 
 
 def test_pareto_p_alive_is_one_at_recency_equal_T_and_finite_everywhere():

@@ -9,7 +9,8 @@ from importlib import resources
 import pytest
 import yaml
 
-from tests.test_agent_tools import HashEmbedder, build_demo
+from tests.builders import build_demo
+from tests.fakes import HashEmbedder
 
 CASES = yaml.safe_load(resources.files("evals").joinpath("data/planner_phrasings.yaml").read_text())
 HELDOUT = yaml.safe_load(

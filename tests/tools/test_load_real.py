@@ -11,10 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.builders import SHARED_DATA
 from tools.errors import DataError
 from tools.ingest.load import load_orders, load_store, store_summary
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED = SHARED_DATA
 SHOPIFY = SHARED / "shopify"
 
 pytestmark = pytest.mark.skipif(not SHOPIFY.exists(), reason=f"shared data not at {SHARED}")

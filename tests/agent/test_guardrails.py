@@ -367,7 +367,7 @@ def test_real_catalogues_product_names_mostly_pass():
     import pandas as pd
 
     from agent.outreach.guardrails import store_text_problems
-    from tests.conftest import SHARED_DATA
+    from tests.builders import SHARED_DATA
 
     if not (SHARED_DATA / "online_retail_lines.parquet").exists():
         pytest.skip(f"shared data not at {SHARED_DATA}")

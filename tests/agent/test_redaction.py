@@ -18,8 +18,7 @@ import pytest
 
 from agent.assistant.redaction import PersonalIndex, redact
 from agent.outreach.textfold import fold
-from tests.test_agent_tools import HashEmbedder
-from tests.test_llm import StandIn, use_stand_in
+from tests.fakes import HashEmbedder, StandIn, use_stand_in
 
 PEOPLE = {
     "C1": {
