@@ -26,11 +26,14 @@ check: $(STAMP)
 
 # every test but the two end-to-end evaluations (marked `evaluation`: `retention eval --quick` and
 # the benchmark table, about 400 s; each check they make is also a test of its own)
+# on every core (at most 4 workers); a test file's tests share one worker and its fixtures
+PYTEST := $(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile
+
 test: check
-	$(BIN)/python -m pytest -q -m "not evaluation"
+	$(PYTEST) -m "not evaluation"
 
 test-all: check
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
 
 lint: check
 

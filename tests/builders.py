@@ -118,3 +118,12 @@ def draft(cid, flags=(), cam="c1") -> Draft:
         playbook_id="win-back-lapsed",
         flags=list(flags),
     )
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

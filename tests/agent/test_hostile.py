@@ -704,19 +704,11 @@ def test_brief_counts_only_its_own_stores_drafts(tmp_path, no_model):
 # web page that rebinds its name to 127.0.0.1 would make them.
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def running_app(tmp_path, monkeypatch, no_model):
     """Start the app on a two-file store with 3 pending drafts and a registered person; yields a
     function that starts it (with a password, say) and returns the running app."""
-    from tests.builders import draft, plan, three_customer_store
+    from tests.builders import draft, free_port, plan, three_customer_store
     from ui.app import launch
 
     monkeypatch.delenv("DATABASE_URL", raising=False)
@@ -725,7 +717,7 @@ def running_app(tmp_path, monkeypatch, no_model):
     started = []
 
     def start(**kw):
-        run = launch(store, tmp_path / "ws", port=_free_port(), block=False, **kw)
+        run = launch(store, tmp_path / "ws", port=free_port(), block=False, **kw)
         started.append(run)
         q = run.ctx.queue()
         if not q.list_drafts():

@@ -29,7 +29,10 @@ def session(tmp_path_factory):
     from agent.assistant.session import StoreSession
     from knowledge import KnowledgeBase
 
-    store, ws = build_demo(tmp_path_factory)
+    store, _ = build_demo(tmp_path_factory)
+    # a workspace of its own: the shared one's approval queue holds whatever drafts the tests
+    # that ran before queued, and its contact cap and weekly budget would change this plan
+    ws = tmp_path_factory.mktemp("llm-trust-ws")
     return StoreSession(store, ws, kb=KnowledgeBase(ws / "chroma-hash", embedder=HashEmbedder()))
 
 

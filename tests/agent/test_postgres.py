@@ -15,7 +15,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from tests.builders import free_port
 
 pytest.importorskip("psycopg")
 
@@ -43,12 +44,6 @@ def _pg_bin(name: str) -> str | None:
     return found[-1] if found else shutil.which(name)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server():
     """A throwaway PostgreSQL cluster on a free port: its base URL (trust auth on 127.0.0.1)."""
@@ -56,7 +51,7 @@ def server():
     if not (initdb and pg_ctl):
         pytest.skip("PostgreSQL server binaries (Debian's postgresql) are not installed")
     root = Path(tempfile.mkdtemp(prefix="retention-pg-", dir="/tmp"))
-    data, port = root / "data", _free_port()
+    data, port = root / "data", free_port()
     as_user = {}
     if os.geteuid() == 0:  # the server refuses to run as root: run it as nobody
         nobody = pwd.getpwnam("nobody")

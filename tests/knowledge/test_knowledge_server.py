@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -17,17 +16,12 @@ import pytest
 from test_knowledge import FakeEmbedder, write_pb  # same module object pytest collected
 
 from knowledge import KnowledgeBase, KnowledgeError, builtin_playbook_dir
+from tests.builders import free_port
 
 
 def _chroma_executable() -> str | None:
     local = Path(sys.executable).with_name("chroma")
     return str(local) if local.exists() else shutil.which("chroma")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _heartbeat(port: int) -> bool:
@@ -44,7 +38,7 @@ def chroma_server(tmp_path_factory):
     if exe is None:
         pytest.skip("the `chroma` executable (installed with chromadb) is not on this machine")
     path = tmp_path_factory.mktemp("chroma-server")
-    port = _free_port()
+    port = free_port()
     log = (path / "server.log").open("w")
     proc = subprocess.Popen(
         [exe, "run", "--host", "127.0.0.1", "--port", str(port), "--path", str(path / "data")],
@@ -149,7 +143,7 @@ def test_server_real_model_late_refund(server, tmp_path):
 
 def test_unreachable_server_is_a_one_line_error(monkeypatch):
     monkeypatch.setenv("CHROMA_HOST", "127.0.0.1")
-    monkeypatch.setenv("CHROMA_PORT", str(_free_port()))
+    monkeypatch.setenv("CHROMA_PORT", str(free_port()))
     kb = KnowledgeBase(None, embedder=FakeEmbedder(), collection=_name())
     with pytest.raises(KnowledgeError) as info:
         kb.index()
