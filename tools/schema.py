@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import typing
 
 import numpy as np
 
@@ -343,3 +344,22 @@ def currency_code(value) -> str | None:
     if not re.fullmatch(r"[A-Z]{3}", text):
         raise ValueError(f"currency {value!r} is not a three-letter code such as USD, GBP or EUR")
     return text
+
+
+# --- segments ---------------------------------------------------------------------------------
+
+Segment = typing.Literal[
+    "Champions",
+    "Loyal",
+    "Potential loyalist",
+    "New",
+    "Promising",
+    "Need attention",
+    "About to sleep",
+    "At risk",
+    "Can't lose them",
+    "Hibernating",
+    "Lost",
+]
+"""The named RFM segments, best first (`tools.insights.segments` assigns them)."""
+SEGMENTS: tuple[Segment, ...] = typing.get_args(Segment)

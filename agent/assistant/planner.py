@@ -31,7 +31,8 @@ from agent.assistant import prompts as T
 from agent.assistant.intent_model import NONE, WEIGHT, IntentModel
 from agent.assistant.prompts import CAPABILITIES, INTENT_EXAMPLES, OFFLINE_NOTE
 from agent.outreach import policy
-from agent.toolbox.tools import SEGMENTS, Answer, ToolRunner
+from agent.toolbox.tools import Answer, ToolRunner
+from tools.schema import SEGMENTS
 
 MIN_SCORE = 0.38
 CUSTOMER_INTENTS = ("why_customer", "customer_profile", "cross_sell", "customer_history")

@@ -20,6 +20,7 @@ from typing import Annotated
 import typer
 
 from agent.approvals.queue import ApprovalError, open_queue
+from agent.cli.common import WorkspaceOpt
 from agent.workspace import Workspace
 
 consent_app = typer.Typer(
@@ -27,15 +28,6 @@ consent_app = typer.Typer(
     no_args_is_help=True,
 )
 
-WorkspaceOpt = Annotated[
-    Path,
-    typer.Option(
-        "--workspace",
-        envvar="RETENTION_WORKSPACE",
-        help="Folder the app writes to.",
-        show_default=True,
-    ),
-]
 StoreOpt = Annotated[
     Path | None, typer.Option("--store", help="Store folder the confirmation is for.")
 ]

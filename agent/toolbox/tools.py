@@ -28,36 +28,10 @@ from agent.approvals import queue as approvals
 from agent.assistant.prompts import STORE_TEXT_NOTE, driver_words
 from tools.insights.kpis import at_risk_mask, value_at_stake
 from tools.models.features import REASON_LABEL
-from tools.schema import AT_RISK_PROBABILITY
+from tools.schema import AT_RISK_PROBABILITY, SEGMENTS, Segment
 
 log = logging.getLogger(__name__)
 
-SEGMENTS = (
-    "Champions",
-    "Loyal",
-    "Potential loyalist",
-    "New",
-    "Promising",
-    "Need attention",
-    "About to sleep",
-    "At risk",
-    "Can't lose them",
-    "Hibernating",
-    "Lost",
-)
-Segment = Literal[
-    "Champions",
-    "Loyal",
-    "Potential loyalist",
-    "New",
-    "Promising",
-    "Need attention",
-    "About to sleep",
-    "At risk",
-    "Can't lose them",
-    "Hibernating",
-    "Lost",
-]
 Reason = Literal[
     "price_sensitivity",
     "service_problems",

@@ -18,22 +18,8 @@ import pandas as pd
 
 from tools.errors import DataError
 from tools.ingest.keys import factorize_sorted
-from tools.schema import purchase_mask
+from tools.schema import SEGMENTS, purchase_mask
 
-# Segment names, best first; `segment_migration` orders its rows by this list.
-SEGMENTS = (
-    "Champions",
-    "Loyal",
-    "Potential loyalist",
-    "New",
-    "Promising",
-    "Need attention",
-    "About to sleep",
-    "At risk",
-    "Can't lose them",
-    "Hibernating",
-    "Lost",
-)
 # Rows: r_score 5 (most recent) .. 1; columns: fm_score 1 .. 5.
 SEGMENT_GRID = {
     5: ("New", "Potential loyalist", "Potential loyalist", "Champions", "Champions"),
