@@ -146,3 +146,14 @@ def test_every_subpackage_says_what_it_holds(package):
     assert doc and len(doc.split()) >= 20, (
         f"{package}: a one-paragraph docstring says what lives here"
     )
+
+
+def test_the_playbooks_and_the_scores_speak_one_vocabulary():
+    """knowledge/ imports nothing from tools/, so it writes the segment and churn-reason names
+    itself: they must be the names the scores carry, in the same order."""
+    import knowledge.schema as playbooks
+    import tools.models.features as features
+    import tools.schema as vocabulary
+
+    assert playbooks.SEGMENTS == vocabulary.SEGMENTS
+    assert playbooks.CHURN_REASONS == features.REASONS
