@@ -14,7 +14,6 @@ from pydantic import Field
 
 from agent.outreach import drafts as drafts_mod
 from agent.outreach import prioritise as pri
-from agent.reports import brief
 from agent.reports import campaigns as camps
 from agent.toolbox.tools import (
     PLAY_KINDS,
@@ -348,6 +347,9 @@ def weekly_brief(session, a: BriefArgs) -> dict | str:
     """This week's retention brief (written to the workspace as Markdown, HTML and charts):
     KPIs and their week-over-week change, segment moves, top at-risk high-value customers,
     recommended plays and drafts waiting for approval. Slow the first time (scores last week)."""
+    # here, not at the top: the brief pulls in the scorer and matplotlib (seconds of start-up)
+    from agent.reports import brief
+
     b = brief.weekly_brief(
         session.store,
         workspace=session.workspace,

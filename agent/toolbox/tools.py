@@ -24,7 +24,6 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agent.approvals import queue as approvals
 from agent.assistant.prompts import STORE_TEXT_NOTE, driver_words
 from tools.insights.kpis import at_risk_mask, value_at_stake
 from tools.models.features import REASON_LABEL
@@ -175,7 +174,9 @@ def rounded(x: float, nd: int = 2) -> float:
 
 def store_queue(session):
     """The approval queue of the session's workspace."""
-    return approvals.open_queue(session.workspace.root)
+    from agent.approvals.queue import open_queue  # SQLAlchemy: only when a tool needs the queue
+
+    return open_queue(session.workspace.root)
 
 
 def confirmed_consent(session, queue=None) -> dict:
