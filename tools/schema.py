@@ -363,3 +363,36 @@ Segment = typing.Literal[
 ]
 """The named RFM segments, best first (`tools.insights.segments` assigns them)."""
 SEGMENTS: tuple[Segment, ...] = typing.get_args(Segment)
+
+
+# --- churn reasons, CLV tiers, contact channels -------------------------------------------------
+
+ChurnReason = typing.Literal[
+    "price_sensitivity",
+    "service_problems",
+    "quality_returns",
+    "fading_engagement",
+    "cycle_overdue",
+    "one_time_buyer",
+]
+"""Why a customer is likely to lapse: the churn model's driver groups (`tools.models.churn`)."""
+CHURN_REASONS: tuple[ChurnReason, ...] = typing.get_args(ChurnReason)
+NO_REASON = "none"
+"""The `churn_reason` of a customer with no clear driver."""
+REASON_LABEL: dict[str, str] = {
+    "price_sensitivity": "price sensitivity",
+    "service_problems": "service problems",
+    "quality_returns": "product quality / returns",
+    "fading_engagement": "fading engagement",
+    "cycle_overdue": "purchase cycle overdue",
+    "one_time_buyer": "one-time buyer",
+}
+"""A churn reason in a merchant's words (keyed by every `ChurnReason`: a test checks it)."""
+
+ClvTier = typing.Literal["high", "medium", "low"]
+"""A customer's CLV tier, by percentile of predicted CLV (`tools.insights.segments.clv_tiers`)."""
+CLV_TIERS: tuple[ClvTier, ...] = typing.get_args(ClvTier)
+
+ContactChannel = typing.Literal["email", "sms"]
+"""How a draft reaches a customer; each has its own consent column (`accepts_email`, `accepts_sms`)."""
+CONTACT_CHANNELS: tuple[ContactChannel, ...] = typing.get_args(ContactChannel)

@@ -1,5 +1,6 @@
-"""tools/models/clv.py and tools/models/clv_fit.py: numbers against the literature, formulas against
-lifetimes at published parameters, invariants, degenerate stores, intervals, validation."""
+"""tools/models/{rfm,clv,clv_fit,clv_formulas,gamma_gamma}.py: numbers against the literature,
+formulas against lifetimes at published parameters, invariants, degenerate stores, intervals,
+validation."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ from evals.bench.fit import simulate_bgnbd_summary
 from tools.errors import DataError
 from tools.models import clv as C
 from tools.models import clv_fit as F
+from tools.models import clv_formulas as P
+from tools.models import gamma_gamma as GG
+from tools.models import rfm as R
 
 # Fader, Hardie & Lee (2005a), CDNOW cohort, 39-week calibration: r, alpha (weeks), a, b.
 FHL_BGNBD = {"r": 0.243, "alpha": 4.414 * 7, "a": 0.793, "b": 2.426}
@@ -115,7 +119,7 @@ def test_cdnow_gamma_gamma_agrees_with_lifetimes(cdnow_orders):
     )
     rep = summ[summ["frequency"] > 0]
     ggf = GammaGammaFitter().fit(rep["frequency"], rep["monetary_value"])
-    ours = F.fit_gamma_gamma(rep["frequency"].to_numpy(), rep["monetary_value"].to_numpy())
+    ours = GG.fit_gamma_gamma(rep["frequency"].to_numpy(), rep["monetary_value"].to_numpy())
     for k in ("p", "q", "v"):
         assert ours.params[k] == pytest.approx(ggf.params_[k], rel=1e-3)
     rfm = C.rfm_summary(cdnow_orders, as_of=CAL_END).set_index("customer_id")
@@ -139,16 +143,16 @@ def test_bgnbd_formulas_match_lifetimes():
     th = tuple(FHL_BGNBD.values())
     x, tx, T = HIST["x"], HIST["tx"], HIST["T"]
     np.testing.assert_allclose(
-        F.p_alive("bgnbd", th, x, tx, T), lt.conditional_probability_alive(x, tx, T), rtol=1e-3
+        P.p_alive("bgnbd", th, x, tx, T), lt.conditional_probability_alive(x, tx, T), rtol=1e-3
     )
     for t in (30.0, 273.0):
         np.testing.assert_allclose(
-            F.expected_purchases("bgnbd", th, t, x, tx, T),
+            P.expected_purchases("bgnbd", th, t, x, tx, T),
             lt.conditional_expected_number_of_purchases_up_to_time(t, x, tx, T),
             rtol=1e-3,
         )
         # a customer with no history (T = 0): the conditional P(0) is the unconditional one
-        p0 = F.prob_no_purchase("bgnbd", th, t, np.array([0.0]), np.array([0.0]), np.array([0.0]))
+        p0 = P.prob_no_purchase("bgnbd", th, t, np.array([0.0]), np.array([0.0]), np.array([0.0]))
         assert p0[0] == pytest.approx(lt.probability_of_n_purchases_up_to_time(t, 0), rel=1e-3)
 
 
@@ -159,10 +163,10 @@ def test_mbgnbd_formulas_match_lifetimes():
     th = tuple(MBG.values())
     x, tx, T = HIST["x"], HIST["tx"], HIST["T"]
     np.testing.assert_allclose(
-        F.p_alive("mbgnbd", th, x, tx, T), lt.conditional_probability_alive(x, tx, T), rtol=1e-3
+        P.p_alive("mbgnbd", th, x, tx, T), lt.conditional_probability_alive(x, tx, T), rtol=1e-3
     )
     np.testing.assert_allclose(
-        F.expected_purchases("mbgnbd", th, 90.0, x, tx, T),
+        P.expected_purchases("mbgnbd", th, 90.0, x, tx, T),
         lt.conditional_expected_number_of_purchases_up_to_time(90.0, x, tx, T),
         rtol=1e-3,
     )
@@ -175,14 +179,14 @@ def test_paretonbd_formulas_match_lifetimes():
     th = tuple(FHL_PARETO.values())
     x, tx, T = HIST["x"], HIST["tx"], HIST["T"]
     np.testing.assert_allclose(
-        F.p_alive("paretonbd", th, x, tx, T), lt.conditional_probability_alive(x, tx, T), rtol=1e-3
+        P.p_alive("paretonbd", th, x, tx, T), lt.conditional_probability_alive(x, tx, T), rtol=1e-3
     )
     np.testing.assert_allclose(
-        F.expected_purchases("paretonbd", th, 90.0, x, tx, T),
+        P.expected_purchases("paretonbd", th, 90.0, x, tx, T),
         lt.conditional_expected_number_of_purchases_up_to_time(90.0, x, tx, T),
         rtol=1e-3,
     )
-    p0 = F.prob_no_purchase("paretonbd", th, 90.0, x, tx, T)
+    p0 = P.prob_no_purchase("paretonbd", th, 90.0, x, tx, T)
     want = [
         lt.conditional_probability_of_n_purchases_up_to_time(0, 90.0, xi, ti, Ti)
         for xi, ti, Ti in zip(x, tx, T)
@@ -196,7 +200,7 @@ def test_gamma_gamma_expected_value_matches_lifetimes():
     lt = _lifetimes_fitter(GammaGammaFitter, FHL_GG)
     x, m = np.array([1, 2, 5, 10]), np.array([10.0, 35.5, 20.0, 80.0])
     np.testing.assert_allclose(
-        F.gamma_gamma_expected_value(FHL_GG, x, m),
+        GG.gamma_gamma_expected_value(FHL_GG, x, m),
         lt.conditional_expected_average_profit(x, m),
         rtol=1e-3,
     )
@@ -213,7 +217,7 @@ def test_gamma_gamma_expected_value_matches_lifetimes():
 def test_prob_no_purchase_agrees_with_simulation(model, theta):
     rng = np.random.default_rng(7)
     x, tx, T = HIST["x"], HIST["tx"], HIST["T"]
-    n = F.simulate_purchases(
+    n = P.simulate_purchases(
         model,
         theta,
         90.0,
@@ -223,10 +227,10 @@ def test_prob_no_purchase_agrees_with_simulation(model, theta):
         rng,
     )
     np.testing.assert_allclose(
-        (n == 0).mean(1), F.prob_no_purchase(model, theta, 90.0, x, tx, T), atol=0.015
+        (n == 0).mean(1), P.prob_no_purchase(model, theta, 90.0, x, tx, T), atol=0.015
     )
     np.testing.assert_allclose(
-        n.mean(1), F.expected_purchases(model, theta, 90.0, x, tx, T), rtol=0.05, atol=0.01
+        n.mean(1), P.expected_purchases(model, theta, 90.0, x, tx, T), rtol=0.05, atol=0.01
     )
 
 
@@ -273,14 +277,14 @@ def test_bgnbd_analytic_gradient():
 )
 def test_probability_invariants(model, theta):
     x, tx, T = _population(2000)
-    pa = F.p_alive(model, theta, x, tx, T)
-    p0 = F.prob_no_purchase(model, theta, 60.0, x, tx, T)
-    eo = F.expected_purchases(model, theta, 60.0, x, tx, T)
+    pa = P.p_alive(model, theta, x, tx, T)
+    p0 = P.prob_no_purchase(model, theta, 60.0, x, tx, T)
+    eo = P.expected_purchases(model, theta, 60.0, x, tx, T)
     assert np.all((pa >= 0) & (pa <= 1)) and np.all((p0 >= 0) & (p0 <= 1))
     assert np.all(p0 >= 1 - pa - 1e-12)  # a dead customer never buys; an alive one may not
     assert np.all(eo >= 0) and np.all(np.isfinite(eo))
     assert np.all(
-        np.diff(F.expected_purchases(model, theta, np.array([30, 60, 90.0]), 5.0, 100.0, 200.0)) > 0
+        np.diff(P.expected_purchases(model, theta, np.array([30, 60, 90.0]), 5.0, 100.0, 200.0)) > 0
     )
 
 
@@ -449,7 +453,7 @@ def test_rfm_conventions_and_no_mutation():
         ]
     )
     before = orders.copy()
-    occ = C.purchase_occasions(orders, as_of="2024-01-31")
+    occ = R.purchase_occasions(orders, as_of="2024-01-31")
     assert occ[occ.customer_id == "a"]["value"].tolist() == [15.0, 20.0, 0.0]
     rfm = C.rfm_summary(orders, as_of="2024-01-31").set_index("customer_id")
     pd.testing.assert_frame_equal(orders, before)

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from tools import schema
-from tools.demo.store import CAUSES, generate_store, simulate_campaign_response
+from tools.demo import generate_store, simulate_campaign_response
+from tools.demo.params import CAUSES
 
 N = 2000
 END = pd.Timestamp("2026-10-31")

@@ -236,7 +236,7 @@ def test_placeholder_ids_found_by_arrow_as_by_the_python_rule():
     import numpy as np
     import pyarrow as pa
 
-    from tools.ingest.validate import placeholder_words
+    from tools.ingest.columns import placeholder_words
     from tools.schema import PLACEHOLDER_IDS, is_placeholder_id
 
     words = sorted(PLACEHOLDER_IDS) + [

@@ -206,7 +206,7 @@ def test_an_order_returned_in_full_is_not_a_purchase(tmp_path, online_retail):
     assert not o.loc[
         o["order_id"].isin(["C581484"]), "returned_in_full"
     ].any()  # the return stays one
-    from tools.models.clv import rfm_summary
+    from tools.models.rfm import rfm_summary
 
     rfm = rfm_summary(o, as_of="2011-12-09").set_index("customer_id")
     assert (

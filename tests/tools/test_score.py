@@ -233,7 +233,7 @@ def test_ml_predictions_asked_for_are_those_of_the_full_prediction(demo):
     same values as the full prediction; the scoring asks for what its choice reads."""
     from tools.models.churn import PREDICTIONS, train_ml
     from tools.models.features import build_features, labels
-    from tools.scoring.score import _ml_targets
+    from tools.scoring.combine import ml_targets as _ml_targets
 
     _, st = demo
     as_of = st.orders["order_date"].max().normalize()
@@ -257,7 +257,7 @@ def test_ml_predictions_asked_for_are_those_of_the_full_prediction(demo):
 
 
 def test_rank_blend_averages_the_two_rankings_onto_the_calibrated_values():
-    from tools.scoring.score import rank_blend
+    from tools.scoring.choice import rank_blend
 
     bg = np.array([0.9, 0.8, 0.1, 0.2, 0.5])
     ml = np.array([0.7, 0.95, 0.05, 0.3, 0.4])

@@ -24,7 +24,7 @@ import pytest
 from tests.builders import SHARED_DATA
 from tools.ingest.load import load_orders
 from tools.models import clv
-from tools.models import clv_fit as F
+from tools.models import clv_formulas as F
 from tools.scoring.backtest import run_backtest
 from tools.scoring.score import SCORE_COLUMNS, score_store
 

@@ -15,7 +15,7 @@ from scipy.integrate import quad
 
 from tests.builders import SHARED_DATA
 from tools.models import clv as C
-from tools.models import clv_fit as F
+from tools.models import clv_formulas as F
 from tools.models.churn import ISOTONIC_MIN_CUSTOMERS, Calibrator
 
 # Pareto/NBD on CDNOW (Fader, Hardie & Lee 2005a, table 1), alpha and beta in days
@@ -155,7 +155,7 @@ def test_small_real_store_records_its_model_choice_and_interval_calibration():
 
 
 def test_margin_from_unit_costs_with_a_flat_fallback():
-    from tools.scoring.score import _customer_margins
+    from tools.scoring.combine import customer_margins as _customer_margins
 
     orders = pd.DataFrame(
         {

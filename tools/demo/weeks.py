@@ -1,12 +1,12 @@
 """The demo store's weeks after its last day: organic orders and events, and
 the customers' responses to a campaign with effects planted per play and per churn reason.
 
-A week of the store, [start, start + 7 days), continues the generator's process (`tools.demo.store`)
-with the season switched off: a customer alive at `start` (ground_truth.csv's `died_at`
-empty or later) places orders as a Poisson process at their rate λ and after each order dies
-with their dropout probability p (the truth file is updated); their engagement events go on at
-the rate of their last 180 days. A planted-cause customer stays lapsed unless a campaign wins
-them back.
+A week of the store, [start, start + 7 days), continues the generator's process
+(`tools.demo.process`) with the season switched off: a customer alive at `start`
+(ground_truth.csv's `died_at` empty or later) places orders as a Poisson process at their rate λ
+and after each order dies with their dropout probability p (the truth file is updated); their
+engagement events go on at the rate of their last 180 days. A planted-cause customer stays
+lapsed unless a campaign wins them back.
 
 A campaign's response (`respond`): each treated customer i is a *responder* with probability
 
@@ -33,6 +33,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from tools.demo.campaigns import append_orders, max_order_number
+from tools.demo.params import PARAMS
 
 PLANTED_SAVE = {
     "fading-engagement-reactivation": 0.14,
@@ -111,8 +114,6 @@ def _orders_for(
     """One order per (customer row `who`, time `when`) of 1 to 4 lines (the generator's
     `lines_per_order_probs`), each a product of the customer's preferred category near their
     spend level, on the web."""
-    from tools.demo.store import PARAMS
-
     n_lines = 1 + np.searchsorted(
         np.cumsum(PARAMS["lines_per_order_probs"]), rng.random(len(who)), side="right"
     ).clip(0, 3)
@@ -191,9 +192,7 @@ def respond(
 
 
 def _max_pending(store: Path) -> int:
-    from tools.demo.store import _max_order_number
-
-    top = _max_order_number(store)
+    top = max_order_number(store)
     if (store / PENDING_FILE).exists():
         col = pd.read_csv(store / PENDING_FILE, usecols=["order_id"], dtype=str)["order_id"]
         if len(col):
@@ -208,8 +207,6 @@ def _append_csv(path: Path, frame: pd.DataFrame) -> None:
 def advance_week(store_dir: str | Path, *, start, seed: int, days: int = 7) -> dict[str, int]:
     """Simulate [start, start + days) (module docstring) and append its orders (organic, and
     the pending responses that fall in it) and events to the store. Returns counts."""
-    from tools.demo.store import _append_orders
-
     store = Path(store_dir)
     start = pd.Timestamp(start).normalize()
     stop = start + pd.Timedelta(days=days)
@@ -244,7 +241,7 @@ def advance_week(store_dir: str | Path, *, start, seed: int, days: int = 7) -> d
         rest.to_csv(store / PENDING_FILE, index=False, float_format="%.6g")
     week = pd.concat([organic, due], ignore_index=True)
     week = week.assign(_t=pd.to_datetime(week["order_date"])).sort_values("_t").drop(columns="_t")
-    _append_orders(store, week[list(ORDER_COLUMNS)])
+    append_orders(store, week[list(ORDER_COLUMNS)])
     truth["died_at"] = pd.Series(died_at).dt.strftime("%Y-%m-%d %H:%M:%S").fillna("").to_numpy()
     truth["died"] = truth["died_at"] != ""
     truth.to_csv(store / "ground_truth.csv", index=False)

@@ -1,10 +1,10 @@
 """Validation of each table kind: typed canonical columns, and a reason for every row that
-cannot be used (the first problem found is the one reported). Used by `tools.ingest.load`."""
+cannot be used (the first problem found is the one reported). Used by `tools.ingest.tables`;
+the column checks they share are `tools.ingest.columns`."""
 
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
 
 import numpy as np
 import pandas as pd
@@ -12,147 +12,22 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tools.errors import DataError
-from tools.ingest.parse import blank_mask, parse_consent, parse_dates, parse_numbers, trimmed_text
+from tools.ingest.columns import (
+    date_column,
+    first_reason,
+    id_column,
+    id_values,
+    normalise_category,
+    number_column,
+)
+from tools.ingest.parse import parse_consent, parse_numbers, trimmed_text
 from tools.ingest.read import LINE_COL
-from tools.schema import MAX_PLAUSIBLE_AMOUNT, PLACEHOLDER_IDS, RETURNED_COL, is_placeholder_id
+from tools.schema import MAX_PLAUSIBLE_AMOUNT, RETURNED_COL
 
 REASON_COL = "_reason"
-FUTURE_TOLERANCE = timedelta(days=1)
 
 
 # --- validators: one per kind --------------------------------------------------------------
-
-
-def _first_reason(reasons: pd.Series, mask: pd.Series, text) -> None:
-    """Set the reason where a row has none yet (the first problem found is the one reported).
-    `text` is a string, or a function of the affected rows' index giving one per row (built
-    only for those rows: formatting millions of values to explain none is what a large
-    clean file would otherwise pay for)."""
-    if not mask.any():
-        return
-    todo = mask & reasons.isna()
-    if todo.any():
-        reasons.loc[todo] = text(todo[todo].index) if callable(text) else text
-
-
-def _example(canon: pd.DataFrame, mask: pd.Series, column: str) -> str:
-    row = canon.loc[mask].iloc[0]
-    return f"line {row[LINE_COL]}: {row[column]!r}"
-
-
-def _whole_column_bad(canon, bad, blank, column, cols, file, what) -> None:
-    """If not a single value of a column can be read, the column is wrong, not the rows."""
-    if bad.any() and not (~bad & ~blank).any():
-        raise DataError(
-            f"no value can be read as {what}",
-            file=file,
-            column=cols.get(column, column),
-            bad_rows=int(bad.sum()),
-            example=_example(canon, bad, column),
-            hint=f"Check that this is the {column} column, or pass --map {column}=<column>",
-        )
-
-
-def _dates(canon, reasons, column, cols, file, *, now, required):
-    parsed, bad = parse_dates(canon[column])
-    blank = blank_mask(canon[column])
-    _whole_column_bad(canon, bad, blank, column, cols, file, "a date")
-    if required:
-        _first_reason(reasons, blank, f"{column} is blank")
-    _first_reason(
-        reasons,
-        bad,
-        lambda idx: (
-            "'"
-            + canon.loc[idx, column].astype(str).str.slice(0, 40)
-            + f"' is not a date ({column})"
-        ),
-    )
-    _first_reason(
-        reasons, parsed > pd.Timestamp(now + FUTURE_TOLERANCE), f"{column} is in the future"
-    )
-    return parsed
-
-
-def _numbers(canon, reasons, column, cols, file, *, required):
-    values, bad = parse_numbers(canon[column])
-    blank = blank_mask(canon[column])
-    _whole_column_bad(canon, bad, blank, column, cols, file, "a number")
-    if required:
-        _first_reason(reasons, blank, f"{column} is blank")
-    _first_reason(
-        reasons,
-        bad,
-        lambda idx: (
-            "'"
-            + canon.loc[idx, column].astype(str).str.slice(0, 40)
-            + f"' is not a number ({column})"
-        ),
-    )
-    return values
-
-
-def _ids(canon, reasons, column) -> pd.Series:
-    return _id_column(canon, reasons, column)[0]
-
-
-def _id_column(canon, reasons, column) -> tuple[pd.Series, np.ndarray]:
-    """The trimmed ids (a spreadsheet's float id 17850.0 read as 17850; blank ids rejected)
-    and their integer codes in order of first appearance (as `pd.factorize` gives them,
-    by Arrow's hash kernel)."""
-    col = canon[column]
-    ids, arr = trimmed_text(col.astype(str) if col.dtype != object else col)
-    spreadsheet = pc.ends_with(arr, ".0")
-    if pc.any(spreadsheet).as_py():
-        arr = pc.if_else(spreadsheet, pc.utf8_slice_codeunits(arr, 0, -2), arr)
-        ids = pd.Series(arr.to_numpy(zero_copy_only=False), index=col.index, dtype=object)
-    blank = pd.Series(pc.equal(arr, "").to_numpy(zero_copy_only=False), index=col.index)
-    _first_reason(reasons, blank, f"{column} is blank")
-    enc = pc.dictionary_encode(arr)
-    words = enc.dictionary
-    fake = np.append(placeholder_words(words), False)
-    if fake.any():
-        hit = pd.Series(
-            fake[enc.indices.fill_null(len(words)).to_numpy(zero_copy_only=False)], index=col.index
-        )
-        _first_reason(
-            reasons,
-            hit,
-            lambda idx: (
-                f"{column} '"
-                + ids[idx].astype(str)
-                + "' is a placeholder, not a customer (a guest or blank id)"
-            ),
-        )
-    return ids, enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-
-
-_PLAIN_ASCII = r"^[\x21-\x7e]+$"  # printable ASCII, no space: nothing for Python to strip
-_PLACEHOLDER_SET = pa.array(sorted(PLACEHOLDER_IDS | {"-1", "-0"}), type=pa.string())
-
-
-def placeholder_words(words: pa.Array) -> np.ndarray:
-    """`w != "" and is_placeholder_id(w)` for each distinct id of `words` (Arrow strings,
-    no nulls). A word of printable ASCII without spaces (every id of a clean file) is
-    checked by Arrow's kernels, where lower-casing is Python's and there is nothing to
-    strip; any other word by `is_placeholder_id` itself (a Python call per id was a few
-    seconds on a million customers)."""
-    words = words.cast(pa.string())
-    plain = pc.match_substring_regex(words, _PLAIN_ASCII).to_numpy(zero_copy_only=False)
-    low = pc.ascii_lower(words)
-    hit = pc.or_(pc.is_in(low, value_set=_PLACEHOLDER_SET), pc.match_substring_regex(low, "^0+$"))
-    fake = hit.to_numpy(zero_copy_only=False) & plain
-    other = np.flatnonzero(~plain)
-    if len(other):
-        fake[other] = [w != "" and is_placeholder_id(w) for w in words.take(other).to_pylist()]
-    return fake
-
-
-def _normalise_category(s: pd.Series, fn) -> pd.Series:
-    """Apply a string clean-up to each distinct value once (event types, channels, ...)."""
-    codes, uniques = pd.factorize(s.astype(str))
-    cleaned = fn(pd.Series(uniques, dtype=object)).to_numpy(dtype=object)
-    return pd.Series(cleaned[codes], index=s.index, dtype=object)
 
 
 def _validate_orders(canon: pd.DataFrame, cols, file, *, now):
@@ -162,17 +37,19 @@ def _validate_orders(canon: pd.DataFrame, cols, file, *, now):
     if "customer_id" not in cols:
         canon = canon.assign(customer_id=canon["email"].map(email_customer_id, na_action="ignore"))
         warnings.append("no customer id column: customers are identified by their email")
-    out["customer_id"], customer_code = _id_column(canon, reasons, "customer_id")
-    out["order_date"] = _dates(canon, reasons, "order_date", cols, file, now=now, required=True)
+    out["customer_id"], customer_code = id_column(canon, reasons, "customer_id")
+    out["order_date"] = date_column(
+        canon, reasons, "order_date", cols, file, now=now, required=True
+    )
     if "amount" in cols:
-        out["amount"] = _numbers(canon, reasons, "amount", cols, file, required=True)
+        out["amount"] = number_column(canon, reasons, "amount", cols, file, required=True)
     else:
-        qty = _numbers(canon, reasons, "quantity", cols, file, required=True)
-        price = _numbers(canon, reasons, "unit_price", cols, file, required=True)
+        qty = number_column(canon, reasons, "quantity", cols, file, required=True)
+        price = number_column(canon, reasons, "unit_price", cols, file, required=True)
         out["amount"] = (qty * price).round(4)
         warnings.append("no amount column: amount = quantity x unit price")
     huge = ~np.isfinite(out["amount"].fillna(0.0)) | (out["amount"].abs() > MAX_PLAUSIBLE_AMOUNT)
-    _first_reason(
+    first_reason(
         reasons,
         huge,
         lambda idx: (
@@ -183,7 +60,7 @@ def _validate_orders(canon: pd.DataFrame, cols, file, *, now):
     )
     order_code = None
     if "order_id" in cols:
-        out["order_id"], order_code = _id_column(canon, reasons, "order_id")
+        out["order_id"], order_code = id_column(canon, reasons, "order_id")
     else:
         out["order_id"] = out["customer_id"] + "@" + out["order_date"].astype(str)
         warnings.append("no order id column: one order per customer and timestamp")
@@ -199,15 +76,15 @@ def _validate_orders(canon: pd.DataFrame, cols, file, *, now):
         elif out["product_id"].isna().any():
             out["product_id"] = out["product_id"].fillna(out["product_name"])
     if "quantity" in cols:
-        out["quantity"] = _numbers(canon, reasons, "quantity", cols, file, required=False)
-        _first_reason(
+        out["quantity"] = number_column(canon, reasons, "quantity", cols, file, required=False)
+        first_reason(
             reasons,
             out["quantity"].abs() > MAX_PLAUSIBLE_AMOUNT,
             "quantity is beyond any plausible order line",
         )
     if "discount" in cols:
         out["discount"] = (
-            _numbers(canon, reasons, "discount", cols, file, required=False).abs().fillna(0.0)
+            number_column(canon, reasons, "discount", cols, file, required=False).abs().fillna(0.0)
         )
     currency = None
     if "currency" in cols:
@@ -216,7 +93,7 @@ def _validate_orders(canon: pd.DataFrame, cols, file, *, now):
         if len(present):
             currency = present.value_counts().idxmax()
             other = (cur != "") & (cur != currency)
-            _first_reason(
+            first_reason(
                 reasons,
                 other,
                 lambda idx: (
@@ -341,7 +218,7 @@ def _orders_of_one_customer(
         owner = pd.Series(c_ok[first_pair]).groupby(o_ok[first_pair], sort=False).first()
         clash = np.zeros(len(order), bool)
         clash[idx] = (per_order[o_ok] > 1) & (c_ok != owner.reindex(o_ok).to_numpy())
-        _first_reason(
+        first_reason(
             reasons, pd.Series(clash, index=out.index), "order_id already used by another customer"
         )
     ok = np.flatnonzero(reasons.isna().to_numpy() & (order >= 0))
@@ -392,7 +269,7 @@ def _validate_customers(canon, cols, file, *, now):
             customer_id=by_email.where(by_email.fillna("") != "", by_phone).fillna("")
         )
         warnings.append("no customer id column: customers are known by their email (or phone)")
-    out["customer_id"] = _ids(canon, reasons, "customer_id")
+    out["customer_id"] = id_values(canon, reasons, "customer_id")
     for text_col in ("email", "first_name", "last_name", "phone", "tags", "note"):
         out[text_col] = trimmed_text(canon[text_col])[0] if text_col in cols else ""
     if "email" in cols:
@@ -400,7 +277,7 @@ def _validate_customers(canon, cols, file, *, now):
         out["email"] = pc.utf8_lower(arr).to_numpy(zero_copy_only=False)
     for flag in CONSENT_FLAGS:
         if flag in cols:
-            out[flag], unknown = parse_consent(_normalise_category(canon[flag], lambda t: t))
+            out[flag], unknown = parse_consent(normalise_category(canon[flag], lambda t: t))
             if unknown.any():
                 warnings.append(
                     f"{flag}: {int(unknown.sum())} values not read as yes/no are unknown consent"
@@ -409,54 +286,54 @@ def _validate_customers(canon, cols, file, *, now):
             out[flag] = pd.array([pd.NA] * len(out), dtype="boolean")
             warnings.append(f"no {flag} column: consent to {flag[8:]} is unknown (not assumed)")
     if "created_at" in cols:
-        out["created_at"] = _dates(
+        out["created_at"] = date_column(
             canon, reasons, "created_at", cols, file, now=now, required=False
         )
-    _first_reason(
-        reasons, out["customer_id"].duplicated() & reasons.isna(), "duplicate customer_id"
-    )
+    first_reason(reasons, out["customer_id"].duplicated() & reasons.isna(), "duplicate customer_id")
     return out, reasons, warnings
 
 
 def _validate_products(canon, cols, file, *, now):
     reasons = pd.Series(None, index=canon.index, dtype=object)
     out = pd.DataFrame({LINE_COL: canon[LINE_COL]})
-    out["product_id"] = _ids(canon, reasons, "product_id")
+    out["product_id"] = id_values(canon, reasons, "product_id")
     for text_col in ("name", "category"):
         out[text_col] = canon[text_col].str.strip() if text_col in cols else ""
     for num in ("price", "unit_cost"):
         out[num] = (
-            _numbers(canon, reasons, num, cols, file, required=False) if num in cols else np.nan
+            number_column(canon, reasons, num, cols, file, required=False)
+            if num in cols
+            else np.nan
         )
-    _first_reason(reasons, out["product_id"].duplicated() & reasons.isna(), "duplicate product_id")
+    first_reason(reasons, out["product_id"].duplicated() & reasons.isna(), "duplicate product_id")
     return out, reasons, []
 
 
 def _validate_events(canon, cols, file, *, now):
     reasons = pd.Series(None, index=canon.index, dtype=object)
     out = pd.DataFrame({LINE_COL: canon[LINE_COL]})
-    out["customer_id"] = _ids(canon, reasons, "customer_id")
-    out["timestamp"] = _dates(canon, reasons, "timestamp", cols, file, now=now, required=True)
-    out["type"] = _normalise_category(
+    out["customer_id"] = id_values(canon, reasons, "customer_id")
+    out["timestamp"] = date_column(canon, reasons, "timestamp", cols, file, now=now, required=True)
+    out["type"] = normalise_category(
         canon["type"], lambda t: t.str.strip().str.lower().str.replace(r"[\s\-]+", "_", regex=True)
     )
-    _first_reason(reasons, out["type"] == "", "type is blank")
+    first_reason(reasons, out["type"] == "", "type is blank")
     return out, reasons, []
 
 
 def _validate_tickets(canon, cols, file, *, now):
     reasons = pd.Series(None, index=canon.index, dtype=object)
     out = pd.DataFrame({LINE_COL: canon[LINE_COL]})
-    out["customer_id"] = _ids(canon, reasons, "customer_id")
-    out["opened_at"] = _dates(canon, reasons, "opened_at", cols, file, now=now, required=True)
+    out["customer_id"] = id_values(canon, reasons, "customer_id")
+    out["opened_at"] = date_column(canon, reasons, "opened_at", cols, file, now=now, required=True)
     if "resolved_at" in cols:
-        out["resolved_at"] = _dates(
+        out["resolved_at"] = date_column(
             canon, reasons, "resolved_at", cols, file, now=now, required=False
         )
     else:
         out["resolved_at"] = pd.NaT
     out["severity"] = (
-        _normalise_category(canon["severity"], lambda t: t.str.strip().str.lower())
+        normalise_category(canon["severity"], lambda t: t.str.strip().str.lower())
         if "severity" in cols
         else ""
     )

@@ -60,7 +60,7 @@ def _curve(
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """(E[X(t)], P(no purchase in t)) per customer (rows) and t in `days` (columns), from the
     fitted purchase model (`params["probabilistic"]`), or None when it is not a BTYD model."""
-    from tools.models import clv_fit as F
+    from tools.models import clv_formulas as F
 
     model = (purchase or {}).get("model")
     if purchase is None or model is None:

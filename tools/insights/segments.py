@@ -18,7 +18,7 @@ import pandas as pd
 
 from tools.errors import DataError
 from tools.ingest.keys import factorize_sorted
-from tools.schema import SEGMENTS, purchase_mask
+from tools.schema import CLV_TIERS, SEGMENTS, purchase_mask
 
 # Rows: r_score 5 (most recent) .. 1; columns: fm_score 1 .. 5.
 SEGMENT_GRID = {
@@ -150,7 +150,8 @@ def clv_tiers(values: pd.Series, *, cuts: tuple[float, float] = (0.5, 0.8)) -> p
     v = np.where(np.isnan(v), -np.inf, v)
     n = len(v)
     pct = np.searchsorted(np.sort(v), v, side="left") / max(n, 1)
-    tier = np.where(pct >= hi, "high", np.where(pct >= lo, "medium", "low"))
+    top, middle, bottom = CLV_TIERS
+    tier = np.where(pct >= hi, top, np.where(pct >= lo, middle, bottom))
     return pd.Series(tier, index=pd.Series(values).index, name="clv_tier", dtype=object)
 
 

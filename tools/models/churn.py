@@ -30,8 +30,8 @@ import pandas as pd
 from sklearn.isotonic import IsotonicRegression
 
 from tools.errors import RetentionError
-from tools.models.features import FEATURE_REASON, REASONS
-from tools.schema import AT_RISK_PROBABILITY
+from tools.models.features import FEATURE_REASON
+from tools.schema import AT_RISK_PROBABILITY, CHURN_REASONS, NO_REASON
 
 CAUSES = ("price_sensitivity", "service_problems", "quality_returns", "fading_engagement")
 MIN_TRAIN_CUSTOMERS = 200
@@ -228,7 +228,7 @@ def with_evidence(model: pd.DataFrame, evidence: pd.DataFrame, *, top: int = 3) 
     out.loc[swap, "churn_reason"] = evidence.loc[swap, "churn_reason"]
     rest = model.loc[swap, "churn_drivers"].str.split("; ")
     out.loc[swap, "churn_drivers"] = [
-        "; ".join(([lead] + [d for d in ds if d not in (lead, "none")])[:top])
+        "; ".join(([lead] + [d for d in ds if d not in (lead, NO_REASON)])[:top])
         for lead, ds in zip(out.loc[swap, "churn_reason"], rest)
     ]
     return out
@@ -237,16 +237,16 @@ def with_evidence(model: pd.DataFrame, evidence: pd.DataFrame, *, top: int = 3) 
 def reasons_from_contributions(
     contrib: np.ndarray, features: list[str], X: pd.DataFrame, *, top: int = 3
 ) -> pd.DataFrame:
-    groups = np.zeros((contrib.shape[0], len(REASONS)))
+    groups = np.zeros((contrib.shape[0], len(CHURN_REASONS)))
     for j, name in enumerate(features):
         reason = FEATURE_REASON.get(name)
         if reason is None and name.startswith("bgnbd_"):
             reason = "cycle_overdue"
         if reason is not None:
-            groups[:, REASONS.index(reason)] += contrib[:, j]
+            groups[:, CHURN_REASONS.index(reason)] += contrib[:, j]
     if "one_time" in X:  # a one-time buyer's recency is about the missing 2nd order
         one = X["one_time"].to_numpy() > 0
-        k, o = REASONS.index("cycle_overdue"), REASONS.index("one_time_buyer")
+        k, o = CHURN_REASONS.index("cycle_overdue"), CHURN_REASONS.index("one_time_buyer")
         groups[one, o] += np.clip(groups[one, k], 0, None)
         groups[one, k] = np.minimum(groups[one, k], 0)
         # few purchases push a repeat customer's risk up too, but "one-time buyer" would be
@@ -256,10 +256,10 @@ def reasons_from_contributions(
 
 
 def _rank_reasons(groups: np.ndarray, index: pd.Index, *, top: int) -> pd.DataFrame:
-    k = len(REASONS)
+    k = len(CHURN_REASONS)
     order = np.argsort(-groups, axis=1)
     weights = np.take_along_axis(groups, order, axis=1)
-    cause_idx = np.array([REASONS.index(c) for c in CAUSES])
+    cause_idx = np.array([CHURN_REASONS.index(c) for c in CAUSES])
     cause_w = groups[:, cause_idx]
     # reasons as numbers (k: none) until the end: comparing a million strings costs seconds
     lead_idx = np.where(
@@ -267,7 +267,7 @@ def _rank_reasons(groups: np.ndarray, index: pd.Index, *, top: int) -> pd.DataFr
         cause_idx[cause_w.argmax(axis=1)],
         np.where(weights[:, 0] > 0, order[:, 0], k),
     )
-    names = np.array(REASONS + ("none",), dtype=object)
+    names = np.array(CHURN_REASONS + (NO_REASON,), dtype=object)
     # the drivers text depends only on (lead, top reasons, which of them push up): build it
     # once per distinct pattern (a few dozen), not once per customer (a million)
     code = lead_idx.astype(np.int64)
@@ -278,13 +278,13 @@ def _rank_reasons(groups: np.ndarray, index: pd.Index, *, top: int) -> pd.DataFr
     texts = []
     for i in first_row:
         first = names[lead_idx[i]]
-        items = [first] if first != "none" else []
+        items = [first] if first != NO_REASON else []
         items += [
             names[c]
             for c, w in zip(order[i, :top], weights[i, :top])
             if w > 0 and names[c] != first
         ]
-        texts.append("; ".join(items[:top]) or "none")
+        texts.append("; ".join(items[:top]) or NO_REASON)
     drivers = (
         np.asarray(texts, dtype=object)[inverse.ravel()] if len(uniq) else np.array([], object)
     )
@@ -298,20 +298,20 @@ def rule_reasons(X: pd.DataFrame, *, top: int = 3) -> pd.DataFrame:
     def col(name):
         return X[name].to_numpy()
 
-    s = np.zeros((len(X), len(REASONS)))
+    s = np.zeros((len(X), len(CHURN_REASONS)))
     repeat = col("n_occasions") > 1
-    s[:, REASONS.index("service_problems")] = 1.0 * (col("unresolved_severe") > 0) + 0.3 * (
+    s[:, CHURN_REASONS.index("service_problems")] = 1.0 * (col("unresolved_severe") > 0) + 0.3 * (
         col("unresolved_tickets") > 0
     )
-    s[:, REASONS.index("quality_returns")] = 0.6 * (col("return_share") > 0.2) + 0.3 * (
+    s[:, CHURN_REASONS.index("quality_returns")] = 0.6 * (col("return_share") > 0.2) + 0.3 * (
         col("returns_90d") > 0
     )
-    s[:, REASONS.index("price_sensitivity")] = 0.6 * (col("discount_share") > 0.75) * repeat
-    s[:, REASONS.index("fading_engagement")] = 0.5 * (
+    s[:, CHURN_REASONS.index("price_sensitivity")] = 0.6 * (col("discount_share") > 0.75) * repeat
+    s[:, CHURN_REASONS.index("fading_engagement")] = 0.5 * (
         (col("engagement_trend") < 0) & (col("events_30d") == 0) & (col("days_since_event") < 9999)
     )
-    s[:, REASONS.index("cycle_overdue")] = 0.4 * (col("overdue_ratio") > 1.5) * repeat
-    s[:, REASONS.index("one_time_buyer")] = 0.4 * (col("n_occasions") == 1)
+    s[:, CHURN_REASONS.index("cycle_overdue")] = 0.4 * (col("overdue_ratio") > 1.5) * repeat
+    s[:, CHURN_REASONS.index("one_time_buyer")] = 0.4 * (col("n_occasions") == 1)
     return _rank_reasons(s, X.index, top=top)
 
 

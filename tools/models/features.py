@@ -14,12 +14,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tools.ingest.keys import day_keys, factorize_sorted
-from tools.schema import purchase_mask
+from tools.schema import ChurnReason, purchase_mask
 
 DAY = np.timedelta64(1, "D")
 
 # feature -> churn reason it speaks to (None: context, not a reason)
-FEATURE_REASON: dict[str, str | None] = {
+FEATURE_REASON: dict[str, ChurnReason | None] = {
     "recency_days": "cycle_overdue",
     "overdue_ratio": "cycle_overdue",
     "avg_gap_days": "cycle_overdue",
@@ -53,22 +53,6 @@ FEATURE_REASON: dict[str, str | None] = {
     "clicks_90d": "fading_engagement",
     "categories": None,
     "top_category_share": None,
-}
-REASONS = (
-    "price_sensitivity",
-    "service_problems",
-    "quality_returns",
-    "fading_engagement",
-    "cycle_overdue",
-    "one_time_buyer",
-)
-REASON_LABEL = {
-    "price_sensitivity": "price sensitivity",
-    "service_problems": "service problems",
-    "quality_returns": "product quality / returns",
-    "fading_engagement": "fading engagement",
-    "cycle_overdue": "purchase cycle overdue",
-    "one_time_buyer": "one-time buyer",
 }
 NO_HISTORY_DAYS = 9999.0
 # a ticket about the product rather than the service (topic by keywords, case-insensitive)

@@ -29,9 +29,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import poisson
 
-from tools.models.clv import rfm_summary
-from tools.models.clv_fit import prob_no_purchase
+from tools.models.clv_formulas import prob_no_purchase
 from tools.models.features import labels, occasions
+from tools.models.rfm import rfm_summary
 from tools.scoring.metrics import all_metrics
 from tools.scoring.score import score_store
 
@@ -321,7 +321,7 @@ def tracking_data(orders: pd.DataFrame, *, as_of, horizon_days: int, fitted: dic
     across calibration and holdout, for the customers who first bought by `as_of`.
     Predicted: sum over customers of the model's unconditional E[X(t)] since their first
     purchase (the conditional expectation at x = t_x = T = 0; FHL 2005 eq. (9))."""
-    from tools.models.clv_fit import expected_purchases
+    from tools.models.clv_formulas import expected_purchases
 
     as_of = pd.Timestamp(as_of).normalize()
     end = as_of + pd.Timedelta(days=horizon_days)

@@ -7,9 +7,10 @@ columns (`tools.scoring.score.SCORE_COLUMNS` + `EXTRA_COLUMNS`) for those custom
 `clv_tier` (a percentile over all customers, set afterwards) and the next best product
 (from the order lines, `next_best_products`).
 
-The steps are those of `tools.scoring.score._score` after its fits, calling its helpers, so that
-both engines give a customer the same numbers from the same code. A public split of
-`_score` into fit and apply would let this module call it instead of mirroring its order.
+The steps are those of `tools.scoring.steps.ScoringRun` after its fits, calling their helpers
+(`tools.scoring.combine`, `tools.scoring.interval`), so that both engines give a customer the
+same numbers from the same code. A split of the run into fit and apply would let this module
+call it instead of mirroring its order.
 """
 
 from __future__ import annotations
@@ -69,8 +70,12 @@ def rfm_frame(rows: pd.DataFrame, *, gap_fill: float) -> pd.DataFrame:
 def score_rows(rows: pd.DataFrame, fitted: Fitted) -> pd.DataFrame:
     """Score every customer in `rows` (module docstring). Rows keep their order."""
     from tools.insights.segments import SEGMENT_GRID
-    from tools.models.churn import PROB_FLOOR, explain_reasons, rule_reasons
-    from tools.scoring import score as S
+    from tools.models.churn import explain_reasons, rule_reasons
+    from tools.scoring import combine as C
+    from tools.scoring.choice import ALT_PURCHASE
+    from tools.scoring.interval import interval_with_churn
+    from tools.scoring.score import EXTRA_COLUMNS, SCORE_COLUMNS
+    from tools.scoring.splits import rate_no_purchase
 
     f = fitted
     s = f.sample
@@ -100,12 +105,12 @@ def score_rows(rows: pd.DataFrame, fitted: Fitted) -> pd.DataFrame:
     ).fillna(0.0)
     out = prob.copy()
     buyer = X["n_occasions"].to_numpy() > 0
-    by = S._base_models(prob)
+    by = C.base_models(prob)
     choice = dict(s.choice)
     fit = (rfm, f.params)
-    alt = [k for k, v in choice.items() if v == S.ALT_PURCHASE]
+    alt = [k for k, v in choice.items() if v == ALT_PURCHASE]
     if alt and f.alt_params is not None:
-        out, by, prob, _, fit = S._switch_purchase_model(
+        out, by, prob, _, fit = C.switch_purchase_model(
             (out, by, prob, None, fit),
             alt,
             f.alt_params,
@@ -117,24 +122,19 @@ def score_rows(rows: pd.DataFrame, fitted: Fitted) -> pd.DataFrame:
         params = fit[1]
     ml = s.ml
     if ml is not None and buyer.any():
-        S._apply_ml(
+        C.apply_ml(
             out,
-            ml.predict(X.loc[buyer], targets=S._ml_targets(choice)),
+            ml.predict(X.loc[buyer], targets=C.ml_targets(choice)),
             buyer,
             by,
             choice,
-            S.discount_factor(horizon_days=f.horizon_days, discount_rate=f.discount_rate),
+            C.discount_factor(horizon_days=f.horizon_days, discount_rate=f.discount_rate),
         )
     if choice["churn"] == "rate":
-        rate = S.rate_no_purchase(X, horizon_days=f.horizon_days).to_numpy()
-        if "rate_calibrator" in s.rolling:
-            p_rate = np.clip(s.rolling["rate_calibrator"].predict(rate), PROB_FLOOR, 1 - PROB_FLOOR)
-        else:  # the partition's ranking onto its purchase-model probabilities
-            p_rate = np.zeros(len(out))
-            p_rate[buyer] = S._rank_onto(rate[buyer], out["churn_probability"].to_numpy()[buyer])
-        out["churn_probability"] = np.where(buyer, p_rate, out["churn_probability"])
-        by["churn"][buyer] = "rate"
-    S._interval_with_churn(
+        # without a calibrator: the partition's ranking onto its purchase-model probabilities
+        rate = rate_no_purchase(X, horizon_days=f.horizon_days).to_numpy()
+        C.churn_by_own_rate(out, by, rate, buyer, rolling=s.rolling)
+    interval_with_churn(
         out,
         by,
         fit,
@@ -164,11 +164,11 @@ def score_rows(rows: pd.DataFrame, fitted: Fitted) -> pd.DataFrame:
     out["churn_reason"] = reasons["churn_reason"].to_numpy()
     out["churn_drivers"] = reasons["churn_drivers"].to_numpy()
     prob_params = {"model": params.model, "spend_model": params.spend_model}
-    S._finite_or_fallback(out, prob, by, prob_params=prob_params)
-    out["fallback"] = S._fallback_text(prob, buyer)
+    C.finite_or_fallback(out, prob, by, prob_params=prob_params)
+    out["fallback"] = C.fallback_text(prob, buyer)
     out["model"] = "value:" + pd.Series(by["value"]) + ",churn:" + pd.Series(by["churn"])
     out["interval_calibrated"] = "skipped" not in calib
-    # a flat margin (the unit-cost margins of tools.scoring.score._customer_margins read the lines)
+    # a flat margin (the unit-cost margins of tools.scoring.combine.customer_margins read the lines)
     for col in ("predicted_clv", "clv_low", "clv_high"):
         out[col] = out[col].to_numpy(float) * f.margin
     out["value_margin"], out["margin_source"] = float(f.margin), "flat"
@@ -186,7 +186,7 @@ def score_rows(rows: pd.DataFrame, fitted: Fitted) -> pd.DataFrame:
     out["clv_high"] = np.maximum(out["clv_high"], out["predicted_clv"])
     cols = [
         c
-        for c in (*S.SCORE_COLUMNS, *S.EXTRA_COLUMNS)
+        for c in (*SCORE_COLUMNS, *EXTRA_COLUMNS)
         if c not in PER_PARTITION_COLUMNS_DROPPED and c in out.columns
     ]
     return out[cols].reset_index(drop=True)

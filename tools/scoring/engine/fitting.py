@@ -6,8 +6,8 @@
   `clv_from_statistics` rebuilds a table with the same multisets of (x, t_x, T) and of
   (x, m) rows (which is all the fit reads), so the estimates are the embedded engine's;
 - the ML model, the interval calibration and the model choice, on a sample of customers'
-  orders (the embedded engine's own code, `tools.scoring.score`, run on the sample: identical when
-  the sample is every customer, as it is up to SAMPLE_CUSTOMERS);
+  orders (the embedded engine's own code, `tools.scoring`, run on the sample: identical when the
+  sample is every customer, as it is up to SAMPLE_CUSTOMERS);
 - the RFM quintile thresholds from value histograms (`QuintileThresholds`: the same scores
   as `tools.insights.segments.quintile_scores` on the whole population);
 - the behavioural clusters on a sample (`ClusterModel`: `tools.insights.segments.behaviour_clusters`
@@ -196,24 +196,29 @@ def fit_on_sample(
     products=None,
 ) -> SampleFit:
     """The embedded engine's model choice, ML training, churn-driver model and interval
-    calibration (`tools.scoring.score._score`, in its order), on the orders of a sample of customers.
+    calibration (`tools.scoring.score._score`, in its order), on the orders of a sample of
+    customers.
 
-    This calls private functions of tools.scoring.score, whose `_score` fits and applies in one go;
-    a public split there (fit on a history, apply to a table of customers) would replace
-    this function and `tools.scoring.engine.apply.score_rows`."""
-    from tools.scoring import score as S
+    This calls the steps' helpers of tools.scoring (`tools.scoring.steps.ScoringRun` fits and
+    applies in one go); a split there (fit on a history, apply to a table of customers) would
+    replace this function and `tools.scoring.engine.apply.score_rows`."""
+    from tools.scoring.choice import ALT_PURCHASE, rolling_choice
+    from tools.scoring.interval import interval_calibration
+    from tools.scoring.notes import history_warnings, interval_skipped
+    from tools.scoring.splits import Population
+    from tools.scoring.training import train_churn_drivers, train_inner
 
-    pop = S._Population.of(orders, events, tickets)
+    pop = Population.of(orders, events, tickets)
     o = pop.orders
     ctx = dict(events=pop.events, tickets=pop.tickets, products=products, pop=pop)
-    notes = S._warnings(o, as_of=as_of, horizon_days=horizon_days)
+    notes = history_warnings(o, as_of=as_of, horizon_days=horizon_days)
     choice = {"value": "bgnbd", "churn": "bgnbd"}
     ml_info: dict = {"used": False}
     ml = None
     rolling: dict = {}
     if model == "auto":
         try:
-            rolling = S._rolling_choice(o, as_of=as_of, horizon_days=horizon_days, seed=seed, **ctx)
+            rolling = rolling_choice(o, as_of=as_of, horizon_days=horizon_days, seed=seed, **ctx)
         except Exception as exc:  # as tools.scoring.score: BG/NBD stands
             log.warning("the rolling-origin model choice failed", exc_info=True)
             rolling = {"choice": dict(choice), "failed": f"{type(exc).__name__}: {exc}"}
@@ -228,7 +233,7 @@ def fit_on_sample(
         }
     if wants_ml:
         try:
-            ml, inner = S._train_inner(o, as_of=as_of, horizon_days=horizon_days, seed=seed, **ctx)
+            ml, inner = train_inner(o, as_of=as_of, horizon_days=horizon_days, seed=seed, **ctx)
             ml_info = {"used": True, **ml.info, "inner_backtest": inner}
             choice = (
                 {"value": "ml", "churn": "ml"}
@@ -243,10 +248,10 @@ def fit_on_sample(
     if model == "auto" and rolling.get("choice", {}).get("churn") == "rate":
         choice["churn"] = "rate"
     if model == "auto":  # the other purchase model, where chosen (fitted by the caller)
-        choice.update({k: v for k, v in rolling.get("choice", {}).items() if v == S.ALT_PURCHASE})
+        choice.update({k: v for k, v in rolling.get("choice", {}).items() if v == ALT_PURCHASE})
     if ml is None and model in ("auto", "ml"):
         ml_info["fallback"] = "bgnbd: " + ml_info["reason"]
-    calib = S._interval_calibration(
+    calib = interval_calibration(
         o,
         as_of=as_of,
         horizon_days=horizon_days,
@@ -254,15 +259,11 @@ def fit_on_sample(
         rate_calibrator=rolling.get("rate_calibrator") if choice["churn"] == "rate" else None,
         purchase_models=choice,
     )
-    if "skipped" in calib:
-        notes.append(
-            f"The value interval (clv_low, clv_high) is not calibrated on this store: "
-            f"{calib['skipped']}."
-        )
+    notes += interval_skipped(calib)
     drivers = None
     if ml is None and model in ("auto", "ml"):
         try:
-            drivers, ml_info["drivers"] = S._train_drivers(o, as_of=as_of, seed=seed, **ctx)
+            drivers, ml_info["drivers"] = train_churn_drivers(o, as_of=as_of, seed=seed, **ctx)
         except Exception as exc:  # the rules explain instead
             log.warning("the churn-driver model failed", exc_info=True)
             ml_info["drivers"] = {"failed": f"{type(exc).__name__}: {exc}"}

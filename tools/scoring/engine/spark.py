@@ -40,13 +40,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from tools.errors import DataError
 from tools.schema import PLACEHOLDER_IDS
+from tools.scoring.choice import ALT_PURCHASE
 from tools.scoring.engine import sql as Q
-from tools.scoring.engine.apply import Fitted, next_best_products, score_rows
+from tools.scoring.engine.apply import Fitted
 from tools.scoring.engine.fitting import (
     CLUSTER_COLUMNS,
     CLUSTER_SAMPLE,
@@ -56,7 +56,14 @@ from tools.scoring.engine.fitting import (
     fit_on_sample,
     rfm_from_statistics,
 )
-from tools.scoring.score import ALT_PURCHASE, PURCHASE_MODEL_NAMES
+from tools.scoring.engine.spark_jobs import (
+    sample_clause,
+    sample_tables,
+    score_all,
+    small_results,
+    summary_of,
+)
+from tools.scoring.notes import PURCHASE_MODEL_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -263,22 +270,6 @@ class SparkScoreResult:
     top_at_risk: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
-def _pandas_times(df: pd.DataFrame, cols) -> pd.DataFrame:
-    for c in cols:
-        if c in df:
-            # seconds as a double hold whole microseconds exactly: no rounding to the second
-            df[c] = pd.to_datetime(np.round(df[c].to_numpy(float) * 1e6), unit="us")
-    return df
-
-
-def _sample_clause(n_customers: int, limit: int, seed: int) -> str:
-    """A deterministic sample of about `limit` customers (all when there are no more)."""
-    if n_customers <= limit:
-        return "TRUE"
-    share = int(limit / n_customers * 1_000_000)
-    return f"pmod(xxhash64(customer_id, {int(seed)}), 1000000) < {share}"
-
-
 def score_spark(
     spark,
     paths: dict[str, str],
@@ -330,7 +321,7 @@ def score_spark(
             hint=f"as_of is {as_of.date()}",
         )
     found["rows_left_out"] = int(spark.table("_left_out").count())
-    purchase, spend, hist = _small_results(spark)
+    purchase, spend, hist = small_results(spark)
     lap("aggregate")
     progress("fitting the purchase and value models on the compressed statistics")
     from tools.models import clv
@@ -341,35 +332,9 @@ def score_spark(
     params = clv.fit_clv(stats)
     lap("fit_clv")
     progress("training the ML model on a sample of customers")
-    where = _sample_clause(int(tot["customers"]), sample_customers, seed)
-    spark.sql(f"SELECT customer_id FROM customers WHERE {where}").createOrReplaceTempView("_sample")
-    s_lines = spark.sql(f"""
-        SELECT l.customer_id, l.order_id, l.ts AS order_date, l.amount, l.discount, l.product_id,
-               l.product_name, l.returned AS returned_in_full
-        FROM lines l LEFT SEMI JOIN _sample s ON l.customer_id = s.customer_id
-        WHERE l.day <= {t0}""").toPandas()
-    s_lines = _pandas_times(s_lines, ["order_date"])
-    s_lines = s_lines.sort_values(
-        ["order_date", "customer_id", "order_id"], kind="stable", ignore_index=True
+    s_lines, s_events, s_tickets, products = sample_tables(
+        spark, paths, n_customers=int(tot["customers"]), limit=sample_customers, seed=seed, t0=t0
     )
-    s_events = s_tickets = products = None
-    if "events" in paths:
-        s_events = _pandas_times(
-            spark.sql("""
-            SELECT e.customer_id, e.ts AS timestamp, e.type FROM events e
-            LEFT SEMI JOIN _sample s ON e.customer_id = s.customer_id""").toPandas(),
-            ["timestamp"],
-        )
-    if "tickets" in paths:
-        s_tickets = _pandas_times(
-            spark.sql("""
-            SELECT t.customer_id, t.opened AS opened_at, t.resolved AS resolved_at, t.severity,
-                   t.sentiment, t.text FROM tickets t
-            LEFT SEMI JOIN _sample s ON t.customer_id = s.customer_id""").toPandas(),
-            ["opened_at", "resolved_at"],
-        )
-    if "products" in paths:
-        products = spark.table("products_src").toPandas()
     sample = fit_on_sample(
         s_lines,
         as_of=as_of,
@@ -400,7 +365,7 @@ def score_spark(
         c: QuintileThresholds.of(h["value"], h["n"], higher_is_better=c != "recency_days")
         for c, h in hist.items()
     }
-    cl_where = _sample_clause(int(tot["customers"]), CLUSTER_SAMPLE, seed + 1)
+    cl_where = sample_clause(int(tot["customers"]), CLUSTER_SAMPLE, seed + 1)
     cl_rows = spark.sql(
         f"SELECT customer_id, {', '.join(CLUSTER_COLUMNS)} FROM customers "
         f"WHERE {cl_where} ORDER BY customer_id"
@@ -430,11 +395,11 @@ def score_spark(
     )
     lap("fit_segments")
     progress("scoring every customer on the executors")
-    scores = _score_all(spark, customers, fitted, affinity=affinity, products=products, t0=t0)
+    scores = score_all(spark, customers, fitted, affinity=affinity, products=products, t0=t0)
     scores.write.mode("overwrite").parquet(out)
     lap("score_write")
     result = spark.read.parquet(out)
-    summary, top, counts = _summary(result)
+    summary, top, counts = summary_of(result)
     lap("summary")
     for name in (*CACHED, "lines"):
         spark.sql(f"UNCACHE TABLE IF EXISTS {name}")
@@ -484,131 +449,3 @@ def score_spark(
         "warnings": notes,
     }
     return SparkScoreResult(out, out_params, summary, top)
-
-
-def _small_results(spark):
-    """The compressed statistics and the RFM histograms, in one job (each is small)."""
-    parts = {
-        "purchase": Q.compressed_rows(),
-        "spend": Q.spend_rows(),
-        **{
-            c: Q.histogram(c, where="n_occasions > 0")
-            for c in ("recency_days", "n_occasions", "revenue_to_date")
-        },
-    }
-    cols = {
-        "purchase": ("frequency", "recency", "T", "weight"),
-        "spend": ("frequency", "monetary_value", "weight"),
-    }
-    union = " UNION ALL ".join(
-        f"SELECT '{k}' AS part, "
-        + (
-            "CAST(frequency AS DOUBLE) AS a, CAST(recency AS DOUBLE) AS b, "
-            "CAST(T AS DOUBLE) AS c, weight AS w"
-            if k == "purchase"
-            else "CAST(frequency AS DOUBLE) AS a, monetary_value AS b, NULL AS c, weight AS w"
-            if k == "spend"
-            else "CAST(value AS DOUBLE) AS a, NULL AS b, NULL AS c, n AS w"
-        )
-        + f" FROM ({q}) t{i}"
-        for i, (k, q) in enumerate(parts.items())
-    )
-    got = spark.sql(union).toPandas()
-    by = {k: got.loc[got["part"] == k] for k in parts}
-    purchase = pd.DataFrame(
-        {
-            "frequency": by["purchase"]["a"].to_numpy(np.int64),
-            "recency": by["purchase"]["b"].to_numpy(float),
-            "T": by["purchase"]["c"].to_numpy(float),
-            "weight": by["purchase"]["w"].to_numpy(np.int64),
-        }
-    )
-    spend = pd.DataFrame(
-        {
-            "frequency": by["spend"]["a"].to_numpy(np.int64),
-            "monetary_value": by["spend"]["b"].to_numpy(float),
-            "weight": by["spend"]["w"].to_numpy(np.int64),
-        }
-    )
-    hist = {
-        k: pd.DataFrame({"value": by[k]["a"].to_numpy(float), "n": by[k]["w"].to_numpy(np.int64)})
-        for k in parts
-        if k not in cols
-    }
-    return purchase, spend, hist
-
-
-def _score_all(spark, customers, fitted: Fitted, *, affinity, products, t0: int):
-    """Scores of every customer (mapInPandas with the bundle broadcast), the next best
-    product per partition of order lines, and the CLV tier by approximate percentiles."""
-    from pyspark.sql import functions as F
-
-    bundle = spark.sparkContext.broadcast(fitted)
-    probe = score_rows(customers.limit(64).toPandas(), fitted)
-    schema = spark.createDataFrame(probe).schema
-
-    def score_partition(batches):
-        rows = [b for b in batches if len(b)]
-        if rows:
-            yield score_rows(pd.concat(rows, ignore_index=True), bundle.value)
-
-    scored = customers.mapInPandas(score_partition, schema)
-    if affinity is not None:
-        rules = spark.sparkContext.broadcast((affinity, products))
-
-        def nbp_partition(batches):
-            rows = [b for b in batches if len(b)]
-            if rows:
-                aff, prod = rules.value
-                yield next_best_products(
-                    pd.concat(rows, ignore_index=True), affinity=aff, products=prod
-                )
-
-        lines = spark.sql(f"""SELECT customer_id, order_id, product_id, product_name, amount
-                              FROM lines WHERE day <= {t0}""")
-        n_part = max(int(spark.sparkContext.defaultParallelism), 1)
-        nbp = lines.repartition(n_part, "customer_id").mapInPandas(
-            nbp_partition,
-            "customer_id string, next_best_product string, next_best_product_name string",
-        )
-        scored = scored.join(nbp, "customer_id", "left")
-    else:
-        scored = scored.withColumn("next_best_product", F.lit(None).cast("string")).withColumn(
-            "next_best_product_name", F.lit(None).cast("string")
-        )
-    scored = scored.fillna("", subset=["next_best_product", "next_best_product_name"]).persist()
-    lo, hi = scored.approxQuantile("predicted_clv", [0.5, 0.8], 1e-4) or (np.inf, np.inf)
-    tier = (
-        F.when(F.col("predicted_clv") >= hi, "high")
-        .when(F.col("predicted_clv") >= lo, "medium")
-        .otherwise("low")
-    )
-    from tools.scoring.score import EXTRA_COLUMNS, SCORE_COLUMNS
-
-    cols = [c for c in (*SCORE_COLUMNS, *EXTRA_COLUMNS) if c in scored.columns or c == "clv_tier"]
-    return scored.withColumn("clv_tier", tier).select(*cols)
-
-
-def _summary(scores) -> tuple[dict, pd.DataFrame, dict]:
-    from pyspark.sql import functions as F
-
-    row = (
-        scores.agg(
-            F.count("*").alias("customers"),
-            F.sum("predicted_clv").alias("predicted_clv"),
-            F.mean("churn_probability").alias("mean_churn"),
-            F.sum(F.when(F.col("churn_probability") > 0.5, 1).otherwise(0)).alias(
-                "likely_to_lapse"
-            ),
-        )
-        .first()
-        .asDict()
-    )
-    top = (
-        scores.withColumn("at_stake", F.col("churn_probability") * F.col("predicted_clv"))
-        .orderBy(F.col("at_stake").desc(), F.col("customer_id"))
-        .limit(5)
-        .toPandas()
-    )
-    counts = {r["model"]: int(r["count"]) for r in scores.groupBy("model").count().collect()}
-    return row, top, counts

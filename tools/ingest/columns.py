@@ -1,0 +1,153 @@
+"""The column checks every validator of `tools.ingest.validate` shares: dates, numbers and ids
+read from a column's text, each row that cannot be read given its reason (`first_reason`: the
+first problem found is the one reported), and a column of which no value can be read refused
+as a whole (`DataError` naming the file, the column and an example line).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tools.errors import DataError
+from tools.ingest.parse import blank_mask, parse_dates, parse_numbers, trimmed_text
+from tools.ingest.read import LINE_COL
+from tools.schema import PLACEHOLDER_IDS, is_placeholder_id
+
+FUTURE_TOLERANCE = timedelta(days=1)
+
+
+def first_reason(reasons: pd.Series, mask: pd.Series, text) -> None:
+    """Set the reason where a row has none yet (the first problem found is the one reported).
+    `text` is a string, or a function of the affected rows' index giving one per row (built
+    only for those rows: formatting millions of values to explain none is what a large
+    clean file would otherwise pay for)."""
+    if not mask.any():
+        return
+    todo = mask & reasons.isna()
+    if todo.any():
+        reasons.loc[todo] = text(todo[todo].index) if callable(text) else text
+
+
+def _example(canon: pd.DataFrame, mask: pd.Series, column: str) -> str:
+    row = canon.loc[mask].iloc[0]
+    return f"line {row[LINE_COL]}: {row[column]!r}"
+
+
+def _whole_column_bad(canon, bad, blank, column, cols, file, what) -> None:
+    """If not a single value of a column can be read, the column is wrong, not the rows."""
+    if bad.any() and not (~bad & ~blank).any():
+        raise DataError(
+            f"no value can be read as {what}",
+            file=file,
+            column=cols.get(column, column),
+            bad_rows=int(bad.sum()),
+            example=_example(canon, bad, column),
+            hint=f"Check that this is the {column} column, or pass --map {column}=<column>",
+        )
+
+
+def date_column(canon, reasons, column, cols, file, *, now, required):
+    parsed, bad = parse_dates(canon[column])
+    blank = blank_mask(canon[column])
+    _whole_column_bad(canon, bad, blank, column, cols, file, "a date")
+    if required:
+        first_reason(reasons, blank, f"{column} is blank")
+    first_reason(
+        reasons,
+        bad,
+        lambda idx: (
+            "'"
+            + canon.loc[idx, column].astype(str).str.slice(0, 40)
+            + f"' is not a date ({column})"
+        ),
+    )
+    first_reason(
+        reasons, parsed > pd.Timestamp(now + FUTURE_TOLERANCE), f"{column} is in the future"
+    )
+    return parsed
+
+
+def number_column(canon, reasons, column, cols, file, *, required):
+    values, bad = parse_numbers(canon[column])
+    blank = blank_mask(canon[column])
+    _whole_column_bad(canon, bad, blank, column, cols, file, "a number")
+    if required:
+        first_reason(reasons, blank, f"{column} is blank")
+    first_reason(
+        reasons,
+        bad,
+        lambda idx: (
+            "'"
+            + canon.loc[idx, column].astype(str).str.slice(0, 40)
+            + f"' is not a number ({column})"
+        ),
+    )
+    return values
+
+
+def id_values(canon, reasons, column) -> pd.Series:
+    return id_column(canon, reasons, column)[0]
+
+
+def id_column(canon, reasons, column) -> tuple[pd.Series, np.ndarray]:
+    """The trimmed ids (a spreadsheet's float id 17850.0 read as 17850; blank ids rejected)
+    and their integer codes in order of first appearance (as `pd.factorize` gives them,
+    by Arrow's hash kernel)."""
+    col = canon[column]
+    ids, arr = trimmed_text(col.astype(str) if col.dtype != object else col)
+    spreadsheet = pc.ends_with(arr, ".0")
+    if pc.any(spreadsheet).as_py():
+        arr = pc.if_else(spreadsheet, pc.utf8_slice_codeunits(arr, 0, -2), arr)
+        ids = pd.Series(arr.to_numpy(zero_copy_only=False), index=col.index, dtype=object)
+    blank = pd.Series(pc.equal(arr, "").to_numpy(zero_copy_only=False), index=col.index)
+    first_reason(reasons, blank, f"{column} is blank")
+    enc = pc.dictionary_encode(arr)
+    words = enc.dictionary
+    fake = np.append(placeholder_words(words), False)
+    if fake.any():
+        hit = pd.Series(
+            fake[enc.indices.fill_null(len(words)).to_numpy(zero_copy_only=False)], index=col.index
+        )
+        first_reason(
+            reasons,
+            hit,
+            lambda idx: (
+                f"{column} '"
+                + ids[idx].astype(str)
+                + "' is a placeholder, not a customer (a guest or blank id)"
+            ),
+        )
+    return ids, enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+_PLAIN_ASCII = r"^[\x21-\x7e]+$"  # printable ASCII, no space: nothing for Python to strip
+_PLACEHOLDER_SET = pa.array(sorted(PLACEHOLDER_IDS | {"-1", "-0"}), type=pa.string())
+
+
+def placeholder_words(words: pa.Array) -> np.ndarray:
+    """`w != "" and is_placeholder_id(w)` for each distinct id of `words` (Arrow strings,
+    no nulls). A word of printable ASCII without spaces (every id of a clean file) is
+    checked by Arrow's kernels, where lower-casing is Python's and there is nothing to
+    strip; any other word by `is_placeholder_id` itself (a Python call per id was a few
+    seconds on a million customers)."""
+    words = words.cast(pa.string())
+    plain = pc.match_substring_regex(words, _PLAIN_ASCII).to_numpy(zero_copy_only=False)
+    low = pc.ascii_lower(words)
+    hit = pc.or_(pc.is_in(low, value_set=_PLACEHOLDER_SET), pc.match_substring_regex(low, "^0+$"))
+    fake = hit.to_numpy(zero_copy_only=False) & plain
+    other = np.flatnonzero(~plain)
+    if len(other):
+        fake[other] = [w != "" and is_placeholder_id(w) for w in words.take(other).to_pylist()]
+    return fake
+
+
+def normalise_category(s: pd.Series, fn) -> pd.Series:
+    """Apply a string clean-up to each distinct value once (event types, channels, ...)."""
+    codes, uniques = pd.factorize(s.astype(str))
+    cleaned = fn(pd.Series(uniques, dtype=object)).to_numpy(dtype=object)
+    return pd.Series(cleaned[codes], index=s.index, dtype=object)
