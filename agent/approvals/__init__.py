@@ -1,7 +1,10 @@
 """The approval queue: nothing leaves without a person's yes.
 
-`queue.open_queue` opens the queue of a workspace (SQLite, or PostgreSQL with DATABASE_URL):
-drafts waiting, approved, rejected, exported, and the audit log of who did what.
+`queue.open_queue` opens the queue of a workspace (SQLite, or PostgreSQL with DATABASE_URL:
+`database`): drafts waiting, approved, rejected, exported, and the audit log of who did what;
+`people` says who may decide, `confirmations` records the merchant's consent confirmations,
+`exporting` claims and writes the approved drafts (surviving a kill: `recovery`), and `export`
+builds the rows and files an export writes. `errors.ApprovalError` is every refusal.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import importlib
 
 _FRONT = {
     "open_queue": "agent.approvals.queue",
-    "ApprovalError": "agent.approvals.queue",
+    "ApprovalError": "agent.approvals.errors",
 }
 __all__ = sorted(_FRONT)
 

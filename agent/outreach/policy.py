@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from agent.outreach.guardrails import PERCENT, URGENCY
+from agent.outreach.wordlists import PERCENT, URGENCY
 from agent.toolbox.tools import NoArgs, tool
 
 _I = re.IGNORECASE
@@ -120,8 +120,9 @@ def refusal(message: str, *, discount_cap: float) -> Refusal | None:
         return Refusal("personal_data", "other store" if OTHER_STORE.search(text) else "")
     if OTHER_STORE.search(text):
         return Refusal("other_store")
-    if SENSITIVE.search(text) and TARGETING.search(text):
-        return Refusal("sensitive", SENSITIVE.search(text).group(0))
+    sensitive = SENSITIVE.search(text)
+    if sensitive and TARGETING.search(text):
+        return Refusal("sensitive", sensitive.group(0))
     if not ADVICE.search(text):  # an advice question goes to the playbooks instead
         over = _over_cap(text, discount_cap)
         if over:
