@@ -11,10 +11,14 @@ result, timing) looks the same in both. The tools are the registry of `agent.too
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 from agent.assistant.planner import Planner
 from agent.toolbox import TOOLS  # noqa: F401  (the whole registry, before a turn runs)
 from agent.toolbox.tools import Answer, ToolRunner
+
+if TYPE_CHECKING:
+    from agent.assistant.llm import LLMAgent
 
 __all__ = ["Answer", "Assistant"]
 
@@ -40,7 +44,7 @@ class Assistant:
         if chat_model is not None or self.settings.model:
             from agent.assistant.llm import LLMAgent
 
-            self.agent = LLMAgent(
+            self.agent: LLMAgent | Planner = LLMAgent(
                 session,
                 self.runner,
                 settings=self.settings,

@@ -6,7 +6,7 @@ turn holds, in any of the ways a number is usually written (4.93, 4.9, 197, 1,23
 count too (a playbook passage, the brief's
 Markdown), and so do numbers the merchant wrote in the request ("top 3", "$40"). Dates,
 customer and order ids, list numbering and the constants of the definitions the tools state
-(`DEFINITIONS`) are not numbers to check. `agent.reports.brief.stray_numbers` is the brief's stricter
+(`DEFINITIONS`) are not numbers to check. `agent.reports.narrator.stray_numbers` is the brief's stricter
 cousin over its own named facts.
 
 `check_answer(text, trace, request=...)` grounds an LLM answer when it is produced (agent.assistant.llm):
@@ -222,6 +222,6 @@ def safe_prefix(
             cut = min(cut, m.start())
             break
     for pat in CLAIM.values():
-        if (m := pat.search(partial)) is not None:
-            cut = min(cut, m.start())
+        if (claim := pat.search(partial)) is not None:
+            cut = min(cut, claim.start())
     return partial[:cut]

@@ -21,8 +21,12 @@ import json
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
 MODEL_FILE = "intent_model.npz"
 WEIGHT = 1.0
@@ -68,7 +72,7 @@ class IntentModel:
     classes: tuple[str, ...]
     coef: np.ndarray
     intercept: np.ndarray
-    vectoriser: object
+    vectoriser: TfidfVectorizer
     embedder: str
     digest: str
 

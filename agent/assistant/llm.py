@@ -29,11 +29,15 @@ import queue
 import re
 import threading
 import time
+from typing import TYPE_CHECKING, Any
 
 from agent.assistant.errors import ModelConfigError, ModelUnavailable
 from agent.assistant.grounding import check_answer
 from agent.assistant.prompts import system_prompt
 from agent.toolbox.tools import TOOLS, Answer, ToolRunner, TraceStep
+
+if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +188,7 @@ class LLMAgent:
             checkpointer=InMemorySaver(),
         )
 
-    def _config(self) -> dict:
+    def _config(self) -> RunnableConfig:
         return {
             "configurable": {"thread_id": self.thread_id},
             "recursion_limit": 4 * self.max_iterations + 10,
@@ -231,7 +235,7 @@ class LLMAgent:
         from langgraph.errors import GraphRecursionError
 
         config = self._config()
-        inputs = {"messages": [HumanMessage(self.session.redact(message))]}
+        inputs: Any = {"messages": [HumanMessage(self.session.redact(message))]}
         parts: queue.Queue = queue.Queue()
         expired = threading.Event()  # this turn's; a late thread of an earlier turn keeps its own
 
@@ -327,7 +331,8 @@ class LLMAgent:
         trace = self.runner.trace[start:]
         key = (start, len(trace))  # what is known changes only when a tool result comes back
         if getattr(self, "_seen_key", None) != key:
-            self._seen_key, self._grounded = key, {}
+            self._seen_key = key
+            self._grounded: dict = {}
             self._known = tool_numbers([s.result for s in trace] + [request])
         parts = sentences(text)
         done, last = (

@@ -206,10 +206,10 @@ def redact(text: str, index: PersonalIndex | None = None) -> str:
     low = f.text
     hits: list[tuple[int, int, str]] = []  # spans in the folded text, and what replaces them
     hits += _email_hits(low, index)
-    view = list(low)
+    chars = list(low)
     for m in _DATE.finditer(low):  # a date or a time is never part of a phone number
-        view[m.start() : m.end()] = "x" * (m.end() - m.start())
-    view = "".join(view)
+        chars[m.start() : m.end()] = "x" * (m.end() - m.start())
+    view = "".join(chars)
     for m in PHONE.finditer(view):
         raw = m.group(0).strip()
         d = digits(raw)

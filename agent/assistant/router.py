@@ -1,0 +1,321 @@
+"""Offline routing: which intent a request is, and the asks of a message of several.
+
+A request is mapped to an intent by cosine similarity between its embedding (the local
+MiniLM, `knowledge.default_embedder`) and a few example phrasings per intent
+(`agent.assistant.prompts.INTENT_EXAMPLES`), plus what an intent model learned from the labelled
+dev phrasings (`agent.assistant.intent_model`), nudged by keywords and by what the request
+names (`agent.assistant.cues`, `agent.assistant.entities`): `Router.classify`. A question only
+reads: the one intent that writes (draft, which queues drafts) needs a request to write.
+Several asks in one message are split and each routed (`Router.route`).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+import numpy as np
+
+from agent.assistant.cues import (
+    ADVICE_Q,
+    AND_SPLIT,
+    ASK_START,
+    BACK_REF,
+    CHANGE_CUE,
+    CONTEXT,
+    HISTORY_CUE,
+    KEYWORD_INTENT,
+    KEYWORDS,
+    LIST_ASK,
+    MESSAGE_NOUN,
+    OUT_OF_SCOPE,
+    RANK_BY,
+    REASON_FILTER,
+    SEGMENT_MEMBERS,
+    SEND_ASK,
+    SPLIT,
+    WHY,
+    WRITE_ASK,
+    WRITE_VERB,
+)
+from agent.assistant.entities import Entities, customer_mentions, expand, extract
+from agent.assistant.intent_model import NONE, WEIGHT, IntentModel
+from agent.assistant.prompts import INTENT_EXAMPLES
+
+MIN_SCORE = 0.38
+CUSTOMER_INTENTS = ("why_customer", "customer_profile", "cross_sell", "customer_history")
+WRITES = ("draft",)
+"""Intents that write (queue drafts): only when the request asks to write (`WRITE_VERB`)."""
+_CACHE: dict[int, tuple[list[str], np.ndarray]] = {}
+
+
+@functools.lru_cache(maxsize=1)
+def _intent_model() -> IntentModel | None:
+    """The shipped intent model, loaded once per process (None when there is none)."""
+    return IntentModel.load()
+
+
+class Router:
+    """Maps a request to an intent (`classify`) and splits a message of several asks (`route`)."""
+
+    def __init__(self, session, embedder=None) -> None:
+        self.session = session
+        self._embedder = embedder
+
+    @property
+    def embedder(self):
+        return self._embedder or self.session.embedder
+
+    def _examples(self) -> tuple[list[str], np.ndarray]:
+        key = id(self.embedder)
+        if key not in _CACHE:
+            labels = [i for i, xs in INTENT_EXAMPLES.items() for _ in xs]
+            texts = [expand(x) for xs in INTENT_EXAMPLES.values() for x in xs]  # as requests are
+            _CACHE[key] = (labels, _unit(np.asarray(self.embedder.embed(texts), dtype=float)))
+        return _CACHE[key]
+
+    def classify(
+        self, text: str, ents: Entities | None = None
+    ) -> tuple[str | None, dict[str, float]]:
+        """The intent (None when nothing fits well enough) and every intent's score: how close
+        the request is to each intent's examples, what the intent model reads in it, then the
+        nudges of its keywords, of what it names, of whether it asks to write, and of the lists
+        it asks for, in that order."""
+        ents = ents or extract(self.session, text)
+        scores = self._similarities(text)
+        low = expand(text.lower())
+        _keyword_boosts(scores, low)
+        has_id = bool(ents.customer_ids or ents.unknown_ids or ents.ambiguous)
+        named = bool(customer_mentions(self.session, text))
+        _entity_nudges(scores, low, ents, has_id=has_id, named=named)
+        _write_nudges(scores, text, low)
+        _list_nudges(scores, text, low, ents, has_id=has_id)
+        best = max(scores, key=scores.__getitem__)
+        return (best if scores[best] >= MIN_SCORE else None), scores
+
+    def _similarities(self, text: str) -> dict[str, float]:
+        """Each intent's best cosine between the request and its examples, moved by what the
+        intent model learned from the labelled phrasings (when it fits this embedder)."""
+        labels, mat = self._examples()
+        norm = _normalised(self.session, text)
+        q = _unit(np.asarray(self.embedder.embed([norm]), dtype=float))[0]
+        sims = mat @ q
+        scores: dict[str, float] = {}
+        for lab, s in zip(labels, sims):
+            scores[lab] = max(scores.get(lab, -1.0), float(s))
+        model = _intent_model()
+        if model is not None and model.fits(self.embedder):  # what the labelled phrasings taught
+            proba = model.proba(norm, q)
+            for (
+                intent
+            ) in scores:  # the more it reads as a request no tool answers, the less any fits
+                scores[intent] += WEIGHT * (proba.get(intent, 0.0) - proba.get(NONE, 0.0))
+        return scores
+
+    def route(self, message: str) -> list[tuple[str | None, Entities, str]]:
+        """(intent, entities, text) for each ask in the request: several asks in one ("repeat
+        rate? also who should I contact") are split at strong separators and each is routed;
+        a short part that refers back ("how did that change") stays with the part before it,
+        and parts with the same intent are one ask."""
+        whole = extract(self.session, message)
+        if SEND_ASK.search(message) and not ADVICE_Q.search(
+            message
+        ):  # send, blast, export: no tool (`ask`)
+            return [(None, whole, message)]
+        parts = [
+            re.sub(r"^(?:and|then|also|plus)\s+", "", p.strip(" ,."), flags=re.I)
+            for p in SPLIT.split(message)
+            if p and p.strip(" ,.")
+        ]
+        merged: list[str] = []
+        lead = ""  # statements before the first ask ("We sent a code last Tuesday. Did it work?")
+        for p in parts:
+            if not merged and _statement(p, message):
+                lead = f"{lead}{p}. "
+            elif merged and (
+                len(p.split()) < 3
+                or (len(p.split()) <= 4 and BACK_REF.search(p))
+                or CONTEXT.search(p)
+            ):
+                merged[-1] = f"{merged[-1]} and {p}"
+            else:
+                merged.append(lead + p)
+                lead = ""
+        if lead:  # statements only: one request
+            merged.append(lead.strip(" ."))
+        if (
+            len(merged) == 1
+        ):  # "the weekly brief and the segment changes": two asks if both halves are
+            merged = self._and_split(merged[0]) or merged
+        if len(merged) > 1:
+            routed: list[tuple[str | None, Entities, str]] = []
+            for p in merged:
+                e = extract(self.session, p)
+                if not (e.customer_ids or e.unknown_ids or e.ambiguous):
+                    e.customer_ids, e.unknown_ids = (
+                        list(whole.customer_ids),
+                        list(whole.unknown_ids),
+                    )
+                    e.rank = e.rank or whole.rank
+                intent, _ = self.classify(p, e)
+                if intent == "draft":  # "... at-risk customers, then draft emails for the top 3"
+                    e.at_risk = e.at_risk or whole.at_risk
+                if routed and routed[-1][0] == intent:
+                    continue
+                routed.append((intent, e, p))
+            kept = self._overlaps(routed, whole)
+            known = [r for r in kept if r[0] not in (None, "help")]
+            if len(known) > 1 or (known and len(kept) < len(routed)):
+                return known
+        intent, _ = self.classify(message, whole)
+        return [(intent, whole, message)]
+
+    def _and_split(self, text: str) -> list[str] | None:
+        """The two asks of "X and the Y" when each half is one on its own (3+ words, a clear
+        intent of its own, not help), else None."""
+        for m in AND_SPLIT.finditer(text):
+            a, b = text[: m.start()].strip(" ,."), text[m.end() :].strip(" ,.")
+            if len(a.split()) < 3 or len(b.split()) < 3:
+                continue
+            ea, eb = extract(self.session, a), extract(self.session, b)
+            if not (
+                eb.customer_ids or eb.unknown_ids or eb.ambiguous
+            ):  # "C000404 and their orders"
+                eb.customer_ids, eb.unknown_ids = list(ea.customer_ids), list(ea.unknown_ids)
+            (ia, sa), (ib, sb) = self.classify(a, ea), self.classify(b, eb)
+            if (
+                ia not in (None, "help")
+                and ib not in (None, "help")
+                and ia != ib
+                and min(sa[ia], sb[ib]) >= 0.55
+            ):
+                return [a, b]
+        return None
+
+    @staticmethod
+    def _overlaps(routed: list, whole: Entities) -> list:
+        """Asks whose tools another ask already calls are one ask: the segment summary is part of
+        the segment change, and the at-risk list is what "draft for the top 5 at risk" drafts for."""
+        intents = [r[0] for r in routed]
+        out: list = []
+        for i, (intent, e, p) in enumerate(routed):
+            if intent == "clv_by_segment" and "segment_change" in intents:
+                continue
+            if intent == "at_risk_list" and any(
+                r[0] == "draft" and r[1].at_risk and not r[1].customer_ids for r in routed[i + 1 :]
+            ):
+                continue
+            if intent == "segment_change" and not e.period_given and whole.period_given:
+                e.days_back, e.period_given = whole.days_back, True
+            out.append((intent, e, p))
+        return out
+
+
+def _keyword_boosts(scores: dict[str, float], low: str) -> None:
+    """Cues that survive paraphrase (`KEYWORDS`) add their boost to their intent; a campaign's
+    effect asked for ("how many did last week's emails win back") is no segment change or KPI."""
+    for intent, (pat, boost) in KEYWORDS.items():
+        if re.search(pat, low):
+            scores[KEYWORD_INTENT.get(intent, intent)] += boost
+    if re.search(
+        KEYWORDS["campaign_strong"][0], low
+    ):  # "how many did last week's emails win back": a campaign's effect
+        for intent in ("segment_change", "kpis"):
+            scores[intent] -= 0.1
+
+
+def _entity_nudges(
+    scores: dict[str, float], low: str, ents: Entities, *, has_id: bool, named: bool
+) -> None:
+    """What the request names: a customer (by id, name or rank), money, a KPI, a segment or
+    churn reason used to pick customers out."""
+    if named:  # "snapshot of customer C000859": about one customer
+        for intent in ("overview", "clv_by_segment"):
+            scores[intent] -= 0.1
+    for intent in CUSTOMER_INTENTS:
+        scores[intent] += 0.1 if has_id else -0.05
+    if ents.rank and not has_id:  # "my best customer": a customer named by rank, not a list
+        scores["why_customer" if WHY.search(low) else "customer_list"] += 0.15
+        for intent in ("at_risk_list", "clv_by_segment"):
+            scores[intent] -= 0.1
+    if ents.money is not None:
+        scores["ltv_cac"] += 0.1
+    if ents.metrics and not has_id:  # a KPI named ("retention rate", "takings")
+        scores["kpis"] += 0.08
+    if ents.segment and not (has_id or ents.at_risk) and LIST_ASK.search(low):
+        scores["customer_list"] += 0.1  # "list hibernating customers": the customers of a segment
+    if ents.reason and not (has_id or ents.at_risk) and REASON_FILTER.search(low):
+        scores["customer_list"] += 0.12  # "customers whose main churn driver is returns": a filter
+
+
+def _write_nudges(scores: dict[str, float], text: str, low: str) -> None:
+    """Whether the request asks to write (only then a draft), acts on the shop itself (no tool
+    does), or asks for what was sent before (the history)."""
+    if not (WRITE_VERB.search(text) and MESSAGE_NOUN.search(text)):  # a question never writes,
+        for intent in WRITES:  # whatever the intent model reads in it
+            scores[intent] -= 0.5 + WEIGHT
+    elif WRITE_ASK.search(text):  # "put together sms nudges for ...": an ask to write, whatever
+        scores["draft"] += 0.1 + WEIGHT  # else the intent model reads in what it is for
+    if OUT_OF_SCOPE.search(low):  # an action on the shop itself: not one of the tools
+        for intent in scores:
+            scores[intent] -= 0.25
+    if not HISTORY_CUE.search(text):  # "tell me about C000123" is the profile, not the history
+        scores["customer_history"] -= 0.15
+    elif WRITE_ASK.search(
+        text
+    ):  # "make drafts for ...": an ask to write, not the drafts made so far
+        scores["customer_history"] -= 0.2
+
+
+def _list_nudges(
+    scores: dict[str, float], text: str, low: str, ents: Entities, *, has_id: bool
+) -> None:
+    """Which list, if any, the request asks for: a segment's members, a segment's change, a
+    ranking, the at-risk list; or advice, which the playbooks answer."""
+    if ents.segment and not (has_id or ents.at_risk) and SEGMENT_MEMBERS.search(low):
+        scores["customer_list"] += 0.25  # "everyone in the Can't lose them segment": its members
+        scores["at_risk_list"] -= 0.1
+    if not re.search(
+        KEYWORDS["segment_change"][0] + CHANGE_CUE, low
+    ):  # "how big is the X segment": no change asked
+        scores["segment_change"] -= 0.1
+    if RANK_BY.search(low) and not WRITE_VERB.search(
+        text
+    ):  # "top 25 by churn probability": a ranked
+        scores["customer_list"] += 0.3 + WEIGHT  # list, sorted by what it names
+        scores["at_risk_list"] -= 0.1
+    advice = bool(ADVICE_Q.search(low)) and not has_id and not WRITE_ASK.search(text)
+    if advice:  # "should I ...", "is it ok to ...": the playbooks answer advice questions
+        scores["playbook"] += 0.3
+        for intent in ("at_risk_list", "customer_list", "kpis", "tickets", "segment_change"):
+            scores[intent] -= 0.25
+    if ents.at_risk and not (
+        advice or ents.rank or ents.consent or ents.sort_by or WRITE_VERB.search(text)
+    ):
+        scores["at_risk_list"] += 0.1  # a list of customers at risk is the at-risk list
+        scores["customer_list"] -= 0.1
+
+
+def _statement(part: str, message: str) -> bool:
+    """A sentence that tells rather than asks ("I can spare 100 dollars on incentives.",
+    "Customer 900 just bought a grinder."): four words or more, ended by a full stop in the
+    message (not a question mark), and not opening with a question word or a request."""
+    if len(part.split()) < 4 or ASK_START.search(part):
+        return False
+    at = message.find(part)
+    rest = message[at + len(part) :].lstrip() if at >= 0 else ""
+    return rest.startswith(".") and not rest.startswith("..")
+
+
+def _normalised(session, text: str) -> str:
+    """The request with each customer it names written as C000123, so that the intent examples
+    (which use that id) match whatever the store's ids or names look like."""
+    out, last = [], 0
+    for m in customer_mentions(session, text):
+        out += [text[last : m.start], "C000123"]
+        last = m.end
+    return expand("".join(out) + text[last:])
+
+
+def _unit(m: np.ndarray) -> np.ndarray:
+    return m / np.clip(np.linalg.norm(m, axis=-1, keepdims=True), 1e-12, None)
