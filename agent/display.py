@@ -84,9 +84,9 @@ def product_label(product_id, names: dict[str, str] | None) -> str:
 
 
 def _reason_words() -> dict[str, str]:
-    from tools.models.features import REASON_LABEL  # the churn model's own words for its reasons
+    from tools.schema import NO_REASON, REASON_LABEL  # the churn model's own words
 
-    return {**REASON_LABEL, "none": "no clear reason"}
+    return {**{str(k): v for k, v in REASON_LABEL.items()}, NO_REASON: "no clear reason"}
 
 
 REASON_LABEL = _reason_words()

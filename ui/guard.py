@@ -25,6 +25,7 @@ import secrets
 import threading
 from http.cookies import SimpleCookie
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 LOCAL_NAMES = ("127.0.0.1", "localhost")
@@ -33,6 +34,11 @@ FILE_PREFIXES = ("/gradio_api/file=", "/file=")
 REFUSED_PREFIXES = ("/gradio_api/file/", "/file/", "/gradio_api/proxy=", "/proxy=")
 WITHOUT_KEY = ("/gradio_api/startup-events",)
 """Gradio's own call at launch (it starts the queue, once; nothing else)."""
+
+PRIVATE: dict[str, Any] = {"api_name": False}
+"""The keywords every event of the app is wired with (`**PRIVATE`): not in Gradio's API page.
+(That alone does not refuse a call, gradio-app/gradio#13051: the launch key does.) Typed
+`dict[str, Any]` because Gradio's stubs say `api_name: str | None` while Gradio takes False."""
 
 
 def new_key() -> str:
@@ -156,7 +162,9 @@ class Gate:
         return await self.app(scope, receive, send)
 
     def _is_key(self, value: str | None) -> bool:
-        return bool(value) and hmac.compare_digest(value.encode(), self.key.encode())
+        if not value:
+            return False
+        return hmac.compare_digest(value.encode(), self.key.encode())
 
     def _has_key(self, headers: dict) -> bool:
         auth = headers.get("authorization", "")

@@ -13,7 +13,9 @@ from typing import Annotated
 
 import typer
 
-from agent.approvals.queue import ApprovalError, open_queue, person
+from agent.approvals.errors import ApprovalError
+from agent.approvals.people import person
+from agent.approvals.queue import open_queue
 from agent.workspace import Workspace
 
 approvals_app = typer.Typer(
@@ -340,7 +342,7 @@ def approvals_export(
         typer.echo(f"  held back: {s}")
     typer.echo(res.message)
     if res.draft_ids:
-        from agent.outreach.drafts import format_paths
+        from agent.approvals.export import format_paths
 
         files = format_paths(res.path)
         typer.echo(f"For Klaviyo (profile import): {files['klaviyo']}")

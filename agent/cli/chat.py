@@ -96,7 +96,7 @@ def _assistant(path: Path, ws, settings, *, model: str = DEFAULT_MODEL):
         assistant = Assistant(session, settings=settings)
         if assistant.mode == "offline":
             status.update("Loading the local language-understanding model ...")
-            assistant.agent.classify("hello")  # warm the embedder so the first answer is quick
+            assistant.planner.classify("hello")  # warm the embedder so the first answer is quick
     return assistant
 
 

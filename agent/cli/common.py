@@ -16,6 +16,7 @@ from rich.console import Console
 
 from agent.workspace import Workspace
 from tools.errors import RetentionError
+from tools.models.choices import MODEL_HELP, MODELS
 
 out = Console()
 err = Console(stderr=True)
@@ -133,3 +134,34 @@ def print_summary(s: dict, loaded) -> None:
     rejected = [r for r in loaded.reports if r.rejects_path]
     for r in rejected:
         out.print(f"  rejected rows of {r.file} kept in {r.rejects_path}")
+
+
+# --- options of the scoring commands (score, backtest, chat, brief) ---------------------
+
+OrdersOpt = Annotated[Path | None, typer.Option("--orders", help="An orders file (CSV/Parquet).")]
+AsOfOpt = Annotated[
+    str | None, typer.Option("--as-of", help="Score as of this date (default: last order date).")
+]
+HorizonOpt = Annotated[
+    int, typer.Option("--horizon-days", min=7, max=3650, help="Prediction window in days.")
+]
+ModelOpt = Annotated[str, typer.Option("--model", help=MODEL_HELP)]
+
+
+def check_model(model: str) -> str:
+    """--model (score, backtest, chat, brief): one of tools.models.choices.MODELS."""
+    if model not in MODELS:
+        raise UserError(f"--model must be one of {', '.join(MODELS)}, got {model!r}")
+    return model
+
+
+def parse_as_of(value: str | None, orders):
+    """--as-of / --week-ending: the day given, or the last order date when none is."""
+    import pandas as pd
+
+    if value is None:
+        return orders["order_date"].max().normalize()
+    try:
+        return pd.Timestamp(value).normalize()
+    except ValueError:
+        raise UserError(f"--as-of {value!r} is not a date (use YYYY-MM-DD)") from None

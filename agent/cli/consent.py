@@ -19,7 +19,8 @@ from typing import Annotated
 
 import typer
 
-from agent.approvals.queue import ApprovalError, open_queue
+from agent.approvals.errors import ApprovalError
+from agent.approvals.queue import open_queue
 from agent.cli.common import WorkspaceOpt
 from agent.workspace import Workspace
 

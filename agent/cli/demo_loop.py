@@ -15,13 +15,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from agent.workspace import Workspace
 
 MERCHANT = "Demo merchant"
-LOOP_SETTINGS = {"weekly_contact_budget": 1500, "control_share": 0.3, "contact_cap_days": 28}
+LOOP_SETTINGS: dict[str, Any] = {
+    "weekly_contact_budget": 1500,
+    "control_share": 0.3,
+    "contact_cap_days": 28,
+}
 """A demo store runs bigger campaigns than the default, so that a few weeks can teach something."""
 LOOP_WINDOW_DAYS = 28
 

@@ -1,8 +1,10 @@
 """What the merchant reads about their store: the weekly brief and what it is built from.
 
-`brief.weekly_brief` is the front door; `snapshots` keeps one score snapshot per as-of date;
-`campaigns` measures campaigns (treated against held-out control); `learning` turns them into
-each play's save rate; `grading` grades last week's forecast; `charts` draws the figures.
+`brief.weekly_brief` is the front door; `render` writes the brief's Markdown and HTML from its
+facts; `narrator` lets a language model write the opening, restating facts only; `snapshots`
+keeps one score snapshot per as-of date; `campaigns` measures campaigns (treated against
+held-out control); `learning` turns them into each play's save rate; `grading` grades last
+week's forecast; `charts` draws the figures.
 """
 
 from __future__ import annotations

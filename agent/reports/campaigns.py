@@ -117,7 +117,7 @@ def expected_save_rate(settings: Mapping, treated) -> float | None:
 def _reading(r: dict, save: float | None) -> dict:
     """The fields a merchant reads a result by (module docstring)."""
     nt, nc, pc = r["treated"], r["control"], r["control_rate"]
-    out = {
+    out: dict[str, float | int | str | None] = {
         "kept_share": float("nan"),
         "kept_share_low": float("nan"),
         "kept_share_high": float("nan"),
@@ -171,7 +171,7 @@ def list_campaigns(queue) -> list:
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
-    from agent.approvals.queue import CampaignRow
+    from agent.approvals.database import CampaignRow
 
     with Session(queue.engine, expire_on_commit=False) as s, s.begin():
         return list(
@@ -185,7 +185,7 @@ def campaign_store(workspace, queue, store=None, *, demo: bool = False):
     campaigns were planned on. ApprovalError (one line) when that is missing or ambiguous."""
     from pathlib import Path
 
-    from agent.approvals.queue import ApprovalError
+    from agent.approvals.errors import ApprovalError
     from agent.workspace import Workspace
     from tools.ingest.load import load_store
 
@@ -219,7 +219,7 @@ def export_approved(
     """Approved drafts as a CSV for Klaviyo / Shopify Email (`queue.export`), or an earlier
     export written again (`again`: its id or path); names and emails are filled locally from
     the store's customers file (`campaign_store`). Returns the ExportResult. Nothing is sent."""
-    from agent.approvals.queue import ApprovalError
+    from agent.approvals.errors import ApprovalError
     from agent.workspace import Workspace
 
     ws = workspace if isinstance(workspace, Workspace) else Workspace.at(workspace)

@@ -58,7 +58,8 @@ def forecast_facts(
     from tools.insights import forecast as F
 
     days = _store_snapshots(ws, store.path, horizon_days)
-    graded, pairs = [], {}
+    graded: list[dict] = []
+    pairs: dict = {}
     for d in sorted(days, reverse=True):
         age = (end - pd.Timestamp(d)).days
         if age < 7:
@@ -183,7 +184,7 @@ def learning_facts(
     priors = playbook_priors(playbooks)
     post = play_posteriors(outcomes, priors)
     rates = learned_save_rates(queue, store.orders, playbooks, outcomes=outcomes)
-    from agent.outreach.prioritise import Play
+    from agent.outreach.plan import Play
 
     titles = {q.id: q.title for q in map(Play.of, playbooks)}
     plays = [

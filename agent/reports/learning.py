@@ -200,7 +200,7 @@ def summarise(w: np.ndarray, prior_mean: float, level: float = LEVEL) -> dict:
     """Mean, central interval and P(s > the playbook's prior) of a grid posterior."""
     cdf = np.cumsum(w)
     lo = float(GRID[np.searchsorted(cdf, (1 - level) / 2)])
-    hi = float(GRID[min(np.searchsorted(cdf, 1 - (1 - level) / 2), len(GRID) - 1)])
+    hi = float(GRID[min(int(np.searchsorted(cdf, 1 - (1 - level) / 2)), len(GRID) - 1)])
     return {
         "posterior_mean": float((w * GRID).sum()),
         "posterior_low": lo,
@@ -228,7 +228,7 @@ def play_posteriors(
     """One row per play (and per value of `by`, e.g. "churn_reason" or "segment", for cells
     with enough customers) that has matured outcomes: counts, the playbook's prior, the
     posterior mean with its `level` interval and P(better than the prior)."""
-    rows = []
+    rows: list[dict] = []
     if len(outcomes) == 0:
         return pd.DataFrame(rows)
     for pid, g in outcomes.groupby("playbook_id"):
@@ -269,7 +269,7 @@ def _counts(g: pd.DataFrame) -> dict:
 
 def playbook_priors(playbooks: list) -> dict[str, float]:
     """{play id: the playbook's prior save rate}."""
-    from agent.outreach.prioritise import Play
+    from agent.outreach.plan import Play
 
     return {p.id: p.prior_uplift for p in map(Play.of, playbooks)}
 
@@ -357,5 +357,4 @@ def uplift_ranker(
     def rank(rows: pd.DataFrame) -> np.ndarray:
         return model.predict_uplift(uplift_features(rows, scores, orders, as_of=day))
 
-    rank.model = model
     return rank

@@ -214,7 +214,7 @@ def test_drafts_table_and_detail_show_flags():
 
 
 def test_load_report_rows_add_up():
-    from tools.ingest.load import FileReport
+    from tools.ingest.tables import FileReport
 
     reps = [
         FileReport(
@@ -330,7 +330,7 @@ def demo_session(tmp_path_factory):
 
 @pytest.fixture
 def ui_ctx(demo_session, offline_settings):
-    from ui.app import AppContext
+    from ui.handlers import AppContext
 
     return AppContext(
         demo_session.store_dir,
@@ -348,7 +348,7 @@ def test_chat_streams_status_then_text_and_ends_with_the_plain_answer(
     ui_ctx, demo_session, offline_settings
 ):
     from agent.assistant.chat import Assistant
-    from ui.app import chat_turn
+    from ui.handlers import chat_turn
 
     history = [{"role": "user", "content": [{"type": "text", "text": QUESTION}]}]
     yields = list(chat_turn(ui_ctx, history))
@@ -377,7 +377,7 @@ def test_chat_streams_status_then_text_and_ends_with_the_plain_answer(
 def test_drafts_written_in_chat_open_in_the_approvals_tab_filtered_to_them(ui_ctx):
     import gradio as gr
 
-    from ui.app import chat_turn, draft_rows, open_chat_drafts
+    from ui.handlers import chat_turn, draft_rows, open_chat_drafts
 
     earlier = ui_ctx.runner().call("queue_drafts", {"top_n": 1})["draft_ids"]  # not this turn's
     before = {d.id for d in ui_ctx.queue().list_drafts()}
@@ -455,7 +455,7 @@ def test_offline_stream_events_match_ask(demo_session, offline_settings):
 
 def test_chat_in_llm_mode_streams_the_models_tokens(demo_session, offline_settings, tmp_path):
     from tests.fakes import StandIn, top_high_value_at_risk
-    from ui.app import AppContext, chat_turn
+    from ui.handlers import AppContext, chat_turn
 
     top_id = top_high_value_at_risk(demo_session)
     server = StandIn("chat_tool_loop.json", {"TOP_ID": top_id})
@@ -496,7 +496,7 @@ def test_chat_in_llm_mode_streams_the_models_tokens(demo_session, offline_settin
 
 
 def test_customer_filters_segment_tier_reason_and_consent(ui_ctx, demo_session):
-    from ui.app import customer_rows
+    from ui.handlers import customer_rows
 
     s, c = demo_session.scores, demo_session.customers.set_index("customer_id")
     everyone, segments, seg_u, tier_u, reason_u, count = customer_rows(
@@ -554,7 +554,7 @@ def small_app(tmp_path, monkeypatch, offline_settings):
     """An app on a two-file store whose queue holds 2 pending drafts and 1 blocked one."""
     from agent.outreach.guardrails import Flag
     from tests.builders import draft, plan, three_customer_store
-    from ui.app import AppContext
+    from ui.handlers import AppContext
 
     monkeypatch.delenv("DATABASE_URL", raising=False)
     store = three_customer_store(tmp_path / "store")
@@ -572,7 +572,7 @@ def test_bulk_approve_needs_the_tick_and_approves_only_the_drafts_shown(small_ap
     approved every pending draft. Now it approves the pending drafts the table shows, and only
     after the merchant's tick, noted on the server for that same table."""
     from tests.builders import draft, plan
-    from ui.app import (
+    from ui.handlers import (
         arm_bulk,
         bulk_approve,
         export_drafts,
@@ -649,7 +649,7 @@ def test_bulk_reject_acts_on_exactly_the_drafts_shown_like_the_single_reject(sma
     the same table, only the pending drafts shown, each with the single reject's reason and
     audit row (agent.approvals.queue: reject and reject_many write the same)."""
     from tests.builders import draft, plan
-    from ui.app import arm_bulk, bulk_reject, register_person, shown_rows
+    from ui.handlers import arm_bulk, bulk_reject, register_person, shown_rows
 
     small_app.queue().add_campaign(
         plan("c2"),
@@ -700,8 +700,7 @@ def test_bulk_reject_acts_on_exactly_the_drafts_shown_like_the_single_reject(sma
 
 
 def test_settings_a_new_endpoint_clears_the_key_and_every_change_is_logged(small_app):
-    from ui.app import save_settings
-    from ui.handlers import settings_log
+    from ui.handlers import save_settings, settings_log
 
     small_app.settings = small_app.settings.model_copy(
         update={"openai_base_url": "https://api.openai.com/v1", "openai_api_key": "sk-old-not-real"}
@@ -778,10 +777,10 @@ def test_store_settings_are_kept_in_the_workspace_and_shown_after_a_reload(
     """Saved store settings go to the workspace: the page opened again (settings_values, the
     header's store line) and a new app on the same workspace show them, not the defaults, so a
     save from a reloaded page does not overwrite them; drafts are signed with them."""
-    from agent.outreach.drafts import StoreFacts, template_text
+    from agent.outreach.drafts import template_text
+    from agent.outreach.facts import StoreFacts
     from agent.settings import STORE_SETTINGS_FILE, saved_store_settings
-    from ui.app import AppContext, save_settings, settings_values, store_line
-    from ui.handlers import settings_log
+    from ui.handlers import AppContext, save_settings, settings_log, settings_values, store_line
 
     args = dict(model="", key="", cap=0.2, budget=40, control=0.05, margin=0.6, currency="gbp")
     msg, _ = save_settings(
@@ -855,7 +854,7 @@ def test_the_brief_tab_shows_its_charts_embedded_and_serves_only_the_downloads(u
     for ui.guard to serve); the downloads are the self-contained HTML file and the Markdown."""
     from pathlib import Path
 
-    from ui.app import make_brief
+    from ui.handlers import make_brief
 
     out = make_brief(ui_ctx, "", None)
     assert out[0].startswith("Brief for the week ending") and len(out) == 9
@@ -871,7 +870,7 @@ def test_the_brief_tab_shows_its_charts_embedded_and_serves_only_the_downloads(u
 
 def test_a_second_click_does_not_make_the_brief_twice(ui_ctx, monkeypatch):
     import agent.reports.brief
-    from ui.app import make_brief
+    from ui.handlers import make_brief
 
     started, release, calls = threading.Event(), threading.Event(), []
 
@@ -901,7 +900,7 @@ def test_a_second_click_does_not_make_the_brief_twice(ui_ctx, monkeypatch):
 
 
 def test_a_second_click_does_not_score_an_upload_twice(small_app, tmp_path, monkeypatch):
-    from ui.app import upload_store
+    from ui.handlers import upload_store
 
     started, release, calls = threading.Event(), threading.Event(), []
 
@@ -924,7 +923,7 @@ def test_a_second_click_does_not_score_an_upload_twice(small_app, tmp_path, monk
 
 def test_an_upload_with_a_short_history_says_so(small_app, tmp_path, online_retail_csv):
     """The Online Retail sample covers 5 days: the status says a year's prediction extrapolates."""
-    from ui.app import upload_store
+    from ui.handlers import upload_store
 
     orders = tmp_path / "upload" / "orders.csv"
     orders.parent.mkdir()
@@ -950,7 +949,7 @@ def test_retention_ui_reads_the_store_once(tmp_path, monkeypatch, capsys, offlin
     import tools.ingest.load
     import ui.app
     from agent.cli.main import main
-    from ui.app import AppContext
+    from ui.handlers import AppContext
 
     monkeypatch.delenv("DATABASE_URL", raising=False)
     store = tmp_path / "store"
@@ -1056,7 +1055,7 @@ def test_the_store_is_scored_at_start_up_and_the_first_screen_shows_its_numbers(
 
 def test_a_failed_brief_clears_the_old_one_and_an_empty_cost_is_no_cost(ui_ctx, monkeypatch):
     import agent.reports.brief
-    from ui.app import make_brief
+    from ui.handlers import make_brief
 
     got = {}
 
@@ -1235,11 +1234,10 @@ def test_scoring_warnings_reach_the_app_in_the_merchants_words(
     brief's notes show them with no flag (--horizon-days) and no column name (clv_low)."""
     from types import SimpleNamespace
 
-    from agent.assistant import prompts
+    from agent.assistant import answers as prompts
     from agent.display import plain_words
     from tests.builders import three_customer_store
-    from ui.app import AppContext
-    from ui.handlers import upload_store
+    from ui.handlers import AppContext, upload_store
 
     monkeypatch.delenv("DATABASE_URL", raising=False)
     store = three_customer_store(tmp_path / "store")
