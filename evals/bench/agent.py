@@ -16,6 +16,7 @@ import os
 import statistics
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -44,7 +45,7 @@ def focus_customer(session) -> str:
 
 def tool_calls(cid: str, *, with_brief: bool = False) -> list[tuple[str, dict]]:
     """Every tool of the assistant once (two filters of at_risk_customers), as the model calls them."""
-    calls = [
+    calls: list[tuple[str, dict]] = [
         ("store_overview", {}),
         ("at_risk_customers", {"limit": 10}),
         ("at_risk_customers", {"segment": "Champions", "clv_tier": "high"}),
@@ -133,7 +134,7 @@ def main(argv: list[str] | None = None) -> dict:
     )
     report["tools"] = tools
     assistant.ask("hello")  # loads the intent examples' embeddings once
-    turns = {}
+    turns: dict[str, dict[str, Any]] = {}
     for q in TURNS:
         q = q.format(cid=cid)
         t = time.perf_counter()

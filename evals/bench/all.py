@@ -32,6 +32,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,7 +107,7 @@ def step_retrieval(chroma: str, runs: int) -> dict:
     return {"p50_ms": res["latency_ms_p50"], "p95_ms": res["latency_ms_p95"]}
 
 
-CHILD_STEPS = {
+CHILD_STEPS: dict[str, Callable[..., dict]] = {
     "load": step_load,
     "prepare": step_prepare,
     "tools": step_tools,

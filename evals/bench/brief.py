@@ -48,11 +48,11 @@ def main() -> None:
             f"run {i + 1}: raw {raw.wall_s:.1f} s (peak {raw.peak_gib:.2f} GiB), "
             f"cached {cached.wall_s:.1f} s (peak {cached.peak_gib:.2f} GiB)"
         )
-    raw = statistics.median(r.wall_s for r, _ in pairs)
-    cached = statistics.median(c.wall_s for _, c in pairs)
+    raw_s = statistics.median(r.wall_s for r, _ in pairs)
+    cached_s = statistics.median(c.wall_s for _, c in pairs)
     print("| customers | from raw data (s) | scores cached (s) | runs | machine |")
     print("|---|---|---|---|---|")
-    print(f"| {args.customers:,} | {raw:.1f} | {cached:.1f} | {args.runs} | {machine()} |")
+    print(f"| {args.customers:,} | {raw_s:.1f} | {cached_s:.1f} | {args.runs} | {machine()} |")
 
 
 if __name__ == "__main__":

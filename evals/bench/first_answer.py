@@ -93,7 +93,7 @@ def one_run(store: Path, ws: Path, question: str) -> dict:
                 time.sleep(0.05)
         page = time.perf_counter() - t0
         early = {k: _ask_in_thread(run.ctx, q) for k, q in EARLY.items()}
-        steps = []
+        steps: list[object] = []
         while True:  # the first screen's timer, every 0.5 s on the page
             bar, _, _, polling = home_view(run.ctx)
             step = run.ctx.warm.get("step")

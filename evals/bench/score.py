@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from evals.bench.proctree import run_measured
 
@@ -84,15 +85,19 @@ def stage_breakdown(store: Path, root: Path, *, model: str = "auto") -> list[dic
 
 
 def _timed_stages(store: str, workspace: str, model: str = "auto") -> list[dict]:
-    """What `retention score --store STORE` does (agent.cli.main.score), timed per stage: the
+    """What `retention score --store STORE` does (agent.cli.scoring.score), timed per stage: the
     store loaded, each step of `tools.scoring.score.score_store` by its progress message, the
     snapshot written."""
-    from agent.cli.main import load_for_scoring
+    from agent.cli.scoring import load_for_scoring
     from agent.reports.snapshots import save_scores
     from agent.workspace import Workspace
 
     rows: list[dict] = []
-    last = {"stage": "loading the store", "wall": time.perf_counter(), "cpu": time.process_time()}
+    last: dict[str, Any] = {
+        "stage": "loading the store",
+        "wall": time.perf_counter(),
+        "cpu": time.process_time(),
+    }
 
     def mark(stage: str) -> None:
         wall, cpu = time.perf_counter(), time.process_time()

@@ -125,7 +125,7 @@ def render(name: str, r: dict) -> str:
     ]
     for k in ROWS:
         p, v = r["project"].get(k, float("nan")), r["lifetimes"].get(k, float("nan"))
-        extra = f" {peer.get(k, float('nan')):.3f} |" if has_peer else ""
+        extra = f" {peer.get(k, float('nan')):.3f} |" if isinstance(peer, dict) else ""
         lines.append(f"| {k} | {p:.3f} | {v:.3f} | {p - v:+.3f} |{extra}")
     if peer and not has_peer:
         lines.append(f"(second peer: {peer})")

@@ -44,7 +44,7 @@ def training_pairs() -> list[tuple[str, str]]:
 
 def train_model(workdir: Path, progress=print):
     from agent.assistant.intent_model import IntentModel, train, training_digest
-    from agent.assistant.planner import _normalised
+    from agent.assistant.router import _normalised
     from agent.assistant.session import StoreSession
     from agent.settings import Settings
     from knowledge import KnowledgeBase, default_embedder

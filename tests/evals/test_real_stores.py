@@ -8,16 +8,20 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from evals.quality import real_stores as rs
+from evals.quality.real_stores.accounting import account
+from evals.quality.real_stores.expected import expected_shopify
+from evals.quality.real_stores.results import StoreResult
+from evals.quality.real_stores.store_eval import run_stores
+from evals.quality.real_stores.stores import CHECKS, discover, find_data_dir
 
-DATA = rs.find_data_dir()
-QUICK = [s.name for s in rs.discover(DATA) if s.quick] if DATA else []
+DATA = find_data_dir()
+QUICK = [s.name for s in discover(DATA) if s.quick] if DATA else []
 
 
 @pytest.fixture(scope="module")
-def quick_results() -> dict[str, rs.StoreResult]:
+def quick_results() -> dict[str, StoreResult]:
     """Every quick store evaluated once (the first test pays for all of them)."""
-    return {r.name: r for r in rs.run_stores(QUICK, quick=True, progress=lambda _: None)}
+    return {r.name: r for r in run_stores(QUICK, quick=True, progress=lambda _: None)}
 
 
 @pytest.mark.skipif(not QUICK, reason="the shared real-store data (../shared/data) is not here")
@@ -26,7 +30,7 @@ def test_real_store_passes_every_invariant(quick_results, store):
     result = quick_results[store]
     if result.failures():
         pytest.fail(result.explain(), pytrace=False)
-    assert set(result.checks) == set(rs.CHECKS)
+    assert set(result.checks) == set(CHECKS)
 
 
 def test_quick_covers_every_shared_store():
@@ -67,7 +71,7 @@ def test_expected_shopify_counts_each_order_once_net_of_refunds(tmp_path):
     )
     (tmp_path / "orders_export_1.csv").write_text(a)
     (tmp_path / "orders_export_2.csv").write_text(b)
-    exp = rs.expected_shopify(tmp_path)
+    exp = expected_shopify(tmp_path)
     assert exp.rows == {"orders_export_1.csv": 5, "orders_export_2.csv": 3}
     assert exp.file_total == pytest.approx(65 + 0 + 50 + 10)  # #1, #2 refunded, #4, #5
     assert exp.customer_revenue == pytest.approx(65 + 0 + 50)  # #5 has no email or phone
@@ -87,7 +91,7 @@ def test_accounting_finds_rejected_revenue_by_reason(tmp_path):
         + "#1,a@x.com,,,,,,,,1,Hat,20.00,H1,,,,\n"
         + "#2,,paid,USD,30.00,0,0,30.00,2024-01-02 10:00:00 +0000,1,Hat,30.00,H1,,0.00,,2\n"
     )
-    exp = rs.expected_shopify(tmp_path)
+    exp = expected_shopify(tmp_path)
     rejects = {
         "orders_export_1.csv": pd.DataFrame(
             {
@@ -97,7 +101,7 @@ def test_accounting_finds_rejected_revenue_by_reason(tmp_path):
             }
         )
     }
-    acc = rs.account(exp, rejects)
+    acc = account(exp, rejects)
     assert acc.by_reason == {
         "duplicate line": (1, pytest.approx(20.0)),
         "customer_id is blank": (1, pytest.approx(30.0)),
@@ -111,5 +115,5 @@ def test_a_file_without_amounts_or_customers_is_unusable(tmp_path):
         "Name,Financial Status,Currency,Created at,Lineitem quantity,Lineitem name\n"
         "#1,paid,CAD,31/12/2023 22:36,1,Shoe\n"
     )
-    exp = rs.expected_shopify(tmp_path)
+    exp = expected_shopify(tmp_path)
     assert "no amount column" in exp.unusable and "no customer column" in exp.unusable
