@@ -14,7 +14,7 @@ import pandas as pd
 
 if TYPE_CHECKING:
     from agent.outreach.drafts import Draft
-    from agent.outreach.prioritise import Plan
+    from agent.outreach.plan import Plan
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -87,7 +87,7 @@ def three_customer_store(folder: Path) -> Path:
 
 
 def plan(cid="c1") -> Plan:
-    from agent.outreach.prioritise import Plan
+    from agent.outreach.plan import Plan
 
     return Plan(
         campaign_id=cid,

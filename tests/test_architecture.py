@@ -149,11 +149,27 @@ def test_every_subpackage_says_what_it_holds(package):
 
 
 def test_the_playbooks_and_the_scores_speak_one_vocabulary():
-    """knowledge/ imports nothing from tools/, so it writes the segment and churn-reason names
-    itself: they must be the names the scores carry, in the same order."""
+    """knowledge/ imports nothing from tools/, so it writes the segment, churn-reason and tier
+    names itself: they must be the names the scores carry, in the same order."""
     import knowledge.schema as playbooks
-    import tools.models.features as features
     import tools.schema as vocabulary
 
     assert playbooks.SEGMENTS == vocabulary.SEGMENTS
-    assert playbooks.CHURN_REASONS == features.REASONS
+    assert playbooks.CHURN_REASONS == vocabulary.CHURN_REASONS
+    assert playbooks.CLV_TIERS == vocabulary.CLV_TIERS
+    assert set(vocabulary.REASON_LABEL) == set(vocabulary.CHURN_REASONS)
+    assert set(vocabulary.CONTACT_CHANNELS) <= set(playbooks.CHANNELS)
+
+
+MAX_MODULE_LINES = 500
+
+
+def test_every_module_is_small_enough_to_read():
+    """STYLE.md: small modules with clear names, each under 500 lines; a module that grows past
+    it is split by responsibility, not allowed to become the next 1,400-line file."""
+    long = {
+        m: n
+        for m, p in MODULES.items()
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
+    assert not long, f"split these modules: {long}"

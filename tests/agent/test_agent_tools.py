@@ -216,7 +216,7 @@ def test_tool_schemas_forbid_unknown_fields_and_have_docs():
 
 
 def test_overview_answer_carries_a_scoring_warning():
-    from agent.assistant import prompts
+    from agent.assistant import answers as prompts
 
     r = {
         "as_of": "2010-12-05",

@@ -12,8 +12,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from agent.approvals.queue import ApprovalError, AuditRow, open_queue
-from agent.outreach.drafts import EXPORT_COLUMNS, Draft
+from agent.approvals.database import AuditRow
+from agent.approvals.errors import ApprovalError
+from agent.approvals.export import EXPORT_COLUMNS
+from agent.approvals.queue import open_queue
+from agent.outreach.drafts import Draft
 from agent.outreach.guardrails import Flag
 from tests.builders import CUSTOMERS, draft, plan
 
@@ -491,7 +494,7 @@ def test_export_writes_klaviyo_and_shopify_files_that_import_unchanged(workspace
     Number fields; subject, message and offer code as properties) and Shopify's customer-tag
     CSV (the customer's tags kept, the campaign's added). Paragraphs kept, lines never
     wrapped, the offer code read from the edited text, the phone there for an email draft."""
-    from agent.outreach.drafts import KLAVIYO_COLUMNS, SHOPIFY_TAG_COLUMNS, format_paths
+    from agent.approvals.export import KLAVIYO_COLUMNS, SHOPIFY_TAG_COLUMNS, format_paths
 
     customers = CUSTOMERS.assign(
         last_name=["Lee", "Ray", "Kim", "Fox"],
@@ -557,7 +560,7 @@ def test_export_writes_klaviyo_and_shopify_files_that_import_unchanged(workspace
 
 
 def test_score_csv_is_inert_in_a_spreadsheet(tmp_path):
-    from agent.cli.main import write_table
+    from agent.cli.scoring import write_table
 
     scores = pd.DataFrame(
         {
@@ -582,7 +585,7 @@ def test_an_interrupted_export_never_overwrites_a_file_that_is_not_its_own(tmp_p
     other file stands: a file that is not that export's is left alone."""
     from datetime import datetime, timedelta
 
-    from agent.approvals.queue import ExportRow
+    from agent.approvals.database import ExportRow
 
     q = open_queue(workspace)
     q.add_campaign(plan(), [draft("C1")], store_path="/nowhere")
@@ -628,7 +631,7 @@ def test_a_queue_made_by_an_earlier_version_gets_the_new_columns(workspace):
 def test_the_klaviyo_and_shopify_files_never_overwrite_a_file_of_the_merchants(workspace):
     """Next to an --out file, a file of the same name that is not an export's is left alone;
     the export's own pattern (export_*.csv) still finds only the export."""
-    from agent.outreach.drafts import format_paths
+    from agent.approvals.export import format_paths
 
     q = open_queue(workspace)
     q.add_campaign(plan(), [draft("C1")], store_path="/nowhere")

@@ -98,7 +98,8 @@ class _Recorder:
 
 
 def test_llm_narrator_restates_facts_only(brief):
-    from agent.reports.brief import _opening, display_facts, llm_narrator, stray_numbers
+    from agent.reports.narrator import display_facts, llm_narrator, stray_numbers
+    from agent.reports.render import template_opening
 
     st, b = brief
     shown = display_facts(b.facts)
@@ -119,13 +120,14 @@ def test_llm_narrator_restates_facts_only(brief):
     # a reply with an invented number is set aside for the template
     liar = llm_narrator(_Recorder("Revenue grew by 12,345,678 this week."), model_name="test-model")
     text = liar(b.facts)
-    assert text.startswith(_opening(b.facts)) and "set aside" in text
+    assert text.startswith(template_opening(b.facts)) and "set aside" in text
     assert "12,345,678" not in text and liar.set_aside == ["12,345,678"]
 
 
 def test_model_health_carries_the_scoring_warnings(brief):
     """A short history's warning reaches the brief's model-health section, its numbers as facts."""
-    from agent.reports.brief import render_markdown, stray_numbers
+    from agent.reports.narrator import stray_numbers
+    from agent.reports.render import render_markdown
 
     _, b = brief
     assert b.facts["model"]["warnings"] == []  # two years of history, a 365-day horizon
@@ -157,7 +159,7 @@ def test_titles_follow_the_horizon_and_money_the_currency(tmp_path):
     """A 180-day window is named as such in the KPI table and the charts; amounts carry the
     store's currency (here the setting, since the demo files do not say)."""
     from agent.reports import charts
-    from agent.reports.brief import display_facts
+    from agent.reports.narrator import display_facts
     from agent.settings import Settings
 
     generate_store(tmp_path / "store", customers=300, seed=5)
@@ -187,21 +189,22 @@ def test_titles_follow_the_horizon_and_money_the_currency(tmp_path):
 def test_model_health_names_the_chosen_models_and_their_evidence(tmp_path):
     """CDNOW sample at its published split: the brief's model health says, in words, which
     model the rolling-origin backtests chose per target and by how much it won."""
-    from agent.reports.brief import _chosen, _model_health
+    from agent.reports.brief import model_health
+    from agent.reports.render import chosen_words
     from evals.quality.cdnow import CALIBRATION_END, HOLDOUT_DAYS, write_store
     from tools.ingest.load import load_orders
     from tools.scoring.score import score_store
 
     orders, _ = load_orders(write_store(tmp_path / "cdnow"), rejects_dir=tmp_path)
     params = score_store(orders, as_of=CALIBRATION_END, horizon_days=HOLDOUT_DAYS).params
-    m = _model_health(params)
-    value = _chosen(m, "value")
+    m = model_health(params)
+    value = chosen_words(m, "value")
     ev = params["model_selection"]["evidence"]["value:paretonbd"]
     assert value.startswith("Pareto/NBD (CLV Spearman +") and f"over {ev['cutoffs']} " in value
     assert f"{ev['mean_gain']:+.3f}" in value
     assert "paretonbd" not in value
     # a target left to the purchase model has no evidence line
     assert (
-        _chosen({"choice": {"churn": "bgnbd"}, "selection": {}}, "churn")
+        chosen_words({"choice": {"churn": "bgnbd"}, "selection": {}}, "churn")
         == "the fitted purchase model"
     )

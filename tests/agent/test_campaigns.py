@@ -65,7 +65,7 @@ def test_results_count_buyers_and_revenue_in_the_window():
 
 
 def test_demo_campaign_uplift_is_recovered(tmp_path):
-    from tools.demo.store import generate_store, simulate_campaign_response
+    from tools.demo import generate_store, simulate_campaign_response
     from tools.ingest.load import load_orders
 
     store = tmp_path / "store"
@@ -93,7 +93,7 @@ def test_demo_campaign_uplift_is_recovered(tmp_path):
 def test_contact_log_from_the_queue(workspace):
     from agent.approvals.queue import open_queue
     from agent.outreach.drafts import Draft
-    from agent.outreach.prioritise import Plan
+    from agent.outreach.plan import Plan
 
     q = open_queue(workspace)
     plan = Plan(

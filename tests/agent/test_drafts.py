@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from agent.outreach.drafts import draft_messages, template_text
-from agent.outreach.guardrails import render
 from agent.outreach.prioritise import prioritise
+from agent.outreach.render import render
 from agent.settings import Settings
 from knowledge import builtin_playbook_dir, load_playbooks
 
@@ -290,7 +290,7 @@ def test_drafts_are_signed_with_the_store_and_keep_one_line_per_paragraph(builti
     signed = S.model_copy(
         update={"store_name": "Green Leaf Tea", "sender_name": "Maria", "sign_off": "Warm wishes"}
     )
-    from agent.outreach.drafts import StoreFacts
+    from agent.outreach.facts import StoreFacts
 
     _, drafts, _ = make(builtin, store=StoreFacts.from_settings(signed))
     for d in drafts.values():

@@ -306,7 +306,7 @@ def test_offers_the_plan_did_not_give_block():
 
 
 def test_the_final_text_is_what_is_judged_and_names_that_are_not_names_render_as_there():
-    from agent.outreach.guardrails import render
+    from agent.outreach.render import render
 
     for bad in (
         "Visit evil.example",
@@ -366,7 +366,7 @@ def test_real_catalogues_product_names_mostly_pass():
 
     import pandas as pd
 
-    from agent.outreach.guardrails import store_text_problems
+    from agent.outreach.scan import store_text_problems
     from tests.builders import SHARED_DATA
 
     if not (SHARED_DATA / "online_retail_lines.parquet").exists():

@@ -448,7 +448,7 @@ def test_llm_cannot_send_or_approve(llm, queue, stores):
     assert_no_person_state(queue)
     assert [s.tool for s in ans.trace] == ["queue_drafts"]
     assert leaks(sent_to_model(server), personal(stores["a"])) == []
-    from agent.approvals.queue import ApprovalError
+    from agent.approvals.errors import ApprovalError
 
     with pytest.raises(
         ApprovalError, match="only a person"
@@ -575,7 +575,7 @@ def queue_campaign(
 ) -> None:
     """A campaign of `store` in the approval queue: one email draft per id, as written."""
     from agent.outreach.drafts import Draft
-    from agent.outreach.prioritise import Plan
+    from agent.outreach.plan import Plan
 
     plan = Plan(
         campaign_id=campaign_id,
@@ -639,7 +639,7 @@ def test_export_again_renders_only_the_stores_own_drafts_with_its_own_customers(
     """`retention approvals export --again N --store A` re-writes export N with store A's
     customers file for A's drafts only: B's drafts (same customer ids) are held back, never
     rendered with A's names and emails, and the earlier file keeps all its rows."""
-    from agent.approvals.queue import ApprovalError
+    from agent.approvals.errors import ApprovalError
     from agent.reports.campaigns import export_approved
 
     a, b, ws, queue, (cid, *_) = two_stores_one_queue(tmp_path)

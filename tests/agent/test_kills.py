@@ -28,9 +28,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from agent.approvals.queue import ExportRow, open_queue
+from agent.approvals.database import ExportRow
+from agent.approvals.queue import open_queue
 from agent.outreach.drafts import Draft
-from agent.outreach.prioritise import Plan
+from agent.outreach.plan import Plan
 from agent.reports.snapshots import list_snapshots, load_scores
 from agent.workspace import Workspace
 
@@ -365,7 +366,7 @@ def test_a_rescore_killed_at_any_moment_never_leaves_new_params_next_to_old_scor
 def test_an_export_whose_file_cannot_be_written_is_undone(template, tmp_path, monkeypatch):
     """A failed write (disk full, a folder in the way) leaves no file and no export: the drafts
     wait for the next export, which writes them once."""
-    import agent.outreach.drafts
+    import agent.approvals.export
 
     store, _ = template
     ws = _fresh(template, tmp_path / "ws")
@@ -375,7 +376,7 @@ def test_an_export_whose_file_cannot_be_written_is_undone(template, tmp_path, mo
     def full(*_a, **_k):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(agent.outreach.drafts, "atomic_csv", full)
+    monkeypatch.setattr(agent.approvals.export, "atomic_csv", full)
     with pytest.raises(OSError, match="No space"):
         q.export(customers, exports_dir=ws / "exports", actor="Maria")
     assert q.exports() == [] and all(d.status == "approved" for d in q.list_drafts())

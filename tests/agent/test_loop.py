@@ -105,7 +105,7 @@ def test_a_brief_a_week_later_reads_the_campaigns(loop):
 
 
 def test_every_number_in_the_loop_brief_is_a_fact(loop):
-    from agent.reports.brief import stray_numbers
+    from agent.reports.narrator import stray_numbers
 
     _, _, result = loop
     md = Path(result.briefs[-1]).read_text()

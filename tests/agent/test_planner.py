@@ -132,7 +132,8 @@ def test_the_shipped_intent_model_is_trained_on_the_dev_phrasings_of_today():
 def test_the_intent_model_is_not_used_with_another_embedder(assistant):
     """Trained on MiniLM vectors, the model means nothing on another embedder's: the planner then
     routes by its rules and examples alone, and still answers."""
-    from agent.assistant.planner import Planner, _intent_model
+    from agent.assistant.planner import Planner
+    from agent.assistant.router import _intent_model
 
     other = Planner(assistant.session, embedder=HashEmbedder())
     assert not _intent_model().fits(other.embedder)
@@ -142,7 +143,7 @@ def test_the_intent_model_is_not_used_with_another_embedder(assistant):
 
 @pytest.mark.parametrize("case", CASES, ids=[c["text"][:40] for c in CASES])
 def test_phrasing_maps_to_intent_entities_and_tools(assistant, case):
-    from agent.assistant.planner import extract
+    from agent.assistant.entities import extract
 
     session = assistant.session
     ents = extract(session, case["text"])
@@ -261,7 +262,7 @@ def test_blind_held_out_phrasings_reach_the_right_tools(assistant, split, floor)
 )
 def test_a_rank_is_not_a_customer_id(assistant, text):
     """ "#1", "top 1", "no. 1", "number one" name a place in a ranking, not customer C000001."""
-    from agent.assistant.planner import extract
+    from agent.assistant.entities import extract
 
     e = extract(assistant.session, text)
     assert not (e.customer_ids or e.unknown_ids) and e.rank == "value"
@@ -277,7 +278,7 @@ def test_a_rank_is_not_a_customer_id(assistant, text):
     ],
 )
 def test_an_id_after_customer_or_hash_is_still_an_id(assistant, text, cid):
-    from agent.assistant.planner import extract
+    from agent.assistant.entities import extract
 
     assert extract(assistant.session, text).customer_ids == [cid]
 

@@ -32,9 +32,10 @@ pytest.importorskip("psycopg")
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from agent.approvals.queue import ApprovalError, open_queue  # noqa: E402
+from agent.approvals.errors import ApprovalError  # noqa: E402
+from agent.approvals.queue import open_queue  # noqa: E402
 from agent.outreach.drafts import Draft  # noqa: E402
-from agent.outreach.prioritise import Plan  # noqa: E402
+from agent.outreach.plan import Plan  # noqa: E402
 
 N = 60
 

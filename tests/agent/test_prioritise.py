@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from agent.outreach.prioritise import expected_value, prioritise
+from agent.outreach.prioritise import prioritise
+from agent.outreach.value import expected_value
 from agent.settings import Settings
 from knowledge import builtin_playbook_dir, load_playbooks
 

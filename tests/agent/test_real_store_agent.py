@@ -113,7 +113,7 @@ def _top_at_risk(session) -> str:
 
 @pytest.mark.parametrize("store", ["retail", "shopify"])
 def test_customers_is_a_word_not_a_customer_id(store, request):
-    from agent.assistant.planner import extract
+    from agent.assistant.entities import extract
     from tools.insights.kpis import at_risk_mask
 
     session = request.getfixturevalue(store)
@@ -140,7 +140,7 @@ def test_why_is_customer_at_risk_on_real_ids(store, request):
 
 
 def test_ids_resolve_only_against_the_store(retail, cdnow):
-    from agent.assistant.planner import extract
+    from agent.assistant.entities import extract
 
     cid = _top_at_risk(retail)
     assert extract(retail, f"why is {cid} at risk").customer_ids == [
@@ -169,7 +169,7 @@ def test_ids_resolve_only_against_the_store(retail, cdnow):
 
 
 def test_names_resolve_only_against_the_stores_customers(shopify):
-    from agent.assistant.planner import extract
+    from agent.assistant.entities import extract
 
     p = shopify._personal
     full = (p["first_name"].fillna("") + " " + p["last_name"].fillna("")).str.strip()
@@ -184,7 +184,7 @@ def test_names_resolve_only_against_the_stores_customers(shopify):
 
 
 def test_next_best_product_is_shown_by_name_not_stock_code(retail):
-    from agent.assistant import prompts as T
+    from agent.assistant import answers as T
     from agent.toolbox.tools import ToolRunner
 
     names = retail.product_names()
@@ -239,7 +239,7 @@ def test_app_customer_table_and_cli_name_the_product(retail, tmp_path, env, caps
 
 
 def test_the_shopify_currency_is_shown_in_chat_brief_and_cli(shopify, tmp_path, capsys):
-    from agent.assistant import prompts as T
+    from agent.assistant import answers as T
     from agent.cli.main import main
     from agent.reports.brief import weekly_brief
     from agent.toolbox.tools import ToolRunner
@@ -260,7 +260,7 @@ def test_the_shopify_currency_is_shown_in_chat_brief_and_cli(shopify, tmp_path, 
 
 
 def test_a_store_whose_files_do_not_say_uses_the_currency_setting(retail):
-    from agent.reports.brief import render_markdown
+    from agent.reports.render import render_markdown
     from agent.settings import Settings
     from agent.toolbox.tools import ToolRunner
 
@@ -388,8 +388,8 @@ def test_a_store_without_consent_data_gets_a_plan_that_says_so(retail):
 
 
 def test_guardrails_and_export_treat_na_as_unknown():
+    from agent.approvals.export import exportable
     from agent.outreach.consent import Confirmation, state
-    from agent.outreach.drafts import exportable
     from agent.outreach.guardrails import check_draft
     from agent.settings import Settings
 
@@ -461,7 +461,8 @@ def test_no_drafts_until_the_merchant_confirms_then_drafts_with_the_audit_trail(
     """The failure: a store with no consent data got 0 drafts and no word why. Now the answer
     says who would be contacted, that the files carry no consent and how to supply it; after
     `retention consent confirm` (a person, recorded with who and when) the drafts are made."""
-    from agent.approvals.queue import ApprovalError, open_queue
+    from agent.approvals.errors import ApprovalError
+    from agent.approvals.queue import open_queue
     from agent.cli.main import main
 
     ws = retail.workspace.root
