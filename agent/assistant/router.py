@@ -16,6 +16,7 @@ import re
 
 import numpy as np
 
+from agent.assistant.asks import THRESHOLD, Side, SplitModel, boundaries, features, weighed
 from agent.assistant.cues import (
     ADVICE_Q,
     AND_SPLIT,
@@ -47,6 +48,12 @@ CUSTOMER_INTENTS = ("why_customer", "customer_profile", "cross_sell", "customer_
 WRITES = ("draft",)
 """Intents that write (queue drafts): only when the request asks to write (`WRITE_VERB`)."""
 _CACHE: dict[int, tuple[list[str], np.ndarray]] = {}
+
+
+@functools.lru_cache(maxsize=1)
+def _ask_split_model() -> SplitModel | None:
+    """The shipped ask-split model, loaded once per process (None when there is none)."""
+    return SplitModel.load()
 
 
 @functools.lru_cache(maxsize=1)
@@ -122,31 +129,11 @@ class Router:
             message
         ):  # send, blast, export: no tool (`ask`)
             return [(None, whole, message)]
-        parts = [
-            re.sub(r"^(?:and|then|also|plus)\s+", "", p.strip(" ,."), flags=re.I)
-            for p in SPLIT.split(message)
-            if p and p.strip(" ,.")
-        ]
-        merged: list[str] = []
-        lead = ""  # statements before the first ask ("We sent a code last Tuesday. Did it work?")
-        for p in parts:
-            if not merged and _statement(p, message):
-                lead = f"{lead}{p}. "
-            elif merged and (
-                len(p.split()) < 3
-                or (len(p.split()) <= 4 and BACK_REF.search(p))
-                or CONTEXT.search(p)
-            ):
-                merged[-1] = f"{merged[-1]} and {p}"
-            else:
-                merged.append(lead + p)
-                lead = ""
-        if lead:  # statements only: one request
-            merged.append(lead.strip(" ."))
-        if (
-            len(merged) == 1
-        ):  # "the weekly brief and the segment changes": two asks if both halves are
-            merged = self._and_split(merged[0]) or merged
+        merged = self._parts(message)
+        if self._split_model() is not None:  # where "and", a comma or "+" joins two asks
+            merged = [q for p in merged for q in self._learned_split(p)]
+        elif len(merged) == 1:  # "the weekly brief and the segment changes": two asks if both
+            merged = self._and_split(merged[0]) or merged  # halves are
         if len(merged) > 1:
             routed: list[tuple[str | None, Entities, str]] = []
             for p in merged:
@@ -169,6 +156,74 @@ class Router:
                 return known
         intent, _ = self.classify(message, whole)
         return [(intent, whole, message)]
+
+    def _parts(self, message: str) -> list[str]:
+        """The message cut at strong separators (a question mark, "also", "then", ...), a short
+        part that refers back or only gives context kept with the part before it."""
+        parts = [
+            re.sub(r"^(?:and|then|also|plus)\s+", "", p.strip(" ,."), flags=re.I)
+            for p in SPLIT.split(message)
+            if p and p.strip(" ,.")
+        ]
+        merged: list[str] = []
+        lead = ""  # statements before the first ask ("We sent a code last Tuesday. Did it work?")
+        for p in parts:
+            if not merged and _statement(p, message):
+                lead = f"{lead}{p}. "
+            elif merged and (
+                len(p.split()) < 3
+                or (len(p.split()) <= 4 and BACK_REF.search(p))
+                or CONTEXT.search(p)
+            ):
+                merged[-1] = f"{merged[-1]} and {p}"
+            else:
+                merged.append(lead + p)
+                lead = ""
+        if lead:  # statements only: one request
+            merged.append(lead.strip(" ."))
+        return merged
+
+    def _split_model(self) -> SplitModel | None:
+        model = _ask_split_model()
+        return model if model is not None and model.fits(self.embedder) else None
+
+    def _side(self, text: str, ents: Entities) -> Side:
+        intent, scores = self.classify(text, ents)
+        return Side(intent, scores, bool(ents.customer_ids or ents.unknown_ids or ents.ambiguous))
+
+    def _boundary_sides(self, text: str) -> list[tuple[str, str, str, Side, Side, Side]]:
+        """Each place two asks may meet in `text` (`agent.assistant.asks.boundaries`), with what
+        the router reads in its left side, its right side (which names the left's customer when
+        it names none) and the whole."""
+        found = boundaries(text)
+        if not found:
+            return []
+        whole = self._side(text, extract(self.session, text))
+        out = []
+        for a, sep, b in found:
+            ea, eb = extract(self.session, a), extract(self.session, b)
+            if not (eb.customer_ids or eb.unknown_ids or eb.ambiguous):
+                eb.customer_ids, eb.unknown_ids = list(ea.customer_ids), list(ea.unknown_ids)
+            out.append((a, sep, b, self._side(a, ea), self._side(b, eb), whole))
+        return out
+
+    def _learned_split(self, text: str, depth: int = 0) -> list[str]:
+        """The asks of `text`: split at the boundary the split model (`agent.assistant.asks`)
+        finds likeliest to separate two asks, when it is likely enough and both sides read as
+        distinct intents a tool answers; each side split again (three asks at most)."""
+        model = self._split_model()
+        if model is None or depth > 1:
+            return [text]
+        best: tuple[float, str, str] | None = None
+        for a, sep, b, sa, sb, whole in self._boundary_sides(text):
+            if not weighed(sa, sb):
+                continue
+            p = model.proba(features(sep, a, b, sa, sb, whole))
+            if p >= THRESHOLD and (best is None or p > best[0]):
+                best = (p, a, b)
+        if best is None:
+            return [text]
+        return self._learned_split(best[1], depth + 1) + self._learned_split(best[2], depth + 1)
 
     def _and_split(self, text: str) -> list[str] | None:
         """The two asks of "X and the Y" when each half is one on its own (3+ words, a clear

@@ -1,5 +1,6 @@
 """Train the offline planner's intent model (`agent.assistant.intent_model`) and write it to
-`agent/data/intent_model.npz`.
+`agent/data/intent_model.npz`, then the ask-split model (`agent.assistant.asks`) to
+`agent/data/ask_split.json`.
 
     python -m evals.quality.train_router            # retrain after a change to the dev phrasings or examples
     python -m evals.quality.train_router --check    # exit 1 when the shipped model is stale
@@ -14,15 +15,18 @@ ids refer to, and embedded with the local MiniLM.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from tools.demo.store import generate_store
+
 TRAIN_SPLITS = ("dev", "dev 2", "dev 3", "dev 4")
 """The phrasing splits the intent model learns from (besides the planner's examples)."""
-OUT = Path(__file__).resolve().parent.parent / "agent" / "data"
+OUT = Path(__file__).resolve().parents[2] / "agent" / "data"
 
 
 def training_pairs() -> list[tuple[str, str]]:
@@ -42,13 +46,73 @@ def training_pairs() -> list[tuple[str, str]]:
     return pairs
 
 
+def split_digest() -> str:
+    """What the ask-split model learns from: every dev phrasing with its expected intents."""
+    from agent.assistant.intent_model import training_digest
+    from evals.quality.agent import load_phrasings
+
+    return training_digest(
+        [(c["text"], json.dumps(c["intent"])) for s in TRAIN_SPLITS for c in load_phrasings(s)]
+    )
+
+
+def split_examples(router, progress=print) -> tuple[list[list[float]], list[int]]:
+    """One row per boundary of a dev phrasing (`agent.assistant.asks.boundaries`, within each
+    part the router's strong separators leave) that the router weighs (`asks.weighed`: both
+    sides read confidently as distinct intents a tool answers): 1 when the phrasing asks
+    several things and the sides read as two of them in order, else 0."""
+    from agent.assistant.asks import features, weighed
+    from evals.quality.agent import load_phrasings
+
+    X, y = [], []
+    for split in TRAIN_SPLITS:
+        for c in load_phrasings(split):
+            want = c["intent"] if isinstance(c["intent"], list) else [c["intent"]]
+            for part in router._parts(c["text"]):
+                for a, sep, b, sa, sb, whole in router._boundary_sides(part):
+                    if not weighed(sa, sb):
+                        continue
+                    apart = (
+                        len(want) > 1
+                        and sa.intent in want
+                        and sb.intent in want
+                        and want.index(sa.intent) < len(want) - 1 - want[::-1].index(sb.intent)
+                    )
+                    X.append(features(sep, a, b, sa, sb, whole))
+                    y.append(int(apart))
+    progress(f"{len(y)} boundaries, {sum(y)} between two asks")
+    return X, y
+
+
+def train_split_model(workdir: Path, progress=print):
+    """The ask-split model (`agent.assistant.asks`), on what the shipped intent model reads."""
+    from agent.assistant import router as R
+    from agent.assistant.asks import train
+    from agent.assistant.session import StoreSession
+    from agent.settings import Settings
+    from knowledge import KnowledgeBase, default_embedder
+
+    R._intent_model.cache_clear()
+    store = workdir / "store"
+    if not store.exists():
+        generate_store(store, customers=1500, seed=3)
+    session = StoreSession(
+        store,
+        workdir / "ws",
+        kb=KnowledgeBase(workdir / "chroma"),
+        settings=Settings().model_copy(update={"model": None}),
+    )
+    embedder = default_embedder()
+    X, y = split_examples(R.Router(session, embedder), progress)
+    return train(X, y, embedder=embedder.name, digest=split_digest())
+
+
 def train_model(workdir: Path, progress=print):
     from agent.assistant.intent_model import IntentModel, train, training_digest
     from agent.assistant.router import _normalised
     from agent.assistant.session import StoreSession
     from agent.settings import Settings
     from knowledge import KnowledgeBase, default_embedder
-    from tools.demo.store import generate_store
 
     pairs = training_pairs()
     progress(f"{len(pairs)} labelled requests; building the demo store their ids name")
@@ -76,25 +140,31 @@ def main(argv: list[str] | None = None) -> int:
         "--check", action="store_true", help="only say whether the shipped model is stale"
     )
     args = ap.parse_args(argv)
+    from agent.assistant.asks import MODEL_FILE as SPLIT_FILE
+    from agent.assistant.asks import SplitModel
     from agent.assistant.intent_model import MODEL_FILE, IntentModel, training_digest
 
     if args.check:
-        shipped = IntentModel.load()
+        shipped, split = IntentModel.load(), SplitModel.load()
         fresh = shipped is not None and shipped.digest == training_digest(training_pairs())
+        fresh = fresh and split is not None and split.digest == split_digest()
         print(
-            "the intent model is up to date"
+            "the intent and ask-split models are up to date"
             if fresh
             else "the intent model is stale: run python -m evals.quality.train_router"
         )
         return 0 if fresh else 1
     with tempfile.TemporaryDirectory() as tmp:
         model = train_model(Path(tmp))
-    OUT.mkdir(parents=True, exist_ok=True)
-    model.save(OUT / MODEL_FILE)
-    print(
-        f"wrote {OUT / MODEL_FILE}: {len(model.classes)} intents, "
-        f"{model.coef.shape[1]} features, trained with {model.embedder}"
-    )
+        OUT.mkdir(parents=True, exist_ok=True)
+        model.save(OUT / MODEL_FILE)
+        print(
+            f"wrote {OUT / MODEL_FILE}: {len(model.classes)} intents, "
+            f"{model.coef.shape[1]} features, trained with {model.embedder}"
+        )
+        split = train_split_model(Path(tmp))
+        split.save(OUT / SPLIT_FILE)
+        print(f"wrote {OUT / SPLIT_FILE}: {len(split.coef)} boundary features")
     return 0
 
 

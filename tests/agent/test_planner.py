@@ -507,3 +507,41 @@ def test_several_asks_call_each_tool_once(assistant, text, tools):
     the at-risk list is what the drafts are for); "X and the Y" is two asks; a sentence of
     context is no ask; "so I can review them" is no request to skip approval."""
     assert [s.tool for s in assistant.ask(text).trace] == tools
+
+
+def test_the_shipped_ask_split_model_is_trained_on_the_dev_phrasings_of_today():
+    """The ask-split model (`agent/data/ask_split.json`) records a digest of the dev phrasings it
+    learned from; retrain with `python -m evals.quality.train_router` after changing them."""
+    from agent.assistant.asks import FEATURES, SplitModel
+    from evals.quality.train_router import split_digest
+
+    model = SplitModel.load()
+    assert model is not None and model.embedder == "all-minilm-l6-v2"
+    assert len(model.coef) == len(FEATURES)
+    assert model.digest == split_digest(), "retrain: python -m evals.quality.train_router"
+
+
+@pytest.mark.parametrize(
+    ("text", "tools"),
+    [
+        ("revenue by segment and AOV", ["segment_summary", "store_kpis"]),
+        ("overview, kpis", ["store_overview", "store_kpis"]),
+        ("revenue this week and uplift from the campaign", ["store_kpis", "campaign_results"]),
+        ("overview of my customers and what they're worth", ["store_overview"]),
+        ("at risk customers in Champions and their churn reasons", ["at_risk_customers"]),
+    ],
+)
+def test_a_learned_boundary_splits_joined_asks_and_keeps_one_ask_whole(assistant, text, tools):
+    """Two asks joined by "and" or a comma with no question word between them are two asks when
+    the split model (`agent.assistant.asks`) says the boundary separates them; an "and" inside
+    one ask is no boundary."""
+    assert [s.tool for s in assistant.ask(text).trace] == tools
+
+
+def test_the_split_model_is_not_used_with_another_embedder(assistant):
+    """Its features are what the MiniLM router reads: with another embedder it is not used."""
+    from agent.assistant.planner import Planner
+
+    other = Planner(assistant.session, embedder=HashEmbedder())
+    assert other._split_model() is None
+    assert len(other.route("revenue by segment and AOV")) >= 1
