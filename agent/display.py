@@ -23,14 +23,12 @@ from agent.settings import Settings
 from tools.schema import currency_code
 
 
-def store_currency(file_currency, settings=None) -> str | None:
-    """The store's currency: what its files say, else the `currency` setting
-    (RETENTION_CURRENCY, `--currency`), else None."""
+def store_currency(file_currency, settings: Settings | None = None) -> str | None:
+    """The store's currency: what its files say, else the `currency` of `settings`
+    (RETENTION_CURRENCY, `--currency`, the app's Settings tab), else None."""
     code = currency_code(file_currency)
     if code:
         return code
-    if settings is None:
-        settings = Settings()
     return currency_code(getattr(settings, "currency", None))
 
 

@@ -173,3 +173,46 @@ def test_every_module_is_small_enough_to_read():
         if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
     }
     assert not long, f"split these modules: {long}"
+
+
+SETTINGS_MADE_IN = {
+    "agent.settings",  # the class itself (with_workspace validates one field at a time)
+    "agent.assistant.session",  # a session opened without one: a script's or a test's
+    "ui.handlers.context",  # the app's one AppContext
+}
+"""Where a `Settings` object may be made: the programs (the command line, the app, the
+evaluations) and the session's default. Everything else is handed the one it runs under."""
+
+
+def _makes_settings(path: Path) -> list[int]:
+    """The lines that call agent.settings.Settings (not another library's `Settings`)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    ours = any(
+        isinstance(node, ast.ImportFrom) and node.module == "agent.settings"
+        for node in ast.walk(tree)
+    )
+    if not ours:
+        return []
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and (
+            (isinstance(node.func, ast.Name) and node.func.id == "Settings")
+            or (isinstance(node.func, ast.Attribute) and node.func.attr == "Settings")
+        )
+    ]
+
+
+def test_one_settings_object_is_passed_in():
+    """STYLE.md / issue "one settings object passed in": a module deep in the agent that made
+    its own `Settings()` would read the environment behind its caller's back and ignore what
+    the merchant saved in the app or gave on the command line (--currency)."""
+    made = {
+        m: lines
+        for m, p in MODULES.items()
+        if not m.startswith(("agent.cli", "evals")) and m not in SETTINGS_MADE_IN
+        if (lines := _makes_settings(p))
+    }
+    assert not made, f"take the caller's settings instead of making one here: {made}"
+    assert _makes_settings(MODULES["agent.cli.common"]), "the finder finds the command's own"

@@ -179,7 +179,7 @@ def launch(
     ctx.start_warmup()  # the store is scored while the server starts and the page loads
     app = build_app(ctx)
     port, key = int(port), new_key()
-    password = password if password is not None else (Settings().ui_password or None)
+    password = password if password is not None else (ctx.settings.ui_password or None)
     blocked = [
         str(p)
         for p in (ctx.ws.root.resolve(), Path(store_dir).resolve())

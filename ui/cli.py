@@ -15,7 +15,7 @@ from agent.cli.common import (
     WorkspaceOpt,
     load_and_print,
     resolve_store,
-    use_currency,
+    run_settings,
 )
 from agent.workspace import Workspace
 
@@ -34,7 +34,8 @@ def register(app: typer.Typer) -> None:
         """Start the Gradio app on 127.0.0.1 (after the store's summary: what `make run` shows)."""
         from ui.app import launch
 
-        use_currency(currency)
         ws = Workspace.at(workspace)
+        settings = run_settings(ws, currency)
         path = resolve_store(ws, store, demo)
-        launch(path, ws.root, port=port, loaded=load_and_print(path, ws))
+        loaded = load_and_print(path, ws, settings)
+        launch(path, ws.root, port=port, settings=settings, loaded=loaded)

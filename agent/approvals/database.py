@@ -171,10 +171,8 @@ _TRIGGERS = {
 
 
 def database_url(workspace: str | Path | None = None, url: str | None = None) -> str:
-    """Explicit url > DATABASE_URL > sqlite:///<workspace>/approvals.sqlite."""
-    from agent.settings import Settings
-
-    url = url or Settings().database_url
+    """`url` (the `database_url` setting, DATABASE_URL), else
+    sqlite:///<workspace>/approvals.sqlite."""
     if url:
         return _driver(url)
     if workspace is None:

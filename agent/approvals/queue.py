@@ -323,5 +323,6 @@ class ApprovalQueue(People, ConsentConfirmations, Exports):
 
 
 def open_queue(workspace: str | Path | None = None, *, url: str | None = None) -> ApprovalQueue:
-    """The queue of a workspace (or of `url` / DATABASE_URL)."""
+    """The queue of a workspace: on `url` (the `database_url` setting, DATABASE_URL) when it is
+    given, else the workspace's SQLite file."""
     return ApprovalQueue(make_engine(database_url(workspace, url)), workspace)

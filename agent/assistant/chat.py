@@ -35,10 +35,8 @@ class Assistant:
         thread_id: str | None = None,
         max_iterations: int = 8,
     ) -> None:
-        from agent.settings import Settings
-
         self.session = session
-        self.settings = settings or session.settings or Settings()
+        self.settings = settings if settings is not None else session.settings
         self.runner = ToolRunner(session)
         self.thread_id = thread_id or uuid.uuid4().hex
         if chat_model is not None or self.settings.model:

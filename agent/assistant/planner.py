@@ -105,9 +105,7 @@ class Planner(Router):
         return lead + getattr(self, f"_{intent}")(e, message)
 
     def _discount_cap(self) -> float:
-        from agent.settings import Settings
-
-        return float((self.session.settings or Settings()).discount_cap)
+        return float(self.session.settings.discount_cap)
 
     def _refuse(self, r: policy.Refusal) -> str:
         rules = self._call("outreach_rules") if r.kind == "discount" else None

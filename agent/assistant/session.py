@@ -36,6 +36,7 @@ from tools.schema import PERSONAL_FIELDS
 
 if TYPE_CHECKING:
     from agent.assistant.redaction import PersonalIndex
+    from agent.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -88,20 +89,24 @@ class StoreSession(CustomerLookup):
         progress: Progress | None = None,
         kb=None,
         embedder=None,
-        settings=None,
+        settings: Settings | None = None,
         loaded=None,
         model: str = DEFAULT_MODEL,
     ) -> None:
-        """`loaded`: this store as `tools.ingest.load.load_store` already gave it (with this
-        workspace's rejects folder), so that it is not read again. `model`: the scoring
-        model (tools.models.choices.MODELS; `--model` of chat and brief)."""
+        """`settings`: the one settings object of the program that opens the session (the
+        command's, the app's); every tool, the planner and the assistant read it from here.
+        Without one, the environment's (`Settings()`: a script or a test). `loaded`: this
+        store as `tools.ingest.load.load_store` already gave it (with this workspace's rejects
+        folder), so that it is not read again. `model`: the scoring model
+        (tools.models.choices.MODELS; `--model` of chat and brief)."""
+        from agent.settings import Settings
         from tools.ingest.load import load_store
 
         self.store_dir = Path(store_dir)
         self.workspace = workspace if isinstance(workspace, Workspace) else Workspace.at(workspace)
         self.horizon_days = int(horizon_days)
         self.model = check_model(model)
-        self.settings = settings
+        self.settings: Settings = settings if settings is not None else Settings()
         self._progress = progress or _noop
         self._kb = kb
         self._kb_indexed = False

@@ -15,7 +15,7 @@ import typer
 
 from agent.approvals.errors import ApprovalError
 from agent.approvals.people import person
-from agent.approvals.queue import open_queue
+from agent.cli.common import DEFAULT_WS, WorkspaceOpt, run_settings, workspace_queue
 from agent.workspace import Workspace
 
 approvals_app = typer.Typer(
@@ -28,15 +28,6 @@ people_app = typer.Typer(
 approvals_app.add_typer(people_app, name="people")
 campaigns_app = typer.Typer(help="Campaigns and their measured results.", no_args_is_help=True)
 
-WorkspaceOpt = Annotated[
-    Path,
-    typer.Option(
-        "--workspace",
-        envvar="RETENTION_WORKSPACE",
-        help="Folder the app writes to.",
-        show_default=True,
-    ),
-]
 ByOpt = Annotated[
     str | None,
     typer.Option(
@@ -55,14 +46,13 @@ StoreOpt = Annotated[
 ]
 DemoOpt = Annotated[bool, typer.Option("--demo", help="Use the workspace's demo store.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-DEFAULT_WS = Path(".retention")
 NOTHING_SENT = (
     "Nothing is sent by this software: import the file into Klaviyo or Shopify Email yourself."
 )
 
 
 def _queue(workspace: Path):
-    return open_queue(Workspace.at(workspace).root)
+    return workspace_queue(Workspace.at(workspace))
 
 
 def _by(name: str | None) -> str:
@@ -293,12 +283,9 @@ def approvals_edit(
 ) -> None:
     """Edit a draft's subject or body; the guardrails check the new text and the draft needs
     approving again."""
-    from agent.settings import Settings, with_workspace
-
-    q = _queue(workspace)
-    cap = with_workspace(
-        Settings(), Workspace.at(workspace).root
-    ).discount_cap  # the store's, as saved
+    settings = run_settings(Workspace.at(workspace))
+    q = workspace_queue(Workspace.at(workspace), settings)
+    cap = settings.discount_cap  # the store's, as saved
     t = q.edit(
         draft_id,
         actor=_by(by),
@@ -336,7 +323,7 @@ def approvals_export(
 
     ws = Workspace.at(workspace)
     res = export_approved(
-        ws, open_queue(ws.root), actor=_by(by), store=store, demo=demo, out=out, again=again
+        ws, workspace_queue(ws), actor=_by(by), store=store, demo=demo, out=out, again=again
     )
     for s in res.skipped:
         typer.echo(f"  held back: {s}")
@@ -368,7 +355,7 @@ def campaigns_results(
     from agent.reports.campaigns import all_campaign_results, campaign_store
 
     ws = Workspace.at(workspace)
-    q = open_queue(ws.root)
+    q = workspace_queue(ws)
     table = all_campaign_results(
         q, campaign_store(ws, q, store, demo=demo).orders, window_days=window_days
     )
@@ -414,14 +401,14 @@ def campaigns_plan(
     from agent.outreach.campaign import create_campaign
     from agent.reports.campaigns import campaign_store
     from agent.reports.snapshots import list_snapshots, load_scores
-    from agent.settings import Settings, with_workspace
     from knowledge import builtin_playbook_dir, load_playbooks
 
     ws = Workspace.at(workspace)
     if not list_snapshots(ws):
         raise ApprovalError("no scores in the workspace yet: run `retention score` first")
     scores, _ = load_scores(ws)
-    q = open_queue(ws.root)
+    settings = run_settings(ws)
+    q = workspace_queue(ws, settings)
     st = campaign_store(ws, q, store, demo=demo)
     day = pd.Timestamp(week_of or list_snapshots(ws)[-1]).date()
     cid = campaign or f"week-{day}"
@@ -430,13 +417,13 @@ def campaigns_plan(
         scores=scores,
         customers=st.customers,
         playbooks=list(load_playbooks([builtin_playbook_dir()]).playbooks),
-        settings=with_workspace(Settings(), ws.root),
+        settings=settings,
         week_of=day,
         campaign_id=cid,
         orders=st.orders,
         products=st.products,
         store_path=str(Path(st.path).resolve()),
-        currency=store_currency(st.currency),
+        currency=store_currency(st.currency, settings),
     )
     blocked = sum(d.blocked for d in drafts)
     typer.echo(

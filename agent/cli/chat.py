@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 
-from agent.cli.common import UserError, out, resolve_store
+from agent.cli.common import UserError, out, resolve_store, run_settings
 from tools.models.choices import DEFAULT_MODEL
+
+if TYPE_CHECKING:
+    from agent.settings import Settings
 
 BYE = ("exit", "quit", "bye", ":q")
 
@@ -28,17 +32,18 @@ def chat_command(
     show_tools: bool = False,
     *,
     model: str = DEFAULT_MODEL,
+    settings: Settings | None = None,
 ) -> None:
     """Answer one message, or chat until the person types exit (or Ctrl-D). `model`: the
-    scoring model (tools.models.choices.MODELS, `--model`)."""
+    scoring model (tools.models.choices.MODELS, `--model`); `settings`: the command's
+    (agent.cli.common.run_settings; default: this workspace's)."""
     from agent.assistant.llm import ModelConfigError
-    from agent.settings import Settings, with_workspace
     from agent.workspace import Workspace
 
     ws = Workspace.at(workspace)
     path = resolve_store(ws, store, demo)
     _log_to(ws.root / "chat.log")
-    settings = with_workspace(Settings(), ws.root)  # the store settings saved in the app
+    settings = settings if settings is not None else run_settings(ws)
     try:
         assistant = _assistant(path, ws, settings, model=model)
         if message is not None:

@@ -1,15 +1,15 @@
 """What every `retention` command shares: the consoles, the options, the store it works on.
 
 `UserError` is a mistake in how a command was called (printed as one line, exit code 2);
+`run_settings` is a command's one settings object, handed to everything it calls;
 `resolve_store` picks --store or the demo store; `load_and_print` loads a store and prints its
 summary and load report.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -17,6 +17,9 @@ from rich.console import Console
 from agent.workspace import Workspace
 from tools.errors import RetentionError
 from tools.models.choices import MODEL_HELP, MODELS
+
+if TYPE_CHECKING:
+    from agent.settings import Settings
 
 out = Console()
 err = Console(stderr=True)
@@ -66,16 +69,29 @@ def parse_map(items: list[str] | None) -> dict[str, str]:
     return mapping
 
 
-def use_currency(currency: str | None) -> None:
-    """--currency: checked, then the `currency` setting (RETENTION_CURRENCY) of this run."""
+def run_settings(ws: Workspace, currency: str | None = None) -> Settings:
+    """This command's one settings object, passed to everything it calls: --currency
+    (checked) over the environment (RETENTION_*, .env) over the store settings saved in the
+    workspace (the app's Settings tab) over the defaults."""
+    from agent.settings import Settings, with_workspace
     from tools.schema import currency_code
 
     if currency is None:
-        return
+        return with_workspace(Settings(), ws.root)
     try:
-        os.environ["RETENTION_CURRENCY"] = currency_code(currency) or ""
+        code = currency_code(currency) or None
     except ValueError as exc:
         raise UserError(f"--currency: {exc}") from None
+    return with_workspace(Settings(currency=code), ws.root)
+
+
+def workspace_queue(ws: Workspace, settings: Settings | None = None):
+    """The workspace's approval queue, on the database `settings` name (`database_url`,
+    DATABASE_URL; default: this command's run_settings), else the workspace's SQLite file."""
+    from agent.approvals.queue import open_queue
+
+    settings = settings if settings is not None else run_settings(ws)
+    return open_queue(ws.root, url=settings.database_url)
 
 
 def resolve_store(ws: Workspace, store: Path | None, demo: bool) -> Path:
@@ -100,22 +116,25 @@ def resolve_store(ws: Workspace, store: Path | None, demo: bool) -> Path:
 # --- loading a store ---------------------------------------------------------------------------
 
 
-def load_and_print(path: Path, ws: Workspace, *, column_map: dict | None = None):
-    """The loaded store, after printing its summary and load report."""
+def load_and_print(
+    path: Path, ws: Workspace, settings: Settings, *, column_map: dict | None = None
+):
+    """The loaded store, after printing its summary and load report (its currency: the
+    files', else the `currency` of `settings`)."""
     from tools.ingest.load import load_store, store_summary
 
     with out.status(f"Loading {path} ..."):
         loaded = load_store(path, column_map=column_map, rejects_dir=ws.rejects)
-    print_summary(store_summary(loaded), loaded)
+    print_summary(store_summary(loaded), loaded, settings)
     return loaded
 
 
-def print_summary(s: dict, loaded) -> None:
+def print_summary(s: dict, loaded, settings: Settings) -> None:
     from rich.table import Table
 
     from agent.display import money, store_currency
 
-    cur = store_currency(s["currency"])
+    cur = store_currency(s["currency"], settings)
     out.print(f"[bold]Store[/bold] {s['store']}")
     out.print(
         f"  {s['customers']:,} customers, {s['orders']:,} orders, revenue {money(s['revenue'], cur)}"

@@ -20,8 +20,7 @@ from typing import Annotated
 import typer
 
 from agent.approvals.errors import ApprovalError
-from agent.approvals.queue import open_queue
-from agent.cli.common import WorkspaceOpt
+from agent.cli.common import WorkspaceOpt, workspace_queue
 from agent.workspace import Workspace
 
 consent_app = typer.Typer(
@@ -79,7 +78,7 @@ def _record(method: str, workspace, store, demo, channel, by, note):
     path = _store(ws, store, demo)
     kind = _channel(channel)
     actor = by if by is not None else getpass.getuser()
-    return path, kind, getattr(open_queue(ws.root), method)(path, kind, actor=actor, note=note)
+    return path, kind, getattr(workspace_queue(ws), method)(path, kind, actor=actor, note=note)
 
 
 @consent_app.command("confirm")
@@ -132,7 +131,7 @@ def consent_status(
     ws = Workspace.at(workspace)
     path = _store(ws, store, demo)
     loaded = load_store(path, rejects_dir=ws.rejects)
-    confirmed = open_queue(ws.root).consent_confirmations(path)
+    confirmed = workspace_queue(ws).consent_confirmations(path)
     s = summary(loaded.orders["customer_id"].astype(str).unique(), loaded.customers, confirmed)
     typer.echo(f"Consent for {path} ({s['customers']:,} customers in the orders):")
     typer.echo(statement(s))

@@ -71,7 +71,7 @@ def run_loop(
     settings = settings or Settings(_env_file=None, **LOOP_SETTINGS)
     playbooks = list(load_playbooks([builtin_playbook_dir()]).playbooks)
     priors = playbook_priors(playbooks)
-    queue = open_queue(workspace.root)
+    queue = open_queue(workspace.root, url=settings.database_url)
     if not queue.people():
         queue.add_person(MERCHANT)
     result = LoopResult(store_dir)

@@ -30,7 +30,7 @@ from agent.cli.common import (
     parse_as_of,
     parse_map,
     resolve_store,
-    use_currency,
+    run_settings,
 )
 from agent.cli.consent import consent_app
 from agent.cli.kb import kb_app
@@ -152,9 +152,13 @@ def summary(
     workspace: WorkspaceOpt = DEFAULT_WS,
 ) -> None:
     """Load a store and print its summary and the load report (rows read / accepted / rejected)."""
-    use_currency(currency)
     ws = Workspace.at(workspace)
-    load_and_print(resolve_store(ws, store, demo), ws, column_map=parse_map(column_map))
+    load_and_print(
+        resolve_store(ws, store, demo),
+        ws,
+        run_settings(ws, currency),
+        column_map=parse_map(column_map),
+    )
 
 
 @app.command("quickstart", hidden=True)
@@ -202,8 +206,10 @@ def chat(
     """Ask the retention assistant (offline planner unless a model is configured)."""
     from agent.cli.chat import chat_command
 
-    use_currency(currency)
-    chat_command(message, store, demo, workspace, show_tools, model=check_model(model))
+    settings = run_settings(Workspace.at(workspace), currency)
+    chat_command(
+        message, store, demo, workspace, show_tools, model=check_model(model), settings=settings
+    )
 
 
 @app.command("brief")
@@ -225,14 +231,12 @@ def brief(
 ) -> None:
     """Write the weekly retention brief (Markdown, HTML and charts) to the workspace."""
     from agent.reports.brief import weekly_brief
-    from agent.settings import Settings, with_workspace
     from tools.ingest.load import load_store
 
-    use_currency(currency)
     check_model(model)
     ws = Workspace.at(workspace)
+    settings = run_settings(ws, currency)
     path = resolve_store(ws, store, demo)
-    settings = with_workspace(Settings(), ws.root)  # the store settings saved in the app
     narrator = None
     if settings.model:  # LLM mode: the model writes the opening from the facts
         from agent.assistant.llm import ModelConfigError, chat_model_from_settings
@@ -259,6 +263,7 @@ def brief(
             workspace=ws,
             week_ending=when,
             cac=cac,
+            settings=settings,
             narrator=narrator,
             horizon_days=horizon,
             progress=lambda m: status.update(f"Brief: {m} ..."),

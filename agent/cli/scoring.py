@@ -28,7 +28,7 @@ from agent.cli.common import (
     parse_as_of,
     parse_map,
     resolve_store,
-    use_currency,
+    run_settings,
 )
 from agent.workspace import Workspace
 from tools.files import atomic_write_text
@@ -102,12 +102,11 @@ def score(
 
     from agent.display import money, product_names, store_currency
     from tools.insights.kpis import at_risk_mask
-
-    use_currency(currency)
     from tools.scoring.score import score_store
 
     check_model(model)
     ws = Workspace.at(workspace)
+    settings = run_settings(ws, currency)
     if engine not in ENGINES:
         raise UserError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if engine == "spark":
@@ -150,7 +149,7 @@ def score(
     if params_out is not None:
         atomic_write_text(params_out, json.dumps(result.params, indent=2, default=str))
     s = result.scores
-    cur = store_currency(loaded.currency)
+    cur = store_currency(loaded.currency, settings)
     out.print(
         f"Scored {len(s):,} customers as of {when.date()} over {horizon_days} days "
         f"(model {result.params['model_choice']})."

@@ -201,9 +201,7 @@ def outreach_rules(session, a: NoArgs) -> dict:
     the discount cap, the per-customer contact cap and weekly contact budget, the control-group
     share, channel consent, and that only a person approves drafts and nothing is sent. No
     tool takes a discount, message text or a sensitive attribute from the model."""
-    from agent.settings import Settings
-
-    s = session.settings or Settings()
+    s = session.settings
     return {
         "discount_cap": float(s.discount_cap),
         "discount_cap_percent": round(float(s.discount_cap) * 100, 2),

@@ -20,6 +20,7 @@ import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -31,6 +32,9 @@ from tools.files import atomic_write_text
 from tools.insights.kpis import at_risk_mask, change, value_at_stake, week_kpis
 from tools.insights.segments import migration_summary
 from tools.schema import REASON_LABEL
+
+if TYPE_CHECKING:
+    from agent.settings import Settings
 
 
 @dataclass
@@ -82,7 +86,7 @@ def weekly_brief(
     week_ending=None,
     cac: float | None = None,
     horizon_days: int = 365,
-    settings=None,
+    settings: Settings,
     top_n: int = 10,
     narrator: Callable[[dict], str] | None = None,
     progress: Callable[[str], None] = lambda _: None,
@@ -91,10 +95,8 @@ def weekly_brief(
     from agent.outreach.prioritise import prioritise
     from agent.reports import grading as G
     from agent.reports.campaigns import open_control_groups, store_campaigns
-    from agent.settings import Settings
     from knowledge import builtin_playbook_dir, load_playbooks
 
-    settings = settings or Settings()
     currency = store_currency(getattr(store, "currency", None), settings)
     end = (
         pd.Timestamp(week_ending).normalize()
@@ -139,7 +141,7 @@ def weekly_brief(
     ]
     playbooks = list(load_playbooks([builtin_playbook_dir()]).playbooks)
     # only this store's drafts and consent confirmations: a workspace may hold other stores' too
-    queue = open_queue(workspace.root)
+    queue = open_queue(workspace.root, url=settings.database_url)
     progress("grading last week's forecast and the campaigns")
     facts["forecast_check"] = G.forecast_facts(
         store, workspace, end, horizon_days=horizon_days, queue=queue

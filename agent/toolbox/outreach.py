@@ -29,9 +29,8 @@ from tools.schema import ContactChannel
 
 
 def session_settings(session, **update):
-    from agent.settings import Settings
-
-    base = session.settings or Settings()
+    """The session's settings, with `update` on a copy."""
+    base = session.settings
     return base.model_copy(update=update) if update else base
 
 

@@ -161,10 +161,10 @@ def rounded(x: float, nd: int = 2) -> float:
 
 
 def store_queue(session):
-    """The approval queue of the session's workspace."""
+    """The approval queue of the session's workspace, on the database its settings name."""
     from agent.approvals.queue import open_queue  # SQLAlchemy: only when a tool needs the queue
 
-    return open_queue(session.workspace.root)
+    return open_queue(session.workspace.root, url=session.settings.database_url)
 
 
 def confirmed_consent(session, queue=None) -> dict:

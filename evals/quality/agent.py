@@ -249,9 +249,8 @@ def run_scenarios(
     """Each scenario on a fresh assistant (its `setup` turns first), then every check."""
     from agent.approvals.queue import open_queue
     from agent.assistant.chat import Assistant
-    from agent.settings import Settings
 
-    settings = session.settings or Settings()
+    settings = session.settings
     queue = open_queue(session.workspace.root)
     recorder = None
     if mode == "llm":

@@ -10,6 +10,7 @@ import pytest
 
 from agent.display import fmt
 from agent.reports.brief import weekly_brief
+from agent.settings import Settings
 from agent.workspace import Workspace
 from tools.demo.store import generate_store
 from tools.ingest.load import load_store
@@ -22,7 +23,7 @@ def brief(tmp_path_factory):
     generate_store(root / "store", customers=1500, seed=4)
     st = load_store(root / "store")
     ws = Workspace.at(root / "ws")
-    return st, weekly_brief(st, workspace=ws, cac=40.0)
+    return st, weekly_brief(st, workspace=ws, cac=40.0, settings=Settings(_env_file=None))
 
 
 def test_files_written(brief):

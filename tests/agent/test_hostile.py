@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from agent.settings import Settings
 from tests.fakes import HashEmbedder, StandIn, use_stand_in
 
 TICKET = (
@@ -391,7 +392,7 @@ def llm(session, monkeypatch):
         server = StandIn(cassette, subs)
         servers.append(server)
         use_stand_in(monkeypatch, server)
-        a = Assistant(session, settings=None)
+        a = Assistant(session, settings=Settings())
         assert a.mode == "llm"
         return a, server
 
@@ -689,12 +690,15 @@ def test_export_again_renders_only_the_stores_own_drafts_with_its_own_customers(
 def test_brief_counts_only_its_own_stores_drafts(tmp_path, no_model):
     """The weekly brief of store A says how many of A's drafts wait, not the workspace's."""
     from agent.reports.brief import weekly_brief
+    from agent.settings import Settings
     from agent.workspace import Workspace
     from tools.ingest.load import load_store
 
     a, b, ws, queue, _ = two_stores_one_queue(tmp_path, customers=150, drafts={"a": 2, "b": 5})
     queue.approve([1, 3, 4], actor="Maria")  # A: 1 approved, 1 pending; B: 2 approved, 3 pending
-    brief = weekly_brief(load_store(a), workspace=Workspace.at(ws))
+    brief = weekly_brief(
+        load_store(a), workspace=Workspace.at(ws), settings=Settings(_env_file=None)
+    )
     assert (brief.facts["drafts_pending"], brief.facts["drafts_approved"]) == (1, 1)
     assert "1 drafts wait for approval and 1 are approved" in brief.markdown
 

@@ -10,6 +10,7 @@ import re
 import pytest
 from langchain_core.messages import AIMessage, ToolMessage
 
+from agent.settings import Settings
 from tests.builders import personal_strings
 from tests.fakes import (
     CASSETTES,
@@ -209,7 +210,7 @@ def test_chatopenai_tool_loop_replayed(session, monkeypatch, demo):
     server = StandIn("chat_tool_loop.json", {"TOP_ID": top_id})
     try:
         use_stand_in(monkeypatch, server)
-        a = Assistant(session)
+        a = Assistant(session, settings=Settings())
         assert a.mode == "llm"
         ans = a.ask("Who should I contact first among my high-value customers?")
     finally:
@@ -240,7 +241,8 @@ def test_chatopenai_streams_the_replayed_tool_loop(session, monkeypatch):
         use_stand_in(monkeypatch, server)
         events = list(
             stream_answer(
-                Assistant(session), "Who should I contact first among my high-value customers?"
+                Assistant(session, settings=Settings()),
+                "Who should I contact first among my high-value customers?",
             )
         )
     finally:
@@ -273,7 +275,7 @@ def test_401_says_how_to_fix(session, monkeypatch):
         monkeypatch.setenv("OPENAI_API_KEY", "wrong-key")
         monkeypatch.setenv("OPENAI_BASE_URL", server.url)
         with pytest.raises(ModelConfigError) as err:
-            Assistant(session).ask("hello")
+            Assistant(session, settings=Settings()).ask("hello")
     finally:
         server.close()
     msg = str(err.value)
@@ -287,9 +289,9 @@ def test_missing_key_says_how_to_fix(session, monkeypatch):
 
     monkeypatch.setenv("RETENTION_MODEL", "gpt-4o-mini")
     with pytest.raises(ModelConfigError, match=r"set OPENAI_API_KEY=… or unset RETENTION_MODEL"):
-        Assistant(session)
+        Assistant(session, settings=Settings())
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # a local server needs no key
-    assert Assistant(session).mode == "llm"
+    assert Assistant(session, settings=Settings()).mode == "llm"
 
 
 def test_cli_chat_one_shot_offline(demo, capsys):

@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from langchain_core.messages import AIMessage
 
+from agent.settings import Settings
 from tests.builders import build_demo
 from tests.fakes import HashEmbedder, ScriptedChatModel, call, send_completion
 
@@ -124,7 +125,7 @@ def run_both(session, monkeypatch, script: list, message: str, url: str | None =
         server = Scripted(script)
         monkeypatch.setenv("OPENAI_BASE_URL", url or server.url)
         try:
-            a = Assistant(session)
+            a = Assistant(session, settings=Settings())
             assert a.mode == "llm"
             got.append(list(stream_answer(a, message)) if streaming else a.ask(message))
             got.append(server.requests)
@@ -332,7 +333,7 @@ def test_cli_turn_falls_back_offline(session, monkeypatch, capsys):
 
     monkeypatch.setenv("RETENTION_MODEL", "gpt-4o-mini")
     monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{closed_port()}/v1")
-    _turn(Assistant(session), "how many customers do I have?", show_tools=True)
+    _turn(Assistant(session, settings=Settings()), "how many customers do I have?", show_tools=True)
     out = capsys.readouterr().out
     assert "The language model is unavailable" in out and "tool store_overview" in out
     assert not re.search(r"Traceback", out)

@@ -185,7 +185,7 @@ def _race(*jobs):
 
 
 def test_the_queue_runs_on_postgresql_with_the_append_only_audit_log(db_url, tmp_path):
-    q = open_queue(tmp_path / "ws")
+    q = open_queue(tmp_path / "ws", url=db_url)
     assert q.engine.dialect.name == "postgresql"
     ids = _campaign(q, _store(tmp_path))
     q.add_person("Maria")
@@ -194,15 +194,19 @@ def test_the_queue_runs_on_postgresql_with_the_append_only_audit_log(db_url, tmp
         conn.execute(text("UPDATE audit_log SET actor = 'x'"))
     with pytest.raises(ApprovalError, match="only a person"):
         q.approve(ids[2:3], actor="gpt-4o-mini")
-    open_queue(tmp_path / "ws")  # a second process on the same database: the schema is there
+    # a second process on the same database: the schema is there
+    open_queue(tmp_path / "ws", url=db_url)
 
 
 def test_two_approvers_racing_on_the_same_drafts_approve_each_once(db_url, tmp_path):
-    q = open_queue(tmp_path / "ws")
+    q = open_queue(tmp_path / "ws", url=db_url)
     ids = _campaign(q, _store(tmp_path))
     q.add_person("Maria")
     q.add_person("Bo", by="Maria")
-    a, b = open_queue(tmp_path / "ws"), open_queue(tmp_path / "ws")  # two sessions, two engines
+    a, b = (
+        open_queue(tmp_path / "ws", url=db_url),
+        open_queue(tmp_path / "ws", url=db_url),
+    )  # two sessions, two engines
     done = {"Maria": [], "Bo": []}
 
     def approver(queue, who, order):
@@ -227,10 +231,10 @@ def test_an_export_racing_the_approvals_exports_each_draft_once(db_url, tmp_path
     from agent.reports.campaigns import export_approved
 
     ws = tmp_path / "ws"
-    q = open_queue(ws)
+    q = open_queue(ws, url=db_url)
     ids = _campaign(q, _store(tmp_path))
     q.add_person("Maria")
-    approving, exporting = open_queue(ws), open_queue(ws)
+    approving, exporting = open_queue(ws, url=db_url), open_queue(ws, url=db_url)
     results, stop = [], threading.Event()
 
     def approve():
@@ -258,7 +262,7 @@ def test_an_export_racing_the_approvals_exports_each_draft_once(db_url, tmp_path
 
 def test_an_export_killed_in_the_middle_is_finished_once(db_url, tmp_path):
     ws = tmp_path / "ws"
-    q = open_queue(ws)
+    q = open_queue(ws, url=db_url)
     ids = _campaign(q, _store(tmp_path))
     q.add_person("Maria")
     q.approve(ids, actor="Maria")

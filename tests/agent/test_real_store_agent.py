@@ -248,7 +248,7 @@ def test_the_shopify_currency_is_shown_in_chat_brief_and_cli(shopify, tmp_path, 
     overview = ToolRunner(shopify).call("store_overview", {})
     assert overview["currency"] == "USD"
     assert f"net revenue {overview['net_revenue_to_date']:,.2f} USD" in T.overview(overview)
-    b = weekly_brief(shopify.store, workspace=shopify.workspace)
+    b = weekly_brief(shopify.store, workspace=shopify.workspace, settings=shopify.settings)
     assert b.facts["currency"] == "USD"
     assert re.search(r"\| Revenue this week \| [\d,]+ USD \|", b.markdown)
     assert "do not say which currency" not in b.markdown

@@ -18,6 +18,7 @@ import pytest
 
 from agent.assistant.redaction import PersonalIndex, redact
 from agent.outreach.textfold import fold
+from agent.settings import Settings
 from tests.fakes import HashEmbedder, StandIn, use_stand_in
 
 PEOPLE = {
@@ -226,7 +227,7 @@ def test_a_conversation_and_a_hostile_store_send_the_model_no_personal_data(
     )
     try:
         use_stand_in(monkeypatch, server)
-        a = Assistant(session, settings=None)
+        a = Assistant(session, settings=Settings())
         assert a.mode == "llm"
         answers = [a.ask(q) for q in (X_ASK, Y_ASK, W_ASK)]
     finally:

@@ -254,7 +254,7 @@ class AppContext:
 
     def queue(self) -> ApprovalQueue:
         if self._queue is None:  # one engine per workspace (it never changes)
-            self._queue = open_queue(self.ws.root)
+            self._queue = open_queue(self.ws.root, url=self.settings.database_url)
         return self._queue
 
     @property
