@@ -76,10 +76,11 @@ def eval_cdnow(report: Report, tmp: Path) -> None:
     from evals.quality.cdnow import CALIBRATION_END, HOLDOUT_DAYS, write_store
     from tools.ingest.load import load_orders
     from tools.models import clv
+    from tools.models.rfm import rfm_summary
     from tools.scoring.backtest import project_wins, run_backtest
 
     orders, _ = load_orders(write_store(tmp / "cdnow"))
-    rfm = clv.rfm_summary(orders, as_of=CALIBRATION_END)
+    rfm = rfm_summary(orders, as_of=CALIBRATION_END)
     fitted = clv.fit_clv(rfm, model="bgnbd")
     p = fitted.params
     gg = fitted.spend_params or {}

@@ -9,11 +9,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-SEGMENTS: tuple[str, ...] = (
+Segment = Literal[
     "Champions",
     "Loyal",
     "Potential loyalist",
@@ -25,18 +25,23 @@ SEGMENTS: tuple[str, ...] = (
     "Can't lose them",
     "Hibernating",
     "Lost",
-)
-CHURN_REASONS: tuple[str, ...] = (
+]
+ChurnReason = Literal[
     "price_sensitivity",
     "service_problems",
     "quality_returns",
     "fading_engagement",
     "cycle_overdue",
     "one_time_buyer",
-)
-CLV_TIERS: tuple[str, ...] = ("high", "medium", "low")
-CHANNELS: tuple[str, ...] = ("email", "sms", "phone", "personal_email", "onsite", "direct_mail")
-COST_LEVELS: tuple[str, ...] = ("low", "medium", "high")
+]
+ClvTier = Literal["high", "medium", "low"]
+Channel = Literal["email", "sms", "phone", "personal_email", "onsite", "direct_mail"]
+CostLevel = Literal["low", "medium", "high"]
+SEGMENTS: tuple[Segment, ...] = get_args(Segment)
+CHURN_REASONS: tuple[ChurnReason, ...] = get_args(ChurnReason)
+CLV_TIERS: tuple[ClvTier, ...] = get_args(ClvTier)
+CHANNELS: tuple[Channel, ...] = get_args(Channel)
+COST_LEVELS: tuple[CostLevel, ...] = get_args(CostLevel)
 OFFER_TYPES: tuple[str, ...] = (
     "none",
     "discount",
@@ -63,31 +68,6 @@ SECTIONS: tuple[str, ...] = (
 """The sections every built-in playbook has, in this order (merchant playbooks may omit some)."""
 
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-
-Segment = Literal[
-    "Champions",
-    "Loyal",
-    "Potential loyalist",
-    "New",
-    "Promising",
-    "Need attention",
-    "About to sleep",
-    "At risk",
-    "Can't lose them",
-    "Hibernating",
-    "Lost",
-]
-ChurnReason = Literal[
-    "price_sensitivity",
-    "service_problems",
-    "quality_returns",
-    "fading_engagement",
-    "cycle_overdue",
-    "one_time_buyer",
-]
-ClvTier = Literal["high", "medium", "low"]
-Channel = Literal["email", "sms", "phone", "personal_email", "onsite", "direct_mail"]
-CostLevel = Literal["low", "medium", "high"]
 
 
 class PlaybookMeta(BaseModel):

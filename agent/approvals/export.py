@@ -76,25 +76,6 @@ def final_offer_code(subject: str, body: str, generated: str = "") -> str:
     return m.group(0) if m else ""
 
 
-def unwrap(text: str) -> str:
-    """Paragraphs kept (a blank line between them), lines inside a paragraph joined: a text
-    written with hard line breaks ("... before it goes public on\n{date}") reads as one
-    paragraph in any email client. A short closing line ("Warm wishes,") keeps its break."""
-    paras = re.split(r"\n\s*\n", str(text or "").replace("\r\n", "\n").replace("\r", "\n"))
-    out = []
-    for p in paras:
-        lines = [ln.strip() for ln in p.split("\n") if ln.strip()]
-        if not lines:
-            continue
-        joined = lines[0]
-        for ln in lines[1:]:
-            joined += (
-                "\n" if joined.endswith(",") and len(joined.split("\n")[-1]) < 40 else " "
-            ) + ln
-        out.append(joined)
-    return "\n\n".join(out)
-
-
 def shopify_tag(campaign_id: str) -> str:
     """The customer tag of a campaign in Shopify: "retention-<campaign id>", letters, digits
     and dashes only (a tag is at most 255 characters, commas separate tags)."""

@@ -7,7 +7,7 @@ Simulates a population from known BG/NBD parameters (`simulate_bgnbd_summary` be
 whole days, ages up to two years), fits it twice — `tools.models.clv_fit.fit_purchase_model` on the
 unique (x, t_x, T) rows with weights, and `lifetimes.BetaGeoFitter.fit` on the raw rows — and
 reports both times, the speed-up (target >= 10x), the largest relative parameter difference
-(target <= 1e-4; both fits include their Hessian), and the time `tools.models.clv.predict_clv`
+(target <= 1e-4; both fits include their Hessian), and the time `tools.models.clv_predict.predict_clv`
 takes to score every customer,
 intervals included (target <= 10 s for a million). Prints the machine's size first.
 """

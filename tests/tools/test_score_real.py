@@ -23,8 +23,8 @@ import pytest
 
 from tests.builders import SHARED_DATA
 from tools.ingest.load import load_orders
-from tools.models import clv
 from tools.models import clv_formulas as F
+from tools.models.clv_params import ClvParams
 from tools.scoring.backtest import run_backtest
 from tools.scoring.score import SCORE_COLUMNS, score_store
 
@@ -80,8 +80,8 @@ def check_returns_only_scored_by_the_purchase_model(result, orders, as_of, horiz
     assert (mine["model"] == f"value:{prob['model']},churn:{prob['model']}").all()
     assert (mine["orders_to_date"] == 0).all() and (mine["revenue_to_date"] < 0).all()
     # x = t_x = 0 at T = days since the data's first day: a return means a purchase before
-    # the data, and they made none in all of it (tools.models.clv.rfm_summary's convention)
-    fitted = clv.ClvParams.from_json(json.dumps(prob))
+    # the data, and they made none in all of it (tools.models.rfm.rfm_summary's convention)
+    fitted = ClvParams.from_json(json.dumps(prob))
     start = orders["order_date"].min().normalize()
     T = np.full(len(ids), float((pd.Timestamp(as_of) - start).days))
     zero = np.zeros_like(T)

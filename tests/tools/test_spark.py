@@ -15,6 +15,7 @@ import pytest
 
 from tools.insights.segments import quintile_scores
 from tools.models import clv
+from tools.models.rfm import rfm_summary
 from tools.scoring.engine.fitting import QuintileThresholds, clv_from_statistics
 
 # --- without Spark ------------------------------------------------------------------------------
@@ -55,7 +56,7 @@ def loaded(demo_store):
 
 def test_the_purchase_model_from_compressed_statistics_is_the_one_fitted_per_customer(loaded):
     as_of = loaded.orders["order_date"].max().normalize()
-    rfm = clv.rfm_summary(loaded.orders, as_of=as_of)
+    rfm = rfm_summary(loaded.orders, as_of=as_of)
     direct = clv.fit_clv(rfm)
     buyers = rfm[rfm["orders_to_date"] > 0]
     purchase = buyers.groupby(["frequency", "recency", "T"]).size().rename("weight").reset_index()
@@ -92,7 +93,7 @@ def spark():
 
 
 def test_the_sql_aggregation_is_the_embedded_engines(spark, demo_store, loaded):
-    """Every RFM and feature column of the SQL (run by Spark) equals tools.models.clv.rfm_summary's
+    """Every RFM and feature column of the SQL (run by Spark) equals tools.models.rfm.rfm_summary's
     and tools.models.features.build_features' on the demo store, returns and full refunds included."""
     from tools.models.features import build_features
     from tools.scoring.engine import spark as E
@@ -111,7 +112,7 @@ def test_the_sql_aggregation_is_the_embedded_engines(spark, demo_store, loaded):
     ):
         spark.sql(text).createOrReplaceTempView(name)
     got = spark.table("customers").toPandas().set_index("customer_id").sort_index()
-    rfm = clv.rfm_summary(loaded.orders, as_of=as_of).set_index("customer_id").sort_index()
+    rfm = rfm_summary(loaded.orders, as_of=as_of).set_index("customer_id").sort_index()
     X = build_features(
         loaded.orders,
         as_of=as_of,

@@ -51,10 +51,13 @@ def _whole_column_bad(canon, bad, blank, column, cols, file, what) -> None:
         )
 
 
-def date_column(canon, reasons, column, cols, file, *, now, required):
-    parsed, bad = parse_dates(canon[column])
+def _parsed_column(canon, reasons, column, cols, file, parse, what, *, required):
+    """`column` parsed by `parse` (values, unreadable mask): a column none of whose values
+    can be read is refused whole; a blank (where required) or unreadable value rejects its
+    row, saying which value."""
+    values, bad = parse(canon[column])
     blank = blank_mask(canon[column])
-    _whole_column_bad(canon, bad, blank, column, cols, file, "a date")
+    _whole_column_bad(canon, bad, blank, column, cols, file, f"a {what}")
     if required:
         first_reason(reasons, blank, f"{column} is blank")
     first_reason(
@@ -63,8 +66,15 @@ def date_column(canon, reasons, column, cols, file, *, now, required):
         lambda idx: (
             "'"
             + canon.loc[idx, column].astype(str).str.slice(0, 40)
-            + f"' is not a date ({column})"
+            + f"' is not a {what} ({column})"
         ),
+    )
+    return values
+
+
+def date_column(canon, reasons, column, cols, file, *, now, required):
+    parsed = _parsed_column(
+        canon, reasons, column, cols, file, parse_dates, "date", required=required
     )
     first_reason(
         reasons, parsed > pd.Timestamp(now + FUTURE_TOLERANCE), f"{column} is in the future"
@@ -73,21 +83,9 @@ def date_column(canon, reasons, column, cols, file, *, now, required):
 
 
 def number_column(canon, reasons, column, cols, file, *, required):
-    values, bad = parse_numbers(canon[column])
-    blank = blank_mask(canon[column])
-    _whole_column_bad(canon, bad, blank, column, cols, file, "a number")
-    if required:
-        first_reason(reasons, blank, f"{column} is blank")
-    first_reason(
-        reasons,
-        bad,
-        lambda idx: (
-            "'"
-            + canon.loc[idx, column].astype(str).str.slice(0, 40)
-            + f"' is not a number ({column})"
-        ),
+    return _parsed_column(
+        canon, reasons, column, cols, file, parse_numbers, "number", required=required
     )
-    return values
 
 
 def id_values(canon, reasons, column) -> pd.Series:

@@ -100,7 +100,7 @@ def forecast_table(
     `as_of` are read); `purchase`: the snapshot's fitted purchase model; `margin`: what
     `predicted_clv` was multiplied by (revenue is divided by it back). Nothing passed in is
     modified."""
-    from tools.models import clv
+    from tools.models.rfm import rfm_summary
 
     as_of = pd.Timestamp(as_of).normalize()
     margin = float(margin) if margin and margin > 0 else 1.0
@@ -123,7 +123,7 @@ def forecast_table(
     days = np.array([d for d in CHECKPOINTS_DAYS if d < horizon_days] + [horizon_days], float)
     curve = None
     try:
-        rfm = clv.rfm_summary(orders, as_of=as_of)
+        rfm = rfm_summary(orders, as_of=as_of)
         rfm = rfm.assign(customer_id=rfm["customer_id"].astype(str)).set_index("customer_id")
         rfm = rfm.reindex(out["customer_id"])
         if rfm["frequency"].notna().all():
@@ -193,12 +193,12 @@ def backtest_error(
     """|relative error| of the purchase model's aggregate orders over the `days` before
     `as_of`, applied to the history as of `as_of − days` (a backtest of the forecast curve;
     the parameters are the snapshot's). None without a purchase model or enough history."""
-    from tools.models import clv
+    from tools.models.rfm import rfm_summary
 
     as_of = pd.Timestamp(as_of).normalize()
     start = as_of - pd.Timedelta(days=days)
     try:
-        rfm = clv.rfm_summary(orders, as_of=start)
+        rfm = rfm_summary(orders, as_of=start)
     except Exception:
         return None
     curve = _curve(purchase, rfm, np.array([float(days)]))

@@ -114,7 +114,7 @@ def build_features(
 
     A customer whose lines by then are all refunds (returns of purchases made before the
     data begins) has a row too: n_occasions 0, first and last purchase on the day of the
-    first line (as in `tools.models.clv.rfm_summary`), no order value, and their returns.
+    first line (as in `tools.models.rfm.rfm_summary`), no order value, and their returns.
     No NaN in the result: 'never happened' is `NO_HISTORY_DAYS` for day counts and 0 for
     counts and shares. Customer ids are replaced by integer codes for the aggregation
     (grouping on strings sorts them again and again: 10x slower on a million customers).
@@ -204,7 +204,7 @@ def _build(orders, *, as_of, events, tickets, products) -> pd.DataFrame:
     prev = np.where(n > 1, end - 1, pad)
     first, last = day_[start], day_[end]
     if not has.all():  # without an occasion, first and last purchase are the first line's
-        # day (the convention of tools.models.clv.rfm_summary: the purchase model and features agree)
+        # day (the convention of tools.models.rfm.rfm_summary: the purchase model and features agree)
         none = ~has[np.searchsorted(present, line_code)]
         first_line = (
             pd.Series(_days(orders["order_date"].to_numpy()[none])).groupby(line_code[none]).min()

@@ -7,7 +7,7 @@ where it has one, a 90% interval for revenue. Baselines:
 
 - `lifetimes`: vanilla BG/NBD + Gamma-Gamma from the lifetimes package, as a practitioner
   would run it (no penalizer; no interval), churn read as its P(no purchase in the horizon)
-  from the fitted parameters (`tools.models.clv_fit.prob_no_purchase`: 1 - P(alive) alone calls every
+  from the fitted parameters (`tools.models.clv_formulas.prob_no_purchase`: 1 - P(alive) alone calls every
   one-time buyer alive and ranks churn worse than chance). A non-finite prediction counts as 0
   and is reported.
 - `naive`: each customer keeps their historical rate of purchase occasions per day of
@@ -161,7 +161,7 @@ def _upto(df, as_of):
 
 def _summary(cal: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     """The baselines' inputs for every customer seen by as_of (the project's population,
-    `tools.models.clv.rfm_summary`): frequency, recency, T, monetary_value (mean repeat occasion),
+    `tools.models.rfm.rfm_summary`): frequency, recency, T, monetary_value (mean repeat occasion),
     n (purchase occasions) and aov (mean occasion value). A customer whose lines are all
     refunds has n 0, frequency 0, T from their first line (the baselines' own convention; the
     project's model counts it from the first day of the data) and aov 0."""

@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 
 from tools.models import clv
-from tools.models.churn import MIN_TRAIN_CUSTOMERS, Calibrator, NotEnoughHistory, train_ml
-from tools.models.features import build_features, labels
+from tools.models.churn import Calibrator, NotEnoughHistory, train_ml
+from tools.models.clv_predict import predict_clv
+from tools.models.features import labels
 from tools.scoring.metrics import auc, mae, spearman, top_decile_capture
 from tools.scoring.splits import (
     JUDGED_PREDICTIONS,
@@ -46,33 +47,6 @@ at the published split); on other stores it does not, and the backtests say whic
 CANDIDATES = ("rate", "ml", "blend", ALT_PURCHASE)  # beside BG/NBD, in the order judged
 
 
-def _churn_inner(orders, *, as_of, horizon_days, seed) -> dict:
-    """Without an ML model, rank churn with BG/NBD's P(X = 0 | history) or the customer's
-    own rate, whichever had the higher AUC on the last min(horizon, 90) days before as-of
-    (both fitted on the data before that window)."""
-    window = min(horizon_days, 90)
-    cutoff = as_of - pd.Timedelta(days=window)
-    short = too_short(orders, cutoff, judged="the choice of churn model")
-    if short:
-        return {"skipped": short}
-    known = orders.loc[orders["order_date"] < cutoff + pd.Timedelta(days=1)]
-    if known["customer_id"].nunique() < MIN_TRAIN_CUSTOMERS:
-        return {"skipped": f"only {known['customer_id'].nunique():,} customers by {cutoff.date()}"}
-    prob, _ = probabilistic(known, as_of=cutoff, horizon_days=window, seed=seed, n_draws=10)
-    X = build_features(known, as_of=cutoff)
-    X = X.loc[X["n_occasions"] > 0]  # the customers the rate model scores
-    y = labels(orders, start=cutoff, horizon_days=window, customers=X.index)["no_purchase"]
-    if y.nunique() < 2:
-        return {"skipped": "everyone or no one bought in the window"}
-    bg = prob.set_index("customer_id").loc[X.index, "churn_probability"]
-    return {
-        "cutoff": str(cutoff.date()),
-        "window_days": window,
-        "bgnbd": auc(bg, y),
-        "rate": auc(rate_no_purchase(X, horizon_days=window), y),
-    }
-
-
 def _rolling_cutoffs(orders, as_of, horizon_days) -> list[pd.Timestamp]:
     """Inner cutoffs c with a full window (`horizon_days`) after them before as-of and
     MIN_INNER_HISTORY_DAYS of orders before them: as_of - h - j * max(30, h / 2)."""
@@ -97,7 +71,7 @@ def _eval_set(orders, events, tickets, products, *, pop, cutoff, horizon_days, s
     alt_fit = clv.with_purchase_model(rfm, fitted, ALT_PURCHASE)
     alt: tuple[np.ndarray, np.ndarray] | None = None
     if alt_fit is not None:  # (churn, value) of the other purchase model, for the same customers
-        sc, _ = clv.predict_clv(
+        sc, _ = predict_clv(
             rfm, alt_fit, horizon_days=horizon_days, as_of=cutoff, n_draws=2, seed=seed
         )
         sc = sc.set_index("customer_id").loc[X.index]

@@ -130,7 +130,7 @@ def fallback_text(prob, buyer) -> np.ndarray:
 
 def finite_or_fallback(out, prob, by, *, prob_params) -> list[str]:
     """Customers with a non-finite prediction from the chosen model get the purchase model's
-    (finite by construction, `tools.models.clv.predict_clv`), named in their `model` column."""
+    (finite by construction, `tools.models.clv_predict.predict_clv`), named in their `model` column."""
     cols = [*VALUE_COLUMNS, "churn_probability"]
     bad = ~np.isfinite(out[cols].to_numpy(float)).all(axis=1)
     if not bad.any():
@@ -213,7 +213,7 @@ def customer_margins(orders, products, *, as_of, margin, customers):
 
 def discount_factor(*, horizon_days: int, discount_rate: float, step_days: float = 30.0) -> float:
     """Average discount over the horizon for revenue spread evenly across it: the mean of
-    (1 + r) ** -(t_k / 365) over 30-day steps (the convention of tools.models.clv.predict_clv)."""
+    (1 + r) ** -(t_k / 365) over 30-day steps (the convention of tools.models.clv_predict.predict_clv)."""
     if not discount_rate:
         return 1.0
     steps = np.arange(step_days, horizon_days + step_days, step_days).clip(max=horizon_days)

@@ -4,7 +4,7 @@ consistent with the churn probability the scores give.
 `interval_calibration` is split-conformal in time (`tools.models.clv.fit_interval_calibration`
 on an inner cutoff); `interval_with_churn` draws the calibrated interval as the mixture of
 "nothing" with the scores' churn probability and the purchase and spend models' revenue given
-a purchase (`tools.models.clv.predict_clv`).
+a purchase (`tools.models.clv_predict.predict_clv`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ import pandas as pd
 from tools.errors import DataError
 from tools.models import clv
 from tools.models.churn import PROB_FLOOR
+from tools.models.clv_predict import predict_clv
 from tools.models.features import build_features, labels
+from tools.models.rfm import rfm_summary
 from tools.scoring.choice import ALT_PURCHASE
 from tools.scoring.splits import MIN_INNER_HISTORY_DAYS, rate_no_purchase
 
@@ -52,7 +54,7 @@ def interval_calibration(
     cutoff = as_of - pd.Timedelta(days=window)
     known = orders.loc[orders["order_date"] < cutoff + pd.Timedelta(days=1)]
     try:
-        rfm = clv.rfm_summary(known, as_of=cutoff)
+        rfm = rfm_summary(known, as_of=cutoff)
         if len(rfm) < MIN_CALIBRATION_CUSTOMERS:
             return {
                 "skipped": f"only {len(rfm):,} customers by {cutoff.date()}, the inner "
@@ -120,7 +122,7 @@ def interval_with_churn(
     """The value interval (clv_low, clv_high of `out`, and of `prob` when given), drawn at the
     calibrated level and scale. Where the churn probability is not the purchase model's (ML, own rate),
     it is consistent with it: "nothing" with that probability, else the purchase and spend
-    models' revenue given a purchase (`tools.models.clv.predict_clv`, churn_probability)."""
+    models' revenue given a purchase (`tools.models.clv_predict.predict_clv`, churn_probability)."""
     # the mixture is drawn for every customer, the purchase model's own churn included: its
     # P(no purchase) is then exact (not a Monte Carlo share of zero draws), so the lower
     # bound is positive exactly where that probability is under (1 - level) / 2
@@ -131,7 +133,7 @@ def interval_with_churn(
         .to_numpy(float)
     )
     with np.errstate(all="ignore"):
-        again, _ = clv.predict_clv(
+        again, _ = predict_clv(
             rfm,
             fitted,
             horizon_days=horizon_days,
@@ -153,5 +155,5 @@ def interval_with_churn(
 
 def _model_p0(rfm, fitted, window) -> np.ndarray:
     """The purchase model's P(no purchase in `window` days) for every row of `rfm`."""
-    scores, _ = clv.predict_clv(rfm, fitted, horizon_days=window, as_of="2000-01-01", n_draws=2)
+    scores, _ = predict_clv(rfm, fitted, horizon_days=window, as_of="2000-01-01", n_draws=2)
     return scores["prob_no_purchase"].to_numpy(float)

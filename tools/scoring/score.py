@@ -41,7 +41,6 @@ import pandas as pd
 
 from tools.errors import DataError
 from tools.models.choices import DEFAULT_MODEL, check_model
-from tools.models.features import occasions
 from tools.scoring.splits import Population
 from tools.scoring.steps import Progress, ScoringRun
 
@@ -283,8 +282,3 @@ def _finalise(out: pd.DataFrame, *, ids: np.ndarray) -> pd.DataFrame:
     scores = scores.sort_values("customer_id", kind="stable").reset_index(drop=True)
     scores["customer_id"] = ids[scores["customer_id"].to_numpy()]
     return scores
-
-
-def purchase_occasions(orders: pd.DataFrame, *, as_of) -> pd.DataFrame:
-    """Re-exported for callers that want the day-level occasions behind the scores."""
-    return occasions(orders, as_of=as_of)

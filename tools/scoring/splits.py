@@ -18,7 +18,9 @@ import pandas as pd
 from tools.ingest.keys import codes_in, factorize_sorted
 from tools.models import clv
 from tools.models.churn import MIN_TRAIN_CUSTOMERS, NotEnoughHistory
+from tools.models.clv_predict import predict_clv
 from tools.models.features import build_features, labels
+from tools.models.rfm import rfm_summary
 from tools.schema import purchase_mask
 
 MIN_INNER_HISTORY_DAYS = 90  # history an inner split needs before its cutoff
@@ -87,11 +89,11 @@ def probabilistic(
     parameters as a dict; with `keep_fit`, also (rfm, ClvParams) for a later re-prediction.
     `fit`: (rfm, ClvParams) already fitted on `orders` (then only predicted)."""
     if fit is None:
-        rfm = clv.rfm_summary(orders, as_of=as_of)
+        rfm = rfm_summary(orders, as_of=as_of)
         fitted = clv.fit_clv(rfm)
     else:
         rfm, fitted = fit
-    scores, fitted = clv.predict_clv(
+    scores, fitted = predict_clv(
         rfm,
         fitted,
         horizon_days=horizon_days,

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from tools.models import clv
+from tools.models.clv_params import ClvParams
+from tools.models.clv_predict import predict_clv
 from tools.scoring.engine.fitting import ClusterModel, QuintileThresholds, SampleFit
 from tools.scoring.engine.sql import FEATURES
 
@@ -36,7 +37,7 @@ class Fitted:
     margin: float
     discount_rate: float
     seed: int
-    params: clv.ClvParams
+    params: ClvParams
     sample: SampleFit
     rfm_gap_fill: float  # avg_days_between_orders of a customer without a repeat purchase
     recency: QuintileThresholds
@@ -44,11 +45,11 @@ class Fitted:
     monetary: QuintileThresholds
     clusters: ClusterModel | None = None
     extra: dict = field(default_factory=dict)
-    alt_params: clv.ClvParams | None = None  # ALT_PURCHASE's fit, where the choice took it
+    alt_params: ClvParams | None = None  # ALT_PURCHASE's fit, where the choice took it
 
 
 def rfm_frame(rows: pd.DataFrame, *, gap_fill: float) -> pd.DataFrame:
-    """The RFM table of `tools.models.clv.rfm_summary` (the columns predict_clv reads) from rows of
+    """The RFM table of `tools.models.rfm.rfm_summary` (the columns predict_clv reads) from rows of
     the `customers` view."""
     gap = rows["avg_gap"].to_numpy(float)
     imputed = ~np.isfinite(gap)
@@ -82,7 +83,7 @@ def score_rows(rows: pd.DataFrame, fitted: Fitted) -> pd.DataFrame:
     calib = s.calibration
     rfm = rfm_frame(rows, gap_fill=f.rfm_gap_fill)
     # value is revenue here (margin 1), the margin is applied at the end, as in tools.scoring.score
-    prob, params = clv.predict_clv(
+    prob, params = predict_clv(
         rfm,
         f.params,
         horizon_days=f.horizon_days,

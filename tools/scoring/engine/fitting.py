@@ -25,6 +25,7 @@ import pandas as pd
 
 from tools.models import clv
 from tools.models.churn import MAX_TRAIN_ROWS, MLModel, NotEnoughHistory
+from tools.models.clv_params import ClvParams
 
 if TYPE_CHECKING:
     import lightgbm as lgb
@@ -45,7 +46,7 @@ CLUSTER_COLUMNS = (
 
 def clv_from_statistics(
     purchase: pd.DataFrame, spend: pd.DataFrame, *, positive_revenue: float, model: str = "auto"
-) -> clv.ClvParams:
+) -> ClvParams:
     """`tools.models.clv.fit_clv` on compressed statistics (`rfm_from_statistics`)."""
     return clv.fit_clv(
         rfm_from_statistics(purchase, spend, positive_revenue=positive_revenue), model=model

@@ -1,13 +1,13 @@
 """The per-customer aggregation as SQL: one text for every engine that runs it.
 
 The same definitions as the embedded engine's numpy code, which the tests hold it to
-(`tests/tools/test_spark.py` compares every column with `tools.models.clv.rfm_summary` and
+(`tests/tools/test_spark.py` compares every column with `tools.models.rfm.rfm_summary` and
 `tools.models.features.build_features` on a demo store):
 
 - a purchase occasion is one customer on one calendar day with a purchase line (amount >= 0,
   not of an order returned in full: `tools.schema.purchase_mask`); its value is the day's sum
   of those lines (the BG/NBD convention, DESIGN.md "Data in");
-- RFM (`tools.models.clv.rfm_summary`): frequency = occasions - 1, recency = last - first occasion,
+- RFM (`tools.models.rfm.rfm_summary`): frequency = occasions - 1, recency = last - first occasion,
   T = as-of - first occasion, in days; monetary_value = mean value of the repeat occasions;
   a customer whose lines are all refunds has recency 0 and T from the first day of the data;
 - the features of `tools.models.features.build_features` that come from orders, events, tickets
@@ -176,7 +176,7 @@ def statements(
         # one row a customer and day with a line of amount >= 0: the occasions of the
         # features (tools.models.features.build_features counts every such day, also one whose
         # lines an order returned in full took back); bvalue and isbuy: the purchase lines
-        # only (tools.schema.purchase_mask), the occasions of the RFM (tools.models.clv.rfm_summary)
+        # only (tools.schema.purchase_mask), the occasions of the RFM (tools.models.rfm.rfm_summary)
         (
             "_occ",
             """
