@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SHOPIFY_MAX_HOLDOUT_DAYS = 365
 OR_SPLITS = (
     ("2011-09-10", 90),
@@ -46,9 +45,14 @@ ROWS = (
 def stores(names=None):
     """(name, orders, as_of, horizon_days) per benchmark store."""
     from evals.quality.cdnow import CALIBRATION_END, HOLDOUT_DAYS, write_store
+    from evals.quality.real_stores.stores import find_data_dir
     from tools.ingest.load import load_orders, load_store
 
     want = set(names) if names else None
+    shared = find_data_dir()
+    if shared is None:
+        print("# ../shared/data not found (set RETENTION_SHARED_DATA): only CDNOW is benchmarked")
+        shared = Path("/nonexistent")
     tmp = Path(tempfile.mkdtemp(prefix="scores-bench-"))
     if want is None or "cdnow" in want:
         orders, _ = load_orders(write_store(tmp / "cdnow"), rejects_dir=tmp)
@@ -56,12 +60,12 @@ def stores(names=None):
     if want is None or "cdnow_master" in want:
         orders, _ = load_orders(write_store(tmp / "cdnow_master", master=True), rejects_dir=tmp)
         yield "cdnow_master", orders, pd.Timestamp(CALIBRATION_END), HOLDOUT_DAYS
-    path = SHARED / "online_retail_lines.parquet"
+    path = shared / "online_retail_lines.parquet"
     if (want is None or "online_retail" in want) and path.exists():
         orders, _ = load_orders(path, rejects_dir=tmp)
         for as_of, days in OR_SPLITS:
             yield f"online_retail_{days}d", orders, pd.Timestamp(as_of), days
-    for folder in sorted((SHARED / "shopify").glob("*")):
+    for folder in sorted((shared / "shopify").glob("*")):
         if want is not None and folder.name not in want:
             continue
         try:
