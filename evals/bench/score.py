@@ -155,12 +155,13 @@ def main() -> None:
             f"run {i + 1}: {m.wall_s:.1f} s wall, peak {m.peak_gib:.2f} GiB, load average "
             f"{os.getloadavg()[0]:.1f}"
         )
-    print("\n| customers | model | median wall (s) | max peak memory (GiB) | runs | machine |")
-    print("|---|---|---|---|---|---|")
-    print(
-        f"| {args.customers:,} | {args.model} | {statistics.median(walls):.1f} | {max(peaks):.2f} | "
-        f"{args.runs} | {machine()} |"
-    )
+    if walls:
+        print("\n| customers | model | median wall (s) | max peak memory (GiB) | runs | machine |")
+        print("|---|---|---|---|---|---|")
+        print(
+            f"| {args.customers:,} | {args.model} | {statistics.median(walls):.1f} | "
+            f"{max(peaks):.2f} | {args.runs} | {machine()} |"
+        )
     if args.stages:
         rows = stage_breakdown(store, root, model=args.model)
         print(f"\nstages (one run, load average {os.getloadavg()[0]:.1f} after it):\n")
