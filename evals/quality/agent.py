@@ -369,6 +369,8 @@ _SPLIT_FILES = {
     "held-out 4": "planner_phrasings_heldout_4.yaml",
     "dev 4": "planner_phrasings_dev_4.yaml",
     "held-out 5": "planner_phrasings_heldout_5.yaml",
+    "dev 5": "planner_phrasings_dev_5.yaml",
+    "held-out 6": "planner_phrasings_heldout_6.yaml",
 }
 PHRASING_SPLITS = {k: f for k, f in _SPLIT_FILES.items() if (files("evals") / "data" / f).is_file()}
 """The dev split (the planner is tuned on it); held-out 1, written first and frozen, whose misses
@@ -378,7 +380,9 @@ held-out 3, written blind together by a third writer: dev 2 tuned on, held-out 3
 (the second clean measure); dev 3 with held-out 4, by a fourth: dev 3 trains the intent model
 (`evals.quality.train_router`), held-out 4 is never looked at; dev 4 with held-out 5, by a fifth writer,
 from one pool split at random (2026-12-03): dev 4 trains the intent model, held-out 5 is never
-looked at. A split is reported once its file exists."""
+looked at; dev 5 with held-out 6, by a sixth writer, from one pool of 520 split at random (half
+of them several asks in one, two or three): dev 5 trains the intent and ask-split models,
+held-out 6 is never looked at. A split is reported once its file exists."""
 SPLIT_LABELS = {"held-out": "held-out 1 (seen)"}
 
 

@@ -89,10 +89,10 @@ def test_at_least_150_phrasings_with_a_held_out_split():
 def test_no_blind_phrasing_leaked_into_what_the_planner_is_tuned_on():
     """Held-out 3 and 4 were written blind and are never tuned on: none of held-out 3's sentences
     is in the dev splits or the planner's intent examples, none of held-out 4's is in dev 3 and
-    none of held-out 5's in dev 4, each written with it. (Held-out 2 shares 14 short sentences,
-    such as "aov this week vs last", held-out 4 shares 8 and held-out 5 10 ("campaign results"),
-    with the earlier dev splits and the examples, written apart by different people, so their
-    figures are slightly optimistic.)"""
+    none of held-out 5's in dev 4 and none of held-out 6's in dev 5, each written with it.
+    (Held-out 2 shares 14 short sentences, such as "aov this week vs last", held-out 4 shares 8
+    and held-out 5 10 ("campaign results"), with the earlier dev splits and the examples,
+    written apart by different people, so their figures are slightly optimistic.)"""
     from agent.assistant.prompts import INTENT_EXAMPLES
 
     def texts(name):
@@ -112,6 +112,7 @@ def test_no_blind_phrasing_leaked_into_what_the_planner_is_tuned_on():
     assert len(tuned & texts("planner_phrasings_heldout_4.yaml")) <= 8
     assert not texts("planner_phrasings_dev_4.yaml") & texts("planner_phrasings_heldout_5.yaml")
     assert len(tuned & texts("planner_phrasings_heldout_5.yaml")) <= 10
+    assert not texts("planner_phrasings_dev_5.yaml") & texts("planner_phrasings_heldout_6.yaml")
 
 
 def test_the_shipped_intent_model_is_trained_on_the_dev_phrasings_of_today():
