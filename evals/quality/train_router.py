@@ -84,46 +84,43 @@ def split_examples(router, progress=print) -> tuple[list[list[float]], list[int]
     return X, y
 
 
-def train_split_model(workdir: Path, progress=print):
-    """The ask-split model (`agent.assistant.asks`), on what the shipped intent model reads."""
-    from agent.assistant import router as R
-    from agent.assistant.asks import train
+def _demo_session(workdir: Path):
+    """The offline session on the 1,500-customer demo store (seed 3) the phrasings' ids name."""
     from agent.assistant.session import StoreSession
     from agent.settings import Settings
-    from knowledge import KnowledgeBase, default_embedder
+    from knowledge import KnowledgeBase
 
-    R._intent_model.cache_clear()
     store = workdir / "store"
     if not store.exists():
         generate_store(store, customers=1500, seed=3)
-    session = StoreSession(
+    return StoreSession(
         store,
         workdir / "ws",
         kb=KnowledgeBase(workdir / "chroma"),
         settings=Settings().model_copy(update={"model": None}),
     )
+
+
+def train_split_model(workdir: Path, progress=print):
+    """The ask-split model (`agent.assistant.asks`), on what the shipped intent model reads."""
+    from agent.assistant import router as R
+    from agent.assistant.asks import train
+    from knowledge import default_embedder
+
+    R._intent_model.cache_clear()
     embedder = default_embedder()
-    X, y = split_examples(R.Router(session, embedder), progress)
+    X, y = split_examples(R.Router(_demo_session(workdir), embedder), progress)
     return train(X, y, embedder=embedder.name, digest=split_digest())
 
 
 def train_model(workdir: Path, progress=print):
     from agent.assistant.intent_model import IntentModel, train, training_digest
     from agent.assistant.router import _normalised
-    from agent.assistant.session import StoreSession
-    from agent.settings import Settings
-    from knowledge import KnowledgeBase, default_embedder
+    from knowledge import default_embedder
 
     pairs = training_pairs()
     progress(f"{len(pairs)} labelled requests; building the demo store their ids name")
-    store = workdir / "store"
-    generate_store(store, customers=1500, seed=3)
-    session = StoreSession(
-        store,
-        workdir / "ws",
-        kb=KnowledgeBase(workdir / "chroma"),
-        settings=Settings().model_copy(update={"model": None}),
-    )
+    session = _demo_session(workdir)
     texts = [_normalised(session, t) for t, _ in pairs]
     embedder = default_embedder()
     progress(f"embedding {len(texts)} requests with {embedder.name}")
