@@ -49,10 +49,6 @@ def stores(names=None):
     from tools.ingest.load import load_orders, load_store
 
     want = set(names) if names else None
-    shared = find_data_dir()
-    if shared is None:
-        print("# ../shared/data not found (set RETENTION_SHARED_DATA): only CDNOW is benchmarked")
-        shared = Path("/nonexistent")
     tmp = Path(tempfile.mkdtemp(prefix="scores-bench-"))
     if want is None or "cdnow" in want:
         orders, _ = load_orders(write_store(tmp / "cdnow"), rejects_dir=tmp)
@@ -60,6 +56,10 @@ def stores(names=None):
     if want is None or "cdnow_master" in want:
         orders, _ = load_orders(write_store(tmp / "cdnow_master", master=True), rejects_dir=tmp)
         yield "cdnow_master", orders, pd.Timestamp(CALIBRATION_END), HOLDOUT_DAYS
+    shared = find_data_dir()
+    if shared is None:
+        print("# ../shared/data not found (set RETENTION_SHARED_DATA): only CDNOW is benchmarked")
+        return
     path = shared / "online_retail_lines.parquet"
     if (want is None or "online_retail" in want) and path.exists():
         orders, _ = load_orders(path, rejects_dir=tmp)
