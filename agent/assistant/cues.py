@@ -141,7 +141,7 @@ KEYWORDS = {  # intent -> (pattern, boost): cues that survive paraphrase
     ),
     "clv_by_segment": (
         r"\bclv\b|lifetime value|how much (?:value|money|clv)\b|(?:segments?|groups?|they|they're|they are) (?:are |is )?worth\b|by segment|per segment|each segment|every segment"
-        r"|segments? (?:split|breakdown|mix|distribution)|segments (?:\w+ )?split|split (?:of|across|by) (?:my )?segments",
+        r"|segments? (?:split|breakdown|mix|distribution|sizes?)|segments (?:\w+ )?split|split (?:of|across|by) (?:my )?segments",
         0.1,
     ),
     "contact_week": (r"contact|reach out|this week|outreach|to.?do", 0.08),
@@ -219,6 +219,32 @@ CONTEXT = re.compile(
     re.I,
 )
 """A part that only gives context ("They used to order every month"): it stays with the ask before it."""
+NEGATED = re.compile(
+    r"^(?:not|no|without|except|but not|rather than|instead of|never|nothing about"
+    r"|(?:i |we )?(?:don'?t|do not) (?:want|need)|no need)\b",
+    re.I,
+)
+"""A part that says what the merchant does not want ("not just the kpis", "no discounts")."""
+QUALIFIER = re.compile(
+    r"^(?:(?:sorted|ranked|ordered|grouped|broken down|split) by|by (?:value|clv|spend|revenue|churn)"
+    r"|keep (?:it|them)|make (?:it|them) (?:short|friendly|casual|formal|warm|personal)"
+    r"|in an? \w+ (?:tone|voice|style)|thank(?:ing)? them"
+    r"|(?:only )?(?:the ones?|those|ones) (?:with|who|that|whose|in|from|on))\b"
+    r"|^(?:[\w-]+\s+){0,2}(?:tone|voice|style)$"
+    r"|^(?:short|friendly|casual|formal|warm|polite|personal|concise)(?:\s+(?:and|&)\s+\w+)?$",
+    re.I,
+)
+"""A part that only qualifies the ask before it: its order ("sorted by value") or a draft's tone
+("friendly tone", "keep it short and friendly")."""
+THEM = re.compile(r"\b(?:them|they|those|these|their|each of them|all of them)\b", re.I)
+"""A draft request that refers to customers named before it ("... my top 5, and drafts for them")."""
+TOP_GROUP = re.compile(
+    r"\b(?:top|best|biggest|most valuable)\s+(?:\d{1,3}|ten|five|three|twenty|fifty|hundred)?\s*"
+    r"(?:[\w-]+\s+){0,2}(?:customers|spenders|buyers|clients|shoppers|accounts)\b",
+    re.I,
+)
+"""A group of customers named by rank ("my top 20 customers", "best spenders"): drafts for them go
+to those customers (`agent.assistant.planner.Planner._draft`), not to this week's plan."""
 AND_SPLIT = re.compile(r",?\s+and\s+(?=(?:the|their|his|her|my|our)\b)", re.I)
 """Where one ask may end and another begin without a question word ("the brief and the segment
 changes"): split there only when both sides are asks of their own (`Router.route`)."""

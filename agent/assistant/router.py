@@ -16,7 +16,17 @@ import re
 
 import numpy as np
 
-from agent.assistant.asks import THRESHOLD, Side, SplitModel, boundaries, features, weighed
+from agent.assistant.asks import (
+    THRESHOLD,
+    Side,
+    SplitModel,
+    anchored,
+    boundaries,
+    features,
+    negated,
+    qualifier,
+    weighed,
+)
 from agent.assistant.cues import (
     ADVICE_Q,
     AND_SPLIT,
@@ -29,6 +39,7 @@ from agent.assistant.cues import (
     KEYWORDS,
     LIST_ASK,
     MESSAGE_NOUN,
+    NEGATED,
     OUT_OF_SCOPE,
     RANK_BY,
     REASON_FILTER,
@@ -68,6 +79,21 @@ class Router:
     def __init__(self, session, embedder=None) -> None:
         self.session = session
         self._embedder = embedder
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def _embed(self, texts: list[str]) -> list[np.ndarray]:
+        """Unit embeddings of normalised requests, each embedded once per router (a message's
+        candidate asks are embedded together, in one batch)."""
+        if len(self._vectors) > 4096:
+            self._vectors.clear()
+        new = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+        if new:
+            vecs = _unit(np.asarray(self.embedder.embed(new), dtype=float))
+            self._vectors.update(zip(new, vecs))
+        return [self._vectors[t] for t in texts]
+
+    def _prefetch(self, texts: list[str]) -> None:
+        self._embed([_normalised(self.session, t) for t in texts])
 
     @property
     def embedder(self):
@@ -105,7 +131,7 @@ class Router:
         intent model learned from the labelled phrasings (when it fits this embedder)."""
         labels, mat = self._examples()
         norm = _normalised(self.session, text)
-        q = _unit(np.asarray(self.embedder.embed([norm]), dtype=float))[0]
+        q = self._embed([norm])[0]
         sims = mat @ q
         scores: dict[str, float] = {}
         for lab, s in zip(labels, sims):
@@ -136,23 +162,34 @@ class Router:
             merged = self._and_split(merged[0]) or merged  # halves are
         if len(merged) > 1:
             routed: list[tuple[str | None, Entities, str]] = []
+            named: Entities | None = None  # the last ask that named a customer
             for p in merged:
                 e = extract(self.session, p)
-                if not (e.customer_ids or e.unknown_ids or e.ambiguous):
-                    e.customer_ids, e.unknown_ids = (
-                        list(whole.customer_ids),
-                        list(whole.unknown_ids),
-                    )
+                own = bool(e.customer_ids or e.unknown_ids or e.ambiguous)
+                if own:
+                    named = e
+                else:  # "who is C000777, what did they buy": the customer named before; one
+                    # named only later ("my best customers list, then tell me about c12") when
+                    # this ask refers to someone ("why are they at risk? C000123")
+                    src = named or (whole if BACK_REF.search(p) else None)
+                    if src is not None:
+                        e.customer_ids, e.unknown_ids = (
+                            list(src.customer_ids),
+                            list(src.unknown_ids),
+                        )
                     e.rank = e.rank or whole.rank
-                intent, _ = self.classify(p, e)
+                intent, _ = self.classify(_about(p, e, own), e)
                 if intent == "draft":  # "... at-risk customers, then draft emails for the top 3"
                     e.at_risk = e.at_risk or whole.at_risk
-                if routed and routed[-1][0] == intent:
-                    continue
+                if any(r[0] == intent and r[1].customer_ids == e.customer_ids for r in routed):
+                    continue  # the same ask twice ("tickets themes and ... on complaints")
                 routed.append((intent, e, p))
             kept = self._overlaps(routed, whole)
             known = [r for r in kept if r[0] not in (None, "help")]
-            if len(known) > 1 or (known and len(kept) < len(routed)):
+            acts = [r for r in kept if r[0] is None and OUT_OF_SCOPE.search(expand(r[2].lower()))]
+            if known and acts:  # "refund order 8812 and show me at risk customers": each ask a
+                return [r for r in kept if r in known or r in acts]  # tool answers, and the rest
+            if len(known) > 1 or (known and len(kept) < len(routed)):  # said to be no tool's
                 return known
         intent, _ = self.classify(message, whole)
         return [(intent, whole, message)]
@@ -174,6 +211,7 @@ class Router:
                 len(p.split()) < 3
                 or (len(p.split()) <= 4 and BACK_REF.search(p))
                 or CONTEXT.search(p)
+                or NEGATED.search(p)  # "... ? dont want to spam them": no ask of its own
             ):
                 merged[-1] = f"{merged[-1]} and {p}"
             else:
@@ -187,43 +225,86 @@ class Router:
         model = _ask_split_model()
         return model if model is not None and model.fits(self.embedder) else None
 
-    def _side(self, text: str, ents: Entities) -> Side:
+    def _side(self, text: str, ents: Entities, own_id: bool | None = None) -> Side:
         intent, scores = self.classify(text, ents)
-        return Side(intent, scores, bool(ents.customer_ids or ents.unknown_ids or ents.ambiguous))
+        has_id = bool(ents.customer_ids or ents.unknown_ids or ents.ambiguous)
+        return Side(intent, scores, has_id if own_id is None else own_id)
 
-    def _boundary_sides(self, text: str) -> list[tuple[str, str, str, Side, Side, Side]]:
+    def _boundary_sides(
+        self, text: str, gaps: bool = True
+    ) -> list[tuple[str, str, str, Side, Side, Side]]:
         """Each place two asks may meet in `text` (`agent.assistant.asks.boundaries`), with what
-        the router reads in its left side, its right side (which names the left's customer when
-        it names none) and the whole."""
-        found = boundaries(text)
+        the router reads in its left side, its right side (about the left's customer when it
+        names none: "C000123, value, churn chance" reads "value" as C000123's) and the whole."""
+        found = boundaries(text, gaps=gaps and not ASK_START.search(text))
         if not found:
             return []
-        whole = self._side(text, extract(self.session, text))
-        out = []
+        whole = extract(self.session, text)
+        sides = []
         for a, sep, b in found:
             ea, eb = extract(self.session, a), extract(self.session, b)
-            if not (eb.customer_ids or eb.unknown_ids or eb.ambiguous):
+            own = bool(eb.customer_ids or eb.unknown_ids or eb.ambiguous)
+            if not own:
                 eb.customer_ids, eb.unknown_ids = list(ea.customer_ids), list(ea.unknown_ids)
-            out.append((a, sep, b, self._side(a, ea), self._side(b, eb), whole))
-        return out
+            sides.append((a, sep, b, ea, eb, own))
+        self._prefetch(
+            [text, *(x for a, _, b, _, eb, own in sides for x in (a, _about(b, eb, own)))]
+        )
+        side = self._side(text, whole)
+        return [
+            (a, sep, b, self._side(a, ea), self._side(_about(b, eb, own), eb, own), side)
+            for a, sep, b, ea, eb, own in sides
+        ]
 
-    def _learned_split(self, text: str, depth: int = 0) -> list[str]:
+    def _learned_split(self, text: str, depth: int = 0, gaps: bool = True) -> list[str]:
         """The asks of `text`: split at the boundary the split model (`agent.assistant.asks`)
         finds likeliest to separate two asks, when it is likely enough and both sides read as
-        distinct intents a tool answers; each side split again (three asks at most)."""
+        distinct intents a tool answers; each side split again (four asks at most). A side that
+        only names a customer ("cust 260 purchase history ..."), only qualifies the ask before
+        it ("sorted by value") or says what is not wanted ("not just the kpis") is no ask. Word
+        gaps are weighed in a part typed with no separator (`asks.boundaries`), not in the
+        sides of a split at a separator."""
         model = self._split_model()
-        if model is None or depth > 1:
+        if model is None or depth > 2:
             return [text]
-        best: tuple[float, str, str] | None = None
-        for a, sep, b, sa, sb, whole in self._boundary_sides(text):
-            if not weighed(sa, sb):
+        best: tuple[float, str, str, str] | None = None
+        for a, sep, b, sa, sb, whole in self._boundary_sides(text, gaps=gaps):
+            if sep.strip() and (
+                negated(b) or negated(a)
+            ):  # "the full brief, not just the kpis": what is not wanted is no ask
+                kept, side = (a, sa) if negated(b) else (b, sb)
+                if side.intent not in (None, "help") and not negated(kept):
+                    return self._learned_split(kept, depth, gaps)
+            if not self._weighed(a, b, sa, sb):
                 continue
             p = model.proba(features(sep, a, b, sa, sb, whole))
             if p >= THRESHOLD and (best is None or p > best[0]):
-                best = (p, a, b)
+                best = (p, a, sep, b)
         if best is None:
             return [text]
-        return self._learned_split(best[1], depth + 1) + self._learned_split(best[2], depth + 1)
+        _, a, sep, b = best
+        sub = not sep.strip()  # a split at a word gap: its sides may be split at gaps again
+        return self._learned_split(a, depth + 1, sub) + self._learned_split(b, depth + 1, sub)
+
+    def _weighed(self, a: str, b: str, sa: Side, sb: Side) -> bool:
+        """Whether the split model weighs a boundary at all (`asks.weighed`): not when the right
+        side only qualifies the left ("sorted by value"), the left only names a customer, or a
+        short side does not name its intent ("orders", "average value"; `asks.anchored`) unless
+        both are about the customer the left names ("C000033: orders, upsell")."""
+        return (
+            weighed(sa, sb)
+            and not qualifier(b)
+            and not self._bare(a)
+            and (sa.has_id or (anchored(a, sa.intent) and anchored(b, sb.intent)))
+        )
+
+    def _bare(self, text: str) -> bool:
+        """Whether `text` only names a customer ("cust 260", "hey, C000123:")."""
+        ms = customer_mentions(self.session, text)
+        if not ms:
+            return False
+        rest = text[: ms[0].start] + " " + text[ms[-1].end :]
+        return not (set(re.findall(r"[a-z]+", rest.lower())) - _FILLER)
 
     def _and_split(self, text: str) -> list[str] | None:
         """The two asks of "X and the Y" when each half is one on its own (3+ words, a clear
@@ -260,10 +341,40 @@ class Router:
                 r[0] == "draft" and r[1].at_risk and not r[1].customer_ids for r in routed[i + 1 :]
             ):
                 continue
+            if (
+                intent in ("why_customer", "customer_profile")
+                and out
+                and out[-1][0] in ("why_customer", "customer_profile")
+                and out[-1][1].customer_ids == e.customer_ids
+            ):  # "why is C19 at risk and what's their profile": one explanation answers both
+                continue
             if intent == "segment_change" and not e.period_given and whole.period_given:
                 e.days_back, e.period_given = whole.days_back, True
             out.append((intent, e, p))
         return out
+
+
+_FILLER = {
+    "customer",
+    "cust",
+    "client",
+    "id",
+    "no",
+    "for",
+    "of",
+    "about",
+    "on",
+    "re",
+    "so",
+    "hey",
+    "hi",
+}
+
+
+def _about(text: str, ents: Entities, own: bool = False) -> str:
+    """What a part that names no customer of its own reads as when it is about the customer
+    named before it ("their purchases" after "profile of C000222"): prefixed with that id."""
+    return f"{ents.customer_ids[0]} {text}" if ents.customer_ids and not own else text
 
 
 def _keyword_boosts(scores: dict[str, float], low: str) -> None:

@@ -381,8 +381,8 @@ held-out 3, written blind together by a third writer: dev 2 tuned on, held-out 3
 (`evals.quality.train_router`), held-out 4 is never looked at; dev 4 with held-out 5, by a fifth writer,
 from one pool split at random (2026-12-03): dev 4 trains the intent model, held-out 5 is never
 looked at; dev 5 with held-out 6, by a sixth writer, from one pool of 520 split at random (half
-of them several asks in one, two or three): dev 5 may be tuned on (not yet trained on:
-`evals.quality.train_router.TRAIN_SPLITS`), held-out 6 is never looked at. A split is reported once its file exists."""
+of them several asks in one, two or three): dev 5 trains the intent and ask-split models
+(`evals.quality.train_router.TRAIN_SPLITS`), held-out 6 is never looked at. A split is reported once its file exists."""
 SPLIT_LABELS = {"held-out": "held-out 1 (seen)"}
 
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from tools.demo.store import generate_store
 
-TRAIN_SPLITS = ("dev", "dev 2", "dev 3", "dev 4")
+TRAIN_SPLITS = ("dev", "dev 2", "dev 3", "dev 4", "dev 5")
 """The phrasing splits the intent model learns from (besides the planner's examples)."""
 OUT = Path(__file__).resolve().parents[2] / "agent" / "data"
 
@@ -58,10 +58,10 @@ def split_digest() -> str:
 
 def split_examples(router, progress=print) -> tuple[list[list[float]], list[int]]:
     """One row per boundary of a dev phrasing (`agent.assistant.asks.boundaries`, within each
-    part the router's strong separators leave) that the router weighs (`asks.weighed`: both
-    sides read confidently as distinct intents a tool answers): 1 when the phrasing asks
+    part the router's strong separators leave) that the router weighs (`Router._weighed`: both
+    sides read confidently as distinct intents a tool answers, and each is an ask of its own): 1 when the phrasing asks
     several things and the sides read as two of them in order, else 0."""
-    from agent.assistant.asks import features, weighed
+    from agent.assistant.asks import features
     from evals.quality.agent import load_phrasings
 
     X, y = [], []
@@ -70,7 +70,7 @@ def split_examples(router, progress=print) -> tuple[list[list[float]], list[int]
             want = c["intent"] if isinstance(c["intent"], list) else [c["intent"]]
             for part in router._parts(c["text"]):
                 for a, sep, b, sa, sb, whole in router._boundary_sides(part):
-                    if not weighed(sa, sb):
+                    if not router._weighed(a, b, sa, sb):
                         continue
                     apart = (
                         len(want) > 1

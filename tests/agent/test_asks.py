@@ -1,0 +1,77 @@
+"""Where one ask of a message may end and the next begin (`agent.assistant.asks`): the places
+weighed, and the parts that are never an ask of their own."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.assistant.asks import anchored, boundaries, negated, qualifier
+
+
+def _cuts(text: str, gaps: bool = True) -> list[tuple[str, str]]:
+    return [(a, b) for a, _, b in boundaries(text, gaps=gaps)]
+
+
+def test_separators_are_boundaries():
+    assert ("weekly brief", "the segment migration") in _cuts(
+        "weekly brief, after that the segment migration"
+    )
+    assert ("ticket summary", "the weekly report") in _cuts(
+        "ticket summary as well as the weekly report"
+    )
+    assert ("overview", "tickets") in _cuts("overview n tickets")
+    assert ("kitne customers churn hue", "weekly brief bhi") in _cuts(
+        "kitne customers churn hue aur weekly brief bhi"
+    )
+
+
+def test_a_short_part_with_no_separator_is_weighed_at_its_word_gaps():
+    assert _cuts("kpis segment sizes") == [("kpis", "segment sizes"), ("kpis segment", "sizes")]
+    assert _cuts("kpis segment sizes", gaps=False) == []  # a side of a split at a separator
+    assert len(_cuts(" ".join(["word"] * 12))) == 0  # a long sentence is one ask or has words
+
+
+def test_no_ask_ends_at_a_preposition_or_article_nor_begins_with_one():
+    cuts = _cuts("churn risk list for the champions segment")
+    assert all(not a.endswith((" for", " the")) for a, _ in cuts), cuts
+    assert all(not b.startswith(("for ", "list ")) for _, b in cuts), cuts
+    # a relative "where" (or "who", "which") inside one ask is no boundary of its own
+    assert _cuts("show churn-risk custs where the reason is bad service", gaps=False) == []
+
+
+def test_a_question_word_or_request_verb_inside_a_message_is_a_boundary():
+    text = "list top 5 customers draft emails for this weeks plan how did the campaign do"
+    cuts = _cuts(text)
+    assert (
+        "list top 5 customers",
+        "draft emails for this weeks plan how did the campaign do",
+    ) in cuts
+    assert (
+        "list top 5 customers draft emails for this weeks plan",
+        "how did the campaign do",
+    ) in cuts
+
+
+@pytest.mark.parametrize(
+    ("side", "is_negated"),
+    [("not just the kpis", True), ("no discounts", True), ("dont want to spam them", True),
+     ("now the kpis", False), ("notes on C000123", False)],
+)  # fmt: skip
+def test_what_is_not_wanted_is_no_ask(side, is_negated):
+    assert negated(side) is is_negated
+
+
+@pytest.mark.parametrize(
+    ("side", "is_qualifier"),
+    [("sorted by value", True), ("friendly tone", True), ("keep it short and friendly", True),
+     ("the ones with service complaints", True), ("short", True), ("segment sizes", False),
+     ("by segment", False), ("brief", False), ("tone of the tickets", False)],
+)  # fmt: skip
+def test_a_qualifier_of_the_ask_before_is_no_ask(side, is_qualifier):
+    assert qualifier(side) is is_qualifier
+
+
+def test_a_one_word_side_must_name_its_intent():
+    assert anchored("kpis", "kpis") and anchored("tickets", "tickets")
+    assert not anchored("orders", "kpis") and not anchored("segment", "clv_by_segment")
+    assert anchored("segment sizes", "clv_by_segment")  # more words: always weighed
