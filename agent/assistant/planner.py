@@ -18,8 +18,17 @@ import re
 
 from agent.assistant import answers as T
 from agent.assistant import outreach_answers as OA
-from agent.assistant.cues import ADVICE_Q, KEYWORDS, OTHER_SHOPS_PRACTICE, SELF_APPROVE, SEND_ASK
-from agent.assistant.entities import Entities
+from agent.assistant.cues import (
+    ADVICE_Q,
+    KEYWORDS,
+    OTHER_SHOPS_PRACTICE,
+    OUT_OF_SCOPE,
+    SELF_APPROVE,
+    SEND_ASK,
+    THEM,
+    TOP_GROUP,
+)
+from agent.assistant.entities import Entities, expand
 from agent.assistant.prompts import CAPABILITIES, OFFLINE_NOTE
 from agent.assistant.router import CUSTOMER_INTENTS, Router
 from agent.outreach import policy
@@ -33,6 +42,7 @@ class Planner(Router):
         super().__init__(session, embedder)
         self.runner = runner or ToolRunner(session)
         self.last_customer: str | None = None
+        self._listed: list[str] = []
 
     def ask(self, message: str) -> Answer:
         start = len(self.runner.trace)
@@ -49,6 +59,7 @@ class Planner(Router):
             text = self._refuse(refused)
             return Answer(f"{text}\n\n{OFFLINE_NOTE}", self.runner.trace[start:], "offline")
         texts = []
+        self._listed = []  # the customers this message's list asks named
         for intent, ents, part in self.route(message):
             if ents.customer_ids:
                 self.last_customer = ents.customer_ids[0]
@@ -68,9 +79,12 @@ class Planner(Router):
     def _answer(self, intent: str | None, e: Entities, message: str) -> str:
         if intent is None or intent == "help":
             lead = (
-                "I can't map that request to one of my tools."
-                if intent is None
-                else "Here is what I can do."
+                "Here is what I can do."
+                if intent == "help"
+                else f'I can\'t map "{message.strip()}" to one of my tools: none acts on the shop '
+                "itself (orders, refunds, prices, shipping, stock)."
+                if OUT_OF_SCOPE.search(expand(message.lower()))
+                else "I can't map that request to one of my tools."
             )
             return lead + " Try asking about:\n" + "\n".join(f"- {c}" for c in CAPABILITIES)
         if intent in CUSTOMER_INTENTS + ("draft",) and not e.customer_ids and e.ambiguous:
@@ -183,17 +197,28 @@ class Planner(Router):
             self._call("at_risk_customers", limit=5),
         )
 
-    def _draft(self, e: Entities, _: str) -> str:
+    def _draft(self, e: Entities, message: str) -> str:
         """Drafts into the approval queue, of the kind of play and on the channel asked for. "My
-        top N at-risk customers" are the ones the at-risk list names (by value at stake): each is
-        drafted or said why not (no consent, no fitting play), never silently swapped."""
+        top N at-risk customers" are the ones the at-risk list names (by value at stake); "my
+        Champions", "my top 20 customers" (a group named by segment, tier or rank, not by risk)
+        the ones the customer list names: each is drafted or said why not (no consent, no
+        fitting play), never silently swapped for this week's plan."""
         if e.unknown_ids and not e.customer_ids:
             return self._call_error("explain_customer", {"customer_id": e.unknown_ids[0]})
         if e.preview and e.customer_ids:
             return OA.draft_preview(self._call("draft_message", customer_id=e.customer_ids[0]))
         kind = {"play": e.play, "channel": e.channel}
+        if not e.customer_ids and self._listed and THEM.search(message):  # "my top 5 customers,
+            ids = self._listed[:100]  # and drafts for them": the customers just listed
+            return OA.queued(
+                self._call(
+                    "queue_drafts", customer_ids=ids, top_n=len(ids), explain_ids=ids[:50], **kind
+                )
+            )
         if e.customer_ids:
             return OA.queued(self._call("queue_drafts", customer_ids=e.customer_ids[:10], **kind))
+        if not e.at_risk and (e.segment or e.tier or TOP_GROUP.search(message)):
+            return self._draft_group(e, kind)
         if e.at_risk or e.segment or e.tier:
             risk = self._call(
                 "at_risk_customers",
@@ -213,6 +238,29 @@ class Planner(Router):
             )
         return OA.queued(self._call("queue_drafts", top_n=e.count or 3, **kind))
 
+    def _draft_group(self, e: Entities, kind: dict) -> str:
+        """Drafts for the customers of a segment, tier or top N by value (`list_customers`)."""
+        group = self._call(
+            "list_customers",
+            sort_by=e.sort_by,
+            segment=e.segment,
+            clv_tier=e.tier,
+            reason=e.reason,
+            limit=e.count or 10,
+        )
+        if isinstance(group, str) or not group["customers"]:
+            return T.customers(group)
+        ids = [c["customer_id"] for c in group["customers"]]
+        return (
+            T.customers(group)
+            + "\n"
+            + OA.queued(
+                self._call(
+                    "queue_drafts", customer_ids=ids, top_n=len(ids), explain_ids=ids[:50], **kind
+                )
+            )
+        )
+
     def _overview(self, e: Entities, _: str) -> str:
         return T.overview(self._call("store_overview"))
 
@@ -225,19 +273,20 @@ class Planner(Router):
     def _customer_list(self, e: Entities, _: str) -> str:
         ch, state = e.consent or (None, None)
         sort_by = e.sort_by or ("value_at_stake" if e.rank == "stake" else None)
-        return T.customers(
-            self._call(
-                "list_customers",
-                sort_by=sort_by,
-                at_risk_only=e.at_risk or None,
-                segment=e.segment,
-                clv_tier=e.tier,
-                reason=e.reason,
-                consent_channel=ch,
-                consent_state=state,
-                limit=e.count or (1 if e.rank else 10),
-            )
+        res = self._call(
+            "list_customers",
+            sort_by=sort_by,
+            at_risk_only=e.at_risk or None,
+            segment=e.segment,
+            clv_tier=e.tier,
+            reason=e.reason,
+            consent_channel=ch,
+            consent_state=state,
+            limit=e.count or (1 if e.rank else 10),
         )
+        if not isinstance(res, str):
+            self._listed = [c["customer_id"] for c in res["customers"]]
+        return T.customers(res)
 
     def _customer_history(self, e: Entities, _: str) -> str:
         return "\n\n".join(

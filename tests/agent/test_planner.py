@@ -237,6 +237,7 @@ def test_held_out_phrasings_reach_the_right_tools(assistant):
         ("held-out 3", BLIND_FLOOR),
         ("held-out 4", BLIND_FLOOR),
         ("held-out 5", BLIND_FLOOR),
+        ("held-out 6", BLIND_FLOOR),
     ],
 )
 def test_blind_held_out_phrasings_reach_the_right_tools(assistant, split, floor):
@@ -537,6 +538,54 @@ def test_a_learned_boundary_splits_joined_asks_and_keeps_one_ask_whole(assistant
     the split model (`agent.assistant.asks`) says the boundary separates them; an "and" inside
     one ask is no boundary."""
     assert [s.tool for s in assistant.ask(text).trace] == tools
+
+
+@pytest.mark.parametrize(
+    ("text", "tools"),
+    [
+        ("aov segment breakdown", ["store_kpis", "segment_summary"]),
+        ("campaign results kpis", ["campaign_results", "store_kpis"]),
+        ("C000045 history next best product", ["customer_history", "next_best_product"]),
+        ("churn risk list for the champions segment", ["at_risk_customers"]),
+        ("the weekly brief, not the segment summary", ["weekly_brief"]),
+        ("customers at risk, ranked by value at stake", ["list_customers"]),
+        ("explain C000045, then their orders", ["explain_customer", "customer_history"]),
+    ],
+)
+def test_asks_typed_one_after_another_are_split_and_qualifiers_are_not(assistant, text, tools):
+    """Asks typed with no joining word ("aov segment breakdown") are split at a word gap; a gap
+    after a preposition or article is none ("... list for the | champions segment"); a part that
+    says what is not wanted ("not the segment summary") or only qualifies the ask before it
+    ("ranked by value at stake") is no ask; a part about the customer named before it ("their
+    orders") reads as that customer's."""
+    assert [s.tool for s in assistant.ask(text).trace] == tools
+
+
+def test_an_action_on_the_shop_is_said_to_be_no_tools_and_the_rest_is_answered(assistant):
+    """ "refund order 8812 and show me at risk customers": the at-risk list, and a line saying
+    that no tool refunds, instead of no answer at all."""
+    a = assistant.ask("cancel order 1234 and give me the weekly brief")
+    assert [s.tool for s in a.trace] == ["weekly_brief"]
+    assert 'I can\'t map "cancel order 1234"' in a.text and "Weekly retention brief" in a.text
+
+
+def test_drafts_for_a_group_go_to_that_group(own_queue):
+    """ "draft emails for my top 4 customers" drafts for the four customers the customer list
+    ranks first by value, not for this week's plan; "list my Loyal customers, then draft emails
+    for them" drafts for the customers just listed; each is drafted or named with why not."""
+    a = own_queue.ask("write emails for my top 4 customers")
+    assert [s.tool for s in a.trace] == ["list_customers", "queue_drafts"]
+    top4 = [c["customer_id"] for c in a.trace[0].result["customers"]]
+    assert len(top4) == 4 and a.trace[1].args["customer_ids"] == top4
+    assert a.trace[0].args.get("sort_by") in (None, "predicted_clv")
+    drafted = {d["customer_id"] for d in a.trace[1].result["drafts"]}
+    for cid in top4:
+        assert cid in drafted or f"{cid}: not drafted (" in a.text, a.text
+    b = own_queue.ask("list my Loyal customers, then draft emails for them")
+    assert [s.tool for s in b.trace] == ["list_customers", "queue_drafts"]
+    loyal = [c["customer_id"] for c in b.trace[0].result["customers"]]
+    assert b.trace[0].args["segment"] == "Loyal" and b.trace[1].args["customer_ids"] == loyal
+    assert all(c["segment"] == "Loyal" for c in b.trace[0].result["customers"])
 
 
 def test_the_split_model_is_not_used_with_another_embedder(assistant):
