@@ -12,14 +12,20 @@ from __future__ import annotations
 
 import re
 
+DRAFTS_FOR = (
+    r"^\s*(?:(?:e-?mail|sms|text)\s+)?drafts?\s+(?:for|to)\s+"
+    r"(?:them|those|these|the plan|this week|th(?:is|e) weeks?|my|our|the top|top|the \d|\d|every|all|each)"
+)
+"""An ask that opens with "drafts for" a group ("... my top 5, and drafts for them", "drafts for
+this week pls"): a request to write, while "drafts for C000123" may ask for the ones made."""
 WRITE_VERB = re.compile(
     r"\b(?:draft|write|compose|prep(?:are)?|create|queue|put together|make|preview)\b"
-    r"|^\s*(?:please\s+)?(?:e-?mail|message|text)\b",
+    r"|^\s*(?:please\s+)?(?:e-?mail|message|text)\b|" + DRAFTS_FOR,
     re.I,
 )
 WRITE_ASK = re.compile(
     r"^\s*(?:(?:can|could|would) you\s+|pl(?:ea)?se?\s+|pls\s+|go ahead and\s+)*(?:draft|write|compose"
-    r"|prep(?:are)?|create|queue|put together|make|generate|set up)\b",
+    r"|prep(?:are)?|create|queue|put together|make|generate|set up)\b|" + DRAFTS_FOR,
     re.I,
 )
 """A request that starts by asking to write: with a message noun, it asks for drafts."""
@@ -124,7 +130,7 @@ KEYWORDS = {  # intent -> (pattern, boost): cues that survive paraphrase
         0.2,
     ),
     "playbook": (
-        r"playbook|\bplays?\b|tactic|strateg|what works|what(?:'s| has)? worked|how do i (?:win|keep|save)|\bideas?\b"
+        r"playbook|\bplays?\b|tactic|strateg|what works|what(?:'s| has)? worked|what(?:'s| is|s) working|how do i (?:win|keep|save)|\bideas?\b"
         r"|how (?:do|can|should) (?:i|we) (?:bring|get|re.?engage|reactivate|win|keep|save|stop|prevent|reduce)"
         r"|\btips?\b|\badvice\b|suggestions? for|what (?:should|can|do) (?:i|we) (?:send|offer|try)\b"
         r"|best way to|wake (?:up|them)|what (?:should|can|do) (?:i|we) do (?:about|with|for)"

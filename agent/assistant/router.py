@@ -17,6 +17,7 @@ import re
 import numpy as np
 
 from agent.assistant.asks import (
+    BOUNDARY,
     THRESHOLD,
     Side,
     SplitModel,
@@ -55,6 +56,9 @@ from agent.assistant.intent_model import NONE, WEIGHT, IntentModel
 from agent.assistant.prompts import INTENT_EXAMPLES
 
 MIN_SCORE = 0.38
+INHERIT_MARGIN = 0.5
+"""How much better an ask after one naming a customer must read on its own than as about that
+customer to be read on its own (`Router.route`)."""
 CUSTOMER_INTENTS = ("why_customer", "customer_profile", "cross_sell", "customer_history")
 WRITES = ("draft",)
 """Intents that write (queue drafts): only when the request asks to write (`WRITE_VERB`)."""
@@ -178,7 +182,15 @@ class Router:
                             list(src.unknown_ids),
                         )
                     e.rank = e.rank or whole.rank
-                intent, _ = self.classify(_about(p, e, own), e)
+                intent, scores = self.classify(_about(p, e, own), e)
+                if not own and e.customer_ids:  # "... what has he bought? is there a good
+                    alone, plain = self.classify(p, e)  # playbook for customers like him?": an
+                    if (  # ask that reads far better as one of its own is not about them
+                        alone is not None
+                        and alone not in CUSTOMER_INTENTS
+                        and plain[alone] >= max(scores.values()) + INHERIT_MARGIN
+                    ):
+                        intent = alone
                 if intent == "draft":  # "... at-risk customers, then draft emails for the top 3"
                     e.at_risk = e.at_risk or whole.at_risk
                 if any(r[0] == intent and r[1].customer_ids == e.customer_ids for r in routed):
@@ -267,6 +279,8 @@ class Router:
         model = self._split_model()
         if model is None or depth > 2:
             return [text]
+        if depth == 0 and (listed := self._list_split(text, model)):
+            return listed
         best: tuple[float, str, str, str] | None = None
         for a, sep, b, sa, sb, whole in self._boundary_sides(text, gaps=gaps):
             if sep.strip() and (
@@ -285,6 +299,42 @@ class Router:
         _, a, sep, b = best
         sub = not sep.strip()  # a split at a word gap: its sides may be split at gaps again
         return self._learned_split(a, depth + 1, sub) + self._learned_split(b, depth + 1, sub)
+
+    def _list_split(self, text: str, model: SplitModel) -> list[str] | None:
+        """The asks of a list of three or more ("ticket complaints, at risk customers with
+        service problems, and advice on ..."), split at every separator at once when each
+        two neighbours would be split on their own; else None. (Split one boundary at a time,
+        the first boundary's right side reads as a mix of two asks and is never split.)"""
+        cuts = [m for m in BOUNDARY.finditer(text) if text[: m.start()].strip(" ,.")]
+        pieces, seps, last = [], [], 0
+        for m in cuts:
+            piece = text[last : m.start()].strip(" ,.")
+            if piece:
+                pieces.append(piece)
+                seps.append(m.group(0))
+            last = m.end()
+        if text[last:].strip(" ,."):
+            pieces.append(text[last:].strip(" ,."))
+        if len(pieces) < 3 or len(seps) < len(pieces) - 1:
+            return None
+        ents = [extract(self.session, p) for p in pieces]
+        own = [bool(e.customer_ids or e.unknown_ids or e.ambiguous) for e in ents]
+        for i in range(1, len(ents)):  # a piece that names nobody is about the one before's
+            if not own[i]:
+                ents[i].customer_ids = list(ents[i - 1].customer_ids)
+                ents[i].unknown_ids = list(ents[i - 1].unknown_ids)
+        texts = [_about(p, e, o) for p, e, o in zip(pieces, ents, own)]
+        self._prefetch(texts)
+        sides = [self._side(t, e, o) for t, e, o in zip(texts, ents, own)]
+        for i in range(len(pieces) - 1):
+            a, sep, b = pieces[i], seps[i], pieces[i + 1]
+            if negated(a) or negated(b) or not self._weighed(a, b, sides[i], sides[i + 1]):
+                return None
+            pair = f"{a}{sep}{b}"
+            whole = self._side(pair, extract(self.session, pair))
+            if model.proba(features(sep, a, b, sides[i], sides[i + 1], whole)) < THRESHOLD:
+                return None
+        return pieces
 
     def _weighed(self, a: str, b: str, sa: Side, sb: Side) -> bool:
         """Whether the split model weighs a boundary at all (`asks.weighed`): not when the right

@@ -550,6 +550,15 @@ def test_a_learned_boundary_splits_joined_asks_and_keeps_one_ask_whole(assistant
         ("the weekly brief, not the segment summary", ["weekly_brief"]),
         ("customers at risk, ranked by value at stake", ["list_customers"]),
         ("explain C000045, then their orders", ["explain_customer", "customer_history"]),
+        (
+            "kpis, campaign results, and the weekly brief",
+            ["store_kpis", "campaign_results", "weekly_brief"],
+        ),
+        (
+            "why is C000045 at risk? is there a good playbook for customers like him?",
+            ["explain_customer", "search_playbooks"],
+        ),
+        ("drafts for this week please", ["queue_drafts"]),
     ],
 )
 def test_asks_typed_one_after_another_are_split_and_qualifiers_are_not(assistant, text, tools):
@@ -557,7 +566,9 @@ def test_asks_typed_one_after_another_are_split_and_qualifiers_are_not(assistant
     after a preposition or article is none ("... list for the | champions segment"); a part that
     says what is not wanted ("not the segment summary") or only qualifies the ask before it
     ("ranked by value at stake") is no ask; a part about the customer named before it ("their
-    orders") reads as that customer's."""
+    orders") reads as that customer's, unless it reads far better on its own (advice about
+    "customers like him"); a list of three asks is split at every comma; "drafts for" a group
+    asks to write."""
     assert [s.tool for s in assistant.ask(text).trace] == tools
 
 
@@ -586,6 +597,11 @@ def test_drafts_for_a_group_go_to_that_group(own_queue):
     loyal = [c["customer_id"] for c in b.trace[0].result["customers"]]
     assert b.trace[0].args["segment"] == "Loyal" and b.trace[1].args["customer_ids"] == loyal
     assert all(c["segment"] == "Loyal" for c in b.trace[0].result["customers"])
+    c = own_queue.ask("my top 3 customers, and drafts for them")
+    assert [s.tool for s in c.trace] == ["list_customers", "queue_drafts"]
+    assert c.trace[1].args["customer_ids"] == [
+        x["customer_id"] for x in c.trace[0].result["customers"]
+    ]
 
 
 def test_the_split_model_is_not_used_with_another_embedder(assistant):
