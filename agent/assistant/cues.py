@@ -31,7 +31,7 @@ WRITE_ASK = re.compile(
 """A request that starts by asking to write: with a message noun, it asks for drafts."""
 MESSAGE_NOUN = re.compile(
     r"e-?mail|emial|message|\bsms\b|\btexts?\b|\bnote\b|outreach|reminder|win.?back|nudges?\b|"
-    r"\bdrafts?\b|campaign|\bletter|copy\b",
+    r"\bdrafts?\b|campaign|\bletter|copy\b|\bsomething (?:to|for)\b|\ba (?:few )?lines? (?:to|for)\b",
     re.I,
 )
 """What a draft request writes: a request to write something else ("a poem") is no draft."""

@@ -18,6 +18,8 @@ import numpy as np
 
 from agent.assistant.asks import (
     BOUNDARY,
+    KNOWN_OFF,
+    MIN_SIDE,
     THRESHOLD,
     Side,
     SplitModel,
@@ -164,47 +166,63 @@ class Router:
             merged = [q for p in merged for q in self._learned_split(p)]
         elif len(merged) == 1:  # "the weekly brief and the segment changes": two asks if both
             merged = self._and_split(merged[0]) or merged  # halves are
-        if len(merged) > 1:
-            routed: list[tuple[str | None, Entities, str]] = []
-            named: Entities | None = None  # the last ask that named a customer
-            for p in merged:
-                e = extract(self.session, p)
-                own = bool(e.customer_ids or e.unknown_ids or e.ambiguous)
-                if own:
-                    named = e
-                else:  # "who is C000777, what did they buy": the customer named before; one
-                    # named only later ("my best customers list, then tell me about c12") when
-                    # this ask refers to someone ("why are they at risk? C000123")
-                    src = named or (whole if BACK_REF.search(p) else None)
-                    if src is not None:
-                        e.customer_ids, e.unknown_ids = (
-                            list(src.customer_ids),
-                            list(src.unknown_ids),
-                        )
-                    e.rank = e.rank or whole.rank
-                intent, scores = self.classify(_about(p, e, own), e)
-                if not own and e.customer_ids:  # "... what has he bought? is there a good
-                    alone, plain = self.classify(p, e)  # playbook for customers like him?": an
-                    if (  # ask that reads far better as one of its own is not about them
-                        alone is not None
-                        and alone not in CUSTOMER_INTENTS
-                        and plain[alone] >= max(scores.values()) + INHERIT_MARGIN
-                    ):
-                        intent = alone
-                if intent == "draft":  # "... at-risk customers, then draft emails for the top 3"
-                    e.at_risk = e.at_risk or whole.at_risk
-                if any(r[0] == intent and r[1].customer_ids == e.customer_ids for r in routed):
-                    continue  # the same ask twice ("tickets themes and ... on complaints")
-                routed.append((intent, e, p))
-            kept = self._overlaps(routed, whole)
-            known = [r for r in kept if r[0] not in (None, "help")]
-            acts = [r for r in kept if r[0] is None and OUT_OF_SCOPE.search(expand(r[2].lower()))]
-            if known and acts:  # "refund order 8812 and show me at risk customers": each ask a
-                return [r for r in kept if r in known or r in acts]  # tool answers, and the rest
-            if len(known) > 1 or (known and len(kept) < len(routed)):  # said to be no tool's
-                return known
+        if len(merged) > 1 and (asks := self._route_asks(merged, whole)):
+            return asks
         intent, _ = self.classify(message, whole)
+        if intent == "help" and len(merged) == 1 and merged[0] != message:  # "hey! how does this
+            ask = merged[0]  # work, and can you show me my Champions": the ask left once the
+            e = extract(self.session, ask)  # greeting is set aside
+            ask_intent, _ = self.classify(ask, e)
+            if ask_intent not in KNOWN_OFF:
+                return [(ask_intent, e, ask)]
         return [(intent, whole, message)]
+
+    def _route_asks(
+        self, merged: list[str], whole: Entities
+    ) -> list[tuple[str | None, Entities, str]] | None:
+        """Each ask of a message of several routed, with the customer an ask names carried to
+        the asks after it; None when they are better read as one request."""
+        routed: list[tuple[str | None, Entities, str]] = []
+        named: Entities | None = None  # the last ask that named a customer
+        for p in merged:
+            e = extract(self.session, p)
+            own = bool(e.customer_ids or e.unknown_ids or e.ambiguous)
+            if own:
+                named = e
+            else:  # "who is C000777, what did they buy": the customer named before; one
+                # named only later ("my best customers list, then tell me about c12") when
+                # this ask refers to someone ("why are they at risk? C000123")
+                src = named or (whole if BACK_REF.search(p) else None)
+                if src is not None:
+                    e.customer_ids, e.unknown_ids = (
+                        list(src.customer_ids),
+                        list(src.unknown_ids),
+                    )
+                e.rank = e.rank or whole.rank
+            intent, scores = self.classify(_about(p, e, own), e)
+            if not own and e.customer_ids:  # "... what has he bought? is there a good
+                alone, plain = self.classify(p, e)  # playbook for customers like him?": an
+                if (  # ask that reads far better as one of its own is not about them
+                    alone is not None
+                    and alone not in CUSTOMER_INTENTS
+                    and plain[alone] >= max(scores.values()) + INHERIT_MARGIN
+                ):
+                    intent = alone
+            if intent == "draft":  # "... at-risk customers, then draft emails for the top 3"
+                e.at_risk = e.at_risk or whole.at_risk
+            if any(r[0] == intent and r[1].customer_ids == e.customer_ids for r in routed):
+                continue  # the same ask twice ("tickets themes and ... on complaints")
+            routed.append((intent, e, p))
+        kept = self._overlaps(routed, whole)
+        known = [r for r in kept if r[0] not in (None, "help")]
+        acts = [r for r in kept if r[0] is None and OUT_OF_SCOPE.search(expand(r[2].lower()))]
+        if known and acts:  # "refund order 8812 and show me at risk customers": each ask a
+            return [r for r in kept if r in known or r in acts]  # tool answers, and the rest
+        if known and all(r[0] == "help" for r in kept if r not in known):  # "hey! how does
+            return known  # this work, and can you show me my Champions": the ask is the list
+        if len(known) > 1 or (known and len(kept) < len(routed)):  # said to be no tool's
+            return known
+        return None
 
     def _parts(self, message: str) -> list[str]:
         """The message cut at strong separators (a question mark, "also", "then", ...), a short
@@ -289,6 +307,10 @@ class Router:
                 kept, side = (a, sa) if negated(b) else (b, sb)
                 if side.intent not in (None, "help") and not negated(kept):
                     return self._learned_split(kept, depth, gaps)
+            if (
+                sep.strip() and sa.intent == "help" and sb.intent not in KNOWN_OFF
+            ) and sb.top >= MIN_SIDE:  # "hey! how does this work, and can you show me ...": the ask
+                return self._learned_split(b, depth, gaps)
             if not self._weighed(a, b, sa, sb):
                 continue
             p = model.proba(features(sep, a, b, sa, sb, whole))

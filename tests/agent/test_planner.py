@@ -559,6 +559,8 @@ def test_a_learned_boundary_splits_joined_asks_and_keeps_one_ask_whole(assistant
             ["explain_customer", "search_playbooks"],
         ),
         ("drafts for this week please", ["queue_drafts"]),
+        ("hi! what can you do, and can you show me my Loyal customers", ["list_customers"]),
+        ("write something to C000045 to bring them back", ["queue_drafts"]),
     ],
 )
 def test_asks_typed_one_after_another_are_split_and_qualifiers_are_not(assistant, text, tools):
@@ -568,7 +570,8 @@ def test_asks_typed_one_after_another_are_split_and_qualifiers_are_not(assistant
     ("ranked by value at stake") is no ask; a part about the customer named before it ("their
     orders") reads as that customer's, unless it reads far better on its own (advice about
     "customers like him"); a list of three asks is split at every comma; "drafts for" a group
-    asks to write."""
+    and "write something to" a customer ask to write; a greeting or "what can you do" before an
+    ask leaves the ask."""
     assert [s.tool for s in assistant.ask(text).trace] == tools
 
 
