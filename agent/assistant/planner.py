@@ -209,12 +209,7 @@ class Planner(Router):
             return OA.draft_preview(self._call("draft_message", customer_id=e.customer_ids[0]))
         kind = {"play": e.play, "channel": e.channel}
         if not e.customer_ids and self._listed and THEM.search(message):  # "my top 5 customers,
-            ids = self._listed[:100]  # and drafts for them": the customers just listed
-            return OA.queued(
-                self._call(
-                    "queue_drafts", customer_ids=ids, top_n=len(ids), explain_ids=ids[:50], **kind
-                )
-            )
+            return self._queue_for(self._listed[:100], kind)  # and drafts for them": just listed
         if e.customer_ids:
             return OA.queued(self._call("queue_drafts", customer_ids=e.customer_ids[:10], **kind))
         if not e.at_risk and (e.segment or e.tier or TOP_GROUP.search(message)):
@@ -251,13 +246,13 @@ class Planner(Router):
         if isinstance(group, str) or not group["customers"]:
             return T.customers(group)
         ids = [c["customer_id"] for c in group["customers"]]
-        return (
-            T.customers(group)
-            + "\n"
-            + OA.queued(
-                self._call(
-                    "queue_drafts", customer_ids=ids, top_n=len(ids), explain_ids=ids[:50], **kind
-                )
+        return T.customers(group) + "\n" + self._queue_for(ids, kind)
+
+    def _queue_for(self, ids: list[str], kind: dict) -> str:
+        """Drafts for these customers, each drafted or named with why not."""
+        return OA.queued(
+            self._call(
+                "queue_drafts", customer_ids=ids, top_n=len(ids), explain_ids=ids[:50], **kind
             )
         )
 
