@@ -29,8 +29,9 @@ from agent.assistant.cues import (
     TOP_GROUP,
 )
 from agent.assistant.entities import Entities, expand
+from agent.assistant.nudges import CUSTOMER_INTENTS
 from agent.assistant.prompts import CAPABILITIES, OFFLINE_NOTE
-from agent.assistant.router import CUSTOMER_INTENTS, Router
+from agent.assistant.router import Router
 from agent.outreach import policy
 from agent.toolbox.tools import Answer, ToolRunner
 
