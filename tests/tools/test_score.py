@@ -239,6 +239,31 @@ def test_ml_predictions_asked_for_are_those_of_the_full_prediction(demo):
     assert _ml_targets({"value": "bgnbd", "churn": "ml"}) == ("churn_probability",)
 
 
+def test_targets_trained_in_threads_are_the_boosters_trained_alone(demo):
+    """`train_ml` trains its five LightGBM targets two at a time, in threads on binned Datasets of
+    their own (`tools.models.churn._targets`): each booster is the one trained by itself."""
+    from tools.models.churn import _booster, _targets
+    from tools.models.features import build_features, labels
+
+    _, st = demo
+    as_of = st.orders["order_date"].max().normalize()
+    cutoff = as_of - pd.Timedelta(days=365)
+    X = build_features(st.orders.loc[st.orders["order_date"] <= cutoff], as_of=cutoff)
+    X = X.loc[X["n_occasions"] > 0]
+    y = labels(st.orders, start=cutoff, horizon_days=365, customers=X.index)
+    cut = int(len(X) * 0.8)
+    Xt, Xv, yt, yv = X.iloc[:cut], X.iloc[cut:], y.iloc[:cut], y.iloc[cut:]
+    jobs = [
+        ({"objective": "binary"}, yt["no_purchase"], yv["no_purchase"], 50),
+        ({"objective": "poisson"}, yt["orders"], yv["orders"], 50),
+    ]
+    threaded = _targets(Xt, Xv, [[jobs[0]], [jobs[1]]])
+    for (params, a, b, n), (booster,) in zip(jobs, threaded):
+        alone = _booster(params, Xt, a, Xv, b, n)
+        assert booster.num_trees() == alone.num_trees()
+        np.testing.assert_array_equal(booster.predict(Xv), alone.predict(Xv))
+
+
 def test_rank_blend_averages_the_two_rankings_onto_the_calibrated_values():
     from tools.scoring.choice import rank_blend
 
