@@ -211,19 +211,25 @@ def test_backtest_plot_data_on_cdnow(tmp_path):
     assert (ahead >= 0.01).all(), table
 
 
-def test_ml_predictions_asked_for_are_those_of_the_full_prediction(demo):
-    """MLModel.predict(targets=...) runs only the models of the columns asked for, with the
-    same values as the full prediction; the scoring asks for what its choice reads."""
-    from tools.models.churn import PREDICTIONS, train_ml
+def _year_before(demo) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The demo store's features a year before its last order, and the year's labels after."""
     from tools.models.features import build_features, labels
-    from tools.scoring.combine import ml_targets as _ml_targets
 
     _, st = demo
     as_of = st.orders["order_date"].max().normalize()
     cutoff = as_of - pd.Timedelta(days=365)
     X = build_features(st.orders.loc[st.orders["order_date"] <= cutoff], as_of=cutoff)
     X = X.loc[X["n_occasions"] > 0]
-    y = labels(st.orders, start=cutoff, horizon_days=365, customers=X.index)
+    return X, labels(st.orders, start=cutoff, horizon_days=365, customers=X.index)
+
+
+def test_ml_predictions_asked_for_are_those_of_the_full_prediction(demo):
+    """MLModel.predict(targets=...) runs only the models of the columns asked for, with the
+    same values as the full prediction; the scoring asks for what its choice reads."""
+    from tools.models.churn import PREDICTIONS, train_ml
+    from tools.scoring.combine import ml_targets as _ml_targets
+
+    X, y = _year_before(demo)
     ml = train_ml(X, y, horizon_days=365)
     full = ml.predict(X)
     assert list(full.columns) == list(PREDICTIONS)
@@ -243,14 +249,8 @@ def test_targets_trained_in_threads_are_the_boosters_trained_alone(demo):
     """`train_ml` trains its five LightGBM targets two at a time, in threads on binned Datasets of
     their own (`tools.models.churn._targets`): each booster is the one trained by itself."""
     from tools.models.churn import _booster, _targets
-    from tools.models.features import build_features, labels
 
-    _, st = demo
-    as_of = st.orders["order_date"].max().normalize()
-    cutoff = as_of - pd.Timedelta(days=365)
-    X = build_features(st.orders.loc[st.orders["order_date"] <= cutoff], as_of=cutoff)
-    X = X.loc[X["n_occasions"] > 0]
-    y = labels(st.orders, start=cutoff, horizon_days=365, customers=X.index)
+    X, y = _year_before(demo)
     cut = int(len(X) * 0.8)
     Xt, Xv, yt, yv = X.iloc[:cut], X.iloc[cut:], y.iloc[:cut], y.iloc[cut:]
     jobs = [
