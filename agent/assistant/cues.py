@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from agent.assistant.entities import NUMBER_WORDS
+
 DRAFTS_FOR = (
     r"^\s*(?:(?:e-?mail|sms|text)\s+)?drafts?\s+(?:for|to)\s+"
     r"(?:them|those|these|the plan|this week|th(?:is|e) weeks?|my|our|the top|top|the \d|\d|every|all|each)"
@@ -245,7 +247,7 @@ QUALIFIER = re.compile(
 THEM = re.compile(r"\b(?:them|they|those|these|their|each of them|all of them)\b", re.I)
 """A draft request that refers to customers named before it ("... my top 5, and drafts for them")."""
 TOP_GROUP = re.compile(
-    r"\b(?:top|best|biggest|most valuable)\s+(?:\d{1,3}|ten|five|three|twenty|fifty|hundred)?\s*"
+    r"\b(?:top|best|biggest|most valuable)\s+(?:\d{1,3}|" + "|".join(NUMBER_WORDS) + r")?\s*"
     r"(?:[\w-]+\s+){0,2}(?:customers|spenders|buyers|clients|shoppers|accounts)\b",
     re.I,
 )
