@@ -241,8 +241,9 @@ tuning on dev 2 (118/149, 79.2%); held-out 4 with dev 3, scored once before eith
 dev 4 (one pool split at random), scored once before dev 4 was used (199/218, 91.3%); with the
 model trained on dev 4 too: held-out 3 133/149 (89.3%), 4 187/206 (90.8%), 5 199/218 (91.3%);
 held-out 6 with dev 5 (a pool of 520, half of them several asks in one, split at random), scored
-once before dev 5 was used: 167/208 (80.3%), and with the models trained on dev 5 and asks split
-at word gaps (2026-12-04; `agent.assistant.asks`): see the closing note of that stop."""
+once before dev 5 was used: 167/208 (80.3%), then 187/208 (89.9%) with the models trained on
+dev 5 and asks split at word gaps (2026-12-04, `agent.assistant.asks`; held-out 3 141/149, 4
+191/206, 5 203/218 then)."""
 ROUTING_FLOORS = {
     "held-out": 0.90,
     "held-out 2": 0.90,

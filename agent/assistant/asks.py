@@ -133,6 +133,22 @@ def boundaries(text: str, gaps: bool = True) -> list[tuple[str, str, str]]:
     return out
 
 
+def separated(text: str) -> tuple[list[str], list[str]]:
+    """The pieces of `text` between its separators (`BOUNDARY`), and the separator after each
+    piece but the last ("kpis, campaign results, and the brief": three pieces, ", " and ", and ")."""
+    pieces, seps, last = [], [], 0
+    for m in BOUNDARY.finditer(text):
+        piece = text[last : m.start()].strip(" ,.")
+        if piece:
+            pieces.append(piece)
+            seps.append(m.group(0))
+        last = m.end()
+    rest = text[last:].strip(" ,.")
+    if rest:
+        pieces.append(rest)
+    return pieces, seps[: max(len(pieces) - 1, 0)]
+
+
 def negated(side: str) -> bool:
     """A side that says what the merchant does not want ("not just the kpis", "no discounts"):
     no ask of its own."""

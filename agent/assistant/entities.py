@@ -107,6 +107,17 @@ class Entities:
     at_risk: bool = False
     preview: bool = False
 
+    @property
+    def names_customer(self) -> bool:
+        """Whether the request names a customer: one of the store's, an unknown id or a name
+        several customers share."""
+        return bool(self.customer_ids or self.unknown_ids or self.ambiguous)
+
+    def about(self, other: Entities) -> None:
+        """Make this request about the customers `other` names ("what did they buy" after "who
+        is C000777")."""
+        self.customer_ids, self.unknown_ids = list(other.customer_ids), list(other.unknown_ids)
+
 
 def extract(session, text: str) -> Entities:
     """Customer ids, money, counts, segment, churn reason, CLV tier and period in a request.

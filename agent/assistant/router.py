@@ -18,7 +18,6 @@ import re
 import numpy as np
 
 from agent.assistant.asks import (
-    BOUNDARY,
     KNOWN_OFF,
     MIN_SIDE,
     THRESHOLD,
@@ -29,6 +28,7 @@ from agent.assistant.asks import (
     features,
     negated,
     qualifier,
+    separated,
     weighed,
 )
 from agent.assistant.cues import (
@@ -117,7 +117,7 @@ class Router:
         scores = self._similarities(text)
         low = expand(text.lower())
         keyword_boosts(scores, low)
-        has_id = bool(ents.customer_ids or ents.unknown_ids or ents.ambiguous)
+        has_id = ents.names_customer
         named = bool(customer_mentions(self.session, text))
         entity_nudges(scores, low, ents, has_id=has_id, named=named)
         write_nudges(scores, text, low)
@@ -179,7 +179,7 @@ class Router:
         named: Entities | None = None  # the last ask that named a customer
         for p in merged:
             e = extract(self.session, p)
-            own = bool(e.customer_ids or e.unknown_ids or e.ambiguous)
+            own = e.names_customer
             if own:
                 named = e
             else:  # "who is C000777, what did they buy": the customer named before; one
@@ -187,10 +187,7 @@ class Router:
                 # this ask refers to someone ("why are they at risk? C000123")
                 src = named or (whole if BACK_REF.search(p) else None)
                 if src is not None:
-                    e.customer_ids, e.unknown_ids = (
-                        list(src.customer_ids),
-                        list(src.unknown_ids),
-                    )
+                    e.about(src)
                 e.rank = e.rank or whole.rank
             intent, scores = self.classify(_about(p, e, own), e)
             if not own and e.customer_ids:  # "... what has he bought? is there a good
@@ -250,7 +247,7 @@ class Router:
 
     def _side(self, text: str, ents: Entities, own_id: bool | None = None) -> Side:
         intent, scores = self.classify(text, ents)
-        has_id = bool(ents.customer_ids or ents.unknown_ids or ents.ambiguous)
+        has_id = ents.names_customer
         return Side(intent, scores, has_id if own_id is None else own_id)
 
     def _boundary_sides(
@@ -266,9 +263,9 @@ class Router:
         sides = []
         for a, sep, b in found:
             ea, eb = extract(self.session, a), extract(self.session, b)
-            own = bool(eb.customer_ids or eb.unknown_ids or eb.ambiguous)
+            own = eb.names_customer
             if not own:
-                eb.customer_ids, eb.unknown_ids = list(ea.customer_ids), list(ea.unknown_ids)
+                eb.about(ea)
             sides.append((a, sep, b, ea, eb, own))
         self._prefetch(
             [text, *(x for a, _, b, _, eb, own in sides for x in (a, _about(b, eb, own)))]
@@ -282,7 +279,7 @@ class Router:
     def _learned_split(self, text: str, depth: int = 0, gaps: bool = True) -> list[str]:
         """The asks of `text`: split at the boundary the split model (`agent.assistant.asks`)
         finds likeliest to separate two asks, when it is likely enough and both sides read as
-        distinct intents a tool answers; each side split again (four asks at most). A side that
+        distinct intents a tool answers; each side split again, three levels deep. A side that
         only names a customer ("cust 260 purchase history ..."), only qualifies the ask before
         it ("sorted by value") or says what is not wanted ("not just the kpis") is no ask. Word
         gaps are weighed in a part typed with no separator (`asks.boundaries`), not in the
@@ -298,7 +295,7 @@ class Router:
                 negated(b) or negated(a)
             ):  # "the full brief, not just the kpis": what is not wanted is no ask
                 kept, side = (a, sa) if negated(b) else (b, sb)
-                if side.intent not in (None, "help") and not negated(kept):
+                if side.intent not in KNOWN_OFF and not negated(kept):
                     return self._learned_split(kept, depth, gaps)
             if (
                 sep.strip() and sa.intent == "help" and sb.intent not in KNOWN_OFF
@@ -320,24 +317,14 @@ class Router:
         service problems, and advice on ..."), split at every separator at once when each
         two neighbours would be split on their own; else None. (Split one boundary at a time,
         the first boundary's right side reads as a mix of two asks and is never split.)"""
-        cuts = [m for m in BOUNDARY.finditer(text) if text[: m.start()].strip(" ,.")]
-        pieces, seps, last = [], [], 0
-        for m in cuts:
-            piece = text[last : m.start()].strip(" ,.")
-            if piece:
-                pieces.append(piece)
-                seps.append(m.group(0))
-            last = m.end()
-        if text[last:].strip(" ,."):
-            pieces.append(text[last:].strip(" ,."))
-        if len(pieces) < 3 or len(seps) < len(pieces) - 1:
+        pieces, seps = separated(text)
+        if len(pieces) < 3:
             return None
         ents = [extract(self.session, p) for p in pieces]
-        own = [bool(e.customer_ids or e.unknown_ids or e.ambiguous) for e in ents]
+        own = [e.names_customer for e in ents]
         for i in range(1, len(ents)):  # a piece that names nobody is about the one before's
             if not own[i]:
-                ents[i].customer_ids = list(ents[i - 1].customer_ids)
-                ents[i].unknown_ids = list(ents[i - 1].unknown_ids)
+                ents[i].about(ents[i - 1])
         texts = [_about(p, e, o) for p, e, o in zip(pieces, ents, own)]
         self._prefetch(texts)
         sides = [self._side(t, e, o) for t, e, o in zip(texts, ents, own)]
@@ -379,10 +366,8 @@ class Router:
             if len(a.split()) < 3 or len(b.split()) < 3:
                 continue
             ea, eb = extract(self.session, a), extract(self.session, b)
-            if not (
-                eb.customer_ids or eb.unknown_ids or eb.ambiguous
-            ):  # "C000404 and their orders"
-                eb.customer_ids, eb.unknown_ids = list(ea.customer_ids), list(ea.unknown_ids)
+            if not eb.names_customer:  # "C000404 and their orders"
+                eb.about(ea)
             (ia, sa), (ib, sb) = self.classify(a, ea), self.classify(b, eb)
             if (
                 ia not in (None, "help")

@@ -342,16 +342,16 @@ def _binned(X, y, Xv, yv) -> tuple[lgb.Dataset, lgb.Dataset]:
     return train, valid
 
 
-def _booster(params: dict, X, y, Xv, yv, rounds: int, *, data=None) -> lgb.Booster:
-    """One LightGBM model with early stopping on (Xv, yv). `data`: the (train, valid)
-    Datasets of X and Xv from `_binned`, reused with these labels."""
+def _booster(params: dict, X, y, Xv, yv, rounds: int) -> lgb.Booster:
+    """One LightGBM model with early stopping on (Xv, yv)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return _train(params, X, y, Xv, yv, rounds, data=data)
+        return _train(params, X, y, Xv, yv, rounds)
 
 
 def _train(params: dict, X, y, Xv, yv, rounds: int, *, data=None) -> lgb.Booster:
-    """`_booster` without its own warnings filter (which is process-wide, so not for threads)."""
+    """`_booster` without its own warnings filter (process-wide, so not one per thread).
+    `data`: the (train, valid) Datasets of X and Xv from `_binned`, reused with these labels."""
     base = {**_BOOSTER, **params}
     if data is None:
         train = lgb.Dataset(X, y, free_raw_data=False)
