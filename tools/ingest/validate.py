@@ -145,12 +145,13 @@ def _fully_returned_orders(
     who[customer[neg]] = True
     take = ok & who[np.maximum(customer, 0)] & (customer >= 0) & (order >= 0)
     rows = out.loc[take]
-    parts = [rows["product_id"].fillna("").astype(str)] if "product_id" in rows else []
-    size = rows["amount"].abs().round(4).astype(str)
+    # a line's item: (product, |quantity|, |amount| to 4 places), hashed by value (building
+    # a text per line cost a second on a million customers); a missing quantity is -1
+    item_cols = {"product": rows["product_id"].fillna("")} if "product_id" in rows else {}
+    item_cols["amount"] = rows["amount"].abs().round(4)
     if "quantity" in rows:
-        size = rows["quantity"].abs().astype(str) + "x" + size
-    text = (parts[0] + "|" + size) if parts else size
-    item = pd.util.hash_array(text.to_numpy(dtype=object)).astype(np.uint64)
+        item_cols["quantity"] = np.nan_to_num(rows["quantity"].abs().to_numpy(float), nan=-1.0)
+    item = pd.util.hash_pandas_object(pd.DataFrame(item_cols), index=False).to_numpy(np.uint64)
     # an order's signature: its multiset of items (sums of independent 31-bit hash parts),
     # so the order of lines does not matter; an order of mixed signs is never matched
     orders = pd.DataFrame(
@@ -212,34 +213,29 @@ def _orders_of_one_customer(
     idx = np.flatnonzero(reasons.isna().to_numpy() & (order >= 0))
     customer = pd.factorize(out["customer_id"])[0] if customer is None else customer
     o_ok, c_ok = order[idx], customer[idx]
-    first_pair = ~_duplicated([o_ok, c_ok])  # each (order, customer) pair's first row
-    per_order = np.bincount(o_ok[first_pair], minlength=int(order.max()) + 1 if len(order) else 0)
-    if (per_order > 1).any():  # rare: only then find each order's first customer
-        owner = pd.Series(c_ok[first_pair]).groupby(o_ok[first_pair], sort=False).first()
+    n_orders = int(order.max()) + 1 if len(order) else 0
+    # each row's order's first customer: the first accepted row of each order (the codes are
+    # dense integers, so numpy's unbuffered minimum does it without hashing them again)
+    first_row = np.full(n_orders, len(idx), np.int64)
+    np.minimum.at(first_row, o_ok, np.arange(len(idx)))
+    owner = c_ok[first_row[o_ok]]
+    if (owner != c_ok).any():  # rare: an order id used by two customers
         clash = np.zeros(len(order), bool)
-        clash[idx] = (per_order[o_ok] > 1) & (c_ok != owner.reindex(o_ok).to_numpy())
+        clash[idx] = owner != c_ok
         first_reason(
             reasons, pd.Series(clash, index=out.index), "order_id already used by another customer"
         )
     ok = np.flatnonzero(reasons.isna().to_numpy() & (order >= 0))
     if len(ok) and np.bincount(order[ok]).max() > 1:  # some order has several rows
         dates = out["order_date"].to_numpy()
-        first = pd.Series(dates[ok]).groupby(order[ok]).transform("min").to_numpy()
-        if (first != dates[ok]).any():
+        ns = dates[ok].view(np.int64)  # accepted rows have a date (none is NaT)
+        earliest = np.full(n_orders, np.iinfo(np.int64).max, np.int64)
+        np.minimum.at(earliest, order[ok], ns)
+        first = earliest[order[ok]]
+        if (first != ns).any():
             col = out["order_date"].to_numpy(copy=True)
-            col[ok] = first
+            col[ok] = first.view(dates.dtype)
             out["order_date"] = col
-
-
-def _duplicated(codes: list[np.ndarray]) -> np.ndarray:
-    """Rows whose combination of integer codes (-1: missing) appeared on an earlier row."""
-    key = np.zeros(len(codes[0]), np.int64)
-    for c in codes:
-        base = int(c.max()) + 2 if len(c) else 1
-        if len(c) and (int(key.max()) + 1) * base > 2**62:  # re-compress: no overflow
-            key = pd.factorize(key)[0].astype(np.int64)
-        key = key * base + (c + 1)
-    return pd.Series(key).duplicated(keep="first").to_numpy()
 
 
 def _validate_customers(canon, cols, file, *, now):
