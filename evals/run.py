@@ -233,7 +233,14 @@ def eval_loop(
     report.sections.extend(res["sections"])
 
 
-BLIND_SPLITS = ("held-out 2", "held-out 3", "held-out 4", "held-out 5", "held-out 6")
+BLIND_SPLITS = (
+    "held-out 2",
+    "held-out 3",
+    "held-out 4",
+    "held-out 5",
+    "held-out 6",
+    "held-out 7",
+)
 """The routing splits written blind (by someone who had not read the planner), never read to
 tune on: the clean measures. Held-out 3 was written with dev 2 and scored once before any
 tuning on dev 2 (118/149, 79.2%); held-out 4 with dev 3, scored once before either was used
