@@ -1,16 +1,18 @@
 """Where one ask of a message ends and the next begins, when no clear separator says so.
 
 "revenue by segment and AOV", "overview, kpis", "kpis segment sizes": an "and", a comma, a "+",
-"&", "then", "after that", or only a space may join two asks, or sit inside one ("at-risk
+"&", a spaced "/", "then", "after that", or only a space may join two asks, or sit inside one ("at-risk
 Champions and their reasons", "churn risk list for Champions"). The places weighed are the
 separators, a question word or request verb inside the message, and, in a short part typed with
 neither, every word gap but those after a preposition or article (`boundaries`). A side that says
 what is not wanted ("not just the kpis": `negated`), only qualifies the ask before it ("sorted by
-value": `qualifier`) or is a short one not naming its intent ("orders": `anchored`) is no ask.
+value": `qualifier`), only gives a figure ("I have $350": `given_figure`) or is a short one not
+naming its intent ("orders": `anchored`) is no ask.
 Each other boundary is scored by a small logistic regression (scikit-learn) over what the router
 reads on either side of it: the separator and the word after it, the length of each side, the
 intent each side classifies as and how confidently, how much better the two sides fit than the
-whole, whether the right side refers back, and which side names a customer. It is trained on the
+whole, whether the right side refers back, which side names a customer and whether each names
+its intent by one of its keywords (`cues.KEYWORDS`). It is trained on the
 dev phrasings only (a boundary of a phrasing with one expected intent does not split; one of a
 multi-ask phrasing splits when its two sides read as two of the expected intents, in order), by
 `python -m evals.quality.train_router`, and shipped as JSON in `agent/data/ask_split.json`
@@ -27,16 +29,16 @@ from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
-from agent.assistant.cues import KEYWORD_INTENT, KEYWORDS, NEGATED, QUALIFIER
+from agent.assistant.cues import GIVEN_FIGURE, KEYWORD_INTENT, KEYWORDS, NEGATED, QUALIFIER
 
 MODEL_FILE = "ask_split.json"
 BOUNDARY = re.compile(
     r"\s*,\s*(?:and\s+|then\s+|plus\s+|after that\s+|as well as\s+)?"
-    r"|\s+(?:and then|after that|as well as|and|then|plus|aur|n|&|\+)\s+",
+    r"|\s+(?:and then|after that|as well as|and|then|plus|aur|n|&|\+|/)\s+",
     re.I,
 )
 """A place two asks may meet: a comma, "and", "then", "plus", "after that", "as well as", "&",
-"+", or the shorthand "n" and Hindi "aur" ("and")."""
+"+", a spaced "/", or the shorthand "n" and Hindi "aur" ("and")."""
 GAP_WORDS = 10
 """Up to this many words, a part with no separator is weighed at every word gap too ("kpis
 segment sizes", "c808 history next best product": asks typed one after the other)."""
@@ -71,18 +73,21 @@ _JOINS_END = re.compile(
     re.I,
 )
 _JOINS_START = re.compile(
-    r"^(?:for|of|in|on|with|by|to|from|at|per|since|vs|than|about|who|whose|that|which|pls|please"
+    r"^(?:for|of|in|on|with|by|to|from|at(?![\s-]*risk\b)|per|since|vs|than|about"
+    r"|who(?!\s+(?:should|to|do|can|shall|must|needs?|gets?)\b)|whose|that|which|pls|please"
     r"|plz|is|are|was|were|customers?|custs?|clients?|list)\b",
     re.I,
 )
 """A word gap no ask ends or begins at: after a preposition, article or possessive ("list for
 the | champions segment"), before a preposition, a relative word or the noun of the phrase
-before ("churn risk list for mid value | customers")."""
+before ("churn risk list for mid value | customers"). "at risk" is the at-risk list ("kpis | at
+risk"), and "who should", "who to" open a question ("brief | who should i contact")."""
 FEATURES = (
     "comma", "and", "comma_and", "plus", "then", "gap", "next_det", "next_question", "next_verb",
     "log_words_left", "log_words_right", "short_side", "distinct", "both_known", "score_left",
     "score_right", "margin_left", "margin_right", "score_whole", "whole_is_a_side", "gain",
-    "back_ref_right", "cross_left", "cross_right", "id_left_only", "id_both",
+    "back_ref_right", "cross_left", "cross_right", "id_left_only", "id_both", "keyword_left",
+    "keyword_right",
 )  # fmt: skip
 KNOWN_OFF = (None, "help")
 
@@ -181,6 +186,12 @@ def qualifier(side: str) -> bool:
     return bool(QUALIFIER.search(side))
 
 
+def given_figure(side: str) -> bool:
+    """A side that only gives a figure (`cues.GIVEN_FIGURE`: "I have $350", "my CAC is $55"),
+    on either side of the ask it qualifies."""
+    return bool(GIVEN_FIGURE.search(side.strip(" ,.")))
+
+
 def features(sep: str, left: str, right: str, a: Side, b: Side, whole: Side) -> list[float]:
     """The boundary's feature vector, in the order of `FEATURES`."""
     s = sep.strip().lower()
@@ -221,6 +232,8 @@ def features(sep: str, left: str, right: str, a: Side, b: Side, whole: Side) -> 
         b.scores.get(a.intent, 0.0) if a.intent else 0.0,
         float(a.has_id and not b.has_id),
         float(a.has_id and b.has_id),
+        float(_keyword(left, a.intent)),
+        float(_keyword(right, b.intent)),
     ]
 
 

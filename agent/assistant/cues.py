@@ -16,10 +16,11 @@ from agent.assistant.entities import NUMBER_WORDS
 
 DRAFTS_FOR = (
     r"^\s*(?:(?:e-?mail|sms|text)\s+)?drafts?\s+(?:for|to)\s+"
-    r"(?:them|those|these|the plan|this week|th(?:is|e) weeks?|my|our|the top|top|the \d|\d|every|all|each)"
+    r"(?!(?:customer|cust|client|id|c)\s*#?\s*\d|c\d)"
 )
 """An ask that opens with "drafts for" a group ("... my top 5, and drafts for them", "drafts for
-this week pls"): a request to write, while "drafts for C000123" may ask for the ones made."""
+at risk VIPs", "drafts for who to contact this wk"): a request to write, while "drafts for
+C000123" (a customer's id) may ask for the ones made."""
 WRITE_VERB = re.compile(
     r"\b(?:draft|write|compose|prep(?:are)?|create|queue|put together|make|preview)\b"
     r"|^\s*(?:please\s+)?(?:e-?mail|message|text)\b|" + DRAFTS_FOR,
@@ -87,7 +88,7 @@ KEYWORDS = {  # intent -> (pattern, boost): cues that survive paraphrase
         0.2,
     ),
     "tickets": (
-        r"\btickets?\b|\btix\b|support|help.?desk|complain\w* about|customer service|\bcs inbox"
+        r"\btickets?\b|\btix\b|support|help.?desk|complain|customer service|\bcs inbox"
         r"|zendesk|gorgias|freshdesk",
         0.25,
     ),
@@ -173,7 +174,9 @@ ADVICE_Q = re.compile(
     r"|how (?:often|much|many times|soon|long) should (?:i|we)|what(?:'s| is|s)? (?:a |the )?(?:good|best|right) (?!add.?on)"
     r"|(?:what|which) (?:\w+ )?works?\b|how (?:do|does|would) (?:other|most|successful|good|big) (?:shops|stores|brands|merchants|retailers|businesses)"
     r"|how to (?:handle|deal|treat|approach|win|keep|save|bring|get|stop|reduce|re.?engage)|does it (?:make sense|work|help)"
-    r"|any (?:tips|advice|ideas)|(?:do|does) (?:[\w-]+ ){1,4}(?:actually |really |even )?work\b)|\b(?:better|worse|more effective) than\b",
+    r"|any (?:tips|advice|ideas)|(?:do|does) (?:[\w-]+ ){1,4}(?:actually |really |even )?work\b"
+    r"|what (?:to|should (?:i|we)|do (?:i|we)|can (?:i|we)) do (?:about|with|when|if|for)\b|what to do\s*$)"
+    r"|\b(?:better|worse|more effective) than\b",
     re.I,
 )
 """A question asking for advice ("is it ok to ...", "should I ...", "is SMS better than email"):
@@ -244,6 +247,21 @@ QUALIFIER = re.compile(
 )
 """A part that only qualifies the ask before it: its order ("sorted by value") or a draft's tone
 ("friendly tone", "keep it short and friendly")."""
+_AMOUNT = r"(?:about |around |like )?[$£€]?\s?\d[\d,.]*k?\s*(?:\$|dollars?|bucks|usd|eur|euros?|pounds?|quid)?"
+GIVEN_FIGURE = re.compile(
+    r"^(?:(?:i|we)(?:'ve| have| got| can (?:spend|spare)| only have)|(?:only|just|got)"
+    r"|(?:my |the |a |with (?:a |my )?)?budget(?: is| of)?|with)?\s*"
+    + _AMOUNT
+    + r"(?:\s+(?:to spend|budget|this (?:week|wk)|for (?:this|the) week|left))*\s*$"
+    r"|^(?:my|our|the)\s+(?:\w+\s+){0,2}(?:is|was|are|=|of)\s+" + _AMOUNT + r"\s*$",
+    re.I,
+)
+"""A part that only gives a figure: the budget ("I have $350", "only 150 bucks this week") or a
+cost ("my CAC is $55"). It qualifies the ask beside it (the contact plan, the LTV:CAC ratio),
+no ask of its own."""
+FIRST_ONE = re.compile(r"\b(?:the )?(?:first|top|1st) one\b|\bnumber one\b|#1\b", re.I)
+"""A customer ask about the first of a list just given ("... top 20 customers; why is the first one
+at risk?")."""
 THEM = re.compile(r"\b(?:them|they|those|these|their|each of them|all of them)\b", re.I)
 """A draft request that refers to customers named before it ("... my top 5, and drafts for them")."""
 TOP_GROUP = re.compile(

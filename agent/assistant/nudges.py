@@ -98,10 +98,13 @@ def list_nudges(
         KEYWORDS["segment_change"][0] + CHANGE_CUE, low
     ):  # "how big is the X segment": no change asked
         scores["segment_change"] -= 0.1
-    if RANK_BY.search(low) and not WRITE_VERB.search(
-        text
-    ):  # "top 25 by churn probability": a ranked
-        scores["customer_list"] += 0.3 + WEIGHT  # list, sorted by what it names
+    if (
+        RANK_BY.search(low)
+        and not WRITE_VERB.search(text)
+        # "at-risk customers sorted by value": the at-risk list, ranked by value at stake
+        and not (ents.at_risk and ents.sort_by in (None, "value_at_stake"))
+    ):  # "top 25 by churn probability": a ranked list, sorted by what it names
+        scores["customer_list"] += 0.3 + WEIGHT
         scores["at_risk_list"] -= 0.1
     advice = bool(ADVICE_Q.search(low)) and not has_id and not WRITE_ASK.search(text)
     if advice:  # "should I ...", "is it ok to ...": the playbooks answer advice questions

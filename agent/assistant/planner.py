@@ -20,6 +20,7 @@ from agent.assistant import answers as T
 from agent.assistant import outreach_answers as OA
 from agent.assistant.cues import (
     ADVICE_Q,
+    FIRST_ONE,
     KEYWORDS,
     OTHER_SHOPS_PRACTICE,
     OUT_OF_SCOPE,
@@ -44,6 +45,7 @@ class Planner(Router):
         self.runner = runner or ToolRunner(session)
         self.last_customer: str | None = None
         self._listed: list[str] = []
+        self._ranked: dict[str, str] = {}
 
     def ask(self, message: str) -> Answer:
         start = len(self.runner.trace)
@@ -61,6 +63,7 @@ class Planner(Router):
             return Answer(f"{text}\n\n{OFFLINE_NOTE}", self.runner.trace[start:], "offline")
         texts = []
         self._listed = []  # the customers this message's list asks named
+        self._ranked = {}  # "my top customer" as this message's first ask found them
         for intent, ents, part in self.route(message):
             if ents.customer_ids:
                 self.last_customer = ents.customer_ids[0]
@@ -100,16 +103,28 @@ class Planner(Router):
             and e.rank
             and not e.unknown_ids
         ):
-            res = self._call(
-                "list_customers",
-                sort_by="value_at_stake" if e.rank == "stake" else "predicted_clv",
-                at_risk_only=e.at_risk or None,
-                limit=1,
-            )
-            if isinstance(res, str) or not res["customers"]:
-                return T.customers(res)
-            e.customer_ids = [res["customers"][0]["customer_id"]]
-            lead = T.top_customer(res) + "\n"
+            key = e.rank  # (the later asks inherit it: the same customer, at risk or not)
+            if key not in self._ranked:  # "why is my top customer at risk, and draft a
+                res = self._call(  # message for them": looked up once per message
+                    "list_customers",
+                    sort_by="value_at_stake" if e.rank == "stake" else "predicted_clv",
+                    at_risk_only=e.at_risk or None,
+                    limit=1,
+                )
+                if isinstance(res, str) or not res["customers"]:
+                    return T.customers(res)
+                self._ranked[key] = res["customers"][0]["customer_id"]
+                lead = T.top_customer(res) + "\n"
+            e.customer_ids = [self._ranked[key]]
+            self.last_customer = e.customer_ids[0]
+        if (
+            intent in CUSTOMER_INTENTS
+            and not e.customer_ids
+            and self._listed
+            and (FIRST_ONE.search(message) or THEM.search(message))
+        ):  # "top 3 at risk, why are they at risk": the first customer this message listed
+            e.customer_ids = self._listed[:1]
+            lead = f"The first of the {len(self._listed)} customers listed, {e.customer_ids[0]}:\n"
         if intent in CUSTOMER_INTENTS and not e.customer_ids:
             if e.unknown_ids:
                 return self._call_error("explain_customer", {"customer_id": e.unknown_ids[0]})
@@ -142,15 +157,16 @@ class Planner(Router):
         return OA.plan(res)
 
     def _at_risk_list(self, e: Entities, _: str) -> str:
-        return T.at_risk(
-            self._call(
-                "at_risk_customers",
-                segment=e.segment,
-                clv_tier=e.tier,
-                reason=e.reason,
-                limit=e.count or 10,
-            )
+        res = self._call(
+            "at_risk_customers",
+            segment=e.segment,
+            clv_tier=e.tier,
+            reason=e.reason,
+            limit=e.count or 10,
         )
+        if not isinstance(res, str):
+            self._listed = [c["customer_id"] for c in res["customers"]]
+        return T.at_risk(res)
 
     def _why_customer(self, e: Entities, _: str) -> str:
         return "\n\n".join(
@@ -282,6 +298,8 @@ class Planner(Router):
         )
         if not isinstance(res, str):
             self._listed = [c["customer_id"] for c in res["customers"]]
+            if e.rank and self._listed:  # "who is my best customer and write them a note"
+                self._ranked.setdefault(e.rank, self._listed[0])
         return T.customers(res)
 
     def _customer_history(self, e: Entities, _: str) -> str:

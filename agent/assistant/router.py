@@ -26,6 +26,7 @@ from agent.assistant.asks import (
     anchored,
     boundaries,
     features,
+    given_figure,
     negated,
     qualifier,
     separated,
@@ -232,6 +233,7 @@ class Router:
                 or (len(p.split()) <= 4 and BACK_REF.search(p))
                 or CONTEXT.search(p)
                 or NEGATED.search(p)  # "... ? dont want to spam them": no ask of its own
+                or given_figure(p)  # "who should I contact, I have $300"
             ):
                 merged[-1] = f"{merged[-1]} and {p}"
             else:
@@ -346,6 +348,7 @@ class Router:
         return (
             weighed(sa, sb)
             and not qualifier(b)
+            and not (given_figure(a) or given_figure(b))
             and not self._bare(a)
             and (sa.has_id or (anchored(a, sa.intent) and anchored(b, sb.intent)))
         )
@@ -430,7 +433,11 @@ def _about(text: str, ents: Entities, own: bool = False) -> str:
 def _statement(part: str, message: str) -> bool:
     """A sentence that tells rather than asks ("I can spare 100 dollars on incentives.",
     "Customer 900 just bought a grinder."): four words or more, ended by a full stop in the
-    message (not a question mark), and not opening with a question word or a request."""
+    message (not a question mark), and not opening with a question word or a request; or a
+    figure given before the ask it is for ("I have $350, who should I contact", "my CAC is $55,
+    what's the ratio")."""
+    if given_figure(part):
+        return True
     if len(part.split()) < 4 or ASK_START.search(part):
         return False
     at = message.find(part)

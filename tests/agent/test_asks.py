@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.assistant.asks import anchored, boundaries, negated, qualifier
+from agent.assistant.asks import anchored, boundaries, given_figure, negated, qualifier
 
 
 def _cuts(text: str, gaps: bool = True) -> list[tuple[str, str]]:
@@ -75,3 +75,30 @@ def test_a_one_word_side_must_name_its_intent():
     assert anchored("kpis", "kpis") and anchored("tickets", "tickets")
     assert not anchored("orders", "kpis") and not anchored("segment", "clv_by_segment")
     assert anchored("segment sizes", "clv_by_segment")  # more words: always weighed
+
+
+def test_at_risk_and_a_who_question_may_open_an_ask_but_a_relative_who_does_not():
+    assert ("kpis", "at risk") in _cuts("kpis at risk")
+    assert ("brief", "who should i contact") in _cuts("brief who should i contact")
+    assert ("weekly brief", "who to contact") in _cuts("weekly brief who to contact")
+    assert ("customers", "who bought twice") not in _cuts("customers who bought twice")
+    assert ("segment sizes", "campaign results") in _cuts("segment sizes / campaign results")
+    assert all(sep != "/" for _, sep, _ in boundaries("orders w/ returns and/or refunds"))
+
+
+@pytest.mark.parametrize(
+    ("side", "given"),
+    [
+        ("I have $350", True),
+        ("only 150 bucks this week", True),
+        ("budget is 300", True),
+        ("my CAC is $55", True),
+        ("our cac was 40 dollars", True),
+        ("who should I contact", False),
+        ("my top 5 customers", False),
+        ("ltv cac with cac 55", False),
+        ("revenue this week", False),
+    ],
+)
+def test_a_side_that_only_gives_a_figure_is_no_ask(side, given):
+    assert given_figure(side) is given
