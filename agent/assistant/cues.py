@@ -108,7 +108,9 @@ KEYWORDS = {  # intent -> (pattern, boost): cues that survive paraphrase
         0.15,
     ),
     "customer_list": (
-        r"(?:best|top|#1|number one|most valuable|biggest) (?:customer|spender|buyer|client|shopper)\b"
+        r"(?:best|top|#1|number one|most valuable|biggest)(?: \d+)? (?:customer|spender|buyer|client|shopper)s?\b"
+        r"|\b(?:champions|loyal|potential loyalists?|new|promising|hibernating|lost|vips?)"
+        r"(?: customers)? list\b"
         r"|consent|opt(?:ed)?.?(?:in|out)|unsubscrib"
         r"|\blist (?:my|all|every)|customers (?:whose|with)|tier customers"
         r"|(?:in|of) the [\w' ]{3,25} (?:segment|group)",

@@ -28,6 +28,9 @@ BLIND_FLOOR = 0.85
 """The floor on held-out 3 and 4, each written blind with a dev split by a writer who had not
 read the planner: the clean measures (87.9% and 88.8% with the intent model, 82.6% and 81.6%
 without it, on 2026-12-02)."""
+HELDOUT_7_FLOOR = 0.80
+"""Held-out 7's floor: its writer wrote mostly several asks in one and one-ask look-alikes (79.2%
+before dev 6 was used, 86.3% after, 2026-12-04)."""
 
 
 @pytest.fixture(scope="module")
@@ -244,6 +247,7 @@ def test_held_out_phrasings_reach_the_right_tools(assistant):
         ("held-out 4", BLIND_FLOOR),
         ("held-out 5", BLIND_FLOOR),
         ("held-out 6", BLIND_FLOOR),
+        ("held-out 7", HELDOUT_7_FLOOR),
     ],
 )
 def test_blind_held_out_phrasings_reach_the_right_tools(assistant, split, floor):
