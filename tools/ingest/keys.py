@@ -14,9 +14,22 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 
+DENSE_SPAN = 4
+"""Integers spanning at most this many times their count (customer codes, `tools.scoring.splits
+.Population`) are factorised by a presence table over their range: no hashing, no sort."""
+
+
 def factorize_sorted(values) -> tuple[np.ndarray, np.ndarray]:
     """(codes, uniques) as `pd.factorize(values, sort=True)` gives them: uniques sorted,
     codes into them, -1 for missing values."""
+    values_arr = np.asarray(values)
+    if values_arr.dtype.kind in "iu" and len(values_arr):
+        lo, hi = int(values_arr.min()), int(values_arr.max())
+        if lo >= 0 and hi < DENSE_SPAN * len(values_arr) + 1024:  # dense non-negative codes
+            present = np.zeros(hi + 1, bool)
+            present[values_arr] = True
+            rank = np.cumsum(present, dtype=np.int64) - 1
+            return rank[values_arr], np.flatnonzero(present).astype(values_arr.dtype)
     codes, uniques = pd.factorize(values)
     uniques = np.asarray(uniques)
     if uniques.dtype == object:
@@ -30,6 +43,35 @@ def factorize_sorted(values) -> tuple[np.ndarray, np.ndarray]:
     rank[order] = np.arange(len(order))
     rank[-1] = -1  # code -1 (missing) stays -1
     return rank[codes], uniques[order]
+
+
+def factorize_sorted_with(first, *others) -> tuple[list[np.ndarray], np.ndarray]:
+    """`factorize_sorted(first)` and, for each of `others`, `codes_in(other, uniques)`, from
+    one pass of Arrow's hash kernel over all the string values end to end (the values of
+    `first` come first, so its distinct values take the first codes; a value of the others
+    past them is in none of `first`'s rows). Falls back to the two functions for values that
+    are not all strings."""
+    arrays = [np.asarray(a) for a in (first, *others)]
+    try:
+        if any(a.dtype != object for a in arrays):
+            raise TypeError("not text")
+        enc = pc.dictionary_encode(
+            pa.concat_arrays([pa.array(a, type=pa.string()) for a in arrays])
+        )
+    except (TypeError, pa.ArrowInvalid, pa.ArrowTypeError):
+        code, uniques = factorize_sorted(arrays[0])
+        return [code, *(codes_in(a, uniques) for a in arrays[1:])], uniques
+    all_codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    n_first = int(all_codes[: len(arrays[0])].max()) + 1 if len(arrays[0]) else 0
+    order = pc.sort_indices(enc.dictionary.slice(0, n_first)).to_numpy()
+    rank = np.full(len(enc.dictionary) + 1, -1, np.int64)  # past n_first, and -1: -1
+    rank[order] = np.arange(n_first)
+    uniques = enc.dictionary.slice(0, n_first).take(order).to_numpy(zero_copy_only=False)
+    out, at = [], 0
+    for a in arrays:
+        out.append(rank[all_codes[at : at + len(a)]])
+        at += len(a)
+    return out, np.asarray(uniques, dtype=object)
 
 
 def codes_in(values, uniques) -> np.ndarray:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from tools.ingest.keys import codes_in, factorize_sorted
+from tools.ingest.keys import factorize_sorted_with
 from tools.models import clv
 from tools.models.churn import MIN_TRAIN_CUSTOMERS, NotEnoughHistory
 from tools.models.clv_predict import predict_clv
@@ -43,31 +43,33 @@ class Population:
 
     @classmethod
     def of(cls, orders, events=None, tickets=None) -> Population:
-        code, ids = factorize_sorted(orders["customer_id"].to_numpy())
+        tables = [df for df in (events, tickets) if df is not None]
+        (code, *side_codes), ids = factorize_sorted_with(
+            orders["customer_id"].to_numpy(), *(df["customer_id"].to_numpy() for df in tables)
+        )
         if (code < 0).any():
             raise ValueError("orders have a missing customer_id (the loader rejects such rows)")
         buy = purchase_mask(orders)
-        first = (
-            pd.Series(orders["order_date"].to_numpy()[buy])
-            .groupby(code[buy])
-            .min()
-            .reindex(range(len(ids)))
-            .to_numpy()
-        )
+        # each customer's first purchase: the minimum over their purchase lines (numpy's
+        # unbuffered minimum over the dense codes; NaT for a customer with refunds only)
+        never = np.iinfo(np.int64).max
+        first_ns = np.full(len(ids), never, np.int64)
+        dates = orders["order_date"].to_numpy().astype("datetime64[ns]")
+        np.minimum.at(first_ns, code[buy], dates[buy].view(np.int64))
+        first_ns[first_ns == never] = np.iinfo(np.int64).min  # NaT
+        first = first_ns.view("datetime64[ns]")
 
         def coded(df, codes):
             df = df.copy(deep=False)  # the caller's table is left as it is
             df["customer_id"] = codes
             return df if (codes >= 0).all() else df.loc[codes >= 0]
 
+        side = iter(side_codes)
         return cls(
             np.asarray(ids, dtype=object),
             first,
             coded(orders, code),
-            *(
-                None if df is None else coded(df, codes_in(df["customer_id"].to_numpy(), ids))
-                for df in (events, tickets)
-            ),
+            *(None if df is None else coded(df, next(side)) for df in (events, tickets)),
         )
 
 
