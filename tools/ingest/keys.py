@@ -13,7 +13,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-
 DENSE_SPAN = 4
 """Integers spanning at most this many times their count (customer codes, `tools.scoring.splits
 .Population`) are factorised by a presence table over their range: no hashing, no sort."""
