@@ -156,14 +156,18 @@ class Planner(Router):
             return T.at_risk(self._call("at_risk_customers", limit=e.count or 10), this_week=True)
         return OA.plan(res)
 
-    def _at_risk_list(self, e: Entities, _: str) -> str:
-        res = self._call(
+    def _at_risk(self, e: Entities, limit: int):
+        """The at-risk list filtered as the request says, its count or `limit` long."""
+        return self._call(
             "at_risk_customers",
             segment=e.segment,
             clv_tier=e.tier,
             reason=e.reason,
-            limit=e.count or 10,
+            limit=e.count or limit,
         )
+
+    def _at_risk_list(self, e: Entities, _: str) -> str:
+        res = self._at_risk(e, 10)
         if not isinstance(res, str):
             self._listed = [c["customer_id"] for c in res["customers"]]
         return T.at_risk(res)
@@ -232,13 +236,7 @@ class Planner(Router):
         if not e.at_risk and (e.segment or e.tier or TOP_GROUP.search(message)):
             return self._draft_group(e, kind)
         if e.at_risk or e.segment or e.tier:
-            risk = self._call(
-                "at_risk_customers",
-                segment=e.segment,
-                clv_tier=e.tier,
-                reason=e.reason,
-                limit=e.count or 3,
-            )
+            risk = self._at_risk(e, 3)
             if isinstance(risk, str) or not risk["customers"]:
                 return T.at_risk(risk)
             ids = [c["customer_id"] for c in risk["customers"]]
