@@ -16,7 +16,7 @@ from agent.assistant.entities import NUMBER_WORDS
 
 DRAFTS_FOR = (
     r"^\s*(?:(?:e-?mail|sms|text)\s+)?drafts?\s+(?:for|to)\s+"
-    r"(?!(?:customer|cust|client|id|c)\s*#?\s*\d|c\d)"
+    r"(?!(?:customer|cust|client|id|c)\s*#?\s*\d|c\d|#\s*\d)"
 )
 """An ask that opens with "drafts for" a group ("... my top 5, and drafts for them", "drafts for
 at risk VIPs", "drafts for who to contact this wk"): a request to write, while "drafts for

@@ -627,6 +627,7 @@ def test_drafts_for_a_group_go_to_that_group(own_queue):
         ("segment sizes / campaign results", ["segment_summary", "campaign_results"]),
         ("at risk customers ranked by value", ["at_risk_customers"]),
         ("drafts for lapsed high value customers", ["at_risk_customers", "queue_drafts"]),
+        ("drafts for #45", ["customer_history"]),
         (
             "list my top 10 customers by value, why is the first one at risk",
             ["list_customers", "explain_customer"],
