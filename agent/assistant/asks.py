@@ -81,7 +81,14 @@ _JOINS_START = re.compile(
 """A word gap no ask ends or begins at: after a preposition, article or possessive ("list for
 the | champions segment"), before a preposition, a relative word or the noun of the phrase
 before ("churn risk list for mid value | customers"). "at risk" is the at-risk list ("kpis | at
-risk"), and "who should", "who to" open a question ("brief | who should i contact")."""
+risk"), and "who should", "who to" open a question ("brief | who should i contact"); but "at
+risk" after the customers it describes is part of their ask ("top 10 customers at risk")."""
+_DESCRIBED = re.compile(
+    r"\b(?:customers?|custs?|clients?|buyers?|shoppers?|spenders?|people|ones|vips?|champions"
+    r"|loyal|loyalists?|members|users|accounts)$",
+    re.I,
+)
+_AT_RISK = re.compile(r"^at[\s-]*risk\b", re.I)
 FEATURES = (
     "comma", "and", "comma_and", "plus", "then", "gap", "next_det", "next_question", "next_verb",
     "log_words_left", "log_words_right", "short_side", "distinct", "both_known", "score_left",
@@ -124,7 +131,11 @@ def boundaries(text: str, gaps: bool = True) -> list[tuple[str, str, str]]:
     at_gaps = [
         m.start()
         for m in re.finditer(r"(?<=\S)\s+(?=\S)", text)
-        if not (_JOINS_END.search(text[: m.start()]) or _JOINS_START.search(text[m.end() :]))
+        if not (
+            _JOINS_END.search(text[: m.start()])
+            or _JOINS_START.search(text[m.end() :])
+            or (_AT_RISK.search(text[m.end() :]) and _DESCRIBED.search(text[: m.start()]))
+        )
     ]
     for at in at_gaps:
         left, right = text[:at].strip(" ,."), text[at:].strip(" ,.")

@@ -623,6 +623,7 @@ def test_drafts_for_a_group_go_to_that_group(own_queue):
         ("we have 200 dollars, who should we contact", ["prioritise_interventions"]),
         ("our cac is 40, whats the ltv to cac", ["clv_ltv_cac"]),
         ("aov at risk", ["store_kpis", "at_risk_customers"]),
+        ("top 10 customers at risk", ["at_risk_customers"]),
         ("brief who to contact", ["weekly_brief", "prioritise_interventions"]),
         ("segment sizes / campaign results", ["segment_summary", "campaign_results"]),
         ("at risk customers ranked by value", ["at_risk_customers"]),
