@@ -103,9 +103,9 @@ class Planner(Router):
             and e.rank
             and not e.unknown_ids
         ):
-            key = e.rank  # (the later asks inherit it: the same customer, at risk or not)
-            if key not in self._ranked:  # "why is my top customer at risk, and draft a
-                res = self._call(  # message for them": looked up once per message
+            # looked up once per message, by rank alone (later asks inherit it: the same
+            if e.rank not in self._ranked:  # customer, at risk or not): "why is my top
+                res = self._call(  # customer at risk, and draft a message for them"
                     "list_customers",
                     sort_by="value_at_stake" if e.rank == "stake" else "predicted_clv",
                     at_risk_only=e.at_risk or None,
@@ -113,9 +113,9 @@ class Planner(Router):
                 )
                 if isinstance(res, str) or not res["customers"]:
                     return T.customers(res)
-                self._ranked[key] = res["customers"][0]["customer_id"]
+                self._ranked[e.rank] = res["customers"][0]["customer_id"]
                 lead = T.top_customer(res) + "\n"
-            e.customer_ids = [self._ranked[key]]
+            e.customer_ids = [self._ranked[e.rank]]
             self.last_customer = e.customer_ids[0]
         if (
             intent in CUSTOMER_INTENTS

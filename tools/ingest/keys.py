@@ -91,6 +91,16 @@ def codes_in(values, uniques) -> np.ndarray:
     return pd.Index(uniques).get_indexer(values)
 
 
+def earliest(codes: np.ndarray, dates: np.ndarray, n: int) -> np.ndarray:
+    """Per code 0..n-1, the earliest of `dates` (datetime64, none NaT) on its rows, NaT for a
+    code with none: numpy's unbuffered minimum over dense integer codes, no hashing."""
+    never = np.iinfo(np.int64).max
+    out = np.full(n, never, np.int64)
+    np.minimum.at(out, codes, np.asarray(dates).astype("datetime64[ns]").view(np.int64))
+    out[out == never] = np.iinfo(np.int64).min  # NaT
+    return out.view("datetime64[ns]")
+
+
 def day_keys(code: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, int, int]:
     """One int64 key per (customer code, day number) pair, in the order of code, then day:
     key = code * span + (day - first). Returns (key, span, first); a key decodes as

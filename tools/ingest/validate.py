@@ -20,6 +20,7 @@ from tools.ingest.columns import (
     normalise_category,
     number_column,
 )
+from tools.ingest.keys import earliest
 from tools.ingest.parse import parse_consent, parse_numbers, trimmed_text
 from tools.ingest.read import LINE_COL
 from tools.schema import MAX_PLAUSIBLE_AMOUNT, RETURNED_COL
@@ -215,7 +216,7 @@ def _orders_of_one_customer(
     o_ok, c_ok = order[idx], customer[idx]
     n_orders = int(order.max()) + 1 if len(order) else 0
     # each row's order's first customer: the first accepted row of each order (the codes are
-    # dense integers, so numpy's unbuffered minimum does it without hashing them again)
+    # dense integers, so numpy's unbuffered minimum finds it without hashing them again)
     first_row = np.full(n_orders, len(idx), np.int64)
     np.minimum.at(first_row, o_ok, np.arange(len(idx)))
     owner = c_ok[first_row[o_ok]]
@@ -227,14 +228,11 @@ def _orders_of_one_customer(
         )
     ok = np.flatnonzero(reasons.isna().to_numpy() & (order >= 0))
     if len(ok) and np.bincount(order[ok]).max() > 1:  # some order has several rows
-        dates = out["order_date"].to_numpy()
-        ns = dates[ok].view(np.int64)  # accepted rows have a date (none is NaT)
-        earliest = np.full(n_orders, np.iinfo(np.int64).max, np.int64)
-        np.minimum.at(earliest, order[ok], ns)
-        first = earliest[order[ok]]
-        if (first != ns).any():
-            col = out["order_date"].to_numpy(copy=True)
-            col[ok] = first.view(dates.dtype)
+        dates = out["order_date"].to_numpy().astype("datetime64[ns]")  # (accepted: no NaT)
+        first = earliest(order[ok], dates[ok], n_orders)[order[ok]]
+        if (first != dates[ok]).any():
+            col = dates.copy()
+            col[ok] = first
             out["order_date"] = col
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from tools.ingest.keys import factorize_sorted_with
+from tools.ingest.keys import earliest, factorize_sorted_with
 from tools.models import clv
 from tools.models.churn import MIN_TRAIN_CUSTOMERS, NotEnoughHistory
 from tools.models.clv_predict import predict_clv
@@ -50,14 +50,8 @@ class Population:
         if (code < 0).any():
             raise ValueError("orders have a missing customer_id (the loader rejects such rows)")
         buy = purchase_mask(orders)
-        # each customer's first purchase: the minimum over their purchase lines (numpy's
-        # unbuffered minimum over the dense codes; NaT for a customer with refunds only)
-        never = np.iinfo(np.int64).max
-        first_ns = np.full(len(ids), never, np.int64)
-        dates = orders["order_date"].to_numpy().astype("datetime64[ns]")
-        np.minimum.at(first_ns, code[buy], dates[buy].view(np.int64))
-        first_ns[first_ns == never] = np.iinfo(np.int64).min  # NaT
-        first = first_ns.view("datetime64[ns]")
+        # each customer's first purchase (NaT for a customer with refunds only)
+        first = earliest(code[buy], orders["order_date"].to_numpy()[buy], len(ids))
 
         def coded(df, codes):
             df = df.copy(deep=False)  # the caller's table is left as it is
