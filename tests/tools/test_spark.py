@@ -38,6 +38,30 @@ def test_quintile_thresholds_give_the_scores_of_quintile_scores(higher):
         )
 
 
+def test_a_partition_is_scored_in_bounded_batches_and_no_customer_is_lost():
+    from tools.scoring.engine.spark_jobs import _bounded
+
+    sizes = [3, 0, 4, 4, 1, 0, 7, 2]  # Arrow batches of one partition, empty ones included
+    batches = [
+        pd.DataFrame({"customer_id": [f"{i}-{j}" for j in range(n)]}) for i, n in enumerate(sizes)
+    ]
+    frames = list(_bounded(iter(batches), limit=5))
+    ids = [c for f in frames for c in f["customer_id"]]
+    assert ids == [c for b in batches for c in b["customer_id"]]  # every customer once, in order
+    # a frame closes once it holds the limit: at most limit-1 plus one batch
+    assert all(0 < len(f) < 5 + max(sizes) for f in frames)
+    assert [len(f) for f in frames] == [7, 5, 7, 2]
+    assert list(_bounded(iter([pd.DataFrame({"customer_id": []})]), limit=5)) == []
+
+
+def test_shuffle_partitions_grow_with_the_order_lines():
+    from tools.scoring.engine.spark import LINES_PER_PARTITION, partitions_for
+
+    assert partitions_for(1_000, at_least=4) == 4  # a small store keeps the session's setting
+    assert partitions_for(10 * LINES_PER_PARTITION, at_least=4) == 10
+    assert partitions_for(10 * LINES_PER_PARTITION + 1, at_least=4) == 11
+
+
 @pytest.fixture(scope="module")
 def demo_store(tmp_path_factory):
     from tools.demo.store import generate_store

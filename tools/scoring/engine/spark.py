@@ -70,6 +70,8 @@ log = logging.getLogger(__name__)
 JAVA_17 = "/usr/lib/jvm/java-17-openjdk-amd64"
 TABLES = ("orders", "events", "tickets", "products")
 CACHED = ("_orders", "customers")  # views of tools.scoring.engine.sql that later steps read again
+LOCAL_MEMORY_SHARE = 0.4  # of the machine's memory: the JVM in local mode (local_driver_memory)
+LINES_PER_PARTITION = 2_000_000  # order lines a shuffle partition holds at most (partitions_for)
 LOCAL_CONF = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
@@ -114,11 +116,29 @@ def session(
         m = re.match(r"local\[(\d+|\*)", master or "local[*]")
         cores = (os.cpu_count() or 1) if not m or m[1] == "*" else int(m[1])
         extra["spark.sql.shuffle.partitions"] = str(2 * cores)
+        if "--driver-memory" not in os.environ.get("PYSPARK_SUBMIT_ARGS", ""):
+            extra["spark.driver.memory"] = local_driver_memory()
     for k, v in {**CONF, **extra, **(conf or {})}.items():
         b = b.config(k, v)
     spark = b.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+def local_driver_memory() -> str:
+    """The JVM heap of local mode, where the driver is also the executor: a share of this
+    machine's memory (`LOCAL_MEMORY_SHARE`, at least 1 GiB, Spark's default), leaving the rest
+    to the Python workers that score the customers. PYSPARK_SUBMIT_ARGS="--driver-memory 8g
+    pyspark-shell" or `conf` set it instead."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return f"{max(1, int(total * LOCAL_MEMORY_SHARE / 2**30))}g"
+
+
+def partitions_for(lines: int, *, at_least: int) -> int:
+    """Shuffle partitions for a store of `lines` order lines: at most `LINES_PER_PARTITION`
+    lines a partition (each partition's customers are scored in one Python worker), and no
+    fewer than the session's own setting."""
+    return max(int(at_least), -(-int(lines) // LINES_PER_PARTITION))
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -295,6 +315,9 @@ def score_spark(
     progress("reading the store")
     found = register_inputs(spark, paths)
     spark.sql("CACHE TABLE lines")  # the files are read once
+    n_lines = int(spark.table("lines").count())
+    shuffle = "spark.sql.shuffle.partitions"
+    spark.conf.set(shuffle, str(partitions_for(n_lines, at_least=int(spark.conf.get(shuffle)))))
     if as_of is None:
         last = spark.sql("SELECT MAX(day) AS d FROM lines").first()["d"]
         if last is None:

@@ -124,6 +124,25 @@ def small_results(spark):
     return purchase, spend, hist
 
 
+SCORE_BATCH = 250_000  # customers scored in one call of score_rows at most
+
+
+def _bounded(batches, limit: int = SCORE_BATCH):
+    """A partition's Arrow batches joined into frames of at most about `limit` rows, so that
+    a worker's memory is bounded by the batch, not by the size of its partition."""
+    held: list[pd.DataFrame] = []
+    n = 0
+    for b in batches:
+        if len(b):
+            held.append(b)
+            n += len(b)
+        if n >= limit:
+            yield pd.concat(held, ignore_index=True)
+            held, n = [], 0
+    if held:
+        yield pd.concat(held, ignore_index=True)
+
+
 def score_all(spark, customers, fitted: Fitted, *, affinity, products, t0: int):
     """Scores of every customer (mapInPandas with the bundle broadcast), the next best
     product per partition of order lines, and the CLV tier by approximate percentiles."""
@@ -134,9 +153,8 @@ def score_all(spark, customers, fitted: Fitted, *, affinity, products, t0: int):
     schema = spark.createDataFrame(probe).schema
 
     def score_partition(batches):
-        rows = [b for b in batches if len(b)]
-        if rows:
-            yield score_rows(pd.concat(rows, ignore_index=True), bundle.value)
+        for rows in _bounded(batches):
+            yield score_rows(rows, bundle.value)
 
     scored = customers.mapInPandas(score_partition, schema)
     if affinity is not None:
@@ -152,7 +170,11 @@ def score_all(spark, customers, fitted: Fitted, *, affinity, products, t0: int):
 
         lines = spark.sql(f"""SELECT customer_id, order_id, product_id, product_name, amount
                               FROM lines WHERE day <= {t0}""")
-        n_part = max(int(spark.sparkContext.defaultParallelism), 1)
+        n_part = max(
+            int(spark.sparkContext.defaultParallelism),
+            int(spark.conf.get("spark.sql.shuffle.partitions")),
+            1,
+        )
         nbp = lines.repartition(n_part, "customer_id").mapInPandas(
             nbp_partition,
             "customer_id string, next_best_product string, next_best_product_name string",
