@@ -373,6 +373,8 @@ _SPLIT_FILES = {
     "held-out 6": "planner_phrasings_heldout_6.yaml",
     "dev 6": "planner_phrasings_dev_6.yaml",
     "held-out 7": "planner_phrasings_heldout_7.yaml",
+    "dev 7": "planner_phrasings_dev_7.yaml",
+    "held-out 8": "planner_phrasings_heldout_8.yaml",
 }
 PHRASING_SPLITS = {k: f for k, f in _SPLIT_FILES.items() if (files("evals") / "data" / f).is_file()}
 """The dev split (the planner is tuned on it); held-out 1, written first and frozen, whose misses
@@ -386,7 +388,9 @@ looked at; dev 5 with held-out 6, by a sixth writer, from one pool of 520 split 
 of them several asks in one, two or three): dev 5 trains the intent and ask-split models
 (`evals.quality.train_router.TRAIN_SPLITS`), held-out 6 is never looked at; dev 6 with held-out 7,
 by a seventh writer (2026-12-04), from one pool of 450 (200 several asks in one, 250 single asks
-with one-ask look-alikes) split at random the same way. A split is reported once its file exists."""
+with one-ask look-alikes) split at random the same way; dev 7 with held-out 8, by an eighth writer
+(2026-12-05), asked for the same shapes written as many different merchants (non-native
+speakers, an agency analyst, all caps and emojis). A split is reported once its file exists."""
 SPLIT_LABELS = {"held-out": "held-out 1 (seen)"}
 
 
