@@ -18,6 +18,7 @@ files, one shard at a time, so that a store larger than the generator can hold i
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import tempfile
 import time
@@ -79,9 +80,8 @@ def sharded_store(store: Path, *, customers: int, shards: int) -> Path:
             f"shard {k + 1}/{shards}: {customers:,} customers in {time.perf_counter() - t0:.0f} s"
         )
     shutil.rmtree(tmp, ignore_errors=True)
-    (store / "manifest.json").write_text(
-        f'{{"customers": {customers * shards}, "shards": {shards}, "seeds": "7+"}}\n'
-    )
+    manifest = {"customers": customers * shards, "shards": shards, "seeds": "7+"}
+    (store / "manifest.json").write_text(json.dumps(manifest) + "\n")
     return store
 
 

@@ -315,11 +315,11 @@ def score_spark(
     progress("reading the store")
     found = register_inputs(spark, paths)
     spark.sql("CACHE TABLE lines")  # the files are read once
-    n_lines = int(spark.table("lines").count())
+    size = spark.sql("SELECT COUNT(*) AS n, MAX(day) AS d FROM lines").first()  # one pass
     shuffle = "spark.sql.shuffle.partitions"
-    spark.conf.set(shuffle, str(partitions_for(n_lines, at_least=int(spark.conf.get(shuffle)))))
+    spark.conf.set(shuffle, str(partitions_for(size["n"], at_least=int(spark.conf.get(shuffle)))))
     if as_of is None:
-        last = spark.sql("SELECT MAX(day) AS d FROM lines").first()["d"]
+        last = size["d"]
         if last is None:
             raise DataError("no orders", file=paths["orders"])
         as_of = pd.Timestamp(int(last) * Q.DAY_S, unit="s")
