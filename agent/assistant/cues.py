@@ -5,7 +5,7 @@ Keyword cues per intent with their boost (`KEYWORDS`), what asks to write (`WRIT
 `WRITE_ASK`, `MESSAGE_NOUN`), to send or export now (`SEND_ASK`, never done), for advice
 (`ADVICE_Q`), for a list (`LIST_ASK`, `SEGMENT_MEMBERS`, `RANK_BY`, `REASON_FILTER`) or for
 what was sent before (`HISTORY_CUE`), and where one ask of a message ends and the next begins
-(`SPLIT`, `AND_SPLIT`, `BACK_REF`, `CONTEXT`, `ASK_START`). Patterns only, no logic.
+(`SPLIT`, `SEND_CUT`, `AND_SPLIT`, `BACK_REF`, `CONTEXT`, `ASK_START`). Patterns only, no logic.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ MESSAGE_NOUN = re.compile(
 WHY = re.compile(r"\bwhy\b|how come|reason|\bdriv(?:ing|es|ers?)\b|what'?s behind|\bcaus", re.I)
 OUT_OF_SCOPE = re.compile(
     r"^\s*(?:please\s+)?(?:refund|cancel|ship|update|set up|book|buy|translate|delete|"
-    r"install|order more|restock|reorder)\b"
+    r"install|order more|restock|reorder|change|edit|redesign|publish|rename)\b"
 )
 REASON_FILTER = re.compile(
     r"(?:churn|main|top|primary|biggest|key)\s+(?:reason|driver|cause)|because of|due to|driven by"
@@ -172,7 +172,7 @@ KEYWORD_INTENT = {"campaign_strong": "campaign_results", "contact_strong": "cont
 """Keyword rules that add a second boost to an intent: cues that all but name it."""
 ADVICE_Q = re.compile(
     r"^\s*(?:is it (?:\w+ ){0,2}(?:ok|okay|fine|wise|smart|sensible|good|bad|idea|worth|legal|allowed|better|mistake|risky"
-    r"|effective|appropriate|too|pushy|spammy|annoying|overkill|creepy|enough)\b|should (?:i|we)\b"
+    r"|effective|appropriate|too|pushy|spammy|annoying|overkill|creepy|enough)\b|(?:when )?should (?:i|we)\b"
     r"|how (?:often|much|many times|soon|long) should (?:i|we)|what(?:'s| is|s)? (?:a |the )?(?:good|best|right) (?!add.?on)"
     r"|(?:what|which) (?:\w+ )?works?\b|how (?:do|does|would) (?:other|most|successful|good|big) (?:shops|stores|brands|merchants|retailers|businesses)"
     r"|how to (?:handle|deal|treat|approach|win|keep|save|bring|get|stop|reduce|re.?engage)|does it (?:make sense|work|help)"
@@ -225,6 +225,16 @@ SPLIT = re.compile(
     r"draft|give|tell)\b)|,\s+(?=(?:what|how|who|which)\b)",
     re.I,
 )
+SEND_CUT = re.compile(
+    SPLIT.pattern + r"|(?:,\s*|\s+)and\s+(?=(?:(?:please|pls|just|go ahead and)\s+)*"
+    r"(?:send|blast|e-?mail|text|sms|message|push|export|upload|sync|approve)\b)"
+    r"|,\s*(?=(?:(?:please|pls|just|go ahead and)\s+)*(?:send|blast|export|upload|sync|approve|show|list|give"
+    r"|tell|draft|write|pull|what|how|who|which)\b)",
+    re.I,
+)
+"""Where one ask of a message ends when one of them may be to send, export or approve: `SPLIT`,
+before a joined ask to send ("show me the brief and send it to my partner"), or at a comma before
+an ask ("send the emails now, show kpis"), so that ask alone is refused."""
 BACK_REF = re.compile(r"\b(?:that|it|this|those|these|they|them|they're|theyre)\b", re.I)
 CONTEXT = re.compile(
     r"^(?:they|he|she|i|we|it|this|that|our|my)\b(?!.*\b(?:what|how|who|which|why|when|show|list|give|tell|need|want"

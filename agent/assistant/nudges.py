@@ -109,6 +109,8 @@ def list_nudges(
     advice = bool(ADVICE_Q.search(low)) and not has_id and not WRITE_ASK.search(text)
     if advice:  # "should I ...", "is it ok to ...": the playbooks answer advice questions
         scores["playbook"] += 0.3
+        if re.search(r"\b(?:send|contact|reach out|e-?mail|text|message)", low):
+            scores["playbook"] += 0.5  # "when should I send them?": when and whether to send
         for intent in ("at_risk_list", "customer_list", "kpis", "tickets", "segment_change"):
             scores[intent] -= 0.25
     if ents.at_risk and not (

@@ -26,6 +26,7 @@ from agent.assistant.cues import (
     OUT_OF_SCOPE,
     SELF_APPROVE,
     SEND_ASK,
+    SEND_CUT,
     THEM,
     TOP_GROUP,
 )
@@ -49,22 +50,38 @@ class Planner(Router):
 
     def ask(self, message: str) -> Answer:
         start = len(self.runner.trace)
-        if SEND_ASK.search(message) and not ADVICE_Q.search(
-            message
-        ):  # send, blast, export: not done here
-            text = self._refuse(policy.Refusal("send"))
-            return Answer(f"{text}\n\n{OFFLINE_NOTE}", self.runner.trace[start:], "offline")
-        screened = SELF_APPROVE.sub("", message)
-        if ADVICE_Q.search(screened) or re.search(KEYWORDS["playbook"][0], screened.lower()):
-            screened = OTHER_SHOPS_PRACTICE.sub(r"most \1", screened)
-        refused = policy.refusal(screened, discount_cap=self._discount_cap())
-        if refused is not None:
-            text = self._refuse(refused)
-            return Answer(f"{text}\n\n{OFFLINE_NOTE}", self.runner.trace[start:], "offline")
+        pieces = self._pieces(message)
+        sends = [self._sends(p) for _, p in pieces]
+        refusals: list[policy.Refusal] = []  # the sends among other asks, refused one by one
+        if all(sends) or not any(sends):  # one request
+            if all(sends) and SEND_ASK.search(message) and not ADVICE_Q.search(message):
+                return self._refused(policy.Refusal("send"), start)  # send, blast, export
+            refused = self._policy(message)
+            if refused is not None and (refused.kind != "send" or all(sends)):
+                return self._refused(refused, start)
+            if all(sends):
+                return self._refused(policy.Refusal("send"), start)
+            rest = message
+        else:  # "show me the brief and send it to my partner": the other asks are answered (no
+            rest = "".join(  # tool sends or approves), the send refused
+                (sep if i else "") + p
+                for i, (sep, p) in enumerate(x for x, s in zip(pieces, sends) if not s)
+            )
+            refused = self._policy(rest)
+            if refused is not None and refused.kind != "send":
+                return self._refused(refused, start)
+            for (_, p), send in zip(pieces, sends):
+                r = self._policy(p) if send else None
+                r = r if r is not None and r.kind != "send" else policy.Refusal("send")
+                if send and r not in refusals:
+                    refusals.append(r)
+        routed = self.route(rest)
+        if refusals and all(intent in (None, "help") for intent, _, _ in routed):
+            return self._refused(refusals[0], start)  # the send was the request
         texts = []
         self._listed = []  # the customers this message's list asks named
         self._ranked = {}  # "my top customer" as this message's first ask found them
-        for intent, ents, part in self.route(message):
+        for intent, ents, part in routed:
             if ents.customer_ids:
                 self.last_customer = ents.customer_ids[0]
             elif (
@@ -76,9 +93,48 @@ class Planner(Router):
             ):
                 ents.customer_ids = [self.last_customer]
             texts.append(self._answer(intent, ents, part))
+        refused_texts = [self._refuse(r) for r in refusals]  # where the sends were asked: first,
+        texts = refused_texts + texts if sends[0] else texts + refused_texts  # or after the rest
         return Answer(
             "\n\n".join(texts) + f"\n\n{OFFLINE_NOTE}", self.runner.trace[start:], "offline"
         )
+
+    def _refused(self, r: policy.Refusal, start: int) -> Answer:
+        return Answer(f"{self._refuse(r)}\n\n{OFFLINE_NOTE}", self.runner.trace[start:], "offline")
+
+    def _policy(self, text: str) -> policy.Refusal | None:
+        """What `agent.outreach.policy` refuses in `text`: a "so I can approve them" is the
+        merchant's own step, and "what do other shops do" asks for practice, not their data."""
+        screened = SELF_APPROVE.sub("", text)
+        if ADVICE_Q.search(screened) or re.search(KEYWORDS["playbook"][0], screened.lower()):
+            screened = OTHER_SHOPS_PRACTICE.sub(r"most \1", screened)
+        return policy.refusal(screened, discount_cap=self._discount_cap())
+
+    @staticmethod
+    def _pieces(message: str) -> list[tuple[str, str]]:
+        """The message cut where one ask may end (`SEND_CUT`): (the separator before, the piece)."""
+        out, at, sep = [], 0, ""
+        for m in SEND_CUT.finditer(message):
+            if message[at : m.start()].strip(" ,."):
+                out.append((sep, message[at : m.start()]))
+                sep = ""
+            sep += message[m.start() : m.end()]
+            at = m.end()
+        if message[at:].strip(" ,.") or not out:
+            out.append((sep, message[at:]))
+        return out
+
+    @staticmethod
+    def _sends(piece: str) -> bool:
+        """Whether a piece of a request asks to send, export or approve now (never done here); an
+        advice question about sending ("what's the best time of day to send it?") is not one,
+        unless it asks to send now or skip the approval."""
+        piece = re.sub(r"^\s*(?:and|then|also|plus)\s+", "", piece, flags=re.I)
+        advice = ADVICE_Q.search(piece)
+        if SEND_ASK.search(piece) and not advice:
+            return True
+        screened = SELF_APPROVE.sub("", piece)
+        return bool((policy.SEND_NOW if advice else policy.SEND).search(screened))
 
     def _answer(self, intent: str | None, e: Entities, message: str) -> str:
         if intent is None or intent == "help":

@@ -146,6 +146,8 @@ INTENT_EXAMPLES: dict[str, list[str]] = {
         "what should I do about deal hunters",
         "which play to run for customers unhappy with delivery",
         "how to approach customers who keep complaining",
+        "when is the best time to send a win-back email",
+        "how often should I message customers",
     ],
     "brief": [
         "Give me this week's brief",

@@ -40,7 +40,6 @@ from agent.assistant.cues import (
     CONTEXT,
     NEGATED,
     OUT_OF_SCOPE,
-    SEND_ASK,
     SPLIT,
 )
 from agent.assistant.entities import Entities, customer_mentions, expand, extract
@@ -56,6 +55,11 @@ from agent.assistant.prompts import INTENT_EXAMPLES
 
 MIN_SCORE = 0.38
 INHERIT_MARGIN = 0.5
+ADDED = re.compile(r"\b(?:also|plus)\b|[+&]", re.I)
+"""A separator that adds an ask: a short part after it ("..., and also kpis") is an ask of its own."""
+OFF_TOPIC = 0.0
+"""An ask of several whose best intent scores below this reads as no tool's ("what's the weather
+in Madrid"): it is answered as such, the others by their tools."""
 """How much better an ask after one naming a customer must read on its own than as about that
 customer to be read on its own (`Router.route`)."""
 _CACHE: dict[int, tuple[list[str], np.ndarray]] = {}
@@ -150,11 +154,7 @@ class Router:
         rate? also who should I contact") are split at strong separators and each is routed;
         a short part that refers back ("how did that change") stays with the part before it,
         and parts with the same intent are one ask."""
-        whole = extract(self.session, message)
-        if SEND_ASK.search(message) and not ADVICE_Q.search(
-            message
-        ):  # send, blast, export: no tool (`ask`)
-            return [(None, whole, message)]
+        whole = extract(self.session, message)  # (a send, blast or export is set aside by `ask`)
         merged = self._parts(message)
         if self._split_model() is not None:  # where "and", a comma or "+" joins two asks
             merged = [q for p in merged for q in self._learned_split(p)]
@@ -178,6 +178,7 @@ class Router:
         the asks after it; None when they are better read as one request."""
         routed: list[tuple[str | None, Entities, str]] = []
         named: Entities | None = None  # the last ask that named a customer
+        off: list[str] = []  # the asks that read as no tool's at all ("change the banner")
         for p in merged:
             e = extract(self.session, p)
             own = e.names_customer
@@ -187,7 +188,8 @@ class Router:
                 # named only later ("my best customers list, then tell me about c12") when
                 # this ask refers to someone ("why are they at risk? C000123")
                 src = named or (whole if BACK_REF.search(p) else None)
-                if src is not None:
+                if src is not None and not ADVICE_Q.search(p):  # advice is general: "... what's
+                    # the best time of day to send it?"
                     e.about(src)
                 e.rank = e.rank or whole.rank
             intent, scores = self.classify(_about(p, e, own), e)
@@ -201,12 +203,18 @@ class Router:
                     intent = alone
             if intent == "draft":  # "... at-risk customers, then draft emails for the top 3"
                 e.at_risk = e.at_risk or whole.at_risk
+            if intent is None and max(scores.values()) < OFF_TOPIC:
+                off.append(p)
             if any(r[0] == intent and r[1].customer_ids == e.customer_ids for r in routed):
                 continue  # the same ask twice ("tickets themes and ... on complaints")
             routed.append((intent, e, p))
         kept = self._overlaps(routed, whole)
         known = [r for r in kept if r[0] not in (None, "help")]
-        acts = [r for r in kept if r[0] is None and OUT_OF_SCOPE.search(expand(r[2].lower()))]
+        acts = [
+            r
+            for r in kept
+            if r[0] is None and (r[2] in off or OUT_OF_SCOPE.search(expand(r[2].lower())))
+        ]
         if known and acts:  # "refund order 8812 and show me at risk customers": each ask a
             return [r for r in kept if r in known or r in acts]  # tool answers, and the rest
         if known and all(r[0] == "help" for r in kept if r not in known):  # "hey! how does
@@ -218,18 +226,24 @@ class Router:
     def _parts(self, message: str) -> list[str]:
         """The message cut at strong separators (a question mark, "also", "then", ...), a short
         part that refers back or only gives context kept with the part before it."""
-        parts = [
-            re.sub(r"^(?:and|then|also|plus)\s+", "", p.strip(" ,."), flags=re.I)
-            for p in SPLIT.split(message)
-            if p and p.strip(" ,.")
-        ]
+        parts: list[tuple[str, str]] = []  # each part with the separator before it
+        sep, at = "", 0
+        for m in [*SPLIT.finditer(message), None]:
+            p = message[at : m.start() if m else len(message)].strip(" ,.")
+            if p:
+                word = re.match(r"(?:and|then|also|plus)\s+", p, flags=re.I)
+                cut = word.end() if word else 0
+                parts.append((sep + p[:cut], p[cut:]))
+                sep = ""
+            if m:
+                sep, at = sep + m.group(0), m.end()
         merged: list[str] = []
         lead = ""  # statements before the first ask ("We sent a code last Tuesday. Did it work?")
-        for p in parts:
+        for sep, p in parts:
             if not merged and _statement(p, message):
                 lead = f"{lead}{p}. "
             elif merged and (
-                len(p.split()) < 3
+                (len(p.split()) < 3 and not (ADDED.search(sep) and not BACK_REF.search(p)))
                 or (len(p.split()) <= 4 and BACK_REF.search(p))
                 or CONTEXT.search(p)
                 or NEGATED.search(p)  # "... ? dont want to spam them": no ask of its own

@@ -27,16 +27,24 @@ from agent.toolbox.tools import NoArgs, tool
 
 _I = re.IGNORECASE
 
-SEND = re.compile(
+SEND_NOW = re.compile(
     r"without (?:my |your |a |any |the )?(?:approv|review|sign.?off|check|asking|a person|me looking)"
     r"|skip(?:ping)? (?:the )?(?:approv|review|queue)|bypass|auto.?approv"
     r"|\bapprove (?:them|it|all|these|those|every(?:thing| draft)?|the drafts?)\b(?! for me to)"
     r"|no need (?:for|to) (?:approv|review)|don'?t (?:wait for|ask (?:me|for)) (?:approv|review|me)"
     r"|\bsend\b[^.?!]{0,60}\b(?:now|immediately|right away|straight away|automatically|directly|tonight|today)\b"
-    r"|\b(?:blast|mass.?email|email|text|sms)\b (?:them|everyone|all of them|every customer) (?:now|immediately|right away)"
-    r"|\bsend (?:it|them|these|those|the (?:drafts?|emails?|messages?))\b(?: out)?",
+    r"|\b(?:blast|mass.?email|email|text|sms)\b (?:them|everyone|all of them|every customer) (?:now|immediately|right away)",
     _I,
 )
+"""A request to send now, approve, or skip the approval: refused even as a question ("should I
+just send them now?")."""
+SEND = re.compile(
+    SEND_NOW.pattern
+    + r"|\bsend (?:it|them|these|those|the (?:drafts?|emails?|messages?))\b(?: out)?",
+    _I,
+)
+"""A request to send or approve: `SEND_NOW`, or "send them" (not refused in an advice question:
+"what's the best time of day to send it?")."""
 SENSITIVE = re.compile(
     r"\breligio|\bchristian|\bmuslim|\bjewish|\bjews\b|\bhindu|\bbuddhist|\bsikh|\bcatholic|\bchurch"
     r"|\bmosque|\bsynagogue|\bethnic|\brace\b|\bracial|\bskin colou?r|\bnationality|\bimmigra"

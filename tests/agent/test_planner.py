@@ -598,6 +598,57 @@ def test_an_action_on_the_shop_is_said_to_be_no_tools_and_the_rest_is_answered(a
     assert 'I can\'t map "cancel order 1234"' in a.text and "Weekly retention brief" in a.text
 
 
+@pytest.mark.parametrize(
+    ("text", "tools", "refused"),
+    [
+        ("give me the store kpis and send them to my accountant", ["store_kpis"], "can't send"),
+        (
+            "email everyone on the at-risk list now, and show me the brief",
+            ["weekly_brief"],
+            "can't send",
+        ),
+        ("who's in Champions? then approve all the drafts", ["list_customers"], "can't send"),
+        ("what's the capital of France, and also the brief", ["weekly_brief"], "can't map"),
+        (
+            "show me the overview, then edit the banner on my homepage",
+            ["store_overview"],
+            "can't map",
+        ),
+    ],
+)
+def test_a_send_or_an_ask_no_tool_answers_among_other_asks_leaves_the_others(
+    assistant, text, tools, refused
+):
+    """A request to send, approve or act on something else, among asks a tool answers: the asks
+    are answered and that part alone is refused, with what can be done instead (not the whole
+    message refused, nor the part read as one of the asks)."""
+    a = assistant.ask(text)
+    assert [s.tool for s in a.trace] == tools
+    assert refused in a.text
+
+
+def test_drafts_asked_with_a_send_are_queued_and_nothing_is_approved(own_queue):
+    """ "draft emails for ..., then send them right now": the drafts go to the approval queue,
+    pending; the send is refused; no draft is approved or sent."""
+    from agent.approvals.queue import open_queue
+
+    a = own_queue.ask(
+        "draft win-back emails for my top 3 at-risk customers, then send them right now"
+    )
+    assert [s.tool for s in a.trace] == ["at_risk_customers", "queue_drafts"]
+    assert "can't send" in a.text
+    drafts = open_queue(own_queue.session.workspace.root).list_drafts()
+    assert drafts and {d.state for d in drafts} == {"pending"}
+
+
+@pytest.mark.parametrize(
+    "text", ["what's the best time of day to send it?", "when should I send them?"]
+)
+def test_an_advice_question_about_sending_goes_to_the_playbooks(assistant, text):
+    """Asking when or whether to send is advice, not a request to send: the playbooks answer it."""
+    assert [s.tool for s in assistant.ask(text).trace] == ["search_playbooks"]
+
+
 def test_drafts_for_a_group_go_to_that_group(own_queue):
     """ "draft emails for my top 4 customers" drafts for the four customers the customer list
     ranks first by value, not for this week's plan; "list my Loyal customers, then draft emails
