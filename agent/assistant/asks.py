@@ -191,6 +191,24 @@ def anchored(side: str, intent: str | None) -> bool:
     return len(side.split()) > ANCHOR_WORDS or _keyword(side, intent)
 
 
+NAMED_WORDS = 4
+"""A piece of a list of this many words or fewer that names its intent is shorthand for one ask."""
+
+
+def named_list(pieces: list[str], seps: list[str], sides: list[Side]) -> bool:
+    """A list of short pieces between commas, "+" or "&", each naming an intent of its own by one
+    of its keywords ("AT RISK LIST, CAMPAIGN RESULTS, LTV CAC", "weekly digest, segment summary"):
+    dashboard shorthand for as many asks, whatever the split model makes of one comma. (Joined by
+    "and", two named pieces may be one ask: "total customers and revenue so far".)"""
+    return (
+        not any(re.search(r"[a-z]", s, re.I) for s in seps)
+        and len({s.intent for s in sides}) == len(sides)
+        and all(
+            len(p.split()) <= NAMED_WORDS and _keyword(p, s.intent) for p, s in zip(pieces, sides)
+        )
+    )
+
+
 def qualifier(side: str) -> bool:
     """A side that only qualifies the ask before it: how to sort it ("sorted by value") or the
     tone of a draft ("friendly tone", "keep it short and friendly")."""

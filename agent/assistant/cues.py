@@ -110,7 +110,8 @@ KEYWORDS = {  # intent -> (pattern, boost): cues that survive paraphrase
     "customer_list": (
         r"(?:best|top|#1|number one|most valuable|biggest)(?: \d+)? (?:customer|spender|buyer|client|shopper)s?\b"
         r"|\b(?:champions|loyal|potential loyalists?|new|promising|hibernating|lost|vips?)"
-        r"(?: customers)? list\b"
+        r"(?: customers)? list\b|\b(?:my|our|all(?: my| our)?|the) (?:champions|loyal|potential loyalists?|promising"
+        r"|hibernating|lost|vips?|need attention|about to sleep)(?: customers| buyers| shoppers)\b"
         r"|consent|opt(?:ed)?.?(?:in|out)|unsubscrib"
         r"|\blist (?:my|all|every)|customers (?:whose|with)|tier customers"
         r"|(?:in|of) the [\w' ]{3,25} (?:segment|group)",
@@ -152,7 +153,7 @@ KEYWORDS = {  # intent -> (pattern, boost): cues that survive paraphrase
     ),
     "clv_by_segment": (
         r"\bclv\b|lifetime value|how much (?:value|money|clv)\b|(?:segments?|groups?|they|they're|they are) (?:are |is )?worth\b|by segment|per segment|each segment|every segment"
-        r"|segments? (?:split|breakdown|mix|distribution|sizes?)|segments (?:\w+ )?split|split (?:of|across|by) (?:my )?segments",
+        r"|segments? (?:split|breakdown|mix|distribution|sizes?|summary|overview|counts?)|segments (?:\w+ )?split|split (?:of|across|by) (?:my )?segments",
         0.1,
     ),
     "contact_week": (r"contact|reach out|this week|outreach|to.?do", 0.08),
@@ -221,8 +222,8 @@ RANK_BY = re.compile(
 )
 SPLIT = re.compile(
     r"\?+\s*|;\s*|\s+\+\s+|\s+&\s+|\.\s+(?=[A-Za-z])|,?\s+(?:and\s+)?also\s+|,?\s+and then\s+"
-    r"|,?\s+then\s+|,?\s+plus\s+|,?\s+and\s+(?=(?:what|how|who|which|whats|what's|show|list|"
-    r"draft|give|tell)\b)|,\s+(?=(?:what|how|who|which)\b)",
+    r"|(?:,\s*|\s+and\s+)(?:afterwards?|after that)\s+(?=[a-z]+\b)|,?\s+then\s+|,?\s+plus\s+"
+    r"|,?\s+and\s+(?=(?:what|how|who|which|whats|what's|show|list|draft|give|tell)\b)|,\s+(?=(?:what|how|who|which)\b)",
     re.I,
 )
 SEND_CUT = re.compile(
@@ -252,7 +253,8 @@ QUALIFIER = re.compile(
     r"^(?:(?:sorted|ranked|ordered|grouped|broken down|split) by|by (?:value|clv|spend|revenue|churn)"
     r"|keep (?:it|them)|make (?:it|them) (?:short|friendly|casual|formal|warm|personal)"
     r"|in an? \w+ (?:tone|voice|style)|thank(?:ing)? them"
-    r"|(?:only )?(?:the ones?|those|ones) (?:with|who|that|whose|in|from|on))\b"
+    r"|(?:only )?(?:the ones?|those|ones) (?:with|who|that|whose|in|from|on)"
+    r"|(?:compared|comparing) (?:with|to)|versus|vs)\b"
     r"|^(?:[\w-]+\s+){0,2}(?:tone|voice|style)$"
     r"|^(?:short|friendly|casual|formal|warm|polite|personal|concise)(?:\s+(?:and|&)\s+\w+)?$",
     re.I,

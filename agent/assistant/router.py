@@ -27,6 +27,7 @@ from agent.assistant.asks import (
     boundaries,
     features,
     given_figure,
+    named_list,
     negated,
     qualifier,
     separated,
@@ -267,12 +268,15 @@ class Router:
         return Side(intent, scores, has_id if own_id is None else own_id)
 
     def _boundary_sides(
-        self, text: str, gaps: bool = True
+        self, text: str, gaps: bool = True, typed: bool = False
     ) -> list[tuple[str, str, str, Side, Side, Side]]:
         """Each place two asks may meet in `text` (`agent.assistant.asks.boundaries`), with what
         the router reads in its left side, its right side (about the left's customer when it
-        names none: "C000123, value, churn chance" reads "value" as C000123's) and the whole."""
-        found = boundaries(text, gaps=gaps and not ASK_START.search(text))
+        names none: "C000123, value, churn chance" reads "value" as C000123's) and the whole.
+        Word gaps are weighed unless the text opens as a question or request ("who should I
+        contact this week"), or it is `typed`: a side of a split at a word gap, asks typed one
+        after another ("brief who to contact tickets")."""
+        found = boundaries(text, gaps=gaps and (typed or not ASK_START.search(text)))
         if not found:
             return []
         whole = extract(self.session, text)
@@ -288,9 +292,24 @@ class Router:
         )
         side = self._side(text, whole)
         return [
-            (a, sep, b, self._side(a, ea), self._side(_about(b, eb, own), eb, own), side)
+            (a, sep, b, self._side(a, ea), self._right(b, eb, own), side)
             for a, sep, b, ea, eb, own in sides
         ]
+
+    def _right(self, b: str, eb: Entities, own: bool) -> Side:
+        """The right side of a boundary, about the left's customer when it names none, unless
+        it reads far better as a store-wide ask of its own and refers to no one ("profile of
+        customer #3 and the KPIs"), as `_route_asks` reads an ask after a customer's."""
+        about = self._side(_about(b, eb, own), eb, own)
+        if own or not eb.customer_ids or BACK_REF.search(b):  # "..., whats their clv"
+            return about
+        plain = self._side(b, extract(self.session, b), False)
+        if (
+            plain.intent not in (*KNOWN_OFF, *CUSTOMER_INTENTS)
+            and plain.top >= about.top + INHERIT_MARGIN
+        ):
+            return plain
+        return about
 
     def _learned_split(self, text: str, depth: int = 0, gaps: bool = True) -> list[str]:
         """The asks of `text`: split at the boundary the split model (`agent.assistant.asks`)
@@ -306,7 +325,8 @@ class Router:
         if depth == 0 and (listed := self._list_split(text, model)):
             return listed
         best: tuple[float, str, str, str] | None = None
-        for a, sep, b, sa, sb, whole in self._boundary_sides(text, gaps=gaps):
+        typed = depth > 0 and gaps  # a side of a split at a word gap
+        for a, sep, b, sa, sb, whole in self._boundary_sides(text, gaps=gaps, typed=typed):
             if sep.strip() and (
                 negated(b) or negated(a)
             ):  # "the full brief, not just the kpis": what is not wanted is no ask
@@ -331,10 +351,12 @@ class Router:
     def _list_split(self, text: str, model: SplitModel) -> list[str] | None:
         """The asks of a list of three or more ("ticket complaints, at risk customers with
         service problems, and advice on ..."), split at every separator at once when each
-        two neighbours would be split on their own; else None. (Split one boundary at a time,
-        the first boundary's right side reads as a mix of two asks and is never split.)"""
+        two neighbours would be split on their own, or of a list of two or more short pieces
+        that each name their ask (`asks.named_list`: "weekly digest, segment summary"); else
+        None. (Split one boundary at a time, the first boundary's right side of three reads as
+        a mix of two asks and is never split.)"""
         pieces, seps = separated(text)
-        if len(pieces) < 3:
+        if len(pieces) < 2:
             return None
         ents = [extract(self.session, p) for p in pieces]
         own = [e.names_customer for e in ents]
@@ -343,10 +365,16 @@ class Router:
                 ents[i].about(ents[i - 1])
         texts = [_about(p, e, o) for p, e, o in zip(pieces, ents, own)]
         self._prefetch(texts)
-        sides = [self._side(t, e, o) for t, e, o in zip(texts, ents, own)]
+        sides = [self._side(texts[0], ents[0], own[0])]
+        sides += [self._right(p, e, o) for p, e, o in zip(pieces[1:], ents[1:], own[1:])]
+        named = named_list(pieces, seps, sides)
         for i in range(len(pieces) - 1):
             a, sep, b = pieces[i], seps[i], pieces[i + 1]
             if negated(a) or negated(b) or not self._weighed(a, b, sides[i], sides[i + 1]):
+                return None
+            if named:
+                continue
+            if len(pieces) < 3:  # two pieces: the split model weighs their one boundary
                 return None
             pair = f"{a}{sep}{b}"
             whole = self._side(pair, extract(self.session, pair))
@@ -421,21 +449,7 @@ class Router:
         return out
 
 
-_FILLER = {
-    "customer",
-    "cust",
-    "client",
-    "id",
-    "no",
-    "for",
-    "of",
-    "about",
-    "on",
-    "re",
-    "so",
-    "hey",
-    "hi",
-}
+_FILLER = {"customer", "cust", "client", "id", "no", "for", "of", "about", "on", "re", "so", "hey", "hi"}  # fmt: skip
 
 
 def _about(text: str, ents: Entities, own: bool = False) -> str:

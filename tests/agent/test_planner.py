@@ -590,6 +590,36 @@ def test_asks_typed_one_after_another_are_split_and_qualifiers_are_not(assistant
     assert [s.tool for s in assistant.ask(text).trace] == tools
 
 
+@pytest.mark.parametrize(
+    ("text", "tools"),
+    [
+        ("WEEKLY BRIEF, SEGMENT COUNTS", ["weekly_brief", "segment_summary"]),
+        (
+            "segment overview, tickets, ltv cac",
+            ["segment_summary", "support_tickets", "clv_ltv_cac"],
+        ),
+        ("at risk list + my Champions customers", ["at_risk_customers", "list_customers"]),
+        ("kpis, compared with last week", ["store_kpis"]),
+        ("total customers and revenue so far", ["store_overview"]),
+        ("profile of C000045 and the kpis", ["explain_customer", "store_kpis"]),
+        ("what has C000045 bought, and their clv", ["customer_history", "explain_customer"]),
+        (
+            "pull the weekly brief and afterwards the segment summary",
+            ["weekly_brief", "segment_summary"],
+        ),
+    ],
+)
+def test_named_asks_in_a_list_a_store_wide_ask_after_a_customer_and_afterwards(
+    assistant, text, tools
+):
+    """Short pieces between commas or "+" that each name their ask are as many asks whatever
+    the split model makes of one comma; "compared with last week" qualifies the ask before it;
+    two pieces joined by "and" may be one ask. A store-wide ask after a customer's ("... and the
+    kpis") is not about that customer, one that refers back ("their clv") is; "and
+    afterwards" starts an ask."""
+    assert [s.tool for s in assistant.ask(text).trace] == tools
+
+
 def test_an_action_on_the_shop_is_said_to_be_no_tools_and_the_rest_is_answered(assistant):
     """ "refund order 8812 and show me at risk customers": the at-risk list, and a line saying
     that no tool refunds, instead of no answer at all."""
