@@ -88,6 +88,7 @@ def sharded_store(store: Path, *, customers: int, shards: int) -> Path:
 def agreement(root: Path) -> dict:
     import pandas as pd
     from scipy.stats import spearmanr
+    from sklearn.metrics import adjusted_rand_score
 
     a = pd.read_parquet(root / "embedded.parquet").set_index("customer_id").sort_index()
     b = pd.read_parquet(root / "spark_scores").set_index("customer_id").sort_index()
@@ -105,6 +106,9 @@ def agreement(root: Path) -> dict:
             (a["next_best_product"] == b["next_best_product"]).mean()
         ),
         "cluster_agreement": float((a["cluster"] == b["cluster"]).mean()),
+        # label-free: 1.0 when the two engines group customers alike whatever the numbering
+        "cluster_adjusted_rand": float(adjusted_rand_score(a["cluster"], b["cluster"])),
+        "clusters": (int(a["cluster"].nunique()), int(b["cluster"].nunique())),
     }
 
 
