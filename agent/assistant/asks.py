@@ -195,17 +195,23 @@ NAMED_WORDS = 4
 """A piece of a list of this many words or fewer that names its intent is shorthand for one ask."""
 
 
+def shorthand(pieces: list[str], seps: list[str]) -> bool:
+    """Short pieces (`NAMED_WORDS`) between commas, "+" or "&", not "and": the shape of a
+    `named_list`, told from the text alone. (Joined by "and", two named pieces may be one ask:
+    "total customers and revenue so far".)"""
+    return not any(re.search(r"[a-z]", s, re.I) for s in seps) and all(
+        len(p.split()) <= NAMED_WORDS for p in pieces
+    )
+
+
 def named_list(pieces: list[str], seps: list[str], sides: list[Side]) -> bool:
-    """A list of short pieces between commas, "+" or "&", each naming an intent of its own by one
-    of its keywords ("AT RISK LIST, CAMPAIGN RESULTS, LTV CAC", "weekly digest, segment summary"):
-    dashboard shorthand for as many asks, whatever the split model makes of one comma. (Joined by
-    "and", two named pieces may be one ask: "total customers and revenue so far".)"""
+    """A `shorthand` list whose pieces each name an intent of their own by one of its keywords
+    ("AT RISK LIST, CAMPAIGN RESULTS, LTV CAC", "weekly digest, segment summary"): dashboard
+    shorthand for as many asks, whatever the split model makes of one comma."""
     return (
-        not any(re.search(r"[a-z]", s, re.I) for s in seps)
+        shorthand(pieces, seps)
         and len({s.intent for s in sides}) == len(sides)
-        and all(
-            len(p.split()) <= NAMED_WORDS and _keyword(p, s.intent) for p, s in zip(pieces, sides)
-        )
+        and all(_keyword(p, s.intent) for p, s in zip(pieces, sides))
     )
 
 

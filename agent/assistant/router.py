@@ -31,6 +31,7 @@ from agent.assistant.asks import (
     negated,
     qualifier,
     separated,
+    shorthand,
     weighed,
 )
 from agent.assistant.cues import (
@@ -56,13 +57,13 @@ from agent.assistant.prompts import INTENT_EXAMPLES
 
 MIN_SCORE = 0.38
 INHERIT_MARGIN = 0.5
+"""How much better an ask after one naming a customer must read on its own than as about that
+customer to be read on its own (`Router.route`)."""
 ADDED = re.compile(r"\b(?:also|plus)\b|[+&]", re.I)
 """A separator that adds an ask: a short part after it ("..., and also kpis") is an ask of its own."""
 OFF_TOPIC = 0.0
 """An ask of several whose best intent scores below this reads as no tool's ("what's the weather
 in Madrid"): it is answered as such, the others by their tools."""
-"""How much better an ask after one naming a customer must read on its own than as about that
-customer to be read on its own (`Router.route`)."""
 _CACHE: dict[int, tuple[list[str], np.ndarray]] = {}
 
 
@@ -356,8 +357,8 @@ class Router:
         None. (Split one boundary at a time, the first boundary's right side of three reads as
         a mix of two asks and is never split.)"""
         pieces, seps = separated(text)
-        if len(pieces) < 2:
-            return None
+        if len(pieces) < 2 or (len(pieces) == 2 and not shorthand(pieces, seps)):
+            return None  # two pieces: the split model weighs their one boundary, unless named
         ents = [extract(self.session, p) for p in pieces]
         own = [e.names_customer for e in ents]
         for i in range(1, len(ents)):  # a piece that names nobody is about the one before's
@@ -368,14 +369,14 @@ class Router:
         sides = [self._side(texts[0], ents[0], own[0])]
         sides += [self._right(p, e, o) for p, e, o in zip(pieces[1:], ents[1:], own[1:])]
         named = named_list(pieces, seps, sides)
+        if not named and len(pieces) < 3:
+            return None
         for i in range(len(pieces) - 1):
             a, sep, b = pieces[i], seps[i], pieces[i + 1]
             if negated(a) or negated(b) or not self._weighed(a, b, sides[i], sides[i + 1]):
                 return None
             if named:
                 continue
-            if len(pieces) < 3:  # two pieces: the split model weighs their one boundary
-                return None
             pair = f"{a}{sep}{b}"
             whole = self._side(pair, extract(self.session, pair))
             if model.proba(features(sep, a, b, sides[i], sides[i + 1], whole)) < THRESHOLD:
