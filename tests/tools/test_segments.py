@@ -7,11 +7,14 @@ import pandas as pd
 import pytest
 
 from tools.errors import DataError
+from tools.ingest.keys import hashed_sample
 from tools.insights.segments import (
+    CLUSTER_FIT_ROWS,
     SEGMENT_GRID,
     SEGMENTS,
     behaviour_clusters,
     clv_tiers,
+    fit_clusters,
     migration_matrix,
     migration_summary,
     quintile_scores,
@@ -253,17 +256,46 @@ def test_behaviour_clusters_deterministic_with_seed_and_fixed_k():
     assert sizes.index[0] == 0  # label 0 is the largest cluster
 
 
-def test_behaviour_clusters_large_n_uses_minibatch_and_degenerate_inputs():
+def test_behaviour_clusters_large_n_fit_on_customers_drawn_by_id_and_degenerate_inputs():
+    """Above CLUSTER_FIT_ROWS the clusters are fitted on a sample drawn by id: the rows' order
+    does not change any customer's cluster, and a table of the sample alone (what the Spark
+    engine collects) gives the same fit, so both engines put every customer in the same cluster."""
     feats = pd.concat(
         [_blobs(n_each=8000, seed=s).drop(columns="truth") for s in (1, 2)], ignore_index=True
     )
+    feats.index = "C" + feats.index.astype(str).str.zfill(6)
+    assert len(feats) > CLUSTER_FIT_ROWS
     labels, desc = behaviour_clusters(feats, k=3, seed=0)
     assert len(labels) == 48_000 and labels.nunique() == 3
+    shuffled = feats.sample(frac=1.0, random_state=5)
+    again, desc_again = behaviour_clusters(shuffled, k=3, seed=0)
+    pd.testing.assert_series_equal(again.loc[feats.index], labels)
+    assert desc_again == desc
+    drawn = hashed_sample(feats.index, n_customers=len(feats), limit=CLUSTER_FIT_ROWS, seed=0)
+    assert 0.9 * CLUSTER_FIT_ROWS < drawn.sum() < 1.1 * CLUSTER_FIT_ROWS
+    alone = fit_clusters(
+        feats[drawn].iloc[::-1], feats.index[drawn][::-1], k=3, seed=0, n_customers=len(feats)
+    )
+    assert alone is not None and alone.descriptions == desc
+    np.testing.assert_array_equal(alone.assign(feats), labels.to_numpy())
     same = pd.DataFrame({"x": [1.0] * 5, "y": [2.0] * 5})
     labels, desc = behaviour_clusters(same)
     assert labels.tolist() == [0] * 5 and len(desc) == 1
     labels, desc = behaviour_clusters(pd.DataFrame({"x": [1.0, 2.0, np.nan, 9.0]}), k=6)
     assert labels.nunique() == 3  # capped at the distinct rows (NaN -> median)
+
+
+def test_the_hashed_sample_depends_on_each_id_and_the_seed_alone():
+    ids = np.array([f"C{i:06d}" for i in range(50_000)], dtype=object)
+    a = hashed_sample(ids, n_customers=len(ids), limit=5_000, seed=3)
+    assert 4_500 < a.sum() < 5_500
+    order = np.random.default_rng(0).permutation(len(ids))
+    np.testing.assert_array_equal(
+        hashed_sample(ids[order], n_customers=len(ids), limit=5_000, seed=3), a[order]
+    )
+    b = hashed_sample(ids, n_customers=len(ids), limit=5_000, seed=4)
+    assert (a & b).sum() < 0.2 * a.sum()  # another seed, another sample
+    assert hashed_sample(ids[:10], n_customers=10, limit=10, seed=3).all()
 
 
 # --- migration -----------------------------------------------------------------------------

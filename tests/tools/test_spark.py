@@ -116,6 +116,25 @@ def spark():
     s.stop()
 
 
+def test_spark_draws_the_customers_the_embedded_engine_samples(spark):
+    """The sample clause (the ML sample, the clusters' fit rows) keeps exactly the customers
+    `tools.ingest.keys.hashed_sample` keeps, ids with non-ASCII characters included."""
+    from tools.ingest.keys import hashed_sample
+    from tools.scoring.engine.spark_jobs import sample_clause
+
+    ids = [f"C{i:05d}" for i in range(3_000)] + ["kunde-ß1", "顧客2", " 7"]
+    spark.createDataFrame(pd.DataFrame({"customer_id": ids})).createOrReplaceTempView("_ids")
+    for seed in (0, 11):
+        where = sample_clause(len(ids), 600, seed)
+        got = spark.sql(f"SELECT customer_id FROM _ids WHERE {where}").toPandas()["customer_id"]
+        want = np.asarray(ids, dtype=object)[
+            hashed_sample(ids, n_customers=len(ids), limit=600, seed=seed)
+        ]
+        assert 450 < len(want) < 750
+        assert sorted(got) == sorted(want)
+    assert sample_clause(len(ids), len(ids), 0) == "TRUE"
+
+
 def test_the_sql_aggregation_is_the_embedded_engines(spark, demo_store, loaded):
     """Every RFM and feature column of the SQL (run by Spark) equals tools.models.rfm.rfm_summary's
     and tools.models.features.build_features' on the demo store, returns and full refunds included."""

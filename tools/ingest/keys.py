@@ -109,3 +109,30 @@ def day_keys(code: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, int, int]:
     first = int(day.min()) if len(day) else 0
     span = int(day.max()) - first + 1 if len(day) else 1
     return np.asarray(code, np.int64) * span + (day - first), span, first
+
+
+SAMPLE_BUCKETS = 1_000_000  # a customer's sample bucket: crc32 of "<id>#<seed>" modulo this
+
+
+def sample_share(n_customers: int, limit: int) -> int | None:
+    """How many of the `SAMPLE_BUCKETS` buckets a sample of about `limit` of `n_customers`
+    customers takes; None when the sample is every customer."""
+    return None if n_customers <= limit else int(limit / n_customers * SAMPLE_BUCKETS)
+
+
+def hashed_sample(ids, *, n_customers: int, limit: int, seed: int) -> np.ndarray:
+    """Which of `ids` are in the sample of about `limit` customers: the ones whose CRC-32 of
+    "<id>#<seed>" (UTF-8) falls in the first `sample_share` buckets. It depends on each id
+    alone, not on row order or engine: `tools.scoring.engine.spark_jobs.sample_clause` is the
+    same test in Spark SQL, so both engines draw the same customers."""
+    import zlib
+
+    share = sample_share(n_customers, limit)
+    keys = np.asarray(ids, dtype=object).tolist()
+    if share is None:
+        return np.ones(len(keys), dtype=bool)
+    tag = f"#{int(seed)}"
+    crc = np.fromiter(
+        (zlib.crc32(f"{k}{tag}".encode()) for k in keys), dtype=np.int64, count=len(keys)
+    )
+    return crc % SAMPLE_BUCKETS < share

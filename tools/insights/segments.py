@@ -3,8 +3,8 @@
 - RFM (recency, frequency, monetary) after Hughes, *Strategic Database Marketing* (1994):
   each dimension scored 1..5 by quintile of the customer base, then mapped to the eleven
   named segments of the common R x FM grid (Putler's "RFM segments", see `SEGMENT_GRID`).
-- Behavioural clusters: k-means (Lloyd 1982; mini-batch k-means, Sculley 2010, for large N)
-  on standardised features, k chosen by the silhouette coefficient (Rousseeuw 1987).
+- Behavioural clusters: k-means (Lloyd 1982) on standardised features, fitted on a sample of
+  customers drawn by id for large N, k chosen by the silhouette coefficient (Rousseeuw 1987).
 
 Everything is vectorised (numpy / pandas / scikit-learn); no per-customer Python loops.
 """
@@ -12,6 +12,7 @@ Everything is vectorised (numpy / pandas / scikit-learn); no per-customer Python
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -175,60 +176,117 @@ _WORDS: dict[str, tuple[str | None, str | None, bool]] = {
     "events_30d": ("engaged", "quiet", False),
 }
 _SILHOUETTE_SAMPLE = 4000
-_MINIBATCH_ABOVE = 20000
-_MINIBATCH_FIT = 100_000  # rows the mini-batch model sees; every row is then assigned
+CLUSTER_FIT_ROWS = 20_000  # above this many customers the clusters are fitted on a sample
 _STANDOUT = 0.5  # a centroid this many standard deviations from the mean is described
+CLUSTER_COLUMNS = (
+    "recency_days",
+    "n_occasions",
+    "avg_order_value",
+    "discount_share",
+    "return_share",
+    "events_90d",
+)  # the features (`tools.models.features`) the scores' behavioural clusters are made of
+
+
+@dataclass
+class ClusterFit:
+    """Behavioural clusters as fitted: the scaling of `standardisation` with the fitted rows'
+    statistics, the centre of each cluster in that space, and the clusters in words."""
+
+    columns: tuple[str, ...]
+    median: np.ndarray
+    skewed: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    centres: np.ndarray
+    descriptions: dict[int, str] = field(default_factory=dict)
+
+    def assign(self, frame: pd.DataFrame) -> np.ndarray:
+        """The nearest cluster of every row of `frame` (which has the fitted columns)."""
+        x = frame[list(self.columns)].to_numpy(float, copy=True)
+        x = np.where(np.isnan(x), self.median, x)
+        x[:, self.skewed] = np.sign(x[:, self.skewed]) * np.log1p(np.abs(x[:, self.skewed]))
+        return _nearest((x - self.mean) / self.std, self.centres)
 
 
 def behaviour_clusters(
-    features: pd.DataFrame, *, k: int | None = None, seed: int = 0
+    features: pd.DataFrame, *, k: int | None = None, seed: int = 0, ids=None
 ) -> tuple[pd.Series, dict[int, str]]:
     """Group customers by behaviour with k-means; describe each group in words.
 
     Numeric columns are used; a right-skewed column (skewness > 1) is log-transformed
     (sign(x) log(1 + |x|)), NaN is filled with the median, and every column is standardised
-    (z-scores). KMeans (k-means++, Arthur & Vassilvitskii 2007) is fitted; above 20,000 rows
-    MiniBatchKMeans (Sculley 2010) is fitted on a random 100,000 rows and every customer is
-    assigned to the nearest centroid. When `k` is None it is the k in 3..6 with the best
-    silhouette coefficient (Rousseeuw 1987) on a random sample of at most 4,000 rows.
+    (z-scores). KMeans (k-means++, Arthur & Vassilvitskii 2007; best of 10 starts) is fitted,
+    and every customer goes to the nearest centre. Above `CLUSTER_FIT_ROWS` customers the
+    scaling and the centres are fitted on a sample of about that many: the customers that
+    `tools.ingest.keys.hashed_sample` draws by their ids (`ids`, default the index), in id
+    order, so the clusters do not depend on the rows' order and the Spark engine, which
+    draws the same customers (`tools.scoring.engine.spark_jobs.sample_clause`), fits the
+    same ones. When `k` is None it is the k in 3..6 with the best silhouette coefficient
+    (Rousseeuw 1987) on a random sample of at most 4,000 of the fitted rows.
     Labels are renumbered by cluster size (0 = largest), so they are deterministic for a
     seed. A description names the features whose cluster mean is at least 0.5 standard
-    deviations from the population's ("very" from 1.5), strongest first, with the cluster's
-    share, e.g. "frequent, high-spend, recent buyers; discount-heavy (12% of customers)".
+    deviations from the fitted rows' mean ("very" from 1.5), strongest first, with the
+    cluster's share of the fitted rows, e.g. "frequent, high-spend, recent buyers;
+    discount-heavy (12% of customers)".
 
     Returns (labels on the input's index, {label: description}).
     """
-    # imported before the thread limit is set, so that the limit applies to their OpenMP
-    from sklearn.cluster import KMeans, MiniBatchKMeans
-    from sklearn.metrics import silhouette_score
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1):  # one thread: faster on small fits, same answer on any machine
-        return _clusters(features, k, seed, KMeans, MiniBatchKMeans, silhouette_score)
-
-
-def _clusters(features, k, seed, KMeans, MiniBatchKMeans, silhouette_score):
     num = features.select_dtypes(include="number")
     num = num.loc[:, num.notna().any()]
-    n = len(num)
-    if n == 0 or num.shape[1] == 0:
+    if len(num) == 0 or num.shape[1] == 0:
         return pd.Series(0, index=features.index, name="cluster", dtype=np.int64), (
-            {0: "all customers"} if n else {}
+            {0: "all customers"} if len(num) else {}
         )
-    z = _standardise(num)
-    distinct = len(np.unique(z, axis=0)) if n <= 50000 else n
-    if distinct < 2:
+    keys = np.asarray(features.index if ids is None else ids, dtype=object).astype(str)
+    fit = fit_clusters(num, keys, k=k, seed=seed)
+    if fit is None:
         return pd.Series(0, index=features.index, name="cluster", dtype=np.int64), {
             0: "all customers alike"
         }
+    return pd.Series(fit.assign(num), index=features.index, name="cluster"), fit.descriptions
+
+
+def fit_clusters(
+    num: pd.DataFrame,
+    ids,
+    *,
+    k: int | None = None,
+    seed: int = 0,
+    n_customers: int | None = None,
+) -> ClusterFit | None:
+    """The `ClusterFit` of `behaviour_clusters` on the table `num` whose customers are `ids`,
+    of a store of `n_customers` (default: these are all): the fitted sample is drawn from
+    them, so a table of the sample alone gives the same fit. None when the fitted rows are
+    all alike or there is no numeric column."""
+    # imported before the thread limit is set, so that the limit applies to their OpenMP
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+    from threadpoolctl import threadpool_limits
+
+    from tools.ingest.keys import hashed_sample
+
+    num = num.select_dtypes(include="number")
+    num = num.loc[:, num.notna().any()]
+    if len(num) == 0 or num.shape[1] == 0:
+        return None
+    n = len(num) if n_customers is None else int(n_customers)
+    rows = np.flatnonzero(hashed_sample(ids, n_customers=n, limit=CLUSTER_FIT_ROWS, seed=seed))
+    rows = rows[np.argsort(np.asarray(ids, dtype=object)[rows].astype(str), kind="stable")]
+    z, med, skewed, mean, std = standardisation(num.iloc[rows])
+    distinct = len(np.unique(z, axis=0))
+    if distinct < 2:
+        return None
     rng = np.random.default_rng(seed)
-    if k is None:
-        sample = (
-            z[rng.choice(n, _SILHOUETTE_SAMPLE, replace=False)] if n > _SILHOUETTE_SAMPLE else z
-        )
-        best = (-2.0, 0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+    with threadpool_limits(1), warnings.catch_warnings():
+        # one thread: faster on small fits, same answer on any machine
+        warnings.simplefilter("ignore")
+        if k is None:
+            m = len(z)
+            sample = (
+                z[rng.choice(m, _SILHOUETTE_SAMPLE, replace=False)] if m > _SILHOUETTE_SAMPLE else z
+            )
+            best = (-2.0, 0)
             for kk in range(3, 7):
                 if kk >= min(len(np.unique(sample, axis=0)), len(sample)):
                     break
@@ -237,27 +295,27 @@ def _clusters(features, k, seed, KMeans, MiniBatchKMeans, silhouette_score):
                     continue
                 s = silhouette_score(sample, lab, random_state=seed)
                 best = max(best, (s, -kk))
-        k = -best[1] if best[1] else min(3, distinct)
-    k = int(max(1, min(k, distinct)))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if n > _MINIBATCH_ABOVE:
-            fit_rows = rng.choice(n, min(n, _MINIBATCH_FIT), replace=False)
-            model = MiniBatchKMeans(k, random_state=seed, batch_size=4096, n_init=3).fit(
-                z[fit_rows]
-            )
-            raw = _nearest(z, model.cluster_centers_)
-        else:
-            raw = KMeans(k, n_init=10, random_state=seed).fit_predict(z)
+            k = -best[1] if best[1] else min(3, distinct)
+        k = int(max(1, min(k, distinct)))
+        centres = KMeans(k, n_init=10, random_state=seed).fit(z).cluster_centers_
+    raw = _nearest(z, centres)
     sizes = np.bincount(raw, minlength=k)
     order = np.lexsort((np.arange(k), -sizes))  # largest first, then by the model's label
-    relabel = np.empty(k, dtype=np.int64)
-    relabel[order] = np.arange(k)
-    labels = relabel[raw]
+    centres = centres[order]
+    labels = np.empty(k, dtype=np.int64)
+    labels[order] = np.arange(k)
+    labels = labels[raw]
     means = pd.DataFrame(z, columns=num.columns).groupby(labels).mean()
-    share = np.bincount(labels, minlength=k) / n
-    descriptions = {int(c): _describe(means.loc[c], share[c]) for c in means.index}
-    return pd.Series(labels, index=features.index, name="cluster"), descriptions
+    share = np.bincount(labels, minlength=k) / len(z)
+    return ClusterFit(
+        tuple(num.columns),
+        med,
+        skewed,
+        mean,
+        std,
+        centres,
+        {int(c): _describe(means.loc[c], share[c]) for c in means.index},
+    )
 
 
 def _nearest(z: np.ndarray, centres: np.ndarray, chunk: int = 200_000) -> np.ndarray:

@@ -191,7 +191,7 @@ def _score(
     run.explain_churn()
     margin_info = run.finish_models(margin=margin, products=products if unit_costs else None)
     progress("segments, tiers and next best product")
-    out = _segments_and_products(run.out, nbp.result(), run.X, seed=seed)
+    out = _segments_and_products(run.out, nbp.result(), run.X, seed=seed, ids=pop.ids)
     run.rolling.pop("rate_calibrator", None)
     params = {
         "as_of": str(as_of.date()),
@@ -218,8 +218,13 @@ def _next_best(hist, *, products) -> pd.DataFrame:
     return next_best_product(hist, products=products).set_index("customer_id")
 
 
-def _segments_and_products(out, nbp, X, *, seed) -> pd.DataFrame:
-    from tools.insights.segments import behaviour_clusters, clv_tiers, rfm_scores
+def _segments_and_products(out, nbp, X, *, seed, ids) -> pd.DataFrame:
+    from tools.insights.segments import (
+        CLUSTER_COLUMNS,
+        behaviour_clusters,
+        clv_tiers,
+        rfm_scores,
+    )
 
     # the RFM table from the features (the same definitions as segments.rfm_table: days since
     # the last purchase day, purchase days, net revenue), not from the order lines again; as
@@ -238,16 +243,9 @@ def _segments_and_products(out, nbp, X, *, seed) -> pd.DataFrame:
     ).set_index("customer_id")
     out["segment"] = out["customer_id"].map(rfm["segment"]).fillna("Lost").to_numpy()
     out["clv_tier"] = clv_tiers(out["predicted_clv"]).to_numpy()
-    cluster_cols = [
-        "recency_days",
-        "n_occasions",
-        "avg_order_value",
-        "discount_share",
-        "return_share",
-        "events_90d",
-    ]
-    sample_X = X[cluster_cols]
-    labels_, descriptions = behaviour_clusters(sample_X, seed=seed)
+    labels_, descriptions = behaviour_clusters(
+        X[list(CLUSTER_COLUMNS)], seed=seed, ids=ids[X.index]
+    )
     out["cluster"] = (
         out["customer_id"].map(pd.Series(labels_, index=X.index)).fillna(-1).astype(int).to_numpy()
     )

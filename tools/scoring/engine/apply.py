@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from tools.insights.segments import ClusterFit
 from tools.models.clv_params import ClvParams
 from tools.models.clv_predict import predict_clv
-from tools.scoring.engine.fitting import ClusterModel, QuintileThresholds, SampleFit
+from tools.scoring.engine.fitting import QuintileThresholds, SampleFit
 from tools.scoring.engine.sql import FEATURES
 
 PER_PARTITION_COLUMNS_DROPPED = ("clv_tier", "next_best_product", "next_best_product_name")
@@ -43,7 +44,7 @@ class Fitted:
     recency: QuintileThresholds
     frequency: QuintileThresholds
     monetary: QuintileThresholds
-    clusters: ClusterModel | None = None
+    clusters: ClusterFit | None = None
     extra: dict = field(default_factory=dict)
     alt_params: ClvParams | None = None  # ALT_PURCHASE's fit, where the choice took it
 

@@ -10,8 +10,9 @@
   sample is every customer, as it is up to SAMPLE_CUSTOMERS);
 - the RFM quintile thresholds from value histograms (`QuintileThresholds`: the same scores
   as `tools.insights.segments.quintile_scores` on the whole population);
-- the behavioural clusters on a sample (`ClusterModel`: `tools.insights.segments.behaviour_clusters`
-  on the sample, then every customer goes to the nearest cluster centre).
+- the behavioural clusters (`tools.insights.segments.fit_clusters`) on the customers the
+  embedded engine fits them on (up to `tools.insights.segments.CLUSTER_FIT_ROWS`, drawn by id);
+  every customer then goes to the nearest cluster centre.
 """
 
 from __future__ import annotations
@@ -33,15 +34,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SAMPLE_CUSTOMERS = int(MAX_TRAIN_ROWS / 0.8)  # what tools.scoring.score trains on, at most
-CLUSTER_SAMPLE = 100_000  # rows tools.insights.segments fits its mini-batch k-means on, at most
-CLUSTER_COLUMNS = (
-    "recency_days",
-    "n_occasions",
-    "avg_order_value",
-    "discount_share",
-    "return_share",
-    "events_90d",
-)  # as tools.scoring.score._segments_and_products
 
 
 def clv_from_statistics(
@@ -125,48 +117,6 @@ class QuintileThresholds:
         if self.constant:
             return np.full(len(v), 3, np.int64)
         return 1 + (v[:, None] >= np.asarray(self.thresholds)[None, :]).sum(axis=1)
-
-
-@dataclass(frozen=True)
-class ClusterModel:
-    """Behavioural clusters fitted on a sample: the standardisation of
-    `tools.insights.segments.behaviour_clusters` (median fill, log of right-skewed columns, z-scores)
-    with the sample's statistics, and the centre of each cluster in that space."""
-
-    columns: tuple[str, ...]
-    median: np.ndarray
-    skewed: np.ndarray
-    mean: np.ndarray
-    std: np.ndarray
-    centres: np.ndarray
-    descriptions: dict = field(default_factory=dict)
-
-    @classmethod
-    def fit(cls, sample: pd.DataFrame, *, seed: int = 0) -> ClusterModel:
-        from tools.insights.segments import behaviour_clusters, standardisation
-
-        cols = tuple(c for c in CLUSTER_COLUMNS if c in sample)
-        labels, descriptions = behaviour_clusters(sample[list(cols)], seed=seed)
-        z, med, skewed, mean2, std2 = standardisation(sample[list(cols)])
-        lab = labels.to_numpy()
-        k = int(lab.max()) + 1 if len(lab) else 1
-        centres = np.vstack(
-            [
-                z[lab == i].mean(axis=0) if (lab == i).any() else np.full(len(cols), np.inf)
-                for i in range(k)
-            ]
-        )
-        return cls(
-            cols, med, skewed, mean2, std2, centres, {int(a): b for a, b in descriptions.items()}
-        )
-
-    def assign(self, frame: pd.DataFrame) -> np.ndarray:
-        x = frame[list(self.columns)].to_numpy(float, copy=True)
-        x = np.where(np.isnan(x), self.median, x)
-        x[:, self.skewed] = np.sign(x[:, self.skewed]) * np.log1p(np.abs(x[:, self.skewed]))
-        z = (x - self.mean) / self.std
-        d = ((z[:, None, :] - self.centres[None, :, :]) ** 2).sum(axis=2)
-        return np.argmin(d, axis=1).astype(np.int64)
 
 
 @dataclass

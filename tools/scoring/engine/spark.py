@@ -12,7 +12,8 @@ unique (frequency, monetary value) rows of repeat customers, store totals, the h
 recency, frequency and revenue of the buyers (the RFM quintiles), the orders, events and
 tickets of at most `SAMPLE_CUSTOMERS` customers (the ML model, the interval calibration and
 the product rules are fitted on them, as the embedded engine fits its ML model on at most
-that many), at most `CLUSTER_SAMPLE` rows of six features (the behavioural clusters), and a
+that many), at most about `CLUSTER_FIT_ROWS` rows of six features (the behavioural clusters, on the
+customers the embedded engine fits them on), and a
 summary of the scores. Every customer is scored on the executors.
 
 Input: canonical tables (the column names of `tools.schema`): orders (customer_id, order_id,
@@ -43,15 +44,13 @@ from typing import Any
 import pandas as pd
 
 from tools.errors import DataError
+from tools.insights.segments import CLUSTER_COLUMNS, CLUSTER_FIT_ROWS, fit_clusters
 from tools.schema import PLACEHOLDER_IDS
 from tools.scoring.choice import ALT_PURCHASE
 from tools.scoring.engine import sql as Q
 from tools.scoring.engine.apply import Fitted
 from tools.scoring.engine.fitting import (
-    CLUSTER_COLUMNS,
-    CLUSTER_SAMPLE,
     SAMPLE_CUSTOMERS,
-    ClusterModel,
     QuintileThresholds,
     fit_on_sample,
     rfm_from_statistics,
@@ -388,13 +387,21 @@ def score_spark(
         c: QuintileThresholds.of(h["value"], h["n"], higher_is_better=c != "recency_days")
         for c, h in hist.items()
     }
-    cl_where = sample_clause(int(tot["customers"]), CLUSTER_SAMPLE, seed + 1)
+    # the customers tools.insights.segments fits the embedded engine's clusters on: the
+    # fit is then the same, and only `n_customers` tells it that this is a sample
+    cl_where = sample_clause(int(tot["customers"]), CLUSTER_FIT_ROWS, seed)
     cl_rows = spark.sql(
-        f"SELECT customer_id, {', '.join(CLUSTER_COLUMNS)} FROM customers "
-        f"WHERE {cl_where} ORDER BY customer_id"
+        f"SELECT customer_id, {', '.join(CLUSTER_COLUMNS)} FROM customers WHERE {cl_where}"
     ).toPandas()
     clusters = (
-        ClusterModel.fit(cl_rows.set_index("customer_id"), seed=seed) if len(cl_rows) else None
+        fit_clusters(
+            cl_rows[list(CLUSTER_COLUMNS)],
+            cl_rows["customer_id"],
+            n_customers=int(tot["customers"]),
+            seed=seed,
+        )
+        if len(cl_rows)
+        else None
     )
     affinity = None
     if s_lines["product_id"].notna().any():

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from tools.ingest.keys import SAMPLE_BUCKETS, sample_share
 from tools.scoring.engine import sql as Q
 from tools.scoring.engine.apply import Fitted, next_best_products, score_rows
 
@@ -26,11 +27,13 @@ def _pandas_times(df: pd.DataFrame, cols) -> pd.DataFrame:
 
 
 def sample_clause(n_customers: int, limit: int, seed: int) -> str:
-    """A deterministic sample of about `limit` customers (all when there are no more)."""
-    if n_customers <= limit:
+    """A deterministic sample of about `limit` customers (all when there are no more): the
+    customers `tools.ingest.keys.hashed_sample` draws (Spark's `crc32` of the UTF-8 string is
+    zlib's)."""
+    share = sample_share(n_customers, limit)
+    if share is None:
         return "TRUE"
-    share = int(limit / n_customers * 1_000_000)
-    return f"pmod(xxhash64(customer_id, {int(seed)}), 1000000) < {share}"
+    return f"pmod(crc32(concat(customer_id, '#{int(seed)}')), {SAMPLE_BUCKETS}) < {share}"
 
 
 def sample_tables(
