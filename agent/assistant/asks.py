@@ -120,13 +120,14 @@ class Side:
 
 def boundaries(text: str, gaps: bool = True) -> list[tuple[str, str, str]]:
     """(left, separator, right) at each place two asks may meet, both sides non-empty: at each
-    separator (`BOUNDARY`); before a question word or a request verb inside the text ("list top 5
-    customers draft emails ... how did the campaign do"); and, in a short part with neither, at
-    every word gap (`GAP_WORDS`; when `gaps`). The separator of the last two kinds is " "."""
+    separator (`BOUNDARY`) but an "and" under a `shared_quantity`; before a question word or a
+    request verb inside the text ("list top 5 customers draft emails ... how did the campaign
+    do"); and, in a short part with neither, at every word gap (`GAP_WORDS`; when `gaps`). The
+    separator of the last two kinds is " "."""
     out = []
     for m in BOUNDARY.finditer(text):
         left, right = text[: m.start()].strip(" ,."), text[m.end() :].strip(" ,.")
-        if left and right:
+        if left and right and not shared_quantity(left, m.group(0), right):
             out.append((left, m.group(0), right))
     at_gaps = [
         m.start()
@@ -147,6 +148,45 @@ def boundaries(text: str, gaps: bool = True) -> list[tuple[str, str, str]]:
         out = [(text[:at].strip(" ,."), " ", text[at:].strip(" ,.")) for at in at_gaps]
         out = [(a, sep, b) for a, sep, b in out if a and b]
     return out
+
+
+_TRAILING_JOIN = re.compile(r"[\s,.]+(?:and|then|also|plus)$", re.I)
+
+
+def at_repeats(part: str, mentions) -> list[str]:
+    """`part` cut before each mention (`agent.assistant.entities.customer_mentions`) of a
+    customer it already named, with words between ("c15 history c15 why at risk c15 draft"):
+    naming them again starts another ask."""
+    seen: set[str] = set()
+    cuts, last = [], 0
+    for m in mentions:
+        if m.customer_id in seen and re.search(r"[a-z]{2}", part[last : m.start], re.I):
+            cuts.append(m.start)
+        if m.customer_id is not None:
+            seen.add(m.customer_id)
+        last = m.end
+    bounds = [0, *cuts, len(part)]
+    pieces = (part[a:b].strip(" ,.") for a, b in zip(bounds, bounds[1:]))
+    return [q for p in pieces if (q := _TRAILING_JOIN.sub("", p))]
+
+
+_QUANTITY = re.compile(
+    r"^(?:(?:the|my|our) )?(?:total|overall|average|avg|mean|median|(?:number|count|sum|share) of)\b",
+    re.I,
+)
+
+
+def shared_quantity(left: str, sep: str, right: str) -> bool:
+    """Two nouns under one quantity word ("total customers and revenue so far", "average order
+    value and frequency"): joined by "and" or "&", the right a bare noun phrase of three words
+    or fewer (no determiner, question word or request verb), the quantity is asked of both,
+    one ask."""
+    return (
+        sep.strip().lower() in ("and", "&")
+        and bool(_QUANTITY.search(left))
+        and len(right.split()) <= 3
+        and not (_DET.search(right) or _QUESTION.search(right) or _VERB.search(right))
+    )
 
 
 def separated(text: str) -> tuple[list[str], list[str]]:

@@ -157,6 +157,10 @@ KEYWORDS = {  # intent -> (pattern, boost): cues that survive paraphrase
         0.1,
     ),
     "contact_week": (r"contact|reach out|this week|outreach|to.?do", 0.08),
+    "cross_sell_them": (  # a product for someone, not advice: "what should I recommend to them"
+        r"\b(?:recommend|suggest|pitch|sell) (?:to )?(?:them|him|her|this (?:customer|person)|c\d+)\b",
+        0.45,
+    ),
     "contact_strong": (
         r"\b(?:should|to|must|need to) (?:act on|focus on|prioriti[sz]e|work on|chase)\b|\baction (?:list|plan)\b|\bnext (?:7|seven|few) days\b|\bcoming week\b",
         0.15,
@@ -169,7 +173,11 @@ KEYWORDS = {  # intent -> (pattern, boost): cues that survive paraphrase
         0.08,
     ),
 }
-KEYWORD_INTENT = {"campaign_strong": "campaign_results", "contact_strong": "contact_week"}
+KEYWORD_INTENT = {
+    "campaign_strong": "campaign_results",
+    "contact_strong": "contact_week",
+    "cross_sell_them": "cross_sell",
+}
 """Keyword rules that add a second boost to an intent: cues that all but name it."""
 ADVICE_Q = re.compile(
     r"^\s*(?:is it (?:\w+ ){0,2}(?:ok|okay|fine|wise|smart|sensible|good|bad|idea|worth|legal|allowed|better|mistake|risky"
@@ -255,6 +263,8 @@ QUALIFIER = re.compile(
     r"|in an? \w+ (?:tone|voice|style)|thank(?:ing)? them"
     r"|(?:only )?(?:the ones?|those|ones) (?:with|who|that|whose|in|from|on)"
     r"|(?:compared|comparing) (?:with|to)|versus|vs)\b"
+    r"|^(?:overall|in total|altogether)$"
+    r"|^(?:what|how much)(?: are| is)? (?:they|they're|theyre|it|that|those|these)(?: are)? (?:all )?worth\b"
     r"|^(?:[\w-]+\s+){0,2}(?:tone|voice|style)$"
     r"|^(?:short|friendly|casual|formal|warm|polite|personal|concise)(?:\s+(?:and|&)\s+\w+)?$",
     re.I,

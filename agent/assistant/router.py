@@ -5,8 +5,7 @@ MiniLM, `knowledge.default_embedder`) and a few example phrasings per intent
 (`agent.assistant.prompts.INTENT_EXAMPLES`), plus what an intent model learned from the labelled
 dev phrasings (`agent.assistant.intent_model`), nudged by keywords and by what the request
 names (`agent.assistant.nudges`, over `agent.assistant.cues` and `agent.assistant.entities`):
-`Router.classify`. A question only
-reads: the one intent that writes (draft, which queues drafts) needs a request to write.
+`Router.classify`. A question only reads: the one intent that writes (draft) needs a request.
 Several asks in one message are split and each routed (`Router.route`).
 """
 
@@ -18,6 +17,7 @@ import re
 import numpy as np
 
 from agent.assistant.asks import (
+    ANCHOR_WORDS,
     KNOWN_OFF,
     MIN_SIDE,
     THRESHOLD,
@@ -39,10 +39,8 @@ from agent.assistant.cues import (
     AND_SPLIT,
     ASK_START,
     BACK_REF,
-    CONTEXT,
-    NEGATED,
+    FIRST_ONE,
     OUT_OF_SCOPE,
-    SPLIT,
 )
 from agent.assistant.entities import Entities, customer_mentions, expand, extract
 from agent.assistant.intent_model import NONE, WEIGHT, IntentModel
@@ -53,14 +51,13 @@ from agent.assistant.nudges import (
     list_nudges,
     write_nudges,
 )
+from agent.assistant.parts import strong_parts
 from agent.assistant.prompts import INTENT_EXAMPLES
 
 MIN_SCORE = 0.38
 INHERIT_MARGIN = 0.5
 """How much better an ask after one naming a customer must read on its own than as about that
 customer to be read on its own (`Router.route`)."""
-ADDED = re.compile(r"\b(?:also|plus)\b|[+&]", re.I)
-"""A separator that adds an ask: a short part after it ("..., and also kpis") is an ask of its own."""
 OFF_TOPIC = 0.0
 """An ask of several whose best intent scores below this reads as no tool's ("what's the weather
 in Madrid"): it is answered as such, the others by their tools."""
@@ -145,10 +142,9 @@ class Router:
         model = _intent_model()
         if model is not None and model.fits(self.embedder):  # what the labelled phrasings taught
             proba = model.proba(norm, q)
-            for (
-                intent
-            ) in scores:  # the more it reads as a request no tool answers, the less any fits
-                scores[intent] += WEIGHT * (proba.get(intent, 0.0) - proba.get(NONE, 0.0))
+            none = proba.get(NONE, 0.0)  # the more it reads as no tool's, the less any fits
+            for intent in scores:
+                scores[intent] += WEIGHT * (proba.get(intent, 0.0) - none)
         return scores
 
     def route(self, message: str) -> list[tuple[str | None, Entities, str]]:
@@ -226,38 +222,8 @@ class Router:
         return None
 
     def _parts(self, message: str) -> list[str]:
-        """The message cut at strong separators (a question mark, "also", "then", ...), a short
-        part that refers back or only gives context kept with the part before it."""
-        parts: list[tuple[str, str]] = []  # each part with the separator before it
-        sep, at = "", 0
-        for m in [*SPLIT.finditer(message), None]:
-            p = message[at : m.start() if m else len(message)].strip(" ,.")
-            if p:
-                word = re.match(r"(?:and|then|also|plus)\s+", p, flags=re.I)
-                cut = word.end() if word else 0
-                parts.append((sep + p[:cut], p[cut:]))
-                sep = ""
-            if m:
-                sep, at = sep + m.group(0), m.end()
-        merged: list[str] = []
-        lead = ""  # statements before the first ask ("We sent a code last Tuesday. Did it work?")
-        for sep, p in parts:
-            if not merged and _statement(p, message):
-                lead = f"{lead}{p}. "
-            elif merged and (
-                (len(p.split()) < 3 and not (ADDED.search(sep) and not BACK_REF.search(p)))
-                or (len(p.split()) <= 4 and BACK_REF.search(p))
-                or CONTEXT.search(p)
-                or NEGATED.search(p)  # "... ? dont want to spam them": no ask of its own
-                or given_figure(p)  # "who should I contact, I have $300"
-            ):
-                merged[-1] = f"{merged[-1]} and {p}"
-            else:
-                merged.append(lead + p)
-                lead = ""
-        if lead:  # statements only: one request
-            merged.append(lead.strip(" ."))
-        return merged
+        """The message cut at strong separators (`agent.assistant.parts.strong_parts`)."""
+        return strong_parts(message, lambda text: customer_mentions(self.session, text))
 
     def _split_model(self) -> SplitModel | None:
         model = _ask_split_model()
@@ -277,7 +243,11 @@ class Router:
         Word gaps are weighed unless the text opens as a question or request ("who should I
         contact this week"), or it is `typed`: a side of a split at a word gap, asks typed one
         after another ("brief who to contact tickets")."""
-        found = boundaries(text, gaps=gaps and (typed or not ASK_START.search(text)))
+        opens = bool(ASK_START.search(text))
+        found = boundaries(text, gaps=gaps and (typed or not opens))
+        tail = gaps and opens and not typed and not found  # "why c333 at risk ltv cac": a
+        if tail:  # named ask typed after the question, its last words
+            found = [x for x in boundaries(text) if len(x[2].split()) <= ANCHOR_WORDS]
         if not found:
             return []
         whole = extract(self.session, text)
@@ -292,10 +262,8 @@ class Router:
             [text, *(x for a, _, b, _, eb, own in sides for x in (a, _about(b, eb, own)))]
         )
         side = self._side(text, whole)
-        return [
-            (a, sep, b, self._side(a, ea), self._right(b, eb, own), side)
-            for a, sep, b, ea, eb, own in sides
-        ]
+        out = [(a, sep, b, self._side(a, ea), self._right(b, eb, own)) for a, sep, b, ea, eb, own in sides]  # fmt: skip
+        return [(*x, side) for x in out if not tail or anchored(x[2], x[4].intent)]
 
     def _right(self, b: str, eb: Entities, own: bool) -> Side:
         """The right side of a boundary, about the left's customer when it names none, unless
@@ -433,8 +401,13 @@ class Router:
         for i, (intent, e, p) in enumerate(routed):
             if intent == "clv_by_segment" and "segment_change" in intents:
                 continue
-            if intent == "at_risk_list" and any(
-                r[0] == "draft" and r[1].at_risk and not r[1].customer_ids for r in routed[i + 1 :]
+            later = routed[i + 1 :]
+            draft = next((j for j, r in enumerate(later) if r[0] == "draft" and r[1].at_risk), None)
+            if (  # unless an ask between reads the list ("..., why the first one is at risk")
+                intent == "at_risk_list"
+                and draft is not None
+                and not later[draft][1].customer_ids
+                and not any(_reads_list(r) for r in later[:draft])
             ):
                 continue
             if (
@@ -453,25 +426,16 @@ class Router:
 _FILLER = {"customer", "cust", "client", "id", "no", "for", "of", "about", "on", "re", "so", "hey", "hi"}  # fmt: skip
 
 
+def _reads_list(routed) -> bool:
+    """An ask about a customer of the list before it ("why the first one is at risk")."""
+    intent, e, p = routed
+    return intent in CUSTOMER_INTENTS and not e.customer_ids and bool(FIRST_ONE.search(p))
+
+
 def _about(text: str, ents: Entities, own: bool = False) -> str:
     """What a part that names no customer of its own reads as when it is about the customer
     named before it ("their purchases" after "profile of C000222"): prefixed with that id."""
     return f"{ents.customer_ids[0]} {text}" if ents.customer_ids and not own else text
-
-
-def _statement(part: str, message: str) -> bool:
-    """A sentence that tells rather than asks ("I can spare 100 dollars on incentives.",
-    "Customer 900 just bought a grinder."): four words or more, ended by a full stop in the
-    message (not a question mark), and not opening with a question word or a request; or a
-    figure given before the ask it is for ("I have $350, who should I contact", "my CAC is $55,
-    what's the ratio")."""
-    if given_figure(part):
-        return True
-    if len(part.split()) < 4 or ASK_START.search(part):
-        return False
-    at = message.find(part)
-    rest = message[at + len(part) :].lstrip() if at >= 0 else ""
-    return rest.startswith(".") and not rest.startswith("..")
 
 
 def _normalised(session, text: str) -> str:

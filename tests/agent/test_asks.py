@@ -3,9 +3,20 @@ weighed, and the parts that are never an ask of their own."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 import pytest
 
-from agent.assistant.asks import anchored, boundaries, given_figure, negated, qualifier
+from agent.assistant.asks import (
+    anchored,
+    at_repeats,
+    boundaries,
+    given_figure,
+    negated,
+    qualifier,
+    shared_quantity,
+)
 
 
 def _cuts(text: str, gaps: bool = True) -> list[tuple[str, str]]:
@@ -65,7 +76,8 @@ def test_what_is_not_wanted_is_no_ask(side, is_negated):
     ("side", "is_qualifier"),
     [("sorted by value", True), ("friendly tone", True), ("keep it short and friendly", True),
      ("the ones with service complaints", True), ("short", True), ("segment sizes", False),
-     ("by segment", False), ("brief", False), ("tone of the tickets", False)],
+     ("by segment", False), ("brief", False), ("tone of the tickets", False), ("overall", True),
+     ("how much are they worth", True), ("what did they buy", False), ("overall kpis", False)],
 )  # fmt: skip
 def test_a_qualifier_of_the_ask_before_is_no_ask(side, is_qualifier):
     assert qualifier(side) is is_qualifier
@@ -103,3 +115,30 @@ def test_at_risk_and_a_who_question_may_open_an_ask_but_a_relative_who_does_not(
 )
 def test_a_side_that_only_gives_a_figure_is_no_ask(side, given):
     assert given_figure(side) is given
+
+
+def test_two_nouns_under_one_quantity_word_are_one_ask():
+    """ "total customers and revenue so far": the total is asked of both; "total revenue and the
+    at risk list" is two asks (the right side has a determiner)."""
+    assert ("total customers", " and ", "revenue so far") not in boundaries(
+        "total customers and revenue so far"
+    )
+    assert not shared_quantity("total revenue", " and ", "the at risk list")
+    assert not shared_quantity("customers", " and ", "revenue")
+    assert shared_quantity("average order value", " & ", "frequency")
+
+
+def test_a_customer_named_again_after_words_about_them_starts_another_ask():
+    @dataclass
+    class M:
+        start: int
+        end: int
+        customer_id: str | None
+
+    text = "c15 history c15 why at risk and c15 draft"
+    ms = [M(m.start(), m.end(), "C000015") for m in re.finditer(r"c15", text)]
+    assert at_repeats(text, ms) == ["c15 history", "c15 why at risk", "c15 draft"]
+    assert at_repeats("compare c15 with c16", [M(8, 11, "C000015"), M(17, 20, "C000016")]) == [
+        "compare c15 with c16"
+    ]
+    assert at_repeats("c15 c15", [M(0, 3, "C000015"), M(4, 7, "C000015")]) == ["c15 c15"]

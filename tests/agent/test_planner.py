@@ -620,6 +620,39 @@ def test_named_asks_in_a_list_a_store_wide_ask_after_a_customer_and_afterwards(
     assert [s.tool for s in assistant.ask(text).trace] == tools
 
 
+@pytest.mark.parametrize(
+    ("text", "tools"),
+    [
+        (
+            "c20 history c20 why at risk c20 draft",
+            ["customer_history", "explain_customer", "queue_drafts"],
+        ),
+        ("c88 upsell and c88 profile", ["next_best_product", "explain_customer"]),
+        ("why is c40 at risk ltv cac", ["explain_customer", "clv_ltv_cac"]),
+        ("who's at risk overall", ["at_risk_customers"]),
+        ("who might leave us soon? sorted by value", ["at_risk_customers"]),
+        ("how big are my Loyal customers, how much are they worth", ["segment_summary"]),
+        (
+            "top 5 at risk, why is the first one at risk, and draft win-backs for them",
+            ["at_risk_customers", "explain_customer", "queue_drafts"],
+        ),
+        (
+            "why is my best customer at risk, and what should I recommend to them",
+            ["list_customers", "explain_customer", "next_best_product"],
+        ),
+    ],
+)
+def test_a_customer_named_again_a_named_ask_after_a_question_and_a_list_read_after(
+    assistant, text, tools
+):
+    """Naming a customer again after words about them starts another ask; a short ask that
+    names itself typed after a question ("... ltv cac") is one of its own; "overall", "sorted
+    by value" or "how much are they worth" only qualifies, after a question mark too; an ask
+    about "the first one" of the at-risk list keeps the list before the drafts for them;
+    "recommend to them" asks for a product, not advice."""
+    assert [s.tool for s in assistant.ask(text).trace] == tools
+
+
 def test_an_action_on_the_shop_is_said_to_be_no_tools_and_the_rest_is_answered(assistant):
     """ "refund order 8812 and show me at risk customers": the at-risk list, and a line saying
     that no tool refunds, instead of no answer at all."""

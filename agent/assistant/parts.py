@@ -1,0 +1,85 @@
+"""The first cut of a merchant's message into asks: at strong separators.
+
+A question mark, a semicolon, a sentence's full stop, "also", "then", "plus", "and afterwards",
+"and" before a question word or request verb (`cues.SPLIT`), and a customer named again after
+words about them ("c15 history c15 why at risk": `asks.at_repeats`) end an ask. A short part
+that refers back ("how did that change"), only gives context, a figure or what is not wanted
+stays with the part before it; statements before the first ask ("We sent a code last Tuesday.")
+lead it. The weaker joins inside a part ("and", a comma, a word gap) are weighed after this by
+the ask-split model (`agent.assistant.router.Router._learned_split`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from agent.assistant.asks import at_repeats, given_figure, qualifier
+from agent.assistant.cues import ASK_START, BACK_REF, CONTEXT, NEGATED, SPLIT
+
+ADDED = re.compile(r"\b(?:also|plus)\b|[+&]", re.I)
+"""A separator that adds an ask: a short part after it ("..., and also kpis") is an ask of its own."""
+
+_REPEAT = (
+    "\x00"  # `strong_parts`: the cut before a customer named again, a new ask whatever its length
+)
+
+
+def strong_parts(message: str, mentions: Callable[[str], list]) -> list[str]:
+    """The message cut at strong separators (a question mark, "also", "then", ...), a short
+    part that refers back or only gives context kept with the part before it; `mentions` gives
+    the customers a text names (`agent.assistant.entities.customer_mentions`)."""
+    parts: list[tuple[str, str]] = []  # each part with the separator before it
+    sep, at = "", 0
+    for m in [*SPLIT.finditer(message), None]:
+        p = message[at : m.start() if m else len(message)].strip(" ,.")
+        if p:
+            word = re.match(r"(?:and|then|also|plus)\s+", p, flags=re.I)
+            cut = word.end() if word else 0
+            for i, q in enumerate(at_repeats(p[cut:], mentions(p[cut:]))):
+                parts.append((sep + p[:cut] if i == 0 else _REPEAT, q))
+            sep = ""
+        if m:
+            sep, at = sep + m.group(0), m.end()
+    merged: list[str] = []
+    lead = ""  # statements before the first ask ("We sent a code last Tuesday. Did it work?")
+    for sep, p in parts:
+        if not merged and _statement(p, message):
+            lead = f"{lead}{p}. "
+        elif merged and _with_before(sep, p):
+            merged[-1] = f"{merged[-1]} and {p}"
+        else:
+            merged.append(lead + p)
+            lead = ""
+    if lead:  # statements only: one request
+        merged.append(lead.strip(" ."))
+    return merged
+
+
+def _with_before(sep: str, p: str) -> bool:
+    """Whether a part of `strong_parts` (after `sep`) belongs to the part before: it refers
+    back, only qualifies it or gives context, a figure or what is not wanted; not after
+    `_REPEAT`."""
+    return sep != _REPEAT and bool(
+        (len(p.split()) < 3 and not (ADDED.search(sep) and not BACK_REF.search(p)))
+        or (len(p.split()) <= 4 and BACK_REF.search(p))
+        or CONTEXT.search(p)
+        or NEGATED.search(p)  # "... ? dont want to spam them": no ask of its own
+        or given_figure(p)  # "who should I contact, I have $300"
+        or qualifier(p)  # "which customers are about to leave? sorted by value"
+    )
+
+
+def _statement(part: str, message: str) -> bool:
+    """A sentence that tells rather than asks ("I can spare 100 dollars on incentives.",
+    "Customer 900 just bought a grinder."): four words or more, ended by a full stop in the
+    message (not a question mark), and not opening with a question word or a request; or a
+    figure given before the ask it is for ("I have $350, who should I contact", "my CAC is $55,
+    what's the ratio")."""
+    if given_figure(part):
+        return True
+    if len(part.split()) < 4 or ASK_START.search(part):
+        return False
+    at = message.find(part)
+    rest = message[at + len(part) :].lstrip() if at >= 0 else ""
+    return rest.startswith(".") and not rest.startswith("..")
