@@ -14,6 +14,7 @@ import difflib
 import re
 from dataclasses import dataclass, field
 
+from agent.assistant.mentions import CUSTOMER_WORDS
 from tools.schema import SEGMENTS
 
 SEGMENT_WORDS = {s.lower(): s for s in SEGMENTS if s not in ("At risk", "New", "Lost")}
@@ -298,9 +299,7 @@ METRIC_WORDS = [
 RANK_BEFORE = re.compile(
     r"(?:\b(?:top|rank(?:ed)?|ranking|number|no\.?)\s*#?\s*|\b(?:my|our|your|the)\s*#\s*)$", re.I
 )
-ID_BEFORE = re.compile(
-    r"\b(?:customer|cust|client|buyer|shopper|id)\s*(?:id|number|no\.?)?\s*[:#]?\s*$", re.I
-)
+ID_BEFORE = re.compile(rf"\b(?:{CUSTOMER_WORDS}|id)\s*(?:id|number|no\.?)?\s*[:#]?\s*$", re.I)
 RANK_AFTER = re.compile(
     r"(?:st|nd|rd|th)?\s*(?:(?:most|best|biggest|top|highest|largest)\s+)?(?:customers?|spenders?|"
     r"buyers?|clients?|shoppers?|accounts?|fans?|by|in|on|for|spot|place|ranked)\b",

@@ -154,8 +154,11 @@ class Mention:
 
 _TOKEN = re.compile(r"(?<![\w@.+-])[A-Za-z0-9][\w.+@-]*")
 """A word or code as typed (ids may carry -, _, . or @)."""
+CUSTOMER_WORDS = r"customer|cust|client|buyer|shopper|cliente|clienta|kunde|kundin|klant"
+"""The words a merchant writes before a customer's id, in English and the languages of the
+stores it has met ("cliente 600", "Kunde 600")."""
 _ID_CUE = re.compile(
-    r"(?:\b(?:customer|cust|client|buyer|shopper)\s*(?:id|number|no\.)?\s*[:#]?\s*"
+    rf"(?:\b(?:{CUSTOMER_WORDS})\s*(?:id|number|no\.)?\s*[:#]?\s*"
     r"|\bid\s*[:#]?\s*|#\s*)$",
     re.I,
 )

@@ -630,6 +630,8 @@ def test_named_asks_in_a_list_a_store_wide_ask_after_a_customer_and_afterwards(
         ("c88 upsell and c88 profile", ["next_best_product", "explain_customer"]),
         ("why is c40 at risk ltv cac", ["explain_customer", "clv_ltv_cac"]),
         ("who's at risk overall", ["at_risk_customers"]),
+        ("Quem é o cliente 600?", ["explain_customer"]),
+        ("Kunde 600 Profil bitte", ["explain_customer"]),
         ("who might leave us soon? sorted by value", ["at_risk_customers"]),
         ("how big are my Loyal customers, how much are they worth", ["segment_summary"]),
         (
@@ -649,7 +651,8 @@ def test_a_customer_named_again_a_named_ask_after_a_question_and_a_list_read_aft
     names itself typed after a question ("... ltv cac") is one of its own; "overall", "sorted
     by value" or "how much are they worth" only qualifies, after a question mark too; an ask
     about "the first one" of the at-risk list keeps the list before the drafts for them;
-    "recommend to them" asks for a product, not advice."""
+    "recommend to them" asks for a product, not advice; "cliente 600", "Kunde 600" name a
+    customer as "customer 600" does."""
     assert [s.tool for s in assistant.ask(text).trace] == tools
 
 
