@@ -447,7 +447,9 @@ def test_end_to_end_in_chromium(page, app_url):
     # a new model endpoint clears it, and both changes are in the settings log
     _tab(page, "Settings")
     key = page.locator("#settings-key input")
+    expect(page.locator("#settings-save")).to_be_visible()  # the tab is shown before typing
     key.fill("sk-test-not-real")
+    expect(key).to_have_value("sk-test-not-real")  # typed into the field the tab settled on
     page.locator("#settings-save").click()
     expect(page.locator("#settings-msg")).to_contain_text("API key: set")
     expect(page.locator("#settings-msg")).to_contain_text("offline")
