@@ -245,8 +245,34 @@ def test_ml_predictions_asked_for_are_those_of_the_full_prediction(demo):
     assert _ml_targets({"value": "bgnbd", "churn": "ml"}) == ("churn_probability",)
 
 
+def test_train_ml_trains_only_the_models_of_the_targets_asked_for(demo):
+    """`train_ml(targets=...)` trains the models those predictions need and no other (the
+    scoring never reads the quantile interval, the backtests only churn and revenue): the
+    models it trains predict what the fully trained model does, and a prediction of a model
+    not trained is refused, not made up. Every target scoring reads is trained for it."""
+    from tools.models.churn import PREDICTIONS, train_ml
+    from tools.scoring.combine import ml_targets as _ml_targets
+    from tools.scoring.splits import JUDGED_PREDICTIONS, SCORED_PREDICTIONS
+
+    X, y = _year_before(demo)
+    full = train_ml(X, y, horizon_days=365).predict(X)
+    judged = train_ml(X, y, horizon_days=365, targets=JUDGED_PREDICTIONS)
+    assert judged.trained == ("churn_probability", "expected_revenue")
+    assert judged.orders is None and judged.revenue_lo is None and judged.revenue_hi is None
+    pd.testing.assert_frame_equal(
+        judged.predict(X, targets=JUDGED_PREDICTIONS), full[list(JUDGED_PREDICTIONS)]
+    )
+    with pytest.raises(ValueError, match="not trained"):
+        judged.predict(X, targets=("expected_orders",))
+    interval = train_ml(X, y, horizon_days=365, targets=("revenue_low",))
+    assert interval.trained == ("expected_revenue", "revenue_low", "revenue_high")
+    assert interval.info["interval_shift"] == train_ml(X, y, horizon_days=365).interval_shift
+    for choice in ({"value": v, "churn": c} for v in ("ml", "blend") for c in ("ml", "blend")):
+        assert set(_ml_targets(choice)) <= set(SCORED_PREDICTIONS) < set(PREDICTIONS)
+
+
 def test_targets_trained_in_threads_are_the_boosters_trained_alone(demo):
-    """`train_ml` trains its five LightGBM targets two at a time, in threads on binned Datasets of
+    """`train_ml` trains its LightGBM targets in two threads, in threads on binned Datasets of
     their own (`tools.models.churn._targets`): each booster is the one trained by itself."""
     from tools.models.churn import _booster, _targets
 

@@ -15,6 +15,10 @@ to predict the next horizon. Three targets:
   for the 90% interval, conformalised on the held-out customers (Romano, Patterson &
   Candes 2019) so that its coverage there is 90%.
 
+`train_ml` trains only the models of the predictions asked for: the backtests compare churn
+and revenue, scoring reads churn, orders and revenue (`tools.scoring.splits`), so the interval
+models are trained only on request.
+
 Churn reasons come from LightGBM's per-feature contributions (TreeSHAP, Lundberg & Lee
 2017, `pred_contrib=True`), summed by the reason group of each feature (features.FEATURE_REASON).
 """
@@ -54,7 +58,7 @@ tree and spin while they wait, so on two cores shared with other work a deschedu
 stalls the team (train_ml on 66,000 customers at load 8: 55 to 89 s with two threads, 6 to
 8 s with one); the training sets are small (at most MAX_TRAIN_ROWS). With `deterministic`
 and `force_row_wise` the trees do not depend on the count (predictions equal to 2e-16). The
-five targets of `train_ml` use both cores another way: two boosters at once, each on one
+targets of `train_ml` use both cores another way: two boosters at once, each on one
 thread (`_targets`), which has no barrier between them."""
 PREDICT_THREADS = 2
 """LightGBM's threads for prediction and TreeSHAP: one parallel loop over the rows per call
@@ -122,15 +126,27 @@ class NotEnoughHistory(RetentionError, ValueError):
 class MLModel:
     features: list[str]
     horizon_days: int
-    churn: lgb.Booster
-    orders: lgb.Booster
-    revenue: lgb.Booster
-    revenue_lo: lgb.Booster
-    revenue_hi: lgb.Booster
-    calibrator: Calibrator
+    churn: lgb.Booster | None  # None: a target `train_ml` was not asked for
+    orders: lgb.Booster | None
+    revenue: lgb.Booster | None
+    revenue_lo: lgb.Booster | None
+    revenue_hi: lgb.Booster | None
+    calibrator: Calibrator | None
     info: dict = field(default_factory=dict)
     drivers: lgb.Booster | None = None  # near-term lapse model whose contributions give reasons
     interval_shift: float = 0.0  # conformal adjustment of the revenue quantiles (CQR)
+
+    @property
+    def trained(self) -> tuple[str, ...]:
+        """The predictions this model can give (`train_ml`'s `targets`)."""
+        have = {
+            "churn_probability": self.churn,
+            "expected_orders": self.orders,
+            "expected_revenue": self.revenue,
+            "revenue_low": self.revenue_lo,
+            "revenue_high": self.revenue_hi,
+        }
+        return tuple(k for k in PREDICTIONS if have[k] is not None)
 
     def predict(self, X: pd.DataFrame, *, targets=PREDICTIONS) -> pd.DataFrame:
         """churn_probability, expected_orders, expected_revenue, revenue_low/high (90%): the
@@ -139,6 +155,9 @@ class MLModel:
         unknown = set(targets) - set(PREDICTIONS)
         if unknown:
             raise ValueError(f"unknown predictions {sorted(unknown)}; known: {PREDICTIONS}")
+        untrained = set(targets) - set(self.trained)
+        if untrained:
+            raise ValueError(f"predictions {sorted(untrained)} were not trained: {self.trained}")
         index = X.index
         X = X[self.features].to_numpy(np.float64)  # converted once for the models
 
@@ -148,6 +167,7 @@ class MLModel:
         out = pd.DataFrame(index=index)
         if "churn_probability" in targets:
             # isotonic steps can reach exactly 0 or 1; no customer is certain either way
+            assert self.calibrator is not None  # trained with the churn model
             out["churn_probability"] = np.clip(
                 self.calibrator.predict(run(self.churn)), PROB_FLOOR, 1 - PROB_FLOOR
             )
@@ -176,8 +196,11 @@ class MLModel:
         CAUSE_MIN_LOGODDS to the churn log-odds: an overdue purchase cycle is the symptom
         most churners share, the cause is what a merchant can act on.
         """
+        booster = self.drivers or self.churn
+        if booster is None:
+            raise ValueError("neither the churn-driver model nor the churn model was trained")
         return explain_reasons(
-            self.drivers or self.churn,
+            booster,
             self.features,
             X,
             churn_probability=churn_probability,
@@ -386,9 +409,20 @@ def _targets(Xt, Xv, groups: list[list[tuple]]) -> list[list[lgb.Booster]]:
             return list(pool.map(fit, groups))
 
 
-def train_ml(X: pd.DataFrame, y: pd.DataFrame, *, horizon_days: int, seed: int = 0) -> MLModel:
-    """Fit the three targets on features X (at the inner cutoff) and labels y (the window
-    after it). 20% of customers (seeded) are held out for early stopping and calibration."""
+def train_ml(
+    X: pd.DataFrame,
+    y: pd.DataFrame,
+    *,
+    horizon_days: int,
+    seed: int = 0,
+    targets: tuple[str, ...] = PREDICTIONS,
+) -> MLModel:
+    """Fit the models of `targets` (PREDICTIONS) on features X (at the inner cutoff) and labels
+    y (the window after it); a model no target needs is not trained (its field is None).
+    20% of customers (seeded) are held out for early stopping and calibration."""
+    unknown = set(targets) - set(PREDICTIONS)
+    if unknown:
+        raise ValueError(f"unknown predictions {sorted(unknown)}; known: {PREDICTIONS}")
     if len(X) < MIN_TRAIN_CUSTOMERS or y["no_purchase"].nunique() < 2:
         raise NotEnoughHistory(
             f"{len(X)} customers at the inner cutoff ({horizon_days} days before as-of); "
@@ -402,39 +436,68 @@ def train_ml(X: pd.DataFrame, y: pd.DataFrame, *, horizon_days: int, seed: int =
     Xt, Xv = X.iloc[tr], X.iloc[va]
     yt, yv = y.iloc[tr], y.iloc[va]
     rev_t, rev_v = yt["revenue"].clip(lower=0), yv["revenue"].clip(lower=0)
-    (churn, revenue), (orders, lo, hi) = _targets(  # five targets, in two threads
-        Xt,
-        Xv,
-        [
-            [
+    want = set(targets)
+    interval = bool({"revenue_low", "revenue_high"} & want)
+    jobs = {  # each model: (params, train labels, valid labels, rounds), when a target needs it
+        name: job
+        for name, job, needed in (
+            (
+                "churn",
                 ({"objective": "binary"}, yt["no_purchase"], yv["no_purchase"], 200),
+                "churn_probability" in want,
+            ),
+            (
+                "revenue",
                 ({"objective": "tweedie", "tweedie_variance_power": 1.3}, rev_t, rev_v, 200),
-            ],
-            [
+                "expected_revenue" in want or interval,  # the bounds are kept around the mean
+            ),
+            (
+                "orders",
                 ({"objective": "poisson"}, yt["orders"], yv["orders"], 200),
-                ({"objective": "quantile", "alpha": 0.05}, rev_t, rev_v, 100),
-                ({"objective": "quantile", "alpha": 0.95}, rev_t, rev_v, 100),
-            ],
-        ],
+                "expected_orders" in want,
+            ),
+            ("revenue_lo", ({"objective": "quantile", "alpha": 0.05}, rev_t, rev_v, 100), interval),
+            ("revenue_hi", ({"objective": "quantile", "alpha": 0.95}, rev_t, rev_v, 100), interval),
+        )
+        if needed
+    }
+    # two threads, the rounds shared out as evenly as the models allow (longest first)
+    groups: list[list[str]] = [[], []]
+    for name in sorted(jobs, key=lambda k: -jobs[k][3]):
+        min(groups, key=lambda g: sum(jobs[k][3] for k in g)).append(name)
+    groups = [g for g in groups if g]
+    fitted = _targets(Xt, Xv, [[jobs[k] for k in g] for g in groups])
+    model: dict[str, lgb.Booster | None] = dict.fromkeys(
+        ("churn", "revenue", "orders", "revenue_lo", "revenue_hi")
     )
-    calibrator = Calibrator.fit(churn.predict(Xv, num_threads=PREDICT_THREADS), yv["no_purchase"])
-    # conformalised quantile regression (Romano, Patterson & Candes 2019): shift both bounds
-    # by the 90% quantile of the held-out conformity scores, so held-out coverage is 90%
-    e = np.maximum(
-        lo.predict(Xv, num_threads=PREDICT_THREADS) - rev_v,
-        rev_v - hi.predict(Xv, num_threads=PREDICT_THREADS),
+    for g, boosters in zip(groups, fitted):
+        model.update(zip(g, boosters))
+    churn, lo, hi = model["churn"], model["revenue_lo"], model["revenue_hi"]
+    calibrator = (
+        Calibrator.fit(churn.predict(Xv, num_threads=PREDICT_THREADS), yv["no_purchase"])
+        if churn is not None
+        else None
     )
-    level = min(1.0, 0.9 * (1 + 1 / max(len(e), 1)))
-    shift = float(np.quantile(e, level)) if len(e) else 0.0
+    shift = 0.0
+    if lo is not None and hi is not None:
+        # conformalised quantile regression (Romano, Patterson & Candes 2019): shift both
+        # bounds by the 90% quantile of the held-out conformity scores, so held-out coverage
+        # is 90%
+        e = np.maximum(
+            lo.predict(Xv, num_threads=PREDICT_THREADS) - rev_v,
+            rev_v - hi.predict(Xv, num_threads=PREDICT_THREADS),
+        )
+        level = min(1.0, 0.9 * (1 + 1 / max(len(e), 1)))
+        shift = float(np.quantile(e, level)) if len(e) else 0.0
     info = {
         "train_customers": len(tr),
         "calibration_customers": len(va),
         "interval_shift": shift,
-        "churn_calibration": calibrator.describe(),
+        "churn_calibration": calibrator.describe() if calibrator is not None else None,
         "trees": {
-            "churn": churn.num_trees(),
-            "orders": orders.num_trees(),
-            "revenue": revenue.num_trees(),
+            k: model[k].num_trees()  # type: ignore[union-attr]
+            for k in ("churn", "orders", "revenue")
+            if model[k] is not None
         },
         "base_rate_no_purchase": float(y["no_purchase"].mean()),
     }
@@ -442,8 +505,8 @@ def train_ml(X: pd.DataFrame, y: pd.DataFrame, *, horizon_days: int, seed: int =
         features,
         horizon_days,
         churn,
-        orders,
-        revenue,
+        model["orders"],
+        model["revenue"],
         lo,
         hi,
         calibrator,

@@ -187,7 +187,7 @@ def _ml_at_cutoff(orders, X, y, ctx, *, cutoff, window, horizon_days, seed, j):
             n=EVAL_SAMPLE,
             seed=seed + j,
         )
-        ml = train_ml(Xt, yt, horizon_days=horizon_days, seed=seed)
+        ml = train_ml(Xt, yt, horizon_days=horizon_days, seed=seed, targets=JUDGED_PREDICTIONS)
         ml_pred, how = ml.predict(X, targets=JUDGED_PREDICTIONS), "out of time"
     except NotEnoughHistory:
         perm = np.random.default_rng(seed + j).permutation(len(X))
@@ -199,7 +199,13 @@ def _ml_at_cutoff(orders, X, y, ctx, *, cutoff, window, horizon_days, seed, j):
                 raise NotEnoughHistory(
                     f"the window ({window} days) is shorter than the horizon the ML model predicts"
                 )
-            ml = train_ml(X.iloc[~judged], y.iloc[~judged], horizon_days=horizon_days, seed=seed)
+            ml = train_ml(
+                X.iloc[~judged],
+                y.iloc[~judged],
+                horizon_days=horizon_days,
+                seed=seed,
+                targets=JUDGED_PREDICTIONS,
+            )
             ml_pred, how = (
                 ml.predict(X.iloc[judged], targets=JUDGED_PREDICTIONS),
                 "held-out customers",

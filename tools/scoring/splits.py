@@ -25,6 +25,10 @@ from tools.schema import purchase_mask
 
 MIN_INNER_HISTORY_DAYS = 90  # history an inner split needs before its cutoff
 JUDGED_PREDICTIONS = ("churn_probability", "expected_revenue")  # what the backtests compare
+SCORED_PREDICTIONS = ("churn_probability", "expected_orders", "expected_revenue")
+"""What scoring may read of the ML model (`tools.scoring.combine.ml_targets`), so what it trains:
+not the quantile interval, since the value interval is calibrated on the store's own past
+(`tools.scoring.interval`)."""
 
 
 @dataclass(frozen=True)

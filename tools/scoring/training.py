@@ -22,7 +22,7 @@ from tools.models.churn import (
     train_ml,
 )
 from tools.scoring.metrics import auc, mae, spearman, top_decile_capture
-from tools.scoring.splits import JUDGED_PREDICTIONS, training_set
+from tools.scoring.splits import JUDGED_PREDICTIONS, SCORED_PREDICTIONS, training_set
 
 MIN_HELD_OUT = 5_000  # unseen customers needed to judge the models on them alone
 
@@ -60,7 +60,7 @@ def train_inner(orders, *, as_of, horizon_days, seed, events, tickets, products,
             errors.append(exc)
     if Xc is None:
         raise errors[0]  # the latest cutoff's (as-of - horizon): the one a merchant can move
-    ml = train_ml(Xc, y, horizon_days=horizon_days, seed=seed)
+    ml = train_ml(Xc, y, horizon_days=horizon_days, seed=seed, targets=SCORED_PREDICTIONS)
     # judged on customers the fit never saw: beyond the training and calibration rows (the
     # same permutation as train_ml's) when there are enough of them, else the calibration
     # rows (used for early stopping and calibration, not to grow the trees)
