@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from tools.models import clv
-from tools.models.churn import MLModel, NotEnoughHistory, explain_reasons, rule_reasons
+from tools.models.churn import MLModel, NotEnoughHistory, explain_reasons
+from tools.models.reasons import rule_reasons
 from tools.scoring import notes as N
 from tools.scoring.choice import ALT_PURCHASE, rolling_choice
 from tools.scoring.combine import (

@@ -72,7 +72,8 @@ def rfm_frame(rows: pd.DataFrame, *, gap_fill: float) -> pd.DataFrame:
 def score_rows(rows: pd.DataFrame, fitted: Fitted) -> pd.DataFrame:
     """Score every customer in `rows` (module docstring). Rows keep their order."""
     from tools.insights.segments import SEGMENT_GRID
-    from tools.models.churn import explain_reasons, rule_reasons
+    from tools.models.churn import explain_reasons
+    from tools.models.reasons import rule_reasons
     from tools.scoring import combine as C
     from tools.scoring.choice import ALT_PURCHASE
     from tools.scoring.interval import interval_with_churn
