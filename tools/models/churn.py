@@ -72,6 +72,13 @@ PREDICTIONS = (
     "revenue_low",
     "revenue_high",
 )
+MODELS = {  # the MLModel field (LightGBM model) each prediction is read from
+    "churn_probability": "churn",
+    "expected_orders": "orders",
+    "expected_revenue": "revenue",
+    "revenue_low": "revenue_lo",
+    "revenue_high": "revenue_hi",
+}
 
 
 @dataclass
@@ -141,14 +148,7 @@ class MLModel:
     @property
     def trained(self) -> tuple[str, ...]:
         """The predictions this model can give (`train_ml`'s `targets`)."""
-        have = {
-            "churn_probability": self.churn,
-            "expected_orders": self.orders,
-            "expected_revenue": self.revenue,
-            "revenue_low": self.revenue_lo,
-            "revenue_high": self.revenue_hi,
-        }
-        return tuple(k for k in PREDICTIONS if have[k] is not None)
+        return tuple(k for k in PREDICTIONS if getattr(self, MODELS[k]) is not None)
 
     def predict(self, X: pd.DataFrame, *, targets=PREDICTIONS) -> pd.DataFrame:
         """churn_probability, expected_orders, expected_revenue, revenue_low/high (90%): the
@@ -335,30 +335,22 @@ def train_ml(
     Xt, Xv = X.iloc[tr], X.iloc[va]
     yt, yv = y.iloc[tr], y.iloc[va]
     rev_t, rev_v = yt["revenue"].clip(lower=0), yv["revenue"].clip(lower=0)
-    want = set(targets)
-    interval = bool({"revenue_low", "revenue_high"} & want)
-    jobs = {  # each model: (params, train labels, valid labels, rounds), when a target needs it
+    needed = {MODELS[k] for k in targets}
+    if {"revenue_lo", "revenue_hi"} & needed:  # a bound needs both, kept around the mean
+        needed |= {"revenue", "revenue_lo", "revenue_hi"}
+    jobs = {  # each model needed: (params, train labels, valid labels, rounds)
         name: job
-        for name, job, needed in (
-            (
-                "churn",
-                ({"objective": "binary"}, yt["no_purchase"], yv["no_purchase"], 200),
-                "churn_probability" in want,
-            ),
+        for name, job in (
+            ("churn", ({"objective": "binary"}, yt["no_purchase"], yv["no_purchase"], 200)),
             (
                 "revenue",
                 ({"objective": "tweedie", "tweedie_variance_power": 1.3}, rev_t, rev_v, 200),
-                "expected_revenue" in want or interval,  # the bounds are kept around the mean
             ),
-            (
-                "orders",
-                ({"objective": "poisson"}, yt["orders"], yv["orders"], 200),
-                "expected_orders" in want,
-            ),
-            ("revenue_lo", ({"objective": "quantile", "alpha": 0.05}, rev_t, rev_v, 100), interval),
-            ("revenue_hi", ({"objective": "quantile", "alpha": 0.95}, rev_t, rev_v, 100), interval),
+            ("orders", ({"objective": "poisson"}, yt["orders"], yv["orders"], 200)),
+            ("revenue_lo", ({"objective": "quantile", "alpha": 0.05}, rev_t, rev_v, 100)),
+            ("revenue_hi", ({"objective": "quantile", "alpha": 0.95}, rev_t, rev_v, 100)),
         )
-        if needed
+        if name in needed
     }
     # two threads, the rounds shared out as evenly as the models allow (longest first)
     groups: list[list[str]] = [[], []]
@@ -366,9 +358,7 @@ def train_ml(
         min(groups, key=lambda g: sum(jobs[k][3] for k in g)).append(name)
     groups = [g for g in groups if g]
     fitted = _targets(Xt, Xv, [[jobs[k] for k in g] for g in groups])
-    model: dict[str, lgb.Booster | None] = dict.fromkeys(
-        ("churn", "revenue", "orders", "revenue_lo", "revenue_hi")
-    )
+    model: dict[str, lgb.Booster | None] = dict.fromkeys(MODELS.values())
     for g, boosters in zip(groups, fitted):
         model.update(zip(g, boosters))
     churn, lo, hi = model["churn"], model["revenue_lo"], model["revenue_hi"]
@@ -394,9 +384,7 @@ def train_ml(
         "interval_shift": shift,
         "churn_calibration": calibrator.describe() if calibrator is not None else None,
         "trees": {
-            k: model[k].num_trees()  # type: ignore[union-attr]
-            for k in ("churn", "orders", "revenue")
-            if model[k] is not None
+            k: b.num_trees() for k in ("churn", "orders", "revenue") if (b := model[k]) is not None
         },
         "base_rate_no_purchase": float(y["no_purchase"].mean()),
     }
