@@ -377,6 +377,15 @@ ChurnReason = typing.Literal[
 ]
 """Why a customer is likely to lapse: the churn model's driver groups (`tools.models.churn`)."""
 CHURN_REASONS: tuple[ChurnReason, ...] = typing.get_args(ChurnReason)
+CHURN_CAUSES: tuple[ChurnReason, ...] = (
+    "price_sensitivity",
+    "service_problems",
+    "quality_returns",
+    "fading_engagement",
+)
+"""The reasons that are causes a merchant can act on (price, service, quality, engagement), not
+symptoms (an overdue cycle, one order only): the causes the demo store plants and the ones a
+customer's evidence may lift over a symptom (`tools.models.reasons.with_evidence`)."""
 NO_REASON = "none"
 """The `churn_reason` of a customer with no clear driver."""
 REASON_LABEL: dict[str, str] = {

@@ -78,21 +78,26 @@ _JOINS_END = re.compile(
 )
 _JOINS_START = re.compile(
     r"^(?:for|of|in|on|with|by|to|from|at(?![\s-]*risk\b)|per|since|vs|than|about"
-    r"|who(?!\s+(?:should|to|do|can|shall|must|needs?|gets?)\b)|whose|that|which|pls|please"
+    r"|whose|that|which|pls|please"
     r"|plz|is|are|was|were|customers?|custs?|clients?|list)\b",
     re.I,
 )
 """A word gap no ask ends or begins at: after a preposition, article or possessive ("list for
 the | champions segment"), before a preposition, a relative word or the noun of the phrase
-before ("churn risk list for mid value | customers"). "at risk" is the at-risk list ("kpis | at
-risk"), and "who should", "who to" open a question ("brief | who should i contact"); but "at
-risk" after the customers it describes is part of their ask ("top 10 customers at risk")."""
-_DESCRIBED = re.compile(
-    r"\b(?:customers?|custs?|clients?|buyers?|shoppers?|spenders?|people|ones|vips?|champions"
-    r"|loyal|loyalists?|members|users|accounts)$",
-    re.I,
+before ("churn risk list for mid value | customers"), or before a relative "who" (`_WHO`).
+"at risk" is the at-risk list ("kpis | at risk"), and "who should", "who to" open a question
+("brief | who should i contact"); but "at risk" after the customers it describes is part of
+their ask ("top 10 customers at risk")."""
+_PEOPLE = (
+    r"customers?|custs?|clients?|buyers?|shoppers?|spenders?|people|ones|vips?|champions"
+    r"|loyal|loyalists?|members|users|accounts|regulars|subscribers"
 )
+_DESCRIBED = re.compile(rf"\b(?:{_PEOPLE})$", re.I)
 _AT_RISK = re.compile(r"^at[\s-]*risk\b", re.I)
+_WHO = re.compile(r"^who(?!\s+(?:should|to|do|can|shall|must|needs?|gets?)\b)", re.I)
+_PERSONS = re.compile(rf"\b(?:{_PEOPLE}|everyone|everybody|anyone|anybody|those|them|all)$", re.I)
+"""A relative "who" joins the people before it ("customers | who bought twice", "everyone | who
+opted in"); after anything else ("show me the brief | who is at risk") it opens a question."""
 FEATURES = (
     "comma", "and", "comma_and", "plus", "then", "gap", "next_det", "next_question", "next_verb",
     "log_words_left", "log_words_right", "short_side", "distinct", "both_known", "score_left",
@@ -140,6 +145,7 @@ def boundaries(text: str, gaps: bool = True) -> list[tuple[str, str, str]]:
             _JOINS_END.search(text[: m.start()])
             or _JOINS_START.search(text[m.end() :])
             or (_AT_RISK.search(text[m.end() :]) and _DESCRIBED.search(text[: m.start()]))
+            or (_WHO.search(text[m.end() :]) and _PERSONS.search(text[: m.start()]))
         )
     ]
     for at in at_gaps:

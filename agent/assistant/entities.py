@@ -345,6 +345,8 @@ def _segment(low: str) -> str | None:
     return None
 
 
+FILLER = r"(?<![\w'])(?:u+m+|u+h+m*|e+r+m+|h+m+)\b[,.]*"
+"""A spoken filler ("um", "uhh", "erm", "hmm"), as dictation types it: no part of an ask."""
 SHORTHAND = {
     r"\bcusts?\b": "customers",
     r"\bcustomrs?\b|\bcustmers?\b|\bcusotmers?\b": "customers",
@@ -368,6 +370,10 @@ SHORTHAND = {
     r"\bmsgs?\b": "messages",
     r"\bu\b": "you",
     r"\bppl\b": "people",
+    r"\bnbp\b": "next best product",
+    r"\bhist\b": "history",
+    r"\b(?:regulars|subscribers|members|clients)\b": "customers",
+    FILLER: " ",
 }
 
 

@@ -277,9 +277,9 @@ class Planner(Router):
     def _draft(self, e: Entities, message: str) -> str:
         """Drafts into the approval queue, of the kind of play and on the channel asked for. "My
         top N at-risk customers" are the ones the at-risk list names (by value at stake); "my
-        Champions", "my top 20 customers" (a group named by segment, tier or rank, not by risk)
-        the ones the customer list names: each is drafted or said why not (no consent, no
-        fitting play), never silently swapped for this week's plan."""
+        Champions", "my top 20 customers" (a group named by segment, tier, consent or rank, not
+        by risk) the ones the customer list names: each is drafted or said why not (no consent,
+        no fitting play), never silently swapped for this week's plan."""
         if e.unknown_ids and not e.customer_ids:
             return self._call_error("explain_customer", {"customer_id": e.unknown_ids[0]})
         if e.preview and e.customer_ids:
@@ -289,7 +289,7 @@ class Planner(Router):
             return self._queue_for(self._listed[:100], kind)  # and drafts for them": just listed
         if e.customer_ids:
             return OA.queued(self._call("queue_drafts", customer_ids=e.customer_ids[:10], **kind))
-        if not e.at_risk and (e.segment or e.tier or TOP_GROUP.search(message)):
+        if not e.at_risk and (e.segment or e.tier or e.consent or TOP_GROUP.search(message)):
             return self._draft_group(e, kind)
         if e.at_risk or e.segment or e.tier:
             risk = self._at_risk(e, 3)
@@ -305,13 +305,17 @@ class Planner(Router):
         return OA.queued(self._call("queue_drafts", top_n=e.count or 3, **kind))
 
     def _draft_group(self, e: Entities, kind: dict) -> str:
-        """Drafts for the customers of a segment, tier or top N by value (`list_customers`)."""
+        """Drafts for the customers of a segment, tier, consent or top N by value
+        (`list_customers`: "drafts for everyone who opted in to sms")."""
+        ch, state = e.consent or (None, None)
         group = self._call(
             "list_customers",
             sort_by=e.sort_by,
             segment=e.segment,
             clv_tier=e.tier,
             reason=e.reason,
+            consent_channel=ch,
+            consent_state=state,
             limit=e.count or 10,
         )
         if isinstance(group, str) or not group["customers"]:

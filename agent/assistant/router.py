@@ -42,7 +42,7 @@ from agent.assistant.cues import (
     FIRST_ONE,
     OUT_OF_SCOPE,
 )
-from agent.assistant.entities import Entities, customer_mentions, expand, extract
+from agent.assistant.entities import FILLER, Entities, customer_mentions, expand, extract
 from agent.assistant.intent_model import NONE, WEIGHT, IntentModel
 from agent.assistant.nudges import (
     CUSTOMER_INTENTS,
@@ -55,6 +55,8 @@ from agent.assistant.parts import strong_parts
 from agent.assistant.prompts import INTENT_EXAMPLES
 
 MIN_SCORE = 0.38
+EXAMPLE_ID = "C000123"
+"""The customer id the intent examples use (`agent.assistant.prompts.INTENT_EXAMPLES`)."""
 INHERIT_MARGIN = 0.5
 """How much better an ask after one naming a customer must read on its own than as about that
 customer to be read on its own (`Router.route`)."""
@@ -151,7 +153,9 @@ class Router:
         """(intent, entities, text) for each ask in the request: several asks in one ("repeat
         rate? also who should I contact") are split at strong separators and each is routed;
         a short part that refers back ("how did that change") stays with the part before it,
-        and parts with the same intent are one ask."""
+        and parts with the same intent are one ask. Spoken fillers ("um", "uh") are no part of
+        any ask."""
+        message = " ".join(re.sub(FILLER, " ", message, flags=re.I).split()) or message
         whole = extract(self.session, message)  # (a send, blast or export is set aside by `ask`)
         merged = self._parts(message)
         if self._split_model() is not None:  # where "and", a comma or "+" joins two asks
@@ -196,9 +200,16 @@ class Router:
                 if (  # ask that reads far better as one of its own is not about them
                     alone is not None
                     and alone not in CUSTOMER_INTENTS
-                    and plain[alone] >= max(scores.values()) + INHERIT_MARGIN
+                    and plain[alone] >= max(scores.values()) + _inherit_margin(p)
                 ):
                     intent = alone
+            if (
+                intent == "help"
+                and any(r[0] not in KNOWN_OFF for r in routed)
+                and ADVICE_Q.search(p)
+            ):
+                intent = "playbook"  # "churn this week, at risk customers, and what to do":
+                # advice on the asks before, not how to use the assistant (as it reads alone)
             if intent == "draft":  # "... at-risk customers, then draft emails for the top 3"
                 e.at_risk = e.at_risk or whole.at_risk
             if intent is None and max(scores.values()) < OFF_TOPIC:
@@ -257,6 +268,7 @@ class Router:
             own = eb.names_customer
             if not own:
                 eb.about(ea)
+                eb.rank = eb.rank or ea.rank
             sides.append((a, sep, b, ea, eb, own))
         self._prefetch(
             [text, *(x for a, _, b, _, eb, own in sides for x in (a, _about(b, eb, own)))]
@@ -267,16 +279,17 @@ class Router:
 
     def _right(self, b: str, eb: Entities, own: bool) -> Side:
         """The right side of a boundary, about the left's customer when it names none, unless
-        it reads far better as a store-wide ask of its own and refers to no one ("profile of
-        customer #3 and the KPIs"), as `_route_asks` reads an ask after a customer's."""
+        it reads far better as a store-wide ask of its own and refers to no one, as `_route_asks`
+        reads an ask after a customer's; or only better, when it opens with "the", "our" or "my"
+        ("profile of customer #3 and the KPIs")."""
         about = self._side(_about(b, eb, own), eb, own)
         if own or not eb.customer_ids or BACK_REF.search(b):  # "..., whats their clv"
             return about
         plain = self._side(b, extract(self.session, b), False)
-        if (
-            plain.intent not in (*KNOWN_OFF, *CUSTOMER_INTENTS)
-            and plain.top >= about.top + INHERIT_MARGIN
-        ):
+        if plain.intent not in (
+            *KNOWN_OFF,
+            *CUSTOMER_INTENTS,
+        ) and plain.top >= about.top + _inherit_margin(b):
             return plain
         return about
 
@@ -426,6 +439,13 @@ class Router:
 _FILLER = {"customer", "cust", "client", "id", "no", "for", "of", "about", "on", "re", "so", "hey", "hi"}  # fmt: skip
 
 
+def _inherit_margin(ask: str) -> float:
+    """How much better an ask after a customer's must read on its own to be store-wide: any
+    better when it opens with "the", "our" or "my" ("profile of customer #3 and the KPIs"), else
+    `INHERIT_MARGIN`."""
+    return 0.0 if re.match(r"(?:the|our|my)\b", ask.strip(), re.I) else INHERIT_MARGIN
+
+
 def _reads_list(routed) -> bool:
     """An ask about a customer of the list before it ("why the first one is at risk")."""
     intent, e, p = routed
@@ -434,8 +454,14 @@ def _reads_list(routed) -> bool:
 
 def _about(text: str, ents: Entities, own: bool = False) -> str:
     """What a part that names no customer of its own reads as when it is about the customer
-    named before it ("their purchases" after "profile of C000222"): prefixed with that id."""
-    return f"{ents.customer_ids[0]} {text}" if ents.customer_ids and not own else text
+    named before it ("their purchases" after "profile of C000222"): prefixed with that id; or,
+    when it refers back to a customer named by rank ("why is my best customer at risk, what did
+    they buy"), with the id the intent examples use."""
+    if own:
+        return text
+    if ents.customer_ids:
+        return f"{ents.customer_ids[0]} {text}"
+    return f"{EXAMPLE_ID} {text}" if ents.rank and BACK_REF.search(text) else text
 
 
 def _normalised(session, text: str) -> str:
@@ -443,7 +469,7 @@ def _normalised(session, text: str) -> str:
     (which use that id) match whatever the store's ids or names look like."""
     out, last = [], 0
     for m in customer_mentions(session, text):
-        out += [text[last : m.start], "C000123"]
+        out += [text[last : m.start], EXAMPLE_ID]
         last = m.end
     return expand("".join(out) + text[last:])
 

@@ -94,6 +94,8 @@ def test_at_risk_and_a_who_question_may_open_an_ask_but_a_relative_who_does_not(
     assert ("brief", "who should i contact") in _cuts("brief who should i contact")
     assert ("weekly brief", "who to contact") in _cuts("weekly brief who to contact")
     assert ("customers", "who bought twice") not in _cuts("customers who bought twice")
+    assert ("list everyone", "who opted in") not in _cuts("list everyone who opted in")
+    assert ("show me the brief", "who is at risk") in _cuts("show me the brief who is at risk")
     assert ("top 10 customers", "at risk") not in _cuts("top 10 customers at risk")
     assert ("segment sizes", "campaign results") in _cuts("segment sizes / campaign results")
     assert all(sep != "/" for _, sep, _ in boundaries("orders w/ returns and/or refunds"))

@@ -12,8 +12,11 @@ from typing import TypedDict
 
 import numpy as np
 
+from tools.schema import CHURN_CAUSES
+
 GENERATOR_VERSION = "demo-1.0"
-CAUSES = ("price_sensitivity", "service_problems", "quality_returns", "fading_engagement")
+CAUSES = CHURN_CAUSES
+"""The planted churn causes: the reasons that are causes (`tools.schema.CHURN_CAUSES`)."""
 CAUSE_SIGNALS = {
     "price_sensitivity": "~95% of their orders discounted (20-30%); no purchase once discounts stop",
     "service_problems": "one high-severity, negative, unresolved ticket 1-14 days before cause_date",

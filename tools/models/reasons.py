@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 
 from tools.models.features import FEATURE_REASON
+from tools.schema import CHURN_CAUSES as CAUSES
 from tools.schema import CHURN_REASONS, NO_REASON
 
-CAUSES = ("price_sensitivity", "service_problems", "quality_returns", "fading_engagement")
 CAUSE_MIN_LOGODDS = 0.15  # a cause must push the churn log-odds up by this much to lead
 
 
