@@ -573,3 +573,57 @@ def test_with_purchase_model_says_none_where_the_model_cannot_be_fitted():
     )
     fitted = C.fit_clv(rfm)
     assert C.with_purchase_model(rfm, fitted, "paretonbd") is None
+
+
+def _nbd_store(n: int, seed: int, r: float = 0.7, alpha: float = 60.0, t: float = 90.0):
+    """An NBD process (Gamma-Poisson rates, nobody drops out): the RFM table and each
+    customer's purchases in the `t` days after it."""
+    rng = np.random.default_rng(seed)
+    T = rng.uniform(60, 400, n)
+    lam = rng.gamma(r, 1.0 / alpha, n)
+    x = rng.poisson(lam * T).astype(float)
+    tx = np.where(x > 0, T * rng.beta(np.maximum(x, 1), 1.0), 0.0)
+    future = rng.poisson(lam * t)
+    return pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(n)],
+            "frequency": x,
+            "recency": tx,
+            "T": T,
+            "monetary_value": np.where(x > 0, 20.0, 0.0),
+        }
+    ), future
+
+
+def test_a_store_whose_purchases_show_no_churn_is_fitted_at_the_no_dropout_edge():
+    """BG/NBD's maximum on an NBD store is at a / (a + b) -> 0, degenerate by the box, yet the
+    MLE the data give (Online Retail's case). With 4,000 customers it is kept as a fit,
+    unpenalised, with a covariance for (r, alpha) only; the penalised refit it replaces moves
+    the parameters by the penalty and predicts the holdout worse. With 150 the edge is within
+    `EDGE_EVIDENCE` of the penalised fit and is not kept: the penalty's prior stays."""
+    r, alpha, t = 0.7, 60.0, 90.0
+    rfm, future = _nbd_store(4000, 11, r, alpha, t)
+    x, tx, T = (rfm[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    params = C.fit_clv(rfm)
+    first = params.candidates[0]
+    assert first["model"] == "bgnbd" and first["degenerate"]
+    edge = next(c for c in params.candidates if c["message"].startswith("no-dropout edge"))
+    assert edge["model"] == "bgnbd" and not edge["degenerate"] and edge["penalizer"] == 0.0
+    assert edge["params"]["a"] / (edge["params"]["a"] + edge["params"]["b"]) < F.NO_DROPOUT
+    assert edge["params"]["r"] == pytest.approx(r, rel=0.15)
+    assert edge["params"]["alpha"] == pytest.approx(alpha, rel=0.15)
+    cov = np.asarray(edge["cov_log"])
+    assert (np.diag(cov)[:2] > 0).all() and not cov[2:].any()
+    assert params.penalizer == 0.0  # the edge, or a fit as good (here MBG/NBD near it)
+    penalised = next(c for c in params.candidates if c["penalizer"] > 0 and c["model"] == "bgnbd")
+    err = {
+        name: abs(
+            P.expected_purchases("bgnbd", tuple(p.values()), t, x, tx, T).sum() / future.sum() - 1
+        )
+        for name, p in (("edge", edge["params"]), ("penalised", penalised["params"]))
+    }
+    assert err["edge"] < 0.05 and err["edge"] < err["penalised"], err
+    small = C.fit_clv(_nbd_store(150, 1)[0])
+    edge = next(c for c in small.candidates if c["message"].startswith("no-dropout edge"))
+    assert edge["degenerate"] and "not kept" in edge["message"]
+    assert small.model == "bgnbd" and small.penalizer > 0

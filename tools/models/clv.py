@@ -18,7 +18,9 @@ Conventions (DESIGN.md, "Data in" / "Scores out"):
   scaled time, or a Hessian that is not positive definite), penalised BG/NBD, MBG/NBD and
   Pareto/NBD are fitted, and among the converged non-degenerate ones plus a pooled Poisson
   rate (no dropout, no heterogeneity, always available) the lowest AIC wins (all
-  likelihoods are densities of the same event times, so they compare).
+  likelihoods are densities of the same event times, so they compare). A maximum that is
+  degenerate only because nobody drops out (`clv_fit.no_dropout_limit`: Online Retail, whose
+  BG/NBD, MBG/NBD and Pareto/NBD all reach the same edge) is one of them, as it is;
   `ClvParams.reason` and `.candidates` say what happened;
 - every customer gets finite scores: a non-finite prediction is replaced by a documented
   fallback and counted in `ClvParams.fallbacks` and the `clv_fallback` column.
@@ -149,11 +151,16 @@ def fit_clv(rfm: pd.DataFrame, *, model: str = "auto", unit_days: float = 1) -> 
         chosen, reason = ok[0], f"{first} converged with non-degenerate parameters"
     else:
         others = ("mbgnbd", "paretonbd") if model == "auto" else ()
+        edge = F.no_dropout_limit(fits[0], ux, utx, uT, w) if fits else None
+        if edge is not None:  # the store's purchases show no churn: the MLE is at that edge
+            fits.append(edge)
         if fits:
             for pen in PENALIZERS:
                 fits.append(F.fit_purchase_model(first, ux, utx, uT, w, penalizer=pen))
                 if fits[-1].converged and not fits[-1].degenerate:
                     break
+            if edge is not None:
+                fits[fits.index(edge)] = _edge_on_evidence(edge, fits)
             for m in others:
                 fits.append(_fit_alternative(m, ux, utx, uT, w, 0.0))
                 if not (fits[-1].converged and not fits[-1].degenerate):
@@ -195,6 +202,7 @@ def fit_clv(rfm: pd.DataFrame, *, model: str = "auto", unit_days: float = 1) -> 
             f"{why}; chose {chosen.model} (penalizer {chosen.penalizer:g}, LL "
             f"{chosen.log_likelihood:.1f}, AIC {_aic(chosen):.1f}) by AIC among {len(ok)} "
             f"converged non-degenerate of {len(fits)} fits (pooled Poisson rate included)"
+            + ("; its MLE is at the no-dropout edge" if chosen is edge else "")
         )
     spend = _fit_spend(rfm)
     common = dict(
@@ -219,6 +227,30 @@ def fit_clv(rfm: pd.DataFrame, *, model: str = "auto", unit_days: float = 1) -> 
         penalizer=chosen.penalizer,
         cov_log=chosen.cov_log,
         **common,
+    )
+
+
+EDGE_EVIDENCE = 1.92
+"""How much more log-likelihood the no-dropout edge needs than the penalised refit to be kept:
+half the 95% quantile of chi-square with one degree of freedom, a likelihood-ratio test at 5%.
+A store with little data (122 customers) reaches the edge by chance, and the penalty's pull
+towards some dropout costs it almost nothing there (0.3); Online Retail's edge is 12 ahead."""
+
+
+def _edge_on_evidence(edge: F.FitResult, fits: list[F.FitResult]) -> F.FitResult:
+    """The no-dropout edge, left degenerate (not a candidate) unless its log-likelihood beats
+    the penalised refits of its model by more than EDGE_EVIDENCE."""
+    pen = [
+        f.log_likelihood
+        for f in fits
+        if f.model == edge.model and f.penalizer > 0 and f.converged and not f.degenerate
+    ]
+    if not pen or edge.log_likelihood - max(pen) > EDGE_EVIDENCE:
+        return edge
+    return dataclasses.replace(
+        edge,
+        degenerate=True,
+        message=f"{edge.message}; not kept: within {EDGE_EVIDENCE} of the penalised fit's LL",
     )
 
 

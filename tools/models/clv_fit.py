@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import numpy as np
@@ -377,6 +377,48 @@ def fit_purchase_model(model, x, tx, T, weights=None, *, penalizer=0.0, initial=
         str(res.message),
         cov,
         int(res.nit),
+    )
+
+
+NO_DROPOUT = 1e-6
+"""A BG/NBD or MBG/NBD fit whose mean dropout chance per purchase, a / (a + b), is below this
+is at the models' no-dropout edge: the NBD model (Ehrenberg) of purchases without churn."""
+
+
+def no_dropout_limit(fr: FitResult, x, tx, T, weights=None) -> FitResult | None:
+    """A converged BG/NBD or MBG/NBD maximum whose only degeneracy is that nobody drops out
+    (a / (a + b) below NO_DROPOUT, `a` or `b` at the edge of the box): the store's purchases
+    show no churn, and the edge is the MLE the data give (vanilla lifetimes predicts from
+    it; a penalised refit moves away from it only by the penalty). Kept as a candidate, not
+    degenerate, with the covariance of (r, alpha) alone (the dropout parameters are fixed at
+    the edge, so interval draws vary the purchase rate only). None when `fr` is not that."""
+    if fr.model not in ("bgnbd", "mbgnbd") or not (fr.converged and fr.degenerate):
+        return None
+    r, alpha, a, b = (fr.params[k] for k in ("r", "alpha", "a", "b"))
+    u = np.log([r, alpha, a, b])
+    scale = 1.0 / float(np.max(T)) if np.max(T) > 0 else 1.0
+    if not (a / (a + b) < NO_DROPOUT and abs(u[0]) < DEGENERATE_LOG):
+        return None
+    if abs(np.log(alpha * scale)) > DEGENERATE_LOG:
+        return None
+    w = np.ones(len(np.atleast_1d(x))) if weights is None else np.asarray(weights, float)
+    ll = LOGLIK[fr.model]
+
+    def nll(v):
+        with np.errstate(all="ignore"):
+            total = float((w * ll([np.exp(v[0]), np.exp(v[1]), a, b], x, tx, T)).sum())
+        return -total if np.isfinite(total) else 1e300
+
+    sub = _covariance(_num_hessian(nll, u[:2]))
+    if sub is None:
+        return None
+    cov = np.zeros((4, 4))
+    cov[:2, :2] = sub
+    return replace(
+        fr,
+        degenerate=False,
+        message=f"no-dropout edge of the MLE (a/(a+b) = {a / (a + b):.1e}): {fr.message}",
+        cov_log=tuple(tuple(float(c) for c in row) for row in cov),
     )
 
 
