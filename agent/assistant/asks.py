@@ -68,6 +68,13 @@ _ASK_WORD = re.compile(
 """A word that starts an ask inside a message ("list top 5 customers draft emails ... how did the
 campaign do"): `_QUESTION` and `_VERB` less the words as often inside one ask there ("customers
 who ...", "where the reason is ...", "risk list", "are", "did")."""
+
+
+def opens_ask(side: str) -> bool:
+    """Whether `side` opens with a word that starts an ask (`_ASK_WORD`: "show ...", "what ...")."""
+    return bool(_ASK_WORD.search(side))
+
+
 _BACK = re.compile(
     r"\b(?:that|it|this|those|these|they|them|he|she|him|her|his|their|ones?)\b", re.I
 )

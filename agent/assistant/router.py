@@ -29,6 +29,7 @@ from agent.assistant.asks import (
     given_figure,
     named_list,
     negated,
+    opens_ask,
     qualifier,
     separated,
     shorthand,
@@ -319,6 +320,15 @@ class Router:
                 sep.strip() and sa.intent == "help" and sb.intent not in KNOWN_OFF
             ) and sb.top >= MIN_SIDE:  # "hey! how does this work, and can you show me ...": the ask
                 return self._learned_split(b, depth, gaps)
+            if (
+                not sep.strip()
+                and opens_ask(b)
+                and sa.intent is None
+                and OUT_OF_SCOPE.search(expand(a.lower()))
+                and sb.intent not in KNOWN_OFF
+                and sb.top >= MIN_SIDE
+            ):  # "refund order 88 show the brief": an action on the shop, refused on its own
+                return [a, *self._learned_split(b, depth + 1, gaps)]
             if not self._weighed(a, b, sa, sb):
                 continue
             p = model.proba(features(sep, a, b, sa, sb, whole))

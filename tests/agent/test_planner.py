@@ -665,6 +665,9 @@ def test_an_action_on_the_shop_is_said_to_be_no_tools_and_the_rest_is_answered(a
     a = assistant.ask("cancel order 1234 and give me the weekly brief")
     assert [s.tool for s in a.trace] == ["weekly_brief"]
     assert 'I can\'t map "cancel order 1234"' in a.text and "Weekly retention brief" in a.text
+    b = assistant.ask("cancel order 12 what are my kpis")  # typed with no separator
+    assert [s.tool for s in b.trace] == ["store_kpis"]
+    assert 'I can\'t map "cancel order 12"' in b.text
 
 
 @pytest.mark.parametrize(
