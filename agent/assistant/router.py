@@ -287,12 +287,8 @@ class Router:
         if own or not eb.customer_ids or BACK_REF.search(b):  # "..., whats their clv"
             return about
         plain = self._side(b, extract(self.session, b), False)
-        if plain.intent not in (
-            *KNOWN_OFF,
-            *CUSTOMER_INTENTS,
-        ) and plain.top >= about.top + _inherit_margin(b):
-            return plain
-        return about
+        store_wide = plain.intent not in (*KNOWN_OFF, *CUSTOMER_INTENTS)
+        return plain if store_wide and plain.top >= about.top + _inherit_margin(b) else about
 
     def _learned_split(self, text: str, depth: int = 0, gaps: bool = True) -> list[str]:
         """The asks of `text`: split at the boundary the split model (`agent.assistant.asks`)

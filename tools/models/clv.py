@@ -151,16 +151,16 @@ def fit_clv(rfm: pd.DataFrame, *, model: str = "auto", unit_days: float = 1) -> 
         chosen, reason = ok[0], f"{first} converged with non-degenerate parameters"
     else:
         others = ("mbgnbd", "paretonbd") if model == "auto" else ()
-        edge = F.no_dropout_limit(fits[0], ux, utx, uT, w) if fits else None
-        if edge is not None:  # the store's purchases show no churn: the MLE is at that edge
-            fits.append(edge)
+        edge = None
         if fits:
             for pen in PENALIZERS:
                 fits.append(F.fit_purchase_model(first, ux, utx, uT, w, penalizer=pen))
                 if fits[-1].converged and not fits[-1].degenerate:
                     break
-            if edge is not None:
-                fits[fits.index(edge)] = _edge_on_evidence(edge, fits)
+            # the store's purchases may show no churn: the MLE is then at that edge
+            if (edge := F.no_dropout_limit(fits[0], ux, utx, uT, w)) is not None:
+                edge = _edge_on_evidence(edge, fits)
+                fits.append(edge)
             for m in others:
                 fits.append(_fit_alternative(m, ux, utx, uT, w, 0.0))
                 if not (fits[-1].converged and not fits[-1].degenerate):

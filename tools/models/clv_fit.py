@@ -395,21 +395,19 @@ def no_dropout_limit(fr: FitResult, x, tx, T, weights=None) -> FitResult | None:
     if fr.model not in ("bgnbd", "mbgnbd") or not (fr.converged and fr.degenerate):
         return None
     r, alpha, a, b = (fr.params[k] for k in ("r", "alpha", "a", "b"))
-    u = np.log([r, alpha, a, b])
     scale = 1.0 / float(np.max(T)) if np.max(T) > 0 else 1.0
-    if not (a / (a + b) < NO_DROPOUT and abs(u[0]) < DEGENERATE_LOG):
+    if not (
+        a / (a + b) < NO_DROPOUT
+        and abs(np.log(r)) < DEGENERATE_LOG
+        and abs(np.log(alpha * scale)) < DEGENERATE_LOG
+    ):
         return None
-    if abs(np.log(alpha * scale)) > DEGENERATE_LOG:
-        return None
-    w = np.ones(len(np.atleast_1d(x))) if weights is None else np.asarray(weights, float)
-    ll = LOGLIK[fr.model]
 
-    def nll(v):
-        with np.errstate(all="ignore"):
-            total = float((w * ll([np.exp(v[0]), np.exp(v[1]), a, b], x, tx, T)).sum())
+    def nll(v):  # the purchase rate's (log r, log alpha), the dropout held at the edge
+        total = total_loglik(fr.model, [np.exp(v[0]), np.exp(v[1]), a, b], x, tx, T, weights)
         return -total if np.isfinite(total) else 1e300
 
-    sub = _covariance(_num_hessian(nll, u[:2]))
+    sub = _covariance(_num_hessian(nll, np.log([r, alpha])))
     if sub is None:
         return None
     cov = np.zeros((4, 4))
