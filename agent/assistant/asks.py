@@ -29,7 +29,15 @@ from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
-from agent.assistant.cues import GIVEN_FIGURE, KEYWORD_INTENT, KEYWORDS, NEGATED, QUALIFIER
+from agent.assistant.cues import (
+    ASK_START,
+    GIVEN_FIGURE,
+    KEYWORD_INTENT,
+    KEYWORDS,
+    NEGATED,
+    QUALIFIER,
+)
+from agent.assistant.entities import expand
 
 MODEL_FILE = "ask_split.json"
 BOUNDARY = re.compile(
@@ -78,6 +86,11 @@ def opens_ask(side: str) -> bool:
 _BACK = re.compile(
     r"\b(?:that|it|this|those|these|they|them|he|she|him|her|his|their|ones?)\b", re.I
 )
+_CUSTOMERS = (
+    r"customers?|custs?|clients?|buyers?|shoppers?|members?|subscribers?|regulars?|patrons?"
+    r"|readers?|households?|guests?"
+)
+"""A shop's words for its customers: no ask starts with one ("our at-risk | readers")."""
 _JOINS_END = re.compile(
     r"\b(?:for|of|in|on|with|by|to|from|at|per|since|vs|than|about|the|a|an|my|our|your|their|his"
     r"|her|its|and|or|is|are|was|were|whose|most|top|each|every|all|this|that|last|next)$",
@@ -86,7 +99,7 @@ _JOINS_END = re.compile(
 _JOINS_START = re.compile(
     r"^(?:for|of|in|on|with|by|to|from|at(?![\s-]*risk\b)|per|since|vs|than|about"
     r"|whose|that|which|pls|please"
-    r"|plz|is|are|was|were|customers?|custs?|clients?|list)\b",
+    rf"|plz|is|are|was|were|{_CUSTOMERS}|list)\b",
     re.I,
 )
 """A word gap no ask ends or begins at: after a preposition, article or possessive ("list for
@@ -95,10 +108,7 @@ before ("churn risk list for mid value | customers"), or before a relative "who"
 "at risk" is the at-risk list ("kpis | at risk"), and "who should", "who to" open a question
 ("brief | who should i contact"); but "at risk" after the customers it describes is part of
 their ask ("top 10 customers at risk")."""
-_PEOPLE = (
-    r"customers?|custs?|clients?|buyers?|shoppers?|spenders?|people|ones|vips?|champions"
-    r"|loyal|loyalists?|members|users|accounts|regulars|subscribers"
-)
+_PEOPLE = _CUSTOMERS + r"|spenders?|people|ones|vips?|champions|loyal|loyalists?|users|accounts"
 _DESCRIBED = re.compile(rf"\b(?:{_PEOPLE})$", re.I)
 _AT_RISK = re.compile(r"^at[\s-]*risk\b", re.I)
 _WHO = re.compile(r"^who(?!\s+(?:should|to|do|can|shall|must|needs?|gets?)\b)", re.I)
@@ -272,10 +282,95 @@ def named_list(pieces: list[str], seps: list[str], sides: list[Side]) -> bool:
     )
 
 
+CHAIN_ASKS = 3
+"""A message typed as this many asks or more with no separator, each named by its keyword
+("c73 profile hist nbp", "at risk list overview ltv cac"), is cut before each keyword."""
+
+
+_LEADS = {
+    *("who", "to", "should", "i", "we", "what", "whats", "how", "which", "show", "me", "my", "the"),
+    *("our", "segment", "segments"),
+}
+"""Words that lead an ask ("who to contact", "segment change"): a `keyword_chain` cut goes
+before them."""
+
+
+_TERSE = re.compile(
+    r"(?:" + "|".join(sorted(_LEADS)) + r"|for|of|by|them|pls|please|customers?|cust|client|id|list"
+    r"|vs|last|this|week|month|today|results|products?|sizes"
+    r"|#?c?\d[\d,.:$%]*|\$?\d[\w,.]*|[a-z]?\d+)[,.:;!?]*",
+    re.I,
+)
+"""A word of a `keyword_chain` outside its keywords: a word that leads an ask, a customer's id
+or a figure ("c73", "cac 28")."""
+
+
+_SENTENCE = re.compile(ASK_START.pattern + r"|\s*explain\b", re.I)
+
+
+def keyword_chain(text: str) -> list[str] | None:
+    """The asks of a message typed as `CHAIN_ASKS` or more named asks with no separator between
+    them, cut before the first keyword of each (`cues.KEYWORDS`, each word written out as
+    `entities.expand` writes it: "nbp", "hist"); None when the words name fewer, a piece's
+    keywords name two intents at once, or the message has a separator."""
+    words = text.split()
+    if len(separated(text)[0]) != 1 or len(words) > 3 * NAMED_WORDS or _SENTENCE.match(text):
+        return None  # a message that opens as a question or request is a sentence
+    spelled = [expand(w.lower()) for w in words]
+    found: list[tuple[int, int, str]] = []  # (first word, last word, intent) of each keyword
+    for a in range(len(words)):  # the words a keyword spans, in full ("incremental revenue")
+        for b in range(a, min(a + NAMED_WORDS, len(words))):
+            piece = " ".join(spelled[a : b + 1])
+            found += [
+                (a, b, KEYWORD_INTENT.get(key, key))
+                for key, (pat, _) in KEYWORDS.items()
+                if re.fullmatch(rf"(?:{pat})\w*[,.:;!?]*", piece)
+                or (a == b and " " in piece and re.search(pat, piece))  # "nbp": written out
+            ]
+    found = [  # a keyword inside a longer one of another intent is part of it ("segment change");
+        f  # one of words that only time or lead an ask ("this week") names none
+        for f in found
+        if not any(g[0] <= f[0] and f[1] <= g[1] and g[1] - g[0] > f[1] - f[0] for g in found)
+        and not all(_TERSE.fullmatch(w) for w in words[f[0] : f[1] + 1])
+    ]
+    covered = {i for a, b, _ in found for i in range(a, b + 1)}
+    if any(i not in covered and not _TERSE.fullmatch(w) for i, w in enumerate(words)):
+        return None  # words that name no ask: a sentence, not asks typed one after another
+    groups: list[tuple[str, int, int]] = []  # (intent, first word, last word) of each ask
+    for a, b, intent in sorted(found):
+        if groups and groups[-1][0] == intent:
+            groups[-1] = (intent, groups[-1][1], max(b, groups[-1][2]))
+        elif groups and a <= groups[-1][2]:  # two intents' keywords in the same words
+            return None
+        else:
+            groups.append((intent, a, b))
+    if len(groups) < CHAIN_ASKS or any(g[0] in KNOWN_OFF for g in groups):
+        return None
+    cuts = [0]
+    for prev, g in zip(groups, groups[1:]):  # the words that lead an ask go with it: "brief |
+        at = g[1]  # who to contact | tickets"
+        while at - 1 > prev[2] and words[at - 1].lower() in _LEADS:
+            at -= 1
+        cuts.append(at)
+    cuts.append(len(words))
+    return [" ".join(words[i:j]) for i, j in zip(cuts, cuts[1:])]
+
+
 def qualifier(side: str) -> bool:
     """A side that only qualifies the ask before it: how to sort it ("sorted by value") or the
     tone of a draft ("friendly tone", "keep it short and friendly")."""
     return bool(QUALIFIER.search(side))
+
+
+_RUN_ON = re.compile(r"^(?:what'?s|whats|what|how|why)\s+\w", re.I)
+_ASKED = re.compile(r"\b(?:what'?s|whats|what|how|why|who)\b", re.I)
+
+
+def run_on(left: str, right: str) -> bool:
+    """Two questions typed one after the other with nothing between them: the right side of a
+    word gap opens with a question word and the left asks one already ("customer #210 what
+    they bought what to recommend", "whats c13 churn chance what should i sell her next")."""
+    return bool(_RUN_ON.search(right.strip()) and _ASKED.search(left))
 
 
 def given_figure(side: str) -> bool:

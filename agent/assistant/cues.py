@@ -43,6 +43,9 @@ OUT_OF_SCOPE = re.compile(
     r"^\s*(?:please\s+)?(?:refund|cancel|ship|update|set up|book|buy|translate|delete|"
     r"install|order more|restock|reorder|change|edit|redesign|publish|rename)\b"
 )
+SHOP_ACTION = re.compile(r"^\s*(?:please\s+)?(?:refund|cancel|delete|restock|reorder)\b", re.I)
+"""The `OUT_OF_SCOPE` actions that never ask about anything ("refund c400 last order"), whatever
+the words after them read as; "update", "change" or "book" may ("update me on the kpis")."""
 REASON_FILTER = re.compile(
     r"(?:churn|main|top|primary|biggest|key)\s+(?:reason|driver|cause)|because of|due to|driven by"
     r"|(?:mostly|mainly|largely) (?:down to|about|from)|caused by|down to|lost to"
@@ -94,7 +97,7 @@ KEYWORDS = {  # intent -> (pattern, boost): cues that survive paraphrase
     ),
     "kpis": (
         r"repeat (?:purchase |customer )?(?:rate|%)|\baov\b|average order|\brevenue\b|\bsales\b|churned|"
-        r"active (?:customers|buyers)|\bkpis?\b|week over week|metrics|did we lose|returning customer"
+        r"active (?:customers|buyers)|\bkpis?\b|week over week|metrics|did we lose|returning (?:customer|buyer|shopper)"
         r"|weekly numbers|numbers (?:vs|versus|compared)|churn (?:this|last) week|takings|\bgmv\b|turnover"
         r"|order (?:count|volume)|retention rate|cart size|ticket size|spend per order",
         0.2,
@@ -187,11 +190,12 @@ ADVICE_Q = re.compile(
     r"|how to (?:handle|deal|treat|approach|win|keep|save|bring|get|stop|reduce|re.?engage)|does it (?:make sense|work|help)"
     r"|any (?:tips|advice|ideas)|(?:do|does) (?:[\w-]+ ){1,4}(?:actually |really |even )?work\b"
     r"|what (?:to|should (?:i|we)|do (?:i|we)|can (?:i|we)) do (?:about|with|when|if|for)\b|what to do\s*$)"
-    r"|\b(?:better|worse|more effective) than\b",
+    r"|^(?!.*\b(?:was|were|did|went|performed|last (?:week|month|campaign))\b).*?\b(?:better|worse|more effective) than\b",
     re.I,
 )
 """A question asking for advice ("is it ok to ...", "should I ...", "is SMS better than email"):
-the playbooks answer it, whatever customers or discounts it mentions."""
+the playbooks answer it, whatever customers or discounts it mentions; not a comparison of what
+was done ("was the SMS play better than the email play last week": the campaign's results)."""
 SEND_ASK = re.compile(
     r"^\s*(?:(?:can|could|would) you\s+|pl(?:ea)?se?\s+|pls\s+|go ahead and\s+|just\s+)*"
     r"(?:blast|send(?! me\b)|e-?mail|text|sms|message|push|fire off|shoot)\b"
@@ -231,7 +235,9 @@ RANK_BY = re.compile(
 SPLIT = re.compile(
     r"\?+\s*|;\s*|\s+\+\s+|\s+&\s+|\.\s+(?=[A-Za-z])|,?\s+(?:and\s+)?also\s+|,?\s+and then\s+"
     r"|(?:,\s*|\s+and\s+)(?:afterwards?|after that)\s+(?=[a-z]+\b)|,?\s+then\s+|,?\s+plus\s+"
-    r"|,?\s+and\s+(?=(?:what|how|who|which|whats|what's|show|list|draft|give|tell)\b)|,\s+(?=(?:what|how|who|which)\b)",
+    r"|,?\s+and\s+(?=(?:what|how|who|which|whats|what's|show|list|draft|give|tell|is it|should (?:i|we))\b)"
+    r"|,\s+(?=(?:what|how|who|which|(?:tell me|let me know) (?:if|whether)"
+    r"|why (?:is|are|was|were|did|does|do|would|might|has|have|the (?:first|top|second|last) one))\b)",
     re.I,
 )
 SEND_CUT = re.compile(
@@ -245,6 +251,10 @@ SEND_CUT = re.compile(
 before a joined ask to send ("show me the brief and send it to my partner"), or at a comma before
 an ask ("send the emails now, show kpis"), so that ask alone is refused."""
 BACK_REF = re.compile(r"\b(?:that|it|this|those|these|they|them|they're|theyre)\b", re.I)
+PERSON_REF = re.compile(r"\b(?:he|she|him|her|his|hers)\b", re.I)
+"""One customer referred back to as a person ("why is my best customer at risk, what's she
+bought"): like `BACK_REF` for the asks after a customer, not for what keeps a short part with
+the part before it."""
 CONTEXT = re.compile(
     r"^(?:they|he|she|i|we|it|this|that|our|my)\b(?!.*\b(?:what|how|who|which|why|when|show|list|give|tell|need|want"
     r"|like|can|could|should|would|draft|write|pull|send|compare)\b)",
@@ -277,7 +287,7 @@ GIVEN_FIGURE = re.compile(
     r"|(?:my |the |a |with (?:a |my )?)?budget(?: is| of)?|with)?\s*"
     + _AMOUNT
     + r"(?:\s+(?:to spend|budget|this (?:week|wk)|for (?:this|the) week|left))*\s*$"
-    r"|^(?:my|our|the)\s+(?:\w+\s+){0,2}(?:is|was|are|=|of)\s+" + _AMOUNT + r"\s*$",
+    r"|^(?:(?:my|our|the)\s+)?(?:\w+\s+){0,2}(?:is|was|are|=|of)\s+" + _AMOUNT + r"\s*$",
     re.I,
 )
 """A part that only gives a figure: the budget ("I have $350", "only 150 bucks this week") or a

@@ -347,6 +347,21 @@ def _segment(low: str) -> str | None:
 
 FILLER = r"(?<![\w'])(?:u+m+|u+h+m*|e+r+m+|h+m+)\b[,.]*"
 """A spoken filler ("um", "uhh", "erm", "hmm"), as dictation types it: no part of an ask."""
+INDIRECT = re.compile(
+    r"\b(?:(?:can|could|would) you\s+)?(?:please\s+)?(?:tell me|let me know|i (?:need|want|would like|'d like) to"
+    r" know|i wonder|(?:i'?m |i am )?wondering)\s+(?:if|whether)\s+(?:(it'?s|it is)|(i|we) should)\b",
+    re.I,
+)
+"""A yes-or-no question asked indirectly ("tell me if it's ok to send on a Sunday", "I wonder
+whether we should offer free shipping"): `direct` asks it directly."""
+
+
+def direct(text: str) -> str:
+    """`text` with each indirect yes-or-no question (`INDIRECT`) asked directly: "tell me if
+    it's ok to ..." -> "is it ok to ...", "I wonder whether we should ..." -> "should we ..."."""
+    return INDIRECT.sub(lambda m: "is it" if m.group(1) else f"should {m.group(2)}", text)
+
+
 SHORTHAND = {
     r"\bcusts?\b": "customers",
     r"\bcustomrs?\b|\bcustmers?\b|\bcusotmers?\b": "customers",
@@ -372,7 +387,7 @@ SHORTHAND = {
     r"\bppl\b": "people",
     r"\bnbp\b": "next best product",
     r"\bhist\b": "history",
-    r"\b(?:regulars|subscribers|members|clients)\b": "customers",
+    r"\b(?:regulars|subscribers|members|clients|patrons|shoppers|readers|households|guests)\b": "customers",
     FILLER: " ",
 }
 

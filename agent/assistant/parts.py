@@ -20,6 +20,9 @@ from agent.assistant.cues import ASK_START, BACK_REF, CONTEXT, NEGATED, SPLIT
 ADDED = re.compile(r"\b(?:also|plus)\b|[+&]", re.I)
 """A separator that adds an ask: a short part after it ("..., and also kpis") is an ask of its own."""
 
+_MARKER = re.compile(r"(?:(?<=\s)|^)\(?(?:([1-9])[).]|([a-hA-H])\))\s+")
+"""An item's marker in a list of asks typed in one message: "1)", "2.", "(3)", "a)", "b)"."""
+
 _REPEAT = (
     "\x00"  # `strong_parts`: the cut before a customer named again, a new ask whatever its length
 )
@@ -29,6 +32,7 @@ def strong_parts(message: str, mentions: Callable[[str], list]) -> list[str]:
     """The message cut at strong separators (a question mark, "also", "then", ...), a short
     part that refers back or only gives context kept with the part before it; `mentions` gives
     the customers a text names (`agent.assistant.entities.customer_mentions`)."""
+    message = enumerated(message)
     parts: list[tuple[str, str]] = []  # each part with the separator before it
     sep, at = "", 0
     for m in [*SPLIT.finditer(message), None]:
@@ -41,6 +45,7 @@ def strong_parts(message: str, mentions: Callable[[str], list]) -> list[str]:
             sep = ""
         if m:
             sep, at = sep + m.group(0), m.end()
+    parts = _weak_plus(parts, mentions)
     merged: list[str] = []
     lead = ""  # statements before the first ask ("We sent a code last Tuesday. Did it work?")
     for sep, p in parts:
@@ -54,6 +59,51 @@ def strong_parts(message: str, mentions: Callable[[str], list]) -> list[str]:
     if lead:  # statements only: one request
         merged.append(lead.strip(" ."))
     return merged
+
+
+def _weak_plus(parts: list[tuple[str, str]], mentions) -> list[tuple[str, str]]:
+    """A word or two joined by "plus" or "+" to what a customer did ("orders plus messages for
+    cust 96") is one part, joined by "and": the ask-split model weighs that join ("kpis and
+    c12 profile" are two asks), as it weighs any "and"."""
+    out: list[tuple[str, str]] = []
+    for sep, p in parts:
+        before = out[-1][1] if out else ""
+        if (
+            out
+            and ADDED.fullmatch(sep.strip(" ,").lower())
+            and len(before.split()) <= 2
+            and not mentions(before)
+            and mentions(p)
+        ):
+            out[-1] = (out[-1][0], f"{before} and {p}")
+        else:
+            out.append((sep, p))
+    return out
+
+
+def enumerated(message: str) -> str:
+    """The message with the markers of a list of asks ("a) the weekly digest b) tickets c)
+    ltv:cac", "1. kpis 2. who to call") written as semicolons: markers that count up from 1 or
+    a, two or more in a row; any other "5)" or "b)" is left as typed."""
+    run: list[re.Match] = []
+    for m in _MARKER.finditer(message):
+        if run and _label(m) == chr(ord(_label(run[-1])) + 1):
+            run.append(m)
+        elif len(run) > 1:
+            break
+        else:
+            run = [m] if _label(m) in ("1", "a") else []
+    if len(run) < 2:
+        return message
+    out, at = [], 0
+    for m in run:
+        out += [message[at : m.start()], "; " if message[: m.start()].strip() else ""]
+        at = m.end()
+    return "".join(out) + message[at:]
+
+
+def _label(m: re.Match) -> str:
+    return m.group(1) or m.group(2).lower()
 
 
 def _with_before(sep: str, p: str) -> bool:
@@ -70,16 +120,27 @@ def _with_before(sep: str, p: str) -> bool:
     )
 
 
+_TOLD = re.compile(
+    r"^(?:i|i'?m|i am|i'?ve|we|we'?re|we are|we'?ve)\b(?!.*\b(?:looking for|interested|curious|wonder))",
+    re.I,
+)
+"""A part the merchant tells about themselves ("I'm calling customer 812 tomorrow", "we had a
+slow week"): context for the ask after it when it asks nothing (`cues.CONTEXT`)."""
+
+
 def _statement(part: str, message: str) -> bool:
     """A sentence that tells rather than asks ("I can spare 100 dollars on incentives.",
     "Customer 900 just bought a grinder."): four words or more, ended by a full stop in the
-    message (not a question mark), and not opening with a question word or a request; or a
+    message (not a question mark), or by any separator when the merchant tells about
+    themselves (`_TOLD`), and not opening with a question word or a request; or a
     figure given before the ask it is for ("I have $350, who should I contact", "my CAC is $55,
     what's the ratio")."""
     if given_figure(part):
         return True
     if len(part.split()) < 4 or ASK_START.search(part):
         return False
+    if _TOLD.search(part) and CONTEXT.search(part):  # "I'm calling customer 812 tomorrow, ..."
+        return True
     at = message.find(part)
     rest = message[at + len(part) :].lstrip() if at >= 0 else ""
     return rest.startswith(".") and not rest.startswith("..")

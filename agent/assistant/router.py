@@ -27,10 +27,12 @@ from agent.assistant.asks import (
     boundaries,
     features,
     given_figure,
+    keyword_chain,
     named_list,
     negated,
     opens_ask,
     qualifier,
+    run_on,
     separated,
     shorthand,
     weighed,
@@ -40,10 +42,18 @@ from agent.assistant.cues import (
     AND_SPLIT,
     ASK_START,
     BACK_REF,
-    FIRST_ONE,
     OUT_OF_SCOPE,
+    PERSON_REF,
+    SHOP_ACTION,
 )
-from agent.assistant.entities import FILLER, Entities, customer_mentions, expand, extract
+from agent.assistant.entities import (
+    FILLER,
+    Entities,
+    customer_mentions,
+    direct,
+    expand,
+    extract,
+)
 from agent.assistant.intent_model import NONE, WEIGHT, IntentModel
 from agent.assistant.nudges import (
     CUSTOMER_INTENTS,
@@ -119,7 +129,7 @@ class Router:
         """The intent (None when nothing fits well enough) and every intent's score: how close
         the request is to each intent's examples, what the intent model reads in it, then the
         nudges of its keywords, of what it names, of whether it asks to write, and of the lists
-        it asks for, in that order."""
+        it asks for, in that order. An action on the shop (`cues.SHOP_ACTION`) fits none."""
         ents = ents or extract(self.session, text)
         scores = self._similarities(text)
         low = expand(text.lower())
@@ -130,6 +140,8 @@ class Router:
         write_nudges(scores, text, low)
         list_nudges(scores, text, low, ents, has_id=has_id)
         best = max(scores, key=scores.__getitem__)
+        if SHOP_ACTION.search(text):  # "refund c400 last order": an action, no tool's ask
+            return None, scores
         return (best if scores[best] >= MIN_SCORE else None), scores
 
     def _similarities(self, text: str) -> dict[str, float]:
@@ -157,8 +169,9 @@ class Router:
         and parts with the same intent are one ask. Spoken fillers ("um", "uh") are no part of
         any ask."""
         message = " ".join(re.sub(FILLER, " ", message, flags=re.I).split()) or message
+        merged = [direct(p) for p in self._parts(message)]  # "tell me if it's ok": "is it ok"
+        message = direct(message)
         whole = extract(self.session, message)  # (a send, blast or export is set aside by `ask`)
-        merged = self._parts(message)
         if self._split_model() is not None:  # where "and", a comma or "+" joins two asks
             merged = [q for p in merged for q in self._learned_split(p)]
         elif len(merged) == 1:  # "the weekly brief and the segment changes": two asks if both
@@ -190,7 +203,7 @@ class Router:
             else:  # "who is C000777, what did they buy": the customer named before; one
                 # named only later ("my best customers list, then tell me about c12") when
                 # this ask refers to someone ("why are they at risk? C000123")
-                src = named or (whole if BACK_REF.search(p) else None)
+                src = named or (whole if _refers(p) else None)
                 if src is not None and not ADVICE_Q.search(p):  # advice is general: "... what's
                     # the best time of day to send it?"
                     e.about(src)
@@ -301,7 +314,7 @@ class Router:
         model = self._split_model()
         if model is None or depth > 2:
             return [text]
-        if depth == 0 and (listed := self._list_split(text, model)):
+        if depth == 0 and (listed := self._list_split(text, model) or keyword_chain(text)):
             return listed
         best: tuple[float, str, str, str] | None = None
         typed = depth > 0 and gaps  # a side of a split at a word gap
@@ -319,7 +332,7 @@ class Router:
             if (
                 not sep.strip()
                 and opens_ask(b)
-                and sa.intent is None
+                and (sa.intent is None or SHOP_ACTION.search(a))
                 and OUT_OF_SCOPE.search(expand(a.lower()))
                 and sb.intent not in KNOWN_OFF
                 and sb.top >= MIN_SIDE
@@ -328,6 +341,8 @@ class Router:
             if not self._weighed(a, b, sa, sb):
                 continue
             p = model.proba(features(sep, a, b, sa, sb, whole))
+            if not sep.strip() and run_on(a, b):  # "c13 churn chance what should i sell her"
+                p = max(p, THRESHOLD)
             if p >= THRESHOLD and (best is None or p > best[0]):
                 best = (p, a, sep, b)
         if best is None:
@@ -421,12 +436,12 @@ class Router:
             if intent == "clv_by_segment" and "segment_change" in intents:
                 continue
             later = routed[i + 1 :]
-            draft = next((j for j, r in enumerate(later) if r[0] == "draft" and r[1].at_risk), None)
-            if (  # unless an ask between reads the list ("..., why the first one is at risk")
-                intent == "at_risk_list"
-                and draft is not None
-                and not later[draft][1].customer_ids
-                and not any(_reads_list(r) for r in later[:draft])
+            if (  # the next ask drafts for it; not when an ask between reads the list ("...,
+                intent == "at_risk_list"  # why the first one is at risk") or asks another thing
+                and later  # ("list them, tell me whether a discount is wise, and draft ...")
+                and later[0][0] == "draft"
+                and later[0][1].at_risk
+                and not later[0][1].customer_ids
             ):
                 continue
             if (
@@ -452,12 +467,6 @@ def _inherit_margin(ask: str) -> float:
     return 0.0 if re.match(r"(?:the|our|my)\b", ask.strip(), re.I) else INHERIT_MARGIN
 
 
-def _reads_list(routed) -> bool:
-    """An ask about a customer of the list before it ("why the first one is at risk")."""
-    intent, e, p = routed
-    return intent in CUSTOMER_INTENTS and not e.customer_ids and bool(FIRST_ONE.search(p))
-
-
 def _about(text: str, ents: Entities, own: bool = False) -> str:
     """What a part that names no customer of its own reads as when it is about the customer
     named before it ("their purchases" after "profile of C000222"): prefixed with that id; or,
@@ -467,7 +476,12 @@ def _about(text: str, ents: Entities, own: bool = False) -> str:
         return text
     if ents.customer_ids:
         return f"{ents.customer_ids[0]} {text}"
-    return f"{EXAMPLE_ID} {text}" if ents.rank and BACK_REF.search(text) else text
+    return f"{EXAMPLE_ID} {text}" if ents.rank and _refers(text) else text
+
+
+def _refers(text: str) -> bool:
+    """Whether an ask refers back to someone ("what did they buy", "what's she bought")."""
+    return bool(BACK_REF.search(text) or PERSON_REF.search(text))
 
 
 def _normalised(session, text: str) -> str:

@@ -84,6 +84,7 @@ PERSONAL = re.compile(
     r"|credit card|card numbers?|passwords?"
     r"|\b(?:their|customers?'?|clients?'?|shoppers?'?|all|every|the|his|her|those|these) (?:customer |client )?"
     r"e-?mails?\b(?! (?:to|for|them|about)\b)"
+    r"(?!(?:\s+(?:and|&)\s+(?:sms|texts?))?\s+(?:(?:we|i|you)(?:'ve| have)?\s+)?sent\b)"
     r"|\b(?:customers?'?|clients?'?|shoppers?'?|buyers?'?|their|his|her) (?:full |first |last |real )?names?\b"
     r"|\b(?:full|first|last|real) names?\b|\bsurnames?\b|\bnames? (?:and|&) e-?mails?|\bnames? of (?:the |my |all )?customers",
     _I,
@@ -94,7 +95,8 @@ RETRIEVE = re.compile(
     _I,
 )
 ADVICE = re.compile(
-    r"(?:^|[,.;:!?]\s*)(?:should|shall|is|are|would|does|do (?:i|we)|how (?:much|big|far)|what do you think)\b"
+    r"(?:^|[,.;:!?]\s*)(?:should|shall|is|are|would|does|do (?:i|we)|how (?:much|big|far)|what do you think"
+    r"|what(?:'s|s| is) (?:a |the )?(?:right|best|ideal|typical|usual|normal|good))\b"
     r"(?![^?]*\b(?:you (?:draft|write|send|give|make|create)|for me)\b)",
     _I,
 )

@@ -377,6 +377,8 @@ _SPLIT_FILES = {
     "held-out 8": "planner_phrasings_heldout_8.yaml",
     "dev 8": "planner_phrasings_dev_8.yaml",
     "held-out 9": "planner_phrasings_heldout_9.yaml",
+    "dev 9": "planner_phrasings_dev_9.yaml",
+    "held-out 10": "planner_phrasings_heldout_10.yaml",
 }
 PHRASING_SPLITS = {k: f for k, f in _SPLIT_FILES.items() if (files("evals") / "data" / f).is_file()}
 """The dev split (the planner is tuned on it); held-out 1, written first and frozen, whose misses
@@ -393,8 +395,10 @@ by a seventh writer (2026-12-04), from one pool of 450 (200 several asks in one,
 with one-ask look-alikes) split at random the same way; dev 7 with held-out 8, by an eighth writer
 (2026-12-05), asked for the same shapes written as many different merchants (non-native
 speakers, an agency analyst, all caps and emojis); dev 8 with held-out 9, by a ninth writer
-(2026-12-07), as merchants who type the way they talk (dictation, context first, shorthand). A
-split is reported once its file exists."""
+(2026-12-07), as merchants who type the way they talk (dictation, context first, shorthand); dev 9 with
+held-out 10, by a tenth writer (2026-12-07), as a shop team talks in a work chat (the ask inside
+a longer sentence, questions, numbered lists, what they do not want). A split is reported once
+its file exists."""
 SPLIT_LABELS = {"held-out": "held-out 1 (seen)"}
 
 

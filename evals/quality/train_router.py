@@ -24,7 +24,7 @@ import numpy as np
 
 from tools.demo.store import generate_store
 
-TRAIN_SPLITS = ("dev", "dev 2", "dev 3", "dev 4", "dev 5", "dev 6", "dev 7", "dev 8")
+TRAIN_SPLITS = ("dev", "dev 2", "dev 3", "dev 4", "dev 5", "dev 6", "dev 7", "dev 8", "dev 9")
 """The phrasing splits the intent model learns from (besides the planner's examples)."""
 OUT = Path(__file__).resolve().parents[2] / "agent" / "data"
 

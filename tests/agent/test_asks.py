@@ -13,10 +13,13 @@ from agent.assistant.asks import (
     at_repeats,
     boundaries,
     given_figure,
+    keyword_chain,
     negated,
     qualifier,
+    run_on,
     shared_quantity,
 )
+from agent.assistant.parts import enumerated
 
 
 def _cuts(text: str, gaps: bool = True) -> list[tuple[str, str]]:
@@ -144,3 +147,31 @@ def test_a_customer_named_again_after_words_about_them_starts_another_ask():
         "compare c15 with c16"
     ]
     assert at_repeats("c15 c15", [M(0, 3, "C000015"), M(4, 7, "C000015")]) == ["c15 c15"]
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        ("c20 profile hist nbp", ["c20 profile", "hist", "nbp"]),
+        ("tickets at risk list ltv cac 40", ["tickets", "at risk list", "ltv cac 40"]),
+        ("kpis who to contact overview", ["kpis", "who to contact", "overview"]),
+        ("brief segment change tickets", ["brief", "segment change", "tickets"]),
+        ("kpis tickets", None),  # two: the ask-split model weighs their one gap
+        ("explain why my best customer might churn", None),  # a sentence
+        ("at risk customers sorted by value this week", None),  # words that name no ask
+        ("kpis, tickets and the brief", None),  # separators: split there
+    ],
+)
+def test_named_asks_typed_one_after_another_are_cut_before_each_keyword(text, asks):
+    assert keyword_chain(text) == asks
+
+
+def test_numbered_asks_and_run_on_questions():
+    assert enumerated("a) the brief b) tickets c) kpis") == "the brief ; tickets ; kpis"
+    assert enumerated("1. kpis 2. who to contact") == "kpis ; who to contact"
+    assert enumerated("draft for my top 5) now") == "draft for my top 5) now"  # no list
+    assert enumerated("b) kpis c) brief") == "b) kpis c) brief"  # does not count up from a
+    assert run_on("customer #9 what they bought", "what to recommend")
+    assert run_on("whats c13 churn chance", "what should i sell her next")
+    assert not run_on("c12", "what did they buy")  # one question about c12
+    assert not run_on("kpis", "who to contact")  # "who" may be relative: the model weighs it

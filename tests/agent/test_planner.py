@@ -32,7 +32,8 @@ HELDOUT_7_FLOOR = 0.80
 """Held-out 7's floor: its writer wrote mostly several asks in one and one-ask look-alikes (79.2%
 before dev 6 was used, 86.3% after, 2026-12-04); held-out 8's, an eighth writer's many merchants
 (82.1% before dev 7 was used, 85.2% after, 2026-12-05); held-out 9's, a ninth writer's
-dictation and shorthand (89.0% before dev 8 was used, 89.6% after, 2026-12-07)."""
+dictation and shorthand (89.0% before dev 8 was used, 89.6% after, 2026-12-07); held-out 10's,
+a tenth writer's shop team in a work chat (88.5% before dev 9 was used, 2026-12-07)."""
 
 
 @pytest.fixture(scope="module")
@@ -122,12 +123,13 @@ def test_no_blind_phrasing_leaked_into_what_the_planner_is_tuned_on():
     assert not texts("planner_phrasings_dev_5.yaml") & texts("planner_phrasings_heldout_6.yaml")
     every_dev = tuned | {
         t
-        for n in ("dev_4", "dev_5", "dev_6", "dev_7", "dev_8")
+        for n in ("dev_4", "dev_5", "dev_6", "dev_7", "dev_8", "dev_9")
         for t in texts(f"planner_phrasings_{n}.yaml")
     }
     assert not every_dev & texts("planner_phrasings_heldout_7.yaml")
     assert not every_dev & texts("planner_phrasings_heldout_8.yaml")
     assert not every_dev & texts("planner_phrasings_heldout_9.yaml")
+    assert not every_dev & texts("planner_phrasings_heldout_10.yaml")
 
 
 def test_the_shipped_intent_model_is_trained_on_the_dev_phrasings_of_today():
@@ -256,6 +258,7 @@ def test_held_out_phrasings_reach_the_right_tools(assistant):
         ("held-out 7", HELDOUT_7_FLOOR),
         ("held-out 8", HELDOUT_7_FLOOR),
         ("held-out 9", HELDOUT_7_FLOOR),
+        ("held-out 10", HELDOUT_7_FLOOR),
     ],
 )
 def test_blind_held_out_phrasings_reach_the_right_tools(assistant, split, floor):
@@ -820,6 +823,62 @@ def test_dictation_shorthand_advice_after_asks_and_a_customer_named_by_rank(assi
     on them (alone, or after a help question, it is how to use the assistant); "they" after
     "my best customer" is that customer, whose history is read."""
     assert [s.tool for s in assistant.ask(text).trace] == tools
+
+
+@pytest.mark.parametrize(
+    ("text", "tools"),
+    [
+        (
+            "a) the kpis b) support tickets c) who to contact",
+            ["store_kpis", "support_tickets", "prioritise_interventions"],
+        ),
+        (
+            "who should I contact, and tell me if it's ok to text them on a Sunday",
+            ["prioritise_interventions", "search_playbooks"],
+        ),
+        (
+            "whats c88 churn chance what should i recommend to him",
+            ["explain_customer", "next_best_product"],
+        ),
+        ("was the email play better than the sms play last month?", ["campaign_results"]),
+        ("is email better than sms", ["search_playbooks"]),
+        ("what's the best discount size for lapsed buyers, 10 or 25%?", ["search_playbooks"]),
+        ("show the emails we sent c45", ["customer_history"]),
+        ("give me the emails of my customers", []),
+        ("cancel c90 last order what's his churn chance", ["explain_customer"]),
+        ("purchases plus messages for cust 77", ["customer_history"]),
+        ("kpis plus profile of c12", ["store_kpis", "explain_customer"]),
+        ("I'm phoning customer 55 later, what should I offer her", ["next_best_product"]),
+        (
+            "why is my top customer at risk and what has she ordered",
+            ["list_customers", "explain_customer", "customer_history"],
+        ),
+        ("our at-risk patrons, then the store overview", ["at_risk_customers", "store_overview"]),
+        ("CAC is 30 dollars, what's my LTV ratio", ["clv_ltv_cac"]),
+        ("c20 profile hist nbp", ["explain_customer", "customer_history", "next_best_product"]),
+        (
+            "brief segment change tickets",
+            ["weekly_brief", "segment_summary", "segment_migration", "support_tickets"],
+        ),
+        (
+            "list the at-risk customers, tell me whether a win-back discount is wise, and draft"
+            " offers for the top 3",
+            ["at_risk_customers", "search_playbooks", "queue_drafts"],
+        ),
+    ],
+)
+def test_a_shop_team_s_chat_lists_indirect_questions_and_run_on_questions(assistant, text, tools):
+    """Asks numbered "a) b) c)" are asks; "tell me if it's ok to ..." is advice; two questions
+    typed with nothing between are two; a comparison of plays that ran is their results, of
+    channels in general advice; a discount's size asked about is advice, not a draft over the
+    cap; the emails we sent a customer are their history, not personal data; an order refunded
+    or cancelled is refused alone; a word "plus" a customer's is weighed as "and"; what the
+    merchant tells about themselves leads the ask; "she" after "my top customer" is them; a
+    shop's word for customers ("patrons") is no ask of its own; "CAC is 30 dollars" is the
+    figure for the ratio; asks typed one after another by name ("c20 profile hist nbp") are as
+    many; an advice ask between a list and its drafts keeps the list first (the
+    drafts look the list up again: each tool is compared at its first place)."""
+    assert list(dict.fromkeys(s.tool for s in assistant.ask(text).trace)) == tools
 
 
 def test_drafts_for_the_customers_who_consent_go_to_them(own_queue):
