@@ -281,7 +281,7 @@ emails sent to a customer, a shop's own words for customers): 2 133/134, 3 140/1
 211/218, 6 198/208, 7 152/168, 8 144/162 (1,174/1,245), 9 141/154, 10 144/165 (with the code
 mended and the models as before: 147/165; retraining the models on dev 9 cost held-out 10 three
 phrasings and gave held-out 9 two); then with asks typed one after another by name cut before
-each keyword (`agent.assistant.asks.keyword_chain`): 7 154/168 (1,176/1,245), 9 142/154, the
+each keyword (`agent.assistant.parts.keyword_chain`): 7 154/168 (1,176/1,245), 9 142/154, the
 others unchanged (1,462/1,564 in all)."""
 ROUTING_FLOORS = {
     "held-out": 0.90,

@@ -29,15 +29,7 @@ from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
-from agent.assistant.cues import (
-    ASK_START,
-    GIVEN_FIGURE,
-    KEYWORD_INTENT,
-    KEYWORDS,
-    NEGATED,
-    QUALIFIER,
-)
-from agent.assistant.entities import expand
+from agent.assistant.cues import GIVEN_FIGURE, KEYWORD_INTENT, KEYWORDS, NEGATED, QUALIFIER
 
 MODEL_FILE = "ask_split.json"
 BOUNDARY = re.compile(
@@ -280,80 +272,6 @@ def named_list(pieces: list[str], seps: list[str], sides: list[Side]) -> bool:
         and len({s.intent for s in sides}) == len(sides)
         and all(_keyword(p, s.intent) for p, s in zip(pieces, sides))
     )
-
-
-CHAIN_ASKS = 3
-"""A message typed as this many asks or more with no separator, each named by its keyword
-("c73 profile hist nbp", "at risk list overview ltv cac"), is cut before each keyword."""
-
-
-_LEADS = {
-    *("who", "to", "should", "i", "we", "what", "whats", "how", "which", "show", "me", "my", "the"),
-    *("our", "segment", "segments"),
-}
-"""Words that lead an ask ("who to contact", "segment change"): a `keyword_chain` cut goes
-before them."""
-
-
-_TERSE = re.compile(
-    r"(?:" + "|".join(sorted(_LEADS)) + r"|for|of|by|them|pls|please|customers?|cust|client|id|list"
-    r"|vs|last|this|week|month|today|results|products?|sizes"
-    r"|#?c?\d[\d,.:$%]*|\$?\d[\w,.]*|[a-z]?\d+)[,.:;!?]*",
-    re.I,
-)
-"""A word of a `keyword_chain` outside its keywords: a word that leads an ask, a customer's id
-or a figure ("c73", "cac 28")."""
-
-
-_SENTENCE = re.compile(ASK_START.pattern + r"|\s*explain\b", re.I)
-
-
-def keyword_chain(text: str) -> list[str] | None:
-    """The asks of a message typed as `CHAIN_ASKS` or more named asks with no separator between
-    them, cut before the first keyword of each (`cues.KEYWORDS`, each word written out as
-    `entities.expand` writes it: "nbp", "hist"); None when the words name fewer, a piece's
-    keywords name two intents at once, or the message has a separator."""
-    words = text.split()
-    if len(separated(text)[0]) != 1 or len(words) > 3 * NAMED_WORDS or _SENTENCE.match(text):
-        return None  # a message that opens as a question or request is a sentence
-    spelled = [expand(w.lower()) for w in words]
-    found: list[tuple[int, int, str]] = []  # (first word, last word, intent) of each keyword
-    for a in range(len(words)):  # the words a keyword spans, in full ("incremental revenue")
-        for b in range(a, min(a + NAMED_WORDS, len(words))):
-            piece = " ".join(spelled[a : b + 1])
-            found += [
-                (a, b, KEYWORD_INTENT.get(key, key))
-                for key, (pat, _) in KEYWORDS.items()
-                if re.fullmatch(rf"(?:{pat})\w*[,.:;!?]*", piece)
-                or (a == b and " " in piece and re.search(pat, piece))  # "nbp": written out
-            ]
-    found = [  # a keyword inside a longer one of another intent is part of it ("segment change");
-        f  # one of words that only time or lead an ask ("this week") names none
-        for f in found
-        if not any(g[0] <= f[0] and f[1] <= g[1] and g[1] - g[0] > f[1] - f[0] for g in found)
-        and not all(_TERSE.fullmatch(w) for w in words[f[0] : f[1] + 1])
-    ]
-    covered = {i for a, b, _ in found for i in range(a, b + 1)}
-    if any(i not in covered and not _TERSE.fullmatch(w) for i, w in enumerate(words)):
-        return None  # words that name no ask: a sentence, not asks typed one after another
-    groups: list[tuple[str, int, int]] = []  # (intent, first word, last word) of each ask
-    for a, b, intent in sorted(found):
-        if groups and groups[-1][0] == intent:
-            groups[-1] = (intent, groups[-1][1], max(b, groups[-1][2]))
-        elif groups and a <= groups[-1][2]:  # two intents' keywords in the same words
-            return None
-        else:
-            groups.append((intent, a, b))
-    if len(groups) < CHAIN_ASKS or any(g[0] in KNOWN_OFF for g in groups):
-        return None
-    cuts = [0]
-    for prev, g in zip(groups, groups[1:]):  # the words that lead an ask go with it: "brief |
-        at = g[1]  # who to contact | tickets"
-        while at - 1 > prev[2] and words[at - 1].lower() in _LEADS:
-            at -= 1
-        cuts.append(at)
-    cuts.append(len(words))
-    return [" ".join(words[i:j]) for i, j in zip(cuts, cuts[1:])]
 
 
 def qualifier(side: str) -> bool:

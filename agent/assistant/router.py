@@ -27,7 +27,6 @@ from agent.assistant.asks import (
     boundaries,
     features,
     given_figure,
-    keyword_chain,
     named_list,
     negated,
     opens_ask,
@@ -62,7 +61,7 @@ from agent.assistant.nudges import (
     list_nudges,
     write_nudges,
 )
-from agent.assistant.parts import strong_parts
+from agent.assistant.parts import keyword_chain, strong_parts
 from agent.assistant.prompts import INTENT_EXAMPLES
 
 MIN_SCORE = 0.38
@@ -200,12 +199,13 @@ class Router:
             own = e.names_customer
             if own:
                 named = e
-            else:  # "who is C000777, what did they buy": the customer named before; one
+            elif not ADVICE_Q.search(p):  # advice is general ("... what's the best time of day
+                # to send it?", "why is my best customer at risk and what should i do about it");
+                # else the customer named before ("who is C000777, what did they buy"), or one
                 # named only later ("my best customers list, then tell me about c12") when
                 # this ask refers to someone ("why are they at risk? C000123")
                 src = named or (whole if _refers(p) else None)
-                if src is not None and not ADVICE_Q.search(p):  # advice is general: "... what's
-                    # the best time of day to send it?"
+                if src is not None:
                     e.about(src)
                 e.rank = e.rank or whole.rank
             intent, scores = self.classify(_about(p, e, own), e)

@@ -13,13 +13,12 @@ from agent.assistant.asks import (
     at_repeats,
     boundaries,
     given_figure,
-    keyword_chain,
     negated,
     qualifier,
     run_on,
     shared_quantity,
 )
-from agent.assistant.parts import enumerated
+from agent.assistant.parts import enumerated, keyword_chain
 
 
 def _cuts(text: str, gaps: bool = True) -> list[tuple[str, str]]:

@@ -857,6 +857,10 @@ def test_dictation_shorthand_advice_after_asks_and_a_customer_named_by_rank(assi
         ("CAC is 30 dollars, what's my LTV ratio", ["clv_ltv_cac"]),
         ("c20 profile hist nbp", ["explain_customer", "customer_history", "next_best_product"]),
         (
+            "why is my top customer at risk and what should we do about that",
+            ["list_customers", "explain_customer", "search_playbooks"],
+        ),
+        (
             "brief segment change tickets",
             ["weekly_brief", "segment_summary", "segment_migration", "support_tickets"],
         ),
@@ -876,7 +880,8 @@ def test_a_shop_team_s_chat_lists_indirect_questions_and_run_on_questions(assist
     merchant tells about themselves leads the ask; "she" after "my top customer" is them; a
     shop's word for customers ("patrons") is no ask of its own; "CAC is 30 dollars" is the
     figure for the ratio; asks typed one after another by name ("c20 profile hist nbp") are as
-    many; an advice ask between a list and its drafts keeps the list first (the
+    many; advice asked after a customer's ask is general; an advice ask between a list and its
+    drafts keeps the list first (the
     drafts look the list up again: each tool is compared at its first place)."""
     assert list(dict.fromkeys(s.tool for s in assistant.ask(text).trace)) == tools
 
