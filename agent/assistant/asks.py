@@ -280,7 +280,7 @@ def qualifier(side: str) -> bool:
     return bool(QUALIFIER.search(side))
 
 
-_RUN_ON = re.compile(r"^(?:what'?s|whats|what|how|why)\s+\w", re.I)
+_RUN_ON = re.compile(r"^(?:what'?s|whats|what|how|why|who (?:should|to))\s+\w", re.I)
 _ASKED = re.compile(r"\b(?:what'?s|whats|what|how|why|who)\b", re.I)
 
 

@@ -98,7 +98,7 @@ KEYWORDS = {  # intent -> (pattern, boost): cues that survive paraphrase
     "kpis": (
         r"repeat (?:purchase |customer )?(?:rate|%)|\baov\b|average order|\brevenue\b|\bsales\b|churned|"
         r"active (?:customers|buyers)|\bkpis?\b|week over week|metrics|did we lose|returning (?:customer|buyer|shopper)"
-        r"|weekly numbers|numbers (?:vs|versus|compared)|churn (?:this|last) week|takings|\bgmv\b|turnover"
+        r"|weekly numbers|key (?:numbers|metrics|figures|stats)|numbers (?:vs|versus|compared)|churn (?:this|last) week|takings|\bgmv\b|turnover"
         r"|order (?:count|volume)|retention rate|cart size|ticket size|spend per order",
         0.2,
     ),
@@ -185,7 +185,7 @@ KEYWORD_INTENT = {
 ADVICE_Q = re.compile(
     r"^\s*(?:is it (?:\w+ ){0,2}(?:ok|okay|fine|wise|smart|sensible|good|bad|idea|worth|legal|allowed|better|mistake|risky"
     r"|effective|appropriate|too|pushy|spammy|annoying|overkill|creepy|enough)\b|(?:when )?should (?:i|we)\b"
-    r"|how (?:often|much|many times|soon|long) should (?:i|we)|what(?:'s| is|s)? (?:a |the )?(?:good|best|right) (?!add.?on)"
+    r"|how (?:often|much|many times|soon|long) should (?:i|we)|what(?:'s| is|s)? (?:a |the )?(?:good|best|right|healthy|normal|typical|reasonable|decent) (?!add.?on)"
     r"|(?:what|which) (?:\w+ )?works?\b|how (?:do|does|would) (?:other|most|successful|good|big) (?:shops|stores|brands|merchants|retailers|businesses)"
     r"|how to (?:handle|deal|treat|approach|win|keep|save|bring|get|stop|reduce|re.?engage)|does it (?:make sense|work|help)"
     r"|any (?:tips|advice|ideas)|(?:do|does) (?:[\w-]+ ){1,4}(?:actually |really |even )?work\b"
@@ -235,7 +235,8 @@ RANK_BY = re.compile(
 SPLIT = re.compile(
     r"\?+\s*|;\s*|\s+\+\s+|\s+&\s+|\.\s+(?=[A-Za-z])|,?\s+(?:and\s+)?also\s+|,?\s+and then\s+"
     r"|(?:,\s*|\s+and\s+)(?:afterwards?|after that)\s+(?=[a-z]+\b)|,?\s+then\s+|,?\s+plus\s+"
-    r"|,?\s+and\s+(?=(?:what|how|who|which|whats|what's|show|list|draft|give|tell|is it|should (?:i|we))\b)"
+    r"|,?\s+and\s+(?=(?:what|how|who|which|whats|what's|show|list|draft|give|tell|is it|should (?:i|we)"
+    r"|why (?:is|are|was|were|did|does|do|would|might|has|have|she|he|they|it))\b)"
     r"|,\s+(?=(?:what|how|who|which|(?:tell me|let me know) (?:if|whether)"
     r"|why (?:is|are|was|were|did|does|do|would|might|has|have|the (?:first|top|second|last) one))\b)",
     re.I,

@@ -45,14 +45,7 @@ from agent.assistant.cues import (
     PERSON_REF,
     SHOP_ACTION,
 )
-from agent.assistant.entities import (
-    FILLER,
-    Entities,
-    customer_mentions,
-    direct,
-    expand,
-    extract,
-)
+from agent.assistant.entities import FILLER, Entities, customer_mentions, direct, expand, extract
 from agent.assistant.intent_model import NONE, WEIGHT, IntentModel
 from agent.assistant.nudges import (
     CUSTOMER_INTENTS,
@@ -272,7 +265,11 @@ class Router:
         found = boundaries(text, gaps=gaps and (typed or not opens))
         tail = gaps and opens and not typed and not found  # "why c333 at risk ltv cac": a
         if tail:  # named ask typed after the question, its last words
-            found = [x for x in boundaries(text) if len(x[2].split()) <= ANCHOR_WORDS]
+            found = [
+                x
+                for x in boundaries(text)
+                if len(x[2].split()) <= ANCHOR_WORDS or run_on(x[0], x[2])
+            ]
         if not found:
             return []
         whole = extract(self.session, text)

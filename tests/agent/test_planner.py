@@ -856,6 +856,12 @@ def test_dictation_shorthand_advice_after_asks_and_a_customer_named_by_rank(assi
         ("our at-risk patrons, then the store overview", ["at_risk_customers", "store_overview"]),
         ("CAC is 30 dollars, what's my LTV ratio", ["clv_ltv_cac"]),
         ("c20 profile hist nbp", ["explain_customer", "customer_history", "next_best_product"]),
+        ("the emails we sent c61 and why she is at risk", ["customer_history", "explain_customer"]),
+        ("key metrics pls", ["store_kpis"]),
+        (
+            "how often should i text subscribers who to contact this week",
+            ["search_playbooks", "prioritise_interventions"],
+        ),
         (
             "why is my top customer at risk and what should we do about that",
             ["list_customers", "explain_customer", "search_playbooks"],
