@@ -237,7 +237,7 @@ SPLIT = re.compile(
     r"|(?:,\s*|\s+and\s+)(?:afterwards?|after that)\s+(?=[a-z]+\b)|,?\s+then\s+|,?\s+plus\s+"
     r"|,?\s+and\s+(?=(?:what|how|who|which|whats|what's|show|list|draft|give|tell|is it|should (?:i|we)"
     r"|why (?:is|are|was|were|did|does|do|would|might|has|have|she|he|they|it))\b)"
-    r"|,\s+(?=(?:what|how|who|which|(?:tell me|let me know) (?:if|whether)"
+    r"|,\s+(?=(?:what|how|who|which|(?:tell me|let me know) (?:if|whether|why|what|how|who|which)"
     r"|why (?:is|are|was|were|did|does|do|would|might|has|have|the (?:first|top|second|last) one))\b)",
     re.I,
 )

@@ -859,6 +859,10 @@ def test_dictation_shorthand_advice_after_asks_and_a_customer_named_by_rank(assi
         ("the emails we sent c61 and why she is at risk", ["customer_history", "explain_customer"]),
         ("key metrics pls", ["store_kpis"]),
         (
+            "show the VIPs at risk, tell me why c77 is on the list, and draft her an email",
+            ["at_risk_customers", "explain_customer", "queue_drafts"],
+        ),
+        (
             "how often should i text subscribers who to contact this week",
             ["search_playbooks", "prioritise_interventions"],
         ),
