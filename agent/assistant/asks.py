@@ -30,6 +30,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from agent.assistant.cues import GIVEN_FIGURE, KEYWORD_INTENT, KEYWORDS, NEGATED, QUALIFIER
+from agent.assistant.entities import CUSTOMER_SYNONYMS
 
 MODEL_FILE = "ask_split.json"
 BOUNDARY = re.compile(
@@ -78,10 +79,7 @@ def opens_ask(side: str) -> bool:
 _BACK = re.compile(
     r"\b(?:that|it|this|those|these|they|them|he|she|him|her|his|their|ones?)\b", re.I
 )
-_CUSTOMERS = (
-    r"customers?|custs?|clients?|buyers?|shoppers?|members?|subscribers?|regulars?|patrons?"
-    r"|readers?|households?|guests?"
-)
+_CUSTOMERS = r"customers?|custs?|buyers?|" + "|".join(f"{w}s?" for w in CUSTOMER_SYNONYMS)
 """A shop's words for its customers: no ask starts with one ("our at-risk | readers")."""
 _JOINS_END = re.compile(
     r"\b(?:for|of|in|on|with|by|to|from|at|per|since|vs|than|about|the|a|an|my|our|your|their|his"

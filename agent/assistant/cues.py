@@ -232,13 +232,16 @@ RANK_BY = re.compile(
     r"|value at stake|value|clv|predicted (?:clv|value)|lifetime value|spend|revenue)\b",
     re.I,
 )
+_WHY = (
+    r"why (?:is|are|was|were|did|does|do|would|might|has|have"  # a why-question, not "why the risk"
+)
 SPLIT = re.compile(
     r"\?+\s*|;\s*|\s+\+\s+|\s+&\s+|\.\s+(?=[A-Za-z])|,?\s+(?:and\s+)?also\s+|,?\s+and then\s+"
     r"|(?:,\s*|\s+and\s+)(?:afterwards?|after that)\s+(?=[a-z]+\b)|,?\s+then\s+|,?\s+plus\s+"
-    r"|,?\s+and\s+(?=(?:what|how|who|which|whats|what's|show|list|draft|give|tell|is it|should (?:i|we)"
-    r"|why (?:is|are|was|were|did|does|do|would|might|has|have|she|he|they|it))\b)"
-    r"|,\s+(?=(?:what|how|who|which|(?:tell me|let me know) (?:if|whether|why|what|how|who|which)"
-    r"|why (?:is|are|was|were|did|does|do|would|might|has|have|the (?:first|top|second|last) one))\b)",
+    r"|,?\s+and\s+(?=(?:what|how|who|which|whats|what's|show|list|draft|give|tell|is it|should (?:i|we)|"
+    + _WHY
+    + r"|she|he|they|it))\b)|,\s+(?=(?:what|how|who|which|(?:tell me|let me know) (?:if|whether|why|what"
+    r"|how|who|which)|" + _WHY + r"|the (?:first|top|second|last) one))\b)",
     re.I,
 )
 SEND_CUT = re.compile(

@@ -362,6 +362,11 @@ def direct(text: str) -> str:
     return INDIRECT.sub(lambda m: "is it" if m.group(1) else f"should {m.group(2)}", text)
 
 
+CUSTOMER_SYNONYMS = (
+    *("client", "shopper", "member", "subscriber", "regular", "patron", "reader", "household"),
+    "guest",
+)
+"""A shop's own words for its customers ("our regulars", "at-risk readers"): customers."""
 SHORTHAND = {
     r"\bcusts?\b": "customers",
     r"\bcustomrs?\b|\bcustmers?\b|\bcusotmers?\b": "customers",
@@ -387,7 +392,7 @@ SHORTHAND = {
     r"\bppl\b": "people",
     r"\bnbp\b": "next best product",
     r"\bhist\b": "history",
-    r"\b(?:regulars|subscribers|members|clients|patrons|shoppers|readers|households|guests)\b": "customers",
+    rf"\b(?:{'|'.join(w + 's' for w in CUSTOMER_SYNONYMS)})\b": "customers",
     FILLER: " ",
 }
 

@@ -186,6 +186,11 @@ _TERSE = re.compile(
 or a figure ("c73", "cac 28")."""
 
 
+_NAMES = [
+    (KEYWORD_INTENT.get(key, key), re.compile(rf"(?:{pat})\w*[,.:;!?]*"), re.compile(pat))
+    for key, (pat, _) in KEYWORDS.items()
+]
+"""Each keyword cue's intent, the cue spanning whole words, and the cue anywhere."""
 _SENTENCE = re.compile(ASK_START.pattern + r"|\s*explain\b", re.I)
 
 
@@ -203,10 +208,10 @@ def keyword_chain(text: str) -> list[str] | None:
         for b in range(a, min(a + NAMED_WORDS, len(words))):
             piece = " ".join(spelled[a : b + 1])
             found += [
-                (a, b, KEYWORD_INTENT.get(key, key))
-                for key, (pat, _) in KEYWORDS.items()
-                if re.fullmatch(rf"(?:{pat})\w*[,.:;!?]*", piece)
-                or (a == b and " " in piece and re.search(pat, piece))  # "nbp": written out
+                (a, b, intent)
+                for intent, whole, anywhere in _NAMES
+                if whole.fullmatch(piece)
+                or (a == b and " " in piece and anywhere.search(piece))  # "nbp": written out
             ]
     found = [  # a keyword inside a longer one of another intent is part of it ("segment change");
         f  # one of words that only time or lead an ask ("this week") names none

@@ -329,7 +329,7 @@ class Router:
             if (
                 not sep.strip()
                 and opens_ask(b)
-                and (sa.intent is None or SHOP_ACTION.search(a))
+                and sa.intent is None  # (`classify` reads no ask in a `cues.SHOP_ACTION`)
                 and OUT_OF_SCOPE.search(expand(a.lower()))
                 and sb.intent not in KNOWN_OFF
                 and sb.top >= MIN_SIDE
