@@ -309,6 +309,42 @@ def test_parquet_orders(tmp_path):
     assert orders["amount"].tolist() == [1.5, 2.5] and balanced(rep)
 
 
+def test_parquet_text_loads_as_the_same_text_in_csv(tmp_path):
+    """The Parquet reader hands the validators its text columns dictionary-coded, and they
+    check each distinct value once: ids padded with spaces, a spreadsheet's 17850.0, blanks
+    and nulls, placeholders and two spellings of one id that differ only in whitespace
+    must come out as they do from the same rows in a CSV file (every value read as text)."""
+    rows = pd.DataFrame(
+        {
+            "customer_id": ["c1", " c1 ", "17850.0", "17850", "", None, "guest", "c2", "c3"],
+            "order_id": ["o1", "o1", "o2", "o3 ", "o4", "o5", "o6", "o7", "o8"],
+            "order_date": ["2025-01-05"] * 9,
+            "amount": ["20", "5", "7.5", "3", "4", "6", "8", "9", "bad"],
+            "product_name": ["Mug", " Mug", "Tea", None, "", "Tea", "Mug", "Spoon ", "Mug"],
+            "channel": ["web"] * 4 + ["pos "] * 5,
+        }
+    )
+    csv_path = tmp_path / "csv" / "orders.csv"
+    csv_path.parent.mkdir()
+    rows.fillna("").to_csv(csv_path, index=False)
+    pq_path = tmp_path / "pq" / "orders.parquet"
+    pq_path.parent.mkdir()
+    rows.to_parquet(pq_path)  # nulls stay nulls; the reader gives them as blanks
+    from_csv, rep_csv = load_orders(csv_path, now=NOW, rejects_dir=tmp_path / "csv")
+    from_pq, rep_pq = load_orders(pq_path, now=NOW, rejects_dir=tmp_path / "pq")
+    pd.testing.assert_frame_equal(from_pq, from_csv)
+    assert from_pq["customer_id"].tolist() == ["c1", "c1", "17850", "17850", "c2"]
+    assert from_pq["product_name"].tolist() == ["Mug", "Mug", "Tea", None, "Spoon"]
+    assert from_pq["channel"].tolist() == ["web"] * 4 + ["pos"]
+    assert rep_pq.reasons == rep_csv.reasons and balanced(rep_pq)
+    assert rejects_of(rep_pq)["reason"].tolist() == rejects_of(rep_csv)["reason"].tolist()
+    assert set(rep_pq.reasons) == {
+        "customer_id is blank",
+        "customer_id 'guest' is a placeholder, not a customer (a guest or blank id)",
+        "value is not a number (amount)",
+    }
+
+
 # --- Shopify -----------------------------------------------------------------------------
 
 SHOPIFY_ORDERS = """Name,Email,Financial Status,Currency,Subtotal,Shipping,Taxes,Total,Discount Code,Discount Amount,Created at,Lineitem quantity,Lineitem name,Lineitem price,Lineitem sku,Cancelled at,Refunded Amount,Source

@@ -14,7 +14,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tools.errors import DataError
-from tools.ingest.parse import blank_mask, parse_dates, parse_numbers, trimmed_text
+from tools.ingest.parse import (
+    blank_mask,
+    parse_dates,
+    parse_numbers,
+    recoded,
+    trimmed_text,
+    trimmed_words,
+)
 from tools.ingest.read import LINE_COL
 from tools.schema import PLACEHOLDER_IDS, is_placeholder_id
 
@@ -88,39 +95,59 @@ def number_column(canon, reasons, column, cols, file, *, required):
     )
 
 
-def id_values(canon, reasons, column) -> pd.Series:
-    return id_column(canon, reasons, column)[0]
+def id_values(canon, reasons, column, coded=None) -> pd.Series:
+    return id_column(canon, reasons, column, coded)[0]
 
 
-def id_column(canon, reasons, column) -> tuple[pd.Series, np.ndarray]:
+def id_column(canon, reasons, column, coded=None) -> tuple[pd.Series, np.ndarray]:
     """The trimmed ids (a spreadsheet's float id 17850.0 read as 17850; blank ids rejected)
-    and their integer codes in order of first appearance (as `pd.factorize` gives them,
-    by Arrow's hash kernel)."""
+    and their integer codes (dense, one per distinct id). The checks run on the distinct
+    ids: those of `coded` (the column as read, dictionary-coded: `RawTable.text`), else
+    those Arrow's hash kernel finds."""
     col = canon[column]
-    ids, arr = trimmed_text(col.astype(str) if col.dtype != object else col)
-    spreadsheet = pc.ends_with(arr, ".0")
+    if coded is not None:
+        words, codes, changed = trimmed_words(coded)
+        ids = col
+    else:
+        ids, arr = trimmed_text(col.astype(str) if col.dtype != object else col)
+        enc = pc.dictionary_encode(arr)
+        words, codes, changed = enc.dictionary, enc.indices.to_numpy(zero_copy_only=False), False
+    spreadsheet = pc.ends_with(words, ".0")
     if pc.any(spreadsheet).as_py():
-        arr = pc.if_else(spreadsheet, pc.utf8_slice_codeunits(arr, 0, -2), arr)
-        ids = pd.Series(arr.to_numpy(zero_copy_only=False), index=col.index, dtype=object)
-    blank = pd.Series(pc.equal(arr, "").to_numpy(zero_copy_only=False), index=col.index)
-    first_reason(reasons, blank, f"{column} is blank")
-    enc = pc.dictionary_encode(arr)
-    words = enc.dictionary
-    fake = np.append(placeholder_words(words), False)
+        words = pc.if_else(spreadsheet, pc.utf8_slice_codeunits(words, 0, -2), words)
+        words, codes = recoded(words, codes)
+        changed = True
+    if changed:
+        ids = pd.Series(words.to_numpy(zero_copy_only=False)[codes], index=col.index, dtype=object)
+    blank = pc.equal(words, "").to_numpy(zero_copy_only=False)
+    first_reason(reasons, pd.Series(blank[codes], index=col.index), f"{column} is blank")
+    fake = placeholder_words(words)
     if fake.any():
-        hit = pd.Series(
-            fake[enc.indices.fill_null(len(words)).to_numpy(zero_copy_only=False)], index=col.index
-        )
         first_reason(
             reasons,
-            hit,
+            pd.Series(fake[codes], index=col.index),
             lambda idx: (
                 f"{column} '"
                 + ids[idx].astype(str)
                 + "' is a placeholder, not a customer (a guest or blank id)"
             ),
         )
-    return ids, enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return ids, codes.astype(np.int64)
+
+
+def text_values(canon, column, coded=None):
+    """A text column trimmed, blanks as None; `coded` as in `id_column`."""
+    if coded is None:
+        text, arr = trimmed_text(canon[column])
+        blank = pc.equal(arr, "").to_numpy(zero_copy_only=False)
+        return text.where(~blank, None) if blank.any() else text
+    words, codes, changed = trimmed_words(coded)
+    blank = pc.equal(words, "").to_numpy(zero_copy_only=False)
+    if not (changed or blank.any()):
+        return canon[column]
+    values = words.to_numpy(zero_copy_only=False).astype(object)
+    values[blank] = None
+    return pd.Series(values[codes], index=canon.index, dtype=object)
 
 
 _PLAIN_ASCII = r"^[\x21-\x7e]+$"  # printable ASCII, no space: nothing for Python to strip
@@ -144,8 +171,13 @@ def placeholder_words(words: pa.Array) -> np.ndarray:
     return fake
 
 
-def normalise_category(s: pd.Series, fn) -> pd.Series:
-    """Apply a string clean-up to each distinct value once (event types, channels, ...)."""
-    codes, uniques = pd.factorize(s.astype(str))
+def normalise_category(s: pd.Series, fn, coded=None) -> pd.Series:
+    """Apply a string clean-up to each distinct value once (event types, channels, ...);
+    `coded`: the column as read, dictionary-coded (`RawTable.text`)."""
+    if coded is not None:
+        codes = coded.indices.to_numpy(zero_copy_only=False)
+        uniques = coded.dictionary.to_numpy(zero_copy_only=False)
+    else:
+        codes, uniques = pd.factorize(s.astype(str))
     cleaned = fn(pd.Series(uniques, dtype=object)).to_numpy(dtype=object)
     return pd.Series(cleaned[codes], index=s.index, dtype=object)

@@ -41,6 +41,26 @@ def trimmed_text(s: pd.Series) -> tuple[pd.Series, pa.Array]:
     return pd.Series(trimmed.to_numpy(zero_copy_only=False), index=s.index, dtype=object), trimmed
 
 
+def trimmed_words(coded: pa.DictionaryArray) -> tuple[pa.Array, np.ndarray, bool]:
+    """`trimmed_text` of a dictionary-coded column (`tools.ingest.read.RawTable.text`), on its
+    distinct values only: the trimmed distinct values (still distinct: values that differ only
+    in surrounding whitespace become one), each row's code into them, and whether trimming
+    changed any value."""
+    words = coded.dictionary.cast(pa.string())
+    codes = coded.indices.to_numpy(zero_copy_only=False)
+    trimmed = pc.utf8_trim_whitespace(words)
+    if pc.all(pc.equal(words, trimmed)).as_py() is not False:
+        return words, codes, False
+    return (*recoded(trimmed, codes), True)
+
+
+def recoded(words: pa.Array, codes: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+    """Distinct `words` again after a change that may have made two of them equal, with the
+    rows' `codes` into them."""
+    enc = pc.dictionary_encode(words)
+    return enc.dictionary, enc.indices.to_numpy(zero_copy_only=False)[codes]
+
+
 def _stripped(s: pd.Series) -> pd.Series:
     """`str(value).strip()` of every value."""
     return trimmed_text(s.astype(str))[0]

@@ -11,6 +11,7 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -35,6 +36,10 @@ class RawTable:
     encoding: str = "utf-8"
     delimiter: str = ","
     warnings: list[str] = field(default_factory=list)
+    text: dict[str, pa.DictionaryArray] = field(default_factory=dict)
+    """The text columns of `frame` also as Arrow dictionary arrays (each distinct value once,
+    a code per row; blanks for nulls), when the file gave them as Arrow strings (Parquet): the
+    validators trim and check the distinct values only (`tools.ingest.parse.trimmed_words`)."""
 
     @property
     def rows_read(self) -> int:
@@ -92,21 +97,40 @@ def _read_parquet(path: Path) -> RawTable:
     # text columns become Python strings with blanks for nulls (filled by Arrow, before the
     # conversion: per-column pandas round trips cost seconds on millions of rows); typed
     # columns (dates, numbers) stay typed: the parsers take them as they are
-    text = set()
+    names = [str(c) for c in table.column_names]
+    unique_names = len(set(names)) == len(names)
+    text: dict[str, pa.DictionaryArray] = {}
     for i, f in enumerate(table.schema):
         t = f.type.value_type if pa.types.is_dictionary(f.type) else f.type
         if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
-            table = table.set_column(i, f.name, pc.fill_null(table.column(i).cast(pa.string()), ""))
-            text.add(f.name)
-    frame = table.to_pandas()
+            arr = pc.fill_null(table.column(i).cast(pa.string()), "")
+            if unique_names:
+                text[names[i]] = pc.dictionary_encode(arr.combine_chunks())
+            else:
+                table = table.set_column(i, f.name, arr)
+    frame = table.drop_columns(list(text)).to_pandas()
+    frame.columns = [str(c) for c in frame.columns]
     for col in frame.columns:  # anything else pandas holds as objects (bytes, decimals): text
         if col not in text and (
             frame[col].dtype == object or str(frame[col].dtype).startswith(("string", "category"))
         ):
             frame[col] = frame[col].astype("string").fillna("").astype(object)
-    frame.columns = [str(c) for c in frame.columns]
+    if text:
+        frame = pd.DataFrame(
+            {n: _decoded(text[n]) if n in text else frame[n] for n in names},
+            index=pd.RangeIndex(table.num_rows),
+            copy=False,
+        )
     frame.insert(0, LINE_COL, range(2, len(frame) + 2))
-    return RawTable(path=path, frame=frame)
+    return RawTable(path=path, frame=frame, text=text)
+
+
+def _decoded(coded: pa.DictionaryArray) -> np.ndarray:
+    """A dictionary-coded text column as Python strings, each distinct value one object that
+    every row holding it shares (as pyarrow's own conversion shares them, which hashes every
+    row again to find them: twice the time on a million customers' order lines)."""
+    values = coded.dictionary.to_numpy(zero_copy_only=False)
+    return values[coded.indices.to_numpy(zero_copy_only=False)]
 
 
 def _sniff(sample: bytes) -> tuple[str, str]:

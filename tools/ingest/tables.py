@@ -83,15 +83,25 @@ def read_part(kind, path, *, column_map=None, now=None, max_bytes=None, customer
     if frame.empty and kind == "orders" and not reasons:
         raise DataError("has a header but no rows", file=raw.path.name)
     cols = resolve_columns(frame.columns, kind, column_map or {}, raw.path.name)
-    canon = frame[[LINE_COL]].copy()
+    canon_cols = {LINE_COL: frame[LINE_COL]}
+    coded = {}  # the text columns the reader also gave dictionary-coded (Parquet)
     for name, header in cols.items():
         col = frame[header]
         typed = pd.api.types.is_datetime64_any_dtype(col) or (
             pd.api.types.is_numeric_dtype(col)
             and name not in ("customer_id", "order_id", "product_id")
         )
-        canon[name] = col if typed else col.astype(str)
-    table, row_reasons, more_warn = VALIDATORS[kind](canon, cols, raw.path.name, now=now)
+        if frame is raw.frame and header in raw.text:
+            coded[name] = raw.text[header]
+            canon_cols[name] = col  # (Python strings already)
+        else:
+            canon_cols[name] = col if typed else col.astype(str)
+    # the file's columns, not copies: no validator writes to `canon`
+    canon = pd.DataFrame(canon_cols, copy=False)
+    table, row_reasons, more_warn = VALIDATORS[kind](
+        canon, cols, raw.path.name, now=now, coded=coded
+    )
+    raw.text = {}  # (what finish_part needs is the frame)
     warnings += more_warn
     if kind == "orders":
         table[schema.ORDER_KEY_COL] = (

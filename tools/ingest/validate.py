@@ -19,6 +19,7 @@ from tools.ingest.columns import (
     id_values,
     normalise_category,
     number_column,
+    text_values,
 )
 from tools.ingest.keys import earliest
 from tools.ingest.parse import parse_consent, parse_numbers, trimmed_text
@@ -31,14 +32,17 @@ REASON_COL = "_reason"
 # --- validators: one per kind --------------------------------------------------------------
 
 
-def _validate_orders(canon: pd.DataFrame, cols, file, *, now):
+def _validate_orders(canon: pd.DataFrame, cols, file, *, now, coded=None):
     reasons = pd.Series(None, index=canon.index, dtype=object)
     warnings: list[str] = []
     out = pd.DataFrame({LINE_COL: canon[LINE_COL]})
     if "customer_id" not in cols:
         canon = canon.assign(customer_id=canon["email"].map(email_customer_id, na_action="ignore"))
         warnings.append("no customer id column: customers are identified by their email")
-    out["customer_id"], customer_code = id_column(canon, reasons, "customer_id")
+    coded = coded or {}
+    out["customer_id"], customer_code = id_column(
+        canon, reasons, "customer_id", coded.get("customer_id")
+    )
     out["order_date"] = date_column(
         canon, reasons, "order_date", cols, file, now=now, required=True
     )
@@ -61,15 +65,13 @@ def _validate_orders(canon: pd.DataFrame, cols, file, *, now):
     )
     order_code = None
     if "order_id" in cols:
-        out["order_id"], order_code = id_column(canon, reasons, "order_id")
+        out["order_id"], order_code = id_column(canon, reasons, "order_id", coded.get("order_id"))
     else:
         out["order_id"] = out["customer_id"] + "@" + out["order_date"].astype(str)
         warnings.append("no order id column: one order per customer and timestamp")
     for opt in ("product_id", "product_name", "channel"):
         if opt in cols:
-            text, arr = trimmed_text(canon[opt])
-            blank = pc.equal(arr, "").to_numpy(zero_copy_only=False)
-            out[opt] = text.where(~blank, None) if blank.any() else text
+            out[opt] = text_values(canon, opt, coded.get(opt))
     if "product_name" in cols:  # a line without a product code is known by its name
         if "product_id" not in out:
             out["product_id"] = out["product_name"]
@@ -236,7 +238,7 @@ def _orders_of_one_customer(
             out["order_date"] = col
 
 
-def _validate_customers(canon, cols, file, *, now):
+def _validate_customers(canon, cols, file, *, now, coded=None):
     reasons = pd.Series(None, index=canon.index, dtype=object)
     warnings: list[str] = []
     out = pd.DataFrame({LINE_COL: canon[LINE_COL]})
@@ -263,7 +265,7 @@ def _validate_customers(canon, cols, file, *, now):
             customer_id=by_email.where(by_email.fillna("") != "", by_phone).fillna("")
         )
         warnings.append("no customer id column: customers are known by their email (or phone)")
-    out["customer_id"] = id_values(canon, reasons, "customer_id")
+    out["customer_id"] = id_values(canon, reasons, "customer_id", (coded or {}).get("customer_id"))
     for text_col in ("email", "first_name", "last_name", "phone", "tags", "note"):
         out[text_col] = trimmed_text(canon[text_col])[0] if text_col in cols else ""
     if "email" in cols:
@@ -287,10 +289,10 @@ def _validate_customers(canon, cols, file, *, now):
     return out, reasons, warnings
 
 
-def _validate_products(canon, cols, file, *, now):
+def _validate_products(canon, cols, file, *, now, coded=None):
     reasons = pd.Series(None, index=canon.index, dtype=object)
     out = pd.DataFrame({LINE_COL: canon[LINE_COL]})
-    out["product_id"] = id_values(canon, reasons, "product_id")
+    out["product_id"] = id_values(canon, reasons, "product_id", (coded or {}).get("product_id"))
     for text_col in ("name", "category"):
         out[text_col] = canon[text_col].str.strip() if text_col in cols else ""
     for num in ("price", "unit_cost"):
@@ -303,22 +305,24 @@ def _validate_products(canon, cols, file, *, now):
     return out, reasons, []
 
 
-def _validate_events(canon, cols, file, *, now):
+def _validate_events(canon, cols, file, *, now, coded=None):
     reasons = pd.Series(None, index=canon.index, dtype=object)
     out = pd.DataFrame({LINE_COL: canon[LINE_COL]})
-    out["customer_id"] = id_values(canon, reasons, "customer_id")
+    out["customer_id"] = id_values(canon, reasons, "customer_id", (coded or {}).get("customer_id"))
     out["timestamp"] = date_column(canon, reasons, "timestamp", cols, file, now=now, required=True)
     out["type"] = normalise_category(
-        canon["type"], lambda t: t.str.strip().str.lower().str.replace(r"[\s\-]+", "_", regex=True)
+        canon["type"],
+        lambda t: t.str.strip().str.lower().str.replace(r"[\s\-]+", "_", regex=True),
+        (coded or {}).get("type"),
     )
     first_reason(reasons, out["type"] == "", "type is blank")
     return out, reasons, []
 
 
-def _validate_tickets(canon, cols, file, *, now):
+def _validate_tickets(canon, cols, file, *, now, coded=None):
     reasons = pd.Series(None, index=canon.index, dtype=object)
     out = pd.DataFrame({LINE_COL: canon[LINE_COL]})
-    out["customer_id"] = id_values(canon, reasons, "customer_id")
+    out["customer_id"] = id_values(canon, reasons, "customer_id", (coded or {}).get("customer_id"))
     out["opened_at"] = date_column(canon, reasons, "opened_at", cols, file, now=now, required=True)
     if "resolved_at" in cols:
         out["resolved_at"] = date_column(
