@@ -345,6 +345,40 @@ def test_parquet_text_loads_as_the_same_text_in_csv(tmp_path):
     }
 
 
+def test_csv_read_by_arrow_as_pandas_reads_it(tmp_path):
+    """A clean UTF-8 CSV is read by Arrow's reader, the rest by pandas' (`_read_fast`): on the
+    same file both give the same text, quoted newlines, quoted delimiters, a BOM and blanks
+    included."""
+    from tools.ingest.read import _read_fast, read_table
+
+    text = (
+        "\ufeffcustomer_id,order_id,order_date,amount,note\n"
+        'c1,o1,2025-01-05,20.00,"line one\nline two"\n'
+        ' c2 ,o2,2025-01-06,"1,234.50",""\n'
+        "c3,o3,,7,plain\n"
+    )
+    path = write(tmp_path / "orders.csv", text)
+    raw = read_table(path)
+    assert raw.text, "expected the Arrow reader"
+    by_pandas, lines, _ = _read_fast(path, "utf-8-sig", ",")
+    by_pandas.insert(0, "_line", lines)
+    pd.testing.assert_frame_equal(raw.frame, by_pandas)
+    assert raw.frame["note"].tolist() == ["line one\nline two", "", "plain"]
+
+
+def test_a_column_parsed_once_per_distinct_value_weighs_each_by_its_rows(tmp_path):
+    """Each distinct amount is parsed once; whether commas are decimal commas is still
+    decided by the rows: five rows of 12,50 against two of 1.25 and 3.75."""
+    rows = "".join(f'c{i},o{i},2025-01-05,"12,50"\n' for i in range(5))
+    path = write(
+        tmp_path / "orders.csv",
+        "customer_id,order_id,order_date,amount\n" + rows + "c8,o8,2025-01-05,1.25\n"
+        "c9,o9,2025-01-05,3.75\n",
+    )
+    orders, rep = load_orders(path, now=NOW)
+    assert orders["amount"].tolist() == [12.5] * 5 + [1.25, 3.75] and balanced(rep)
+
+
 # --- Shopify -----------------------------------------------------------------------------
 
 SHOPIFY_ORDERS = """Name,Email,Financial Status,Currency,Subtotal,Shipping,Taxes,Total,Discount Code,Discount Amount,Created at,Lineitem quantity,Lineitem name,Lineitem price,Lineitem sku,Cancelled at,Refunded Amount,Source

@@ -58,12 +58,24 @@ def _whole_column_bad(canon, bad, blank, column, cols, file, what) -> None:
         )
 
 
-def _parsed_column(canon, reasons, column, cols, file, parse, what, *, required):
+def _parsed_column(canon, reasons, column, cols, file, parse, what, *, required, coded=None):
     """`column` parsed by `parse` (values, unreadable mask): a column none of whose values
     can be read is refused whole; a blank (where required) or unreadable value rejects its
-    row, saying which value."""
-    values, bad = parse(canon[column])
-    blank = blank_mask(canon[column])
+    row, saying which value. With `coded` (the column as read, dictionary-coded:
+    `RawTable.text`) each distinct value is parsed once."""
+    if coded is not None:
+        words = pd.Series(coded.dictionary.to_numpy(zero_copy_only=False), dtype=object)
+        codes = coded.indices.to_numpy(zero_copy_only=False)
+        counts = np.bincount(codes, minlength=len(words))
+        values_w, bad_w = parse(words, counts=counts)
+        blank_w = blank_mask(words)
+        index = canon.index
+        values = pd.Series(values_w.to_numpy()[codes], index=index, name=column)
+        bad = pd.Series(bad_w.to_numpy(bool)[codes], index=index)
+        blank = pd.Series(blank_w.to_numpy(bool)[codes], index=index)
+    else:
+        values, bad = parse(canon[column])
+        blank = blank_mask(canon[column])
     _whole_column_bad(canon, bad, blank, column, cols, file, f"a {what}")
     if required:
         first_reason(reasons, blank, f"{column} is blank")
@@ -79,9 +91,9 @@ def _parsed_column(canon, reasons, column, cols, file, parse, what, *, required)
     return values
 
 
-def date_column(canon, reasons, column, cols, file, *, now, required):
+def date_column(canon, reasons, column, cols, file, *, now, required, coded=None):
     parsed = _parsed_column(
-        canon, reasons, column, cols, file, parse_dates, "date", required=required
+        canon, reasons, column, cols, file, parse_dates, "date", required=required, coded=coded
     )
     first_reason(
         reasons, parsed > pd.Timestamp(now + FUTURE_TOLERANCE), f"{column} is in the future"
@@ -89,9 +101,9 @@ def date_column(canon, reasons, column, cols, file, *, now, required):
     return parsed
 
 
-def number_column(canon, reasons, column, cols, file, *, required):
+def number_column(canon, reasons, column, cols, file, *, required, coded=None):
     return _parsed_column(
-        canon, reasons, column, cols, file, parse_numbers, "number", required=required
+        canon, reasons, column, cols, file, parse_numbers, "number", required=required, coded=coded
     )
 
 

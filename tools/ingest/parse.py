@@ -66,14 +66,16 @@ def _stripped(s: pd.Series) -> pd.Series:
     return trimmed_text(s.astype(str))[0]
 
 
-def parse_dates(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+def parse_dates(s: pd.Series, counts=None) -> tuple[pd.Series, pd.Series]:
     """Parse dates as the wall-clock time recorded in the file.
 
     A trailing time-zone offset (`-0500`, `+01:00`, `Z`) is dropped rather than converted:
     a purchase at 23:30 local time belongs to that local day, which is what the merchant
     sees in their shop admin. ISO 8601 is tried first (fast); anything else goes through
     pandas' mixed-format parser, day-first when the values show day-first (a first field
-    above 12). Returns (datetime64[ns] series with NaT for blanks/bad, bad mask).
+    above 12: any value, so `counts`, the rows of each value when `s` holds each distinct
+    value once, changes nothing). Returns (datetime64[ns] series with NaT for blanks/bad, bad
+    mask).
     """
     if pd.api.types.is_datetime64_any_dtype(s):  # already typed (Parquet)
         parsed = s.dt.tz_localize(None) if s.dt.tz is not None else s
@@ -123,7 +125,7 @@ def _to_datetime(values: pd.Series, **kw) -> pd.Series | None:
     return got.dt.tz_localize(None) if got.dt.tz is not None else got
 
 
-def parse_numbers(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+def parse_numbers(s: pd.Series, counts=None) -> tuple[pd.Series, pd.Series]:
     """Parse money and quantities: currency signs, thousands separators, decimal commas,
     accounting negatives `(12.50)`. Returns (float64 series, bad mask); blanks are NaN
     and not bad."""
@@ -137,7 +139,9 @@ def parse_numbers(s: pd.Series) -> tuple[pd.Series, pd.Series]:
         t = s[todo].astype(str).str.strip()
         negative = t.str.match(r"^\(.*\)$") | t.str.endswith("-")
         t = t.str.strip("()").str.rstrip("-").str.replace(_CURRENCY, "", regex=True)
-        decimal_comma = _uses_decimal_comma(s[~blank].astype(str))
+        decimal_comma = _uses_decimal_comma(
+            s[~blank].astype(str), None if counts is None else np.asarray(counts)[~blank.to_numpy()]
+        )
         if decimal_comma:
             t = t.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
         else:
@@ -152,10 +156,12 @@ def parse_numbers(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     return values.where(~bad), bad
 
 
-def _uses_decimal_comma(text: pd.Series) -> bool:
-    """True when the column writes decimals with a comma (`12,50`, `1.234,50`)."""
-    comma_dec = text.str.contains(r",\d{1,2}$", regex=True).sum()
-    dot_dec = text.str.contains(r"\.\d{1,2}$", regex=True).sum()
+def _uses_decimal_comma(text: pd.Series, counts=None) -> bool:
+    """True when the column writes decimals with a comma (`12,50`, `1.234,50`); `counts`: how
+    many rows hold each value, when `text` holds each distinct value once."""
+    weight = np.ones(len(text)) if counts is None else np.asarray(counts, float)
+    comma_dec = weight[text.str.contains(r",\d{1,2}$", regex=True).to_numpy(bool)].sum()
+    dot_dec = weight[text.str.contains(r"\.\d{1,2}$", regex=True).to_numpy(bool)].sum()
     return bool(comma_dec > dot_dec)
 
 

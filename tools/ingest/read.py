@@ -3,6 +3,10 @@
 Everything is read as strings; parsing happens in `tools.ingest.load`, where a value that cannot
 be used becomes a reject with a reason. A line the CSV parser cannot split (too many
 fields) is not dropped: it comes back in `RawTable.bad_lines` with its line number.
+A clean UTF-8 CSV file and a Parquet file are read by Arrow (its CSV reader runs on every
+core) and their text columns also handed on dictionary-coded (`RawTable.text`), so the
+validators check and parse each distinct value once; any other CSV file is read by pandas'
+parser, and a file it cannot split by the csv module, row by row.
 """
 
 from __future__ import annotations
@@ -97,6 +101,13 @@ def _read_parquet(path: Path) -> RawTable:
     # text columns become Python strings with blanks for nulls (filled by Arrow, before the
     # conversion: per-column pandas round trips cost seconds on millions of rows); typed
     # columns (dates, numbers) stay typed: the parsers take them as they are
+    frame, text = _frame_of(table)
+    return RawTable(path=path, frame=frame, text=text)
+
+
+def _frame_of(table: pa.Table) -> tuple[pd.DataFrame, dict[str, pa.DictionaryArray]]:
+    """An Arrow table as the reader's frame (with `_line`) and its text columns
+    dictionary-coded (`RawTable.text`)."""
     names = [str(c) for c in table.column_names]
     unique_names = len(set(names)) == len(names)
     text: dict[str, pa.DictionaryArray] = {}
@@ -122,7 +133,7 @@ def _read_parquet(path: Path) -> RawTable:
             copy=False,
         )
     frame.insert(0, LINE_COL, range(2, len(frame) + 2))
-    return RawTable(path=path, frame=frame, text=text)
+    return frame, text
 
 
 def _decoded(coded: pa.DictionaryArray) -> np.ndarray:
@@ -163,6 +174,11 @@ def _read_text(path: Path) -> RawTable:
     except DataError as exc:
         raise DataError(exc.problem, file=path.name) from None
     bad: list[tuple[int, str]] = []
+    if encoding in ("utf-8-sig", "utf-8") and (table := _read_arrow(path, delimiter)) is not None:
+        frame, text = _frame_of(table)
+        frame.columns = [LINE_COL] + [str(c).strip() for c in frame.columns[1:]]
+        text = {str(k).strip(): v for k, v in text.items()}
+        return RawTable(path, frame, encoding=encoding, delimiter=delimiter, text=text)
     try:
         frame, lines, encoding = _read_fast(path, encoding, delimiter)
     except pd.errors.EmptyDataError:
@@ -175,6 +191,43 @@ def _read_text(path: Path) -> RawTable:
     if encoding not in ("utf-8-sig", "utf-8"):
         warnings.append(f"read as {encoding} (not UTF-8)")
     return RawTable(path, frame, bad, encoding=encoding, delimiter=delimiter, warnings=warnings)
+
+
+def _read_arrow(path: Path, delimiter: str) -> pa.Table | None:
+    """A UTF-8 file every row of which has the header's fields, read by Arrow's CSV reader
+    (on every core) as text, as pandas' parser reads it (`_read_fast`: no value missing, a
+    quoted newline part of its value); None for any other file, which pandas' readers take
+    (an empty, repeated or padded column name, a row too short or too long, a byte that is
+    not UTF-8: `_read_fast` and `_read_tolerant` say what they do with it)."""
+    import pyarrow.csv as pacsv
+
+    with path.open("rb") as fh:
+        head = fh.read(64 * 1024).decode("utf-8-sig", errors="replace").splitlines()
+    reader = csv.reader(head[:1], delimiter=delimiter)
+    names = next(reader, [])
+    stripped = [h.strip() for h in names]
+    if not names or not all(stripped) or len(set(stripped)) < len(names):
+        return None
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(
+                use_threads=True, block_size=1 << 24, column_names=names, skip_rows=1
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delimiter, double_quote=True, escape_char=False, newlines_in_values=True
+            ),
+            convert_options=pacsv.ConvertOptions(
+                check_utf8=True,
+                column_types={h: pa.string() for h in names},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+                null_values=[],
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, ValueError):
+        return None
+    return table
 
 
 def _read_fast(path: Path, encoding: str, delimiter: str):

@@ -33,24 +33,37 @@ REASON_COL = "_reason"
 
 
 def _validate_orders(canon: pd.DataFrame, cols, file, *, now, coded=None):
+    coded = coded or {}
     reasons = pd.Series(None, index=canon.index, dtype=object)
     warnings: list[str] = []
     out = pd.DataFrame({LINE_COL: canon[LINE_COL]})
     if "customer_id" not in cols:
         canon = canon.assign(customer_id=canon["email"].map(email_customer_id, na_action="ignore"))
         warnings.append("no customer id column: customers are identified by their email")
-    coded = coded or {}
     out["customer_id"], customer_code = id_column(
         canon, reasons, "customer_id", coded.get("customer_id")
     )
     out["order_date"] = date_column(
-        canon, reasons, "order_date", cols, file, now=now, required=True
+        canon,
+        reasons,
+        "order_date",
+        cols,
+        file,
+        now=now,
+        required=True,
+        coded=coded.get("order_date"),
     )
     if "amount" in cols:
-        out["amount"] = number_column(canon, reasons, "amount", cols, file, required=True)
+        out["amount"] = number_column(
+            canon, reasons, "amount", cols, file, required=True, coded=coded.get("amount")
+        )
     else:
-        qty = number_column(canon, reasons, "quantity", cols, file, required=True)
-        price = number_column(canon, reasons, "unit_price", cols, file, required=True)
+        qty = number_column(
+            canon, reasons, "quantity", cols, file, required=True, coded=coded.get("quantity")
+        )
+        price = number_column(
+            canon, reasons, "unit_price", cols, file, required=True, coded=coded.get("unit_price")
+        )
         out["amount"] = (qty * price).round(4)
         warnings.append("no amount column: amount = quantity x unit price")
     huge = ~np.isfinite(out["amount"].fillna(0.0)) | (out["amount"].abs() > MAX_PLAUSIBLE_AMOUNT)
@@ -79,7 +92,9 @@ def _validate_orders(canon: pd.DataFrame, cols, file, *, now, coded=None):
         elif out["product_id"].isna().any():
             out["product_id"] = out["product_id"].fillna(out["product_name"])
     if "quantity" in cols:
-        out["quantity"] = number_column(canon, reasons, "quantity", cols, file, required=False)
+        out["quantity"] = number_column(
+            canon, reasons, "quantity", cols, file, required=False, coded=coded.get("quantity")
+        )
         first_reason(
             reasons,
             out["quantity"].abs() > MAX_PLAUSIBLE_AMOUNT,
@@ -87,7 +102,11 @@ def _validate_orders(canon: pd.DataFrame, cols, file, *, now, coded=None):
         )
     if "discount" in cols:
         out["discount"] = (
-            number_column(canon, reasons, "discount", cols, file, required=False).abs().fillna(0.0)
+            number_column(
+                canon, reasons, "discount", cols, file, required=False, coded=coded.get("discount")
+            )
+            .abs()
+            .fillna(0.0)
         )
     currency = None
     if "currency" in cols:
@@ -239,6 +258,7 @@ def _orders_of_one_customer(
 
 
 def _validate_customers(canon, cols, file, *, now, coded=None):
+    coded = coded or {}
     reasons = pd.Series(None, index=canon.index, dtype=object)
     warnings: list[str] = []
     out = pd.DataFrame({LINE_COL: canon[LINE_COL]})
@@ -265,7 +285,7 @@ def _validate_customers(canon, cols, file, *, now, coded=None):
             customer_id=by_email.where(by_email.fillna("") != "", by_phone).fillna("")
         )
         warnings.append("no customer id column: customers are known by their email (or phone)")
-    out["customer_id"] = id_values(canon, reasons, "customer_id", (coded or {}).get("customer_id"))
+    out["customer_id"] = id_values(canon, reasons, "customer_id", coded.get("customer_id"))
     for text_col in ("email", "first_name", "last_name", "phone", "tags", "note"):
         out[text_col] = trimmed_text(canon[text_col])[0] if text_col in cols else ""
     if "email" in cols:
@@ -283,21 +303,29 @@ def _validate_customers(canon, cols, file, *, now, coded=None):
             warnings.append(f"no {flag} column: consent to {flag[8:]} is unknown (not assumed)")
     if "created_at" in cols:
         out["created_at"] = date_column(
-            canon, reasons, "created_at", cols, file, now=now, required=False
+            canon,
+            reasons,
+            "created_at",
+            cols,
+            file,
+            now=now,
+            required=False,
+            coded=coded.get("created_at"),
         )
     first_reason(reasons, out["customer_id"].duplicated() & reasons.isna(), "duplicate customer_id")
     return out, reasons, warnings
 
 
 def _validate_products(canon, cols, file, *, now, coded=None):
+    coded = coded or {}
     reasons = pd.Series(None, index=canon.index, dtype=object)
     out = pd.DataFrame({LINE_COL: canon[LINE_COL]})
-    out["product_id"] = id_values(canon, reasons, "product_id", (coded or {}).get("product_id"))
+    out["product_id"] = id_values(canon, reasons, "product_id", coded.get("product_id"))
     for text_col in ("name", "category"):
         out[text_col] = canon[text_col].str.strip() if text_col in cols else ""
     for num in ("price", "unit_cost"):
         out[num] = (
-            number_column(canon, reasons, num, cols, file, required=False)
+            number_column(canon, reasons, num, cols, file, required=False, coded=coded.get(num))
             if num in cols
             else np.nan
         )
@@ -306,27 +334,54 @@ def _validate_products(canon, cols, file, *, now, coded=None):
 
 
 def _validate_events(canon, cols, file, *, now, coded=None):
+    coded = coded or {}
     reasons = pd.Series(None, index=canon.index, dtype=object)
     out = pd.DataFrame({LINE_COL: canon[LINE_COL]})
-    out["customer_id"] = id_values(canon, reasons, "customer_id", (coded or {}).get("customer_id"))
-    out["timestamp"] = date_column(canon, reasons, "timestamp", cols, file, now=now, required=True)
+    out["customer_id"] = id_values(canon, reasons, "customer_id", coded.get("customer_id"))
+    out["timestamp"] = date_column(
+        canon,
+        reasons,
+        "timestamp",
+        cols,
+        file,
+        now=now,
+        required=True,
+        coded=coded.get("timestamp"),
+    )
     out["type"] = normalise_category(
         canon["type"],
         lambda t: t.str.strip().str.lower().str.replace(r"[\s\-]+", "_", regex=True),
-        (coded or {}).get("type"),
+        coded.get("type"),
     )
     first_reason(reasons, out["type"] == "", "type is blank")
     return out, reasons, []
 
 
 def _validate_tickets(canon, cols, file, *, now, coded=None):
+    coded = coded or {}
     reasons = pd.Series(None, index=canon.index, dtype=object)
     out = pd.DataFrame({LINE_COL: canon[LINE_COL]})
-    out["customer_id"] = id_values(canon, reasons, "customer_id", (coded or {}).get("customer_id"))
-    out["opened_at"] = date_column(canon, reasons, "opened_at", cols, file, now=now, required=True)
+    out["customer_id"] = id_values(canon, reasons, "customer_id", coded.get("customer_id"))
+    out["opened_at"] = date_column(
+        canon,
+        reasons,
+        "opened_at",
+        cols,
+        file,
+        now=now,
+        required=True,
+        coded=coded.get("opened_at"),
+    )
     if "resolved_at" in cols:
         out["resolved_at"] = date_column(
-            canon, reasons, "resolved_at", cols, file, now=now, required=False
+            canon,
+            reasons,
+            "resolved_at",
+            cols,
+            file,
+            now=now,
+            required=False,
+            coded=coded.get("resolved_at"),
         )
     else:
         out["resolved_at"] = pd.NaT
