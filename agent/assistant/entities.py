@@ -367,6 +367,60 @@ CUSTOMER_SYNONYMS = (
     "guest",
 )
 """A shop's own words for its customers ("our regulars", "at-risk readers"): customers."""
+HINGLISH = {
+    r"\bkya kharid[ae]\b": "what did they buy",
+    r"\bke liye\b": "for",
+    r"\bhone wal[aei]\b": "about to",
+    r"\bbata(?:o| do|iye)\b": "tell me",
+    r"\bdikha(?:o| do|iye|na)\b": "show",
+    r"\bkitn[ae]\b": "how many",
+    r"\bkya\b": "what",
+    r"\bkaun\b|\bkon\b": "who",
+    r"\bkyu?n?\b(?= )": "why",
+    r"\bkaise\b": "how",
+    r"\bkharid[ae]\b": "bought",
+    r"\bbech(?:na|u|un|ein|en)\b": "sell",
+    r"\b(?:usko|usse|unko|unhe|use ko)\b": "them",
+    r"\b(?:karu|karun|karein|karen|karna)\b": "should i",
+    r"\bchahiye\b": "should",
+    r"\bbhej(?:o|na|do|iye)\b": "send",
+    r"\blikh(?:o| do|na)\b": "draft",
+    r"\bhu(?:e|a)\b": "happened",
+    r"\bbhi\b": "also",
+    r"\bsabse\b": "most",
+    r"\bis (hafte|mahine)\b|\bis (week|month)\b(?! (?:over|on|\d))": r"this \1\2",
+    r"\bhaft[ae]\b": "week",
+    r"\bmahine\b": "month",
+    r"\b(?:ka|ki|ke|ne|ko|hai|hain|wala|wale)\b": " ",
+}
+"""Hindi and Urdu words of a merchant who types in Hinglish ("c3 ka profile dikhao aur usko kya
+bechna chahiye"), in English (`from_hinglish`)."""
+_HINGLISH_CUES = re.compile(
+    r"\b(?:aur|kya|ka|ki|ke|ko|ne|hai|hain|bhi|usko|unko|dikhao|batao|bata do|kitne|kitna|kaun"
+    r"|kyun|kaise|chahiye|kharida|bechna|karu|karun|likho|bhejo|hafte|mahine)\b",
+    re.I,
+)
+
+
+def from_hinglish(text: str) -> str:
+    """`text` with its Hindi and Urdu words in English (`HINGLISH`) when two different ones
+    show that it is written in Hinglish; an English message is left as it is (a product
+    called "Hue", a customer named "Ka")."""
+    if len({m.lower() for m in _HINGLISH_CUES.findall(text)}) < 2:
+        return text
+    text = re.sub(r"\baur\b", "and", text, flags=re.I)
+    for pat, word in HINGLISH.items():
+        text = re.sub(pat, word, text, flags=re.I)
+    return " ".join(text.split())
+
+
+def spoken(message: str) -> str:
+    """A message as the router reads it: spoken fillers ("um", "uh") left out, Hinglish in
+    English (`from_hinglish`)."""
+    message = " ".join(re.sub(FILLER, " ", message, flags=re.I).split()) or message
+    return from_hinglish(message)
+
+
 SHORTHAND = {
     r"\bcusts?\b": "customers",
     r"\bcustomrs?\b|\bcustmers?\b|\bcusotmers?\b": "customers",
@@ -399,6 +453,7 @@ SHORTHAND = {
 
 def expand(text: str) -> str:
     """Merchant shorthand written out ("custs" -> customers, "wk" -> week), for matching."""
+    text = from_hinglish(text)
     for pat, word in SHORTHAND.items():
         text = re.sub(pat, word, text, flags=re.I)
     return text

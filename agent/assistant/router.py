@@ -45,7 +45,7 @@ from agent.assistant.cues import (
     PERSON_REF,
     SHOP_ACTION,
 )
-from agent.assistant.entities import FILLER, Entities, customer_mentions, direct, expand, extract
+from agent.assistant.entities import Entities, customer_mentions, direct, expand, extract, spoken
 from agent.assistant.intent_model import NONE, WEIGHT, IntentModel
 from agent.assistant.nudges import (
     CUSTOMER_INTENTS,
@@ -160,7 +160,7 @@ class Router:
         a short part that refers back ("how did that change") stays with the part before it,
         and parts with the same intent are one ask. Spoken fillers ("um", "uh") are no part of
         any ask."""
-        message = " ".join(re.sub(FILLER, " ", message, flags=re.I).split()) or message
+        message = spoken(message)  # without "um" and "uh", and Hinglish in English
         merged = [direct(p) for p in self._parts(message)]  # "tell me if it's ok": "is it ok"
         message = direct(message)
         whole = extract(self.session, message)  # (a send, blast or export is set aside by `ask`)

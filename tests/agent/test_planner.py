@@ -896,6 +896,33 @@ def test_a_shop_team_s_chat_lists_indirect_questions_and_run_on_questions(assist
     assert list(dict.fromkeys(s.tool for s in assistant.ask(text).trace)) == tools
 
 
+@pytest.mark.parametrize(
+    "text,tools",
+    [
+        (
+            "c21 ka profile dikhao aur usko kya bechna chahiye",
+            ["explain_customer", "next_best_product"],
+        ),
+        (
+            "c48 ne kya kharida aur usko ab kya recommend karu",
+            ["customer_history", "next_best_product"],
+        ),
+        ("c90 ke liye email likho", ["queue_drafts"]),
+        ("is mahine ka revenue kitna hai", ["store_kpis"]),
+        (
+            "kitne customers at risk hain aur weekly brief bhi",
+            ["at_risk_customers", "weekly_brief"],
+        ),
+        ("customers who bought the Hue lamp", ["list_customers"]),  # English: left as it is
+    ],
+)
+def test_a_merchant_typing_hinglish_is_answered(assistant, text, tools):
+    """Hindi and Urdu words typed in Latin letters ("dikhao": show, "kya bechna chahiye": what
+    should I sell, "aur": and) are read in English when two different ones show that the
+    message is Hinglish; a word of an English message that is also Hindi ("hue") is not."""
+    assert list(dict.fromkeys(s.tool for s in assistant.ask(text).trace)) == tools
+
+
 def test_drafts_for_the_customers_who_consent_go_to_them(own_queue):
     """ "draft sms for everyone who opted in to sms": the customers the list names with SMS
     consent, each drafted or named with why not; not this week's plan."""
