@@ -416,9 +416,9 @@ def from_hinglish(text: str) -> str:
 
 def spoken(message: str) -> str:
     """A message as the router reads it: spoken fillers ("um", "uh") left out, Hinglish in
-    English (`from_hinglish`)."""
+    English (`from_hinglish`), its key words spelled right (`spelled`)."""
     message = " ".join(re.sub(FILLER, " ", message, flags=re.I).split()) or message
-    return from_hinglish(message)
+    return spelled(from_hinglish(message))
 
 
 SHORTHAND = {
@@ -451,9 +451,36 @@ SHORTHAND = {
 }
 
 
+def _one_edit(word: str) -> set[str]:
+    """Every string one typo away from `word`: a letter left out, added, changed, or two
+    neighbours swapped (Damerau's four single edits)."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    cuts = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    return (
+        {a + b[1:] for a, b in cuts if b}
+        | {a + b[1] + b[0] + b[2:] for a, b in cuts if len(b) > 1}
+        | {a + c + b[1:] for a, b in cuts if b for c in letters}
+        | {a + c + b for a, b in cuts for c in letters}
+    )
+
+
+TYPO_WORDS = ("customer", "customers")
+"""Words spelled right where one typo is made in them ("custoemr", "cutsomers"): the word
+customer ids and ranks are found by ("custoemr 12", "my top custoemr"); other words' typos
+the intent model's character n-grams already read ("segmnet", "campain")."""
+_TYPOS = {t: w for w in TYPO_WORDS for t in _one_edit(w) if len(t) >= 7}
+_TYPOS.update({w: w for w in TYPO_WORDS})
+
+
 def expand(text: str) -> str:
-    """Merchant shorthand written out ("custs" -> customers, "wk" -> week), for matching."""
+    """Merchant shorthand written out ("custs" -> customers, "wk" -> week) and the words of
+    `TYPO_WORDS` spelled right, for matching."""
     text = from_hinglish(text)
     for pat, word in SHORTHAND.items():
         text = re.sub(pat, word, text, flags=re.I)
-    return text
+    return spelled(text)
+
+
+def spelled(text: str) -> str:
+    """`text` with the words of `TYPO_WORDS` spelled right where one typo is made in them."""
+    return re.sub(r"\b[a-z]{7,16}\b", lambda m: _TYPOS.get(m[0].lower(), m[0]), text, flags=re.I)

@@ -923,6 +923,21 @@ def test_a_merchant_typing_hinglish_is_answered(assistant, text, tools):
     assert list(dict.fromkeys(s.tool for s in assistant.ask(text).trace)) == tools
 
 
+@pytest.mark.parametrize(
+    "text,tools",
+    [
+        ("why is custoemr 12 at risk", ["explain_customer"]),
+        ("Cutsomer 7 orders", ["customer_history"]),
+        ("whats the churn reason for my top custoemr", ["list_customers", "explain_customer"]),
+        ("show me my best cusotmer and what they bought", ["list_customers", "customer_history"]),
+    ],
+)
+def test_customer_misspelt_is_still_the_customer(assistant, text, tools):
+    """One typo in "customer" (a letter swapped, left out, added or changed) is still the
+    word: "custoemr 12" names C000012, "my top custoemr" the top customer."""
+    assert list(dict.fromkeys(s.tool for s in assistant.ask(text).trace)) == tools
+
+
 def test_drafts_for_the_customers_who_consent_go_to_them(own_queue):
     """ "draft sms for everyone who opted in to sms": the customers the list names with SMS
     consent, each drafted or named with why not; not this week's plan."""
