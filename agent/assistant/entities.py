@@ -368,6 +368,7 @@ CUSTOMER_SYNONYMS = (
 )
 """A shop's own words for its customers ("our regulars", "at-risk readers"): customers."""
 HINGLISH = {
+    r"\baur\b": "and",
     r"\bkya kharid[ae]\b": "what did they buy",
     r"\bke liye\b": "for",
     r"\bhone wal[aei]\b": "about to",
@@ -408,7 +409,6 @@ def from_hinglish(text: str) -> str:
     called "Hue", a customer named "Ka")."""
     if len({m.lower() for m in _HINGLISH_CUES.findall(text)}) < 2:
         return text
-    text = re.sub(r"\baur\b", "and", text, flags=re.I)
     for pat, word in HINGLISH.items():
         text = re.sub(pat, word, text, flags=re.I)
     return " ".join(text.split())
@@ -423,7 +423,6 @@ def spoken(message: str) -> str:
 
 SHORTHAND = {
     r"\bcusts?\b": "customers",
-    r"\bcustomrs?\b|\bcustmers?\b|\bcusotmers?\b": "customers",
     r"\bwk\b": "week",
     r"\bpls\b|\bplz\b": "please",
     r"\btix\b": "tickets",
