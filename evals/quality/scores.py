@@ -105,6 +105,10 @@ def bench(names=None) -> dict:
                 else table.attrs.get("peers", {}).get("pymc_marketing")
             ),
             "score_checks": table.attrs.get("score_checks", {}),
+            "lifetimes_fit": {
+                "penalizer": table.attrs.get("vanilla_penalizer"),
+                "nonfinite": table.attrs.get("vanilla_nonfinite", 0),
+            },
         }
         results[name] = r
         print(render(name, r), flush=True)
@@ -133,6 +137,13 @@ def render(name: str, r: dict) -> str:
         lines.append(f"| {k} | {p:.3f} | {v:.3f} | {p - v:+.3f} |{extra}")
     if peer and not has_peer:
         lines.append(f"(second peer: {peer})")
+    fit = r.get("lifetimes_fit") or {}
+    pens = {k: v for k, v in (fit.get("penalizer") or {}).items() if v != 0.0}
+    if pens or fit.get("nonfinite"):
+        lines.append(
+            f"(lifetimes: penalizer {pens or 'none'} where the unpenalised fit did not converge; "
+            f"{fit.get('nonfinite', 0)} customers' predictions not numbers, counted as 0)"
+        )
     c = r.get("score_checks", {})
     if c:
         lines.append(
