@@ -353,6 +353,16 @@ def backtest_markdown(table, labels, wins, when, horizon_days) -> str:
     peer = table.attrs.get("peers", {}).get("pymc_marketing")
     if peer and peer != "used":
         lines += ["", f"Second peer: {peer}."]
+    pens = {k: v for k, v in (table.attrs.get("vanilla_penalizer") or {}).items() if v != 0.0}
+    if pens:
+        fits = ", ".join(
+            f"{k} {'no penalizer converged either' if v is None else f'penalizer {v}'}"
+            for k, v in pens.items()
+        )
+        lines += ["", f"lifetimes did not converge unpenalised; fitted as it advises: {fits}."]
+    if table.attrs.get("vanilla_nonfinite"):
+        n = table.attrs["vanilla_nonfinite"]
+        lines += [f"lifetimes gave no number for {n:,} customers (counted as 0)."]
     return "\n".join(lines) + "\n"
 
 

@@ -181,6 +181,22 @@ def test_backtest_on_demo_prints_every_metric(demo):
     assert wins["auc_no_purchase"] and wins["mae_orders"], table
 
 
+def test_the_backtest_table_says_where_lifetimes_needed_a_penalizer():
+    """A peer fitted with a penalizer, or giving no number for some customers, is named under
+    the table the merchant reads (`retention backtest`), not only in the run's attributes."""
+    from agent.cli.scoring import backtest_markdown
+    from tools.scoring.backtest import METRIC_LABELS
+
+    table = pd.DataFrame({"project": 0.5, "lifetimes": 0.4}, index=list(METRIC_LABELS))
+    table.attrs.update(vanilla_penalizer={"bgnbd": 0.0, "gamma_gamma": 0.0}, vanilla_nonfinite=0)
+    quiet = backtest_markdown(table, METRIC_LABELS, {}, pd.Timestamp("2011-06-30"), 162)
+    assert "penalizer" not in quiet and "no number" not in quiet
+    table.attrs.update(vanilla_penalizer={"bgnbd": 0.1, "gamma_gamma": 0.0}, vanilla_nonfinite=268)
+    text = backtest_markdown(table, METRIC_LABELS, {}, pd.Timestamp("2011-06-30"), 162)
+    assert "bgnbd penalizer 0.1" in text and "gamma_gamma" not in text
+    assert "no number for 268 customers" in text
+
+
 def test_backtest_plot_data_on_cdnow(tmp_path):
     from evals.quality.cdnow import CALIBRATION_END, HOLDOUT_DAYS, write_store
     from tools.ingest.load import load_orders
