@@ -224,31 +224,20 @@ def vanilla_lifetimes(cal: pd.DataFrame, *, as_of, horizon_days: int) -> pd.Data
             lambda pen: BetaGeoFitter(penalizer_coef=pen),
             lambda m: m.fit(summ["frequency"], summ["recency"], summ["T"]),
         )
+        # a failed textbook fit or prediction is a result of the baseline, not an error
         if bg is not None:
-            exp = bg.conditional_expected_number_of_purchases_up_to_time(
-                horizon_days, summ["frequency"], summ["recency"], summ["T"]
-            )
-            p = bg.params_
-            p0 = pd.Series(
-                prob_no_purchase(
-                    "bgnbd",
-                    (p["r"], p["alpha"], p["a"], p["b"]),
-                    horizon_days,
-                    summ["frequency"].to_numpy(float),
-                    summ["recency"].to_numpy(float),
-                    summ["T"].to_numpy(float),
-                ),
-                index=summ.index,
-            )  # P(no purchase), not 1 - P(alive)
+            with contextlib.suppress(Exception):
+                exp, p0 = _bgnbd_predictions(bg, summ, horizon_days)
         gg, gg_pen = _fitted(
             lambda pen: GammaGammaFitter(penalizer_coef=pen),
             lambda m: m.fit(rep["frequency"], rep["monetary_value"]),
         )
-        value = (
-            summ["aov"]
-            if gg is None
-            else gg.conditional_expected_average_profit(summ["frequency"], summ["monetary_value"])
-        )
+        value = summ["aov"]
+        if gg is not None:
+            with contextlib.suppress(Exception):
+                value = gg.conditional_expected_average_profit(
+                    summ["frequency"], summ["monetary_value"]
+                )
     exp, p0, value = (np.asarray(v, float) for v in (exp, p0, value))
     nonfinite = int((~np.isfinite(exp) | ~np.isfinite(p0) | ~np.isfinite(value)).sum())
     out["expected_orders"] = np.nan_to_num(exp, nan=0.0, posinf=0.0)
@@ -257,6 +246,27 @@ def vanilla_lifetimes(cal: pd.DataFrame, *, as_of, horizon_days: int) -> pd.Data
     out.attrs["nonfinite"] = nonfinite
     out.attrs["penalizer"] = {"bgnbd": bg_pen, "gamma_gamma": gg_pen}
     return out
+
+
+def _bgnbd_predictions(bg, summ: pd.DataFrame, horizon_days: int) -> tuple[pd.Series, pd.Series]:
+    """A fitted lifetimes BG/NBD's expected orders in the horizon and its P(no purchase) there
+    (from its parameters: not 1 - P(alive))."""
+    exp = bg.conditional_expected_number_of_purchases_up_to_time(
+        horizon_days, summ["frequency"], summ["recency"], summ["T"]
+    )
+    p = bg.params_
+    p0 = pd.Series(
+        prob_no_purchase(
+            "bgnbd",
+            (p["r"], p["alpha"], p["a"], p["b"]),
+            horizon_days,
+            summ["frequency"].to_numpy(float),
+            summ["recency"].to_numpy(float),
+            summ["T"].to_numpy(float),
+        ),
+        index=summ.index,
+    )
+    return exp, p0
 
 
 PEERS_INSTALL = (
