@@ -336,6 +336,8 @@ def backtest(
 
 
 def backtest_markdown(table, labels, wins, when, horizon_days) -> str:
+    from tools.scoring.backtest import peer_fit_notes
+
     cols = [c for c in ("project", "lifetimes", "naive", "pymc_marketing") if c in table.columns]
     lines = [
         f"Backtest: calibration to {when.date()}, holdout {horizon_days} days, "
@@ -353,16 +355,10 @@ def backtest_markdown(table, labels, wins, when, horizon_days) -> str:
     peer = table.attrs.get("peers", {}).get("pymc_marketing")
     if peer and peer != "used":
         lines += ["", f"Second peer: {peer}."]
-    pens = {k: v for k, v in (table.attrs.get("vanilla_penalizer") or {}).items() if v != 0.0}
-    if pens:
-        fits = ", ".join(
-            f"{k} {'no penalizer converged either' if v is None else f'penalizer {v}'}"
-            for k, v in pens.items()
-        )
-        lines += ["", f"lifetimes did not converge unpenalised; fitted as it advises: {fits}."]
-    if table.attrs.get("vanilla_nonfinite"):
-        n = table.attrs["vanilla_nonfinite"]
-        lines += [f"lifetimes gave no number for {n:,} customers (counted as 0)."]
+    notes = peer_fit_notes(
+        table.attrs.get("vanilla_penalizer"), table.attrs.get("vanilla_nonfinite", 0)
+    )
+    lines += ["", *notes] if notes else []
     return "\n".join(lines) + "\n"
 
 

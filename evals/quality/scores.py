@@ -137,13 +137,10 @@ def render(name: str, r: dict) -> str:
         lines.append(f"| {k} | {p:.3f} | {v:.3f} | {p - v:+.3f} |{extra}")
     if peer and not has_peer:
         lines.append(f"(second peer: {peer})")
+    from tools.scoring.backtest import peer_fit_notes
+
     fit = r.get("lifetimes_fit") or {}
-    pens = {k: v for k, v in (fit.get("penalizer") or {}).items() if v != 0.0}
-    if pens or fit.get("nonfinite"):
-        lines.append(
-            f"(lifetimes: penalizer {pens or 'none'} where the unpenalised fit did not converge; "
-            f"{fit.get('nonfinite', 0)} customers' predictions not numbers, counted as 0)"
-        )
+    lines += peer_fit_notes(fit.get("penalizer"), fit.get("nonfinite", 0))
     c = r.get("score_checks", {})
     if c:
         lines.append(

@@ -269,6 +269,22 @@ def _bgnbd_predictions(bg, summ: pd.DataFrame, horizon_days: int) -> tuple[pd.Se
     return exp, p0
 
 
+def peer_fit_notes(penalizer: dict | None, nonfinite: int) -> list[str]:
+    """What a reader of the table is told of the lifetimes peer's fits (`vanilla_lifetimes`'s
+    attrs): the fits that needed a penalizer, and the customers it gave no number for."""
+    pens = {k: v for k, v in (penalizer or {}).items() if v != 0.0}
+    notes = []
+    if pens:
+        fits = ", ".join(
+            f"{k} {'no penalizer converged either' if v is None else f'penalizer {v}'}"
+            for k, v in pens.items()
+        )
+        notes.append(f"lifetimes did not converge unpenalised; fitted as it advises: {fits}.")
+    if nonfinite:
+        notes.append(f"lifetimes gave no number for {nonfinite:,} customers (counted as 0).")
+    return notes
+
+
 PEERS_INSTALL = (
     "PyMC-Marketing is not installed; add it as a second peer with "
     "pip install '.[peers]' (in this project's folder)"
